@@ -1,0 +1,70 @@
+"""One exception tree for airtrack.
+
+    AirtrackError
+    ├── ConfigError            a setting is invalid (one line naming it)
+    ├── DatabaseError          anything the database layer gives up on
+    │   ├── DatabaseUnavailable    cannot connect / connection lost (after reconnects)
+    │   ├── CircuitOpen            breaker open: failing fast while the DB is down
+    │   ├── LockContention         deadlock / lock timeout / serialization, retries exhausted
+    │   ├── TransactionTooLong     cancelled by the transaction cap (R2.2)
+    │   └── IntegrityViolation     a constraint refused the write
+    ├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
+    ├── CatalogError           catalog ingest/export problem
+    ├── StaleEpoch             a write carried an epoch that no longer owns the stream
+    └── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
+"""
+
+from __future__ import annotations
+
+
+class AirtrackError(Exception):
+    """Base of every error airtrack raises on purpose."""
+
+
+class ConfigError(AirtrackError):
+    """A setting is invalid."""
+
+
+class DatabaseError(AirtrackError):
+    """The database layer gave up on an operation."""
+
+    def __init__(self, message: str, *, query: str = "", sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.query = query
+        self.sqlstate = sqlstate
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached (after the reconnect attempts)."""
+
+
+class CircuitOpen(DatabaseUnavailable):
+    """The circuit breaker is open; the call was not attempted."""
+
+
+class LockContention(DatabaseError):
+    """Lock contention outlasted every retry."""
+
+
+class TransactionTooLong(DatabaseError):
+    """The transaction ran past the cap and was cancelled and rolled back."""
+
+
+class IntegrityViolation(DatabaseError):
+    """A constraint refused the write."""
+
+
+class AudioError(AirtrackError):
+    """Audio could not be decoded or is unusable (one-line reason in the message)."""
+
+
+class CatalogError(AirtrackError):
+    """A catalog operation failed."""
+
+
+class StaleEpoch(AirtrackError):
+    """A write about a stream carried an epoch that no longer owns it."""
+
+
+class OrchestratorUnavailable(AirtrackError):
+    """The orchestrator cannot be reached right now."""

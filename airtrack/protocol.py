@@ -1,0 +1,164 @@
+"""Wire models shared by the orchestrator and the worker (ARCHITECTURE §6).
+
+These are the contract: extend them, never change a field's meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
+
+WorkerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+StreamName = Annotated[str, Field(min_length=1, max_length=200)]
+Epoch = Annotated[int, Field(ge=0, le=2**62)]
+StreamStatus = Literal["starting", "running", "retrying", "failed", "stopped"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- worker → orchestrator ------------------------------------------------
+
+
+class RegisterRequest(_Model):
+    worker_id: WorkerId
+    capacity: int = Field(ge=0, le=100_000)
+    host: str | None = Field(default=None, max_length=255)
+    version: str | None = Field(default=None, max_length=64)
+
+
+class Assignment(_Model):
+    """One stream the worker must run, fenced by ``epoch``."""
+
+    stream_id: int = Field(ge=1)
+    name: str
+    url: str
+    epoch: Epoch
+
+
+class RegisterResponse(_Model):
+    worker_id: str
+    heartbeat_interval_s: float
+    lease_ttl_s: float
+    assignments: list[Assignment]
+    incarnation: int = 0
+
+
+class RunningStream(_Model):
+    """A stream as the worker runs it, reported in every heartbeat."""
+
+    stream_id: int = Field(ge=1)
+    epoch: Epoch
+    status: StreamStatus = "running"
+    error: str | None = Field(default=None, max_length=2000)
+    lag_s: float | None = Field(default=None, ge=0)
+    cpu_s: float | None = Field(default=None, ge=0)
+
+
+class HeartbeatRequest(_Model):
+    streams: list[RunningStream] = Field(default_factory=list, max_length=100_000)
+    metrics: dict[str, float] | None = None
+
+
+class HeartbeatResponse(_Model):
+    assignments: list[Assignment]
+    recovery_mode: bool = False
+    heartbeat_interval_s: float | None = None
+    catalog_version: str | None = None
+
+
+class PlayIn(_Model):
+    """A play as the worker reports it; ``key`` makes the report idempotent."""
+
+    key: str = Field(min_length=8, max_length=128)
+    stream_id: int = Field(ge=1)
+    epoch: Epoch
+    track_id: int = Field(ge=1)
+    started_at: datetime
+    ended_at: datetime | None = None
+    confidence: float = Field(ge=0, le=1)
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
+        return v
+
+
+class PlaysRequest(_Model):
+    plays: list[PlayIn] = Field(min_length=1, max_length=1000)
+
+
+PlayStatus = Literal["stored", "duplicate", "stale", "extended"]
+
+
+class PlayResult(_Model):
+    key: str
+    status: PlayStatus
+
+
+class PlaysResponse(_Model):
+    results: list[PlayResult]
+
+
+# --- admin ----------------------------------------------------------------
+
+
+class StreamCreate(_Model):
+    name: StreamName
+    url: AnyUrl
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, v: AnyUrl) -> AnyUrl:
+        if v.scheme not in ("http", "https"):
+            raise ValueError("stream URL must be http:// or https://")
+        return v
+
+
+class StreamOut(BaseModel):
+    id: int
+    name: str
+    url: str
+    enabled: bool
+    created_at: datetime
+    last_error: str | None = None
+    worker_id: str | None = None
+    epoch: int | None = None
+    status: str | None = None
+
+
+class WorkerOut(BaseModel):
+    id: str
+    host: str | None
+    capacity: int
+    state: str
+    registered_at: datetime
+    last_heartbeat: datetime | None
+    incarnation: int
+    streams: int = 0
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class AssignmentOut(BaseModel):
+    stream_id: int
+    worker_id: str | None
+    epoch: int
+    state: str
+
+
+class PlayOut(BaseModel):
+    stream_id: int
+    stream: str
+    track_id: int
+    title: str | None
+    artist: str | None
+    source: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    confidence: float
+    worker_id: str | None

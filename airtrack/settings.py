@@ -1,0 +1,220 @@
+"""Every tunable of airtrack, in one place.
+
+Values come from command-line flags (passed as keyword overrides), then
+``AIRTRACK_*`` environment variables, then the defaults below. Each default
+that a user requirement fixes names that requirement (R-numbers from
+ARCHITECTURE.md §1). Invalid values fail at start with one line that names
+the setting (:func:`load_settings` raises :class:`airtrack.errors.ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from airtrack.errors import ConfigError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def _default_home() -> Path:
+    return Path(os.path.expanduser("~/.local/share/airtrack"))
+
+
+class Settings(BaseSettings):
+    """airtrack settings; environment variable = ``AIRTRACK_`` + upper-case name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AIRTRACK_",
+        extra="ignore",
+        validate_default=True,
+        frozen=True,
+    )
+
+    # --- places -----------------------------------------------------------
+    home: Path = Field(
+        default_factory=_default_home,
+        description="State folder: embedded database, tokens, worker outboxes and caches.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="External PostgreSQL URL; unset means the embedded server under HOME/pg.",
+    )
+    orchestrator_url: str = Field(
+        default="http://127.0.0.1:8750",
+        description="Where workers and the CLI find the orchestrator API.",
+    )
+    host: str = Field(default="127.0.0.1", description="Orchestrator listen address.")
+    port: int = Field(default=8750, ge=0, le=65535, description="Orchestrator listen port.")
+    allow_public_bind: bool = Field(
+        default=False,
+        description="Allow listening on a non-loopback address with generated default tokens.",
+    )
+
+    # --- tokens -----------------------------------------------------------
+    admin_token: str | None = Field(
+        default=None, description="Admin API token (all routes); generated under HOME if unset."
+    )
+    worker_token: str | None = Field(
+        default=None, description="Worker API token (worker routes); generated under HOME if unset."
+    )
+
+    # --- membership and balance (R1.x, R4.1) ------------------------------
+    heartbeat_interval_s: float = Field(
+        default=10.0, gt=0, description="Worker heartbeat period (seconds)."
+    )
+    lease_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Silence after which a worker is suspect and its streams move (R1.2).",
+    )
+    inactive_after_s: float = Field(
+        default=300.0, gt=0, description="Silence after which a worker is inactive (R4.1)."
+    )
+    control_tick_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Leader control-loop period; must not exceed the heartbeat interval (R1.1).",
+    )
+    rebalance_threshold: float = Field(
+        default=0.20,
+        ge=0,
+        le=1,
+        description="Relative load gap between workers that triggers rebalancing (R1.3).",
+    )
+    start_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="A stream assigned less than this long ago is not moved voluntarily.",
+    )
+
+    # --- network (R5.3, R5.4) ---------------------------------------------
+    http_timeout_s: float = Field(default=30.0, gt=0, description="Network timeouts (R5.3).")
+    breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive failures that open a circuit breaker (R5.4)."
+    )
+    breaker_open_s: float = Field(
+        default=30.0, gt=0, description="How long an open breaker fails fast before probing."
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest accepted HTTP request body."
+    )
+
+    # --- database (R2.x, R5.1) --------------------------------------------
+    tx_max_s: float = Field(
+        default=30.0, gt=0, description="Cap on any transaction; older ones are cancelled (R2.2)."
+    )
+    db_lock_timeout_s: float = Field(
+        default=5.0, gt=0, description="Lock wait before the statement fails and is retried (R2.1)."
+    )
+    db_idle_in_tx_timeout_s: float = Field(
+        default=10.0, gt=0, description="A session idle inside a transaction this long is ended."
+    )
+    db_retry_attempts: int = Field(
+        default=5, ge=1, description="Attempts for lock-contention errors (R2.3)."
+    )
+    db_reconnect_attempts: int = Field(
+        default=3, ge=1, description="Reconnect attempts after a lost connection (R5.1)."
+    )
+    db_retry_base_s: float = Field(
+        default=0.1, gt=0, description="First backoff delay; doubles each attempt, with jitter."
+    )
+    db_retry_max_s: float = Field(default=5.0, gt=0, description="Largest single backoff delay.")
+    db_pool_min: int = Field(default=1, ge=0, description="Connections kept open in the pool.")
+    db_pool_max: int = Field(default=10, ge=1, description="Most connections in the pool.")
+
+    # --- failure accounting (R4.2, R4.3) ----------------------------------
+    alert_consecutive_failures: int = Field(
+        default=5, ge=1, description="More consecutive failures for one peer → critical alert."
+    )
+    recovery_failures_per_min: int = Field(
+        default=10, ge=1, description="More failures in a sliding minute → recovery mode (R4.3)."
+    )
+    recovery_quiet_s: float = Field(
+        default=120.0, gt=0, description="Quiet time after which recovery mode ends by itself."
+    )
+    recovery_lease_factor: float = Field(
+        default=2.0, ge=1, description="Lease multiplier while in recovery mode."
+    )
+    alert_webhook: str | None = Field(default=None, description="Alert receiver URL (JSON POST).")
+
+    # --- worker -----------------------------------------------------------
+    worker_id: str | None = Field(
+        default=None, description="Worker id; default: host name + a stable suffix under HOME."
+    )
+    capacity: int = Field(default=50, ge=1, description="Streams one worker may run.")
+    outbox_batch: int = Field(default=100, ge=1, description="Plays sent per outbox batch.")
+    reconcile_attempts: int = Field(
+        default=3, ge=1, description="Reconcile attempts before forced re-registration (R3.1)."
+    )
+    stream_read_timeout_s: float = Field(
+        default=15.0, gt=0, description="A stream socket silent this long is a stall."
+    )
+    silence_fail_s: float = Field(
+        default=300.0, gt=0, description="A stream silent this long is marked failed."
+    )
+
+    # --- logging ----------------------------------------------------------
+    log_level: LogLevel = Field(default="INFO", description="Log level.")
+    log_json: bool | None = Field(
+        default=None, description="JSON logs; default: JSON unless stderr is a terminal."
+    )
+
+    @model_validator(mode="after")
+    def _check_relations(self) -> Settings:
+        if self.lease_ttl_s < 2 * self.heartbeat_interval_s:
+            raise ValueError(
+                f"lease_ttl_s ({self.lease_ttl_s}) must be at least two heartbeat intervals "
+                f"(2 × heartbeat_interval_s = {2 * self.heartbeat_interval_s})"
+            )
+        if self.inactive_after_s < self.lease_ttl_s:
+            raise ValueError(
+                f"inactive_after_s ({self.inactive_after_s}) must not be shorter than "
+                f"lease_ttl_s ({self.lease_ttl_s})"
+            )
+        if self.control_tick_s > self.heartbeat_interval_s:
+            raise ValueError(
+                f"control_tick_s ({self.control_tick_s}) must not exceed "
+                f"heartbeat_interval_s ({self.heartbeat_interval_s})"
+            )
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("db_pool_min must not exceed db_pool_max")
+        return self
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from overrides (flags) > environment > defaults.
+
+    Overrides whose value is ``None`` are ignored, so unset CLI flags fall
+    through to the environment. Raises :class:`ConfigError` with one line
+    naming the offending setting.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "settings"
+        name = f"AIRTRACK_{loc.upper()}" if loc != "settings" else "settings"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {name}: {msg}") from None
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, for the docs."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = "~/.local/share/airtrack" if name == "home" else "(computed)"
+        else:
+            default = "unset" if field.default is None else str(field.default)
+        rows.append((f"AIRTRACK_{name.upper()}", default, field.description or ""))
+    return rows
