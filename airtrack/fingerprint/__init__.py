@@ -1,0 +1,1 @@
+"""Recognition core (placeholder docstring, completed below)."""

@@ -1,0 +1,182 @@
+"""The catalog index: every track's hashes in compact, hash-addressed arrays.
+
+Layout (all numpy, one file on disk, memory-mapped on load):
+``starts`` (2**HASH_BITS + 1, uint32) — postings of hash ``h`` are rows ``starts[h]:starts[h+1]``
+of ``tracks`` (uint32, dense track number) and ``times`` (uint32, anchor frame in the track);
+``track_ids`` (int64) maps dense numbers to catalog ids; ``durations`` (float32, seconds).
+A lookup is two array reads per query hash: no search at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from airtrack.errors import CatalogError
+from airtrack.fingerprint import params as P
+from airtrack.fingerprint.landmarks import unpack_prints
+
+__all__ = ["Index"]
+
+_MAGIC = b"ATIX\x01\n"
+_ALIGN = 64
+_ARRAYS = ("starts", "tracks", "times", "track_ids", "durations")
+
+
+class Index:
+    """Hash-addressed postings of the whole catalog (immutable once built)."""
+
+    def __init__(
+        self,
+        starts: npt.NDArray[np.uint32],
+        tracks: npt.NDArray[np.uint32],
+        times: npt.NDArray[np.uint32],
+        track_ids: npt.NDArray[np.int64],
+        durations: npt.NDArray[np.float32],
+        version: str | None = None,
+    ) -> None:
+        self.starts = starts
+        self.tracks = tracks
+        self.times = times
+        self.track_ids = track_ids
+        self.durations = durations
+        self.version = version or self._content_version()
+
+    # -- building ---------------------------------------------------------------------------
+    @classmethod
+    def build(cls, items: Iterable[tuple[int, bytes]]) -> Index:
+        """Build from ``(track_id, pack_prints(...))`` pairs (e.g. rows of the tracks table)."""
+        ids: list[int] = []
+        durations: list[float] = []
+        hashes: list[npt.NDArray[np.uint32]] = []
+        times: list[npt.NDArray[np.uint32]] = []
+        counts: list[int] = []
+        seen: set[int] = set()
+        for track_id, blob in items:
+            if track_id in seen:
+                raise CatalogError(f"track {track_id} given twice to Index.build")
+            seen.add(track_id)
+            prints = unpack_prints(blob)
+            ids.append(int(track_id))
+            durations.append(prints.duration_s)
+            hashes.append(prints.hashes)
+            times.append(prints.times)
+            counts.append(len(prints))
+        return cls.from_arrays(ids, durations, hashes, times, counts)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        ids: list[int],
+        durations: list[float],
+        hashes: list[npt.NDArray[np.uint32]],
+        times: list[npt.NDArray[np.uint32]],
+        counts: list[int],
+    ) -> Index:
+        all_h = np.concatenate(hashes) if hashes else np.zeros(0, np.uint32)
+        all_t = np.concatenate(times) if times else np.zeros(0, np.uint32)
+        all_k = np.repeat(np.arange(len(ids), dtype=np.uint32), counts)
+        order = np.argsort(all_h, kind="stable")
+        sorted_h = all_h[order]
+        starts = np.searchsorted(sorted_h, np.arange((1 << P.HASH_BITS) + 1, dtype=np.uint64))
+        return cls(
+            starts.astype(np.uint32),
+            all_k[order],
+            all_t[order],
+            np.asarray(ids, dtype=np.int64),
+            np.asarray(durations, dtype=np.float32),
+        )
+
+    def _content_version(self) -> str:
+        digest = hashlib.sha256(f"v{P.PRINTS_VERSION}".encode())
+        for name in _ARRAYS:
+            digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
+        return digest.hexdigest()[:20]
+
+    # -- queries ----------------------------------------------------------------------------
+    @property
+    def n_tracks(self) -> int:
+        return int(self.track_ids.shape[0])
+
+    @property
+    def n_hashes(self) -> int:
+        return int(self.tracks.shape[0])
+
+    def lookup(
+        self, hashes: npt.NDArray[np.uint32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """All postings of ``hashes``: (query row, dense track, track frame) per posting."""
+        lo = self.starts[hashes].astype(np.int64)
+        cnt = self.starts[hashes + np.uint32(1)].astype(np.int64) - lo
+        total = int(cnt.sum())
+        if total == 0:
+            empty = np.zeros(0, np.uint32)
+            return np.zeros(0, np.int64), empty, empty
+        qrow = np.repeat(np.arange(hashes.shape[0], dtype=np.int64), cnt)
+        first = np.cumsum(cnt) - cnt
+        rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
+        return qrow, self.tracks[rows], self.times[rows]
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write one file (written to a temp name, then renamed: readers never see half)."""
+        target = Path(path)
+        header: dict[str, object] = {"version": self.version, "prints": P.PRINTS_VERSION}
+        layout: dict[str, list[object]] = {}
+        offset = 0
+        for name in _ARRAYS:
+            arr = np.ascontiguousarray(getattr(self, name))
+            layout[name] = [arr.dtype.str, list(arr.shape), offset]
+            offset += -(-arr.nbytes // _ALIGN) * _ALIGN
+        header["arrays"] = layout
+        head = json.dumps(header).encode()
+        base = -(-(len(_MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
+        tmp = target.with_name(target.name + ".tmp")
+        with tmp.open("wb") as fh:
+            fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+            for name in _ARRAYS:
+                arr = np.ascontiguousarray(getattr(self, name))
+                fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
+                fh.write(arr.tobytes())
+            fh.truncate(base + offset)
+        os.replace(tmp, target)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, mmap: bool = True) -> Index:
+        """Load a saved index, memory-mapped (shared page cache) unless ``mmap=False``."""
+        name = os.fspath(path)
+        try:
+            with open(name, "rb") as fh:
+                magic = fh.read(len(_MAGIC))
+                if magic != _MAGIC:
+                    raise CatalogError(f"{name}: not an airtrack index file")
+                size = int.from_bytes(fh.read(8), "little")
+                header = json.loads(fh.read(size))
+        except (OSError, ValueError) as exc:
+            raise CatalogError(f"{name}: cannot read index ({exc})") from exc
+        if header.get("prints") != P.PRINTS_VERSION:
+            raise CatalogError(f"{name}: index of engine version {header.get('prints')}")
+        base = -(-(len(_MAGIC) + 8 + size) // _ALIGN) * _ALIGN
+        arrays: dict[str, npt.NDArray[np.generic]] = {}
+        for key, (dtype, shape, off) in header["arrays"].items():
+            n = int(np.prod(shape))
+            if n == 0:
+                arrays[key] = np.zeros(shape, dtype)
+            elif mmap:
+                arrays[key] = np.memmap(name, dtype, "r", base + off, tuple(shape))
+            else:
+                arrays[key] = np.fromfile(name, dtype, n, offset=base + off).reshape(shape)
+        return cls(
+            arrays["starts"],  # type: ignore[arg-type]
+            arrays["tracks"],  # type: ignore[arg-type]
+            arrays["times"],  # type: ignore[arg-type]
+            arrays["track_ids"],  # type: ignore[arg-type]
+            arrays["durations"],  # type: ignore[arg-type]
+            version=str(header["version"]),
+        )

@@ -1,0 +1,249 @@
+"""Landmarks: spectral peaks → peak pairs → 20-bit hashes, computed incrementally.
+
+The extractor is streaming and block-size independent: feeding one big array or many small
+blocks yields exactly the same pairs (the STFT keeps its sample tail, peak picking keeps
+``PEAK_DT`` frames of context, pairing waits until the ``DT_MAX`` frames after an anchor are
+known).  Pairs keep *continuous* features (ln f1, ln f2/f1, dt) so that the matcher can
+re-quantise them for several playback speeds; catalog prints are hashed at speed 1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+from scipy.ndimage import maximum_filter
+
+from airtrack.errors import AudioError
+from airtrack.fingerprint import params as P
+from airtrack.fingerprint.decode import decode
+
+__all__ = [
+    "LandmarkExtractor",
+    "Pairs",
+    "Prints",
+    "fingerprint_file",
+    "fingerprint_samples",
+    "hash_pairs",
+    "pack_prints",
+    "prints_from_pairs",
+    "unpack_prints",
+]
+
+_BIN_LO = math.ceil(P.F_LO * P.N_FFT / P.SAMPLE_RATE)
+_BIN_HI = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
+_WINDOW = np.hanning(P.N_FFT).astype(np.float32)
+_PAIR_SCAN = 48  # later peaks examined per anchor when looking for FANOUT targets
+
+
+@dataclass(frozen=True, slots=True)
+class Pairs:
+    """Peak pairs: anchor frame ``t``, ``lnf1`` = ln(anchor Hz), ``df`` = ln(f2/f1), ``dt``."""
+
+    t: npt.NDArray[np.int64]
+    lnf1: npt.NDArray[np.float32]
+    df: npt.NDArray[np.float32]
+    dt: npt.NDArray[np.int64]
+
+    @staticmethod
+    def empty() -> Pairs:
+        return Pairs(
+            np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32),
+            np.zeros(0, np.int64),
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Prints:
+    """One track's fingerprint: ``hashes`` (uint32) at anchor frames ``times`` (uint32)."""
+
+    hashes: npt.NDArray[np.uint32]
+    times: npt.NDArray[np.uint32]
+    duration_s: float
+
+    def __len__(self) -> int:
+        return int(self.hashes.shape[0])
+
+
+def hash_pairs(
+    pairs: Pairs, speed: float = 1.0
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64]]:
+    """Hashes of ``pairs`` as if the audio had been played ``speed`` times too fast.
+
+    Returns the hashes and the anchor times mapped back to the original time scale (frames).
+    """
+    q1 = np.floor((pairs.lnf1 - (math.log(speed) + P.LN_F_LO)) * (1.0 / P.Q_F1))
+    q1 = np.clip(q1, 0, (1 << P.F1_BITS) - 1).astype(np.uint32)
+    q2 = np.floor(pairs.df * (1.0 / P.Q_DF)) + (1 << (P.DF_BITS - 1))
+    q2 = np.clip(q2, 0, (1 << P.DF_BITS) - 1).astype(np.uint32)
+    q3 = np.rint(pairs.dt * speed)
+    q3 = np.clip(q3, 1, (1 << P.DT_BITS) - 1).astype(np.uint32)
+    hashes = (q1 << (P.DF_BITS + P.DT_BITS)) | (q2 << P.DT_BITS) | q3
+    return hashes.astype(np.uint32), pairs.t * np.float64(speed)
+
+
+class LandmarkExtractor:
+    """Incremental spectrogram → peaks → pairs.  ``feed`` samples, ``flush`` at the end."""
+
+    def __init__(self) -> None:
+        self._buf = np.zeros(0, np.float32)
+        self._frames_done = 0  # absolute index of the next STFT frame
+        self._spec = np.zeros((0, _BIN_HI - _BIN_LO), np.float32)
+        self._spec_start = 0  # absolute frame of self._spec[0]
+        self._picked = 0  # frames < this have been peak-picked
+        self._pt = np.zeros(0, np.int64)  # peaks waiting to be paired
+        self._pf = np.zeros(0, np.float32)
+        self.samples_seen = 0
+
+    @property
+    def frames(self) -> int:
+        return self._frames_done
+
+    def feed(self, samples: npt.NDArray[np.floating]) -> Pairs:
+        block = np.asarray(samples, dtype=np.float32).reshape(-1)
+        self.samples_seen += block.shape[0]
+        self._buf = np.concatenate((self._buf, block)) if self._buf.size else block
+        self._stft()
+        return self._advance(final=False)
+
+    def flush(self) -> Pairs:
+        return self._advance(final=True)
+
+    def _stft(self) -> None:
+        n = 0 if self._buf.shape[0] < P.N_FFT else (self._buf.shape[0] - P.N_FFT) // P.HOP + 1
+        if n == 0:
+            return
+        view = np.lib.stride_tricks.sliding_window_view(self._buf, P.N_FFT)[:: P.HOP][:n]
+        spec = scipy.fft.rfft(view * _WINDOW, axis=1)[:, _BIN_LO:_BIN_HI]
+        mag = np.abs(spec).astype(np.float32)
+        np.log10(mag + np.float32(1e-4), out=mag)
+        self._spec = np.concatenate((self._spec, mag)) if self._spec.size else mag
+        self._frames_done += n
+        self._buf = self._buf[n * P.HOP :].copy()
+
+    def _advance(self, final: bool) -> Pairs:
+        stop = self._frames_done if final else self._frames_done - P.PEAK_DT
+        if stop > self._picked:
+            self._pick(stop)
+        frontier = None if final else self._picked - P.DT_MAX
+        return self._pair(frontier)
+
+    def _pick(self, stop: int) -> None:
+        lo = max(self._spec_start, self._picked - P.PEAK_DT)
+        hi = min(self._frames_done, stop + P.PEAK_DT)
+        s = self._spec[lo - self._spec_start : hi - self._spec_start]
+        mx = maximum_filter(
+            s, size=(2 * P.PEAK_DT + 1, 2 * P.PEAK_DF + 1), mode="constant", cval=-np.inf
+        )
+        r0, r1 = self._picked - lo, stop - lo
+        core, cmx = s[r0:r1], mx[r0:r1]
+        thr = core.mean(axis=1, keepdims=True) + np.float32(P.PEAK_MIN_OVER_MEDIAN)
+        is_peak = (core == cmx) & (core > thr) & (core > np.float32(P.PEAK_FLOOR))
+        is_peak[:, 0] = False
+        is_peak[:, -1] = False
+        rows, cols = np.nonzero(is_peak)
+        if rows.size:
+            a, b, c = core[rows, cols - 1], core[rows, cols], core[rows, cols + 1]
+            den = a - 2 * b + c
+            delta = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+            hz = (cols + _BIN_LO + np.clip(delta, -0.5, 0.5)) * (P.SAMPLE_RATE / P.N_FFT)
+            self._pt = np.concatenate((self._pt, rows.astype(np.int64) + self._picked))
+            self._pf = np.concatenate((self._pf, np.log(hz).astype(np.float32)))
+        self._picked = stop
+        keep_from = self._picked - P.PEAK_DT
+        if keep_from > self._spec_start:
+            self._spec = self._spec[keep_from - self._spec_start :]
+            self._spec_start = keep_from
+
+    def _pair(self, frontier: int | None) -> Pairs:
+        t, f = self._pt, self._pf
+        n_anchor = t.shape[0] if frontier is None else int(np.searchsorted(t, frontier, "left"))
+        if n_anchor == 0:
+            return Pairs.empty()
+        n = t.shape[0]
+        idx = np.arange(n_anchor)[:, None] + np.arange(1, _PAIR_SCAN + 1)[None, :]
+        valid = idx < n
+        idx = np.minimum(idx, n - 1)
+        dt = t[idx] - t[:n_anchor, None]
+        df = f[idx] - f[:n_anchor, None]
+        ok = valid & (dt >= 1) & (dt <= P.DT_MAX) & (np.abs(df) <= P.DF_MAX)
+        ok &= np.cumsum(ok, axis=1) <= P.FANOUT
+        ai, ti = np.nonzero(ok)
+        out = Pairs(t[ai], f[ai], df[ai, ti].astype(np.float32), dt[ai, ti])
+        self._pt, self._pf = t[n_anchor:], f[n_anchor:]
+        return out
+
+
+def prints_from_pairs(pairs: Pairs, duration_s: float) -> Prints:
+    hashes, times = hash_pairs(pairs, 1.0)
+    return Prints(hashes, np.rint(times).astype(np.uint32), duration_s)
+
+
+_MAGIC = b"ATFP"
+_HEADER = struct.Struct("<4sHIf")
+
+
+def pack_prints(prints: Prints) -> bytes:
+    """Compact bytes for one track (zlib of hashes + delta-coded times, ~3 B per hash)."""
+    order = np.argsort(prints.times, kind="stable")
+    times = prints.times[order].astype(np.int64)
+    deltas = np.diff(times, prepend=0).astype(np.uint32)
+    body = prints.hashes[order].astype("<u4").tobytes() + deltas.astype("<u4").tobytes()
+    header = _HEADER.pack(_MAGIC, P.PRINTS_VERSION, len(prints), prints.duration_s)
+    return header + zlib.compress(body, 6)
+
+
+def unpack_prints(data: bytes) -> Prints:
+    """Inverse of ``pack_prints``; refuses other formats or engine versions (``AudioError``)."""
+    if len(data) < _HEADER.size:
+        raise AudioError("fingerprint blob too short")
+    magic, version, count, duration = _HEADER.unpack_from(data)
+    if magic != _MAGIC:
+        raise AudioError("not an airtrack fingerprint blob")
+    if version != P.PRINTS_VERSION:
+        raise AudioError(f"fingerprint version {version}, engine needs {P.PRINTS_VERSION}")
+    try:
+        body = zlib.decompress(data[_HEADER.size :])
+    except zlib.error as exc:
+        raise AudioError(f"corrupt fingerprint blob ({exc})") from exc
+    if len(body) != 8 * count:
+        raise AudioError("corrupt fingerprint blob (length mismatch)")
+    hashes = np.frombuffer(body, "<u4", count).astype(np.uint32)
+    times = np.cumsum(np.frombuffer(body, "<u4", count, 4 * count), dtype=np.int64)
+    return Prints(hashes, times.astype(np.uint32), float(duration))
+
+
+def _concat(parts: list[Pairs]) -> Pairs:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Pairs.empty()
+    return Pairs(
+        np.concatenate([p.t for p in parts]),
+        np.concatenate([p.lnf1 for p in parts]),
+        np.concatenate([p.df for p in parts]),
+        np.concatenate([p.dt for p in parts]),
+    )
+
+
+def fingerprint_samples(samples: npt.NDArray[np.floating]) -> Prints:
+    """Prints of a whole signal (mono, ``SAMPLE_RATE``)."""
+    extractor = LandmarkExtractor()
+    pairs = _concat([extractor.feed(samples), extractor.flush()])
+    return prints_from_pairs(pairs, extractor.samples_seen / P.SAMPLE_RATE)
+
+
+def fingerprint_file(path: str | os.PathLike[str]) -> Prints:
+    """Prints of an audio file, decoded block by block (``AudioError`` on bad input)."""
+    extractor = LandmarkExtractor()
+    parts = [extractor.feed(block) for block in decode(path)]
+    parts.append(extractor.flush())
+    return prints_from_pairs(_concat(parts), extractor.samples_seen / P.SAMPLE_RATE)

@@ -1,0 +1,41 @@
+"""Engine constants shared by the extractor, the index and the matcher.
+
+Changing any of them changes every fingerprint: bump ``PRINTS_VERSION`` when you do, and
+the catalog must be re-fingerprinted (the index refuses prints of another version).
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Engine sample rate (Hz). 8 kHz keeps 0–4 kHz, where broadcast audio keeps its peaks.
+SAMPLE_RATE = 8000
+#: STFT window (samples) and hop (samples): 128 ms windows, 32 ms frames.
+N_FFT = 1024
+HOP = 256
+FRAMES_PER_S = SAMPLE_RATE / HOP
+#: Frequency band searched for peaks (Hz).
+F_LO = 250.0
+F_HI = 3800.0
+#: Peak neighbourhood: a peak is the maximum of ±PEAK_DT frames × ±PEAK_DF bins.
+PEAK_DT = 10
+PEAK_DF = 14
+#: Peaks quieter than this (log magnitude over the frame median) are ignored.
+PEAK_MIN_OVER_MEDIAN = 0.4
+#: Absolute floor (log10 magnitude); silence yields no peaks.
+PEAK_FLOOR = -2.5
+#: Pairing: anchor → up to FANOUT later peaks within DT_MAX frames and ±DF_MAX (ln freq).
+FANOUT = 5
+DT_MAX = 63
+DF_MAX = 0.75
+#: Hash quantisation: ln(f1) in Q_F1 steps, ln(f2/f1) in Q_DF steps, dt in frames.
+Q_F1 = 0.02
+Q_DF = 0.015
+F1_BITS = 7
+DF_BITS = 7
+DT_BITS = 6
+HASH_BITS = F1_BITS + DF_BITS + DT_BITS
+LN_F_LO = math.log(F_LO)
+#: Speeds tried at query time (played speed / original speed): ±3 % in 1 % steps.
+SPEEDS: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
+PRINTS_VERSION = 1
