@@ -1,0 +1,290 @@
+"""Capture one live stream: HTTP/Icecast (MP3, AAC, Ogg) or HLS → mono float32 blocks.
+
+Plain HTTP streams are fetched with httpx (redirects followed, connect and read
+timeouts, no ICY metadata interleaving) and fed to PyAV through a file-like
+object, so every failure is classified by what actually happened: an HTTP
+status, an HTML page, bytes that are not audio, a socket that went quiet (read
+timeout: a stall is an error, never a hang), or the end of the body. HLS
+playlists are checked the same way, then handed to FFmpeg's HLS demuxer with a
+read/write timeout.
+
+Everything here is blocking and runs in the stream's own thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import av
+import httpx
+import numpy as np
+
+from airtrack.errors import AudioError
+
+FailureKind = Literal[
+    "http_status",
+    "not_found",
+    "html",
+    "not_audio",
+    "stall",
+    "connect",
+    "ended",
+    "silence",
+    "decode",
+]
+
+_PERMANENT: frozenset[str] = frozenset({"not_found", "html", "not_audio", "silence"})
+
+_FORMAT_BY_TYPE = {
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/aac": "aac",
+    "audio/aacp": "aac",
+    "audio/x-aac": "aac",
+    "audio/ogg": "ogg",
+    "application/ogg": "ogg",
+    "audio/opus": "ogg",
+    "audio/flac": "flac",
+    "audio/x-flac": "flac",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+}
+_MAX_BAD_PACKETS = 50
+_HLS_TYPES = ("mpegurl", "vnd.apple.mpegurl")
+
+
+class StreamFailure(AudioError):
+    """Why a stream connection failed or ended; ``permanent`` ones need an operator."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.permanent = kind in _PERMANENT
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    sample_rate: int = 11025
+    block_s: float = 1.0
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 15.0
+    user_agent: str = "airtrack-worker"
+
+
+@dataclass
+class StreamInfo:
+    """What the server told us about the stream (for logs and diagnostics)."""
+
+    final_url: str = ""
+    content_type: str = ""
+    icy_name: str | None = None
+    codec: str | None = None
+    hls: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Body:
+    """Read-only file object over an httpx body iterator (what PyAV reads from)."""
+
+    def __init__(self, first: bytes, chunks: Iterator[bytes], stop: threading.Event) -> None:
+        self._buf = bytearray(first)
+        self._chunks = chunks
+        self._stop = stop
+        self.bytes_read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        # Return what has arrived rather than waiting for n bytes: a live stream
+        # trickles in, and FFmpeg asks for a whole buffer at a time.
+        if not self._buf and not self._stop.is_set():
+            chunk = next(self._chunks, None)
+            if chunk is not None:
+                self._buf += chunk
+        if n < 0:
+            n = len(self._buf)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        self.bytes_read += len(out)
+        return out
+
+
+def capture(
+    url: str, options: CaptureOptions, stop: threading.Event, info: StreamInfo | None = None
+) -> Iterator[np.ndarray]:
+    """Yield mono float32 blocks (``block_s`` long, at ``sample_rate``) until the stream ends.
+
+    Returns normally only when ``stop`` is set; the end of the stream raises
+    ``StreamFailure("ended")`` and every other problem a classified
+    :class:`StreamFailure`.
+    """
+    info = info if info is not None else StreamInfo()
+    timeout = httpx.Timeout(
+        options.read_timeout_s, connect=options.connect_timeout_s, pool=options.connect_timeout_s
+    )
+    headers = {"User-Agent": options.user_agent, "Icy-MetaData": "0"}
+    try:
+        with (
+            httpx.Client(follow_redirects=True, timeout=timeout, headers=headers) as http,
+            http.stream("GET", url) as resp,
+        ):
+            info.final_url = str(resp.url)
+            info.content_type = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+            info.icy_name = resp.headers.get("icy-name")
+            _check_status(resp)
+            chunks = resp.iter_bytes()
+            first = next(chunks, b"")
+            if not first:
+                raise StreamFailure("ended", "stream ended before any data")
+            kind = _sniff(info.content_type, first, info.final_url)
+            if kind == "hls":
+                info.hls = True
+                resp.close()
+                yield from _decode_hls(info.final_url, options, stop, info)
+                return
+            body = _Body(first, chunks, stop)
+            yield from _decode(body, _FORMAT_BY_TYPE.get(info.content_type), options, stop, info)
+    except httpx.TimeoutException as exc:
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            raise StreamFailure(
+                "connect", f"connect timeout after {options.connect_timeout_s:g} s"
+            ) from exc
+        raise StreamFailure(
+            "stall", f"stream stalled: no data for {options.read_timeout_s:g} s (read timeout)"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise StreamFailure("connect", f"connection failed: {type(exc).__name__}: {exc}") from exc
+    except httpx.InvalidURL as exc:
+        raise StreamFailure("not_found", f"invalid URL: {exc}") from exc
+
+
+def _check_status(resp: httpx.Response) -> None:
+    code = resp.status_code
+    if code < 400:
+        return
+    reason = resp.reason_phrase or ""
+    if code in (404, 410):
+        raise StreamFailure("not_found", f"HTTP {code} {reason}".strip())
+    if code in (401, 403):
+        raise StreamFailure("not_found", f"HTTP {code} {reason} (access refused)".strip())
+    raise StreamFailure("http_status", f"HTTP {code} {reason}".strip())
+
+
+def _sniff(content_type: str, first: bytes, url: str) -> Literal["hls", "audio"]:
+    head = first[:512].lstrip().lower()
+    if head.startswith(b"#extm3u") or any(t in content_type for t in _HLS_TYPES):
+        return "hls"
+    if (
+        content_type in ("text/html", "application/xhtml+xml")
+        or head.startswith(b"<!doctype html")
+        or head.startswith(b"<html")
+    ):
+        raise StreamFailure(
+            "html", f"not audio: the server sent an HTML page (Content-Type {content_type or '?'})"
+        )
+    if content_type.startswith(("text/", "application/json")):
+        raise StreamFailure("not_audio", f"not audio: Content-Type {content_type}")
+    return "audio"
+
+
+def _decode(
+    source: Any,
+    fmt: str | None,
+    options: CaptureOptions,
+    stop: threading.Event,
+    info: StreamInfo,
+    container_options: dict[str, str] | None = None,
+) -> Iterator[np.ndarray]:
+    opts = {"probesize": "65536", "analyzeduration": "500000", **(container_options or {})}
+    try:
+        container = av.open(source, mode="r", format=fmt, options=opts)
+    except StreamFailure:
+        raise
+    except (av.error.InvalidDataError, av.error.EOFError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise StreamFailure("not_audio", f"not audio: FFmpeg found no audio ({reason})") from exc
+    except av.error.HTTPNotFoundError as exc:
+        raise StreamFailure("not_found", "HTTP 404 Not Found") from exc
+    except av.error.FFmpegError as exc:
+        raise _ffmpeg_failure(exc) from exc
+    try:
+        if not container.streams.audio:
+            raise StreamFailure("not_audio", "not audio: the stream has no audio track")
+        stream = container.streams.audio[0]
+        info.codec = stream.codec_context.name
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=options.sample_rate)
+        block = max(1, round(options.block_s * options.sample_rate))
+        pending: list[np.ndarray] = []
+        have = 0
+        bad = 0
+        try:
+            for frame in _frames(container, stream):
+                if frame is None:  # a corrupt packet: radio streams have them; skip a few
+                    bad += 1
+                    if bad > _MAX_BAD_PACKETS:
+                        raise StreamFailure(
+                            "decode", f"corrupt audio: {bad} undecodable packets in a row"
+                        )
+                    continue
+                bad = 0
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                    pending.append(arr)
+                    have += arr.size
+                while have >= block:
+                    joined = np.concatenate(pending)
+                    yield joined[:block]
+                    rest = joined[block:]
+                    pending, have = [rest], rest.size
+                if stop.is_set():
+                    return
+        except StreamFailure:
+            raise
+        except av.error.FFmpegError as exc:
+            if stop.is_set():
+                return
+            raise _ffmpeg_failure(exc) from exc
+        if stop.is_set():
+            return
+        if have:
+            yield np.concatenate(pending)
+        raise StreamFailure("ended", "stream ended (server closed the connection)")
+    finally:
+        container.close()
+
+
+def _frames(container: Any, stream: Any) -> Iterator[Any]:
+    """Decoded frames of ``stream``; None for each packet the decoder refused."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            yield None
+            continue
+        yield from frames
+
+
+def _decode_hls(
+    url: str, options: CaptureOptions, stop: threading.Event, info: StreamInfo
+) -> Iterator[np.ndarray]:
+    rw = str(int(options.read_timeout_s * 1_000_000))
+    yield from _decode(
+        url,
+        "hls",
+        options,
+        stop,
+        info,
+        {"rw_timeout": rw, "user_agent": options.user_agent, "probesize": "500000"},
+    )
+
+
+def _ffmpeg_failure(exc: Exception) -> StreamFailure:
+    msg = str(exc)
+    if isinstance(exc, TimeoutError) or "timed out" in msg.lower():
+        return StreamFailure("stall", f"stream stalled: {msg}")
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        return StreamFailure("not_found", "HTTP 404 Not Found")
+    if isinstance(exc, av.error.InvalidDataError):
+        return StreamFailure("decode", f"corrupt audio data: {msg}")
+    return StreamFailure("decode", f"decoder error: {msg}")

@@ -1,0 +1,70 @@
+"""The catalog index snapshot cached under the worker's folder.
+
+Each version is its own file (``snapshot-<version>.idx``) written to a temp
+name and renamed, with the ETag beside it, so a restarted worker (or one in
+local mode) matches against the last catalog it saw, and a running matcher
+that memory-maps an old version keeps reading it while the new one loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from airtrack.worker.client import Snapshot
+from airtrack.worker.pipeline import MatcherFactory
+
+MatcherBuilder = Callable[[Path], MatcherFactory]
+
+
+def fingerprint_matcher_builder(path: Path) -> MatcherFactory:
+    """Load an index snapshot and return a factory of streaming matchers over it."""
+    from airtrack.fingerprint.index import Index
+    from airtrack.fingerprint.matcher import StreamingMatcher
+
+    index = Index.load(path)
+    return lambda: StreamingMatcher(index)
+
+
+class CatalogCache:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._meta = folder / "current.json"
+
+    def current(self) -> tuple[str, str, Path] | None:
+        """(version, etag, path) of the cached snapshot, if one is usable."""
+        try:
+            meta = json.loads(self._meta.read_text())
+            path = self.folder / str(meta["file"])
+        except (OSError, ValueError, KeyError):
+            return None
+        if not path.is_file():
+            return None
+        return str(meta["version"]), str(meta["etag"]), path
+
+    def store(self, snap: Snapshot) -> Path:
+        """Write a new snapshot durably, make it current and remove older versions."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", snap.version)[:80] or "unversioned"
+        path = self.folder / f"snapshot-{safe}.idx"
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            fh.write(snap.data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        meta_tmp = self._meta.with_name("current.json.tmp")
+        meta_tmp.write_text(
+            json.dumps({"version": snap.version, "etag": snap.etag, "file": path.name})
+        )
+        os.replace(meta_tmp, self._meta)
+        for old in self.folder.glob("snapshot-*.idx"):
+            if old != path:
+                # a matcher may still map it: on POSIX the inode lives until unmapped
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        return path

@@ -1,0 +1,231 @@
+"""The worker's one HTTP client to the orchestrator (ARCHITECTURE §6).
+
+Every call has finite timeouts (R5.3), is retried with exponential backoff and
+jitter when the failure is the network's or the server's (all worker calls are
+idempotent: register by worker id, plays by key), and goes through a circuit
+breaker (R5.4) so a dead orchestrator is not hammered: while the breaker is
+open calls fail at once with :class:`OrchestratorUnavailable`, and one probe
+is let through after ``breaker_open_s``.
+
+Errors raised::
+
+    OrchestratorUnavailable   network error, timeout, 5xx after retries, breaker open
+    WorkerNotRegistered       404 on heartbeat: the orchestrator forgot us → re-register
+    StaleEpoch                409: every play in the batch carried a stale epoch
+    OrchestratorRejected      any other 4xx (bad token, invalid body): not retried
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from airtrack.errors import AirtrackError, OrchestratorUnavailable, StaleEpoch
+from airtrack.logging import get_logger
+from airtrack.protocol import (
+    HeartbeatRequest,
+    HeartbeatResponse,
+    PlayIn,
+    PlaysRequest,
+    PlaysResponse,
+    RegisterRequest,
+    RegisterResponse,
+)
+from airtrack.resilience import BreakerState, CircuitBreaker, backoff_delay
+from airtrack.settings import Settings
+
+log = get_logger(__name__)
+
+API = "/api/v1"
+M = TypeVar("M", bound=BaseModel)
+
+
+class WorkerNotRegistered(AirtrackError):
+    """The orchestrator does not know this worker (404 on heartbeat): register again."""
+
+
+class OrchestratorRejected(AirtrackError):
+    """The orchestrator refused the request (4xx other than 404/409); retrying will not help."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A catalog index snapshot as served by ``GET /catalog/snapshot``."""
+
+    version: str
+    etag: str
+    data: bytes
+
+
+def etag_version(etag: str) -> str:
+    """The version inside an ETag header value (``W/"v12"`` → ``v12``)."""
+    return etag.strip().removeprefix("W/").strip('"')
+
+
+class OrchestratorClient:
+    """Typed, resilient access to the worker endpoints of the orchestrator API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        retry_base_s: float = 0.2,
+        retry_cap_s: float = 5.0,
+        breaker_failures: int = 5,
+        breaker_open_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": "airtrack-worker"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+        )
+        self.retries = max(1, retries)
+        self.retry_base_s = retry_base_s
+        self.retry_cap_s = retry_cap_s
+        self.breaker = CircuitBreaker(
+            "orchestrator",
+            failures=breaker_failures,
+            open_s=breaker_open_s,
+            on_change=_log_breaker,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kw: Any) -> OrchestratorClient:
+        return cls(
+            settings.orchestrator_url,
+            settings.worker_token,
+            timeout_s=settings.http_timeout_s,
+            breaker_failures=settings.breaker_failures,
+            breaker_open_s=settings.breaker_open_s,
+            **kw,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def available(self) -> bool:
+        """False while the breaker is open (the orchestrator is considered down)."""
+        return self.breaker.state is not BreakerState.OPEN
+
+    # --- typed calls ------------------------------------------------------
+
+    async def register(self, req: RegisterRequest) -> RegisterResponse:
+        resp = await self._call("POST", f"{API}/workers/register", json=_dump(req))
+        return _parse(RegisterResponse, resp)
+
+    async def heartbeat(self, worker_id: str, req: HeartbeatRequest) -> HeartbeatResponse:
+        resp = await self._call(
+            "POST", f"{API}/workers/{worker_id}/heartbeat", json=_dump(req), not_found_ok=True
+        )
+        if resp.status_code == 404:
+            raise WorkerNotRegistered(f"orchestrator does not know worker {worker_id!r}")
+        return _parse(HeartbeatResponse, resp)
+
+    async def deregister(self, worker_id: str, *, retries: int | None = None) -> None:
+        await self._call(
+            "POST", f"{API}/workers/{worker_id}/deregister", not_found_ok=True, retries=retries
+        )
+
+    async def send_plays(self, plays: list[PlayIn]) -> PlaysResponse:
+        """Send one batch; 409 (every play stale) raises :class:`StaleEpoch`."""
+        body = _dump(PlaysRequest(plays=plays))
+        resp = await self._call("POST", f"{API}/plays", json=body, conflict_ok=True)
+        if resp.status_code == 409:
+            raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
+        return _parse(PlaysResponse, resp)
+
+    async def download_snapshot(self, etag: str | None) -> Snapshot | None:
+        """The catalog snapshot, or None when ``etag`` is still current (304) or none exists."""
+        headers = {"If-None-Match": etag} if etag else {}
+        resp = await self._call(
+            "GET", f"{API}/catalog/snapshot", headers=headers, not_found_ok=True
+        )
+        if resp.status_code in (304, 404):
+            return None
+        new_etag = resp.headers.get("ETag", "")
+        return Snapshot(version=etag_version(new_etag), etag=new_etag, data=resp.content)
+
+    # --- transport with retries and breaker ---------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        not_found_ok: bool = False,
+        conflict_ok: bool = False,
+        retries: int | None = None,
+    ) -> httpx.Response:
+        attempts = self.retries if retries is None else max(1, retries)
+        last = ""
+        for attempt in range(1, attempts + 1):
+            if not self.breaker.allow():
+                raise OrchestratorUnavailable(
+                    f"circuit open after repeated failures ({last or 'earlier calls'}); "
+                    f"next probe in {self.breaker.retry_after():.1f} s"
+                )
+            try:
+                resp = await self._http.request(method, path, json=json, headers=headers)
+            except httpx.TransportError as exc:
+                self.breaker.record_failure()
+                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if resp.status_code >= 500 or resp.status_code == 429:
+                    self.breaker.record_failure()
+                    last = f"HTTP {resp.status_code}"
+                else:
+                    self.breaker.record_success()
+                    ok = resp.status_code < 400 or resp.status_code == 304
+                    ok = ok or (not_found_ok and resp.status_code == 404)
+                    ok = ok or (conflict_ok and resp.status_code == 409)
+                    if not ok:
+                        raise OrchestratorRejected(
+                            f"{method} {path} → HTTP {resp.status_code}: {resp.text[:300]}",
+                            status=resp.status_code,
+                        )
+                    return resp
+            log.info(
+                "orchestrator_call_failed", method=method, path=path, attempt=attempt, error=last
+            )
+            if attempt < attempts:
+                await asyncio.sleep(
+                    backoff_delay(attempt, base=self.retry_base_s, cap=self.retry_cap_s)
+                )
+        raise OrchestratorUnavailable(f"{method} {path} failed after {attempts} attempts: {last}")
+
+
+def _dump(model: BaseModel) -> Any:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _parse(model: type[M], resp: httpx.Response) -> M:
+    try:
+        return model.model_validate_json(resp.content)
+    except ValidationError as exc:
+        raise OrchestratorRejected(
+            f"unexpected reply to {resp.request.url.path}: {exc.errors()[0]['msg']}",
+            status=resp.status_code,
+        ) from exc
+
+
+def _log_breaker(name: str, old: BreakerState, new: BreakerState) -> None:
+    log.warning("circuit_breaker", breaker=name, old=str(old), new=str(new))

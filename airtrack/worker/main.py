@@ -1,0 +1,76 @@
+"""``airtrack worker``: build the worker from settings and run it until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from airtrack.fingerprint.params import SAMPLE_RATE
+from airtrack.logging import get_logger
+from airtrack.settings import Settings
+from airtrack.worker.capture import CaptureOptions
+from airtrack.worker.client import OrchestratorClient
+from airtrack.worker.identity import resolve_worker_id, worker_home
+from airtrack.worker.outbox import Outbox
+from airtrack.worker.pipeline import PipelineConfig
+from airtrack.worker.supervisor import Supervisor
+
+log = get_logger(__name__)
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    """Stream pipeline tunables from settings (engine rate from the fingerprint core)."""
+    return PipelineConfig(
+        capture=CaptureOptions(
+            sample_rate=SAMPLE_RATE,
+            read_timeout_s=settings.stream_read_timeout_s,
+            connect_timeout_s=min(settings.http_timeout_s, settings.stream_read_timeout_s),
+        ),
+        silence_fail_s=settings.silence_fail_s,
+    )
+
+
+async def run_worker(
+    settings: Settings, *, stop: asyncio.Event | None = None, shutdown_timeout_s: float = 10.0
+) -> int:
+    """Run a worker until SIGTERM/SIGINT (or ``stop``); returns the process exit code."""
+    worker_id = resolve_worker_id(settings)
+    home = worker_home(settings, worker_id)
+    outbox = Outbox(home / "outbox.sqlite")
+    client = OrchestratorClient.from_settings(settings)
+    sup = Supervisor(
+        settings,
+        worker_id=worker_id,
+        client=client,
+        outbox=outbox,
+        home=home,
+        pipeline_config=pipeline_config(settings),
+        shutdown_timeout_s=shutdown_timeout_s,
+    )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, _on_signal, stop, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform
+            pass
+    log.info(
+        "worker_starting",
+        worker_id=worker_id,
+        orchestrator=settings.orchestrator_url,
+        capacity=settings.capacity,
+        outbox=str(outbox.path),
+        outbox_pending=len(outbox),
+    )
+    try:
+        return await sup.run(stop)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
+    log.info("worker_signal", signal=sig.name)
+    stop.set()

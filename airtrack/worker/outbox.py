@@ -1,0 +1,180 @@
+"""Durable play outbox: every play lands on disk before anyone tries to send it.
+
+One SQLite file per worker (``HOME/worker-<id>/outbox.sqlite``), WAL journal and
+``synchronous=FULL`` so a committed play survives SIGKILL and power loss. A play
+is one row keyed by its idempotency key; the end of an open play updates the
+same row (``rev`` + 1). A row is deleted only when the orchestrator
+acknowledged *the revision that was sent*, so an end that arrives while the
+start is in flight is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from airtrack.protocol import PlayIn
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plays (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key         TEXT NOT NULL UNIQUE,
+    stream_id   INTEGER NOT NULL,
+    epoch       INTEGER NOT NULL,
+    track_id    INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT,
+    confidence  REAL NOT NULL,
+    rev         INTEGER NOT NULL DEFAULT 1,
+    queued_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS plays_stream ON plays (stream_id, epoch);
+"""
+
+_UPSERT = """
+INSERT INTO plays (key, stream_id, epoch, track_id, started_at, ended_at, confidence, queued_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    ended_at   = COALESCE(excluded.ended_at, plays.ended_at),
+    confidence = MAX(plays.confidence, excluded.confidence),
+    rev        = plays.rev + 1
+"""
+
+_COLUMNS = "key, stream_id, epoch, track_id, started_at, ended_at, confidence, rev"
+
+
+def play_key(stream_id: int, epoch: int, track_id: int, started_at: datetime) -> str:
+    """Deterministic idempotency key of one airing as this worker saw it.
+
+    Built from the stream, its epoch, the track and the start to the second, so
+    re-sending the stored row after a crash (or the end of an open play) carries
+    the same key. A *new* detection of the same airing (after a restart) gets a
+    new key; the orchestrator merges it into the open play (§5.6).
+    """
+    start = int(started_at.astimezone(UTC).timestamp())
+    raw = f"{stream_id}|{epoch}|{track_id}|{start}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class QueuedPlay:
+    """A play as stored in the outbox, with the revision a send must acknowledge."""
+
+    play: PlayIn
+    rev: int
+
+
+class Outbox:
+    """Thread-safe durable queue of plays (pipelines write, the sender reads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def put(self, play: PlayIn) -> None:
+        """Store a play durably; the same key updates the stored row (end, confidence)."""
+        self.put_many([play])
+
+    def put_many(self, plays: Iterable[PlayIn]) -> None:
+        now = datetime.now(UTC).isoformat()
+        rows = [
+            (
+                p.key,
+                p.stream_id,
+                p.epoch,
+                p.track_id,
+                p.started_at.isoformat(),
+                p.ended_at.isoformat() if p.ended_at else None,
+                p.confidence,
+                now,
+            )
+            for p in plays
+        ]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(_UPSERT, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def batch(self, limit: int) -> list[QueuedPlay]:
+        """The oldest ``limit`` plays, in the order they were first queued."""
+        with self._lock:
+            cur = self._db.execute(f"SELECT {_COLUMNS} FROM plays ORDER BY seq LIMIT ?", (limit,))
+            return [_row(r) for r in cur.fetchall()]
+
+    def ack(self, sent: Iterable[tuple[str, int]]) -> int:
+        """Delete acknowledged rows: ``(key, rev)`` pairs; a newer revision stays queued."""
+        pairs = list(sent)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            n = 0
+            for key, rev in pairs:
+                n += self._db.execute(
+                    "DELETE FROM plays WHERE key = ? AND rev = ?", (key, rev)
+                ).rowcount
+            self._db.execute("COMMIT")
+            return n
+
+    def drop(self, keys: Iterable[str]) -> list[PlayIn]:
+        """Remove plays whatever their revision; returns what was removed (for the log)."""
+        out: list[PlayIn] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            for key in keys:
+                row = self._db.execute(
+                    f"DELETE FROM plays WHERE key = ? RETURNING {_COLUMNS}", (key,)
+                ).fetchone()
+                if row is not None:
+                    out.append(_row(row).play)
+            self._db.execute("COMMIT")
+        return out
+
+    def drop_stream(self, stream_id: int, max_epoch: int) -> list[PlayIn]:
+        """Remove every queued play of ``stream_id`` with epoch ≤ ``max_epoch`` (stream moved)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            rows = self._db.execute(
+                f"DELETE FROM plays WHERE stream_id = ? AND epoch <= ? RETURNING {_COLUMNS}",
+                (stream_id, max_epoch),
+            ).fetchall()
+            self._db.execute("COMMIT")
+        return [_row(r).play for r in rows]
+
+    def __len__(self) -> int:
+        with self._lock:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM plays").fetchone()
+            return int(n)
+
+
+def _row(r: tuple[object, ...]) -> QueuedPlay:
+    key, stream_id, epoch, track_id, started_at, ended_at, confidence, rev = r
+    play = PlayIn(
+        key=str(key),
+        stream_id=int(str(stream_id)),
+        epoch=int(str(epoch)),
+        track_id=int(str(track_id)),
+        started_at=datetime.fromisoformat(str(started_at)),
+        ended_at=datetime.fromisoformat(str(ended_at)) if ended_at is not None else None,
+        confidence=float(str(confidence)),
+    )
+    return QueuedPlay(play=play, rev=int(str(rev)))

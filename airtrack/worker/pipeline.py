@@ -1,0 +1,294 @@
+"""One stream's pipeline: capture → streaming matcher → plays in the outbox.
+
+Each pipeline runs in its own thread, so a slow or broken stream never stalls
+the others nor the supervisor's event loop (PyAV decodes and numpy matches with
+the GIL released for most of the work). Failures are classified by
+:mod:`airtrack.worker.capture`; the pipeline reconnects with exponential
+backoff and jitter, and reports its status, lag and CPU time for heartbeats.
+
+Matcher times (seconds from the first sample fed) become wall-clock plays via
+the *origin* of each connection: the wall time at which its first sample was
+live. Servers send a burst of buffered audio at connect, so the origin is the
+earliest ``arrival − audio position`` seen, which converges on the live edge.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from airtrack.logging import get_logger
+from airtrack.protocol import Assignment, PlayIn, RunningStream, StreamStatus
+from airtrack.resilience import backoff_delay
+from airtrack.worker.capture import CaptureOptions, StreamFailure, StreamInfo, capture
+from airtrack.worker.outbox import play_key
+
+log = get_logger(__name__)
+
+
+class Matcher(Protocol):
+    """What the pipeline needs of :class:`airtrack.fingerprint.matcher.StreamingMatcher`."""
+
+    def feed(self, block: Any) -> Sequence[Any]: ...
+
+    def close(self) -> Sequence[Any]: ...
+
+
+MatcherFactory = Callable[[], Matcher]
+
+
+class PlaySink(Protocol):
+    def put(self, play: PlayIn) -> None: ...
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    capture: CaptureOptions = field(default_factory=CaptureOptions)
+    silence_fail_s: float = 300.0
+    silence_rms: float = 1e-4  # ≈ −80 dBFS: digital silence or an idle encoder
+    reconnect_base_s: float = 1.0
+    reconnect_cap_s: float = 60.0
+    fail_after: int = 3  # consecutive failed connections before "retrying" becomes "failed"
+    healthy_after_s: float = 10.0  # audio that proves a connection good (resets the backoff)
+
+
+@dataclass
+class _OpenPlay:
+    key: str
+    started_at: datetime
+    confidence: float
+
+
+class _Session:
+    """One connection: its time origin and the matcher(s) fed from it."""
+
+    def __init__(self, wall: Callable[[], float]) -> None:
+        self.wall = wall
+        self.origin: float | None = None
+        self.audio_s = 0.0
+        self.matcher: Matcher | None = None
+        self.matcher_offset_s = 0.0
+
+    def on_block(self, seconds: float) -> float:
+        """Account a block; returns the lag behind the live edge."""
+        self.audio_s += seconds
+        now = self.wall()
+        origin = now - self.audio_s
+        if self.origin is None or origin < self.origin:
+            self.origin = origin
+        return max(0.0, now - self.origin - self.audio_s)
+
+    def wall_of(self, t_s: float) -> datetime:
+        origin = self.origin if self.origin is not None else self.wall()
+        return datetime.fromtimestamp(origin + self.matcher_offset_s + t_s, UTC)
+
+
+class StreamPipeline:
+    """Runs one assignment until stopped; thread-safe status for the supervisor."""
+
+    def __init__(
+        self,
+        assignment: Assignment,
+        sink: PlaySink,
+        matcher_factory: MatcherFactory | None,
+        config: PipelineConfig | None = None,
+        *,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.assignment = assignment
+        self.config = config or PipelineConfig()
+        self._sink = sink
+        self._factory = matcher_factory
+        self._factory_gen = 0
+        self._wall = wall
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._status: StreamStatus = "starting"
+        self._error: str | None = None
+        self._lag_s: float | None = None
+        self._cpu_s = 0.0
+        self._open: dict[int, _OpenPlay] = {}
+        self.info = StreamInfo()
+        self.plays_started = 0
+        self.plays_ended = 0
+        self.connections = 0
+        self.audio_s = 0.0
+        self._thread = threading.Thread(
+            target=self._run, name=f"stream-{assignment.stream_id}", daemon=True
+        )
+        self._log = log.bind(stream_id=assignment.stream_id, epoch=assignment.epoch)
+
+    # --- control (any thread) -----------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True if it finished."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def set_matcher_factory(self, factory: MatcherFactory | None) -> None:
+        """Hot-swap the catalog: the next block goes to a matcher built by ``factory``."""
+        with self._lock:
+            self._factory = factory
+            self._factory_gen += 1
+
+    def report(self) -> RunningStream:
+        with self._lock:
+            return RunningStream(
+                stream_id=self.assignment.stream_id,
+                epoch=self.assignment.epoch,
+                status=self._status,
+                error=self._error[:2000] if self._error else None,
+                lag_s=round(self._lag_s, 3) if self._lag_s is not None else None,
+                cpu_s=round(self._cpu_s, 3),
+            )
+
+    @property
+    def status(self) -> StreamStatus:
+        return self._status
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    # --- the thread ---------------------------------------------------------
+
+    def _set(self, status: StreamStatus, error: str | None) -> None:
+        with self._lock:
+            changed = (status, error) != (self._status, self._error)
+            self._status, self._error = status, error
+        if changed:
+            level = "warning" if status in ("failed", "retrying") else "info"
+            getattr(self._log, level)("stream_status", status=status, error=error)
+
+    def _run(self) -> None:
+        cfg = self.config
+        attempt = 0
+        consecutive = 0
+        silent_s = 0.0
+        cpu0 = time.thread_time()
+        while not self._stop.is_set():
+            self.connections += 1
+            session = _Session(self._wall)
+            gen = -1
+            failure: StreamFailure | None = None
+            try:
+                for block in capture(self.assignment.url, cfg.capture, self._stop, self.info):
+                    seconds = block.size / cfg.capture.sample_rate
+                    lag = session.on_block(seconds)
+                    self.audio_s += seconds
+                    with self._lock:
+                        factory, fgen = self._factory, self._factory_gen
+                    if fgen != gen:
+                        self._swap_matcher(session, factory, seconds)
+                        gen = fgen
+                    if session.matcher is not None:
+                        self._emit(session, session.matcher.feed(block))
+                    if session.audio_s >= cfg.healthy_after_s:
+                        attempt = consecutive = 0
+                    rms = float(np.sqrt(np.mean(np.square(block)))) if block.size else 0.0
+                    silent_s = silent_s + seconds if rms < cfg.silence_rms else 0.0
+                    with self._lock:
+                        self._lag_s = lag
+                        self._cpu_s = time.thread_time() - cpu0
+                    if silent_s >= cfg.silence_fail_s:
+                        self._set("failed", f"silence: no audio for {silent_s:.0f} s")
+                    else:
+                        self._set("running", None)
+            except StreamFailure as exc:
+                failure = exc
+            except Exception as exc:  # a bug or an unexpected library error: keep going
+                self._log.exception("pipeline_error")
+                failure = StreamFailure("decode", f"internal error: {type(exc).__name__}: {exc}")
+            finally:
+                self._close_matcher(session)
+            if self._stop.is_set():
+                break
+            assert failure is not None
+            attempt += 1
+            consecutive += 1
+            bad = failure.permanent or consecutive >= cfg.fail_after
+            self._set("failed" if bad else "retrying", str(failure))
+            delay = backoff_delay(attempt, base=cfg.reconnect_base_s, cap=cfg.reconnect_cap_s)
+            self._log.info(
+                "stream_reconnect", kind=failure.kind, attempt=attempt, delay_s=round(delay, 2)
+            )
+            self._stop.wait(delay)
+        with self._lock:
+            self._cpu_s = time.thread_time() - cpu0
+        self._set("stopped", None)
+
+    def _swap_matcher(
+        self, session: _Session, factory: MatcherFactory | None, block_s: float
+    ) -> None:
+        self._close_matcher(session)
+        session.matcher = factory() if factory is not None else None
+        # the block being processed (already counted) is the new matcher's first
+        session.matcher_offset_s = session.audio_s - block_s
+
+    def _close_matcher(self, session: _Session) -> None:
+        if session.matcher is not None:
+            try:
+                self._emit(session, session.matcher.close())
+            finally:
+                session.matcher = None
+
+    def _emit(self, session: _Session, events: Sequence[Any]) -> None:
+        a = self.assignment
+        for ev in events:
+            track = int(ev.track_id)
+            conf = float(min(1.0, max(0.0, ev.confidence)))
+            ended = hasattr(ev, "end_s")
+            open_play = self._open.get(track)
+            if open_play is None:
+                started_at = session.wall_of(float(ev.start_s))
+                open_play = _OpenPlay(
+                    play_key(a.stream_id, a.epoch, track, started_at), started_at, conf
+                )
+                if not ended:
+                    self._open[track] = open_play
+                    self.plays_started += 1
+            open_play.confidence = max(open_play.confidence, conf)
+            ended_at = None
+            if ended:
+                self._open.pop(track, None)
+                ended_at = max(open_play.started_at, session.wall_of(float(ev.end_s)))
+                self.plays_ended += 1
+            play = PlayIn(
+                key=open_play.key,
+                stream_id=a.stream_id,
+                epoch=a.epoch,
+                track_id=track,
+                started_at=open_play.started_at,
+                ended_at=ended_at,
+                confidence=open_play.confidence,
+            )
+            try:
+                self._sink.put(play)
+            except Exception:
+                self._log.exception("outbox_write_failed", key=play.key)
+            else:
+                self._log.info(
+                    "play_ended" if ended else "play_started",
+                    track_id=track,
+                    key=play.key,
+                    started_at=play.started_at.isoformat(),
+                    ended_at=ended_at.isoformat() if ended_at else None,
+                    confidence=round(play.confidence, 3),
+                )

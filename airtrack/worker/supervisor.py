@@ -1,0 +1,464 @@
+"""The worker's control loop: register, heartbeat, reconcile, deliver plays, shut down.
+
+Three concerns run side by side on one event loop, all watching one stop event:
+
+* heartbeat: report every stream with its epoch, status, lag and CPU; apply the
+  reply with :func:`~airtrack.worker.reconcile.reconcile`. A reply that still
+  disagrees with what was reported after ``reconcile_attempts`` consecutive
+  tries forces a re-registration (R3.1, R3.2); a 404 re-registers at once.
+* sender: drains the durable outbox in batches; acknowledged rows are deleted,
+  stale ones (the stream moved) are logged, dropped, and their stream stopped.
+* catalog: the index snapshot is fetched when its version changes and swapped
+  into running matchers without restarting them.
+
+While the orchestrator is unreachable the worker is in *local mode* (R5.2):
+streams keep running, plays pile up in the outbox, and it says so in its logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from airtrack.errors import OrchestratorUnavailable, StaleEpoch
+from airtrack.logging import get_logger
+from airtrack.protocol import (
+    Assignment,
+    HeartbeatRequest,
+    PlayIn,
+    PlayResult,
+    RegisterRequest,
+    RunningStream,
+)
+from airtrack.resilience import backoff_delay
+from airtrack.settings import Settings
+from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
+from airtrack.worker.client import OrchestratorClient, OrchestratorRejected, WorkerNotRegistered
+from airtrack.worker.outbox import Outbox, QueuedPlay
+from airtrack.worker.pipeline import MatcherFactory, PipelineConfig, StreamPipeline
+from airtrack.worker.reconcile import RunningInfo, agrees, reconcile
+
+log = get_logger(__name__)
+
+_ACKED = frozenset({"stored", "duplicate", "extended"})
+
+
+class Supervisor:
+    """Runs one worker until ``stop`` is set; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        worker_id: str,
+        client: OrchestratorClient,
+        outbox: Outbox,
+        home: Path,
+        pipeline_config: PipelineConfig | None = None,
+        matcher_builder: MatcherBuilder = fingerprint_matcher_builder,
+        shutdown_timeout_s: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.worker_id = worker_id
+        self.client = client
+        self.outbox = outbox
+        self.home = home
+        self.pipeline_config = pipeline_config or PipelineConfig()
+        self.matcher_builder = matcher_builder
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self.catalog = CatalogCache(home / "catalog")
+        self.pipelines: dict[int, StreamPipeline] = {}
+        self.matcher_factory: MatcherFactory | None = None
+        self.catalog_version: str | None = None
+        self.catalog_etag: str | None = None
+        self.heartbeat_interval_s = settings.heartbeat_interval_s
+        self.local_mode = False
+        self.disagreements = 0
+        self.registrations = 0
+        self.plays_acked = 0
+        self.plays_dropped = 0
+        self.recovery_mode = False
+        self._plays_waiting = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._catalog_task: asyncio.Task[bool] | None = None
+        self._assignments_file = home / "assignments.json"
+
+    # --- entry -------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Serve until ``stop`` is set, then shut down gracefully; returns the exit code."""
+        self._loop = asyncio.get_running_loop()
+        await self._load_cached_catalog()
+        tasks = [
+            asyncio.create_task(self._heartbeat_loop(stop), name="heartbeat"),
+            asyncio.create_task(self._sender_loop(stop), name="sender"),
+        ]
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        rc = 0
+        for t in done:
+            if t is not stopper and not t.cancelled() and t.exception() is not None:
+                log.error("worker_task_failed", task=t.get_name(), error=repr(t.exception()))
+                rc = 1
+        for t in [*tasks, stopper]:
+            t.cancel()
+        await asyncio.gather(*tasks, stopper, return_exceptions=True)
+        await self.shutdown()
+        return rc
+
+    def put(self, play: PlayIn) -> None:
+        """The pipelines' sink: store durably, then wake the sender (any thread)."""
+        self.outbox.put(play)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._plays_waiting.set)
+
+    # --- registration and heartbeats ------------------------------------------
+
+    async def register(self) -> None:
+        from airtrack import __version__
+
+        req = RegisterRequest(
+            worker_id=self.worker_id,
+            capacity=self.settings.capacity,
+            host=socket.gethostname()[:255],
+            version=str(__version__)[:64],
+        )
+        resp = await self.client.register(req)
+        self.registrations += 1
+        self.heartbeat_interval_s = resp.heartbeat_interval_s or self.heartbeat_interval_s
+        self.disagreements = 0
+        self._set_local(False, None)
+        log.info(
+            "worker_registered",
+            worker_id=self.worker_id,
+            streams=len(resp.assignments),
+            heartbeat_interval_s=self.heartbeat_interval_s,
+            registrations=self.registrations,
+        )
+        self.apply(resp.assignments)
+        self._schedule_catalog_refresh()
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        registered = False
+        attempt = 0
+        while not stop.is_set():
+            delay = self.heartbeat_interval_s
+            try:
+                if not registered:
+                    await self.register()
+                    registered = True
+                else:
+                    await self.heartbeat_once()
+                attempt = 0
+            except WorkerNotRegistered:
+                log.warning("worker_unknown_reregistering", worker_id=self.worker_id)
+                registered = False
+                delay = 0.0
+            except (OrchestratorUnavailable, OrchestratorRejected) as exc:
+                attempt += 1
+                self._set_local(True, str(exc))
+                if not registered and not self.pipelines:
+                    self.apply(self._cached_assignments(), save=False)
+                delay = min(self.heartbeat_interval_s, backoff_delay(attempt, base=0.5, cap=30))
+                if isinstance(exc, OrchestratorRejected):
+                    log.error("orchestrator_rejected", status=exc.status, error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    async def heartbeat_once(self) -> None:
+        reports = self.reports()
+        req = HeartbeatRequest(streams=reports, metrics=self.metrics())
+        reply = await self.client.heartbeat(self.worker_id, req)
+        self._set_local(False, None)
+        if reply.heartbeat_interval_s:
+            self.heartbeat_interval_s = reply.heartbeat_interval_s
+        if reply.recovery_mode != self.recovery_mode:
+            self.recovery_mode = reply.recovery_mode
+            log.warning("orchestrator_recovery_mode", on=reply.recovery_mode)
+        if reply.catalog_version is not None and reply.catalog_version != self.catalog_version:
+            self._schedule_catalog_refresh()
+        reported = {r.stream_id: r.epoch for r in reports}
+        if agrees(reported, reply.assignments):
+            self.disagreements = 0
+        else:
+            self.disagreements += 1
+            if self.disagreements > self.settings.reconcile_attempts:
+                log.warning(
+                    "reconcile_failed_reregistering",
+                    attempts=self.settings.reconcile_attempts,
+                    reported=reported,
+                    desired={a.stream_id: a.epoch for a in reply.assignments},
+                )
+                await self.register()
+                return
+            log.info(
+                "reconcile",
+                attempt=self.disagreements,
+                reported=reported,
+                desired={a.stream_id: a.epoch for a in reply.assignments},
+            )
+        self.apply(reply.assignments)
+
+    def reports(self) -> list[RunningStream]:
+        return [p.report() for _, p in sorted(self.pipelines.items())]
+
+    def metrics(self) -> dict[str, float]:
+        reports = self.reports()
+        return {
+            "streams": float(len(reports)),
+            "streams_running": float(sum(r.status == "running" for r in reports)),
+            "cpu_s": float(sum(r.cpu_s or 0.0 for r in reports)),
+            "outbox_pending": float(len(self.outbox)),
+            "plays_acked": float(self.plays_acked),
+            "local_mode": 1.0 if self.local_mode else 0.0,
+        }
+
+    def _set_local(self, on: bool, reason: str | None) -> None:
+        if on != self.local_mode:
+            self.local_mode = on
+            if on:
+                log.warning("local_mode", on=True, reason=reason, streams=len(self.pipelines))
+            else:
+                log.info("local_mode", on=False, outbox_pending=len(self.outbox))
+
+    # --- desired vs running ---------------------------------------------------
+
+    def running(self) -> dict[int, RunningInfo]:
+        return {
+            sid: RunningInfo(sid, p.assignment.epoch, p.assignment.url)
+            for sid, p in self.pipelines.items()
+        }
+
+    def apply(self, assignments: Iterable[Assignment], *, save: bool = True) -> None:
+        """Start, stop and restart pipelines so that they match ``assignments``."""
+        desired = list(assignments)
+        for act in reconcile(desired, self.running()):
+            old = self.pipelines.pop(act.stream_id, None)
+            if old is not None:
+                old.stop()
+                log.info(
+                    "stream_stop",
+                    stream_id=act.stream_id,
+                    epoch=old.assignment.epoch,
+                    reason=act.kind,
+                )
+            if act.assignment is not None:
+                self._start(act.assignment)
+        if save:
+            self._save_assignments(desired)
+
+    def _start(self, a: Assignment) -> None:
+        p = StreamPipeline(a, self, self.matcher_factory, self.pipeline_config)
+        self.pipelines[a.stream_id] = p
+        log.info("stream_start", stream_id=a.stream_id, epoch=a.epoch, name=a.name, url=a.url)
+        p.start()
+
+    def _save_assignments(self, desired: list[Assignment]) -> None:
+        data = [a.model_dump(mode="json") for a in desired]
+        tmp = self._assignments_file.with_name("assignments.json.tmp")
+        try:
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self._assignments_file)
+        except OSError as exc:
+            log.warning("assignments_cache_failed", error=str(exc))
+
+    def _cached_assignments(self) -> list[Assignment]:
+        try:
+            data = json.loads(self._assignments_file.read_text())
+            out = [Assignment.model_validate(d) for d in data]
+        except (OSError, ValueError):
+            return []
+        if out:
+            log.warning("local_mode_resume", streams=len(out))
+        return out
+
+    # --- outbox delivery ------------------------------------------------------
+
+    async def _sender_loop(self, stop: asyncio.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            sent = await self.send_batch()
+            if sent > 0:
+                attempt = 0
+                continue
+            if sent < 0:
+                attempt += 1
+                wait = max(self.client.breaker.retry_after(), backoff_delay(attempt, cap=10.0))
+            else:
+                wait = 1.0
+            self._plays_waiting.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._plays_waiting.wait(), timeout=wait)
+
+    async def send_batch(self) -> int:
+        """Send one batch: number of plays settled, 0 when empty, −1 when it could not go."""
+        batch = await asyncio.to_thread(self.outbox.batch, self.settings.outbox_batch)
+        if not batch:
+            return 0
+        results = await self._send(batch)
+        if results is None:
+            return -1
+        by_key = {q.play.key: q for q in batch}
+        acks: list[tuple[str, int]] = []
+        stale: list[QueuedPlay] = []
+        for r in results:
+            q = by_key.get(r.key)
+            if q is None:
+                continue
+            if r.status in _ACKED:
+                acks.append((r.key, q.rev))
+            elif r.status == "stale":
+                stale.append(q)
+        await asyncio.to_thread(self.outbox.ack, acks)
+        self.plays_acked += len(acks)
+        if stale:
+            await asyncio.to_thread(self._drop_stale, stale)
+        return max(1, len(acks) + len(stale))
+
+    async def _send(self, batch: list[QueuedPlay]) -> list[PlayResult] | None:
+        plays = [q.play for q in batch]
+        try:
+            return (await self.client.send_plays(plays)).results
+        except StaleEpoch:
+            return [PlayResult(key=p.key, status="stale") for p in plays]
+        except OrchestratorUnavailable as exc:
+            self._set_local(True, str(exc))
+            return None
+        except OrchestratorRejected as exc:
+            if len(plays) == 1:
+                # a play the orchestrator will never take would block the queue forever
+                log.error("play_rejected_dropped", play=_play_log(plays[0]), error=str(exc))
+                await asyncio.to_thread(self.outbox.drop, [plays[0].key])
+                self.plays_dropped += 1
+                return []
+            out: list[PlayResult] = []
+            for q in batch:  # find the bad one: resend one by one
+                res = await self._send([q])
+                if res is None:
+                    return out or None
+                out.extend(res)
+            return out
+
+    def _drop_stale(self, stale: list[QueuedPlay]) -> None:
+        """The stream moved (stale epoch): log and drop its plays, stop running it."""
+        newest: dict[int, int] = {}
+        for q in stale:
+            newest[q.play.stream_id] = max(q.play.epoch, newest.get(q.play.stream_id, -1))
+        dropped = self.outbox.drop(q.play.key for q in stale)
+        for sid, epoch in newest.items():
+            dropped += self.outbox.drop_stream(sid, epoch)
+            p = self.pipelines.get(sid)
+            if p is not None and p.assignment.epoch <= epoch:
+                self.pipelines.pop(sid, None)
+                p.stop()
+                log.warning("stream_dropped_stale", stream_id=sid, epoch=p.assignment.epoch)
+        for play in dropped:
+            log.warning("play_dropped_stale", play=_play_log(play))
+        self.plays_dropped += len(dropped)
+
+    # --- catalog ----------------------------------------------------------------
+
+    async def _load_cached_catalog(self) -> None:
+        cur = self.catalog.current()
+        if cur is None:
+            return
+        version, etag, path = cur
+        try:
+            factory = await asyncio.to_thread(self.matcher_builder, path)
+        except Exception as exc:
+            log.warning("catalog_cache_unusable", path=str(path), error=str(exc))
+            return
+        self._use_catalog(version, etag, factory)
+
+    def _schedule_catalog_refresh(self) -> None:
+        if self._catalog_task is None or self._catalog_task.done():
+            self._catalog_task = asyncio.create_task(self.refresh_catalog(), name="catalog")
+
+    async def refresh_catalog(self) -> bool:
+        """Fetch the snapshot if its version changed and hot-swap it; True if swapped."""
+        try:
+            snap = await self.client.download_snapshot(self.catalog_etag)
+        except (OrchestratorUnavailable, OrchestratorRejected) as exc:
+            log.warning("catalog_download_failed", error=str(exc))
+            return False
+        if snap is None:
+            return False
+        t0 = time.monotonic()
+        try:
+            path = await asyncio.to_thread(self.catalog.store, snap)
+            factory = await asyncio.to_thread(self.matcher_builder, path)
+        except Exception as exc:
+            log.error("catalog_load_failed", version=snap.version, error=str(exc))
+            return False
+        self._use_catalog(snap.version, snap.etag, factory)
+        log.info(
+            "catalog_loaded",
+            version=snap.version,
+            bytes=len(snap.data),
+            seconds=round(time.monotonic() - t0, 3),
+        )
+        return True
+
+    def _use_catalog(self, version: str, etag: str, factory: MatcherFactory) -> None:
+        self.catalog_version, self.catalog_etag = version, etag
+        self.matcher_factory = factory
+        for p in self.pipelines.values():
+            p.set_matcher_factory(factory)
+
+    # --- shutdown -----------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop pipelines, flush the outbox, deregister — all within the shutdown budget.
+
+        Plays are flushed *before* deregistering: deregistration moves the streams
+        at once (new epochs), after which our plays would be refused as stale.
+        """
+        deadline = time.monotonic() + self.shutdown_timeout_s
+        if self._catalog_task is not None:
+            self._catalog_task.cancel()
+        pipes = list(self.pipelines.values())
+        self.pipelines.clear()
+        for p in pipes:
+            p.stop()
+        budget = max(0.1, (deadline - time.monotonic()) * 0.4)
+        await asyncio.to_thread(_join_all, pipes, budget)
+        flushed = 0
+        while time.monotonic() < deadline - 1.0 and not self.local_mode:
+            try:
+                n = await asyncio.wait_for(self.send_batch(), deadline - time.monotonic() - 1.0)
+            except TimeoutError:
+                break
+            if n <= 0:
+                break
+            flushed += n
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.client.deregister(self.worker_id, retries=1),
+                max(0.1, deadline - time.monotonic()),
+            )
+        await self.client.aclose()
+        if all(not p.alive for p in pipes):
+            self.outbox.close()
+        log.info("worker_stopped", flushed=flushed, outbox_pending=_safe_len(self.outbox))
+
+
+def _join_all(pipes: list[StreamPipeline], budget: float) -> None:
+    end = time.monotonic() + budget
+    for p in pipes:
+        p.join(max(0.0, end - time.monotonic()))
+
+
+def _safe_len(outbox: Outbox) -> int:
+    try:
+        return len(outbox)
+    except Exception:
+        return -1
+
+
+def _play_log(p: PlayIn) -> dict[str, object]:
+    return p.model_dump(mode="json")
