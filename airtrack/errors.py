@@ -1,17 +1,17 @@
 """One exception tree for airtrack.
 
-    AirtrackError
-    ├── ConfigError            a setting is invalid (one line naming it)
-    ├── DatabaseError          anything the database layer gives up on
-    │   ├── DatabaseUnavailable    cannot connect / connection lost (after reconnects)
-    │   ├── CircuitOpen            breaker open: failing fast while the DB is down
-    │   ├── LockContention         deadlock / lock timeout / serialization, retries exhausted
-    │   ├── TransactionTooLong     cancelled by the transaction cap (R2.2)
-    │   └── IntegrityViolation     a constraint refused the write
-    ├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
-    ├── CatalogError           catalog ingest/export problem
-    ├── StaleEpoch             a write carried an epoch that no longer owns the stream
-    └── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
+AirtrackError
+├── ConfigError            a setting is invalid (one line naming it)
+├── DatabaseError          anything the database layer gives up on
+│   ├── DatabaseUnavailable    cannot connect / connection lost (after reconnects)
+│   ├── CircuitOpen            breaker open: failing fast while the DB is down
+│   ├── LockContention         deadlock / lock timeout / serialization, retries exhausted
+│   ├── TransactionTooLong     cancelled by the transaction cap (R2.2)
+│   └── IntegrityViolation     a constraint refused the write
+├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
+├── CatalogError           catalog ingest/export problem
+├── StaleEpoch             a write carried an epoch that no longer owns the stream
+└── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 """
 
 from __future__ import annotations

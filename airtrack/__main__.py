@@ -1,0 +1,3 @@
+from airtrack.cli import main
+
+main()

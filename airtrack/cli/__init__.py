@@ -1,0 +1,185 @@
+"""The ``airtrack`` command (ARCHITECTURE §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import handle_errors, not_available, out, run_async, settings_from
+
+app = typer.Typer(
+    name="airtrack",
+    help="Broadcast monitoring: log every song that airs on your stations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+catalog_app = typer.Typer(help="Manage the catalog of songs to recognise.", no_args_is_help=True)
+streams_app = typer.Typer(help="Manage the monitored streams.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(streams_app, name="streams")
+app.add_typer(db_app, name="db")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command()
+@handle_errors
+def demo(
+    music: Annotated[Path | None, typer.Option(help="Use your own music folder.")] = None,
+    chaos: Annotated[bool, typer.Option(help="Kill and restart a worker on a timer.")] = False,
+) -> None:
+    """Run the whole system on the embedded DB with demo stations and a dashboard."""
+    from airtrack.db import database_url
+
+    settings = settings_from()
+    url = database_url(settings)
+    out.print(f"embedded PostgreSQL ready: {url}")
+    not_available("the demo stations, orchestrator and workers", "issue 7")
+
+
+@app.command()
+@handle_errors
+def orchestrator(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """Serve the orchestrator API (and run the control loop when leading)."""
+    settings_from(host=host, port=port)
+    not_available("the orchestrator", "issue 4")
+
+
+@app.command()
+@handle_errors
+def worker(
+    orchestrator: Annotated[str | None, typer.Option("--orchestrator", help="API URL.")] = None,
+    id: Annotated[str | None, typer.Option("--id", help="Worker id.")] = None,
+    capacity: Annotated[int | None, typer.Option(help="Streams this worker may run.")] = None,
+) -> None:
+    """Capture, recognise and report the streams assigned to this machine."""
+    settings_from(orchestrator_url=orchestrator, worker_id=id, capacity=capacity)
+    not_available("the worker", "issue 5")
+
+
+@catalog_app.command("add")
+@handle_errors
+def catalog_add(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
+    """Add songs (files or folders, recursive); duplicates are skipped."""
+    settings_from()
+    not_available("catalog ingest", "issue 3")
+
+
+@catalog_app.command("list")
+@handle_errors
+def catalog_list(json: JsonFlag = False) -> None:
+    """List catalog songs."""
+    settings_from()
+    not_available("the catalog", "issue 3")
+
+
+@catalog_app.command("remove")
+@handle_errors
+def catalog_remove(track_id: int) -> None:
+    """Remove a song from the catalog."""
+    settings_from()
+    not_available("the catalog", "issue 3")
+
+
+@app.command()
+@handle_errors
+def identify(clip: Path, json: JsonFlag = False) -> None:
+    """Best catalog match for a clip, or "no match" (exit 1)."""
+    settings_from()
+    not_available("identify", "issue 3")
+
+
+@app.command()
+@handle_errors
+def scan(recording: Path, json: JsonFlag = False) -> None:
+    """Plays found in a long recording."""
+    settings_from()
+    not_available("scan", "issue 3")
+
+
+@streams_app.command("add")
+@handle_errors
+def streams_add(url: str, name: Annotated[str, typer.Option("--name")]) -> None:
+    """Add a stream to monitor."""
+    settings_from()
+    not_available("stream management", "issue 4")
+
+
+@streams_app.command("list")
+@handle_errors
+def streams_list(json: JsonFlag = False) -> None:
+    """List streams with their owner and state."""
+    settings_from()
+    not_available("stream management", "issue 4")
+
+
+@streams_app.command("remove")
+@handle_errors
+def streams_remove(name: str) -> None:
+    """Stop monitoring a stream."""
+    settings_from()
+    not_available("stream management", "issue 4")
+
+
+@app.command()
+@handle_errors
+def plays(
+    stream: Annotated[str | None, typer.Option(help="Only this stream (name).")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO-8601 time.")] = None,
+    json: JsonFlag = False,
+) -> None:
+    """Plays logged, newest first."""
+    settings_from()
+    not_available("the play log", "issue 5")
+
+
+@app.command()
+@handle_errors
+def status() -> None:
+    """Workers, streams, alerts at a glance."""
+    settings_from()
+    not_available("status", "issue 4")
+
+
+@app.command()
+@handle_errors
+def diagnose(json: JsonFlag = False) -> None:
+    """Findings about inconsistencies, each with a recommended fix."""
+    settings_from()
+    not_available("diagnostics", "issue 6")
+
+
+@db_app.command("migrate")
+@handle_errors
+def db_migrate() -> None:
+    """Apply pending schema migrations (the orchestrator also does this at start)."""
+    from airtrack.db import connect
+
+    settings = settings_from()
+
+    async def go() -> None:
+        db = await connect(settings)
+        await db.close()
+
+    run_async(go())
+    out.print("schema up to date")
+
+
+@db_app.command("url")
+@handle_errors
+def db_url() -> None:
+    """Print the database URL (starting the embedded server if needed)."""
+    from airtrack.db import database_url
+
+    out.print(database_url(settings_from()), markup=False, highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,126 @@
+-- 0001: initial schema (workers, streams, assignments, catalog, plays, ops tables).
+CREATE TABLE workers (
+    id              text PRIMARY KEY,
+    host            text,
+    version         text,
+    capacity        integer NOT NULL CHECK (capacity >= 0),
+    state           text NOT NULL DEFAULT 'active'
+                    CHECK (state IN ('active', 'suspect', 'inactive', 'draining')),
+    registered_at   timestamptz NOT NULL DEFAULT now(),
+    last_heartbeat  timestamptz,
+    incarnation     bigint NOT NULL DEFAULT 1,
+    meta            jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+
+CREATE TABLE streams (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    url         text NOT NULL,
+    enabled     boolean NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    status      text,
+    last_error  text,
+    error_since timestamptz,
+    meta        jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+
+-- One row per stream: two owners cannot exist in the store (R3.3).
+-- A move is revoke-then-assign: state 'revoking' keeps the old owner (and its
+-- epoch) until it confirms the drop or its lease expires; then next_worker_id
+-- receives the stream with epoch + 1.
+CREATE TABLE assignments (
+    stream_id       bigint PRIMARY KEY REFERENCES streams (id) ON DELETE CASCADE,
+    worker_id       text REFERENCES workers (id) ON DELETE SET NULL,
+    next_worker_id  text REFERENCES workers (id) ON DELETE SET NULL,
+    epoch           bigint NOT NULL DEFAULT 0 CHECK (epoch >= 0),
+    state           text NOT NULL DEFAULT 'unassigned'
+                    CHECK (state IN ('unassigned', 'assigned', 'revoking')),
+    assigned_at     timestamptz,
+    confirmed_at    timestamptz,
+    CHECK ((state = 'unassigned') = (worker_id IS NULL))
+);
+CREATE INDEX assignments_worker_idx ON assignments (worker_id);
+
+CREATE TABLE tracks (
+    id              bigserial PRIMARY KEY,
+    title           text,
+    artist          text,
+    source          text NOT NULL,
+    duration_s      double precision NOT NULL CHECK (duration_s >= 0),
+    content_sha256  text NOT NULL UNIQUE,
+    added_at        timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE track_prints (
+    track_id    bigint PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
+    engine      text NOT NULL,
+    prints      bytea NOT NULL
+);
+
+-- Bumped whenever the catalog changes; the snapshot version derives from it.
+CREATE TABLE catalog_state (
+    id          boolean PRIMARY KEY DEFAULT true CHECK (id),
+    revision    bigint NOT NULL DEFAULT 0,
+    changed_at  timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO catalog_state (id) VALUES (true);
+
+CREATE TABLE plays (
+    id               bigserial PRIMARY KEY,
+    idempotency_key  text NOT NULL UNIQUE,
+    stream_id        bigint NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    track_id         bigint REFERENCES tracks (id) ON DELETE SET NULL,
+    started_at       timestamptz NOT NULL,
+    ended_at         timestamptz,
+    confidence       double precision NOT NULL CHECK (confidence >= 0 AND confidence <= 1),
+    worker_id        text,
+    epoch            bigint NOT NULL,
+    recorded_at      timestamptz NOT NULL DEFAULT now(),
+    CHECK (ended_at IS NULL OR ended_at >= started_at)
+);
+CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
+CREATE INDEX plays_started_idx ON plays (started_at DESC);
+
+-- Further idempotency keys that were merged into an existing play (handoff extension).
+CREATE TABLE play_keys (
+    idempotency_key  text PRIMARY KEY,
+    play_id          bigint NOT NULL REFERENCES plays (id) ON DELETE CASCADE
+);
+
+CREATE TABLE events (
+    id       bigserial PRIMARY KEY,
+    at       timestamptz NOT NULL DEFAULT now(),
+    kind     text NOT NULL,
+    subject  text,
+    detail   jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX events_at_idx ON events (at DESC);
+
+CREATE TABLE alerts (
+    id           bigserial PRIMARY KEY,
+    severity     text NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+    kind         text NOT NULL,
+    subject      text NOT NULL DEFAULT '',
+    message      text NOT NULL,
+    first_seen   timestamptz NOT NULL DEFAULT now(),
+    last_seen    timestamptz NOT NULL DEFAULT now(),
+    count        integer NOT NULL DEFAULT 1,
+    resolved_at  timestamptz
+);
+CREATE UNIQUE INDEX alerts_open_uniq ON alerts (kind, subject) WHERE resolved_at IS NULL;
+
+CREATE TABLE error_patterns (
+    signature   text PRIMARY KEY,
+    source      text NOT NULL DEFAULT '',
+    count       bigint NOT NULL DEFAULT 1,
+    first_seen  timestamptz NOT NULL DEFAULT now(),
+    last_seen   timestamptz NOT NULL DEFAULT now(),
+    sample      text NOT NULL
+);
+
+-- Small key/value state of the control plane (leader, recovery mode).
+CREATE TABLE control_state (
+    key         text PRIMARY KEY,
+    value       jsonb NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);

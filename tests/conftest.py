@@ -1,0 +1,105 @@
+"""Shared fixtures: one real PostgreSQL per test session, a fresh database per test.
+
+With ``AIRTRACK_TEST_DATABASE_URL`` set, tests use that server (any PostgreSQL
+≥ 14, a role allowed to create databases); otherwise they start the embedded
+server (pgserver) in a temporary home. Each test that asks for ``db_url``
+gets its own database cloned from a migrated template, so tests are isolated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from airtrack.db import Database, ensure_server, migrate
+from airtrack.logging import configure_logging
+from airtrack.settings import Settings, load_settings
+
+TEMPLATE = "airtrack_template"
+
+configure_logging("INFO", json=True)
+
+
+def _with_db(url: str, dbname: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+
+
+@pytest.fixture(scope="session")
+def pg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("airtrack-home")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(pg_home: Path) -> str:
+    external = os.environ.get("AIRTRACK_TEST_DATABASE_URL")
+    if external:
+        return external
+    return ensure_server(pg_home)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server_url: str, pg_home: Path) -> str:
+    """A migrated template database; tests clone it."""
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    url = _with_db(pg_server_url, TEMPLATE)
+
+    async def run() -> None:
+        db = Database(url, load_settings(home=pg_home), min_size=0, max_size=2)
+        await db.open()
+        try:
+            await migrate(db)
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    return url
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield _with_db(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    name = "e_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield _with_db(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        home=tmp_path / "home",
+        db_retry_base_s=0.02,
+        db_retry_max_s=0.2,
+        breaker_open_s=0.5,
+    )
+
+
+@pytest.fixture
+async def db(db_url: str, app_settings: Settings) -> AsyncIterator[Database]:
+    database = Database(db_url, app_settings, min_size=0, max_size=4)
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()

@@ -1,0 +1,76 @@
+"""Settings: flags > environment > defaults; bad values fail with one line naming the setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from airtrack.errors import ConfigError
+from airtrack.settings import Settings, describe_settings, load_settings
+
+
+def test_defaults_match_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("AIRTRACK_"):
+            monkeypatch.delenv(name)
+    s = load_settings()
+    assert (s.heartbeat_interval_s, s.lease_ttl_s, s.inactive_after_s) == (10, 30, 300)
+    assert s.rebalance_threshold == 0.20
+    assert (s.http_timeout_s, s.tx_max_s, s.db_lock_timeout_s) == (30, 30, 5)
+    assert s.orchestrator_url == "http://127.0.0.1:8750"
+    assert s.database_url is None and s.alert_webhook is None
+    assert (s.breaker_failures, s.breaker_open_s, s.db_reconnect_attempts) == (5, 30, 3)
+    assert str(s.home).endswith(".local/share/airtrack")
+
+
+def test_env_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRTRACK_LEASE_TTL_S", "45")
+    monkeypatch.setenv("AIRTRACK_HTTP_TIMEOUT_S", "12")
+    s = load_settings(http_timeout_s=7, port=None)
+    assert s.lease_ttl_s == 45, "environment beats default"
+    assert s.http_timeout_s == 7, "flag beats environment"
+    assert s.port == 8750, "an unset flag (None) falls through"
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "needle"),
+    [
+        ("AIRTRACK_HTTP_TIMEOUT_S", "-1", "AIRTRACK_HTTP_TIMEOUT_S"),
+        ("AIRTRACK_LEASE_TTL_S", "15", "two heartbeat intervals"),
+        ("AIRTRACK_LOG_LEVEL", "LOUD", "AIRTRACK_LOG_LEVEL"),
+        ("AIRTRACK_PORT", "99999", "AIRTRACK_PORT"),
+        ("AIRTRACK_REBALANCE_THRESHOLD", "abc", "AIRTRACK_REBALANCE_THRESHOLD"),
+        ("AIRTRACK_TX_MAX_S", "0", "AIRTRACK_TX_MAX_S"),
+    ],
+)
+def test_invalid_values_fail_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, needle: str
+) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    msg = str(info.value)
+    assert needle in msg
+    assert "\n" not in msg
+
+
+def test_cli_reports_bad_setting_in_one_line() -> None:
+    env = {**__import__("os").environ, "AIRTRACK_DB_LOCK_TIMEOUT_S": "-3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "airtrack", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln]
+    assert len(lines) == 1 and "AIRTRACK_DB_LOCK_TIMEOUT_S" in lines[0], proc.stderr
+
+
+def test_every_setting_is_documented() -> None:
+    rows = describe_settings()
+    assert len(rows) == len(Settings.model_fields)
+    assert all(desc for _, _, desc in rows)
