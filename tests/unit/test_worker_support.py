@@ -191,3 +191,165 @@ class StationServer:
                 time.sleep(delay)
         if stall:
             self._stop.wait(120)
+
+
+class FakeOrchestrator:
+    """A scriptable stand-in for the orchestrator's worker API, over real HTTP on 127.0.0.1.
+
+    Used until the real orchestrator exists, and for faults it cannot be made to
+    show on demand (503 bursts, endless epoch bumps, forgetting a worker).
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.assignments: dict[str, list[dict[str, Any]]] = {}
+        self.plays: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+        self.registers: list[str] = []
+        self.heartbeats: list[dict[str, Any]] = []
+        self.deregistered: list[str] = []
+        self.fail_next = 0  # next N requests answer 503
+        self.delay_s = 0.0
+        self.interval_s = 0.2
+        self.forget: set[str] = set()  # next heartbeat of these workers → 404
+        self.bump_epochs = False  # reply with every reported epoch + 1 (never agrees)
+        self.stale_streams: set[int] = set()
+        self.snapshot: tuple[str, bytes] | None = None
+        self.catalog_version: str | None = None
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                owner._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                owner._handle(self, "POST")
+
+        self._handler = Handler
+        self._port = port
+        self.httpd: ThreadingHTTPServer | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self._port), self._handler)
+        self.httpd.daemon_threads = True
+        self._port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def __enter__(self) -> FakeOrchestrator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        import json
+
+        n = int(h.headers.get("Content-Length") or 0)
+        body = json.loads(h.rfile.read(n)) if n else None
+        path = h.path
+        with self._lock:
+            self.calls.append(f"{method} {path}")
+            fail = self.fail_next > 0
+            if fail:
+                self.fail_next -= 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if fail:
+            return self._json(h, 503, {"detail": "unavailable"})
+        if h.headers.get("Authorization") != "Bearer tok":
+            return self._json(h, 401, {"detail": "bad token"})
+        parts = path.split("?")[0].strip("/").split("/")
+        with self._lock:
+            if parts[-1] == "register":
+                wid = body["worker_id"]
+                self.registers.append(wid)
+                self.forget.discard(wid)
+                return self._json(
+                    h,
+                    200,
+                    {
+                        "worker_id": wid,
+                        "heartbeat_interval_s": self.interval_s,
+                        "lease_ttl_s": 30,
+                        "assignments": self.assignments.get(wid, []),
+                    },
+                )
+            if parts[-1] == "heartbeat":
+                wid = parts[-2]
+                if wid in self.forget:
+                    return self._json(h, 404, {"detail": "unknown worker"})
+                self.heartbeats.append(body)
+                out = self.assignments.get(wid, [])
+                if self.bump_epochs:
+                    rep = {s["stream_id"]: s["epoch"] for s in body["streams"]}
+                    out = [{**a, "epoch": rep.get(a["stream_id"], a["epoch"]) + 1} for a in out]
+                return self._json(
+                    h,
+                    200,
+                    {
+                        "assignments": out,
+                        "recovery_mode": False,
+                        "catalog_version": self.catalog_version,
+                    },
+                )
+            if parts[-1] == "deregister":
+                self.deregistered.append(parts[-2])
+                return self._json(h, 200, {})
+            if parts[-1] == "plays":
+                results = []
+                for p in body["plays"]:
+                    if p["stream_id"] in self.stale_streams:
+                        results.append({"key": p["key"], "status": "stale"})
+                    elif p["key"] in self.plays:
+                        self.plays[p["key"]].update({k: v for k, v in p.items() if v is not None})
+                        results.append({"key": p["key"], "status": "duplicate"})
+                    else:
+                        self.plays[p["key"]] = dict(p)
+                        results.append({"key": p["key"], "status": "stored"})
+                code = 409 if all(r["status"] == "stale" for r in results) else 200
+                return self._json(h, code, {"results": results})
+            if parts[-1] == "snapshot":
+                if self.snapshot is None:
+                    return self._json(h, 404, {"detail": "no catalog"})
+                version, data = self.snapshot
+                etag = f'"{version}"'
+                if h.headers.get("If-None-Match") == etag:
+                    h.send_response(304)
+                    h.send_header("ETag", etag)
+                    h.send_header("Content-Length", "0")
+                    h.end_headers()
+                    return None
+                h.send_response(200)
+                h.send_header("ETag", etag)
+                h.send_header("Content-Type", "application/octet-stream")
+                h.send_header("Content-Length", str(len(data)))
+                h.end_headers()
+                h.wfile.write(data)
+                return None
+        return self._json(h, 404, {"detail": "no route"})
+
+    def _json(self, h: BaseHTTPRequestHandler, code: int, obj: Any) -> None:
+        import json
+
+        data = json.dumps(obj).encode()
+        h.send_response(code)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)

@@ -1,0 +1,132 @@
+"""The durable outbox: idempotent upserts, acknowledged revisions, batches, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from airtrack.protocol import PlayIn
+from airtrack.worker.outbox import Outbox, play_key
+
+T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def _play(stream: int = 1, track: int = 7, start: datetime = T0, **kw: object) -> PlayIn:
+    epoch = int(kw.pop("epoch", 1))  # type: ignore[call-overload]
+    return PlayIn(
+        key=play_key(stream, epoch, track, start),
+        stream_id=stream,
+        epoch=epoch,
+        track_id=track,
+        started_at=start,
+        confidence=0.8,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_key_is_deterministic_and_distinguishes_airings() -> None:
+    k = play_key(1, 2, 3, T0)
+    assert k == play_key(1, 2, 3, T0 + timedelta(milliseconds=300))  # same second
+    assert k == play_key(1, 2, 3, T0.astimezone(tz=None))  # same instant, other zone
+    assert (
+        len(
+            {
+                k,
+                play_key(1, 2, 3, T0 + timedelta(seconds=1)),
+                play_key(2, 2, 3, T0),
+                play_key(1, 3, 3, T0),
+                play_key(1, 2, 4, T0),
+            }
+        )
+        == 5
+    )
+
+
+def test_end_updates_the_same_row_and_only_the_sent_revision_is_acked(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    start = _play()
+    box.put(start)
+    (sent,) = box.batch(10)
+    assert sent.play.ended_at is None and sent.rev == 1
+    # the end arrives while the start is in flight
+    box.put(start.model_copy(update={"ended_at": T0 + timedelta(minutes=3), "confidence": 0.9}))
+    assert len(box) == 1
+    assert box.ack([(sent.play.key, sent.rev)]) == 0, "a newer revision must stay queued"
+    (again,) = box.batch(10)
+    assert again.rev == 2 and again.play.ended_at == T0 + timedelta(minutes=3)
+    assert again.play.confidence == 0.9
+    assert box.ack([(again.play.key, again.rev)]) == 1
+    assert len(box) == 0
+
+
+def test_batches_in_queue_order_and_drop_stream(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    plays = [
+        _play(stream=1 + i % 3, track=i + 1, start=T0 + timedelta(minutes=i)) for i in range(25)
+    ]
+    box.put_many(plays)
+    box.put_many(plays[:5])  # re-put: no new rows
+    assert len(box) == 25
+    first = box.batch(10)
+    assert [q.play.key for q in first] == [p.key for p in plays[:10]]
+    dropped = box.drop_stream(2, max_epoch=1)
+    assert {p.stream_id for p in dropped} == {2} and len(dropped) == 8
+    assert len(box) == 17
+    assert box.drop_stream(1, max_epoch=0) == []  # newer epochs are kept
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from airtrack.protocol import PlayIn
+    from airtrack.worker.outbox import Outbox, play_key
+    box = Outbox(Path(sys.argv[1]))
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    i = 0
+    while True:
+        start = t0 + timedelta(seconds=i)
+        box.put(PlayIn(key=play_key(1, 1, 1 + i % 50, start), stream_id=1, epoch=1,
+                       track_id=1 + i % 50, started_at=start, confidence=0.7))
+        print(i, flush=True)
+        i += 1
+    """
+)
+
+
+def test_committed_plays_survive_sigkill_mid_write(tmp_path: Path) -> None:
+    db = tmp_path / "outbox.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        assert proc.stdout is not None
+        acked = -1
+        while acked < 150:
+            line = proc.stdout.readline()
+            assert line, "writer died"
+            acked = int(line)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    box = Outbox(db)
+    rows = {q.play.key for q in box.batch(100_000)}
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    for i in range(acked + 1):  # every put that returned is on disk
+        assert play_key(1, 1, 1 + i % 50, t0 + timedelta(seconds=i)) in rows
+    assert len(rows) in (acked + 1, acked + 2)  # at most the one being written on top
+    (ok,) = box._db.execute("PRAGMA integrity_check").fetchone()
+    assert ok == "ok"
+    box.close()
