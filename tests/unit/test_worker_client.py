@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ async def test_gives_up_after_retries_then_breaker_fails_fast_and_probes_back() 
             await c.heartbeat("w1", HeartbeatRequest())
         assert time.monotonic() - t0 < 0.05 and len(orch.calls) == 3, "no request while open"
         orch.fail_next = 0
-        time.sleep(0.35)
+        await asyncio.sleep(0.35)
         await c.register(RegisterRequest(worker_id="w1", capacity=1))  # the probe
         assert c.breaker.state is BreakerState.CLOSED
         await c.aclose()

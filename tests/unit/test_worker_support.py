@@ -50,15 +50,19 @@ def encode(
 class StationServer:
     """Icecast-like stations on 127.0.0.1:<ephemeral port>.
 
-    Paths: ``/live.mp3`` (real-time, looping), ``/silence.mp3`` (real-time silence),
+    Paths: ``/live.mp3`` (real-time × ``speed``, looping), ``/once.mp3`` (the same, once),
+    ``/silence.mp3`` (real-time silence),
     ``/redirect`` (302 → /live.mp3), ``/404``, ``/html``, ``/garbage``,
     ``/truncated.mp3`` (a few seconds, then cut mid-frame), ``/stall.mp3`` (a few
     seconds, then the socket goes quiet but stays open), ``/slow-headers`` (never answers),
     ``/hls/index.m3u8`` (VOD playlist of MP3 segments).
     """
 
-    def __init__(self, live: bytes, *, bitrate: int = 128_000, burst_s: float = 2.0) -> None:
+    def __init__(
+        self, live: bytes, *, bitrate: int = 128_000, burst_s: float = 2.0, speed: float = 1.0
+    ) -> None:
         self.live = live
+        self.speed = speed
         self.silence = encode(np.zeros(RATE * 5, dtype=np.float32), bitrate=bitrate)
         self.bps = bitrate // 8
         self.burst_s = burst_s
@@ -102,6 +106,7 @@ class StationServer:
         routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {
             "/live.mp3": lambda h: self._stream(h, self.live),
             "/silence.mp3": lambda h: self._stream(h, self.silence),
+            "/once.mp3": lambda h: self._stream(h, self.live, limit=len(self.live)),
             "/truncated.mp3": lambda h: self._stream(h, self.live, limit=self.bps * 3 + 77),
             "/stall.mp3": lambda h: self._stream(h, self.live, limit=self.bps * 3, stall=True),
             "/slow-headers": lambda h: self._stop.wait(60),
@@ -185,7 +190,7 @@ class StationServer:
             h.wfile.write(chunk)
             h.wfile.flush()
             sent += n
-            due = start + max(0, sent - burst) / self.bps
+            due = start + max(0, sent - burst) / (self.bps * self.speed)
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

@@ -1,0 +1,155 @@
+"""Stream pipelines on real HTTP stations with the real streaming matcher."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+
+from airtrack.demo.music import render_song
+from airtrack.fingerprint.index import Index
+from airtrack.fingerprint.landmarks import fingerprint_samples, pack_prints
+from airtrack.fingerprint.matcher import StreamingMatcher
+from airtrack.protocol import Assignment
+from airtrack.worker.capture import CaptureOptions
+from airtrack.worker.outbox import Outbox
+from airtrack.worker.pipeline import PipelineConfig, StreamPipeline
+from tests.unit.test_worker_support import RATE, StationServer, encode, tone
+
+SPEED = 8.0  # the station plays 8× faster than real time; the pipeline's clock runs 8× too
+
+
+def _config(**kw: float) -> PipelineConfig:
+    opts = {"reconnect_base_s": 0.1, "reconnect_cap_s": 0.3, "fail_after": 2}
+    opts.update(kw)
+    return PipelineConfig(
+        capture=CaptureOptions(sample_rate=8000, read_timeout_s=1.0, connect_timeout_s=1.0),
+        **opts,  # type: ignore[arg-type]
+    )
+
+
+def _assignment(url: str, sid: int = 1) -> Assignment:
+    return Assignment(stream_id=sid, name=f"s{sid}", url=url, epoch=3)
+
+
+def _wait(cond: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+@pytest.fixture(scope="module")
+def station() -> Iterator[StationServer]:
+    with StationServer(encode(tone(20.0))) as s:
+        yield s
+
+
+def test_plays_from_a_live_station_with_wall_clock_times(tmp_path: Path) -> None:
+    song = render_song(1, 25.0, sr=RATE)
+    before, after = render_song(50, 10.0, sr=RATE), render_song(51, 12.0, sr=RATE)
+    index = Index.build(
+        (
+            tid,
+            pack_prints(
+                fingerprint_samples(
+                    resample_poly(render_song(seed, 25.0, sr=RATE), 80, 441).astype(np.float32)
+                )
+            ),
+        )
+        for tid, seed in ((1, 1), (2, 2))
+    )
+    air = np.concatenate([before, song, after])
+    box = Outbox(tmp_path / "o.sqlite")
+    server = StationServer(encode(air), speed=SPEED, burst_s=0.5)
+    t0 = time.time()
+
+    def clock() -> float:
+        return t0 + (time.time() - t0) * SPEED
+
+    with server as s:
+        p = StreamPipeline(
+            _assignment(s.url("/once.mp3")),
+            box,
+            lambda: StreamingMatcher(index),
+            _config(reconnect_base_s=30),  # play the programme once
+            wall=clock,
+        )
+        p.start()
+        assert _wait(lambda: p.plays_ended >= 1, 20), p.report()
+        p.stop()
+        assert p.join(3)
+    plays = [q.play for q in box.batch(100)]
+    assert [(pl.track_id, pl.stream_id, pl.epoch) for pl in plays] == [(1, 1, 3)]
+    (play,) = plays
+    assert play.ended_at is not None
+    start = play.started_at.timestamp() - t0
+    length = (play.ended_at - play.started_at).total_seconds()
+    assert 8.0 <= start <= 13.0, start  # the song airs 10 s into the programme
+    assert 21.0 <= length <= 28.0, length
+    assert play.confidence >= 0.5
+    box.close()
+
+
+def test_a_broken_station_does_not_delay_a_good_one(station: StationServer, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    bad = ["/stall.mp3", "/slow-headers", "/404", "/html", "/garbage", "/truncated.mp3"]
+    pipes = [
+        StreamPipeline(_assignment(station.url(path), sid), box, None, _config())
+        for sid, path in enumerate(bad, start=2)
+    ]
+    good = StreamPipeline(_assignment(station.url("/live.mp3")), box, None, _config())
+    for p in [*pipes, good]:
+        p.start()
+    t0 = time.monotonic()
+    assert _wait(lambda: good.status == "running", 1.0)
+    assert time.monotonic() - t0 < 1.0
+    assert _wait(lambda: all(p.status == "failed" for p in pipes), 8.0), [p.report() for p in pipes]
+    errors = {p.assignment.url.rsplit("/", 1)[1]: p.error or "" for p in pipes}
+    assert "HTTP 404" in errors["404"]
+    assert "HTML" in errors["html"]
+    assert "not audio" in errors["garbage"]
+    assert "stall" in errors["stall.mp3"] and "stall" in errors["slow-headers"]
+    assert "ended" in errors["truncated.mp3"]
+    rep = good.report()
+    assert rep.status == "running" and rep.error is None
+    assert rep.lag_s is not None and rep.lag_s < 1.0
+    assert rep.cpu_s is not None and rep.cpu_s > 0
+    assert good.audio_s >= 2.0 + (time.monotonic() - t0) * 0.8  # kept up in real time
+    for p in [*pipes, good]:
+        p.stop()
+    assert all(p.join(2.0) for p in [*pipes, good])
+    assert good.report().status == "stopped"
+    box.close()
+
+
+def test_reconnects_with_backoff_after_a_drop(station: StationServer, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    p = StreamPipeline(_assignment(station.url("/truncated.mp3")), box, None, _config(fail_after=5))
+    p.start()
+    try:
+        assert _wait(lambda: p.connections >= 3, 8.0)
+        assert p.status in ("retrying", "running") and "ended" in (p.error or "ended")
+    finally:
+        p.stop()
+    assert p.join(2.0)
+    box.close()
+
+
+def test_endless_silence_marks_the_stream_failed(station: StationServer, tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    p = StreamPipeline(
+        _assignment(station.url("/silence.mp3")), box, None, _config(silence_fail_s=1.5)
+    )
+    p.start()
+    assert _wait(lambda: p.status == "failed", 4.0)
+    assert "silence" in (p.error or "") and p.connections == 1  # still listening
+    p.stop()
+    assert p.join(2.0)
+    box.close()
