@@ -154,7 +154,7 @@ class AssignmentOut(BaseModel):
 class PlayOut(BaseModel):
     stream_id: int
     stream: str
-    track_id: int
+    track_id: int | None
     title: str | None
     artist: str | None
     source: str | None

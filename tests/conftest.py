@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,8 +35,12 @@ def _with_db(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("airtrack-home")
+def pg_home() -> Iterator[Path]:
+    # Not under pytest's tmp_path root: pytest prunes old numbered dirs there, which would
+    # pull the data directory from under a server that a concurrent run still uses.
+    home = Path(tempfile.mkdtemp(prefix="airtrack-test-home-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

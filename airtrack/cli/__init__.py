@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from . import admin
 from ._common import handle_errors, not_available, out, run_async, settings_from
 
 app = typer.Typer(
@@ -48,8 +49,10 @@ def orchestrator(
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
 ) -> None:
     """Serve the orchestrator API (and run the control loop when leading)."""
-    settings_from(host=host, port=port)
-    not_available("the orchestrator", "issue 4")
+    from airtrack.orchestrator.server import serve
+
+    settings = settings_from(host=host, port=port)
+    raise typer.Exit(run_async(serve(settings)))
 
 
 @app.command()
@@ -60,8 +63,10 @@ def worker(
     capacity: Annotated[int | None, typer.Option(help="Streams this worker may run.")] = None,
 ) -> None:
     """Capture, recognise and report the streams assigned to this machine."""
-    settings_from(orchestrator_url=orchestrator, worker_id=id, capacity=capacity)
-    not_available("the worker", "issue 5")
+    from airtrack.worker.main import run_worker
+
+    settings = settings_from(orchestrator_url=orchestrator, worker_id=id, capacity=capacity)
+    raise typer.Exit(run_async(run_worker(settings)))
 
 
 @catalog_app.command("add")
@@ -108,24 +113,21 @@ def scan(recording: Path, json: JsonFlag = False) -> None:
 @handle_errors
 def streams_add(url: str, name: Annotated[str, typer.Option("--name")]) -> None:
     """Add a stream to monitor."""
-    settings_from()
-    not_available("stream management", "issue 4")
+    admin.streams_add(settings_from(), url, name)
 
 
 @streams_app.command("list")
 @handle_errors
 def streams_list(json: JsonFlag = False) -> None:
     """List streams with their owner and state."""
-    settings_from()
-    not_available("stream management", "issue 4")
+    admin.streams_list(settings_from(), json)
 
 
 @streams_app.command("remove")
 @handle_errors
 def streams_remove(name: str) -> None:
     """Stop monitoring a stream."""
-    settings_from()
-    not_available("stream management", "issue 4")
+    admin.streams_remove(settings_from(), name)
 
 
 @app.command()
@@ -136,16 +138,14 @@ def plays(
     json: JsonFlag = False,
 ) -> None:
     """Plays logged, newest first."""
-    settings_from()
-    not_available("the play log", "issue 5")
+    admin.plays_list(settings_from(), stream, since, json)
 
 
 @app.command()
 @handle_errors
 def status() -> None:
     """Workers, streams, alerts at a glance."""
-    settings_from()
-    not_available("status", "issue 4")
+    admin.status(settings_from())
 
 
 @app.command()

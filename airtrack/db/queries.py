@@ -25,8 +25,16 @@ def parse_queries(text: str) -> dict[str, str]:
 
 @cache
 def queries() -> dict[str, str]:
-    text = resources.files("airtrack.db").joinpath("queries.sql").read_text("utf-8")
-    return parse_queries(text)
+    """All named queries: ``queries.sql`` plus one ``queries_<area>.sql`` per area."""
+    folder = resources.files("airtrack.db")
+    merged: dict[str, str] = {}
+    files = sorted(e.name for e in folder.iterdir() if re.fullmatch(r"queries(_\w+)?\.sql", e.name))
+    for name in files:
+        for key, value in parse_queries(folder.joinpath(name).read_text("utf-8")).items():
+            if key in merged:
+                raise ValueError(f"query {key!r} is defined twice ({name})")
+            merged[key] = value
+    return merged
 
 
 def sql(name: str) -> str:

@@ -27,3 +27,283 @@ SELECT current_setting('server_version') AS version,
        current_setting('statement_timeout') AS statement_timeout,
        current_setting('lock_timeout') AS lock_timeout,
        current_setting('idle_in_transaction_session_timeout') AS idle_timeout
+
+-- ---------------------------------------------------------------- workers
+-- name: worker_register
+-- Idempotent (static membership): the same id keeps its row; a worker that
+-- returns while still active keeps its streams.
+INSERT INTO workers (id, host, version, capacity, state, registered_at, last_heartbeat)
+VALUES (%(id)s, %(host)s, %(version)s, %(capacity)s, 'active', now(), now())
+ON CONFLICT (id) DO UPDATE
+SET host = EXCLUDED.host,
+    version = EXCLUDED.version,
+    capacity = EXCLUDED.capacity,
+    state = 'active',
+    last_heartbeat = now(),
+    incarnation = workers.incarnation + 1,
+    registered_at = CASE WHEN workers.state = 'active' THEN workers.registered_at ELSE now() END
+RETURNING id, incarnation, state, (xmax = 0) AS created
+
+-- name: worker_state_before
+SELECT state FROM workers WHERE id = %(id)s
+
+-- name: worker_touch
+-- The heartbeat's only write to the workers table: the worker's own row.
+UPDATE workers
+SET last_heartbeat = now(),
+    state = CASE WHEN state = 'suspect' THEN 'active' ELSE state END,
+    meta = %(meta)s
+WHERE id = %(id)s AND state IN ('active', 'suspect')
+RETURNING id, state, capacity
+
+-- name: worker_deregister
+UPDATE workers SET state = 'draining', last_heartbeat = now()
+WHERE id = %(id)s AND state <> 'inactive'
+RETURNING id
+
+-- name: workers_list
+SELECT w.id, w.host, w.version, w.capacity, w.state, w.registered_at, w.last_heartbeat,
+       w.incarnation, w.meta,
+       (SELECT count(*) FROM assignments a
+         WHERE a.worker_id = w.id AND a.state IN ('assigned', 'revoking')) AS streams
+FROM workers w
+ORDER BY w.id
+
+-- name: workers_expire_lease
+-- Lease expiry (R1.2): active workers silent for longer than the lease become suspect.
+UPDATE workers w SET state = 'suspect'
+FROM (SELECT id FROM workers
+      WHERE state = 'active' AND last_heartbeat < now() - make_interval(secs => %(lease_s)s)
+      ORDER BY id FOR UPDATE SKIP LOCKED) x
+WHERE w.id = x.id
+RETURNING w.id
+
+-- name: workers_expire_inactive
+-- R4.1: silent for longer than inactive_after → inactive.
+UPDATE workers w SET state = 'inactive'
+FROM (SELECT id FROM workers
+      WHERE state IN ('active', 'suspect', 'draining')
+        AND last_heartbeat < now() - make_interval(secs => %(inactive_s)s)
+      ORDER BY id FOR UPDATE SKIP LOCKED) x
+WHERE w.id = x.id
+RETURNING w.id
+
+-- ---------------------------------------------------------------- assignments
+-- name: assignments_for_worker
+SELECT a.stream_id, s.name, s.url, a.epoch
+FROM assignments a JOIN streams s ON s.id = a.stream_id
+WHERE a.worker_id = %(id)s AND a.state = 'assigned' AND s.enabled
+ORDER BY a.stream_id
+
+-- name: assignments_confirm
+-- The worker runs these streams with the current epoch: they are started.
+UPDATE assignments a SET confirmed_at = now()
+FROM (SELECT stream_id FROM assignments
+      WHERE worker_id = %(id)s AND state = 'assigned' AND confirmed_at IS NULL
+        AND (stream_id, epoch) IN (SELECT * FROM unnest(%(sids)s::bigint[], %(epochs)s::bigint[]))
+      ORDER BY stream_id FOR UPDATE) x
+WHERE a.stream_id = x.stream_id
+RETURNING a.stream_id
+
+-- name: assignments_finish_revoke_by_owner
+-- Revoke, then assign: the old owner no longer reports the stream, so the new
+-- owner receives it with epoch + 1 (or it becomes unassigned).
+UPDATE assignments a
+SET worker_id = x.next_worker_id,
+    next_worker_id = NULL,
+    epoch = a.epoch + 1,
+    state = CASE WHEN x.next_worker_id IS NULL THEN 'unassigned' ELSE 'assigned' END,
+    assigned_at = now(),
+    confirmed_at = NULL
+FROM (SELECT stream_id, next_worker_id FROM assignments
+      WHERE worker_id = %(id)s AND state = 'revoking'
+        AND NOT (stream_id = ANY(%(sids)s::bigint[]))
+      ORDER BY stream_id FOR UPDATE) x
+WHERE a.stream_id = x.stream_id
+RETURNING a.stream_id, a.worker_id, a.epoch
+
+-- name: assignments_unknown_reported
+-- Streams a worker reports that are not assigned to it with that epoch (R3.4).
+SELECT r.stream_id, r.epoch AS reported_epoch, a.worker_id, a.epoch, a.state,
+       s.enabled, s.id IS NOT NULL AS exists
+FROM unnest(%(sids)s::bigint[], %(epochs)s::bigint[]) AS r(stream_id, epoch)
+LEFT JOIN assignments a ON a.stream_id = r.stream_id
+LEFT JOIN streams s ON s.id = r.stream_id
+WHERE NOT (a.worker_id IS NOT DISTINCT FROM %(id)s AND a.epoch = r.epoch
+           AND a.state IN ('assigned', 'revoking'))
+ORDER BY r.stream_id
+
+-- name: assignment_adopt
+-- Adopt a stream the worker already runs, if it is free (R3.4).
+UPDATE assignments
+SET worker_id = %(id)s, epoch = epoch + 1, state = 'assigned', assigned_at = now(),
+    confirmed_at = NULL, next_worker_id = NULL
+WHERE stream_id = %(sid)s AND state = 'unassigned'
+RETURNING stream_id, epoch
+
+-- name: worker_load
+SELECT count(*) AS n FROM assignments
+WHERE (worker_id = %(id)s AND state IN ('assigned', 'revoking'))
+   OR (next_worker_id = %(id)s AND state = 'revoking')
+
+-- name: assignments_release_worker
+-- Graceful leave: the worker stopped its streams; they are free at once.
+UPDATE assignments a
+SET worker_id = NULL, next_worker_id = NULL, epoch = a.epoch + 1, state = 'unassigned',
+    assigned_at = NULL, confirmed_at = NULL
+FROM (SELECT stream_id FROM assignments
+      WHERE worker_id = %(id)s AND state IN ('assigned', 'revoking')
+      ORDER BY stream_id FOR UPDATE) x
+WHERE a.stream_id = x.stream_id
+RETURNING a.stream_id
+
+-- name: assignments_clear_next
+-- A draining/dead worker cannot receive streams in flight towards it.
+UPDATE assignments a SET next_worker_id = NULL
+FROM (SELECT stream_id FROM assignments
+      WHERE next_worker_id = ANY(%(ids)s::text[]) ORDER BY stream_id FOR UPDATE) x
+WHERE a.stream_id = x.stream_id
+
+-- name: assignments_snapshot
+SELECT a.stream_id, a.worker_id, a.next_worker_id, a.epoch, a.state, a.assigned_at,
+       a.confirmed_at, s.enabled, w.state AS worker_state,
+       (a.assigned_at IS NOT NULL AND a.assigned_at > now() - make_interval(secs => %(grace_s)s)
+        AND a.confirmed_at IS NULL) AS starting,
+       (a.state = 'revoking'
+        AND a.assigned_at < now() - make_interval(secs => %(revoke_timeout_s)s)) AS revoke_overdue
+FROM assignments a
+JOIN streams s ON s.id = a.stream_id
+LEFT JOIN workers w ON w.id = a.worker_id
+ORDER BY a.stream_id
+
+-- name: assignments_list
+SELECT stream_id, worker_id, epoch, state FROM assignments ORDER BY stream_id
+
+-- name: assignment_cas
+-- Compare-and-set one assignment (the leader applies plans optimistically).
+UPDATE assignments
+SET worker_id = %(worker)s,
+    next_worker_id = %(next)s,
+    epoch = epoch + %(bump)s,
+    state = %(state)s,
+    assigned_at = now(),
+    confirmed_at = NULL
+WHERE stream_id = %(sid)s AND epoch = %(epoch)s AND state = %(old_state)s
+  AND worker_id IS NOT DISTINCT FROM %(old_worker)s
+RETURNING stream_id, epoch
+
+-- ---------------------------------------------------------------- streams
+-- name: stream_insert
+INSERT INTO streams (name, url) VALUES (%(name)s, %(url)s)
+RETURNING id, name, url, enabled, created_at, last_error
+
+-- name: assignment_insert
+INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
+
+-- name: stream_delete
+DELETE FROM streams WHERE name = %(name)s RETURNING id
+
+-- name: streams_list
+SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
+       a.worker_id, a.epoch, a.state
+FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
+ORDER BY s.name
+
+-- name: streams_report_status
+-- Per-stream status from the owner's heartbeat; written only when it changed.
+UPDATE streams s
+SET status = r.status,
+    last_error = r.error,
+    error_since = CASE WHEN r.error IS NULL THEN NULL
+                       WHEN s.last_error IS NULL THEN now() ELSE s.error_since END
+FROM (SELECT * FROM unnest(%(sids)s::bigint[], %(statuses)s::text[], %(errors)s::text[])
+      AS u(id, status, error) ORDER BY id) r
+WHERE s.id = r.id
+  AND (s.status IS DISTINCT FROM r.status OR s.last_error IS DISTINCT FROM r.error)
+
+-- ---------------------------------------------------------------- plays
+-- name: plays_fence
+-- The current owner epoch of each stream named in a batch (R3.3).
+SELECT a.stream_id, a.epoch, a.worker_id, a.state
+FROM assignments a
+WHERE a.stream_id = ANY(%(sids)s::bigint[])
+ORDER BY a.stream_id
+FOR SHARE
+
+-- name: play_by_key
+SELECT p.id, p.ended_at FROM plays p WHERE p.idempotency_key = %(key)s
+UNION ALL
+SELECT p.id, p.ended_at FROM play_keys k JOIN plays p ON p.id = k.play_id
+WHERE k.idempotency_key = %(key)s
+LIMIT 1
+
+-- name: play_set_end
+UPDATE plays SET ended_at = %(ended_at)s
+WHERE id = %(id)s AND (ended_at IS DISTINCT FROM %(ended_at)s)
+RETURNING id
+
+-- name: play_continuation
+-- The same airing reported again across a handoff or restart (§5.6): same
+-- stream and track, overlapping or within a few seconds of an existing play.
+SELECT id, started_at, ended_at FROM plays
+WHERE stream_id = %(sid)s AND track_id = %(track)s
+  AND started_at <= %(end)s + make_interval(secs => %(gap_s)s)
+  AND COALESCE(ended_at, %(start)s) >= %(start)s - make_interval(secs => %(gap_s)s)
+ORDER BY started_at DESC
+LIMIT 1
+
+-- name: play_merge
+UPDATE plays
+SET started_at = LEAST(started_at, %(start)s),
+    ended_at = CASE WHEN %(end)s::timestamptz IS NULL THEN ended_at
+                    ELSE GREATEST(COALESCE(ended_at, %(end)s), %(end)s) END,
+    confidence = GREATEST(confidence, %(confidence)s)
+WHERE id = %(id)s
+
+-- name: play_key_alias
+INSERT INTO play_keys (idempotency_key, play_id) VALUES (%(key)s, %(id)s)
+ON CONFLICT DO NOTHING
+
+-- name: play_insert
+INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at, confidence,
+                   worker_id, epoch)
+VALUES (%(key)s, %(sid)s, (SELECT id FROM tracks WHERE id = %(track)s), %(start)s, %(end)s,
+        %(confidence)s, %(worker)s, %(epoch)s)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id
+
+-- name: plays_close_previous
+-- An open play ends when the next airing on the same stream starts.
+UPDATE plays SET ended_at = %(start)s
+WHERE stream_id = %(sid)s AND ended_at IS NULL AND started_at < %(start)s AND id <> %(id)s
+
+-- name: plays_list
+SELECT p.stream_id, s.name AS stream, p.track_id, t.title, t.artist, t.source,
+       p.started_at, p.ended_at, p.confidence, p.worker_id
+FROM plays p
+JOIN streams s ON s.id = p.stream_id
+LEFT JOIN tracks t ON t.id = p.track_id
+WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
+  AND (%(since)s::timestamptz IS NULL OR p.started_at >= %(since)s)
+ORDER BY p.started_at DESC, p.id DESC
+LIMIT %(limit)s
+
+-- ---------------------------------------------------------------- control
+-- name: leader_try_lock
+SELECT pg_try_advisory_lock(%(key)s) AS locked
+
+-- name: control_get
+SELECT value, updated_at FROM control_state WHERE key = %(key)s
+
+-- name: control_put
+INSERT INTO control_state (key, value, updated_at) VALUES (%(key)s, %(value)s, now())
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+
+-- name: event_insert
+INSERT INTO events (kind, subject, detail) VALUES (%(kind)s, %(subject)s, %(detail)s)
+
+-- name: notify_tick
+SELECT pg_notify('airtrack_tick', %(why)s)
+
+-- name: db_now
+SELECT now() AS now

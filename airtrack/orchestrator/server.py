@@ -1,0 +1,97 @@
+"""``airtrack orchestrator``: database, tokens, control loop and the HTTP server, together."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+from pathlib import Path
+
+import uvicorn
+
+from airtrack.db import connect, database_url
+from airtrack.errors import ConfigError
+from airtrack.logging import get_logger
+from airtrack.settings import Settings
+
+from .app import AppState, SnapshotFn, create_app, wrap
+from .control import ControlLoop
+from .tokens import load_or_create_tokens
+
+log = get_logger("airtrack.orchestrator")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings, generated_tokens: bool) -> None:
+    """Refuse a public listen address with generated default tokens unless told explicitly."""
+    if not _is_loopback(settings.host) and generated_tokens and not settings.allow_public_bind:
+        raise ConfigError(
+            f"refusing to listen on {settings.host} with generated tokens: set "
+            "AIRTRACK_ADMIN_TOKEN and AIRTRACK_WORKER_TOKEN, or AIRTRACK_ALLOW_PUBLIC_BIND=true"
+        )
+
+
+def _snapshot_fn(state: AppState) -> SnapshotFn | None:
+    try:
+        from airtrack.catalog.snapshot import ensure_snapshot  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # the catalog is optional for the API
+        return None
+
+    async def snapshot() -> tuple[Path, str] | None:
+        snap = await ensure_snapshot(state.db, state.settings)
+        if snap is None:
+            return None
+        return Path(snap.path), str(snap.version)
+
+    return snapshot
+
+
+async def build_state(settings: Settings, *, with_control: bool = True) -> AppState:
+    tokens = load_or_create_tokens(settings)
+    check_bind(settings, tokens.generated)
+    url = database_url(settings)
+    db = await connect(settings)
+    state = AppState(db=db, settings=settings, tokens=tokens)
+    if with_control:
+        state.control = ControlLoop(db, settings, url)
+    state.snapshot = _snapshot_fn(state)
+    return state
+
+
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT; return the exit code."""
+    state = await build_state(settings)
+    app = create_app(state, lifespan_tasks=True)
+    config = uvicorn.Config(
+        wrap(app, settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    log.info(
+        "orchestrator.start",
+        host=settings.host,
+        port=settings.port,
+        tokens=str(state.tokens.path) if state.tokens.path else "from settings",
+    )
+    try:
+        await server.serve()
+    finally:
+        await state.db.close()
+        log.info("orchestrator.stopped")
+    return 0

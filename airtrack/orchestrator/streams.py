@@ -1,0 +1,61 @@
+"""Admin operations on streams, workers and assignments (used by the API and the CLI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airtrack.db import Database, Row, Tx
+from airtrack.errors import IntegrityViolation
+from airtrack.logging import get_logger
+from airtrack.protocol import StreamCreate
+
+log = get_logger("airtrack.orchestrator.streams")
+
+
+class StreamExists(Exception):
+    """A stream with that name already exists."""
+
+
+async def add_stream(db: Database, req: StreamCreate) -> Row:
+    async def fn(tx: Tx) -> Row:
+        row = await tx.fetchone("stream_insert", {"name": req.name, "url": str(req.url)})
+        assert row is not None
+        await tx.execute("assignment_insert", {"sid": row["id"]})
+        await tx.execute("notify_tick", {"why": f"stream_added:{row['id']}"})
+        return row
+
+    try:
+        row = await db.run("stream_add", fn)
+    except IntegrityViolation as exc:
+        if exc.sqlstate == "23505":
+            raise StreamExists(f"a stream named {req.name!r} already exists") from None
+        raise
+    log.info("stream.added", stream=req.name, id=row["id"])
+    return row
+
+
+async def remove_stream(db: Database, name: str) -> bool:
+    async def fn(tx: Tx) -> bool:
+        row = await tx.fetchone("stream_delete", {"name": name})
+        return row is not None
+
+    removed: bool = await db.run("stream_remove", fn)
+    if removed:
+        log.info("stream.removed", stream=name)
+    return removed
+
+
+async def list_streams(db: Database) -> list[dict[str, Any]]:
+    rows = await db.fetch("streams_list")
+    return [
+        {**r, "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned")}
+        for r in rows
+    ]
+
+
+async def list_workers(db: Database) -> list[Row]:
+    return await db.fetch("workers_list")
+
+
+async def list_assignments(db: Database) -> list[Row]:
+    return await db.fetch("assignments_list")

@@ -1,0 +1,193 @@
+"""The orchestrator with a real PostgreSQL and real HTTP: R1.1–R1.4, R3.3, R3.4, R4.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from .orch_support import SimWorker, fast_settings, orchestrator, settle
+
+
+def _loads(owners: dict[int, str | None]) -> Counter[str]:
+    return Counter(w for w in owners.values() if w)
+
+
+async def test_join_rebalances_on_next_tick(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        sids = await orch.add_streams(10)
+        a, b = SimWorker(orch, "wa", 20), SimWorker(orch, "wb", 20)
+        for w in (a, b):
+            await w.register()
+        await settle(orch, [a, b])
+        assert sorted(_loads(await orch.owners()).values()) == [5, 5]
+        epochs_before = {r["stream_id"]: r["epoch"] for r in await orch.assignments()}
+
+        c = SimWorker(orch, "wc", 20)
+        await c.register()
+        report = await orch.control.tick()  # R1.1: the next tick decides
+        assert len(report.moves) == 3 and all(m.to_worker == "wc" for m in report.moves)
+        await settle(orch, [a, b, c])
+        owners = await orch.owners()
+        assert sorted(_loads(owners).values()) == [3, 3, 4]
+        assert set(owners) == set(sids)
+        moved = {m.stream_id for m in report.moves}
+        for r in await orch.assignments():
+            if r["stream_id"] in moved:
+                assert r["epoch"] == epochs_before[r["stream_id"]] + 1
+            else:
+                assert r["epoch"] == epochs_before[r["stream_id"]], "only the needed streams move"
+        assert set(c.running) == moved
+
+
+async def test_crash_moves_streams_after_lease(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        await orch.add_streams(9)
+        ws = [SimWorker(orch, f"w{i}", 10) for i in range(3)]
+        for w in ws:
+            await w.register()
+        await settle(orch, ws)
+        dead = ws[0]
+        dead_streams = set(dead.running)
+        assert len(dead_streams) == 3
+        # the dead worker stops heartbeating; the others keep going past the lease
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        while loop.time() - t0 < 1.3:
+            for w in ws[1:]:
+                await w.heartbeat()
+            await asyncio.sleep(0.2)
+        report = await orch.control.tick()
+        assert report.suspect == ["w0"]
+        await settle(orch, ws[1:])
+        owners = await orch.owners()
+        assert all(owners[s] in ("w1", "w2") for s in dead_streams)
+        assert sorted(_loads(owners).values()) == [4, 5]
+        workers = {w["id"]: w for w in (await orch.admin("GET", "/workers")).json()}
+        assert workers["w0"]["state"] == "suspect"
+        # R4.1: after inactive_after_s (3 s here) it becomes inactive
+        await asyncio.sleep(1.8)
+        for w in ws[1:]:
+            await w.heartbeat()
+        report = await orch.control.tick()
+        assert report.inactive == ["w0"]
+        # the zombie wakes up: its heartbeat is refused, it must re-register
+        r = await dead.heartbeat()
+        assert r.status_code == 404
+
+
+async def test_graceful_leave_moves_at_once(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(
+        db_url, fast_settings(tmp_path, lease_ttl_s=30, inactive_after_s=300)
+    ) as orch:
+        await orch.add_streams(8)
+        ws = [SimWorker(orch, f"w{i}", 10) for i in range(2)]
+        for w in ws:
+            await w.register()
+        await settle(orch, ws)
+        leaving = set(ws[0].running)
+        r = await ws[0].deregister()
+        assert r.status_code == 200 and set(r.json()["released"]) == leaving
+        await orch.control.tick()
+        owners = await orch.owners()
+        assert all(owners[s] == "w1" for s in leaving), "moved without waiting for the lease"
+
+
+async def test_same_id_restart_moves_nothing(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        await orch.add_streams(6)
+        ws = [SimWorker(orch, f"w{i}", 10) for i in range(2)]
+        for w in ws:
+            await w.register()
+        await settle(orch, ws)
+        before = await orch.assignments()
+        kept = dict(ws[0].running)
+        body = await ws[0].register()  # restart with the same id inside the lease
+        assert {a["stream_id"]: a["epoch"] for a in body["assignments"]} == kept
+        report = await orch.control.tick()
+        assert report.moves == []
+        assert await orch.assignments() == before
+
+
+async def test_stale_epoch_play_is_refused(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        epoch = w.running[sid]
+        ok = await w.play(sid)
+        assert ok.status_code == 200 and ok.json()["results"][0]["status"] == "stored"
+        stale = await w.play(sid, epoch=epoch - 1)
+        assert stale.status_code == 409
+        assert stale.json()["results"][0]["status"] == "stale"
+        plays = (await orch.admin("GET", "/plays")).json()
+        assert len(plays) == 1
+
+
+async def test_idempotent_plays_and_handoff_continuation(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        a = SimWorker(orch, "wa", 5)
+        await a.register()
+        await settle(orch, [a])
+        track = await orch.add_track()
+        first = await a.play(sid, key="k-airing-1-start", track=track)
+        again = await a.play(sid, key="k-airing-1-start", track=track)
+        assert first.json()["results"][0]["status"] == "stored"
+        assert again.json()["results"][0]["status"] == "duplicate"
+        # the stream moves to b (graceful leave of a); b reports the same airing
+        b = SimWorker(orch, "wb", 5)
+        await b.register()
+        await a.deregister()
+        await settle(orch, [b])
+        assert sid in b.running
+        cont = await b.play(sid, key="k-airing-1-from-b", track=track)
+        assert cont.json()["results"][0]["status"] == "stored"
+        plays = (await orch.admin("GET", "/plays")).json()
+        assert len(plays) == 1, "one airing is one row across a handoff"
+
+
+async def test_unassigned_stream_reported_is_adopted_else_refused(
+    db_url: str, tmp_path: Path
+) -> None:
+    settings = fast_settings(tmp_path)
+    async with orchestrator(db_url, settings) as orch:
+        s1, s2 = await orch.add_streams(2)
+        a = SimWorker(orch, "wa", 1)
+        await a.register()
+        await settle(orch, [a])
+        owned = next(iter(a.running))
+        free = s2 if owned == s1 else s1
+        # b is at capacity 1 and reports the stream a owns plus the free one
+        b = SimWorker(orch, "wb", 1)
+        await b.register()
+        r = await b.heartbeat(extra={owned: 7, free: 3})
+        got = {x["stream_id"] for x in r.json()["assignments"]}
+        assert free in got, "a free stream the worker already runs is adopted (R3.4)"
+        assert owned not in got, "a stream owned by another worker is refused"
+        owners = await orch.owners()
+        assert owners[owned] == "wa" and owners[free] == "wb"
+
+
+async def test_tokens_and_validation(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        r = await orch.http.get("/api/v1/streams")
+        assert r.status_code == 401
+        r = await orch.worker_call("GET", "/streams")
+        assert r.status_code == 403
+        r = await orch.admin("POST", "/streams", json={"name": "x", "url": "ftp://127.0.0.1/a"})
+        assert r.status_code == 422
+        r = await orch.admin("POST", "/streams", json={"name": "x", "url": "http://127.0.0.1/a"})
+        assert r.status_code == 201
+        r = await orch.admin("POST", "/streams", json={"name": "x", "url": "http://127.0.0.1/b"})
+        assert r.status_code == 409
+        r = await orch.worker_call(
+            "POST",
+            "/workers/register",
+            content=b"{" + b" " * 2_000_000 + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 413
+        r = await orch.http.get("/healthz")
+        assert r.status_code == 200
