@@ -147,7 +147,7 @@ class Supervisor:
         registered = False
         attempt = 0
         while not stop.is_set():
-            delay = self.heartbeat_interval_s
+            delay: float | None = None  # None: the interval, as the latest reply says
             try:
                 if not registered:
                     await self.register()
@@ -167,6 +167,8 @@ class Supervisor:
                 delay = min(self.heartbeat_interval_s, backoff_delay(attempt, base=0.5, cap=30))
                 if isinstance(exc, OrchestratorRejected):
                     log.error("orchestrator_rejected", status=exc.status, error=str(exc))
+            if delay is None:
+                delay = self.heartbeat_interval_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 

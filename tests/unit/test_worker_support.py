@@ -224,7 +224,8 @@ class FakeOrchestrator:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            # one request per connection, so stop() really makes the orchestrator unreachable
+            protocol_version = "HTTP/1.0"
 
             def log_message(self, *args: Any) -> None:
                 pass

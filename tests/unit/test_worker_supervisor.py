@@ -1,0 +1,245 @@
+"""The supervisor against a real HTTP orchestrator stand-in: reconcile, recovery, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from airtrack.fingerprint.index import Index
+from airtrack.fingerprint.landmarks import fingerprint_samples, pack_prints
+from airtrack.protocol import PlayIn
+from airtrack.settings import Settings, load_settings
+from airtrack.worker.capture import CaptureOptions
+from airtrack.worker.client import OrchestratorClient
+from airtrack.worker.outbox import Outbox, play_key
+from airtrack.worker.pipeline import PipelineConfig
+from airtrack.worker.supervisor import Supervisor
+from tests.unit.test_worker_support import FakeOrchestrator, StationServer, encode, tone
+
+WID = "w-test"
+
+
+@pytest.fixture(scope="module")
+def station() -> Iterator[StationServer]:
+    with StationServer(encode(tone(20.0))) as s:
+        yield s
+
+
+@pytest.fixture
+def orch() -> Iterator[FakeOrchestrator]:
+    with FakeOrchestrator() as o:
+        yield o
+
+
+def _settings(home: Path, url: str) -> Settings:
+    return load_settings(home=home, orchestrator_url=url, worker_token="tok", worker_id=WID)
+
+
+def _assign(station: StationServer, sid: int, epoch: int) -> dict[str, object]:
+    return {"stream_id": sid, "name": f"s{sid}", "url": station.url("/live.mp3"), "epoch": epoch}
+
+
+class Running:
+    def __init__(self, sup: Supervisor, task: asyncio.Task[int], stop: asyncio.Event) -> None:
+        self.sup, self.task, self.stop = sup, task, stop
+
+
+@pytest.fixture
+async def running(tmp_path: Path, orch: FakeOrchestrator) -> AsyncIterator[Running]:
+    settings = _settings(tmp_path, orch.url)
+    client = OrchestratorClient(
+        orch.url,
+        "tok",
+        timeout_s=1.0,
+        retry_base_s=0.01,
+        retry_cap_s=0.05,
+        breaker_failures=3,
+        breaker_open_s=0.3,
+    )
+    sup = Supervisor(
+        settings,
+        worker_id=WID,
+        client=client,
+        outbox=Outbox(tmp_path / "outbox.sqlite"),
+        home=tmp_path,
+        pipeline_config=PipelineConfig(capture=CaptureOptions(sample_rate=8000, read_timeout_s=1)),
+        shutdown_timeout_s=3.0,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sup.run(stop))
+    yield Running(sup, task, stop)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+async def _until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+def _last_report(orch: FakeOrchestrator) -> dict[int, tuple[int, str]]:
+    if not orch.heartbeats:
+        return {}
+    return {s["stream_id"]: (s["epoch"], s["status"]) for s in orch.heartbeats[-1]["streams"]}
+
+
+def _play(sid: int, i: int, epoch: int = 1) -> PlayIn:
+    start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
+    return PlayIn(
+        key=play_key(sid, epoch, 9, start),
+        stream_id=sid,
+        epoch=epoch,
+        track_id=9,
+        started_at=start,
+        confidence=0.8,
+    )
+
+
+async def test_reconciles_assignments_and_shuts_down_gracefully(
+    orch: FakeOrchestrator, station: StationServer, running: Running
+) -> None:
+    orch.assignments[WID] = [_assign(station, 1, 1)]
+    await _until(lambda: _last_report(orch).get(1) == (1, "running"))
+    orch.assignments[WID] = [_assign(station, 1, 2), _assign(station, 2, 1)]
+    await _until(lambda: _last_report(orch) == {1: (2, "running"), 2: (1, "running")})
+    orch.assignments[WID] = [_assign(station, 2, 1)]
+    await _until(lambda: set(_last_report(orch)) == {2})
+    assert orch.registers == [WID] and running.sup.disagreements == 0
+    t0 = time.monotonic()
+    running.stop.set()
+    assert await asyncio.wait_for(running.task, 5) == 0
+    assert time.monotonic() - t0 < 3.0 and orch.deregistered == [WID]
+    assert running.sup.pipelines == {}
+
+
+async def test_persistent_disagreement_forces_reregistration(
+    orch: FakeOrchestrator, station: StationServer, running: Running
+) -> None:
+    orch.assignments[WID] = [_assign(station, 1, 1)]
+    await _until(lambda: bool(orch.heartbeats))
+    orch.bump_epochs = True  # every reply asks for an epoch the worker never reported
+    await _until(lambda: len(orch.registers) >= 2, 10)
+    calls = [c.split("/")[-1] for c in orch.calls]
+    second = len(calls) - 1 - calls[::-1].index("register")
+    first = calls.index("register")
+    beats = [c for c in calls[first + 1 : second] if c == "heartbeat"]
+    # 1 agreeing heartbeat, then 3 reconcile attempts, the 4th disagreeing reply re-registers
+    assert len(beats) - 1 == running.sup.settings.reconcile_attempts + 1
+
+
+async def test_unknown_worker_reregisters(orch: FakeOrchestrator, running: Running) -> None:
+    await _until(lambda: len(orch.heartbeats) >= 1)
+    orch.forget.add(WID)
+    await _until(lambda: len(orch.registers) == 2)
+    await _until(lambda: len(orch.heartbeats) >= 3)
+
+
+async def test_local_mode_queues_plays_and_delivers_them_once_back(
+    orch: FakeOrchestrator, station: StationServer, running: Running
+) -> None:
+    orch.assignments[WID] = [_assign(station, 1, 1)]
+    await _until(lambda: _last_report(orch).get(1) == (1, "running"))
+    orch.stop()  # the orchestrator goes away
+    await _until(lambda: running.sup.local_mode)
+    for i in range(250):
+        running.sup.put(_play(1, i))
+    running.sup.put(_play(1, 0).model_copy(update={"ended_at": datetime(2025, 1, 2, tzinfo=UTC)}))
+    await asyncio.sleep(0.5)
+    assert len(running.sup.outbox) == 250
+    assert running.sup.pipelines[1].status == "running", "streams keep running in local mode"
+    orch.start()  # back on the same port
+    await _until(lambda: len(running.sup.outbox) == 0, 10)
+    assert len(orch.plays) == 250
+    assert orch.plays[_play(1, 0).key]["ended_at"] is not None
+    await _until(lambda: not running.sup.local_mode)
+
+
+async def test_stale_epoch_drops_the_stream_and_its_plays(
+    orch: FakeOrchestrator, station: StationServer, running: Running
+) -> None:
+    orch.assignments[WID] = [_assign(station, 1, 1), _assign(station, 2, 1)]
+    await _until(lambda: len(running.sup.pipelines) == 2)
+    orch.stale_streams.add(1)
+    orch.assignments[WID] = [_assign(station, 2, 1)]
+    for i in range(3):
+        running.sup.put(_play(1, i))
+    running.sup.put(_play(2, 0))
+    await _until(lambda: len(running.sup.outbox) == 0)
+    assert set(running.sup.pipelines) == {2}
+    assert [p["stream_id"] for p in orch.plays.values()] == [2]
+    assert running.sup.plays_dropped == 3
+
+
+def _index_bytes(tmp: Path, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    idx = Index.build(
+        [(seed, pack_prints(fingerprint_samples(rng.standard_normal(8000 * 5).astype(np.float32))))]
+    )
+    path = tmp / f"i{seed}.idx"
+    idx.save(path)
+    return path.read_bytes()
+
+
+async def test_catalog_is_cached_and_hot_swapped(
+    orch: FakeOrchestrator, station: StationServer, running: Running, tmp_path: Path
+) -> None:
+    orch.snapshot = ("v1", _index_bytes(tmp_path, 1))
+    orch.catalog_version = "v1"
+    orch.assignments[WID] = [_assign(station, 1, 1)]
+    await _until(lambda: running.sup.catalog_version == "v1")
+    pipe = running.sup.pipelines[1]
+    first = running.sup.matcher_factory
+    assert first is not None
+    orch.snapshot = ("v2", _index_bytes(tmp_path, 2))
+    orch.catalog_version = "v2"
+    await _until(lambda: running.sup.catalog_version == "v2")
+    assert running.sup.pipelines[1] is pipe, "swapped without a restart"
+    assert pipe._factory is running.sup.matcher_factory and pipe._factory is not first
+    assert sorted(p.name for p in (tmp_path / "catalog").glob("snapshot-*")) == ["snapshot-v2.idx"]
+
+
+def test_sigterm_is_graceful(
+    tmp_path: Path, orch: FakeOrchestrator, station: StationServer
+) -> None:
+    orch.assignments[WID] = [_assign(station, 1, 1)]
+    env = {
+        **os.environ,
+        "AIRTRACK_HOME": str(tmp_path),
+        "AIRTRACK_ORCHESTRATOR_URL": orch.url,
+        "AIRTRACK_WORKER_TOKEN": "tok",
+        "AIRTRACK_WORKER_ID": WID,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    code = (
+        "import asyncio, sys\n"
+        "from airtrack.settings import load_settings\n"
+        "from airtrack.worker import run_worker\n"
+        "sys.exit(asyncio.run(run_worker(load_settings(), shutdown_timeout_s=5)))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 15
+        while _last_report(orch).get(1) != (1, "running"):
+            assert time.monotonic() < end and proc.poll() is None
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(8) == 0
+        assert time.monotonic() - t0 < 6
+        assert orch.deregistered == [WID]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
