@@ -1,0 +1,423 @@
+"""``airtrack catalog add``: files and folders → fingerprinted catalog tracks.
+
+Pipeline: the main process walks the inputs, hashes each file (sha256 of its bytes) and
+skips content the catalog already has; new content is decoded and fingerprinted in a
+process pool (``jobs`` processes), and each result is written in its own transaction (track
+row + prints + revision bump), so a failure never leaves half a track.  At most
+``2 × jobs + 2`` files are in flight: memory stays bounded however many files are given.
+
+Nothing here prints: every file's outcome goes to the ``on_result`` callback (the CLI draws
+the progress bar and the lines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from airtrack.catalog.store import NewTrack, add_track, find_by_sha
+from airtrack.db import Database
+from airtrack.errors import AirtrackError, AudioError, DatabaseUnavailable
+from airtrack.logging import get_logger
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "Candidate",
+    "FileResult",
+    "IngestSummary",
+    "Status",
+    "discover",
+    "ingest",
+    "tags_from_name",
+]
+
+log = get_logger(__name__)
+
+#: File types picked up inside folders (a file named on the command line is always tried).
+# fmt: off
+AUDIO_EXTENSIONS = frozenset({
+    "mp3", "mp2", "ogg", "oga", "opus", "flac", "wav", "wave", "aif", "aiff", "aifc", "m4a",
+    "m4b", "mp4", "aac", "ac3", "wma", "mka", "webm", "wv", "ape", "caf", "amr", "3gp",
+})
+# fmt: on
+Status = Literal["added", "duplicate", "updated", "failed", "ignored"]
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A file to ingest: ``path`` to open, ``source`` as it will be stored."""
+
+    path: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What happened to one input; ``reason`` is one line for ``failed``/``ignored``."""
+
+    source: str
+    status: Status
+    reason: str = ""
+    track_id: int | None = None
+    title: str | None = None
+    artist: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    added: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    failed: int = 0
+    ignored: int = 0
+    results_seen: int = 0
+
+    def count(self, result: FileResult) -> None:
+        self.results_seen += 1
+        if result.status == "added":
+            self.added += 1
+        elif result.status == "duplicate":
+            self.duplicates += 1
+        elif result.status == "updated":
+            self.updated += 1
+        elif result.status == "failed":
+            self.failed += 1
+        else:
+            self.ignored += 1
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+# -- discovery ---------------------------------------------------------------------------
+
+
+def discover(paths: Sequence[str]) -> Iterator[Candidate | FileResult]:
+    """Files to ingest, in order; folders are walked recursively (sorted).
+
+    ``source`` is the path as given; inside a given folder it is that folder as given joined
+    with the file's relative path.  Problems come out as ``FileResult`` lines.
+    """
+    for given in paths:
+        try:
+            st = os.stat(given)
+        except OSError as exc:
+            yield FileResult(given, "failed", _os_reason(exc))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(given)
+        elif stat.S_ISREG(st.st_mode):
+            yield Candidate(given, given)
+        else:
+            yield FileResult(given, "failed", "not a regular file")
+
+
+def _walk(top: str) -> Iterator[Candidate | FileResult]:
+    errors: list[OSError] = []
+    for root, dirs, files in os.walk(top, onerror=errors.append):
+        while errors:
+            error = errors.pop()
+            yield FileResult(error.filename or root, "failed", _os_reason(error))
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            ext = os.path.splitext(name)[1].lower().lstrip(".")
+            if ext not in AUDIO_EXTENSIONS:
+                yield FileResult(path, "ignored", "not an audio file type")
+                continue
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                yield FileResult(path, "failed", _os_reason(exc))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                yield FileResult(path, "failed", "not a regular file")
+            else:
+                yield Candidate(path, path)
+    while errors:
+        error = errors.pop()
+        yield FileResult(error.filename or top, "failed", _os_reason(error))
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file or directory"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"cannot read ({exc.strerror or exc})"
+
+
+# -- per-file work (runs in the pool) ----------------------------------------------------
+
+
+def tags_from_name(path: str) -> tuple[str, str | None]:
+    """``(title, artist)`` from a file name: "Artist - Title.mp3" → split, else the stem."""
+    stem = Path(path).stem.strip()
+    parts = [p.strip() for p in stem.split(" - ")]
+    if len(parts) >= 3 and parts[0].isdigit():  # "01 - Artist - Title"
+        parts = parts[1:]
+    if len(parts) >= 2 and parts[0] and parts[1]:
+        return " - ".join(parts[1:]), parts[0]
+    return stem or Path(path).name, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    prints: bytes = b""
+    duration_s: float = 0.0
+    title: str | None = None
+    artist: str | None = None
+    error: str = ""
+
+
+def _analyse(path: str) -> _Analysis:
+    """Tags + fingerprint of one file; every failure becomes a one-line ``error``."""
+    from airtrack.fingerprint import fingerprint_file, pack_prints, read_tags
+
+    try:
+        prints = fingerprint_file(path)
+        if len(prints) == 0:
+            return _Analysis(error="no usable sound to fingerprint (silent or featureless)")
+        try:
+            tag_title, tag_artist = read_tags(path)
+        except AudioError:
+            tag_title = tag_artist = None
+        name_title, name_artist = tags_from_name(path)
+        return _Analysis(
+            prints=pack_prints(prints),
+            duration_s=prints.duration_s,
+            title=tag_title or name_title,
+            artist=tag_artist or name_artist,
+        )
+    except AudioError as exc:
+        return _Analysis(error=_strip_name(str(exc), path))
+    except MemoryError:
+        return _Analysis(error="out of memory while decoding")
+    except Exception as exc:  # a decoder bug must not end the batch
+        return _Analysis(error=f"cannot decode ({type(exc).__name__}: {_first_line(exc)})")
+
+
+def _strip_name(reason: str, path: str) -> str:
+    line = reason.splitlines()[0] if reason else "cannot decode"
+    return line.removeprefix(f"{path}: ")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- the batch ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _InFlight:
+    cand: Candidate
+    sha: str
+    generation: int = 0
+    attempts: int = 1
+    twins: list[Candidate] = field(default_factory=list)  # same content later in the batch
+
+
+class _Runner:
+    """Runs ``_analyse`` in a process pool (``jobs >= 1``) or in a thread (``jobs == 0``)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool: ProcessPoolExecutor | None = None
+        self.generation = 0
+
+    def submit(self, path: str) -> asyncio.Future[_Analysis]:
+        if self.jobs == 0:
+            return asyncio.ensure_future(asyncio.to_thread(_analyse, path))
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(
+                self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                max_tasks_per_child=200,  # bounds any leak in decoder libraries
+            )
+        fut: Future[_Analysis] = self.pool.submit(_analyse, path)
+        return asyncio.wrap_future(fut)
+
+    def broken(self, generation: int) -> None:
+        """A worker process died: start a fresh pool (once per broken pool)."""
+        if generation == self.generation and self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+            self.generation += 1
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+Report = Callable[[FileResult], None]
+
+
+class _Batch:
+    def __init__(self, db: Database, runner: _Runner, report: Report) -> None:
+        self.db = db
+        self.runner = runner
+        self.report = report
+        self.flying: dict[asyncio.Future[_Analysis], _InFlight] = {}
+        self.by_sha: dict[str, _InFlight] = {}
+
+    async def offer(self, cand: Candidate) -> None:
+        """Hash the file; report it at once (bad, duplicate) or start fingerprinting it."""
+        try:
+            size = os.stat(cand.path).st_size
+            sha = await asyncio.to_thread(_sha256, cand.path) if size else ""
+        except OSError as exc:
+            self.report(FileResult(cand.source, "failed", _os_reason(exc)))
+            return
+        if size == 0:
+            self.report(FileResult(cand.source, "failed", "empty file"))
+            return
+        twin_of = self.by_sha.get(sha)
+        if twin_of is not None:
+            twin_of.twins.append(cand)
+            return
+        existing = await find_by_sha(self.db, sha)
+        if existing is not None and existing[1]:
+            self.report(
+                FileResult(
+                    cand.source, "duplicate", f"duplicate of #{existing[0]}", track_id=existing[0]
+                )
+            )
+            return
+        job = _InFlight(cand, sha, generation=self.runner.generation)
+        self.by_sha[sha] = job
+        self.flying[self.runner.submit(cand.path)] = job
+
+    async def settle_one(self) -> None:
+        """Wait for the next finished fingerprint and store it."""
+        done, _ = await asyncio.wait(self.flying, return_when=asyncio.FIRST_COMPLETED)
+        for fut in done:
+            job = self.flying.pop(fut)
+            try:
+                analysis = fut.result()
+            except (BrokenProcessPool, asyncio.CancelledError):
+                self.runner.broken(job.generation)
+                if job.attempts < 2:
+                    job.attempts += 1
+                    job.generation = self.runner.generation
+                    self.flying[self.runner.submit(job.cand.path)] = job
+                    continue
+                analysis = _Analysis(error="the decoder crashed on this file")
+            await self._store(job, analysis)
+
+    async def _store(self, job: _InFlight, analysis: _Analysis) -> None:
+        self.by_sha.pop(job.sha, None)
+        source = job.cand.source
+        if analysis.error:
+            self.report(FileResult(source, "failed", analysis.error))
+            for twin in job.twins:
+                self.report(FileResult(twin.source, "failed", f"same content as {source}"))
+            return
+        track = NewTrack(
+            analysis.title, analysis.artist, source, analysis.duration_s, job.sha, analysis.prints
+        )
+        try:
+            outcome = await add_track(self.db, track)
+        except DatabaseUnavailable:
+            raise
+        except AirtrackError as exc:
+            reason = f"not stored: {_first_line(exc)}"
+            self.report(FileResult(source, "failed", reason))
+            for twin in job.twins:
+                self.report(FileResult(twin.source, "failed", f"same content as {source}"))
+            return
+        if outcome.status == "duplicate":  # another process added it meanwhile
+            result = FileResult(
+                source, "duplicate", f"duplicate of #{outcome.track_id}", outcome.track_id
+            )
+        else:
+            result = FileResult(
+                source,
+                "added" if outcome.status == "added" else "updated",
+                "" if outcome.status == "added" else "fingerprint renewed",
+                outcome.track_id,
+                analysis.title,
+                analysis.artist,
+                analysis.duration_s,
+            )
+        self.report(result)
+        for twin in job.twins:
+            self.report(
+                FileResult(
+                    twin.source,
+                    "duplicate",
+                    f"duplicate of #{outcome.track_id}",
+                    track_id=outcome.track_id,
+                )
+            )
+
+
+async def ingest(
+    db: Database,
+    items: Iterable[Candidate | FileResult],
+    *,
+    jobs: int = 2,
+    on_result: Report | None = None,
+) -> IngestSummary:
+    """Add every candidate to the catalog; report each outcome; return the counts.
+
+    ``jobs`` fingerprinting processes (0: a thread of this process).  Raises
+    ``DatabaseUnavailable`` when the database goes away: continuing would only fail every
+    remaining file.
+    """
+    summary = IngestSummary()
+
+    def report(result: FileResult) -> None:
+        summary.count(result)
+        log.debug("catalog.file", source=result.source, status=result.status, reason=result.reason)
+        if on_result is not None:
+            on_result(result)
+
+    runner = _Runner(max(0, jobs))
+    batch = _Batch(db, runner, report)
+    window = 2 * max(1, jobs) + 2
+    try:
+        for item in items:
+            if isinstance(item, FileResult):
+                report(item)
+                continue
+            await batch.offer(item)
+            while len(batch.flying) >= window:
+                await batch.settle_one()
+        while batch.flying:
+            await batch.settle_one()
+    finally:
+        for fut in batch.flying:
+            fut.cancel()
+        runner.close()
+    log.info(
+        "catalog.ingest.done",
+        added=summary.added,
+        duplicates=summary.duplicates,
+        updated=summary.updated,
+        failed=summary.failed,
+        ignored=summary.ignored,
+    )
+    return summary

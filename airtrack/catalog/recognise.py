@@ -1,0 +1,137 @@
+"""``identify`` and ``scan`` over files, with the live worker's streaming matcher.
+
+``scan_plays`` is ``fingerprint.scan_file`` with a progress hook: the same decoder feeding
+the same ``StreamingMatcher`` in the same blocks (a test checks they agree).  The catalog
+rows are joined afterwards, so the output carries the ``source`` given to ``catalog add``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from airtrack.catalog.store import TrackRow, tracks_by_ids
+from airtrack.db import Database
+from airtrack.fingerprint import (
+    Index,
+    Play,
+    PlayEvent,
+    StreamingMatcher,
+    decode,
+    identify,
+    plays_from_events,
+)
+
+__all__ = [
+    "Identified",
+    "ScanPlay",
+    "describe_match",
+    "describe_plays",
+    "identify_clip",
+    "scan_plays",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlay:
+    """One airing found in a recording (ARCHITECTURE §7 ``scan --json`` object)."""
+
+    track_id: int
+    title: str | None
+    artist: str | None
+    source: str | None
+    start: float
+    end: float
+    confidence: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "track_id": self.track_id,
+            "title": self.title,
+            "artist": self.artist,
+            "source": self.source,
+            "start": round(self.start, 2),
+            "end": round(self.end, 2),
+            "confidence": round(self.confidence, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """Best match of a clip: ``offset`` = position in the track where the clip starts."""
+
+    track_id: int
+    title: str | None
+    artist: str | None
+    source: str | None
+    offset: float
+    confidence: float
+    speed: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "track_id": self.track_id,
+            "title": self.title,
+            "artist": self.artist,
+            "source": self.source,
+            "offset": round(self.offset, 2),
+            "confidence": round(self.confidence, 3),
+            "speed": round(self.speed, 3),
+        }
+
+
+def scan_plays(
+    path: str | os.PathLike[str],
+    index: Index,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+) -> list[Play]:
+    """Plays in a recording; ``on_progress(seconds_decoded)`` after every block."""
+    matcher = StreamingMatcher(index)
+    events: list[PlayEvent] = []
+    for block in decode(path):
+        events.extend(matcher.feed(block))
+        if on_progress is not None:
+            on_progress(matcher.seconds_fed)
+    events.extend(matcher.close())
+    return plays_from_events(events)
+
+
+async def describe_plays(db: Database, plays: list[Play]) -> list[ScanPlay]:
+    """Join catalog rows; sorted by start (a track removed meanwhile keeps its id only)."""
+    rows = await tracks_by_ids(db, (p.track_id for p in plays))
+    out = []
+    for p in sorted(plays, key=lambda p: (p.start_s, p.track_id)):
+        row = rows.get(p.track_id)
+        out.append(
+            ScanPlay(
+                p.track_id,
+                row.title if row else None,
+                row.artist if row else None,
+                row.source if row else None,
+                p.start_s,
+                p.end_s,
+                p.confidence,
+            )
+        )
+    return out
+
+
+def identify_clip(path: str | os.PathLike[str], index: Index) -> Play | None:
+    """The best play in a clip (``fingerprint.identify``), or None."""
+    return identify(path, index)
+
+
+async def describe_match(db: Database, match: Play) -> Identified:
+    rows: dict[int, TrackRow] = await tracks_by_ids(db, [match.track_id])
+    row = rows.get(match.track_id)
+    return Identified(
+        match.track_id,
+        row.title if row else None,
+        row.artist if row else None,
+        row.source if row else None,
+        match.offset_s,
+        match.confidence,
+        match.speed,
+    )

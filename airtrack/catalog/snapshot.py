@@ -1,0 +1,203 @@
+"""The index snapshot: every track's prints from the database in one ``Index`` file.
+
+Snapshots are cached under ``AIRTRACK_HOME/snapshots/`` and keyed by the catalog revision
+(plus the time of that revision, so a re-created database with the same revision number is
+not mistaken for the old one, and the engine version): as long as the catalog does not
+change, every caller gets the same file and nothing is rebuilt.
+
+Building reads the prints in batches inside one REPEATABLE READ transaction (so the file is
+exactly the catalog at that revision, and no more than one batch of raw blobs is in memory),
+feeding ``Index.build`` in a worker thread.  The file is written under a unique temporary
+name and renamed into place, so two processes building at once both end with a whole file.
+
+The orchestrator serves ``Snapshot.path`` at ``GET /api/v1/catalog/snapshot`` with
+``ETag: "<version>"``; ``version`` is the index's content version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from airtrack.catalog.store import ENGINE
+from airtrack.db import Database, Tx
+from airtrack.errors import CatalogError
+from airtrack.fingerprint import PRINTS_VERSION, Index
+from airtrack.logging import get_logger
+from airtrack.settings import Settings
+
+__all__ = ["Snapshot", "ensure_snapshot", "load_index", "snapshot_dir"]
+
+log = get_logger(__name__)
+
+_BATCH = 128  # tracks per fetch while building (~6 MB of blobs for 3-minute songs)
+_KEEP_PREVIOUS = 1  # older snapshots kept for readers that still have them open
+_TMP_MAX_AGE_S = 3600.0
+# one build at a time per folder and event loop (asyncio locks belong to one loop)
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+_versions: dict[Path, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A built index file for catalog ``revision``; ``version`` is its ETag value."""
+
+    path: Path
+    version: str
+    revision: int
+
+
+def snapshot_dir(settings: Settings) -> Path:
+    return settings.home / "snapshots"
+
+
+def _file_name(revision: int, changed_at: datetime) -> str:
+    stamp = int(changed_at.timestamp() * 1_000_000)
+    return f"catalog-r{revision}-t{stamp}-e{PRINTS_VERSION}.idx"
+
+
+def _cached(path: Path, revision: int) -> Snapshot | None:
+    version = _versions.get(path)
+    if version is None:
+        if not path.is_file():
+            return None
+        try:
+            version = Index.load(path).version
+        except CatalogError as exc:
+            log.warning("catalog.snapshot.unreadable", path=str(path), error=str(exc))
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        _versions[path] = version
+    elif not path.is_file():
+        _versions.pop(path, None)
+        return None
+    return Snapshot(path, version, revision)
+
+
+async def _state(db: Database) -> tuple[int, datetime]:
+    row = await db.fetchone("catalog_state")
+    if row is None:
+        raise CatalogError("catalog_state row is missing (run `airtrack db migrate`)")
+    return int(row["revision"]), row["changed_at"]
+
+
+async def ensure_snapshot(db: Database, settings: Settings) -> Snapshot:
+    """The snapshot of the current catalog revision, built only if not cached yet."""
+    folder = snapshot_dir(settings)
+    revision, changed_at = await _state(db)
+    path = folder / _file_name(revision, changed_at)
+    found = _cached(path, revision)
+    if found is not None:
+        return found
+    per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
+    lock = per_loop.setdefault(folder.resolve(), asyncio.Lock())
+    async with lock:
+        found = _cached(path, revision)
+        if found is not None:
+            return found
+        return await _build(db, settings, folder)
+
+
+async def load_index(db: Database, settings: Settings) -> tuple[Index, Snapshot]:
+    """The current snapshot, memory-mapped."""
+    snap = await ensure_snapshot(db, settings)
+    return await asyncio.to_thread(Index.load, snap.path), snap
+
+
+async def _build(db: Database, settings: Settings, folder: Path) -> Snapshot:
+    t0 = time.perf_counter()
+
+    async def tx(t: Tx) -> tuple[Snapshot, int]:
+        await t.execute("catalog_snapshot_isolation")
+        row = await t.fetchone("catalog_state")
+        if row is None:
+            raise CatalogError("catalog_state row is missing (run `airtrack db migrate`)")
+        revision, changed_at = int(row["revision"]), row["changed_at"]
+        stale = int(await t.fetchval("catalog_count_stale_prints", {"engine": ENGINE}) or 0)
+        if stale:
+            log.warning(
+                "catalog.snapshot.stale_prints",
+                tracks=stale,
+                hint="re-add these files so that the current engine fingerprints them",
+            )
+        index = await asyncio.to_thread(Index.build, _stream_prints(t, asyncio.get_running_loop()))
+        path = folder / _file_name(revision, changed_at)
+        await asyncio.to_thread(_write, index, path)
+        return Snapshot(path, index.version, revision), index.n_tracks
+
+    snap, n_tracks = await db.run("catalog_snapshot", tx, idempotent=True)
+    _versions[snap.path] = snap.version
+    _cleanup(folder, snap.path)
+    log.info(
+        "catalog.snapshot.built",
+        revision=snap.revision,
+        version=snap.version,
+        tracks=n_tracks,
+        bytes=snap.path.stat().st_size,
+        seconds=round(time.perf_counter() - t0, 3),
+    )
+    return snap
+
+
+def _stream_prints(t: Tx, loop: asyncio.AbstractEventLoop) -> Iterator[tuple[int, bytes]]:
+    """``(track_id, prints)`` in id order, fetched batch by batch on the event loop."""
+    after = 0
+    while True:
+        params: dict[str, Any] = {"engine": ENGINE, "after": after, "limit": _BATCH}
+        rows = asyncio.run_coroutine_threadsafe(t.fetch("catalog_prints_after", params), loop)
+        batch = rows.result()
+        for row in batch:
+            yield int(row["track_id"]), bytes(row["prints"])
+        if len(batch) < _BATCH:
+            return
+        after = int(batch[-1]["track_id"])
+
+
+def _write(index: Index, path: Path) -> None:
+    # a name of our own: another process may be writing the same snapshot right now
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        index.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _cleanup(folder: Path, current: Path) -> None:
+    """Drop all but the current and the previous snapshot, and abandoned temp files."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    now = time.time()
+    snaps = []
+    for entry in entries:
+        try:
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue
+        if entry.name.endswith(".tmp"):
+            if now - mtime > _TMP_MAX_AGE_S:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+        elif entry.name.startswith("catalog-") and entry.suffix == ".idx" and entry != current:
+            snaps.append((mtime, entry))
+    snaps.sort(reverse=True)
+    for _, old in snaps[_KEEP_PREVIOUS:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+        _versions.pop(old, None)

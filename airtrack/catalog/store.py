@@ -1,0 +1,169 @@
+"""Catalog rows in the database: add one track (one transaction), list, remove, look up.
+
+Every change of the catalog bumps ``catalog_state.revision`` in the same transaction, so a
+snapshot keyed by revision is never stale (see :mod:`airtrack.catalog.snapshot`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from airtrack.db import Database, Tx
+from airtrack.errors import CatalogError
+from airtrack.fingerprint import PRINTS_VERSION
+
+__all__ = [
+    "ENGINE",
+    "AddOutcome",
+    "NewTrack",
+    "TrackRow",
+    "add_track",
+    "catalog_revision",
+    "find_by_sha",
+    "list_tracks",
+    "remove_track",
+    "tracks_by_ids",
+]
+
+#: Value of ``track_prints.engine`` for prints made by this build's fingerprint engine.
+ENGINE = f"landmark-v{PRINTS_VERSION}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRow:
+    id: int
+    title: str | None
+    artist: str | None
+    source: str
+    duration_s: float
+    added_at: datetime | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "artist": self.artist,
+            "source": self.source,
+            "duration_s": round(self.duration_s, 3),
+            "added_at": self.added_at.isoformat() if self.added_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewTrack:
+    """Everything stored for one catalog file."""
+
+    title: str | None
+    artist: str | None
+    source: str
+    duration_s: float
+    sha256: str
+    prints: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AddOutcome:
+    """``status``: ``added``, ``duplicate`` (of ``track_id``) or ``updated`` (prints renewed)."""
+
+    status: str
+    track_id: int
+
+
+def _clean(text: str | None) -> str | None:
+    # PostgreSQL text refuses NUL; unencodable file-name bytes become escapes
+    if text is None:
+        return None
+    return text.replace("\x00", "").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def find_by_sha(db: Database, sha256: str) -> tuple[int, bool] | None:
+    """``(track_id, prints_current)`` of the track with this content hash, if any."""
+    row = await db.fetchone("catalog_track_by_sha", {"sha": sha256})
+    if row is None:
+        return None
+    return int(row["id"]), row["engine"] == ENGINE
+
+
+async def add_track(db: Database, track: NewTrack) -> AddOutcome:
+    """Insert a track with its prints and bump the revision, all in one transaction.
+
+    Content already in the catalog is a ``duplicate``; if its stored prints were made by
+    another engine version they are replaced (``updated``).
+    """
+
+    async def tx(t: Tx) -> AddOutcome:
+        params = {
+            "title": _clean(track.title),
+            "artist": _clean(track.artist),
+            "source": _clean(track.source),
+            "duration_s": float(track.duration_s),
+            "sha": track.sha256,
+        }
+        new_id = await t.fetchval("catalog_insert_track", params)
+        if new_id is None:
+            row = await t.fetchone("catalog_track_by_sha", {"sha": track.sha256})
+            if row is None:  # removed between the two statements: let the caller report it
+                raise CatalogError("the same content was removed while this file was added")
+            if row["engine"] == ENGINE:
+                return AddOutcome("duplicate", int(row["id"]))
+            new_id, status = int(row["id"]), "updated"
+        else:
+            status = "added"
+        await t.execute(
+            "catalog_put_prints",
+            {"track_id": new_id, "engine": ENGINE, "prints": track.prints},
+        )
+        await t.fetchval("catalog_bump_revision")
+        return AddOutcome(status, int(new_id))
+
+    return await db.run("catalog_add_track", tx, idempotent=True)
+
+
+async def list_tracks(db: Database) -> list[TrackRow]:
+    rows = await db.fetch("catalog_list")
+    return [
+        TrackRow(
+            int(r["id"]),
+            r["title"],
+            r["artist"],
+            r["source"],
+            float(r["duration_s"]),
+            r["added_at"],
+        )
+        for r in rows
+    ]
+
+
+async def remove_track(db: Database, track_id: int) -> TrackRow | None:
+    """Delete a track (its prints go with it) and bump the revision; None if unknown."""
+
+    async def tx(t: Tx) -> TrackRow | None:
+        row = await t.fetchone("catalog_delete_track", {"id": track_id})
+        if row is None:
+            return None
+        await t.fetchval("catalog_bump_revision")
+        return TrackRow(int(row["id"]), row["title"], row["artist"], row["source"], 0.0)
+
+    return await db.run("catalog_remove_track", tx, idempotent=True)
+
+
+async def tracks_by_ids(db: Database, ids: Iterable[int]) -> dict[int, TrackRow]:
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return {}
+    rows = await db.fetch("catalog_tracks_by_ids", {"ids": wanted})
+    return {
+        int(r["id"]): TrackRow(
+            int(r["id"]), r["title"], r["artist"], r["source"], float(r["duration_s"])
+        )
+        for r in rows
+    }
+
+
+async def catalog_revision(db: Database) -> tuple[int, datetime]:
+    row = await db.fetchone("catalog_state")
+    if row is None:  # the migration inserts the row; a hand-emptied table is repaired by add
+        return 0, datetime.fromtimestamp(0).astimezone()
+    return int(row["revision"]), row["changed_at"]

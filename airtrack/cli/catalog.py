@@ -1,0 +1,248 @@
+"""``catalog add/list/remove``, ``identify`` and ``scan`` (ARCHITECTURE §7).
+
+Results go to stdout (one line per file, tables, or JSON); progress bars go to stderr and
+only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from airtrack.db import Database
+from airtrack.settings import Settings
+
+from ._common import err, fail, out, run_async, settings_from
+
+T = TypeVar("T")
+
+EXIT_NO_MATCH = 1
+
+
+def _safe(text: object) -> str:
+    """Printable text: file names may hold bytes that are not UTF-8."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _say(text: str, *, style: str | None = None) -> None:
+    out.print(_safe(text), markup=False, highlight=False, soft_wrap=True, style=style)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = round(seconds)
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
+    from airtrack.db import connect
+
+    async def go() -> T:
+        db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
+        try:
+            return await fn(db)
+        finally:
+            await db.close()
+
+    return run_async(go())
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(jsonlib.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def _progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
+    """A progress bar on stderr when it is a terminal; yields ``advance_to(completed)``."""
+    if not err.is_terminal:
+        yield lambda _done: None
+        return
+    columns = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if description == "adding" else TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task: TaskID = bar.add_task(description, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+# -- catalog add -------------------------------------------------------------------------
+
+
+def add(paths: list[str], jobs: int) -> None:
+    from airtrack.catalog.ingest import FileResult, discover, ingest
+
+    settings = settings_from()
+    items = list(discover(paths))
+    done = 0
+
+    with _progress("adding", len(items)) as advance:
+
+        def on_result(r: FileResult) -> None:
+            nonlocal done
+            done += 1
+            advance(done)
+            if r.status in ("added", "updated"):
+                who = " – ".join(x for x in (r.artist, r.title) if x)
+                verb = "added" if r.status == "added" else "updated"
+                _say(f"{verb} #{r.track_id}: {r.source} ({who}, {_duration(r.duration_s)})")
+            elif r.status == "duplicate":
+                _say(f"skipped: {r.source} ({r.reason})", style="yellow")
+            elif r.status == "ignored":
+                _say(f"ignored: {r.source} ({r.reason})", style="dim")
+            else:
+                _say(f"failed: {r.source}: {r.reason}", style="red")
+
+        summary = _with_db(settings, lambda db: ingest(db, items, jobs=jobs, on_result=on_result))
+
+    parts = [
+        f"{summary.added} added",
+        f"{summary.duplicates} duplicate{'' if summary.duplicates == 1 else 's'}",
+        f"{summary.failed} failed",
+    ]
+    if summary.updated:
+        parts.insert(1, f"{summary.updated} updated")
+    if summary.ignored:
+        parts.append(f"{summary.ignored} ignored (not audio)")
+    _say(", ".join(parts), style="bold")
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+# -- catalog list / remove ---------------------------------------------------------------
+
+
+def list_(as_json: bool) -> None:
+    from airtrack.catalog.store import list_tracks
+
+    rows = _with_db(settings_from(), list_tracks)
+    if as_json:
+        _print_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        _say("the catalog is empty (add songs with `airtrack catalog add PATH...`)")
+        return
+    table = Table("id", "title", "artist", "source", "duration", "added", box=None)
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            _safe(r.title or ""),
+            _safe(r.artist or ""),
+            _safe(r.source),
+            _duration(r.duration_s),
+            _local(r.added_at),
+        )
+    out.print(table)
+
+
+def _local(when: datetime | None) -> str:
+    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
+
+
+def remove(track_id: int) -> None:
+    from airtrack.catalog.store import remove_track
+
+    row = _with_db(settings_from(), lambda db: remove_track(db, track_id))
+    if row is None:
+        fail(f"no track #{track_id} in the catalog")
+    _say(f"removed #{row.id}: {row.source}")
+
+
+# -- identify / scan ---------------------------------------------------------------------
+
+
+def identify(clip: str, as_json: bool) -> None:
+    from airtrack.catalog.recognise import Identified, describe_match, identify_clip
+    from airtrack.catalog.snapshot import load_index
+
+    settings = settings_from()
+
+    async def go(db: Database) -> Identified | None:
+        index, _ = await load_index(db, settings)
+        if index.n_tracks == 0:
+            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+        match = await asyncio.to_thread(identify_clip, clip, index)
+        return None if match is None else await describe_match(db, match)
+
+    found = _with_db(settings, go)
+    if found is None:
+        if as_json:
+            _print_json(None)
+        else:
+            _say("no match")
+        raise typer.Exit(EXIT_NO_MATCH)
+    if as_json:
+        _print_json(found.to_json())
+        return
+    who = " – ".join(x for x in (found.artist, found.title) if x) or "(untitled)"
+    _say(f"#{found.track_id} {who}")
+    _say(f"  source:     {found.source}")
+    _say(f"  offset:     {found.offset:.1f} s into the track")
+    _say(f"  confidence: {found.confidence:.2f}")
+    if abs(found.speed - 1.0) > 1e-6:
+        _say(f"  speed:      {found.speed:.2f}×")
+
+
+def scan(recording: str, as_json: bool) -> None:
+    from airtrack.catalog.recognise import ScanPlay, describe_plays, scan_plays
+    from airtrack.catalog.snapshot import load_index
+    from airtrack.errors import AudioError
+    from airtrack.fingerprint import probe_duration
+
+    settings = settings_from()
+    try:
+        total = probe_duration(recording)
+    except AudioError:
+        total = None  # decode() below reports the real problem
+
+    async def go(db: Database) -> list[ScanPlay]:
+        index, _ = await load_index(db, settings)
+        if index.n_tracks == 0:
+            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+        with _progress("scanning", total) as advance:
+            plays = await asyncio.to_thread(scan_plays, recording, index, on_progress=advance)
+        return await describe_plays(db, plays)
+
+    plays = _with_db(settings, go)
+    if as_json:
+        _print_json([p.to_json() for p in plays])
+        return
+    if not plays:
+        _say("no catalog songs found")
+        return
+    table = Table("start", "end", "id", "title", "artist", "confidence", "source", box=None)
+    for p in plays:
+        table.add_row(
+            _duration(p.start),
+            _duration(p.end),
+            str(p.track_id),
+            _safe(p.title or ""),
+            _safe(p.artist or ""),
+            f"{p.confidence:.2f}",
+            _safe(p.source or ""),
+        )
+    out.print(table)
