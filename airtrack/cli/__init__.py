@@ -71,42 +71,50 @@ def worker(
 
 @catalog_app.command("add")
 @handle_errors
-def catalog_add(paths: Annotated[list[Path], typer.Argument(help="Files or folders.")]) -> None:
+def catalog_add(
+    paths: Annotated[list[str], typer.Argument(help="Files or folders.")],
+    jobs: Annotated[int, typer.Option(min=0, help="Fingerprinting processes.")] = 2,
+) -> None:
     """Add songs (files or folders, recursive); duplicates are skipped."""
-    settings_from()
-    not_available("catalog ingest", "issue 3")
+    from . import catalog
+
+    catalog.add(paths, jobs)
 
 
 @catalog_app.command("list")
 @handle_errors
 def catalog_list(json: JsonFlag = False) -> None:
     """List catalog songs."""
-    settings_from()
-    not_available("the catalog", "issue 3")
+    from . import catalog
+
+    catalog.list_(json)
 
 
 @catalog_app.command("remove")
 @handle_errors
 def catalog_remove(track_id: int) -> None:
     """Remove a song from the catalog."""
-    settings_from()
-    not_available("the catalog", "issue 3")
+    from . import catalog
+
+    catalog.remove(track_id)
 
 
 @app.command()
 @handle_errors
-def identify(clip: Path, json: JsonFlag = False) -> None:
+def identify(clip: str, json: JsonFlag = False) -> None:
     """Best catalog match for a clip, or "no match" (exit 1)."""
-    settings_from()
-    not_available("identify", "issue 3")
+    from . import catalog
+
+    catalog.identify(clip, json)
 
 
 @app.command()
 @handle_errors
-def scan(recording: Path, json: JsonFlag = False) -> None:
+def scan(recording: str, json: JsonFlag = False) -> None:
     """Plays found in a long recording."""
-    settings_from()
-    not_available("scan", "issue 3")
+    from . import catalog
+
+    catalog.scan(recording, json)
 
 
 @streams_app.command("add")
