@@ -1,0 +1,1 @@
+"""Orchestrator: API, membership, balancer, control loop, leader election."""
