@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 
 from airtrack.fingerprint.params import SAMPLE_RATE
@@ -30,6 +31,17 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     )
 
 
+def worker_token(settings: Settings) -> str | None:
+    """The worker token: from settings, else the one an orchestrator on this host generated."""
+    if settings.worker_token:
+        return settings.worker_token
+    try:
+        token = json.loads((settings.home / "tokens.json").read_text()).get("worker")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(token) if token else None
+
+
 async def run_worker(
     settings: Settings, *, stop: asyncio.Event | None = None, shutdown_timeout_s: float = 10.0
 ) -> int:
@@ -37,7 +49,13 @@ async def run_worker(
     worker_id = resolve_worker_id(settings)
     home = worker_home(settings, worker_id)
     outbox = Outbox(home / "outbox.sqlite")
-    client = OrchestratorClient.from_settings(settings)
+    client = OrchestratorClient(
+        settings.orchestrator_url,
+        worker_token(settings),
+        timeout_s=settings.http_timeout_s,
+        breaker_failures=settings.breaker_failures,
+        breaker_open_s=settings.breaker_open_s,
+    )
     sup = Supervisor(
         settings,
         worker_id=worker_id,

@@ -82,8 +82,8 @@ async def running(tmp_path: Path, orch: FakeOrchestrator) -> AsyncIterator[Runni
     await asyncio.wait_for(task, 10)
 
 
-async def _until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    end = time.monotonic() + timeout
+async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    end = time.monotonic() + within
     while not cond():
         assert time.monotonic() < end, "condition not met in time"
         await asyncio.sleep(0.05)
