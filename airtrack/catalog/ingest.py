@@ -51,6 +51,9 @@ AUDIO_EXTENSIONS = frozenset({
 # fmt: on
 Status = Literal["added", "duplicate", "updated", "failed", "ignored"]
 _HASH_CHUNK = 1 << 20
+#: A file that decodes to less than this share of its announced length is refused: its
+#: fingerprint would miss the rest of the song.
+_TRUNCATED_FRACTION = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +187,18 @@ class _Analysis:
 
 def _analyse(path: str) -> _Analysis:
     """Tags + fingerprint of one file; every failure becomes a one-line ``error``."""
-    from airtrack.fingerprint import fingerprint_file, pack_prints, read_tags
+    from airtrack.fingerprint import fingerprint_file, pack_prints, probe_duration, read_tags
 
     try:
         prints = fingerprint_file(path)
         if len(prints) == 0:
             return _Analysis(error="no usable sound to fingerprint (silent or featureless)")
+        announced = probe_duration(path)
+        if announced and prints.duration_s < _TRUNCATED_FRACTION * announced - 2.0:
+            return _Analysis(
+                error=f"truncated or damaged: only {prints.duration_s:.1f} s of the "
+                f"{announced:.1f} s its header announces could be decoded"
+            )
         try:
             tag_title, tag_artist = read_tags(path)
         except AudioError:
@@ -211,7 +220,10 @@ def _analyse(path: str) -> _Analysis:
 
 def _strip_name(reason: str, path: str) -> str:
     line = reason.splitlines()[0] if reason else "cannot decode"
-    return line.removeprefix(f"{path}: ")
+    line = line.removeprefix(f"{path}: ")
+    if line.startswith("only 0.0 s of audio decoded"):
+        return "no decodable audio (corrupt, or not an audio file)"
+    return line
 
 
 def _first_line(exc: BaseException) -> str:
