@@ -157,7 +157,7 @@ async def test_thousands_of_files(db: Database, tmp_path: Path) -> None:
         for i in range(10):
             (sub / f"fake {i}.mp3").write_text("not audio")
     write(folder / "d5" / "real song.mp3", catalog_song(0, SONG_S))
-    summary, results = await run(db, [str(folder)])
+    summary, _results = await run(db, [str(folder)])
     assert summary.results_seen == 1301
     assert (summary.added, summary.ignored, summary.failed) == (1, 1200, 100)
     assert len(await list_tracks(db)) == 1
@@ -204,7 +204,7 @@ async def test_process_pool_ingest(db: Database, tmp_path: Path) -> None:
     for i in range(4):
         write(tmp_path / f"Artist {i} - Song {i}.mp3", catalog_song(i, SONG_S))
     (tmp_path / "bad.mp3").write_text("nope")
-    summary, results = await run(db, [str(tmp_path)], jobs=2)
+    summary, _results = await run(db, [str(tmp_path)], jobs=2)
     assert (summary.added, summary.failed) == (4, 1)
     titles = sorted((r.artist, r.title) for r in await list_tracks(db))
     assert titles == [(f"Artist {i}", f"Song {i}") for i in range(4)]
@@ -214,14 +214,14 @@ async def test_old_engine_prints_are_renewed_and_remove_bumps_revision(
     db: Database, tmp_path: Path
 ) -> None:
     song = write(tmp_path / "song.wav", catalog_song(0, SONG_S))
-    summary, results = await run(db, [str(song)])
+    _, results = await run(db, [str(song)])
     track_id = results[0].track_id
     assert track_id is not None
     await db.run(
         "test_age_prints",
         lambda tx: tx.execute_raw("UPDATE track_prints SET engine = 'landmark-v0'"),
     )
-    summary, results = await run(db, [str(song)])
+    _summary, results = await run(db, [str(song)])
     assert results[0].status == "updated" and results[0].track_id == track_id
     engine = await db.run(
         "test_engine", lambda tx: tx.execute_raw("SELECT engine FROM track_prints")

@@ -66,7 +66,7 @@ async def test_snapshot_index_recognises_the_catalog(
 ) -> None:
     monkeypatch.setattr(snapshot_mod, "_BATCH", 2)  # several fetch batches for 5 tracks
     ids = await add(db, *(write(tmp_path / f"s{i}.ogg", catalog_song(i, SONG_S)) for i in range(5)))
-    index, snap = await load_index(db, app_settings)
+    index, _snap = await load_index(db, app_settings)
     assert sorted(index.track_ids.tolist()) == sorted(ids)
     clip = np.asarray(catalog_song(3, SONG_S))[22050 * 3 : 22050 * 10]
     match = identify(resample_poly(clip, 160, 441).astype(np.float32), index)
