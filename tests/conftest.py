@@ -43,6 +43,14 @@ def pg_home() -> Iterator[Path]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture
+def private_home() -> Iterator[Path]:
+    """A home for a test's own embedded server, outside pytest's pruned tmp root."""
+    home = Path(tempfile.mkdtemp(prefix="airtrack-private-home-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(pg_home: Path) -> str:
     external = os.environ.get("AIRTRACK_TEST_DATABASE_URL")

@@ -22,6 +22,7 @@ Driver errors are converted here into :mod:`airtrack.errors`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -141,11 +142,11 @@ class Database:
                 "connect_timeout": max(1, int(min(settings.http_timeout_s, 10))),
             },
             open=False,
-            check=AsyncConnectionPool.check_connection,
             name=app_name,
             timeout=min(settings.tx_max_s, 5.0),
         )
         self._opened = False
+        self._purge: asyncio.Task[None] | None = None
 
     @staticmethod
     def _breaker_changed(name: str, old: BreakerState, new: BreakerState) -> None:
@@ -239,8 +240,10 @@ class Database:
                     self.breaker.record_success()
                     self._fail(name, state, attempt, t0, will_retry=False, error=exc)
                     raise DatabaseError(_first_line(exc), query=name, sqlstate=state) from exc
-                # connection lost or never made (R5.1)
+                # connection lost or never made (R5.1): purge the pool's other broken
+                # connections in the background rather than checking each on checkout.
                 self.breaker.record_failure()
+                self._purge_soon()
                 reconnect_attempt += 1
                 retry = (
                     idempotent
@@ -263,6 +266,14 @@ class Database:
                 self.breaker.record_success()
                 DB_QUERY_SECONDS.labels(name).observe(time.perf_counter() - t0)
                 return result
+
+    def _purge_soon(self) -> None:
+        if self._purge is None or self._purge.done():
+            self._purge = asyncio.get_running_loop().create_task(self._purge_pool())
+
+    async def _purge_pool(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.pool.check()
 
     def _delay(self, attempt: int) -> float:
         return backoff_delay(

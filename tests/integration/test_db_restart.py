@@ -15,8 +15,8 @@ from airtrack.resilience import BreakerState
 from airtrack.settings import load_settings
 
 
-async def test_restart_mid_workload_reconnects_and_breaker_cycles(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+async def test_restart_mid_workload_reconnects_and_breaker_cycles(private_home: Path) -> None:
+    home = private_home
     url = ensure_server(home, stop_on_exit=False)
     cfg = load_settings(
         home=home, breaker_failures=3, breaker_open_s=0.5, db_retry_base_s=0.05, db_retry_max_s=0.2

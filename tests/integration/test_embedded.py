@@ -78,8 +78,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_second_process_attaches_and_last_one_stops_server(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_second_process_attaches_and_last_one_stops_server(private_home: Path) -> None:
+    home = private_home
     first = _start(home, 30)
     url1 = _url(first)
     pm = _postmaster_pid(home)
@@ -107,8 +107,8 @@ def test_second_process_attaches_and_last_one_stops_server(tmp_path: Path) -> No
     assert json.loads((home / "pg" / ".handle_pids.json").read_text()) == []
 
 
-def test_server_killed_hard_is_recovered(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_server_killed_hard_is_recovered(private_home: Path) -> None:
+    home = private_home
     holder = _start(home, 0)
     assert _url(holder)
     holder.wait(timeout=30)
