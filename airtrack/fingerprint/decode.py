@@ -88,7 +88,7 @@ def decode(
         frames = _frames(container, stream, name)
         for frame in frames:
             for out in resampler.resample(frame):
-                chunk = np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1)
+                chunk = np.frombuffer(memoryview(out.planes[0]), np.float32, out.samples)
                 pending.append(chunk)
                 pending_len += chunk.shape[0]
             while pending_len >= block_len:
@@ -99,7 +99,7 @@ def decode(
                 pending = [rest] if rest.size else []
                 pending_len = rest.shape[0]
         for out in resampler.resample(None):
-            pending.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
+            pending.append(np.frombuffer(memoryview(out.planes[0]), np.float32, out.samples))
             pending_len += pending[-1].shape[0]
         total += pending_len
         if total < min_duration_s * rate:

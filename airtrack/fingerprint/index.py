@@ -109,11 +109,16 @@ class Index:
         return int(self.tracks.shape[0])
 
     def lookup(
-        self, hashes: npt.NDArray[np.uint32]
+        self, hashes: npt.NDArray[np.uint32], max_postings: int | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-        """All postings of ``hashes``: (query row, dense track, track frame) per posting."""
+        """All postings of ``hashes``: (query row, dense track, track frame) per posting.
+
+        Hashes with more than ``max_postings`` postings are skipped (too common to tell).
+        """
         lo = self.starts[hashes].astype(np.int64)
         cnt = self.starts[hashes + np.uint32(1)].astype(np.int64) - lo
+        if max_postings is not None:
+            cnt[cnt > max_postings] = 0
         total = int(cnt.sum())
         if total == 0:
             empty = np.zeros(0, np.uint32)

@@ -35,6 +35,7 @@ __all__ = [
     "StreamingMatcher",
     "confidence_of",
     "identify",
+    "plays_from_events",
     "scan_file",
     "scan_samples",
 ]
@@ -42,12 +43,13 @@ __all__ = [
 #: Plays with a confidence below this are not reported (same value on every station).
 DEFAULT_THRESHOLD = 0.5
 #: Confidence = 1 - exp(-(aligned hits in the window - _NULL_HITS) / _HITS_SCALE).
-_NULL_HITS = 3.0
-_HITS_SCALE = 6.0
+_NULL_HITS = 10.0
+_HITS_SCALE = 8.0
 _FPS = P.FRAMES_PER_S
 _BIN = 3  # alignment histogram bin (frames)
 _TOL = 8  # frames: hits this close to a play's alignment belong to it
-_HISTORY_S = 90.0
+_HISTORY_S = 40.0
+_MAX_POSTINGS = 32  # a hash in more places than this says nothing: skipped
 
 
 def confidence_of(aligned_hits: float) -> float:
@@ -173,7 +175,7 @@ class StreamingMatcher:
         tq = pairs.t.astype(np.float64)
         for k, speed in enumerate(self._speeds):
             hashes, _ = hash_pairs(pairs, float(speed))
-            qrow, track, tref = self.index.lookup(hashes)
+            qrow, track, tref = self.index.lookup(hashes, max_postings=_MAX_POSTINGS)
             if qrow.size == 0:
                 continue
             t = tq[qrow]
@@ -301,6 +303,8 @@ class StreamingMatcher:
 
     def _prune(self) -> None:
         horizon = self._now - _HISTORY_S * _FPS
+        if self._ht.size == 0 or self._ht.min() > horizon - 10 * _FPS:
+            return  # prune in steps of 10 s: copying the store every block costs
         keep = self._ht > horizon
         if not keep.all():
             self._ht, self._htr = self._ht[keep], self._htr[keep]

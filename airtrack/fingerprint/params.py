@@ -29,7 +29,7 @@ FANOUT = 5
 DT_MAX = 63
 DF_MAX = 0.75
 #: Hash quantisation: ln(f1) in Q_F1 steps, ln(f2/f1) in Q_DF steps, dt in frames.
-Q_F1 = 0.02
+Q_F1 = 0.0215  # 128 steps span F_LO..F_HI
 Q_DF = 0.015
 F1_BITS = 7
 DF_BITS = 7

@@ -1,0 +1,255 @@
+"""Recognition benchmark: real music, radio-like stations, one table.
+
+    .venv/bin/python bench/bench_recognition.py [--quick]
+
+Prints the table and writes it to bench/RESULTS-recognition.md.  Not a test: run by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import av
+
+from airtrack.fingerprint import (
+    SAMPLE_RATE,
+    Index,
+    PlayStarted,
+    StreamingMatcher,
+    decode,
+    fingerprint_file,
+    pack_prints,
+    plays_from_events,
+    scan_file,
+)
+from airtrack.fingerprint.matcher import PlayEvent
+from bench import _audio as A
+from bench import stations as S
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS-recognition.md"
+
+
+@dataclass
+class Score:
+    catalog_plays: int = 0
+    found: int = 0
+    rows: int = 0
+    false: list[str] = field(default_factory=list)
+    start_err: list[float] = field(default_factory=list)
+    end_err: list[float] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    audio_s: float = 0.0
+    scan_s: float = 0.0
+    decode_s: float = 0.0
+    decode_rs_s: float = 0.0
+
+
+def ingest(songs: list[S.Song]) -> tuple[Index, dict[int, str], float]:
+    t0 = time.perf_counter()
+    items = [(i + 1, pack_prints(fingerprint_file(s.path))) for i, s in enumerate(songs)]
+    index = Index.build(items)
+    return index, {i + 1: s.name for i, s in enumerate(songs)}, time.perf_counter() - t0
+
+
+def run_station(mp3: Path, truth: list[S.Airing], index: Index, names: dict[int, str]) -> Score:
+    sc = Score()
+    # accuracy + latency: the live path (1-s blocks into the streaming matcher)
+    matcher = StreamingMatcher(index)
+    events: list[PlayEvent] = []
+    first_seen: dict[tuple[int, float], float] = {}
+    for block in decode(mp3, block_s=1.0):
+        for ev in matcher.feed(block):
+            events.append(ev)
+            if isinstance(ev, PlayStarted):
+                first_seen[(ev.track_id, round(ev.start_s, 3))] = matcher.seconds_fed
+    events.extend(matcher.close())
+    plays = plays_from_events(events)
+    songs = [a for a in truth if a.kind == "song"]
+    used: set[int] = set()
+    for a in songs:
+        if not a.catalog:
+            continue
+        sc.catalog_plays += 1
+        hits = [
+            (j, p) for j, p in enumerate(plays)
+            if names[p.track_id] == a.name and p.start_s < a.end and p.end_s > a.start
+        ]  # fmt: skip
+        if not hits:
+            sc.missed.append(f"{a.name}@{a.start:.0f}s")
+            continue
+        sc.found += 1
+        sc.rows += len(hits)
+        used.update(j for j, _ in hits)
+        j, p = min(hits, key=lambda jp: abs(jp[1].start_s - a.start))
+        sc.start_err.append(abs(p.start_s - a.start))
+        sc.end_err.append(abs(p.end_s - a.end))
+        seen = first_seen.get((p.track_id, round(p.start_s, 3)))
+        if seen is not None:
+            sc.latency.append(seen - a.start)
+    for j, p in enumerate(plays):
+        if j not in used:
+            sc.false.append(f"{names[p.track_id]}@{p.start_s:.0f}s c={p.confidence:.2f}")
+    # speed: the file path (scan_file) beside PyAV decode alone, same file, same run
+    sc.audio_s = S.ffprobe_duration(mp3)
+    t0 = time.perf_counter()
+    scan_file(mp3, index)
+    sc.scan_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with av.open(str(mp3)) as c:
+        for _ in c.decode(c.streams.audio[0]):
+            pass
+    sc.decode_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in decode(mp3):
+        pass
+    sc.decode_rs_s = time.perf_counter() - t0
+    return sc
+
+
+def _ingest_rss_child(paths: list[str]) -> None:
+    t0 = time.perf_counter()
+    items = [(i + 1, pack_prints(fingerprint_file(p))) for i, p in enumerate(paths)]
+    Index.build(items)
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{dt:.3f} {rss:.1f}")
+
+
+def ingest_100(songs: list[S.Song]) -> tuple[float, float, float]:
+    """Fingerprint 100 files in a fresh process: (seconds, audio seconds, peak RSS MB)."""
+    paths = [songs[i % len(songs)].path for i in range(100)]
+    audio = sum(S.ffprobe_duration(Path(p)) for p in paths)
+    out = subprocess.run(
+        [sys.executable, __file__, "--ingest-child", *paths],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    dt, rss = map(float, out.stdout.split())
+    return dt, audio, rss
+
+
+def index_scaling(sizes: tuple[int, ...]) -> list[tuple[int, int, float, float]]:
+    """Synthetic prints (80 hashes/s, 3-min tracks): lookup cost of one second of query."""
+    rng = np.random.default_rng(5)
+    per_track = 80 * 180
+    rows = []
+    for n in sizes:
+        hashes = [rng.integers(0, 1 << 20, per_track, dtype=np.uint32) for _ in range(n)]
+        times = [np.sort(rng.integers(0, 180 * 31, per_track)).astype(np.uint32) for _ in range(n)]
+        index = Index.from_arrays(list(range(n)), [180.0] * n, hashes, times, [per_track] * n)
+        query = rng.integers(0, 1 << 20, 80 * 7, dtype=np.uint32)  # 1 s of audio, 7 speeds
+        reps = 20
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            q, _, _ = index.lookup(query)
+        us = (time.perf_counter() - t0) / reps * 1e6
+        rows.append((n, index.n_hashes, us, q.shape[0] / 1.0))
+        del index, hashes, times
+    return rows
+
+
+def fmt_table(scores: dict[str, Score]) -> list[str]:
+    head = (
+        "| station | found / catalog plays | false plays | rows/play | start err median / max (s)"
+        " | detection latency median / max (s) | scan x-rt | PyAV decode x-rt | scan/decode |"
+        " decode+resample x-rt |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    tot = Score()
+    for name, s in [*scores.items(), ("TOTAL", tot)]:
+        if name != "TOTAL":
+            tot.catalog_plays += s.catalog_plays
+            tot.found += s.found
+            tot.rows += s.rows
+            tot.false += s.false
+            tot.start_err += s.start_err
+            tot.latency += s.latency
+            tot.audio_s += s.audio_s
+            tot.scan_s += s.scan_s
+            tot.decode_s += s.decode_s
+            tot.decode_rs_s += s.decode_rs_s
+        med = statistics.median(s.start_err) if s.start_err else float("nan")
+        mx = max(s.start_err, default=float("nan"))
+        lmed = statistics.median(s.latency) if s.latency else float("nan")
+        lmx = max(s.latency, default=float("nan"))
+        pct = 100 * s.found / max(1, s.catalog_plays)
+        lines.append(
+            f"| {name} | {s.found}/{s.catalog_plays} ({pct:.1f} %) | {len(s.false)} |"
+            f" {s.rows / max(1, s.found):.2f} | {med:.2f} / {mx:.2f} | {lmed:.1f} / {lmx:.1f} |"
+            f" {s.audio_s / s.scan_s:.0f} | {s.audio_s / s.decode_s:.0f} |"
+            f" {100 * s.decode_s / s.scan_s:.0f} % | {s.audio_s / s.decode_rs_s:.0f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="5-minute stations (development)")
+    ap.add_argument("--ingest-child", nargs="*", help=argparse.SUPPRESS)
+    ap.add_argument("--skip-scaling", action="store_true")
+    args = ap.parse_args()
+    if args.ingest_child:
+        _ingest_rss_child(args.ingest_child)
+        return
+    A.ensure_tools()
+    songs = S.catalog_songs()
+    print(
+        f"catalog: {len(songs)} songs from fb-music-high + hyperrogue-music; fewer than 20 real"
+        f" tracks exist, so {sum(S.SPLIT.values())} catalog songs are distinct segments of"
+        f" {len(S.SPLIT)} long track(s) and {len(S.TRANSPOSED)} are real tracks transposed a"
+        f" fifth up (sox pitch 700). Non-catalog: {len(S.HELD_OUT)} held-out tracks,"
+        " 2 reversed songs, 1 pitch-shifted cover, jingles, DJ speech (espeak-ng)."
+    )
+    index, names, ingest_s = ingest(songs)
+    audio_cat = sum(S.ffprobe_duration(Path(s.path)) for s in songs)
+    print(f"ingest {len(songs)} songs ({audio_cat:.0f} s audio): {ingest_s:.2f} s; "
+          f"index {index.n_hashes} hashes")  # fmt: skip
+    scores: dict[str, Score] = {}
+    for spec in S.STATIONS:
+        t0 = time.perf_counter()
+        mp3, truth = S.build_station(spec, quick=args.quick)
+        built = time.perf_counter() - t0
+        sc = run_station(mp3, truth, index, names)
+        scores[spec.name] = sc
+        print(f"{spec.name}: built in {built:.0f} s, {sc.audio_s / 60:.1f} min, "
+              f"{spec.bitrate_k} kbps, SNR {spec.snr_db} dB; missed {sc.missed}; "
+              f"false {sc.false}", flush=True)  # fmt: skip
+    lines = fmt_table(scores)
+    dt, audio, rss = ingest_100(songs)
+    extra = [
+        "",
+        f"Ingest of 100 files ({len(songs)} real catalog files repeated; fresh process):"
+        f" {dt:.1f} s for {audio / 60:.0f} min of audio = {audio / dt:.0f} x realtime,"
+        f" peak RSS {rss:.0f} MB.",
+    ]
+    if not args.skip_scaling:
+        extra += ["", "| index tracks | postings | lookup of 1 s of query (7 speeds x 80 hashes)"
+                  " | postings returned |", "|---|---|---|---|"]  # fmt: skip
+        for n, h, us, q in index_scaling((100, 1000, 10000)):
+            extra.append(f"| {n} | {h:,} | {us:.0f} µs | {q:.0f} |")
+    lines += extra
+    mode = "--quick (5-min stations)" if args.quick else "4 stations x 25 min"
+    text = "\n".join(lines)
+    print()
+    print(text)
+    cmd = "python bench/bench_recognition.py" + (" --quick" if args.quick else "")
+    RESULTS.write_text(
+        f"# Recognition benchmark ({mode})\n\nCommand: `{cmd}`  (engine rate {SAMPLE_RATE} Hz)\n\n"
+        + text
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Pure core: prints, serialisation, index, identify (synthetic music, hypothesis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airtrack.errors import AudioError, CatalogError
+from airtrack.fingerprint import (
+    SAMPLE_RATE,
+    Index,
+    LandmarkExtractor,
+    fingerprint_samples,
+    identify,
+    pack_prints,
+    unpack_prints,
+)
+from tests.unit._synth_music import noise, resample_speed, song
+
+SR = SAMPLE_RATE
+SONGS = {tid: song(seed) for tid, seed in ((11, 1), (22, 2), (33, 3), (44, 4))}
+
+
+@pytest.fixture(scope="module")
+def index() -> Index:
+    return Index.build((tid, pack_prints(fingerprint_samples(x))) for tid, x in SONGS.items())
+
+
+@settings(max_examples=6, deadline=None)
+@given(tid=st.sampled_from([11, 22, 33, 44]), offset=st.floats(0.0, 25.0))
+def test_clip_matches_its_track_at_its_offset(index: Index, tid: int, offset: float) -> None:
+    clip = noise(SONGS[tid][int(offset * SR) : int((offset + 12) * SR)], 15, seed=int(offset))
+    match = identify(clip, index)
+    assert match is not None
+    assert match.track_id == tid
+    assert match.offset_s == pytest.approx(offset, abs=0.3)
+    assert 0.5 <= match.confidence <= 1.0
+
+
+@settings(max_examples=4, deadline=None)
+@given(lead=st.floats(1.0, 10.0))
+def test_shifting_time_shifts_the_match(index: Index, lead: float) -> None:
+    clip = SONGS[22][12 * SR : 27 * SR]  # > snap_s into the song: a mid-way start
+    padded = np.concatenate([np.zeros(int(lead * SR), np.float32), clip])
+    a, b = identify(clip, index), identify(padded, index)
+    assert a is not None and b is not None
+    assert b.start_s - a.start_s == pytest.approx(lead, abs=0.2)
+    assert b.offset_s == pytest.approx(a.offset_s, abs=0.2)
+
+
+@pytest.mark.parametrize("speed", [0.97, 1.025])
+def test_speed_shifted_play_is_found(index: Index, speed: float) -> None:
+    clip = resample_speed(SONGS[33][8 * SR : 28 * SR], speed)
+    match = identify(noise(clip, 15, seed=3), index)
+    assert match is not None and match.track_id == 33
+    assert match.speed == pytest.approx(speed, abs=0.011)
+
+
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(100, 10_000))
+def test_other_music_does_not_match(index: Index, seed: int) -> None:
+    assert identify(song(seed, 20.0), index) is None
+
+
+def test_silence_and_noise_do_not_match(index: Index) -> None:
+    assert identify(np.zeros(10 * SR, np.float32), index) is None
+    rng = np.random.default_rng(0)
+    assert identify((0.1 * rng.standard_normal(10 * SR)).astype(np.float32), index) is None
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 50), seconds=st.floats(3.0, 15.0))
+def test_pack_unpack_round_trip(seed: int, seconds: float) -> None:
+    prints = fingerprint_samples(song(seed, seconds))
+    back = unpack_prints(pack_prints(prints))
+    order = np.argsort(prints.times, kind="stable")
+    assert np.array_equal(back.hashes, prints.hashes[order])
+    assert np.array_equal(back.times, prints.times[order])
+    assert back.duration_s == pytest.approx(prints.duration_s, rel=1e-6)
+    assert len(pack_prints(prints)) < 8 * max(1, len(prints)) + 64
+
+
+def test_unpack_refuses_garbage() -> None:
+    for blob in (b"", b"xx", b"NOPE" + bytes(20)):
+        with pytest.raises(AudioError):
+            unpack_prints(blob)
+
+
+@settings(max_examples=4, deadline=None)
+@given(block=st.integers(1, 40_000))
+def test_extractor_is_block_size_independent(block: int) -> None:
+    x = SONGS[44][: 12 * SR]
+    whole = fingerprint_samples(x)
+    ex = LandmarkExtractor()
+    parts = [ex.feed(x[i : i + block]) for i in range(0, x.shape[0], block)]
+    parts.append(ex.flush())
+    t = np.concatenate([p.t for p in parts])
+    assert np.array_equal(np.sort(t), np.sort(whole.times.astype(np.int64)))
+
+
+def test_index_save_load_and_version(index: Index, tmp_path: Path) -> None:
+    path = tmp_path / "catalog.idx"
+    index.save(path)
+    for mmap in (True, False):
+        loaded = Index.load(path, mmap=mmap)
+        assert loaded.version == index.version
+        assert np.array_equal(loaded.track_ids, index.track_ids)
+        assert loaded.n_hashes == index.n_hashes
+        match = identify(SONGS[44][10 * SR : 20 * SR], loaded)
+        assert match is not None and match.track_id == 44
+    other = Index.build([(11, pack_prints(fingerprint_samples(SONGS[11])))])
+    assert other.version != index.version
+    (tmp_path / "bad.idx").write_bytes(b"hello")
+    with pytest.raises(CatalogError):
+        Index.load(tmp_path / "bad.idx")
+    with pytest.raises(CatalogError):
+        Index.build([(1, pack_prints(fingerprint_samples(SONGS[11])))] * 2)
