@@ -131,12 +131,15 @@ def ingest_100(songs: list[S.Song]) -> tuple[float, float, float]:
     """Fingerprint 100 files in a fresh process: (seconds, audio seconds, peak RSS MB)."""
     paths = [songs[i % len(songs)].path for i in range(100)]
     audio = sum(S.ffprobe_duration(Path(p)) for p in paths)
+    # /usr/bin/time measures a process forked from a small parent (Linux children inherit
+    # the parent's ru_maxrss at fork, so asking getrusage in the child over-reports).
     out = subprocess.run(
-        [sys.executable, __file__, "--ingest-child", *paths],
+        ["/usr/bin/time", "-f", "RSS %M", sys.executable, __file__, "--ingest-child", *paths],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    dt, rss = map(float, out.stdout.split())
-    return dt, audio, rss
+    dt = float(out.stdout.split()[0])
+    rss_kb = float(out.stderr.strip().splitlines()[-1].split()[1])
+    return dt, audio, rss_kb / 1024
 
 
 def index_scaling(sizes: tuple[int, ...]) -> list[tuple[int, int, float, float]]:
