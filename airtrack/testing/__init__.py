@@ -1,0 +1,1 @@
+"""Test helpers that are real components (fault proxy for chaos tests)."""
