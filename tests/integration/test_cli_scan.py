@@ -1,0 +1,139 @@
+"""The real ``airtrack`` CLI in subprocesses: catalog add/list/remove, scan --json, identify.
+
+Ground truth: catalog songs aired back to back with crossfades, a song that is not in the
+catalog between them, and one catalog song aired twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from airtrack.demo.catalog import demo_catalog
+from tests.integration.test_catalog_support import SR, catalog_song, crossfade, other, write
+
+SONG_S = 30.0
+SCAN_KEYS = {"track_id", "title", "artist", "source", "start", "end", "confidence"}
+
+
+@dataclass
+class Cli:
+    cwd: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "airtrack", *args],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def json(self, *args: str) -> object:
+        proc = self(*args, "--json")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, db_url: str) -> Cli:
+    env = dict(os.environ)
+    env.update(
+        AIRTRACK_DATABASE_URL=db_url,
+        AIRTRACK_HOME=str(tmp_path / "home"),
+        AIRTRACK_LOG_LEVEL="WARNING",
+    )
+    return Cli(tmp_path, env)
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> list[tuple[int, float]]:
+    """lib/ with three catalog songs; rec.mp3 airing them; returns (song, start) truth."""
+    specs = demo_catalog(3)
+    for i, spec in enumerate(specs):
+        write(tmp_path / "lib" / f"{spec.artist} - {spec.title}.mp3", catalog_song(i, SONG_S))
+    order = [0, None, 1, 2, 0]  # None: a song that is not in the catalog
+    parts = [catalog_song(i, SONG_S) if i is not None else other(0, 20.0) for i in order]
+    mix, starts = crossfade(parts, fade_s=2.5)
+    rng = np.random.default_rng(7)
+    mix = mix + rng.normal(0, 0.01, mix.shape).astype(np.float32)
+    write(tmp_path / "rec.mp3", mix)
+    write(tmp_path / "clip.mp3", catalog_song(2, SONG_S)[SR * 12 : SR * 20])
+    write(tmp_path / "unknown.mp3", other(0, 20.0)[SR * 5 : SR * 13])
+    return [(i, s) for i, s in zip(order, starts, strict=True) if i is not None]
+
+
+def snapshots(cli: Cli) -> dict[str, int]:
+    folder = cli.cwd / "home" / "snapshots"
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+def test_catalog_add_scan_identify_remove(cli: Cli, station: list[tuple[int, float]]) -> None:
+    (cli.cwd / "bad.mp3").write_text("not audio")
+    added = cli("catalog", "add", "lib/", "bad.mp3")
+    assert added.returncode == 1, added.stderr
+    assert "failed: bad.mp3: cannot open as audio" in added.stdout
+    assert "3 added, 0 duplicates, 1 failed" in added.stdout
+
+    tracks = cli.json("catalog", "list")
+    assert isinstance(tracks, list) and len(tracks) == 3
+    specs = demo_catalog(3)
+    source_of = {i: f"lib/{s.artist} - {s.title}.mp3" for i, s in enumerate(specs)}
+    id_of = {i: next(t["id"] for t in tracks if t["source"] == source_of[i]) for i in range(3)}
+
+    plays = cli.json("scan", "rec.mp3")
+    assert isinstance(plays, list)
+    assert all(set(p) == SCAN_KEYS for p in plays)
+    assert [p["start"] for p in plays] == sorted(p["start"] for p in plays)
+    # one object per airing, the right songs in the right order, starts within 2 s
+    assert [p["track_id"] for p in plays] == [id_of[i] for i, _ in station], plays
+    for play, (i, start) in zip(plays, station, strict=True):
+        assert play["source"] == source_of[i]
+        assert (play["artist"], play["title"]) == (specs[i].artist, specs[i].title)
+        assert abs(play["start"] - start) <= 2.0, (play, start)
+        assert play["end"] - play["start"] >= SONG_S - 5.0
+        assert 0.5 <= play["confidence"] <= 1.0
+
+    # the snapshot is cached: a second scan reuses the same file and gives the same answer
+    cached = snapshots(cli)
+    assert len(cached) == 1
+    assert cli.json("scan", "rec.mp3") == plays
+    assert snapshots(cli) == cached
+
+    hit = cli("identify", "clip.mp3", "--json")
+    assert hit.returncode == 0, hit.stderr
+    found = json.loads(hit.stdout)
+    assert found["track_id"] == id_of[2] and abs(found["offset"] - 12.0) <= 1.0
+    miss = cli("identify", "unknown.mp3")
+    assert miss.returncode == 1 and miss.stdout.strip() == "no match"
+
+    removed = cli("catalog", "remove", str(id_of[1]))
+    assert removed.returncode == 0 and source_of[1] in removed.stdout
+    table = cli("scan", "rec.mp3")  # without --json: a table
+    assert table.returncode == 0, table.stderr
+    assert specs[0].title in table.stdout and specs[2].title in table.stdout
+    assert specs[1].title not in table.stdout
+    assert set(snapshots(cli)) != set(cached)  # a new revision, a new snapshot
+
+
+def test_scan_of_a_bad_file_is_one_line(cli: Cli) -> None:
+    (cli.cwd / "noise.mp3").write_text("nothing here")
+    proc = cli("scan", "noise.mp3", "--json")
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = [ln for ln in proc.stderr.splitlines() if "noise.mp3" in ln]
+    assert lines == [
+        "airtrack: noise.mp3: cannot open as audio (Invalid data found when processing input)"
+    ]
+    missing = cli("identify", "missing.mp3")
+    assert missing.returncode == 1 and "missing.mp3: no such file" in missing.stderr
