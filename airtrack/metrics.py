@@ -45,3 +45,32 @@ IS_LEADER = Gauge("airtrack_is_leader", "1 on the replica that runs the control 
 WORKER_REPORTED = Gauge(
     "airtrack_worker_reported", "Metrics workers report in heartbeats", ["worker", "metric"]
 )
+
+# --- operations (issue 6) ---------------------------------------------------
+COMM_FAILURES = Counter(
+    "airtrack_comm_failures_total",
+    "Communication failures counted by the failure ledger, by peer type and kind",
+    ["peer_type", "kind"],
+)
+ALERTS_RAISED = Counter("airtrack_alerts_raised_total", "Alerts opened", ["severity", "kind"])
+ALERTS_OPEN = Gauge("airtrack_alerts_open", "Open alerts by severity", ["severity"])
+WEBHOOK_DELIVERIES = Counter(
+    "airtrack_alert_webhook_total", "Alert webhook notifications by outcome", ["outcome"]
+)
+ERROR_PATTERNS = Counter(
+    "airtrack_error_patterns_total", "Error occurrences recorded as patterns, by source", ["source"]
+)
+RECOGNITION_LATENCY = Histogram(
+    "airtrack_recognition_latency_seconds",
+    "Delay from a play's start on air to its report reaching the orchestrator",
+    buckets=(1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+)
+STREAM_LAG = Histogram(
+    "airtrack_stream_lag_seconds",
+    "Capture lag workers report per stream in heartbeats",
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+OUTBOX_DEPTH = Gauge(
+    "airtrack_outbox_depth", "Plays waiting in worker outboxes, as reported in heartbeats"
+)
+HEALTH_CHECK_OK = Gauge("airtrack_health_check_ok", "1 when the last health check passed", ["check"])

@@ -160,8 +160,9 @@ def status() -> None:
 @handle_errors
 def diagnose(json: JsonFlag = False) -> None:
     """Findings about inconsistencies, each with a recommended fix."""
-    settings_from()
-    not_available("diagnostics", "issue 6")
+    from . import ops
+
+    raise typer.Exit(ops.diagnose(settings_from(), json))
 
 
 @db_app.command("migrate")

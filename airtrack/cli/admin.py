@@ -138,3 +138,6 @@ def status(settings: Settings) -> None:
     )
     for s in failed:
         out.print(f"  failed: {s['name']}: {s['last_error']}", markup=False)
+    from .ops import alerts_section
+
+    alerts_section(settings)

@@ -22,7 +22,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airtrack.db import Database
-from airtrack.errors import DatabaseError, DatabaseUnavailable, LockContention
+from airtrack.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    IntegrityViolation,
+    LockContention,
+)
 from airtrack.logging import get_logger
 from airtrack.metrics import HTTP_SECONDS
 from airtrack.protocol import (
@@ -127,6 +132,11 @@ Worker = Depends(require("worker"))
 Admin = Depends(require("admin"))
 
 
+def _ops(st: AppState) -> Any:
+    """The operations runtime (failure accounting, airtrack.ops) when installed, else None."""
+    return st.extras.get("ops")
+
+
 def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     """The API over ``state``. ``lifespan_tasks`` runs the control loop inside the app."""
 
@@ -168,6 +178,8 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
 
     @app.exception_handler(DatabaseError)
     async def db_error(request: Request, exc: DatabaseError) -> JSONResponse:
+        if (ops := _ops(state)) is not None and not isinstance(exc, IntegrityViolation):
+            ops.failure("database", f"db.{type(exc).__name__}", str(exc))
         if isinstance(exc, DatabaseUnavailable | LockContention):
             return JSONResponse(
                 {"detail": f"database busy or unavailable: {exc}"},
@@ -188,6 +200,8 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     )
     async def register(req: RegisterRequest, st: State) -> RegisterResponse:
         incarnation, assignments = await membership.register(st.db, req)
+        if (ops := _ops(st)) is not None:
+            ops.success(f"worker:{req.worker_id}")
         return RegisterResponse(
             worker_id=req.worker_id,
             heartbeat_interval_s=st.settings.heartbeat_interval_s,
@@ -205,8 +219,15 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     )
     async def heartbeat(worker_id: WorkerId, req: HeartbeatRequest, st: State) -> HeartbeatResponse:
         outcome = await membership.heartbeat(st.db, worker_id, req)
+        ops = _ops(st)
         if outcome is None:
+            if ops is not None:
+                ops.failure(
+                    f"worker:{worker_id}", "heartbeat.unknown", "heartbeat from an unknown worker"
+                )
             raise HTTPException(404, "unknown worker: register again")
+        if ops is not None:
+            ops.observe_heartbeat(worker_id, req)
         recovery = bool(st.extras.get("recovery", lambda: False)())
         return HeartbeatResponse(
             assignments=outcome.assignments,
@@ -225,6 +246,8 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         released = await membership.deregister(st.db, worker_id)
         if released is None:
             raise HTTPException(404, "unknown worker")
+        if (ops := _ops(st)) is not None:
+            ops.left(worker_id)
         return {"worker_id": worker_id, "released": released}
 
     @app.post(
@@ -236,6 +259,8 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     )
     async def post_plays(req: PlaysRequest, st: State) -> Response:
         results = await plays.record_plays(st.db, req.plays)
+        if (ops := _ops(st)) is not None:
+            ops.observe_plays(req.plays, results)
         body = PlaysResponse(results=results).model_dump()
         code = 409 if results and all(r.status == "stale" for r in results) else 200
         return JSONResponse(body, code)
@@ -330,6 +355,9 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    from airtrack.ops.routes import router as ops_router  # imports this module: late
+
+    app.include_router(ops_router)
     return app
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import signal
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -12,6 +14,7 @@ import uvicorn
 from airtrack.db import connect, database_url
 from airtrack.errors import ConfigError
 from airtrack.logging import get_logger
+from airtrack.ops import install as install_ops
 from airtrack.settings import Settings
 
 from .app import AppState, SnapshotFn, create_app, wrap
@@ -60,8 +63,9 @@ async def build_state(settings: Settings, *, with_control: bool = True) -> AppSt
     url = database_url(settings)
     db = await connect(settings)
     state = AppState(db=db, settings=settings, tokens=tokens)
+    ops = install_ops(state, replica_id=f"{socket.gethostname()}:{os.getpid()}")
     if with_control:
-        state.control = ControlLoop(db, settings, url)
+        state.control = ControlLoop(db, settings, url, recovery=ops.recovery, on_tick=ops.on_tick)
     state.snapshot = _snapshot_fn(state)
     return state
 
@@ -89,9 +93,14 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
         port=settings.port,
         tokens=str(state.tokens.path) if state.tokens.path else "from settings",
     )
+    ops = state.extras.get("ops")
+    if ops is not None:
+        ops.start()
     try:
         await server.serve()
     finally:
+        if ops is not None:
+            await ops.close()
         await state.db.close()
         log.info("orchestrator.stopped")
     return 0

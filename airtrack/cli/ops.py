@@ -1,0 +1,93 @@
+"""``airtrack diagnose`` and the alerts part of ``airtrack status`` (read from the store)."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from typing import Any
+
+from rich.table import Table
+
+from airtrack.db import Database, connect
+from airtrack.settings import Settings
+
+from ._common import out, run_async
+
+_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+async def _with_db(settings: Settings, fn: Any) -> Any:
+    db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
+    try:
+        return await fn(db)
+    finally:
+        await db.close()
+
+
+def diagnose(settings: Settings, as_json: bool) -> int:
+    """Print diagnostics; exit code 1 when there is a critical finding."""
+    from airtrack.ops.diagnostics import collect
+
+    async def go(db: Database) -> dict[str, Any]:
+        return await collect(db, settings)
+
+    report: dict[str, Any] = run_async(_with_db(settings, go))
+    critical = any(f["severity"] == "critical" for f in report["findings"])
+    if as_json:
+        print(jsonlib.dumps(report, indent=2, default=str))
+        return 1 if critical else 0
+    leader = report["leader"]
+    out.print(
+        f"leader: {leader['replica']} ({leader['age_s']} s ago)" if leader else "leader: none",
+        markup=False,
+    )
+    rec = report["recovery"]
+    out.print(f"recovery mode: {'ON' if rec.get('on') else 'off'}")
+    workers, streams = report["workers"], report["streams"]
+    owned = sum(1 for s in streams if s["state"] == "assigned")
+    out.print(
+        f"workers: {len(workers)} ({sum(w['state'] == 'active' for w in workers)} active); "
+        f"streams: {len(streams)} ({owned} owned); catalog: {report['catalog']['tracks']} songs; "
+        f"plays: {report['plays']['total']} ({report['plays']['last_hour']} in the last hour); "
+        f"max epoch {report['epochs']['max']}"
+    )
+    findings = report["findings"]
+    if not findings:
+        out.print("[green]no problems found[/green]")
+    for f in findings:
+        style = _STYLE.get(f["severity"], "")
+        out.print(f"[{style}]{f['severity'].upper()}[/{style}] ", end="")
+        out.print(f["problem"], markup=False, highlight=False)
+        out.print(f"    evidence: {f['evidence']}", markup=False, highlight=False)
+        out.print(f"    fix:      {f['recommendation']}", markup=False, highlight=False)
+    patterns = report["error_patterns"]
+    if patterns:
+        table = Table("count", "source", "signature", "last seen", title="top error patterns")
+        for p in patterns:
+            table.add_row(str(p["count"]), p["source"], p["signature"], str(p["last_seen"])[:19])
+        out.print(table)
+    return 1 if critical else 0
+
+
+def alerts_section(settings: Settings) -> None:
+    """Open alerts, appended to ``airtrack status``."""
+    from airtrack.ops.alerts import list_alerts
+
+    async def go(db: Database) -> list[dict[str, Any]]:
+        return await list_alerts(db)
+
+    alerts = run_async(_with_db(settings, go))
+    if not alerts:
+        out.print("alerts: none open")
+        return
+    table = Table("severity", "kind", "subject", "message", "count", "last seen", title="alerts")
+    for a in alerts:
+        style = _STYLE.get(a["severity"], "")
+        table.add_row(
+            f"[{style}]{a['severity']}[/{style}]",
+            a["kind"],
+            a["subject"],
+            a["message"],
+            str(a["count"]),
+            a["last_seen"].strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    out.print(table)

@@ -1,0 +1,130 @@
+-- Operations (issue 6): alerts, error patterns, failure events, diagnostics, health.
+
+-- ---------------------------------------------------------------- alerts
+-- name: ops_alert_raise
+-- Deduplicated while open: the open row for (kind, subject) grows instead.
+INSERT INTO alerts (severity, kind, subject, message)
+VALUES (%(severity)s, %(kind)s, %(subject)s, %(message)s)
+ON CONFLICT (kind, subject) WHERE resolved_at IS NULL
+DO UPDATE SET last_seen = now(),
+              count = alerts.count + 1,
+              message = EXCLUDED.message,
+              severity = EXCLUDED.severity
+RETURNING id, severity, kind, subject, message, first_seen, last_seen, count, resolved_at,
+          (xmax = 0) AS created
+
+-- name: ops_alert_resolve
+UPDATE alerts SET resolved_at = now(), last_seen = now()
+WHERE kind = %(kind)s AND subject = %(subject)s AND resolved_at IS NULL
+RETURNING id, severity, kind, subject, message, first_seen, last_seen, count, resolved_at
+
+-- name: ops_alerts_list
+SELECT id, severity, kind, subject, message, first_seen, last_seen, count, resolved_at
+FROM alerts
+WHERE %(all)s OR resolved_at IS NULL
+ORDER BY resolved_at IS NULL DESC,
+         CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+         last_seen DESC
+LIMIT %(limit)s
+
+-- ---------------------------------------------------------------- error patterns
+-- name: ops_pattern_upsert
+INSERT INTO error_patterns (signature, source, count, sample)
+VALUES (%(signature)s, %(source)s, %(count)s, %(sample)s)
+ON CONFLICT (signature) DO UPDATE
+SET count = error_patterns.count + EXCLUDED.count, last_seen = now()
+
+-- name: ops_patterns_top
+SELECT signature, source, count, first_seen, last_seen, sample
+FROM error_patterns ORDER BY count DESC, last_seen DESC LIMIT %(limit)s
+
+-- ---------------------------------------------------------------- failure events
+-- name: ops_events_insert
+INSERT INTO events (kind, subject, detail)
+SELECT * FROM unnest(%(kinds)s::text[], %(subjects)s::text[], %(details)s::jsonb[])
+
+-- name: ops_failures_since
+-- Failures other replicas saw; the leader folds them into its ledger.
+SELECT id, subject, detail FROM events
+WHERE id > %(after)s AND kind = 'comm.failure' AND detail->>'replica' <> %(replica)s
+ORDER BY id LIMIT 1000
+
+-- name: ops_last_event_id
+SELECT COALESCE(max(id), 0) AS id FROM events
+
+-- name: ops_events_recent
+SELECT id, at, kind, subject, detail FROM events ORDER BY id DESC LIMIT %(limit)s
+
+-- ---------------------------------------------------------------- liveness view
+-- name: ops_worker_silence
+-- Seconds since each live worker's last heartbeat, by the database clock.
+SELECT id, state, EXTRACT(EPOCH FROM (now() - last_heartbeat))::float8 AS silent_s
+FROM workers WHERE state IN ('active', 'suspect') ORDER BY id
+
+-- ---------------------------------------------------------------- diagnostics
+-- name: ops_diag_streams
+SELECT s.id, s.name, s.url, s.enabled, s.status, s.last_error, s.error_since,
+       EXTRACT(EPOCH FROM (now() - s.error_since))::float8 AS error_for_s,
+       a.worker_id, a.next_worker_id, a.epoch, a.state, a.assigned_at, a.confirmed_at,
+       EXTRACT(EPOCH FROM (now() - a.assigned_at))::float8 AS state_for_s,
+       w.state AS worker_state
+FROM streams s
+LEFT JOIN assignments a ON a.stream_id = s.id
+LEFT JOIN workers w ON w.id = a.worker_id
+ORDER BY s.id
+
+-- name: ops_diag_workers
+SELECT w.id, w.host, w.version, w.capacity, w.state, w.registered_at, w.last_heartbeat,
+       w.incarnation, w.meta,
+       EXTRACT(EPOCH FROM (now() - w.last_heartbeat))::float8 AS silent_s,
+       (SELECT count(*) FROM assignments a
+         WHERE a.worker_id = w.id AND a.state IN ('assigned', 'revoking')) AS streams
+FROM workers w ORDER BY w.id
+
+-- name: ops_diag_control
+SELECT key, value, updated_at, EXTRACT(EPOCH FROM (now() - updated_at))::float8 AS age_s
+FROM control_state ORDER BY key
+
+-- name: ops_diag_counts
+SELECT (SELECT count(*) FROM tracks) AS tracks,
+       (SELECT count(*) FROM plays) AS plays,
+       (SELECT count(*) FROM plays WHERE recorded_at > now() - interval '1 hour') AS plays_1h,
+       (SELECT COALESCE(max(epoch), 0) FROM assignments) AS max_epoch,
+       now() AS now
+
+-- ---------------------------------------------------------------- health
+-- name: ops_health_probe
+-- A real write: proves the database accepts writes, not just reads.
+INSERT INTO control_state (key, value, updated_at) VALUES ('health_probe', %(value)s, now())
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+RETURNING updated_at
+
+-- name: ops_health_leader
+SELECT EXTRACT(EPOCH FROM (now() - updated_at))::float8 AS age_s, value
+FROM control_state WHERE key = 'leader'
+
+-- name: ops_health_integrity
+SELECT
+  (SELECT count(*) FROM assignments a JOIN workers w ON w.id = a.worker_id
+    WHERE a.state IN ('assigned', 'revoking') AND w.state = 'inactive') AS inactive_owner,
+  (SELECT count(*) FROM assignments a
+    WHERE a.worker_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = a.worker_id)) AS unknown_owner,
+  (SELECT count(*) FROM streams s
+    WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.stream_id = s.id)) AS streams_without_row,
+  (SELECT count(*) FROM plays p
+    WHERE NOT EXISTS (SELECT 1 FROM streams s WHERE s.id = p.stream_id)) AS orphan_plays,
+  (SELECT count(*) FROM play_keys k
+    WHERE NOT EXISTS (SELECT 1 FROM plays p WHERE p.id = k.play_id)) AS orphan_play_keys,
+  (SELECT count(*) FROM (SELECT p.stream_id FROM plays p JOIN assignments a
+     ON a.stream_id = p.stream_id GROUP BY p.stream_id, a.epoch
+     HAVING max(p.epoch) > a.epoch) x) AS epoch_ahead,
+  (SELECT count(*) FROM assignments a
+    WHERE a.state = 'revoking' AND a.next_worker_id = a.worker_id) AS self_handoff
+
+-- name: ops_health_capacity
+SELECT w.id, w.capacity, count(a.stream_id) AS streams
+FROM workers w JOIN assignments a ON a.worker_id = w.id AND a.state IN ('assigned', 'revoking')
+GROUP BY w.id, w.capacity
+HAVING count(a.stream_id) > w.capacity
+ORDER BY w.id

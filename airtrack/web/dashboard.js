@@ -1,0 +1,173 @@
+// airtrack dashboard: plain JavaScript, no build step, no network beyond this orchestrator.
+"use strict";
+
+const REFRESH_MS = 3000;
+const KEY = "airtrack.adminToken";
+const $ = (id) => document.getElementById(id);
+
+function token() {
+  const fromUrl = new URLSearchParams(location.search).get("token");
+  if (fromUrl) {
+    sessionStorage.setItem(KEY, fromUrl);
+    // Keep the token out of the address bar, history and screenshots.
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem(KEY);
+}
+
+async function api(path) {
+  const resp = await fetch("/api/v1" + path, {
+    headers: { Authorization: "Bearer " + token() },
+    cache: "no-store",
+  });
+  if (resp.status === 401 || resp.status === 403) {
+    sessionStorage.removeItem(KEY);
+    throw new Error("the admin token was refused");
+  }
+  if (!resp.ok) throw new Error(path + ": HTTP " + resp.status);
+  return resp.json();
+}
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  if (cls) td.className = cls;
+  return td;
+}
+
+function fill(tableId, rows, toCells) {
+  const body = $(tableId).querySelector("tbody");
+  body.replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement("tr");
+      tr.append(...toCells(r));
+      return tr;
+    })
+  );
+}
+
+function time(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "";
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function el(name, attrs, text) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// Bar chart of streams per worker against capacity (inline SVG, drawn here).
+function drawLoad(workers) {
+  const svg = $("load-chart");
+  const width = svg.clientWidth || 600;
+  const height = 220;
+  const pad = { l: 36, r: 8, t: 10, b: 40 };
+  const live = workers.filter((w) => w.state !== "inactive");
+  const max = Math.max(1, ...live.map((w) => Math.max(w.capacity, w.streams)));
+  const slot = (width - pad.l - pad.r) / Math.max(1, live.length);
+  const bw = Math.max(4, Math.min(48, slot * 0.7));
+  const y = (v) => pad.t + (height - pad.t - pad.b) * (1 - v / max);
+  const nodes = [];
+  for (const tick of [0, Math.round(max / 2), max]) {
+    nodes.push(el("line", { x1: pad.l, x2: width - pad.r, y1: y(tick), y2: y(tick),
+                            stroke: "#e3e8ee" }));
+    nodes.push(el("text", { x: pad.l - 6, y: y(tick) + 4, "text-anchor": "end" }, tick));
+  }
+  live.forEach((w, i) => {
+    const x = pad.l + i * slot + (slot - bw) / 2;
+    nodes.push(el("rect", { class: "cap", x, y: y(w.capacity), width: bw,
+                            height: y(0) - y(w.capacity) }));
+    const bar = el("rect", { class: w.streams > w.capacity ? "bar over" : "bar", x,
+                             y: y(w.streams), width: bw, height: y(0) - y(w.streams),
+                             "data-worker": w.id, "data-streams": w.streams });
+    bar.append(el("title", {}, `${w.id}: ${w.streams} / ${w.capacity} streams`));
+    nodes.push(bar);
+    nodes.push(el("text", { x: x + bw / 2, y: height - pad.b + 14, "text-anchor": "middle" },
+                  w.id.length > 12 ? w.id.slice(0, 11) + "…" : w.id));
+    nodes.push(el("text", { x: x + bw / 2, y: y(w.streams) - 3, "text-anchor": "middle" },
+                  w.streams));
+  });
+  svg.replaceChildren(...nodes);
+}
+
+function render(diag, alerts, plays) {
+  const rec = $("recovery");
+  const on = Boolean(diag.recovery && diag.recovery.on);
+  rec.textContent = "recovery mode: " + (on ? "ON" : "off");
+  rec.className = "badge " + (on ? "on" : "ok");
+  rec.dataset.on = String(on);
+  $("leader").textContent = diag.leader ? "leader " + diag.leader.replica : "no leader";
+  $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+
+  $("worker-count").textContent = `(${diag.workers.length})`;
+  drawLoad(diag.workers);
+  fill("workers", diag.workers, (w) => [
+    cell(w.id), cell(w.host), cell(w.state), cell(w.streams), cell(w.capacity),
+    cell(w.metrics && w.metrics.outbox_pending !== undefined ? w.metrics.outbox_pending : "-"),
+    cell(w.silent_s === null ? "-" : w.silent_s + " s"),
+  ]);
+  $("alert-count").textContent = `(${alerts.length})`;
+  fill("alerts", alerts, (a) => [
+    cell(a.severity, "sev-" + a.severity), cell(a.kind), cell(a.subject),
+    cell(a.message, "wrap"), cell(a.count), cell(time(a.last_seen)),
+  ]);
+  $("findings").replaceChildren(
+    ...diag.findings.map((f) => {
+      const li = document.createElement("li");
+      const sev = document.createElement("span");
+      sev.className = "sev-" + f.severity;
+      sev.textContent = f.severity + ": ";
+      li.append(sev, f.problem + " — " + f.recommendation);
+      li.title = f.evidence;
+      return li;
+    })
+  );
+  $("stream-count").textContent = `(${diag.streams.length})`;
+  fill("streams", diag.streams, (s) => [
+    cell(s.name), cell(s.state), cell(s.status || "-"), cell(s.worker_id || "-"),
+    cell(s.epoch), cell(s.last_error || "", "wrap"),
+  ]);
+  fill("plays", plays, (p) => [
+    cell(time(p.started_at)), cell(p.stream), cell(p.title || "#" + p.track_id),
+    cell(p.artist), cell(Number(p.confidence).toFixed(2)),
+  ]);
+}
+
+async function refresh() {
+  try {
+    const [diag, alerts, plays] = await Promise.all([
+      api("/diagnostics"), api("/alerts"), api("/plays?limit=25"),
+    ]);
+    render(diag, alerts, plays);
+    $("error").hidden = true;
+    $("main").hidden = false;
+    document.body.dataset.loaded = "true";
+  } catch (err) {
+    $("error").textContent = err.message;
+    $("error").hidden = false;
+    if (!token()) showLogin();
+  }
+}
+
+function showLogin() {
+  $("main").hidden = true;
+  $("login").hidden = false;
+}
+
+let timer = null;
+function start() {
+  $("login").hidden = true;
+  refresh();
+  if (timer === null) timer = setInterval(refresh, REFRESH_MS);
+}
+
+$("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem(KEY, $("token").value.trim());
+  start();
+});
+
+if (token()) start();
+else showLogin();
