@@ -16,7 +16,6 @@ import numpy as np
 from airtrack.demo.catalog import SongSpec, demo_catalog, write_catalog
 from airtrack.demo.speech import render_talk
 from airtrack.demo.synth import (
-    F64,
     Audio,
     DrumKit,
     Timbre,
@@ -184,7 +183,7 @@ def render_song(seed: int, duration_s: float, sr: int = 22050) -> Audio:
     n = max(1, int(duration_s * sr))
     beat = 60.0 / st.bpm
     bar = 4 * beat
-    lead, comp, bass = np.zeros(n), np.zeros(n), np.zeros(n)
+    lead, comp, bass = (np.zeros(n, dtype=np.float32) for _ in range(3))
     kicks: list[tuple[float, float]] = []
     snares: list[tuple[float, float]] = []
     hats: list[tuple[float, float]] = []
@@ -240,13 +239,21 @@ def render_song(seed: int, duration_s: float, sr: int = 22050) -> Audio:
                 )
         t0 += SECTION_BARS[name] * bar
     drums = _drums(st.kit, kicks, snares, hats, crashes, n, sr)
-    mix = 0.9 * lead + 0.45 * comp + 0.7 * bass + 0.4 * drums
+    # In place, in float32: a 3-minute song must not cost hundreds of MB while rendering.
+    mix = lead
+    mix *= 0.9
+    mix += 0.45 * comp
+    del comp
+    mix += 0.7 * bass
+    del bass
+    mix += 0.4 * drums
+    del drums
     mix = reverb(mix, rng, sr, float(rng.uniform(0.25, 0.6)), float(rng.uniform(0.08, 0.25)))
     return normalise(fade(mix, sr, 0.02, min(2.0, duration_s / 4)))
 
 
 def _comp_bar(
-    out: F64,
+    out: Audio,
     rng: np.random.Generator,
     st: _Style,
     style: str,
@@ -298,7 +305,7 @@ def _comp_bar(
 
 
 def _bass_bar(
-    out: F64, rng: np.random.Generator, st: _Style, deg: int, tb: float, beat: float, sr: int
+    out: Audio, rng: np.random.Generator, st: _Style, deg: int, tb: float, beat: float, sr: int
 ) -> None:
     root = _pitch(st, deg, -2 if st.root > 55 else -1)
     steps = [i for i, c in enumerate(st.bass_pattern) if c == "x"]
@@ -353,8 +360,8 @@ def _drums(
     crashes: list[tuple[float, float]],
     n: int,
     sr: int,
-) -> F64:
-    out = np.zeros(n)
+) -> Audio:
+    out = np.zeros(n, dtype=np.float32)
     for sample, hits, gain in (
         (kit.kick, kicks, 1.0),
         (kit.snare, snares, 0.8),
@@ -363,12 +370,12 @@ def _drums(
     ):
         if hits:
             arr = np.array(hits)
-            out += gain * place(sample, (arr[:, 0] * sr).astype(np.intp), arr[:, 1], n)
+            place(out, sample * gain, (arr[:, 0] * sr).astype(np.intp), arr[:, 1])
     return out
 
 
 def _melody(
-    out: F64,
+    out: Audio,
     st: _Style,
     timbre: Timbre,
     motif: list[tuple[int, int, int]],
@@ -398,7 +405,7 @@ def render_jingle(seed: int, duration_s: float, sr: int = 22050) -> Audio:
     rng = np.random.default_rng([seed, 0x4A_49_4E])
     st = _style(rng, sr)
     n = max(1, int(duration_s * sr))
-    out = np.zeros(n)
+    out = np.zeros(n, dtype=np.float32)
     whoosh_n = min(n, int(rng.uniform(0.6, 1.2) * sr))
     w = highpass(rng.standard_normal(whoosh_n), 1500, sr) * np.linspace(0, 1, whoosh_n) ** 2
     out[:whoosh_n] += 0.3 * w
@@ -424,6 +431,6 @@ def render_jingle(seed: int, duration_s: float, sr: int = 22050) -> Audio:
         )
     kit = drum_kit(rng, sr)
     hits = np.array([int(t_hit * sr)], dtype=np.intp)
-    out += place(kit.kick + kit.crash[: len(kit.kick)], hits, np.ones(1), n)
+    place(out, kit.kick + kit.crash[: len(kit.kick)], hits, np.ones(1))
     out = reverb(out, rng, sr, 0.8, 0.35)
     return normalise(fade(out, sr, 0.01, min(0.5, duration_s / 4)))

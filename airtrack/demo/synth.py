@@ -7,6 +7,7 @@ deterministic for a seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,8 @@ from scipy import signal
 
 Audio = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+
+FA = TypeVar("FA", npt.NDArray[np.float64], npt.NDArray[np.float32])
 
 TABLE_SIZE = 2048
 
@@ -99,7 +102,7 @@ def adsr(n_on: int, n_total: int, timbre: Timbre, sr: int) -> F64:
 
 
 def render_note(
-    out: F64,
+    out: Audio,
     start: int,
     n_on: int,
     freq: float,
@@ -134,7 +137,7 @@ def render_note(
     out[start : start + n_total] += (0.5 * amp) * sig
 
 
-def one_pole_lowpass(x: F64, cutoff_hz: float, sr: int) -> F64:
+def one_pole_lowpass(x: F64 | Audio, cutoff_hz: float, sr: int) -> F64:
     """Cheap first-order low-pass."""
     a = float(np.exp(-2 * np.pi * cutoff_hz / sr))
     return np.asarray(signal.lfilter([1 - a], [1, -a], x))
@@ -188,40 +191,41 @@ def drum_kit(rng: np.random.Generator, sr: int) -> DrumKit:
     return DrumKit(kick, snare, 0.6 * hat, 0.5 * open_hat, 0.5 * crash)
 
 
-def place(sample: F64, positions: npt.NDArray[np.intp], gains: F64, n: int) -> F64:
-    """Sum ``sample`` at each position (with gain) into a buffer of ``n`` samples."""
-    out = np.zeros(n)
+def place(out: Audio, sample: F64, positions: npt.NDArray[np.intp], gains: F64) -> None:
+    """Add ``sample`` at each position (scaled by its gain) into ``out``."""
+    n = len(out)
     for pos, gain in zip(positions.tolist(), gains.tolist(), strict=True):
         if 0 <= pos < n:
             m = min(len(sample), n - pos)
             out[pos : pos + m] += gain * sample[:m]
-    return out
 
 
-def reverb(x: F64, rng: np.random.Generator, sr: int, seconds: float, wet: float) -> F64:
+def reverb(x: Audio, rng: np.random.Generator, sr: int, seconds: float, wet: float) -> Audio:
     """A cheap diffuse 'room': two cascaded sets of decaying taps (144 echoes), low-passed."""
     n = len(x)
     y = x
     for stage, span in enumerate((seconds * 0.15, seconds)):
         delays = np.sort(rng.uniform(0.005 if stage == 0 else 0.02, span, 12))
         gains = np.exp(-3.0 * delays / seconds) * rng.choice([-1.0, 1.0], 12)
-        acc = np.zeros(n)
+        acc = np.zeros(n, dtype=np.float32)
         for d, g in zip((delays * sr).astype(int).tolist(), gains.tolist(), strict=True):
             if d < n:
                 acc[d:] += g * y[: n - d]
-        y = acc / np.sqrt(np.sum(gains**2))
+        acc /= np.float32(np.sqrt(np.sum(gains**2)))
+        y = acc
     wet_sig = one_pole_lowpass(y, float(rng.uniform(2500, 5000)), sr)
-    return np.asarray(x + wet * wet_sig)
+    x += (wet * wet_sig).astype(np.float32)
+    return x
 
 
-def normalise(x: F64, peak: float = 0.89) -> Audio:
+def normalise(x: F64 | Audio, peak: float = 0.89) -> Audio:
     """Scale to ``peak`` and return float32 in [-1, 1]."""
     m = float(np.max(np.abs(x))) if len(x) else 0.0
     y = x * (peak / m) if m > 0 else x
     return np.clip(y, -1.0, 1.0).astype(np.float32)
 
 
-def fade(x: F64, sr: int, fade_in_s: float, fade_out_s: float) -> F64:
+def fade(x: FA, sr: int, fade_in_s: float, fade_out_s: float) -> FA:
     """Linear fade in/out, in place; returns ``x``."""
     n_in, n_out = min(int(fade_in_s * sr), len(x)), min(int(fade_out_s * sr), len(x))
     if n_in:
