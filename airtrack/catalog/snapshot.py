@@ -5,9 +5,10 @@ Snapshots are cached under ``AIRTRACK_HOME/snapshots/`` and keyed by the catalog
 not mistaken for the old one, and the engine version): as long as the catalog does not
 change, every caller gets the same file and nothing is rebuilt.
 
-Building reads the prints in batches inside one REPEATABLE READ transaction (so the file is
-exactly the catalog at that revision, and no more than one batch of raw blobs is in memory),
-feeding ``Index.build`` in a worker thread.  The file is written under a unique temporary
+Building streams the prints in batches (keyset pagination, one short query per batch, so no
+transaction stays open while the index is sorted and no more than one batch of raw blobs is
+in memory) into ``Index.build`` running in a worker thread; if the revision moved during the
+read, the read is repeated.  The file is written under a unique temporary
 name and renamed into place, so two processes building at once both end with a whole file.
 
 The orchestrator serves ``Snapshot.path`` at ``GET /api/v1/catalog/snapshot`` with
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from airtrack.catalog.store import ENGINE
-from airtrack.db import Database, Tx
+from airtrack.db import Database
 from airtrack.errors import CatalogError
 from airtrack.fingerprint import PRINTS_VERSION, Index
 from airtrack.logging import get_logger
@@ -40,6 +41,7 @@ __all__ = ["Snapshot", "ensure_snapshot", "load_index", "snapshot_dir"]
 log = get_logger(__name__)
 
 _BATCH = 128  # tracks per fetch while building (~6 MB of blobs for 3-minute songs)
+_BUILD_ATTEMPTS = 3
 _KEEP_PREVIOUS = 1  # older snapshots kept for readers that still have them open
 _TMP_MAX_AGE_S = 3600.0
 # one build at a time per folder and event loop (asyncio locks belong to one loop)
@@ -118,45 +120,44 @@ async def load_index(db: Database, settings: Settings) -> tuple[Index, Snapshot]
 
 async def _build(db: Database, settings: Settings, folder: Path) -> Snapshot:
     t0 = time.perf_counter()
-
-    async def tx(t: Tx) -> tuple[Snapshot, int]:
-        await t.execute("catalog_snapshot_isolation")
-        row = await t.fetchone("catalog_state")
-        if row is None:
-            raise CatalogError("catalog_state row is missing (run `airtrack db migrate`)")
-        revision, changed_at = int(row["revision"]), row["changed_at"]
-        stale = int(await t.fetchval("catalog_count_stale_prints", {"engine": ENGINE}) or 0)
-        if stale:
-            log.warning(
-                "catalog.snapshot.stale_prints",
-                tracks=stale,
-                hint="re-add these files so that the current engine fingerprints them",
-            )
-        index = await asyncio.to_thread(Index.build, _stream_prints(t, asyncio.get_running_loop()))
-        path = folder / _file_name(revision, changed_at)
-        await asyncio.to_thread(_write, index, path)
-        return Snapshot(path, index.version, revision), index.n_tracks
-
-    snap, n_tracks = await db.run("catalog_snapshot", tx, idempotent=True)
+    stale = int(await db.fetchval("catalog_count_stale_prints", {"engine": ENGINE}) or 0)
+    if stale:
+        log.warning(
+            "catalog.snapshot.stale_prints",
+            tracks=stale,
+            hint="re-add these files so that the current engine fingerprints them",
+        )
+    loop = asyncio.get_running_loop()
+    for attempt in range(1, _BUILD_ATTEMPTS + 1):
+        revision, changed_at = await _state(db)
+        index = await asyncio.to_thread(Index.build, _stream_prints(db, loop))
+        if (await _state(db))[0] == revision:
+            break
+        # the catalog changed while we read it: read it again (a busy ingest may keep
+        # changing it; then the last read is kept, and the next call builds the newer one)
+        log.info("catalog.snapshot.moved", revision=revision, attempt=attempt)
+    path = folder / _file_name(revision, changed_at)
+    await asyncio.to_thread(_write, index, path)
+    snap = Snapshot(path, index.version, revision)
     _versions[snap.path] = snap.version
     _cleanup(folder, snap.path)
     log.info(
         "catalog.snapshot.built",
         revision=snap.revision,
         version=snap.version,
-        tracks=n_tracks,
+        tracks=index.n_tracks,
         bytes=snap.path.stat().st_size,
         seconds=round(time.perf_counter() - t0, 3),
     )
     return snap
 
 
-def _stream_prints(t: Tx, loop: asyncio.AbstractEventLoop) -> Iterator[tuple[int, bytes]]:
-    """``(track_id, prints)`` in id order, fetched batch by batch on the event loop."""
+def _stream_prints(db: Database, loop: asyncio.AbstractEventLoop) -> Iterator[tuple[int, bytes]]:
+    """``(track_id, prints)`` in id order, fetched batch by batch (short queries on the loop)."""
     after = 0
     while True:
         params: dict[str, Any] = {"engine": ENGINE, "after": after, "limit": _BATCH}
-        rows = asyncio.run_coroutine_threadsafe(t.fetch("catalog_prints_after", params), loop)
+        rows = asyncio.run_coroutine_threadsafe(db.fetch("catalog_prints_after", params), loop)
         batch = rows.result()
         for row in batch:
             yield int(row["track_id"]), bytes(row["prints"])

@@ -72,22 +72,43 @@ def _print_json(value: object) -> None:
     sys.stdout.flush()
 
 
+class _Bar:
+    """A progress bar on stderr when it is a terminal; ``say`` prints a result line."""
+
+    def __init__(self, progress: Progress | None, task: TaskID | None) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance_to(self, completed: float) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed)
+
+    def say(self, text: str, *, style: str | None = None) -> None:
+        if self._progress is not None and out.is_terminal:
+            # both on the terminal: print above the bar instead of through it
+            self._progress.console.print(
+                _safe(text), markup=False, highlight=False, soft_wrap=True, style=style
+            )
+        else:
+            _say(text, style=style)
+
+
 @contextmanager
-def _progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
-    """A progress bar on stderr when it is a terminal; yields ``advance_to(completed)``."""
+def _progress(description: str, total: float | None, *, counts: bool) -> Iterator[_Bar]:
     if not err.is_terminal:
-        yield lambda _done: None
+        yield _Bar(None, None)
         return
     columns = [
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn() if description == "adding" else TextColumn("{task.percentage:>3.0f}%"),
+        MofNCompleteColumn() if counts else TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=err, transient=True) as bar:
-        task: TaskID = bar.add_task(description, total=total)
-        yield lambda done: bar.update(task, completed=done)
+    with Progress(
+        *columns, console=err, transient=True, redirect_stdout=False, redirect_stderr=False
+    ) as progress:
+        yield _Bar(progress, progress.add_task(description, total=total))
 
 
 # -- catalog add -------------------------------------------------------------------------
@@ -100,22 +121,22 @@ def add(paths: list[str], jobs: int) -> None:
     items = list(discover(paths))
     done = 0
 
-    with _progress("adding", len(items)) as advance:
+    with _progress("adding", len(items), counts=True) as bar:
 
         def on_result(r: FileResult) -> None:
             nonlocal done
             done += 1
-            advance(done)
+            bar.advance_to(done)
             if r.status in ("added", "updated"):
                 who = " – ".join(x for x in (r.artist, r.title) if x)
                 verb = "added" if r.status == "added" else "updated"
-                _say(f"{verb} #{r.track_id}: {r.source} ({who}, {_duration(r.duration_s)})")
+                bar.say(f"{verb} #{r.track_id}: {r.source} ({who}, {_duration(r.duration_s)})")
             elif r.status == "duplicate":
-                _say(f"skipped: {r.source} ({r.reason})", style="yellow")
+                bar.say(f"skipped: {r.source} ({r.reason})", style="yellow")
             elif r.status == "ignored":
-                _say(f"ignored: {r.source} ({r.reason})", style="dim")
+                bar.say(f"ignored: {r.source} ({r.reason})", style="dim")
             else:
-                _say(f"failed: {r.source}: {r.reason}", style="red")
+                bar.say(f"failed: {r.source}: {r.reason}", style="red")
 
         summary = _with_db(settings, lambda db: ingest(db, items, jobs=jobs, on_result=on_result))
 
@@ -223,8 +244,10 @@ def scan(recording: str, as_json: bool) -> None:
         index, _ = await load_index(db, settings)
         if index.n_tracks == 0:
             err.print("airtrack: the catalog is empty", markup=False, highlight=False)
-        with _progress("scanning", total) as advance:
-            plays = await asyncio.to_thread(scan_plays, recording, index, on_progress=advance)
+        with _progress("scanning", total, counts=False) as bar:
+            plays = await asyncio.to_thread(
+                scan_plays, recording, index, on_progress=bar.advance_to
+            )
         return await describe_plays(db, plays)
 
     plays = _with_db(settings, go)

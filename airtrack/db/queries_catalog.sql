@@ -56,7 +56,3 @@ FROM track_prints
 WHERE engine = %(engine)s AND track_id > %(after)s
 ORDER BY track_id
 LIMIT %(limit)s;
-
--- name: catalog_snapshot_isolation
--- first statement of the export transaction: every batch sees the same catalog revision
-SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
