@@ -85,7 +85,7 @@ class _Link:
         _rst(self.client_w)
         if self.upstream_w is not None:
             _rst(self.upstream_w)
-        if self.task is not None:
+        if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
 
 
@@ -170,7 +170,7 @@ class FaultProxy:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self._listen_port)
+        self._server = await asyncio.start_server(self._on_connect, "127.0.0.1", self._listen_port)
         log.info("faultproxy.started", listen=self.port, upstream=self.upstream, mode=self._mode)
 
     async def stop(self) -> None:
@@ -201,14 +201,20 @@ class FaultProxy:
 
     # ---------------------------------------------------------------- forwarding
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Our own task rather than asyncio's callback task: that one logs an error when it
+        # ends cancelled (Python 3.11), which is how stop() and reset end links.
         self.connections_total += 1
         if self._resetting():
             _rst(writer)
             return
         link = _Link(writer)
-        link.task = asyncio.current_task()
         self._links.add(link)
+        link.task = asyncio.create_task(self._run_link(link, reader, writer))
+
+    async def _run_link(
+        self, link: _Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         try:
             await self._flowing.wait()  # a blackholed connect waits here, accepted but silent
             try:
