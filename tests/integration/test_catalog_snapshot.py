@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,24 @@ async def test_a_damaged_cached_file_is_rebuilt(
     snapshot_mod._versions.clear()
     rebuilt = await ensure_snapshot(db, app_settings)
     assert rebuilt == snap and Index.load(rebuilt.path).n_tracks == 1
+
+
+async def test_a_catalog_change_during_the_read_is_read_again(
+    db: Database, app_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add(db, write(tmp_path / "a.wav", catalog_song(0, SONG_S)))
+    real = snapshot_mod._stream_prints
+    calls = 0
+
+    def racing(db_: Database, loop: asyncio.AbstractEventLoop) -> Iterator[tuple[int, bytes]]:
+        nonlocal calls
+        calls += 1
+        for item in real(db_, loop):
+            yield item
+            if calls == 1:  # another process changes the catalog while we read it
+                bump = db_.fetchval("catalog_bump_revision")
+                asyncio.run_coroutine_threadsafe(bump, loop).result()
+
+    monkeypatch.setattr(snapshot_mod, "_stream_prints", racing)
+    snap = await ensure_snapshot(db, app_settings)
+    assert calls == 2 and snap.revision == 2
