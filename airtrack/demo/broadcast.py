@@ -180,6 +180,7 @@ class Station:
             "started_at": start.isoformat() if start else None,
             "speed": self.speed,
             "now_s": round(self.now_s, 3),
+            "now_at": wall_of(self.now_s).isoformat() if wall_of else None,
             "airings": [a.to_json(wall_of) for a in self.airings()],
         }
 
