@@ -25,6 +25,16 @@ def _sql(db_url: str, statement: str, params: tuple[Any, ...] = ()) -> None:
         conn.execute(statement.encode(), params)
 
 
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airtrack", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def _problems(diag: dict[str, Any]) -> list[str]:
     return [f["problem"] for f in diag["findings"]]
 
@@ -99,23 +109,11 @@ async def test_diagnostics_state_and_findings_for_injected_faults(
 
         # the CLI shows the same (R6.1/R6.2 for operators)
         env = {**os.environ, "AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_HOME": str(tmp_path)}
-        done = subprocess.run(
-            [sys.executable, "-m", "airtrack", "diagnose", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = _cli(env, "diagnose", "--json")
         assert done.returncode == 1, done.stderr  # critical findings → exit 1
         cli = json.loads(done.stdout)
         assert "worker wb is inactive but still holds 3 streams" in _problems(cli)
-        text = subprocess.run(
-            [sys.executable, "-m", "airtrack", "diagnose"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        text = _cli(env, "diagnose")
         assert "fix:" in text.stdout and "inactive but still holds" in text.stdout
 
 
@@ -130,13 +128,7 @@ async def test_status_shows_open_alerts(db_url: str, tmp_path: Path) -> None:
         "AIRTRACK_HOME": str(tmp_path),
         "COLUMNS": "200",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "airtrack", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _cli(env, "status")
     assert done.returncode == 0, done.stderr
     assert "alerts" in done.stdout and "worker:lost-one" in done.stdout
     assert "critical" in done.stdout
