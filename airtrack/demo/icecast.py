@@ -112,6 +112,7 @@ class IcecastServer:
             "hls": {m: f"{b}/hls/{m}/index.m3u8" for m in self.stations},
             "truth": {m: f"{b}/truth/{m}" for m in self.stations},
             "faults": {f: f"{b}/fault/{f}" for f in FAULTS},
+            "hls_dir": str(self._hls_root) if self._hls_root else None,
         }
 
     async def start(self) -> None:
