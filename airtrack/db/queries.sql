@@ -47,15 +47,6 @@ RETURNING id, incarnation, state, (xmax = 0) AS created
 -- name: worker_state_before
 SELECT state FROM workers WHERE id = %(id)s
 
--- name: worker_touch
--- The heartbeat's only write to the workers table: the worker's own row.
-UPDATE workers
-SET last_heartbeat = now(),
-    state = CASE WHEN state = 'suspect' THEN 'active' ELSE state END,
-    meta = %(meta)s
-WHERE id = %(id)s AND state IN ('active', 'suspect')
-RETURNING id, state, capacity
-
 -- name: worker_deregister
 UPDATE workers SET state = 'draining', last_heartbeat = now()
 WHERE id = %(id)s AND state <> 'inactive'
@@ -94,57 +85,6 @@ SELECT a.stream_id, s.name, s.url, a.epoch
 FROM assignments a JOIN streams s ON s.id = a.stream_id
 WHERE a.worker_id = %(id)s AND a.state = 'assigned' AND s.enabled
 ORDER BY a.stream_id
-
--- name: assignments_confirm
--- The worker runs these streams with the current epoch: they are started.
-UPDATE assignments a SET confirmed_at = now()
-FROM (SELECT stream_id FROM assignments
-      WHERE worker_id = %(id)s AND state = 'assigned' AND confirmed_at IS NULL
-        AND (stream_id, epoch) IN (SELECT * FROM unnest(%(sids)s::bigint[], %(epochs)s::bigint[]))
-      ORDER BY stream_id FOR UPDATE) x
-WHERE a.stream_id = x.stream_id
-RETURNING a.stream_id
-
--- name: assignments_finish_revoke_by_owner
--- Revoke, then assign: the old owner no longer reports the stream, so the new
--- owner receives it with epoch + 1 (or it becomes unassigned).
-UPDATE assignments a
-SET worker_id = x.next_worker_id,
-    next_worker_id = NULL,
-    epoch = a.epoch + 1,
-    state = CASE WHEN x.next_worker_id IS NULL THEN 'unassigned' ELSE 'assigned' END,
-    assigned_at = now(),
-    confirmed_at = NULL
-FROM (SELECT stream_id, next_worker_id FROM assignments
-      WHERE worker_id = %(id)s AND state = 'revoking'
-        AND NOT (stream_id = ANY(%(sids)s::bigint[]))
-      ORDER BY stream_id FOR UPDATE) x
-WHERE a.stream_id = x.stream_id
-RETURNING a.stream_id, a.worker_id, a.epoch
-
--- name: assignments_unknown_reported
--- Streams a worker reports that are not assigned to it with that epoch (R3.4).
-SELECT r.stream_id, r.epoch AS reported_epoch, a.worker_id, a.epoch, a.state,
-       s.enabled, s.id IS NOT NULL AS exists
-FROM unnest(%(sids)s::bigint[], %(epochs)s::bigint[]) AS r(stream_id, epoch)
-LEFT JOIN assignments a ON a.stream_id = r.stream_id
-LEFT JOIN streams s ON s.id = r.stream_id
-WHERE NOT (a.worker_id IS NOT DISTINCT FROM %(id)s AND a.epoch = r.epoch
-           AND a.state IN ('assigned', 'revoking'))
-ORDER BY r.stream_id
-
--- name: assignment_adopt
--- Adopt a stream the worker already runs, if it is free (R3.4).
-UPDATE assignments
-SET worker_id = %(id)s, epoch = epoch + 1, state = 'assigned', assigned_at = now(),
-    confirmed_at = NULL, next_worker_id = NULL
-WHERE stream_id = %(sid)s AND state = 'unassigned'
-RETURNING stream_id, epoch
-
--- name: worker_load
-SELECT count(*) AS n FROM assignments
-WHERE (worker_id = %(id)s AND state IN ('assigned', 'revoking'))
-   OR (next_worker_id = %(id)s AND state = 'revoking')
 
 -- name: assignments_release_worker
 -- Graceful leave: the worker stopped its streams; they are free at once.
@@ -208,18 +148,6 @@ SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.e
        a.worker_id, a.epoch, a.state
 FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name
-
--- name: streams_report_status
--- Per-stream status from the owner's heartbeat; written only when it changed.
-UPDATE streams s
-SET status = r.status,
-    last_error = r.error,
-    error_since = CASE WHEN r.error IS NULL THEN NULL
-                       WHEN s.last_error IS NULL THEN now() ELSE s.error_since END
-FROM (SELECT * FROM unnest(%(sids)s::bigint[], %(statuses)s::text[], %(errors)s::text[])
-      AS u(id, status, error) ORDER BY id) r
-WHERE s.id = r.id
-  AND (s.status IS DISTINCT FROM r.status OR s.last_error IS DISTINCT FROM r.error)
 
 -- ---------------------------------------------------------------- plays
 -- name: plays_fence
@@ -307,3 +235,7 @@ SELECT pg_notify('airtrack_tick', %(why)s)
 
 -- name: db_now
 SELECT now() AS now
+
+-- name: worker_heartbeat_fn
+SELECT airtrack_heartbeat(%(id)s, %(sids)s::bigint[], %(epochs)s::bigint[],
+                          %(statuses)s::text[], %(errors)s::text[], %(meta)s) AS result

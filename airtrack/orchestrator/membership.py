@@ -91,70 +91,27 @@ async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> Hear
         "metrics": req.metrics or {},
     }
 
+    params = {
+        "id": worker_id,
+        "sids": sids,
+        "epochs": epochs,
+        "statuses": [s.status for s in req.streams],
+        "errors": [s.error for s in req.streams],
+        "meta": Jsonb(meta),
+    }
+
     async def fn(tx: Tx) -> HeartbeatOutcome | None:
-        me = await tx.fetchone("worker_touch", {"id": worker_id, "meta": Jsonb(meta)})
-        if me is None:
+        # One round trip: the whole heartbeat is the server-side function airtrack_heartbeat
+        # (migration 0002), which keeps the lock order of every other transaction.
+        result = await tx.fetchval("worker_heartbeat_fn", params)
+        if result is None:
             return None
-        outcome = HeartbeatOutcome(assignments=[])
-        if sids:
-            await tx.execute(
-                "assignments_confirm", {"id": worker_id, "sids": sids, "epochs": epochs}
-            )
-        handed = await tx.fetch(
-            "assignments_finish_revoke_by_owner", {"id": worker_id, "sids": sids}
+        return HeartbeatOutcome(
+            assignments=[Assignment(**a) for a in result["assignments"]],
+            adopted=list(result["adopted"]),
+            refused=list(result["refused"]),
+            handed_off=list(result["handed_off"]),
         )
-        outcome.handed_off = [r["stream_id"] for r in handed]
-        if sids:
-            unknown = await tx.fetch(
-                "assignments_unknown_reported", {"id": worker_id, "sids": sids, "epochs": epochs}
-            )
-            if unknown:
-                load = int(await tx.fetchval("worker_load", {"id": worker_id}) or 0)
-                for u in unknown:
-                    sid = int(u["stream_id"])
-                    if (
-                        u["exists"]
-                        and u["enabled"]
-                        and u["state"] == "unassigned"
-                        and load < int(me["capacity"])
-                    ):
-                        adopted = await tx.fetchone(
-                            "assignment_adopt", {"id": worker_id, "sid": sid}
-                        )
-                        if adopted is not None:
-                            load += 1
-                            outcome.adopted.append(sid)
-                            await _event(
-                                tx,
-                                "assignment.adopted",
-                                str(sid),
-                                worker=worker_id,
-                                epoch=adopted["epoch"],
-                            )
-                            continue
-                    outcome.refused.append(sid)
-                    await _event(
-                        tx,
-                        "assignment.refused_report",
-                        str(sid),
-                        worker=worker_id,
-                        reported_epoch=u["reported_epoch"],
-                        owner=u["worker_id"],
-                        epoch=u["epoch"],
-                    )
-            owned = {a for a, e in zip(sids, epochs, strict=True) if a not in outcome.refused}
-            reports = [s for s in req.streams if s.stream_id in owned]
-            if reports:
-                await tx.execute(
-                    "streams_report_status",
-                    {
-                        "sids": [s.stream_id for s in reports],
-                        "statuses": [s.status for s in reports],
-                        "errors": [s.error for s in reports],
-                    },
-                )
-        outcome.assignments = await _assigned(tx, worker_id)
-        return outcome
 
     outcome = await db.run("worker_heartbeat", fn)
     HEARTBEATS.inc()
