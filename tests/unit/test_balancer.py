@@ -82,7 +82,9 @@ def cases(
 ) -> Case:
     n_streams = draw(st.integers(0, max_streams))
     n_workers = draw(st.integers(0, max_workers))
-    rnd = draw(st.randoms(use_true_random=False))
+    # A seeded generator, not st.randoms(): thousands of draws per case would make each
+    # example slow; the sizes above still shrink.
+    rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
     return _make_case(rnd, n_streams, n_workers, pins=pins)
 
 
@@ -144,7 +146,6 @@ def check_plan(plan: Plan, case: Case, *, voluntary: bool = True) -> None:
     kept_before = Counter(live_owner(s) for s in wanted if live_owner(s))
     for w in caps:
         assert gave[w] == max(0, kept_before[w] - loads[w])
-        assert gave[w] >= max(0, kept_before[w] - w_cap(caps, w))
     capacity_moves = sum(1 for m in plan.moves if m.reason == REASON_CAPACITY) + sum(
         1 for m in plan.moves if m.reason == REASON_NO_ROOM and m.from_worker
     )
@@ -165,10 +166,6 @@ def check_plan(plan: Plan, case: Case, *, voluntary: bool = True) -> None:
         assert loads[w] >= floors[w]
 
 
-def w_cap(caps: dict[str, int], w: str) -> int:
-    return caps[w]
-
-
 def _apply(plan: Plan) -> dict[int, str | None]:
     return dict(plan.target)
 
@@ -176,14 +173,14 @@ def _apply(plan: Plan) -> dict[int, str | None]:
 # ---------------------------------------------------------------- properties
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(cases())
 def test_invariants_unpinned(case: Case) -> None:
     plan = balance(case.streams, case.workers, case.current)
     check_plan(plan, case)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cases(pins=True), st.booleans())
 def test_invariants_pinned_and_recovery(case: Case, voluntary: bool) -> None:
     plan = balance(
@@ -192,7 +189,7 @@ def test_invariants_pinned_and_recovery(case: Case, voluntary: bool) -> None:
     check_plan(plan, case, voluntary=voluntary)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(cases(pins=True), st.booleans())
 def test_idempotent(case: Case, voluntary: bool) -> None:
     plan = balance(
@@ -211,9 +208,10 @@ def test_idempotent(case: Case, voluntary: bool) -> None:
     assert again.loads == plan.loads
 
 
-@settings(max_examples=60, deadline=None)
-@given(cases(pins=True), st.randoms(use_true_random=False))
-def test_deterministic_under_permutation(case: Case, rnd: random.Random) -> None:
+@settings(max_examples=100, deadline=None)
+@given(cases(pins=True), st.integers(0, 2**32 - 1))
+def test_deterministic_under_permutation(case: Case, seed: int) -> None:
+    rnd = random.Random(seed)
     plan = balance(case.streams, case.workers, case.current, pinned=case.pinned)
     streams = list(case.streams)
     workers = list(case.workers)
@@ -243,7 +241,7 @@ def _valid_targets(
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(cases(max_streams=14, max_workers=4, pins=True), st.booleans(), st.booleans())
 def test_moves_minimal_brute_force(case: Case, voluntary: bool, use_pins: bool) -> None:
     """Over every balanced load vector, no plan needs fewer moves than ours."""
@@ -306,7 +304,7 @@ def test_leave_moves_only_the_leavers_streams(
     assert max(plan.loads.values()) - min(plan.loads.values()) <= 1
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(cases(pins=True))
 def test_recovery_mode_never_moves_live_assignments(case: Case) -> None:
     plan = balance(case.streams, case.workers, case.current, pinned=case.pinned, voluntary=False)
@@ -339,7 +337,8 @@ def test_zero_capacity_worker_takes_nothing() -> None:
 
 
 def test_capacity_lowered_sheds_excess() -> None:
-    current: dict[int, str | None] = {s: "a" for s in range(6)} | {6: "b"}
+    current: dict[int, str | None] = {s: "a" for s in range(6)}
+    current[6] = "b"
     plan = balance(range(7), [WorkerSlot("a", 2), WorkerSlot("b", 10)], current)
     assert plan.loads == {"a": 2, "b": 5}
     assert Counter(m.reason for m in plan.moves) == {REASON_CAPACITY: 4}
