@@ -13,6 +13,8 @@ from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
 WorkerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
 StreamName = Annotated[str, Field(min_length=1, max_length=200)]
 Epoch = Annotated[int, Field(ge=0, le=2**62)]
+#: Largest row id PostgreSQL's bigint holds; larger ids are refused with 422, not a 500.
+MAX_ID = 2**63 - 1
 StreamStatus = Literal["starting", "running", "retrying", "failed", "stopped"]
 
 
@@ -33,7 +35,7 @@ class RegisterRequest(_Model):
 class Assignment(_Model):
     """One stream the worker must run, fenced by ``epoch``."""
 
-    stream_id: int = Field(ge=1)
+    stream_id: int = Field(ge=1, le=MAX_ID)
     name: str
     url: str
     epoch: Epoch
@@ -50,7 +52,7 @@ class RegisterResponse(_Model):
 class RunningStream(_Model):
     """A stream as the worker runs it, reported in every heartbeat."""
 
-    stream_id: int = Field(ge=1)
+    stream_id: int = Field(ge=1, le=MAX_ID)
     epoch: Epoch
     status: StreamStatus = "running"
     error: str | None = Field(default=None, max_length=2000)
@@ -74,9 +76,9 @@ class PlayIn(_Model):
     """A play as the worker reports it; ``key`` makes the report idempotent."""
 
     key: str = Field(min_length=8, max_length=128)
-    stream_id: int = Field(ge=1)
+    stream_id: int = Field(ge=1, le=MAX_ID)
     epoch: Epoch
-    track_id: int = Field(ge=1)
+    track_id: int = Field(ge=1, le=MAX_ID)
     started_at: datetime
     ended_at: datetime | None = None
     confidence: float = Field(ge=0, le=1)
