@@ -1,0 +1,182 @@
+"""The dashboard in a real headless Chromium against a real orchestrator process (issue 6 §7)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.integration.orch_support import ADMIN, WORKER
+from tests.integration.test_orchestrator_replicas import Replica
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (apt install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def replica(db_url: str, tmp_path: Path) -> Iterator[Replica]:
+    rep = Replica(db_url, tmp_path / "home", tmp_path / "replica.log")
+    try:
+        rep.wait_ready()
+        yield rep
+    finally:
+        rep.stop()
+
+
+def _beat(rep: Replica, running: dict[str, dict[int, int]], stop: threading.Event) -> None:
+    """Keep the workers alive while the browser looks (so the screenshot shows real load)."""
+    with httpx.Client(base_url=rep.url, timeout=5) as http:
+        while not stop.wait(0.4):
+            for wid in running:
+                r = http.post(
+                    f"/api/v1/workers/{wid}/heartbeat",
+                    json={
+                        "streams": [
+                            {"stream_id": s, "epoch": e, "status": "running"}
+                            for s, e in running[wid].items()
+                        ],
+                        "metrics": {"outbox_pending": 3},
+                    },
+                    headers={"Authorization": f"Bearer {WORKER}"},
+                )
+                if r.status_code == 200:
+                    running[wid] = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
+
+
+def _populate(rep: Replica, db_url: str) -> dict[str, dict[int, int]]:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    worker = {"Authorization": f"Bearer {WORKER}"}
+    with httpx.Client(base_url=rep.url, timeout=10) as http:
+        for i in range(5):
+            r = http.post(
+                "/api/v1/streams",
+                json={"name": f"radio-{i}", "url": f"http://127.0.0.1:9/{i}"},
+                headers=admin,
+            )
+            assert r.status_code == 201
+        running: dict[str, dict[int, int]] = {}
+        for wid, cap in (("alpha", 4), ("beta", 4)):
+            r = http.post(
+                "/api/v1/workers/register",
+                json={"worker_id": wid, "capacity": cap, "host": wid + ".local"},
+                headers=worker,
+            )
+            assert r.status_code == 200
+            running[wid] = {}
+        deadline = time.monotonic() + 15
+        while sum(len(v) for v in running.values()) < 5 and time.monotonic() < deadline:
+            for wid in running:
+                r = http.post(
+                    f"/api/v1/workers/{wid}/heartbeat",
+                    json={
+                        "streams": [
+                            {"stream_id": s, "epoch": e, "status": "running"}
+                            for s, e in running[wid].items()
+                        ],
+                        "metrics": {"outbox_pending": 3},
+                    },
+                    headers=worker,
+                )
+                running[wid] = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
+            time.sleep(0.3)
+        assert sum(len(v) for v in running.values()) == 5
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            row = conn.execute(
+                "INSERT INTO tracks (title, artist, source, duration_s, content_sha256) "
+                "VALUES ('Blue Monday Test', 'The Testers', 'x.mp3', 180, %s) RETURNING id",
+                (uuid.uuid4().hex,),
+            ).fetchone()
+        assert row is not None
+        sid, epoch = next(iter(running["alpha"].items()))
+        r = http.post(
+            "/api/v1/plays",
+            json={
+                "plays": [
+                    {
+                        "key": uuid.uuid4().hex,
+                        "stream_id": sid,
+                        "epoch": epoch,
+                        "track_id": row[0],
+                        "started_at": datetime.now(UTC).isoformat(),
+                        "confidence": 0.93,
+                    }
+                ]
+            },
+            headers=worker,
+        )
+        assert r.json()["results"][0]["status"] == "stored"
+    return running
+
+
+def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    running = _populate(replica, db_url)
+    ARTIFACTS.mkdir(exist_ok=True)
+    stop = threading.Event()
+    beater = threading.Thread(target=_beat, args=(replica, running, stop), daemon=True)
+    beater.start()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            # first visit: the page asks for the token
+            page.goto(f"{replica.url}/dashboard")
+            page.wait_for_selector("#login:not([hidden])", timeout=10_000)
+            page.fill("#token", ADMIN)
+            page.click("#login button")
+            page.wait_for_selector("body[data-loaded='true']", timeout=15_000)
+            page.wait_for_selector("#workers tbody tr", timeout=10_000)
+            workers = page.locator("#workers tbody tr").all_inner_texts()
+            assert any("alpha" in w for w in workers) and any("beta" in w for w in workers)
+            plays = page.locator("#plays tbody tr").all_inner_texts()
+            assert any("Blue Monday Test" in t for t in plays), plays
+            bars = page.locator("#load-chart rect.bar")
+            assert bars.count() == 2
+            drawn = sorted(int(bars.nth(i).get_attribute("data-streams") or -1) for i in range(2))
+            assert drawn == [2, 3]
+            assert page.locator("#streams tbody tr").count() == 5
+            assert page.locator("#recovery").get_attribute("data-on") == "false"
+            # the token stays in the tab: a reload needs no login; ?token= works too
+            page.reload()
+            page.wait_for_selector("body[data-loaded='true']", timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            other = browser.new_page()
+            other.goto(f"{replica.url}/dashboard?token={ADMIN}")
+            other.wait_for_selector("body[data-loaded='true']", timeout=15_000)
+            assert ADMIN not in other.url, "the token is removed from the address bar"
+            assert not errors, errors
+        finally:
+            browser.close()
+            stop.set()
+            beater.join(timeout=10)
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
