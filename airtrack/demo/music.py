@@ -89,6 +89,11 @@ class _Style:
     drum_pattern: tuple[str, str, str]
     density: float
     swing: float
+    tune: float  # semitones off A440: each song sits in its own frequency bins
+
+
+def _hz(st: _Style, note: float) -> float:
+    return float(midi_hz(note + st.tune))
 
 
 def _style(rng: np.random.Generator, sr: int) -> _Style:
@@ -129,6 +134,7 @@ def _style(rng: np.random.Generator, sr: int) -> _Style:
         drum_pattern=DRUM_PATTERNS[int(rng.integers(len(DRUM_PATTERNS)))],
         density=float(rng.uniform(0.35, 0.75)),
         swing=float(rng.choice([0.0, 0.0, 0.08, 0.15])),
+        tune=float(rng.uniform(-0.45, 0.45)),
     )
 
 
@@ -271,7 +277,7 @@ def _comp_bar(
                 out,
                 int(tb * sr),
                 int(bar * sr),
-                float(midi_hz(p)),
+                _hz(st, p),
                 0.35 * energy,
                 st.comp,
                 sr,
@@ -284,7 +290,7 @@ def _comp_bar(
                     out,
                     int((tb + s * bar / 16) * sr),
                     int(bar / 16 * sr * 1.5),
-                    float(midi_hz(p)),
+                    _hz(st, p),
                     0.4 * energy,
                     st.comp,
                     sr,
@@ -297,7 +303,7 @@ def _comp_bar(
                 out,
                 int((tb + s * bar / 16) * sr),
                 int(bar / 16 * sr),
-                float(midi_hz(p)),
+                _hz(st, p),
                 0.4 * energy,
                 st.comp,
                 sr,
@@ -320,7 +326,7 @@ def _bass_bar(
             out,
             int((tb + s * beat / 4) * sr),
             int((nxt - s) * beat / 4 * sr * 0.9),
-            float(midi_hz(p)),
+            _hz(st, p),
             0.8,
             st.bass,
             sr,
@@ -393,7 +399,7 @@ def _melody(
             out,
             int(t * sr),
             int(length * eighth * sr),
-            float(midi_hz(p)),
+            _hz(st, p),
             amp * (1.0 if step % 4 == 0 else 0.8),
             timbre,
             sr,
@@ -418,7 +424,7 @@ def render_jingle(seed: int, duration_s: float, sr: int = 22050) -> Audio:
             out,
             int((whoosh_n / sr + i * step) * sr),
             int(step * sr),
-            float(midi_hz(p)),
+            _hz(st, p),
             0.6,
             lead,
             sr,
@@ -427,7 +433,7 @@ def render_jingle(seed: int, duration_s: float, sr: int = 22050) -> Audio:
     stab_len = max(0.1, duration_s - t_hit)
     for p in chord:
         render_note(
-            out, int(t_hit * sr), int(stab_len * 0.7 * sr), float(midi_hz(p + 12)), 0.5, st.comp, sr
+            out, int(t_hit * sr), int(stab_len * 0.7 * sr), _hz(st, p + 12), 0.5, st.comp, sr
         )
     kit = drum_kit(rng, sr)
     hits = np.array([int(t_hit * sr)], dtype=np.intp)
