@@ -33,7 +33,8 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    for noisy in ("pgserver", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
     _configured = True
 

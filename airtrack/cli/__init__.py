@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import admin
-from ._common import handle_errors, not_available, out, run_async, settings_from
+from ._common import handle_errors, is_tty, out, run_async, settings_from
 
 app = typer.Typer(
     name="airtrack",
@@ -32,14 +32,28 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def demo(
     music: Annotated[Path | None, typer.Option(help="Use your own music folder.")] = None,
     chaos: Annotated[bool, typer.Option(help="Kill and restart a worker on a timer.")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 3,
+    stations: Annotated[int, typer.Option(min=1, max=16, help="Demo stations.")] = 4,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
 ) -> None:
     """Run the whole system on the embedded DB with demo stations and a dashboard."""
-    from airtrack.db import database_url
+    import os
 
-    settings = settings_from()
-    url = database_url(settings)
-    out.print(f"embedded PostgreSQL ready: {url}")
-    not_available("the demo stations, orchestrator and workers", "issue 7")
+    from airtrack.demo.run import DemoOptions, run_demo
+
+    # The live view is the demo's output; keep the demo process's own logs to warnings.
+    settings = settings_from(log_level=None if os.environ.get("AIRTRACK_LOG_LEVEL") else "WARNING")
+    opts = DemoOptions(
+        workers=workers,
+        stations=stations,
+        music=music,
+        chaos=chaos,
+        duration_s=duration,
+        live=is_tty(),
+    )
+    raise typer.Exit(run_demo(settings, opts))
 
 
 @app.command()
