@@ -263,9 +263,14 @@ class _Runner:
         if self.jobs == 0:
             return asyncio.ensure_future(asyncio.to_thread(_analyse, path))
         if self.pool is None:
+            # forkserver: workers fork from a clean server that has already imported the
+            # engine, so they start fast and share its pages (not fork: this process has
+            # threads; not spawn: every worker would import numpy/scipy/FFmpeg again)
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["airtrack.catalog.ingest", "airtrack.fingerprint"])
             self.pool = ProcessPoolExecutor(
                 self.jobs,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=ctx,
                 max_tasks_per_child=200,  # bounds any leak in decoder libraries
             )
         fut: Future[_Analysis] = self.pool.submit(_analyse, path)

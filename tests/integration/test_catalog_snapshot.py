@@ -21,14 +21,15 @@ SONG_S = 12.0
 
 
 async def add(db: Database, *paths: Path) -> list[int]:
-    ids: list[int] = []
+    """Track ids in the order of ``paths`` (results arrive in completion order)."""
+    ids: dict[str, int] = {}
     await ingest(
         db,
         discover([str(p) for p in paths]),
         jobs=0,
-        on_result=lambda r: ids.append(r.track_id) if r.track_id else None,
+        on_result=lambda r: ids.update({r.source: r.track_id}) if r.track_id else None,
     )
-    return ids
+    return [ids[str(p)] for p in paths]
 
 
 def snapshot_files(settings: Settings) -> list[str]:
