@@ -39,9 +39,6 @@ SELECT id, title, artist, source, duration_s
 FROM tracks
 WHERE id = ANY(%(ids)s);
 
--- name: catalog_count_tracks
-SELECT count(*) AS n FROM tracks;
-
 -- name: catalog_count_stale_prints
 -- tracks the current engine cannot use (no prints, or prints of another engine version)
 SELECT count(*) AS n
