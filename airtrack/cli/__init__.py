@@ -179,6 +179,30 @@ def diagnose(json: JsonFlag = False) -> None:
     raise typer.Exit(ops.diagnose(settings_from(), json))
 
 
+@app.command("settings")
+@handle_errors
+def show_settings(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/settings.md.")] = False,
+) -> None:
+    """Every setting with its environment variable, current value and meaning."""
+    from rich.table import Table
+
+    from airtrack.settings import describe_settings, settings_markdown
+
+    if markdown:
+        print(settings_markdown(), end="")
+        return
+    current = settings_from().model_dump()
+    table = Table("variable", "value", "meaning")
+    for env, _default, desc in describe_settings():
+        name = env.removeprefix("AIRTRACK_").lower()
+        value = current.get(name)
+        if name.endswith("token") and value:
+            value = "(set)"
+        table.add_row(env, "unset" if value is None else str(value), desc)
+    out.print(table)
+
+
 @db_app.command("migrate")
 @handle_errors
 def db_migrate() -> None:
