@@ -21,6 +21,14 @@ StreamStatus = Literal["starting", "running", "retrying", "failed", "stopped"]
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here (422), not in the database (500).
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("text must not contain NUL characters")
+        return v
+
 
 # --- worker → orchestrator ------------------------------------------------
 
