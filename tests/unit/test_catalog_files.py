@@ -82,3 +82,20 @@ def test_scan_plays_is_scan_file(tmp_path: Path) -> None:
     assert plays == scan_file(rec, index)
     assert [p.track_id for p in plays] == [11, 10]
     assert seen == sorted(seen) and seen[-1] == pytest.approx(43.0, abs=0.2)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_folder_and_file(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "a.mp3").write_bytes(b"x")
+    secret = tmp_path / "secret.mp3"
+    secret.write_bytes(b"x")
+    locked.chmod(0)
+    secret.chmod(0)
+    try:
+        found = list(discover([str(tmp_path)]))
+    finally:
+        locked.chmod(0o755)
+    assert FileResult(str(locked), "failed", "permission denied") in found
+    assert Candidate(str(secret), str(secret)) in found  # hashing it reports the denial
