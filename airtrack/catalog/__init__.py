@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from airtrack.catalog.ingest import Candidate, FileResult, IngestSummary, discover, ingest
+from airtrack.catalog.files import Candidate, FileResult, IngestSummary, discover
+from airtrack.catalog.ingest import ingest
 from airtrack.catalog.recognise import (
     Identified,
     ScanPlay,

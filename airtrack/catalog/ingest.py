@@ -7,7 +7,7 @@ row + prints + revision bump), so a failure never leaves half a track.  At most
 ``2 × jobs + 2`` files are in flight: memory stays bounded however many files are given.
 
 Nothing here prints: every file's outcome goes to the ``on_result`` callback (the CLI draws
-the progress bar and the lines).
+the progress bar and the lines).  What to ingest comes from :mod:`airtrack.catalog.files`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,21 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
-import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
 
+from airtrack.catalog.files import (
+    AUDIO_EXTENSIONS,
+    Candidate,
+    FileResult,
+    IngestSummary,
+    Status,
+    discover,
+    os_reason,
+    tags_from_name,
+)
 from airtrack.catalog.store import NewTrack, add_track, find_by_sha
 from airtrack.db import Database
 from airtrack.errors import AirtrackError, AudioError, DatabaseUnavailable
@@ -42,138 +49,13 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: File types picked up inside folders (a file named on the command line is always tried).
-# fmt: off
-AUDIO_EXTENSIONS = frozenset({
-    "mp3", "mp2", "ogg", "oga", "opus", "flac", "wav", "wave", "aif", "aiff", "aifc", "m4a",
-    "m4b", "mp4", "aac", "ac3", "wma", "mka", "webm", "wv", "ape", "caf", "amr", "3gp",
-})
-# fmt: on
-Status = Literal["added", "duplicate", "updated", "failed", "ignored"]
 _HASH_CHUNK = 1 << 20
 #: A file that decodes to less than this share of its announced length is refused: its
 #: fingerprint would miss the rest of the song.
 _TRUNCATED_FRACTION = 0.8
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A file to ingest: ``path`` to open, ``source`` as it will be stored."""
-
-    path: str
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileResult:
-    """What happened to one input; ``reason`` is one line for ``failed``/``ignored``."""
-
-    source: str
-    status: Status
-    reason: str = ""
-    track_id: int | None = None
-    title: str | None = None
-    artist: str | None = None
-    duration_s: float | None = None
-
-
-@dataclass(slots=True)
-class IngestSummary:
-    added: int = 0
-    duplicates: int = 0
-    updated: int = 0
-    failed: int = 0
-    ignored: int = 0
-    results_seen: int = 0
-
-    def count(self, result: FileResult) -> None:
-        self.results_seen += 1
-        if result.status == "added":
-            self.added += 1
-        elif result.status == "duplicate":
-            self.duplicates += 1
-        elif result.status == "updated":
-            self.updated += 1
-        elif result.status == "failed":
-            self.failed += 1
-        else:
-            self.ignored += 1
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
-
-
-# -- discovery ---------------------------------------------------------------------------
-
-
-def discover(paths: Sequence[str]) -> Iterator[Candidate | FileResult]:
-    """Files to ingest, in order; folders are walked recursively (sorted).
-
-    ``source`` is the path as given; inside a given folder it is that folder as given joined
-    with the file's relative path.  Problems come out as ``FileResult`` lines.
-    """
-    for given in paths:
-        try:
-            st = os.stat(given)
-        except OSError as exc:
-            yield FileResult(given, "failed", _os_reason(exc))
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(given)
-        elif stat.S_ISREG(st.st_mode):
-            yield Candidate(given, given)
-        else:
-            yield FileResult(given, "failed", "not a regular file")
-
-
-def _walk(top: str) -> Iterator[Candidate | FileResult]:
-    errors: list[OSError] = []
-    for root, dirs, files in os.walk(top, onerror=errors.append):
-        while errors:
-            error = errors.pop()
-            yield FileResult(error.filename or root, "failed", _os_reason(error))
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            ext = os.path.splitext(name)[1].lower().lstrip(".")
-            if ext not in AUDIO_EXTENSIONS:
-                yield FileResult(path, "ignored", "not an audio file type")
-                continue
-            try:
-                st = os.stat(path)
-            except OSError as exc:
-                yield FileResult(path, "failed", _os_reason(exc))
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                yield FileResult(path, "failed", "not a regular file")
-            else:
-                yield Candidate(path, path)
-    while errors:
-        error = errors.pop()
-        yield FileResult(error.filename or top, "failed", _os_reason(error))
-
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "no such file or directory"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return f"cannot read ({exc.strerror or exc})"
-
-
 # -- per-file work (runs in the pool) ----------------------------------------------------
-
-
-def tags_from_name(path: str) -> tuple[str, str | None]:
-    """``(title, artist)`` from a file name: "Artist - Title.mp3" → split, else the stem."""
-    stem = Path(path).stem.strip()
-    parts = [p.strip() for p in stem.split(" - ")]
-    if len(parts) >= 3 and parts[0].isdigit():  # "01 - Artist - Title"
-        parts = parts[1:]
-    if len(parts) >= 2 and parts[0] and parts[1]:
-        return " - ".join(parts[1:]), parts[0]
-    return stem or Path(path).name, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +188,7 @@ class _Batch:
             size = os.stat(cand.path).st_size
             sha = await asyncio.to_thread(_sha256, cand.path) if size else ""
         except OSError as exc:
-            self.report(FileResult(cand.source, "failed", _os_reason(exc)))
+            self.report(FileResult(cand.source, "failed", os_reason(exc)))
             return
         if size == 0:
             self.report(FileResult(cand.source, "failed", "empty file"))
