@@ -84,6 +84,11 @@ class CircuitBreaker:
                 return True
             return False
 
+    def release_probe(self) -> None:
+        """The call that was let through ended without a verdict (e.g. it was cancelled)."""
+        with self._lock:
+            self._probe_out = False
+
     def record_success(self) -> None:
         with self._lock:
             self._consecutive = 0

@@ -138,6 +138,7 @@ class Database:
             kwargs={
                 "options": _options(settings),
                 "row_factory": dict_row,
+                "autocommit": True,  # transactions are explicit: see run(atomic=...)
                 "application_name": app_name,
                 "connect_timeout": max(1, int(min(settings.http_timeout_s, 10))),
             },
@@ -179,8 +180,13 @@ class Database:
         *,
         idempotent: bool = True,
         tx_max_s: float | None = None,
+        atomic: bool = True,
     ) -> T:
-        """Run ``fn`` inside one transaction named ``name``, with cap, retries and breaker."""
+        """Run ``fn`` inside one transaction named ``name``, with cap, retries and breaker.
+
+        ``atomic=False`` is for a single statement (already atomic on its own): it
+        saves the BEGIN and COMMIT round trips.
+        """
         cap = self.settings.tx_max_s if tx_max_s is None else tx_max_s
         contention_attempt = 0
         reconnect_attempt = 0
@@ -200,8 +206,15 @@ class Database:
                 # the breaker learns quickly that the server is gone.
                 wait = 1.0 if self.breaker.consecutive_failures else None
                 async with asyncio.timeout(cap):
-                    async with self.pool.connection(timeout=wait) as conn, conn.transaction():
-                        result = await fn(Tx(conn, name))
+                    async with self.pool.connection(timeout=wait) as conn:
+                        if atomic:
+                            async with conn.transaction():
+                                result = await fn(Tx(conn, name))
+                        else:
+                            result = await fn(Tx(conn, name))
+            except asyncio.CancelledError:
+                self.breaker.release_probe()  # a cancelled probe must not wedge the breaker
+                raise
             except TimeoutError as exc:
                 self._fail(name, "app_cap", attempt, t0, will_retry=False, error=exc)
                 raise TransactionTooLong(
@@ -310,18 +323,26 @@ class Database:
     async def fetch(
         self, query: str, params: Params = None, *, idempotent: bool = True
     ) -> list[Row]:
-        return await self.run(query, lambda tx: tx.fetch(query, params), idempotent=idempotent)
+        return await self.run(
+            query, lambda tx: tx.fetch(query, params), idempotent=idempotent, atomic=False
+        )
 
     async def fetchone(
         self, query: str, params: Params = None, *, idempotent: bool = True
     ) -> Row | None:
-        return await self.run(query, lambda tx: tx.fetchone(query, params), idempotent=idempotent)
+        return await self.run(
+            query, lambda tx: tx.fetchone(query, params), idempotent=idempotent, atomic=False
+        )
 
     async def fetchval(self, query: str, params: Params = None, *, idempotent: bool = True) -> Any:
-        return await self.run(query, lambda tx: tx.fetchval(query, params), idempotent=idempotent)
+        return await self.run(
+            query, lambda tx: tx.fetchval(query, params), idempotent=idempotent, atomic=False
+        )
 
     async def execute(self, query: str, params: Params = None, *, idempotent: bool = True) -> int:
-        return await self.run(query, lambda tx: tx.execute(query, params), idempotent=idempotent)
+        return await self.run(
+            query, lambda tx: tx.execute(query, params), idempotent=idempotent, atomic=False
+        )
 
 
 def _first_line(exc: BaseException) -> str:

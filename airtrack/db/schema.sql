@@ -151,6 +151,9 @@ DECLARE
     v_refused bigint[] := '{}';
     r record;
 BEGIN
+    -- Liveness data: losing the last instant of heartbeats in a server crash is harmless
+    -- (the worker reports again), so this transaction does not wait for its WAL flush.
+    PERFORM set_config('synchronous_commit', 'off', true);
     UPDATE workers
     SET last_heartbeat = now(),
         state = CASE WHEN state = 'suspect' THEN 'active' ELSE state END,

@@ -97,6 +97,35 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class RequestTiming:
+    """ASGI middleware: request latency per route template (R6.4), without buffering bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_SECONDS.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - t0
+            )
+
+
 def _state(request: Request) -> AppState:
     state: AppState = request.app.state.airtrack
     return state
@@ -163,18 +192,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     )
     app.state.airtrack = state
 
-    @app.middleware("http")
-    async def timing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_SECONDS.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - t0
-        )
-        return response
+    app.add_middleware(RequestTiming)
 
     @app.exception_handler(DatabaseError)
     async def db_error(request: Request, exc: DatabaseError) -> JSONResponse:

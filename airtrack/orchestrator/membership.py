@@ -113,7 +113,7 @@ async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> Hear
             handed_off=list(result["handed_off"]),
         )
 
-    outcome = await db.run("worker_heartbeat", fn)
+    outcome = await db.run("worker_heartbeat", fn, atomic=False)
     HEARTBEATS.inc()
     if outcome is None:
         return None
