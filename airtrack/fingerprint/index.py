@@ -41,12 +41,16 @@ class Index:
         durations: npt.NDArray[np.float32],
         version: str | None = None,
     ) -> None:
-        self.starts = starts
-        self.tracks = tracks
-        self.times = times
-        self.track_ids = track_ids
-        self.durations = durations
+        # plain ndarray views (a memmap stays mapped underneath): indexing a np.memmap
+        # subclass costs a Python call per lookup
+        self.starts = np.asarray(starts)
+        self.tracks = np.asarray(tracks)
+        self.times = np.asarray(times)
+        self.track_ids = np.asarray(track_ids)
+        self.durations = np.asarray(durations)
+        self._mmap = (starts, tracks, times)  # keep the maps alive
         self.version = version or self._content_version()
+        self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -127,6 +131,27 @@ class Index:
         first = np.cumsum(cnt) - cnt
         rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
         return qrow, self.tracks[rows], self.times[rows]
+
+    def prints_between(self, track: int, t0: float, t1: float) -> int:
+        """How many prints dense ``track`` holds with anchor frame in ``[t0, t1)`` (±1 s).
+
+        From a per-second histogram of every track, built on first use (~4 B per track
+        second): the matcher asks it when it decides where an airing started.
+        """
+        if self._density is None:
+            secs = np.ceil(self.durations.astype(np.float64)).astype(np.int64) + 2
+            offsets = np.concatenate(([0], np.cumsum(secs)))
+            sec = (self.times.astype(np.int64) * P.HOP) // P.SAMPLE_RATE
+            tr = self.tracks.astype(np.int64)
+            sec = np.minimum(sec, secs[tr] - 1)
+            hist = np.bincount(offsets[tr] + sec, minlength=int(offsets[-1]))
+            self._density = (offsets, np.concatenate(([0], np.cumsum(hist))))
+        offsets, cum = self._density
+        lo, hi = int(offsets[track]), int(offsets[track + 1])
+        fps = P.SAMPLE_RATE / P.HOP
+        a = lo + min(hi - lo, max(0, int(t0 / fps)))
+        b = lo + min(hi - lo, max(0, int(t1 / fps)))
+        return int(cum[b] - cum[a]) if b > a else 0
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:

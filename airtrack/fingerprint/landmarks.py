@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from scipy.ndimage import maximum_filter
 
 from airtrack.errors import AudioError
 from airtrack.fingerprint import params as P
@@ -124,8 +123,12 @@ class LandmarkExtractor:
             return
         view = np.lib.stride_tricks.sliding_window_view(self._buf, P.N_FFT)[:: P.HOP][:n]
         spec = scipy.fft.rfft(view * _WINDOW, axis=1)[:, _BIN_LO:_BIN_HI]
-        mag = np.abs(spec).astype(np.float32)
-        np.log10(mag + np.float32(1e-4), out=mag)
+        # log10 |X| = 0.5 log10(re² + im²): no square root
+        mag = np.square(spec.real, dtype=np.float32)
+        mag += np.square(spec.imag, dtype=np.float32)
+        mag += np.float32(1e-8)
+        np.log10(mag, out=mag)
+        mag *= np.float32(0.5)
         self._spec = np.concatenate((self._spec, mag)) if self._spec.size else mag
         self._frames_done += n
         self._buf = self._buf[n * P.HOP :].copy()
@@ -141,9 +144,7 @@ class LandmarkExtractor:
         lo = max(self._spec_start, self._picked - P.PEAK_DT)
         hi = min(self._frames_done, stop + P.PEAK_DT)
         s = self._spec[lo - self._spec_start : hi - self._spec_start]
-        mx = maximum_filter(
-            s, size=(2 * P.PEAK_DT + 1, 2 * P.PEAK_DF + 1), mode="constant", cval=-np.inf
-        )
+        mx = _max_filter(s, P.PEAK_DT, P.PEAK_DF)
         r0, r1 = self._picked - lo, stop - lo
         core, cmx = s[r0:r1], mx[r0:r1]
         thr = core.mean(axis=1, keepdims=True) + np.float32(P.PEAK_MIN_OVER_MEDIAN)
@@ -181,6 +182,33 @@ class LandmarkExtractor:
         out = Pairs(t[ai], f[ai], df[ai, ti].astype(np.float32), dt[ai, ti])
         self._pt, self._pf = t[n_anchor:], f[n_anchor:]
         return out
+
+
+def _sliding_max(x: npt.NDArray[np.float32], half: int, axis: int) -> npt.NDArray[np.float32]:
+    """Maximum over ``±half`` along ``axis`` (outside the array counts as -inf).
+
+    Doubling: once each cell holds the maximum of ``w`` cells, one ``maximum`` with a copy
+    shifted by up to ``w`` makes it up to ``2w`` — ``log2(2·half+1)`` array passes.
+    """
+    shape = list(x.shape)
+    shape[axis] = half
+    edge = np.full(shape, -np.inf, np.float32)
+    m = np.concatenate((edge, x, edge), axis=axis)
+    width, cover = 2 * half + 1, 1
+    while cover < width:
+        step = min(cover, width - cover)
+        n = m.shape[axis]
+        if axis == 0:
+            m = np.maximum(m[: n - step], m[step:])
+        else:
+            m = np.maximum(m[:, : n - step], m[:, step:])
+        cover += step
+    return m
+
+
+def _max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDArray[np.float32]:
+    """Maximum over the ``(2·half_t+1) × (2·half_f+1)`` neighbourhood of every cell."""
+    return _sliding_max(_sliding_max(x, half_f, 1), half_t, 0)
 
 
 def prints_from_pairs(pairs: Pairs, duration_s: float) -> Prints:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +23,7 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.decode import decode
 from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.landmarks import LandmarkExtractor, Pairs, hash_pairs
+from airtrack.fingerprint.landmarks import LandmarkExtractor, Pairs
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -42,19 +42,27 @@ __all__ = [
 
 #: Plays with a confidence below this are not reported (same value on every station).
 DEFAULT_THRESHOLD = 0.5
-#: Confidence = 1 - exp(-(aligned hits in the window - _NULL_HITS) / _HITS_SCALE).
-_NULL_HITS = 10.0
-_HITS_SCALE = 8.0
+#: Confidence = 1 - exp(-(evidence - _NULL) / _SCALE), where evidence = distinct query
+#: anchors (frames) whose pairs hit one (track, speed, alignment) within one window.
+_NULL = 8.0
+_SCALE = 8.5
 _FPS = P.FRAMES_PER_S
 _BIN = 3  # alignment histogram bin (frames)
 _TOL = 8  # frames: hits this close to a play's alignment belong to it
+_FINE = 2  # frames: evidence counts anchors this close to the candidate's alignment
+_REFINE = 4  # best coarse candidates refined per step
 _HISTORY_S = 40.0
 _MAX_POSTINGS = 32  # a hash in more places than this says nothing: skipped
+#: An airing's start snaps back to the track's frame 0 when the hits missing before the
+#: first one are fewer than this (the intro holds few prints, or a DJ talked over it).
+_SNAP_EXPECTED = 4.0
+_MAX_SNAP_S = 30.0
+_LEAD_S = 1.0
 
 
-def confidence_of(aligned_hits: float) -> float:
-    """Calibrated confidence in [0, 1) for a number of aligned hits within one window."""
-    return 1.0 - math.exp(-max(0.0, aligned_hits - _NULL_HITS) / _HITS_SCALE)
+def confidence_of(evidence: float) -> float:
+    """Calibrated confidence in [0, 1) for the evidence (distinct aligned anchors) in a window."""
+    return 1.0 - math.exp(-max(0.0, evidence - _NULL) / _SCALE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +112,19 @@ class _OpenPlay:
     last_hit: float
     confidence: float
     hits: int
-    recent: list[float] = field(default_factory=list)
+
+
+def _distinct_count(
+    key: npt.NDArray[np.int64], t: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Unique keys and, for each, how many distinct ``t`` values it holds."""
+    order = np.lexsort((t, key))
+    k, tt = key[order], t[order]
+    first = np.ones(k.shape[0], np.bool_)
+    first[1:] = (k[1:] != k[:-1]) | (tt[1:] != tt[:-1])
+    (k,) = (k[first],)
+    uniq, counts = np.unique(k, return_counts=True)
+    return uniq, counts
 
 
 class StreamingMatcher:
@@ -117,19 +137,20 @@ class StreamingMatcher:
         threshold: float = DEFAULT_THRESHOLD,
         window_s: float = 8.0,
         end_gap_s: float = 20.0,
-        snap_s: float = 8.0,
+        snap_s: float = 10.0,
         speeds: tuple[float, ...] = P.SPEEDS,
     ) -> None:
         self.index = index
         self.threshold = threshold
-        self.min_hits = _NULL_HITS - _HITS_SCALE * math.log(max(1e-9, 1.0 - threshold))
+        self.min_evidence = _NULL - _SCALE * math.log(max(1e-9, 1.0 - threshold))
         self._window = window_s * _FPS
         self._end_gap = end_gap_s * _FPS
         self._snap = snap_s * _FPS
         self._speeds = np.asarray(speeds, dtype=np.float64)
+        self._log_speeds = np.log(self._speeds)[:, None]
         self._extractor = LandmarkExtractor()
-        # hit store (parallel arrays): query frame, dense track, speed index, alignment
-        self._ht = np.zeros(0, np.float64)
+        # hit store (parallel arrays): query anchor frame, dense track, speed index, alignment
+        self._ht = np.zeros(0, np.int64)
         self._htr = np.zeros(0, np.int64)
         self._hk = np.zeros(0, np.int64)
         self._ha = np.zeros(0, np.float64)
@@ -164,27 +185,37 @@ class StreamingMatcher:
         if len(pairs):
             self._add_hits(pairs)
         events: list[PlayEvent] = []
-        self._follow_open()
-        events.extend(self._detect())
+        if self._ht.size:
+            self._follow_open()
+            events.extend(self._detect())
         events.extend(self._end_plays(force=final))
         self._prune()
         return events
 
+    def _hash_all_speeds(self, pairs: Pairs) -> npt.NDArray[np.uint32]:
+        """Hashes of every pair at every speed, shape (speeds, pairs), in one pass."""
+        q1 = np.floor((pairs.lnf1[None, :] - (self._log_speeds + P.LN_F_LO)) * (1.0 / P.Q_F1))
+        q1 = np.clip(q1, 0, (1 << P.F1_BITS) - 1).astype(np.uint32)
+        q2 = np.floor(pairs.df * (1.0 / P.Q_DF)) + (1 << (P.DF_BITS - 1))
+        q2 = np.clip(q2, 0, (1 << P.DF_BITS) - 1).astype(np.uint32)
+        q3 = np.rint(pairs.dt[None, :] * self._speeds[:, None])
+        q3 = np.clip(q3, 1, (1 << P.DT_BITS) - 1).astype(np.uint32)
+        out: npt.NDArray[np.uint32] = (q1 << (P.DF_BITS + P.DT_BITS)) | (q2 << P.DT_BITS) | q3
+        return out
+
     def _add_hits(self, pairs: Pairs) -> None:
-        ts, trs, ks, als = [self._ht], [self._htr], [self._hk], [self._ha]
-        tq = pairs.t.astype(np.float64)
-        for k, speed in enumerate(self._speeds):
-            hashes, _ = hash_pairs(pairs, float(speed))
-            qrow, track, tref = self.index.lookup(hashes, max_postings=_MAX_POSTINGS)
-            if qrow.size == 0:
-                continue
-            t = tq[qrow]
-            ts.append(t)
-            trs.append(track.astype(np.int64))
-            ks.append(np.full(qrow.shape[0], k, np.int64))
-            als.append(t - tref.astype(np.float64) / speed)
-        self._ht, self._htr = np.concatenate(ts), np.concatenate(trs)
-        self._hk, self._ha = np.concatenate(ks), np.concatenate(als)
+        n = len(pairs)
+        hashes = self._hash_all_speeds(pairs).reshape(-1)
+        qrow, track, tref = self.index.lookup(hashes, max_postings=_MAX_POSTINGS)
+        if qrow.size == 0:
+            return
+        k, i = np.divmod(qrow, n)
+        t = pairs.t[i]
+        align = t - tref.astype(np.float64) / self._speeds[k]
+        self._ht = np.concatenate((self._ht, t))
+        self._htr = np.concatenate((self._htr, track.astype(np.int64)))
+        self._hk = np.concatenate((self._hk, k))
+        self._ha = np.concatenate((self._ha, align))
 
     def _aligned(self, track: int, k: int, align: float) -> npt.NDArray[np.bool_]:
         sel: npt.NDArray[np.bool_] = self._htr == track
@@ -205,8 +236,9 @@ class StreamingMatcher:
             recent &= self._ht > play.last_hit - self._window
             if recent.sum() >= 5:
                 play.align = float(np.median(self._ha[recent]))
-                conf = confidence_of(float(recent.sum()))
-                play.confidence = max(play.confidence, conf)
+                fine = recent & (np.abs(self._ha - play.align) <= _FINE)
+                evidence = np.unique(self._ht[fine]).shape[0]
+                play.confidence = max(play.confidence, confidence_of(float(evidence)))
 
     def _detect(self) -> list[PlayEvent]:
         events: list[PlayEvent] = []
@@ -214,8 +246,8 @@ class StreamingMatcher:
             best = self._best_candidate()
             if best is None:
                 return events
-            track, k, align, count = best
-            play = self._open_play(track, k, align, count)
+            track, k, align, evidence = best
+            play = self._open_play(track, k, align, evidence)
             self._open.append(play)
             events.append(
                 PlayStarted(
@@ -229,43 +261,53 @@ class StreamingMatcher:
 
     def _best_candidate(self) -> tuple[int, int, float, int] | None:
         win = self._ht > self._now - self._window
-        blocked = {p.track for p in self._open}
         for p in self._closed:  # the tail of a closed airing must not reopen it
             win &= ~((self._htr == p.track) & (np.abs(self._ha - p.align) <= 4 * _TOL))
-        if blocked:
-            win &= ~np.isin(self._htr, list(blocked))
-        if not win.any():
+        for p in self._open:
+            win &= self._htr != p.track
+        if np.count_nonzero(win) < self.min_evidence:
             return None
-        tr, kk, al = self._htr[win], self._hk[win], self._ha[win]
+        tr, kk, al, tq = self._htr[win], self._hk[win], self._ha[win], self._ht[win]
         bins = np.floor(al / _BIN).astype(np.int64)
         key = (tr * len(self._speeds) + kk) * (1 << 32) + (bins + (1 << 31))
-        uniq, counts = np.unique(key, return_counts=True)
+        uniq, counts = _distinct_count(key, tq)
         # merge each bin with its two neighbours (an alignment may straddle a bin edge)
         merged = counts.copy()
         for d in (-1, 1):
-            pos = np.searchsorted(uniq, uniq + d)
-            pos = np.minimum(pos, uniq.shape[0] - 1)
+            pos = np.minimum(np.searchsorted(uniq, uniq + d), uniq.shape[0] - 1)
             merged += np.where(uniq[pos] == uniq + d, counts[pos], 0)
-        i = int(np.argmax(merged))
-        if merged[i] < self.min_hits:
-            return None
-        tk = int(uniq[i] >> 32)
-        bin_ = int(uniq[i] & 0xFFFFFFFF) - (1 << 31)
-        track, k = divmod(tk, len(self._speeds))
-        near = (tr == track) & (kk == k) & (np.abs(bins - bin_) <= 1)
-        return track, k, float(np.median(al[near])), int(merged[i])
+        for i in np.argsort(-merged, kind="stable")[:_REFINE]:
+            if merged[i] < self.min_evidence:
+                return None
+            tk = int(uniq[i] >> 32)
+            bin_ = int(uniq[i] & 0xFFFFFFFF) - (1 << 31)
+            track, k = divmod(tk, len(self._speeds))
+            near = (tr == track) & (kk == k) & (np.abs(bins - bin_) <= 1)
+            align = float(np.median(al[near]))
+            # evidence proper: distinct anchors on the alignment itself (±_FINE frames);
+            # chance coincidences scatter over the coarse bins, a real airing does not
+            fine = near & (np.abs(al - align) <= _FINE)
+            evidence = int(np.unique(tq[fine]).shape[0])
+            if evidence >= self.min_evidence:
+                return track, k, align, evidence
+        return None
 
-    def _open_play(self, track: int, k: int, align: float, count: int) -> _OpenPlay:
+    def _open_play(self, track: int, k: int, align: float, evidence: int) -> _OpenPlay:
         sel = self._aligned(track, k, align)
-        t = np.sort(self._ht[sel])
-        # earliest hit that is followed by two more within 3 s: robust to a stray hit
+        # the airing's first anchors: on the alignment line itself (a drift of ≤ 0.5 % moves
+        # it ≤ 1.3 frames over a window), so chance hits near the line do not count
+        fine = sel & (np.abs(self._ha - align) <= _FINE + 1)
+        t = np.unique(self._ht[fine if fine.any() else sel]).astype(np.float64)
+        # earliest anchor followed by two more within 3 s: robust to a stray hit
         first = float(t[0])
         dense = np.nonzero(t[2:] - t[:-2] <= 3 * _FPS)[0]
         if dense.size:
             first = float(t[int(dense[0])])
-        start = align if first - align <= self._snap else first - 0.3 * _FPS
-        start = max(0.0, start)
         speed = float(self._speeds[k])
+        # the first hit lags the first sound (a fade-in; an anchor needs its partners)
+        start = max(0.0, first - _LEAD_S * _FPS)
+        if first - align <= self._snap or self._intro_unheard(track, speed, align, first, t):
+            start = max(0.0, align)
         return _OpenPlay(
             track=track,
             k=k,
@@ -273,9 +315,28 @@ class StreamingMatcher:
             start_f=start,
             offset_f=max(0.0, (start - align) * speed),
             last_hit=float(t[-1]),
-            confidence=confidence_of(count),
-            hits=int(t.shape[0]),
+            confidence=confidence_of(evidence),
+            hits=int(np.count_nonzero(sel)),
         )
+
+    def _intro_unheard(
+        self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
+    ) -> bool:
+        """Did the airing likely start at the track's frame 0, its first part unheard?
+
+        True when the track's prints before the first hit are so few, given the hit rate
+        seen since, that hearing none of them is unsurprising (a quiet intro, a DJ over it).
+        """
+        gap = first - align
+        if gap > _MAX_SNAP_S * _FPS:
+            return False
+        ref_first = gap * speed
+        ref_last = (float(anchors[-1]) - align) * speed
+        seen = float(np.count_nonzero(anchors >= first))
+        ref_seen = self.index.prints_between(track, ref_first, ref_last + 1)
+        ref_gap = self.index.prints_between(track, 0.0, ref_first)
+        rate = min(1.0, seen / max(1.0, float(ref_seen)))
+        return ref_gap * rate < _SNAP_EXPECTED
 
     def _end_plays(self, force: bool) -> list[PlayEvent]:
         events: list[PlayEvent] = []
@@ -303,7 +364,7 @@ class StreamingMatcher:
 
     def _prune(self) -> None:
         horizon = self._now - _HISTORY_S * _FPS
-        if self._ht.size == 0 or self._ht.min() > horizon - 10 * _FPS:
+        if self._ht.size == 0 or self._ht[0] > horizon - 10 * _FPS:
             return  # prune in steps of 10 s: copying the store every block costs
         keep = self._ht > horizon
         if not keep.all():
