@@ -51,6 +51,7 @@ _BIN = 3  # alignment histogram bin (frames)
 _TOL = 8  # frames: hits this close to a play's alignment belong to it
 _FINE = 2  # frames: evidence counts anchors this close to the candidate's alignment
 _REFINE = 4  # best coarse candidates refined per step
+_REPEAT_RATIO = 0.6  # alignments of one track this close to the best count as a repeat
 _HISTORY_S = 40.0
 _MAX_POSTINGS = 32  # a hash in more places than this says nothing: skipped
 #: An airing's start snaps back to the track's frame 0 when the hits missing before the
@@ -112,19 +113,6 @@ class _OpenPlay:
     last_hit: float
     confidence: float
     hits: int
-
-
-def _distinct_count(
-    key: npt.NDArray[np.int64], t: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Unique keys and, for each, how many distinct ``t`` values it holds."""
-    order = np.lexsort((t, key))
-    k, tt = key[order], t[order]
-    first = np.ones(k.shape[0], np.bool_)
-    first[1:] = (k[1:] != k[:-1]) | (tt[1:] != tt[:-1])
-    (k,) = (k[first],)
-    uniq, counts = np.unique(k, return_counts=True)
-    return uniq, counts
 
 
 class StreamingMatcher:
@@ -270,7 +258,8 @@ class StreamingMatcher:
         tr, kk, al, tq = self._htr[win], self._hk[win], self._ha[win], self._ht[win]
         bins = np.floor(al / _BIN).astype(np.int64)
         key = (tr * len(self._speeds) + kk) * (1 << 32) + (bins + (1 << 31))
-        uniq, counts = _distinct_count(key, tq)
+        # coarse: raw hit counts (≥ distinct anchors, so a safe filter); refined below
+        uniq, counts = np.unique(key, return_counts=True)
         # merge each bin with its two neighbours (an alignment may straddle a bin edge)
         merged = counts.copy()
         for d in (-1, 1):
@@ -280,15 +269,24 @@ class StreamingMatcher:
             if merged[i] < self.min_evidence:
                 return None
             tk = int(uniq[i] >> 32)
-            bin_ = int(uniq[i] & 0xFFFFFFFF) - (1 << 31)
             track, k = divmod(tk, len(self._speeds))
-            near = (tr == track) & (kk == k) & (np.abs(bins - bin_) <= 1)
-            align = float(np.median(al[near]))
-            # evidence proper: distinct anchors on the alignment itself (±_FINE frames);
-            # chance coincidences scatter over the coarse bins, a real airing does not
-            fine = near & (np.abs(al - align) <= _FINE)
-            evidence = int(np.unique(tq[fine]).shape[0])
-            if evidence >= self.min_evidence:
+            same = np.nonzero((uniq >> 32 == tk) & (merged >= self.min_evidence))[0]
+            found: list[tuple[float, int]] = []
+            for j in same:
+                bin_ = int(uniq[j] & 0xFFFFFFFF) - (1 << 31)
+                near = (tr == track) & (kk == k) & (np.abs(bins - bin_) <= 1)
+                align = float(np.median(al[near]))
+                # evidence proper: distinct anchors on the alignment itself (±_FINE frames);
+                # chance coincidences scatter over the coarse bins, a real airing does not
+                fine = near & (np.abs(al - align) <= _FINE)
+                evidence = int(np.unique(tq[fine]).shape[0])
+                if evidence >= self.min_evidence:
+                    found.append((align, evidence))
+            if found:
+                # a song that repeats a section matches at several alignments: of those
+                # about as strong as the best, take the earliest position in the track
+                top = max(e for _, e in found)
+                align, evidence = max((a, e) for a, e in found if e >= _REPEAT_RATIO * top)
                 return track, k, align, evidence
         return None
 
@@ -400,7 +398,7 @@ def scan_file(path: str | os.PathLike[str], index: Index, **options: float) -> l
     """Plays in a recording (file or URL), decoded in blocks: one ``Play`` per airing."""
     matcher = StreamingMatcher(index, **options)  # type: ignore[arg-type]
     events: list[PlayEvent] = []
-    for block in decode(path):
+    for block in decode(path):  # 16-s blocks for files: per-block work spread thinner
         events.extend(matcher.feed(block))
     events.extend(matcher.close())
     return plays_from_events(events)

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from airtrack.errors import AudioError, CatalogError
 from airtrack.fingerprint import (
+    DEFAULT_THRESHOLD,
     SAMPLE_RATE,
     Index,
     LandmarkExtractor,
+    confidence_of,
     fingerprint_samples,
     identify,
     pack_prints,
@@ -123,3 +125,20 @@ def test_index_save_load_and_version(index: Index, tmp_path: Path) -> None:
         Index.load(tmp_path / "bad.idx")
     with pytest.raises(CatalogError):
         Index.build([(1, pack_prints(fingerprint_samples(SONGS[11])))] * 2)
+
+
+@pytest.mark.parametrize("tid", [11, 22])
+def test_reversed_catalog_song_is_rejected(index: Index, tid: int) -> None:
+    """Time-reversed catalog audio shares peaks (and some symmetric pairs) with the original:
+    the near-threshold case that produced false plays before evidence counted distinct
+    anchors on the fine alignment."""
+    assert identify(noise(SONGS[tid][::-1].copy(), 15, seed=tid), index) is None
+
+
+def test_confidence_calibration() -> None:
+    """Confidence rises with evidence; the default threshold sits between what chance
+    alignments reached on the real-music benchmark (≤ 10 anchors) and real airings (≥ 25)."""
+    values = [confidence_of(e) for e in range(0, 40)]
+    assert values == sorted(values) and values[0] >= 0.0 and values[-1] < 1.0
+    assert confidence_of(10) < DEFAULT_THRESHOLD - 0.2
+    assert confidence_of(25) > DEFAULT_THRESHOLD + 0.3
