@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
 
 from airtrack.errors import ConfigError
 from airtrack.logging import configure_logging
@@ -37,50 +38,54 @@ async def test_token_matrix_over_every_route(
 ) -> None:
     configure_logging("DEBUG", json=True)  # structlog → the captured stderr, everything
     caplog.set_level(logging.DEBUG)
+    events: list[dict[str, Any]] = []
     try:
-        async with ops_orchestrator(db_url, fast_settings(tmp_path)) as orch:
-            schema = (await orch.http.get("/openapi.json")).json()
-            ops = [
-                (method.upper(), path, op.get("tags", [""])[0])
-                for path, item in schema["paths"].items()
-                for method, op in item.items()
-            ]
-            assert {"/api/v1/diagnostics", "/api/v1/health", "/api/v1/alerts"} <= {
-                p for _, p, _ in ops
-            }
-            assert len(ops) >= 15
-            checked = 0
-            for method, path, tag in ops:
-                for who, token in TOKENS.items():
-                    headers = {"Authorization": f"Bearer {token}"} if token else {}
-                    r = await orch.http.request(
-                        method, _fill(path), headers=headers, json={} if method == "POST" else None
-                    )
-                    code = r.status_code
-                    where = f"{who} {method} {path} → {code}"
-                    if tag == "probes":
-                        assert code == 200, where
-                    elif who in ("none", "wrong"):
-                        assert code == 401, where
-                    elif tag == "admin" and who == "worker":
-                        assert code == 403, where
-                    else:
-                        assert code not in (401, 403), where
-                    # 503 from /health is its answer (no leader ticks here), not a crash
-                    assert code < 500 or (path == "/api/v1/health" and code == 503), where
-                    checked += 1
-            assert checked == len(ops) * len(TOKENS)
-            # dashboard page: no data in it, so no token needed; the data needs one
-            page = await orch.http.get("/dashboard")
-            assert page.status_code == 200 and "dashboard.js" in page.text
-            assert (await orch.http.get("/dashboard/../app.py")).status_code == 404
+        with capture_logs() as events:
+            await _token_matrix(db_url, tmp_path)
     finally:
         with capsys.disabled():  # bind the logger to the real stderr again
             configure_logging("INFO", json=True)
-    logs = capsys.readouterr().err + caplog.text
-    assert "worker.registered" in logs or "db." in logs or logs, "logs were captured"
+    logs = capsys.readouterr().err + caplog.text + repr(events)
+    assert events, "structured log events were captured"
     for secret in (ADMIN, WORKER, TOKENS["wrong"]):
         assert secret not in logs, "a token reached the logs"
+
+
+async def _token_matrix(db_url: str, tmp_path: Path) -> None:
+    async with ops_orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        schema = (await orch.http.get("/openapi.json")).json()
+        ops = [
+            (method.upper(), path, op.get("tags", [""])[0])
+            for path, item in schema["paths"].items()
+            for method, op in item.items()
+        ]
+        assert {"/api/v1/diagnostics", "/api/v1/health", "/api/v1/alerts"} <= {p for _, p, _ in ops}
+        assert len(ops) >= 15
+        checked = 0
+        for method, path, tag in ops:
+            for who, token in TOKENS.items():
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                r = await orch.http.request(
+                    method, _fill(path), headers=headers, json={} if method == "POST" else None
+                )
+                code = r.status_code
+                where = f"{who} {method} {path} → {code}"
+                if tag == "probes":
+                    assert code == 200, where
+                elif who in ("none", "wrong"):
+                    assert code == 401, where
+                elif tag == "admin" and who == "worker":
+                    assert code == 403, where
+                else:
+                    assert code not in (401, 403), where
+                # 503 from /health is its answer (no leader ticks here), not a crash
+                assert code < 500 or (path == "/api/v1/health" and code == 503), where
+                checked += 1
+        assert checked == len(ops) * len(TOKENS)
+        # dashboard page: no data in it, so no token needed; the data needs one
+        page = await orch.http.get("/dashboard")
+        assert page.status_code == 200 and "dashboard.js" in page.text
+        assert (await orch.http.get("/dashboard/../app.py")).status_code == 404
 
 
 def test_refuses_public_bind_with_generated_tokens(tmp_path: Path) -> None:
