@@ -93,11 +93,47 @@ class SongSpec:
     artist: str
     seed: int
     duration_s: float
+    path: str | None = None  # a user's file (``airtrack demo --music DIR``) instead of a seed
 
     def render(self, sr: int = 22050) -> Audio:
+        if self.path is not None:
+            return decode_file(self.path, sr)
         from airtrack.demo.music import render_song
 
         return render_song(self.seed, self.duration_s, sr)
+
+
+def decode_file(path: str, sr: int) -> Audio:
+    """A whole (song-length) file as mono float32 at ``sr``."""
+    from airtrack.fingerprint.decode import decode
+
+    blocks = list(decode(path, rate=sr, block_s=30.0))
+    return np.concatenate(blocks).astype(np.float32) if blocks else np.zeros(0, np.float32)
+
+
+AUDIO_SUFFIXES = (".mp3", ".ogg", ".opus", ".flac", ".wav", ".m4a", ".aac")
+
+
+def music_catalog(folder: Path | str) -> list[SongSpec]:
+    """Songs from a user's folder (recursive), for stations that play real music.
+
+    Names are ``file-NNN`` in path order; title and artist come from the tags, else
+    from the file name. Files that cannot be read are skipped.
+    """
+    from airtrack.fingerprint.decode import probe_duration, read_tags
+
+    specs = []
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    for i, p in enumerate(files):
+        try:
+            duration = probe_duration(p)
+            title, artist = read_tags(p)
+        except Exception:  # unreadable: the catalog add reports it; the station skips it
+            continue
+        if not duration or duration < 20:
+            continue
+        specs.append(SongSpec(f"file-{i:03d}", title or p.stem, artist or "", i, duration, str(p)))
+    return specs
 
 
 def song_spec(seed: int, name: str, duration_s: float) -> SongSpec:

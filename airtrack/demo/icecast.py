@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 
 from airtrack.demo.broadcast import Station, StationConfig, encode_mp3, silence_mp3
-from airtrack.demo.catalog import SongSpec, demo_catalog
+from airtrack.demo.catalog import SongSpec, demo_catalog, music_catalog
 from airtrack.demo.music import render_song
 from airtrack.demo.playout import ProgrammeConfig
 
@@ -368,9 +368,13 @@ async def serve(args: argparse.Namespace) -> int:
         stations = [
             replace(s, programme=replace(s.programme, max_song_s=args.max_song_s)) for s in stations
         ]
+    catalog = music_catalog(args.music) if args.music else demo_catalog(args.catalog_size)
+    if not catalog:
+        print(f"no playable audio files in {args.music}", file=sys.stderr)
+        return 2
     server = IcecastServer(
         stations,
-        demo_catalog(args.catalog_size),
+        catalog,
         host=args.host,
         port=args.port,
         speed=args.speed,
@@ -401,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bitrate", type=int, default=128, help="MP3 kbps")
     p.add_argument("--max-song-s", type=float, default=0.0, help="cap song airings (tests)")
     p.add_argument("--no-hls", action="store_true")
+    p.add_argument("--music", default=None, help="play the songs in this folder (recursive)")
     args = p.parse_args(argv)
     from airtrack.logging import configure_logging
 

@@ -104,8 +104,10 @@ class _Item:
 
 
 @lru_cache(maxsize=8)
-def _song_audio(seed: int, duration_s: float, sr: int, speedup: float) -> Audio:
-    audio = render_song(seed, duration_s, sr)
+def _song_audio(spec: SongSpec, sr: int, speedup: float) -> Audio:
+    audio = (
+        spec.render(sr) if spec.path is not None else render_song(spec.seed, spec.duration_s, sr)
+    )
     if speedup != 1.0:
         n = int(len(audio) / speedup)
         audio = np.interp(np.arange(n) * speedup, np.arange(len(audio)), audio).astype(np.float32)
@@ -217,7 +219,7 @@ class Programme:
             self._other_n += 1
             lo, hi = cfg.other_song_s
             spec = other_song((self.seed % 10_000) * 10_000 + self._other_n, min_s=lo, max_s=hi)
-        full = _song_audio(spec.seed, spec.duration_s, sr, cfg.speedup)
+        full = _song_audio(spec, sr, cfg.speedup)
         total_s = len(full) / sr
         offset_s = 0.0
         if rng.random() < cfg.mid_start_prob:
