@@ -54,6 +54,8 @@ class Score:
     scan_s: float = 0.0
     decode_s: float = 0.0
     decode_rs_s: float = 0.0
+    true_conf: list[float] = field(default_factory=list)
+    cand_false_conf: list[float] = field(default_factory=list)  # at threshold 0.2
 
 
 def ingest(songs: list[S.Song]) -> tuple[Index, dict[int, str], float]:
@@ -93,6 +95,7 @@ def run_station(mp3: Path, truth: list[S.Airing], index: Index, names: dict[int,
         sc.rows += len(hits)
         used.update(j for j, _ in hits)
         j, p = min(hits, key=lambda jp: abs(jp[1].start_s - a.start))
+        sc.true_conf.append(p.confidence)
         sc.start_err.append(abs(p.start_s - a.start))
         sc.end_err.append(abs(p.end_s - a.end))
         seen = first_seen.get((p.track_id, round(p.start_s, 3)))
@@ -101,6 +104,13 @@ def run_station(mp3: Path, truth: list[S.Airing], index: Index, names: dict[int,
     for j, p in enumerate(plays):
         if j not in used:
             sc.false.append(f"{names[p.track_id]}@{p.start_s:.0f}s c={p.confidence:.2f}")
+    # margin: what chance alignments reach when the threshold is lowered to 0.2
+    for p in scan_file(mp3, index, threshold=0.2):
+        if not any(
+            a.catalog and a.name == names[p.track_id] and p.start_s < a.end and p.end_s > a.start
+            for a in songs
+        ):
+            sc.cand_false_conf.append(p.confidence)
     # speed: the file path (scan_file) beside PyAV decode alone, same file, same run
     sc.audio_s = S.ffprobe_duration(mp3)
     t0 = time.perf_counter()
@@ -229,6 +239,15 @@ def main() -> None:
               f"{spec.bitrate_k} kbps, SNR {spec.snr_db} dB; missed {sc.missed}; "
               f"false {sc.false}", flush=True)  # fmt: skip
     lines = fmt_table(scores)
+    tc = sorted(c for s in scores.values() for c in s.true_conf)
+    fc = sorted((c for s in scores.values() for c in s.cand_false_conf), reverse=True)
+    lines += [
+        "",
+        f"Confidence margin (threshold 0.5): true plays min {tc[0]:.2f}, 5th pct"
+        f" {tc[len(tc) // 20]:.2f}, median {statistics.median(tc):.2f}; wrong/non-catalog"
+        f" candidates seen at threshold 0.2: {len(fc)}, highest"
+        f" {', '.join(f'{c:.2f}' for c in fc[:5]) or '-'}.",
+    ]
     dt, audio, rss = ingest_100(songs)
     extra = [
         "",

@@ -1,13 +1,18 @@
 """One streaming matcher: audio blocks in, play events out.  ``scan_file`` and ``identify``
 run the very same object over a file or a clip.
 
-How a play is found: every query pair is hashed at each speed in ``SPEEDS`` and looked up;
-a posting (track, track frame) gives an *alignment* = the query frame where that track's
-frame 0 would lie.  The true song piles its hits on one alignment; chance hits scatter.  A
-play opens when one (track, speed, alignment) gathers enough hits in the last ``window_s``;
-its airing start is that alignment, or — when the song was started mid-way — its earliest
-hits.  It closes when its alignment has had no hits for ``end_gap_s``.  Other alignments of a
-track that is on air (repeated choruses, neighbouring speeds) never open a second play.
+How a play is found: every query pair is hashed at each speed in ``SPEEDS`` (one vectorised
+pass, one lookup); a posting (track, track frame) gives an *alignment* = the query frame where
+that track's frame 0 would lie.  The true song piles its hits on one alignment; chance hits
+scatter.  Candidates come from a coarse alignment histogram (3-frame bins); the evidence of a
+candidate is the number of *distinct query anchors* within ±2 frames of its alignment in the
+last ``window_s`` (chords and repeated patterns give many hits from few anchors; chance hits
+spread over the coarse bins).  Of a track's alignments about as strong as its best (a song
+that repeats a section), the earliest position in the track wins.  The airing starts at that
+alignment when the first hit comes ≤ ``snap_s`` after it (an intro lost under noise or a DJ)
+or when the track holds too few prints before it to expect a hit; otherwise 1 s before the
+first hits (a mid-way start).  A play closes when its alignment has had no hits for
+``end_gap_s``.  Other alignments of a track that is on air never open a second play.
 """
 
 from __future__ import annotations
