@@ -126,9 +126,14 @@ class RequestTiming:
             )
 
 
-def _state(request: Request) -> AppState:
+def _app_state(request: Request) -> AppState:
     state: AppState = request.app.state.airtrack
     return state
+
+
+async def _state(request: Request) -> AppState:
+    # async on purpose: FastAPI runs plain-def dependencies in a thread pool (costly per request)
+    return _app_state(request)
 
 
 State = Annotated[AppState, Depends(_state)]
@@ -146,7 +151,7 @@ def require(role: str) -> Callable[..., Awaitable[None]]:
     async def check(
         request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> None:
-        got = _state(request).tokens.role_of(_bearer(authorization))
+        got = _app_state(request).tokens.role_of(_bearer(authorization))
         if got is None:
             raise HTTPException(
                 401, "missing or invalid token", headers={"WWW-Authenticate": "Bearer"}
