@@ -93,6 +93,9 @@ class Proc:
         if self.alive():
             self.popen.kill()  # type: ignore[union-attr]
             self.popen.wait(timeout=10)  # type: ignore[union-attr]
+        if self.log_file is not None:  # a restart opens a new one; do not leak this
+            self.log_file.close()
+            self.log_file = None
 
 
 class Cluster:

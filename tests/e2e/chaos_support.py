@@ -79,6 +79,9 @@ FAST_ENV = {
     "AIRTRACK_INACTIVE_AFTER_S": "60",
     "AIRTRACK_HTTP_TIMEOUT_S": "3",
     "AIRTRACK_BREAKER_OPEN_S": "3",
+    # Faults trip recovery mode (R4.3), which freezes voluntary moves until it is quiet
+    # this long; short, so that balance can be checked after each scenario.
+    "AIRTRACK_RECOVERY_QUIET_S": "15",
 }
 DB_ERROR = re.compile(r"40P01|55P03|deadlock detected|lock timeout", re.IGNORECASE)
 
@@ -364,7 +367,7 @@ class System:
             workers = http.get("/api/v1/workers").json()
         return {w["id"]: int(w["streams"]) for w in workers if w["state"] == "active"}
 
-    def wait_balanced(self, timeout: float = 45.0) -> dict[str, int]:
+    def wait_balanced(self, timeout: float = 90.0) -> dict[str, int]:
         """Streams per active worker, once max − min ≤ 1 and every stream is owned."""
         deadline = now() + timeout
         loads: dict[str, int] = {}
