@@ -444,9 +444,10 @@ class Supervisor:
                 max(0.1, deadline - time.monotonic()),
             )
         await self.client.aclose()
+        pending = _safe_len(self.outbox)
         if all(not p.alive for p in pipes):
             self.outbox.close()
-        log.info("worker_stopped", flushed=flushed, outbox_pending=_safe_len(self.outbox))
+        log.info("worker_stopped", flushed=flushed, outbox_pending=pending)
 
 
 def _join_all(pipes: list[StreamPipeline], budget: float) -> None:
