@@ -73,4 +73,6 @@ STREAM_LAG = Histogram(
 OUTBOX_DEPTH = Gauge(
     "airtrack_outbox_depth", "Plays waiting in worker outboxes, as reported in heartbeats"
 )
-HEALTH_CHECK_OK = Gauge("airtrack_health_check_ok", "1 when the last health check passed", ["check"])
+HEALTH_CHECK_OK = Gauge(
+    "airtrack_health_check_ok", "1 when the last health check passed", ["check"]
+)
