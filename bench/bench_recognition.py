@@ -8,13 +8,17 @@ Prints the table and writes it to bench/RESULTS-recognition.md.  Not a test: run
 from __future__ import annotations
 
 import argparse
+import importlib
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +42,9 @@ from bench import _audio as A
 from bench import stations as S
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-recognition.md"
+REPO = Path(__file__).resolve().parent.parent
+#: The engine measured beside the current one ("before"): the last commit with engine v1.
+REF_DEFAULT = "022c06b"
 
 
 @dataclass
@@ -54,6 +61,9 @@ class Score:
     scan_s: float = 0.0
     decode_s: float = 0.0
     decode_rs_s: float = 0.0
+    ref_scan_s: float = 0.0  # reference ("before") engine, same file, same run
+    live_ms: float = 0.0  # StreamingMatcher.feed per 4-s block (samples in memory)
+    ref_live_ms: float = 0.0
     true_conf: list[float] = field(default_factory=list)
     cand_false_conf: list[float] = field(default_factory=list)  # at threshold 0.2
 
@@ -111,21 +121,86 @@ def run_station(mp3: Path, truth: list[S.Airing], index: Index, names: dict[int,
             for a in songs
         ):
             sc.cand_false_conf.append(p.confidence)
-    # speed: the file path (scan_file) beside PyAV decode alone, same file, same run
     sc.audio_s = S.ffprobe_duration(mp3)
+    return sc
+
+
+def _timed(fn: Any, *args: Any) -> float:
     t0 = time.perf_counter()
-    scan_file(mp3, index)
-    sc.scan_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def _pyav_decode(mp3: Path) -> None:
     with av.open(str(mp3)) as c:
         for _ in c.decode(c.streams.audio[0]):
             pass
-    sc.decode_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+
+
+def _drain(mp3: Path) -> None:
     for _ in decode(mp3):
         pass
-    sc.decode_rs_s = time.perf_counter() - t0
-    return sc
+
+
+def _live(engine: ModuleType, index: Any, samples: np.ndarray) -> float:
+    """Seconds spent in ``StreamingMatcher.feed``/``close`` over 4-s blocks of ``samples``."""
+    m = engine.StreamingMatcher(index)
+    step = 4 * SAMPLE_RATE
+    t0 = time.perf_counter()
+    for i in range(0, samples.shape[0], step):
+        m.feed(samples[i : i + step])
+    m.close()
+    return time.perf_counter() - t0
+
+
+def measure_speed(
+    sc: Score, mp3: Path, index: Index, ref: tuple[ModuleType, Any] | None, reps: int
+) -> None:
+    """Medians of ``reps`` interleaved runs: scan_file (current and reference engine), PyAV
+    decode alone, decode+resample, and the live path's feed cost per 4-s block."""
+    import airtrack.fingerprint as cur
+
+    runs: dict[str, list[float]] = {k: [] for k in ("scan", "ref", "dec", "rs", "live", "rlive")}
+    samples = np.concatenate(list(decode(mp3)))
+    n_blocks = -(-samples.shape[0] // (4 * SAMPLE_RATE))
+    for _ in range(reps):
+        runs["dec"].append(_timed(_pyav_decode, mp3))
+        runs["scan"].append(_timed(scan_file, mp3, index))
+        if ref is not None:
+            runs["ref"].append(_timed(ref[0].scan_file, mp3, ref[1]))
+        runs["rs"].append(_timed(_drain, mp3))
+        runs["live"].append(_live(cur, index, samples) / n_blocks * 1e3)
+        if ref is not None:
+            runs["rlive"].append(_live(ref[0], ref[1], samples) / n_blocks * 1e3)
+    med = {k: statistics.median(v) if v else float("nan") for k, v in runs.items()}
+    sc.scan_s, sc.ref_scan_s, sc.decode_s = med["scan"], med["ref"], med["dec"]
+    sc.decode_rs_s, sc.live_ms, sc.ref_live_ms = med["rs"], med["live"], med["rlive"]
+
+
+def load_reference_engine(ref: str, songs: list[S.Song]) -> tuple[ModuleType, Any]:
+    """``airtrack.fingerprint`` as of git ``ref`` (imported beside the current one) and its
+    index of ``songs``.  Its modules keep their own globals once swapped out of sys.modules."""
+    tmp = Path(tempfile.mkdtemp(prefix="airtrack-ref-"))
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "airtrack"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    mine = {k: v for k, v in sys.modules.items() if k == "airtrack" or k.startswith("airtrack.")}
+    for k in mine:
+        del sys.modules[k]
+    sys.path.insert(0, str(tmp))
+    try:
+        engine = importlib.import_module("airtrack.fingerprint")
+    finally:
+        sys.path.remove(str(tmp))
+        for k in [k for k in sys.modules if k == "airtrack" or k.startswith("airtrack.")]:
+            del sys.modules[k]
+        sys.modules.update(mine)
+    assert Path(engine.__file__ or "").is_relative_to(tmp)
+    items = [
+        (i + 1, engine.pack_prints(engine.fingerprint_file(s.path))) for i, s in enumerate(songs)
+    ]
+    return engine, engine.Index.build(items)
 
 
 def _ingest_rss_child(paths: list[str]) -> None:
@@ -172,13 +247,18 @@ def index_scaling(sizes: tuple[int, ...]) -> list[tuple[int, int, float, float]]
     return rows
 
 
-def fmt_table(scores: dict[str, Score]) -> list[str]:
+def fmt_table(scores: dict[str, Score], ref: str | None) -> list[str]:
     head = (
         "| station | found / catalog plays | false plays | rows/play | start err median / max (s)"
-        " | detection latency median / max (s) | scan x-rt | PyAV decode x-rt | scan/decode |"
-        " decode+resample x-rt |"
+        " | detection latency median / max (s) |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 6]
+    speed = [
+        "| station | PyAV decode x-rt | decode+resample x-rt | scan x-rt | scan/decode"
+        f" | before ({ref}) scan x-rt | before scan/decode | live feed ms / 4-s block (before)"
+        " | streams/core, matcher only (before) |",
+        "|" + "---|" * 9,
+    ]
     tot = Score()
     for name, s in [*scores.items(), ("TOTAL", tot)]:
         if name != "TOTAL":
@@ -190,8 +270,14 @@ def fmt_table(scores: dict[str, Score]) -> list[str]:
             tot.latency += s.latency
             tot.audio_s += s.audio_s
             tot.scan_s += s.scan_s
+            tot.ref_scan_s += s.ref_scan_s
             tot.decode_s += s.decode_s
             tot.decode_rs_s += s.decode_rs_s
+            tot.live_ms += s.live_ms * s.audio_s
+            tot.ref_live_ms += s.ref_live_ms * s.audio_s
+        else:
+            tot.live_ms /= max(1e-9, tot.audio_s)
+            tot.ref_live_ms /= max(1e-9, tot.audio_s)
         med = statistics.median(s.start_err) if s.start_err else float("nan")
         mx = max(s.start_err, default=float("nan"))
         lmed = statistics.median(s.latency) if s.latency else float("nan")
@@ -200,10 +286,16 @@ def fmt_table(scores: dict[str, Score]) -> list[str]:
         lines.append(
             f"| {name} | {s.found}/{s.catalog_plays} ({pct:.1f} %) | {len(s.false)} |"
             f" {s.rows / max(1, s.found):.2f} | {med:.2f} / {mx:.2f} | {lmed:.1f} / {lmx:.1f} |"
-            f" {s.audio_s / s.scan_s:.0f} | {s.audio_s / s.decode_s:.0f} |"
-            f" {100 * s.decode_s / s.scan_s:.0f} % | {s.audio_s / s.decode_rs_s:.0f} |"
         )
-    return lines
+        ref_x = s.audio_s / s.ref_scan_s if s.ref_scan_s else float("nan")
+        ref_pct = 100 * s.decode_s / s.ref_scan_s if s.ref_scan_s else float("nan")
+        speed.append(
+            f"| {name} | {s.audio_s / s.decode_s:.0f} | {s.audio_s / s.decode_rs_s:.0f} |"
+            f" {s.audio_s / s.scan_s:.0f} | **{100 * s.decode_s / s.scan_s:.0f} %** |"
+            f" {ref_x:.0f} | {ref_pct:.0f} % | {s.live_ms:.1f} ({s.ref_live_ms:.1f}) |"
+            f" {4000 / s.live_ms:.0f} ({4000 / s.ref_live_ms:.0f}) |"
+        )
+    return [*lines, "", *speed]
 
 
 def main() -> None:
@@ -211,6 +303,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5-minute stations (development)")
     ap.add_argument("--ingest-child", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--skip-scaling", action="store_true")
+    ap.add_argument("--skip-ingest", action="store_true", help="skip the 100-file ingest run")
+    ap.add_argument("--reps", type=int, default=3, help="interleaved speed runs (median)")
+    ap.add_argument("--ref", default=REF_DEFAULT, help="git ref of the 'before' engine ('' = none)")
     args = ap.parse_args()
     if args.ingest_child:
         _ingest_rss_child(args.ingest_child)
@@ -228,17 +323,19 @@ def main() -> None:
     audio_cat = sum(S.ffprobe_duration(Path(s.path)) for s in songs)
     print(f"ingest {len(songs)} songs ({audio_cat:.0f} s audio): {ingest_s:.2f} s; "
           f"index {index.n_hashes} hashes")  # fmt: skip
+    ref = load_reference_engine(args.ref, songs) if args.ref else None
     scores: dict[str, Score] = {}
     for spec in S.STATIONS:
         t0 = time.perf_counter()
         mp3, truth = S.build_station(spec, quick=args.quick)
         built = time.perf_counter() - t0
         sc = run_station(mp3, truth, index, names)
+        measure_speed(sc, mp3, index, ref, args.reps)
         scores[spec.name] = sc
         print(f"{spec.name}: built in {built:.0f} s, {sc.audio_s / 60:.1f} min, "
               f"{spec.bitrate_k} kbps, SNR {spec.snr_db} dB; missed {sc.missed}; "
               f"false {sc.false}", flush=True)  # fmt: skip
-    lines = fmt_table(scores)
+    lines = fmt_table(scores, args.ref or None)
     tc = sorted(c for s in scores.values() for c in s.true_conf)
     fc = sorted((c for s in scores.values() for c in s.cand_false_conf), reverse=True)
     lines += [
@@ -248,13 +345,15 @@ def main() -> None:
         f" candidates seen at threshold 0.2: {len(fc)}, highest"
         f" {', '.join(f'{c:.2f}' for c in fc[:5]) or '-'}.",
     ]
-    dt, audio, rss = ingest_100(songs)
-    extra = [
-        "",
-        f"Ingest of 100 files ({len(songs)} real catalog files repeated; fresh process):"
-        f" {dt:.1f} s for {audio / 60:.0f} min of audio = {audio / dt:.0f} x realtime,"
-        f" peak RSS {rss:.0f} MB.",
-    ]
+    extra: list[str] = []
+    if not args.skip_ingest:
+        dt, audio, rss = ingest_100(songs)
+        extra += [
+            "",
+            f"Ingest of 100 files ({len(songs)} real catalog files repeated; fresh process):"
+            f" {dt:.1f} s for {audio / 60:.0f} min of audio = {audio / dt:.0f} x realtime,"
+            f" peak RSS {rss:.0f} MB.",
+        ]
     if not args.skip_scaling:
         extra += ["", "| index tracks | postings | lookup of 1 s of query (7 speeds x 80 hashes)"
                   " | postings returned |", "|---|---|---|---|"]  # fmt: skip
@@ -266,6 +365,7 @@ def main() -> None:
     print()
     print(text)
     cmd = "python bench/bench_recognition.py" + (" --quick" if args.quick else "")
+    cmd += f" --reps {args.reps}" + (f" --ref {args.ref}" if args.ref else "")
     RESULTS.write_text(
         f"# Recognition benchmark ({mode})\n\nCommand: `{cmd}`  (engine rate {SAMPLE_RATE} Hz)\n\n"
         + text

@@ -138,7 +138,10 @@ def _open_graph(name: str, rate: int, block_s: float) -> av.container.InputConta
     """
     graph = (
         f"amovie=filename={_graph_escape(os.path.abspath(name))},"
-        f"aresample={rate},aformat=sample_fmts=flt:channel_layouts=mono,"
+        # downmix before resampling (half the work on stereo); a 16-tap sinc (default 32):
+        # its wider transition band lies above F_HI (3.8 kHz), where no peak is picked
+        f"aformat=channel_layouts=mono,aresample={rate}:filter_size=16,"
+        f"aformat=sample_fmts=flt:channel_layouts=mono,"
         f"asetnsamples=n={max(1, int(block_s * rate))}:p=0"
     )
     try:

@@ -37,7 +37,10 @@ __all__ = [
 
 _BIN_LO = math.ceil(P.F_LO * P.N_FFT / P.SAMPLE_RATE)
 _BIN_HI = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
-_WINDOW = np.hanning(P.N_FFT).astype(np.float32)
+# Hann window scaled so a tone has the magnitude it had with engine v1's 1024-point window
+# (``PEAK_FLOOR`` keeps its meaning)
+_WINDOW = (np.hanning(P.N_FFT) * (1024 / P.N_FFT)).astype(np.float32)
+_CHUNK = 4 * P.SAMPLE_RATE  # samples: longer blocks are processed in pieces of this size
 _PAIR_SCAN = 48  # later peaks examined per anchor when looking for FANOUT targets
 
 
@@ -101,6 +104,7 @@ class LandmarkExtractor:
         self._picked = 0  # frames < this have been peak-picked
         self._pt = np.zeros(0, np.int64)  # peaks waiting to be paired
         self._pf = np.zeros(0, np.float32)
+        self._work = np.empty((_CHUNK // P.HOP + 2, P.N_FFT), np.float32)  # windowed frames
         self.samples_seen = 0
 
     @property
@@ -109,6 +113,15 @@ class LandmarkExtractor:
 
     def feed(self, samples: npt.NDArray[np.floating]) -> Pairs:
         block = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if block.shape[0] <= _CHUNK:
+            return self._feed(block)
+        # long blocks in ~4-s pieces: the temporaries stay small and their pages warm
+        # (fresh multi-MB arrays cost more in page faults than the FFT itself)
+        return _concat(
+            [self._feed(block[i : i + _CHUNK]) for i in range(0, block.shape[0], _CHUNK)]
+        )
+
+    def _feed(self, block: npt.NDArray[np.float32]) -> Pairs:
         self.samples_seen += block.shape[0]
         self._buf = np.concatenate((self._buf, block)) if self._buf.size else block
         self._stft()
@@ -122,7 +135,10 @@ class LandmarkExtractor:
         if n == 0:
             return
         view = np.lib.stride_tricks.sliding_window_view(self._buf, P.N_FFT)[:: P.HOP][:n]
-        spec = scipy.fft.rfft(view * _WINDOW, axis=1)[:, _BIN_LO:_BIN_HI]
+        if self._work.shape[0] < n:
+            self._work = np.empty((n, P.N_FFT), np.float32)
+        frames = np.multiply(view, _WINDOW, out=self._work[:n])
+        spec = scipy.fft.rfft(frames, axis=1)[:, _BIN_LO:_BIN_HI]
         # log10 |X| = 0.5 log10(re² + im²): no square root
         mag = np.square(spec.real, dtype=np.float32)
         mag += np.square(spec.imag, dtype=np.float32)

@@ -120,6 +120,60 @@ class _OpenPlay:
     hits: int
 
 
+class _Hits:
+    """The hit store: parallel arrays (query anchor frame ``t``, dense track ``tr``, speed
+    index ``k``, alignment ``a``) sorted by ``t``, in preallocated buffers.  Appending writes
+    in place and pruning moves a start index: no per-block copy of the whole history."""
+
+    def __init__(self, capacity: int = 1 << 15) -> None:
+        self.t = np.empty(capacity, np.int64)
+        self.tr = np.empty(capacity, np.int64)
+        self.k = np.empty(capacity, np.int64)
+        self.a = np.empty(capacity, np.float64)
+        self.lo = 0
+        self.hi = 0
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo
+
+    def append(
+        self,
+        t: npt.NDArray[np.int64],
+        tr: npt.NDArray[np.int64],
+        k: npt.NDArray[np.int64],
+        a: npt.NDArray[np.float64],
+    ) -> None:
+        n, live = t.shape[0], self.hi - self.lo
+        if self.hi + n > self.t.shape[0]:
+            cap = max(self.t.shape[0], 2 * (live + n))
+            for name in ("t", "tr", "k", "a"):
+                old = getattr(self, name)
+                new = old if cap == old.shape[0] else np.empty(cap, old.dtype)
+                new[:live] = old[self.lo : self.hi]
+                setattr(self, name, new)
+            self.lo, self.hi = 0, live
+        order = np.argsort(t, kind="stable")  # blocks arrive in time order: sort within
+        end = self.hi + n
+        self.t[self.hi : end] = t[order]
+        self.tr[self.hi : end] = tr[order]
+        self.k[self.hi : end] = k[order]
+        self.a[self.hi : end] = a[order]
+        self.hi = end
+
+    def after(self, frame: float) -> int:
+        """Buffer position of the first hit with ``t > frame``."""
+        return self.lo + int(np.searchsorted(self.t[self.lo : self.hi], frame, "right"))
+
+    def views(
+        self, start: int | None = None
+    ) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]
+    ]:
+        i = self.lo if start is None else start
+        return self.t[i : self.hi], self.tr[i : self.hi], self.k[i : self.hi], self.a[i : self.hi]
+
+
 class StreamingMatcher:
     """Feed mono float32 blocks at ``SAMPLE_RATE``; get ``PlayStarted``/``PlayEnded`` events."""
 
@@ -142,11 +196,7 @@ class StreamingMatcher:
         self._speeds = np.asarray(speeds, dtype=np.float64)
         self._log_speeds = np.log(self._speeds)[:, None]
         self._extractor = LandmarkExtractor()
-        # hit store (parallel arrays): query anchor frame, dense track, speed index, alignment
-        self._ht = np.zeros(0, np.int64)
-        self._htr = np.zeros(0, np.int64)
-        self._hk = np.zeros(0, np.int64)
-        self._ha = np.zeros(0, np.float64)
+        self._hits = _Hits()
         self._open: list[_OpenPlay] = []
         self._closed: list[_OpenPlay] = []
         self._now = 0.0  # frames: pairs anchored before this are all known
@@ -178,7 +228,7 @@ class StreamingMatcher:
         if len(pairs):
             self._add_hits(pairs)
         events: list[PlayEvent] = []
-        if self._ht.size:
+        if self._hits.size:
             self._follow_open()
             events.extend(self._detect())
         events.extend(self._end_plays(force=final))
@@ -205,32 +255,39 @@ class StreamingMatcher:
         k, i = np.divmod(qrow, n)
         t = pairs.t[i]
         align = t - tref.astype(np.float64) / self._speeds[k]
-        self._ht = np.concatenate((self._ht, t))
-        self._htr = np.concatenate((self._htr, track.astype(np.int64)))
-        self._hk = np.concatenate((self._hk, k))
-        self._ha = np.concatenate((self._ha, align))
+        self._hits.append(t, track.astype(np.int64), k, align)
 
-    def _aligned(self, track: int, k: int, align: float) -> npt.NDArray[np.bool_]:
-        sel: npt.NDArray[np.bool_] = self._htr == track
-        sel &= self._hk == k
-        sel &= np.abs(self._ha - align) <= _TOL
+    @staticmethod
+    def _aligned(
+        tr: npt.NDArray[np.int64],
+        kk: npt.NDArray[np.int64],
+        al: npt.NDArray[np.float64],
+        track: int,
+        k: int,
+        align: float,
+    ) -> npt.NDArray[np.bool_]:
+        sel: npt.NDArray[np.bool_] = tr == track
+        sel &= kk == k
+        sel &= np.abs(al - align) <= _TOL
         return sel
 
     def _follow_open(self) -> None:
         for play in self._open:
-            sel = self._aligned(play.track, play.k, play.align) & (self._ht > play.last_hit)
+            # only hits after ``last_hit - window`` can matter (the store is sorted by time)
+            ht, tr, kk, al = self._hits.views(self._hits.after(play.last_hit - self._window))
+            near = self._aligned(tr, kk, al, play.track, play.k, play.align)
+            sel = near & (ht > play.last_hit)
             if not sel.any():
                 continue
-            t = self._ht[sel]
+            t = ht[sel]
             play.last_hit = float(t.max())
             play.hits += int(sel.sum())
             # let the alignment follow a slow drift (speed between two grid speeds)
-            recent = self._aligned(play.track, play.k, play.align)
-            recent &= self._ht > play.last_hit - self._window
+            recent = near & (ht > play.last_hit - self._window)
             if recent.sum() >= 5:
-                play.align = float(np.median(self._ha[recent]))
-                fine = recent & (np.abs(self._ha - play.align) <= _FINE)
-                evidence = np.unique(self._ht[fine]).shape[0]
+                play.align = float(np.median(al[recent]))
+                fine = recent & (np.abs(al - play.align) <= _FINE)
+                evidence = np.unique(ht[fine]).shape[0]
                 play.confidence = max(play.confidence, confidence_of(float(evidence)))
 
     def _detect(self) -> list[PlayEvent]:
@@ -253,26 +310,29 @@ class StreamingMatcher:
             )
 
     def _best_candidate(self) -> tuple[int, int, float, int] | None:
-        win = self._ht > self._now - self._window
+        ht, htr, hk, ha = self._hits.views(self._hits.after(self._now - self._window))
+        if ht.shape[0] < self.min_evidence:
+            return None
+        win = np.ones(ht.shape[0], np.bool_)
         for p in self._closed:  # the tail of a closed airing must not reopen it
-            win &= ~((self._htr == p.track) & (np.abs(self._ha - p.align) <= 4 * _TOL))
+            win &= ~((htr == p.track) & (np.abs(ha - p.align) <= 4 * _TOL))
         for p in self._open:
-            win &= self._htr != p.track
+            win &= htr != p.track
         if np.count_nonzero(win) < self.min_evidence:
             return None
-        tr, kk, al, tq = self._htr[win], self._hk[win], self._ha[win], self._ht[win]
+        tr, kk, al, tq = htr[win], hk[win], ha[win], ht[win]
         bins = np.floor(al / _BIN).astype(np.int64)
         key = (tr * len(self._speeds) + kk) * (1 << 32) + (bins + (1 << 31))
         # coarse: raw hit counts (≥ distinct anchors, so a safe filter); refined below
         uniq, counts = np.unique(key, return_counts=True)
         # merge each bin with its two neighbours (an alignment may straddle a bin edge)
+        # (``uniq`` is sorted: a neighbour bin, when present, is the adjacent entry)
         merged = counts.copy()
-        for d in (-1, 1):
-            pos = np.minimum(np.searchsorted(uniq, uniq + d), uniq.shape[0] - 1)
-            merged += np.where(uniq[pos] == uniq + d, counts[pos], 0)
-        for i in np.argsort(-merged, kind="stable")[:_REFINE]:
-            if merged[i] < self.min_evidence:
-                return None
+        adjacent = uniq[1:] == uniq[:-1] + 1
+        merged[:-1] += np.where(adjacent, counts[1:], 0)
+        merged[1:] += np.where(adjacent, counts[:-1], 0)
+        strong = np.flatnonzero(merged >= self.min_evidence)
+        for i in strong[np.argsort(-merged[strong], kind="stable")][:_REFINE]:
             tk = int(uniq[i] >> 32)
             track, k = divmod(tk, len(self._speeds))
             same = np.nonzero((uniq >> 32 == tk) & (merged >= self.min_evidence))[0]
@@ -296,11 +356,12 @@ class StreamingMatcher:
         return None
 
     def _open_play(self, track: int, k: int, align: float, evidence: int) -> _OpenPlay:
-        sel = self._aligned(track, k, align)
+        ht, htr, hk, ha = self._hits.views()
+        sel = self._aligned(htr, hk, ha, track, k, align)
         # the airing's first anchors: on the alignment line itself (a drift of ≤ 0.5 % moves
         # it ≤ 1.3 frames over a window), so chance hits near the line do not count
-        fine = sel & (np.abs(self._ha - align) <= _FINE + 1)
-        t = np.unique(self._ht[fine if fine.any() else sel]).astype(np.float64)
+        fine = sel & (np.abs(ha - align) <= _FINE + 1)
+        t = np.unique(ht[fine if fine.any() else sel]).astype(np.float64)
         # earliest anchor followed by two more within 3 s: robust to a stray hit
         first = float(t[0])
         dense = np.nonzero(t[2:] - t[:-2] <= 3 * _FPS)[0]
@@ -367,12 +428,10 @@ class StreamingMatcher:
 
     def _prune(self) -> None:
         horizon = self._now - _HISTORY_S * _FPS
-        if self._ht.size == 0 or self._ht[0] > horizon - 10 * _FPS:
-            return  # prune in steps of 10 s: copying the store every block costs
-        keep = self._ht > horizon
-        if not keep.all():
-            self._ht, self._htr = self._ht[keep], self._htr[keep]
-            self._hk, self._ha = self._hk[keep], self._ha[keep]
+        hits = self._hits
+        if hits.size == 0 or hits.t[hits.lo] > horizon - 10 * _FPS:
+            return  # prune in steps of 10 s (the hits kept are part of the matcher's result)
+        hits.lo = hits.after(horizon)
         self._closed = [p for p in self._closed if p.last_hit > horizon]
 
 
