@@ -8,6 +8,7 @@ can call everything); tokens are compared in constant time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -171,22 +172,45 @@ def _ops(st: AppState) -> Any:
     return st.extras.get("ops")
 
 
+CATALOG_WATCH_S = 5.0
+
+
+async def watch_catalog(state: AppState, stop: asyncio.Event) -> None:
+    """Keep ``state.catalog_version`` current, so heartbeat replies tell workers to refresh.
+
+    ``state.snapshot`` checks the catalog revision (one small query) and rebuilds the
+    index snapshot only when the catalog changed.
+    """
+    assert state.snapshot is not None
+    while not stop.is_set():
+        try:
+            snap = await state.snapshot()
+            state.catalog_version = snap[1] if snap else None
+        except Exception as exc:  # the DB may be down: keep serving, try again later
+            log.warning("catalog.watch_failed", error=str(exc).splitlines()[0] if str(exc) else "")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=CATALOG_WATCH_S)
+
+
 def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     """The API over ``state``. ``lifespan_tasks`` runs the control loop inside the app."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = None
+        tasks = []
         if lifespan_tasks and state.control is not None:
-            task = asyncio.create_task(state.control.run(stop), name="control-loop")
+            tasks.append(asyncio.create_task(state.control.run(stop), name="control-loop"))
+        if lifespan_tasks and state.snapshot is not None:
+            tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                await asyncio.wait([task], timeout=10)
-                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=10)
+                for task in tasks:
+                    task.cancel()
 
     app = FastAPI(
         title="airtrack orchestrator",
