@@ -364,7 +364,9 @@ class System:
 
     def loads(self) -> dict[str, int]:
         with self.http() as http:
-            workers = http.get("/api/v1/workers").json()
+            r = http.get("/api/v1/workers")
+            r.raise_for_status()  # e.g. 503 while the orchestrator reconnects to the database
+            workers = r.json()
         return {w["id"]: int(w["streams"]) for w in workers if w["state"] == "active"}
 
     def wait_balanced(self, timeout: float = 90.0) -> dict[str, int]:
