@@ -40,6 +40,7 @@ _BIN_HI = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
 # Hann window scaled so a tone has the magnitude it had with engine v1's 1024-point window
 # (``PEAK_FLOOR`` keeps its meaning)
 _WINDOW = (np.hanning(P.N_FFT) * (1024 / P.N_FFT)).astype(np.float32)
+assert 2 * P.HOP == P.N_FFT, "the STFT framing assumes 50 % overlap"
 _CHUNK = 4 * P.SAMPLE_RATE  # samples: longer blocks are processed in pieces of this size
 _PAIR_SCAN = 48  # later peaks examined per anchor when looking for FANOUT targets
 
@@ -99,7 +100,10 @@ class LandmarkExtractor:
     def __init__(self) -> None:
         self._buf = np.zeros(0, np.float32)
         self._frames_done = 0  # absolute index of the next STFT frame
-        self._spec = np.zeros((0, _BIN_HI - _BIN_LO), np.float32)
+        # log10 power spectrogram rows [0, _rows) = frames from _spec_start on, written in
+        # place (log10 |X|² = 2 log10 |X|: thresholds are doubled instead, same peaks)
+        self._spec = np.empty((_CHUNK // P.HOP + 4 * P.PEAK_DT + 4, _BIN_HI - _BIN_LO), np.float32)
+        self._rows = 0
         self._spec_start = 0  # absolute frame of self._spec[0]
         self._picked = 0  # frames < this have been peak-picked
         self._pt = np.zeros(0, np.int64)  # peaks waiting to be paired
@@ -134,18 +138,25 @@ class LandmarkExtractor:
         n = 0 if self._buf.shape[0] < P.N_FFT else (self._buf.shape[0] - P.N_FFT) // P.HOP + 1
         if n == 0:
             return
-        view = np.lib.stride_tricks.sliding_window_view(self._buf, P.N_FFT)[:: P.HOP][:n]
         if self._work.shape[0] < n:
             self._work = np.empty((n, P.N_FFT), np.float32)
-        frames = np.multiply(view, _WINDOW, out=self._work[:n])
-        spec = scipy.fft.rfft(frames, axis=1)[:, _BIN_LO:_BIN_HI]
-        # log10 |X| = 0.5 log10(re² + im²): no square root
-        mag = np.square(spec.real, dtype=np.float32)
-        mag += np.square(spec.imag, dtype=np.float32)
-        mag += np.float32(1e-8)
-        np.log10(mag, out=mag)
-        mag *= np.float32(0.5)
-        self._spec = np.concatenate((self._spec, mag)) if self._spec.size else mag
+        # hop = half a window: frame i = hops i and i+1, each windowed by its half
+        hops = self._buf[: (n + 1) * P.HOP].reshape(n + 1, P.HOP)
+        frames = self._work[:n]
+        np.multiply(hops[:-1], _WINDOW[: P.HOP], out=frames[:, : P.HOP])
+        np.multiply(hops[1:], _WINDOW[P.HOP :], out=frames[:, P.HOP :])
+        # re, im of the band as float32 pairs, squared in place: no square root, no complex
+        reim = scipy.fft.rfft(frames, axis=1).view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
+        np.square(reim, out=reim)
+        if self._rows + n > self._spec.shape[0]:
+            grown = np.empty((self._rows + n, self._spec.shape[1]), np.float32)
+            grown[: self._rows] = self._spec[: self._rows]
+            self._spec = grown
+        power = self._spec[self._rows : self._rows + n]
+        np.add(reim[:, 0::2], reim[:, 1::2], out=power)
+        power += np.float32(1e-8)
+        np.log10(power, out=power)
+        self._rows += n
         self._frames_done += n
         self._buf = self._buf[n * P.HOP :].copy()
 
@@ -163,11 +174,13 @@ class LandmarkExtractor:
         mx = _max_filter(s, P.PEAK_DT, P.PEAK_DF)
         r0, r1 = self._picked - lo, stop - lo
         core, cmx = s[r0:r1], mx[r0:r1]
-        thr = core.mean(axis=1, keepdims=True) + np.float32(P.PEAK_MIN_OVER_MEDIAN)
-        is_peak = (core == cmx) & (core > thr) & (core > np.float32(P.PEAK_FLOOR))
-        is_peak[:, 0] = False
-        is_peak[:, -1] = False
-        rows, cols = np.nonzero(is_peak)
+        # local maxima above the floor (few), then the per-frame threshold on those only
+        is_max = np.equal(core, cmx)
+        is_max &= core > np.float32(2 * P.PEAK_FLOOR)
+        rows, cols = np.divmod(np.flatnonzero(is_max), core.shape[1])
+        thr = core.mean(axis=1) + np.float32(2 * P.PEAK_MIN_OVER_MEDIAN)
+        ok = (core[rows, cols] > thr[rows]) & (cols > 0) & (cols < core.shape[1] - 1)
+        rows, cols = rows[ok], cols[ok]
         if rows.size:
             a, b, c = core[rows, cols - 1], core[rows, cols], core[rows, cols + 1]
             den = a - 2 * b + c
@@ -178,7 +191,10 @@ class LandmarkExtractor:
         self._picked = stop
         keep_from = self._picked - P.PEAK_DT
         if keep_from > self._spec_start:
-            self._spec = self._spec[keep_from - self._spec_start :]
+            drop = keep_from - self._spec_start
+            kept = self._rows - drop
+            self._spec[:kept] = self._spec[drop : self._rows].copy()
+            self._rows = kept
             self._spec_start = keep_from
 
     def _pair(self, frontier: int | None) -> Pairs:

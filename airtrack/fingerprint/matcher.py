@@ -153,12 +153,11 @@ class _Hits:
                 new[:live] = old[self.lo : self.hi]
                 setattr(self, name, new)
             self.lo, self.hi = 0, live
-        order = np.argsort(t, kind="stable")  # blocks arrive in time order: sort within
-        end = self.hi + n
-        self.t[self.hi : end] = t[order]
-        self.tr[self.hi : end] = tr[order]
-        self.k[self.hi : end] = k[order]
-        self.a[self.hi : end] = a[order]
+        end = self.hi + n  # callers append in time order
+        self.t[self.hi : end] = t
+        self.tr[self.hi : end] = tr
+        self.k[self.hi : end] = k
+        self.a[self.hi : end] = a
         self.hi = end
 
     def after(self, frame: float) -> int:
@@ -247,12 +246,13 @@ class StreamingMatcher:
         return out
 
     def _add_hits(self, pairs: Pairs) -> None:
-        n = len(pairs)
-        hashes = self._hash_all_speeds(pairs).reshape(-1)
+        s = len(self._speeds)
+        # pair-major (pairs come in anchor order): the hits come out sorted by time
+        hashes = self._hash_all_speeds(pairs).T.reshape(-1)
         qrow, track, tref = self.index.lookup(hashes, max_postings=_MAX_POSTINGS)
         if qrow.size == 0:
             return
-        k, i = np.divmod(qrow, n)
+        i, k = np.divmod(qrow, s)
         t = pairs.t[i]
         align = t - tref.astype(np.float64) / self._speeds[k]
         self._hits.append(t, track.astype(np.int64), k, align)
