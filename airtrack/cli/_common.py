@@ -64,6 +64,17 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+async def with_db(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn(db)`` on a small connection pool opened (and migrated) for one CLI command."""
+    from airtrack.db import connect
+
+    db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
+    try:
+        return await fn(db)
+    finally:
+        await db.close()
+
+
 def not_available(what: str, issue: str) -> NoReturn:
     fail(f"{what} is not available yet in this build ({issue}).", EXIT_NOT_AVAILABLE)
 

@@ -9,23 +9,15 @@ from typing import Any
 from pydantic import ValidationError
 from rich.table import Table
 
-from airtrack.db import Database, connect
+from airtrack.db import Database
 from airtrack.protocol import PlayOut, StreamCreate, StreamOut, WorkerOut
 from airtrack.settings import Settings
 
-from ._common import fail, out, run_async
+from ._common import fail, out, run_async, with_db
 
 
 def _dump(rows: list[dict[str, Any]], model: Any) -> str:
     return jsonlib.dumps([model.model_validate(r).model_dump(mode="json") for r in rows], indent=2)
-
-
-async def _with_db(settings: Settings, fn: Any) -> Any:
-    db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
-    try:
-        return await fn(db)
-    finally:
-        await db.close()
 
 
 def streams_add(settings: Settings, url: str, name: str) -> None:
@@ -40,7 +32,7 @@ def streams_add(settings: Settings, url: str, name: str) -> None:
         return await add_stream(db, req)
 
     try:
-        row = run_async(_with_db(settings, go))
+        row = run_async(with_db(settings, go))
     except StreamExists as exc:
         fail(str(exc))
     out.print(f"added stream {row['name']} (#{row['id']}) {row['url']}", markup=False)
@@ -52,7 +44,7 @@ def streams_remove(settings: Settings, name: str) -> None:
     async def go(db: Database) -> bool:
         return await remove_stream(db, name)
 
-    if not run_async(_with_db(settings, go)):
+    if not run_async(with_db(settings, go)):
         fail(f"no stream named {name!r}")
     out.print(f"removed stream {name}", markup=False)
 
@@ -60,7 +52,7 @@ def streams_remove(settings: Settings, name: str) -> None:
 def streams_list(settings: Settings, as_json: bool) -> None:
     from airtrack.orchestrator.streams import list_streams
 
-    rows = run_async(_with_db(settings, list_streams))
+    rows = run_async(with_db(settings, list_streams))
     if as_json:
         print(_dump(rows, StreamOut))
         return
@@ -94,7 +86,7 @@ def plays_list(
     async def go(db: Database) -> list[dict[str, Any]]:
         return await list_plays(db, stream=stream, since=since_dt, limit=limit)
 
-    rows = run_async(_with_db(settings, go))
+    rows = run_async(with_db(settings, go))
     if as_json:
         print(_dump(rows, PlayOut))
         return
@@ -117,7 +109,7 @@ def status(settings: Settings) -> None:
     async def go(db: Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return await list_workers(db), await list_streams(db)
 
-    workers, streams = run_async(_with_db(settings, go))
+    workers, streams = run_async(with_db(settings, go))
     wt = Table("worker", "host", "state", "streams", "capacity", "last heartbeat", title="workers")
     for w in workers:
         wm = WorkerOut.model_validate(w)

@@ -29,7 +29,7 @@ from rich.table import Table
 from airtrack.db import Database
 from airtrack.settings import Settings
 
-from ._common import err, fail, out, run_async, settings_from
+from ._common import err, fail, out, run_async, settings_from, with_db
 
 T = TypeVar("T")
 
@@ -55,16 +55,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
-    from airtrack.db import connect
-
-    async def go() -> T:
-        db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
-        try:
-            return await fn(db)
-        finally:
-            await db.close()
-
-    return run_async(go())
+    return run_async(with_db(settings, fn))
 
 
 def _print_json(value: object) -> None:

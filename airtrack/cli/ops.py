@@ -7,20 +7,12 @@ from typing import Any
 
 from rich.table import Table
 
-from airtrack.db import Database, connect
+from airtrack.db import Database
 from airtrack.settings import Settings
 
-from ._common import out, run_async
+from ._common import out, run_async, with_db
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-
-
-async def _with_db(settings: Settings, fn: Any) -> Any:
-    db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
-    try:
-        return await fn(db)
-    finally:
-        await db.close()
 
 
 def diagnose(settings: Settings, as_json: bool) -> int:
@@ -30,7 +22,7 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     async def go(db: Database) -> dict[str, Any]:
         return await collect(db, settings)
 
-    report: dict[str, Any] = run_async(_with_db(settings, go))
+    report: dict[str, Any] = run_async(with_db(settings, go))
     critical = any(f["severity"] == "critical" for f in report["findings"])
     if as_json:
         print(jsonlib.dumps(report, indent=2, default=str))
@@ -75,7 +67,7 @@ def alerts_section(settings: Settings) -> None:
     async def go(db: Database) -> list[dict[str, Any]]:
         return await list_alerts(db)
 
-    alerts = run_async(_with_db(settings, go))
+    alerts = run_async(with_db(settings, go))
     if not alerts:
         out.print("alerts: none open")
         return
