@@ -57,14 +57,24 @@ CATALOG_SIZE = 100
 
 def prepare_index(cache: Path) -> Path:
     """The 100-song demo catalog rendered and fingerprinted once (cached)."""
-    path = cache / "index100.idx"
-    if path.exists():
-        return path
     from airtrack.demo.catalog import write_catalog
+    from airtrack.errors import CatalogError
     from airtrack.fingerprint import Index, fingerprint_file, pack_prints
 
-    print(f"rendering {CATALOG_SIZE} demo songs into {cache} (once) …", flush=True)
-    paths = write_catalog(cache / "catalog100", CATALOG_SIZE, "mp3")
+    path = cache / "index100.idx"
+    try:
+        Index.load(path)
+        return path
+    except (OSError, CatalogError):  # none yet, or made by another engine version
+        pass
+    songs = cache / "catalog100"
+    paths = sorted(songs.glob("*.mp3"))
+    if len(paths) < CATALOG_SIZE:
+        print(f"rendering {CATALOG_SIZE} demo songs into {songs} (once) …", flush=True)
+        paths = write_catalog(songs, CATALOG_SIZE, "mp3")
+    else:  # in catalog order: track i + 1 is demo song i
+        paths = [songs / f"{s.name}.mp3" for s in demo_catalog(CATALOG_SIZE)]
+    print("fingerprinting the catalog …", flush=True)
     index = Index.build((i + 1, pack_prints(fingerprint_file(p))) for i, p in enumerate(paths))
     index.save(path)
     return path
