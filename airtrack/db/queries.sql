@@ -239,3 +239,13 @@ SELECT now() AS now
 -- name: worker_heartbeat_fn
 SELECT airtrack_heartbeat(%(id)s, %(sids)s::bigint[], %(epochs)s::bigint[],
                           %(statuses)s::text[], %(errors)s::text[], %(meta)s) AS result
+
+-- name: play_epoch_still_owned
+-- An older epoch is still good if no other worker has owned the stream since it.
+SELECT e.worker_id
+FROM assignment_epochs e
+WHERE e.stream_id = %(sid)s AND e.epoch = %(epoch)s AND e.worker_id IS NOT NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM assignment_epochs later
+      WHERE later.stream_id = e.stream_id AND later.epoch > e.epoch
+        AND later.worker_id IS NOT NULL AND later.worker_id <> e.worker_id)

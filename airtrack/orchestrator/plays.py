@@ -39,12 +39,18 @@ async def record_plays(db: Database, plays: list[PlayIn]) -> list[PlayResult]:
 
 
 async def _record_one(tx: Tx, play: PlayIn, owner: Row | None) -> PlayStatus:
-    if (
-        owner is None
-        or owner["epoch"] != play.epoch
-        or owner["state"] not in ("assigned", "revoking")
-    ):
+    if owner is None:
         return "stale"
+    writer = owner["worker_id"]
+    if owner["epoch"] != play.epoch or owner["state"] not in ("assigned", "revoking"):
+        # An older epoch is stale only if another worker has owned the stream since:
+        # a worker that kept its stream through an orchestrator outage (lease expired,
+        # nobody else took it) still delivers the plays it queued meanwhile.
+        writer = await tx.fetchval(
+            "play_epoch_still_owned", {"sid": play.stream_id, "epoch": play.epoch}
+        )
+        if writer is None:
+            return "stale"
     existing = await tx.fetchone("play_by_key", {"key": play.key})
     if existing is not None:
         if play.ended_at is not None and existing["ended_at"] != play.ended_at:
@@ -83,7 +89,7 @@ async def _record_one(tx: Tx, play: PlayIn, owner: Row | None) -> PlayStatus:
             "start": play.started_at,
             "end": play.ended_at,
             "confidence": play.confidence,
-            "worker": owner["worker_id"],
+            "worker": writer,
             "epoch": play.epoch,
         },
     )

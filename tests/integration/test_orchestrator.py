@@ -191,3 +191,33 @@ async def test_tokens_and_validation(db_url: str, tmp_path: Path) -> None:
         assert r.status_code == 413
         r = await orch.http.get("/healthz")
         assert r.status_code == 200
+
+
+async def test_plays_queued_through_an_outage_are_kept_unless_another_worker_took_over(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        s1, s2 = await orch.add_streams(2)
+        track = await orch.add_track()
+        a = SimWorker(orch, "wa", 5)
+        await a.register()
+        await settle(orch, [a])
+        old = dict(a.running)
+        # a cannot reach the orchestrator for longer than its lease: nobody else is there,
+        # so its streams become unassigned, and then a comes back
+        await asyncio.sleep(1.2)
+        report = await orch.control.tick()
+        assert report.suspect == ["wa"]
+        await a.register()
+        await settle(orch, [a])
+        assert all(a.running[s] > old[s] for s in old), "new epochs after the lease expired"
+        kept = await a.play(s1, epoch=old[s1], track=track)
+        assert kept.json()["results"][0]["status"] == "stored", "no other owner since: kept"
+        # now s2 moves to b; a's play from its old epoch of s2 must be refused
+        b = SimWorker(orch, "wb", 5)
+        await b.register()
+        await a.deregister()
+        await settle(orch, [b])
+        assert s2 in b.running
+        refused = await a.play(s2, epoch=old[s2], track=track)
+        assert refused.status_code == 409
