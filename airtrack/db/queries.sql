@@ -249,3 +249,20 @@ WHERE e.stream_id = %(sid)s AND e.epoch = %(epoch)s AND e.worker_id IS NOT NULL
       SELECT 1 FROM assignment_epochs later
       WHERE later.stream_id = e.stream_id AND later.epoch > e.epoch
         AND later.worker_id IS NOT NULL AND later.worker_id <> e.worker_id)
+
+-- name: assignments_reclaim
+-- A worker that comes back takes again the streams it owned last, if nobody else has
+-- taken them since (they became unassigned when its lease expired): it never stopped
+-- running them, so they stay where they are.
+UPDATE assignments a
+SET worker_id = %(id)s, next_worker_id = NULL, epoch = a.epoch + 1, state = 'assigned',
+    assigned_at = now(), confirmed_at = NULL
+FROM (SELECT x.stream_id FROM assignments x
+      JOIN streams s ON s.id = x.stream_id AND s.enabled
+      JOIN assignment_epochs e ON e.stream_id = x.stream_id AND e.epoch = x.epoch - 1
+      WHERE x.state = 'unassigned' AND e.worker_id = %(id)s
+      ORDER BY x.stream_id
+      LIMIT GREATEST(%(room)s, 0)
+      FOR UPDATE OF x) r
+WHERE a.stream_id = r.stream_id
+RETURNING a.stream_id

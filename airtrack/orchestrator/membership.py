@@ -60,6 +60,21 @@ async def register(db: Database, req: RegisterRequest) -> tuple[int, list[Assign
             released = await tx.fetch("assignments_release_worker", {"id": req.worker_id})
             if released:
                 ASSIGNMENT_MOVES.labels("rejoin_release").inc(len(released))
+        if before in ("suspect", "inactive"):
+            # Its lease expired but it may never have stopped (an orchestrator outage):
+            # give back the streams nobody else has taken since.
+            held = len(await tx.fetch("assignments_for_worker", {"id": req.worker_id}))
+            reclaimed = await tx.fetch(
+                "assignments_reclaim", {"id": req.worker_id, "room": req.capacity - held}
+            )
+            if reclaimed:
+                ASSIGNMENT_MOVES.labels("reclaimed").inc(len(reclaimed))
+                await _event(
+                    tx,
+                    "assignment.reclaimed",
+                    req.worker_id,
+                    streams=[r["stream_id"] for r in reclaimed],
+                )
         await _event(
             tx,
             "worker.registered",

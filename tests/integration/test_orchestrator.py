@@ -221,3 +221,22 @@ async def test_plays_queued_through_an_outage_are_kept_unless_another_worker_too
         assert s2 in b.running
         refused = await a.play(s2, epoch=old[s2], track=track)
         assert refused.status_code == 409
+
+
+async def test_worker_back_after_its_lease_reclaims_streams_nobody_took(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        await orch.add_streams(3)
+        a = SimWorker(orch, "wa", 5)
+        await a.register()
+        await settle(orch, [a])
+        mine = set(a.running)
+        await asyncio.sleep(3.2)  # past the lease and inactive_after: nobody else is there
+        report = await orch.control.tick()
+        assert report.inactive == ["wa"] or report.suspect == ["wa"]
+        await orch.control.tick()
+        assert await orch.owners() == {}
+        assert (await a.heartbeat()).status_code == 404
+        body = await a.register()  # no control tick in between
+        assert {x["stream_id"] for x in body["assignments"]} == mine
