@@ -64,9 +64,21 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-async def with_db(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``fn(db)`` on a small connection pool opened (and migrated) for one CLI command."""
+async def with_db(
+    settings: Settings, fn: Callable[[Any], Awaitable[T]], *, create: bool = True
+) -> T:
+    """Run ``fn(db)`` on a small connection pool opened (and migrated) for one CLI command.
+
+    ``create=False`` (commands that only read) refuses to start a new, empty embedded
+    database: on a machine without one the answer would be silently empty.
+    """
     from airtrack.db import connect
+
+    if not create and not settings.database_url and not (settings.pg_dir / "PG_VERSION").exists():
+        raise AirtrackError(
+            f"no airtrack database here ({settings.pg_dir} does not exist): run this on the "
+            "orchestrator's machine with the same AIRTRACK_HOME, or set AIRTRACK_DATABASE_URL"
+        )
 
     db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
     try:

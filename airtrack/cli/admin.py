@@ -52,7 +52,7 @@ def streams_remove(settings: Settings, name: str) -> None:
 def streams_list(settings: Settings, as_json: bool) -> None:
     from airtrack.orchestrator.streams import list_streams
 
-    rows = run_async(with_db(settings, list_streams))
+    rows = run_async(with_db(settings, list_streams, create=False))
     if as_json:
         print(_dump(rows, StreamOut))
         return
@@ -86,7 +86,7 @@ def plays_list(
     async def go(db: Database) -> list[dict[str, Any]]:
         return await list_plays(db, stream=stream, since=since_dt, limit=limit)
 
-    rows = run_async(with_db(settings, go))
+    rows = run_async(with_db(settings, go, create=False))
     if as_json:
         print(_dump(rows, PlayOut))
         return
@@ -109,7 +109,7 @@ def status(settings: Settings) -> None:
     async def go(db: Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return await list_workers(db), await list_streams(db)
 
-    workers, streams = run_async(with_db(settings, go))
+    workers, streams = run_async(with_db(settings, go, create=False))
     wt = Table("worker", "host", "state", "streams", "capacity", "last heartbeat", title="workers")
     for w in workers:
         wm = WorkerOut.model_validate(w)

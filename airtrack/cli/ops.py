@@ -22,7 +22,7 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     async def go(db: Database) -> dict[str, Any]:
         return await collect(db, settings)
 
-    report: dict[str, Any] = run_async(with_db(settings, go))
+    report: dict[str, Any] = run_async(with_db(settings, go, create=False))
     critical = any(f["severity"] == "critical" for f in report["findings"])
     if as_json:
         print(jsonlib.dumps(report, indent=2, default=str))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,19 @@ def test_every_setting_is_documented() -> None:
     rows = describe_settings()
     assert len(rows) == len(Settings.model_fields)
     assert all(desc for _, _, desc in rows)
+
+
+def test_read_commands_refuse_to_invent_an_empty_database(tmp_path: Path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AIRTRACK_")}
+    env["AIRTRACK_HOME"] = str(tmp_path / "nowhere")
+    for argv in (["plays", "--json"], ["streams", "list"], ["status"], ["diagnose"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "airtrack", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 1, (argv, proc.stdout, proc.stderr)
+        assert "no airtrack database here" in proc.stderr
+    assert not (tmp_path / "nowhere" / "pg").exists()
