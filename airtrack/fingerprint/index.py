@@ -119,15 +119,17 @@ class Index:
 
         Hashes with more than ``max_postings`` postings are skipped (too common to tell).
         """
-        lo = self.starts[hashes].astype(np.int64)
-        cnt = self.starts[hashes + np.uint32(1)].astype(np.int64) - lo
+        lo = self.starts[hashes]
+        cnt = self.starts[hashes + np.uint32(1)] - lo
         if max_postings is not None:
             cnt[cnt > max_postings] = 0
+        q = np.flatnonzero(cnt)  # the hashes with postings: the repeats below skip the rest
+        cnt, lo = cnt[q].astype(np.int64), lo[q].astype(np.int64)
         total = int(cnt.sum())
         if total == 0:
             empty = np.zeros(0, np.uint32)
             return np.zeros(0, np.int64), empty, empty
-        qrow = np.repeat(np.arange(hashes.shape[0], dtype=np.int64), cnt)
+        qrow = np.repeat(q, cnt)
         first = np.cumsum(cnt) - cnt
         rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
         return qrow, self.tracks[rows], self.times[rows]
