@@ -216,48 +216,32 @@ class LandmarkExtractor:
         return out
 
 
-def _sliding_max(x: npt.NDArray[np.float32], half: int, axis: int) -> npt.NDArray[np.float32]:
-    """Maximum over ``±half`` along ``axis`` (outside the array counts as -inf).
+def _max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDArray[np.float32]:
+    """Maximum over the ``(2·half_t+1) × (2·half_f+1)`` neighbourhood of every cell.
 
     Doubling: once each cell holds the maximum of ``w`` cells, one ``maximum`` with a copy
-    shifted by up to ``w`` makes it up to ``2w`` — ``log2(2·half+1)`` array passes.
+    shifted by up to ``w`` makes it up to ``2w`` — ``log2(2·half+1)`` array passes per axis.
+    One -inf padded buffer: along rows, long aligned 1-D passes over the flattened buffer
+    (each row's ``half_f`` padding keeps windows out of the next row; 2x faster than a short
+    misaligned pass per row), then along columns, passes over whole padded rows.
     """
-    shape = list(x.shape)
-    shape[axis] = half
-    edge = np.full(shape, -np.inf, np.float32)
-    m = np.concatenate((edge, x, edge), axis=axis)
-    width, cover = 2 * half + 1, 1
-    while cover < width:
-        step = min(cover, width - cover)
-        n = m.shape[axis]
-        if axis == 0:
-            m = np.maximum(m[: n - step], m[step:])
-        else:
-            m = np.maximum(m[:, : n - step], m[:, step:])
-        cover += step
-    return m
-
-
-def _row_max(x: npt.NDArray[np.float32], half: int) -> npt.NDArray[np.float32]:
-    """``_sliding_max(x, half, 1)`` on the flattened array: each row padded with ``half``
-    cells of -inf on both sides, so a window never reaches into the next row; long aligned
-    1-D passes instead of one short misaligned pass per row (2x faster)."""
     rows, cols = x.shape
-    w = cols + 2 * half
-    m = np.full((rows + 1, w), -np.inf, np.float32)  # + a spare row: the passes shorten it
-    m[:rows, half : half + cols] = x
+    w = cols + 2 * half_f
+    m = np.full((rows + 2 * half_t + 1, w), -np.inf, np.float32)  # + a spare row
+    m[half_t : half_t + rows, half_f : half_f + cols] = x
     flat = m.reshape(-1)
-    width, cover = 2 * half + 1, 1
+    width, cover = 2 * half_f + 1, 1
     while cover < width:
         step = min(cover, width - cover)
         flat = np.maximum(flat[:-step], flat[step:])
         cover += step
-    return flat[: rows * w].reshape(rows, w)[:, :cols]
-
-
-def _max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDArray[np.float32]:
-    """Maximum over the ``(2·half_t+1) × (2·half_f+1)`` neighbourhood of every cell."""
-    return _sliding_max(_row_max(x, half_f), half_t, 0)
+    r = flat[: (rows + 2 * half_t) * w].reshape(rows + 2 * half_t, w)
+    width, cover = 2 * half_t + 1, 1
+    while cover < width:
+        step = min(cover, width - cover)
+        r = np.maximum(r[:-step], r[step:])
+        cover += step
+    return r[:, :cols]
 
 
 def prints_from_pairs(pairs: Pairs, duration_s: float) -> Prints:

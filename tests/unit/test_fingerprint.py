@@ -21,6 +21,7 @@ from airtrack.fingerprint import (
     pack_prints,
     unpack_prints,
 )
+from airtrack.fingerprint.landmarks import _max_filter
 from tests.unit._synth_music import noise, resample_speed, song
 
 SR = SAMPLE_RATE
@@ -144,3 +145,20 @@ def test_confidence_calibration() -> None:
     assert values == sorted(values) and values[0] >= 0.0 and values[-1] < 1.0
     assert confidence_of(10) < DEFAULT_THRESHOLD - 0.2
     assert confidence_of(25) > DEFAULT_THRESHOLD + 0.3
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(1, 40),
+    cols=st.integers(1, 40),
+    half_t=st.integers(0, 10),
+    half_f=st.integers(0, 8),
+    seed=st.integers(0, 1000),
+)
+def test_max_filter_equals_scipy(rows: int, cols: int, half_t: int, half_f: int, seed: int) -> None:
+    from scipy.ndimage import maximum_filter
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-5, 5, (rows, cols)).astype(np.float32)  # ties on purpose
+    want = maximum_filter(x, size=(2 * half_t + 1, 2 * half_f + 1), mode="constant", cval=-np.inf)
+    np.testing.assert_array_equal(_max_filter(x, half_t, half_f), want)
