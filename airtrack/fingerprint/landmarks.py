@@ -40,7 +40,8 @@ _BIN_HI = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
 # Hann window scaled so a tone has the magnitude it had with engine v1's 1024-point window
 # (``PEAK_FLOOR`` keeps its meaning)
 _WINDOW = (np.hanning(P.N_FFT) * (1024 / P.N_FFT)).astype(np.float32)
-assert 2 * P.HOP == P.N_FFT, "the STFT framing assumes 50 % overlap"
+assert P.N_FFT % P.HOP == 0, "the STFT framing assumes whole hops per window"
+_HOPS = P.N_FFT // P.HOP
 _CHUNK = 4 * P.SAMPLE_RATE  # samples: longer blocks are processed in pieces of this size
 _PAIR_SCAN = 48  # later peaks examined per anchor when looking for FANOUT targets
 
@@ -140,11 +141,12 @@ class LandmarkExtractor:
             return
         if self._work.shape[0] < n:
             self._work = np.empty((n, P.N_FFT), np.float32)
-        # hop = half a window: frame i = hops i and i+1, each windowed by its half
-        hops = self._buf[: (n + 1) * P.HOP].reshape(n + 1, P.HOP)
+        # frame i = hops i .. i+_HOPS-1, each windowed by its part (contiguous passes)
+        hops = self._buf[: (n + _HOPS - 1) * P.HOP].reshape(n + _HOPS - 1, P.HOP)
         frames = self._work[:n]
-        np.multiply(hops[:-1], _WINDOW[: P.HOP], out=frames[:, : P.HOP])
-        np.multiply(hops[1:], _WINDOW[P.HOP :], out=frames[:, P.HOP :])
+        for j in range(_HOPS):
+            part = slice(j * P.HOP, (j + 1) * P.HOP)
+            np.multiply(hops[j : j + n], _WINDOW[part], out=frames[:, part])
         # re, im of the band as float32 pairs, squared in place: no square root, no complex
         reim = scipy.fft.rfft(frames, axis=1).view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
         np.square(reim, out=reim)

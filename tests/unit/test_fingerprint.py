@@ -54,11 +54,9 @@ def test_shifting_time_shifts_the_match(index: Index, lead: float) -> None:
     a, b = identify(base, index), identify(padded, index)
     assert a is not None and b is not None
     # a mid-way start is estimated from the first hits; another STFT phase against the
-    # abrupt cut, or another 4-s block phase at detection, can lose the first anchors
-    # (engine v2, 512-point STFT: 8 or 17 frames = 0.26 / 0.54 s seen, the 1-s lead before
-    # the first hit then lands 0.2-0.8 s before the true cut)
-    assert b.start_s - a.start_s == pytest.approx(lead, abs=0.6)
-    assert b.offset_s == pytest.approx(a.offset_s, abs=0.6)
+    # abrupt cut can lose the first anchor (8 frames = 0.26 s seen)
+    assert b.start_s - a.start_s == pytest.approx(lead, abs=0.35)
+    assert b.offset_s == pytest.approx(a.offset_s, abs=0.35)
 
 
 @pytest.mark.parametrize("speed", [0.97, 1.025])
