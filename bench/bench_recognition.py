@@ -43,7 +43,8 @@ from bench import stations as S
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-recognition.md"
 REPO = Path(__file__).resolve().parent.parent
-#: The engine measured beside the current one ("before"): the last commit with engine v1.
+#: The engine measured beside the current one ("before"): the commit before the front-end
+#: speed work (same prints, slower code).
 REF_DEFAULT = "022c06b"
 
 
