@@ -55,6 +55,7 @@ def main() -> int:
     t0 = time.monotonic()
     results: list[cs.ScenarioResult] = []
     failed: dict[str, str] = {}
+    ice = ""
     try:
         with cs.running_system(cs.SystemConfig(replicas=2), cache) as system:
             up_s = time.monotonic() - t0
@@ -76,6 +77,12 @@ def main() -> int:
                     print(f"   PROBLEM {prob}", flush=True)
                 for note in res.notes:
                     print(f"   note: {note}", flush=True)
+                try:
+                    ice = ice_summary(system)
+                except Exception as exc:  # a diagnostic: never stop the run for it
+                    print(f"   ice-live summary failed: {exc!r}", flush=True)
+                if ice:
+                    print(f"   {ice}", flush=True)
     finally:
         if not args.cache:
             shutil.rmtree(cache, ignore_errors=True)
@@ -84,12 +91,34 @@ def main() -> int:
     print(text)
     print(f"total {total:.0f} s")
     if not args.no_write:
-        write(results, failed, total, args)
+        write(results, failed, total, args, ice)
     return 1 if failed or any(r.problems() for r in results) else 0
 
 
+def ice_summary(system: cs.System) -> str:
+    """How far the ``ice-*`` plays start from the measured ground truth, over the whole run."""
+    offs = system.ice_offsets()
+    if not offs:
+        return ""
+    d = sorted(o for _, _, o in offs)
+    t0 = offs[0][0]
+    early = [o for t, _, o in offs if t - t0 < 300]
+    late = [o for t, _, o in offs if t - t0 >= 300]
+    span = (offs[-1][0] - t0) / 60
+    return (
+        f"ice-live: {len(d)} plays over {span:.0f} min start {d[0]:+.2f} … {d[-1]:+.2f} s "
+        f"(median {d[len(d) // 2]:+.2f} s) from the measured airing start; mean "
+        f"{sum(early) / max(len(early), 1):+.2f} s in the first 5 min, "
+        f"{sum(late) / max(len(late), 1):+.2f} s after"
+    )
+
+
 def write(
-    results: list[cs.ScenarioResult], failed: dict[str, str], total: float, args: argparse.Namespace
+    results: list[cs.ScenarioResult],
+    failed: dict[str, str],
+    total: float,
+    args: argparse.Namespace,
+    ice: str = "",
 ) -> None:
     cmd = "python bench/bench_chaos.py" + (
         f" --blackhole-s {args.blackhole_s:g}" if args.blackhole_s != 120 else ""
@@ -121,6 +150,13 @@ def write(
         cs.table(results),
         "",
     ]
+    if ice:
+        lines += [
+            "Ground truth of `ice-live`: ffmpeg's `-progress` reports (output media time, "
+            "stamped with the wall clock) give the time each song boundary went out; "
+            f"{ice}.",
+            "",
+        ]
     notes = [f"- {r.name}: {n}" for r in results for n in r.notes]
     notes += [f"- {r.name}: PROBLEM {p}" for r in results for p in r.problems()]
     notes += [f"- {n}: FAILED {msg}" for n, msg in failed.items()]

@@ -414,6 +414,30 @@ class System:
                 out[f"ice-{mount}"] = self.icecast2.truth(mount)
         return out
 
+    def harness_problems(self) -> list[str]:
+        """Sources of ground truth that went off air (then "lost" plays are not airtrack's)."""
+        if self.icecast2 is None:
+            return []
+        return [p for m in self.icecast2.mounts if (p := self.icecast2.feed_problem(m))]
+
+    def ice_offsets(self) -> list[tuple[float, str, float]]:
+        """Per ``ice-*`` play that matches an airing: (airing start, title, play start − airing
+        start) — how well the measured ground truth lines up with what the workers heard."""
+        out = []
+        truth = self.truth()
+        for p in self.plays():
+            if not p["stream"].startswith("ice-"):
+                continue
+            hits = [
+                a
+                for a in truth.get(p["stream"], [])
+                if a["title"] == p["title"] and abs(p["start"] - a["start"]) < SLACK_S + 15
+            ]
+            if hits:
+                a = min(hits, key=lambda a: abs(p["start"] - a["start"]))
+                out.append((a["start"], p["title"], p["start"] - a["start"]))
+        return out
+
     def plays(self) -> list[dict[str, Any]]:
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             cur = conn.execute(
@@ -528,7 +552,7 @@ def evaluate(system: System, w0: float, w1: float, streams: set[str] | None = No
 
     def matches(a: Airing, p: dict[str, Any]) -> bool:
         end = p["end"] if p["end"] is not None else p["start"]
-        return (
+        return bool(
             p["stream"] == a.stream
             and p["title"] == a.title
             and p["start"] <= a.end + SLACK_S
@@ -583,6 +607,7 @@ class ScenarioResult:
     db_errors: list[str] = field(default_factory=list)
     stale_refused: int = 0
     notes: list[str] = field(default_factory=list)
+    harness: list[str] = field(default_factory=list)  # the test rig broke, not airtrack
 
     def row(self) -> dict[str, Any]:
         v = self.verdict
@@ -613,6 +638,7 @@ class ScenarioResult:
         if self.balance and max(self.balance.values()) - min(self.balance.values()) > 1:
             out.append(f"unbalanced: {self.balance}")
         out += [f"db error: {e}" for e in self.db_errors]
+        out += [f"harness: {e}" for e in self.harness]
         return out
 
 
@@ -649,6 +675,7 @@ class Scenario:
             res.alerts = [a for a in s.alerts() if a["id"] not in self.alerts_before]
         res.db_errors = s.log_lines(DB_ERROR)
         res.stale_refused = s.count_log("plays.stale_refused", self.log_before)
+        res.harness = s.harness_problems()
         return res
 
 

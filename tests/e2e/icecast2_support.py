@@ -2,9 +2,17 @@
 
 ``icecast2`` refuses to run as root: when we are root, the config tells it to drop to the
 Debian package's ``icecast2``/``icecast`` user and group (``<changeowner>``) after binding.
-ffmpeg plays a looping concat playlist (every song cut to ``SONG_S`` seconds) in real time
-(``-re``), so the ground truth is the playlist order and the wall-clock start of the feed.
-Burst-on-connect is off, so a listener hears the live edge (times within a second or two).
+ffmpeg plays a concat playlist (every song cut to ``SONG_S`` seconds, the 6 songs repeated
+for ``FEED_HOURS``) in real time (``-re``). The playlist is written out long rather than looped
+with ``-stream_loop -1``: ffmpeg 5.1's concat demuxer cannot seek back to the start ("Seek to
+start failed."), so a looped feed EXITS after one pass (3 min) and the mount disappears.
+
+Ground truth: the concat demuxer gives song ``k`` output timestamps from ``k * SONG_S`` on;
+``-progress pipe:1`` reports the output time (``out_time_us``) every ``PROGRESS_S``, and a
+reader thread stamps each report with the wall clock. Song ``k`` started on air at
+``wall - (out_time - k * SONG_S)`` of the first report past its boundary, so start-up latency
+and any stall of ffmpeg are measured, not assumed. Burst-on-connect is off, so a listener
+hears the live edge.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +35,8 @@ import httpx
 from airtrack.demo.catalog import demo_catalog
 
 SONG_S = 30.0
+FEED_HOURS = 4.0  # playlist length; longer than any test or benchmark run
+PROGRESS_S = 0.5  # ffmpeg -stats_period
 PASSWORD = "e2e-source-pw"
 MISSING = [b for b in ("icecast2", "ffmpeg") if shutil.which(b) is None]
 APT = "apt-get install -y --no-install-recommends icecast2 ffmpeg"
@@ -76,7 +87,8 @@ class Icecast2:
     port: int = 0
     server: subprocess.Popen[bytes] | None = None
     feeds: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    started: dict[str, float] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)  # when ffmpeg was spawned
+    progress: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # (wall, out)
     playlists: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (file, title)
 
     @property
@@ -121,22 +133,49 @@ class Icecast2:
 
     def _feed(self, mount: str) -> None:
         listing = self.dir / f"{mount}.txt"
+        cycles = int(FEED_HOURS * 3600 / (SONG_S * len(self.playlists[mount]))) + 1
         listing.write_text(
-            "".join(f"file '{f}'\noutpoint {SONG_S}\n" for f, _ in self.playlists[mount])
+            "".join(f"file '{f}'\noutpoint {SONG_S}\n" for f, _ in self.playlists[mount]) * cycles
         )
-        out = open(self.dir / f"ffmpeg-{mount}.log", "wb")  # noqa: SIM115 - closed below
+        err = open(self.dir / f"ffmpeg-{mount}.log", "wb")  # noqa: SIM115 - closed below
         self.started[mount] = time.time()
-        self.feeds[mount] = subprocess.Popen(
-            ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning", "-re",
-             "-stream_loop", "-1", "-f", "concat", "-safe", "0", "-i", str(listing),
+        self.progress[mount] = []
+        proc = subprocess.Popen(
+            ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning", "-nostats",
+             "-progress", "pipe:1", "-stats_period", str(PROGRESS_S), "-re",
+             "-f", "concat", "-safe", "0", "-i", str(listing),
              "-c:a", "libmp3lame", "-b:a", "128k", "-ar", "22050", "-ac", "1",
              "-content_type", "audio/mpeg", "-f", "mp3",
              f"icecast://source:{PASSWORD}@127.0.0.1:{self.port}/{mount}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE,
+            stderr=err,
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
-        out.close()
+        err.close()
+        self.feeds[mount] = proc
+        threading.Thread(
+            target=self._read_progress, args=(mount, proc), daemon=True, name=f"ffmpeg-{mount}"
+        ).start()
+
+    def _read_progress(self, mount: str, proc: subprocess.Popen[bytes]) -> None:
+        """Stamp every ``out_time_us=`` report of ffmpeg with the wall clock."""
+        assert proc.stdout is not None
+        reports = self.progress[mount]
+        for raw in proc.stdout:
+            t = time.time()
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key == "out_time_us" and value.lstrip("-").isdigit() and int(value) > 0:
+                reports.append((t, int(value) / 1e6))  # list.append is atomic under the GIL
+        proc.stdout.close()
+
+    def feed_problem(self, mount: str) -> str | None:
+        """Why the feed of ``mount`` is not on air any more (None while ffmpeg runs)."""
+        proc = self.feeds.get(mount)
+        if proc is None or proc.poll() is None:
+            return None
+        log = self.dir / f"ffmpeg-{mount}.log"
+        tail = log.read_text(errors="replace")[-300:] if log.exists() else ""
+        return f"ffmpeg feed of /{mount} exited with {proc.returncode}: {tail.strip()!r}"
 
     def _wait_mounts(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -151,16 +190,49 @@ class Icecast2:
             time.sleep(0.3)
         raise RuntimeError(f"ffmpeg sources did not connect: {self.log_tail()}")
 
+    def song_starts(self, mount: str, until: float | None = None) -> list[float]:
+        """Wall-clock time at which each song boundary ``k * SONG_S`` went out, up to ``until``.
+
+        Measured from the progress reports (see the module docstring); a boundary not yet
+        reported is extrapolated from the last report while ffmpeg runs (real-time pacing),
+        and there are none after the feed died.
+        """
+        until = until or time.time()
+        reports = list(self.progress.get(mount, []))
+        alive = self.feeds[mount].poll() is None
+        out: list[float] = []
+        i = 0
+        while True:
+            media = len(out) * SONG_S
+            while i < len(reports) and reports[i][1] < media:
+                i += 1
+            if i < len(reports):
+                wall, at = reports[i]
+                if i > 0 and at - reports[i - 1][1] > 0:  # interpolate between two reports
+                    w0, a0 = reports[i - 1]
+                    start = w0 + (media - a0) * (wall - w0) / (at - a0)
+                else:
+                    start = wall - (at - media)
+            elif alive:
+                wall, at = reports[-1] if reports else (self.started[mount], 0.0)
+                start = wall + (media - at)
+            else:
+                break
+            if start >= until:
+                break
+            out.append(start)
+        return out
+
     def truth(self, mount: str, until: float | None = None) -> list[dict[str, Any]]:
         """Airings as the built-in server reports them: kind, title, wall-clock start/end."""
         until = until or time.time()
-        t, out, i = self.started[mount], [], 0
         playlist = self.playlists[mount]
-        while t < until:
-            _, title = playlist[i % len(playlist)]
-            out.append({"kind": "song", "title": title, "start": t, "end": t + SONG_S})
-            t += SONG_S
-            i += 1
+        starts = self.song_starts(mount, until)
+        out = []
+        for k, t in enumerate(starts):
+            _, title = playlist[k % len(playlist)]
+            end = starts[k + 1] if k + 1 < len(starts) else t + SONG_S
+            out.append({"kind": "song", "title": title, "start": t, "end": end})
         return out
 
     def log_tail(self) -> str:
