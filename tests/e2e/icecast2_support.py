@@ -96,6 +96,14 @@ class Icecast2:
         return {m: f"http://127.0.0.1:{self.port}/{m}" for m in self.mounts}
 
     def start(self, timeout: float = 20.0) -> Icecast2:
+        """Start icecast2 and one ffmpeg feed per mount; on any failure stop what started."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> Icecast2:
         as_root = os.geteuid() == 0
         logdir = self.dir / "log"
         logdir.mkdir()
