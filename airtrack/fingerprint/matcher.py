@@ -47,6 +47,8 @@ __all__ = [
 
 #: Plays with a confidence below this are not reported (same value on every station).
 DEFAULT_THRESHOLD = 0.5
+#: Audio between two matching decisions (the live worker's usual block; files are cut alike).
+STEP_S = 4.0
 #: Confidence = 1 - exp(-(evidence - _NULL) / _SCALE), where evidence = distinct query
 #: anchors (frames) whose pairs hit one (track, speed, alignment) within one window.
 _NULL = 8.0
@@ -200,12 +202,37 @@ class StreamingMatcher:
         self._closed: list[_OpenPlay] = []
         self._now = 0.0  # frames: pairs anchored before this are all known
         self._closed_flag = False
+        self._step_n = int(STEP_S * P.SAMPLE_RATE)
+        self._pending: list[npt.NDArray[np.float32]] = []
+        self._pending_n = 0
 
     # -- public -----------------------------------------------------------------------------
     def feed(self, block: npt.NDArray[np.floating]) -> list[PlayEvent]:
+        """Take audio in blocks of any size; decisions happen every ``STEP_S`` of audio.
+
+        Cutting the input at fixed audio positions makes the events independent of how
+        the caller chunks it, so a file scan and a live stream give the same plays.
+        """
         if self._closed_flag:
             raise RuntimeError("matcher already closed")
-        pairs = self._extractor.feed(block)
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        events: list[PlayEvent] = []
+        i, n = 0, block.shape[0]
+        while i < n:
+            take = min(self._step_n - self._pending_n, n - i)
+            self._pending.append(block[i : i + take])
+            self._pending_n += take
+            i += take
+            if self._pending_n == self._step_n:
+                events.extend(self._advance(self._take_pending()))
+        return events
+
+    def _take_pending(self) -> npt.NDArray[np.float32]:
+        parts, self._pending, self._pending_n = self._pending, [], 0
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _advance(self, chunk: npt.NDArray[np.float32]) -> list[PlayEvent]:
+        pairs = self._extractor.feed(chunk)
         self._now = max(self._now, float(self._extractor.frames - P.PEAK_DT - P.DT_MAX))
         return self._step(pairs, final=False)
 
@@ -213,10 +240,11 @@ class StreamingMatcher:
         """Flush the audio tail; every open play ends."""
         if self._closed_flag:
             return []
+        events = self._advance(self._take_pending()) if self._pending_n else []
         self._closed_flag = True
         pairs = self._extractor.flush()
         self._now = float(self._extractor.frames)
-        return self._step(pairs, final=True)
+        return events + self._step(pairs, final=True)
 
     @property
     def seconds_fed(self) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -61,18 +63,29 @@ def test_station_scan_finds_each_airing_once(station) -> None:  # type: ignore[n
 
 
 def test_events_are_paired_and_block_size_does_not_matter(station) -> None:  # type: ignore[no-untyped-def]
+    """Live streams (small blocks) and file scans (16-s blocks) give the very same events."""
     audio, _, index = station
-    results = []
-    for block_s in (0.5, 7.0):
+    rng = np.random.default_rng(7)
+    irregular = np.cumsum(rng.integers(1, int(9 * SR), size=audio.shape[0] // SR))
+    cuts = {
+        "0.5 s": list(range(0, audio.shape[0], int(0.5 * SR))),
+        "7 s": list(range(0, audio.shape[0], 7 * SR)),
+        "16 s (files)": list(range(0, audio.shape[0], 16 * SR)),
+        "irregular": [0, *[int(c) for c in irregular if c < audio.shape[0]]],
+    }
+    results = {}
+    for name, starts_at in cuts.items():
         m = StreamingMatcher(index)
         events = []
-        step = int(block_s * SR)
-        for i in range(0, audio.shape[0], step):
-            events.extend(m.feed(audio[i : i + step]))
+        bounds = [*starts_at, audio.shape[0]]
+        for a, b in itertools.pairwise(bounds):
+            events.extend(m.feed(audio[a:b]))
         events.extend(m.close())
         starts = [e for e in events if isinstance(e, PlayStarted)]
         ends = [e for e in events if isinstance(e, PlayEnded)]
         assert len(starts) == len(ends)
         assert {(e.track_id, e.start_s) for e in starts} == {(e.track_id, e.start_s) for e in ends}
-        results.append(sorted((e.track_id, round(e.start_s, 1)) for e in ends))
-    assert results[0] == results[1]
+        results[name] = events
+    first = next(iter(results.values()))
+    for name, events in results.items():
+        assert events == first, name
