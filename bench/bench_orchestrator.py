@@ -219,15 +219,21 @@ async def failover(url: str, db_url: str, graceful: bool, streams: int, timeout:
             await c.post(
                 "/api/v1/workers/register", headers=auth, json={"worker_id": wid, "capacity": 1000}
             )
-        for _ in range(8):
+        settle_until = time.monotonic() + 60
+        while time.monotonic() < settle_until:
             for wid in ids:
                 await beat(wid)
+            if all(running[w] for w in ids) and sum(len(m) for m in running.values()) >= streams:
+                break
             await asyncio.sleep(0.5)
         victim = ids[0]
         mine = set(running[victim])
+        if not mine:
+            raise RuntimeError("the victim never received streams: cannot measure failover")
         t0 = time.monotonic()
         if graceful:
             await c.post(f"/api/v1/workers/{victim}/deregister", headers=auth)
+        result = float("nan")
         while time.monotonic() - t0 < timeout:
             with psycopg.connect(db_url) as conn:
                 rows = conn.execute(
@@ -236,11 +242,14 @@ async def failover(url: str, db_url: str, graceful: bool, streams: int, timeout:
                     (list(mine),),
                 ).fetchall()
             if len(rows) == len(mine) and all(w != victim for _, w in rows):
-                return time.monotonic() - t0
+                result = time.monotonic() - t0
+                break
             for wid in ids[1:]:
                 await beat(wid)
             await asyncio.sleep(0.1)
-        return float("nan")
+        for wid in ids[1:]:  # leave cleanly so the next measurement starts from a clean fleet
+            await c.post(f"/api/v1/workers/{wid}/deregister", headers=auth)
+        return result
 
 
 def main() -> None:
@@ -275,6 +284,9 @@ def main() -> None:
                 )
         finally:
             orch.stop()
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE failover")  # a fleet of its own, defaults
+        db_url = server.replace("/postgres?", "/failover?")
         orch = Orchestrator(home, db_url)  # default lease 30 s, tick 2 s
         try:
             g = asyncio.run(failover(orch.url, db_url, True, 30, 30))
