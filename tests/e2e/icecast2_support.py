@@ -2,12 +2,19 @@
 
 ``icecast2`` refuses to run as root: when we are root, the config tells it to drop to the
 Debian package's ``icecast2``/``icecast`` user and group (``<changeowner>``) after binding.
-ffmpeg plays a concat playlist (every song cut to ``SONG_S`` seconds, the 6 songs repeated
-for ``FEED_HOURS``) in real time (``-re``). The playlist is written out long rather than looped
-with ``-stream_loop -1``: ffmpeg 5.1's concat demuxer cannot seek back to the start ("Seek to
-start failed."), so a looped feed EXITS after one pass (3 min) and the mount disappears.
+The 6 songs of a mount are first rendered into one PCM WAV file, each decoded, padded and
+cut to exactly ``SONG_S`` seconds; ffmpeg then plays a concat playlist naming that file again
+and again for ``FEED_HOURS`` in real time (``-re``), encoding to MP3 for the mount.
 
-Ground truth: the concat demuxer gives song ``k`` output timestamps from ``k * SONG_S`` on;
+* Not ``-stream_loop -1`` over a concat playlist: ffmpeg 5.1's concat demuxer cannot seek back
+  to the start ("Seek to start failed."), so such a feed EXITS after one pass and the mount
+  disappears (every later airing then looked "lost").
+* Not the MP3s cut with concat ``outpoint``: each MP3 starts with ~50 ms of encoder delay at
+  negative timestamps and ends early, so a "30 s" song held only ~29.964 s of audio; ``-re``
+  paces by timestamps, so the mount under-ran real time by ~1200 ppm and a listener that
+  dates audio by sample count (as the worker does) drifted ~36 ms earlier per song.
+
+Ground truth: song ``k`` has output timestamps (and audio) from ``k * SONG_S`` on;
 ``-progress pipe:1`` reports the output time (``out_time_us``) every ``PROGRESS_S``, and a
 reader thread stamps each report with the wall clock. Song ``k`` started on air at
 ``wall - (out_time - k * SONG_S)`` of the first report past its boundary, so start-up latency
@@ -26,6 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +45,7 @@ from airtrack.demo.catalog import demo_catalog
 SONG_S = 30.0
 FEED_HOURS = 4.0  # playlist length; longer than any test or benchmark run
 PROGRESS_S = 0.5  # ffmpeg -stats_period
+RATE = 22050  # the mount's sample rate (mono)
 PASSWORD = "e2e-source-pw"
 MISSING = [b for b in ("icecast2", "ffmpeg") if shutil.which(b) is None]
 APT = "apt-get install -y --no-install-recommends icecast2 ffmpeg"
@@ -140,11 +149,11 @@ class Icecast2:
         return self
 
     def _feed(self, mount: str) -> None:
+        pcm = self._render(mount)
         listing = self.dir / f"{mount}.txt"
-        cycles = int(FEED_HOURS * 3600 / (SONG_S * len(self.playlists[mount]))) + 1
-        listing.write_text(
-            "".join(f"file '{f}'\noutpoint {SONG_S}\n" for f, _ in self.playlists[mount]) * cycles
-        )
+        cycle_s = SONG_S * len(self.playlists[mount])
+        cycles = int(FEED_HOURS * 3600 / cycle_s) + 1
+        listing.write_text(f"file '{pcm}'\nduration {cycle_s}\n" * cycles)
         err = open(self.dir / f"ffmpeg-{mount}.log", "wb")  # noqa: SIM115 - closed below
         self.started[mount] = time.time()
         self.progress[mount] = []
@@ -152,7 +161,7 @@ class Icecast2:
             ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning", "-nostats",
              "-progress", "pipe:1", "-stats_period", str(PROGRESS_S), "-re",
              "-f", "concat", "-safe", "0", "-i", str(listing),
-             "-c:a", "libmp3lame", "-b:a", "128k", "-ar", "22050", "-ac", "1",
+             "-c:a", "libmp3lame", "-b:a", "128k", "-ar", str(RATE), "-ac", "1",
              "-content_type", "audio/mpeg", "-f", "mp3",
              f"icecast://source:{PASSWORD}@127.0.0.1:{self.port}/{mount}"],
             stdout=subprocess.PIPE,
@@ -164,6 +173,25 @@ class Icecast2:
         threading.Thread(
             target=self._read_progress, args=(mount, proc), daemon=True, name=f"ffmpeg-{mount}"
         ).start()
+
+    def _render(self, mount: str) -> Path:
+        """The mount's playlist as one mono 16-bit WAV, every song exactly ``SONG_S`` long."""
+        n = round(SONG_S * RATE) * 2
+        chunks = []
+        for path, _ in self.playlists[mount]:
+            pcm = subprocess.run(
+                ["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-af", "apad",
+                 "-t", str(SONG_S), "-ar", str(RATE), "-ac", "1", "-f", "s16le", "-"],
+                capture_output=True, check=True, timeout=60,
+            ).stdout  # fmt: skip
+            chunks.append(pcm[:n].ljust(n, b"\0"))
+        out = self.dir / f"{mount}.wav"
+        with wave.open(str(out), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(RATE)
+            w.writeframes(b"".join(chunks))
+        return out
 
     def _read_progress(self, mount: str, proc: subprocess.Popen[bytes]) -> None:
         """Stamp every ``out_time_us=`` report of ffmpeg with the wall clock."""
