@@ -248,7 +248,8 @@ class StreamingMatcher:
 
     @property
     def seconds_fed(self) -> float:
-        return self._extractor.samples_seen / P.SAMPLE_RATE
+        """Audio given to :meth:`feed` so far (including what waits for the next step)."""
+        return (self._extractor.samples_seen + self._pending_n) / P.SAMPLE_RATE
 
     # -- internals --------------------------------------------------------------------------
     def _step(self, pairs: Pairs, final: bool) -> list[PlayEvent]:
