@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,23 +66,39 @@ class _OpenPlay:
     confidence: float
 
 
+#: How far back the time origin of a connection looks (see ``_Session.on_block``).
+ORIGIN_WINDOW_S = 120.0
+
+
 class _Session:
     """One connection: its time origin and the matcher(s) fed from it."""
 
     def __init__(self, wall: Callable[[], float]) -> None:
         self.wall = wall
         self.origin: float | None = None
+        self._candidates: deque[tuple[float, float]] = deque()  # (arrival, origin), rising
         self.audio_s = 0.0
         self.matcher: Matcher | None = None
         self.matcher_offset_s = 0.0
 
     def on_block(self, seconds: float) -> float:
-        """Account a block; returns the lag behind the live edge."""
+        """Account a block; returns the lag behind the live edge.
+
+        The origin is the smallest ``arrival − audio position`` over the last
+        ``ORIGIN_WINDOW_S`` (a sliding-window minimum): network delays only ever add,
+        so the minimum sits on the live edge, and the window lets it follow a source
+        whose clock runs slow instead of sliding earlier for as long as it is connected.
+        """
         self.audio_s += seconds
         now = self.wall()
-        origin = now - self.audio_s
-        if self.origin is None or origin < self.origin:
-            self.origin = origin
+        candidate = now - self.audio_s
+        window = self._candidates
+        while window and window[-1][1] >= candidate:
+            window.pop()
+        window.append((now, candidate))
+        while len(window) > 1 and window[0][0] < now - ORIGIN_WINDOW_S:
+            window.popleft()
+        self.origin = window[0][1]
         return max(0.0, now - self.origin - self.audio_s)
 
     def wall_of(self, t_s: float) -> datetime:
