@@ -173,11 +173,14 @@ RETURNING id
 -- name: play_continuation
 -- The same airing reported again across a handoff or restart (§5.6): same
 -- stream and track, overlapping or within a few seconds of an existing play.
-SELECT id, started_at, ended_at FROM plays
-WHERE stream_id = %(sid)s AND track_id = %(track)s
-  AND started_at <= %(end)s + make_interval(secs => %(gap_s)s)
-  AND COALESCE(ended_at, %(start)s) >= %(start)s - make_interval(secs => %(gap_s)s)
-ORDER BY started_at DESC
+-- A play still open counts as lasting at most its song's length.
+SELECT p.id, p.started_at, p.ended_at
+FROM plays p LEFT JOIN tracks t ON t.id = p.track_id
+WHERE p.stream_id = %(sid)s AND p.track_id = %(track)s
+  AND p.started_at <= %(end)s + make_interval(secs => %(gap_s)s)
+  AND COALESCE(p.ended_at, p.started_at + make_interval(secs => COALESCE(t.duration_s, 600)))
+      >= %(start)s - make_interval(secs => %(gap_s)s)
+ORDER BY p.started_at DESC
 LIMIT 1
 
 -- name: play_merge
@@ -201,9 +204,14 @@ ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id
 
 -- name: plays_close_previous
--- An open play ends when the next airing on the same stream starts.
-UPDATE plays SET ended_at = %(start)s
-WHERE stream_id = %(sid)s AND ended_at IS NULL AND started_at < %(start)s AND id <> %(id)s
+-- An open play whose end was never reported (its worker died) ends when the next
+-- airing on the same stream starts — but never later than the song could have lasted.
+UPDATE plays p
+SET ended_at = LEAST(%(start)s,
+                     p.started_at + make_interval(secs => COALESCE(t.duration_s, 1e6)))
+FROM plays q LEFT JOIN tracks t ON t.id = q.track_id
+WHERE q.id = p.id AND p.stream_id = %(sid)s AND p.ended_at IS NULL
+  AND p.started_at < %(start)s AND p.id <> %(id)s
 
 -- name: plays_list
 SELECT p.stream_id, s.name AS stream, p.track_id, t.title, t.artist, t.source,

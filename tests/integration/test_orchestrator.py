@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .orch_support import SimWorker, fast_settings, orchestrator, settle
@@ -240,3 +241,43 @@ async def test_worker_back_after_its_lease_reclaims_streams_nobody_took(
         assert (await a.heartbeat()).status_code == 404
         body = await a.register()  # no control tick in between
         assert {x["stream_id"] for x in body["assignments"]} == mine
+
+
+async def test_an_unfinished_play_is_closed_by_the_next_but_not_past_its_song(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        track = await orch.add_track()  # 180 s long
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        epoch = w.running[sid]
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+
+        async def report(key: str, start: datetime) -> None:
+            r = await orch.worker_call(
+                "POST",
+                "/plays",
+                json={
+                    "plays": [
+                        {
+                            "key": key,
+                            "stream_id": sid,
+                            "epoch": epoch,
+                            "track_id": track,
+                            "started_at": start.isoformat(),
+                            "confidence": 0.9,
+                        }
+                    ]
+                },
+            )
+            assert r.json()["results"][0]["status"] == "stored"
+
+        await report("first-airing", t0)  # its end never comes (the worker died)
+        await report("next-airing", t0 + timedelta(minutes=7))
+        plays = (await orch.admin("GET", "/plays")).json()
+        assert len(plays) == 2, "the same song aired twice, 7 min apart, is two rows"
+        first = plays[-1]  # newest first
+        ended = datetime.fromisoformat(first["ended_at"])
+        assert ended - t0 == timedelta(seconds=180), "capped at the song's length, not 7 min"
