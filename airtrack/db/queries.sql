@@ -226,7 +226,12 @@ LIMIT %(limit)s
 
 -- ---------------------------------------------------------------- control
 -- name: leader_try_lock
+-- Leadership: a session advisory lock on the leader's dedicated connection.
 SELECT pg_try_advisory_lock(%(key)s) AS locked
+
+-- name: leader_listen
+-- The leader wakes at once on joins and leaves (NOTIFY airtrack_tick).
+LISTEN airtrack_tick
 
 -- name: control_get
 SELECT value, updated_at FROM control_state WHERE key = %(key)s
@@ -241,8 +246,6 @@ INSERT INTO events (kind, subject, detail) VALUES (%(kind)s, %(subject)s, %(deta
 -- name: notify_tick
 SELECT pg_notify('airtrack_tick', %(why)s)
 
--- name: db_now
-SELECT now() AS now
 
 -- name: worker_heartbeat_fn
 SELECT airtrack_heartbeat(%(id)s, %(sids)s::bigint[], %(epochs)s::bigint[],

@@ -52,9 +52,6 @@ ORDER BY id LIMIT 1000
 -- name: ops_last_event_id
 SELECT COALESCE(max(id), 0) AS id FROM events
 
--- name: ops_events_recent
-SELECT id, at, kind, subject, detail FROM events ORDER BY id DESC LIMIT %(limit)s
-
 -- ---------------------------------------------------------------- liveness view
 -- name: ops_worker_silence
 -- Seconds since each live worker's last heartbeat, by the database clock.

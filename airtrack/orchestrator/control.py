@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from airtrack.db import Database, Row, Tx
+from airtrack.db.queries import sql
 from airtrack.errors import DatabaseError
 from airtrack.logging import get_logger
 from airtrack.metrics import ASSIGNMENT_MOVES, IS_LEADER, STREAMS_PER_WORKER
@@ -101,15 +102,15 @@ class ControlLoop:
         try:
             conn = await self._ensure_conn()
             if self.is_leader:
-                await asyncio.wait_for(conn.execute("SELECT 1"), timeout=5)
+                await asyncio.wait_for(conn.execute(sql("ping")), timeout=5)
                 return True
             cur = await asyncio.wait_for(
-                conn.execute("SELECT pg_try_advisory_lock(%s) AS locked", (LEADER_LOCK_KEY,)),
+                conn.execute(sql("leader_try_lock"), {"key": LEADER_LOCK_KEY}),
                 timeout=5,
             )
             row = await cur.fetchone()
             if row and row["locked"]:
-                await conn.execute("LISTEN airtrack_tick")
+                await conn.execute(sql("leader_listen"))
                 self._become(True)
             return self.is_leader
         except (psycopg.Error, OSError, TimeoutError) as exc:
