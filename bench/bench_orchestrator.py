@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,15 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from airtrack.db.embedded import ensure_server  # noqa: E402
+from airtrack.demo.cluster import free_port  # noqa: E402
 from airtrack.orchestrator.balancer import WorkerSlot, balance  # noqa: E402
 
 ADMIN, WORKER = "bench-admin", "bench-worker"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_balancer(rows: list[tuple[str, str, str]]) -> None:

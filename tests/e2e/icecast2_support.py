@@ -28,7 +28,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -41,6 +40,7 @@ from typing import Any
 import httpx
 
 from airtrack.demo.catalog import demo_catalog
+from airtrack.demo.cluster import free_port as _free_port
 
 SONG_S = 30.0
 FEED_HOURS = 4.0  # playlist length; longer than any test or benchmark run
@@ -49,12 +49,6 @@ RATE = 22050  # the mount's sample rate (mono)
 PASSWORD = "e2e-source-pw"
 MISSING = [b for b in ("icecast2", "ffmpeg") if shutil.which(b) is None]
 APT = "apt-get install -y --no-install-recommends icecast2 ffmpeg"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(port: int, logdir: Path, as_root: bool) -> str:

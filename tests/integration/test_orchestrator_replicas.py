@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,11 @@ import httpx
 import psycopg
 import pytest
 
+from airtrack.demo.cluster import free_port
+
 from .orch_support import ADMIN, WORKER, SimWorker
 
 LEASE_S = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Replica:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import pytest
 import uvicorn
 
 from airtrack.db import Database
+from airtrack.demo.cluster import free_port as _free_port
 from airtrack.orchestrator.app import AppState, create_app, wrap
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
@@ -27,12 +27,6 @@ from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
 from tests.integration.orch_support import ADMIN, WORKER, fast_settings
 from tests.unit.test_worker_support import StationServer, encode, tone
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LiveOrchestrator:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from datetime import UTC, datetime
 
 import pytest
 
+from airtrack.demo.cluster import free_port as _free_port
 from airtrack.errors import OrchestratorUnavailable, StaleEpoch
 from airtrack.protocol import HeartbeatRequest, PlayIn, RegisterRequest
 from airtrack.resilience import BreakerState
@@ -20,12 +20,6 @@ def _client(url: str, **kw: float) -> OrchestratorClient:
     opts: dict[str, float] = {"timeout_s": 1.0, "retry_base_s": 0.01, "retry_cap_s": 0.05}
     opts.update(kw)
     return OrchestratorClient(url, "tok", **opts)  # type: ignore[arg-type]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _play(key: str, stream: int = 1) -> PlayIn:
