@@ -82,6 +82,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=75,  # longer than a heartbeat interval: workers keep the connection
     )
     server = uvicorn.Server(config)
     loop = asyncio.get_running_loop()

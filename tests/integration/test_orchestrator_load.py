@@ -50,7 +50,9 @@ async def _run_fleet(url: str, workers: int, streams: int, seconds: float) -> Co
                     running[wid] = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
                 await asyncio.sleep(1.0)
 
-        await asyncio.gather(*(worker(f"load-w{i:03d}") for i in range(workers)))
+        async with asyncio.TaskGroup() as group:  # a failure cancels the others
+            for i in range(workers):
+                group.create_task(worker(f"load-w{i:03d}"))
         # A worker whose lease expired may still believe it runs a stream that moved on
         # (its next heartbeat drops it, and the epoch fences its writes meanwhile); two
         # workers holding the same stream with the same epoch would be a real double owner.
