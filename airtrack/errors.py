@@ -9,9 +9,15 @@ AirtrackError
 │   ├── TransactionTooLong     cancelled by the transaction cap (R2.2)
 │   └── IntegrityViolation     a constraint refused the write
 ├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
+├── IndexFileError         an index file is unreadable or of another engine version
 ├── CatalogError           catalog ingest/export problem
+├── StreamExists           a stream with that name already exists
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
-└── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
+├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
+├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
+└── OrchestratorRejected   the orchestrator refused a request (4xx); retrying will not help
+
+:func:`first_line` is the one way to turn an exception into a one-line message.
 """
 
 from __future__ import annotations
@@ -68,3 +74,29 @@ class StaleEpoch(AirtrackError):
 
 class OrchestratorUnavailable(AirtrackError):
     """The orchestrator cannot be reached right now."""
+
+
+class IndexFileError(AirtrackError):
+    """A fingerprint index file is unreadable, corrupt or of another engine version."""
+
+
+class StreamExists(AirtrackError):
+    """A stream with that name already exists."""
+
+
+class WorkerNotRegistered(AirtrackError):
+    """The orchestrator does not know this worker (404 on heartbeat): register again."""
+
+
+class OrchestratorRejected(AirtrackError):
+    """The orchestrator refused the request (4xx other than 404/409); retrying will not help."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -21,7 +21,8 @@ def _dump(rows: list[dict[str, Any]], model: Any) -> str:
 
 
 def streams_add(settings: Settings, url: str, name: str) -> None:
-    from airtrack.orchestrator.streams import StreamExists, add_stream
+    from airtrack.errors import StreamExists
+    from airtrack.orchestrator.streams import add_stream
 
     try:
         req = StreamCreate(name=name, url=url)

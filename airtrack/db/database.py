@@ -39,6 +39,7 @@ from airtrack.errors import (
     IntegrityViolation,
     LockContention,
     TransactionTooLong,
+    first_line,
 )
 from airtrack.logging import get_logger
 from airtrack.metrics import BREAKER_STATE, DB_FAILURES, DB_QUERY_SECONDS, DB_RETRIES
@@ -223,7 +224,7 @@ class Database:
             except pge.QueryCanceled as exc:
                 self._fail(name, exc.sqlstate, attempt, t0, will_retry=False, error=exc)
                 raise TransactionTooLong(
-                    f"transaction {name!r} cancelled by the server: {_first_line(exc)}",
+                    f"transaction {name!r} cancelled by the server: {first_line(exc)}",
                     query=name,
                     sqlstate=exc.sqlstate,
                 ) from exc
@@ -231,7 +232,7 @@ class Database:
                 self.breaker.record_success()  # the server answered
                 self._fail(name, exc.sqlstate, attempt, t0, will_retry=False, error=exc)
                 raise IntegrityViolation(
-                    _first_line(exc), query=name, sqlstate=exc.sqlstate
+                    first_line(exc), query=name, sqlstate=exc.sqlstate
                 ) from exc
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 state = getattr(exc, "sqlstate", None)
@@ -242,7 +243,7 @@ class Database:
                     self._fail(name, state, attempt, t0, will_retry=retry, error=exc)
                     if not retry:
                         raise LockContention(
-                            f"{name}: {_first_line(exc)} (gave up after "
+                            f"{name}: {first_line(exc)} (gave up after "
                             f"{contention_attempt} attempts)",
                             query=name,
                             sqlstate=state,
@@ -252,7 +253,7 @@ class Database:
                 if state is not None and state not in CONNECTION_SQLSTATES:
                     self.breaker.record_success()
                     self._fail(name, state, attempt, t0, will_retry=False, error=exc)
-                    raise DatabaseError(_first_line(exc), query=name, sqlstate=state) from exc
+                    raise DatabaseError(first_line(exc), query=name, sqlstate=state) from exc
                 # connection lost or never made (R5.1): purge the pool's other broken
                 # connections in the background rather than checking each on checkout.
                 self.breaker.record_failure()
@@ -266,7 +267,7 @@ class Database:
                 self._fail(name, state or "connection", attempt, t0, will_retry=retry, error=exc)
                 if not retry:
                     raise DatabaseUnavailable(
-                        f"database unreachable: {_first_line(exc)}", query=name, sqlstate=state
+                        f"database unreachable: {first_line(exc)}", query=name, sqlstate=state
                     ) from exc
                 await asyncio.sleep(self._delay(reconnect_attempt))
                 continue
@@ -274,7 +275,7 @@ class Database:
                 self.breaker.record_success()
                 state = exc.sqlstate
                 self._fail(name, state, attempt, t0, will_retry=False, error=exc)
-                raise DatabaseError(_first_line(exc), query=name, sqlstate=state) from exc
+                raise DatabaseError(first_line(exc), query=name, sqlstate=state) from exc
             else:
                 self.breaker.record_success()
                 DB_QUERY_SECONDS.labels(name).observe(time.perf_counter() - t0)
@@ -315,7 +316,7 @@ class Database:
             elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
             will_retry=will_retry,
             error_class=type(error).__name__,
-            error=_first_line(error),
+            error=first_line(error),
         )
 
     # -- conveniences for single-statement transactions -------------------------
@@ -343,8 +344,3 @@ class Database:
         return await self.run(
             query, lambda tx: tx.execute(query, params), idempotent=idempotent, atomic=False
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

@@ -28,6 +28,7 @@ from airtrack.errors import (
     DatabaseUnavailable,
     IntegrityViolation,
     LockContention,
+    StreamExists,
 )
 from airtrack.logging import get_logger
 from airtrack.metrics import HTTP_SECONDS
@@ -354,7 +355,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     async def post_stream(req: StreamCreate, st: State) -> dict[str, Any]:
         try:
             return await streams.add_stream(st.db, req)
-        except streams.StreamExists as exc:
+        except StreamExists as exc:
             raise HTTPException(409, str(exc)) from None
 
     @app.delete(

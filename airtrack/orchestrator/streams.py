@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from airtrack.db import Database, Row, Tx
-from airtrack.errors import IntegrityViolation
+from airtrack.errors import IntegrityViolation, StreamExists
 from airtrack.logging import get_logger
 from airtrack.protocol import StreamCreate
 
 log = get_logger("airtrack.orchestrator.streams")
-
-
-class StreamExists(Exception):
-    """A stream with that name already exists."""
 
 
 async def add_stream(db: Database, req: StreamCreate) -> Row:

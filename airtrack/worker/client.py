@@ -24,7 +24,12 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from airtrack.errors import AirtrackError, OrchestratorUnavailable, StaleEpoch
+from airtrack.errors import (
+    OrchestratorRejected,
+    OrchestratorUnavailable,
+    StaleEpoch,
+    WorkerNotRegistered,
+)
 from airtrack.logging import get_logger
 from airtrack.protocol import (
     HeartbeatRequest,
@@ -42,18 +47,6 @@ log = get_logger(__name__)
 
 API = "/api/v1"
 M = TypeVar("M", bound=BaseModel)
-
-
-class WorkerNotRegistered(AirtrackError):
-    """The orchestrator does not know this worker (404 on heartbeat): register again."""
-
-
-class OrchestratorRejected(AirtrackError):
-    """The orchestrator refused the request (4xx other than 404/409); retrying will not help."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

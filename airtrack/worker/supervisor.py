@@ -25,7 +25,12 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from airtrack.errors import OrchestratorUnavailable, StaleEpoch
+from airtrack.errors import (
+    OrchestratorRejected,
+    OrchestratorUnavailable,
+    StaleEpoch,
+    WorkerNotRegistered,
+)
 from airtrack.logging import get_logger
 from airtrack.protocol import (
     Assignment,
@@ -38,7 +43,7 @@ from airtrack.protocol import (
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
-from airtrack.worker.client import OrchestratorClient, OrchestratorRejected, WorkerNotRegistered
+from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.outbox import Outbox, QueuedPlay
 from airtrack.worker.pipeline import MatcherFactory, PipelineConfig, StreamPipeline
 from airtrack.worker.reconcile import RunningInfo, agrees, reconcile

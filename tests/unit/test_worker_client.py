@@ -9,10 +9,15 @@ from datetime import UTC, datetime
 import pytest
 
 from airtrack.demo.cluster import free_port as _free_port
-from airtrack.errors import OrchestratorUnavailable, StaleEpoch
+from airtrack.errors import (
+    OrchestratorRejected,
+    OrchestratorUnavailable,
+    StaleEpoch,
+    WorkerNotRegistered,
+)
 from airtrack.protocol import HeartbeatRequest, PlayIn, RegisterRequest
 from airtrack.resilience import BreakerState
-from airtrack.worker.client import OrchestratorClient, OrchestratorRejected, WorkerNotRegistered
+from airtrack.worker.client import OrchestratorClient
 from tests.unit.test_worker_support import FakeOrchestrator
 
 
