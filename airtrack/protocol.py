@@ -5,10 +5,10 @@ These are the contract: extend them, never change a field's meaning.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 WorkerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
 StreamName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -16,6 +16,19 @@ Epoch = Annotated[int, Field(ge=0, le=2**62)]
 #: Largest row id PostgreSQL's bigint holds; larger ids are refused with 422, not a 500.
 MAX_ID = 2**63 - 1
 StreamStatus = Literal["starting", "running", "retrying", "failed", "stopped"]
+
+# --- routes and what their status codes mean -----------------------------
+#: Every route of the API lives under this prefix.
+API_PREFIX = "/api/v1"
+REGISTER_PATH = f"{API_PREFIX}/workers/register"
+HEARTBEAT_PATH = f"{API_PREFIX}/workers/{{worker_id}}/heartbeat"
+DEREGISTER_PATH = f"{API_PREFIX}/workers/{{worker_id}}/deregister"
+PLAYS_PATH = f"{API_PREFIX}/plays"
+SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
+#: Heartbeat or deregister from a worker the orchestrator does not know: register again.
+UNKNOWN_WORKER = 404
+#: Every play of a batch had a stale epoch: the worker no longer owns those streams.
+ALL_STALE = 409
 
 
 class _Model(BaseModel):
@@ -94,9 +107,20 @@ class PlayIn(_Model):
     @field_validator("started_at", "ended_at")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
+        if v is None:
+            return None
+        if v.tzinfo is None:
             raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
-        return v
+        try:
+            return v.astimezone(UTC)  # the database takes offsets up to ±15:59 only
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlayIn:
+        if self.ended_at is not None and self.ended_at < self.started_at:
+            raise ValueError("ended_at must not be before started_at")
+        return self
 
 
 class PlaysRequest(_Model):

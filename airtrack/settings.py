@@ -141,6 +141,56 @@ class Settings(BaseSettings):
         default=2.0, ge=1, description="Lease multiplier while in recovery mode."
     )
     alert_webhook: str | None = Field(default=None, description="Alert receiver URL (JSON POST).")
+    alert_webhook_attempts: int = Field(
+        default=5, ge=1, description="Delivery attempts per alert before it is dropped."
+    )
+    alert_webhook_queue: int = Field(
+        default=200, ge=1, description="Alerts queued for the webhook; older ones drop first."
+    )
+    ops_pending_max: int = Field(
+        default=5000,
+        ge=1,
+        description="Events and error-pattern updates kept in memory while the DB is down.",
+    )
+    heartbeat_slack: float = Field(
+        default=0.5,
+        ge=0,
+        description="A heartbeat counts as missed once silence exceeds interval × (1 + this).",
+    )
+
+    # --- orchestrator internals -------------------------------------------
+    play_continuation_gap_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Reports of one track on one stream this close together are one airing.",
+    )
+    play_overlap_max_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Most a merged play may run into the next airing (a crossfade); "
+        "a handoff report past it keeps the stored end.",
+    )
+    rebalance_moves_per_tx: int = Field(
+        default=500, ge=1, description="Assignment moves the leader applies per transaction."
+    )
+    catalog_watch_s: float = Field(
+        default=5.0, gt=0, description="How often the orchestrator checks the catalog revision."
+    )
+    leader_db_timeout_s: float = Field(
+        default=5.0, gt=0, description="Timeout of each call on the leader's lock connection."
+    )
+    leader_keepalive_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="TCP keepalive idle time of the leader's connection (a dead server is "
+        "noticed within about twice this).",
+    )
+    health_check_timeout_s: float = Field(
+        default=2.5, gt=0, description="Each health check answers within this, even if stuck."
+    )
+    failure_window_s: float = Field(
+        default=60.0, gt=0, description="Sliding window of the recovery-mode count (R4.3)."
+    )
 
     # --- worker -----------------------------------------------------------
     worker_id: str | None = Field(

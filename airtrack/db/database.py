@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors as pge
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from airtrack.errors import (
@@ -77,19 +78,37 @@ def _options(settings: Settings) -> str:
     )
 
 
+def _json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Jsonb(value)
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [Jsonb(v) for v in value]
+    return value
+
+
+def adapt(params: Params) -> Params:
+    """Named parameters as the driver takes them: a dict (or a list of dicts) is JSON."""
+    if isinstance(params, Mapping):
+        return {k: _json(v) for k, v in params.items()}
+    return params
+
+
 class Tx:
-    """One open transaction; runs named queries from ``queries.sql``."""
+    """One open transaction; runs named queries from ``queries.sql``.
+
+    A ``dict`` parameter (or a list of dicts) is sent as ``jsonb``; callers pass plain data.
+    """
 
     def __init__(self, conn: psycopg.AsyncConnection[Row], name: str) -> None:
         self.conn = conn
         self.name = name
 
     async def fetch(self, query: str, params: Params = None) -> list[Row]:
-        cur = await self.conn.execute(sql(query), params)
+        cur = await self.conn.execute(sql(query), adapt(params))
         return await cur.fetchall()
 
     async def fetchone(self, query: str, params: Params = None) -> Row | None:
-        cur = await self.conn.execute(sql(query), params)
+        cur = await self.conn.execute(sql(query), adapt(params))
         return await cur.fetchone()
 
     async def fetchval(self, query: str, params: Params = None) -> Any:
@@ -97,14 +116,14 @@ class Tx:
         return None if row is None else next(iter(row.values()))
 
     async def execute(self, query: str, params: Params = None) -> int:
-        cur = await self.conn.execute(sql(query), params)
+        cur = await self.conn.execute(sql(query), adapt(params))
         return cur.rowcount
 
     async def executemany(
         self, query: str, params: Iterable[Mapping[str, Any] | Sequence[Any]]
     ) -> None:
         async with self.conn.cursor() as cur:
-            await cur.executemany(sql(query), list(params))
+            await cur.executemany(sql(query), [adapt(p) or {} for p in params])
 
     async def execute_raw(self, statement: str, params: Params = None) -> list[Row]:
         """Run SQL text that is not a named query (migrations, tests' fault injection)."""

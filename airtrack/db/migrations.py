@@ -2,10 +2,16 @@
 
 Concurrent starters are safe: the first takes the lock and migrates, the
 others wait for it and then find nothing left to do.
+
+After the numbered migrations come the repeatable scripts (``ownership.sql``:
+the functions that change who owns a stream). Each is applied again, in the
+same transaction, whenever its text differs from the one last applied, so the
+one file stays the only home of that logic.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -41,8 +47,17 @@ def available_migrations() -> list[Migration]:
     return found
 
 
+#: Scripts of CREATE OR REPLACE statements, applied after the migrations, in this order.
+REPEATABLE = ("ownership.sql",)
+
+
+def _read(name: str) -> str:
+    return resources.files("airtrack.db").joinpath(name).read_text("utf-8")
+
+
 def schema_sql() -> str:
-    return resources.files("airtrack.db").joinpath("schema.sql").read_text("utf-8")
+    """The whole current schema: schema.sql, then the repeatable scripts."""
+    return "\n".join([_read("schema.sql"), *(_read(name) for name in REPEATABLE)])
 
 
 async def migrate(db: Database) -> list[int]:
@@ -60,6 +75,13 @@ async def migrate(db: Database) -> list[int]:
             await tx.execute_raw(mig.sql)
             await tx.execute("migration_record", {"version": mig.version, "name": mig.name})
             applied.append(mig.version)
+        for name in REPEATABLE:
+            text = _read(name)
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if await tx.fetchval("script_applied", {"name": name}) != digest:
+                await tx.execute_raw(text)
+                await tx.execute("script_record", {"name": name, "sha256": digest})
+                log.info("db.script_applied", script=name, sha256=digest[:12])
         return applied
 
     applied = await db.run("migrate", apply, tx_max_s=max(db.settings.tx_max_s, 120.0))

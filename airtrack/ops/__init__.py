@@ -1,44 +1,39 @@
 """Operations: failure accounting, alerts, recovery mode, error patterns, diagnostics, health.
 
-The orchestrator wires this package in with :func:`install`; the routes in
-:mod:`airtrack.ops.routes` work with or without it (they read the database).
+The orchestrator builds the runtime with :func:`install` and plugs it into the
+API as its :class:`~airtrack.api.hooks.OperationsHooks`; the operator routes
+(:mod:`airtrack.api.operations`) call the read-side functions here. This
+package never imports the API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+
+from airtrack.db import Database
+from airtrack.settings import Settings
 
 from .alerts import WebhookSender
 from .runtime import Operations
-
-if TYPE_CHECKING:
-    from airtrack.orchestrator.app import AppState
 
 __all__ = ["Operations", "WebhookSender", "install"]
 
 
 def install(
-    state: AppState, *, replica_id: str, leader: Callable[[], bool] | None = None
+    db: Database, settings: Settings, *, replica_id: str, leader: Callable[[], bool]
 ) -> Operations:
-    """Create the runtime for ``state`` and publish it in ``state.extras``.
+    """Create the runtime of one replica; ``leader()`` says whether it runs the control loop.
 
-    ``leader`` defaults to "this replica's control loop leads". Call
-    :meth:`Operations.start` once an event loop runs, :meth:`Operations.close` at exit.
+    Call :meth:`Operations.start` once an event loop runs, :meth:`Operations.close` at exit.
     """
-    settings = state.settings
     webhook = (
-        WebhookSender(settings.alert_webhook, timeout_s=min(settings.http_timeout_s, 10.0))
+        WebhookSender(
+            settings.alert_webhook,
+            timeout_s=min(settings.http_timeout_s, 10.0),
+            attempts=settings.alert_webhook_attempts,
+            queue_max=settings.alert_webhook_queue,
+        )
         if settings.alert_webhook
         else None
     )
-
-    def leads() -> bool:
-        return state.control is not None and state.control.is_leader
-
-    ops = Operations(
-        state.db, settings, replica_id=replica_id, leader=leader or leads, webhook=webhook
-    )
-    state.extras["ops"] = ops
-    state.extras["recovery"] = ops.recovery
-    return ops
+    return Operations(db, settings, replica_id=replica_id, leader=leader, webhook=webhook)

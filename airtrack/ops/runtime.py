@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from airtrack.db import Database, Tx
 from airtrack.errors import DatabaseError
 from airtrack.logging import get_logger
@@ -58,10 +56,6 @@ from .signatures import signature
 
 log = get_logger("airtrack.ops")
 
-#: Events and pattern updates kept while the database cannot take them.
-PENDING_MAX = 5000
-#: A missed heartbeat is counted once the silence exceeds interval × (1 + this).
-HEARTBEAT_SLACK = 0.5
 RECOVERY_KEY = "recovery"
 
 
@@ -109,6 +103,7 @@ class Operations:
             consecutive_limit=s.alert_consecutive_failures,
             window_limit=s.recovery_failures_per_min,
             quiet_s=s.recovery_quiet_s,
+            window_s=s.failure_window_s,
         )
         RECOVERY_MODE.set(0)
 
@@ -153,7 +148,7 @@ class Operations:
         ERROR_PATTERNS.labels(source).inc()
         pattern = self._patterns.get(sig)
         if pattern is None:
-            if len(self._patterns) >= PENDING_MAX:
+            if len(self._patterns) >= self.settings.ops_pending_max:
                 return
             self._patterns[sig] = _Pattern(source, 1, message[:1000])
         else:
@@ -243,7 +238,7 @@ class Operations:
     async def _scan_heartbeats(self) -> None:
         """Count each missed heartbeat interval once per worker (R4.2)."""
         interval = self.settings.heartbeat_interval_s
-        slack = interval * HEARTBEAT_SLACK
+        slack = interval * self.settings.heartbeat_slack
         rows = await self.db.fetch("ops_worker_silence")
         seen = set()
         for r in rows:
@@ -336,13 +331,13 @@ class Operations:
         value = {"on": on, "since": since, "reason": reason, "replica": self.replica_id}
 
         async def fn(tx: Tx) -> None:
-            await tx.execute("control_put", {"key": RECOVERY_KEY, "value": Jsonb(value)})
+            await tx.execute("control_put", {"key": RECOVERY_KEY, "value": value})
             await tx.execute(
                 "event_insert",
                 {
                     "kind": "recovery.on" if on else "recovery.off",
                     "subject": "",
-                    "detail": Jsonb(value),
+                    "detail": value,
                 },
             )
 
@@ -355,7 +350,7 @@ class Operations:
             self.webhook.submit({"event": event, "alert": alert_json(row)})
 
     def _event(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
-        if len(self._events) >= PENDING_MAX:
+        if len(self._events) >= self.settings.ops_pending_max:
             self._events.popleft()
         self._events.append((kind, subject, detail))
 
@@ -372,7 +367,7 @@ class Operations:
                     {
                         "kinds": [e[0] for e in events],
                         "subjects": [e[1] for e in events],
-                        "details": [Jsonb(e[2]) for e in events],
+                        "details": [e[2] for e in events],
                     },
                 )
             for sig in sorted(patterns):

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import uvicorn
 
+from airtrack.api import AppState, SnapshotFn, create_app, wrap
 from airtrack.db import connect, database_url
 from airtrack.errors import ConfigError
 from airtrack.logging import get_logger
+from airtrack.ops import Operations
 from airtrack.ops import install as install_ops
 from airtrack.settings import Settings
 
-from .app import AppState, SnapshotFn, create_app, wrap
 from .control import ControlLoop
 from .tokens import load_or_create_tokens
 
@@ -57,22 +58,32 @@ def _snapshot_fn(state: AppState) -> SnapshotFn | None:
     return snapshot
 
 
-async def build_state(settings: Settings, *, with_control: bool = True) -> AppState:
+async def build_state(
+    settings: Settings, *, with_control: bool = True
+) -> tuple[AppState, Operations]:
+    """The API's state with the control loop and the operations runtime plugged in."""
     tokens = load_or_create_tokens(settings)
     check_bind(settings, tokens.generated)
     url = database_url(settings)
     db = await connect(settings)
     state = AppState(db=db, settings=settings, tokens=tokens)
-    ops = install_ops(state, replica_id=f"{socket.gethostname()}:{os.getpid()}")
+
+    def leads() -> bool:
+        return state.control is not None and state.control.is_leader
+
+    ops = install_ops(
+        db, settings, replica_id=f"{socket.gethostname()}:{os.getpid()}", leader=leads
+    )
+    state.hooks = ops
     if with_control:
         state.control = ControlLoop(db, settings, url, recovery=ops.recovery, on_tick=ops.on_tick)
     state.snapshot = _snapshot_fn(state)
-    return state
+    return state, ops
 
 
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
-    state = await build_state(settings)
+    state, ops = await build_state(settings)
     app = create_app(state, lifespan_tasks=True)
     config = uvicorn.Config(
         wrap(app, settings),
@@ -94,14 +105,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
         port=settings.port,
         tokens=str(state.tokens.path) if state.tokens.path else "from settings",
     )
-    ops = state.extras.get("ops")
-    if ops is not None:
-        ops.start()
+    ops.start()
     try:
         await server.serve()
     finally:
-        if ops is not None:
-            await ops.close()
+        await ops.close()
         await state.db.close()
         log.info("orchestrator.stopped")
     return 0

@@ -32,6 +32,13 @@ from airtrack.errors import (
 )
 from airtrack.logging import get_logger
 from airtrack.protocol import (
+    ALL_STALE,
+    DEREGISTER_PATH,
+    HEARTBEAT_PATH,
+    PLAYS_PATH,
+    REGISTER_PATH,
+    SNAPSHOT_PATH,
+    UNKNOWN_WORKER,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -45,7 +52,6 @@ from airtrack.settings import Settings
 
 log = get_logger(__name__)
 
-API = "/api/v1"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -120,36 +126,34 @@ class OrchestratorClient:
     # --- typed calls ------------------------------------------------------
 
     async def register(self, req: RegisterRequest) -> RegisterResponse:
-        resp = await self._call("POST", f"{API}/workers/register", json=_dump(req))
+        resp = await self._call("POST", REGISTER_PATH, json=_dump(req))
         return _parse(RegisterResponse, resp)
 
     async def heartbeat(self, worker_id: str, req: HeartbeatRequest) -> HeartbeatResponse:
         resp = await self._call(
-            "POST", f"{API}/workers/{worker_id}/heartbeat", json=_dump(req), not_found_ok=True
+            "POST", HEARTBEAT_PATH.format(worker_id=worker_id), json=_dump(req), not_found_ok=True
         )
-        if resp.status_code == 404:
+        if resp.status_code == UNKNOWN_WORKER:
             raise WorkerNotRegistered(f"orchestrator does not know worker {worker_id!r}")
         return _parse(HeartbeatResponse, resp)
 
     async def deregister(self, worker_id: str, *, retries: int | None = None) -> None:
         await self._call(
-            "POST", f"{API}/workers/{worker_id}/deregister", not_found_ok=True, retries=retries
+            "POST", DEREGISTER_PATH.format(worker_id=worker_id), not_found_ok=True, retries=retries
         )
 
     async def send_plays(self, plays: list[PlayIn]) -> PlaysResponse:
         """Send one batch; 409 (every play stale) raises :class:`StaleEpoch`."""
         body = _dump(PlaysRequest(plays=plays))
-        resp = await self._call("POST", f"{API}/plays", json=body, conflict_ok=True)
-        if resp.status_code == 409:
+        resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+        if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
         return _parse(PlaysResponse, resp)
 
     async def download_snapshot(self, etag: str | None) -> Snapshot | None:
         """The catalog snapshot, or None when ``etag`` is still current (304) or none exists."""
         headers = {"If-None-Match": etag} if etag else {}
-        resp = await self._call(
-            "GET", f"{API}/catalog/snapshot", headers=headers, not_found_ok=True
-        )
+        resp = await self._call("GET", SNAPSHOT_PATH, headers=headers, not_found_ok=True)
         if resp.status_code in (304, 404):
             return None
         new_etag = resp.headers.get("ETag", "")
@@ -189,7 +193,7 @@ class OrchestratorClient:
                     self.breaker.record_success()
                     ok = resp.status_code < 400 or resp.status_code == 304
                     ok = ok or (not_found_ok and resp.status_code == 404)
-                    ok = ok or (conflict_ok and resp.status_code == 409)
+                    ok = ok or (conflict_ok and resp.status_code == ALL_STALE)
                     if not ok:
                         raise OrchestratorRejected(
                             f"{method} {path} → HTTP {resp.status_code}: {resp.text[:300]}",

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
+from airtrack.api import AppState, create_app, wrap
 from airtrack.db import Database
 from airtrack.ops import Operations, install
-from airtrack.orchestrator.app import AppState, create_app, wrap
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.settings import Settings
@@ -47,7 +47,8 @@ async def ops_orchestrator(
     db = Database(db_url, settings, min_size=1, max_size=8)
     await db.open()
     state = AppState(db=db, settings=settings, tokens=Tokens(ADMIN, WORKER, False, None))
-    ops = install(state, replica_id=replica_id, leader=leader or (lambda: True))
+    ops = install(db, settings, replica_id=replica_id, leader=leader or (lambda: True))
+    state.hooks = ops
     control = ControlLoop(db, settings, db_url, recovery=ops.recovery, on_tick=ops.on_tick)
     state.control = control
     app = create_app(state)

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from airtrack.api import AppState, create_app, wrap
 from airtrack.db import Database
-from airtrack.orchestrator.app import AppState, create_app, wrap
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.settings import Settings, load_settings

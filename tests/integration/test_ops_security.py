@@ -148,8 +148,8 @@ async def test_metrics_parse_and_move_with_load(db_url: str, tmp_path: Path) -> 
         return _sample(after, name, **labels) - _sample(before, name, **labels)
 
     assert moved("airtrack_http_request_seconds_count", route=hb_route, status="200") >= 6
-    assert moved("airtrack_db_query_seconds_count", query="worker_heartbeat") >= 6
-    assert moved("airtrack_db_retries_total", query="worker_heartbeat") >= 1
+    assert moved("airtrack_db_query_seconds_count", query="ownership_heartbeat") >= 6
+    assert moved("airtrack_db_retries_total", query="ownership_heartbeat") >= 1
     assert moved("airtrack_heartbeats_total") >= 6
     assert moved("airtrack_assignment_moves_total") >= 4
     assert moved("airtrack_plays_total", status="stored") == 1

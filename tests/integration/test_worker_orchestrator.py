@@ -13,9 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
+from airtrack.api import AppState, create_app, wrap
 from airtrack.db import Database
 from airtrack.demo.cluster import free_port as _free_port
-from airtrack.orchestrator.app import AppState, create_app, wrap
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.protocol import PlayIn

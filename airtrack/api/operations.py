@@ -1,4 +1,4 @@
-"""Operator routes: diagnostics, health, alerts and the dashboard (R6.1–R6.3)."""
+"""Operator routes: diagnostics, health, alerts (admin token) and the dashboard (R6.1–R6.3)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from airtrack.orchestrator.app import Admin, AppState, State
+from airtrack.ops.alerts import alert_json, list_alerts
+from airtrack.ops.diagnostics import collect
+from airtrack.ops.health import run_health
+from airtrack.protocol import API_PREFIX
 from airtrack.web import ASSETS
 
-from .alerts import alert_json, list_alerts
-from .diagnostics import collect
-from .health import run_health
+from .deps import Admin, State
+from .state import AppState
 
-router = APIRouter()
-V1 = "/api/v1"
+router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
+pages = APIRouter(include_in_schema=False)
 
 #: The dashboard's files; nothing else under the folder is served.
 _ASSET_TYPES = {
@@ -25,24 +27,16 @@ _ASSET_TYPES = {
 
 
 def _recovery(st: AppState) -> dict[str, Any]:
-    ops = st.extras.get("ops")
-    if ops is not None:
-        return {"on": bool(ops.recovery()), "since": ops.recovery_since()}
-    return {"on": bool(st.extras.get("recovery", lambda: False)()), "since": None}
+    return {"on": bool(st.hooks.recovery()), "since": st.hooks.recovery_since()}
 
 
-@router.get(f"{V1}/diagnostics", dependencies=[Admin], tags=["admin"])
+@router.get("/diagnostics")
 async def diagnostics(st: State) -> dict[str, Any]:
     """Full state of workers, streams and assignments, plus findings with fixes (R6.1, R6.2)."""
     return await collect(st.db, st.settings, recovery=_recovery(st))
 
 
-@router.get(
-    f"{V1}/health",
-    dependencies=[Admin],
-    tags=["admin"],
-    responses={503: {"description": "a check failed"}},
-)
+@router.get("/health", responses={503: {"description": "a check failed"}})
 async def health(st: State) -> JSONResponse:
     """Live checks: database reachable and writable, migrations, leader, integrity (R6.3)."""
     result = await run_health(st.db, st.settings)
@@ -50,7 +44,7 @@ async def health(st: State) -> JSONResponse:
     return JSONResponse(result, 200 if result["ok"] else 503)
 
 
-@router.get(f"{V1}/alerts", dependencies=[Admin], tags=["admin"])
+@router.get("/alerts")
 async def alerts(
     st: State,
     all: Annotated[bool, Query(description="Include resolved alerts.")] = False,
@@ -60,12 +54,12 @@ async def alerts(
     return [alert_json(a) for a in await list_alerts(st.db, include_resolved=all, limit=limit)]
 
 
-@router.get("/", include_in_schema=False)
+@pages.get("/")
 async def root() -> Response:
     return RedirectResponse("/dashboard")
 
 
-@router.get("/dashboard", include_in_schema=False)
+@pages.get("/dashboard")
 async def dashboard() -> Response:
     # The page carries no data; it asks for the admin token and calls the API with it.
     return FileResponse(
@@ -75,7 +69,7 @@ async def dashboard() -> Response:
     )
 
 
-@router.get("/dashboard/{name}", include_in_schema=False)
+@pages.get("/dashboard/{name}")
 async def dashboard_asset(name: str) -> Response:
     media = _ASSET_TYPES.get(name)
     if media is None:

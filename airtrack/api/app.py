@@ -1,0 +1,103 @@
+"""The orchestrator's HTTP API as a FastAPI app: routers, error mapping, lifespan tasks.
+
+Every replica serves the API; only the leader runs the control loop. Workers
+authenticate with the worker token, operators with the admin token (which can
+call everything); tokens are compared in constant time (:mod:`.deps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
+
+from airtrack.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    IntegrityViolation,
+    LockContention,
+    first_line,
+)
+from airtrack.logging import get_logger
+from airtrack.settings import Settings
+
+from . import admin, operations, probes, workers
+from .middleware import BodyLimit, RequestTiming
+from .state import AppState
+
+log = get_logger("airtrack.api")
+
+
+async def watch_catalog(state: AppState, stop: asyncio.Event) -> None:
+    """Keep ``state.catalog_version`` current, so heartbeat replies tell workers to refresh.
+
+    ``state.snapshot`` checks the catalog revision (one small query) and rebuilds the
+    index snapshot only when the catalog changed.
+    """
+    assert state.snapshot is not None
+    while not stop.is_set():
+        try:
+            snap = await state.snapshot()
+            state.catalog_version = snap[1] if snap else None
+        except Exception as exc:  # the DB may be down: keep serving, try again later
+            log.warning("catalog.watch_failed", error=first_line(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=state.settings.catalog_watch_s)
+
+
+def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
+    """The API over ``state``. ``lifespan_tasks`` runs the control loop inside the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = []
+        if lifespan_tasks and state.control is not None:
+            tasks.append(asyncio.create_task(state.control.run(stop), name="control-loop"))
+        if lifespan_tasks and state.snapshot is not None:
+            tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
+        try:
+            yield
+        finally:
+            stop.set()
+            if tasks:
+                await asyncio.wait(tasks, timeout=10)
+                for task in tasks:
+                    task.cancel()
+
+    app = FastAPI(
+        title="airtrack orchestrator",
+        version="1",
+        description="Assigns streams to workers, fences every write with an epoch, "
+        "and records the plays they report.",
+        lifespan=lifespan,
+    )
+    app.state.airtrack = state
+    app.add_middleware(RequestTiming)
+
+    @app.exception_handler(DatabaseError)
+    async def db_error(request: Request, exc: DatabaseError) -> JSONResponse:
+        if not isinstance(exc, IntegrityViolation):
+            state.hooks.failure("database", f"db.{type(exc).__name__}", str(exc))
+        if isinstance(exc, DatabaseUnavailable | LockContention):
+            return JSONResponse(
+                {"detail": f"database busy or unavailable: {exc}"},
+                503,
+                headers={"Retry-After": "5"},
+            )
+        return JSONResponse({"detail": f"database error: {exc}"}, 500)
+
+    for router in (workers.router, admin.router, operations.router, probes.router):
+        app.include_router(router)
+    app.include_router(operations.pages)
+    return app
+
+
+def wrap(app: FastAPI, settings: Settings) -> ASGIApp:
+    """The ASGI app as served: the API behind the request-size limit."""
+    return BodyLimit(app, settings.max_request_bytes)

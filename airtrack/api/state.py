@@ -1,0 +1,30 @@
+"""Everything a route needs, in one object: built by the server, injected by tests."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airtrack.db import Database
+from airtrack.orchestrator.control import ControlLoop
+from airtrack.orchestrator.tokens import Tokens
+from airtrack.settings import Settings
+
+from .hooks import NoOperations, OperationsHooks
+
+#: Returns the current catalog index snapshot (file, version), or None when empty.
+SnapshotFn = Callable[[], Awaitable[tuple[Path, str] | None]]
+
+
+@dataclass
+class AppState:
+    """The API's state: database, settings, tokens, the control loop and the hooks."""
+
+    db: Database
+    settings: Settings
+    tokens: Tokens
+    control: ControlLoop | None = None
+    snapshot: SnapshotFn | None = None
+    catalog_version: str | None = None
+    hooks: OperationsHooks = field(default_factory=NoOperations)

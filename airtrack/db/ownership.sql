@@ -1,0 +1,574 @@
+-- Ownership of streams: every state transition of an assignment, in one file.
+--
+-- Who owns a stream, and when does that change? Everything is here:
+--
+--   airtrack_register        a worker joins (again): release after a leave, reclaim after
+--                            an outage
+--   airtrack_heartbeat       liveness, confirm, complete handoffs the worker let go of,
+--                            adopt or refuse streams it reports without owning them
+--   airtrack_deregister      graceful leave: the worker's streams are free at once
+--   airtrack_expire_workers  lease expiry (suspect) and inactivity (inactive)
+--   airtrack_finish_handoffs revokes whose old owner is gone or overdue are completed
+--   airtrack_move            the leader's compare-and-set of one planned move
+--   airtrack_record_plays    a batch of plays, fenced against the epoch history
+--   airtrack_record_epoch    trigger: the owner of every epoch (the fencing history)
+--   airtrack_event           the one writer of ownership events
+--
+-- The states of an assignment row (one per stream):
+--   unassigned --assign--> assigned --revoke--> revoking --handoff--> assigned (next owner)
+--                                                         \-------> unassigned (none)
+--   assigned/revoking --release (leave, lease expiry)--> unassigned
+-- Every change of owner bumps the epoch; a worker writes only with the epoch it holds.
+--
+-- Lock order everywhere: workers (the one row) -> assignments (by stream_id) -> plays.
+--
+-- This file is applied by airtrack.db.migrations after the numbered migrations, again
+-- whenever its text changes (CREATE OR REPLACE only: a change of signature needs a
+-- numbered migration that drops the old function first).
+
+-- ------------------------------------------------------------------ events
+-- Event kinds: worker.registered, worker.deregistered, worker.suspect, worker.inactive,
+-- assignment.adopted, assignment.refused, assignment.reclaimed, assignment.released,
+-- assignment.handed_off, assignment.handoff_forced, assignment.rebalanced, play.stale.
+CREATE OR REPLACE FUNCTION airtrack_event(p_kind text, p_subject text, p_detail jsonb)
+RETURNS void
+LANGUAGE sql AS $fn$
+    INSERT INTO events (kind, subject, detail) VALUES (p_kind, p_subject, p_detail);
+$fn$;
+
+-- ------------------------------------------------------------------ epoch history
+CREATE OR REPLACE FUNCTION airtrack_record_epoch() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.epoch <> OLD.epoch THEN
+        INSERT INTO assignment_epochs (stream_id, epoch, worker_id)
+        VALUES (NEW.stream_id, NEW.epoch, NEW.worker_id)
+        ON CONFLICT (stream_id, epoch) DO UPDATE SET worker_id = EXCLUDED.worker_id;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER assignments_record_epoch
+AFTER INSERT OR UPDATE OF epoch ON assignments
+FOR EACH ROW EXECUTE FUNCTION airtrack_record_epoch();
+
+-- The worker that may still write with an old epoch: its owner, if no other worker
+-- has owned the stream since (a worker that kept its stream through an orchestrator
+-- outage still delivers what it queued meanwhile). NULL: the epoch is stale.
+CREATE OR REPLACE FUNCTION airtrack_epoch_writer(p_sid bigint, p_epoch bigint)
+RETURNS text
+LANGUAGE sql STABLE AS $fn$
+    SELECT e.worker_id
+    FROM assignment_epochs e
+    WHERE e.stream_id = p_sid AND e.epoch = p_epoch AND e.worker_id IS NOT NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM assignment_epochs later
+          WHERE later.stream_id = e.stream_id AND later.epoch > e.epoch
+            AND later.worker_id IS NOT NULL AND later.worker_id <> e.worker_id);
+$fn$;
+
+-- ------------------------------------------------------------------ helpers
+-- A worker's current assignments, as sent to it.
+CREATE OR REPLACE FUNCTION airtrack_assignments_of(p_worker text)
+RETURNS jsonb
+LANGUAGE sql STABLE AS $fn$
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'stream_id', a.stream_id, 'name', s.name, 'url', s.url, 'epoch', a.epoch)
+               ORDER BY a.stream_id), '[]'::jsonb)
+    FROM assignments a JOIN streams s ON s.id = a.stream_id
+    WHERE a.worker_id = p_worker AND a.state = 'assigned' AND s.enabled;
+$fn$;
+
+-- Every stream a worker holds (or is revoking) becomes unassigned; streams in flight
+-- towards it lose that destination. Returns the released stream ids.
+CREATE OR REPLACE FUNCTION airtrack_release_worker(p_worker text)
+RETURNS bigint[]
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_released bigint[];
+BEGIN
+    WITH done AS (
+        UPDATE assignments a
+        SET worker_id = NULL, next_worker_id = NULL, epoch = a.epoch + 1,
+            state = 'unassigned', assigned_at = NULL, confirmed_at = NULL
+        FROM (SELECT stream_id FROM assignments
+              WHERE worker_id = p_worker AND state IN ('assigned', 'revoking')
+              ORDER BY stream_id FOR UPDATE) x
+        WHERE a.stream_id = x.stream_id
+        RETURNING a.stream_id
+    )
+    SELECT coalesce(array_agg(stream_id ORDER BY stream_id), '{}') INTO v_released FROM done;
+    PERFORM airtrack_clear_next(ARRAY[p_worker]);
+    RETURN v_released;
+END
+$fn$;
+
+-- A draining or dead worker cannot receive streams in flight towards it.
+CREATE OR REPLACE FUNCTION airtrack_clear_next(p_workers text[])
+RETURNS void
+LANGUAGE sql AS $fn$
+    UPDATE assignments a SET next_worker_id = NULL
+    FROM (SELECT stream_id FROM assignments
+          WHERE next_worker_id = ANY(p_workers) ORDER BY stream_id FOR UPDATE) x
+    WHERE a.stream_id = x.stream_id;
+$fn$;
+
+-- ------------------------------------------------------------------ register
+-- Idempotent (static membership): the same id keeps its row and, while still active,
+-- its streams. After a graceful leave (draining) or inactivity it owns nothing; after
+-- a lease expiry (suspect/inactive) it takes back the streams nobody took since (it
+-- may never have stopped running them: an orchestrator outage).
+CREATE OR REPLACE FUNCTION airtrack_register(
+    p_worker text, p_host text, p_version text, p_capacity integer
+) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_before text;
+    v_incarnation bigint;
+    v_released bigint[] := '{}';
+    v_reclaimed bigint[] := '{}';
+    v_held integer;
+BEGIN
+    SELECT state INTO v_before FROM workers WHERE id = p_worker FOR UPDATE;
+    INSERT INTO workers (id, host, version, capacity, state, registered_at, last_heartbeat)
+    VALUES (p_worker, p_host, p_version, p_capacity, 'active', now(), now())
+    ON CONFLICT (id) DO UPDATE
+    SET host = EXCLUDED.host,
+        version = EXCLUDED.version,
+        capacity = EXCLUDED.capacity,
+        state = 'active',
+        last_heartbeat = now(),
+        incarnation = workers.incarnation + 1,
+        registered_at = CASE WHEN workers.state = 'active' THEN workers.registered_at
+                             ELSE now() END
+    RETURNING incarnation INTO v_incarnation;
+
+    IF v_before IN ('draining', 'inactive') THEN
+        v_released := airtrack_release_worker(p_worker);
+        IF cardinality(v_released) > 0 THEN
+            PERFORM airtrack_event('assignment.released', p_worker,
+                                   jsonb_build_object('streams', to_jsonb(v_released),
+                                                      'why', 'rejoin'));
+        END IF;
+    END IF;
+    IF v_before IN ('suspect', 'inactive') THEN
+        SELECT count(*) INTO v_held FROM assignments
+        WHERE worker_id = p_worker AND state = 'assigned';
+        WITH done AS (
+            UPDATE assignments a
+            SET worker_id = p_worker, next_worker_id = NULL, epoch = a.epoch + 1,
+                state = 'assigned', assigned_at = now(), confirmed_at = NULL
+            FROM (SELECT x.stream_id FROM assignments x
+                  JOIN streams s ON s.id = x.stream_id AND s.enabled
+                  JOIN assignment_epochs e ON e.stream_id = x.stream_id
+                                          AND e.epoch = x.epoch - 1
+                  WHERE x.state = 'unassigned' AND e.worker_id = p_worker
+                  ORDER BY x.stream_id
+                  LIMIT GREATEST(p_capacity - v_held, 0)
+                  FOR UPDATE OF x) r
+            WHERE a.stream_id = r.stream_id
+            RETURNING a.stream_id
+        )
+        SELECT coalesce(array_agg(stream_id ORDER BY stream_id), '{}') INTO v_reclaimed
+        FROM done;
+        IF cardinality(v_reclaimed) > 0 THEN
+            PERFORM airtrack_event('assignment.reclaimed', p_worker,
+                                   jsonb_build_object('streams', to_jsonb(v_reclaimed)));
+        END IF;
+    END IF;
+    PERFORM airtrack_event('worker.registered', p_worker,
+                           jsonb_build_object('previous_state', v_before,
+                                              'capacity', p_capacity,
+                                              'incarnation', v_incarnation));
+    PERFORM pg_notify('airtrack_tick', 'register:' || p_worker);
+    RETURN jsonb_build_object(
+        'incarnation', v_incarnation,
+        'previous_state', v_before,
+        'released', to_jsonb(v_released),
+        'reclaimed', to_jsonb(v_reclaimed),
+        'assignments', airtrack_assignments_of(p_worker));
+END
+$fn$;
+
+-- ------------------------------------------------------------------ heartbeat
+-- One round trip per heartbeat. Returns NULL when the worker is unknown or gone
+-- (the worker registers again).
+CREATE OR REPLACE FUNCTION airtrack_heartbeat(
+    p_worker text,
+    p_sids bigint[],
+    p_epochs bigint[],
+    p_statuses text[],
+    p_errors text[],
+    p_meta jsonb
+) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_cap integer;
+    v_load integer;
+    v_handed bigint[];
+    v_adopted bigint[] := '{}';
+    v_refused bigint[] := '{}';
+    r record;
+BEGIN
+    -- Liveness data: losing the last instant of heartbeats in a server crash is harmless
+    -- (the worker reports again), so this transaction does not wait for its WAL flush.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    UPDATE workers
+    SET last_heartbeat = now(),
+        state = CASE WHEN state = 'suspect' THEN 'active' ELSE state END,
+        meta = p_meta
+    WHERE id = p_worker AND state IN ('active', 'suspect')
+    RETURNING capacity INTO v_cap;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+
+    IF cardinality(p_sids) > 0 THEN
+        UPDATE assignments a SET confirmed_at = now()
+        FROM (SELECT x.stream_id FROM assignments x
+              JOIN unnest(p_sids, p_epochs) AS u(sid, ep)
+                ON u.sid = x.stream_id AND u.ep = x.epoch
+              WHERE x.worker_id = p_worker AND x.state = 'assigned' AND x.confirmed_at IS NULL
+              ORDER BY x.stream_id FOR UPDATE OF x) c
+        WHERE a.stream_id = c.stream_id;
+    END IF;
+
+    -- Revoke, then assign: streams this worker no longer reports go to their next owner.
+    WITH done AS (
+        UPDATE assignments a
+        SET worker_id = x.next_worker_id,
+            next_worker_id = NULL,
+            epoch = a.epoch + 1,
+            state = CASE WHEN x.next_worker_id IS NULL THEN 'unassigned' ELSE 'assigned' END,
+            assigned_at = now(),
+            confirmed_at = NULL
+        FROM (SELECT stream_id, next_worker_id FROM assignments
+              WHERE worker_id = p_worker AND state = 'revoking'
+                AND NOT (stream_id = ANY(p_sids))
+              ORDER BY stream_id FOR UPDATE) x
+        WHERE a.stream_id = x.stream_id
+        RETURNING a.stream_id
+    )
+    SELECT coalesce(array_agg(stream_id), '{}') INTO v_handed FROM done;
+    IF cardinality(v_handed) > 0 THEN
+        PERFORM airtrack_event('assignment.handed_off', p_worker,
+                               jsonb_build_object('streams', to_jsonb(v_handed)));
+    END IF;
+
+    -- Streams reported but not held by this worker with that epoch: adopt an
+    -- unassigned one while there is room, refuse the others (the worker stops them).
+    IF cardinality(p_sids) > 0 THEN
+        v_load := NULL;
+        FOR r IN
+            SELECT u.sid, u.ep, a.worker_id, a.epoch, a.state, s.enabled, s.id IS NOT NULL AS ok
+            FROM unnest(p_sids, p_epochs) AS u(sid, ep)
+            LEFT JOIN assignments a ON a.stream_id = u.sid
+            LEFT JOIN streams s ON s.id = u.sid
+            WHERE NOT (a.worker_id IS NOT DISTINCT FROM p_worker AND a.epoch = u.ep
+                       AND a.state IN ('assigned', 'revoking'))
+            ORDER BY u.sid
+        LOOP
+            IF v_load IS NULL THEN
+                SELECT count(*) INTO v_load FROM assignments
+                WHERE (worker_id = p_worker AND state IN ('assigned', 'revoking'))
+                   OR (next_worker_id = p_worker AND state = 'revoking');
+            END IF;
+            IF r.ok AND r.enabled AND r.state = 'unassigned' AND v_load < v_cap THEN
+                UPDATE assignments
+                SET worker_id = p_worker, epoch = epoch + 1, state = 'assigned',
+                    assigned_at = now(), confirmed_at = NULL, next_worker_id = NULL
+                WHERE stream_id = r.sid AND state = 'unassigned';
+                IF FOUND THEN
+                    v_load := v_load + 1;
+                    v_adopted := v_adopted || r.sid;
+                    PERFORM airtrack_event('assignment.adopted', r.sid::text,
+                                           jsonb_build_object('worker', p_worker));
+                    CONTINUE;
+                END IF;
+            END IF;
+            v_refused := v_refused || r.sid;
+            PERFORM airtrack_event('assignment.refused', r.sid::text,
+                                   jsonb_build_object('worker', p_worker, 'reported_epoch', r.ep,
+                                                      'owner', r.worker_id, 'epoch', r.epoch));
+        END LOOP;
+
+        -- Per-stream status from the owner; written only when it changed.
+        UPDATE streams s
+        SET status = u.st,
+            last_error = u.err,
+            error_since = CASE WHEN u.err IS NULL THEN NULL
+                               WHEN s.last_error IS NULL THEN now() ELSE s.error_since END
+        FROM (SELECT * FROM unnest(p_sids, p_statuses, p_errors) AS z(sid, st, err)
+              WHERE NOT (z.sid = ANY(v_refused)) ORDER BY z.sid) u
+        WHERE s.id = u.sid
+          AND (s.status IS DISTINCT FROM u.st OR s.last_error IS DISTINCT FROM u.err);
+    END IF;
+
+    RETURN jsonb_build_object(
+        'assignments', airtrack_assignments_of(p_worker),
+        'handed_off', to_jsonb(v_handed),
+        'adopted', to_jsonb(v_adopted),
+        'refused', to_jsonb(v_refused));
+END
+$fn$;
+
+-- ------------------------------------------------------------------ deregister
+-- Graceful leave: the worker stopped its streams; they are free at once.
+-- NULL when the worker is unknown (or already inactive).
+CREATE OR REPLACE FUNCTION airtrack_deregister(p_worker text)
+RETURNS bigint[]
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_released bigint[];
+BEGIN
+    UPDATE workers SET state = 'draining', last_heartbeat = now()
+    WHERE id = p_worker AND state <> 'inactive';
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    v_released := airtrack_release_worker(p_worker);
+    PERFORM airtrack_event('worker.deregistered', p_worker,
+                           jsonb_build_object('released', cardinality(v_released)));
+    PERFORM pg_notify('airtrack_tick', 'deregister:' || p_worker);
+    RETURN v_released;
+END
+$fn$;
+
+-- ------------------------------------------------------------------ liveness
+-- Active workers silent for longer than the lease become suspect; any worker silent
+-- for longer than inactive_after becomes inactive. Nothing moves towards either.
+CREATE OR REPLACE FUNCTION airtrack_expire_workers(p_lease_s double precision,
+                                                   p_inactive_s double precision)
+RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_suspect text[];
+    v_inactive text[];
+    v_id text;
+BEGIN
+    WITH done AS (
+        UPDATE workers w SET state = 'suspect'
+        FROM (SELECT id FROM workers
+              WHERE state = 'active'
+                AND last_heartbeat < now() - make_interval(secs => p_lease_s)
+              ORDER BY id FOR UPDATE SKIP LOCKED) x
+        WHERE w.id = x.id
+        RETURNING w.id
+    )
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_suspect FROM done;
+    WITH done AS (
+        UPDATE workers w SET state = 'inactive'
+        FROM (SELECT id FROM workers
+              WHERE state IN ('active', 'suspect', 'draining')
+                AND last_heartbeat < now() - make_interval(secs => p_inactive_s)
+              ORDER BY id FOR UPDATE SKIP LOCKED) x
+        WHERE w.id = x.id
+        RETURNING w.id
+    )
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_inactive FROM done;
+    IF cardinality(v_suspect) + cardinality(v_inactive) > 0 THEN
+        PERFORM airtrack_clear_next(v_suspect || v_inactive);
+    END IF;
+    FOREACH v_id IN ARRAY v_suspect LOOP
+        PERFORM airtrack_event('worker.suspect', v_id, jsonb_build_object('lease_s', p_lease_s));
+    END LOOP;
+    FOREACH v_id IN ARRAY v_inactive LOOP
+        PERFORM airtrack_event('worker.inactive', v_id, '{}'::jsonb);
+    END LOOP;
+    RETURN jsonb_build_object('suspect', to_jsonb(v_suspect), 'inactive', to_jsonb(v_inactive));
+END
+$fn$;
+
+-- ------------------------------------------------------------------ the leader's moves
+-- Compare-and-set of one assignment, as the leader planned it from a snapshot: applied
+-- only if the row is still (epoch, state, owner) as seen, so a plan from a stale
+-- snapshot, or from a replica that just lost leadership, never gives a stream two
+-- owners. Kinds:
+--   'assign'   unassigned, or its owner is gone: the new owner at once (epoch + 1)
+--   'revoke'   live owner: it lets go first (state revoking), next owner recorded
+--   'redirect' already revoking: only the destination changes
+--   'complete' revoking whose old owner is gone or overdue: to the next owner (or none)
+CREATE OR REPLACE FUNCTION airtrack_move(
+    p_sid bigint, p_epoch bigint, p_old_state text, p_old_worker text,
+    p_kind text, p_to text
+) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    UPDATE assignments
+    SET worker_id = CASE p_kind WHEN 'assign' THEN p_to WHEN 'complete' THEN p_to
+                                ELSE p_old_worker END,
+        next_worker_id = CASE p_kind WHEN 'assign' THEN NULL WHEN 'complete' THEN NULL
+                                     ELSE p_to END,
+        epoch = epoch + CASE WHEN p_kind IN ('assign', 'complete') THEN 1 ELSE 0 END,
+        state = CASE WHEN p_kind IN ('revoke', 'redirect') THEN 'revoking'
+                     WHEN p_to IS NULL THEN 'unassigned'
+                     ELSE 'assigned' END,
+        assigned_at = now(),
+        confirmed_at = NULL
+    WHERE stream_id = p_sid AND epoch = p_epoch AND state = p_old_state
+      AND worker_id IS NOT DISTINCT FROM p_old_worker;
+    RETURN FOUND;
+END
+$fn$;
+
+-- ------------------------------------------------------------------ plays
+-- The end of an airing when a report of it comes from another key (another owner
+-- after a handoff, a restart): the later of the stored and the reported end, unless
+-- the report runs into the next airing on the stream by more than a crossfade
+-- (p_overlap_s): then that owner dated the tail it heard late (a server's burst on
+-- connect), and the stored end stands.
+CREATE OR REPLACE FUNCTION airtrack_merged_end(
+    p_play bigint, p_stored timestamptz, p_reported timestamptz, p_overlap_s double precision
+) RETURNS timestamptz
+LANGUAGE sql STABLE AS $fn$
+    SELECT CASE
+        WHEN p_reported IS NULL THEN p_stored
+        WHEN n.next_start IS NOT NULL
+             AND p_reported > n.next_start + make_interval(secs => p_overlap_s)
+            THEN coalesce(p_stored, n.next_start)
+        ELSE GREATEST(coalesce(p_stored, p_reported), p_reported)
+    END
+    FROM (SELECT min(q.started_at) AS next_start
+          FROM plays p JOIN plays q ON q.stream_id = p.stream_id
+          WHERE p.id = p_play AND q.started_at > p.started_at AND q.id <> p.id
+            AND q.track_id IS DISTINCT FROM p.track_id) n;
+$fn$;
+
+-- A batch of plays, one call. Each play is fenced: it is written only with the epoch
+-- that owns its stream, or an older epoch of the same worker if no other worker has
+-- owned the stream since; p_worker, when given, must be that writer. Statuses come
+-- back in the order given: 'stored', 'duplicate' or 'stale'.
+--
+-- One airing is one play: the same track on the same stream reported again within
+-- p_gap_s of an existing play (a handoff, a restart) is merged into it, its end set by
+-- airtrack_merged_end. A play still open counts as lasting at most its song's length.
+-- The confidence of a play is the highest that any report of it carried.
+CREATE OR REPLACE FUNCTION airtrack_record_plays(
+    p_keys text[],
+    p_sids bigint[],
+    p_epochs bigint[],
+    p_tracks bigint[],
+    p_starts timestamptz[],
+    p_ends timestamptz[],
+    p_confidences double precision[],
+    p_gap_s double precision,
+    p_overlap_s double precision,
+    p_worker text
+) RETURNS text[]
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    r record;
+    v_owner record;
+    v_writer text;
+    v_play record;
+    v_id bigint;
+    v_new_alias boolean;
+    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
+    v_stale jsonb := '{}';
+BEGIN
+    -- Fence: the owners of every stream in the batch, locked in stream order.
+    PERFORM 1 FROM assignments
+    WHERE stream_id = ANY(p_sids) ORDER BY stream_id FOR SHARE;
+
+    FOR r IN
+        SELECT u.*
+        FROM unnest(p_keys, p_sids, p_epochs, p_tracks, p_starts, p_ends, p_confidences)
+             WITH ORDINALITY AS u(key, sid, epoch, track, started, ended, conf, ord)
+        ORDER BY u.sid, u.started, u.ord
+    LOOP
+        SELECT epoch, worker_id, state INTO v_owner FROM assignments WHERE stream_id = r.sid;
+        IF NOT FOUND THEN
+            v_writer := NULL;
+        ELSIF v_owner.epoch = r.epoch AND v_owner.state IN ('assigned', 'revoking') THEN
+            v_writer := v_owner.worker_id;
+        ELSE
+            v_writer := airtrack_epoch_writer(r.sid, r.epoch);
+        END IF;
+        IF v_writer IS NULL OR (p_worker IS NOT NULL AND v_writer <> p_worker) THEN
+            v_out[r.ord] := 'stale';
+            v_stale := jsonb_set(v_stale, ARRAY[r.sid::text],
+                                 to_jsonb(coalesce((v_stale->>r.sid::text)::int, 0) + 1));
+            CONTINUE;
+        END IF;
+
+        -- The same report again (an outbox retry), or its end arriving: the end its
+        -- own key reports is the end.
+        SELECT p.id, p.ended_at, p.confidence INTO v_play
+        FROM plays p WHERE p.idempotency_key = r.key;
+        IF FOUND THEN
+            IF (r.ended IS NOT NULL AND v_play.ended_at IS DISTINCT FROM r.ended)
+               OR r.conf > v_play.confidence THEN
+                UPDATE plays
+                SET ended_at = coalesce(r.ended, ended_at),
+                    confidence = GREATEST(confidence, r.conf)
+                WHERE id = v_play.id;
+                v_out[r.ord] := 'stored';
+            ELSE
+                v_out[r.ord] := 'duplicate';
+            END IF;
+            CONTINUE;
+        END IF;
+
+        -- A key already merged into another airing, or a new continuation of one.
+        v_new_alias := false;
+        SELECT p.id, p.ended_at, p.confidence INTO v_play
+        FROM play_keys k JOIN plays p ON p.id = k.play_id WHERE k.idempotency_key = r.key;
+        IF NOT FOUND THEN
+            SELECT p.id, p.ended_at, p.confidence INTO v_play
+            FROM plays p LEFT JOIN tracks t ON t.id = p.track_id
+            WHERE p.stream_id = r.sid AND p.track_id = r.track
+              AND p.started_at <= coalesce(r.ended, r.started) + make_interval(secs => p_gap_s)
+              AND coalesce(p.ended_at,
+                           p.started_at + make_interval(secs => coalesce(t.duration_s, 600)))
+                  >= r.started - make_interval(secs => p_gap_s)
+            ORDER BY p.started_at DESC
+            LIMIT 1;
+            IF FOUND THEN
+                INSERT INTO play_keys (idempotency_key, play_id) VALUES (r.key, v_play.id)
+                ON CONFLICT DO NOTHING;
+                v_new_alias := true;
+            END IF;
+        END IF;
+        IF v_play.id IS NOT NULL THEN
+            UPDATE plays
+            SET started_at = LEAST(started_at, r.started),
+                ended_at = airtrack_merged_end(v_play.id, v_play.ended_at, r.ended, p_overlap_s),
+                confidence = GREATEST(confidence, r.conf)
+            WHERE id = v_play.id
+              AND (started_at > r.started
+                   OR ended_at IS DISTINCT FROM
+                      airtrack_merged_end(v_play.id, v_play.ended_at, r.ended, p_overlap_s)
+                   OR confidence < r.conf);
+            v_out[r.ord] := CASE WHEN FOUND OR v_new_alias THEN 'stored' ELSE 'duplicate' END;
+            CONTINUE;
+        END IF;
+
+        INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at,
+                           confidence, worker_id, epoch)
+        VALUES (r.key, r.sid, (SELECT id FROM tracks WHERE id = r.track), r.started, r.ended,
+                r.conf, v_writer, r.epoch)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id INTO v_id;
+        IF v_id IS NULL THEN
+            v_out[r.ord] := 'duplicate';
+            CONTINUE;
+        END IF;
+        -- An open play whose end was never reported (its worker died) ends when the next
+        -- airing on the same stream starts, but never later than its song could last.
+        UPDATE plays p
+        SET ended_at = LEAST(r.started,
+                             p.started_at + make_interval(secs => coalesce(t.duration_s, 1e6)))
+        FROM plays q LEFT JOIN tracks t ON t.id = q.track_id
+        WHERE q.id = p.id AND p.stream_id = r.sid AND p.ended_at IS NULL
+          AND p.started_at < r.started AND p.id <> v_id;
+        v_out[r.ord] := 'stored';
+    END LOOP;
+
+    IF v_stale <> '{}' THEN
+        PERFORM airtrack_event('play.stale', coalesce(p_worker, ''),
+                               jsonb_build_object('streams', v_stale));
+    END IF;
+    RETURN v_out;
+END
+$fn$;

@@ -1,0 +1,121 @@
+"""One airing is one play with one true end and one confidence, across reports and handoffs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .orch_support import Orchestrator, SimWorker, fast_settings, orchestrator, settle
+
+
+async def _report(
+    orch: Orchestrator,
+    w: SimWorker,
+    sid: int,
+    track: int,
+    key: str,
+    start: datetime,
+    end: datetime | None = None,
+    confidence: float = 0.9,
+) -> str:
+    play: dict[str, Any] = {
+        "key": key,
+        "stream_id": sid,
+        "epoch": w.running[sid],
+        "track_id": track,
+        "started_at": start.isoformat(),
+        "confidence": confidence,
+    }
+    if end is not None:
+        play["ended_at"] = end.isoformat()
+    r = await orch.worker_call("POST", "/plays", json={"plays": [play]})
+    assert r.status_code == 200, r.text
+    status: str = r.json()["results"][0]["status"]
+    return status
+
+
+async def _plays(orch: Orchestrator) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (await orch.admin("GET", "/plays")).json()
+    return sorted(rows, key=lambda p: p["started_at"])
+
+
+async def test_a_plays_confidence_is_the_highest_any_report_carried(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        track = await orch.add_track()
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        t0 = datetime.now(UTC) - timedelta(minutes=5)
+        # detected early with little evidence, ended with a lot (as the worker reports it)
+        assert await _report(orch, w, sid, track, "key-conf-1", t0, confidence=0.65) == "stored"
+        end = t0 + timedelta(seconds=170)
+        assert await _report(orch, w, sid, track, "key-conf-1", t0, end, 0.999) == "stored"
+        (play,) = await _plays(orch)
+        assert play["confidence"] == 0.999
+        assert datetime.fromisoformat(play["ended_at"]) == end
+        # an outbox retry of the first report changes nothing
+        assert await _report(orch, w, sid, track, "key-conf-1", t0, confidence=0.65) == "duplicate"
+        (play,) = await _plays(orch)
+        assert play["confidence"] == 0.999
+
+
+async def test_a_handoff_never_moves_a_known_end_into_the_next_song(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        song, next_song = await orch.add_track("Song"), await orch.add_track("Next")
+        a = SimWorker(orch, "wa", 5)
+        await a.register()
+        await settle(orch, [a])
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+        true_end = t0 + timedelta(seconds=150)
+        assert await _report(orch, a, sid, song, "key-a-song", t0, true_end) == "stored"
+        assert await _report(orch, a, sid, next_song, "key-a-next", true_end) == "stored"
+        # the stream moves to b, which dates the tail of the song it heard 16 s late
+        b = SimWorker(orch, "wb", 5)
+        await b.register()
+        await a.deregister()
+        await settle(orch, [b])
+        assert sid in b.running
+        late = true_end + timedelta(seconds=16)
+        assert (
+            await _report(orch, b, sid, song, "key-b-song", t0 + timedelta(seconds=1)) == "stored"
+        )
+        await _report(orch, b, sid, song, "key-b-song", t0 + timedelta(seconds=1), late)
+        first, second = await _plays(orch)
+        assert first["title"] == "Song" and second["title"] == "Next"
+        assert datetime.fromisoformat(first["started_at"]) == t0
+        assert datetime.fromisoformat(first["ended_at"]) == true_end, "the known end stands"
+        # a report whose end overlaps the next song by a crossfade's length still counts
+        crossfade_end = true_end + timedelta(seconds=2)
+        await _report(orch, b, sid, song, "key-b-song-2", t0 + timedelta(seconds=1), crossfade_end)
+        first, _ = await _plays(orch)
+        assert datetime.fromisoformat(first["ended_at"]) == crossfade_end
+
+
+async def test_a_handoff_mid_song_extends_the_play_to_where_the_new_owner_heard_it_end(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        song = await orch.add_track("Song")
+        a = SimWorker(orch, "wa", 5)
+        await a.register()
+        await settle(orch, [a])
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+        handoff = t0 + timedelta(seconds=60)
+        # a stopped listening at the handoff: its play ends there
+        assert await _report(orch, a, sid, song, "key-a-song", t0, handoff) == "stored"
+        b = SimWorker(orch, "wb", 5)
+        await b.register()
+        await a.deregister()
+        await settle(orch, [b])
+        end = t0 + timedelta(seconds=170)
+        assert await _report(orch, b, sid, song, "key-b-song", t0, end) == "stored"
+        (play,) = await _plays(orch)
+        assert datetime.fromisoformat(play["ended_at"]) == end
