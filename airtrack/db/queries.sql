@@ -171,8 +171,8 @@ WHERE id = %(id)s AND (ended_at IS DISTINCT FROM %(ended_at)s)
 RETURNING id
 
 -- name: play_continuation
--- The same airing reported again across a handoff or restart (§5.6): same
--- stream and track, overlapping or within a few seconds of an existing play.
+-- The same airing reported again across a handoff or restart (rule 6 of the
+-- assignment protocol, docs/architecture.md): same stream and track, overlapping or within a few seconds of an existing play.
 -- A play still open counts as lasting at most its song's length.
 SELECT p.id, p.started_at, p.ended_at
 FROM plays p LEFT JOIN tracks t ON t.id = p.track_id

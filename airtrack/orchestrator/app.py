@@ -1,4 +1,4 @@
-"""The orchestrator's HTTP API (ARCHITECTURE §6), as a FastAPI app factory.
+"""The orchestrator's HTTP API (docs/architecture.md#contracts), as a FastAPI app factory.
 
 Every replica serves the API; only the leader runs the control loop. Workers
 authenticate with the worker token, operators with the admin token (which

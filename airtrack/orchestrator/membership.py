@@ -1,4 +1,4 @@
-"""Worker membership: register, heartbeat, deregister (ARCHITECTURE §5).
+"""Worker membership: register, heartbeat, deregister (docs/architecture.md#path-of-a-heartbeat).
 
 Each call is one short transaction that touches rows in the global lock order
 (the worker's own ``workers`` row, then ``assignments`` by stream id) and

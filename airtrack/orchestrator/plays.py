@@ -1,4 +1,6 @@
-"""Plays: fenced by epoch (R3.3), idempotent by key, one row per airing (§5.6)."""
+"""Plays: fenced by epoch (R3.3), idempotent by key, one play per airing.
+
+The rules are 4 and 6 of the assignment protocol (docs/architecture.md)."""
 
 from __future__ import annotations
 
