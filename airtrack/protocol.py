@@ -1,4 +1,4 @@
-"""Wire models shared by the orchestrator and the worker (ARCHITECTURE §6).
+"""Wire models shared by the orchestrator and the worker (docs/architecture.md#contracts).
 
 These are the contract: extend them, never change a field's meaning.
 """

@@ -3,7 +3,7 @@
 Values come from command-line flags (passed as keyword overrides), then
 ``AIRTRACK_*`` environment variables, then the defaults below. Each default
 that a user requirement fixes names that requirement (R-numbers from
-ARCHITECTURE.md §1). Invalid values fail at start with one line that names
+docs/requirements.md). Invalid values fail at start with one line that names
 the setting (:func:`load_settings` raises :class:`airtrack.errors.ConfigError`).
 """
 

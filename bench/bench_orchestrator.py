@@ -1,10 +1,13 @@
-"""Orchestrator benchmark: balancer time, heartbeat throughput/latency, failover times.
+"""Orchestrator benchmark: balancer, heartbeats/s, plays recorded/s, failover times.
 
-Run: .venv/bin/python bench/bench_orchestrator.py [--quick]
+Run: .venv/bin/python bench/bench_orchestrator.py [--quick] [--only PART] [--seconds S]
+(PART: balancer, heartbeats, plays, failover; repeat --only to pick several).
 
 Starts a private embedded PostgreSQL and a real `airtrack orchestrator` process,
 drives it with simulated workers (plain HTTP), measures heartbeats with `wrk`
-(apt package `wrk`; installed on demand), and prints a table.
+(apt package `wrk`; installed on demand), measures plays through POST /api/v1/plays
+in batches of 50 from simulated workers that own their streams (bench/_plays.py),
+and prints a table.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from airtrack.db.embedded import ensure_server  # noqa: E402
 from airtrack.demo.cluster import free_port  # noqa: E402
 from airtrack.orchestrator.balancer import WorkerSlot, balance  # noqa: E402
+from bench._plays import BATCH, SONG_S, TRACKS, ownership, run_plays  # noqa: E402
 
 ADMIN, WORKER = "bench-admin", "bench-worker"
 
@@ -246,58 +250,124 @@ async def failover(url: str, db_url: str, graceful: bool, streams: int, timeout:
         return result
 
 
+def fresh_db(server: str, name: str) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.replace("/postgres?", f"/{name}?")
+
+
+def add_tracks(db_url: str, n: int) -> list[int]:
+    """Catalog rows for the plays to name (no audio needed: nothing is recognised)."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "INSERT INTO tracks (title, artist, source, duration_s, content_sha256) "
+            "SELECT 'bench ' || i, 'bench', 'bench.mp3', %s, md5('bench' || i) "
+            "FROM generate_series(1, %s) AS i RETURNING id",
+            (SONG_S, n),
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def bench_heartbeats(
+    rows: list[tuple[str, str, str]], server: str, home: Path, args: argparse.Namespace
+) -> None:
+    orch = Orchestrator(home, fresh_db(server, "bench"))
+    try:
+        bodies = asyncio.run(setup_fleet(orch.url, args.workers, args.streams))
+        lua = home / "hb.lua"
+        write_lua(lua, bodies)
+        secs = round(args.seconds) or (5 if args.quick else 15)  # wrk takes whole seconds
+        for conns in (16, 64):
+            rps, p50, p99, bad = run_wrk(orch.url, lua, secs, conns)
+            rows.append(
+                (
+                    f"heartbeats/s, {args.workers} workers × "
+                    f"{args.streams // args.workers} streams, {conns} connections",
+                    f"{rps:.0f}/s  p50 {p50}  p99 {p99}  non-2xx {bad}",
+                    "≥ 1,000/s at p99 ≤ 50 ms",
+                )
+            )
+    finally:
+        orch.stop()
+
+
+def bench_plays(
+    rows: list[tuple[str, str, str]], server: str, home: Path, args: argparse.Namespace
+) -> None:
+    db_url = fresh_db(server, "plays")
+    orch = Orchestrator(home, db_url)
+    try:
+        workers = 20
+        bodies = asyncio.run(setup_fleet(orch.url, workers, workers * 10))
+        tracks = add_tracks(db_url, TRACKS)
+        secs = args.seconds or (5 if args.quick else 15)
+        for conns in (4, 16):
+            res = asyncio.run(
+                run_plays(
+                    orch.url, WORKER, ownership(bodies), tracks, conns, secs, max_batches=20_000
+                )
+            )
+            rows.append(
+                (
+                    f"plays recorded/s, batches of {BATCH}, {conns} workers posting at once",
+                    res.summary(),
+                    "—",
+                )
+            )
+    finally:
+        orch.stop()
+
+
+def bench_failover(
+    rows: list[tuple[str, str, str]], server: str, home: Path, args: argparse.Namespace
+) -> None:
+    db_url = fresh_db(server, "failover")  # a fleet of its own, defaults
+    orch = Orchestrator(home, db_url)  # default lease 30 s, tick 2 s
+    try:
+        g = asyncio.run(failover(orch.url, db_url, True, 30, 30))
+        rows.append(("graceful leave → streams owned elsewhere (defaults)", f"{g:.2f} s", "≤ 2 s"))
+        if not args.quick:
+            k = asyncio.run(failover(orch.url, db_url, False, 30, 90))
+            rows.append(
+                (
+                    "worker killed → streams owned elsewhere (defaults: lease 30 s)",
+                    f"{k:.1f} s",
+                    "≤ 40 s",
+                )
+            )
+    finally:
+        orch.stop()
+
+
+PARTS = ("balancer", "heartbeats", "plays", "failover")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="shorter runs")
     ap.add_argument("--workers", type=int, default=200)
     ap.add_argument("--streams", type=int, default=2000)
+    ap.add_argument(
+        "--only", action="append", choices=PARTS, help="run only this part (repeatable)"
+    )
+    ap.add_argument(
+        "--seconds", type=float, default=0, help="duration of each load run (default 15, 5 quick)"
+    )
     args = ap.parse_args()
+    parts = set(args.only or PARTS)
     rows: list[tuple[str, str, str]] = []
-    bench_balancer(rows)
+    if "balancer" in parts:
+        bench_balancer(rows)
     home = Path(tempfile.mkdtemp(prefix="airtrack-bench-"))
     try:
-        server = ensure_server(home)
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        db_url = server.replace("/postgres?", "/bench?")
-        orch = Orchestrator(home, db_url)
-        try:
-            bodies = asyncio.run(setup_fleet(orch.url, args.workers, args.streams))
-            lua = home / "hb.lua"
-            write_lua(lua, bodies)
-            secs = 5 if args.quick else 15
-            for conns in (16, 64):
-                rps, p50, p99, bad = run_wrk(orch.url, lua, secs, conns)
-                rows.append(
-                    (
-                        f"heartbeats/s, {args.workers} workers × "
-                        f"{args.streams // args.workers} streams, {conns} connections",
-                        f"{rps:.0f}/s  p50 {p50}  p99 {p99}  non-2xx {bad}",
-                        "≥ 1,000/s at p99 ≤ 50 ms",
-                    )
-                )
-        finally:
-            orch.stop()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE failover")  # a fleet of its own, defaults
-        db_url = server.replace("/postgres?", "/failover?")
-        orch = Orchestrator(home, db_url)  # default lease 30 s, tick 2 s
-        try:
-            g = asyncio.run(failover(orch.url, db_url, True, 30, 30))
-            rows.append(
-                ("graceful leave → streams owned elsewhere (defaults)", f"{g:.2f} s", "≤ 2 s")
-            )
-            if not args.quick:
-                k = asyncio.run(failover(orch.url, db_url, False, 30, 90))
-                rows.append(
-                    (
-                        "worker killed → streams owned elsewhere (defaults: lease 30 s)",
-                        f"{k:.1f} s",
-                        "≤ 40 s",
-                    )
-                )
-        finally:
-            orch.stop()
+        if parts & {"heartbeats", "plays", "failover"}:
+            server = ensure_server(home)
+            if "heartbeats" in parts:
+                bench_heartbeats(rows, server, home, args)
+            if "plays" in parts:
+                bench_plays(rows, server, home, args)
+            if "failover" in parts:
+                bench_failover(rows, server, home, args)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     width = max(len(r[0]) for r in rows)

@@ -35,7 +35,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ScanPlay:
-    """One airing found in a recording (ARCHITECTURE §7 ``scan --json`` object)."""
+    """One airing found in a recording (``scan --json`` object, docs/architecture.md#contracts)."""
 
     track_id: int
     title: str | None

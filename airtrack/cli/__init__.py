@@ -1,4 +1,4 @@
-"""The ``airtrack`` command (ARCHITECTURE §7)."""
+"""The ``airtrack`` command (docs/architecture.md#contracts)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``catalog add/list/remove``, ``identify`` and ``scan`` (ARCHITECTURE §7).
+"""``catalog add/list/remove``, ``identify`` and ``scan`` (docs/architecture.md#contracts).
 
 Results go to stdout (one line per file, tables, or JSON); progress bars go to stderr and
 only when stderr is a terminal.

@@ -1,6 +1,6 @@
 """Balancer: a pure function from (streams, live workers, current owners) to a target plan.
 
-Rules (ARCHITECTURE §5, R1.1–R1.4):
+Rules (protocol rule 5 in docs/architecture.md, R1.1–R1.4):
 
 * **Capacity** is never exceeded; a worker above its capacity (capacity lowered) sheds the
   excess (reason ``"capacity"``).

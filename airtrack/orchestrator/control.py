@@ -2,7 +2,8 @@
 
 Leadership is a session advisory lock held on a dedicated connection (not
 through the pool): it is released by the server the moment the leader's
-connection dies, so another replica takes over within one tick (R3.x, §2).
+connection dies, so another replica takes over within one tick
+(docs/architecture.md#leader-election).
 The leader also LISTENs on ``airtrack_tick`` so a join or a graceful leave
 is acted on at once instead of at the next tick (R1.1, R1.2).
 

@@ -1,4 +1,4 @@
-"""The worker's one HTTP client to the orchestrator (ARCHITECTURE §6).
+"""The worker's one HTTP client to the orchestrator (docs/architecture.md#contracts).
 
 Every call has finite timeouts (R5.3), is retried with exponential backoff and
 jitter when the failure is the network's or the server's (all worker calls are

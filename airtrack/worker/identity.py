@@ -16,7 +16,7 @@ def resolve_worker_id(settings: Settings) -> str:
     """``settings.worker_id``, else ``<hostname>-<suffix>`` with a suffix kept under HOME.
 
     The suffix is created once and reused, so a restarted worker comes back under
-    the same id and keeps its streams (ARCHITECTURE §5.1, static membership).
+    the same id and keeps its streams (protocol rule 1 in docs/architecture.md).
     """
     if settings.worker_id:
         return settings.worker_id

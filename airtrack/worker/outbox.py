@@ -54,7 +54,8 @@ def play_key(stream_id: int, epoch: int, track_id: int, started_at: datetime) ->
     Built from the stream, its epoch, the track and the start to the second, so
     re-sending the stored row after a crash (or the end of an open play) carries
     the same key. A *new* detection of the same airing (after a restart) gets a
-    new key; the orchestrator merges it into the open play (§5.6).
+    new key; the orchestrator merges it into the open play
+    (protocol rule 6, docs/architecture.md).
     """
     start = int(started_at.astimezone(UTC).timestamp())
     raw = f"{stream_id}|{epoch}|{track_id}|{start}".encode()

@@ -1,4 +1,4 @@
-"""Desired vs running streams: the pure core of the supervisor (ARCHITECTURE §5).
+"""Desired vs running streams: the pure core of the supervisor (docs/architecture.md, rule 2).
 
 ``reconcile(desired, running)`` returns the actions that turn ``running`` into
 ``desired``: start what was added, stop what was revoked, restart what changed

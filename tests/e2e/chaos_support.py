@@ -22,12 +22,13 @@ scenario has an *observation window* ``[fault − PRE_S, recovered + POST_S]``. 
 A play **matches** an airing when it is on the same station, has the same title, and its
 ``[started_at, ended_at]`` overlaps the airing widened by ``SLACK_S`` on each side. An
 expected airing with no matching play is **lost**; every airing (expected or not) with more
-than one matching play counts the extra ones as **duplicated** (§5.6: one airing, one play).
-Plays that match no catalog airing at all are reported as ``unmatched`` (recognition false
-positives, not a fencing issue).
+than one matching play counts the extra ones as **duplicated** (one airing, one play: rule 6
+of the assignment protocol in docs/architecture.md). Plays that match no catalog airing at
+all are reported as ``unmatched`` (recognition false positives, not a fencing issue).
 
-Fencing (R3.3, §5.4): in the ``plays`` table no ``(stream, epoch)`` has plays from two
-workers, and every play's worker is the owner the sampler saw holding that epoch.
+Fencing (R3.3, protocol rule 4 in docs/architecture.md): in the ``plays`` table no
+``(stream, epoch)`` has plays from two workers, and every play's worker is the owner the
+sampler saw holding that epoch.
 """
 
 from __future__ import annotations

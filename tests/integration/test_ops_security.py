@@ -1,4 +1,4 @@
-"""§6 tokens and R6.4 metrics: token matrix over the OpenAPI schema, no secrets in logs,
+"""API tokens and R6.4 metrics: token matrix over the OpenAPI schema, no secrets in logs,
 refusing a public bind, schemathesis fuzzing against a real orchestrator process, metrics."""
 
 from __future__ import annotations

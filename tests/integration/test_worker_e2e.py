@@ -80,7 +80,7 @@ def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
         assert all(p["source"].endswith(".mp3") and p["artist"] for p in plays)
         assert all(p["ended_at"] is not None for p in plays)
 
-        # `airtrack plays --json` prints the same thing (ARCHITECTURE §6).
+        # `airtrack plays --json` prints the same thing (docs/architecture.md#contracts).
         out = subprocess.run(
             [sys.executable, "-m", "airtrack", "plays", "--json"],
             env={

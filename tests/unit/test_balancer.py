@@ -1,4 +1,4 @@
-"""Properties of the pure balancer (ARCHITECTURE §5, R1.1–R1.4)."""
+"""Properties of the pure balancer (protocol rule 5 in docs/architecture.md, R1.1–R1.4)."""
 
 from __future__ import annotations
 
