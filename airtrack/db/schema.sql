@@ -37,7 +37,14 @@ CREATE TABLE streams (
     status      text,
     last_error  text,
     error_since timestamptz,
-    meta        jsonb NOT NULL DEFAULT '{}'::jsonb
+    meta        jsonb NOT NULL DEFAULT '{}'::jsonb,
+    backup_urls text[] NOT NULL DEFAULT '{}',
+    timezone    text NOT NULL DEFAULT 'UTC',
+    country     text,
+    region      text,
+    city        text,
+    genre       text,
+    extra       jsonb NOT NULL DEFAULT '{}'::jsonb
 );
 
 -- One row per stream: two owners cannot exist in the store (R3.3).
@@ -64,8 +71,16 @@ CREATE TABLE tracks (
     source          text NOT NULL,
     duration_s      double precision NOT NULL CHECK (duration_s >= 0),
     content_sha256  text NOT NULL UNIQUE,
-    added_at        timestamptz NOT NULL DEFAULT now()
+    added_at        timestamptz NOT NULL DEFAULT now(),
+    album           text,
+    label           text,
+    isrc            text CHECK (isrc ~ '^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$'),
+    iswc            text CHECK (iswc ~ '^T-[0-9]{9}-[0-9]$'),
+    composers       text[] NOT NULL DEFAULT '{}',
+    release_year    integer CHECK (release_year BETWEEN 1000 AND 9999),
+    extra           jsonb NOT NULL DEFAULT '{}'::jsonb
 );
+CREATE UNIQUE INDEX tracks_isrc_uniq ON tracks (isrc) WHERE isrc IS NOT NULL;
 
 CREATE TABLE track_prints (
     track_id    bigint PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
@@ -149,3 +164,16 @@ CREATE TABLE assignment_epochs (
     at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (stream_id, epoch)
 );
+CREATE INDEX assignment_epochs_stream_at_idx ON assignment_epochs (stream_id, at);
+
+-- Each change of a stream's status as its owner reported it (airtrack_heartbeat); with
+-- assignment_epochs (who owned it when) this is the stream's monitoring history.
+CREATE TABLE stream_status_log (
+    id          bigserial PRIMARY KEY,
+    stream_id   bigint NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    at          timestamptz NOT NULL DEFAULT now(),
+    status      text,
+    error       text,
+    worker_id   text
+);
+CREATE INDEX stream_status_log_stream_at_idx ON stream_status_log (stream_id, at);
