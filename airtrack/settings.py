@@ -158,6 +158,19 @@ class Settings(BaseSettings):
         description="A heartbeat counts as missed once silence exceeds interval × (1 + this).",
     )
 
+    diagnose_stream_error_s: float = Field(
+        default=60.0, ge=0, description="A stream in error this long becomes a finding."
+    )
+    diagnose_recovery_long_s: float = Field(
+        default=600.0, gt=0, description="Recovery mode on this long becomes a finding."
+    )
+    diagnose_outbox_backlog: int = Field(
+        default=500, ge=1, description="A worker with more queued plays than this is a finding."
+    )
+    diagnose_top_patterns: int = Field(
+        default=10, ge=1, description="Error patterns listed by diagnostics."
+    )
+
     # --- orchestrator internals -------------------------------------------
     play_continuation_gap_s: float = Field(
         default=10.0,

@@ -24,11 +24,6 @@ log = get_logger("airtrack.ops.alerts")
 
 Severity = Literal["info", "warning", "critical"]
 
-#: Notifications waiting for the webhook; older ones are dropped beyond this.
-WEBHOOK_QUEUE_MAX = 200
-#: Delivery attempts per notification.
-WEBHOOK_ATTEMPTS = 5
-
 
 def alert_json(row: Row) -> dict[str, Any]:
     """An alert row as JSON-safe data (ISO-8601 UTC times)."""
@@ -86,9 +81,9 @@ class WebhookSender:
         url: str,
         *,
         timeout_s: float = 5.0,
-        attempts: int = WEBHOOK_ATTEMPTS,
+        attempts: int,
         base_delay_s: float = 0.5,
-        queue_max: int = WEBHOOK_QUEUE_MAX,
+        queue_max: int,
     ) -> None:
         self.url = url
         self.timeout_s = timeout_s

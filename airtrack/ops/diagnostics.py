@@ -19,15 +19,6 @@ from airtrack.settings import Settings
 from .alerts import alert_json, list_alerts
 from .health import leader_fresh_s
 
-#: A stream with an error for longer than this is a finding.
-STREAM_ERROR_FINDING_S = 60.0
-#: Recovery mode on for longer than this is a critical finding.
-RECOVERY_LONG_S = 600.0
-#: Plays waiting in one worker's outbox beyond this are a finding.
-OUTBOX_BACKLOG = 500
-#: Top error patterns shown.
-TOP_PATTERNS = 10
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -68,7 +59,7 @@ async def collect(
     counts = await db.fetchone("ops_diag_counts")
     assert counts is not None
     alerts = await list_alerts(db)
-    patterns = await db.fetch("ops_patterns_top", {"limit": TOP_PATTERNS})
+    patterns = await db.fetch("ops_patterns_top", {"limit": settings.diagnose_top_patterns})
     if recovery is None:
         stored = control.get("recovery")
         value = stored["value"] if stored else {}
@@ -178,7 +169,7 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
     if recovery.get("on"):
         since = recovery.get("since")
         lasted = now - float(since) if since else 0.0
-        long_on = lasted > RECOVERY_LONG_S
+        long_on = lasted > settings.diagnose_recovery_long_s
         out.append(
             Finding(
                 "critical" if long_on else "warning",
@@ -235,7 +226,11 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                 )
             )
         pending = ((w["meta"] or {}).get("metrics") or {}).get("outbox_pending")
-        if pending is not None and float(pending) > OUTBOX_BACKLOG and w["state"] == "active":
+        if (
+            pending is not None
+            and float(pending) > settings.diagnose_outbox_backlog
+            and w["state"] == "active"
+        ):
             out.append(
                 Finding(
                     "warning",
@@ -294,7 +289,7 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
         if (
             s["enabled"]
             and (s["status"] == "failed" or s["last_error"])
-            and (s["status"] == "failed" or error_for > STREAM_ERROR_FINDING_S)
+            and (s["status"] == "failed" or error_for > settings.diagnose_stream_error_s)
         ):
             error = s["last_error"] or "no error text reported"
             out.append(

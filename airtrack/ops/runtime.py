@@ -42,21 +42,12 @@ from airtrack.metrics import (
 from airtrack.protocol import HeartbeatRequest, PlayIn, PlayResult
 from airtrack.settings import Settings
 
-from .alerts import WebhookSender, raise_alert, resolve_alert
-from .ledger import (
-    Decision,
-    FailureLedger,
-    PeerAlert,
-    PeerAlertRepeat,
-    PeerRecovered,
-    RecoveryOff,
-    RecoveryOn,
-)
+from .alerts import WebhookSender
+from .ledger import Decision, FailureLedger, RecoveryOn
+from .outcomes import RECOVERY_KEY, Outcomes
 from .signatures import signature
 
 log = get_logger("airtrack.ops")
-
-RECOVERY_KEY = "recovery"
 
 
 @dataclass
@@ -84,6 +75,7 @@ class Operations:
     webhook: WebhookSender | None = None
     clock: Callable[[], float] = time.time
     ledger: FailureLedger = field(init=False)
+    _outcomes: Outcomes = field(init=False)
     shared: RecoveryState = field(default_factory=RecoveryState)
     _events: deque[tuple[str, str, dict[str, Any]]] = field(default_factory=deque)
     _patterns: dict[str, _Pattern] = field(default_factory=dict)
@@ -104,6 +96,9 @@ class Operations:
             window_limit=s.recovery_failures_per_min,
             quiet_s=s.recovery_quiet_s,
             window_s=s.failure_window_s,
+        )
+        self._outcomes = Outcomes(
+            self.db, s, replica_id=self.replica_id, ledger=self.ledger, webhook=self.webhook
         )
         RECOVERY_MODE.set(0)
 
@@ -287,67 +282,8 @@ class Operations:
 
     async def _apply_decisions(self) -> None:
         while self._decisions:
-            d = self._decisions[0]
-            await self._apply(d)
+            await self._outcomes.apply(self._decisions[0])
             self._decisions.popleft()
-
-    async def _apply(self, d: Decision) -> None:
-        db = self.db
-        if isinstance(d, PeerAlert | PeerAlertRepeat):
-            message = f"{d.consecutive} consecutive communication failures with {d.peer}" + (
-                f" (last: {d.kind}: {d.error})" if d.error else f" (last: {d.kind})"
-            )
-            row, created = await raise_alert(db, "critical", "peer.failures", d.peer, message)
-            if created:
-                self._notify("alert.raised", row)
-        elif isinstance(d, PeerRecovered):
-            row2 = await resolve_alert(db, "peer.failures", d.peer)
-            if row2 is not None:
-                self._notify("alert.resolved", row2)
-        elif isinstance(d, RecoveryOn):
-            reason = f"{d.failures} communication failures within {d.window_s:g} s"
-            await self._persist_recovery(True, reason)
-            row, created = await raise_alert(
-                db,
-                "critical",
-                "recovery_mode",
-                "",
-                f"recovery mode on: {reason}; voluntary rebalancing suspended, "
-                f"leases widened ×{self.settings.recovery_lease_factor:g}",
-            )
-            if created:
-                self._notify("alert.raised", row)
-            log.warning("recovery.on", reason=reason, replica=self.replica_id)
-        else:
-            assert isinstance(d, RecoveryOff)
-            await self._persist_recovery(False, f"quiet for {d.quiet_s:.0f} s")
-            row2 = await resolve_alert(db, "recovery_mode", "")
-            if row2 is not None:
-                self._notify("alert.resolved", row2)
-            log.info("recovery.off", quiet_s=round(d.quiet_s, 1), lasted_s=round(d.lasted_s, 1))
-
-    async def _persist_recovery(self, on: bool, reason: str) -> None:
-        since = self.ledger.recovery_since if on else None
-        value = {"on": on, "since": since, "reason": reason, "replica": self.replica_id}
-
-        async def fn(tx: Tx) -> None:
-            await tx.execute("control_put", {"key": RECOVERY_KEY, "value": value})
-            await tx.execute(
-                "event_insert",
-                {
-                    "kind": "recovery.on" if on else "recovery.off",
-                    "subject": "",
-                    "detail": value,
-                },
-            )
-
-        await self.db.run("ops_recovery_put", fn)
-
-    def _notify(self, event: str, row: dict[str, Any]) -> None:
-        if self.webhook is not None:
-            from .alerts import alert_json
-
-            self.webhook.submit({"event": event, "alert": alert_json(row)})
 
     def _event(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
         if len(self._events) >= self.settings.ops_pending_max:
