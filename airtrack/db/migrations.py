@@ -3,8 +3,9 @@
 Concurrent starters are safe: the first takes the lock and migrates, the
 others wait for it and then find nothing left to do.
 
-After the numbered migrations come the repeatable scripts (``ownership.sql``:
-the functions that change who owns a stream). Each is applied again, in the
+After the numbered migrations come the repeatable scripts (``events.sql``, the
+outbox of integration events; ``ownership.sql``, the functions that change who
+owns a stream). Each is applied again, in the
 same transaction, whenever its text differs from the one last applied, so the
 one file stays the only home of that logic.
 """
@@ -48,7 +49,7 @@ def available_migrations() -> list[Migration]:
 
 
 #: Scripts of CREATE OR REPLACE statements, applied after the migrations, in this order.
-REPEATABLE = ("ownership.sql",)
+REPEATABLE = ("events.sql", "ownership.sql")
 
 
 def _read(name: str) -> str:

@@ -449,6 +449,8 @@ $fn$;
 -- p_gap_s of an existing play (a handoff, a restart) is merged into it, its end set by
 -- airtrack_merged_end. A play still open counts as lasting at most its song's length.
 -- The confidence of a play is the highest that any report of it carried.
+-- Integrations hear of it (events.sql): play.started when a play is first stored,
+-- play.ended whenever its end becomes known or changes.
 CREATE OR REPLACE FUNCTION airtrack_record_plays(
     p_keys text[],
     p_sids bigint[],
@@ -468,6 +470,8 @@ DECLARE
     v_writer text;
     v_play record;
     v_id bigint;
+    v_end timestamptz;
+    v_closed bigint;
     v_new_alias boolean;
     v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
     v_stale jsonb := '{}';
@@ -508,6 +512,9 @@ BEGIN
                 SET ended_at = coalesce(r.ended, ended_at),
                     confidence = GREATEST(confidence, r.conf)
                 WHERE id = v_play.id;
+                IF r.ended IS NOT NULL AND v_play.ended_at IS DISTINCT FROM r.ended THEN
+                    PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_play.id));
+                END IF;
                 v_out[r.ord] := 'stored';
             ELSE
                 v_out[r.ord] := 'duplicate';
@@ -536,16 +543,18 @@ BEGIN
             END IF;
         END IF;
         IF v_play.id IS NOT NULL THEN
+            v_end := airtrack_merged_end(v_play.id, v_play.ended_at, r.ended, p_overlap_s);
             UPDATE plays
             SET started_at = LEAST(started_at, r.started),
-                ended_at = airtrack_merged_end(v_play.id, v_play.ended_at, r.ended, p_overlap_s),
+                ended_at = v_end,
                 confidence = GREATEST(confidence, r.conf)
             WHERE id = v_play.id
-              AND (started_at > r.started
-                   OR ended_at IS DISTINCT FROM
-                      airtrack_merged_end(v_play.id, v_play.ended_at, r.ended, p_overlap_s)
+              AND (started_at > r.started OR ended_at IS DISTINCT FROM v_end
                    OR confidence < r.conf);
             v_out[r.ord] := CASE WHEN FOUND OR v_new_alias THEN 'stored' ELSE 'duplicate' END;
+            IF v_end IS NOT NULL AND v_end IS DISTINCT FROM v_play.ended_at THEN
+                PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_play.id));
+            END IF;
             CONTINUE;
         END IF;
 
@@ -561,12 +570,21 @@ BEGIN
         END IF;
         -- An open play whose end was never reported (its worker died) ends when the next
         -- airing on the same stream starts, but never later than its song could last.
-        UPDATE plays p
-        SET ended_at = LEAST(r.started,
-                             p.started_at + make_interval(secs => coalesce(t.duration_s, 1e6)))
-        FROM plays q LEFT JOIN tracks t ON t.id = q.track_id
-        WHERE q.id = p.id AND p.stream_id = r.sid AND p.ended_at IS NULL
-          AND p.started_at < r.started AND p.id <> v_id;
+        FOR v_closed IN
+            UPDATE plays p
+            SET ended_at = LEAST(r.started,
+                                 p.started_at + make_interval(secs => coalesce(t.duration_s, 1e6)))
+            FROM plays q LEFT JOIN tracks t ON t.id = q.track_id
+            WHERE q.id = p.id AND p.stream_id = r.sid AND p.ended_at IS NULL
+              AND p.started_at < r.started AND p.id <> v_id
+            RETURNING p.id
+        LOOP
+            PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_closed));
+        END LOOP;
+        PERFORM airtrack_emit('play.started', r.sid, airtrack_play_json(v_id));
+        IF r.ended IS NOT NULL THEN
+            PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_id));
+        END IF;
         v_out[r.ord] := 'stored';
     END LOOP;
 

@@ -177,3 +177,16 @@ CREATE TABLE stream_status_log (
     worker_id   text
 );
 CREATE INDEX stream_status_log_stream_at_idx ON stream_status_log (stream_id, at);
+
+-- The outbox of events for integrations (webhooks, the event stream), written in the
+-- same transaction as the change that caused each (events.sql, ownership.sql).
+CREATE TABLE outbound_events (
+    id          bigserial PRIMARY KEY,
+    event_id    text NOT NULL UNIQUE
+                DEFAULT ('evt_' || replace(gen_random_uuid()::text, '-', '')),
+    type        text NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    stream_id   bigint,  -- no foreign key: an event outlives its stream
+    data        jsonb NOT NULL
+);
+CREATE INDEX outbound_events_at_idx ON outbound_events (at);

@@ -119,3 +119,38 @@ async def test_a_handoff_mid_song_extends_the_play_to_where_the_new_owner_heard_
         assert await _report(orch, b, sid, song, "key-b-song", t0, end) == "stored"
         (play,) = await _plays(orch)
         assert datetime.fromisoformat(play["ended_at"]) == end
+
+
+async def test_play_events_are_written_with_the_play(db_url: str, tmp_path: Path) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        song, other = await orch.add_track("Song"), await orch.add_track("Other")
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+        await _report(orch, w, sid, song, "key-ev-1", t0)
+        await _report(orch, w, sid, song, "key-ev-1", t0)  # a retry: no new event
+        await _report(orch, w, sid, song, "key-ev-1", t0, t0 + timedelta(seconds=100))
+        # the next airing closes an open one whose end never came
+        await _report(orch, w, sid, other, "key-ev-2", t0 + timedelta(seconds=120))
+        await _report(orch, w, sid, song, "key-ev-3", t0 + timedelta(seconds=300))
+
+        async def fn(tx: Any) -> list[dict[str, Any]]:
+            return await tx.execute_raw(
+                "SELECT type, stream_id, data FROM outbound_events ORDER BY id"
+            )
+
+        events = await orch.db.run("test_events", fn)
+        kinds = [(e["type"], e["data"]["track"]["title"]) for e in events]
+        assert kinds == [
+            ("play.started", "Song"),
+            ("play.ended", "Song"),
+            ("play.started", "Other"),
+            ("play.ended", "Other"),
+            ("play.started", "Song"),
+        ]
+        first = events[0]["data"]
+        assert first["station"] == "s0" and first["stream_id"] == sid == events[0]["stream_id"]
+        assert first["ended_at"] is None and first["worker"] == "w1"
+        assert events[1]["data"]["duration_s"] == 100
