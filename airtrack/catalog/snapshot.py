@@ -31,7 +31,7 @@ from typing import Any
 
 from airtrack.catalog.store import ENGINE
 from airtrack.db import Database
-from airtrack.errors import CatalogError
+from airtrack.errors import CatalogError, IndexFileError
 from airtrack.fingerprint import PRINTS_VERSION, Index
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
@@ -76,7 +76,7 @@ def _cached(path: Path, revision: int) -> Snapshot | None:
             return None
         try:
             version = Index.load(path).version
-        except CatalogError as exc:
+        except IndexFileError as exc:
             log.warning("catalog.snapshot.unreadable", path=str(path), error=str(exc))
             with contextlib.suppress(OSError):
                 path.unlink()
