@@ -18,6 +18,7 @@ from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, Stale
 from airtrack.logging import get_logger
 from airtrack.protocol import PlayIn, PlayResult
 from airtrack.resilience import backoff_delay
+from airtrack.settings import Settings
 from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.outbox import Outbox, QueuedPlay
 
@@ -29,6 +30,8 @@ _ACKED = frozenset({"stored", "duplicate", "extended"})
 class OutboxSender:
     """Delivers the outbox's plays; ``wake`` it (on its loop) when new plays are stored.
 
+    Batch size and backoff come from ``settings`` (``outbox_*``).
+
     ``on_unavailable(reason)`` is told when the orchestrator cannot be reached;
     ``stop_stale_stream(stream_id, epoch)`` stops running a stream whose plays came back
     stale (called from a worker thread, like the outbox writes).
@@ -38,14 +41,16 @@ class OutboxSender:
         self,
         outbox: Outbox,
         client: OrchestratorClient,
+        settings: Settings,
         *,
-        batch_size: int,
         on_unavailable: Callable[[str], None],
         stop_stale_stream: Callable[[int, int], None],
     ) -> None:
         self.outbox = outbox
         self.client = client
-        self.batch_size = batch_size
+        self.batch_size = settings.outbox_batch
+        self.retry_cap_s = settings.outbox_retry_cap_s
+        self.idle_poll_s = settings.outbox_idle_poll_s
         self._on_unavailable = on_unavailable
         self._stop_stale_stream = stop_stale_stream
         self.plays_acked = 0
@@ -66,9 +71,10 @@ class OutboxSender:
                 continue
             if sent < 0:
                 attempt += 1
-                wait = max(self.client.breaker.retry_after(), backoff_delay(attempt, cap=10.0))
+                retry = backoff_delay(attempt, cap=self.retry_cap_s)
+                wait = max(self.client.breaker.retry_after(), retry)
             else:
-                wait = 1.0
+                wait = self.idle_poll_s
             self._plays_waiting.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._plays_waiting.wait(), timeout=wait)

@@ -53,17 +53,18 @@ class Supervisor:
         outbox: Outbox,
         home: Path,
         pipeline_config: PipelineConfig | None = None,
-        matcher_builder: MatcherBuilder = fingerprint_matcher_builder,
-        shutdown_timeout_s: float = 10.0,
+        matcher_builder: MatcherBuilder | None = None,
+        shutdown_timeout_s: float | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
         self.client = client
         self.outbox = outbox
         self.home = home
-        self.pipeline_config = pipeline_config or PipelineConfig()
-        self.matcher_builder = matcher_builder
-        self.shutdown_timeout_s = shutdown_timeout_s
+        self.pipeline_config = pipeline_config or PipelineConfig.from_settings(settings)
+        self.matcher_builder = matcher_builder or fingerprint_matcher_builder(settings)
+        # None (or a meaningless 0): the setting
+        self.shutdown_timeout_s = shutdown_timeout_s or settings.worker_shutdown_timeout_s
         self.catalog = CatalogCache(home / "catalog")
         self.pipelines: dict[int, StreamPipeline] = {}
         self.matcher_factory: MatcherFactory | None = None
@@ -77,7 +78,7 @@ class Supervisor:
         self.sender = OutboxSender(
             outbox,
             client,
-            batch_size=settings.outbox_batch,
+            settings,
             on_unavailable=lambda reason: self._set_local(True, reason),
             stop_stale_stream=self._stop_stale_stream,
         )
@@ -177,7 +178,11 @@ class Supervisor:
                 self._set_local(True, str(exc))
                 if not registered and not self.pipelines:
                     self.apply(self._cached_assignments(), save=False)
-                delay = min(self.heartbeat_interval_s, backoff_delay(attempt, base=0.5, cap=30))
+                s = self.settings
+                retry = backoff_delay(
+                    attempt, base=s.heartbeat_retry_base_s, cap=s.heartbeat_retry_cap_s
+                )
+                delay = min(self.heartbeat_interval_s, retry)
                 if isinstance(exc, OrchestratorRejected):
                     log.error("orchestrator_rejected", status=exc.status, error=str(exc))
             if delay is None:
