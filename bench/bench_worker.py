@@ -58,14 +58,14 @@ CATALOG_SIZE = 100
 def prepare_index(cache: Path) -> Path:
     """The 100-song demo catalog rendered and fingerprinted once (cached)."""
     from airtrack.demo.catalog import write_catalog
-    from airtrack.errors import CatalogError
+    from airtrack.errors import IndexFileError
     from airtrack.fingerprint import Index, fingerprint_file, pack_prints
 
     path = cache / "index100.idx"
     try:
         Index.load(path)
         return path
-    except (OSError, CatalogError):  # none yet, or made by another engine version
+    except (OSError, IndexFileError):  # none yet, or made by another engine version
         pass
     songs = cache / "catalog100"
     paths = sorted(songs.glob("*.mp3"))

@@ -33,7 +33,7 @@ from airtrack.catalog.files import (
 )
 from airtrack.catalog.store import NewTrack, add_track, find_by_sha
 from airtrack.db import Database
-from airtrack.errors import AirtrackError, AudioError, DatabaseUnavailable
+from airtrack.errors import AirtrackError, AudioError, DatabaseUnavailable, first_line
 from airtrack.logging import get_logger
 
 __all__ = [
@@ -93,24 +93,18 @@ def _analyse(path: str) -> _Analysis:
             artist=tag_artist or name_artist,
         )
     except AudioError as exc:
-        return _Analysis(error=_strip_name(str(exc), path))
+        return _Analysis(error=_strip_name(exc, path))
     except MemoryError:
         return _Analysis(error="out of memory while decoding")
     except Exception as exc:  # a decoder bug must not end the batch
-        return _Analysis(error=f"cannot decode ({type(exc).__name__}: {_first_line(exc)})")
+        return _Analysis(error=f"cannot decode ({type(exc).__name__}: {first_line(exc)})")
 
 
-def _strip_name(reason: str, path: str) -> str:
-    line = reason.splitlines()[0] if reason else "cannot decode"
-    line = line.removeprefix(f"{path}: ")
+def _strip_name(exc: AudioError, path: str) -> str:
+    line = first_line(exc).removeprefix(f"{path}: ")
     if line.startswith("only 0.0 s of audio decoded"):
         return "no decodable audio (corrupt, or not an audio file)"
     return line
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
 
 
 def _sha256(path: str) -> str:
@@ -242,7 +236,7 @@ class _Batch:
         except DatabaseUnavailable:
             raise
         except AirtrackError as exc:
-            reason = f"not stored: {_first_line(exc)}"
+            reason = f"not stored: {first_line(exc)}"
             self.report(FileResult(source, "failed", reason))
             for twin in job.twins:
                 self.report(FileResult(twin.source, "failed", f"same content as {source}"))

@@ -31,7 +31,7 @@ from typing import Any
 
 from airtrack.catalog.store import ENGINE
 from airtrack.db import Database
-from airtrack.errors import CatalogError
+from airtrack.errors import CatalogError, IndexFileError
 from airtrack.fingerprint import PRINTS_VERSION, Index
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
@@ -41,9 +41,6 @@ __all__ = ["Snapshot", "ensure_snapshot", "load_index", "snapshot_dir"]
 log = get_logger(__name__)
 
 _BATCH = 128  # tracks per fetch while building (~6 MB of blobs for 3-minute songs)
-_BUILD_ATTEMPTS = 3
-_KEEP_PREVIOUS = 1  # older snapshots kept for readers that still have them open
-_TMP_MAX_AGE_S = 3600.0
 # one build at a time per folder and event loop (asyncio locks belong to one loop)
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
@@ -76,7 +73,7 @@ def _cached(path: Path, revision: int) -> Snapshot | None:
             return None
         try:
             version = Index.load(path).version
-        except CatalogError as exc:
+        except IndexFileError as exc:
             log.warning("catalog.snapshot.unreadable", path=str(path), error=str(exc))
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -128,7 +125,7 @@ async def _build(db: Database, settings: Settings, folder: Path) -> Snapshot:
             hint="re-add these files so that the current engine fingerprints them",
         )
     loop = asyncio.get_running_loop()
-    for attempt in range(1, _BUILD_ATTEMPTS + 1):
+    for attempt in range(1, settings.snapshot_build_attempts + 1):
         revision, changed_at = await _state(db)
         index = await asyncio.to_thread(Index.build, _stream_prints(db, loop))
         if (await _state(db))[0] == revision:
@@ -140,7 +137,7 @@ async def _build(db: Database, settings: Settings, folder: Path) -> Snapshot:
     await asyncio.to_thread(_write, index, path)
     snap = Snapshot(path, index.version, revision)
     _versions[snap.path] = snap.version
-    _cleanup(folder, snap.path)
+    _cleanup(folder, snap.path, settings)
     log.info(
         "catalog.snapshot.built",
         revision=snap.revision,
@@ -178,8 +175,8 @@ def _write(index: Index, path: Path) -> None:
             tmp.unlink()
 
 
-def _cleanup(folder: Path, current: Path) -> None:
-    """Drop all but the current and the previous snapshot, and abandoned temp files."""
+def _cleanup(folder: Path, current: Path, settings: Settings) -> None:
+    """Drop all but the current and the previous snapshot(s), and abandoned temp files."""
     try:
         entries = list(folder.iterdir())
     except OSError:
@@ -192,13 +189,13 @@ def _cleanup(folder: Path, current: Path) -> None:
         except OSError:
             continue
         if entry.name.endswith(".tmp"):
-            if now - mtime > _TMP_MAX_AGE_S:
+            if now - mtime > settings.snapshot_tmp_max_age_s:
                 with contextlib.suppress(OSError):
                     entry.unlink()
         elif entry.name.startswith("catalog-") and entry.suffix == ".idx" and entry != current:
             snaps.append((mtime, entry))
     snaps.sort(reverse=True)
-    for _, old in snaps[_KEEP_PREVIOUS:]:
+    for _, old in snaps[settings.snapshot_keep_previous :]:
         with contextlib.suppress(OSError):
             old.unlink()
         _versions.pop(old, None)

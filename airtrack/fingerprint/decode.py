@@ -15,7 +15,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from airtrack.errors import AudioError
+from airtrack.errors import AudioError, first_line
 from airtrack.fingerprint.params import SAMPLE_RATE
 
 __all__ = ["MIN_DURATION_S", "decode", "probe_duration", "read_tags"]
@@ -54,8 +54,9 @@ def _open(
 
 
 def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).splitlines()[0] if text else type(exc).__name__
+    """FFmpeg's own short reason (``strerror``) when it gave one: the message repeats the path."""
+    strerror = getattr(exc, "strerror", None)
+    return str(strerror) if strerror else first_line(exc)
 
 
 def decode(

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from airtrack.errors import CatalogError
+from airtrack.errors import IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
 
@@ -64,7 +64,7 @@ class Index:
         seen: set[int] = set()
         for track_id, blob in items:
             if track_id in seen:
-                raise CatalogError(f"track {track_id} given twice to Index.build")
+                raise IndexFileError(f"track {track_id} given twice to Index.build")
             seen.add(track_id)
             prints = unpack_prints(blob)
             ids.append(int(track_id))
@@ -187,13 +187,13 @@ class Index:
             with open(name, "rb") as fh:
                 magic = fh.read(len(_MAGIC))
                 if magic != _MAGIC:
-                    raise CatalogError(f"{name}: not an airtrack index file")
+                    raise IndexFileError(f"{name}: not an airtrack index file")
                 size = int.from_bytes(fh.read(8), "little")
                 header = json.loads(fh.read(size))
         except (OSError, ValueError) as exc:
-            raise CatalogError(f"{name}: cannot read index ({exc})") from exc
+            raise IndexFileError(f"{name}: cannot read index ({exc})") from exc
         if header.get("prints") != P.PRINTS_VERSION:
-            raise CatalogError(f"{name}: index of engine version {header.get('prints')}")
+            raise IndexFileError(f"{name}: index of engine version {header.get('prints')}")
         base = -(-(len(_MAGIC) + 8 + size) // _ALIGN) * _ALIGN
         arrays: dict[str, npt.NDArray[np.generic]] = {}
         for key, (dtype, shape, off) in header["arrays"].items():

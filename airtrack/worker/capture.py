@@ -23,6 +23,8 @@ import httpx
 import numpy as np
 
 from airtrack.errors import AudioError
+from airtrack.fingerprint.params import SAMPLE_RATE
+from airtrack.settings import Settings
 
 FailureKind = Literal[
     "http_status",
@@ -65,13 +67,33 @@ class StreamFailure(AudioError):
         self.permanent = kind in _PERMANENT
 
 
+#: The settings' defaults (no environment): the one source of the option defaults below.
+_DEFAULTS = Settings.model_construct()
+
+
+def _connect_timeout_s(settings: Settings) -> float:
+    # a connect slower than the stall limit would be a stall that nobody reports as one
+    return min(settings.http_timeout_s, settings.stream_read_timeout_s)
+
+
 @dataclass(frozen=True)
 class CaptureOptions:
-    sample_rate: int = 11025
-    block_s: float = 1.0
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 15.0
+    """How a stream is captured; :meth:`from_settings` in production, defaults = settings'."""
+
+    # the engine's rate (a constant of the prints, not a setting): resample once, here
+    sample_rate: int = SAMPLE_RATE
+    block_s: float = _DEFAULTS.capture_block_s
+    connect_timeout_s: float = _connect_timeout_s(_DEFAULTS)
+    read_timeout_s: float = _DEFAULTS.stream_read_timeout_s
     user_agent: str = "airtrack-worker"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CaptureOptions:
+        return cls(
+            block_s=settings.capture_block_s,
+            connect_timeout_s=_connect_timeout_s(settings),
+            read_timeout_s=settings.stream_read_timeout_s,
+        )
 
 
 @dataclass

@@ -15,19 +15,25 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from airtrack.settings import Settings
 from airtrack.worker.client import Snapshot
 from airtrack.worker.pipeline import MatcherFactory
 
 MatcherBuilder = Callable[[Path], MatcherFactory]
 
 
-def fingerprint_matcher_builder(path: Path) -> MatcherFactory:
-    """Load an index snapshot and return a factory of streaming matchers over it."""
+def fingerprint_matcher_builder(settings: Settings) -> MatcherBuilder:
+    """Index snapshot → factory of streaming matchers with the recognition settings."""
     from airtrack.fingerprint.index import Index
     from airtrack.fingerprint.matcher import StreamingMatcher
 
-    index = Index.load(path)
-    return lambda: StreamingMatcher(index)
+    threshold, end_gap_s = settings.match_threshold, settings.play_end_gap_s
+
+    def build(path: Path) -> MatcherFactory:
+        index = Index.load(path)
+        return lambda: StreamingMatcher(index, threshold=threshold, end_gap_s=end_gap_s)
+
+    return build
 
 
 class CatalogCache:

@@ -64,6 +64,24 @@ class Snapshot:
     data: bytes
 
 
+#: The settings' defaults (no environment): the one source of the client's default numbers.
+_DEFAULTS = Settings.model_construct()
+
+
+def http_timeouts(settings: Settings) -> httpx.Timeout:
+    """The worker's timeouts per phase (connect/read/write/pool); unset ones: HTTP_TIMEOUT_S."""
+
+    def phase(value: float | None) -> float:
+        return settings.http_timeout_s if value is None else value
+
+    return httpx.Timeout(
+        connect=phase(settings.worker_connect_timeout_s),
+        read=phase(settings.worker_read_timeout_s),
+        write=phase(settings.worker_write_timeout_s),
+        pool=phase(settings.worker_pool_timeout_s),
+    )
+
+
 def etag_version(etag: str) -> str:
     """The version inside an ETag header value (``W/"v12"`` → ``v12``)."""
     return etag.strip().removeprefix("W/").strip('"')
@@ -77,21 +95,22 @@ class OrchestratorClient:
         base_url: str,
         token: str | None,
         *,
-        timeout_s: float = 30.0,
-        retries: int = 3,
-        retry_base_s: float = 0.2,
-        retry_cap_s: float = 5.0,
-        breaker_failures: int = 5,
-        breaker_open_s: float = 30.0,
+        timeout_s: float | httpx.Timeout = http_timeouts(_DEFAULTS),
+        retries: int = _DEFAULTS.worker_call_attempts,
+        retry_base_s: float = _DEFAULTS.worker_retry_base_s,
+        retry_cap_s: float = _DEFAULTS.worker_retry_cap_s,
+        breaker_failures: int = _DEFAULTS.breaker_failures,
+        breaker_open_s: float = _DEFAULTS.breaker_open_s,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``timeout_s``: one number for every phase, or an :class:`httpx.Timeout`."""
         headers = {"User-Agent": "airtrack-worker"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
-            timeout=httpx.Timeout(timeout_s),
+            timeout=timeout_s if isinstance(timeout_s, httpx.Timeout) else httpx.Timeout(timeout_s),
             transport=transport,
         )
         self.retries = max(1, retries)
@@ -105,11 +124,17 @@ class OrchestratorClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kw: Any) -> OrchestratorClient:
+    def from_settings(
+        cls, settings: Settings, *, token: str | None = None, **kw: Any
+    ) -> OrchestratorClient:
+        """The client as settings say (``token`` defaults to ``settings.worker_token``)."""
         return cls(
             settings.orchestrator_url,
-            settings.worker_token,
-            timeout_s=settings.http_timeout_s,
+            token if token is not None else settings.worker_token,
+            timeout_s=http_timeouts(settings),
+            retries=settings.worker_call_attempts,
+            retry_base_s=settings.worker_retry_base_s,
+            retry_cap_s=settings.worker_retry_cap_s,
             breaker_failures=settings.breaker_failures,
             breaker_open_s=settings.breaker_open_s,
             **kw,

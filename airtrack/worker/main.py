@@ -6,10 +6,8 @@ import asyncio
 import json
 import signal
 
-from airtrack.fingerprint.params import SAMPLE_RATE
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
-from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.identity import resolve_worker_id, worker_home
 from airtrack.worker.outbox import Outbox
@@ -17,18 +15,6 @@ from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
 
 log = get_logger(__name__)
-
-
-def pipeline_config(settings: Settings) -> PipelineConfig:
-    """Stream pipeline tunables from settings (engine rate from the fingerprint core)."""
-    return PipelineConfig(
-        capture=CaptureOptions(
-            sample_rate=SAMPLE_RATE,
-            read_timeout_s=settings.stream_read_timeout_s,
-            connect_timeout_s=min(settings.http_timeout_s, settings.stream_read_timeout_s),
-        ),
-        silence_fail_s=settings.silence_fail_s,
-    )
 
 
 def worker_token(settings: Settings) -> str | None:
@@ -43,26 +29,23 @@ def worker_token(settings: Settings) -> str | None:
 
 
 async def run_worker(
-    settings: Settings, *, stop: asyncio.Event | None = None, shutdown_timeout_s: float = 10.0
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    shutdown_timeout_s: float | None = None,
 ) -> int:
     """Run a worker until SIGTERM/SIGINT (or ``stop``); returns the process exit code."""
     worker_id = resolve_worker_id(settings)
     home = worker_home(settings, worker_id)
     outbox = Outbox(home / "outbox.sqlite")
-    client = OrchestratorClient(
-        settings.orchestrator_url,
-        worker_token(settings),
-        timeout_s=settings.http_timeout_s,
-        breaker_failures=settings.breaker_failures,
-        breaker_open_s=settings.breaker_open_s,
-    )
+    client = OrchestratorClient.from_settings(settings, token=worker_token(settings))
     sup = Supervisor(
         settings,
         worker_id=worker_id,
         client=client,
         outbox=outbox,
         home=home,
-        pipeline_config=pipeline_config(settings),
+        pipeline_config=PipelineConfig.from_settings(settings),
         shutdown_timeout_s=shutdown_timeout_s,
     )
     stop = stop or asyncio.Event()

@@ -27,6 +27,7 @@ import numpy as np
 from airtrack.logging import get_logger
 from airtrack.protocol import Assignment, PlayIn, RunningStream, StreamStatus
 from airtrack.resilience import backoff_delay
+from airtrack.settings import Settings
 from airtrack.worker.capture import CaptureOptions, StreamFailure, StreamInfo, capture
 from airtrack.worker.outbox import play_key
 
@@ -48,15 +49,33 @@ class PlaySink(Protocol):
     def put(self, play: PlayIn) -> None: ...
 
 
+#: The settings' defaults (no environment): the one source of the config defaults below.
+_DEFAULTS = Settings.model_construct()
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
+    """A stream pipeline's policy; :meth:`from_settings` in production, defaults = settings'."""
+
     capture: CaptureOptions = field(default_factory=CaptureOptions)
-    silence_fail_s: float = 300.0
-    silence_rms: float = 1e-4  # ≈ −80 dBFS: digital silence or an idle encoder
-    reconnect_base_s: float = 1.0
-    reconnect_cap_s: float = 60.0
-    fail_after: int = 3  # consecutive failed connections before "retrying" becomes "failed"
-    healthy_after_s: float = 10.0  # audio that proves a connection good (resets the backoff)
+    silence_fail_s: float = _DEFAULTS.silence_fail_s
+    silence_rms: float = _DEFAULTS.silence_rms
+    reconnect_base_s: float = _DEFAULTS.stream_reconnect_base_s
+    reconnect_cap_s: float = _DEFAULTS.stream_reconnect_cap_s
+    fail_after: int = _DEFAULTS.stream_fail_after
+    healthy_after_s: float = _DEFAULTS.stream_healthy_after_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineConfig:
+        return cls(
+            capture=CaptureOptions.from_settings(settings),
+            silence_fail_s=settings.silence_fail_s,
+            silence_rms=settings.silence_rms,
+            reconnect_base_s=settings.stream_reconnect_base_s,
+            reconnect_cap_s=settings.stream_reconnect_cap_s,
+            fail_after=settings.stream_fail_after,
+            healthy_after_s=settings.stream_healthy_after_s,
+        )
 
 
 @dataclass

@@ -6,8 +6,9 @@ Three concerns run side by side on one event loop, all watching one stop event:
   reply with :func:`~airtrack.worker.reconcile.reconcile`. A reply that still
   disagrees with what was reported after ``reconcile_attempts`` consecutive
   tries forces a re-registration (R3.1, R3.2); a 404 re-registers at once.
-* sender: drains the durable outbox in batches; acknowledged rows are deleted,
-  stale ones (the stream moved) are logged, dropped, and their stream stopped.
+* sender: drains the durable outbox in batches (:mod:`airtrack.worker.sender`);
+  acknowledged rows are deleted, stale ones (the stream moved) are logged,
+  dropped, and their stream stopped.
 * catalog: the index snapshot is fetched when its version changes and swapped
   into running matchers without restarting them.
 
@@ -25,32 +26,19 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from airtrack.errors import (
-    OrchestratorRejected,
-    OrchestratorUnavailable,
-    StaleEpoch,
-    WorkerNotRegistered,
-)
+from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, WorkerNotRegistered
 from airtrack.logging import get_logger
-from airtrack.protocol import (
-    Assignment,
-    HeartbeatRequest,
-    PlayIn,
-    PlayResult,
-    RegisterRequest,
-    RunningStream,
-)
+from airtrack.protocol import Assignment, HeartbeatRequest, PlayIn, RegisterRequest, RunningStream
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
 from airtrack.worker.client import OrchestratorClient
-from airtrack.worker.outbox import Outbox, QueuedPlay
+from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import MatcherFactory, PipelineConfig, StreamPipeline
 from airtrack.worker.reconcile import RunningInfo, agrees, reconcile
+from airtrack.worker.sender import OutboxSender
 
 log = get_logger(__name__)
-
-_ACKED = frozenset({"stored", "duplicate", "extended"})
 
 
 class Supervisor:
@@ -65,17 +53,18 @@ class Supervisor:
         outbox: Outbox,
         home: Path,
         pipeline_config: PipelineConfig | None = None,
-        matcher_builder: MatcherBuilder = fingerprint_matcher_builder,
-        shutdown_timeout_s: float = 10.0,
+        matcher_builder: MatcherBuilder | None = None,
+        shutdown_timeout_s: float | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
         self.client = client
         self.outbox = outbox
         self.home = home
-        self.pipeline_config = pipeline_config or PipelineConfig()
-        self.matcher_builder = matcher_builder
-        self.shutdown_timeout_s = shutdown_timeout_s
+        self.pipeline_config = pipeline_config or PipelineConfig.from_settings(settings)
+        self.matcher_builder = matcher_builder or fingerprint_matcher_builder(settings)
+        # None (or a meaningless 0): the setting
+        self.shutdown_timeout_s = shutdown_timeout_s or settings.worker_shutdown_timeout_s
         self.catalog = CatalogCache(home / "catalog")
         self.pipelines: dict[int, StreamPipeline] = {}
         self.matcher_factory: MatcherFactory | None = None
@@ -85,10 +74,14 @@ class Supervisor:
         self.local_mode = False
         self.disagreements = 0
         self.registrations = 0
-        self.plays_acked = 0
-        self.plays_dropped = 0
         self.recovery_mode = False
-        self._plays_waiting = asyncio.Event()
+        self.sender = OutboxSender(
+            outbox,
+            client,
+            settings,
+            on_unavailable=lambda reason: self._set_local(True, reason),
+            stop_stale_stream=self._stop_stale_stream,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._catalog_task: asyncio.Task[bool] | None = None
         self._assignments_file = home / "assignments.json"
@@ -101,7 +94,7 @@ class Supervisor:
         await self._load_cached_catalog()
         tasks = [
             asyncio.create_task(self._heartbeat_loop(stop), name="heartbeat"),
-            asyncio.create_task(self._sender_loop(stop), name="sender"),
+            asyncio.create_task(self.sender.run(stop), name="sender"),
         ]
         stopper = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -120,7 +113,23 @@ class Supervisor:
         """The pipelines' sink: store durably, then wake the sender (any thread)."""
         self.outbox.put(play)
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._plays_waiting.set)
+            self._loop.call_soon_threadsafe(self.sender.wake)
+
+    @property
+    def plays_acked(self) -> int:
+        return self.sender.plays_acked
+
+    @property
+    def plays_dropped(self) -> int:
+        return self.sender.plays_dropped
+
+    def _stop_stale_stream(self, stream_id: int, epoch: int) -> None:
+        """The sender found ``epoch`` of the stream stale: stop running it (if not newer)."""
+        p = self.pipelines.get(stream_id)
+        if p is not None and p.assignment.epoch <= epoch:
+            self.pipelines.pop(stream_id, None)
+            p.stop()
+            log.warning("stream_dropped_stale", stream_id=stream_id, epoch=p.assignment.epoch)
 
     # --- registration and heartbeats ------------------------------------------
 
@@ -169,7 +178,11 @@ class Supervisor:
                 self._set_local(True, str(exc))
                 if not registered and not self.pipelines:
                     self.apply(self._cached_assignments(), save=False)
-                delay = min(self.heartbeat_interval_s, backoff_delay(attempt, base=0.5, cap=30))
+                s = self.settings
+                retry = backoff_delay(
+                    attempt, base=s.heartbeat_retry_base_s, cap=s.heartbeat_retry_cap_s
+                )
+                delay = min(self.heartbeat_interval_s, retry)
                 if isinstance(exc, OrchestratorRejected):
                     log.error("orchestrator_rejected", status=exc.status, error=str(exc))
             if delay is None:
@@ -221,7 +234,7 @@ class Supervisor:
             "streams_running": float(sum(r.status == "running" for r in reports)),
             "cpu_s": float(sum(r.cpu_s or 0.0 for r in reports)),
             "outbox_pending": float(len(self.outbox)),
-            "plays_acked": float(self.plays_acked),
+            "plays_acked": float(self.sender.plays_acked),
             "local_mode": 1.0 if self.local_mode else 0.0,
         }
 
@@ -283,90 +296,6 @@ class Supervisor:
         if out:
             log.warning("local_mode_resume", streams=len(out))
         return out
-
-    # --- outbox delivery ------------------------------------------------------
-
-    async def _sender_loop(self, stop: asyncio.Event) -> None:
-        attempt = 0
-        while not stop.is_set():
-            sent = await self.send_batch()
-            if sent > 0:
-                attempt = 0
-                continue
-            if sent < 0:
-                attempt += 1
-                wait = max(self.client.breaker.retry_after(), backoff_delay(attempt, cap=10.0))
-            else:
-                wait = 1.0
-            self._plays_waiting.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._plays_waiting.wait(), timeout=wait)
-
-    async def send_batch(self) -> int:
-        """Send one batch: number of plays settled, 0 when empty, −1 when it could not go."""
-        batch = await asyncio.to_thread(self.outbox.batch, self.settings.outbox_batch)
-        if not batch:
-            return 0
-        results = await self._send(batch)
-        if results is None:
-            return -1
-        by_key = {q.play.key: q for q in batch}
-        acks: list[tuple[str, int]] = []
-        stale: list[QueuedPlay] = []
-        for r in results:
-            q = by_key.get(r.key)
-            if q is None:
-                continue
-            if r.status in _ACKED:
-                acks.append((r.key, q.rev))
-            elif r.status == "stale":
-                stale.append(q)
-        await asyncio.to_thread(self.outbox.ack, acks)
-        self.plays_acked += len(acks)
-        if stale:
-            await asyncio.to_thread(self._drop_stale, stale)
-        return max(1, len(acks) + len(stale))
-
-    async def _send(self, batch: list[QueuedPlay]) -> list[PlayResult] | None:
-        plays = [q.play for q in batch]
-        try:
-            return (await self.client.send_plays(plays)).results
-        except StaleEpoch:
-            return [PlayResult(key=p.key, status="stale") for p in plays]
-        except OrchestratorUnavailable as exc:
-            self._set_local(True, str(exc))
-            return None
-        except OrchestratorRejected as exc:
-            if len(plays) == 1:
-                # a play the orchestrator will never take would block the queue forever
-                log.error("play_rejected_dropped", play=_play_log(plays[0]), error=str(exc))
-                await asyncio.to_thread(self.outbox.drop, [plays[0].key])
-                self.plays_dropped += 1
-                return []
-            out: list[PlayResult] = []
-            for q in batch:  # find the bad one: resend one by one
-                res = await self._send([q])
-                if res is None:
-                    return out or None
-                out.extend(res)
-            return out
-
-    def _drop_stale(self, stale: list[QueuedPlay]) -> None:
-        """The stream moved (stale epoch): log and drop its plays, stop running it."""
-        newest: dict[int, int] = {}
-        for q in stale:
-            newest[q.play.stream_id] = max(q.play.epoch, newest.get(q.play.stream_id, -1))
-        dropped = self.outbox.drop(q.play.key for q in stale)
-        for sid, epoch in newest.items():
-            dropped += self.outbox.drop_stream(sid, epoch)
-            p = self.pipelines.get(sid)
-            if p is not None and p.assignment.epoch <= epoch:
-                self.pipelines.pop(sid, None)
-                p.stop()
-                log.warning("stream_dropped_stale", stream_id=sid, epoch=p.assignment.epoch)
-        for play in dropped:
-            log.warning("play_dropped_stale", play=_play_log(play))
-        self.plays_dropped += len(dropped)
 
     # --- catalog ----------------------------------------------------------------
 
@@ -437,7 +366,9 @@ class Supervisor:
         flushed = 0
         while time.monotonic() < deadline - 1.0 and not self.local_mode:
             try:
-                n = await asyncio.wait_for(self.send_batch(), deadline - time.monotonic() - 1.0)
+                n = await asyncio.wait_for(
+                    self.sender.send_batch(), deadline - time.monotonic() - 1.0
+                )
             except TimeoutError:
                 break
             if n <= 0:
@@ -466,7 +397,3 @@ def _safe_len(outbox: Outbox) -> int:
         return len(outbox)
     except Exception:
         return -1
-
-
-def _play_log(p: PlayIn) -> dict[str, object]:
-    return p.model_dump(mode="json")

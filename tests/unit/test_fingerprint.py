@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airtrack.errors import AudioError, CatalogError
+from airtrack.errors import AudioError, IndexFileError
 from airtrack.fingerprint import (
     DEFAULT_THRESHOLD,
     SAMPLE_RATE,
@@ -122,9 +122,9 @@ def test_index_save_load_and_version(index: Index, tmp_path: Path) -> None:
     other = Index.build([(11, pack_prints(fingerprint_samples(SONGS[11])))])
     assert other.version != index.version
     (tmp_path / "bad.idx").write_bytes(b"hello")
-    with pytest.raises(CatalogError):
+    with pytest.raises(IndexFileError):
         Index.load(tmp_path / "bad.idx")
-    with pytest.raises(CatalogError):
+    with pytest.raises(IndexFileError):
         Index.build([(1, pack_prints(fingerprint_samples(SONGS[11])))] * 2)
 
 
