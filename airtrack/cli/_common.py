@@ -11,7 +11,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from airtrack.errors import AirtrackError, ConfigError
+from airtrack.errors import AirtrackError, ConfigError, first_line
 from airtrack.logging import configure_logging
 from airtrack.settings import Settings, load_settings
 
@@ -59,7 +59,7 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
         except ConfigError as exc:
             fail(str(exc), EXIT_CONFIG)
         except AirtrackError as exc:
-            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            fail(first_line(exc))
 
     return wrapper
 
