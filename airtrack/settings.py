@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airtrack.errors import ConfigError
@@ -163,6 +164,16 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON unless stderr is a terminal."
     )
+
+    @field_validator("orchestrator_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        # Any other scheme makes every request fail as "unreachable": a worker would run
+        # in local mode for ever instead of saying its setting is wrong.
+        parts = urlsplit(v.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host, got {v!r}")
+        return v.strip()
 
     @model_validator(mode="after")
     def _check_relations(self) -> Settings:
