@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     silence_fail_s: float = Field(
         default=300.0, gt=0, description="A stream silent this long is marked failed."
     )
+    stream_start_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A stream connection that decodes no audio this long (from the connect, or "
+        "since its last audio) fails as starved: a trickle, or a body that is not audio.",
+    )
 
     # --- logging ----------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", description="Log level.")

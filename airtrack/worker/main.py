@@ -28,6 +28,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
             connect_timeout_s=min(settings.http_timeout_s, settings.stream_read_timeout_s),
         ),
         silence_fail_s=settings.silence_fail_s,
+        start_timeout_s=settings.stream_start_timeout_s,
     )
 
 

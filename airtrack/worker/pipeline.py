@@ -52,6 +52,7 @@ class PlaySink(Protocol):
 class PipelineConfig:
     capture: CaptureOptions = field(default_factory=CaptureOptions)
     silence_fail_s: float = 300.0
+    start_timeout_s: float = 30.0  # no decoded audio this long on a connection: "starved"
     silence_rms: float = 1e-4  # ≈ −80 dBFS: digital silence or an idle encoder
     reconnect_base_s: float = 1.0
     reconnect_cap_s: float = 60.0
@@ -200,13 +201,20 @@ class StreamPipeline:
         consecutive = 0
         silent_s = 0.0
         cpu0 = time.thread_time()
+        last_bug: str | None = None
         while not self._stop.is_set():
             self.connections += 1
             session = _Session(self._wall)
             gen = -1
             failure: StreamFailure | None = None
             try:
-                for block in capture(self.assignment.url, cfg.capture, self._stop, self.info):
+                for block in capture(
+                    self.assignment.url,
+                    cfg.capture,
+                    self._stop,
+                    self.info,
+                    audio_timeout_s=cfg.start_timeout_s,
+                ):
                     seconds = block.size / cfg.capture.sample_rate
                     lag = session.on_block(seconds)
                     self.audio_s += seconds
@@ -231,8 +239,10 @@ class StreamPipeline:
             except StreamFailure as exc:
                 failure = exc
             except Exception as exc:  # a bug or an unexpected library error: keep going
-                self._log.exception("pipeline_error")
                 failure = StreamFailure("decode", f"internal error: {type(exc).__name__}: {exc}")
+                if str(failure) != last_bug:  # a traceback per new error, not per retry
+                    self._log.exception("pipeline_error")
+                    last_bug = str(failure)
             finally:
                 self._close_matcher(session)
             if self._stop.is_set():
