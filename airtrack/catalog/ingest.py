@@ -30,6 +30,7 @@ from airtrack.catalog.files import (
     discover,
     os_reason,
     tags_from_name,
+    truncated,
 )
 from airtrack.catalog.store import NewTrack, add_track, find_by_sha
 from airtrack.db import Database
@@ -50,9 +51,6 @@ __all__ = [
 log = get_logger(__name__)
 
 _HASH_CHUNK = 1 << 20
-#: A file that decodes to less than this share of its announced length is refused: its
-#: fingerprint would miss the rest of the song.
-_TRUNCATED_FRACTION = 0.8
 
 
 # -- per-file work (runs in the pool) ----------------------------------------------------
@@ -76,7 +74,7 @@ def _analyse(path: str) -> _Analysis:
         if len(prints) == 0:
             return _Analysis(error="no usable sound to fingerprint (silent or featureless)")
         announced = probe_duration(path)
-        if announced and prints.duration_s < _TRUNCATED_FRACTION * announced - 2.0:
+        if truncated(prints.duration_s, announced):  # its prints would miss the rest
             return _Analysis(
                 error=f"truncated or damaged: only {prints.duration_s:.1f} s of the "
                 f"{announced:.1f} s its header announces could be decoded"

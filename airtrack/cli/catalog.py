@@ -220,7 +220,7 @@ def identify(clip: str, as_json: bool) -> None:
 
 
 def scan(recording: str, as_json: bool) -> None:
-    from airtrack.catalog.recognise import ScanPlay, describe_plays, scan_plays
+    from airtrack.catalog.recognise import ScanPlay, describe_plays, scan_recording
     from airtrack.catalog.snapshot import load_index
     from airtrack.errors import AudioError
     from airtrack.fingerprint import probe_duration
@@ -236,10 +236,18 @@ def scan(recording: str, as_json: bool) -> None:
         if index.n_tracks == 0:
             err.print("airtrack: the catalog is empty", markup=False, highlight=False)
         with _progress("scanning", total, counts=False) as bar:
-            plays = await asyncio.to_thread(
-                scan_plays, recording, index, on_progress=bar.advance_to
+            found = await asyncio.to_thread(
+                scan_recording, recording, index, on_progress=bar.advance_to
             )
-        return await describe_plays(db, plays)
+        if (damage := found.damage(total)) is not None:
+            # stderr: --json output stays parseable, and the warning is never missed
+            err.print(
+                f"airtrack: warning: {_safe(recording)}: {damage}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        return await describe_plays(db, found.plays)
 
     plays = _with_db(settings, go)
     if as_json:
