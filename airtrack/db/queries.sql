@@ -143,6 +143,9 @@ INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
 -- name: stream_delete
 DELETE FROM streams WHERE name = %(name)s RETURNING id
 
+-- name: stream_exists
+SELECT EXISTS (SELECT 1 FROM streams WHERE name = %(name)s)
+
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
        a.worker_id, a.epoch, a.state

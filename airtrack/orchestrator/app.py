@@ -29,6 +29,7 @@ from airtrack.errors import (
     IntegrityViolation,
     LockContention,
     StreamExists,
+    UnknownStream,
 )
 from airtrack.logging import get_logger
 from airtrack.metrics import HTTP_SECONDS
@@ -382,7 +383,13 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     async def get_assignments(st: State) -> list[dict[str, Any]]:
         return await streams.list_assignments(st.db)
 
-    @app.get(f"{v1}/plays", response_model=list[PlayOut], dependencies=[Admin], tags=["admin"])
+    @app.get(
+        f"{v1}/plays",
+        response_model=list[PlayOut],
+        dependencies=[Admin],
+        tags=["admin"],
+        responses={404: {"description": "no such stream"}},
+    )
     async def get_plays(
         st: State,
         stream: Annotated[str | None, Query(max_length=200)] = None,
@@ -391,7 +398,10 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     ) -> list[dict[str, Any]]:
         if since is not None and since.tzinfo is None:
             raise HTTPException(422, "since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
-        return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
+        try:
+            return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
+        except UnknownStream as exc:
+            raise HTTPException(404, str(exc)) from None
 
     # -- probes ----------------------------------------------------------------
 
