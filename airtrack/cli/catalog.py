@@ -175,10 +175,10 @@ def _local(when: datetime | None) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
 
 
-def remove(track_id: int) -> None:
+def remove(track_id: int, *, force: bool = False) -> None:
     from airtrack.catalog.store import remove_track
 
-    row = _with_db(settings_from(), lambda db: remove_track(db, track_id))
+    row = _with_db(settings_from(), lambda db: remove_track(db, track_id, force=force))
     if row is None:
         fail(f"no track #{track_id} in the catalog")
     _say(f"removed #{row.id}: {row.source}")

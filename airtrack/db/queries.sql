@@ -217,7 +217,12 @@ WHERE q.id = p.id AND p.stream_id = %(sid)s AND p.ended_at IS NULL
   AND p.started_at < %(start)s AND p.id <> %(id)s
 
 -- name: plays_list
-SELECT p.stream_id, s.name AS stream, p.track_id, t.title, t.artist, t.source,
+-- The live track's fields first; a removed track's play shows the copy taken when it
+-- was stored (plays_track_snapshot).
+SELECT p.stream_id, s.name AS stream, p.track_id,
+       COALESCE(t.title, p.track_title) AS title,
+       COALESCE(t.artist, p.track_artist) AS artist,
+       COALESCE(t.source, p.track_source) AS source,
        p.started_at, p.ended_at, p.confidence, p.worker_id
 FROM plays p
 JOIN streams s ON s.id = p.stream_id

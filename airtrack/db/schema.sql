@@ -84,10 +84,15 @@ CREATE TABLE plays (
     worker_id        text,
     epoch            bigint NOT NULL,
     recorded_at      timestamptz NOT NULL DEFAULT now(),
+    -- The track as it was when the play was stored (see plays_track_snapshot below).
+    track_title      text,
+    track_artist     text,
+    track_source     text,
     CHECK (ended_at IS NULL OR ended_at >= started_at)
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
 CREATE INDEX plays_started_idx ON plays (started_at DESC);
+CREATE INDEX plays_track_idx ON plays (track_id);
 
 -- Further idempotency keys that were merged into an existing play (handoff extension).
 CREATE TABLE play_keys (
@@ -278,3 +283,25 @@ $fn$;
 CREATE TRIGGER assignments_record_epoch
 AFTER INSERT OR UPDATE OF epoch ON assignments
 FOR EACH ROW EXECUTE FUNCTION airtrack_record_epoch();
+
+-- A play keeps the song it aired (migration play_track_snapshot): a copy of the track's
+-- title, artist and source taken when it is stored, by whoever stores it; removing the
+-- track later sets track_id to NULL and leaves the copy.
+CREATE FUNCTION airtrack_play_track_snapshot() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    -- A NULL track_id (unknown id, or the track's removal setting it NULL) keeps the
+    -- copy taken when the play was stored.
+    IF NEW.track_id IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.track_id IS DISTINCT FROM OLD.track_id) THEN
+        SELECT t.title, t.artist, t.source
+        INTO NEW.track_title, NEW.track_artist, NEW.track_source
+        FROM tracks t WHERE t.id = NEW.track_id;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE TRIGGER plays_track_snapshot
+BEFORE INSERT OR UPDATE OF track_id ON plays
+FOR EACH ROW EXECUTE FUNCTION airtrack_play_track_snapshot();
