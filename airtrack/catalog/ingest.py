@@ -32,6 +32,7 @@ from airtrack.catalog.files import (
     tags_from_name,
     truncated,
 )
+from airtrack.catalog.lifeline import tie_to
 from airtrack.catalog.store import NewTrack, add_track, find_by_sha
 from airtrack.db import Database
 from airtrack.errors import AirtrackError, AudioError, DatabaseUnavailable
@@ -152,6 +153,9 @@ class _Runner:
                 self.jobs,
                 mp_context=ctx,
                 max_tasks_per_child=200,  # bounds any leak in decoder libraries
+                # workers exit with this process even after a SIGKILL (see lifeline)
+                initializer=tie_to,
+                initargs=(os.getpid(),),
             )
         fut: Future[_Analysis] = self.pool.submit(_analyse, path)
         return asyncio.wrap_future(fut)
