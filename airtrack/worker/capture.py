@@ -337,8 +337,8 @@ def _decode(
                     have += arr.size
                 while have >= block:
                     joined = np.concatenate(pending)
-                    watch.fed()
                     yield joined[:block]
+                    watch.fed()  # after the yield: the consumer's time is not the stream's
                     rest = joined[block:]
                     pending, have = [rest], rest.size
                 if stop.is_set():
