@@ -12,6 +12,7 @@ AirtrackError
 ├── IndexFileError         an index file is unreadable or of another engine version
 ├── CatalogError           catalog ingest/export problem
 ├── StreamExists           a stream with that name already exists
+├── UnknownStream          no stream has that name
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
@@ -82,6 +83,10 @@ class IndexFileError(AirtrackError):
 
 class StreamExists(AirtrackError):
     """A stream with that name already exists."""
+
+
+class UnknownStream(AirtrackError):
+    """No stream has that name (a listing filtered by it would be silently empty)."""
 
 
 class WorkerNotRegistered(AirtrackError):

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airtrack.errors import ConfigError
@@ -220,12 +221,28 @@ class Settings(BaseSettings):
     silence_fail_s: float = Field(
         default=300.0, gt=0, description="A stream silent this long is marked failed."
     )
+    stream_start_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A stream connection that decodes no audio this long (from the connect, or "
+        "since its last audio) fails as starved: a trickle, or a body that is not audio.",
+    )
 
     # --- logging ----------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", description="Log level.")
     log_json: bool | None = Field(
         default=None, description="JSON logs; default: JSON unless stderr is a terminal."
     )
+
+    @field_validator("orchestrator_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        # Any other scheme makes every request fail as "unreachable": a worker would run
+        # in local mode for ever instead of saying its setting is wrong.
+        parts = urlsplit(v.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host, got {v!r}")
+        return v.strip()
 
     @model_validator(mode="after")
     def _check_relations(self) -> Settings:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from airtrack.errors import StreamExists
+from airtrack.errors import StreamExists, UnknownStream
 from airtrack.orchestrator import plays, streams
 from airtrack.protocol import (
     API_PREFIX,
@@ -58,7 +58,9 @@ async def get_assignments(st: State) -> list[dict[str, Any]]:
     return await streams.list_assignments(st.db)
 
 
-@router.get("/plays", response_model=list[PlayOut])
+@router.get(
+    "/plays", response_model=list[PlayOut], responses={404: {"description": "no such stream"}}
+)
 async def get_plays(
     st: State,
     stream: Annotated[str | None, Query(max_length=200)] = None,
@@ -67,4 +69,7 @@ async def get_plays(
 ) -> list[dict[str, Any]]:
     if since is not None and since.tzinfo is None:
         raise HTTPException(422, "since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
-    return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
+    try:
+        return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
+    except UnknownStream as exc:
+        raise HTTPException(404, str(exc)) from None

@@ -23,6 +23,7 @@ __all__ = [
     "discover",
     "os_reason",
     "tags_from_name",
+    "truncated",
 ]
 
 #: File types picked up inside folders (a file named on the command line is always tried).
@@ -33,6 +34,19 @@ AUDIO_EXTENSIONS = frozenset({
 })
 # fmt: on
 Status = Literal["added", "duplicate", "updated", "failed", "ignored"]
+
+#: A file that decodes to less than this share of its announced length is truncated or
+#: damaged (``catalog add`` refuses it; ``scan`` warns): the rest of it was never heard.
+TRUNCATED_FRACTION = 0.8
+#: Slack for headers that round or estimate their length (VBR MP3 without a Xing frame).
+TRUNCATED_SLACK_S = 2.0
+
+
+def truncated(decoded_s: float, announced_s: float | None) -> bool:
+    """True when far less audio decoded than the container header announces."""
+    if not announced_s:
+        return False
+    return decoded_s < TRUNCATED_FRACTION * announced_s - TRUNCATED_SLACK_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,9 @@ from airtrack.catalog.files import (
     discover,
     os_reason,
     tags_from_name,
+    truncated,
 )
+from airtrack.catalog.lifeline import tie_to
 from airtrack.catalog.store import NewTrack, add_track, find_by_sha
 from airtrack.db import Database
 from airtrack.errors import AirtrackError, AudioError, DatabaseUnavailable, first_line
@@ -50,9 +52,6 @@ __all__ = [
 log = get_logger(__name__)
 
 _HASH_CHUNK = 1 << 20
-#: A file that decodes to less than this share of its announced length is refused: its
-#: fingerprint would miss the rest of the song.
-_TRUNCATED_FRACTION = 0.8
 
 
 # -- per-file work (runs in the pool) ----------------------------------------------------
@@ -76,7 +75,7 @@ def _analyse(path: str) -> _Analysis:
         if len(prints) == 0:
             return _Analysis(error="no usable sound to fingerprint (silent or featureless)")
         announced = probe_duration(path)
-        if announced and prints.duration_s < _TRUNCATED_FRACTION * announced - 2.0:
+        if truncated(prints.duration_s, announced):  # its prints would miss the rest
             return _Analysis(
                 error=f"truncated or damaged: only {prints.duration_s:.1f} s of the "
                 f"{announced:.1f} s its header announces could be decoded"
@@ -148,6 +147,9 @@ class _Runner:
                 self.jobs,
                 mp_context=ctx,
                 max_tasks_per_child=200,  # bounds any leak in decoder libraries
+                # workers exit with this process even after a SIGKILL (see lifeline)
+                initializer=tie_to,
+                initargs=(os.getpid(),),
             )
         fut: Future[_Analysis] = self.pool.submit(_analyse, path)
         return asyncio.wrap_future(fut)

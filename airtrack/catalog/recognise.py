@@ -11,8 +11,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from airtrack.catalog.files import truncated
 from airtrack.catalog.store import TrackRow, tracks_by_ids
 from airtrack.db import Database
+from airtrack.errors import AudioError
 from airtrack.fingerprint import (
     Index,
     Play,
@@ -30,6 +32,7 @@ __all__ = [
     "describe_plays",
     "identify_clip",
     "scan_plays",
+    "scan_recording",
 ]
 
 
@@ -81,6 +84,26 @@ class Identified:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """The plays of a recording and how much of it could be read."""
+
+    plays: list[Play]
+    read_s: float
+    broke: str | None = None  # why decoding stopped before the end, when it did
+
+    def damage(self, announced_s: float | None) -> str | None:
+        """One line saying how much was readable, when the file is damaged; else None."""
+        if self.broke is None and not truncated(self.read_s, announced_s):
+            return None
+        whole = f" of the {announced_s:.1f} s its header announces" if announced_s else ""
+        why = f" ({self.broke})" if self.broke else ""
+        return (
+            f"truncated or damaged: only {self.read_s:.1f} s{whole} could be read{why}; "
+            "the plays cover that part"
+        )
+
+
 def scan_plays(
     path: str | os.PathLike[str],
     index: Index,
@@ -88,14 +111,32 @@ def scan_plays(
     on_progress: Callable[[float], None] | None = None,
 ) -> list[Play]:
     """Plays in a recording; ``on_progress(seconds_decoded)`` after every block."""
+    return scan_recording(path, index, on_progress=on_progress, keep_partial=False).plays
+
+
+def scan_recording(
+    path: str | os.PathLike[str],
+    index: Index,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    keep_partial: bool = True,
+) -> Scan:
+    """:func:`scan_plays` that also says how much was read; with ``keep_partial``, a
+    file that breaks after some audio still gives the plays of its readable part."""
     matcher = StreamingMatcher(index)
     events: list[PlayEvent] = []
-    for block in decode(path):
-        events.extend(matcher.feed(block))
-        if on_progress is not None:
-            on_progress(matcher.seconds_fed)
+    broke: str | None = None
+    try:
+        for block in decode(path):
+            events.extend(matcher.feed(block))
+            if on_progress is not None:
+                on_progress(matcher.seconds_fed)
+    except AudioError as exc:
+        if not keep_partial or matcher.seconds_fed == 0:
+            raise
+        broke = str(exc).splitlines()[0].removeprefix(f"{os.fspath(path)}: ")
     events.extend(matcher.close())
-    return plays_from_events(events)
+    return Scan(plays_from_events(events), matcher.seconds_fed, broke)
 
 
 async def describe_plays(db: Database, plays: list[Play]) -> list[ScanPlay]:

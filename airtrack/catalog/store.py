@@ -136,10 +136,24 @@ async def list_tracks(db: Database) -> list[TrackRow]:
     ]
 
 
-async def remove_track(db: Database, track_id: int) -> TrackRow | None:
-    """Delete a track (its prints go with it) and bump the revision; None if unknown."""
+async def remove_track(db: Database, track_id: int, *, force: bool = False) -> TrackRow | None:
+    """Delete a track (its prints go with it) and bump the revision; None if unknown.
+
+    A track with logged plays is refused (:class:`CatalogError`) unless ``force``: its
+    plays stay, with the title, artist and source copied when they were stored.
+    """
 
     async def tx(t: Tx) -> TrackRow | None:
+        found = await t.fetchone("catalog_track_plays", {"id": track_id})
+        if found is None:
+            return None
+        if found["plays"] and not force:
+            n = int(found["plays"])
+            raise CatalogError(
+                f"track #{track_id} has {n} play{'' if n == 1 else 's'} logged; "
+                f"`airtrack catalog remove --force {track_id}` removes it anyway "
+                "(the plays keep its title, artist and source)"
+            )
         row = await t.fetchone("catalog_delete_track", {"id": track_id})
         if row is None:
             return None

@@ -106,11 +106,16 @@ def catalog_list(json: JsonFlag = False) -> None:
 
 @catalog_app.command("remove")
 @handle_errors
-def catalog_remove(track_id: int) -> None:
-    """Remove a song from the catalog."""
+def catalog_remove(
+    track_id: int,
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove it even if plays of it are logged.")
+    ] = False,
+) -> None:
+    """Remove a song from the catalog (refused if it has plays, unless --force)."""
     from . import catalog
 
-    catalog.remove(track_id)
+    catalog.remove(track_id, force=force)
 
 
 @app.command()

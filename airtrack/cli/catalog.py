@@ -175,10 +175,10 @@ def _local(when: datetime | None) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
 
 
-def remove(track_id: int) -> None:
+def remove(track_id: int, *, force: bool = False) -> None:
     from airtrack.catalog.store import remove_track
 
-    row = _with_db(settings_from(), lambda db: remove_track(db, track_id))
+    row = _with_db(settings_from(), lambda db: remove_track(db, track_id, force=force))
     if row is None:
         fail(f"no track #{track_id} in the catalog")
     _say(f"removed #{row.id}: {row.source}")
@@ -220,7 +220,7 @@ def identify(clip: str, as_json: bool) -> None:
 
 
 def scan(recording: str, as_json: bool) -> None:
-    from airtrack.catalog.recognise import ScanPlay, describe_plays, scan_plays
+    from airtrack.catalog.recognise import ScanPlay, describe_plays, scan_recording
     from airtrack.catalog.snapshot import load_index
     from airtrack.errors import AudioError
     from airtrack.fingerprint import probe_duration
@@ -236,10 +236,18 @@ def scan(recording: str, as_json: bool) -> None:
         if index.n_tracks == 0:
             err.print("airtrack: the catalog is empty", markup=False, highlight=False)
         with _progress("scanning", total, counts=False) as bar:
-            plays = await asyncio.to_thread(
-                scan_plays, recording, index, on_progress=bar.advance_to
+            found = await asyncio.to_thread(
+                scan_recording, recording, index, on_progress=bar.advance_to
             )
-        return await describe_plays(db, plays)
+        if (damage := found.damage(total)) is not None:
+            # stderr: --json output stays parseable, and the warning is never missed
+            err.print(
+                f"airtrack: warning: {_safe(recording)}: {damage}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        return await describe_plays(db, found.plays)
 
     plays = _with_db(settings, go)
     if as_json:

@@ -36,10 +36,16 @@ LANGUAGE sql STABLE AS $fn$
         'duration_s', EXTRACT(EPOCH FROM (p.ended_at - p.started_at)),
         'confidence', p.confidence,
         'worker', p.worker_id,
-        'track', CASE WHEN t.id IS NULL THEN NULL ELSE jsonb_build_object(
-            'track_id', t.id, 'title', t.title, 'artist', t.artist, 'album', t.album,
-            'label', t.label, 'isrc', t.isrc, 'iswc', t.iswc,
-            'composers', to_jsonb(t.composers), 'duration_s', t.duration_s) END)
+        'track', CASE
+            WHEN t.id IS NOT NULL THEN jsonb_build_object(
+                'track_id', t.id, 'title', t.title, 'artist', t.artist, 'album', t.album,
+                'label', t.label, 'isrc', t.isrc, 'iswc', t.iswc,
+                'composers', to_jsonb(t.composers), 'duration_s', t.duration_s)
+            -- a removed track: the copy the play kept
+            WHEN p.track_title IS NOT NULL OR p.track_source IS NOT NULL THEN
+                jsonb_build_object('track_id', NULL, 'title', p.track_title,
+                                   'artist', p.track_artist, 'isrc', p.track_isrc)
+        END)
     FROM plays p
     JOIN streams s ON s.id = p.stream_id
     LEFT JOIN tracks t ON t.id = p.track_id

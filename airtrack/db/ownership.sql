@@ -12,6 +12,7 @@
 --   airtrack_move            the leader's compare-and-set of one planned move
 --   airtrack_record_plays    a batch of plays, fenced against the epoch history
 --   airtrack_record_epoch    trigger: the owner of every epoch (the fencing history)
+--   airtrack_play_track_snapshot  trigger: a play keeps the song it aired
 --   airtrack_event           the one writer of ownership events
 --
 -- The states of an assignment row (one per stream):
@@ -418,6 +419,26 @@ END
 $fn$;
 
 -- ------------------------------------------------------------------ plays
+-- A play keeps the song it aired: a copy of the track's title, artist, source and ISRC
+-- taken when it is stored (whoever stores it). A NULL track_id (an unknown id, or the
+-- track's removal setting it NULL) keeps the copy taken before.
+CREATE OR REPLACE FUNCTION airtrack_play_track_snapshot() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF NEW.track_id IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.track_id IS DISTINCT FROM OLD.track_id) THEN
+        SELECT t.title, t.artist, t.source, t.isrc
+        INTO NEW.track_title, NEW.track_artist, NEW.track_source, NEW.track_isrc
+        FROM tracks t WHERE t.id = NEW.track_id;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER plays_track_snapshot
+BEFORE INSERT OR UPDATE OF track_id ON plays
+FOR EACH ROW EXECUTE FUNCTION airtrack_play_track_snapshot();
+
 -- The end of an airing when a report of it comes from another key (another owner
 -- after a handoff, a restart): the later of the stored and the reported end, unless
 -- the report runs into the next airing on the stream by more than a crossfade

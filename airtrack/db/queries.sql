@@ -64,6 +64,9 @@ INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
 -- name: stream_delete
 DELETE FROM streams WHERE name = %(name)s RETURNING id
 
+-- name: stream_exists
+SELECT EXISTS (SELECT 1 FROM streams WHERE name = %(name)s)
+
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
        a.worker_id, a.epoch, a.state
@@ -72,7 +75,12 @@ ORDER BY s.name
 
 -- ---------------------------------------------------------------- plays
 -- name: plays_list
-SELECT p.stream_id, s.name AS stream, p.track_id, t.title, t.artist, t.source,
+-- The live track's fields first; a removed track's play shows the copy taken when it
+-- was stored (plays_track_snapshot).
+SELECT p.stream_id, s.name AS stream, p.track_id,
+       COALESCE(t.title, p.track_title) AS title,
+       COALESCE(t.artist, p.track_artist) AS artist,
+       COALESCE(t.source, p.track_source) AS source,
        p.started_at, p.ended_at, p.confidence, p.worker_id
 FROM plays p
 JOIN streams s ON s.id = p.stream_id

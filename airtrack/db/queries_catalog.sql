@@ -30,6 +30,12 @@ SELECT id, title, artist, source, duration_s, added_at
 FROM tracks
 ORDER BY id;
 
+-- name: catalog_track_plays
+-- The row lock keeps a play from arriving between this count and the delete.
+SELECT t.id, (SELECT count(*) FROM plays p WHERE p.track_id = t.id) AS plays
+FROM tracks t WHERE t.id = %(id)s
+FOR UPDATE OF t;
+
 -- name: catalog_delete_track
 DELETE FROM tracks WHERE id = %(id)s
 RETURNING id, title, artist, source;

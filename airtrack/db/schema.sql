@@ -107,10 +107,17 @@ CREATE TABLE plays (
     worker_id        text,
     epoch            bigint NOT NULL,
     recorded_at      timestamptz NOT NULL DEFAULT now(),
+    -- The track as it was when the play was stored (trigger plays_track_snapshot in
+    -- ownership.sql): a removed track leaves its plays readable.
+    track_title      text,
+    track_artist     text,
+    track_source     text,
+    track_isrc       text,
     CHECK (ended_at IS NULL OR ended_at >= started_at)
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
 CREATE INDEX plays_started_idx ON plays (started_at DESC);
+CREATE INDEX plays_track_idx ON plays (track_id);
 
 -- Further idempotency keys that were merged into an existing play (handoff extension).
 CREATE TABLE play_keys (

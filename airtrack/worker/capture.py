@@ -4,9 +4,10 @@ Plain HTTP streams are fetched with httpx (redirects followed, connect and read
 timeouts, no ICY metadata interleaving) and fed to PyAV through a file-like
 object, so every failure is classified by what actually happened: an HTTP
 status, an HTML page, bytes that are not audio, a socket that went quiet (read
-timeout: a stall is an error, never a hang), or the end of the body. HLS
-playlists are checked the same way, then handed to FFmpeg's HLS demuxer with a
-read/write timeout.
+timeout: a stall is an error, never a hang), bytes that never decode to audio
+(a trickle: "starved"), a redirect loop, or the end of the body. HLS playlists
+are checked the same way, then handed to FFmpeg's HLS demuxer with a read/write
+timeout.
 
 Everything here is blocking and runs in the stream's own thread.
 """
@@ -14,6 +15,7 @@ Everything here is blocking and runs in the stream's own thread.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,9 +38,11 @@ FailureKind = Literal[
     "ended",
     "silence",
     "decode",
+    "starved",
+    "redirects",
 ]
 
-_PERMANENT: frozenset[str] = frozenset({"not_found", "html", "not_audio", "silence"})
+_PERMANENT: frozenset[str] = frozenset({"not_found", "html", "not_audio", "silence", "redirects"})
 
 _FORMAT_BY_TYPE = {
     "audio/mpeg": "mp3",
@@ -108,22 +112,74 @@ class StreamInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class _AudioWatch:
+    """Fails a connection that delivers bytes but no decoded audio for ``timeout_s``.
+
+    The read timeout only sees a quiet socket: one byte a second, or endless junk as
+    ``audio/mpeg``, keeps FFmpeg waiting for a frame, and the stream "starting" for ever.
+    """
+
+    def __init__(self, timeout_s: float | None) -> None:
+        self.timeout_s = timeout_s
+        self.audio = False
+        self.failure: StreamFailure | None = None
+        self._deadline = time.monotonic() + timeout_s if timeout_s else None
+
+    def fed(self) -> None:
+        """A block of audio was decoded: the clock starts again."""
+        self.audio = True
+        if self.timeout_s:
+            self._deadline = time.monotonic() + self.timeout_s
+
+    def check(self) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            # The same text every time, so a stream that keeps starving logs it once.
+            when = "for" if self.audio else "within"
+            self.failure = StreamFailure(
+                "starved",
+                f"no audio decoded {when} {self.timeout_s:g} s although the connection is "
+                "open (a trickle of bytes, or a body that is not audio)",
+            )
+            raise self.failure
+
+    def raise_if_failed(self, exc: BaseException) -> None:
+        """FFmpeg may turn the failure raised in a read into its own error: undo that."""
+        if self.failure is not None:
+            raise self.failure from exc
+
+
 class _Body:
     """Read-only file object over an httpx body iterator (what PyAV reads from)."""
 
-    def __init__(self, first: bytes, chunks: Iterator[bytes], stop: threading.Event) -> None:
+    def __init__(
+        self,
+        first: bytes,
+        chunks: Iterator[bytes],
+        stop: threading.Event,
+        watch: _AudioWatch,
+        content_type: str,
+    ) -> None:
         self._buf = bytearray(first)
         self._chunks = chunks
         self._stop = stop
+        self._watch = watch
+        self._head = bytearray(first[:_TEXT_SNIFF])
+        self.content_type = content_type
         self.bytes_read = 0
 
     def read(self, n: int = -1) -> bytes:
+        # FFmpeg calls this for every buffer it wants, however few frames come out:
+        # the one place that sees a trickle, so the audio deadline is checked here.
+        if self._watch.failure is not None:
+            return b""  # raised once already; FFmpeg may read again while unwinding
+        self._watch.check()
         # Return what has arrived rather than waiting for n bytes: a live stream
         # trickles in, and FFmpeg asks for a whole buffer at a time.
         if not self._buf and not self._stop.is_set():
             chunk = next(self._chunks, None)
             if chunk is not None:
                 self._buf += chunk
+                self._sniff_text(chunk)
         if n < 0:
             n = len(self._buf)
         out = bytes(self._buf[:n])
@@ -131,17 +187,34 @@ class _Body:
         self.bytes_read += len(out)
         return out
 
+    def _sniff_text(self, chunk: bytes) -> None:
+        # The first chunk may be a single line: look again until enough has arrived.
+        if len(self._head) >= _TEXT_SNIFF:
+            return
+        self._head += chunk[: _TEXT_SNIFF - len(self._head)]
+        if _looks_like_text(bytes(self._head)):
+            self._watch.failure = _text_failure(self.content_type)
+            raise self._watch.failure
+
 
 def capture(
-    url: str, options: CaptureOptions, stop: threading.Event, info: StreamInfo | None = None
+    url: str,
+    options: CaptureOptions,
+    stop: threading.Event,
+    info: StreamInfo | None = None,
+    *,
+    audio_timeout_s: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield mono float32 blocks (``block_s`` long, at ``sample_rate``) until the stream ends.
 
     Returns normally only when ``stop`` is set; the end of the stream raises
     ``StreamFailure("ended")`` and every other problem a classified
-    :class:`StreamFailure`.
+    :class:`StreamFailure`. With ``audio_timeout_s``, a connection that decodes no
+    block for that long (from the request on, or since the last block) is
+    ``StreamFailure("starved")``.
     """
     info = info if info is not None else StreamInfo()
+    watch = _AudioWatch(audio_timeout_s)
     timeout = httpx.Timeout(
         options.read_timeout_s, connect=options.connect_timeout_s, pool=options.connect_timeout_s
     )
@@ -163,10 +236,11 @@ def capture(
             if kind == "hls":
                 info.hls = True
                 resp.close()
-                yield from _decode_hls(info.final_url, options, stop, info)
+                yield from _decode_hls(info.final_url, options, stop, info, watch)
                 return
-            body = _Body(first, chunks, stop)
-            yield from _decode(body, _FORMAT_BY_TYPE.get(info.content_type), options, stop, info)
+            body = _Body(first, chunks, stop, watch, info.content_type)
+            fmt = _FORMAT_BY_TYPE.get(info.content_type)
+            yield from _decode(body, fmt, options, stop, info, watch)
     except httpx.TimeoutException as exc:
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
             raise StreamFailure(
@@ -179,6 +253,10 @@ def capture(
         raise StreamFailure("connect", f"connection failed: {type(exc).__name__}: {exc}") from exc
     except httpx.InvalidURL as exc:
         raise StreamFailure("not_found", f"invalid URL: {exc}") from exc
+    except httpx.TooManyRedirects as exc:
+        # Not a transport error: left alone it surfaced as "internal error" with a
+        # traceback on every retry. A loop is the server's configuration: permanent.
+        raise StreamFailure("redirects", f"too many redirects (a redirect loop?): {exc}") from exc
 
 
 def _check_status(resp: httpx.Response) -> None:
@@ -207,7 +285,28 @@ def _sniff(content_type: str, first: bytes, url: str) -> Literal["hls", "audio"]
         )
     if content_type.startswith(("text/", "application/json")):
         raise StreamFailure("not_audio", f"not audio: Content-Type {content_type}")
+    if _looks_like_text(first):
+        raise _text_failure(content_type)
     return "audio"
+
+
+def _text_failure(content_type: str) -> StreamFailure:
+    return StreamFailure(
+        "not_audio",
+        f"not audio: the body is text although its Content-Type is {content_type or '?'}",
+    )
+
+
+#: Bytes of plain text (printable ASCII and line breaks); every audio container starts
+#: with a binary header or frame sync (ID3, 0xFF.., OggS\0, fLaC\0, RIFF + size).
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+_TEXT_SNIFF = 64
+
+
+def _looks_like_text(first: bytes) -> bool:
+    """True when the first bytes are plain text; too few bytes to tell is not text."""
+    head = first[:512]
+    return len(head) >= _TEXT_SNIFF and all(b in _TEXT_BYTES for b in head)
 
 
 def _decode(
@@ -216,6 +315,7 @@ def _decode(
     options: CaptureOptions,
     stop: threading.Event,
     info: StreamInfo,
+    watch: _AudioWatch,
     container_options: dict[str, str] | None = None,
 ) -> Iterator[np.ndarray]:
     opts = {"probesize": "65536", "analyzeduration": "500000", **(container_options or {})}
@@ -224,11 +324,13 @@ def _decode(
     except StreamFailure:
         raise
     except (av.error.InvalidDataError, av.error.EOFError) as exc:
+        watch.raise_if_failed(exc)
         reason = getattr(exc, "strerror", None) or str(exc)
         raise StreamFailure("not_audio", f"not audio: FFmpeg found no audio ({reason})") from exc
     except av.error.HTTPNotFoundError as exc:
         raise StreamFailure("not_found", "HTTP 404 Not Found") from exc
     except av.error.FFmpegError as exc:
+        watch.raise_if_failed(exc)
         raise _ffmpeg_failure(exc) from exc
     try:
         if not container.streams.audio:
@@ -242,6 +344,7 @@ def _decode(
         bad = 0
         try:
             for frame in _frames(container, stream):
+                watch.check()
                 if frame is None:  # a corrupt packet: radio streams have them; skip a few
                     bad += 1
                     if bad > _MAX_BAD_PACKETS:
@@ -257,6 +360,7 @@ def _decode(
                 while have >= block:
                     joined = np.concatenate(pending)
                     yield joined[:block]
+                    watch.fed()  # after the yield: the consumer's time is not the stream's
                     rest = joined[block:]
                     pending, have = [rest], rest.size
                 if stop.is_set():
@@ -266,11 +370,14 @@ def _decode(
         except av.error.FFmpegError as exc:
             if stop.is_set():
                 return
+            watch.raise_if_failed(exc)
             raise _ffmpeg_failure(exc) from exc
         if stop.is_set():
             return
         if have:
             yield np.concatenate(pending)
+        if watch.failure is not None:  # the read that failed ended the demuxer quietly
+            raise watch.failure
         raise StreamFailure("ended", "stream ended (server closed the connection)")
     finally:
         container.close()
@@ -288,7 +395,7 @@ def _frames(container: Any, stream: Any) -> Iterator[Any]:
 
 
 def _decode_hls(
-    url: str, options: CaptureOptions, stop: threading.Event, info: StreamInfo
+    url: str, options: CaptureOptions, stop: threading.Event, info: StreamInfo, watch: _AudioWatch
 ) -> Iterator[np.ndarray]:
     rw = str(int(options.read_timeout_s * 1_000_000))
     yield from _decode(
@@ -297,6 +404,7 @@ def _decode_hls(
         options,
         stop,
         info,
+        watch,
         {"rw_timeout": rw, "user_agent": options.user_agent, "probesize": "500000"},
     )
 

@@ -59,6 +59,7 @@ class PipelineConfig:
 
     capture: CaptureOptions = field(default_factory=CaptureOptions)
     silence_fail_s: float = _DEFAULTS.silence_fail_s
+    start_timeout_s: float = _DEFAULTS.stream_start_timeout_s
     silence_rms: float = _DEFAULTS.silence_rms
     reconnect_base_s: float = _DEFAULTS.stream_reconnect_base_s
     reconnect_cap_s: float = _DEFAULTS.stream_reconnect_cap_s
@@ -70,6 +71,7 @@ class PipelineConfig:
         return cls(
             capture=CaptureOptions.from_settings(settings),
             silence_fail_s=settings.silence_fail_s,
+            start_timeout_s=settings.stream_start_timeout_s,
             silence_rms=settings.silence_rms,
             reconnect_base_s=settings.stream_reconnect_base_s,
             reconnect_cap_s=settings.stream_reconnect_cap_s,
@@ -219,13 +221,20 @@ class StreamPipeline:
         consecutive = 0
         silent_s = 0.0
         cpu0 = time.thread_time()
+        last_bug: str | None = None
         while not self._stop.is_set():
             self.connections += 1
             session = _Session(self._wall)
             gen = -1
             failure: StreamFailure | None = None
             try:
-                for block in capture(self.assignment.url, cfg.capture, self._stop, self.info):
+                for block in capture(
+                    self.assignment.url,
+                    cfg.capture,
+                    self._stop,
+                    self.info,
+                    audio_timeout_s=cfg.start_timeout_s,
+                ):
                     seconds = block.size / cfg.capture.sample_rate
                     lag = session.on_block(seconds)
                     self.audio_s += seconds
@@ -250,8 +259,10 @@ class StreamPipeline:
             except StreamFailure as exc:
                 failure = exc
             except Exception as exc:  # a bug or an unexpected library error: keep going
-                self._log.exception("pipeline_error")
                 failure = StreamFailure("decode", f"internal error: {type(exc).__name__}: {exc}")
+                if str(failure) != last_bug:  # a traceback per new error, not per retry
+                    self._log.exception("pipeline_error")
+                    last_bug = str(failure)
             finally:
                 self._close_matcher(session)
             if self._stop.is_set():

@@ -137,3 +137,28 @@ def test_scan_of_a_bad_file_is_one_line(cli: Cli) -> None:
     ]
     missing = cli("identify", "missing.mp3")
     assert missing.returncode == 1 and "missing.mp3: no such file" in missing.stderr
+
+
+def test_scan_of_a_truncated_recording_reports_the_readable_part_and_warns(cli: Cli) -> None:
+    """Issue 15.12: catalog add refused a truncated file while scan said nothing about it."""
+    specs = demo_catalog(2)
+    for i, spec in enumerate(specs):
+        write(cli.cwd / "lib" / f"{spec.artist} - {spec.title}.mp3", catalog_song(i, SONG_S))
+    assert cli("catalog", "add", "lib/").returncode == 0
+    full = write(
+        cli.cwd / "full.mp3", np.concatenate([catalog_song(0, SONG_S), catalog_song(1, SONG_S)])
+    )
+    data = full.read_bytes()
+    (cli.cwd / "cut.mp3").write_bytes(data[: len(data) // 3])  # ~20 s of the 60 s announced
+
+    proc = cli("scan", "cut.mp3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plays = json.loads(proc.stdout)
+    assert [p["title"] for p in plays] == [specs[0].title]  # the readable part is scanned
+    warnings = [ln for ln in proc.stderr.splitlines() if "warning" in ln]
+    assert len(warnings) == 1, proc.stderr
+    assert warnings[0].startswith("airtrack: warning: cut.mp3: truncated or damaged: only ")
+    assert "of the 60.0 s its header announces could be read" in warnings[0]
+
+    whole = cli("scan", "full.mp3", "--json")
+    assert whole.returncode == 0 and "warning" not in whole.stderr, whole.stderr

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
 from airtrack.catalog import Candidate, FileResult, discover, scan_plays
+from airtrack.catalog.files import truncated
 from airtrack.catalog.ingest import tags_from_name
 from airtrack.demo.catalog import demo_catalog, encode_audio
 from airtrack.demo.music import render_song
@@ -99,3 +100,19 @@ def test_unreadable_folder_and_file(tmp_path: Path) -> None:
         locked.chmod(0o755)
     assert FileResult(str(locked), "failed", "permission denied") in found
     assert Candidate(str(secret), str(secret)) in found  # hashing it reports the denial
+
+
+seconds = st.floats(min_value=0, max_value=36_000, allow_nan=False)
+
+
+@given(decoded=seconds, announced=seconds, more=seconds)
+def test_truncated_is_monotonic_and_never_flags_a_whole_file(
+    decoded: float, announced: float, more: float
+) -> None:
+    """``catalog add`` and ``scan`` share this rule (issue 15.12)."""
+    assert not truncated(announced, announced)  # all of it decoded
+    assert not truncated(decoded, None) and not truncated(decoded, 0.0)  # nothing announced
+    if truncated(decoded + more, announced):  # less audio can only be worse
+        assert truncated(decoded, announced)
+    if truncated(decoded, announced):
+        assert decoded < announced

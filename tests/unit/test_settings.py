@@ -44,6 +44,9 @@ def test_env_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
         ("AIRTRACK_PORT", "99999", "AIRTRACK_PORT"),
         ("AIRTRACK_REBALANCE_THRESHOLD", "abc", "AIRTRACK_REBALANCE_THRESHOLD"),
         ("AIRTRACK_TX_MAX_S", "0", "AIRTRACK_TX_MAX_S"),
+        ("AIRTRACK_ORCHESTRATOR_URL", "ftp://x", "AIRTRACK_ORCHESTRATOR_URL"),
+        ("AIRTRACK_ORCHESTRATOR_URL", "127.0.0.1:8750", "http:// or https://"),
+        ("AIRTRACK_ORCHESTRATOR_URL", "http://", "AIRTRACK_ORCHESTRATOR_URL"),
     ],
 )
 def test_invalid_values_fail_with_one_line(
@@ -69,6 +72,29 @@ def test_cli_reports_bad_setting_in_one_line() -> None:
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln]
     assert len(lines) == 1 and "AIRTRACK_DB_LOCK_TIMEOUT_S" in lines[0], proc.stderr
+
+
+def test_worker_refuses_a_non_http_orchestrator_url(tmp_path: Path) -> None:
+    """Issue 15.9: an ftp:// URL used to leave the worker in local mode for ever."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AIRTRACK_")}
+    env |= {"AIRTRACK_HOME": str(tmp_path), "AIRTRACK_ORCHESTRATOR_URL": "ftp://x"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "airtrack", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln]
+    assert len(lines) == 1, proc.stderr
+    assert "AIRTRACK_ORCHESTRATOR_URL" in lines[0] and "ftp://x" in lines[0]
+
+
+def test_https_orchestrator_url_is_accepted() -> None:
+    assert load_settings(orchestrator_url="https://orch.example:8750").orchestrator_url == (
+        "https://orch.example:8750"
+    )
 
 
 def test_every_setting_is_documented() -> None:

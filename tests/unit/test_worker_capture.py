@@ -87,3 +87,52 @@ def test_hls_playlist(station: StationServer) -> None:
     audio, kind = _take(station.url("/hls/index.m3u8"), 10, info)
     assert info.hls and kind == "ended"  # a VOD playlist: all segments, then the end
     assert 19.0 <= audio <= 20.5
+
+
+def _failure(url: str, audio_timeout_s: float, within_s: float) -> tuple[StreamFailure, float]:
+    """The failure capture raises, and after how long; fails the test if none within_s."""
+    stop = threading.Event()
+    watchdog = threading.Timer(within_s, stop.set)  # never hang the suite on a regression
+    watchdog.start()
+    t0 = time.monotonic()
+    try:
+        for _ in capture(url, OPTS, stop, audio_timeout_s=audio_timeout_s):
+            pass
+    except StreamFailure as exc:
+        return exc, time.monotonic() - t0
+    finally:
+        watchdog.cancel()
+    raise AssertionError(f"{url}: no classified failure within {within_s} s")
+
+
+def test_trickle_fails_as_starved_within_the_bound(station: StationServer) -> None:
+    """Issue 15.7: one byte a second kept the socket busy and the stream "starting"."""
+    exc, elapsed = _failure(station.url("/trickle.mp3"), 2.0, within_s=20)
+    assert exc.kind == "starved" and not exc.permanent
+    assert "no audio decoded within 2 s" in str(exc)
+    assert elapsed < 20
+
+
+def test_text_served_as_audio_is_not_audio(station: StationServer) -> None:
+    """Issue 15.7: endless text as audio/mpeg kept FFmpeg probing for ever."""
+    exc, _ = _failure(station.url("/text.mp3"), 30.0, within_s=20)
+    assert exc.kind == "not_audio" and exc.permanent
+    assert "the body is text" in str(exc) and "audio/mpeg" in str(exc)
+
+
+def test_redirect_loop_is_a_classified_permanent_failure(station: StationServer) -> None:
+    """Issue 15.8: a redirect loop was an "internal error: TooManyRedirects"."""
+    exc, _ = _failure(station.url("/redirect-loop"), 30.0, within_s=20)
+    assert exc.kind == "redirects" and exc.permanent
+    assert str(exc).startswith("too many redirects")
+
+
+def test_live_stream_is_not_starved_by_the_audio_bound(station: StationServer) -> None:
+    stop = threading.Event()
+    t0 = time.monotonic()
+    got = 0
+    for block in capture(station.url("/live.mp3"), OPTS, stop, audio_timeout_s=1.5):
+        got += block.size
+        if time.monotonic() - t0 > 4.0:  # well past the bound: it restarts with every block
+            stop.set()
+    assert got / OPTS.sample_rate >= 4.0

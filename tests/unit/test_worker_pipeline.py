@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.signal import resample_poly
+from structlog.testing import capture_logs
 
 from airtrack.demo.music import render_song
 from airtrack.fingerprint.index import Index
@@ -163,3 +164,47 @@ def test_endless_silence_marks_the_stream_failed(station: StationServer, tmp_pat
     p.stop()
     assert p.join(2.0)
     box.close()
+
+
+def test_hostile_streams_reach_a_classified_failure_and_log_it_once(
+    station: StationServer, tmp_path: Path
+) -> None:
+    """Issue 15.7/15.8: a trickle and text-as-MP3 stayed "starting" with no error; a redirect
+    loop logged an "internal error" traceback on every retry."""
+    box = Outbox(tmp_path / "o.sqlite")
+    paths = {2: "/trickle.mp3", 3: "/text.mp3", 4: "/redirect-loop"}
+    with capture_logs() as logs:
+        pipes = {
+            sid: StreamPipeline(
+                _assignment(station.url(path), sid), box, None, _config(start_timeout_s=1.5)
+            )
+            for sid, path in paths.items()
+        }
+        for p in pipes.values():
+            p.start()
+        try:
+            assert _wait(lambda: all(p.connections >= 4 for p in pipes.values()), 30.0), [
+                p.report() for p in pipes.values()
+            ]
+            reports = {sid: p.report() for sid, p in pipes.items()}
+        finally:
+            for p in pipes.values():
+                p.stop()
+        assert all(p.join(3.0) for p in pipes.values())
+    box.close()
+    assert all(r.status == "failed" for r in reports.values()), reports
+    assert "no audio decoded within 1.5 s" in (reports[2].error or "")
+    assert "the body is text" in (reports[3].error or "")
+    assert (reports[4].error or "").startswith("too many redirects")
+    assert not [e for e in logs if e["event"] == "pipeline_error"]
+    assert not [e for e in logs if "internal error" in str(e.get("error"))]
+    for sid in paths:
+        mine = [
+            e
+            for e in logs
+            if e["event"] == "stream_status"
+            and e.get("status") == "failed"
+            and e.get("stream_id") == sid
+        ]
+        # several reconnects, one log line: the state changed once
+        assert len(mine) == 1, (sid, mine)

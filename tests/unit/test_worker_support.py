@@ -55,7 +55,9 @@ class StationServer:
     ``/redirect`` (302 → /live.mp3), ``/404``, ``/html``, ``/garbage``,
     ``/truncated.mp3`` (a few seconds, then cut mid-frame), ``/stall.mp3`` (a few
     seconds, then the socket goes quiet but stays open), ``/slow-headers`` (never answers),
-    ``/hls/index.m3u8`` (VOD playlist of MP3 segments).
+    ``/hls/index.m3u8`` (VOD playlist of MP3 segments); hostile ones: ``/trickle.mp3``
+    (real MP3, five bytes a second), ``/text.mp3`` (endless text lines as ``audio/mpeg``),
+    ``/redirect-loop`` (302 to itself).
     """
 
     def __init__(
@@ -113,6 +115,9 @@ class StationServer:
             "/html": self._html,
             "/garbage": self._garbage,
             "/redirect": self._redirect,
+            "/redirect-loop": self._redirect,
+            "/trickle.mp3": self._trickle,
+            "/text.mp3": self._text,
             "/hls/index.m3u8": self._playlist,
         }
         if path in routes:
@@ -144,9 +149,30 @@ class StationServer:
 
     def _redirect(self, h: BaseHTTPRequestHandler) -> None:
         h.send_response(302)
-        h.send_header("Location", "/live.mp3")
+        h.send_header("Location", h.path if h.path == "/redirect-loop" else "/live.mp3")
         h.send_header("Content-Length", "0")
         h.end_headers()
+
+    def _audio_head(self, h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "audio/mpeg")
+        h.send_header("icy-name", "Test FM")
+        h.end_headers()
+
+    def _trickle(self, h: BaseHTTPRequestHandler) -> None:
+        self._audio_head(h)
+        for i in range(len(self.live)):
+            # 5 bytes/s: under the tests' 1-s read timeout, so only the audio bound sees it
+            if self._stop.wait(0.2 / self.speed if i else 0):
+                return
+            h.wfile.write(self.live[i : i + 1])
+            h.wfile.flush()
+
+    def _text(self, h: BaseHTTPRequestHandler) -> None:
+        self._audio_head(h)
+        while not self._stop.wait(0.05):
+            h.wfile.write(b"Now playing: nothing. Listen live at our website!\n")
+            h.wfile.flush()
 
     def _playlist(self, h: BaseHTTPRequestHandler) -> None:
         lines = [
