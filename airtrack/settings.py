@@ -207,6 +207,25 @@ class Settings(BaseSettings):
     silence_fail_s: float = Field(
         default=300.0, gt=0, description="A stream silent this long is marked failed."
     )
+    stream_failover_after: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive failures on a stream URL before the worker tries the next "
+        "backup URL.",
+    )
+    stream_primary_retry_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="While on a backup URL, try the main URL again this often (seconds).",
+    )
+
+    # --- imports ----------------------------------------------------------
+    import_max_bytes: int = Field(
+        default=10_485_760,
+        ge=1024,
+        description="Largest metadata or stations file `catalog import-metadata` and "
+        "`streams import` accept.",
+    )
 
     # --- logging ----------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", description="Log level.")
