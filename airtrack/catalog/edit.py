@@ -21,7 +21,13 @@ from airtrack.listfile import csv_records, decode_list_file
 from airtrack.logging import get_logger
 
 from .identifiers import normalise_isrc
-from .metadata import apply_changes, changed_fields, parse_extra_key, parse_field
+from .metadata import (
+    TRACK_FIELDS,
+    apply_changes,
+    changed_fields,
+    parse_extra_key,
+    parse_field,
+)
 from .store import TrackRow, track_from_row
 
 __all__ = [
@@ -95,14 +101,16 @@ def parse_metadata_csv(data: bytes, max_bytes: int) -> tuple[list[TrackChange], 
         )
     problems: list[str] = []
     for name in names:
-        if name == kind:
-            continue
+        if name in (kind, "source") or name in TRACK_FIELDS:
+            continue  # a source column beside a track_id key is only there for people
         try:
             if parse_extra_key(name) is None:
-                parse_field(name, "")  # names an unknown column
+                problems.append(
+                    f"line {header_line}: unknown column {name!r} (known: track_id, source, "
+                    f"{', '.join(TRACK_FIELDS)}, extra.KEY)"
+                )
         except CatalogError as exc:
-            if "cannot be cleared" not in str(exc):
-                problems.append(f"line {header_line}: column {name!r}: {exc}")
+            problems.append(f"line {header_line}: column {name!r}: {exc}")
     if len(set(names)) != len(names):
         problems.append(f"line {header_line}: a column appears twice")
     if problems:
@@ -121,6 +129,8 @@ def parse_metadata_csv(data: bytes, max_bytes: int) -> tuple[list[TrackChange], 
 
 def _change(line: int, kind: KeyKind, row: dict[str, str]) -> TrackChange:
     raw_key = row.pop(kind).strip()
+    if kind != "source":
+        row.pop("source", None)
     if not raw_key:
         raise CatalogError(f"empty {kind}")
     key: str | int
