@@ -87,7 +87,11 @@ DELETE FROM streams WHERE name = %(name)s RETURNING id
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
        s.backup_urls, s.timezone, s.country, s.region, s.city, s.genre, s.extra,
-       s.meta->>'url_in_use' AS url_in_use,
+       -- the URL its owner last reported reading (heartbeat meta of the owning worker)
+       (SELECT x->>'url_in_use'
+        FROM workers w, jsonb_array_elements(w.meta->'streams') x
+        WHERE w.id = a.worker_id AND (x->>'stream_id')::bigint = s.id
+        LIMIT 1) AS url_in_use,
        a.worker_id, a.epoch, a.state
 FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name

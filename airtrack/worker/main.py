@@ -28,6 +28,8 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
             connect_timeout_s=min(settings.http_timeout_s, settings.stream_read_timeout_s),
         ),
         silence_fail_s=settings.silence_fail_s,
+        failover_after=settings.stream_failover_after,
+        primary_retry_s=settings.stream_primary_retry_s,
     )
 
 

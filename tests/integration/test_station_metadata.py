@@ -234,3 +234,50 @@ def test_api_streams_metadata_on_a_real_orchestrator(orch: OrchestratorProcess) 
     assert sorted(listed) == ["A", "C"]
     assert listed["A"]["backup_urls"] == ["http://127.0.0.1:9/a2"]
     assert listed["A"]["extra"] == {"k": "v"}
+
+
+async def test_assignments_carry_backup_urls_and_list_shows_the_url_in_use(
+    db_url: str, tmp_path: Path
+) -> None:
+    from .orch_support import SimWorker, fast_settings, orchestrator, settle
+
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        r = await orch.admin(
+            "POST",
+            "/streams",
+            json={
+                "name": "A",
+                "url": "http://127.0.0.1:9/a",
+                "backup_urls": ["http://127.0.0.1:9/b"],
+            },
+        )
+        assert r.status_code == 201, r.text
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        [sid] = w.running
+        r = await orch.worker_call(
+            "POST",
+            "/workers/w1/heartbeat",
+            json={
+                "streams": [
+                    {
+                        "stream_id": sid,
+                        "epoch": w.running[sid],
+                        "status": "running",
+                        "url_in_use": "http://127.0.0.1:9/b",
+                    }
+                ]
+            },
+        )
+        assert r.status_code == 200, r.text
+        [a] = r.json()["assignments"]
+        assert a["backup_urls"] == ["http://127.0.0.1:9/b"]
+        [listed] = (await orch.admin("GET", "/streams")).json()
+        assert listed["url_in_use"] == "http://127.0.0.1:9/b"
+
+        # a change of backup URLs reaches the worker in its next heartbeat reply
+        r = await orch.admin("PATCH", "/streams/A", json={"backup_urls": ["http://127.0.0.1:9/c"]})
+        assert r.status_code == 200, r.text
+        r = await w.heartbeat()
+        assert r.json()["assignments"][0]["backup_urls"] == ["http://127.0.0.1:9/c"]
