@@ -61,6 +61,9 @@ VALUES (%(name)s, %(url)s, %(backup_urls)s, %(timezone)s, %(country)s, %(region)
 RETURNING id, name, url, enabled, created_at, last_error,
           backup_urls, timezone, country, region, city, genre, extra
 
+-- name: stream_id_by_name
+SELECT id FROM streams WHERE name = %(name)s
+
 -- name: streams_lock_by_name
 -- the streams an edit or import names, locked in id order
 SELECT id, name, url, backup_urls, timezone, country, region, city, genre, extra

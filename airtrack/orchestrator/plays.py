@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from airtrack.db import Database, Row
+from airtrack.errors import UnknownStream
 
 
 async def list_plays(
     db: Database, *, stream: str | None, since: datetime | None, limit: int
 ) -> list[Row]:
-    """The newest plays first, of one stream or all, started at or after ``since``."""
+    """The newest plays first, of one stream or all, started at or after ``since``.
+
+    Raises ``UnknownStream`` for a stream name that does not exist: an empty answer would
+    read as "nothing aired".
+    """
+    if stream is not None and await db.fetchval("stream_id_by_name", {"name": stream}) is None:
+        raise UnknownStream(f"no stream named {stream!r}")
     return await db.fetch("plays_list", {"stream": stream, "since": since, "limit": limit})

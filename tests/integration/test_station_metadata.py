@@ -145,6 +145,8 @@ def test_cli_streams_add_edit_import(db_url: str, tmp_path: Path) -> None:
     assert "genre: – → jazz" in r.stdout
     r = cli(db_url, home, "streams", "edit", "Ghost", "--timezone", "UTC")
     assert r.returncode == 1 and "no stream named 'Ghost'" in r.stderr
+    r = cli(db_url, home, "plays", "--stream", "Ghost")
+    assert r.returncode == 1 and "no stream named 'Ghost'" in r.stderr
 
     pls = tmp_path / "list.pls"
     pls.write_text(
@@ -214,6 +216,9 @@ def test_api_streams_metadata_on_a_real_orchestrator(orch: OrchestratorProcess) 
     r = api.patch("/streams/A", json={"timezone": "Mars/Base"})
     assert r.status_code == 422 and r.json()["detail"].startswith("unknown time zone")
     assert api.patch("/streams/Ghost", json={"city": "x"}).status_code == 404
+    r = api.get("/plays", params={"stream": "Ghost"})
+    assert r.status_code == 404 and r.json()["detail"] == "no stream named 'Ghost'"
+    assert api.get("/plays", params={"stream": "A"}).json() == []
     assert api.patch("/streams/A", json={"url": None}).status_code == 422
 
     body = "name,url\nA,http://127.0.0.1:9/a\nC,http://127.0.0.1:9/c\n"
