@@ -153,6 +153,8 @@ class PlaysResponse(_Model):
 def check_stream_url(value: str) -> str:
     """``value`` if it is an http(s) URL; raises ``ValueError`` with one line."""
     text = str(value).strip()
+    if "\x00" in text:
+        raise ValueError("a URL must not contain NUL characters")
     try:
         url = AnyUrl(text)
     except ValueError:
@@ -162,6 +164,14 @@ def check_stream_url(value: str) -> str:
     if len(text) > 2000:
         raise ValueError("a stream URL is at most 2000 characters")
     return text
+
+
+def check_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """Free-form ``extra`` keys and values: PostgreSQL's jsonb cannot hold NUL."""
+    for key, value in extra.items():
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise ValueError("extra keys and values must not contain NUL characters")
+    return extra
 
 
 def check_timezone(value: str) -> str:
@@ -202,6 +212,11 @@ class StreamCreate(_Model):
     @classmethod
     def _backups(cls, v: list[str]) -> list[str]:
         return [check_stream_url(u) for u in v]
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_extra(v)
 
     @field_validator("timezone")
     @classmethod

@@ -7,11 +7,11 @@ with the same message (as a 4xx).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from airtrack.protocol import API_PREFIX, _Model
+from airtrack.protocol import API_PREFIX, _Model, check_extra
 
 __all__ = ["CATALOG_TRACKS_PATH", "STREAMS_IMPORT_PATH", "StreamEdit", "TrackEdit"]
 
@@ -42,6 +42,11 @@ class TrackEdit(_Model):
     duration_s: float | None = None
     extra: dict[_ExtraKey, _ExtraValue] = Field(default_factory=dict, max_length=100)
 
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_extra(v)
+
 
 class StreamEdit(_Model):
     """Fields to change on a stream (by name); left out: unchanged, ``null``: cleared.
@@ -60,3 +65,8 @@ class StreamEdit(_Model):
     city: _Text = None
     genre: _Text = None
     extra: dict[_ExtraKey, _ExtraValue] = Field(default_factory=dict, max_length=100)
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_extra(v)

@@ -18,7 +18,8 @@ from airtrack.protocol_admin import CATALOG_TRACKS_PATH, TrackEdit
 
 from .deps import Admin, State
 
-router = APIRouter(prefix=CATALOG_TRACKS_PATH, dependencies=[Admin], tags=["catalog"])
+# tagged "admin": the admin token only, like every operator route
+router = APIRouter(prefix=CATALOG_TRACKS_PATH, dependencies=[Admin], tags=["admin"])
 
 
 @router.get("")

@@ -16,6 +16,8 @@ async def list_plays(
     Raises ``UnknownStream`` for a stream name that does not exist: an empty answer would
     read as "nothing aired".
     """
-    if stream is not None and await db.fetchval("stream_id_by_name", {"name": stream}) is None:
+    if stream is not None and (
+        "\x00" in stream or await db.fetchval("stream_id_by_name", {"name": stream}) is None
+    ):
         raise UnknownStream(f"no stream named {stream!r}")
     return await db.fetch("plays_list", {"stream": stream, "since": since, "limit": limit})

@@ -152,6 +152,11 @@ async def edit_stream(
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise StationError(f"unknown field {sorted(unknown)[0]!r}")
+    if "\x00" in name:  # no stream can have it, and PostgreSQL text cannot hold it
+        raise UnknownStream(f"no stream named {name!r}")
+    for key, value in extra.items():
+        if "\x00" in key or (value is not None and "\x00" in value):
+            raise StationError("extra keys and values must not contain NUL characters")
 
     async def tx(t: Tx) -> StationOutcome:
         row = await t.fetchone("streams_lock_by_name", {"names": [name]})

@@ -116,6 +116,10 @@ async def test_api_catalog_tracks_on_a_real_orchestrator(
     assert api.get("/catalog/tracks/99999999").status_code == 404
     assert api.patch("/catalog/tracks/99999999", json={"label": "x"}).status_code == 404
     assert api.get("/catalog/tracks/99999999999999999999").status_code == 404
+    assert api.patch(f"/catalog/tracks/{t1}", json={"extra": {"k": "\x00"}}).status_code == 422
+    r = api.patch(f"/catalog/tracks/{t1}", json={"composers": ["a\x00"]})
+    assert r.status_code == 422
+    assert api.get("/catalog/tracks", params={"search": "\x00"}).status_code == 200
 
     csv = f"track_id,label\n{t1},A\n{t2},B\n".encode()
     r = api.post("/catalog/tracks/import-metadata", content=csv, params={"dry_run": "true"})

@@ -219,6 +219,14 @@ def test_api_streams_metadata_on_a_real_orchestrator(orch: OrchestratorProcess) 
     r = api.get("/plays", params={"stream": "Ghost"})
     assert r.status_code == 404 and r.json()["detail"] == "no stream named 'Ghost'"
     assert api.get("/plays", params={"stream": "A"}).json() == []
+    # NUL cannot be stored: refused as the caller's mistake, never a 500
+    assert api.get("/plays", params={"stream": "A\x00"}).status_code == 404
+    assert api.patch("/streams/A", json={"extra": {"k": "v\x00"}}).status_code == 422
+    assert api.patch("/streams/A%00", json={"city": "x"}).status_code == 404
+    r = api.post(
+        "/streams", json={"name": "N", "url": "http://127.0.0.1:9/n", "extra": {"k\x00": "v"}}
+    )
+    assert r.status_code == 422
     assert api.patch("/streams/A", json={"url": None}).status_code == 422
 
     body = "name,url\nA,http://127.0.0.1:9/a\nC,http://127.0.0.1:9/c\n"
