@@ -66,9 +66,14 @@ async def test_catalog_add_stores_tags_of_mp3_ogg_m4a(db: Database, tmp_path: Pa
     tags.add(TSRC(encoding=3, text="not-an-isrc"))
     tags.add(TALB(encoding=3, text="Kept"))
     tags.save(str(bad))
+    # another recording's file carrying a.mp3's ISRC: added, without the code
+    twin = write(tmp_path / "e.mp3", catalog_song(4, 8.0))
+    tags = ID3()
+    tags.add(TSRC(encoding=3, text="USRC17607839"))
+    tags.save(str(twin))
 
     summary = await ingest(db, discover([str(tmp_path)]), jobs=0)
-    assert summary.added == 4 and summary.failed == 0
+    assert summary.added == 5 and summary.failed == 0
     got = {Path(t.source).name: t for t in await list_tracks(db)}
     a, b, c, d = got["a.mp3"], got["b.ogg"], got["c.m4a"], got["d.mp3"]
     assert (a.isrc, a.iswc, a.album, a.label) == (
@@ -94,6 +99,7 @@ async def test_catalog_add_stores_tags_of_mp3_ogg_m4a(db: Database, tmp_path: Pa
     )
     # a malformed identifier in a tag is dropped; the song and its other tags are kept
     assert (d.isrc, d.album) == (None, "Kept")
+    assert got["e.mp3"].isrc is None
 
 
 async def test_edit_sets_normalised_fields_and_refuses_bad_values(db: Database) -> None:
