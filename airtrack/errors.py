@@ -11,8 +11,13 @@ AirtrackError
 ├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
 ├── IndexFileError         an index file is unreadable or of another engine version
 ├── CatalogError           catalog ingest/export problem
+│   ├── InvalidIdentifier      an ISRC or ISWC is malformed or fails its check digit
+│   ├── UnknownTrack           no catalog track with that id / ISRC / source
+│   └── MetadataImportError    an import file is refused (every bad line listed)
+├── StationError           a stream's metadata is invalid or names no stream
+│   ├── UnknownStream          no stream with that name
+│   └── StationImportError     a stations file is refused (every bad line listed)
 ├── StreamExists           a stream with that name already exists
-├── UnknownStream          no stream has that name
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
@@ -69,6 +74,38 @@ class CatalogError(AirtrackError):
     """A catalog operation failed."""
 
 
+class InvalidIdentifier(CatalogError):
+    """An ISRC or ISWC is malformed or fails its check digit."""
+
+
+class UnknownTrack(CatalogError):
+    """No catalog track matches the given id, ISRC or source."""
+
+
+class MetadataImportError(CatalogError):
+    """A metadata file was refused as a whole; ``problems`` lists each bad line."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class StationError(AirtrackError):
+    """A stream's metadata is invalid (time zone, URL, field)."""
+
+
+class UnknownStream(StationError):
+    """No stream has that name."""
+
+
+class StationImportError(StationError):
+    """A stations file was refused as a whole; ``problems`` lists each bad line."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
 class StaleEpoch(AirtrackError):
     """A write about a stream carried an epoch that no longer owns it."""
 
@@ -83,10 +120,6 @@ class IndexFileError(AirtrackError):
 
 class StreamExists(AirtrackError):
     """A stream with that name already exists."""
-
-
-class UnknownStream(AirtrackError):
-    """No stream has that name (a listing filtered by it would be silently empty)."""
 
 
 class WorkerNotRegistered(AirtrackError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -54,12 +55,17 @@ class RegisterRequest(_Model):
 
 
 class Assignment(_Model):
-    """One stream the worker must run, fenced by ``epoch``."""
+    """One stream the worker must run, fenced by ``epoch``.
+
+    ``backup_urls`` are tried in order when ``url`` keeps failing (the worker comes back
+    to ``url`` when it answers again).
+    """
 
     stream_id: int = Field(ge=1, le=MAX_ID)
     name: str
     url: str
     epoch: Epoch
+    backup_urls: list[str] = Field(default_factory=list)
 
 
 class RegisterResponse(_Model):
@@ -79,6 +85,8 @@ class RunningStream(_Model):
     error: str | None = Field(default=None, max_length=2000)
     lag_s: float | None = Field(default=None, ge=0)
     cpu_s: float | None = Field(default=None, ge=0)
+    #: The URL the worker is reading (the main URL or one of the backups).
+    url_in_use: str | None = Field(default=None, max_length=2000)
 
 
 class HeartbeatRequest(_Model):
@@ -142,9 +150,56 @@ class PlaysResponse(_Model):
 # --- admin ----------------------------------------------------------------
 
 
+def check_stream_url(value: str) -> str:
+    """``value`` if it is an http(s) URL; raises ``ValueError`` with one line."""
+    text = str(value).strip()
+    if "\x00" in text:
+        raise ValueError("a URL must not contain NUL characters")
+    try:
+        url = AnyUrl(text)
+    except ValueError:
+        raise ValueError(f"invalid URL {text[:200]!r}") from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"stream URL must be http:// or https://, got {text[:200]!r}")
+    if len(text) > 2000:
+        raise ValueError("a stream URL is at most 2000 characters")
+    return text
+
+
+def check_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    """Free-form ``extra`` keys and values: PostgreSQL's jsonb cannot hold NUL."""
+    for key, value in extra.items():
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise ValueError("extra keys and values must not contain NUL characters")
+    return extra
+
+
+def check_timezone(value: str) -> str:
+    """``value`` if it is an IANA time zone (``Europe/Lisbon``); raises ``ValueError``."""
+    text = str(value).strip()
+    try:
+        if not text or "\x00" in text or text.startswith(("/", ".")) or ".." in text:
+            raise ValueError
+        ZoneInfo(text)
+    except (ValueError, ZoneInfoNotFoundError, OSError):
+        raise ValueError(
+            f"unknown time zone {text[:64]!r}: use an IANA name such as Europe/Lisbon or UTC"
+        ) from None
+    return text
+
+
 class StreamCreate(_Model):
     name: StreamName
     url: AnyUrl
+    backup_urls: list[str] = Field(default_factory=list, max_length=20)
+    timezone: str = "UTC"
+    country: str | None = Field(default=None, max_length=500)
+    region: str | None = Field(default=None, max_length=500)
+    city: str | None = Field(default=None, max_length=500)
+    genre: str | None = Field(default=None, max_length=500)
+    extra: dict[Annotated[str, Field(min_length=1, max_length=100)], str] = Field(
+        default_factory=dict, max_length=100
+    )
 
     @field_validator("url")
     @classmethod
@@ -152,6 +207,21 @@ class StreamCreate(_Model):
         if v.scheme not in ("http", "https"):
             raise ValueError("stream URL must be http:// or https://")
         return v
+
+    @field_validator("backup_urls")
+    @classmethod
+    def _backups(cls, v: list[str]) -> list[str]:
+        return [check_stream_url(u) for u in v]
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_extra(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        return check_timezone(v)
 
 
 class StreamOut(BaseModel):
@@ -164,6 +234,15 @@ class StreamOut(BaseModel):
     worker_id: str | None = None
     epoch: int | None = None
     status: str | None = None
+    backup_urls: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    genre: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    #: The URL its worker last reported reading (None: not running or not reported).
+    url_in_use: str | None = None
 
 
 class WorkerOut(BaseModel):

@@ -227,6 +227,25 @@ class Settings(BaseSettings):
         description="A stream connection that decodes no audio this long (from the connect, or "
         "since its last audio) fails as starved: a trickle, or a body that is not audio.",
     )
+    stream_failover_after: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive failures on a stream URL before the worker tries the next "
+        "backup URL.",
+    )
+    stream_primary_retry_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="While on a backup URL, try the main URL again this often (seconds).",
+    )
+
+    # --- imports ----------------------------------------------------------
+    import_max_bytes: int = Field(
+        default=10_485_760,
+        ge=1024,
+        description="Largest metadata or stations file `catalog import-metadata` and "
+        "`streams import` accept.",
+    )
 
     # --- logging ----------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", description="Log level.")

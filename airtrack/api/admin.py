@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
-from airtrack.errors import StreamExists, UnknownStream
+from airtrack.errors import StreamExists
 from airtrack.orchestrator import plays, streams
+from airtrack.orchestrator.station_files import check_station_fields, parse_stations
+from airtrack.orchestrator.stations import edit_stream, import_stations
 from airtrack.protocol import (
     API_PREFIX,
     AssignmentOut,
@@ -17,6 +19,7 @@ from airtrack.protocol import (
     StreamOut,
     WorkerOut,
 )
+from airtrack.protocol_admin import StreamEdit
 
 from .deps import Admin, State
 
@@ -39,6 +42,48 @@ async def post_stream(req: StreamCreate, st: State) -> dict[str, Any]:
         return await streams.add_stream(st.db, req)
     except StreamExists as exc:
         raise HTTPException(409, str(exc)) from None
+
+
+@router.post(
+    "/streams/import",
+    responses={422: {"description": "the file is refused; every bad line is listed"}},
+)
+async def post_streams_import(
+    request: Request,
+    st: State,
+    format: Annotated[str | None, Query(pattern="^(m3u|pls|csv)$")] = None,
+    filename: Annotated[str, Query(max_length=255)] = "stations",
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """The body is the file itself; ``format`` or ``filename``'s extension names its kind."""
+    data = await request.body()
+    fmt: Any = format
+    entries, problems = parse_stations(data, filename, st.settings.import_max_bytes, fmt)
+    outcomes = await import_stations(st.db, entries, dry_run=dry_run, problems=problems)
+    return {"dry_run": dry_run, "streams": [o.to_json() for o in outcomes]}
+
+
+@router.patch(
+    "/streams/{name}",
+    responses={404: {"description": "no such stream"}, 409: {"description": "name taken"}},
+)
+async def patch_stream(
+    name: str, edit: StreamEdit, st: State, dry_run: bool = False
+) -> dict[str, Any]:
+    given = {k: getattr(edit, k) for k in edit.model_fields_set - {"extra"}}
+    if given.get("backup_urls") is None and "backup_urls" in given:
+        given["backup_urls"] = []
+    for key in ("name", "url", "timezone"):
+        if key in given and given[key] is None:
+            raise HTTPException(422, f"{key} cannot be cleared")
+    if not given and not edit.extra:
+        raise HTTPException(422, "nothing to change: give at least one field")
+    fields = check_station_fields(given)
+    try:
+        outcome = await edit_stream(st.db, name, fields, edit.extra, dry_run=dry_run)
+    except StreamExists as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"dry_run": dry_run, "streams": [outcome.to_json()]}
 
 
 @router.delete("/streams/{name}", responses={404: {"description": "no such stream"}})
@@ -69,7 +114,4 @@ async def get_plays(
 ) -> list[dict[str, Any]]:
     if since is not None and since.tzinfo is None:
         raise HTTPException(422, "since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
-    try:
-        return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
-    except UnknownStream as exc:
-        raise HTTPException(404, str(exc)) from None
+    return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)

@@ -17,16 +17,22 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from airtrack.errors import (
+    CatalogError,
     DatabaseError,
     DatabaseUnavailable,
     IntegrityViolation,
     LockContention,
+    MetadataImportError,
+    StationError,
+    StationImportError,
+    UnknownStream,
+    UnknownTrack,
     first_line,
 )
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
 
-from . import admin, operations, probes, workers
+from . import admin, catalog, operations, probes, workers
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -92,7 +98,18 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             )
         return JSONResponse({"detail": f"database error: {exc}"}, 500)
 
-    for router in (workers.router, admin.router, operations.router, probes.router):
+    @app.exception_handler(CatalogError)
+    @app.exception_handler(StationError)
+    async def metadata_error(request: Request, exc: Exception) -> JSONResponse:
+        # the CLI's message, as a 4xx: a refused value or file is the caller's to fix
+        status = 404 if isinstance(exc, UnknownTrack | UnknownStream) else 422
+        body: dict[str, object] = {"detail": first_line(exc)}
+        if isinstance(exc, MetadataImportError | StationImportError):
+            body["problems"] = exc.problems
+        return JSONResponse(body, status)
+
+    routers = (workers.router, admin.router, catalog.router, operations.router, probes.router)
+    for router in routers:
         app.include_router(router)
     app.include_router(operations.pages)
     return app

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any
 
 from airtrack.catalog.files import (
     AUDIO_EXTENSIONS,
@@ -64,10 +65,12 @@ class _Analysis:
     title: str | None = None
     artist: str | None = None
     error: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def _analyse(path: str) -> _Analysis:
     """Tags + fingerprint of one file; every failure becomes a one-line ``error``."""
+    from airtrack.catalog.tags import read_rights_tags
     from airtrack.fingerprint import fingerprint_file, pack_prints, probe_duration, read_tags
 
     try:
@@ -85,11 +88,13 @@ def _analyse(path: str) -> _Analysis:
         except AudioError:
             tag_title = tag_artist = None
         name_title, name_artist = tags_from_name(path)
+        meta = read_rights_tags(path)
         return _Analysis(
             prints=pack_prints(prints),
             duration_s=prints.duration_s,
-            title=tag_title or name_title,
-            artist=tag_artist or name_artist,
+            title=tag_title or meta.pop("title", None) or name_title,
+            artist=tag_artist or meta.pop("artist", None) or name_artist,
+            meta={k: v for k, v in meta.items() if k not in ("title", "artist")},
         )
     except AudioError as exc:
         return _Analysis(error=_strip_name(exc, path))
@@ -231,7 +236,13 @@ class _Batch:
                 self.report(FileResult(twin.source, "failed", f"same content as {source}"))
             return
         track = NewTrack(
-            analysis.title, analysis.artist, source, analysis.duration_s, job.sha, analysis.prints
+            analysis.title,
+            analysis.artist,
+            source,
+            analysis.duration_s,
+            job.sha,
+            analysis.prints,
+            analysis.meta,
         )
         try:
             outcome = await add_track(self.db, track)

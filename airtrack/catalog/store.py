@@ -6,13 +6,15 @@ snapshot keyed by revision is never stale (see :mod:`airtrack.catalog.snapshot`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from airtrack.db import Database, Tx
 from airtrack.errors import CatalogError
 from airtrack.fingerprint import PRINTS_VERSION
+from airtrack.logging import get_logger
 
 __all__ = [
     "ENGINE",
@@ -22,10 +24,14 @@ __all__ = [
     "add_track",
     "catalog_revision",
     "find_by_sha",
+    "get_track",
     "list_tracks",
     "remove_track",
+    "track_from_row",
     "tracks_by_ids",
 ]
+
+log = get_logger(__name__)
 
 #: Value of ``track_prints.engine`` for prints made by this build's fingerprint engine.
 ENGINE = f"landmark-v{PRINTS_VERSION}"
@@ -39,16 +45,64 @@ class TrackRow:
     source: str
     duration_s: float
     added_at: datetime | None = None
+    album: str | None = None
+    label: str | None = None
+    isrc: str | None = None
+    iswc: str | None = None
+    composers: tuple[str, ...] = ()
+    release_year: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "title": self.title,
             "artist": self.artist,
+            "album": self.album,
+            "label": self.label,
+            "isrc": self.isrc,
+            "iswc": self.iswc,
+            "composers": list(self.composers),
+            "release_year": self.release_year,
             "source": self.source,
             "duration_s": round(self.duration_s, 3),
             "added_at": self.added_at.isoformat() if self.added_at else None,
+            "extra": dict(self.extra),
         }
+
+    def fields(self) -> dict[str, Any]:
+        """The editable fields as :mod:`airtrack.catalog.metadata` handles them."""
+        return {
+            "title": self.title,
+            "artist": self.artist,
+            "album": self.album,
+            "label": self.label,
+            "isrc": self.isrc,
+            "iswc": self.iswc,
+            "composers": list(self.composers),
+            "release_year": self.release_year,
+            "duration_s": self.duration_s,
+            "extra": dict(self.extra),
+        }
+
+
+def track_from_row(r: Mapping[str, Any]) -> TrackRow:
+    """A ``TrackRow`` from a row of ``catalog_list``/``catalog_track``/``catalog_lock_tracks``."""
+    return TrackRow(
+        int(r["id"]),
+        r["title"],
+        r["artist"],
+        r["source"],
+        float(r["duration_s"]),
+        r["added_at"],
+        r["album"],
+        r["label"],
+        r["isrc"],
+        r["iswc"],
+        tuple(r["composers"] or ()),
+        r["release_year"],
+        dict(r["extra"] or {}),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +115,8 @@ class NewTrack:
     duration_s: float
     sha256: str
     prints: bytes
+    #: album, label, isrc, iswc, composers, release_year from the file's tags
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +132,18 @@ def _clean(text: str | None) -> str | None:
     if text is None:
         return None
     return text.replace("\x00", "").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _meta_params(meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "album": _clean(meta.get("album")),
+        "label": _clean(meta.get("label")),
+        "isrc": meta.get("isrc"),
+        "iswc": meta.get("iswc"),
+        "composers": [c for c in (_clean(x) for x in meta.get("composers") or ()) if c],
+        "release_year": meta.get("release_year"),
+        "extra": dict(meta.get("extra") or {}),
+    }
 
 
 async def find_by_sha(db: Database, sha256: str) -> tuple[int, bool] | None:
@@ -100,7 +168,16 @@ async def add_track(db: Database, track: NewTrack) -> AddOutcome:
             "source": _clean(track.source),
             "duration_s": float(track.duration_s),
             "sha": track.sha256,
+            **_meta_params(track.meta),
         }
+        isrc = params["isrc"]
+        if isrc is not None and (
+            holder := await t.fetchval("catalog_track_by_isrc", {"isrc": isrc})
+        ):
+            # two files of one recording share its ISRC; the second is still worth
+            # recognising, so it is stored without the code rather than refused
+            log.warning("catalog.isrc_taken", source=params["source"], isrc=isrc, holder=holder)
+            params["isrc"] = None
         new_id = await t.fetchval("catalog_insert_track", params)
         if new_id is None:
             row = await t.fetchone("catalog_track_by_sha", {"sha": track.sha256})
@@ -121,19 +198,18 @@ async def add_track(db: Database, track: NewTrack) -> AddOutcome:
     return await db.run("catalog_add_track", tx, idempotent=True)
 
 
-async def list_tracks(db: Database) -> list[TrackRow]:
-    rows = await db.fetch("catalog_list")
-    return [
-        TrackRow(
-            int(r["id"]),
-            r["title"],
-            r["artist"],
-            r["source"],
-            float(r["duration_s"]),
-            r["added_at"],
-        )
-        for r in rows
-    ]
+async def list_tracks(db: Database, search: str | None = None) -> list[TrackRow]:
+    """Every track, or those with ``search`` (case-insensitive) in a descriptive field."""
+    pattern = None
+    if search:
+        pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await db.fetch("catalog_list", {"search": pattern})
+    return [track_from_row(r) for r in rows]
+
+
+async def get_track(db: Database, track_id: int) -> TrackRow | None:
+    row = await db.fetchone("catalog_track", {"id": track_id})
+    return None if row is None else track_from_row(row)
 
 
 async def remove_track(db: Database, track_id: int, *, force: bool = False) -> TrackRow | None:

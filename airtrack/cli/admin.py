@@ -20,14 +20,31 @@ def _dump(rows: list[dict[str, Any]], model: Any) -> str:
     return jsonlib.dumps([model.model_validate(r).model_dump(mode="json") for r in rows], indent=2)
 
 
-def streams_add(settings: Settings, url: str, name: str) -> None:
+def streams_add(
+    settings: Settings,
+    url: str,
+    name: str,
+    timezone: str = "UTC",
+    backup_urls: list[str] | None = None,
+    meta: list[str] | None = None,
+) -> None:
     from airtrack.errors import StreamExists
     from airtrack.orchestrator.streams import add_stream
 
+    from .stations import split_meta
+
+    columns, extra = split_meta(meta or [])
     try:
-        req = StreamCreate(name=name, url=url)
+        req = StreamCreate(
+            name=name,
+            url=url,
+            timezone=timezone,
+            backup_urls=backup_urls or [],
+            extra={k: v for k, v in extra.items() if v is not None},
+            **{k: v for k, v in columns.items() if v is not None},
+        )
     except ValidationError as exc:
-        fail(f"invalid stream: {exc.errors()[0]['msg']}")
+        fail(f"invalid stream: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
 
     async def go(db: Database) -> dict[str, Any]:
         return await add_stream(db, req)
@@ -57,11 +74,15 @@ def streams_list(settings: Settings, as_json: bool) -> None:
     if as_json:
         print(_dump(rows, StreamOut))
         return
-    table = Table("name", "url", "worker", "epoch", "status", "last error")
+    table = Table("name", "url", "time zone", "worker", "epoch", "status", "last error")
     for r in rows:
+        url = r["url"]
+        if r.get("url_in_use") and r["url_in_use"] != url:
+            url = f"{url}\n→ on backup {r['url_in_use']}"
         table.add_row(
             r["name"],
-            r["url"],
+            url,
+            r.get("timezone") or "UTC",
             r["worker_id"] or "-",
             str(r["epoch"]),
             r["status"] or "-",

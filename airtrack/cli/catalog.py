@@ -148,22 +148,29 @@ def add(paths: list[str], jobs: int) -> None:
 # -- catalog list / remove ---------------------------------------------------------------
 
 
-def list_(as_json: bool) -> None:
+def list_(as_json: bool, search: str | None = None) -> None:
     from airtrack.catalog.store import list_tracks
 
-    rows = _with_db(settings_from(), list_tracks)
+    text = search.replace("\x00", "") if search else None
+    rows = _with_db(settings_from(), lambda db: list_tracks(db, text))
     if as_json:
         _print_json([r.to_json() for r in rows])
         return
     if not rows:
-        _say("the catalog is empty (add songs with `airtrack catalog add PATH...`)")
+        _say(
+            "no tracks match"
+            if search
+            else "the catalog is empty (add songs with `airtrack catalog add PATH...`)"
+        )
         return
-    table = Table("id", "title", "artist", "source", "duration", "added", box=None)
+    table = Table("id", "title", "artist", "album", "isrc", "source", "duration", "added", box=None)
     for r in rows:
         table.add_row(
             str(r.id),
             _safe(r.title or ""),
             _safe(r.artist or ""),
+            _safe(r.album or ""),
+            r.isrc or "",
             _safe(r.source),
             _duration(r.duration_s),
             _local(r.added_at),

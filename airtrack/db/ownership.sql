@@ -75,7 +75,8 @@ CREATE OR REPLACE FUNCTION airtrack_assignments_of(p_worker text)
 RETURNS jsonb
 LANGUAGE sql STABLE AS $fn$
     SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'stream_id', a.stream_id, 'name', s.name, 'url', s.url, 'epoch', a.epoch)
+               'stream_id', a.stream_id, 'name', s.name, 'url', s.url, 'epoch', a.epoch,
+               'backup_urls', to_jsonb(s.backup_urls))
                ORDER BY a.stream_id), '[]'::jsonb)
     FROM assignments a JOIN streams s ON s.id = a.stream_id
     WHERE a.worker_id = p_worker AND a.state = 'assigned' AND s.enabled;

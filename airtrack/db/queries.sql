@@ -55,8 +55,31 @@ SELECT stream_id, worker_id, epoch, state FROM assignments ORDER BY stream_id
 
 -- ---------------------------------------------------------------- streams
 -- name: stream_insert
-INSERT INTO streams (name, url) VALUES (%(name)s, %(url)s)
-RETURNING id, name, url, enabled, created_at, last_error
+INSERT INTO streams (name, url, backup_urls, timezone, country, region, city, genre, extra)
+VALUES (%(name)s, %(url)s, %(backup_urls)s, %(timezone)s, %(country)s, %(region)s, %(city)s,
+        %(genre)s, %(extra)s)
+RETURNING id, name, url, enabled, created_at, last_error,
+          backup_urls, timezone, country, region, city, genre, extra
+
+-- name: stream_id_by_name
+SELECT id FROM streams WHERE name = %(name)s
+
+-- name: streams_lock_by_name
+-- the streams an edit or import names, locked in id order
+SELECT id, name, url, backup_urls, timezone, country, region, city, genre, extra
+FROM streams
+WHERE name = ANY(%(names)s)
+ORDER BY id
+FOR UPDATE
+
+-- name: stream_update
+UPDATE streams
+SET name = %(name)s, url = %(url)s, backup_urls = %(backup_urls)s, timezone = %(timezone)s,
+    country = %(country)s, region = %(region)s, city = %(city)s, genre = %(genre)s,
+    extra = %(extra)s
+WHERE id = %(id)s
+RETURNING id, name, url, enabled, created_at, last_error,
+          backup_urls, timezone, country, region, city, genre, extra
 
 -- name: assignment_insert
 INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
@@ -64,11 +87,15 @@ INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
 -- name: stream_delete
 DELETE FROM streams WHERE name = %(name)s RETURNING id
 
--- name: stream_exists
-SELECT EXISTS (SELECT 1 FROM streams WHERE name = %(name)s)
 
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
+       s.backup_urls, s.timezone, s.country, s.region, s.city, s.genre, s.extra,
+       -- the URL its owner last reported reading (heartbeat meta of the owning worker)
+       (SELECT x->>'url_in_use'
+        FROM workers w, jsonb_array_elements(w.meta->'streams') x
+        WHERE w.id = a.worker_id AND (x->>'stream_id')::bigint = s.id
+        LIMIT 1) AS url_in_use,
        a.worker_id, a.epoch, a.state
 FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name

@@ -7,10 +7,15 @@ LEFT JOIN track_prints p ON p.track_id = t.id
 WHERE t.content_sha256 = %(sha)s;
 
 -- name: catalog_insert_track
-INSERT INTO tracks (title, artist, source, duration_s, content_sha256)
-VALUES (%(title)s, %(artist)s, %(source)s, %(duration_s)s, %(sha)s)
+INSERT INTO tracks (title, artist, source, duration_s, content_sha256,
+                    album, label, isrc, iswc, composers, release_year, extra)
+VALUES (%(title)s, %(artist)s, %(source)s, %(duration_s)s, %(sha)s,
+        %(album)s, %(label)s, %(isrc)s, %(iswc)s, %(composers)s, %(release_year)s, %(extra)s)
 ON CONFLICT (content_sha256) DO NOTHING
 RETURNING id;
+
+-- name: catalog_track_by_isrc
+SELECT id FROM tracks WHERE isrc = %(isrc)s;
 
 -- name: catalog_put_prints
 INSERT INTO track_prints (track_id, engine, prints)
@@ -26,8 +31,15 @@ RETURNING revision;
 SELECT revision, changed_at FROM catalog_state WHERE id;
 
 -- name: catalog_list
-SELECT id, title, artist, source, duration_s, added_at
+-- %(search)s: case-insensitive substring of any descriptive field (NULL: every track);
+-- the caller escapes LIKE wildcards
+SELECT id, title, artist, source, duration_s, added_at,
+       album, label, isrc, iswc, composers, release_year, extra
 FROM tracks
+WHERE %(search)s::text IS NULL
+   OR concat_ws(' ', title, artist, album, label, isrc, iswc, source,
+                array_to_string(composers, ' '), release_year::text)
+      ILIKE '%%' || %(search)s || '%%'
 ORDER BY id;
 
 -- name: catalog_track_plays
@@ -35,6 +47,32 @@ ORDER BY id;
 SELECT t.id, (SELECT count(*) FROM plays p WHERE p.track_id = t.id) AS plays
 FROM tracks t WHERE t.id = %(id)s
 FOR UPDATE OF t;
+
+-- name: catalog_track
+SELECT id, title, artist, source, duration_s, added_at,
+       album, label, isrc, iswc, composers, release_year, extra
+FROM tracks
+WHERE id = %(id)s;
+
+-- name: catalog_lock_tracks
+-- the tracks a metadata change names, locked in id order (one lock order for every
+-- writer); keyed by id, ISRC or source
+SELECT id, title, artist, source, duration_s, added_at,
+       album, label, isrc, iswc, composers, release_year, extra
+FROM tracks
+WHERE id = ANY(%(ids)s) OR isrc = ANY(%(isrcs)s) OR source = ANY(%(sources)s)
+ORDER BY id
+FOR UPDATE;
+
+-- name: catalog_isrc_holders
+SELECT id, isrc FROM tracks WHERE isrc = ANY(%(isrcs)s);
+
+-- name: catalog_update_track
+UPDATE tracks
+SET title = %(title)s, artist = %(artist)s, album = %(album)s, label = %(label)s,
+    isrc = %(isrc)s, iswc = %(iswc)s, composers = %(composers)s,
+    release_year = %(release_year)s, duration_s = %(duration_s)s, extra = %(extra)s
+WHERE id = %(id)s;
 
 -- name: catalog_delete_track
 DELETE FROM tracks WHERE id = %(id)s

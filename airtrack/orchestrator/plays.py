@@ -11,11 +11,13 @@ from airtrack.errors import UnknownStream
 async def list_plays(
     db: Database, *, stream: str | None, since: datetime | None, limit: int
 ) -> list[Row]:
-    """Plays newest first; an unknown ``stream`` name raises :class:`UnknownStream`.
+    """The newest plays first, of one stream or all, started at or after ``since``.
 
-    An empty answer for a misspelt name would read as "nothing aired", so every caller
-    (CLI, API) refuses it here, in one place.
+    Raises ``UnknownStream`` for a stream name that does not exist: an empty answer would
+    read as "nothing aired".
     """
-    if stream is not None and not await db.fetchval("stream_exists", {"name": stream}):
+    if stream is not None and (
+        "\x00" in stream or await db.fetchval("stream_id_by_name", {"name": stream}) is None
+    ):
         raise UnknownStream(f"no stream named {stream!r}")
     return await db.fetch("plays_list", {"stream": stream, "since": since, "limit": limit})

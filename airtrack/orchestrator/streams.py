@@ -14,7 +14,20 @@ log = get_logger("airtrack.orchestrator.streams")
 
 async def add_stream(db: Database, req: StreamCreate) -> Row:
     async def fn(tx: Tx) -> Row:
-        row = await tx.fetchone("stream_insert", {"name": req.name, "url": str(req.url)})
+        row = await tx.fetchone(
+            "stream_insert",
+            {
+                "name": req.name,
+                "url": str(req.url),
+                "backup_urls": req.backup_urls,
+                "timezone": req.timezone,
+                "country": req.country,
+                "region": req.region,
+                "city": req.city,
+                "genre": req.genre,
+                "extra": req.extra,
+            },
+        )
         assert row is not None
         await tx.execute("assignment_insert", {"sid": row["id"]})
         await tx.execute("notify_tick", {"why": f"stream_added:{row['id']}"})

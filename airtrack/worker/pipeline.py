@@ -29,6 +29,7 @@ from airtrack.protocol import Assignment, PlayIn, RunningStream, StreamStatus
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.capture import CaptureOptions, StreamFailure, StreamInfo, capture
+from airtrack.worker.failover import UrlRotation
 from airtrack.worker.outbox import play_key
 
 log = get_logger(__name__)
@@ -65,6 +66,8 @@ class PipelineConfig:
     reconnect_cap_s: float = _DEFAULTS.stream_reconnect_cap_s
     fail_after: int = _DEFAULTS.stream_fail_after
     healthy_after_s: float = _DEFAULTS.stream_healthy_after_s
+    failover_after: int = _DEFAULTS.stream_failover_after
+    primary_retry_s: float = _DEFAULTS.stream_primary_retry_s
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
@@ -77,6 +80,8 @@ class PipelineConfig:
             reconnect_cap_s=settings.stream_reconnect_cap_s,
             fail_after=settings.stream_fail_after,
             healthy_after_s=settings.stream_healthy_after_s,
+            failover_after=settings.stream_failover_after,
+            primary_retry_s=settings.stream_primary_retry_s,
         )
 
 
@@ -160,6 +165,13 @@ class StreamPipeline:
         self._thread = threading.Thread(
             target=self._run, name=f"stream-{assignment.stream_id}", daemon=True
         )
+        self.urls = UrlRotation(
+            [assignment.url, *assignment.backup_urls],
+            self.config.failover_after,
+            self.config.primary_retry_s,
+        )
+        self._primary_answered = threading.Event()
+        self._probe: threading.Thread | None = None
         self._log = log.bind(stream_id=assignment.stream_id, epoch=assignment.epoch)
 
     # --- control (any thread) -----------------------------------------------
@@ -195,6 +207,7 @@ class StreamPipeline:
                 error=self._error[:2000] if self._error else None,
                 lag_s=round(self._lag_s, 3) if self._lag_s is not None else None,
                 cpu_s=round(self._cpu_s, 3),
+                url_in_use=self.urls.current,
             )
 
     @property
@@ -227,14 +240,14 @@ class StreamPipeline:
             session = _Session(self._wall)
             gen = -1
             failure: StreamFailure | None = None
+            back_to_primary = False
+            with self._lock:
+                url = self.urls.current
+            blocks = capture(
+                url, cfg.capture, self._stop, self.info, audio_timeout_s=cfg.start_timeout_s
+            )
             try:
-                for block in capture(
-                    self.assignment.url,
-                    cfg.capture,
-                    self._stop,
-                    self.info,
-                    audio_timeout_s=cfg.start_timeout_s,
-                ):
+                for block in blocks:
                     seconds = block.size / cfg.capture.sample_rate
                     lag = session.on_block(seconds)
                     self.audio_s += seconds
@@ -247,6 +260,7 @@ class StreamPipeline:
                         self._emit(session, session.matcher.feed(block))
                     if session.audio_s >= cfg.healthy_after_s:
                         attempt = consecutive = 0
+                        self.urls.healthy()
                     rms = float(np.sqrt(np.mean(np.square(block)))) if block.size else 0.0
                     silent_s = silent_s + seconds if rms < cfg.silence_rms else 0.0
                     with self._lock:
@@ -256,6 +270,9 @@ class StreamPipeline:
                         self._set("failed", f"silence: no audio for {silent_s:.0f} s")
                     else:
                         self._set("running", None)
+                    if self.urls.on_backup and self._primary_is_back():
+                        back_to_primary = True
+                        break
             except StreamFailure as exc:
                 failure = exc
             except Exception as exc:  # a bug or an unexpected library error: keep going
@@ -264,14 +281,29 @@ class StreamPipeline:
                     self._log.exception("pipeline_error")
                     last_bug = str(failure)
             finally:
+                blocks.close()  # type: ignore[attr-defined]
                 self._close_matcher(session)
             if self._stop.is_set():
                 break
+            if back_to_primary:
+                with self._lock:
+                    self.urls.back_to_primary()
+                self._log.info("stream_url", url=self.urls.current, why="main URL answers again")
+                continue
             assert failure is not None
             attempt += 1
             consecutive += 1
-            bad = failure.permanent or consecutive >= cfg.fail_after
+            n_urls = len(self.urls.urls)
+            # with backups, "failed" means every URL has had its chances
+            bad = (failure.permanent and n_urls == 1) or consecutive >= cfg.fail_after * n_urls
             self._set("failed" if bad else "retrying", str(failure))
+            with self._lock:
+                moved = self.urls.failed(time.monotonic(), permanent=failure.permanent)
+            if moved:
+                self._log.warning(
+                    "stream_url", url=self.urls.current, previous=url, why=failure.kind
+                )
+                attempt = 1  # a fresh URL: no reason to wait long before trying it
             delay = backoff_delay(attempt, base=cfg.reconnect_base_s, cap=cfg.reconnect_cap_s)
             self._log.info(
                 "stream_reconnect", kind=failure.kind, attempt=attempt, delay_s=round(delay, 2)
@@ -280,6 +312,35 @@ class StreamPipeline:
         with self._lock:
             self._cpu_s = time.thread_time() - cpu0
         self._set("stopped", None)
+
+    def _primary_is_back(self) -> bool:
+        """On a backup: whether a probe found the main URL answering (starts probes when
+        due; a probe runs beside the backup connection, so monitoring never pauses)."""
+        if self._primary_answered.is_set():
+            self._primary_answered.clear()
+            return True
+        idle = self._probe is None or not self._probe.is_alive()
+        if idle and self.urls.probe_due(time.monotonic()):
+            self._probe = threading.Thread(
+                target=self._probe_primary,
+                name=f"probe-{self.assignment.stream_id}",
+                daemon=True,
+            )
+            self._probe.start()
+        return False
+
+    def _probe_primary(self) -> None:
+        blocks = capture(self.urls.urls[0], self.config.capture, self._stop, StreamInfo())
+        try:
+            for _ in blocks:
+                self._primary_answered.set()
+                break
+        except StreamFailure as exc:
+            self._log.info("stream_probe_failed", url=self.urls.urls[0], kind=exc.kind)
+        except Exception:
+            self._log.exception("stream_probe_error")
+        finally:
+            blocks.close()  # type: ignore[attr-defined]
 
     def _swap_matcher(
         self, session: _Session, factory: MatcherFactory | None, block_s: float

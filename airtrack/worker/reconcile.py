@@ -23,6 +23,7 @@ class RunningInfo:
     stream_id: int
     epoch: int
     url: str
+    backup_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def reconcile(desired: Iterable[Assignment], running: Mapping[int, RunningInfo])
         have = running.get(sid)
         if have is None:
             starts.append(Action("start", sid, a))
-        elif have.epoch != a.epoch or have.url != a.url:
+        elif (have.epoch, have.url, have.backup_urls) != (a.epoch, a.url, tuple(a.backup_urls)):
             restarts.append(Action("restart", sid, a))
     return [*stops, *restarts, *starts]
 
@@ -66,7 +67,7 @@ def apply(actions: Iterable[Action], running: Mapping[int, RunningInfo]) -> dict
         else:
             assert act.assignment is not None
             a = act.assignment
-            out[a.stream_id] = RunningInfo(a.stream_id, a.epoch, a.url)
+            out[a.stream_id] = RunningInfo(a.stream_id, a.epoch, a.url, tuple(a.backup_urls))
     return out
 
 

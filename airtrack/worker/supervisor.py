@@ -250,7 +250,9 @@ class Supervisor:
 
     def running(self) -> dict[int, RunningInfo]:
         return {
-            sid: RunningInfo(sid, p.assignment.epoch, p.assignment.url)
+            sid: RunningInfo(
+                sid, p.assignment.epoch, p.assignment.url, tuple(p.assignment.backup_urls)
+            )
             for sid, p in self.pipelines.items()
         }
 

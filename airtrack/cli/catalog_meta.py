@@ -1,0 +1,180 @@
+"""``catalog show/edit/import-metadata`` and ``catalog list --search`` (issue 10 §1).
+
+Results go to stdout; a refused change prints one line per bad input line on stderr and
+exits non-zero with nothing changed.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from airtrack.catalog.edit import ChangeResult
+from airtrack.catalog.store import TrackRow
+from airtrack.errors import CatalogError, MetadataImportError
+from airtrack.settings import Settings
+
+from ._common import EXIT_ERROR, err, fail, out, run_async, settings_from, with_db
+
+
+def _say(text: str) -> None:
+    out.print(
+        text.encode("utf-8", "backslashreplace").decode(),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(jsonlib.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def refused(exc: MetadataImportError) -> NoReturn:
+    """The one-line reason, then every bad line, on stderr; exit 1."""
+    for problem in exc.problems:
+        err.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+    fail(str(exc), EXIT_ERROR)
+
+
+def _show_lines(track: TrackRow) -> list[str]:
+    j = track.to_json()
+    lines = [
+        f"#{track.id} {' – '.join(x for x in (track.artist, track.title) if x) or '(untitled)'}"
+    ]
+    for name in (
+        "title",
+        "artist",
+        "album",
+        "label",
+        "isrc",
+        "iswc",
+        "release_year",
+        "source",
+        "duration_s",
+        "added_at",
+    ):
+        lines.append(f"  {name + ':':<14}{'' if j[name] is None else j[name]}")
+    lines.append(f"  {'composers:':<14}{'; '.join(track.composers)}")
+    for key, value in sorted(track.extra.items()):
+        lines.append(f"  {'extra.' + key + ':':<14}{value}")
+    return lines
+
+
+def show(track_id: int, as_json: bool) -> None:
+    from airtrack.catalog.store import get_track
+
+    track = run_async(with_db(settings_from(), lambda db: get_track(db, track_id)))
+    if track is None:
+        fail(f"no track #{track_id} in the catalog")
+    if as_json:
+        _print_json(track.to_json())
+        return
+    for line in _show_lines(track):
+        _say(line)
+
+
+def parse_meta(pairs: list[str]) -> dict[str, str | None]:
+    """``key=value`` options → ``{key: value}``; ``key=`` removes the key."""
+    extra: dict[str, str | None] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--meta takes key=value, got {pair!r}")
+        extra[key.strip()] = value.strip() or None
+    return extra
+
+
+def edit(
+    track_id: int,
+    options: dict[str, str | None],
+    composers: list[str] | None,
+    meta: list[str],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    from airtrack.catalog.edit import edit_track
+    from airtrack.catalog.metadata import parse_field
+
+    fields: dict[str, Any] = {}
+    try:
+        for name, value in options.items():
+            if value is not None:
+                fields[name] = parse_field(name, value)
+        if composers is not None:
+            fields["composers"] = parse_field("composers", ";".join(composers))
+    except CatalogError as exc:
+        fail(str(exc))
+    extra = parse_meta(meta)
+    if not fields and not extra:
+        fail("nothing to change: give at least one option (see --help)")
+    result = run_async(
+        with_db(
+            settings_from(), lambda db: edit_track(db, track_id, fields, extra, dry_run=dry_run)
+        )
+    )
+    _report([result], dry_run, as_json)
+
+
+def import_metadata(path: Path, dry_run: bool, as_json: bool) -> None:
+    from airtrack.catalog.edit import apply_track_changes, parse_metadata_csv
+
+    settings = settings_from()
+    data = _read(path, settings)
+    try:
+        changes, problems = parse_metadata_csv(data, settings.import_max_bytes)
+        results = run_async(
+            with_db(
+                settings,
+                lambda db: apply_track_changes(db, changes, dry_run=dry_run, problems=problems),
+            )
+        )
+    except MetadataImportError as exc:
+        refused(exc)
+    _report(results, dry_run, as_json)
+
+
+def _read(path: Path, settings: Settings) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > settings.import_max_bytes:
+            # refuse before reading: a 100 MB file must not be loaded to be refused
+            fail(
+                f"{path}: the file is {size:,} bytes; the limit is "
+                f"{settings.import_max_bytes:,} (AIRTRACK_IMPORT_MAX_BYTES): split it"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror or exc}")
+
+
+def _report(results: list[ChangeResult], dry_run: bool, as_json: bool) -> None:
+    if as_json:
+        _print_json({"dry_run": dry_run, "tracks": [r.to_json() for r in results]})
+        return
+    verb = "would change" if dry_run else "changed"
+    changed = 0
+    for r in results:
+        if not r.changes:
+            continue
+        changed += 1
+        where = f"line {r.line}: " if r.line else ""
+        _say(f"{where}#{r.track_id} {r.source}")
+        for name, (before, after) in r.changes.items():
+            _say(f"    {name}: {_fmt(before)} → {_fmt(after)}")
+    _say(
+        f"{verb} {changed} track{'' if changed == 1 else 's'}"
+        f"{' (dry run: nothing written)' if dry_run else ''}"
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == [] or value == {}:
+        return "–"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return str(value)

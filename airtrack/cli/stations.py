@@ -1,0 +1,132 @@
+"""``streams add`` options, ``streams edit`` and ``streams import`` (station metadata).
+
+A refused import prints one line per bad input line on stderr and exits non-zero with
+nothing changed.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from airtrack.errors import StationError, StationImportError, StreamExists
+from airtrack.orchestrator.station_files import TEXT_FIELDS, FileFormat
+from airtrack.orchestrator.stations import StationOutcome
+from airtrack.settings import Settings
+
+from ._common import err, fail, out, run_async, with_db
+
+
+def _say(text: str) -> None:
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def split_meta(pairs: list[str]) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """``key=value`` options → (column fields: country/region/city/genre, extra)."""
+    fields: dict[str, str | None] = {}
+    extra: dict[str, str | None] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            fail(f"--meta takes key=value, got {pair!r}")
+        if key in TEXT_FIELDS:
+            fields[key] = value.strip() or None
+        else:
+            extra[key] = value.strip() or None
+    return fields, extra
+
+
+def refused(exc: StationImportError) -> NoReturn:
+    for problem in exc.problems:
+        err.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+    fail(str(exc))
+
+
+def edit(
+    settings: Settings,
+    name: str,
+    options: dict[str, Any],
+    meta: list[str],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    from airtrack.orchestrator.station_files import check_station_fields
+    from airtrack.orchestrator.stations import edit_stream
+
+    columns, extra = split_meta(meta)
+    given = {k: v for k, v in {**options, **columns}.items() if v is not None}
+    for key in TEXT_FIELDS:
+        if key in columns and columns[key] is None:
+            given[key] = None  # --meta city= clears it
+    if not given and not extra:
+        fail("nothing to change: give at least one option (see --help)")
+    try:
+        fields = check_station_fields(given)
+        outcome = run_async(
+            with_db(settings, lambda db: edit_stream(db, name, fields, extra, dry_run=dry_run))
+        )
+    except (StationError, StreamExists) as exc:
+        fail(str(exc))
+    _report([outcome], dry_run, as_json)
+
+
+def import_file(
+    settings: Settings, path: Path, fmt: FileFormat | None, dry_run: bool, as_json: bool
+) -> None:
+    from airtrack.orchestrator.station_files import parse_stations
+    from airtrack.orchestrator.stations import import_stations
+
+    try:
+        size = path.stat().st_size
+        if size > settings.import_max_bytes:
+            # refuse before reading: a 100 MB file must not be loaded to be refused
+            fail(
+                f"{path}: the file is {size:,} bytes; the limit is "
+                f"{settings.import_max_bytes:,} (AIRTRACK_IMPORT_MAX_BYTES): split it"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror or exc}")
+    try:
+        entries, problems = parse_stations(data, path.name, settings.import_max_bytes, fmt)
+        outcomes = run_async(
+            with_db(
+                settings,
+                lambda db: import_stations(db, entries, dry_run=dry_run, problems=problems),
+            )
+        )
+    except StationImportError as exc:
+        refused(exc)
+    _report(outcomes, dry_run, as_json)
+
+
+def _report(outcomes: list[StationOutcome], dry_run: bool, as_json: bool) -> None:
+    if as_json:
+        doc = {"dry_run": dry_run, "streams": [o.to_json() for o in outcomes]}
+        sys.stdout.write(jsonlib.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    for o in outcomes:
+        counts[o.action] += 1
+        if o.action == "unchanged":
+            continue
+        where = f"line {o.line}: " if o.line else ""
+        verb = {"added": "add", "updated": "update"}[o.action] if dry_run else o.action
+        _say(f"{where}{verb} {o.name}")
+        for key, (before, after) in o.changes.items():
+            _say(f"    {key}: {_fmt(before)} → {_fmt(after)}")
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    _say(f"{summary}{' (dry run: nothing written)' if dry_run else ''}")
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == [] or value == {}:
+        return "–"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return str(value)

@@ -1,0 +1,180 @@
+"""Change streams' metadata: ``streams edit``, ``streams import`` and their API routes.
+
+An import is idempotent by name: a station already there gets the fields the file gives
+(nothing else changes), a new one is added (with its unassigned assignment, as
+``streams add`` does).  One transaction checks every line and writes only when no line is
+bad; ``dry_run`` checks and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from airtrack.db import Database, Row, Tx
+from airtrack.errors import (
+    IntegrityViolation,
+    StationError,
+    StationImportError,
+    StreamExists,
+    UnknownStream,
+)
+from airtrack.logging import get_logger
+
+from .station_files import TEXT_FIELDS, StationEntry
+
+__all__ = ["EDITABLE", "StationOutcome", "edit_stream", "import_stations", "merge_extra"]
+
+log = get_logger(__name__)
+
+EDITABLE = ("name", "url", "backup_urls", "timezone", *TEXT_FIELDS)
+Action = Literal["added", "updated", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class StationOutcome:
+    line: int
+    name: str
+    action: Action
+    changes: dict[str, tuple[Any, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "name": self.name,
+            "action": self.action,
+            "changes": {k: {"from": a, "to": b} for k, (a, b) in self.changes.items()},
+        }
+
+
+def merge_extra(current: Mapping[str, Any], extra: Mapping[str, str | None]) -> dict[str, Any]:
+    """``current`` with ``extra`` merged; a None or empty value removes the key."""
+    merged = dict(current)
+    for key, value in extra.items():
+        if value is None or value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _record(row: Row) -> dict[str, Any]:
+    return {k: row[k] for k in (*EDITABLE, "extra")} | {
+        "backup_urls": list(row["backup_urls"] or []),
+        "extra": dict(row["extra"] or {}),
+    }
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {k: (old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
+
+
+_DEFAULTS: dict[str, Any] = {
+    "backup_urls": [],
+    "timezone": "UTC",
+    **dict.fromkeys(TEXT_FIELDS),
+    "extra": {},
+}
+
+
+async def _insert(t: Tx, record: Mapping[str, Any]) -> Row:
+    row = await t.fetchone("stream_insert", dict(record))
+    assert row is not None
+    await t.execute("assignment_insert", {"sid": row["id"]})
+    await t.execute("notify_tick", {"why": f"stream_added:{row['id']}"})
+    return row
+
+
+async def import_stations(
+    db: Database,
+    entries: Sequence[StationEntry],
+    *,
+    dry_run: bool = False,
+    problems: Sequence[str] = (),
+) -> list[StationOutcome]:
+    """Add or update every station, or none; raises ``StationImportError`` listing every
+    bad line (``problems`` found by the parser are listed with the rest)."""
+    if problems:
+        bad = sorted(problems, key=lambda p: int(p.split(":")[0].removeprefix("line ") or 0))
+        raise StationImportError(
+            f"{len(bad)} bad line{'s' * (len(bad) != 1)}: nothing was changed", bad
+        )
+
+    async def tx(t: Tx) -> list[StationOutcome]:
+        rows = await t.fetch("streams_lock_by_name", {"names": [e.name for e in entries]})
+        existing = {r["name"]: r for r in rows}
+        outcomes = []
+        for e in entries:
+            row = existing.get(e.name)
+            if row is None:
+                new = {**_DEFAULTS, "name": e.name, **e.fields, "extra": dict(e.extra)}
+                outcomes.append(StationOutcome(e.line, e.name, "added", _diff({}, new)))
+                if not dry_run:
+                    await _insert(t, new)
+                continue
+            old = _record(row)
+            new = {**old, **e.fields, "extra": merge_extra(old["extra"], e.extra)}
+            diff = _diff(old, new)
+            outcomes.append(
+                StationOutcome(e.line, e.name, "updated" if diff else "unchanged", diff)
+            )
+            if diff and not dry_run:
+                await t.execute("stream_update", {**new, "id": row["id"]})
+        return outcomes
+
+    try:
+        outcomes: list[StationOutcome] = await db.run("streams_import", tx, idempotent=True)
+    except IntegrityViolation as exc:  # a concurrent add took a name meanwhile
+        raise StationImportError(f"refused by the database: {exc}") from None
+    log.info(
+        "streams.imported",
+        added=sum(o.action == "added" for o in outcomes),
+        updated=sum(o.action == "updated" for o in outcomes),
+        dry_run=dry_run,
+    )
+    return outcomes
+
+
+async def edit_stream(
+    db: Database,
+    name: str,
+    fields: Mapping[str, Any],
+    extra: Mapping[str, str | None],
+    *,
+    dry_run: bool = False,
+) -> StationOutcome:
+    """Change one stream (fields already checked by ``check_station_fields``).
+
+    Raises ``UnknownStream``, ``StreamExists`` (a rename onto a taken name) or
+    ``StationError``.
+    """
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        raise StationError(f"unknown field {sorted(unknown)[0]!r}")
+    if "\x00" in name:  # no stream can have it, and PostgreSQL text cannot hold it
+        raise UnknownStream(f"no stream named {name!r}")
+    for key, value in extra.items():
+        if "\x00" in key or (value is not None and "\x00" in value):
+            raise StationError("extra keys and values must not contain NUL characters")
+
+    async def tx(t: Tx) -> StationOutcome:
+        row = await t.fetchone("streams_lock_by_name", {"names": [name]})
+        if row is None:
+            raise UnknownStream(f"no stream named {name!r}")
+        old = _record(row)
+        new = {**old, **fields, "extra": merge_extra(old["extra"], extra)}
+        diff = _diff(old, new)
+        if diff and not dry_run:
+            await t.execute("stream_update", {**new, "id": row["id"]})
+        return StationOutcome(0, new["name"], "updated" if diff else "unchanged", diff)
+
+    try:
+        outcome: StationOutcome = await db.run("stream_edit", tx, idempotent=True)
+    except IntegrityViolation as exc:
+        if exc.sqlstate == "23505":
+            raise StreamExists(f"a stream named {fields.get('name')!r} already exists") from None
+        raise
+    if outcome.changes and not dry_run:
+        log.info("stream.edited", stream=name, fields=sorted(outcome.changes))
+    return outcome

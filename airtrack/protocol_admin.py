@@ -1,0 +1,72 @@
+"""Wire models of the operator routes for track and station metadata (issue 10 §1; issue 10 §2).
+
+Values are checked by the same functions the CLI uses (:mod:`airtrack.catalog.metadata`,
+:mod:`airtrack.orchestrator.stations`), so the API refuses exactly what the CLI refuses,
+with the same message (as a 4xx).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+
+from airtrack.protocol import API_PREFIX, _Model, check_extra
+
+__all__ = ["CATALOG_TRACKS_PATH", "STREAMS_IMPORT_PATH", "StreamEdit", "TrackEdit"]
+
+CATALOG_TRACKS_PATH = f"{API_PREFIX}/catalog/tracks"
+STREAMS_IMPORT_PATH = f"{API_PREFIX}/streams/import"
+
+_Text = Annotated[str | None, Field(max_length=500)]
+_ExtraKey = Annotated[str, Field(min_length=1, max_length=100)]
+_ExtraValue = Annotated[str | None, Field(max_length=2000)]
+
+
+class TrackEdit(_Model):
+    """Fields to change on a track; a field left out is unchanged, ``null`` clears it.
+
+    ``extra`` is merged into the track's ``extra`` (a ``null`` value removes the key).
+    """
+
+    title: _Text = None
+    artist: _Text = None
+    album: _Text = None
+    label: _Text = None
+    isrc: _Text = None
+    iswc: _Text = None
+    composers: list[Annotated[str, Field(max_length=500)]] | None = Field(
+        default=None, max_length=100
+    )
+    release_year: int | None = None
+    duration_s: float | None = None
+    extra: dict[_ExtraKey, _ExtraValue] = Field(default_factory=dict, max_length=100)
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_extra(v)
+
+
+class StreamEdit(_Model):
+    """Fields to change on a stream (by name); left out: unchanged, ``null``: cleared.
+
+    ``backup_urls`` replaces the list; ``extra`` is merged (a ``null`` value removes a key).
+    """
+
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    url: Annotated[str | None, Field(max_length=2000)] = None
+    backup_urls: list[Annotated[str, Field(max_length=2000)]] | None = Field(
+        default=None, max_length=20
+    )
+    timezone: Annotated[str | None, Field(max_length=64)] = None
+    country: _Text = None
+    region: _Text = None
+    city: _Text = None
+    genre: _Text = None
+    extra: dict[_ExtraKey, _ExtraValue] = Field(default_factory=dict, max_length=100)
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_extra(v)
