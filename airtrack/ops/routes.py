@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airtrack.orchestrator.app import Admin, AppState, State
 from airtrack.web import ASSETS
+from airtrack.web.login import dashboard_redirect
 
 from .alerts import alert_json, list_alerts
 from .diagnostics import collect
@@ -61,8 +62,8 @@ async def alerts(
 
 
 @router.get("/", include_in_schema=False)
-async def root() -> Response:
-    return RedirectResponse("/dashboard")
+async def root(request: Request) -> Response:
+    return dashboard_redirect(request)
 
 
 @router.get("/dashboard", include_in_schema=False)

@@ -47,6 +47,7 @@ from airtrack.protocol import (
     WorkerOut,
 )
 from airtrack.settings import Settings
+from airtrack.web.apidocs import install_api_docs
 
 from . import membership, plays, streams
 from .control import ControlLoop
@@ -219,7 +220,10 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         description="Assigns streams to workers, fences every write with an epoch, "
         "and records the plays they report.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_api_docs(app)  # /docs from packaged Swagger UI files: no CDN
     app.state.airtrack = state
 
     app.add_middleware(RequestTiming)

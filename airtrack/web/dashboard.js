@@ -6,7 +6,11 @@ const KEY = "airtrack.adminToken";
 const $ = (id) => document.getElementById(id);
 
 function token() {
-  const fromUrl = new URLSearchParams(location.search).get("token");
+  // The demo prints /dashboard#token=…: a fragment never reaches a server, a log or a
+  // redirect, so the link opens logged in. ?token=… still works for older links.
+  const fromUrl =
+    new URLSearchParams(location.hash.slice(1)).get("token") ||
+    new URLSearchParams(location.search).get("token");
   if (fromUrl) {
     sessionStorage.setItem(KEY, fromUrl);
     // Keep the token out of the address bar, history and screenshots.
