@@ -37,14 +37,26 @@ def demo(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the demo keeps its state (default: AIRTRACK_HOME when set, "
+            "else ~/.local/share/airtrack-demo, apart from a real installation)."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole system on the embedded DB with demo stations and a dashboard."""
     import os
 
     from airtrack.demo.run import DemoOptions, run_demo
+    from airtrack.settings import default_demo_home
 
+    if home is None and not os.environ.get("AIRTRACK_HOME"):
+        home = default_demo_home()
     # The live view is the demo's output; keep the demo process's own logs to warnings.
-    settings = settings_from(log_level=None if os.environ.get("AIRTRACK_LOG_LEVEL") else "WARNING")
+    settings = settings_from(
+        home=home, log_level=None if os.environ.get("AIRTRACK_LOG_LEVEL") else "WARNING"
+    )
     opts = DemoOptions(
         workers=workers,
         stations=stations,
