@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import admin
-from ._common import handle_errors, is_tty, out, run_async, settings_from
+from ._common import Display, handle_errors, is_tty, out, run_async, settings_from
 
 app = typer.Typer(
     name="airtrack",
@@ -25,6 +25,23 @@ app.add_typer(streams_app, name="streams")
 app.add_typer(db_app, name="db")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Show info logs (-vv: debug); default: warnings."
+        ),
+    ] = 0,
+    utc: Annotated[
+        bool, typer.Option("--utc", help="Show times in UTC (default: local time, with its zone).")
+    ] = False,
+) -> None:
+    """Broadcast monitoring: log every song that airs on your stations."""
+    Display.verbose = verbose
+    Display.utc = utc
 
 
 @app.command()
@@ -77,7 +94,7 @@ def orchestrator(
     """Serve the orchestrator API (and run the control loop when leading)."""
     from airtrack.orchestrator.server import serve
 
-    settings = settings_from(host=host, port=port)
+    settings = settings_from(service=True, host=host, port=port)
     raise typer.Exit(run_async(serve(settings)))
 
 
@@ -91,7 +108,9 @@ def worker(
     """Capture, recognise and report the streams assigned to this machine."""
     from airtrack.worker.main import run_worker
 
-    settings = settings_from(orchestrator_url=orchestrator, worker_id=id, capacity=capacity)
+    settings = settings_from(
+        service=True, orchestrator_url=orchestrator, worker_id=id, capacity=capacity
+    )
     raise typer.Exit(run_async(run_worker(settings)))
 
 

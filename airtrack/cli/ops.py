@@ -8,9 +8,10 @@ from typing import Any
 from rich.table import Table
 
 from airtrack.db import Database
+from airtrack.localtime import show_time
 from airtrack.settings import Settings
 
-from ._common import out, run_async, with_db
+from ._common import Display, out, print_table, run_async, with_db
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -56,7 +57,7 @@ def diagnose(settings: Settings, as_json: bool) -> int:
         table = Table("count", "source", "signature", "last seen", title="top error patterns")
         for p in patterns:
             table.add_row(str(p["count"]), p["source"], p["signature"], str(p["last_seen"])[:19])
-        out.print(table)
+        print_table(table)
     return 1 if critical else 0
 
 
@@ -80,6 +81,6 @@ def alerts_section(settings: Settings) -> None:
             a["subject"],
             a["message"],
             str(a["count"]),
-            a["last_seen"].strftime("%Y-%m-%d %H:%M:%S"),
+            show_time(a["last_seen"], utc=Display.utc),
         )
-    out.print(table)
+    print_table(table)
