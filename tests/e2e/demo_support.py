@@ -15,13 +15,18 @@ from airtrack.demo.cluster import free_port
 
 
 def start_demo(
-    home: Path, *args: str, stdout: int | IO[bytes] = subprocess.PIPE
+    home: Path,
+    *args: str,
+    stdout: int | IO[bytes] = subprocess.PIPE,
+    ports: tuple[int, int] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """``airtrack demo --home HOME ARGS``; ``ports``: (orchestrator, stations), else free ones."""
+    orch_port, stations_port = ports or (free_port(), free_port())
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
     env.update(
         {
-            "AIRTRACK_PORT": str(free_port()),
-            "AIRTRACK_DEMO_STATIONS_PORT": str(free_port()),
+            "AIRTRACK_PORT": str(orch_port),
+            "AIRTRACK_DEMO_STATIONS_PORT": str(stations_port),
             "PYTHONUNBUFFERED": "1",
         }
     )
