@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
@@ -205,6 +206,11 @@ def test_printed_demo_link_opens_the_dashboard_logged_in(replica: Replica, db_ur
                 page.goto(url)
                 page.wait_for_selector("body[data-loaded='true']", timeout=15_000)
                 assert page.locator("#login").is_hidden(), "no token prompt"
+                page.wait_for_selector("#plays tbody tr", timeout=10_000)
+                row = page.locator("#plays tbody tr").first.inner_text()
+                # §6: a play's time carries its date and zone, 24-hour
+                assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+", row), row
+                assert not re.search(r"\b[AP]M\b", row), row
                 assert ADMIN not in page.url, "the token left the address bar"
                 assert ADMIN not in page.evaluate("location.href + document.referrer")
                 page.close()
