@@ -8,9 +8,12 @@ orchestrator, workers) and the embedded PostgreSQL are gone afterwards, checked 
 from __future__ import annotations
 
 import os
+import select
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -47,6 +50,9 @@ def _stop_and_check(home: Path, music: Path, how: str) -> None:
         assert state["pid"] == proc.pid
         assert proc.stdout is not None
         if how == "ctrl-c, stdout a closed pipe":
+            # §4: through a pipe the demo still shows what airs and who works, early.
+            seen = _read_until(proc.stdout, ("on air: station1: ", "worker: demo-worker-1: "), 60)
+            assert seen["on air: station1: "], seen
             proc.stdout.close()  # `make demo | tee log`: Ctrl-C kills tee first
             proc.send_signal(signal.SIGINT)
         elif how == "kill -9":
@@ -68,6 +74,27 @@ def _stop_and_check(home: Path, music: Path, how: str) -> None:
         if proc.stdout is not None:
             proc.stdout.close()
         kill_left(pids)
+
+
+def _read_until(stream: IO[bytes], prefixes: tuple[str, ...], timeout: float) -> dict[str, str]:
+    """The first line starting with each prefix, read within ``timeout`` seconds."""
+    seen = dict.fromkeys(prefixes, "")
+    deadline = time.monotonic() + timeout
+    fd = stream.fileno()
+    buf = b""
+    while not all(seen.values()) and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+        for line in buf.decode(errors="replace").splitlines():
+            for p in prefixes:
+                if line.startswith(p) and not seen[p]:
+                    seen[p] = line
+    return seen
 
 
 @pytest.mark.parametrize("how", ["ctrl-c, stdout a closed pipe", "kill -9"])

@@ -44,7 +44,9 @@ def _plays_since(state: dict[str, Any], token: str) -> list[dict[str, Any]]:
 
 
 def _run_until_a_play(home: Path, ports: tuple[int, int], within_s: float) -> dict[str, Any]:
-    proc = start_demo(home, ports=ports)
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "demo-stdout.log", "ab") as out:  # a pipe nobody reads would fill up
+        proc = start_demo(home, ports=ports, stdout=out)
     pids: dict[str, int] = {}
     try:
         state = wait_state(home, proc, timeout=600)
