@@ -40,9 +40,8 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     out.print(
         f"workers: {len(workers)} ({sum(w['state'] == 'active' for w in workers)} active); "
         f"streams: {len(streams)} ({owned} owned); catalog: {report['catalog']['tracks']} songs; "
-        f"plays: {report['plays']['total']} ({report['plays']['last_hour']} in the last hour); "
-        f"max epoch {report['epochs']['max']}"
-    )
+        f"plays: {report['plays']['total']} ({report['plays']['last_hour']} in the last hour)"
+    )  # epochs are fencing internals: in --json only
     findings = report["findings"]
     if not findings:
         out.print("[green]no problems found[/green]")
@@ -56,7 +55,12 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     if patterns:
         table = Table("count", "source", "signature", "last seen", title="top error patterns")
         for p in patterns:
-            table.add_row(str(p["count"]), p["source"], p["signature"], str(p["last_seen"])[:19])
+            table.add_row(
+                str(p["count"]),
+                p["source"],
+                p["signature"],
+                show_time(p["last_seen"], utc=Display.utc),
+            )
         print_table(table)
     return 1 if critical else 0
 
