@@ -234,16 +234,13 @@ def _run(
     # The token rides in the fragment: browsers never send it, the page moves it to
     # sessionStorage and takes it out of the address bar and history at once.
     dashboard = dashboard_link(url, tokens.admin)
-    _write_state(
-        settings.home,
-        cluster,
-        {
-            "orchestrator": url,
-            "dashboard": f"{url}/dashboard",
-            "stations": stations.info["base_url"],
-            "started_at": state.started_at.isoformat(),
-        },
-    )
+    where = {
+        "orchestrator": url,
+        "dashboard": f"{url}/dashboard",
+        "stations": stations.info["base_url"],
+        "started_at": state.started_at.isoformat(),
+    }
+    _write_state(settings.home, cluster, where)
     _say(console, f"dashboard: {dashboard}")
     _say(console, f"state: {settings.home} (AIRTRACK_HOME={settings.home} airtrack status)")
     _say(console, "Ctrl-C stops everything")
@@ -275,6 +272,7 @@ def _run(
                 if victim is not None and time.monotonic() > restart_at:
                     cluster.start_worker(victim, capacity=max(2, opts.stations))
                     state.event(f"chaos: restarted {victim}")
+                    _write_state(settings.home, cluster, where)  # its new pid
                     victim = None
                     next_chaos = time.monotonic() + opts.chaos_every_s
                 view.poll()
