@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all lint bench dist clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "airtrack needs Python 3.11+")'
@@ -39,5 +39,11 @@ lint: install
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+## dist: build the wheel to install on servers (dist/airtrack-<version>-py3-none-any.whl)
+dist: install
+	rm -rf dist build
+	$(BIN)/python -m pip wheel -q --no-deps -w dist .
+	@ls dist/*.whl
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf dist build $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

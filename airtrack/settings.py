@@ -26,6 +26,11 @@ def _default_home() -> Path:
     return Path(os.path.expanduser("~/.local/share/airtrack"))
 
 
+def default_demo_home() -> Path:
+    """Where ``airtrack demo`` keeps its state unless told otherwise: apart from a real home."""
+    return Path(os.path.expanduser("~/.local/share/airtrack-demo"))
+
+
 class Settings(BaseSettings):
     """airtrack settings; environment variable = ``AIRTRACK_`` + upper-case name."""
 
@@ -245,6 +250,15 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest metadata or stations file `catalog import-metadata` and "
         "`streams import` accept.",
+    )
+
+    # --- demo -------------------------------------------------------------
+    demo_stations_port: int = Field(
+        default=8760,
+        ge=0,
+        le=65535,
+        description="Port of `airtrack demo`'s station server; kept across runs so the "
+        "streams' URLs stay valid (another port is used, and the URLs updated, when busy).",
     )
 
     # --- logging ----------------------------------------------------------

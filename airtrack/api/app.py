@@ -31,6 +31,7 @@ from airtrack.errors import (
 )
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
+from airtrack.web.apidocs import install_api_docs
 
 from . import admin, catalog, operations, probes, workers
 from .middleware import BodyLimit, RequestTiming
@@ -82,7 +83,10 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         description="Assigns streams to workers, fences every write with an epoch, "
         "and records the plays they report.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from packaged Swagger UI files: no CDN
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.airtrack = state
     app.add_middleware(RequestTiming)
 

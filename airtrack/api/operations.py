@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airtrack.ops.alerts import alert_json, list_alerts
 from airtrack.ops.diagnostics import collect
 from airtrack.ops.health import run_health
 from airtrack.protocol import API_PREFIX
 from airtrack.web import ASSETS
+from airtrack.web.login import dashboard_redirect
 
 from .deps import Admin, State
 from .state import AppState
@@ -55,8 +56,8 @@ async def alerts(
 
 
 @pages.get("/")
-async def root() -> Response:
-    return RedirectResponse("/dashboard")
+async def root(request: Request) -> Response:
+    return dashboard_redirect(request)
 
 
 @pages.get("/dashboard")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import admin
-from ._common import handle_errors, is_tty, out, run_async, settings_from
+from ._common import Display, handle_errors, is_tty, out, run_async, settings_from
 
 app = typer.Typer(
     name="airtrack",
@@ -27,6 +27,23 @@ app.add_typer(db_app, name="db")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+@app.callback()
+def main_options(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Show info logs (-vv: debug); default: warnings."
+        ),
+    ] = 0,
+    utc: Annotated[
+        bool, typer.Option("--utc", help="Show times in UTC (default: local time, with its zone).")
+    ] = False,
+) -> None:
+    """Broadcast monitoring: log every song that airs on your stations."""
+    Display.verbose = verbose
+    Display.utc = utc
+
+
 @app.command()
 @handle_errors
 def demo(
@@ -37,14 +54,26 @@ def demo(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the demo keeps its state (default: AIRTRACK_HOME when set, "
+            "else ~/.local/share/airtrack-demo, apart from a real installation)."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole system on the embedded DB with demo stations and a dashboard."""
     import os
 
     from airtrack.demo.run import DemoOptions, run_demo
+    from airtrack.settings import default_demo_home
 
+    if home is None and not os.environ.get("AIRTRACK_HOME"):
+        home = default_demo_home()
     # The live view is the demo's output; keep the demo process's own logs to warnings.
-    settings = settings_from(log_level=None if os.environ.get("AIRTRACK_LOG_LEVEL") else "WARNING")
+    settings = settings_from(
+        home=home, log_level=None if os.environ.get("AIRTRACK_LOG_LEVEL") else "WARNING"
+    )
     opts = DemoOptions(
         workers=workers,
         stations=stations,
@@ -65,7 +94,7 @@ def orchestrator(
     """Serve the orchestrator API (and run the control loop when leading)."""
     from airtrack.orchestrator.server import serve
 
-    settings = settings_from(host=host, port=port)
+    settings = settings_from(service=True, host=host, port=port)
     raise typer.Exit(run_async(serve(settings)))
 
 
@@ -79,7 +108,9 @@ def worker(
     """Capture, recognise and report the streams assigned to this machine."""
     from airtrack.worker.main import run_worker
 
-    settings = settings_from(orchestrator_url=orchestrator, worker_id=id, capacity=capacity)
+    settings = settings_from(
+        service=True, orchestrator_url=orchestrator, worker_id=id, capacity=capacity
+    )
     raise typer.Exit(run_async(run_worker(settings)))
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
-from airtrack.errors import AirtrackError, ConfigError, first_line
+from airtrack.errors import AirtrackError, ConfigError, DatabaseUnavailable, first_line
 from airtrack.logging import configure_logging
 from airtrack.settings import Settings, load_settings
 
@@ -32,14 +35,55 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_from(**flags: Any) -> Settings:
+class Display:
+    """Options of the whole command line (``airtrack -v --utc …``)."""
+
+    verbose: int = 0
+    utc: bool = False
+
+
+def log_level(*, service: bool = False) -> str | None:
+    """The log level for this command, unless AIRTRACK_LOG_LEVEL says one.
+
+    A command prints what a person needs; its logs are warnings only, ``-v`` adds info and
+    ``-vv`` debug. The services (orchestrator, worker) log info by default: that is their
+    output.
+    """
+    if os.environ.get("AIRTRACK_LOG_LEVEL"):
+        return None
+    if service:
+        return "DEBUG" if Display.verbose else "INFO"
+    return ("WARNING", "INFO", "DEBUG")[min(Display.verbose, 2)]
+
+
+def settings_from(*, service: bool = False, **flags: Any) -> Settings:
     """Settings from flags (None = unset) over the environment; configure logging."""
+    if flags.get("log_level") is None:
+        flags["log_level"] = log_level(service=service)
     try:
         settings = load_settings(**flags)
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
-    configure_logging(settings.log_level, settings.log_json)
+    json = settings.log_json
+    if not service and "AIRTRACK_LOG_JSON" not in os.environ:
+        json = False  # a person reads a command's warnings; JSON is for the services' logs
+    configure_logging(settings.log_level, json)
+    if not service and not Display.verbose:
+        # The pool's own retry chatter says nothing the one error line will not.
+        import logging
+
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return settings
+
+
+def database_place(settings: Settings) -> str:
+    """Where the database is, without credentials: ``host:port/db`` or the embedded home."""
+    if not settings.database_url:
+        return f"the embedded PostgreSQL in {settings.pg_dir}"
+    url = urlsplit(settings.database_url)
+    host = url.hostname or "localhost"
+    port = f":{url.port}" if url.port else ""
+    return f"{host}{port}{url.path or ''}"
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -80,7 +124,16 @@ async def with_db(
             "orchestrator's machine with the same AIRTRACK_HOME, or set AIRTRACK_DATABASE_URL"
         )
 
-    db = await connect(settings, min_size=0, max_size=2, app_name="airtrack-cli")
+    # One attempt: a person at a prompt wants the answer (or why not) now, not after retries.
+    quick = settings.model_copy(update={"db_reconnect_attempts": 1, "db_retry_attempts": 1})
+    try:
+        db = await connect(quick, min_size=0, max_size=2, app_name="airtrack-cli")
+    except DatabaseUnavailable as exc:
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {database_place(settings)}: "
+            f"{first_line(exc)} "
+            "(check AIRTRACK_DATABASE_URL, or that the server is running)"
+        ) from exc
     try:
         return await fn(db)
     finally:
@@ -89,6 +142,23 @@ async def with_db(
 
 def not_available(what: str, issue: str) -> NoReturn:
     fail(f"{what} is not available yet in this build ({issue}).", EXIT_NOT_AVAILABLE)
+
+
+def print_table(table: Table) -> None:
+    """Print ``table`` at its natural width, never cutting a cell to fit the terminal.
+
+    URLs, names and times are copied from these tables: a terminal wraps a long line
+    without breaking it, while a table squeezed to 80 columns turns a URL into
+    ``http://127.0.0.1:…``.
+    """
+    natural = Console(width=100_000).measure(table).maximum
+    wide = Console(
+        file=sys.stdout,
+        width=max(out.width, natural),
+        force_terminal=out.is_terminal,
+        no_color=out.no_color,
+    )
+    wide.print(table)
 
 
 def is_tty() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 from datetime import datetime
 from typing import Any
@@ -10,10 +11,11 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from airtrack.db import Database
+from airtrack.localtime import show_time
 from airtrack.protocol import PlayOut, StreamCreate, StreamOut, WorkerOut
 from airtrack.settings import Settings
 
-from ._common import fail, out, run_async, with_db
+from ._common import Display, fail, out, print_table, run_async, with_db
 
 
 def _dump(rows: list[dict[str, Any]], model: Any) -> str:
@@ -74,21 +76,21 @@ def streams_list(settings: Settings, as_json: bool) -> None:
     if as_json:
         print(_dump(rows, StreamOut))
         return
-    table = Table("name", "url", "time zone", "worker", "epoch", "status", "last error")
+    # The assignment epoch is internal (fencing); it stays in --json.
+    table = Table("name", "worker", "status", "url", "time zone", "last error")
     for r in rows:
         url = r["url"]
         if r.get("url_in_use") and r["url_in_use"] != url:
             url = f"{url}\n→ on backup {r['url_in_use']}"
         table.add_row(
             r["name"],
+            r["worker_id"] or "-",
+            r["status"] or "-",
             url,
             r.get("timezone") or "UTC",
-            r["worker_id"] or "-",
-            str(r["epoch"]),
-            r["status"] or "-",
             (r["last_error"] or "")[:60],
         )
-    out.print(table)
+    print_table(table)
 
 
 def plays_list(
@@ -115,14 +117,14 @@ def plays_list(
     table = Table("started", "ended", "stream", "title", "artist", "confidence")
     for r in rows:
         table.add_row(
-            r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
-            r["ended_at"].strftime("%H:%M:%S") if r["ended_at"] else "…",
+            show_time(r["started_at"], utc=Display.utc),
+            show_time(r["ended_at"], utc=Display.utc, date=False) if r["ended_at"] else "…",
             r["stream"],
             r["title"] or f"#{r['track_id']}",
             r["artist"] or "",
             f"{r['confidence']:.2f}",
         )
-    out.print(table)
+    print_table(table)
 
 
 def status(settings: Settings) -> None:
@@ -132,6 +134,7 @@ def status(settings: Settings) -> None:
         return await list_workers(db), await list_streams(db)
 
     workers, streams = run_async(with_db(settings, go, create=False))
+    _orchestrator_line(settings)
     wt = Table("worker", "host", "state", "streams", "capacity", "last heartbeat", title="workers")
     for w in workers:
         wm = WorkerOut.model_validate(w)
@@ -141,9 +144,9 @@ def status(settings: Settings) -> None:
             wm.state,
             str(wm.streams),
             str(wm.capacity),
-            wm.last_heartbeat.strftime("%H:%M:%S") if wm.last_heartbeat else "-",
+            show_time(wm.last_heartbeat, utc=Display.utc) if wm.last_heartbeat else "-",
         )
-    out.print(wt)
+    print_table(wt)
     owned = sum(1 for s in streams if s["state"] == "assigned")
     failed = [s for s in streams if s["status"] == "failed"]
     out.print(
@@ -155,3 +158,29 @@ def status(settings: Settings) -> None:
     from .ops import alerts_section
 
     alerts_section(settings)
+
+
+def _orchestrator_line(settings: Settings) -> None:
+    """Whether an orchestrator answers: without one, the states below are as it left them."""
+    import httpx
+
+    url = settings.orchestrator_url.rstrip("/")
+    demo = settings.home / "demo.json"
+    if demo.exists():  # a running `airtrack demo` in this home says where its orchestrator is
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            url = str(jsonlib.loads(demo.read_text())["orchestrator"])
+    try:
+        up = httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        up = False
+    if up:
+        out.print(f"orchestrator: running at {url}", markup=False, highlight=False)
+    else:
+        out.print(
+            f"orchestrator: NOT RUNNING (nothing answers at {url}; set AIRTRACK_ORCHESTRATOR_URL "
+            "if it listens elsewhere). Worker and stream states below are as it left them: "
+            "nobody is updating them.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

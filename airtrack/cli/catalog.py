@@ -27,9 +27,10 @@ from rich.progress import (
 from rich.table import Table
 
 from airtrack.db import Database
+from airtrack.localtime import show_time
 from airtrack.settings import Settings
 
-from ._common import err, fail, out, run_async, settings_from, with_db
+from ._common import Display, err, fail, out, print_table, run_async, settings_from, with_db
 
 T = TypeVar("T")
 
@@ -175,11 +176,11 @@ def list_(as_json: bool, search: str | None = None) -> None:
             _duration(r.duration_s),
             _local(r.added_at),
         )
-    out.print(table)
+    print_table(table)
 
 
 def _local(when: datetime | None) -> str:
-    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
+    return show_time(when, utc=Display.utc)
 
 
 def remove(track_id: int, *, force: bool = False) -> None:
@@ -274,4 +275,4 @@ def scan(recording: str, as_json: bool) -> None:
             f"{p.confidence:.2f}",
             _safe(p.source or ""),
         )
-    out.print(table)
+    print_table(table)

@@ -8,9 +8,10 @@ from typing import Any
 from rich.table import Table
 
 from airtrack.db import Database
+from airtrack.localtime import show_time
 from airtrack.settings import Settings
 
-from ._common import out, run_async, with_db
+from ._common import Display, out, print_table, run_async, with_db
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -39,9 +40,8 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     out.print(
         f"workers: {len(workers)} ({sum(w['state'] == 'active' for w in workers)} active); "
         f"streams: {len(streams)} ({owned} owned); catalog: {report['catalog']['tracks']} songs; "
-        f"plays: {report['plays']['total']} ({report['plays']['last_hour']} in the last hour); "
-        f"max epoch {report['epochs']['max']}"
-    )
+        f"plays: {report['plays']['total']} ({report['plays']['last_hour']} in the last hour)"
+    )  # epochs are fencing internals: in --json only
     findings = report["findings"]
     if not findings:
         out.print("[green]no problems found[/green]")
@@ -55,8 +55,13 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     if patterns:
         table = Table("count", "source", "signature", "last seen", title="top error patterns")
         for p in patterns:
-            table.add_row(str(p["count"]), p["source"], p["signature"], str(p["last_seen"])[:19])
-        out.print(table)
+            table.add_row(
+                str(p["count"]),
+                p["source"],
+                p["signature"],
+                show_time(p["last_seen"], utc=Display.utc),
+            )
+        print_table(table)
     return 1 if critical else 0
 
 
@@ -80,6 +85,6 @@ def alerts_section(settings: Settings) -> None:
             a["subject"],
             a["message"],
             str(a["count"]),
-            a["last_seen"].strftime("%Y-%m-%d %H:%M:%S"),
+            show_time(a["last_seen"], utc=Display.utc),
         )
-    out.print(table)
+    print_table(table)

@@ -10,6 +10,7 @@ crashed server is recovered by PostgreSQL itself once no process holds it.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
@@ -34,7 +35,12 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed process that its parent has not reaped yet still answers kill(0).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 @contextmanager
@@ -96,9 +102,22 @@ def ensure_server(home: Path, *, stop_on_exit: bool = True) -> str:
             raise DatabaseUnavailable(
                 f"could not start the embedded PostgreSQL in {pg_dir}: {exc}; log tail: {tail}"
             ) from exc
+        if stop_on_exit:
+            # Runs before pgserver's own exit hook (atexit is last-in, first-out): a handle
+            # left by a process killed with SIGKILL (the demo itself, say) would otherwise
+            # make every survivor think it is not the last, and PostgreSQL would outlive them.
+            atexit.register(_prune_at_exit, pg_dir)
     uri: str = server.get_uri()
     log.info("embedded.ready", pgdata=str(pg_dir), pid=server.get_pid())
     return uri
+
+
+def _prune_at_exit(pg_dir: Path) -> None:
+    try:
+        with _home_lock(pg_dir):
+            prune_dead_handles(pg_dir)
+    except OSError:
+        pass
 
 
 def stop_server(home: Path) -> None:

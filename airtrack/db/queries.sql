@@ -87,6 +87,11 @@ INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
 -- name: stream_delete
 DELETE FROM streams WHERE name = %(name)s RETURNING id
 
+-- name: stream_set_url
+-- The stream moved (the demo's station server on another port): the old URL's error goes.
+UPDATE streams SET url = %(url)s, status = NULL, last_error = NULL, error_since = NULL
+WHERE name = %(name)s AND url <> %(url)s
+RETURNING id
 
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,

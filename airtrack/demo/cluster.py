@@ -27,10 +27,43 @@ from airtrack.logging import get_logger
 log = get_logger("airtrack.demo.cluster")
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def port_or_free(port: int, host: str = "127.0.0.1") -> int:
+    """``port`` when it can be listened on now, else a free one.
+
+    SO_REUSEADDR as the servers set it: a port left in TIME_WAIT by the previous run is
+    free for them, and the bookmarked address keeps working.
+    """
+    if port:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                return port
+            except OSError:
+                pass
+    return free_port()
+
+
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies.
+
+    Linux only (elsewhere a no-op). It covers what no handler in the parent can: kill -9.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 @dataclass
@@ -44,6 +77,8 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = None
     log_file: IO[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    die_with_parent: bool = False
+    log_offset: int = 0  # where this run's output starts in the (appended) log
 
     @property
     def pid(self) -> int:
@@ -56,6 +91,7 @@ class Proc:
     def start(self) -> Proc:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.log_offset = self.log_file.tell()
         self.popen = subprocess.Popen(
             self.argv,
             env=self.env,
@@ -63,6 +99,7 @@ class Proc:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent if self.die_with_parent else None,
         )
         log.info("cluster.started", name=self.name, pid=self.popen.pid)
         return self
@@ -101,8 +138,13 @@ class Proc:
 class Cluster:
     """A local airtrack system under one AIRTRACK_HOME."""
 
-    def __init__(self, home: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, *, env: dict[str, str] | None = None, die_with_parent: bool = False
+    ) -> None:
+        """``die_with_parent``: children get SIGTERM when this process dies, even by SIGKILL
+        (the death signal follows the starting *thread*: start them from the main thread)."""
         self.home = home
+        self.die_with_parent = die_with_parent
         self.logs = home / "logs"
         self.procs: dict[str, Proc] = {}
         self.env = {
@@ -118,7 +160,11 @@ class Cluster:
         if name in self.procs and self.procs[name].alive():
             raise RuntimeError(f"{name} is already running")
         proc = Proc(
-            name, [sys.executable, *args], {**self.env, **(env or {})}, self.logs / f"{name}.log"
+            name,
+            [sys.executable, *args],
+            {**self.env, **(env or {})},
+            self.logs / f"{name}.log",
+            die_with_parent=self.die_with_parent,
         )
         self.procs[name] = proc
         return proc.start()
@@ -135,9 +181,10 @@ class Cluster:
         extra: list[str] | None = None,
         name: str = "stations",
         timeout: float = 120.0,
+        port: int | None = None,
     ) -> Proc:
         """The built-in Icecast-style server; waits for its ready line (with the URLs)."""
-        port = free_port()
+        port = port or free_port()
         proc = self._proc(
             name,
             [
@@ -164,7 +211,10 @@ class Cluster:
         while time.monotonic() < deadline:
             if not proc.alive():
                 raise RuntimeError(f"{proc.name} exited: {self.tail(proc.name)}")
-            for line in proc.log_path.read_text(errors="replace").splitlines():
+            with open(proc.log_path, "rb") as fh:
+                fh.seek(proc.log_offset)  # an earlier run's ready line names its old port
+                text = fh.read().decode(errors="replace")
+            for line in text.splitlines():
                 if line.startswith("{") and '"ready"' in line:
                     info: dict[str, Any] = json.loads(line)
                     if info.get("event") == "ready":

@@ -34,14 +34,16 @@ import structlog
 
 from airtrack.demo.broadcast import Station, StationConfig, encode_mp3, silence_mp3
 from airtrack.demo.catalog import SongSpec, demo_catalog, music_catalog
+from airtrack.demo.icyhttp import META_INT, IcyWriter, respond, write_head
 from airtrack.demo.music import render_song
 from airtrack.demo.playout import ProgrammeConfig
+
+__all__ = ["META_INT", "IcecastServer", "default_stations", "main", "serve"]
 
 log = structlog.get_logger(__name__)
 
 GENRES = ["Pop", "Rock", "Indie", "Dance", "Jazz", "Oldies", "Electronic", "Folk"]
 FAULTS = ["404", "html", "truncated", "silence", "stall", "redirect"]
-META_INT = 16000
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>Not a stream</title></head>"
     b"<body><h1>Welcome to our radio website</h1><p>This is a web page, not audio.</p>"
@@ -171,7 +173,7 @@ class IcecastServer:
         parts = [p for p in url.path.split("/") if p]
         head_only = method == "HEAD"
         if method not in ("GET", "HEAD"):
-            await _respond(w, 405, "text/plain", b"method not allowed\n")
+            await respond(w, 405, "text/plain", b"method not allowed\n")
         elif len(parts) == 1 and parts[0].removesuffix(".mp3") in self.stations:
             st = self.stations[parts[0].removesuffix(".mp3")]
             await self._stream(st, headers, w, head_only)
@@ -179,13 +181,13 @@ class IcecastServer:
             await self._hls(parts[1], parts[2], w, head_only)
         elif len(parts) == 2 and parts[0] == "truth" and parts[1] in self.stations:
             body = json.dumps(self.stations[parts[1]].truth()).encode()
-            await _respond(w, 200, "application/json", body, head_only=head_only)
+            await respond(w, 200, "application/json", body, head_only=head_only)
         elif parts in (["status-json.xsl"], ["status.json"]):
-            await _respond(w, 200, "application/json", json.dumps(self.status()).encode())
+            await respond(w, 200, "application/json", json.dumps(self.status()).encode())
         elif len(parts) == 2 and parts[0] == "fault":
             await self._fault(parts[1], parse_qs(url.query), headers, w)
         else:
-            await _respond(w, 404, "text/plain", b"no such mount\n")
+            await respond(w, 404, "text/plain", b"no such mount\n")
 
     def status(self) -> dict[str, Any]:
         sources = []
@@ -228,10 +230,10 @@ class IcecastServer:
             extra = self._icy_headers(st, metaint)
             if burst:
                 extra["X-Programme-Time"] = f"{burst[0][0] / st.sr:.6f}"
-            _write_head(w, 200, extra)
+            write_head(w, 200, extra)
             if head_only:
                 return
-            icy = _IcyWriter(w, st, metaint)
+            icy = IcyWriter(w, st, metaint)
             await icy.send(b"".join(d for _, d in burst))
             while True:
                 data = await listener.queue.get()
@@ -246,15 +248,15 @@ class IcecastServer:
         folder = self._hls_root / mount
         path = folder / name
         if name not in ("index.m3u8",) and not (name.startswith("seg") and name.endswith(".ts")):
-            await _respond(w, 404, "text/plain", b"not found\n")
+            await respond(w, 404, "text/plain", b"not found\n")
             return
         try:
             body = await asyncio.to_thread(path.read_bytes)
         except OSError:
-            await _respond(w, 404, "text/plain", b"segment gone\n")
+            await respond(w, 404, "text/plain", b"segment gone\n")
             return
         ctype = "application/vnd.apple.mpegurl" if name.endswith(".m3u8") else "video/mp2t"
-        await _respond(w, 200, ctype, body, head_only=head_only)
+        await respond(w, 200, ctype, body, head_only=head_only)
 
     async def _fault_audio(self) -> tuple[bytes, bytes]:
         """A song clip and looping silence as MP3, made on first use."""
@@ -277,24 +279,24 @@ class IcecastServer:
         first = next(iter(self.stations.values()), None)
         icy = {"Content-Type": "audio/mpeg", "icy-name": f"fault {name}", "icy-br": "128"}
         if name == "404":
-            await _respond(w, 404, "text/html", b"<html><body>404 Not Found</body></html>")
+            await respond(w, 404, "text/html", b"<html><body>404 Not Found</body></html>")
         elif name == "html":
-            await _respond(w, 200, "text/html; charset=utf-8", HTML_PAGE)
+            await respond(w, 200, "text/html; charset=utf-8", HTML_PAGE)
         elif name == "redirect" and first is not None:
             loc = f"{self.base_url}/{first.config.mount}"
-            await _respond(w, 302, "text/plain", b"moved\n", {"Location": loc})
+            await respond(w, 302, "text/plain", b"moved\n", {"Location": loc})
         elif name == "truncated":
             kib = int((query.get("kib") or [str(self.truncated_kib)])[0])
-            _write_head(w, 200, icy)
+            write_head(w, 200, icy)
             w.write(self._fault_clip[: kib * 1024])
             await w.drain()
         elif name == "stall":
-            _write_head(w, 200, icy)
+            write_head(w, 200, icy)
             w.write(self._fault_clip[: 32 * 1024])
             await w.drain()
             await asyncio.Event().wait()  # hold the socket open, send nothing, until stopped
         elif name == "silence":
-            _write_head(w, 200, icy)
+            write_head(w, 200, icy)
             w.write(self._silence)  # a small burst, then real time
             await w.drain()
             while True:
@@ -302,63 +304,7 @@ class IcecastServer:
                 w.write(self._silence)
                 await w.drain()
         else:
-            await _respond(w, 404, "text/plain", b"no such fault\n")
-
-
-class _IcyWriter:
-    """Writes stream bytes, inserting ICY metadata blocks every META_INT bytes when asked."""
-
-    def __init__(self, w: asyncio.StreamWriter, st: Station, enabled: bool) -> None:
-        self.w, self.st, self.enabled = w, st, enabled
-        self.left = META_INT
-        self.sent_title: str | None = None
-
-    async def send(self, data: bytes) -> None:
-        if not self.enabled:
-            self.w.write(data)
-        else:
-            while data:
-                take, data = data[: self.left], data[self.left :]
-                self.w.write(take)
-                self.left -= len(take)
-                if self.left == 0:
-                    self.w.write(self._meta())
-                    self.left = META_INT
-        await asyncio.wait_for(self.w.drain(), 30.0)
-
-    def _meta(self) -> bytes:
-        title = self.st.title()
-        if title == self.sent_title:
-            return b"\x00"
-        self.sent_title = title
-        text = f"StreamTitle='{title.replace(chr(39), '')}';".encode()[: 16 * 255]
-        n = -(-len(text) // 16)
-        return bytes([n]) + text.ljust(16 * n, b"\x00")
-
-
-_REASONS = {200: "OK", 302: "Found", 404: "Not Found", 405: "Method Not Allowed"}
-
-
-def _write_head(w: asyncio.StreamWriter, status: int, headers: dict[str, str]) -> None:
-    lines = [f"HTTP/1.0 {status} {_REASONS.get(status, 'Status')}", "Server: Icecast 2.4.4"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    w.write(("\r\n".join([*lines, "Connection: close", "", ""])).encode("latin-1"))
-
-
-async def _respond(
-    w: asyncio.StreamWriter,
-    status: int,
-    ctype: str,
-    body: bytes,
-    extra: dict[str, str] | None = None,
-    *,
-    head_only: bool = False,
-) -> None:
-    headers = {"Content-Type": ctype, "Content-Length": str(len(body)), **(extra or {})}
-    _write_head(w, status, headers)
-    if not head_only:
-        w.write(body)
-    await w.drain()
+            await respond(w, 404, "text/plain", b"no such fault\n")
 
 
 async def serve(args: argparse.Namespace) -> int:

@@ -5,34 +5,44 @@ Embedded PostgreSQL, one orchestrator, three workers and four demo stations
 and talk with crossfades). The catalog is the generated demo songs, written
 to ``AIRTRACK_HOME/demo-music`` once and added with ``airtrack catalog add``.
 Ctrl-C stops every process the demo started.
+
+The demo keeps its state in its own home (``~/.local/share/airtrack-demo`` unless
+``--home`` or ``AIRTRACK_HOME`` says otherwise), apart from a real installation. A second
+run reuses the ports of the first when they are free and points the streams at this run's
+station server. Stopping does not depend on stdout: SIGINT, SIGTERM, SIGHUP and a closed
+pipe stop the children by pid, and each child gets SIGTERM from the kernel
+(PR_SET_PDEATHSIG) if the demo dies without stopping them (kill -9).
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import json
+import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
 
-from airtrack.db import ensure_server
+from airtrack.db import connect, ensure_server
 from airtrack.logging import get_logger
+from airtrack.orchestrator.streams import add_stream, list_streams, set_stream_url
 from airtrack.orchestrator.tokens import load_or_create_tokens
+from airtrack.protocol import StreamCreate
 from airtrack.settings import Settings
+from airtrack.web.login import dashboard_link
 
 from .catalog import write_catalog
-from .cluster import Cluster, free_port
+from .cluster import Cluster, die_with_parent, port_or_free
+from .liveview import DemoState, LiveView, NoLive
 
 log = get_logger("airtrack.demo")
 
@@ -51,15 +61,56 @@ class DemoOptions:
     seed: int = 1
 
 
-@dataclass
-class DemoState:
-    started: float = field(default_factory=time.monotonic)
-    events: list[str] = field(default_factory=list)
-    first_play_s: float | None = None
+STATE_FILE = "demo.json"
+# What a shell reports for a process ended by that signal; a closed stdout counts as SIGPIPE.
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129, "stdout closed": 141}
+
+
+class Stop:
+    """Why the demo should stop, set from signal handlers and from a dead stdout."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.reason is not None
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
+
+
+def _mute_stdout() -> None:
+    """Point fd 1 at /dev/null: later writes (and the interpreter's last flush) succeed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class DemoConsole(Console):
+    """A console whose closed stdout stops the demo instead of exiting on the spot.
+
+    rich's default answer to a broken pipe is ``SystemExit(1)`` from inside ``print``;
+    the demo must still stop its children, and say nothing more.
+    """
+
+    def __init__(self, stop: Stop) -> None:
+        super().__init__(stderr=False)
+        self.stop = stop
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        _mute_stdout()
+        self.stop.set("stdout closed")
 
 
 def _say(console: Console, text: str) -> None:
-    console.print(f"[bold cyan]airtrack demo[/] {text}", highlight=False)
+    """Print one line; a closed stdout (the reader of a pipe went away) stops the demo."""
+    try:
+        console.print(f"[bold cyan]airtrack demo[/] {text}", highlight=False, soft_wrap=True)
+        console.file.flush()
+    except OSError:  # EIO after a hang-up, BrokenPipeError on the flush: nobody is reading
+        if isinstance(console, DemoConsole):
+            console.on_broken_pipe()
 
 
 def prepare_catalog(settings: Settings, opts: DemoOptions, console: Console) -> None:
@@ -80,6 +131,7 @@ def prepare_catalog(settings: Settings, opts: DemoOptions, console: Console) -> 
     proc = subprocess.run(
         [sys.executable, "-m", "airtrack", "catalog", "add", str(folder)],
         env=_env(settings),
+        preexec_fn=die_with_parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -96,32 +148,42 @@ def _env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "AIRTRACK_HOME": str(settings.home)}
 
 
-def _port(settings: Settings) -> int:
-    import socket
+async def _point_streams(settings: Settings, mounts: dict[str, str]) -> list[str]:
+    """Add the demo stations as streams, or point existing ones at this run's URLs."""
+    db = await connect(settings, min_size=0, max_size=1, app_name="airtrack-demo")
+    try:
+        have = {r["name"]: r["url"] for r in await list_streams(db)}
+        moved = []
+        for mount, url in mounts.items():
+            if mount not in have:
+                await add_stream(db, StreamCreate.model_validate({"name": mount, "url": url}))
+            elif await set_stream_url(db, mount, url):
+                moved.append(mount)
+        return moved
+    finally:
+        await db.close()
 
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", settings.port))
-            return settings.port
-        except OSError:
-            return free_port()
+
+def _write_state(home: Path, cluster: Cluster, info: dict[str, Any]) -> None:
+    """``demo.json``: what this run started (pids, addresses), for people and tests."""
+    children = {n: p.pid for n, p in cluster.procs.items() if p.alive()}
+    state = {"pid": os.getpid(), "children": children, **info}
+    tmp = home / f".{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(home / STATE_FILE)
 
 
 def run_demo(settings: Settings, opts: DemoOptions) -> int:
-    console = Console(stderr=False)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    _say(console, f"home {settings.home}")
-    db_url = ensure_server(settings.home)  # this process holds the embedded server open
-    _say(console, f"embedded PostgreSQL ready ({db_url.split('?')[0]})")
-    prepare_catalog(settings, opts, console)
-    tokens = load_or_create_tokens(settings)
-    state = DemoState()
-    stop = {"now": False}
+    stop = Stop()
+    console = DemoConsole(stop)
 
     def on_signal(signum: int, frame: Any) -> None:
-        stop["now"] = True
+        stop.set(signal.Signals(signum).name)
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # Before anything starts: a hang-up or Ctrl-C during setup must still stop what did.
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    settings.home.mkdir(parents=True, exist_ok=True)
+    _say(console, f"home {settings.home} (its own database, catalog, tokens and logs)")
     cluster = Cluster(
         settings.home,
         env={
@@ -129,155 +191,95 @@ def run_demo(settings: Settings, opts: DemoOptions) -> int:
             "AIRTRACK_LEASE_TTL_S": "15",
             "AIRTRACK_START_GRACE_S": "10",
         },
+        die_with_parent=True,
     )
     try:
-        stations = cluster.start_stations(
-            stations=opts.stations, seed=opts.seed, catalog_size=CATALOG_SIZE
+        _run(settings, opts, console, cluster, stop)
+        return EXIT_CODES.get(stop.reason or "", 0)
+    finally:
+        # Children first, then (best effort) words: stopping must not depend on stdout.
+        cluster.close()
+        (settings.home / STATE_FILE).unlink(missing_ok=True)
+        _say(console, f"stopped ({stop.reason or 'done'}): every process it started has exited")
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _run(
+    settings: Settings, opts: DemoOptions, console: Console, cluster: Cluster, stop: Stop
+) -> None:
+    db_url = ensure_server(settings.home)  # this process holds the embedded server open
+    _say(console, f"embedded PostgreSQL ready ({db_url.split('?')[0]})")
+    prepare_catalog(settings, opts, console)
+    tokens = load_or_create_tokens(settings)
+    state = DemoState()
+    if stop:
+        return
+    state.started_at = datetime.now(UTC)
+    stations = cluster.start_stations(
+        stations=opts.stations,
+        seed=opts.seed,
+        catalog_size=CATALOG_SIZE,
+        port=port_or_free(settings.demo_stations_port),
+    )
+    mounts: dict[str, str] = stations.info["mounts"]
+    moved = asyncio.run(_point_streams(settings, mounts))
+    if moved:
+        _say(console, f"stations moved to {stations.info['base_url']}: streams updated")
+    orch = cluster.start_orchestrator(port=port_or_free(settings.port))
+    url = orch.info["url"]
+    workers = [f"demo-worker-{i + 1}" for i in range(opts.workers)]
+    for wid in workers:
+        cluster.start_worker(wid, capacity=max(2, opts.stations))
+    # The token rides in the fragment: browsers never send it, the page moves it to
+    # sessionStorage and takes it out of the address bar and history at once.
+    dashboard = dashboard_link(url, tokens.admin)
+    where = {
+        "orchestrator": url,
+        "dashboard": f"{url}/dashboard",
+        "stations": stations.info["base_url"],
+        "started_at": state.started_at.isoformat(),
+    }
+    _write_state(settings.home, cluster, where)
+    _say(console, f"dashboard: {dashboard}")
+    _say(console, f"state: {settings.home} (AIRTRACK_HOME={settings.home} airtrack status)")
+    _say(console, "Ctrl-C stops everything")
+    view = LiveView(url, tokens.admin, stations.info, dashboard, state)
+    next_chaos = time.monotonic() + opts.chaos_every_s
+    victim: str | None = None
+    restart_at = 0.0
+    live_cm: Any = (
+        Live(
+            view.render(),
+            console=console,
+            refresh_per_second=2,
+            transient=False,
+            auto_refresh=False,
         )
-        mounts: dict[str, str] = stations.info["mounts"]
-        orch = cluster.start_orchestrator(port=_port(settings))
-        url = orch.info["url"]
-        admin = {"Authorization": f"Bearer {tokens.admin}"}
-        with httpx.Client(base_url=url, headers=admin, timeout=10) as http:
-            have = {s["name"] for s in http.get("/api/v1/streams").json()}
-            for mount, stream_url in mounts.items():
-                if mount not in have:
-                    http.post("/api/v1/streams", json={"name": mount, "url": stream_url})
-        workers = [f"demo-worker-{i + 1}" for i in range(opts.workers)]
-        for wid in workers:
-            cluster.start_worker(wid, capacity=max(2, opts.stations))
-        dashboard = f"{url}/?token={tokens.admin}"
-        _say(console, f"dashboard: {dashboard}")
-        _say(console, "Ctrl-C stops everything")
-        view = LiveView(url, tokens.admin, stations.info, dashboard, state)
-        next_chaos = time.monotonic() + opts.chaos_every_s
-        victim: str | None = None
-        restart_at = 0.0
-        with (
-            Live(
-                view.render(),
-                console=console,
-                refresh_per_second=2,
-                transient=False,
-                auto_refresh=False,
-            )
-            if opts.live
-            else _NoLive() as live
-        ):
-            while not stop["now"]:
+        if opts.live
+        else NoLive()
+    )
+    try:
+        with live_cm as live:
+            while not stop:
                 if opts.duration_s and time.monotonic() - state.started > opts.duration_s:
                     break
                 if opts.chaos and victim is None and time.monotonic() > next_chaos:
                     victim = random.choice(workers)
                     cluster.procs[victim].kill()
-                    state.events.append(f"{_now()} chaos: killed {victim} (SIGKILL)")
+                    state.event(f"chaos: killed {victim} (SIGKILL)")
                     restart_at = time.monotonic() + 20
                 if victim is not None and time.monotonic() > restart_at:
                     cluster.start_worker(victim, capacity=max(2, opts.stations))
-                    state.events.append(f"{_now()} chaos: restarted {victim}")
+                    state.event(f"chaos: restarted {victim}")
+                    _write_state(settings.home, cluster, where)  # its new pid
                     victim = None
                     next_chaos = time.monotonic() + opts.chaos_every_s
                 view.poll()
                 live.update(view.render(), refresh=True)
                 if not opts.live:
-                    view.print_new_plays(console)
+                    view.print_changes(console)
+                    console.file.flush()
                 time.sleep(1.0)
-    finally:
-        _say(console, "stopping …")
-        cluster.close()
-        for s, h in old.items():
-            signal.signal(s, h)
-        _say(console, "stopped: every process the demo started has exited")
-    return 0
-
-
-class _NoLive:
-    def __enter__(self) -> _NoLive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, *args: Any, **kw: Any) -> None:
-        return None
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%H:%M:%S")
-
-
-class LiveView:
-    """Polls the stations and the orchestrator; renders what is airing and what was logged."""
-
-    def __init__(
-        self, url: str, token: str, stations: dict[str, Any], dashboard: str, state: DemoState
-    ) -> None:
-        self.http = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=5
-        )
-        self.stations_url = str(stations.get("base_url") or "")
-        self.mounts: dict[str, str] = stations.get("mounts", {})
-        self.dashboard = dashboard
-        self.state = state
-        self.plays: list[dict[str, Any]] = []
-        self.workers: list[dict[str, Any]] = []
-        self.airing: dict[str, str] = {}
-        self.printed: set[tuple[str, str]] = set()
-
-    def poll(self) -> None:
-        with contextlib.suppress(httpx.HTTPError, ValueError):
-            self.plays = self.http.get("/api/v1/plays", params={"limit": 12}).json()
-            self.workers = self.http.get("/api/v1/workers").json()
-        if self.plays and self.state.first_play_s is None:
-            self.state.first_play_s = time.monotonic() - self.state.started
-            self.state.events.append(
-                f"{_now()} first song recognised {self.state.first_play_s:.0f} s after start"
-            )
-        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-            status = httpx.get(f"{self.stations_url}/status-json.xsl", timeout=2).json()
-            self.airing = {
-                m["mount"]: _describe(m.get("now_playing")) for m in status["icestats"]["source"]
-            }
-
-    def render(self) -> Group:
-        st = Table("station", "on air now (ground truth)", title="stations", expand=True)
-        for mount in self.mounts:
-            st.add_row(mount, self.airing.get(mount, "…"))
-        pt = Table(
-            "started", "station", "song", "artist", "conf", title="plays logged", expand=True
-        )
-        for p in self.plays[:10]:
-            pt.add_row(
-                p["started_at"][11:19],
-                p["stream"],
-                p.get("title") or "?",
-                p.get("artist") or "",
-                f"{p['confidence']:.2f}",
-            )
-        wt = Table("worker", "state", "streams", "capacity", title="workers", expand=True)
-        for w in self.workers:
-            wt.add_row(w["id"], w["state"], str(w.get("streams", 0)), str(w["capacity"]))
-        events = "\n".join(self.state.events[-4:]) or "waiting for the first song …"
-        header = Panel(f"dashboard: {self.dashboard}\n{events}", title="airtrack demo")
-        return Group(header, st, wt, pt)
-
-    def print_new_plays(self, console: Console) -> None:
-        for p in reversed(self.plays):
-            key = (p["stream"], p["started_at"])
-            if key not in self.printed:
-                self.printed.add(key)
-                console.print(
-                    f"play: {p['started_at'][11:19]} {p['stream']}: "
-                    f"{p.get('title')} — {p.get('artist')} ({p['confidence']:.2f})",
-                    highlight=False,
-                    markup=False,
-                )
-
-
-def _describe(now: dict[str, Any] | None) -> str:
-    if not now:
-        return "…"
-    kind = str(now.get("kind") or "")
-    if now.get("title"):
-        return f"{now['title']} — {now.get('artist') or ''} ({kind})"
-    return kind or "…"
+    except OSError:  # stdout went away (EIO after a hang-up): stop, quietly
+        console.on_broken_pipe()

@@ -54,6 +54,25 @@ async def remove_stream(db: Database, name: str) -> bool:
     return removed
 
 
+async def set_stream_url(db: Database, name: str, url: str) -> bool:
+    """Point stream ``name`` at ``url``; False when there is no such stream or no change.
+
+    The new URL is read by the worker that next takes the stream (the demo sets it before
+    it starts any).
+    """
+
+    async def fn(tx: Tx) -> bool:
+        row = await tx.fetchone("stream_set_url", {"name": name, "url": url})
+        if row is not None:
+            await tx.execute("notify_tick", {"why": f"stream_moved:{row['id']}"})
+        return row is not None
+
+    moved: bool = await db.run("stream_set_url", fn)
+    if moved:
+        log.info("stream.moved", stream=name, url=url)
+    return moved
+
+
 async def list_streams(db: Database) -> list[dict[str, Any]]:
     rows = await db.fetch("streams_list")
     return [

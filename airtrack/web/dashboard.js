@@ -6,7 +6,11 @@ const KEY = "airtrack.adminToken";
 const $ = (id) => document.getElementById(id);
 
 function token() {
-  const fromUrl = new URLSearchParams(location.search).get("token");
+  // The demo prints /dashboard#token=…: a fragment never reaches a server, a log or a
+  // redirect, so the link opens logged in. ?token=… still works for older links.
+  const fromUrl =
+    new URLSearchParams(location.hash.slice(1)).get("token") ||
+    new URLSearchParams(location.search).get("token");
   if (fromUrl) {
     sessionStorage.setItem(KEY, fromUrl);
     // Keep the token out of the address bar, history and screenshots.
@@ -46,8 +50,16 @@ function fill(tableId, rows, toCells) {
   );
 }
 
+// Date, 24-hour time and zone, in the browser's zone: "2026-11-30 00:46:47 GMT+1".
+// A bare "11:46:47 PM" said neither the day nor the zone (the API's times are UTC).
+const STAMP = new Intl.DateTimeFormat("sv-SE", {
+  year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit",
+  hour12: false, timeZoneName: "short",
+});
+
 function time(iso) {
-  return iso ? new Date(iso).toLocaleTimeString() : "";
+  return iso ? STAMP.format(new Date(iso)) : "";
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -99,7 +111,7 @@ function render(diag, alerts, plays) {
   rec.className = "badge " + (on ? "on" : "ok");
   rec.dataset.on = String(on);
   $("leader").textContent = diag.leader ? "leader " + diag.leader.replica : "no leader";
-  $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  $("updated").textContent = "updated " + STAMP.format(new Date());
 
   $("worker-count").textContent = `(${diag.workers.length})`;
   drawLoad(diag.workers);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
@@ -180,3 +181,66 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             stop.set()
             beater.join(timeout=10)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def _browser(p: object) -> object:
+    return p.chromium.launch(  # type: ignore[attr-defined]
+        executable_path=CHROMIUM,
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    )
+
+
+def test_printed_demo_link_opens_the_dashboard_logged_in(replica: Replica, db_url: str) -> None:
+    """issue 16 §2: the link `airtrack demo` prints, followed as a browser would."""
+    from playwright.sync_api import sync_playwright
+
+    from airtrack.web.login import dashboard_link
+
+    _populate(replica, db_url)
+    link = dashboard_link(replica.url, ADMIN)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            for url in (link, f"{replica.url}/?token={ADMIN}"):
+                page = browser.new_page()  # type: ignore[attr-defined]
+                page.goto(url)
+                page.wait_for_selector("body[data-loaded='true']", timeout=15_000)
+                assert page.locator("#login").is_hidden(), "no token prompt"
+                page.wait_for_selector("#plays tbody tr", timeout=10_000)
+                row = page.locator("#plays tbody tr").first.inner_text()
+                # issue 16 §6: a play's time carries its date and zone, 24-hour
+                assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+", row), row
+                assert not re.search(r"\b[AP]M\b", row), row
+                assert ADMIN not in page.url, "the token left the address bar"
+                assert ADMIN not in page.evaluate("location.href + document.referrer")
+                page.close()
+        finally:
+            browser.close()  # type: ignore[attr-defined]
+
+
+def test_api_docs_work_without_internet(replica: Replica) -> None:
+    """issue 16 §5: /docs references no external host and renders with the network cut."""
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()  # type: ignore[attr-defined]
+
+            def only_local(route: object) -> None:
+                url = route.request.url  # type: ignore[attr-defined]
+                if url.startswith(replica.url):
+                    route.continue_()  # type: ignore[attr-defined]
+                else:
+                    outside.append(url)
+                    route.abort()  # type: ignore[attr-defined]
+
+            page.route("**/*", only_local)
+            page.goto(f"{replica.url}/docs")
+            page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+            assert "airtrack orchestrator" in page.inner_text(".swagger-ui .info .title")
+            assert page.locator(".opblock").count() > 5
+        finally:
+            browser.close()  # type: ignore[attr-defined]
+    assert not outside, outside

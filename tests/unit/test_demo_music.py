@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from airtrack.demo.music import _style, render_jingle, render_song, render_talk
+from airtrack.demo.music import render_jingle, render_song, render_talk, song_style
 
 SR = 22050
 
@@ -49,7 +49,7 @@ def test_different_seeds_are_different_songs(songs: dict[int, npt.NDArray[np.flo
 
 
 def test_songs_differ_in_key_tempo_and_form() -> None:
-    styles = [_style(np.random.default_rng([s, 0x50_4E_47]), SR) for s in range(20)]
+    styles = [song_style(np.random.default_rng([s, 0x50_4E_47]), SR) for s in range(20)]
     assert len({s.root for s in styles}) >= 6
     assert len({tuple(s.scale) for s in styles}) >= 3
     assert all(80 <= s.bpm <= 150 for s in styles)
