@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
-from airtrack.errors import StreamExists
+from airtrack.errors import InputRefused, StreamExists
 from airtrack.orchestrator import plays, streams
 from airtrack.protocol import (
     API_PREFIX,
+    MAX_ID,
     AssignmentOut,
     PlayOut,
     StreamCreate,
+    StreamName,
     StreamOut,
     WorkerOut,
 )
@@ -32,17 +34,33 @@ async def get_streams(st: State) -> list[dict[str, Any]]:
     "/streams",
     response_model=StreamOut,
     status_code=201,
-    responses={409: {"description": "name taken"}},
+    responses={
+        409: {"description": "name or URL taken"},
+        422: {"description": "invalid, or refused by the URL policy"},
+    },
 )
 async def post_stream(req: StreamCreate, st: State) -> dict[str, Any]:
     try:
-        return await streams.add_stream(st.db, req)
+        return await streams.add_stream(st.db, req, st.settings)
     except StreamExists as exc:
         raise HTTPException(409, str(exc)) from None
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.delete("/streams/by-id/{stream_id}", responses={404: {"description": "no such stream"}})
+async def delete_stream_by_id(
+    stream_id: Annotated[int, Path(ge=1, le=MAX_ID)], st: State
+) -> dict[str, Any]:
+    """Remove a stream by id: works for any stream, whatever its name holds."""
+    name = await streams.remove_stream_by_id(st.db, stream_id)
+    if name is None:
+        raise HTTPException(404, f"no stream #{stream_id}")
+    return {"removed": name, "id": stream_id}
 
 
 @router.delete("/streams/{name}", responses={404: {"description": "no such stream"}})
-async def delete_stream(name: str, st: State) -> dict[str, Any]:
+async def delete_stream(name: StreamName, st: State) -> dict[str, Any]:
     if not await streams.remove_stream(st.db, name):
         raise HTTPException(404, f"no stream named {name!r}")
     return {"removed": name}
@@ -61,7 +79,7 @@ async def get_assignments(st: State) -> list[dict[str, Any]]:
 @router.get("/plays", response_model=list[PlayOut])
 async def get_plays(
     st: State,
-    stream: Annotated[str | None, Query(max_length=200)] = None,
+    stream: Annotated[StreamName | None, Query()] = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:

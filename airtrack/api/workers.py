@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from airtrack.orchestrator import ownership
+from airtrack.errors import InputRefused
+from airtrack.orchestrator import ownership, plays
 from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
@@ -30,8 +32,31 @@ from .deps import State, Worker
 router = APIRouter(dependencies=[Worker], tags=["worker"])
 
 
-@router.post(REGISTER_PATH, response_model=RegisterResponse)
+@router.post(
+    REGISTER_PATH,
+    response_model=RegisterResponse,
+    responses={
+        422: {"description": "capacity above worker_capacity_max"},
+        429: {"description": "too many new worker ids: retry later"},
+    },
+)
 async def register(req: RegisterRequest, st: State) -> RegisterResponse:
+    if req.capacity > st.settings.worker_capacity_max:
+        raise HTTPException(
+            422, f"capacity {req.capacity} above the limit {st.settings.worker_capacity_max}"
+        )
+    bucket = st.new_worker_ids
+    # A new id costs a row, events and metric series: admitted at a bounded rate.
+    if (
+        bucket is not None
+        and not await ownership.worker_known(st.db, req.worker_id)
+        and not bucket.take()
+    ):
+        raise HTTPException(
+            429,
+            "too many new worker ids: retry later",
+            headers={"Retry-After": str(max(1, round(bucket.retry_after_s())))},
+        )
     reg = await ownership.register(st.db, req)
     st.hooks.success(f"worker:{req.worker_id}")
     return RegisterResponse(
@@ -55,6 +80,13 @@ async def heartbeat(worker_id: WorkerId, req: HeartbeatRequest, st: State) -> He
             f"worker:{worker_id}", "heartbeat.unknown", "heartbeat from an unknown worker"
         )
         raise HTTPException(UNKNOWN_WORKER, "unknown worker: register again")
+    ownership.REPORTED.prune(st.settings.inactive_after_s, every_s=1.0)
+    if outcome.refused:
+        # Errors about streams this worker does not run are not its to report.
+        refused = set(outcome.refused)
+        req = req.model_copy(
+            update={"streams": [s for s in req.streams if s.stream_id not in refused]}
+        )
     st.hooks.observe_heartbeat(worker_id, req)
     return HeartbeatResponse(
         assignments=outcome.assignments,
@@ -76,11 +108,19 @@ async def deregister(worker_id: WorkerId, st: State) -> dict[str, Any]:
 @router.post(
     PLAYS_PATH,
     response_model=PlaysResponse,
-    responses={ALL_STALE: {"description": "every item had a stale epoch"}},
+    responses={
+        ALL_STALE: {"description": "every item had a stale epoch"},
+        422: {"description": "a play out of the time bounds or of an unknown track"},
+    },
 )
 async def post_plays(req: PlaysRequest, st: State) -> Response:
-    results = await ownership.record_plays(st.db, st.settings, req.plays)
-    st.hooks.observe_plays(req.plays, results)
+    try:
+        await plays.check_plays(st.db, st.settings, req.plays, datetime.now(UTC))
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    # Each play must be the sender's: written by it as the owner at the play's epoch.
+    results = await ownership.record_plays(st.db, st.settings, req.plays, worker=req.worker_id)
+    st.hooks.observe_plays(req.plays, results, req.worker_id)
     body = PlaysResponse(results=results).model_dump()
     code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
     return JSONResponse(body, code)

@@ -21,7 +21,7 @@ def _dump(rows: list[dict[str, Any]], model: Any) -> str:
 
 
 def streams_add(settings: Settings, url: str, name: str) -> None:
-    from airtrack.errors import StreamExists
+    from airtrack.errors import InputRefused, StreamExists
     from airtrack.orchestrator.streams import add_stream
 
     try:
@@ -30,11 +30,11 @@ def streams_add(settings: Settings, url: str, name: str) -> None:
         fail(f"invalid stream: {exc.errors()[0]['msg']}")
 
     async def go(db: Database) -> dict[str, Any]:
-        return await add_stream(db, req)
+        return await add_stream(db, req, settings)
 
     try:
         row = run_async(with_db(settings, go))
-    except StreamExists as exc:
+    except (StreamExists, InputRefused) as exc:
         fail(str(exc))
     out.print(f"added stream {row['name']} (#{row['id']}) {row['url']}", markup=False)
 

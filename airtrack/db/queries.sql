@@ -29,6 +29,12 @@ SELECT current_setting('server_version') AS version,
        current_setting('idle_in_transaction_session_timeout') AS idle_timeout
 
 -- ---------------------------------------------------------------- workers
+-- name: worker_exists
+SELECT EXISTS (SELECT 1 FROM workers WHERE id = %(id)s)
+
+-- name: tracks_known
+SELECT coalesce(array_agg(id), '{}') FROM tracks WHERE id = ANY(%(ids)s::bigint[])
+
 -- name: workers_list
 SELECT w.id, w.host, w.version, w.capacity, w.state, w.registered_at, w.last_heartbeat,
        w.incarnation, w.meta,
@@ -63,6 +69,12 @@ INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
 
 -- name: stream_delete
 DELETE FROM streams WHERE name = %(name)s RETURNING id
+
+-- name: stream_delete_by_id
+DELETE FROM streams WHERE id = %(id)s RETURNING id, name
+
+-- name: stream_with_url
+SELECT id, name FROM streams WHERE url = %(url)s LIMIT 1
 
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,

@@ -84,7 +84,10 @@ class OrchestratorClient:
         breaker_failures: int = 5,
         breaker_open_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        worker_id: str | None = None,
     ) -> None:
+        #: The worker this client speaks for (plays carry it); learnt at register if unset.
+        self.worker_id = worker_id
         headers = {"User-Agent": "airtrack-worker"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -126,6 +129,7 @@ class OrchestratorClient:
     # --- typed calls ------------------------------------------------------
 
     async def register(self, req: RegisterRequest) -> RegisterResponse:
+        self.worker_id = self.worker_id or req.worker_id
         resp = await self._call("POST", REGISTER_PATH, json=_dump(req))
         return _parse(RegisterResponse, resp)
 
@@ -144,7 +148,9 @@ class OrchestratorClient:
 
     async def send_plays(self, plays: list[PlayIn]) -> PlaysResponse:
         """Send one batch; 409 (every play stale) raises :class:`StaleEpoch`."""
-        body = _dump(PlaysRequest(plays=plays))
+        if self.worker_id is None:
+            raise ValueError("send_plays needs the worker id (pass worker_id= or register first)")
+        body = _dump(PlaysRequest(worker_id=self.worker_id, plays=plays))
         resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
         if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")

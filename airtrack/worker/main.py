@@ -55,6 +55,7 @@ async def run_worker(
         timeout_s=settings.http_timeout_s,
         breaker_failures=settings.breaker_failures,
         breaker_open_s=settings.breaker_open_s,
+        worker_id=worker_id,
     )
     sup = Supervisor(
         settings,

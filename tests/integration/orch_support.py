@@ -132,6 +132,7 @@ class SimWorker:
             "POST",
             "/plays",
             json={
+                "worker_id": self.id,
                 "plays": [
                     {
                         "key": key or uuid.uuid4().hex,
@@ -141,7 +142,7 @@ class SimWorker:
                         "started_at": datetime.now(UTC).isoformat(),
                         "confidence": 0.9,
                     }
-                ]
+                ],
             },
         )
 

@@ -24,7 +24,9 @@ LEASE_S = 3.0
 
 
 class Replica:
-    def __init__(self, db_url: str, home: Path, log: Path) -> None:
+    def __init__(
+        self, db_url: str, home: Path, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -37,6 +39,7 @@ class Replica:
             "AIRTRACK_CONTROL_TICK_S": "0.5",
             "AIRTRACK_START_GRACE_S": "0",
             "AIRTRACK_LOG_JSON": "true",
+            **(env or {}),
         }
         self.log = log
         self._fh = open(log, "w")  # noqa: SIM115 - closed in stop()

@@ -145,7 +145,10 @@ async def test_worker_runs_streams_survives_an_outage_and_leaves_gracefully(
 ) -> None:
     for i in range(3):
         r = await orch.admin(
-            "POST", "/streams", json={"name": f"st{i}", "url": station.url("/live.mp3")}
+            # one station, three streams: distinct URLs (one URL is one stream)
+            "POST",
+            "/streams",
+            json={"name": f"st{i}", "url": station.url(f"/live.mp3?copy={i}")},
         )
         assert r.status_code == 201, r.text
     tracks = [await _track(orch) for _ in range(5)]  # same track back to back = one airing
