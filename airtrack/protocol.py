@@ -50,6 +50,10 @@ HEARTBEAT_PATH = f"{API_PREFIX}/workers/{{worker_id}}/heartbeat"
 DEREGISTER_PATH = f"{API_PREFIX}/workers/{{worker_id}}/deregister"
 PLAYS_PATH = f"{API_PREFIX}/plays"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
+#: The per-worker credential a worker presents on every call (docs/security.md).
+CREDENTIAL_HEADER = "X-Airtrack-Credential"
+#: A credential that does not speak for the worker id in the request.
+WRONG_CREDENTIAL = 403
 #: Heartbeat or deregister from a worker the orchestrator does not know: register again.
 UNKNOWN_WORKER = 404
 #: Every play of a batch had a stale epoch: the worker no longer owns those streams.

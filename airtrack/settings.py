@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Largest capacity a worker may register with."
     )
     worker_new_ids_per_min: int = Field(
-        default=30,
+        default=60,
         ge=1,
         description="Registrations of worker ids the store does not know yet, per minute and "
         "replica; more get 429.",

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from airtrack.errors import InputRefused, StreamExists
-from airtrack.orchestrator import plays, streams
+from airtrack.orchestrator import credentials, plays, streams
 from airtrack.protocol import (
     API_PREFIX,
     MAX_ID,
@@ -17,6 +17,7 @@ from airtrack.protocol import (
     StreamCreate,
     StreamName,
     StreamOut,
+    WorkerId,
     WorkerOut,
 )
 
@@ -69,6 +70,14 @@ async def delete_stream(name: StreamName, st: State) -> dict[str, Any]:
 @router.get("/workers", response_model=list[WorkerOut])
 async def get_workers(st: State) -> list[dict[str, Any]]:
     return await streams.list_workers(st.db)
+
+
+@router.delete("/workers/{worker_id}/credential", responses={404: {"description": "no credential"}})
+async def reset_credential(worker_id: WorkerId, st: State) -> dict[str, Any]:
+    """Forget a worker's credential (a lost HOME): its next register claims the id afresh."""
+    if not await credentials.reset(st.db, worker_id):
+        raise HTTPException(404, f"worker {worker_id!r} holds no credential")
+    return {"reset": worker_id}
 
 
 @router.get("/assignments", response_model=list[AssignmentOut])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airtrack.errors import InputRefused
-from airtrack.orchestrator import ownership, plays
+from airtrack.orchestrator import credentials, ownership, plays
 from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
@@ -18,6 +18,7 @@ from airtrack.protocol import (
     REGISTER_PATH,
     SNAPSHOT_PATH,
     UNKNOWN_WORKER,
+    WRONG_CREDENTIAL,
     HeartbeatRequest,
     HeartbeatResponse,
     PlaysRequest,
@@ -27,9 +28,18 @@ from airtrack.protocol import (
     WorkerId,
 )
 
-from .deps import State, Worker
+from .deps import Credential, State, Worker
 
 router = APIRouter(dependencies=[Worker], tags=["worker"])
+
+_WRONG: dict[int | str, dict[str, Any]] = {
+    WRONG_CREDENTIAL: {"description": "the credential does not speak for this worker"}
+}
+
+
+async def _speaks_for(st: State, worker_id: str, credential: str | None) -> None:
+    if not await credentials.verify(st.db, worker_id, credential):
+        raise HTTPException(WRONG_CREDENTIAL, f"the credential does not speak for {worker_id!r}")
 
 
 @router.post(
@@ -38,9 +48,12 @@ router = APIRouter(dependencies=[Worker], tags=["worker"])
     responses={
         422: {"description": "capacity above worker_capacity_max"},
         429: {"description": "too many new worker ids: retry later"},
+        **_WRONG,
     },
 )
-async def register(req: RegisterRequest, st: State) -> RegisterResponse:
+async def register(
+    req: RegisterRequest, st: State, credential: Credential = None
+) -> RegisterResponse:
     if req.capacity > st.settings.worker_capacity_max:
         raise HTTPException(
             422, f"capacity {req.capacity} above the limit {st.settings.worker_capacity_max}"
@@ -57,6 +70,12 @@ async def register(req: RegisterRequest, st: State) -> RegisterResponse:
             "too many new worker ids: retry later",
             headers={"Retry-After": str(max(1, round(bucket.retry_after_s())))},
         )
+    if not await credentials.claim(st.db, req.worker_id, credential):
+        raise HTTPException(
+            WRONG_CREDENTIAL,
+            f"worker id {req.worker_id!r} is held by another credential "
+            "(an admin can reset it: DELETE /api/v1/workers/{id}/credential)",
+        )
     reg = await ownership.register(st.db, req)
     st.hooks.success(f"worker:{req.worker_id}")
     return RegisterResponse(
@@ -71,9 +90,12 @@ async def register(req: RegisterRequest, st: State) -> RegisterResponse:
 @router.post(
     HEARTBEAT_PATH,
     response_model=HeartbeatResponse,
-    responses={UNKNOWN_WORKER: {"description": "unknown worker: register again"}},
+    responses={UNKNOWN_WORKER: {"description": "unknown worker: register again"}, **_WRONG},
 )
-async def heartbeat(worker_id: WorkerId, req: HeartbeatRequest, st: State) -> HeartbeatResponse:
+async def heartbeat(
+    worker_id: WorkerId, req: HeartbeatRequest, st: State, credential: Credential = None
+) -> HeartbeatResponse:
+    await _speaks_for(st, worker_id, credential)
     outcome = await ownership.heartbeat(st.db, worker_id, req)
     if outcome is None:
         st.hooks.failure(
@@ -96,8 +118,13 @@ async def heartbeat(worker_id: WorkerId, req: HeartbeatRequest, st: State) -> He
     )
 
 
-@router.post(DEREGISTER_PATH, responses={UNKNOWN_WORKER: {"description": "unknown worker"}})
-async def deregister(worker_id: WorkerId, st: State) -> dict[str, Any]:
+@router.post(
+    DEREGISTER_PATH, responses={UNKNOWN_WORKER: {"description": "unknown worker"}, **_WRONG}
+)
+async def deregister(
+    worker_id: WorkerId, st: State, credential: Credential = None
+) -> dict[str, Any]:
+    await _speaks_for(st, worker_id, credential)
     released = await ownership.deregister(st.db, worker_id)
     if released is None:
         raise HTTPException(UNKNOWN_WORKER, "unknown worker")
@@ -111,9 +138,11 @@ async def deregister(worker_id: WorkerId, st: State) -> dict[str, Any]:
     responses={
         ALL_STALE: {"description": "every item had a stale epoch"},
         422: {"description": "a play out of the time bounds or of an unknown track"},
+        **_WRONG,
     },
 )
-async def post_plays(req: PlaysRequest, st: State) -> Response:
+async def post_plays(req: PlaysRequest, st: State, credential: Credential = None) -> Response:
+    await _speaks_for(st, req.worker_id, credential)
     try:
         await plays.check_plays(st.db, st.settings, req.plays, datetime.now(UTC))
     except InputRefused as exc:

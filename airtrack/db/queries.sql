@@ -29,6 +29,22 @@ SELECT current_setting('server_version') AS version,
        current_setting('idle_in_transaction_session_timeout') AS idle_timeout
 
 -- ---------------------------------------------------------------- workers
+-- name: worker_credential_claim
+-- The id's credential becomes this one when it has none, already is this one, or the id
+-- is not live (no row, or inactive: a machine replaced). Returns a row only on success.
+INSERT INTO worker_credentials AS c (worker_id, sha256) VALUES (%(id)s, %(sha256)s)
+ON CONFLICT (worker_id) DO UPDATE SET sha256 = EXCLUDED.sha256, set_at = now()
+WHERE c.sha256 = EXCLUDED.sha256
+   OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = EXCLUDED.worker_id
+                  AND w.state <> 'inactive')
+RETURNING worker_id
+
+-- name: worker_credential_get
+SELECT sha256 FROM worker_credentials WHERE worker_id = %(id)s
+
+-- name: worker_credential_reset
+DELETE FROM worker_credentials WHERE worker_id = %(id)s RETURNING worker_id
+
 -- name: worker_exists
 SELECT EXISTS (SELECT 1 FROM workers WHERE id = %(id)s)
 

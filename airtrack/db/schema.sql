@@ -177,3 +177,12 @@ CREATE TABLE stream_status_log (
     worker_id   text
 );
 CREATE INDEX stream_status_log_stream_at_idx ON stream_status_log (stream_id, at);
+
+-- The SHA-256 of each worker's credential (migration 0006, docs/security.md): heartbeat,
+-- deregister and plays of an id that holds one need it, and so does registering that id
+-- again while it is not inactive.
+CREATE TABLE worker_credentials (
+    worker_id  text PRIMARY KEY,
+    sha256     text NOT NULL,
+    set_at     timestamptz NOT NULL DEFAULT now()
+);

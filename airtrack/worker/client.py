@@ -33,12 +33,14 @@ from airtrack.errors import (
 from airtrack.logging import get_logger
 from airtrack.protocol import (
     ALL_STALE,
+    CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
     UNKNOWN_WORKER,
+    WRONG_CREDENTIAL,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -85,12 +87,15 @@ class OrchestratorClient:
         breaker_open_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         worker_id: str | None = None,
+        credential: str | None = None,
     ) -> None:
         #: The worker this client speaks for (plays carry it); learnt at register if unset.
         self.worker_id = worker_id
         headers = {"User-Agent": "airtrack-worker"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if credential:
+            headers[CREDENTIAL_HEADER] = credential
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
@@ -151,7 +156,14 @@ class OrchestratorClient:
         if self.worker_id is None:
             raise ValueError("send_plays needs the worker id (pass worker_id= or register first)")
         body = _dump(PlaysRequest(worker_id=self.worker_id, plays=plays))
-        resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+        try:
+            resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+        except OrchestratorRejected as exc:
+            if exc.status == WRONG_CREDENTIAL:
+                # Our id is held by another credential: keep the plays queued (never
+                # dropped) until an operator sorts the id out.
+                raise OrchestratorUnavailable(str(exc)) from exc
+            raise
         if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
         return _parse(PlaysResponse, resp)

@@ -11,7 +11,7 @@ from airtrack.logging import get_logger
 from airtrack.settings import Settings
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.client import OrchestratorClient
-from airtrack.worker.identity import resolve_worker_id, worker_home
+from airtrack.worker.identity import resolve_worker_id, worker_credential, worker_home
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
@@ -56,6 +56,7 @@ async def run_worker(
         breaker_failures=settings.breaker_failures,
         breaker_open_s=settings.breaker_open_s,
         worker_id=worker_id,
+        credential=worker_credential(settings, worker_id),
     )
     sup = Supervisor(
         settings,

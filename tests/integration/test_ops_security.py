@@ -151,6 +151,7 @@ async def test_metrics_parse_and_move_with_load(db_url: str, tmp_path: Path) -> 
                 ],
                 "metrics": {"outbox_pending": 7, "streams": 2},
             },
+            headers=ws[1].auth,
         )
         assert r.status_code == 200
         # lock contention on the worker's row: the heartbeat retries (R2.3), counted

@@ -260,6 +260,7 @@ async def test_an_unfinished_play_is_closed_by_the_next_but_not_past_its_song(
             r = await orch.worker_call(
                 "POST",
                 "/plays",
+                headers=w.auth,
                 json={
                     "worker_id": w.id,
                     "plays": [

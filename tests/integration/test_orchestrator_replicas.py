@@ -105,7 +105,7 @@ class HttpOrch:
         self.http = client
 
     async def worker_call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {WORKER}"}
+        headers = {"Authorization": f"Bearer {WORKER}", **kw.pop("headers", {})}
         return await self.http.request(method, f"/api/v1{path}", headers=headers, **kw)
 
 

@@ -22,6 +22,7 @@ from airtrack.protocol import PlayIn
 from airtrack.settings import Settings
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.client import OrchestratorClient
+from airtrack.worker.identity import worker_credential
 from airtrack.worker.outbox import Outbox, play_key
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
@@ -108,6 +109,7 @@ def _supervisor(tmp_path: Path, orch: LiveOrchestrator, wid: str) -> Supervisor:
         retry_cap_s=0.1,
         breaker_failures=3,
         breaker_open_s=0.5,
+        credential=worker_credential(settings, wid),  # as `airtrack worker` does
     )
     return Supervisor(
         settings,

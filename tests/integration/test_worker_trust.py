@@ -20,6 +20,8 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from airtrack.protocol import CREDENTIAL_HEADER
+
 from .orch_support import ADMIN, WORKER
 from .test_orchestrator_replicas import Replica
 
@@ -338,3 +340,43 @@ def test_link_local_streams_are_opt_in(start: Start) -> None:
     with _client(rep, ADMIN) as admin:
         r = admin.post("/streams", json={"name": "ll", "url": "http://169.254.10.20:8000/live"})
         assert r.status_code == 201, r.text
+
+
+def test_a_worker_credential_keeps_other_workers_out(start: Start, db_url: str) -> None:
+    """Item 2: with the fleet token alone, nobody speaks for a worker holding a credential."""
+    rep = start()
+    track = _track(db_url)
+    mine, theirs = "c" * 8 + uuid.uuid4().hex * 2, "t" * 8 + uuid.uuid4().hex * 2
+    with _client(rep, ADMIN) as admin, _client(rep, WORKER) as worker:
+        assert admin.post("/streams", json={"name": "s0", "url": "http://127.0.0.1:9/0"}).is_success
+        worker.headers[CREDENTIAL_HEADER] = mine
+        (sid, epoch) = next(iter(_own(worker, "victim", 1).items()))
+        # the thief has the fleet token and knows the id, stream and epoch
+        thief: dict[str, str] = {CREDENTIAL_HEADER: theirs}
+        for headers in (thief, {}):
+            with _client(rep, WORKER) as other:
+                other.headers.update(headers)
+                body = {"worker_id": "victim", "plays": [_play(sid, epoch, track)]}
+                assert other.post("/plays", json=body).status_code == 403
+                assert other.post("/workers/victim/heartbeat", json={}).status_code == 403
+                assert other.post("/workers/victim/deregister").status_code == 403
+                again = {"worker_id": "victim", "capacity": 1}
+                assert other.post("/workers/register", json=again).status_code == 403
+        # the victim is untouched and still speaks for itself
+        body = {"worker_id": "victim", "plays": [_play(sid, epoch, track)]}
+        r = worker.post("/plays", json=body)
+        assert r.status_code == 200 and r.json()["results"][0]["status"] == "stored"
+        assert worker.post(
+            "/workers/register", json={"worker_id": "victim", "capacity": 1}
+        ).is_success
+        # a lost HOME: the admin resets the credential, a new one claims the id
+        assert admin.delete("/workers/victim/credential").status_code == 200
+        with _client(rep, WORKER) as replaced:
+            replaced.headers[CREDENTIAL_HEADER] = theirs
+            r = replaced.post("/workers/register", json={"worker_id": "victim", "capacity": 1})
+            assert r.status_code == 200, r.text
+        r = worker.post("/workers/victim/heartbeat", json={})
+        assert r.status_code == 403
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT sha256 FROM worker_credentials").fetchall()
+    assert stored and all(theirs not in row[0] and mine not in row[0] for row in stored)

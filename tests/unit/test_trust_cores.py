@@ -19,6 +19,7 @@ from airtrack.orchestrator.server import weak_token
 from airtrack.orchestrator.streams import url_refusal
 from airtrack.protocol import HeartbeatRequest, PlayIn, StreamCreate
 from airtrack.settings import load_settings
+from airtrack.worker.identity import worker_credential
 
 
 @given(
@@ -161,3 +162,12 @@ def test_weak_tokens() -> None:
     assert weak_token("a", 32) is not None
     assert weak_token("a" * 64, 32) is not None
     assert weak_token("Jq3vX0-yQ9s_4dLk8mZpR2tB6wHnC1eF7gUaVoIiKj", 32) is None
+
+
+def test_worker_credential_is_made_once_and_private(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    first = worker_credential(settings, "w1")
+    assert len(first) >= 32 and worker_credential(settings, "w1") == first
+    path = tmp_path / "worker-w1" / "credential"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert worker_credential(settings, "w2") != first
