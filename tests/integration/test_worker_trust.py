@@ -6,6 +6,8 @@ speaks HTTP to it the way a compromised or buggy worker (or a careless operator)
 
 from __future__ import annotations
 
+import random
+import string
 import subprocess
 import sys
 import time
@@ -91,6 +93,10 @@ def _play(sid: int, epoch: int, track: int, **kw: Any) -> dict[str, Any]:
     }
     play.update(kw)
     return play
+
+
+def _word() -> str:
+    return "".join(random.choices(string.ascii_lowercase, k=10))
 
 
 def _series(text: str, name: str) -> list[dict[str, str]]:
@@ -183,13 +189,13 @@ def test_floods_from_one_worker_stay_bounded(start: Start, db_url: str) -> None:
         # an id the store knows registers again whatever the rate
         assert worker.post("/workers/register", json={"worker_id": "n0", "capacity": 1}).is_success
         # 20 heartbeats × 100 random errors about streams that do not exist
-        for hb in range(20):
+        for _ in range(20):
             streams = [
                 {
                     "stream_id": 10_000 + i,
                     "epoch": 1,
                     "status": "failed",
-                    "error": f"boom {uuid.uuid4().hex} {hb}",
+                    "error": f"boom {_word()} {_word()}",  # letters: one signature each
                 }
                 for i in range(100)
             ]
@@ -213,6 +219,37 @@ def test_floods_from_one_worker_stay_bounded(start: Start, db_url: str) -> None:
         recovery = conn.execute("SELECT value FROM control_state WHERE key = 'recovery'").fetchone()
     assert row is not None and row[0] <= 10
     assert recovery is None or not recovery[0].get("on")
+
+
+def test_error_patterns_stay_bounded_for_streams_a_worker_runs(start: Start, db_url: str) -> None:
+    """Item 3: errors a worker may report are counted a few per heartbeat, in few rows."""
+    rep = start(stream_errors_per_heartbeat="2", error_patterns_max="5")
+    with _client(rep, ADMIN) as admin, _client(rep, WORKER) as worker:
+        for i in range(3):
+            r = admin.post("/streams", json={"name": f"s{i}", "url": f"http://127.0.0.1:9/{i}"})
+            assert r.status_code == 201, r.text
+        owned = _own(worker, "e0", 3)
+        for _ in range(15):
+            streams = [
+                {"stream_id": s, "epoch": e, "status": "retrying", "error": f"boom {_word()}"}
+                for s, e in owned.items()
+            ]
+            r = worker.post("/workers/e0/heartbeat", json={"streams": streams})
+            assert r.status_code == 200, r.text
+        assert worker.post("/workers/e0/deregister").status_code == 200  # no missed beats
+        time.sleep(3)  # several ops steps: every pattern flushed
+        text = httpx.get(f"{rep.url}/metrics", timeout=15).text
+    counted = {
+        s["source"]: v
+        for fam in text_string_to_metric_families(text)
+        for s, v in ((x.labels, x.value) for x in fam.samples)
+        if fam.name == "airtrack_error_patterns"
+    }
+    assert counted["stream"] == 15 * 2  # 2 of the 3 new errors of each heartbeat
+    with psycopg.connect(db_url) as conn:
+        rows = dict(conn.execute("SELECT signature, count FROM error_patterns").fetchall())
+    assert len(rows) <= 5 + 1 and rows["(overflow)"] >= 15 * 2 - 5
+    assert sum(rows.values()) == sum(counted.values())  # nothing lost, only folded
 
 
 def test_public_bind_needs_strong_different_tokens(tmp_path: Path) -> None:
