@@ -90,12 +90,21 @@ async def register(
 @router.post(
     HEARTBEAT_PATH,
     response_model=HeartbeatResponse,
-    responses={UNKNOWN_WORKER: {"description": "unknown worker: register again"}, **_WRONG},
+    responses={
+        UNKNOWN_WORKER: {"description": "unknown worker: register again"},
+        422: {"description": "more streams than worker_capacity_max"},
+        **_WRONG,
+    },
 )
 async def heartbeat(
     worker_id: WorkerId, req: HeartbeatRequest, st: State, credential: Credential = None
 ) -> HeartbeatResponse:
     await _speaks_for(st, worker_id, credential)
+    if len(req.streams) > st.settings.worker_capacity_max:
+        # Each reported stream costs a row lock and, when refused, an event.
+        raise HTTPException(
+            422, f"{len(req.streams)} streams above the limit {st.settings.worker_capacity_max}"
+        )
     outcome = await ownership.heartbeat(st.db, worker_id, req)
     if outcome is None:
         st.hooks.failure(

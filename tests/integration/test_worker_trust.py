@@ -178,12 +178,17 @@ def test_floods_from_one_worker_stay_bounded(start: Start, db_url: str) -> None:
     with _client(rep, ADMIN) as admin, _client(rep, WORKER) as worker:
         r = worker.post("/workers/register", json={"worker_id": "big", "capacity": 100_000})
         assert r.status_code == 422
+        r = worker.post("/workers/register", json={"worker_id": "n0", "capacity": 1})
+        assert r.status_code == 200
+        bogus = [{"stream_id": 10_000 + i, "epoch": 1} for i in range(1001)]
+        r = worker.post("/workers/n0/heartbeat", json={"streams": bogus})
+        assert r.status_code == 422  # a report longer than any worker's capacity
         codes = [
             worker.post("/workers/register", json={"worker_id": f"n{i}", "capacity": 1}).status_code
-            for i in range(12)
+            for i in range(1, 13)
         ]
         assert codes.count(200) <= 6 and codes.count(429) >= 6, codes
-        for i, code in enumerate(codes):
+        for i, code in enumerate(codes, start=1):
             if code == 200:  # silent workers would count as missed heartbeats: let them go
                 assert worker.post(f"/workers/n{i}/deregister").status_code == 200
         # an id the store knows registers again whatever the rate
