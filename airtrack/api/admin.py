@@ -5,18 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from airtrack.errors import StreamExists
-from airtrack.orchestrator import plays, streams
+from airtrack.errors import InputRefused, StreamExists
+from airtrack.orchestrator import credentials, plays, streams
 from airtrack.orchestrator.station_files import check_station_fields, parse_stations
 from airtrack.orchestrator.stations import edit_stream, import_stations
 from airtrack.protocol import (
     API_PREFIX,
+    MAX_ID,
     AssignmentOut,
     PlayOut,
     StreamCreate,
+    StreamName,
     StreamOut,
+    WorkerId,
     WorkerOut,
 )
 from airtrack.protocol_admin import StreamEdit
@@ -35,13 +38,29 @@ async def get_streams(st: State) -> list[dict[str, Any]]:
     "/streams",
     response_model=StreamOut,
     status_code=201,
-    responses={409: {"description": "name taken"}},
+    responses={
+        409: {"description": "name or URL taken"},
+        422: {"description": "invalid, or refused by the URL policy"},
+    },
 )
 async def post_stream(req: StreamCreate, st: State) -> dict[str, Any]:
     try:
-        return await streams.add_stream(st.db, req)
+        return await streams.add_stream(st.db, req, st.settings)
     except StreamExists as exc:
         raise HTTPException(409, str(exc)) from None
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.delete("/streams/by-id/{stream_id}", responses={404: {"description": "no such stream"}})
+async def delete_stream_by_id(
+    stream_id: Annotated[int, Path(ge=1, le=MAX_ID)], st: State
+) -> dict[str, Any]:
+    """Remove a stream by id: works for any stream, whatever its name holds."""
+    name = await streams.remove_stream_by_id(st.db, stream_id)
+    if name is None:
+        raise HTTPException(404, f"no stream #{stream_id}")
+    return {"removed": name, "id": stream_id}
 
 
 @router.post(
@@ -59,7 +78,9 @@ async def post_streams_import(
     data = await request.body()
     fmt: Any = format
     entries, problems = parse_stations(data, filename, st.settings.import_max_bytes, fmt)
-    outcomes = await import_stations(st.db, entries, dry_run=dry_run, problems=problems)
+    outcomes = await import_stations(
+        st.db, entries, st.settings, dry_run=dry_run, problems=problems
+    )
     return {"dry_run": dry_run, "streams": [o.to_json() for o in outcomes]}
 
 
@@ -80,14 +101,14 @@ async def patch_stream(
         raise HTTPException(422, "nothing to change: give at least one field")
     fields = check_station_fields(given)
     try:
-        outcome = await edit_stream(st.db, name, fields, edit.extra, dry_run=dry_run)
+        outcome = await edit_stream(st.db, name, fields, edit.extra, st.settings, dry_run=dry_run)
     except StreamExists as exc:
         raise HTTPException(409, str(exc)) from None
     return {"dry_run": dry_run, "streams": [outcome.to_json()]}
 
 
 @router.delete("/streams/{name}", responses={404: {"description": "no such stream"}})
-async def delete_stream(name: str, st: State) -> dict[str, Any]:
+async def delete_stream(name: StreamName, st: State) -> dict[str, Any]:
     if not await streams.remove_stream(st.db, name):
         raise HTTPException(404, f"no stream named {name!r}")
     return {"removed": name}
@@ -96,6 +117,14 @@ async def delete_stream(name: str, st: State) -> dict[str, Any]:
 @router.get("/workers", response_model=list[WorkerOut])
 async def get_workers(st: State) -> list[dict[str, Any]]:
     return await streams.list_workers(st.db)
+
+
+@router.delete("/workers/{worker_id}/credential", responses={404: {"description": "no credential"}})
+async def reset_credential(worker_id: WorkerId, st: State) -> dict[str, Any]:
+    """Forget a worker's credential (a lost HOME): its next register claims the id afresh."""
+    if not await credentials.reset(st.db, worker_id):
+        raise HTTPException(404, f"worker {worker_id!r} holds no credential")
+    return {"reset": worker_id}
 
 
 @router.get("/assignments", response_model=list[AssignmentOut])
@@ -108,7 +137,7 @@ async def get_assignments(st: State) -> list[dict[str, Any]]:
 )
 async def get_plays(
     st: State,
-    stream: Annotated[str | None, Query(max_length=200)] = None,
+    stream: Annotated[StreamName | None, Query()] = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:

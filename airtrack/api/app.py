@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
@@ -89,6 +90,16 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     install_api_docs(app)
     app.state.airtrack = state
     app.add_middleware(RequestTiming)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Without the offending input: it may be NaN (which JSON cannot carry, so the
+        # default reply would fail with a 500) or a megabyte of what the caller sent.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, 422)
 
     @app.exception_handler(DatabaseError)
     async def db_error(request: Request, exc: DatabaseError) -> JSONResponse:

@@ -20,9 +20,11 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Manage the catalog of songs to recognise.", no_args_is_help=True)
 streams_app = typer.Typer(help="Manage the monitored streams.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(streams_app, name="streams")
 app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -394,6 +396,17 @@ def db_url() -> None:
     from airtrack.db import database_url
 
     out.print(database_url(settings_from()), markup=False, highlight=False, soft_wrap=True)
+
+
+@tokens_app.command("new")
+@handle_errors
+def tokens_new() -> None:
+    """Print two new strong, different tokens as environment lines (admin, worker)."""
+    import secrets
+
+    admin_token, worker_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    print(f"AIRTRACK_ADMIN_TOKEN={admin_token}")
+    print(f"AIRTRACK_WORKER_TOKEN={worker_token}")
 
 
 def main() -> None:

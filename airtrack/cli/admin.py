@@ -30,7 +30,7 @@ def streams_add(
     backup_urls: list[str] | None = None,
     meta: list[str] | None = None,
 ) -> None:
-    from airtrack.errors import StreamExists
+    from airtrack.errors import InputRefused, StreamExists
     from airtrack.orchestrator.streams import add_stream
 
     from .stations import split_meta
@@ -49,11 +49,11 @@ def streams_add(
         fail(f"invalid stream: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
 
     async def go(db: Database) -> dict[str, Any]:
-        return await add_stream(db, req)
+        return await add_stream(db, req, settings)
 
     try:
         row = run_async(with_db(settings, go))
-    except StreamExists as exc:
+    except (StreamExists, InputRefused) as exc:
         fail(str(exc))
     out.print(f"added stream {row['name']} (#{row['id']}) {row['url']}", markup=False)
 

@@ -29,6 +29,28 @@ SELECT current_setting('server_version') AS version,
        current_setting('idle_in_transaction_session_timeout') AS idle_timeout
 
 -- ---------------------------------------------------------------- workers
+-- name: worker_credential_claim
+-- The id's credential becomes this one when it has none, already is this one, or the id
+-- is not live (no row, or inactive: a machine replaced). Returns a row only on success.
+INSERT INTO worker_credentials AS c (worker_id, sha256) VALUES (%(id)s, %(sha256)s)
+ON CONFLICT (worker_id) DO UPDATE SET sha256 = EXCLUDED.sha256, set_at = now()
+WHERE c.sha256 = EXCLUDED.sha256
+   OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = EXCLUDED.worker_id
+                  AND w.state <> 'inactive')
+RETURNING worker_id
+
+-- name: worker_credential_get
+SELECT sha256 FROM worker_credentials WHERE worker_id = %(id)s
+
+-- name: worker_credential_reset
+DELETE FROM worker_credentials WHERE worker_id = %(id)s RETURNING worker_id
+
+-- name: worker_exists
+SELECT EXISTS (SELECT 1 FROM workers WHERE id = %(id)s)
+
+-- name: tracks_known
+SELECT coalesce(array_agg(id), '{}') FROM tracks WHERE id = ANY(%(ids)s::bigint[])
+
 -- name: workers_list
 SELECT w.id, w.host, w.version, w.capacity, w.state, w.registered_at, w.last_heartbeat,
        w.incarnation, w.meta,
@@ -92,6 +114,12 @@ DELETE FROM streams WHERE name = %(name)s RETURNING id
 UPDATE streams SET url = %(url)s, status = NULL, last_error = NULL, error_since = NULL
 WHERE name = %(name)s AND url <> %(url)s
 RETURNING id
+
+-- name: stream_delete_by_id
+DELETE FROM streams WHERE id = %(id)s RETURNING id, name
+
+-- name: stream_with_url
+SELECT id, name FROM streams WHERE url = %(url)s LIMIT 1
 
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,

@@ -197,3 +197,11 @@ CREATE TABLE outbound_events (
     data        jsonb NOT NULL
 );
 CREATE INDEX outbound_events_at_idx ON outbound_events (at);
+-- The SHA-256 of each worker's credential (migration 0008, docs/security.md): heartbeat,
+-- deregister and plays of an id that holds one need it, and so does registering that id
+-- again while it is not inactive.
+CREATE TABLE worker_credentials (
+    worker_id  text PRIMARY KEY,
+    sha256     text NOT NULL,
+    set_at     timestamptz NOT NULL DEFAULT now()
+);

@@ -33,12 +33,14 @@ from airtrack.errors import (
 from airtrack.logging import get_logger
 from airtrack.protocol import (
     ALL_STALE,
+    CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
     UNKNOWN_WORKER,
+    WRONG_CREDENTIAL,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -102,11 +104,17 @@ class OrchestratorClient:
         breaker_failures: int = _DEFAULTS.breaker_failures,
         breaker_open_s: float = _DEFAULTS.breaker_open_s,
         transport: httpx.AsyncBaseTransport | None = None,
+        worker_id: str | None = None,
+        credential: str | None = None,
     ) -> None:
         """``timeout_s``: one number for every phase, or an :class:`httpx.Timeout`."""
+        #: The worker this client speaks for (plays carry it); learnt at register if unset.
+        self.worker_id = worker_id
         headers = {"User-Agent": "airtrack-worker"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if credential:
+            headers[CREDENTIAL_HEADER] = credential
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
@@ -151,6 +159,7 @@ class OrchestratorClient:
     # --- typed calls ------------------------------------------------------
 
     async def register(self, req: RegisterRequest) -> RegisterResponse:
+        self.worker_id = self.worker_id or req.worker_id
         resp = await self._call("POST", REGISTER_PATH, json=_dump(req))
         return _parse(RegisterResponse, resp)
 
@@ -169,8 +178,17 @@ class OrchestratorClient:
 
     async def send_plays(self, plays: list[PlayIn]) -> PlaysResponse:
         """Send one batch; 409 (every play stale) raises :class:`StaleEpoch`."""
-        body = _dump(PlaysRequest(plays=plays))
-        resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+        if self.worker_id is None:
+            raise ValueError("send_plays needs the worker id (pass worker_id= or register first)")
+        body = _dump(PlaysRequest(worker_id=self.worker_id, plays=plays))
+        try:
+            resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+        except OrchestratorRejected as exc:
+            if exc.status == WRONG_CREDENTIAL:
+                # Our id is held by another credential: keep the plays queued (never
+                # dropped) until an operator sorts the id out.
+                raise OrchestratorUnavailable(str(exc)) from exc
+            raise
         if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
         return _parse(PlaysResponse, resp)
