@@ -12,6 +12,8 @@ AirtrackError
 ├── IndexFileError         an index file is unreadable or of another engine version
 ├── CatalogError           catalog ingest/export problem
 ├── StreamExists           a stream with that name already exists
+├── ReportRequestError     a report or play query names an unknown stream/track, a bad
+│                          range or time zone (CLI: one line, exit 1; API: 400)
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
@@ -82,6 +84,10 @@ class IndexFileError(AirtrackError):
 
 class StreamExists(AirtrackError):
     """A stream with that name already exists."""
+
+
+class ReportRequestError(AirtrackError):
+    """A report or play query is malformed: unknown stream or track, bad range or time zone."""
 
 
 class WorkerNotRegistered(AirtrackError):

@@ -25,6 +25,8 @@ HEARTBEAT_PATH = f"{API_PREFIX}/workers/{{worker_id}}/heartbeat"
 DEREGISTER_PATH = f"{API_PREFIX}/workers/{{worker_id}}/deregister"
 PLAYS_PATH = f"{API_PREFIX}/plays"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
+#: ``GET /plays`` pages: this response header holds the next page's ``cursor``.
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
 #: Heartbeat or deregister from a worker the orchestrator does not know: register again.
 UNKNOWN_WORKER = 404
 #: Every play of a batch had a stale epoch: the worker no longer owns those streams.
@@ -164,6 +166,7 @@ class StreamOut(BaseModel):
     worker_id: str | None = None
     epoch: int | None = None
     status: str | None = None
+    state: str | None = None
 
 
 class WorkerOut(BaseModel):
@@ -186,12 +189,14 @@ class AssignmentOut(BaseModel):
 
 
 class PlayOut(BaseModel):
+    id: int | None = None
     stream_id: int
     stream: str
     track_id: int | None
     title: str | None
     artist: str | None
     source: str | None
+    isrc: str | None = None
     started_at: datetime
     ended_at: datetime | None
     confidence: float

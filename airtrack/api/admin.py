@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
-from airtrack.errors import StreamExists
+from airtrack.errors import ReportRequestError, StreamExists
 from airtrack.orchestrator import plays, streams
 from airtrack.protocol import (
     API_PREFIX,
+    MAX_ID,
+    NEXT_CURSOR_HEADER,
     AssignmentOut,
     PlayOut,
     StreamCreate,
@@ -58,13 +60,29 @@ async def get_assignments(st: State) -> list[dict[str, Any]]:
     return await streams.list_assignments(st.db)
 
 
-@router.get("/plays", response_model=list[PlayOut])
+@router.get(
+    "/plays",
+    response_model=list[PlayOut],
+    responses={400: {"description": "unknown stream or track, bad range or cursor"}},
+)
 async def get_plays(
     st: State,
+    response: Response,
     stream: Annotated[str | None, Query(max_length=200)] = None,
     since: datetime | None = None,
+    until: Annotated[datetime | None, Query(description="Plays started before this.")] = None,
+    track_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    isrc: Annotated[str | None, Query(max_length=12)] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(422, "since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
-    return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
+    """Plays newest first. When more remain, the ``X-Next-Cursor`` header holds the
+    ``next_cursor`` to pass as ``cursor`` for the next page (the body stays a list)."""
+    q = plays.PlayQuery(stream, since, until, track_id, isrc, limit, cursor)
+    try:
+        rows, next_cursor = await plays.page_plays(st.db, q)
+    except ReportRequestError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if next_cursor:
+        response.headers[NEXT_CURSOR_HEADER] = next_cursor
+    return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -11,6 +12,7 @@ from airtrack.db import Database
 from airtrack.settings import Settings
 
 from ._common import out, run_async, with_db
+from .remote import AdminClient, is_remote
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -22,7 +24,12 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     async def go(db: Database) -> dict[str, Any]:
         return await collect(db, settings)
 
-    report: dict[str, Any] = run_async(with_db(settings, go, create=False))
+    report: dict[str, Any]
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            report = api.get_json("/diagnostics")
+    else:
+        report = run_async(with_db(settings, go, create=False))
     critical = any(f["severity"] == "critical" for f in report["findings"])
     if as_json:
         print(jsonlib.dumps(report, indent=2, default=str))
@@ -67,7 +74,11 @@ def alerts_section(settings: Settings) -> None:
     async def go(db: Database) -> list[dict[str, Any]]:
         return await list_alerts(db)
 
-    alerts = run_async(with_db(settings, go))
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            alerts = [_parse_times(a) for a in api.get_json("/alerts")]
+    else:
+        alerts = run_async(with_db(settings, go))
     if not alerts:
         out.print("alerts: none open")
         return
@@ -83,3 +94,10 @@ def alerts_section(settings: Settings) -> None:
             a["last_seen"].strftime("%Y-%m-%d %H:%M:%S"),
         )
     out.print(table)
+
+
+def _parse_times(alert: dict[str, Any]) -> dict[str, Any]:
+    for key in ("first_seen", "last_seen", "resolved_at"):
+        if alert.get(key):
+            alert[key] = datetime.fromisoformat(alert[key])
+    return alert
