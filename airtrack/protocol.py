@@ -25,6 +25,8 @@ HEARTBEAT_PATH = f"{API_PREFIX}/workers/{{worker_id}}/heartbeat"
 DEREGISTER_PATH = f"{API_PREFIX}/workers/{{worker_id}}/deregister"
 PLAYS_PATH = f"{API_PREFIX}/plays"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
+#: ``catalog add`` from a remote CLI: fingerprints and metadata, never audio.
+UPLOADS_PATH = f"{API_PREFIX}/catalog/uploads"
 #: ``GET /plays`` pages: this response header holds the next page's ``cursor``.
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 #: Heartbeat or deregister from a worker the orchestrator does not know: register again.
@@ -201,3 +203,29 @@ class PlayOut(BaseModel):
     ended_at: datetime | None
     confidence: float
     worker_id: str | None
+
+
+class PrintsUpload(_Model):
+    """One catalog file fingerprinted on the operator's machine: metadata and prints only.
+
+    ``engine`` must be the orchestrator's fingerprint engine (``landmark-vN``): prints of
+    another version could never match (409).
+    """
+
+    title: str | None = Field(default=None, max_length=1000)
+    artist: str | None = Field(default=None, max_length=1000)
+    source: str = Field(min_length=1, max_length=4096)
+    duration_s: float = Field(ge=0, le=86_400)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    engine: str = Field(max_length=64)
+    prints: str = Field(description="The compact prints, base64.")
+
+
+class UploadResult(_Model):
+    status: Literal["added", "duplicate", "updated"]
+    track_id: int
+
+
+class KnownContent(_Model):
+    track_id: int
+    current: bool

@@ -26,7 +26,7 @@ from airtrack.errors import (
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
 
-from . import admin, operations, probes, reports, workers
+from . import admin, operations, probes, reports, uploads, workers
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -92,7 +92,14 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             )
         return JSONResponse({"detail": f"database error: {exc}"}, 500)
 
-    for router in (workers.router, admin.router, operations.router, probes.router, reports.router):
+    for router in (
+        workers.router,
+        admin.router,
+        operations.router,
+        probes.router,
+        reports.router,
+        uploads.router,
+    ):
         app.include_router(router)
     app.include_router(operations.pages)
     return app
