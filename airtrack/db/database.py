@@ -340,8 +340,8 @@ class Database:
 
     def stream(
         self, query: str, params: Params = None, *, batch: int, tx_max_s: float
-    ) -> AsyncIterator[list[Row]]:
-        """Rows of a long read in batches from a server-side cursor (see :mod:`.streaming`)."""
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Rows (tuples) of a long read in batches from a server-side cursor (.streaming)."""
         from .streaming import stream_rows
 
         return stream_rows(self, query, params, batch=batch, tx_max_s=tx_max_s)

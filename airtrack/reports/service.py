@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from airtrack.db import Database
 from airtrack.settings import Settings
 
 from .coverage import coverage
 from .request import ReportRequest, Station
-from .shape import COLUMNS, Column, ReportRow, coverage_rows, plays_rows, summary_rows
+from .shape import COLUMNS, Column, ReportRow, coverage_rows
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ class Prepared:
             "t0s": [s.t0 for s in st],
             "t1s": [min(s.t1, until) if until else s.t1 for s in st],
             "max_play_s": settings.report_play_max_s,
+            "across_tz": self.request.tz.key if self.request.tz else "UTC",
         }
 
 
@@ -58,7 +58,6 @@ async def batches(
     db: Database, settings: Settings, prep: Prepared
 ) -> AsyncIterator[list[ReportRow]]:
     """The report's rows, a batch at a time."""
-    zones = {s.name: s.zone for s in prep.stations}
     report = prep.request.report
     if not prep.stations:
         return
@@ -73,12 +72,8 @@ async def batches(
         batch=settings.report_batch_rows,
         tx_max_s=settings.report_tx_max_s,
     )
-    across = prep.request.tz or ZoneInfo("UTC")
     async for found in stream:
-        if report == "plays":
-            yield list(plays_rows(found, zones))
-        else:
-            yield list(summary_rows(found, zones, across))
+        yield found
 
 
 async def _coverage(

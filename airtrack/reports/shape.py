@@ -1,15 +1,17 @@
 """The columns of each report, and its rows built from query rows (pure).
 
-A row is a tuple of typed values: ``time`` columns hold aware datetimes (station-local
-or UTC as the column says), ``date`` columns dates, numbers numbers; each writer turns
-them into its own form (text for CSV/JSON, typed cells for XLSX).
+A row is a tuple in column order. ``time`` columns hold ISO-8601 text with the offset
+(``2026-03-01T10:00:00+01:00``: station-local or UTC as the column says), ``date``
+columns ``YYYY-MM-DD``, numbers numbers, ``bool`` booleans. The plays and summary rows
+come formatted from SQL (airtrack/db/queries_reports.sql) in exactly this order, so a
+million-row export does no per-row work in Python for CSV; the XLSX writer turns
+times and days into typed cells.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -50,76 +52,23 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
-def _offset(at: datetime) -> str:
-    off = at.utcoffset()
-    assert off is not None
-    minutes = int(off.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def plays_rows(
-    rows: Iterable[Mapping[str, Any]], zones: Mapping[str, ZoneInfo]
-) -> Iterator[ReportRow]:
-    """One report row per play row of ``report_plays``; ``zones`` by station name."""
-    for r in rows:
-        zone = zones[r["station"]]
-        s, e = r["start_utc"], r["end_utc"]
-        ls = s.astimezone(zone)
-        yield (
-            r["play_id"],
-            r["station"],
-            ls,
-            e.astimezone(zone),
-            _offset(ls),
-            s,
-            e,
-            round((e - s).total_seconds(), 3),
-            r["title"],
-            r["artist"],
-            r["album"],
-            r["label"],
-            r["isrc"],
-            r["iswc"],
-            "; ".join(r["composers"] or ()),
-            r["confidence"],
-            r["track_id"],
-            r["clipped"],
-        )
-
-
-def summary_rows(
-    rows: Iterable[Mapping[str, Any]], zones: Mapping[str, ZoneInfo], across: ZoneInfo
-) -> Iterator[ReportRow]:
-    """Rows of ``report_summary``; across-station rows use ``across`` (``--tz`` or UTC)."""
-    for r in rows:
-        station = r["station"]
-        zone = zones[station] if station is not None else across
-        yield (
-            station if station is not None else ALL_STATIONS,
-            r["track_id"],
-            r["title"],
-            r["artist"],
-            r["isrc"],
-            r["plays"],
-            round(r["airtime_s"] or 0.0, 3),
-            r["first_at"].astimezone(zone),
-            r["last_at"].astimezone(zone),
-        )
-
-
 def coverage_rows(station: str, days: Iterable[Day], zone: ZoneInfo) -> Iterator[ReportRow]:
     """One row per gap of each day (its monitored totals repeated); one row for a full day."""
     for d in days:
         total = (d.end - d.start).total_seconds()
-        head = (station, d.day, round(d.monitored_s, 3), round(total - d.monitored_s, 3))
+        head = (
+            station,
+            d.day.isoformat(),
+            round(d.monitored_s, 3),
+            round(total - d.monitored_s, 3),
+        )
         if not d.gaps:
             yield (*head, None, None, None, None)
         for g in d.gaps:
             yield (
                 *head,
-                g.start.astimezone(zone),
-                g.end.astimezone(zone),
+                g.start.astimezone(zone).isoformat(timespec="seconds"),
+                g.end.astimezone(zone).isoformat(timespec="seconds"),
                 round(g.seconds, 3),
                 g.cause,
             )

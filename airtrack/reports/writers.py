@@ -29,18 +29,7 @@ MEDIA_TYPES = {
 }
 
 
-def _csv_value(v: Any) -> Any:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, datetime | date):
-        return v.isoformat()
-    return v
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, datetime | date):
-        return v.isoformat()
-    raise TypeError(f"cannot write {type(v).__name__} as JSON")
+_BOOL = {True: "true", False: "false", None: None}
 
 
 class CsvChunks:
@@ -48,18 +37,20 @@ class CsvChunks:
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.columns = columns
-        self._fix = [i for i, c in enumerate(columns) if c.kind in ("time", "date", "bool")]
+        self._bools = [i for i, c in enumerate(columns) if c.kind == "bool"]
 
     def start(self) -> bytes:
         return self._encode([[c.name for c in self.columns]])
 
     def batch(self, rows: Iterable[ReportRow]) -> bytes:
-        fix = self._fix
+        if not self._bools:
+            return self._encode(rows)
+        bools = self._bools
         out = []
         for row in rows:
             r = list(row)
-            for i in fix:
-                r[i] = _csv_value(r[i])
+            for i in bools:
+                r[i] = _BOOL[r[i]]
             out.append(r)
         return self._encode(out)
 
@@ -88,9 +79,7 @@ class JsonChunks:
         for row in rows:
             sep = "\n" if self._first else ",\n"
             self._first = False
-            parts.append(
-                sep + json.dumps(dict(zip(self.names, row, strict=True)), default=_json_default)
-            )
+            parts.append(sep + json.dumps(dict(zip(self.names, row, strict=True))))
         return "".join(parts).encode()
 
     def end(self) -> bytes:
@@ -143,10 +132,10 @@ class XlsxFile:
             for i, (kind, v) in enumerate(zip(kinds, row, strict=True)):
                 if v is None:
                     continue
-                if kind == "time":
-                    ws.write_datetime(r, i, v.replace(tzinfo=None), self._time)
+                if kind == "time":  # the wall-clock part of the ISO text
+                    ws.write_datetime(r, i, datetime.fromisoformat(v[:19]), self._time)
                 elif kind == "date":
-                    ws.write_datetime(r, i, v, self._date)
+                    ws.write_datetime(r, i, date.fromisoformat(v), self._date)
                 elif kind in ("int", "float"):
                     ws.write_number(r, i, v)
                 elif kind == "bool":
