@@ -14,7 +14,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,43 +105,84 @@ async def encode(
         yield tail
 
 
+#: Rows an XLSX sheet holds (Excel and LibreOffice); a longer report continues on
+#: "<report> 2", "<report> 3", … each with its own header row.
+XLSX_MAX_ROWS = 1_048_576
+_EPOCH = datetime(1899, 12, 30)  # Excel's day 0 (1900 date system)
+_DAY_S = 86_400.0
+
+
+def _serial(text: str) -> float:
+    """An Excel date-time serial from ISO text (its wall-clock part), as XlsxWriter would
+    compute it, without its per-cell type dispatch: the hot loop of a big export."""
+    delta = datetime.fromisoformat(text[:19]) - _EPOCH
+    return delta.days + delta.seconds / _DAY_S
+
+
 class XlsxFile:
     """One sheet named after the report, typed cells, frozen header row."""
 
-    def __init__(self, path: Path, sheet: str, columns: Sequence[Column]) -> None:
+    def __init__(
+        self, path: Path, sheet: str, columns: Sequence[Column], *, max_rows: int = XLSX_MAX_ROWS
+    ) -> None:
         self.book = xlsxwriter.Workbook(
             str(path), {"constant_memory": True, "strings_to_numbers": False}
         )
-        self.sheet = self.book.add_worksheet(sheet)
+        self.name = sheet
         self.columns = columns
-        bold = self.book.add_format({"bold": True})
-        self._time = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self._date = self.book.add_format({"num_format": "yyyy-mm-dd"})
+        self.max_rows = max_rows
+        self._bold = self.book.add_format({"bold": True})
+        time_fmt = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        date_fmt = self.book.add_format({"num_format": "yyyy-mm-dd"})
+        self.sheets = 0
+        self._new_sheet()
+        # (column, convert, write, format) once, not a type switch per cell
+        self._plan: list[tuple[int, Any, Any, Any]] = []
         for i, c in enumerate(columns):
+            if c.kind == "time":
+                self._plan.append((i, _serial, "number", time_fmt))
+            elif c.kind == "date":
+                self._plan.append((i, lambda v: _serial(v + "T00:00:00"), "number", date_fmt))
+            elif c.kind in ("int", "float"):
+                self._plan.append((i, None, "number", None))
+            elif c.kind == "bool":
+                self._plan.append((i, None, "boolean", None))
+            else:
+                self._plan.append((i, str, "string", None))
+
+    def _new_sheet(self) -> None:
+        self.sheets += 1
+        name = self.name if self.sheets == 1 else f"{self.name} {self.sheets}"
+        self.sheet = ws = self.book.add_worksheet(name)
+        for i, c in enumerate(self.columns):
             width = {"time": 20, "date": 12, "text": 24}.get(c.kind, 12)
-            self.sheet.set_column(i, i, max(width, len(c.name) + 2))
-        self.sheet.freeze_panes(1, 0)
-        for i, c in enumerate(columns):
-            self.sheet.write_string(0, i, c.name, bold)
+            ws.set_column(i, i, max(width, len(c.name) + 2))
+        ws.freeze_panes(1, 0)
+        for i, c in enumerate(self.columns):
+            ws.write_string(0, i, c.name, self._bold)
         self.row = 1
 
+    def _bound(self) -> list[tuple[int, Any, Any, Any]]:
+        ws = self.sheet
+        writers = {
+            "number": ws.write_number,
+            "boolean": ws.write_boolean,
+            "string": ws.write_string,
+        }
+        return [(i, conv, writers[w], fmt) for i, conv, w, fmt in self._plan]
+
     def add(self, rows: Iterable[ReportRow]) -> None:
-        ws, kinds = self.sheet, [c.kind for c in self.columns]
+        plan = self._bound()
         for row in rows:
+            if self.row >= self.max_rows:
+                self._new_sheet()
+                plan = self._bound()
             r = self.row
-            for i, (kind, v) in enumerate(zip(kinds, row, strict=True)):
+            for i, conv, write, fmt in plan:
+                v = row[i]
                 if v is None:
                     continue
-                if kind == "time":  # the wall-clock part of the ISO text
-                    ws.write_datetime(r, i, datetime.fromisoformat(v[:19]), self._time)
-                elif kind == "date":
-                    ws.write_datetime(r, i, date.fromisoformat(v), self._date)
-                elif kind in ("int", "float"):
-                    ws.write_number(r, i, v)
-                elif kind == "bool":
-                    ws.write_boolean(r, i, v)
-                else:
-                    ws.write_string(r, i, str(v))
+                write(r, i, conv(v) if conv else v, fmt)
             self.row += 1
 
     def close(self) -> None:
