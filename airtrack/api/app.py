@@ -101,6 +101,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         uploads.router,
     ):
         app.include_router(router)
+    app.include_router(reports.pages)  # before operations.pages' /dashboard/{name}
     app.include_router(operations.pages)
     return app
 

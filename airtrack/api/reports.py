@@ -27,10 +27,13 @@ from airtrack.reports import FORMATS, parse_request
 from airtrack.reports.request import ReportName
 from airtrack.reports.service import Prepared, batches, prepare
 from airtrack.reports.writers import MEDIA_TYPES, encode, write_xlsx
+from airtrack.web import ASSETS
 
 from .deps import Admin, State
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", dependencies=[Admin], tags=["reports"])
+#: The dashboard's reports page (its own files; registered before /dashboard/{name}).
+pages = APIRouter(include_in_schema=False)
 log = get_logger("airtrack.api.reports")
 
 _BY_ACCEPT = {MEDIA_TYPES[f].split(";")[0]: f for f in FORMATS}
@@ -130,4 +133,21 @@ for _name in ("plays", "summary", "coverage"):
         summary=f"The {_name} report",
         response_class=Response,
         responses={400: {"description": "bad range, zone or station"}},
+    )
+
+
+@pages.get("/dashboard/reports")
+async def reports_page() -> Response:
+    # Carries no data: the script calls the API with the token the dashboard keeps.
+    return FileResponse(
+        ASSETS / "reports.html",
+        media_type="text/html",
+        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
+    )
+
+
+@pages.get("/dashboard/reports.js")
+async def reports_script() -> Response:
+    return FileResponse(
+        ASSETS / "reports.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
     )
