@@ -12,8 +12,9 @@ AirtrackError
 ├── IndexFileError         an index file is unreadable or of another engine version
 ├── CatalogError           catalog ingest/export problem
 ├── StreamExists           a stream with that name already exists
-├── ReportRequestError     a report or play query names an unknown stream/track, a bad
-│                          range or time zone (CLI: one line, exit 1; API: 400)
+├── ReportRequestError     a report or play query has a bad range, zone, format or cursor
+│   │                      (CLI: one line, exit 1; API: 400)
+│   └── UnknownName        it names a stream or track that does not exist (API: 404)
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
@@ -88,6 +89,11 @@ class StreamExists(AirtrackError):
 
 class ReportRequestError(AirtrackError):
     """A report or play query is malformed: unknown stream or track, bad range or time zone."""
+
+
+class UnknownName(ReportRequestError):
+    """A report or play query names a stream or track that does not exist: an empty answer
+    would read as "nothing aired"."""
 
 
 class WorkerNotRegistered(AirtrackError):

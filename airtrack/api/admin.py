@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from airtrack.errors import ReportRequestError, StreamExists
+from airtrack.errors import ReportRequestError, StreamExists, UnknownName
 from airtrack.orchestrator import plays, streams
 from airtrack.protocol import (
     API_PREFIX,
@@ -63,7 +63,10 @@ async def get_assignments(st: State) -> list[dict[str, Any]]:
 @router.get(
     "/plays",
     response_model=list[PlayOut],
-    responses={400: {"description": "unknown stream or track, bad range or cursor"}},
+    responses={
+        400: {"description": "bad range or cursor"},
+        404: {"description": "unknown stream or track"},
+    },
 )
 async def get_plays(
     st: State,
@@ -82,7 +85,7 @@ async def get_plays(
     try:
         rows, next_cursor = await plays.page_plays(st.db, q)
     except ReportRequestError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(404 if isinstance(exc, UnknownName) else 400, str(exc)) from None
     if next_cursor:
         response.headers[NEXT_CURSOR_HEADER] = next_cursor
     return rows

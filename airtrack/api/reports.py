@@ -1,7 +1,7 @@
 """Report routes (admin token): ``/api/v1/reports/{plays,summary,coverage}``.
 
 The request is checked completely before the response starts (unknown station or zone,
-reversed range: 400 with the same message as the CLI); rows then stream from a
+reversed range: 400; unknown station: 404; the same message as the CLI); rows then stream from a
 server-side cursor. CSV and JSON are sent as they are produced; XLSX is built in a
 temporary file (constant memory) and sent from it. The format comes from ``format=``,
 else from ``Accept``, else CSV.
@@ -20,7 +20,7 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from airtrack.errors import ReportRequestError
+from airtrack.errors import ReportRequestError, UnknownName
 from airtrack.logging import get_logger
 from airtrack.protocol import API_PREFIX
 from airtrack.reports import FORMATS, parse_request
@@ -118,7 +118,8 @@ def _route(report: ReportName) -> object:
             )
             prep = await prepare(st.db, req)
         except ReportRequestError as exc:
-            raise HTTPException(400, str(exc)) from None
+            status = 404 if isinstance(exc, UnknownName) else 400
+            raise HTTPException(status, str(exc)) from None
         return await _respond(prep, st)
 
     get_report.__name__ = f"report_{report}"
@@ -132,7 +133,10 @@ for _name in ("plays", "summary", "coverage"):
         methods=["GET"],
         summary=f"The {_name} report",
         response_class=Response,
-        responses={400: {"description": "bad range, zone or station"}},
+        responses={
+            400: {"description": "bad range, zone or format"},
+            404: {"description": "unknown station"},
+        },
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from airtrack.db import Database, Row
-from airtrack.errors import ReportRequestError
+from airtrack.errors import ReportRequestError, UnknownName
 
 
 async def list_plays(
@@ -56,9 +56,9 @@ async def page_plays(db: Database, q: PlayQuery) -> tuple[list[Row], str | None]
     if q.since and q.until and q.until <= q.since:
         raise ReportRequestError("empty or reversed range: until is not after since")
     if q.stream is not None and not await db.fetchval("plays_stream_exists", {"name": q.stream}):
-        raise ReportRequestError(f"unknown stream: {q.stream}")
+        raise UnknownName(f"unknown stream: {q.stream}")
     if q.track_id is not None and not await db.fetchval("plays_track_exists", {"id": q.track_id}):
-        raise ReportRequestError(f"unknown track: #{q.track_id}")
+        raise UnknownName(f"unknown track: #{q.track_id}")
     after_at, after_id = decode_cursor(q.cursor) if q.cursor else (None, None)
     rows = await db.fetch(
         "plays_page",

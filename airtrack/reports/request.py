@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from airtrack.errors import ReportRequestError
+from airtrack.errors import ReportRequestError, UnknownName
 
 ReportName = Literal["plays", "summary", "coverage"]
 Format = Literal["csv", "json", "xlsx"]
@@ -65,7 +65,7 @@ class ReportRequest:
         by_name = {name: (sid, tz) for sid, name, tz in known}
         missing = [n for n in self.streams if n not in by_name]
         if missing:
-            raise ReportRequestError(
+            raise UnknownName(
                 "unknown stream" + ("s" if len(missing) > 1 else "") + ": " + ", ".join(missing)
             )
         names = list(dict.fromkeys(self.streams)) or sorted(by_name)
