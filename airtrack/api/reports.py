@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -73,7 +74,7 @@ async def _respond(prep: Prepared, st: State) -> Response:
             background=BackgroundTask(path.unlink, missing_ok=True),
         )
 
-    async def body() -> object:
+    async def body() -> AsyncIterator[bytes]:
         try:
             async for chunk in encode(
                 prep.request.format, prep.columns, batches(st.db, st.settings, prep)
@@ -87,7 +88,7 @@ async def _respond(prep: Prepared, st: State) -> Response:
             raise
 
     return StreamingResponse(
-        body(),  # type: ignore[arg-type]
+        body(),
         media_type=MEDIA_TYPES[prep.request.format],
         headers=_disposition(prep),
     )

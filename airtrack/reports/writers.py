@@ -10,6 +10,7 @@ counts as numbers; the header row is frozen; one sheet per report.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -192,9 +193,11 @@ class XlsxFile:
 async def write_xlsx(
     path: Path, sheet: str, columns: Sequence[Column], batches: AsyncIterator[list[ReportRow]]
 ) -> None:
+    """Write the sheet batch by batch. The cell writing and the final zip run in a thread:
+    in the orchestrator they would otherwise hold the event loop for seconds (heartbeats)."""
     book = XlsxFile(path, sheet, columns)
     try:
         async for rows in batches:
-            book.add(rows)
+            await asyncio.to_thread(book.add, rows)
     finally:
-        book.close()
+        await asyncio.to_thread(book.close)
