@@ -32,7 +32,7 @@ from airtrack.web import ASSETS
 
 from .deps import Admin, State
 
-router = APIRouter(prefix=f"{API_PREFIX}/reports", dependencies=[Admin], tags=["reports"])
+router = APIRouter(prefix=f"{API_PREFIX}/reports", dependencies=[Admin], tags=["admin"])
 #: The dashboard's reports page (its own files; registered before /dashboard/{name}).
 pages = APIRouter(include_in_schema=False)
 log = get_logger("airtrack.api.reports")

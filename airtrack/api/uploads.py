@@ -14,7 +14,7 @@ from airtrack.protocol import API_PREFIX, KnownContent, PrintsUpload, UploadResu
 
 from .deps import Admin, State
 
-router = APIRouter(prefix=f"{API_PREFIX}/catalog/uploads", dependencies=[Admin], tags=["catalog"])
+router = APIRouter(prefix=f"{API_PREFIX}/catalog/uploads", dependencies=[Admin], tags=["admin"])
 
 
 @router.get(
