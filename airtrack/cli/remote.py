@@ -113,13 +113,20 @@ class AdminClient:
         self, path: str, params: Mapping[str, Any] | None = None
     ) -> Iterator[Iterator[bytes]]:
         """The body of a GET as byte chunks; a refusal raises before the first chunk."""
+        started = False
         try:
             with self.http.stream("GET", path, params=_clean(params)) as r:
                 if r.status_code >= 400:
                     r.read()
                     self._check(r)
+                started = True
                 yield r.iter_bytes()
         except httpx.HTTPError as exc:
+            if started:
+                raise OrchestratorUnavailable(
+                    f"the orchestrator at {self.url} broke off the response ({exc}); "
+                    "its log says why (report.failed)"
+                ) from None
             raise OrchestratorUnavailable(
                 f"cannot reach the orchestrator at {self.url}: {exc}"
             ) from None

@@ -53,7 +53,9 @@ async def stream_rows(
     t0 = time.perf_counter()
     try:
         async with db.pool.connection() as conn, conn.transaction():
-            await conn.execute(sql("report_tx_limits"), {"ms": str(int(tx_max_s * 1000))})
+            # at least 1 ms: 0 would mean "no limit" to PostgreSQL
+            ms = str(max(1, int(tx_max_s * 1000)))
+            await conn.execute(sql("report_tx_limits"), {"ms": ms})
             name = f"stream_{uuid.uuid4().hex[:12]}"
             async with conn.cursor(name=name, row_factory=tuple_row) as cur:
                 await cur.execute(sql(query), adapt(params))

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,8 +33,8 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def _orchestrator(db_url: str, tmp_path: Path, **extra: str) -> Iterator[str]:
     """A real orchestrator process on the test database; its URL."""
     asyncio.run(_seed(db_url, tmp_path))
     port = _port()
@@ -44,6 +45,7 @@ def server(db_url: str, tmp_path: Path) -> Iterator[str]:
         "AIRTRACK_ADMIN_TOKEN": ADMIN,
         "AIRTRACK_WORKER_TOKEN": "remote-worker-token",
         "AIRTRACK_LOG_JSON": "true",
+        **extra,
     }
     log = (tmp_path / "orchestrator.log").open("w")
     proc = subprocess.Popen(
@@ -73,15 +75,18 @@ def server(db_url: str, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[str]:
+    with _orchestrator(db_url, tmp_path) as url:
+        yield url
+
+
 async def _seed(db_url: str, tmp_path: Path) -> None:
     async with Database(db_url, load_settings(home=tmp_path / "seed")) as db:
         await seed(db)
 
 
-@pytest.fixture
-def laptop(tmp_path: Path, server: str) -> dict[str, str]:
-    """The CLI's environment: the API and the admin token, and nothing else that could
-    lead to a database."""
+def _laptop(tmp_path: Path, server: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRTRACK_", "PG"))}
     env.update(
         {
@@ -93,6 +98,13 @@ def laptop(tmp_path: Path, server: str) -> dict[str, str]:
         }
     )
     return env
+
+
+@pytest.fixture
+def laptop(tmp_path: Path, server: str) -> dict[str, str]:
+    """The CLI's environment: the API and the admin token, and nothing else that could
+    lead to a database."""
+    return _laptop(tmp_path, server)
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -177,3 +189,17 @@ def test_catalog_add_uploads_prints_not_audio(laptop: dict[str, str], tmp_path: 
     r = cli(laptop, "catalog", "add", "--jobs", "0", str(music))
     assert r.returncode == 0 and "1 duplicate" in r.stdout, r.stdout
     assert not (tmp_path / "laptop-home" / "pg").exists()
+
+
+def test_a_report_broken_off_by_the_server_leaves_no_file(db_url: str, tmp_path: Path) -> None:
+    # A report cap no read can meet: the database cancels the export once it has begun.
+    with _orchestrator(
+        db_url, tmp_path, AIRTRACK_REPORT_TX_MAX_S="0.000001", AIRTRACK_REPORT_BATCH_ROWS="1"
+    ) as url:
+        out = tmp_path / "broken.csv"
+        r = cli(_laptop(tmp_path, url), "report", "plays", "--from", "2026-03-01",
+                "--to", "2026-03-01", "--output", str(out))  # fmt: skip
+        assert r.returncode != 0, r.stdout
+        assert "broke off the response" in r.stderr, r.stderr
+        assert r.stderr.startswith("airtrack: ") and len(r.stderr.strip().splitlines()) == 1
+        assert not out.exists() and not list(tmp_path.glob(".broken.csv*"))
