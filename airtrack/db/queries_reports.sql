@@ -3,7 +3,7 @@
 -- range is its own local day boundaries, so one query serves stations in many zones.
 
 -- name: report_streams
-SELECT id, name, timezone FROM streams ORDER BY name
+SELECT id, name, timezone, created_at FROM streams ORDER BY name
 
 -- name: report_tx_limits
 -- A report export is one long read: give its transaction the report cap, not tx_max_s.

@@ -88,8 +88,11 @@ async def _coverage(
         owners[r["stream_id"]].append((r["at"], r["worker_id"]))
     for r in await db.fetch("report_status_history", params):
         statuses[r["stream_id"]].append((r["at"], r["status"], r["error"]))
+    # Before a stream was added nobody was meant to watch it: not a gap, not reported.
+    created = {r["id"]: r["created_at"] for r in await db.fetch("report_streams")}
     for s in prep.stations:
-        days = coverage(s.t0, min(s.t1, now), s.zone, owners[s.id], statuses[s.id])
+        start = max(s.t0, created.get(s.id, s.t0))
+        days = coverage(start, min(s.t1, now), s.zone, owners[s.id], statuses[s.id])
         rows = list(coverage_rows(s.name, days, s.zone))
         if rows:
             yield rows

@@ -25,13 +25,13 @@ async def seed(db: Database) -> dict[str, int]:
 
         ids: dict[str, int] = {}
         ids["paris"] = await one(
-            "INSERT INTO streams (name, url, timezone) VALUES (%s, 'http://127.0.0.1:9/p', "
-            "'Europe/Paris')",
+            "INSERT INTO streams (name, url, timezone, created_at) VALUES (%s, "
+            "'http://127.0.0.1:9/p', 'Europe/Paris', '2026-01-01T00:00:00Z')",
             (PARIS,),
         )
         ids["ny"] = await one(
-            "INSERT INTO streams (name, url, timezone) VALUES (%s, 'http://127.0.0.1:9/n', "
-            "'America/New_York')",
+            "INSERT INTO streams (name, url, timezone, created_at) VALUES (%s, "
+            "'http://127.0.0.1:9/n', 'America/New_York', '2026-01-01T00:00:00Z')",
             (NY,),
         )
         ids["t1"] = await one(

@@ -122,6 +122,14 @@ async def test_coverage_from_ownership_and_status_history(db_url: str, tmp_path:
             ("2026-03-01T13:00:00+01:00", "2026-03-01T14:00:00+01:00", "silence"),
             ("2026-03-01T14:00:00+01:00", "2026-03-01T15:00:00+01:00", "stream down"),
         ]
+        # the days before the stream was added are not gaps: they are not reported
+        early = await orch.admin(
+            "GET",
+            "/reports/coverage",
+            params={"from": "2025-12-30", "to": "2026-01-02", "stream": PARIS, "format": "json"},
+        )
+        assert [x["day"] for x in early.json()] == ["2026-01-01", "2026-01-02"]
+        assert early.json()[0]["monitored_s"] + early.json()[0]["unmonitored_s"] == 23 * 3600
         x = await orch.admin(
             "GET", "/reports/coverage", params={**DAY, "stream": PARIS, "format": "xlsx"}
         )
