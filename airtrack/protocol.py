@@ -55,6 +55,10 @@ SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
 CREDENTIAL_HEADER = "X-Airtrack-Credential"
 #: A credential that does not speak for the worker id in the request.
 WRONG_CREDENTIAL = 403
+#: ``catalog add`` from a remote CLI: fingerprints and metadata, never audio.
+UPLOADS_PATH = f"{API_PREFIX}/catalog/uploads"
+#: ``GET /plays`` pages: this response header holds the next page's ``cursor``.
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
 #: Heartbeat or deregister from a worker the orchestrator does not know: register again.
 UNKNOWN_WORKER = 404
 #: Every play of a batch had a stale epoch: the worker no longer owns those streams.
@@ -299,6 +303,7 @@ class StreamOut(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     #: The URL its worker last reported reading (None: not running or not reported).
     url_in_use: str | None = None
+    state: str | None = None
 
 
 class WorkerOut(BaseModel):
@@ -321,13 +326,41 @@ class AssignmentOut(BaseModel):
 
 
 class PlayOut(BaseModel):
+    id: int | None = None
     stream_id: int
     stream: str
     track_id: int | None
     title: str | None
     artist: str | None
     source: str | None
+    isrc: str | None = None
     started_at: datetime
     ended_at: datetime | None
     confidence: float
     worker_id: str | None
+
+
+class PrintsUpload(_Model):
+    """One catalog file fingerprinted on the operator's machine: metadata and prints only.
+
+    ``engine`` must be the orchestrator's fingerprint engine (``landmark-vN``): prints of
+    another version could never match (409).
+    """
+
+    title: str | None = Field(default=None, max_length=1000)
+    artist: str | None = Field(default=None, max_length=1000)
+    source: str = Field(min_length=1, max_length=4096)
+    duration_s: float = Field(ge=0, le=86_400)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    engine: str = Field(max_length=64)
+    prints: str = Field(description="The compact prints, base64.")
+
+
+class UploadResult(_Model):
+    status: Literal["added", "duplicate", "updated"]
+    track_id: int
+
+
+class KnownContent(_Model):
+    track_id: int
+    current: bool

@@ -268,6 +268,22 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Sliding window of the recovery-mode count (R4.3)."
     )
 
+    # --- reports ----------------------------------------------------------
+    report_tx_max_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Cap on one report export's read transaction (a 1M-row export runs "
+        "past tx_max_s).",
+    )
+    report_batch_rows: int = Field(
+        default=5000, ge=1, description="Rows fetched per round trip while streaming a report."
+    )
+    report_play_max_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Longest play a report range can cut at its start (bounds the index scan).",
+    )
+
     # --- worker -----------------------------------------------------------
     worker_id: str | None = Field(
         default=None, description="Worker id; default: host name + a stable suffix under HOME."

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from airtrack.errors import InputRefused, StreamExists
+from airtrack.errors import InputRefused, ReportRequestError, StreamExists
 from airtrack.orchestrator import credentials, plays, streams
 from airtrack.orchestrator.station_files import check_station_fields, parse_stations
 from airtrack.orchestrator.stations import edit_stream, import_stations
 from airtrack.protocol import (
     API_PREFIX,
     MAX_ID,
+    NEXT_CURSOR_HEADER,
     AssignmentOut,
     PlayOut,
     StreamCreate,
@@ -133,14 +134,31 @@ async def get_assignments(st: State) -> list[dict[str, Any]]:
 
 
 @router.get(
-    "/plays", response_model=list[PlayOut], responses={404: {"description": "no such stream"}}
+    "/plays",
+    response_model=list[PlayOut],
+    responses={
+        400: {"description": "bad range or cursor"},
+        404: {"description": "unknown stream or track"},
+    },
 )
 async def get_plays(
     st: State,
+    response: Response,
     stream: Annotated[StreamName | None, Query()] = None,
     since: datetime | None = None,
+    until: Annotated[datetime | None, Query(description="Plays started before this.")] = None,
+    track_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    isrc: Annotated[str | None, Query(max_length=12)] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(422, "since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
-    return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
+    """Plays newest first. When more remain, the ``X-Next-Cursor`` header holds the
+    ``next_cursor`` to pass as ``cursor`` for the next page (the body stays a list)."""
+    q = plays.PlayQuery(stream, since, until, track_id, isrc, limit, cursor)
+    try:
+        rows, next_cursor = await plays.page_plays(st.db, q)
+    except ReportRequestError as exc:
+        raise HTTPException(400, str(exc)) from None  # unknown names: 404 (app.py)
+    if next_cursor:
+        response.headers[NEXT_CURSOR_HEADER] = next_cursor
+    return rows

@@ -34,7 +34,7 @@ from airtrack.logging import get_logger
 from airtrack.settings import Settings
 from airtrack.web.apidocs import install_api_docs
 
-from . import admin, catalog, operations, probes, workers
+from . import admin, catalog, operations, probes, reports, uploads, workers
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -123,9 +123,17 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             body["problems"] = exc.problems
         return JSONResponse(body, status)
 
-    routers = (workers.router, admin.router, catalog.router, operations.router, probes.router)
-    for router in routers:
+    for router in (
+        workers.router,
+        admin.router,
+        catalog.router,
+        operations.router,
+        probes.router,
+        reports.router,
+        uploads.router,
+    ):
         app.include_router(router)
+    app.include_router(reports.pages)  # before operations.pages' /dashboard/{name}
     app.include_router(operations.pages)
     return app
 

@@ -83,8 +83,6 @@ VALUES (%(name)s, %(url)s, %(backup_urls)s, %(timezone)s, %(country)s, %(region)
 RETURNING id, name, url, enabled, created_at, last_error,
           backup_urls, timezone, country, region, city, genre, extra
 
--- name: stream_id_by_name
-SELECT id FROM streams WHERE name = %(name)s
 
 -- name: streams_lock_by_name
 -- the streams an edit or import names, locked in id order
@@ -134,21 +132,6 @@ FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name
 
 -- ---------------------------------------------------------------- plays
--- name: plays_list
--- The live track's fields first; a removed track's play shows the copy taken when it
--- was stored (plays_track_snapshot).
-SELECT p.stream_id, s.name AS stream, p.track_id,
-       COALESCE(t.title, p.track_title) AS title,
-       COALESCE(t.artist, p.track_artist) AS artist,
-       COALESCE(t.source, p.track_source) AS source,
-       p.started_at, p.ended_at, p.confidence, p.worker_id
-FROM plays p
-JOIN streams s ON s.id = p.stream_id
-LEFT JOIN tracks t ON t.id = p.track_id
-WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
-  AND (%(since)s::timestamptz IS NULL OR p.started_at >= %(since)s)
-ORDER BY p.started_at DESC, p.id DESC
-LIMIT %(limit)s
 
 -- ---------------------------------------------------------------- control
 -- name: leader_try_lock

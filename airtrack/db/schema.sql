@@ -117,7 +117,8 @@ CREATE TABLE plays (
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
 CREATE INDEX plays_started_idx ON plays (started_at DESC);
-CREATE INDEX plays_track_idx ON plays (track_id);
+-- Plays of one track newest first (GET /plays?track_id=, ?isrc=; migration 0007).
+CREATE INDEX plays_track_started_idx ON plays (track_id, started_at DESC);
 
 -- Further idempotency keys that were merged into an existing play (handoff extension).
 CREATE TABLE play_keys (
