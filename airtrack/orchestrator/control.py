@@ -30,7 +30,7 @@ from airtrack.logging import get_logger
 from airtrack.metrics import IS_LEADER, STREAMS_PER_WORKER
 from airtrack.settings import Settings
 
-from . import ownership
+from . import ownership, stream_state
 from .balancer import Move, WorkerSlot, balance
 
 log = get_logger("airtrack.orchestrator.control")
@@ -48,6 +48,7 @@ class TickReport:
     conflicts: int = 0
     gap_ratio: float = 0.0
     loads: dict[str, int] = field(default_factory=dict)
+    state_changes: list[Row] = field(default_factory=list)
 
 
 class ControlLoop:
@@ -141,6 +142,7 @@ class ControlLoop:
         if report.completed:
             rows = await self._snapshot(lease)
         await self._rebalance(rows, live, report)
+        report.state_changes = await stream_state.evaluate(self.db, self.settings)
         await self.db.execute(
             "control_put",
             {"key": "leader", "value": {"replica": self.replica_id, "at": time.time()}},
