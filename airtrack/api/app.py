@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
+from airtrack.db.listener import EventSignal
 from airtrack.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -24,9 +25,11 @@ from airtrack.errors import (
     first_line,
 )
 from airtrack.logging import get_logger
+from airtrack.orchestrator.control import ControlLoop
+from airtrack.orchestrator.delivery import WebhookDelivery
 from airtrack.settings import Settings
 
-from . import admin, operations, probes, workers
+from . import admin, integrations, operations, probes, workers
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -50,6 +53,25 @@ async def watch_catalog(state: AppState, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=state.settings.catalog_watch_s)
 
 
+def start_integrations(
+    state: AppState, control: ControlLoop, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The event listener and webhook delivery (which acts only while this replica leads)."""
+    signal = state.events = EventSignal(state.settings.events_poll_s)
+    delivery = WebhookDelivery(
+        state.db,
+        state.settings,
+        signal,
+        replica_id=control.replica_id,
+        leads=lambda: control.is_leader,
+    )
+    listen = signal.listen(state.db.url, stop, timeout_s=state.settings.leader_db_timeout_s)
+    return [
+        asyncio.create_task(listen, name="events-listen"),
+        asyncio.create_task(delivery.run(stop), name="webhook-delivery"),
+    ]
+
+
 def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     """The API over ``state``. ``lifespan_tasks`` runs the control loop inside the app."""
 
@@ -59,6 +81,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         tasks = []
         if lifespan_tasks and state.control is not None:
             tasks.append(asyncio.create_task(state.control.run(stop), name="control-loop"))
+            tasks.extend(start_integrations(state, state.control, stop))
         if lifespan_tasks and state.snapshot is not None:
             tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
         try:
@@ -92,7 +115,13 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             )
         return JSONResponse({"detail": f"database error: {exc}"}, 500)
 
-    for router in (workers.router, admin.router, operations.router, probes.router):
+    for router in (
+        workers.router,
+        admin.router,
+        integrations.router,
+        operations.router,
+        probes.router,
+    ):
         app.include_router(router)
     app.include_router(operations.pages)
     return app

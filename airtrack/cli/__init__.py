@@ -9,6 +9,7 @@ import typer
 
 from . import admin
 from ._common import handle_errors, is_tty, out, run_async, settings_from
+from .webhooks import app as webhooks_app
 
 app = typer.Typer(
     name="airtrack",
@@ -23,6 +24,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(streams_app, name="streams")
 app.add_typer(db_app, name="db")
+app.add_typer(webhooks_app, name="webhooks")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 

@@ -1,0 +1,131 @@
+"""Routes for integrations (admin token): webhook endpoints and the event stream (SSE).
+
+``GET /api/v1/events`` serves the outbox as Server-Sent Events: each event's SSE id is
+its ``outbound_events`` id, so a client that reconnects with ``Last-Event-ID`` resumes
+right after the last event it saw (while the event is within the retention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from airtrack.errors import WebhookError
+from airtrack.orchestrator import webhooks
+from airtrack.orchestrator.delivery import delivery_state
+from airtrack.protocol import API_PREFIX, StreamName
+
+from .deps import Admin, State
+
+router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["integrations"])
+
+#: Events sent per database read of the event stream.
+SSE_BATCH = 500
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[str] = Field(default_factory=list, max_length=20)
+    streams: list[StreamName] = Field(default_factory=list, max_length=10_000)
+
+
+@router.post("/webhooks", status_code=201, responses={422: {"description": "invalid request"}})
+async def post_webhook(req: WebhookCreate, st: State) -> dict[str, Any]:
+    """Register an endpoint; the answer carries its secret, shown this once."""
+    try:
+        return await webhooks.add_endpoint(st.db, req.url, req.events, req.streams)
+    except WebhookError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.get("/webhooks")
+async def get_webhooks(st: State) -> list[dict[str, Any]]:
+    return [delivery_state(r) for r in await webhooks.list_endpoints(st.db)]
+
+
+@router.delete("/webhooks/{endpoint_id}", responses={404: {"description": "no such webhook"}})
+async def delete_webhook(endpoint_id: int, st: State) -> dict[str, Any]:
+    if not await webhooks.remove_endpoint(st.db, endpoint_id):
+        raise HTTPException(404, f"no webhook with id {endpoint_id}")
+    return {"removed": endpoint_id}
+
+
+@router.post("/webhooks/{endpoint_id}/test", responses={404: {"description": "no such webhook"}})
+async def test_webhook(endpoint_id: int, st: State) -> dict[str, Any]:
+    """Send one signed ``webhook.test`` message now and report the receiver's answer."""
+    try:
+        return await webhooks.test_endpoint(
+            st.db, endpoint_id, timeout_s=st.settings.webhook_timeout_s
+        )
+    except WebhookError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/events")
+async def get_events(
+    request: Request,
+    st: State,
+    types: Annotated[str | None, Query(max_length=500)] = None,
+    stream: Annotated[list[str] | None, Query()] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Events as Server-Sent Events; resume with ``Last-Event-ID`` (or ``?after=``).
+
+    Without either, the stream starts with the events written from now on.
+    """
+    type_list = [t for t in (types or "").split(",") if t]
+    unknown = sorted(set(type_list) - set(webhooks.EVENT_TYPES))
+    if unknown:
+        raise HTTPException(422, f"unknown event types {unknown}")
+    stream_ids: list[int] = []
+    if stream:
+        rows = await st.db.fetch("webhook_stream_ids", {"names": stream})
+        missing = sorted(set(stream) - {r["name"] for r in rows})
+        if missing:
+            raise HTTPException(404, f"no streams named {missing}")
+        stream_ids = [int(r["id"]) for r in rows]
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise HTTPException(422, "Last-Event-ID must be an event id from this stream")
+        cursor = int(last_event_id)
+    elif after is not None:
+        cursor = after
+    else:
+        cursor = int(await st.db.fetchval("events_last_id"))
+
+    async def feed() -> AsyncIterator[ServerSentEvent]:
+        nonlocal cursor
+        while not await request.is_disconnected():
+            rows = await st.db.fetch(
+                "events_after",
+                {"after": cursor, "types": type_list, "stream_ids": stream_ids, "limit": SSE_BATCH},
+            )
+            for row in rows:
+                cursor = int(row["id"])
+                yield ServerSentEvent(
+                    data=json.dumps(_event(row), default=str), id=str(cursor), event=row["type"]
+                )
+            if len(rows) < SSE_BATCH:
+                if st.events is not None:
+                    await st.events.wait()
+                else:
+                    await asyncio.sleep(st.settings.events_poll_s)
+
+    return EventSourceResponse(feed(), ping=15, send_timeout=st.settings.webhook_timeout_s)
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row in the same shape webhooks receive, plus its id."""
+    return {
+        "id": row["event_id"],
+        "type": row["type"],
+        "timestamp": row["at"].isoformat(),
+        "data": row["data"],
+    }
