@@ -164,6 +164,10 @@ class StreamOut(BaseModel):
     worker_id: str | None = None
     epoch: int | None = None
     status: str | None = None
+    #: up / down / unmonitored (docs/integrations.md#station-state), since when and why.
+    station_state: str | None = None
+    state_since: datetime | None = None
+    state_cause: str | None = None
 
 
 class WorkerOut(BaseModel):

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     stream_down_critical_s: float = Field(
         default=900.0, gt=0, description="Down for longer than this → the alert turns critical."
     )
+    uptime_refresh_s: float = Field(
+        default=60.0, gt=0, description="How often the leader refreshes uptime in /metrics."
+    )
     webhook_timeout_s: float = Field(
         default=10.0, gt=0, description="Per-request timeout of one webhook delivery."
     )

@@ -57,11 +57,12 @@ def streams_list(settings: Settings, as_json: bool) -> None:
     if as_json:
         print(_dump(rows, StreamOut))
         return
-    table = Table("name", "url", "worker", "epoch", "status", "last error")
+    table = Table("name", "url", "state", "worker", "epoch", "status", "last error")
     for r in rows:
         table.add_row(
             r["name"],
             r["url"],
+            r.get("station_state") or "-",
             r["worker_id"] or "-",
             str(r["epoch"]),
             r["status"] or "-",
@@ -131,6 +132,9 @@ def status(settings: Settings) -> None:
     )
     for s in failed:
         out.print(f"  failed: {s['name']}: {s['last_error']}", markup=False)
+    from .stations import uptime_section
+
+    uptime_section(settings)
     from .ops import alerts_section
 
     alerts_section(settings)

@@ -66,7 +66,8 @@ DELETE FROM streams WHERE name = %(name)s RETURNING id
 
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
-       a.worker_id, a.epoch, a.state
+       a.worker_id, a.epoch, a.state,
+       s.state AS station_state, s.state_since, s.state_cause
 FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name
 

@@ -76,6 +76,7 @@ class ControlLoop:
         self._on_tick = on_tick
         self.last_tick: TickReport | None = None
         self.ticks = 0
+        self._uptime_at = float("-inf")
 
     # -- leadership -------------------------------------------------------------
 
@@ -143,6 +144,9 @@ class ControlLoop:
             rows = await self._snapshot(lease)
         await self._rebalance(rows, live, report)
         report.state_changes = await stream_state.evaluate(self.db, self.settings)
+        if time.monotonic() - self._uptime_at >= self.settings.uptime_refresh_s:
+            await stream_state.uptime(self.db)  # keeps /metrics' uptime gauges current
+            self._uptime_at = time.monotonic()
         await self.db.execute(
             "control_put",
             {"key": "leader", "value": {"replica": self.replica_id, "at": time.time()}},

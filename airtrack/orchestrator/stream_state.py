@@ -40,11 +40,7 @@ async def evaluate(db: Database, settings: Settings) -> list[Row]:
             new=row["new_state"],
             cause=row["cause"],
         )
-        if row["new_state"] == "unmonitored":
-            with contextlib.suppress(KeyError):  # never had a value on this replica
-                STREAM_UP.remove(row["name"])
-        else:
-            STREAM_UP.labels(row["name"]).set(1 if row["new_state"] == "up" else 0)
+        _gauge(row["name"], row["new_state"])
     return changed
 
 
@@ -64,4 +60,14 @@ async def uptime(db: Database) -> list[dict[str, Any]]:
             entry[f"uptime_{label}"] = ratio
             if ratio is not None:
                 STREAM_UPTIME.labels(row["name"], label).set(ratio)
+    for entry in out.values():
+        _gauge(entry["stream"], entry["state"])
     return list(out.values())
+
+
+def _gauge(stream: str, state: str) -> None:
+    if state == "unmonitored":
+        with contextlib.suppress(KeyError):  # never had a value on this replica
+            STREAM_UP.remove(stream)
+    else:
+        STREAM_UP.labels(stream).set(1 if state == "up" else 0)

@@ -124,6 +124,11 @@ async def test_a_dying_stream_goes_down_then_critical_then_recovers(
         ]
         (up,) = [u for u in await stream_state.uptime(orch.db) if u["stream"] == "s0"]
         assert up["state"] == "up" and 0 < up["uptime_24h"] < 1
+        (listed,) = (await orch.admin("GET", "/streams")).json()
+        assert listed["station_state"] == "up" and listed["state_cause"] == "audio flowing"
+        metrics = (await orch.http.get("/metrics")).text
+        assert 'airtrack_stream_up{stream="s0"} 1.0' in metrics
+        assert 'airtrack_stream_uptime_ratio{stream="s0",window="24h"}' in metrics
 
 
 async def test_silence_is_down_at_once_and_no_worker_is_unmonitored(
