@@ -94,23 +94,30 @@ async def get_events(
     if last_event_id is not None:
         if not last_event_id.isdigit():
             raise HTTPException(422, "Last-Event-ID must be an event id from this stream")
-        cursor = int(last_event_id)
-    elif after is not None:
-        cursor = after
+        after = int(last_event_id)
+    if after is not None:
+        cursor = (str(await st.db.fetchval("events_position", {"id": after})), after)
     else:
-        cursor = int(await st.db.fetchval("events_last_id"))
+        last = await st.db.fetchone("events_last")
+        cursor = (str(last["txid"]), int(last["id"])) if last else ("0", 0)
 
     async def feed() -> AsyncIterator[ServerSentEvent]:
         nonlocal cursor
         while not await request.is_disconnected():
             rows = await st.db.fetch(
                 "events_after",
-                {"after": cursor, "types": type_list, "stream_ids": stream_ids, "limit": SSE_BATCH},
+                {
+                    "after_txid": cursor[0],
+                    "after": cursor[1],
+                    "types": type_list,
+                    "stream_ids": stream_ids,
+                    "limit": SSE_BATCH,
+                },
             )
             for row in rows:
-                cursor = int(row["id"])
+                cursor = (str(row["txid"]), int(row["id"]))
                 yield ServerSentEvent(
-                    data=json.dumps(_event(row), default=str), id=str(cursor), event=row["type"]
+                    data=json.dumps(_event(row), default=str), id=str(cursor[1]), event=row["type"]
                 )
             if len(rows) < SSE_BATCH:
                 if st.events is not None:

@@ -131,7 +131,7 @@ $fn$;
 -- it has failed for p_retry_s and move past it (recorded in webhook_giveups). Fenced by
 -- the lease: a replica that lost it changes nothing. Returns 'retry', 'gave_up' or 'lost'.
 CREATE OR REPLACE FUNCTION airtrack_webhook_failed(
-    p_endpoint bigint, p_by text, p_event bigint, p_error text,
+    p_endpoint bigint, p_by text, p_txid xid8, p_event bigint, p_error text,
     p_delay_s double precision, p_retry_s double precision, p_lease_s double precision)
 RETURNS text
 LANGUAGE plpgsql AS $fn$
@@ -139,7 +139,7 @@ DECLARE
     e webhook_endpoints%ROWTYPE;
 BEGIN
     SELECT * INTO e FROM webhook_endpoints
-    WHERE id = p_endpoint AND leased_by = p_by AND cursor < p_event
+    WHERE id = p_endpoint AND leased_by = p_by AND (cursor_txid, cursor) < (p_txid, p_event)
     FOR UPDATE;
     IF NOT FOUND THEN
         RETURN 'lost';
@@ -150,7 +150,7 @@ BEGIN
         VALUES (p_endpoint, p_event, e.attempts + 1, p_error)
         ON CONFLICT DO NOTHING;
         UPDATE webhook_endpoints
-        SET cursor = p_event, attempts = 0, failing_since = NULL, next_attempt_at = now(),
+        SET cursor_txid = p_txid, cursor = p_event, attempts = 0, failing_since = NULL, next_attempt_at = now(),
             failures = failures + 1, given_up = given_up + 1, last_error = p_error,
             leased_until = now() + make_interval(secs => p_lease_s)
         WHERE id = p_endpoint;

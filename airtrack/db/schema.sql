@@ -191,9 +191,12 @@ CREATE TABLE outbound_events (
     type        text NOT NULL,
     at          timestamptz NOT NULL DEFAULT now(),
     stream_id   bigint,  -- no foreign key: an event outlives its stream
-    data        jsonb NOT NULL
+    data        jsonb NOT NULL,
+    -- the writing transaction: readers deliver in (txid, id) order, finished ones only
+    txid        xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX outbound_events_at_idx ON outbound_events (at);
+CREATE INDEX outbound_events_txid_idx ON outbound_events (txid, id);
 
 -- Each change of a stream's state (up / down / unmonitored) and its cause (stream_state.sql).
 CREATE TABLE stream_state_log (
@@ -214,6 +217,7 @@ CREATE TABLE webhook_endpoints (
     event_types      text[] NOT NULL DEFAULT '{}',
     stream_ids       bigint[] NOT NULL DEFAULT '{}',
     created_at       timestamptz NOT NULL DEFAULT now(),
+    cursor_txid      xid8 NOT NULL DEFAULT '0',
     cursor           bigint NOT NULL DEFAULT 0,
     attempts         integer NOT NULL DEFAULT 0,
     failing_since    timestamptz,

@@ -1,6 +1,8 @@
 """Webhook delivery from the outbox: durable, in order, at least once, leader only.
 
-Each endpoint has a cursor over ``outbound_events``; the leader runs one task per
+Each endpoint has a cursor over ``outbound_events`` in (txid, id) order, reading only
+events of finished transactions, so an event whose transaction commits late is never
+skipped (see the column's comment in migration 0007); the leader runs one task per
 endpoint, so a receiver that is down or slow delays only itself (never other receivers,
 never the control tick). The task first takes the endpoint's lease with a
 compare-and-set (``webhook_lease``): the lease outlasts one request (``webhook_lease_s``
@@ -119,6 +121,7 @@ class WebhookDelivery:
                 events = await self.db.fetch(
                     "webhook_pending",
                     {
+                        "cursor_txid": lease["cursor_txid"],
                         "cursor": lease["cursor"],
                         "types": lease["event_types"],
                         "stream_ids": lease["stream_ids"],
@@ -154,6 +157,7 @@ class WebhookDelivery:
                     {
                         "id": eid,
                         "by": self.replica_id,
+                        "txid": ev["txid"],
                         "event": ev["id"],
                         "lease_s": s.webhook_lease_s,
                     },
@@ -172,6 +176,7 @@ class WebhookDelivery:
                 {
                     "id": eid,
                     "by": self.replica_id,
+                    "txid": ev["txid"],
                     "event": ev["id"],
                     "error": error,
                     "delay_s": delay,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from airtrack.db import Database
@@ -253,3 +254,31 @@ async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill
         for copies in dups:
             assert len({json.dumps(c["data"], sort_keys=True) for c in copies}) == 1
             assert len({c["timestamp"] for c in copies}) == 1
+
+
+async def test_an_event_whose_transaction_commits_late_is_not_skipped(
+    db_url: str, tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    settings = _settings(tmp_path)
+    async with Database(db_url, settings, min_size=0, max_size=4) as db:
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
+        receivers.append(rec)
+        await _point(db, ep["id"], rec.url)
+        rec.start()
+        # a transaction takes its event id first but commits after a later one
+        slow = await psycopg.AsyncConnection.connect(db_url)
+        try:
+            await slow.execute(
+                "SELECT airtrack_emit('catalog.changed', NULL, '{\"n\": \"slow\"}'::jsonb)"
+            )
+            async with _delivering(db, settings):
+                fast_ids = await _emit(db, 1)
+                await asyncio.sleep(1.5)  # delivery runs meanwhile
+                await slow.commit()
+                await _wait(lambda: len(set(rec.delivered_ids())) >= 2, 20, "both events")
+        finally:
+            await slow.close()
+        got = [r["data"]["n"] for r in rec.records() if r["status"] == 200]
+        assert got == ["slow", 1], "in commit-safe order, the late one not skipped"
+        assert rec.delivered_ids()[1] == fast_ids[0]

@@ -15,6 +15,13 @@ CREATE TABLE stream_state_log (
 );
 CREATE INDEX stream_state_log_stream_at_idx ON stream_state_log (stream_id, at);
 
+-- The id of the transaction that wrote each event: ids are taken before commit, so a
+-- reader ordering by id alone could pass an id whose transaction commits later and miss
+-- it. Readers take only events of finished transactions (txid below the snapshot's xmin)
+-- in (txid, id) order; anything committed later sorts after them (docs/integrations.md).
+ALTER TABLE outbound_events ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX outbound_events_txid_idx ON outbound_events (txid, id);
+
 CREATE TABLE webhook_endpoints (
     id               bigserial PRIMARY KEY,
     url              text NOT NULL,
@@ -22,6 +29,7 @@ CREATE TABLE webhook_endpoints (
     event_types      text[] NOT NULL DEFAULT '{}',
     stream_ids       bigint[] NOT NULL DEFAULT '{}',
     created_at       timestamptz NOT NULL DEFAULT now(),
+    cursor_txid      xid8 NOT NULL DEFAULT '0',
     cursor           bigint NOT NULL DEFAULT 0,
     attempts         integer NOT NULL DEFAULT 0,
     failing_since    timestamptz,
