@@ -5,8 +5,8 @@
 
 Every request that verifies is appended to LOGFILE as one JSON line
 ``{"id", "type", "timestamp", "data", "status", "received_at"}`` (flushed at once, so a
-SIGKILL loses nothing already answered); one that does not verify is answered 400 and logged with ``"bad": true``.
-``--fail-first N`` answers 500 to the first N verified requests, ``--slow-every K``
+SIGKILL loses nothing already answered); one that does not verify is answered 400 and
+logged with ``"bad": true``. ``--fail-first N`` answers 500 to the first N verified requests, ``--slow-every K``
 sleeps ``--slow-s`` before answering every K-th, ``--poison`` answers 500 to events whose
 data has ``"poison": true``.
 """
