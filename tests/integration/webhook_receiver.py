@@ -3,12 +3,12 @@
     python webhook_receiver.py PORT SECRET LOGFILE [--fail-first N] [--slow-every K]
                                [--slow-s S] [--poison]
 
-Every request that verifies is appended to LOGFILE as one JSON line
-``{"id", "type", "timestamp", "data", "status", "received_at"}`` (flushed at once, so a
-SIGKILL loses nothing already answered); one that does not verify is answered 400 and
-logged with ``"bad": true``. ``--fail-first N`` answers 500 to the first N verified requests, ``--slow-every K``
-sleeps ``--slow-s`` before answering every K-th, ``--poison`` answers 500 to events whose
-data has ``"poison": true``.
+Every request that verifies is appended to LOGFILE as one JSON line ``{"id", "type",
+"timestamp", "data", "status", "received_at"}`` (flushed at once, so a SIGKILL loses
+nothing already answered); one that does not verify is answered 400 and logged with
+``"bad": true``. ``--fail-first N`` answers 500 to the first N verified requests,
+``--slow-every K`` sleeps ``--slow-s`` before answering every K-th, ``--poison`` answers
+500 to events whose data has ``"poison": true``.
 """
 
 from __future__ import annotations
