@@ -175,7 +175,7 @@ class Settings(BaseSettings):
         description="Lease on one endpoint's delivery; another leader resumes after it expires.",
     )
     events_poll_s: float = Field(
-        default=1.0,
+        default=0.5,
         gt=0,
         description="Longest wait for new events when no NOTIFY arrives (webhooks, SSE).",
     )

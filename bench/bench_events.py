@@ -187,7 +187,7 @@ async def outage(orch: Orchestrator, db_url: str, home: Path, queued: int) -> li
             for start in range(0, queued, 1000):
                 conn.execute(
                     "SELECT airtrack_emit('catalog.changed', NULL, jsonb_build_object('n', g)) "
-                    "FROM generate_series(%s, %s) g",
+                    "FROM generate_series(%s::int, %s::int) g",
                     (start + 1, min(queued, start + 1000)),
                 )
             ids = [
@@ -246,7 +246,7 @@ async def outage(orch: Orchestrator, db_url: str, home: Path, queued: int) -> li
 async def main(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="airtrack-bench-events-"))
     url = ensure_server(home)
-    orch = Orchestrator(home, url, AIRTRACK_EVENTS_POLL_S="1")
+    orch = Orchestrator(home, url, AIRTRACK_EVENTS_POLL_S="0.5")
     rows: list[tuple[str, str]] = []
     try:
         if args.streams:

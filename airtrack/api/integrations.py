@@ -104,6 +104,7 @@ async def get_events(
     async def feed() -> AsyncIterator[ServerSentEvent]:
         nonlocal cursor
         while not await request.is_disconnected():
+            seen = st.events.generation if st.events is not None else 0
             rows = await st.db.fetch(
                 "events_after",
                 {
@@ -121,7 +122,7 @@ async def get_events(
                 )
             if len(rows) < SSE_BATCH:
                 if st.events is not None:
-                    await st.events.wait()
+                    await st.events.wait(seen=seen)
                 else:
                     await asyncio.sleep(st.settings.events_poll_s)
 

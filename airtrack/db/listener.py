@@ -29,16 +29,26 @@ class EventSignal:
 
     def __init__(self, poll_s: float) -> None:
         self.poll_s = poll_s
+        #: Bumped on every wake-up: a reader notes it before it reads, so a NOTIFY that
+        #: arrives between its read and its wait is not lost.
+        self.generation = 0
         self._changed = asyncio.Condition()
 
     async def fire(self) -> None:
         async with self._changed:
+            self.generation += 1
             self._changed.notify_all()
 
-    async def wait(self, timeout_s: float | None = None) -> None:
-        """Return on the next NOTIFY, or after ``timeout_s`` (default: the poll interval)."""
+    async def wait(self, timeout_s: float | None = None, *, seen: int | None = None) -> None:
+        """Return on the next NOTIFY, or after ``timeout_s`` (default: the poll interval).
+
+        With ``seen`` (a ``generation`` noted before reading), return at once if a NOTIFY
+        came since.
+        """
         limit = self.poll_s if timeout_s is None else min(timeout_s, self.poll_s)
         async with self._changed:
+            if seen is not None and seen != self.generation:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=max(limit, 0.0))
 

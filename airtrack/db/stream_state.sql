@@ -47,12 +47,16 @@ BEGIN
                    END AS cause
             FROM streams s
             LEFT JOIN assignments a ON a.stream_id = s.id
-            FOR UPDATE OF s
         )
         SELECT * FROM judged WHERE new_state <> old_state
     LOOP
+        -- Compare-and-set instead of locking every stream each tick (heartbeats write these
+        -- rows): a row another leader moved meanwhile is left to the next tick.
         UPDATE streams SET state = r.new_state, state_since = now(), state_cause = r.cause
-        WHERE id = r.id;
+        WHERE id = r.id AND state = r.old_state;
+        IF NOT FOUND THEN
+            CONTINUE;
+        END IF;
         INSERT INTO stream_state_log (stream_id, state, cause) VALUES (r.id, r.new_state, r.cause);
         IF r.new_state = 'down' THEN
             PERFORM airtrack_emit('stream.down', r.id, jsonb_build_object(

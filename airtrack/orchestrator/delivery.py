@@ -118,6 +118,7 @@ class WebhookDelivery:
                 if lease["wait_s"] > 0:  # backing off after a failure
                     await self._pause(stop, min(lease["wait_s"], s.webhook_lease_s / 3))
                     continue
+                seen = self.signal.generation
                 events = await self.db.fetch(
                     "webhook_pending",
                     {
@@ -129,7 +130,7 @@ class WebhookDelivery:
                     },
                 )
                 if not events:
-                    await self.signal.wait()
+                    await self.signal.wait(seen=seen)
                     continue
                 await self._deliver(eid, lease, events, http, stop)
             except DatabaseError as exc:

@@ -38,6 +38,8 @@ def main() -> None:
     out = open(args.log, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             try:
