@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from airtrack.errors import WebhookError
@@ -23,16 +23,26 @@ from airtrack.protocol import API_PREFIX, StreamName
 
 from .deps import Admin, State
 
-router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["integrations"])
+router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
 
 #: Events sent per database read of the event stream.
 SSE_BATCH = 500
 
 
 class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(min_length=8, max_length=2000)
     events: list[str] = Field(default_factory=list, max_length=20)
     streams: list[StreamName] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("url", "events", "streams", mode="after")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here (422), not in the database (500).
+        if any("\x00" in x for x in ([v] if isinstance(v, str) else v)):
+            raise ValueError("text must not contain NUL characters")
+        return v
 
 
 @router.post("/webhooks", status_code=201, responses={422: {"description": "invalid request"}})
@@ -67,7 +77,9 @@ async def test_webhook(endpoint_id: int, st: State) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.get("/events")
+# Not in the OpenAPI schema: a stream never ends, so generated clients and fuzzers that
+# wait for a whole response would hang on it (docs/integrations.md#event-stream).
+@router.get("/events", include_in_schema=False)
 async def get_events(
     request: Request,
     st: State,

@@ -15,7 +15,7 @@ from airtrack.db import Database
 from airtrack.ops.alerts import raise_alert, resolve_alert
 from airtrack.settings import load_settings
 
-from .orch_support import ADMIN
+from .orch_support import ADMIN, WORKER
 from .test_orchestrator_replicas import Replica
 from .test_webhooks import Receiver, _emit, _point, _wait
 
@@ -78,6 +78,8 @@ async def test_event_stream_serves_events_and_resumes_after_last_event_id(
         assert bad.status_code == 422
         unauth = await client.get("/api/v1/events")
         assert unauth.status_code == 401
+        worker = await client.get("/api/v1/events", headers={"Authorization": "Bearer " + WORKER})
+        assert worker.status_code == 403
 
 
 async def test_webhooks_api_add_list_test_remove(
