@@ -304,6 +304,10 @@ class StreamOut(BaseModel):
     #: The URL its worker last reported reading (None: not running or not reported).
     url_in_use: str | None = None
     state: str | None = None
+    #: up / down / unmonitored (docs/integrations.md#station-state), since when and why.
+    station_state: str | None = None
+    state_since: datetime | None = None
+    state_cause: str | None = None
 
 
 class WorkerOut(BaseModel):

@@ -210,6 +210,41 @@ class Settings(BaseSettings):
     alert_webhook_queue: int = Field(
         default=200, ge=1, description="Alerts queued for the webhook; older ones drop first."
     )
+    # --- integrations: events, webhooks, station state (docs/integrations.md) ---------
+    stream_down_after_s: float = Field(
+        default=120.0, gt=0, description="Errors for longer than this → the station is down."
+    )
+    stream_down_critical_s: float = Field(
+        default=900.0, gt=0, description="Down for longer than this → the alert turns critical."
+    )
+    uptime_refresh_s: float = Field(
+        default=60.0, gt=0, description="How often the leader refreshes uptime in /metrics."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="Per-request timeout of one webhook delivery."
+    )
+    webhook_retry_hours: float = Field(
+        default=25.0, gt=0, description="Retry an event this long before giving up on it."
+    )
+    webhook_backoff_base_s: float = Field(
+        default=1.0, gt=0, description="First retry delay of a failing webhook; doubles each time."
+    )
+    webhook_backoff_max_s: float = Field(
+        default=600.0, gt=0, description="Longest delay between retries of one webhook event."
+    )
+    webhook_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Lease on one endpoint's delivery; another leader resumes after it expires.",
+    )
+    events_poll_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Longest wait for new events when no NOTIFY arrives (webhooks, SSE).",
+    )
+    events_retention_h: float = Field(
+        default=168.0, gt=0, description="Events older than this are pruned by the leader."
+    )
     ops_pending_max: int = Field(
         default=5000,
         ge=1,
@@ -371,6 +406,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "recovery_failures_per_worker must not exceed recovery_failures_per_min"
             )
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError("webhook_lease_s must exceed webhook_timeout_s")
+        if self.events_retention_h < self.webhook_retry_hours:
+            raise ValueError("events_retention_h must not be shorter than webhook_retry_hours")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("db_pool_min must not exceed db_pool_max")
         return self

@@ -9,6 +9,7 @@ import typer
 
 from . import admin
 from ._common import Display, handle_errors, is_tty, out, run_async, settings_from
+from .webhooks import app as webhooks_app
 
 app = typer.Typer(
     name="airtrack",
@@ -29,6 +30,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(streams_app, name="streams")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(webhooks_app, name="webhooks")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 

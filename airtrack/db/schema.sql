@@ -44,7 +44,11 @@ CREATE TABLE streams (
     region      text,
     city        text,
     genre       text,
-    extra       jsonb NOT NULL DEFAULT '{}'::jsonb
+    extra       jsonb NOT NULL DEFAULT '{}'::jsonb,
+    state       text NOT NULL DEFAULT 'unmonitored'
+                CHECK (state IN ('up', 'down', 'unmonitored')),
+    state_since timestamptz NOT NULL DEFAULT now(),
+    state_cause text
 );
 
 -- One row per stream: two owners cannot exist in the store (R3.3).
@@ -195,9 +199,12 @@ CREATE TABLE outbound_events (
     type        text NOT NULL,
     at          timestamptz NOT NULL DEFAULT now(),
     stream_id   bigint,  -- no foreign key: an event outlives its stream
-    data        jsonb NOT NULL
+    data        jsonb NOT NULL,
+    -- the writing transaction: readers deliver in (txid, id) order, finished ones only
+    txid        xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX outbound_events_at_idx ON outbound_events (at);
+
 -- The SHA-256 of each worker's credential (migration 0008, docs/security.md): heartbeat,
 -- deregister and plays of an id that holds one need it, and so does registering that id
 -- again while it is not inactive.
@@ -205,4 +212,48 @@ CREATE TABLE worker_credentials (
     worker_id  text PRIMARY KEY,
     sha256     text NOT NULL,
     set_at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX outbound_events_txid_idx ON outbound_events (txid, id);
+
+-- Each change of a stream's state (up / down / unmonitored) and its cause (stream_state.sql).
+CREATE TABLE stream_state_log (
+    id          bigserial PRIMARY KEY,
+    stream_id   bigint NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    at          timestamptz NOT NULL DEFAULT now(),
+    state       text NOT NULL,
+    cause       text
+);
+CREATE INDEX stream_state_log_stream_at_idx ON stream_state_log (stream_id, at);
+
+-- Webhook receivers: filters, a cursor over outbound_events (delivered in order, at least
+-- once), the head event's retry state, and a lease so one replica delivers at a time.
+CREATE TABLE webhook_endpoints (
+    id               bigserial PRIMARY KEY,
+    url              text NOT NULL,
+    secret           text NOT NULL,
+    event_types      text[] NOT NULL DEFAULT '{}',
+    stream_ids       bigint[] NOT NULL DEFAULT '{}',
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    cursor_txid      xid8 NOT NULL DEFAULT '0',
+    cursor           bigint NOT NULL DEFAULT 0,
+    attempts         integer NOT NULL DEFAULT 0,
+    failing_since    timestamptz,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    last_success_at  timestamptz,
+    last_error       text,
+    delivered        bigint NOT NULL DEFAULT 0,
+    failures         bigint NOT NULL DEFAULT 0,
+    given_up         bigint NOT NULL DEFAULT 0,
+    leased_by        text,
+    leased_until     timestamptz
+);
+
+CREATE TABLE webhook_giveups (
+    endpoint_id  bigint NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    event_id     bigint NOT NULL,
+    at           timestamptz NOT NULL DEFAULT now(),
+    attempts     integer NOT NULL,
+    error        text,
+    PRIMARY KEY (endpoint_id, event_id)
 );
