@@ -161,6 +161,9 @@ class Candidate:
     k: int
     align: float
     evidence: int
+    #: the alignments about as strong as the chosen one (a song that repeats a section
+    #: matches at each of its positions), the chosen one included
+    rivals: tuple[float, ...] = ()
 
 
 def best_candidate(
@@ -169,12 +172,14 @@ def best_candidate(
     threshold_evidence: float,
     n_speeds: int,
     closed: Sequence[tuple[int, float]],
-    on_air: Sequence[int],
+    on_air: Sequence[int] = (),
 ) -> Candidate | None:
     """The strongest airing among the hits after frame ``since`` with enough evidence.
 
-    ``closed`` holds (track, alignment) of recently ended airings (their tail must not
-    reopen them); tracks in ``on_air`` are playing already and are not candidates.
+    ``closed`` holds (track, alignment) of the airings on air or recently ended (their
+    tail must not reopen them) and of alignments already weighed and set aside; tracks in
+    ``on_air`` are heard on their airing's line right now and are not candidates (their
+    repeated sections would be, on every step).
     """
     ht, htr, hk, ha = hits.views(hits.after(since))
     if ht.shape[0] < threshold_evidence:
@@ -217,6 +222,7 @@ def best_candidate(
             # a song that repeats a section matches at several alignments: of those
             # about as strong as the best, take the earliest position in the track
             top = max(e for _, e in found)
-            align, evidence = max((a, e) for a, e in found if e >= _REPEAT_RATIO * top)
-            return Candidate(track, k, align, evidence)
+            rivals = [(a, e) for a, e in found if e >= _REPEAT_RATIO * top]
+            align, evidence = max(rivals)
+            return Candidate(track, k, align, evidence, tuple(a for a, _ in rivals))
     return None
