@@ -110,9 +110,14 @@ class Airings:
         fine = sel & (np.abs(ha - cand.align) <= FINE + 1)
         return np.unique(ht[fine if fine.any() else sel]).astype(np.float64)
 
-    def heard(self, now: float) -> list[int]:
-        """Tracks whose open airing's own line carried evidence in the last ``_SUPPORT_S``."""
-        return [p.track for p in self.open if p.last_hit > now - _SUPPORT_S * _FPS]
+    def heard(self, now: float) -> list[tuple[int, float]]:
+        """(track, frame) per open airing: the track's hits up to that frame are the
+        airing's — all of them while its own line carried evidence in the last
+        ``_SUPPORT_S``, else those up to its last evidence."""
+        return [
+            (p.track, np.inf if p.last_hit > now - _SUPPORT_S * _FPS else p.last_hit)
+            for p in self.open
+        ]
 
     def jump(self, play: OpenPlay, cand: Candidate, hits: HitStore, now: float) -> str:
         """How a new alignment ``cand`` of an on-air track relates to ``play``.

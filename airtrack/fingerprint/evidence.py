@@ -172,14 +172,15 @@ def best_candidate(
     threshold_evidence: float,
     n_speeds: int,
     closed: Sequence[tuple[int, float]],
-    on_air: Sequence[int] = (),
+    on_air: Sequence[tuple[int, float]] = (),
 ) -> Candidate | None:
     """The strongest airing among the hits after frame ``since`` with enough evidence.
 
     ``closed`` holds (track, alignment) of the airings on air or recently ended (their
-    tail must not reopen them) and of alignments already weighed and set aside; tracks in
-    ``on_air`` are heard on their airing's line right now and are not candidates (their
-    repeated sections would be, on every step).
+    tail must not reopen them) and of alignments already weighed and set aside.  For each
+    (track, frame) in ``on_air`` (a track with an open airing) the track's hits up to that
+    frame are not candidates: they are the airing's, its repeated sections included, and
+    only what the track does after its line stopped can be a jump or a new airing.
     """
     ht, htr, hk, ha = hits.views(hits.after(since))
     if ht.shape[0] < threshold_evidence:
@@ -187,8 +188,8 @@ def best_candidate(
     win = np.ones(ht.shape[0], np.bool_)
     for c_track, c_align in closed:
         win &= ~((htr == c_track) & (np.abs(ha - c_align) <= 4 * TOL))
-    for o_track in on_air:
-        win &= htr != o_track
+    for o_track, o_until in on_air:
+        win &= ~((htr == o_track) & (ht <= o_until))
     if np.count_nonzero(win) < threshold_evidence:
         return None
     tr, kk, al, tq = htr[win], hk[win], ha[win], ht[win]
