@@ -281,6 +281,12 @@ class Settings(BaseSettings):
         description="Most a merged play may run into the next airing (a crossfade); "
         "a handoff report past it keeps the stored end.",
     )
+    play_alignment_tolerance_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Reports whose song origins differ by more than this, the second "
+        "starting after the first ended, are two airings (a repeat, a rewind), not one.",
+    )
     rebalance_moves_per_tx: int = Field(
         default=500, ge=1, description="Assignment moves the leader applies per transaction."
     )

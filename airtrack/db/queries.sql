@@ -187,7 +187,8 @@ SELECT airtrack_move(%(sid)s, %(epoch)s, %(old_state)s, %(old_worker)s, %(kind)s
 SELECT airtrack_record_plays(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::bigint[],
                              %(tracks)s::bigint[], %(starts)s::timestamptz[],
                              %(ends)s::timestamptz[], %(confidences)s::float8[],
-                             %(gap_s)s, %(overlap_s)s, %(worker)s) AS statuses
+                             %(origins)s::timestamptz[], %(gap_s)s, %(overlap_s)s,
+                             %(align_s)s, %(worker)s) AS statuses
 
 -- name: ownership_event
 SELECT airtrack_event(%(kind)s, %(subject)s, %(detail)s)

@@ -117,6 +117,8 @@ CREATE TABLE plays (
     track_artist     text,
     track_source     text,
     track_isrc       text,
+    -- where the song's beginning falls on the stream's clock (one per airing: 0010)
+    song_origin      timestamptz,
     CHECK (ended_at IS NULL OR ended_at >= started_at)
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
