@@ -14,11 +14,9 @@ from rich.table import Table
 
 from airtrack.db import Database
 
-from ._common import fail, handle_errors, out, run_async, settings_from, with_db
+from ._common import JsonFlag, fail, handle_errors, out, run_async, settings_from, with_db
 
 app = typer.Typer(help="Webhook receivers of airtrack events.", no_args_is_help=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.command("add")
