@@ -15,32 +15,22 @@ own parent (the forkserver) dies first.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import select
 import signal
-import sys
 import threading
 import time
 
-#: prctl(2) option: the signal this process gets when its parent thread exits.
-_PR_SET_PDEATHSIG = 1
+from airtrack.processes import die_with_parent, pid_alive
+
 #: Poll period where pidfds are missing (not Linux ≥ 5.3).
 _POLL_S = 0.5
 
 
 def tie_to(parent_pid: int) -> None:
     """Pool initializer: this process exits as soon as ``parent_pid`` has exited."""
-    _parent_death_signal(signal.SIGKILL)
+    die_with_parent(signal.SIGKILL)
     threading.Thread(target=_watch, args=(parent_pid,), name="lifeline", daemon=True).start()
-
-
-def _parent_death_signal(sig: signal.Signals) -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
 def _watch(parent_pid: int) -> None:
@@ -49,20 +39,10 @@ def _watch(parent_pid: int) -> None:
     except ProcessLookupError:  # gone before we could watch it
         os._exit(1)
     except (AttributeError, OSError):
-        while _alive(parent_pid):
+        while pid_alive(parent_pid):
             time.sleep(_POLL_S)
     else:
         select.select([fd], [], [])
     # os._exit: nothing of a half-done fingerprint is worth flushing, and the normal
     # exit path would wait on queues whose other end is dead.
     os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

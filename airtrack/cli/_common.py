@@ -178,3 +178,14 @@ def is_tty() -> bool:
 
 
 AsyncFn = Callable[..., Awaitable[Any]]
+
+
+def show_value(value: Any, *, sep: str = "; ") -> str:
+    """A field's value as a change listing shows it: "–" for nothing, lists joined by ``sep``."""
+    if value is None or value == [] or value == {}:
+        return "–"
+    if isinstance(value, list):
+        return sep.join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return str(value)

@@ -16,7 +16,7 @@ from airtrack.catalog.store import TrackRow
 from airtrack.errors import CatalogError, MetadataImportError
 from airtrack.settings import Settings
 
-from ._common import EXIT_ERROR, err, fail, out, run_async, settings_from, with_db
+from ._common import EXIT_ERROR, err, fail, out, run_async, settings_from, show_value, with_db
 
 
 def _say(text: str) -> None:
@@ -163,18 +163,8 @@ def _report(results: list[ChangeResult], dry_run: bool, as_json: bool) -> None:
         where = f"line {r.line}: " if r.line else ""
         _say(f"{where}#{r.track_id} {r.source}")
         for name, (before, after) in r.changes.items():
-            _say(f"    {name}: {_fmt(before)} → {_fmt(after)}")
+            _say(f"    {name}: {show_value(before, sep='; ')} → {show_value(after, sep='; ')}")
     _say(
         f"{verb} {changed} track{'' if changed == 1 else 's'}"
         f"{' (dry run: nothing written)' if dry_run else ''}"
     )
-
-
-def _fmt(value: Any) -> str:
-    if value is None or value == [] or value == {}:
-        return "–"
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
-    return str(value)

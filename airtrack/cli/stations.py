@@ -16,7 +16,7 @@ from airtrack.orchestrator.station_files import TEXT_FIELDS, FileFormat
 from airtrack.orchestrator.stations import StationOutcome
 from airtrack.settings import Settings
 
-from ._common import err, fail, out, run_async, with_db
+from ._common import err, fail, out, run_async, show_value, with_db
 
 
 def _say(text: str) -> None:
@@ -121,16 +121,6 @@ def _report(outcomes: list[StationOutcome], dry_run: bool, as_json: bool) -> Non
         verb = {"added": "add", "updated": "update"}[o.action] if dry_run else o.action
         _say(f"{where}{verb} {o.name}")
         for key, (before, after) in o.changes.items():
-            _say(f"    {key}: {_fmt(before)} → {_fmt(after)}")
+            _say(f"    {key}: {show_value(before, sep=' ')} → {show_value(after, sep=' ')}")
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     _say(f"{summary}{' (dry run: nothing written)' if dry_run else ''}")
-
-
-def _fmt(value: Any) -> str:
-    if value is None or value == [] or value == {}:
-        return "–"
-    if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
-    return str(value)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import fcntl
 import json
-import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,25 +21,11 @@ from typing import Any
 
 from airtrack.errors import DatabaseUnavailable
 from airtrack.logging import get_logger
+from airtrack.processes import pid_alive
 
 log = get_logger("airtrack.db.embedded")
 
 _HANDLES = ".handle_pids.json"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A killed process that its parent has not reaped yet still answers kill(0).
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 @contextmanager
@@ -64,7 +49,7 @@ def prune_dead_handles(pg_dir: Path) -> list[int]:
         pids = [int(p) for p in json.loads(path.read_text() or "[]")]
     except (ValueError, OSError):
         pids = []
-    alive = [p for p in pids if _pid_alive(p)]
+    alive = [p for p in pids if pid_alive(p)]
     dead = [p for p in pids if p not in alive]
     if dead:
         path.write_text(json.dumps(alive))

@@ -23,11 +23,9 @@ from typing import IO, Any
 import httpx
 
 from airtrack.logging import get_logger
+from airtrack.processes import die_with_parent
 
 log = get_logger("airtrack.demo.cluster")
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def free_port() -> int:
@@ -51,19 +49,6 @@ def port_or_free(port: int, host: str = "127.0.0.1") -> int:
             except OSError:
                 pass
     return free_port()
-
-
-def die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the process that started it dies.
-
-    Linux only (elsewhere a no-op). It covers what no handler in the parent can: kill -9.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 @dataclass

@@ -36,12 +36,13 @@ from airtrack.db import connect, ensure_server
 from airtrack.logging import get_logger
 from airtrack.orchestrator.streams import add_stream, list_streams, set_stream_url
 from airtrack.orchestrator.tokens import load_or_create_tokens
+from airtrack.processes import die_with_parent
 from airtrack.protocol import StreamCreate
 from airtrack.settings import Settings
 from airtrack.web.login import dashboard_link
 
 from .catalog import write_catalog
-from .cluster import Cluster, die_with_parent, port_or_free
+from .cluster import Cluster, port_or_free
 from .liveview import DemoState, LiveView, NoLive
 
 log = get_logger("airtrack.demo")
