@@ -15,6 +15,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -117,3 +118,16 @@ async def db(db_url: str, app_settings: Settings) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+def replica(db_url: str, tmp_path: Path) -> Iterator[Any]:
+    """A real ``airtrack orchestrator`` process on a fresh database, stopped by pid."""
+    from tests.integration.test_orchestrator_replicas import Replica
+
+    rep = Replica(db_url, tmp_path / "home", tmp_path / "replica.log")
+    try:
+        rep.wait_ready()
+        yield rep
+    finally:
+        rep.stop()

@@ -7,7 +7,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,16 +26,6 @@ pytestmark = [
         not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (apt install chromium)"
     ),
 ]
-
-
-@pytest.fixture
-def replica(db_url: str, tmp_path: Path) -> Iterator[Replica]:
-    rep = Replica(db_url, tmp_path / "home", tmp_path / "replica.log")
-    try:
-        rep.wait_ready()
-        yield rep
-    finally:
-        rep.stop()
 
 
 def _beat(rep: Replica, running: dict[str, dict[int, int]], stop: threading.Event) -> None:

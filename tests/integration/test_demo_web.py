@@ -8,25 +8,12 @@ The printed dashboard link keeps the token out of what any server sees; an old-s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from airtrack.web.login import dashboard_link
 from tests.integration.orch_support import ADMIN
 from tests.integration.test_orchestrator_replicas import Replica
-
-
-@pytest.fixture
-def replica(db_url: str, tmp_path: Path) -> Iterator[Replica]:
-    rep = Replica(db_url, tmp_path / "home", tmp_path / "replica.log")
-    try:
-        rep.wait_ready()
-        yield rep
-    finally:
-        rep.stop()
 
 
 def test_dashboard_link_and_old_token_link(replica: Replica) -> None:

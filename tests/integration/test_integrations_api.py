@@ -4,12 +4,10 @@ test, the SSE event stream with Last-Event-ID resume; alerts and catalog bumps e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from airtrack.db import Database
 from airtrack.ops.alerts import raise_alert, resolve_alert
@@ -20,16 +18,6 @@ from .test_orchestrator_replicas import Replica
 from .test_webhooks import Receiver, _emit, _point, _wait
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
-
-
-@pytest.fixture
-def replica(db_url: str, tmp_path: Path) -> Iterator[Replica]:
-    rep = Replica(db_url, tmp_path / "home", tmp_path / "replica.log")
-    try:
-        rep.wait_ready()
-        yield rep
-    finally:
-        rep.stop()
 
 
 async def _sse(

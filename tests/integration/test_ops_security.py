@@ -7,7 +7,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,16 +178,6 @@ async def test_metrics_parse_and_move_with_load(db_url: str, tmp_path: Path) -> 
     assert _sample(after, "airtrack_worker_reported", worker="m1", metric="outbox_pending") == 7
     assert _sample(after, "airtrack_outbox_depth") == 7
     assert "airtrack_breaker_open" in after and "airtrack_recovery_mode" in after
-
-
-@pytest.fixture
-def replica(db_url: str, tmp_path: Path) -> Iterator[Replica]:
-    rep = Replica(db_url, tmp_path / "home", tmp_path / "replica.log")
-    try:
-        rep.wait_ready()
-        yield rep
-    finally:
-        rep.stop()
 
 
 def test_schemathesis_fuzz_no_5xx_no_hang(replica: Replica) -> None:
