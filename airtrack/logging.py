@@ -11,12 +11,24 @@ import structlog
 _configured = False
 
 
-def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
-    """Configure structlog and the stdlib root logger once per process."""
+def configure_logging(
+    level: str = "INFO", json: bool | None = None, *, quiet: frozenset[str] = frozenset()
+) -> None:
+    """Configure structlog and the stdlib root logger once per process.
+
+    ``quiet``: event names not to print (a command whose one error line says it all).
+    """
     global _configured
     if json is None:
         json = not sys.stderr.isatty()
+
+    def drop_quiet(_logger: Any, _method: str, event: Any) -> Any:
+        if event.get("event") in quiet:
+            raise structlog.DropEvent
+        return event
+
     processors: list[Any] = [
+        drop_quiet,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

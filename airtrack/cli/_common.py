@@ -70,7 +70,10 @@ def settings_from(*, service: bool = False, **flags: Any) -> Settings:
     json = settings.log_json
     if not service and "AIRTRACK_LOG_JSON" not in os.environ:
         json = False  # a person reads a command's warnings; JSON is for the services' logs
-    configure_logging(settings.log_level, json)
+    # A command's database trouble ends in one line naming the database (with_db); the
+    # retries before it are the services' business (and -v's).
+    quiet = frozenset() if service or Display.verbose else frozenset({"db.failure"})
+    configure_logging(settings.log_level, json, quiet=quiet)
     if not service and not Display.verbose:
         # The pool's own retry chatter says nothing the one error line will not.
         import logging

@@ -38,6 +38,7 @@ def test_unreachable_database_is_one_plain_line_naming_the_host(tmp_path: Path) 
     assert r.returncode == 1
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert not any(ln.lstrip().startswith("{") for ln in lines), r.stderr
+    assert len(lines) == 1, f"the one line, not the retries before it: {r.stderr}"
     assert f"127.0.0.1:{port}/radio" in lines[-1], r.stderr
     assert lines[-1].startswith("airtrack: ")
     assert "s3cret" not in r.stderr + r.stdout
