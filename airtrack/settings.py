@@ -361,6 +361,30 @@ class Settings(BaseSettings):
         le=10,
         description="Audio per captured block: the granularity of lag and silence accounting.",
     )
+    icy_metadata: bool = Field(
+        default=True,
+        description=(
+            "Ask Icecast/Shoutcast streams for in-band titles (Icy-MetaData: 1) and report "
+            "them for the metadata-check report (issue 11 §3)."
+        ),
+    )
+    metadata_match_threshold: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description=(
+            "Fuzzy similarity (0..1) from which a station's 'Artist - Title' confirms the "
+            "track airtrack heard; below it, a song title is a mismatch."
+        ),
+    )
+    metadata_min_span_s: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "Shortest title span counted as a metadata-only airing (shorter ones are title "
+            "flicker between songs)."
+        ),
+    )
     silence_rms: float = Field(
         default=1e-4,
         ge=0,
