@@ -1,0 +1,57 @@
+"""ICY titles on the capture path: strip them from the bytes, time them in stream seconds.
+
+The splitter runs on the socket's chunks before PyAV sees them (:func:`strip_icy`),
+so the decoder reads pure audio. A title is then timed by the audio byte where it sat:
+when the demuxer reaches a packet at or past that byte, the stream position of that
+packet (samples decoded so far) is the title's stream time (:class:`TitleClock`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from airtrack.metadata.icy import IcySplitter, TitleEvent
+
+#: ``on_title(stream_s, event)``: stream seconds since the connection's first audio.
+TitleCallback = Callable[[float, TitleEvent], None]
+
+
+class TitleClock:
+    """Titles stripped from the bytes wait here until the decoder reaches their byte."""
+
+    def __init__(self, on_title: TitleCallback | None) -> None:
+        self._on_title = on_title
+        self._pending: deque[TitleEvent] = deque()
+        self.titles = 0
+
+    def add(self, events: list[TitleEvent]) -> None:
+        if self._on_title is not None:
+            self._pending.extend(events)
+
+    def reached(self, byte_pos: int | None, stream_s: float) -> None:
+        """The demuxer is at ``byte_pos`` (audio bytes), i.e. at ``stream_s`` of audio."""
+        if byte_pos is None or self._on_title is None:
+            return
+        while self._pending and self._pending[0].audio_offset <= byte_pos:
+            self.titles += 1
+            self._on_title(stream_s, self._pending.popleft())
+
+
+def metaint_of(header: str | None) -> int | None:
+    """The ``icy-metaint`` header as a positive int; None when absent or nonsense."""
+    try:
+        value = int((header or "").strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def strip_icy(chunks: Iterator[bytes], metaint: int, clock: TitleClock) -> Iterator[bytes]:
+    """The audio bytes of ICY ``chunks`` (metadata blocks removed, handed to ``clock``)."""
+    splitter = IcySplitter(metaint)
+    for chunk in chunks:
+        audio, events = splitter.feed(chunk)
+        clock.add(events)
+        if audio:
+            yield audio
