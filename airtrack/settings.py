@@ -377,6 +377,14 @@ class Settings(BaseSettings):
             "track airtrack heard; below it, a song title is a mismatch."
         ),
     )
+    metadata_max_span_s: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "Longest a station title is taken to hold when no next title follows (a stream "
+            "that went down): a metadata-only play never lasts longer."
+        ),
+    )
     metadata_min_span_s: float = Field(
         default=20.0,
         ge=0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
@@ -111,7 +111,11 @@ async def get_plays(
     stream: Annotated[str | None, Query(max_length=200)] = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    # heard plays only unless asked: "all" adds the songs only station titles named
+    source: Literal["fingerprint", "all"] = "fingerprint",
 ) -> list[dict[str, Any]]:
     if since is not None and since.tzinfo is None:
         raise HTTPException(422, "since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
-    return await plays.list_plays(st.db, stream=stream, since=since, limit=limit)
+    return await plays.list_plays(
+        st.db, stream=stream, since=since, limit=limit, with_metadata=source == "all"
+    )

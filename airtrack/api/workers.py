@@ -12,6 +12,7 @@ from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
+    METADATA_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
@@ -22,6 +23,8 @@ from airtrack.protocol import (
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
+    TitlesRequest,
+    TitlesResponse,
     WorkerId,
 )
 
@@ -82,6 +85,18 @@ async def post_plays(req: PlaysRequest, st: State) -> Response:
     results = await ownership.record_plays(st.db, st.settings, req.plays)
     st.hooks.observe_plays(req.plays, results)
     body = PlaysResponse(results=results).model_dump()
+    code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
+    return JSONResponse(body, code)
+
+
+@router.post(
+    METADATA_PATH,
+    response_model=TitlesResponse,
+    responses={ALL_STALE: {"description": "every item had a stale epoch"}},
+)
+async def post_metadata(req: TitlesRequest, st: State) -> Response:
+    results = await ownership.record_titles(st.db, st.settings, req.titles)
+    body = TitlesResponse(results=results).model_dump()
     code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
     return JSONResponse(body, code)
 

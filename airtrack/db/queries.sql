@@ -113,12 +113,14 @@ SELECT p.stream_id, s.name AS stream, p.track_id,
        COALESCE(t.title, p.track_title) AS title,
        COALESCE(t.artist, p.track_artist) AS artist,
        COALESCE(t.source, p.track_source) AS source,
-       p.started_at, p.ended_at, p.confidence, p.worker_id
+       p.started_at, p.ended_at, p.confidence, p.worker_id, p.source AS play_source
 FROM plays p
 JOIN streams s ON s.id = p.stream_id
 LEFT JOIN tracks t ON t.id = p.track_id
 WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
   AND (%(since)s::timestamptz IS NULL OR p.started_at >= %(since)s)
+  -- heard plays only, unless metadata-only ones are asked for (issue 11 §3)
+  AND (p.source = 'fingerprint' OR %(with_metadata)s::boolean)
 ORDER BY p.started_at DESC, p.id DESC
 LIMIT %(limit)s
 
@@ -176,6 +178,12 @@ SELECT airtrack_record_plays(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::b
                              %(tracks)s::bigint[], %(starts)s::timestamptz[],
                              %(ends)s::timestamptz[], %(confidences)s::float8[],
                              %(gap_s)s, %(overlap_s)s, %(worker)s) AS statuses
+
+-- name: ownership_record_titles
+SELECT airtrack_record_titles(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::bigint[],
+                              %(ats)s::timestamptz[], %(titles)s::text[], %(urls)s::text[],
+                              %(encodings)s::text[], %(artists)s::text[], %(songs)s::text[],
+                              %(max_s)s, %(worker)s) AS statuses
 
 -- name: ownership_event
 SELECT airtrack_event(%(kind)s, %(subject)s, %(detail)s)
