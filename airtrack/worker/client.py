@@ -35,6 +35,7 @@ from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
+    METADATA_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
@@ -46,6 +47,9 @@ from airtrack.protocol import (
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
+    TitleIn,
+    TitlesRequest,
+    TitlesResponse,
 )
 from airtrack.resilience import BreakerState, CircuitBreaker, backoff_delay
 from airtrack.settings import Settings
@@ -174,6 +178,14 @@ class OrchestratorClient:
         if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
         return _parse(PlaysResponse, resp)
+
+    async def send_titles(self, titles: list[TitleIn]) -> TitlesResponse:
+        """Send one batch of stream titles; 409 (every one stale) raises :class:`StaleEpoch`."""
+        body = _dump(TitlesRequest(titles=titles))
+        resp = await self._call("POST", METADATA_PATH, json=body, conflict_ok=True)
+        if resp.status_code == ALL_STALE:
+            raise StaleEpoch(f"all {len(titles)} titles carry stale epochs: {resp.text[:200]}")
+        return _parse(TitlesResponse, resp)
 
     async def download_snapshot(self, etag: str | None) -> Snapshot | None:
         """The catalog snapshot, or None when ``etag`` is still current (304) or none exists."""

@@ -28,7 +28,14 @@ from pathlib import Path
 
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, WorkerNotRegistered
 from airtrack.logging import get_logger
-from airtrack.protocol import Assignment, HeartbeatRequest, PlayIn, RegisterRequest, RunningStream
+from airtrack.protocol import (
+    Assignment,
+    HeartbeatRequest,
+    PlayIn,
+    RegisterRequest,
+    RunningStream,
+    TitleIn,
+)
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
@@ -112,6 +119,12 @@ class Supervisor:
     def put(self, play: PlayIn) -> None:
         """The pipelines' sink: store durably, then wake the sender (any thread)."""
         self.outbox.put(play)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.sender.wake)
+
+    def put_title(self, title: TitleIn) -> None:
+        """The pipelines' title sink: store durably, then wake the sender (any thread)."""
+        self.outbox.titles.put(title)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.sender.wake)
 

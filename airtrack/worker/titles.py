@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
+from airtrack.logging import get_logger
 from airtrack.metadata.icy import IcySplitter, TitleEvent
+from airtrack.protocol import TitleIn
+from airtrack.worker.outbox import title_key
+
+log = get_logger(__name__)
 
 #: ``on_title(stream_s, event)``: stream seconds since the connection's first audio.
 TitleCallback = Callable[[float, TitleEvent], None]
@@ -55,3 +62,59 @@ def strip_icy(chunks: Iterator[bytes], metaint: int, clock: TitleClock) -> Itera
         clock.add(events)
         if audio:
             yield audio
+
+
+@runtime_checkable
+class TitleSink(Protocol):
+    """Where a pipeline's titles go (the supervisor: the durable outbox)."""
+
+    def put_title(self, title: TitleIn) -> None: ...
+
+
+class TitleReporter:
+    """One connection's titles: heard in stream seconds, reported in wall time.
+
+    Capture hears a title before the block holding it is accounted, so titles wait
+    until the connection's time origin is known (:meth:`flush` after each block).
+    """
+
+    def __init__(self, stream_id: int, epoch: int, sink: object) -> None:
+        self.stream_id, self.epoch = stream_id, epoch
+        self._sink = sink if isinstance(sink, TitleSink) else None
+        self._pending: list[tuple[float, TitleEvent]] = []
+        self.reported = 0
+
+    def heard(self, stream_s: float, event: TitleEvent) -> None:
+        self._pending.append((stream_s, event))
+
+    def flush(self, origin: float | None) -> None:
+        """Report the waiting titles; ``origin``: the wall time of stream second 0."""
+        if origin is None or not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        for stream_s, ev in pending:
+            at = datetime.fromtimestamp(origin + stream_s, UTC)
+            title = TitleIn(
+                key=title_key(self.stream_id, self.epoch, at, ev.title),
+                stream_id=self.stream_id,
+                epoch=self.epoch,
+                at=at,
+                title=ev.title,
+                url=ev.url,
+                encoding=ev.encoding,
+            )
+            log.info(
+                "stream_title",
+                stream_id=self.stream_id,
+                title=ev.title,
+                encoding=ev.encoding,
+                at=at.isoformat(),
+            )
+            if self._sink is None:
+                continue
+            try:
+                self._sink.put_title(title)
+            except Exception:
+                log.exception("outbox_write_failed", key=title.key)
+            else:
+                self.reported += 1
