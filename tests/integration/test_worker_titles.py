@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -132,7 +133,7 @@ async def test_the_worker_reports_icy_titles_in_any_encoding(
         assert encodings["Daft Punk - Get Lucky"] == "utf-8"
         # in order of airing, a second and a half apart (wall time of the audio)
         ats = [t["at"].timestamp() for t in rows]
-        gaps = [b - a for a, b in zip(ats, ats[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(ats)]
         assert all(g == pytest.approx(1.5, abs=0.4) for g in gaps), gaps
         every = (await orch.admin("GET", "/plays", params={"source": "all"})).json()
         assert {(p["artist"], p["title"]) for p in every} >= {
