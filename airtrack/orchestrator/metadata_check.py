@@ -101,3 +101,34 @@ async def metadata_check(
                 )
             )
     return out
+
+
+@dataclass(frozen=True)
+class WishedSong:
+    """A song the stations named that airtrack never heard: a candidate for the catalog."""
+
+    metadata_title: str
+    airings: int
+    stations: int
+    first_aired: datetime
+    last_aired: datetime
+
+
+def wish_list(airings: list[CheckedAiring]) -> list[WishedSong]:
+    """Metadata-only titles ranked by airings (most first), the same song on any station
+    counted together."""
+    by_title: dict[str, list[CheckedAiring]] = defaultdict(list)
+    for a in airings:
+        if a.kind == "metadata_only" and a.metadata_title:
+            by_title[a.metadata_title].append(a)
+    out = [
+        WishedSong(
+            title,
+            len(group),
+            len({a.stream for a in group}),
+            min(a.started_at for a in group),
+            max(a.started_at for a in group),
+        )
+        for title, group in by_title.items()
+    ]
+    return sorted(out, key=lambda w: (-w.airings, w.metadata_title))

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airtrack.orchestrator.metadata_check import metadata_check
+from airtrack.orchestrator.metadata_check import metadata_check, wish_list
 
 from .orch_support import Orchestrator, SimWorker, fast_settings, orchestrator, settle
 
@@ -88,6 +88,9 @@ async def test_each_airing_is_classified(db_url: str, tmp_path: Path) -> None:
             ("radio0", "fingerprint_only", "Radio Demo FM", "Ad"),
             ("radio0", "metadata_only", "Unknown Band - Wish", None),
             ("radio1", "fingerprint_only", None, "Q"),
+        ]
+        assert [(w.metadata_title, w.airings) for w in wish_list(rows)] == [
+            ("Unknown Band - Wish", 1)
         ]
         only = await metadata_check(
             orch.db, settings, start=T0, end=T0 + timedelta(hours=1), stream="radio1"
