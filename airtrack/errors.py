@@ -17,7 +17,10 @@ AirtrackError
 ├── StationError           a stream's metadata is invalid or names no stream
 │   ├── UnknownStream          no stream with that name
 │   └── StationImportError     a stations file is refused (every bad line listed)
-├── StreamExists           a stream with that name already exists
+├── StreamExists           a stream with that name (or URL) already exists
+├── InputRefused           well-formed input outside a bound or policy (→ 422)
+├── ReportRequestError     a report or play query has a bad range, zone, format or cursor
+│                          (CLI: one line, exit 1; API: 400)
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
@@ -119,7 +122,16 @@ class IndexFileError(AirtrackError):
 
 
 class StreamExists(AirtrackError):
-    """A stream with that name already exists."""
+    """A stream with that name (or that URL) already exists."""
+
+
+class InputRefused(AirtrackError):
+    """Well-formed input outside a bound or policy (a play from year 9999, a link-local
+    stream URL); the API answers 422 with the message."""
+
+
+class ReportRequestError(AirtrackError):
+    """A report or play query is malformed: unknown stream or track, bad range or time zone."""
 
 
 class WorkerNotRegistered(AirtrackError):

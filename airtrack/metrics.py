@@ -5,6 +5,10 @@ Everything registers in the default registry so ``/metrics`` exposes it.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+
 from prometheus_client import Counter, Gauge, Histogram
 
 _LAT = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -45,6 +49,63 @@ IS_LEADER = Gauge("airtrack_is_leader", "1 on the replica that runs the control 
 WORKER_REPORTED = Gauge(
     "airtrack_worker_reported", "Metrics workers report in heartbeats", ["worker", "metric"]
 )
+
+
+class WorkerSeries:
+    """The per-worker series of a gauge, bounded: known names only, dropped when a worker goes.
+
+    Every label set stays in a Prometheus registry until removed, so a worker that
+    left (or an id that only ever registered) must not leave its series behind.
+    """
+
+    def __init__(
+        self, gauge: Gauge, names: Iterable[str], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.gauge = gauge
+        self.names = frozenset(names)
+        self.clock = clock
+        self._seen: dict[str, tuple[float, set[str]]] = {}
+        self._lock = threading.Lock()
+        self._pruned = clock()
+
+    def record(self, worker: str, values: Mapping[str, float]) -> None:
+        """Record ``worker``'s values; names outside the known set are ignored."""
+        kept = {k: v for k, v in values.items() if k in self.names}
+        with self._lock:
+            _, had = self._seen.get(worker, (0.0, set()))
+            for name in had - kept.keys():
+                self.gauge.remove(worker, name)
+            for name, value in kept.items():
+                self.gauge.labels(worker, name).set(value)
+            self._seen[worker] = (self.clock(), set(kept))
+
+    def forget(self, worker: str) -> None:
+        """Drop every series of ``worker`` (it left)."""
+        with self._lock:
+            _, had = self._seen.pop(worker, (0.0, set()))
+            for name in had:
+                self.gauge.remove(worker, name)
+
+    def prune(self, max_age_s: float, *, every_s: float = 0.0) -> list[str]:
+        """Forget workers not heard from for ``max_age_s``; returns their ids.
+
+        ``every_s``: scan at most that often (callers on a hot path pass a second).
+        """
+        now = self.clock()
+        if now - self._pruned < every_s:
+            return []
+        self._pruned = now
+        cutoff = now - max_age_s
+        with self._lock:
+            old = [w for w, (at, _) in self._seen.items() if at < cutoff]
+        for w in old:
+            self.forget(w)
+        return old
+
+    def workers(self) -> set[str]:
+        with self._lock:
+            return set(self._seen)
+
 
 # --- operations (issue 6) ---------------------------------------------------
 COMM_FAILURES = Counter(

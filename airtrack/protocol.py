@@ -9,10 +9,35 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 WorkerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
-StreamName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def check_stream_name(v: str) -> str:
+    # Names end up in logs, terminals, the dashboard and URL paths: no control
+    # characters (C0, DEL, C1), no "/" (a path segment), no surrounding blanks.
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in v):
+        raise ValueError("name must not contain control characters")
+    if "/" in v:
+        raise ValueError('name must not contain "/"')
+    if v != v.strip():
+        raise ValueError("name must not start or end with white space")
+    return v
+
+
+#: What a stream may be called: 1–200 printable characters without "/".
+StreamName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_stream_name)]
+#: Longest stream URL accepted (longer ones are not real stream addresses).
+STREAM_URL_MAX = 2048
 Epoch = Annotated[int, Field(ge=0, le=2**62)]
 #: Largest row id PostgreSQL's bigint holds; larger ids are refused with 422, not a 500.
 MAX_ID = 2**63 - 1
@@ -28,6 +53,14 @@ PLAYS_PATH = f"{API_PREFIX}/plays"
 #: In-band stream titles (ICY StreamTitle) as workers heard them (issue 11 §3).
 METADATA_PATH = f"{API_PREFIX}/metadata"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
+#: The per-worker credential a worker presents on every call (docs/security.md).
+CREDENTIAL_HEADER = "X-Airtrack-Credential"
+#: A credential that does not speak for the worker id in the request.
+WRONG_CREDENTIAL = 403
+#: ``catalog add`` from a remote CLI: fingerprints and metadata, never audio.
+UPLOADS_PATH = f"{API_PREFIX}/catalog/uploads"
+#: ``GET /plays`` pages: this response header holds the next page's ``cursor``.
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
 #: Heartbeat or deregister from a worker the orchestrator does not know: register again.
 UNKNOWN_WORKER = 404
 #: Every play of a batch had a stale epoch: the worker no longer owns those streams.
@@ -35,7 +68,9 @@ ALL_STALE = 409
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and ±Infinity parse from JSON (Python's json accepts them) but are no
+    # measurement and PostgreSQL's jsonb refuses them: 422 here, not a 500 there.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -91,9 +126,18 @@ class RunningStream(_Model):
     url_in_use: str | None = Field(default=None, max_length=2000)
 
 
+#: The metrics a worker reports in heartbeats; the orchestrator keeps only these (each
+#: becomes a Prometheus series per worker, so an open set would be unbounded).
+WORKER_METRICS = frozenset(
+    {"streams", "streams_running", "cpu_s", "outbox_pending", "plays_acked", "local_mode"}
+)
+
+
 class HeartbeatRequest(_Model):
     streams: list[RunningStream] = Field(default_factory=list, max_length=100_000)
-    metrics: dict[str, float] | None = None
+    metrics: dict[Annotated[str, Field(max_length=64)], float] | None = Field(
+        default=None, max_length=64
+    )
 
 
 class HeartbeatResponse(_Model):
@@ -134,6 +178,9 @@ class PlayIn(_Model):
 
 
 class PlaysRequest(_Model):
+    #: The sender: every play must be written by this worker (the stream's owner at the
+    #: play's epoch), so one worker cannot record plays in another's name.
+    worker_id: WorkerId
     plays: list[PlayIn] = Field(min_length=1, max_length=1000)
 
 
@@ -176,6 +223,8 @@ class TitleIn(_Model):
 
 
 class TitlesRequest(_Model):
+    #: The sender, as for plays: every title must be written by this worker.
+    worker_id: WorkerId
     titles: list[TitleIn] = Field(min_length=1, max_length=1000)
 
 
@@ -198,8 +247,10 @@ def check_stream_url(value: str) -> str:
         raise ValueError(f"invalid URL {text[:200]!r}") from None
     if url.scheme not in ("http", "https"):
         raise ValueError(f"stream URL must be http:// or https://, got {text[:200]!r}")
-    if len(text) > 2000:
-        raise ValueError("a stream URL is at most 2000 characters")
+    if not url.host:
+        raise ValueError(f"stream URL names no host: {text[:200]!r}")
+    if len(text) > STREAM_URL_MAX:
+        raise ValueError(f"stream URL longer than {STREAM_URL_MAX} characters")
     return text
 
 
@@ -238,11 +289,22 @@ class StreamCreate(_Model):
         default_factory=dict, max_length=100
     )
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        if isinstance(v, str) and len(v) > STREAM_URL_MAX:
+            raise ValueError(f"stream URL longer than {STREAM_URL_MAX} characters")
+        return v
+
     @field_validator("url")
     @classmethod
     def _http_only(cls, v: AnyUrl) -> AnyUrl:
         if v.scheme not in ("http", "https"):
             raise ValueError("stream URL must be http:// or https://")
+        if not v.host:
+            raise ValueError("stream URL must name a host")
+        if len(str(v)) > STREAM_URL_MAX:
+            raise ValueError(f"stream URL longer than {STREAM_URL_MAX} characters")
         return v
 
     @field_validator("backup_urls")
@@ -280,6 +342,7 @@ class StreamOut(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     #: The URL its worker last reported reading (None: not running or not reported).
     url_in_use: str | None = None
+    state: str | None = None
 
 
 class WorkerOut(BaseModel):
@@ -302,15 +365,43 @@ class AssignmentOut(BaseModel):
 
 
 class PlayOut(BaseModel):
+    id: int | None = None
     stream_id: int
     stream: str
     track_id: int | None
     title: str | None
     artist: str | None
     source: str | None
+    isrc: str | None = None
     started_at: datetime
     ended_at: datetime | None
     confidence: float
     worker_id: str | None
     #: 'fingerprint' (heard) or 'metadata' (only named by the station's title)
     play_source: str = "fingerprint"
+
+
+class PrintsUpload(_Model):
+    """One catalog file fingerprinted on the operator's machine: metadata and prints only.
+
+    ``engine`` must be the orchestrator's fingerprint engine (``landmark-vN``): prints of
+    another version could never match (409).
+    """
+
+    title: str | None = Field(default=None, max_length=1000)
+    artist: str | None = Field(default=None, max_length=1000)
+    source: str = Field(min_length=1, max_length=4096)
+    duration_s: float = Field(ge=0, le=86_400)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    engine: str = Field(max_length=64)
+    prints: str = Field(description="The compact prints, base64.")
+
+
+class UploadResult(_Model):
+    status: Literal["added", "duplicate", "updated"]
+    track_id: int
+
+
+class KnownContent(_Model):
+    track_id: int
+    current: bool

@@ -68,6 +68,57 @@ class Settings(BaseSettings):
     worker_token: str | None = Field(
         default=None, description="Worker API token (worker routes); generated under HOME if unset."
     )
+    public_token_min_length: int = Field(
+        default=32,
+        ge=16,
+        description="Shortest token accepted on a non-loopback bind (`airtrack tokens new` "
+        "prints 43-character ones).",
+    )
+
+    # --- what a worker may send (docs/security.md) ------------------------
+    worker_capacity_max: int = Field(
+        default=1000, ge=1, description="Largest capacity a worker may register with."
+    )
+    worker_new_ids_per_min: int = Field(
+        default=60,
+        ge=1,
+        description="Registrations of worker ids the store does not know yet, per minute and "
+        "replica; more get 429.",
+    )
+    play_max_future_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="A play may start or end at most this far after the orchestrator's clock.",
+    )
+    play_max_age_s: float = Field(
+        default=30 * 86400.0,
+        gt=0,
+        description="A play may start at most this long before the orchestrator's clock "
+        "(an outbox kept through a long outage).",
+    )
+    play_max_duration_s: float = Field(
+        default=4 * 3600.0, gt=0, description="Longest play accepted (ended_at − started_at)."
+    )
+    stream_errors_per_heartbeat: int = Field(
+        default=20,
+        ge=0,
+        description="Stream error messages counted as error patterns from one heartbeat.",
+    )
+    error_patterns_max: int = Field(
+        default=1000,
+        ge=1,
+        description="Distinct error signatures stored; later new ones count under one "
+        "overflow pattern.",
+    )
+    stream_allow_link_local: bool = Field(
+        default=False,
+        description="Allow stream URLs on link-local addresses (169.254.0.0/16, fe80::/10, "
+        "cloud metadata).",
+    )
+    stream_allow_private: bool = Field(
+        default=True,
+        description="Allow stream URLs on loopback and private addresses (a local Icecast).",
+    )
 
     # --- membership and balance (R1.x, R4.1) ------------------------------
     heartbeat_interval_s: float = Field(
@@ -140,6 +191,12 @@ class Settings(BaseSettings):
     recovery_failures_per_min: int = Field(
         default=10, ge=1, description="More failures in a sliding minute → recovery mode (R4.3)."
     )
+    recovery_failures_per_worker: int = Field(
+        default=3,
+        ge=1,
+        description="Most failures one worker's stale plays add to that sliding minute, so "
+        "one bad worker cannot turn recovery mode on alone.",
+    )
     recovery_quiet_s: float = Field(
         default=120.0, gt=0, description="Quiet time after which recovery mode ends by itself."
     )
@@ -209,6 +266,22 @@ class Settings(BaseSettings):
     )
     failure_window_s: float = Field(
         default=60.0, gt=0, description="Sliding window of the recovery-mode count (R4.3)."
+    )
+
+    # --- reports ----------------------------------------------------------
+    report_tx_max_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Cap on one report export's read transaction (a 1M-row export runs "
+        "past tx_max_s).",
+    )
+    report_batch_rows: int = Field(
+        default=5000, ge=1, description="Rows fetched per round trip while streaming a report."
+    )
+    report_play_max_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Longest play a report range can cut at its start (bounds the index scan).",
     )
 
     # --- worker -----------------------------------------------------------
@@ -293,6 +366,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"control_tick_s ({self.control_tick_s}) must not exceed "
                 f"heartbeat_interval_s ({self.heartbeat_interval_s})"
+            )
+        if self.recovery_failures_per_worker > self.recovery_failures_per_min:
+            raise ValueError(
+                "recovery_failures_per_worker must not exceed recovery_failures_per_min"
             )
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("db_pool_min must not exceed db_pool_max")

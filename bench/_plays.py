@@ -62,10 +62,14 @@ def ownership(bodies: dict[str, str]) -> dict[str, dict[int, int]]:
     }
 
 
+#: Plays start well in the past but within the orchestrator's bounds (play_max_age_s).
+_BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=20)
+
+
 def _batch(streams: dict[int, int], tracks: list[int], serial: int) -> dict[str, object]:
     # Every play starts a song length after the previous one on its stream, so none is
     # a continuation of another: each batch is 50 new rows, the worst case for the store.
-    base = datetime(2026, 1, 1, tzinfo=UTC)
+    base = _BASE
     sids = sorted(streams)
     plays = []
     for i in range(BATCH):
@@ -111,7 +115,7 @@ async def run_plays(
             for serial in serials:
                 if time.monotonic() >= deadline:
                     return
-                body = _batch(owned[wid], tracks, serial)
+                body = {"worker_id": wid, **_batch(owned[wid], tracks, serial)}
                 t0 = time.perf_counter()
                 r = await client.post("/api/v1/plays", headers=auth, json=body)
                 result.latencies_ms.append((time.perf_counter() - t0) * 1000)

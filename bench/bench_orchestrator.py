@@ -82,6 +82,8 @@ class Orchestrator:
             "AIRTRACK_ADMIN_TOKEN": ADMIN,
             "AIRTRACK_WORKER_TOKEN": WORKER,
             "AIRTRACK_LOG_LEVEL": "WARNING",
+            # the bench registers hundreds of simulated workers in seconds
+            "AIRTRACK_WORKER_NEW_IDS_PER_MIN": "100000",
             **env,
         }
         self.proc = subprocess.Popen(
@@ -202,7 +204,7 @@ async def failover(url: str, db_url: str, graceful: bool, streams: int, timeout:
             await c.post(
                 "/api/v1/streams",
                 headers=admin,
-                json={"name": f"f{tag}{i}", "url": f"http://127.0.0.1:9/f{i}"},
+                json={"name": f"f{tag}{i}", "url": f"http://127.0.0.1:9/f{tag}{i}"},
             )
         ids = [f"f{tag}-w{i}" for i in range(3)]
         running: dict[str, dict[int, int]] = {w: {} for w in ids}

@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from airtrack.errors import StreamExists
-from airtrack.orchestrator import plays, streams
+from airtrack.errors import InputRefused, ReportRequestError, StreamExists
+from airtrack.orchestrator import credentials, plays, streams
 from airtrack.orchestrator.station_files import check_station_fields, parse_stations
 from airtrack.orchestrator.stations import edit_stream, import_stations
 from airtrack.protocol import (
     API_PREFIX,
+    MAX_ID,
+    NEXT_CURSOR_HEADER,
     AssignmentOut,
     PlayOut,
     StreamCreate,
+    StreamName,
     StreamOut,
+    WorkerId,
     WorkerOut,
 )
 from airtrack.protocol_admin import StreamEdit
@@ -35,13 +39,29 @@ async def get_streams(st: State) -> list[dict[str, Any]]:
     "/streams",
     response_model=StreamOut,
     status_code=201,
-    responses={409: {"description": "name taken"}},
+    responses={
+        409: {"description": "name or URL taken"},
+        422: {"description": "invalid, or refused by the URL policy"},
+    },
 )
 async def post_stream(req: StreamCreate, st: State) -> dict[str, Any]:
     try:
-        return await streams.add_stream(st.db, req)
+        return await streams.add_stream(st.db, req, st.settings)
     except StreamExists as exc:
         raise HTTPException(409, str(exc)) from None
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.delete("/streams/by-id/{stream_id}", responses={404: {"description": "no such stream"}})
+async def delete_stream_by_id(
+    stream_id: Annotated[int, Path(ge=1, le=MAX_ID)], st: State
+) -> dict[str, Any]:
+    """Remove a stream by id: works for any stream, whatever its name holds."""
+    name = await streams.remove_stream_by_id(st.db, stream_id)
+    if name is None:
+        raise HTTPException(404, f"no stream #{stream_id}")
+    return {"removed": name, "id": stream_id}
 
 
 @router.post(
@@ -59,7 +79,9 @@ async def post_streams_import(
     data = await request.body()
     fmt: Any = format
     entries, problems = parse_stations(data, filename, st.settings.import_max_bytes, fmt)
-    outcomes = await import_stations(st.db, entries, dry_run=dry_run, problems=problems)
+    outcomes = await import_stations(
+        st.db, entries, st.settings, dry_run=dry_run, problems=problems
+    )
     return {"dry_run": dry_run, "streams": [o.to_json() for o in outcomes]}
 
 
@@ -80,14 +102,14 @@ async def patch_stream(
         raise HTTPException(422, "nothing to change: give at least one field")
     fields = check_station_fields(given)
     try:
-        outcome = await edit_stream(st.db, name, fields, edit.extra, dry_run=dry_run)
+        outcome = await edit_stream(st.db, name, fields, edit.extra, st.settings, dry_run=dry_run)
     except StreamExists as exc:
         raise HTTPException(409, str(exc)) from None
     return {"dry_run": dry_run, "streams": [outcome.to_json()]}
 
 
 @router.delete("/streams/{name}", responses={404: {"description": "no such stream"}})
-async def delete_stream(name: str, st: State) -> dict[str, Any]:
+async def delete_stream(name: StreamName, st: State) -> dict[str, Any]:
     if not await streams.remove_stream(st.db, name):
         raise HTTPException(404, f"no stream named {name!r}")
     return {"removed": name}
@@ -98,24 +120,47 @@ async def get_workers(st: State) -> list[dict[str, Any]]:
     return await streams.list_workers(st.db)
 
 
+@router.delete("/workers/{worker_id}/credential", responses={404: {"description": "no credential"}})
+async def reset_credential(worker_id: WorkerId, st: State) -> dict[str, Any]:
+    """Forget a worker's credential (a lost HOME): its next register claims the id afresh."""
+    if not await credentials.reset(st.db, worker_id):
+        raise HTTPException(404, f"worker {worker_id!r} holds no credential")
+    return {"reset": worker_id}
+
+
 @router.get("/assignments", response_model=list[AssignmentOut])
 async def get_assignments(st: State) -> list[dict[str, Any]]:
     return await streams.list_assignments(st.db)
 
 
 @router.get(
-    "/plays", response_model=list[PlayOut], responses={404: {"description": "no such stream"}}
+    "/plays",
+    response_model=list[PlayOut],
+    responses={
+        400: {"description": "bad range or cursor"},
+        404: {"description": "unknown stream or track"},
+    },
 )
 async def get_plays(
     st: State,
-    stream: Annotated[str | None, Query(max_length=200)] = None,
+    response: Response,
+    stream: Annotated[StreamName | None, Query()] = None,
     since: datetime | None = None,
+    until: Annotated[datetime | None, Query(description="Plays started before this.")] = None,
+    track_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    isrc: Annotated[str | None, Query(max_length=12)] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     # heard plays only unless asked: "all" adds the songs only station titles named
     source: Literal["fingerprint", "all"] = "fingerprint",
 ) -> list[dict[str, Any]]:
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(422, "since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
-    return await plays.list_plays(
-        st.db, stream=stream, since=since, limit=limit, with_metadata=source == "all"
-    )
+    """Plays newest first. When more remain, the ``X-Next-Cursor`` header holds the
+    ``next_cursor`` to pass as ``cursor`` for the next page (the body stays a list)."""
+    q = plays.PlayQuery(stream, since, until, track_id, isrc, limit, cursor, source == "all")
+    try:
+        rows, next_cursor = await plays.page_plays(st.db, q)
+    except ReportRequestError as exc:
+        raise HTTPException(400, str(exc)) from None  # unknown names: 404 (app.py)
+    if next_cursor:
+        response.headers[NEXT_CURSOR_HEADER] = next_cursor
+    return rows

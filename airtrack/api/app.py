@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
@@ -33,7 +34,7 @@ from airtrack.logging import get_logger
 from airtrack.settings import Settings
 from airtrack.web.apidocs import install_api_docs
 
-from . import admin, catalog, operations, probes, workers
+from . import admin, catalog, operations, probes, reports, uploads, workers
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -90,6 +91,16 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     app.state.airtrack = state
     app.add_middleware(RequestTiming)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Without the offending input: it may be NaN (which JSON cannot carry, so the
+        # default reply would fail with a 500) or a megabyte of what the caller sent.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, 422)
+
     @app.exception_handler(DatabaseError)
     async def db_error(request: Request, exc: DatabaseError) -> JSONResponse:
         if not isinstance(exc, IntegrityViolation):
@@ -112,9 +123,17 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             body["problems"] = exc.problems
         return JSONResponse(body, status)
 
-    routers = (workers.router, admin.router, catalog.router, operations.router, probes.router)
-    for router in routers:
+    for router in (
+        workers.router,
+        admin.router,
+        catalog.router,
+        operations.router,
+        probes.router,
+        reports.router,
+        uploads.router,
+    ):
         app.include_router(router)
+    app.include_router(reports.pages)  # before operations.pages' /dashboard/{name}
     app.include_router(operations.pages)
     return app
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from airtrack.protocol import CREDENTIAL_HEADER
+
 from .state import AppState
 
 
@@ -49,3 +51,6 @@ def require(role: str) -> Callable[..., Awaitable[None]]:
 
 Worker = Depends(require("worker"))
 Admin = Depends(require("admin"))
+
+#: The per-worker credential header (absent for ids that never claimed one).
+Credential = Annotated[str | None, Header(alias=CREDENTIAL_HEADER, max_length=256)]

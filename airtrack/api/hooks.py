@@ -26,8 +26,10 @@ class OperationsHooks(Protocol):
     def observe_heartbeat(self, worker_id: str, req: HeartbeatRequest) -> None:
         """A heartbeat that was recorded."""
 
-    def observe_plays(self, plays: Iterable[PlayIn], results: Iterable[PlayResult]) -> None:
-        """A batch of plays and what became of each."""
+    def observe_plays(
+        self, plays: Iterable[PlayIn], results: Iterable[PlayResult], worker: str
+    ) -> None:
+        """A batch of plays ``worker`` sent and what became of each."""
 
     def left(self, worker_id: str) -> None:
         """A worker left gracefully."""
@@ -51,7 +53,9 @@ class NoOperations:
     def observe_heartbeat(self, worker_id: str, req: HeartbeatRequest) -> None:
         return None
 
-    def observe_plays(self, plays: Iterable[PlayIn], results: Iterable[PlayResult]) -> None:
+    def observe_plays(
+        self, plays: Iterable[PlayIn], results: Iterable[PlayResult], worker: str
+    ) -> None:
         return None
 
     def left(self, worker_id: str) -> None:

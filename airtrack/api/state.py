@@ -12,6 +12,7 @@ from airtrack.orchestrator.tokens import Tokens
 from airtrack.settings import Settings
 
 from .hooks import NoOperations, OperationsHooks
+from .limits import TokenBucket
 
 #: Returns the current catalog index snapshot (file, version), or None when empty.
 SnapshotFn = Callable[[], Awaitable[tuple[Path, str] | None]]
@@ -28,3 +29,9 @@ class AppState:
     snapshot: SnapshotFn | None = None
     catalog_version: str | None = None
     hooks: OperationsHooks = field(default_factory=NoOperations)
+    #: Registrations of worker ids the store does not know yet (docs/security.md).
+    new_worker_ids: TokenBucket | None = None
+
+    def __post_init__(self) -> None:
+        if self.new_worker_ids is None:
+            self.new_worker_ids = TokenBucket(self.settings.worker_new_ids_per_min)

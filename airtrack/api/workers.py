@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from airtrack.orchestrator import ownership
+from airtrack.errors import InputRefused
+from airtrack.orchestrator import credentials, ownership, plays
 from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
@@ -17,6 +19,7 @@ from airtrack.protocol import (
     REGISTER_PATH,
     SNAPSHOT_PATH,
     UNKNOWN_WORKER,
+    WRONG_CREDENTIAL,
     HeartbeatRequest,
     HeartbeatResponse,
     PlaysRequest,
@@ -28,13 +31,54 @@ from airtrack.protocol import (
     WorkerId,
 )
 
-from .deps import State, Worker
+from .deps import Credential, State, Worker
 
 router = APIRouter(dependencies=[Worker], tags=["worker"])
 
+_WRONG: dict[int | str, dict[str, Any]] = {
+    WRONG_CREDENTIAL: {"description": "the credential does not speak for this worker"}
+}
 
-@router.post(REGISTER_PATH, response_model=RegisterResponse)
-async def register(req: RegisterRequest, st: State) -> RegisterResponse:
+
+async def _speaks_for(st: State, worker_id: str, credential: str | None) -> None:
+    if not await credentials.verify(st.db, worker_id, credential):
+        raise HTTPException(WRONG_CREDENTIAL, f"the credential does not speak for {worker_id!r}")
+
+
+@router.post(
+    REGISTER_PATH,
+    response_model=RegisterResponse,
+    responses={
+        422: {"description": "capacity above worker_capacity_max"},
+        429: {"description": "too many new worker ids: retry later"},
+        **_WRONG,
+    },
+)
+async def register(
+    req: RegisterRequest, st: State, credential: Credential = None
+) -> RegisterResponse:
+    if req.capacity > st.settings.worker_capacity_max:
+        raise HTTPException(
+            422, f"capacity {req.capacity} above the limit {st.settings.worker_capacity_max}"
+        )
+    bucket = st.new_worker_ids
+    # A new id costs a row, events and metric series: admitted at a bounded rate.
+    if (
+        bucket is not None
+        and not await ownership.worker_known(st.db, req.worker_id)
+        and not bucket.take()
+    ):
+        raise HTTPException(
+            429,
+            "too many new worker ids: retry later",
+            headers={"Retry-After": str(max(1, round(bucket.retry_after_s())))},
+        )
+    if not await credentials.claim(st.db, req.worker_id, credential):
+        raise HTTPException(
+            WRONG_CREDENTIAL,
+            f"worker id {req.worker_id!r} is held by another credential "
+            "(an admin can reset it: DELETE /api/v1/workers/{id}/credential)",
+        )
     reg = await ownership.register(st.db, req)
     st.hooks.success(f"worker:{req.worker_id}")
     return RegisterResponse(
@@ -49,15 +93,34 @@ async def register(req: RegisterRequest, st: State) -> RegisterResponse:
 @router.post(
     HEARTBEAT_PATH,
     response_model=HeartbeatResponse,
-    responses={UNKNOWN_WORKER: {"description": "unknown worker: register again"}},
+    responses={
+        UNKNOWN_WORKER: {"description": "unknown worker: register again"},
+        422: {"description": "more streams than worker_capacity_max"},
+        **_WRONG,
+    },
 )
-async def heartbeat(worker_id: WorkerId, req: HeartbeatRequest, st: State) -> HeartbeatResponse:
+async def heartbeat(
+    worker_id: WorkerId, req: HeartbeatRequest, st: State, credential: Credential = None
+) -> HeartbeatResponse:
+    await _speaks_for(st, worker_id, credential)
+    if len(req.streams) > st.settings.worker_capacity_max:
+        # Each reported stream costs a row lock and, when refused, an event.
+        raise HTTPException(
+            422, f"{len(req.streams)} streams above the limit {st.settings.worker_capacity_max}"
+        )
     outcome = await ownership.heartbeat(st.db, worker_id, req)
     if outcome is None:
         st.hooks.failure(
             f"worker:{worker_id}", "heartbeat.unknown", "heartbeat from an unknown worker"
         )
         raise HTTPException(UNKNOWN_WORKER, "unknown worker: register again")
+    ownership.REPORTED.prune(st.settings.inactive_after_s, every_s=1.0)
+    if outcome.refused:
+        # Errors about streams this worker does not run are not its to report.
+        refused = set(outcome.refused)
+        req = req.model_copy(
+            update={"streams": [s for s in req.streams if s.stream_id not in refused]}
+        )
     st.hooks.observe_heartbeat(worker_id, req)
     return HeartbeatResponse(
         assignments=outcome.assignments,
@@ -67,8 +130,13 @@ async def heartbeat(worker_id: WorkerId, req: HeartbeatRequest, st: State) -> He
     )
 
 
-@router.post(DEREGISTER_PATH, responses={UNKNOWN_WORKER: {"description": "unknown worker"}})
-async def deregister(worker_id: WorkerId, st: State) -> dict[str, Any]:
+@router.post(
+    DEREGISTER_PATH, responses={UNKNOWN_WORKER: {"description": "unknown worker"}, **_WRONG}
+)
+async def deregister(
+    worker_id: WorkerId, st: State, credential: Credential = None
+) -> dict[str, Any]:
+    await _speaks_for(st, worker_id, credential)
     released = await ownership.deregister(st.db, worker_id)
     if released is None:
         raise HTTPException(UNKNOWN_WORKER, "unknown worker")
@@ -79,11 +147,21 @@ async def deregister(worker_id: WorkerId, st: State) -> dict[str, Any]:
 @router.post(
     PLAYS_PATH,
     response_model=PlaysResponse,
-    responses={ALL_STALE: {"description": "every item had a stale epoch"}},
+    responses={
+        ALL_STALE: {"description": "every item had a stale epoch"},
+        422: {"description": "a play out of the time bounds or of an unknown track"},
+        **_WRONG,
+    },
 )
-async def post_plays(req: PlaysRequest, st: State) -> Response:
-    results = await ownership.record_plays(st.db, st.settings, req.plays)
-    st.hooks.observe_plays(req.plays, results)
+async def post_plays(req: PlaysRequest, st: State, credential: Credential = None) -> Response:
+    await _speaks_for(st, req.worker_id, credential)
+    try:
+        await plays.check_plays(st.db, st.settings, req.plays, datetime.now(UTC))
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    # Each play must be the sender's: written by it as the owner at the play's epoch.
+    results = await ownership.record_plays(st.db, st.settings, req.plays, worker=req.worker_id)
+    st.hooks.observe_plays(req.plays, results, req.worker_id)
     body = PlaysResponse(results=results).model_dump()
     code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
     return JSONResponse(body, code)
@@ -92,10 +170,19 @@ async def post_plays(req: PlaysRequest, st: State) -> Response:
 @router.post(
     METADATA_PATH,
     response_model=TitlesResponse,
-    responses={ALL_STALE: {"description": "every item had a stale epoch"}},
+    responses={
+        ALL_STALE: {"description": "every item had a stale epoch"},
+        422: {"description": "a title out of the time bounds of plays"},
+        **_WRONG,
+    },
 )
-async def post_metadata(req: TitlesRequest, st: State) -> Response:
-    results = await ownership.record_titles(st.db, st.settings, req.titles)
+async def post_metadata(req: TitlesRequest, st: State, credential: Credential = None) -> Response:
+    await _speaks_for(st, req.worker_id, credential)
+    try:
+        plays.check_title_times(st.settings, req.titles, datetime.now(UTC))
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    results = await ownership.record_titles(st.db, st.settings, req.titles, worker=req.worker_id)
     body = TitlesResponse(results=results).model_dump()
     code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
     return JSONResponse(body, code)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from airtrack.catalog.files import (
     AUDIO_EXTENSIONS,
@@ -34,9 +34,15 @@ from airtrack.catalog.files import (
     truncated,
 )
 from airtrack.catalog.lifeline import tie_to
-from airtrack.catalog.store import NewTrack, add_track, find_by_sha
+from airtrack.catalog.store import AddOutcome, NewTrack, add_track, find_by_sha
 from airtrack.db import Database
-from airtrack.errors import AirtrackError, AudioError, DatabaseUnavailable, first_line
+from airtrack.errors import (
+    AirtrackError,
+    AudioError,
+    DatabaseUnavailable,
+    OrchestratorUnavailable,
+    first_line,
+)
 from airtrack.logging import get_logger
 
 __all__ = [
@@ -53,6 +59,26 @@ __all__ = [
 log = get_logger(__name__)
 
 _HASH_CHUNK = 1 << 20
+
+
+class TrackStore(Protocol):
+    """Where fingerprinted tracks go: the database here, or the orchestrator's API
+    (``catalog add`` from a machine without database credentials uploads prints only)."""
+
+    async def find_by_sha(self, sha256: str) -> tuple[int, bool] | None: ...
+
+    async def add_track(self, track: NewTrack) -> AddOutcome: ...
+
+
+class DatabaseTrackStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def find_by_sha(self, sha256: str) -> tuple[int, bool] | None:
+        return await find_by_sha(self.db, sha256)
+
+    async def add_track(self, track: NewTrack) -> AddOutcome:
+        return await add_track(self.db, track)
 
 
 # -- per-file work (runs in the pool) ----------------------------------------------------
@@ -176,8 +202,8 @@ Report = Callable[[FileResult], None]
 
 
 class _Batch:
-    def __init__(self, db: Database, runner: _Runner, report: Report) -> None:
-        self.db = db
+    def __init__(self, store: TrackStore, runner: _Runner, report: Report) -> None:
+        self.store = store
         self.runner = runner
         self.report = report
         self.flying: dict[asyncio.Future[_Analysis], _InFlight] = {}
@@ -198,7 +224,7 @@ class _Batch:
         if twin_of is not None:
             twin_of.twins.append(cand)
             return
-        existing = await find_by_sha(self.db, sha)
+        existing = await self.store.find_by_sha(sha)
         if existing is not None and existing[1]:
             self.report(
                 FileResult(
@@ -245,8 +271,8 @@ class _Batch:
             analysis.meta,
         )
         try:
-            outcome = await add_track(self.db, track)
-        except DatabaseUnavailable:
+            outcome = await self.store.add_track(track)
+        except (DatabaseUnavailable, OrchestratorUnavailable):
             raise
         except AirtrackError as exc:
             reason = f"not stored: {first_line(exc)}"
@@ -281,17 +307,18 @@ class _Batch:
 
 
 async def ingest(
-    db: Database,
+    db: Database | None,
     items: Iterable[Candidate | FileResult],
     *,
     jobs: int = 2,
     on_result: Report | None = None,
+    store: TrackStore | None = None,
 ) -> IngestSummary:
     """Add every candidate to the catalog; report each outcome; return the counts.
 
     ``jobs`` fingerprinting processes (0: a thread of this process).  Raises
     ``DatabaseUnavailable`` when the database goes away: continuing would only fail every
-    remaining file.
+    remaining file. ``store`` replaces the database (remote ``catalog add``).
     """
     summary = IngestSummary()
 
@@ -302,7 +329,10 @@ async def ingest(
             on_result(result)
 
     runner = _Runner(max(0, jobs))
-    batch = _Batch(db, runner, report)
+    if store is None:
+        assert db is not None, "ingest needs a database or a store"
+        store = DatabaseTrackStore(db)
+    batch = _Batch(store, runner, report)
     window = 2 * max(1, jobs) + 2
     try:
         for item in items:

@@ -20,9 +20,15 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Manage the catalog of songs to recognise.", no_args_is_help=True)
 streams_app = typer.Typer(help="Manage the monitored streams.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Rights reports: plays, summary, coverage (CSV, JSON or XLSX).", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(report_app, name="report")
 app.add_typer(streams_app, name="streams")
 app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -38,10 +44,21 @@ def main_options(
     utc: Annotated[
         bool, typer.Option("--utc", help="Show times in UTC (default: local time, with its zone).")
     ] = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Use the database even when AIRTRACK_ORCHESTRATOR_URL and "
+            "AIRTRACK_ADMIN_TOKEN are set (admin commands are remote then).",
+        ),
+    ] = False,
 ) -> None:
     """Broadcast monitoring: log every song that airs on your stations."""
+    from .remote import force_local
+
     Display.verbose = verbose
     Display.utc = utc
+    force_local(local)
 
 
 @app.command()
@@ -324,11 +341,70 @@ def streams_remove(name: str) -> None:
 @handle_errors
 def plays(
     stream: Annotated[str | None, typer.Option(help="Only this stream (name).")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO-8601 time.")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO-8601 time (included).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO-8601 time (excluded).")] = None,
+    track: Annotated[int | None, typer.Option(help="Only this track id.")] = None,
+    isrc: Annotated[str | None, typer.Option(help="Only tracks with this ISRC.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most plays shown.")] = 100,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     json: JsonFlag = False,
 ) -> None:
     """Plays logged, newest first."""
-    admin.plays_list(settings_from(), stream, since, json)
+    admin.plays_list(
+        settings_from(),
+        stream,
+        since,
+        "json" if json else format,
+        limit=limit,
+        until=until,
+        track_id=track,
+        isrc=isrc,
+    )
+
+
+def _report(name: str) -> None:
+    def command(
+        start: Annotated[
+            str | None,
+            typer.Option("--from", help="First day (2026-03-01) or time; station-local."),
+        ] = None,
+        end: Annotated[
+            str | None, typer.Option("--to", help="Last day (included) or time (excluded).")
+        ] = None,
+        tz: Annotated[
+            str | None, typer.Option("--tz", help="IANA zone instead of each station's.")
+        ] = None,
+        stream: Annotated[
+            list[str] | None, typer.Option("--stream", help="Station name (repeatable).")
+        ] = None,
+        format: Annotated[str, typer.Option("--format", help="csv, json or xlsx.")] = "csv",
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+        ] = None,
+    ) -> None:
+        from .report import run_report
+
+        run_report(
+            settings_from(),
+            name,
+            start=start,
+            end=end,
+            tz=tz,
+            streams=stream or [],
+            fmt=format,
+            output=output,
+        )
+
+    command.__doc__ = {
+        "plays": "One row per play: local and UTC times, credits, identifiers.",
+        "summary": "Plays and airtime per station and track, and per track overall.",
+        "coverage": "Seconds monitored per station and day, and each gap with its cause.",
+    }[name]
+    report_app.command(name)(handle_errors(command))
+
+
+for _name in ("plays", "summary", "coverage"):
+    _report(_name)
 
 
 @app.command()
@@ -394,6 +470,17 @@ def db_url() -> None:
     from airtrack.db import database_url
 
     out.print(database_url(settings_from()), markup=False, highlight=False, soft_wrap=True)
+
+
+@tokens_app.command("new")
+@handle_errors
+def tokens_new() -> None:
+    """Print two new strong, different tokens as environment lines (admin, worker)."""
+    import secrets
+
+    admin_token, worker_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    print(f"AIRTRACK_ADMIN_TOKEN={admin_token}")
+    print(f"AIRTRACK_WORKER_TOKEN={worker_token}")
 
 
 def main() -> None:

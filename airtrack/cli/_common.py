@@ -118,6 +118,15 @@ async def with_db(
     """
     from airtrack.db import connect
 
+    from .remote import is_remote
+
+    if is_remote():
+        # Never start or create an embedded database on an operator's laptop.
+        raise AirtrackError(
+            "this command needs the database and is not available over the API yet; "
+            "run it on the orchestrator's machine, or force the database with "
+            "`airtrack --local …`"
+        )
     if not create and not settings.database_url and not (settings.pg_dir / "PG_VERSION").exists():
         raise AirtrackError(
             f"no airtrack database here ({settings.pg_dir} does not exist): run this on the "

@@ -1,11 +1,14 @@
-"""Operator commands that read or change the store directly: streams, plays, status."""
+"""Operator commands streams, plays, status: on the store, or through the API (remote.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json as jsonlib
+import sys
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import ValidationError
 from rich.table import Table
@@ -16,6 +19,7 @@ from airtrack.protocol import PlayOut, StreamCreate, StreamOut, WorkerOut
 from airtrack.settings import Settings
 
 from ._common import Display, fail, out, print_table, run_async, with_db
+from .remote import AdminClient, is_remote
 
 
 def _dump(rows: list[dict[str, Any]], model: Any) -> str:
@@ -30,7 +34,7 @@ def streams_add(
     backup_urls: list[str] | None = None,
     meta: list[str] | None = None,
 ) -> None:
-    from airtrack.errors import StreamExists
+    from airtrack.errors import InputRefused, StreamExists
     from airtrack.orchestrator.streams import add_stream
 
     from .stations import split_meta
@@ -49,11 +53,16 @@ def streams_add(
         fail(f"invalid stream: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
 
     async def go(db: Database) -> dict[str, Any]:
-        return await add_stream(db, req)
+        return await add_stream(db, req, settings)
 
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            row = api.send_json("POST", "/streams", req.model_dump(mode="json"))
+        out.print(f"added stream {row['name']} (#{row['id']}) {row['url']}", markup=False)
+        return
     try:
         row = run_async(with_db(settings, go))
-    except StreamExists as exc:
+    except (StreamExists, InputRefused) as exc:
         fail(str(exc))
     out.print(f"added stream {row['name']} (#{row['id']}) {row['url']}", markup=False)
 
@@ -64,7 +73,10 @@ def streams_remove(settings: Settings, name: str) -> None:
     async def go(db: Database) -> bool:
         return await remove_stream(db, name)
 
-    if not run_async(with_db(settings, go)):
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            api.request("DELETE", f"/streams/{quote(name, safe='')}")
+    elif not run_async(with_db(settings, go)):
         fail(f"no stream named {name!r}")
     out.print(f"removed stream {name}", markup=False)
 
@@ -72,7 +84,11 @@ def streams_remove(settings: Settings, name: str) -> None:
 def streams_list(settings: Settings, as_json: bool) -> None:
     from airtrack.orchestrator.streams import list_streams
 
-    rows = run_async(with_db(settings, list_streams, create=False))
+    rows = (
+        _remote_rows(settings, "/streams", StreamOut)
+        if is_remote()
+        else run_async(with_db(settings, list_streams, create=False))
+    )
     if as_json:
         print(_dump(rows, StreamOut))
         return
@@ -93,26 +109,58 @@ def streams_list(settings: Settings, as_json: bool) -> None:
     print_table(table)
 
 
-def plays_list(
-    settings: Settings, stream: str | None, since: str | None, as_json: bool, limit: int = 100
-) -> None:
-    from airtrack.orchestrator.plays import list_plays
+def _when(text: str | None, flag: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{flag} must be an ISO-8601 time, got {text!r}")
+    if at.tzinfo is None:
+        fail(f"{flag} must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
+    return at
 
-    since_dt = None
-    if since:
-        try:
-            since_dt = datetime.fromisoformat(since)
-        except ValueError:
-            fail(f"--since must be an ISO-8601 time, got {since!r}")
-        if since_dt.tzinfo is None:
-            fail("--since must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
+
+def plays_list(
+    settings: Settings,
+    stream: str | None,
+    since: str | None,
+    fmt: str,
+    limit: int = 100,
+    until: str | None = None,
+    track_id: int | None = None,
+    isrc: str | None = None,
+) -> None:
+    """The newest ``limit`` plays (``fmt``: table, json or csv)."""
+    from airtrack.orchestrator.plays import PlayQuery, page_plays
+
+    if fmt not in ("table", "json", "csv"):
+        fail(f"--format must be table, json or csv, got {fmt!r}")
+    q = PlayQuery(stream, _when(since, "--since"), _when(until, "--until"), track_id, isrc, limit)
 
     async def go(db: Database) -> list[dict[str, Any]]:
-        return await list_plays(db, stream=stream, since=since_dt, limit=limit)
+        return (await page_plays(db, q))[0]
 
-    rows = run_async(with_db(settings, go, create=False))
-    if as_json:
+    if is_remote():
+        params = {
+            "stream": stream,
+            "since": since,
+            "until": until,
+            "track_id": track_id,
+            "isrc": isrc,
+            "limit": limit,
+        }
+        rows = _remote_rows(settings, "/plays", PlayOut, params)
+    else:
+        rows = run_async(with_db(settings, go, create=False))
+    if fmt == "json":
         print(_dump(rows, PlayOut))
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(list(PlayOut.model_fields))
+        for r in rows:
+            writer.writerow(PlayOut.model_validate(r).model_dump(mode="json").values())
         return
     table = Table("started", "ended", "stream", "title", "artist", "confidence")
     for r in rows:
@@ -127,14 +175,27 @@ def plays_list(
     print_table(table)
 
 
+def _remote_rows(
+    settings: Settings, path: str, model: Any, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Rows from the API, typed as the local store would give them (datetimes, not text)."""
+    with AdminClient.from_settings(settings) as api:
+        body = api.get_json(path, params)
+    return [model.model_validate(r).model_dump() for r in body]
+
+
 def status(settings: Settings) -> None:
     from airtrack.orchestrator.streams import list_streams, list_workers
 
     async def go(db: Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return await list_workers(db), await list_streams(db)
 
-    workers, streams = run_async(with_db(settings, go, create=False))
-    _orchestrator_line(settings)
+    if is_remote():
+        workers = _remote_rows(settings, "/workers", WorkerOut)
+        streams = _remote_rows(settings, "/streams", StreamOut)
+    else:
+        workers, streams = run_async(with_db(settings, go, create=False))
+        _orchestrator_line(settings)
     wt = Table("worker", "host", "state", "streams", "capacity", "last heartbeat", title="workers")
     for w in workers:
         wm = WorkerOut.model_validate(w)

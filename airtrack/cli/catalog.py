@@ -31,6 +31,7 @@ from airtrack.localtime import show_time
 from airtrack.settings import Settings
 
 from ._common import Display, err, fail, out, print_table, run_async, settings_from, with_db
+from .remote import AdminClient, is_remote
 
 T = TypeVar("T")
 
@@ -130,7 +131,17 @@ def add(paths: list[str], jobs: int) -> None:
             else:
                 bar.say(f"failed: {r.source}: {r.reason}", style="red")
 
-        summary = _with_db(settings, lambda db: ingest(db, items, jobs=jobs, on_result=on_result))
+        if is_remote():  # fingerprint here, upload prints and tags: never the audio
+            from .remote_catalog import ApiTrackStore
+
+            with AdminClient.from_settings(settings) as api:
+                summary = run_async(
+                    ingest(None, items, jobs=jobs, on_result=on_result, store=ApiTrackStore(api))
+                )
+        else:
+            summary = _with_db(
+                settings, lambda db: ingest(db, items, jobs=jobs, on_result=on_result)
+            )
 
     parts = [
         f"{summary.added} added",

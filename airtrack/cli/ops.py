@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -12,6 +13,7 @@ from airtrack.localtime import show_time
 from airtrack.settings import Settings
 
 from ._common import Display, out, print_table, run_async, with_db
+from .remote import AdminClient, is_remote
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -23,7 +25,12 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     async def go(db: Database) -> dict[str, Any]:
         return await collect(db, settings)
 
-    report: dict[str, Any] = run_async(with_db(settings, go, create=False))
+    report: dict[str, Any]
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            report = api.get_json("/diagnostics")
+    else:
+        report = run_async(with_db(settings, go, create=False))
     critical = any(f["severity"] == "critical" for f in report["findings"])
     if as_json:
         print(jsonlib.dumps(report, indent=2, default=str))
@@ -72,7 +79,11 @@ def alerts_section(settings: Settings) -> None:
     async def go(db: Database) -> list[dict[str, Any]]:
         return await list_alerts(db)
 
-    alerts = run_async(with_db(settings, go))
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            alerts = [_parse_times(a) for a in api.get_json("/alerts")]
+    else:
+        alerts = run_async(with_db(settings, go))
     if not alerts:
         out.print("alerts: none open")
         return
@@ -88,3 +99,10 @@ def alerts_section(settings: Settings) -> None:
             show_time(a["last_seen"], utc=Display.utc),
         )
     print_table(table)
+
+
+def _parse_times(alert: dict[str, Any]) -> dict[str, Any]:
+    for key in ("first_seen", "last_seen", "resolved_at"):
+        if alert.get(key):
+            alert[key] = datetime.fromisoformat(alert[key])
+    return alert

@@ -66,7 +66,9 @@ def edit(
     try:
         fields = check_station_fields(given)
         outcome = run_async(
-            with_db(settings, lambda db: edit_stream(db, name, fields, extra, dry_run=dry_run))
+            with_db(
+                settings, lambda db: edit_stream(db, name, fields, extra, settings, dry_run=dry_run)
+            )
         )
     except (StationError, StreamExists) as exc:
         fail(str(exc))
@@ -95,7 +97,9 @@ def import_file(
         outcomes = run_async(
             with_db(
                 settings,
-                lambda db: import_stations(db, entries, dry_run=dry_run, problems=problems),
+                lambda db: import_stations(
+                    db, entries, settings, dry_run=dry_run, problems=problems
+                ),
             )
         )
     except StationImportError as exc:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -337,6 +337,14 @@ class Database:
             error_class=type(error).__name__,
             error=first_line(error),
         )
+
+    def stream(
+        self, query: str, params: Params = None, *, batch: int, tx_max_s: float
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Rows (tuples) of a long read in batches from a server-side cursor (.streaming)."""
+        from .streaming import stream_rows
+
+        return stream_rows(self, query, params, batch=batch, tx_max_s=tx_max_s)
 
     # -- conveniences for single-statement transactions -------------------------
 

@@ -29,6 +29,28 @@ SELECT current_setting('server_version') AS version,
        current_setting('idle_in_transaction_session_timeout') AS idle_timeout
 
 -- ---------------------------------------------------------------- workers
+-- name: worker_credential_claim
+-- The id's credential becomes this one when it has none, already is this one, or the id
+-- is not live (no row, or inactive: a machine replaced). Returns a row only on success.
+INSERT INTO worker_credentials AS c (worker_id, sha256) VALUES (%(id)s, %(sha256)s)
+ON CONFLICT (worker_id) DO UPDATE SET sha256 = EXCLUDED.sha256, set_at = now()
+WHERE c.sha256 = EXCLUDED.sha256
+   OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = EXCLUDED.worker_id
+                  AND w.state <> 'inactive')
+RETURNING worker_id
+
+-- name: worker_credential_get
+SELECT sha256 FROM worker_credentials WHERE worker_id = %(id)s
+
+-- name: worker_credential_reset
+DELETE FROM worker_credentials WHERE worker_id = %(id)s RETURNING worker_id
+
+-- name: worker_exists
+SELECT EXISTS (SELECT 1 FROM workers WHERE id = %(id)s)
+
+-- name: tracks_known
+SELECT coalesce(array_agg(id), '{}') FROM tracks WHERE id = ANY(%(ids)s::bigint[])
+
 -- name: workers_list
 SELECT w.id, w.host, w.version, w.capacity, w.state, w.registered_at, w.last_heartbeat,
        w.incarnation, w.meta,
@@ -61,8 +83,6 @@ VALUES (%(name)s, %(url)s, %(backup_urls)s, %(timezone)s, %(country)s, %(region)
 RETURNING id, name, url, enabled, created_at, last_error,
           backup_urls, timezone, country, region, city, genre, extra
 
--- name: stream_id_by_name
-SELECT id FROM streams WHERE name = %(name)s
 
 -- name: streams_lock_by_name
 -- the streams an edit or import names, locked in id order
@@ -93,6 +113,12 @@ UPDATE streams SET url = %(url)s, status = NULL, last_error = NULL, error_since 
 WHERE name = %(name)s AND url <> %(url)s
 RETURNING id
 
+-- name: stream_delete_by_id
+DELETE FROM streams WHERE id = %(id)s RETURNING id, name
+
+-- name: stream_with_url
+SELECT id, name FROM streams WHERE url = %(url)s LIMIT 1
+
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
        s.backup_urls, s.timezone, s.country, s.region, s.city, s.genre, s.extra,
@@ -106,23 +132,6 @@ FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name
 
 -- ---------------------------------------------------------------- plays
--- name: plays_list
--- The live track's fields first; a removed track's play shows the copy taken when it
--- was stored (plays_track_snapshot).
-SELECT p.stream_id, s.name AS stream, p.track_id,
-       COALESCE(t.title, p.track_title) AS title,
-       COALESCE(t.artist, p.track_artist) AS artist,
-       COALESCE(t.source, p.track_source) AS source,
-       p.started_at, p.ended_at, p.confidence, p.worker_id, p.source AS play_source
-FROM plays p
-JOIN streams s ON s.id = p.stream_id
-LEFT JOIN tracks t ON t.id = p.track_id
-WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
-  AND (%(since)s::timestamptz IS NULL OR p.started_at >= %(since)s)
-  -- heard plays only, unless metadata-only ones are asked for (issue 11 §3)
-  AND (p.source = 'fingerprint' OR %(with_metadata)s::boolean)
-ORDER BY p.started_at DESC, p.id DESC
-LIMIT %(limit)s
 
 -- ---------------------------------------------------------------- control
 -- name: leader_try_lock

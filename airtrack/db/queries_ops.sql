@@ -29,8 +29,15 @@ LIMIT %(limit)s
 
 -- ---------------------------------------------------------------- error patterns
 -- name: ops_pattern_upsert
+-- At most %(max)s distinct signatures (workers can send any text): a new one past that
+-- counts under the one overflow pattern instead of adding a row.
 INSERT INTO error_patterns (signature, source, count, sample)
-VALUES (%(signature)s, %(source)s, %(count)s, %(sample)s)
+SELECT CASE WHEN known OR n < %(max)s THEN %(signature)s ELSE '(overflow)' END,
+       %(source)s, %(count)s,
+       CASE WHEN known OR n < %(max)s THEN %(sample)s
+            ELSE 'further error patterns beyond error_patterns_max' END
+FROM (SELECT EXISTS (SELECT 1 FROM error_patterns WHERE signature = %(signature)s) AS known,
+             (SELECT count(*) FROM error_patterns) AS n) c
 ON CONFLICT (signature) DO UPDATE
 SET count = error_patterns.count + EXCLUDED.count, last_seen = now()
 

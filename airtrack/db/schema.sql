@@ -113,14 +113,15 @@ CREATE TABLE plays (
     track_artist     text,
     track_source     text,
     track_isrc       text,
-    -- 'fingerprint': heard; 'metadata': only named by the station's title (0008)
+    -- 'fingerprint': heard; 'metadata': only named by the station's title (0009)
     source           text NOT NULL DEFAULT 'fingerprint'
         CHECK (source IN ('fingerprint', 'metadata')),
     CHECK (ended_at IS NULL OR ended_at >= started_at)
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
 CREATE INDEX plays_started_idx ON plays (started_at DESC);
-CREATE INDEX plays_track_idx ON plays (track_id);
+-- Plays of one track newest first (GET /plays?track_id=, ?isrc=; migration 0007).
+CREATE INDEX plays_track_started_idx ON plays (track_id, started_at DESC);
 
 -- Further idempotency keys that were merged into an existing play (handoff extension).
 CREATE TABLE play_keys (
@@ -201,7 +202,16 @@ CREATE TABLE outbound_events (
 );
 CREATE INDEX outbound_events_at_idx ON outbound_events (at);
 
--- In-band stream titles (ICY StreamTitle), change points fenced by epoch (0008).
+-- The SHA-256 of each worker's credential (migration 0008, docs/security.md): heartbeat,
+-- deregister and plays of an id that holds one need it, and so does registering that id
+-- again while it is not inactive.
+CREATE TABLE worker_credentials (
+    worker_id  text PRIMARY KEY,
+    sha256     text NOT NULL,
+    set_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- In-band stream titles (ICY StreamTitle), change points fenced by epoch (0009).
 CREATE TABLE stream_titles (
     id               bigserial PRIMARY KEY,
     idempotency_key  text NOT NULL UNIQUE,

@@ -156,7 +156,9 @@ async def _point_streams(settings: Settings, mounts: dict[str, str]) -> list[str
         moved = []
         for mount, url in mounts.items():
             if mount not in have:
-                await add_stream(db, StreamCreate.model_validate({"name": mount, "url": url}))
+                await add_stream(
+                    db, StreamCreate.model_validate({"name": mount, "url": url}), settings
+                )
             elif await set_stream_url(db, mount, url):
                 moved.append(mount)
         return moved

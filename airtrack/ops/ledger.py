@@ -10,7 +10,10 @@ rules are tested with plain numbers.
   :class:`PeerAlert` (then :class:`PeerAlertRepeat` while it stays open);
   a success for that peer → :class:`PeerRecovered`;
 * more than ``window_limit`` failures within ``window_s`` → :class:`RecoveryOn`;
-  ``quiet_s`` without any failure → :class:`RecoveryOff`.
+  ``quiet_s`` without any failure → :class:`RecoveryOff`;
+* a failure charged to a ``source`` (a worker whose plays were stale) counts in
+  the window at most ``source_limit`` times per window, so a single worker —
+  buggy or hostile — cannot turn recovery mode on for the cluster alone.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class FailureLedger:
     consecutive: dict[str, int] = field(default_factory=dict)
     alerted: set[str] = field(default_factory=set)
     window: deque[float] = field(default_factory=deque)
+    source_limit: int | None = None
+    sourced: dict[str, deque[float]] = field(default_factory=dict)
     recovery_since: float | None = None
     last_failure: float | None = None
 
@@ -86,9 +91,19 @@ class FailureLedger:
             self.window.popleft()
 
     def failure(
-        self, peer: str, now: float, kind: str = "", error: str = "", *, window: bool = True
+        self,
+        peer: str,
+        now: float,
+        kind: str = "",
+        error: str = "",
+        *,
+        window: bool = True,
+        source: str | None = None,
     ) -> list[Decision]:
-        """One failed exchange with ``peer`` at ``now`` (``window=False``: not towards R4.3)."""
+        """One failed exchange with ``peer`` at ``now`` (``window=False``: not towards R4.3).
+
+        ``source``: the one party to blame; it adds at most ``source_limit`` to the window.
+        """
         out: list[Decision] = []
         n = self.consecutive.get(peer, 0) + 1
         self.consecutive[peer] = n
@@ -98,6 +113,16 @@ class FailureLedger:
             else:
                 self.alerted.add(peer)
                 out.append(PeerAlert(peer, n, kind, error))
+        if window and source is not None and self.source_limit is not None:
+            mine = self.sourced.setdefault(source, deque())
+            while mine and mine[0] <= now - self.window_s:
+                mine.popleft()
+            if len(mine) >= self.source_limit:
+                window = False  # still counted for the peer's alert, not for the cluster
+            else:
+                mine.append(now)
+            for other in [k for k, q in self.sourced.items() if not q]:
+                del self.sourced[other]
         if window:
             out.extend(self.remote_failure(now))
         return out

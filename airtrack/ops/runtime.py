@@ -96,6 +96,7 @@ class Operations:
             window_limit=s.recovery_failures_per_min,
             quiet_s=s.recovery_quiet_s,
             window_s=s.failure_window_s,
+            source_limit=s.recovery_failures_per_worker,
         )
         self._outcomes = Outcomes(
             self.db, s, replica_id=self.replica_id, ledger=self.ledger, webhook=self.webhook
@@ -112,12 +113,22 @@ class Operations:
         return self.ledger.recovery_since if self.leader() else self.shared.since
 
     def failure(
-        self, peer: str, kind: str, error: str = "", *, in_window: bool = True, record: bool = True
+        self,
+        peer: str,
+        kind: str,
+        error: str = "",
+        *,
+        in_window: bool = True,
+        record: bool = True,
+        source: str | None = None,
     ) -> None:
-        """One failed exchange with ``peer`` (``worker:<id>``, ``database``, ``stream:<id>``)."""
+        """One failed exchange with ``peer`` (``worker:<id>``, ``database``, ``stream:<id>``).
+
+        ``source``: the worker to blame, whose share of the recovery window is bounded.
+        """
         now = self.clock()
         COMM_FAILURES.labels(peer.split(":", 1)[0], kind).inc()
-        decisions = self.ledger.failure(peer, now, kind, error, window=in_window)
+        decisions = self.ledger.failure(peer, now, kind, error, window=in_window, source=source)
         if not self.leader():
             # Followers raise peer alerts; only the leader decides recovery mode.
             decisions = [d for d in decisions if not isinstance(d, RecoveryOn)]
@@ -153,22 +164,31 @@ class Operations:
         """A good heartbeat: the peer is fine; note stream errors, lag and outbox depth."""
         self.success(f"worker:{worker_id}")
         self.success("database")
+        budget = self.settings.stream_errors_per_heartbeat
         for s in req.streams:
             if s.lag_s is not None:
                 STREAM_LAG.observe(s.lag_s)
             error = s.error or ("failed" if s.status == "failed" else None)
             if error is None:
                 self._stream_errors.pop(s.stream_id, None)
-            elif self._stream_errors.get(s.stream_id) != error:
-                # A new error on this stream (not the same one repeated each heartbeat).
+            elif self._stream_errors.get(s.stream_id) != error and budget > 0:
+                # A new error on this stream (not the same one repeated each heartbeat);
+                # one heartbeat adds a bounded number, whatever the worker sends.
+                budget -= 1
                 self._stream_errors[s.stream_id] = error
                 self.error_seen("stream", error)
         if req.metrics and "outbox_pending" in req.metrics:
             self._outbox[worker_id] = float(req.metrics["outbox_pending"])
             OUTBOX_DEPTH.set(sum(self._outbox.values()))
 
-    def observe_plays(self, plays: Iterable[PlayIn], results: Iterable[PlayResult]) -> None:
-        """Recognition latency of stored plays; a batch refused as stale is a failed write."""
+    def observe_plays(
+        self, plays: Iterable[PlayIn], results: Iterable[PlayResult], worker: str
+    ) -> None:
+        """Recognition latency of stored plays; a batch refused as stale is a failed write.
+
+        The failure is ``worker``'s: it counts towards that worker's alert, and only up to
+        ``recovery_failures_per_worker`` towards the cluster's recovery window.
+        """
         now = datetime.now(UTC)
         status = {r.key: r.status for r in results}
         stale: list[PlayIn] = []
@@ -182,9 +202,10 @@ class Operations:
         if stale and len(stale) == len(status):
             first = stale[0]
             self.failure(
-                f"stream:{first.stream_id}",
+                f"worker:{worker}",
                 "plays.stale",
                 f"stale epoch {first.epoch} for stream {first.stream_id}",
+                source=worker,
             )
 
     def left(self, worker_id: str) -> None:
@@ -310,7 +331,13 @@ class Operations:
                 source, count, sample = patterns[sig]
                 await tx.execute(
                     "ops_pattern_upsert",
-                    {"signature": sig, "source": source, "count": count, "sample": sample},
+                    {
+                        "signature": sig,
+                        "source": source,
+                        "count": count,
+                        "sample": sample,
+                        "max": self.settings.error_patterns_max,
+                    },
                 )
 
         await self.db.run("ops_flush", fn)

@@ -75,6 +75,7 @@ class ControlLoop:
         self._on_tick = on_tick
         self.last_tick: TickReport | None = None
         self.ticks = 0
+        self._gauged: set[str] = set()  # workers with a streams-per-worker series
 
     # -- leadership -------------------------------------------------------------
 
@@ -184,6 +185,9 @@ class ControlLoop:
         report.loads = dict(plan.loads)
         for wid, n in plan.loads.items():
             STREAMS_PER_WORKER.labels(wid).set(n)
+        for wid in self._gauged - plan.loads.keys():
+            STREAMS_PER_WORKER.remove(wid)  # gone: its series must not stay forever
+        self._gauged = set(plan.loads)
         if plan.moves:
             report.applied, report.conflicts = await ownership.apply_moves(
                 self.db, plan.moves, by_sid, per_tx=self.settings.rebalance_moves_per_tx

@@ -60,7 +60,7 @@ async def metadata_check(
     now: datetime | None = None,
 ) -> list[CheckedAiring]:
     """Every airing that started in [start, end), by stream then time."""
-    if stream is not None and await db.fetchval("stream_id_by_name", {"name": stream}) is None:
+    if stream is not None and not await db.fetchval("plays_stream_exists", {"name": stream}):
         raise UnknownStream(f"no stream named {stream!r}")
     max_s = settings.metadata_max_span_s
     params = {"stream": stream, "t0": start, "t1": end, "max_s": max_s}

@@ -34,8 +34,9 @@ from typing import Any
 
 from airtrack.db import Database, Row, Tx
 from airtrack.logging import get_logger
-from airtrack.metrics import ASSIGNMENT_MOVES, HEARTBEATS, PLAYS, WORKER_REPORTED
+from airtrack.metrics import ASSIGNMENT_MOVES, HEARTBEATS, PLAYS, WORKER_REPORTED, WorkerSeries
 from airtrack.protocol import (
+    WORKER_METRICS,
     Assignment,
     HeartbeatRequest,
     PlayIn,
@@ -49,6 +50,9 @@ from airtrack.settings import Settings
 from .balancer import Move
 
 log = get_logger("airtrack.orchestrator.ownership")
+
+#: The metrics workers report, per worker: known names only, dropped when a worker goes.
+REPORTED = WorkerSeries(WORKER_REPORTED, WORKER_METRICS)
 
 
 async def event(tx: Tx, kind: str, subject: str, **detail: Any) -> None:
@@ -68,6 +72,11 @@ class Registration:
     assignments: list[Assignment]
     released: list[int]
     reclaimed: list[int]
+
+
+async def worker_known(db: Database, worker_id: str) -> bool:
+    """Whether the store has a row for ``worker_id`` (a re-register, not a new id)."""
+    return bool(await db.fetchval("worker_exists", {"id": worker_id}))
 
 
 async def register(db: Database, req: RegisterRequest) -> Registration:
@@ -113,9 +122,10 @@ class HeartbeatOutcome:
 
 async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> HeartbeatOutcome | None:
     """Record a heartbeat; ``None`` when the worker is unknown or gone (→ register again)."""
+    metrics = {k: v for k, v in (req.metrics or {}).items() if k in WORKER_METRICS}
     meta = {
         "streams": [s.model_dump(exclude_none=True) for s in req.streams],
-        "metrics": req.metrics or {},
+        "metrics": metrics,
     }
     params = {
         "id": worker_id,
@@ -135,8 +145,7 @@ async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> Hear
         refused=list(result["refused"]),
         handed_off=list(result["handed_off"]),
     )
-    for name, value in (req.metrics or {}).items():
-        WORKER_REPORTED.labels(worker_id, name).set(value)
+    REPORTED.record(worker_id, metrics)
     if outcome.handed_off:
         ASSIGNMENT_MOVES.labels("handoff").inc(len(outcome.handed_off))
         log.info("assignment.handed_off", worker=worker_id, streams=outcome.handed_off)
@@ -151,6 +160,7 @@ async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> Hear
 async def deregister(db: Database, worker_id: str) -> list[int] | None:
     """Graceful leave: the worker's streams are free at once. ``None`` if unknown."""
     released = await db.fetchval("ownership_deregister", {"id": worker_id})
+    REPORTED.forget(worker_id)
     if released is None:
         return None
     ASSIGNMENT_MOVES.labels("leave").inc(len(released))
@@ -172,6 +182,7 @@ async def expire_workers(
     for wid in suspect:
         log.warning("worker.suspect", worker=wid, lease_s=lease_s)
     for wid in inactive:
+        REPORTED.forget(wid)
         log.warning("worker.inactive", worker=wid)
     return suspect, inactive
 

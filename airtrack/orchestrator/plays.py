@@ -1,34 +1,124 @@
-"""Reading the play log (recording plays is an ownership transition: see ownership.py)."""
+"""Reading the play log, and the bounds a reported play must keep.
+
+Recording plays is an ownership transition (ownership.py); what may be recorded
+is decided here, against the orchestrator's clock and the catalog, so a buggy
+or hostile worker cannot write plays from year 1 or 9999, ten-year plays or
+plays of tracks that do not exist.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from airtrack.db import Database, Row
-from airtrack.errors import UnknownStream
+from airtrack.errors import InputRefused, ReportRequestError, UnknownStream, UnknownTrack
+from airtrack.protocol import PlayIn, TitleIn
+from airtrack.settings import Settings
 
 
-async def list_plays(
-    db: Database,
-    *,
-    stream: str | None,
-    since: datetime | None,
-    limit: int,
-    with_metadata: bool = False,
-) -> list[Row]:
-    """The newest plays first, of one stream or all, started at or after ``since``.
+def out_of_bounds(play: PlayIn, settings: Settings, now: datetime) -> str | None:
+    """Why ``play`` breaks a time bound relative to ``now``, or None when it keeps them."""
+    future = now + timedelta(seconds=settings.play_max_future_s)
+    oldest = now - timedelta(seconds=settings.play_max_age_s)
+    if play.started_at > future:
+        return f"play {play.key}: started_at is in the future"
+    if play.started_at < oldest:
+        return f"play {play.key}: started_at is older than {settings.play_max_age_s:g} s"
+    if play.ended_at is not None:
+        if play.ended_at > future:
+            return f"play {play.key}: ended_at is in the future"
+        if (play.ended_at - play.started_at).total_seconds() > settings.play_max_duration_s:
+            return f"play {play.key}: longer than {settings.play_max_duration_s:g} s"
+    return None
 
-    Heard (fingerprint) plays only; ``with_metadata`` adds the songs only the stations'
-    titles named (``play_source`` 'metadata').
 
-    Raises ``UnknownStream`` for a stream name that does not exist: an empty answer would
-    read as "nothing aired".
+def check_title_times(settings: Settings, titles: Sequence[TitleIn], now: datetime) -> None:
+    """Raise :class:`InputRefused` for a title dated outside the bounds plays keep."""
+    future = now + timedelta(seconds=settings.play_max_future_s)
+    oldest = now - timedelta(seconds=settings.play_max_age_s)
+    for t in titles:
+        if not oldest <= t.at <= future:
+            raise InputRefused(f"title {t.key}: at is outside the time bounds of plays")
+
+
+async def check_plays(
+    db: Database, settings: Settings, plays: Sequence[PlayIn], now: datetime
+) -> None:
+    """Raise :class:`InputRefused` naming the first play out of bounds or of an unknown track."""
+    for p in plays:
+        why = out_of_bounds(p, settings, now)
+        if why is not None:
+            raise InputRefused(why)
+    wanted = sorted({p.track_id for p in plays})
+    known = set(await db.fetchval("tracks_known", {"ids": wanted}))
+    for p in plays:
+        if p.track_id not in known:
+            raise InputRefused(f"play {p.key}: no track {p.track_id} in the catalog")
+
+
+def encode_cursor(started_at: datetime, play_id: int) -> str:
+    """An opaque keyset position: the last play of a page."""
+    raw = json.dumps([started_at.isoformat(), play_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, play_id = json.loads(raw)
+        return datetime.fromisoformat(at), int(play_id)
+    except (binascii.Error, ValueError, TypeError):
+        raise ReportRequestError("invalid cursor: pass next_cursor from the last page") from None
+
+
+@dataclass(frozen=True)
+class PlayQuery:
+    stream: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    track_id: int | None = None
+    isrc: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+    #: heard plays only unless asked: True adds the songs only station titles named
+    with_metadata: bool = False
+
+
+async def page_plays(db: Database, q: PlayQuery) -> tuple[list[Row], str | None]:
+    """One page of plays, newest first, and the cursor of the next page (None at the end).
+
+    An unknown stream or track is an error naming it, not an empty page.
     """
-    if stream is not None and (
-        "\x00" in stream or await db.fetchval("stream_id_by_name", {"name": stream}) is None
-    ):
-        raise UnknownStream(f"no stream named {stream!r}")
-    return await db.fetch(
-        "plays_list",
-        {"stream": stream, "since": since, "limit": limit, "with_metadata": with_metadata},
+    for value, what in ((q.since, "since"), (q.until, "until")):
+        if value is not None and value.tzinfo is None:
+            raise ReportRequestError(f"{what} must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
+    if q.since and q.until and q.until <= q.since:
+        raise ReportRequestError("empty or reversed range: until is not after since")
+    if q.stream is not None and not await db.fetchval("plays_stream_exists", {"name": q.stream}):
+        raise UnknownStream(f"no stream named {q.stream!r}")
+    if q.track_id is not None and not await db.fetchval("plays_track_exists", {"id": q.track_id}):
+        raise UnknownTrack(f"no track #{q.track_id} in the catalog")
+    after_at, after_id = decode_cursor(q.cursor) if q.cursor else (None, None)
+    rows = await db.fetch(
+        "plays_page",
+        {
+            "stream": q.stream,
+            "since": q.since,
+            "until": q.until,
+            "track_id": q.track_id,
+            "isrc": q.isrc,
+            "after_at": after_at,
+            "after_id": after_id,
+            "limit": q.limit + 1,
+            "with_metadata": q.with_metadata,
+        },
     )
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    cursor = encode_cursor(rows[-1]["started_at"], rows[-1]["id"]) if more else None
+    return rows, cursor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import os
 import signal
@@ -20,7 +21,7 @@ from airtrack.ops import install as install_ops
 from airtrack.settings import Settings
 
 from .control import ControlLoop
-from .tokens import load_or_create_tokens
+from .tokens import Tokens, load_or_create_tokens
 
 log = get_logger("airtrack.orchestrator")
 
@@ -34,13 +35,44 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(settings: Settings, generated_tokens: bool) -> None:
-    """Refuse a public listen address with generated default tokens unless told explicitly."""
-    if not _is_loopback(settings.host) and generated_tokens and not settings.allow_public_bind:
+def weak_token(token: str, min_length: int) -> str | None:
+    """Why ``token`` is too weak for a public bind, or None (length and variety)."""
+    if len(token) < min_length:
+        return f"shorter than {min_length} characters"
+    if len(set(token)) < min(16, min_length // 2):
+        return "too few distinct characters"
+    return None
+
+
+def check_bind(settings: Settings, tokens: Tokens) -> None:
+    """Refuse tokens that would let one caller act as another, and weak tokens in public.
+
+    Equal tokens make every worker an admin: refused everywhere. On a non-loopback
+    address the tokens must be strong (``airtrack tokens new``), and generated
+    default tokens need the explicit ``allow_public_bind``.
+    """
+    if tokens.admin and hmac.compare_digest(tokens.admin.encode(), tokens.worker.encode()):
+        raise ConfigError(
+            "AIRTRACK_ADMIN_TOKEN and AIRTRACK_WORKER_TOKEN are equal: every worker would be "
+            "an admin; `airtrack tokens new` prints two strong ones"
+        )
+    if _is_loopback(settings.host):
+        return
+    if tokens.generated and not settings.allow_public_bind:
         raise ConfigError(
             f"refusing to listen on {settings.host} with generated tokens: set "
             "AIRTRACK_ADMIN_TOKEN and AIRTRACK_WORKER_TOKEN, or AIRTRACK_ALLOW_PUBLIC_BIND=true"
         )
+    for name, token in (
+        ("AIRTRACK_ADMIN_TOKEN", tokens.admin),
+        ("AIRTRACK_WORKER_TOKEN", tokens.worker),
+    ):
+        why = weak_token(token, settings.public_token_min_length)
+        if why is not None:
+            raise ConfigError(
+                f"refusing to listen on {settings.host}: {name} is {why}; "
+                "`airtrack tokens new` prints strong ones"
+            )
 
 
 def _snapshot_fn(state: AppState) -> SnapshotFn | None:
@@ -63,7 +95,7 @@ async def build_state(
 ) -> tuple[AppState, Operations]:
     """The API's state with the control loop and the operations runtime plugged in."""
     tokens = load_or_create_tokens(settings)
-    check_bind(settings, tokens.generated)
+    check_bind(settings, tokens)
     url = database_url(settings)
     db = await connect(settings)
     state = AppState(db=db, settings=settings, tokens=tokens)

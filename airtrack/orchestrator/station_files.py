@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from airtrack.errors import StationError, StationImportError
 from airtrack.listfile import csv_records, decode_list_file
-from airtrack.protocol import check_stream_url, check_timezone
+from airtrack.protocol import check_stream_name, check_stream_url, check_timezone
 
 __all__ = [
     "TEXT_FIELDS",
@@ -62,7 +62,7 @@ def check_station_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
                 text = _text(name, value)
                 if not text or len(text) > 200:
                     raise StationError("a stream name is 1 to 200 characters")
-                out[name] = text
+                out[name] = check_stream_name(text)
             elif name == "url":
                 out[name] = check_stream_url(value)
             elif name == "backup_urls":

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from airtrack.db import Database, Row, Tx
 from airtrack.errors import (
+    InputRefused,
     IntegrityViolation,
     StationError,
     StationImportError,
@@ -21,8 +23,10 @@ from airtrack.errors import (
     UnknownStream,
 )
 from airtrack.logging import get_logger
+from airtrack.settings import Settings
 
 from .station_files import TEXT_FIELDS, StationEntry
+from .streams import url_refusal
 
 __all__ = ["EDITABLE", "StationOutcome", "edit_stream", "import_stations", "merge_extra"]
 
@@ -30,6 +34,27 @@ log = get_logger(__name__)
 
 EDITABLE = ("name", "url", "backup_urls", "timezone", *TEXT_FIELDS)
 Action = Literal["added", "updated", "unchanged"]
+
+
+def _url_problems(fields: Mapping[str, Any], settings: Settings) -> list[str]:
+    """What the stream URL policy (``streams.url_refusal``) says of a station's URLs."""
+    urls = ([fields["url"]] if fields.get("url") else []) + list(fields.get("backup_urls") or [])
+    out = []
+    for url in urls:
+        why = url_refusal(urlsplit(url).hostname or "", settings)
+        if why is not None:
+            out.append(f"stream URL refused: {why}")
+    return out
+
+
+async def _url_taken(t: Tx, url: str | None, name: str) -> str | None:
+    """Another stream on ``url`` (two streams on one URL would be counted twice)."""
+    if not url:
+        return None
+    same = await t.fetchone("stream_with_url", {"url": url})
+    if same is not None and same["name"] != name:
+        return f"stream {same['name']!r} (#{same['id']}) already has this URL"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +114,17 @@ async def _insert(t: Tx, record: Mapping[str, Any]) -> Row:
 async def import_stations(
     db: Database,
     entries: Sequence[StationEntry],
+    settings: Settings,
     *,
     dry_run: bool = False,
     problems: Sequence[str] = (),
 ) -> list[StationOutcome]:
     """Add or update every station, or none; raises ``StationImportError`` listing every
     bad line (``problems`` found by the parser are listed with the rest)."""
+    problems = [
+        *problems,
+        *(f"line {e.line}: {p}" for e in entries for p in _url_problems(e.fields, settings)),
+    ]
     if problems:
         bad = sorted(problems, key=lambda p: int(p.split(":")[0].removeprefix("line ") or 0))
         raise StationImportError(
@@ -104,6 +134,15 @@ async def import_stations(
     async def tx(t: Tx) -> list[StationOutcome]:
         rows = await t.fetch("streams_lock_by_name", {"names": [e.name for e in entries]})
         existing = {r["name"]: r for r in rows}
+        taken = [
+            f"line {e.line}: {why}"
+            for e in entries
+            if (why := await _url_taken(t, e.fields.get("url"), e.name)) is not None
+        ]
+        if taken:
+            raise StationImportError(
+                f"{len(taken)} bad line{'s' * (len(taken) != 1)}: nothing was changed", taken
+            )
         outcomes = []
         for e in entries:
             row = existing.get(e.name)
@@ -141,6 +180,7 @@ async def edit_stream(
     name: str,
     fields: Mapping[str, Any],
     extra: Mapping[str, str | None],
+    settings: Settings,
     *,
     dry_run: bool = False,
 ) -> StationOutcome:
@@ -158,10 +198,17 @@ async def edit_stream(
         if "\x00" in key or (value is not None and "\x00" in value):
             raise StationError("extra keys and values must not contain NUL characters")
 
+    refused = _url_problems(fields, settings)
+    if refused:
+        raise InputRefused(refused[0])
+
     async def tx(t: Tx) -> StationOutcome:
         row = await t.fetchone("streams_lock_by_name", {"names": [name]})
         if row is None:
             raise UnknownStream(f"no stream named {name!r}")
+        taken = await _url_taken(t, fields.get("url"), name)
+        if taken is not None:
+            raise StreamExists(taken)
         old = _record(row)
         new = {**old, **fields, "extra": merge_extra(old["extra"], extra)}
         diff = _diff(old, new)

@@ -2,23 +2,64 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from airtrack.db import Database, Row, Tx
-from airtrack.errors import IntegrityViolation, StreamExists
+from airtrack.errors import InputRefused, IntegrityViolation, StreamExists
 from airtrack.logging import get_logger
 from airtrack.protocol import StreamCreate
+from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.streams")
 
+#: Host names of cloud metadata services (they answer on link-local addresses).
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 
-async def add_stream(db: Database, req: StreamCreate) -> Row:
+
+def url_refusal(host: str, settings: Settings) -> str | None:
+    """Why a stream URL on ``host`` is refused by policy, or None.
+
+    Workers fetch whatever URL a stream has, from inside their network: link-local
+    and metadata addresses (credentials of cloud machines) are opt-in, private and
+    loopback ones can be switched off. Only literal addresses and the well-known
+    metadata names are judged here; a name is resolved by the worker when it connects.
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    if name in METADATA_HOSTS and not settings.stream_allow_link_local:
+        return f"{host} is a cloud metadata service (set AIRTRACK_STREAM_ALLOW_LINK_LOCAL)"
+    try:
+        addr = ipaddress.ip_address(name)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if addr.is_link_local and not settings.stream_allow_link_local:
+        return f"{host} is a link-local address (set AIRTRACK_STREAM_ALLOW_LINK_LOCAL)"
+    if addr.is_unspecified or addr.is_multicast:
+        return f"{host} is not a stream server's address"
+    if (addr.is_private or addr.is_loopback) and not settings.stream_allow_private:
+        return f"{host} is a private address (AIRTRACK_STREAM_ALLOW_PRIVATE is off)"
+    return None
+
+
+async def add_stream(db: Database, req: StreamCreate, settings: Settings) -> Row:
+    """Add a stream; :class:`InputRefused` by URL policy, :class:`StreamExists` on a taken
+    name or URL (two streams on one URL would be monitored, and counted, twice)."""
+    why = url_refusal(req.url.host or "", settings)
+    if why is not None:
+        raise InputRefused(f"stream URL refused: {why}")
+    url = str(req.url)
+
     async def fn(tx: Tx) -> Row:
+        same = await tx.fetchone("stream_with_url", {"url": url})
+        if same is not None:
+            raise StreamExists(f"stream {same['name']!r} (#{same['id']}) already has this URL")
         row = await tx.fetchone(
             "stream_insert",
             {
                 "name": req.name,
-                "url": str(req.url),
+                "url": url,
                 "backup_urls": req.backup_urls,
                 "timezone": req.timezone,
                 "country": req.country,
@@ -71,6 +112,15 @@ async def set_stream_url(db: Database, name: str, url: str) -> bool:
     if moved:
         log.info("stream.moved", stream=name, url=url)
     return moved
+
+
+async def remove_stream_by_id(db: Database, stream_id: int) -> str | None:
+    """Remove stream ``stream_id``; its name, or None when there is none."""
+    row = await db.fetchone("stream_delete_by_id", {"id": stream_id})
+    if row is None:
+        return None
+    log.info("stream.removed", stream=row["name"], id=stream_id)
+    return str(row["name"])
 
 
 async def list_streams(db: Database) -> list[dict[str, Any]]:

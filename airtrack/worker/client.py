@@ -33,6 +33,7 @@ from airtrack.errors import (
 from airtrack.logging import get_logger
 from airtrack.protocol import (
     ALL_STALE,
+    CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
     METADATA_PATH,
@@ -40,6 +41,7 @@ from airtrack.protocol import (
     REGISTER_PATH,
     SNAPSHOT_PATH,
     UNKNOWN_WORKER,
+    WRONG_CREDENTIAL,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -106,11 +108,17 @@ class OrchestratorClient:
         breaker_failures: int = _DEFAULTS.breaker_failures,
         breaker_open_s: float = _DEFAULTS.breaker_open_s,
         transport: httpx.AsyncBaseTransport | None = None,
+        worker_id: str | None = None,
+        credential: str | None = None,
     ) -> None:
         """``timeout_s``: one number for every phase, or an :class:`httpx.Timeout`."""
+        #: The worker this client speaks for (plays carry it); learnt at register if unset.
+        self.worker_id = worker_id
         headers = {"User-Agent": "airtrack-worker"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if credential:
+            headers[CREDENTIAL_HEADER] = credential
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
@@ -155,6 +163,7 @@ class OrchestratorClient:
     # --- typed calls ------------------------------------------------------
 
     async def register(self, req: RegisterRequest) -> RegisterResponse:
+        self.worker_id = self.worker_id or req.worker_id
         resp = await self._call("POST", REGISTER_PATH, json=_dump(req))
         return _parse(RegisterResponse, resp)
 
@@ -173,16 +182,32 @@ class OrchestratorClient:
 
     async def send_plays(self, plays: list[PlayIn]) -> PlaysResponse:
         """Send one batch; 409 (every play stale) raises :class:`StaleEpoch`."""
-        body = _dump(PlaysRequest(plays=plays))
-        resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+        if self.worker_id is None:
+            raise ValueError("send_plays needs the worker id (pass worker_id= or register first)")
+        body = _dump(PlaysRequest(worker_id=self.worker_id, plays=plays))
+        try:
+            resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+        except OrchestratorRejected as exc:
+            if exc.status == WRONG_CREDENTIAL:
+                # Our id is held by another credential: keep the plays queued (never
+                # dropped) until an operator sorts the id out.
+                raise OrchestratorUnavailable(str(exc)) from exc
+            raise
         if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
         return _parse(PlaysResponse, resp)
 
     async def send_titles(self, titles: list[TitleIn]) -> TitlesResponse:
         """Send one batch of stream titles; 409 (every one stale) raises :class:`StaleEpoch`."""
-        body = _dump(TitlesRequest(titles=titles))
-        resp = await self._call("POST", METADATA_PATH, json=body, conflict_ok=True)
+        if self.worker_id is None:
+            raise ValueError("send_titles needs the worker id (pass worker_id= or register first)")
+        body = _dump(TitlesRequest(worker_id=self.worker_id, titles=titles))
+        try:
+            resp = await self._call("POST", METADATA_PATH, json=body, conflict_ok=True)
+        except OrchestratorRejected as exc:
+            if exc.status == WRONG_CREDENTIAL:  # as for plays: keep them queued
+                raise OrchestratorUnavailable(str(exc)) from exc
+            raise
         if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(titles)} titles carry stale epochs: {resp.text[:200]}")
         return _parse(TitlesResponse, resp)

@@ -39,3 +39,25 @@ def worker_home(settings: Settings, worker_id: str) -> Path:
     path = settings.home / f"worker-{worker_id}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def worker_credential(settings: Settings, worker_id: str) -> str:
+    """This worker's own secret, created once under ``HOME/worker-<id>/`` (mode 0600).
+
+    Presented on every call, it claims the worker id at the first register, so no
+    other holder of the fleet's worker token can speak for this worker
+    (docs/security.md). Losing it locks the id until it goes inactive or an admin
+    resets it.
+    """
+    path = worker_home(settings, worker_id) / "credential"
+    with contextlib.suppress(FileNotFoundError):
+        secret = path.read_text().strip()
+        if len(secret) >= 32:
+            return secret
+    secret = secrets.token_urlsafe(32)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    os.replace(tmp, path)
+    return secret

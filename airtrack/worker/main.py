@@ -9,7 +9,7 @@ import signal
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
 from airtrack.worker.client import OrchestratorClient
-from airtrack.worker.identity import resolve_worker_id, worker_home
+from airtrack.worker.identity import resolve_worker_id, worker_credential, worker_home
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
@@ -38,7 +38,12 @@ async def run_worker(
     worker_id = resolve_worker_id(settings)
     home = worker_home(settings, worker_id)
     outbox = Outbox(home / "outbox.sqlite")
-    client = OrchestratorClient.from_settings(settings, token=worker_token(settings))
+    client = OrchestratorClient.from_settings(
+        settings,
+        token=worker_token(settings),
+        worker_id=worker_id,
+        credential=worker_credential(settings, worker_id),
+    )
     sup = Supervisor(
         settings,
         worker_id=worker_id,

@@ -107,6 +107,7 @@ def _populate(rep: Replica, db_url: str) -> dict[str, dict[int, int]]:
         r = http.post(
             "/api/v1/plays",
             json={
+                "worker_id": "alpha",
                 "plays": [
                     {
                         "key": uuid.uuid4().hex,
@@ -116,7 +117,7 @@ def _populate(rep: Replica, db_url: str) -> dict[str, dict[int, int]]:
                         "started_at": datetime.now(UTC).isoformat(),
                         "confidence": 0.93,
                     }
-                ]
+                ],
             },
             headers=worker,
         )

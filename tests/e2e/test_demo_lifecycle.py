@@ -1,4 +1,5 @@
-"""issue 16 §1, issue 16 §3, issue 16 §9: the real ``airtrack demo``, stopped every way a user stops it.
+"""issue 16 §1, issue 16 §3, issue 16 §9: the real ``airtrack demo``, stopped every way a user
+stops it.
 
 Whatever stops the demo — Ctrl-C while its stdout is a pipe nobody reads any more, SIGTERM,
 a hang-up, or kill -9 of the demo itself — every process it started (station server,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from airtrack.api import AppState, create_app, wrap
 from airtrack.db import Database
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
+from airtrack.protocol import CREDENTIAL_HEADER
 from airtrack.settings import Settings, load_settings
 
 ADMIN = "admin-token-for-tests"
@@ -58,7 +60,9 @@ class Orchestrator:
         ids = []
         for i in range(n):
             r = await self.admin(
-                "POST", "/streams", json={"name": f"{prefix}{i}", "url": f"http://127.0.0.1:9/{i}"}
+                "POST",
+                "/streams",
+                json={"name": f"{prefix}{i}", "url": f"http://127.0.0.1:9/{prefix}{i}"},
             )
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
@@ -87,18 +91,28 @@ class Orchestrator:
 
 @dataclass
 class SimWorker:
-    """A well-behaved worker: runs exactly what the last reply assigned."""
+    """A well-behaved worker: runs exactly what the last reply assigned.
+
+    Like the real worker it presents its own credential on every call.
+    """
 
     orch: Orchestrator
     id: str
     capacity: int
     running: dict[int, int] = field(default_factory=dict)
+    credential: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The headers that make a call this worker's (pass to ``worker_call``)."""
+        return {CREDENTIAL_HEADER: self.credential}
 
     async def register(self) -> dict[str, Any]:
         r = await self.orch.worker_call(
             "POST",
             "/workers/register",
             json={"worker_id": self.id, "capacity": self.capacity, "host": "test"},
+            headers=self.auth,
         )
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
@@ -116,6 +130,7 @@ class SimWorker:
                     for s, e in sorted(report.items())
                 ]
             },
+            headers=self.auth,
         )
         if r.status_code == 200:
             self.running = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
@@ -123,7 +138,9 @@ class SimWorker:
 
     async def deregister(self) -> httpx.Response:
         self.running = {}
-        return await self.orch.worker_call("POST", f"/workers/{self.id}/deregister")
+        return await self.orch.worker_call(
+            "POST", f"/workers/{self.id}/deregister", headers=self.auth
+        )
 
     async def play(
         self, stream_id: int, epoch: int | None = None, track: int = 1, key: str | None = None
@@ -131,7 +148,9 @@ class SimWorker:
         return await self.orch.worker_call(
             "POST",
             "/plays",
+            headers=self.auth,
             json={
+                "worker_id": self.id,
                 "plays": [
                     {
                         "key": key or uuid.uuid4().hex,
@@ -141,7 +160,7 @@ class SimWorker:
                         "started_at": datetime.now(UTC).isoformat(),
                         "confidence": 0.9,
                     }
-                ]
+                ],
             },
         )
 

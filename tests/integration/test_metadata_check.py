@@ -8,7 +8,7 @@ from pathlib import Path
 
 from airtrack.orchestrator.metadata_check import metadata_check, wish_list
 
-from .orch_support import Orchestrator, SimWorker, fast_settings, orchestrator, settle
+from .orch_support import SimWorker, fast_settings, orchestrator, settle
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
@@ -17,8 +17,9 @@ def _at(s: float) -> str:
     return (T0 + timedelta(seconds=s)).isoformat()
 
 
-async def _post(orch: Orchestrator, path: str, key: str, items: list[dict[str, object]]) -> None:
-    r = await orch.worker_call("POST", f"/{path}", json={key: items})
+async def _post(w: SimWorker, path: str, key: str, items: list[dict[str, object]]) -> None:
+    body = {"worker_id": w.id, key: items}
+    r = await w.orch.worker_call("POST", f"/{path}", json=body, headers=w.auth)
     assert r.status_code == 200, r.text
     assert {x["status"] for x in r.json()["results"]} == {"stored"}
 
@@ -55,7 +56,7 @@ async def test_each_airing_is_classified(db_url: str, tmp_path: Path) -> None:
             }
 
         await _post(
-            orch,
+            w,
             "metadata",
             "titles",
             [
@@ -68,7 +69,7 @@ async def test_each_airing_is_classified(db_url: str, tmp_path: Path) -> None:
             ],
         )
         await _post(
-            orch,
+            w,
             "plays",
             "plays",
             [

@@ -265,7 +265,7 @@ async def test_stream_errors_become_patterns(db_url: str, tmp_path: Path) -> Non
                 for s in sids
             ]
             r = await orch.worker_call(
-                "POST", f"/workers/{w.id}/heartbeat", json={"streams": streams}
+                "POST", f"/workers/{w.id}/heartbeat", json={"streams": streams}, headers=w.auth
             )
             assert r.status_code == 200, r.text
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from structlog.testing import capture_logs
 from airtrack.errors import ConfigError
 from airtrack.logging import configure_logging
 from airtrack.orchestrator.server import check_bind
+from airtrack.orchestrator.tokens import Tokens
 from airtrack.settings import load_settings
 
 from .ops_support import ops_orchestrator
@@ -89,13 +91,30 @@ async def _token_matrix(db_url: str, tmp_path: Path) -> None:
 
 def test_refuses_public_bind_with_generated_tokens(tmp_path: Path) -> None:
     public = load_settings(home=tmp_path, host="0.0.0.0")
+    generated = Tokens(secrets.token_urlsafe(32), secrets.token_urlsafe(32), True, None)
+    given = Tokens(secrets.token_urlsafe(32), secrets.token_urlsafe(32), False, None)
     with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0"):
-        check_bind(public, generated_tokens=True)
-    check_bind(public, generated_tokens=False)  # explicit tokens: allowed
+        check_bind(public, generated)
+    check_bind(public, given)  # explicit strong tokens: allowed
     allowed = load_settings(home=tmp_path, host="0.0.0.0", allow_public_bind=True)
-    check_bind(allowed, generated_tokens=True)
+    check_bind(allowed, generated)
     for host in ("127.0.0.1", "localhost", "::1"):
-        check_bind(load_settings(home=tmp_path, host=host), generated_tokens=True)
+        check_bind(load_settings(home=tmp_path, host=host), generated)
+        check_bind(load_settings(home=tmp_path, host=host), Tokens("a", "b", False, None))
+
+
+def test_refuses_equal_or_weak_tokens(tmp_path: Path) -> None:
+    """Equal tokens make every worker an admin (refused anywhere); weak ones only in public."""
+    strong = secrets.token_urlsafe(32)
+    loopback = load_settings(home=tmp_path)
+    with pytest.raises(ConfigError, match="equal"):
+        check_bind(loopback, Tokens("a", "a", False, None))
+    allowed = load_settings(home=tmp_path, host="0.0.0.0", allow_public_bind=True)
+    for adm, wrk in (("a", "b"), (strong, "b" * 40), (strong, "short")):
+        with pytest.raises(ConfigError, match="refusing to listen"):
+            check_bind(allowed, Tokens(adm, wrk, False, None))
+    with pytest.raises(ConfigError, match="equal"):
+        check_bind(allowed, Tokens(strong, strong, False, None))
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -132,6 +151,7 @@ async def test_metrics_parse_and_move_with_load(db_url: str, tmp_path: Path) -> 
                 ],
                 "metrics": {"outbox_pending": 7, "streams": 2},
             },
+            headers=ws[1].auth,
         )
         assert r.status_code == 200
         # lock contention on the worker's row: the heartbeat retries (R2.3), counted
@@ -208,6 +228,45 @@ def test_schemathesis_fuzz_no_5xx_no_hang(replica: Replica) -> None:
                 )
 
         fuzz()
+    # Input a JSON schema cannot describe, so the generator never sends it (issue 15 item 5):
+    # NaN/Infinity in numbers, NUL bytes in paths and queries, a reversed play.
+    worker = {"Authorization": f"Bearer {WORKER}", "Content-Type": "application/json"}
+    crafted: list[tuple[dict[str, str], str, str, bytes | None]] = [
+        (worker, "POST", "/api/v1/workers/register", b'{"worker_id":"fz","capacity":NaN}'),
+        (worker, "POST", "/api/v1/workers/register", b'{"worker_id":"fz","capacity":Infinity}'),
+        (worker, "POST", "/api/v1/workers/fz/heartbeat", b'{"streams":[],"metrics":{"x":NaN}}'),
+        (
+            worker,
+            "POST",
+            "/api/v1/workers/fz/heartbeat",
+            b'{"streams":[{"stream_id":1,"epoch":1,"lag_s":-Infinity}]}',
+        ),
+        (
+            worker,
+            "POST",
+            "/api/v1/plays",
+            b'{"worker_id":"fz","plays":[{"key":"kkkkkkkkkk","stream_id":1,"epoch":1,'
+            b'"track_id":1,"started_at":"2026-01-01T00:00:00Z","confidence":NaN}]}',
+        ),
+        (
+            worker,
+            "POST",
+            "/api/v1/plays",
+            b'{"worker_id":"fz","plays":[{"key":"kkkkkkkkkk","stream_id":1,"epoch":1,'
+            b'"track_id":1,"started_at":"2026-01-01T00:01:00Z",'
+            b'"ended_at":"2026-01-01T00:00:00Z","confidence":0.5}]}',
+        ),
+        (headers, "DELETE", "/api/v1/streams/a%00b", None),
+        (headers, "DELETE", "/api/v1/streams/by-id/1%00", None),
+        (headers, "GET", "/api/v1/plays?stream=a%00b", None),
+        (headers, "POST", "/api/v1/streams", b'{"name":"a\\u0000b","url":"http://127.0.0.1:9/n"}'),
+    ]
+    with httpx.Client(base_url=replica.url, timeout=10) as http:
+        for hdrs, method, path, body in crafted:
+            r = http.request(method, path, content=body, headers=hdrs)
+            calls += 1
+            if not 400 <= r.status_code < 500:
+                failures.append(f"{method} {path} {body!r} → {r.status_code}: {r.text[:200]}")
     assert calls > 50
     assert not failures, "\n".join(failures[:10])
     assert time.monotonic() - started < 120

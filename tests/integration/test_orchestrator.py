@@ -117,9 +117,10 @@ async def test_stale_epoch_play_is_refused(db_url: str, tmp_path: Path) -> None:
         await w.register()
         await settle(orch, [w])
         epoch = w.running[sid]
-        ok = await w.play(sid)
+        track = await orch.add_track()
+        ok = await w.play(sid, track=track)
         assert ok.status_code == 200 and ok.json()["results"][0]["status"] == "stored"
-        stale = await w.play(sid, epoch=epoch - 1)
+        stale = await w.play(sid, epoch=epoch - 1, track=track)
         assert stale.status_code == 409
         assert stale.json()["results"][0]["status"] == "stale"
         plays = (await orch.admin("GET", "/plays")).json()
@@ -259,7 +260,9 @@ async def test_an_unfinished_play_is_closed_by_the_next_but_not_past_its_song(
             r = await orch.worker_call(
                 "POST",
                 "/plays",
+                headers=w.auth,
                 json={
+                    "worker_id": w.id,
                     "plays": [
                         {
                             "key": key,
@@ -269,7 +272,7 @@ async def test_an_unfinished_play_is_closed_by_the_next_but_not_past_its_song(
                             "started_at": start.isoformat(),
                             "confidence": 0.9,
                         }
-                    ]
+                    ],
                 },
             )
             assert r.json()["results"][0]["status"] == "stored"

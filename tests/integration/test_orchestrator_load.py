@@ -136,7 +136,9 @@ def _db_failures(log: Path) -> list[dict[str, object]]:
     [pytest.param(10, id="10-beats"), pytest.param(60, id="60-beats", marks=pytest.mark.slow)],
 )
 async def test_200_workers_heartbeating(db_url: str, tmp_path: Path, beats: int) -> None:
-    replica = Replica(db_url, tmp_path / "home", tmp_path / "orchestrator.log")
+    # a whole fleet joins at once: well within the new-id rate of a real first start
+    env = {"AIRTRACK_WORKER_NEW_IDS_PER_MIN": "1000"}
+    replica = Replica(db_url, tmp_path / "home", tmp_path / "orchestrator.log", env)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     try:
         await asyncio.to_thread(replica.wait_ready)

@@ -24,7 +24,9 @@ LEASE_S = 3.0
 
 
 class Replica:
-    def __init__(self, db_url: str, home: Path, log: Path) -> None:
+    def __init__(
+        self, db_url: str, home: Path, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -37,6 +39,7 @@ class Replica:
             "AIRTRACK_CONTROL_TICK_S": "0.5",
             "AIRTRACK_START_GRACE_S": "0",
             "AIRTRACK_LOG_JSON": "true",
+            **(env or {}),
         }
         self.log = log
         self._fh = open(log, "w")  # noqa: SIM115 - closed in stop()
@@ -102,7 +105,7 @@ class HttpOrch:
         self.http = client
 
     async def worker_call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {WORKER}"}
+        headers = {"Authorization": f"Bearer {WORKER}", **kw.pop("headers", {})}
         return await self.http.request(method, f"/api/v1{path}", headers=headers, **kw)
 
 

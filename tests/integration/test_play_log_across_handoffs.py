@@ -29,7 +29,9 @@ async def _report(
     }
     if end is not None:
         play["ended_at"] = end.isoformat()
-    r = await orch.worker_call("POST", "/plays", json={"plays": [play]})
+    r = await orch.worker_call(
+        "POST", "/plays", json={"worker_id": w.id, "plays": [play]}, headers=w.auth
+    )
     assert r.status_code == 200, r.text
     status: str = r.json()["results"][0]["status"]
     return status

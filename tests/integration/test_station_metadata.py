@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airtrack.db import Database
-from airtrack.errors import StationImportError, StreamExists, UnknownStream
+from airtrack.errors import InputRefused, StationImportError, StreamExists, UnknownStream
 from airtrack.orchestrator.station_files import parse_stations
 from airtrack.orchestrator.stations import edit_stream, import_stations
 from airtrack.orchestrator.streams import list_streams
@@ -35,7 +35,7 @@ async def streams(db: Database) -> dict[str, dict[str, Any]]:
 
 async def do_import(db: Database, text: str, name: str, dry_run: bool = False) -> list[Any]:
     entries, problems = parse_stations(text.encode(), name, LIMIT)
-    return await import_stations(db, entries, dry_run=dry_run, problems=problems)
+    return await import_stations(db, entries, db.settings, dry_run=dry_run, problems=problems)
 
 
 async def test_import_is_idempotent_by_name_and_all_or_nothing(db: Database) -> None:
@@ -84,15 +84,39 @@ async def test_import_is_idempotent_by_name_and_all_or_nothing(db: Database) -> 
 async def test_edit_changes_fields_and_names_problems(db: Database) -> None:
     await do_import(db, CSV, "s.csv")
     out = await edit_stream(
-        db, "Antena", {"timezone": "Atlantic/Azores"}, {"owner": None, "x": "1"}
+        db, "Antena", {"timezone": "Atlantic/Azores"}, {"owner": None, "x": "1"}, db.settings
     )
     assert out.changes["timezone"] == ("Europe/Lisbon", "Atlantic/Azores")
     a = (await streams(db))["Antena"]
     assert (a["timezone"], a["extra"]) == ("Atlantic/Azores", {"x": "1"})
     with pytest.raises(UnknownStream, match="no stream named 'Nope'"):
-        await edit_stream(db, "Nope", {"city": "Porto"}, {})
+        await edit_stream(db, "Nope", {"city": "Porto"}, {}, db.settings)
     with pytest.raises(StreamExists):
-        await edit_stream(db, "Antena", {"name": "Beta"}, {})
+        await edit_stream(db, "Antena", {"name": "Beta"}, {}, db.settings)
+
+
+async def test_import_and_edit_follow_the_stream_url_policy(db: Database) -> None:
+    await do_import(db, CSV, "s.csv")
+    before = await streams(db)
+    bad = (
+        "name,url,timezone\n"
+        "Meta,http://169.254.169.254/latest,UTC\n"  # a cloud metadata address
+        "Twin,http://127.0.0.1:9/b,UTC\n"  # Beta's URL
+    )
+    with pytest.raises(StationImportError) as err:
+        await do_import(db, bad, "bad.csv")
+    lines = " | ".join(err.value.problems)
+    assert "line 2" in lines and "link-local" in lines, lines
+    assert await streams(db) == before, "nothing half-written"
+    bad_one = "name,url,timezone\nTwin,http://127.0.0.1:9/b,UTC\n"
+    with pytest.raises(StationImportError, match="nothing was changed") as err:
+        await do_import(db, bad_one, "twin.csv")
+    assert "already has this URL" in err.value.problems[0]
+    with pytest.raises(InputRefused, match="link-local"):
+        await edit_stream(db, "Antena", {"url": "http://169.254.169.254/x"}, {}, db.settings)
+    with pytest.raises(StreamExists, match="already has this URL"):
+        await edit_stream(db, "Antena", {"url": "http://127.0.0.1:9/b"}, {}, db.settings)
+    assert await streams(db) == before
 
 
 def test_cli_streams_add_edit_import(db_url: str, tmp_path: Path) -> None:
@@ -220,7 +244,7 @@ def test_api_streams_metadata_on_a_real_orchestrator(orch: OrchestratorProcess) 
     assert r.status_code == 404 and r.json()["detail"] == "no stream named 'Ghost'"
     assert api.get("/plays", params={"stream": "A"}).json() == []
     # NUL cannot be stored: refused as the caller's mistake, never a 500
-    assert api.get("/plays", params={"stream": "A\x00"}).status_code == 404
+    assert api.get("/plays", params={"stream": "A\x00"}).status_code == 422  # NUL: refused as input
     assert api.patch("/streams/A", json={"extra": {"k": "v\x00"}}).status_code == 422
     assert api.patch("/streams/A%00", json={"city": "x"}).status_code == 404
     r = api.post(
@@ -272,6 +296,7 @@ async def test_assignments_carry_backup_urls_and_list_shows_the_url_in_use(
         r = await orch.worker_call(
             "POST",
             "/workers/w1/heartbeat",
+            headers=w.auth,
             json={
                 "streams": [
                     {

@@ -18,7 +18,7 @@ async def test_status_changes_are_logged_once_each(db_url: str, tmp_path: Path) 
         async def report(status: str, error: str | None) -> None:
             stream = {"stream_id": sid, "epoch": w.running[sid], "status": status, "error": error}
             r = await orch.worker_call(
-                "POST", f"/workers/{w.id}/heartbeat", json={"streams": [stream]}
+                "POST", f"/workers/{w.id}/heartbeat", json={"streams": [stream]}, headers=w.auth
             )
             assert r.status_code == 200, r.text
 

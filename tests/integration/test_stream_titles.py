@@ -10,16 +10,17 @@ from typing import Any
 
 import httpx
 
-from .orch_support import Orchestrator, SimWorker, fast_settings, orchestrator, settle
+from .orch_support import SimWorker, fast_settings, orchestrator, settle
 
 #: titles an hour ago: the fingerprint play (now) comes after every one of them
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
 async def _titles(
-    orch: Orchestrator, sid: int, epoch: int, items: list[tuple[float, str | None]]
+    w: SimWorker, sid: int, epoch: int, items: list[tuple[float, str | None]]
 ) -> httpx.Response:
     body: dict[str, Any] = {
+        "worker_id": w.id,
         "titles": [
             {
                 "key": uuid.uuid4().hex,
@@ -30,9 +31,9 @@ async def _titles(
                 "encoding": "cp1252" if title and "ö" in title else "utf-8",
             }
             for s, title in items
-        ]
+        ],
     }
-    return await orch.worker_call("POST", "/metadata", json=body)
+    return await w.orch.worker_call("POST", "/metadata", json=body, headers=w.auth)
 
 
 async def test_titles_are_fenced_and_songs_become_metadata_plays(
@@ -47,7 +48,7 @@ async def test_titles_are_fenced_and_songs_become_metadata_plays(
         epoch = w.running[sid]
 
         r = await _titles(
-            orch,
+            w,
             sid,
             epoch,
             [
@@ -62,7 +63,7 @@ async def test_titles_are_fenced_and_songs_become_metadata_plays(
         # a fingerprint play on the same stream does not end the station's open title
         assert (await w.play(sid, track=track)).status_code == 200
 
-        stale = await _titles(orch, sid, epoch - 1, [(800, "Old - Owner")])
+        stale = await _titles(w, sid, epoch - 1, [(800, "Old - Owner")])
         assert stale.status_code == 409
         assert stale.json()["results"][0]["status"] == "stale"
 

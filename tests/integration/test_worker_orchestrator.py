@@ -22,6 +22,7 @@ from airtrack.protocol import PlayIn
 from airtrack.settings import Settings
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.client import OrchestratorClient
+from airtrack.worker.identity import worker_credential
 from airtrack.worker.outbox import Outbox, play_key
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
@@ -108,6 +109,7 @@ def _supervisor(tmp_path: Path, orch: LiveOrchestrator, wid: str) -> Supervisor:
         retry_cap_s=0.1,
         breaker_failures=3,
         breaker_open_s=0.5,
+        credential=worker_credential(settings, wid),  # as `airtrack worker` does
     )
     return Supervisor(
         settings,
@@ -145,7 +147,10 @@ async def test_worker_runs_streams_survives_an_outage_and_leaves_gracefully(
 ) -> None:
     for i in range(3):
         r = await orch.admin(
-            "POST", "/streams", json={"name": f"st{i}", "url": station.url("/live.mp3")}
+            # one station, three streams: distinct URLs (one URL is one stream)
+            "POST",
+            "/streams",
+            json={"name": f"st{i}", "url": station.url(f"/live.mp3?copy={i}")},
         )
         assert r.status_code == 201, r.text
     tracks = [await _track(orch) for _ in range(5)]  # same track back to back = one airing

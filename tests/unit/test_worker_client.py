@@ -24,7 +24,7 @@ from tests.unit.test_worker_support import FakeOrchestrator
 def _client(url: str, **kw: float) -> OrchestratorClient:
     opts: dict[str, float] = {"timeout_s": 1.0, "retry_base_s": 0.01, "retry_cap_s": 0.05}
     opts.update(kw)
-    return OrchestratorClient(url, "tok", **opts)  # type: ignore[arg-type]
+    return OrchestratorClient(url, "tok", worker_id="w1", **opts)  # type: ignore[arg-type]
 
 
 def _play(key: str, stream: int = 1) -> PlayIn:

@@ -344,6 +344,8 @@ class FakeOrchestrator:
                 self.deregistered.append(parts[-2])
                 return self._json(h, 200, {})
             if parts[-1] == "plays":
+                if not body.get("worker_id"):  # the real orchestrator binds plays to it
+                    return self._json(h, 422, {"detail": "worker_id missing"})
                 results = []
                 for p in body["plays"]:
                     if p["stream_id"] in self.stale_streams:

@@ -8,8 +8,9 @@ ALTER TABLE plays
     ADD COLUMN track_source  text,
     ADD COLUMN track_isrc    text;
 
--- Finds a track's plays (catalog remove counts them) and serves the FK's SET NULL.
-CREATE INDEX plays_track_idx ON plays (track_id);
+-- A track's plays newest first (GET /plays?track_id=, ?isrc=; catalog remove counts
+-- them) from an index instead of walking every play; serves the FK's SET NULL too.
+CREATE INDEX plays_track_started_idx ON plays (track_id, started_at DESC);
 
 UPDATE plays p
 SET track_title = t.title, track_artist = t.artist, track_source = t.source,

@@ -1,0 +1,209 @@
+"""The admin CLI on a machine with only AIRTRACK_ORCHESTRATOR_URL and AIRTRACK_ADMIN_TOKEN:
+a real orchestrator process, the CLI as real subprocesses whose environment has no way to
+the database (no URL, an empty home, PG* variables pointing nowhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import openpyxl
+import pytest
+
+from airtrack.db import Database
+from airtrack.settings import load_settings
+
+from .reports_support import NY, PARIS, seed
+from .test_catalog_support import catalog_song, write
+
+ADMIN = "remote-admin-token"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _orchestrator(db_url: str, tmp_path: Path, **extra: str) -> Iterator[str]:
+    """A real orchestrator process on the test database; its URL."""
+    asyncio.run(_seed(db_url, tmp_path))
+    port = _port()
+    env = {
+        **os.environ,
+        "AIRTRACK_DATABASE_URL": db_url,
+        "AIRTRACK_HOME": str(tmp_path / "server-home"),
+        "AIRTRACK_ADMIN_TOKEN": ADMIN,
+        "AIRTRACK_WORKER_TOKEN": "remote-worker-token",
+        "AIRTRACK_LOG_JSON": "true",
+        **extra,
+    }
+    log = (tmp_path / "orchestrator.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airtrack", "orchestrator", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            assert proc.poll() is None, (tmp_path / "orchestrator.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            subprocess.run(["sleep", "0.1"], check=True)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[str]:
+    with _orchestrator(db_url, tmp_path) as url:
+        yield url
+
+
+async def _seed(db_url: str, tmp_path: Path) -> None:
+    async with Database(db_url, load_settings(home=tmp_path / "seed")) as db:
+        await seed(db)
+
+
+def _laptop(tmp_path: Path, server: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRTRACK_", "PG"))}
+    env.update(
+        {
+            "AIRTRACK_ORCHESTRATOR_URL": server,
+            "AIRTRACK_ADMIN_TOKEN": ADMIN,
+            "AIRTRACK_HOME": str(tmp_path / "laptop-home"),
+            "PGHOST": "/nonexistent",
+            "PGPORT": "1",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def laptop(tmp_path: Path, server: str) -> dict[str, str]:
+    """The CLI's environment: the API and the admin token, and nothing else that could
+    lead to a database."""
+    return _laptop(tmp_path, server)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airtrack", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_admin_commands_work_remotely_without_a_database(
+    laptop: dict[str, str], tmp_path: Path
+) -> None:
+    r = cli(laptop, "streams", "add", "http://127.0.0.1:9/x", "--name", "Remote FM")
+    assert r.returncode == 0, r.stderr
+    r = cli(laptop, "streams", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert {s["name"] for s in json.loads(r.stdout)} == {NY, PARIS, "Remote FM"}
+
+    r = cli(laptop, "plays", "--format", "json", "--stream", PARIS, "--limit", "2")
+    assert r.returncode == 0, r.stderr
+    assert [p["stream"] for p in json.loads(r.stdout)] == [PARIS, PARIS]
+    r = cli(laptop, "plays", "--until", "2026-03-01T12:00:00Z", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip().splitlines()) == 1 + 3  # header + p1, p2, p4
+
+    out = tmp_path / "march.xlsx"
+    r = cli(laptop, "report", "plays", "--from", "2026-03-01", "--to", "2026-03-01",
+            "--stream", PARIS, "--format", "xlsx", "--output", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    ws = openpyxl.load_workbook(out)["plays"]
+    assert [c.value for c in ws["B"]][1:] == [PARIS, PARIS]
+
+    r = cli(laptop, "report", "summary", "--from", "2026-03-01", "--to", "2026-03-01")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("station,track_id,")
+
+    r = cli(laptop, "status")
+    assert r.returncode == 0, r.stderr
+    assert "3 total" in r.stdout
+    r = cli(laptop, "diagnose", "--json")
+    assert r.returncode in (0, 1), r.stderr
+    assert "findings" in json.loads(r.stdout)
+
+    r = cli(laptop, "streams", "remove", "Remote FM")
+    assert r.returncode == 0, r.stderr
+
+    # a command with no remote form yet says so instead of making a database here
+    r = cli(laptop, "catalog", "remove", "1")
+    assert r.returncode == 1 and "not available over the API yet" in r.stderr, r.stderr
+
+    # nothing on this machine: no embedded database was started or created
+    assert not (tmp_path / "laptop-home" / "pg").exists()
+
+
+def test_remote_bad_input_is_one_line_and_nothing_written(
+    laptop: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "never.csv"
+    cases = [
+        (["--stream", "Nope"], "no stream named 'Nope'"),
+        (["--tz", "Mars/Olympus"], "unknown time zone"),
+    ]
+    for extra, message in cases:
+        r = cli(laptop, "report", "plays", "--from", "2026-03-01", "--to", "2026-03-01",
+                "--output", str(out), *extra)  # fmt: skip
+        assert r.returncode != 0
+        assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not out.exists()
+        assert not list(tmp_path.glob(".never.csv*"))
+    r = cli(laptop, "plays", "--stream", "Nope")
+    assert r.returncode != 0 and "no stream named 'Nope'" in r.stderr
+    bad = dict(laptop, AIRTRACK_ADMIN_TOKEN="wrong")
+    r = cli(bad, "streams", "list")
+    assert r.returncode != 0 and "invalid token" in r.stderr
+
+
+def test_catalog_add_uploads_prints_not_audio(laptop: dict[str, str], tmp_path: Path) -> None:
+    music = tmp_path / "music"
+    write(music / "Remote Band - Remote Song.wav", catalog_song(7, 20.0))
+    r = cli(laptop, "catalog", "add", "--jobs", "0", str(music))
+    assert r.returncode == 0, r.stderr
+    assert "1 added" in r.stdout
+    r = cli(laptop, "catalog", "add", "--jobs", "0", str(music))
+    assert r.returncode == 0 and "1 duplicate" in r.stdout, r.stdout
+    assert not (tmp_path / "laptop-home" / "pg").exists()
+
+
+def test_a_report_broken_off_by_the_server_leaves_no_file(db_url: str, tmp_path: Path) -> None:
+    # A report cap no read can meet: the database cancels the export once it has begun.
+    with _orchestrator(
+        db_url, tmp_path, AIRTRACK_REPORT_TX_MAX_S="0.000001", AIRTRACK_REPORT_BATCH_ROWS="1"
+    ) as url:
+        out = tmp_path / "broken.csv"
+        r = cli(_laptop(tmp_path, url), "report", "plays", "--from", "2026-03-01",
+                "--to", "2026-03-01", "--output", str(out))  # fmt: skip
+        assert r.returncode != 0, r.stdout
+        assert "broke off the response" in r.stderr, r.stderr
+        assert r.stderr.startswith("airtrack: ") and len(r.stderr.strip().splitlines()) == 1
+        assert not out.exists() and not list(tmp_path.glob(".broken.csv*"))

@@ -1,0 +1,109 @@
+"""``airtrack report`` and ``airtrack plays`` on the local database, as real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+
+from airtrack.db import Database
+from airtrack.settings import load_settings
+
+from .reports_support import NY, PARIS, seed
+
+
+def _env(db_url: str, home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
+    env.update({"AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_HOME": str(home), **extra})
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airtrack", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def _seed(db_url: str, home: Path) -> dict[str, int]:
+    async with Database(db_url, load_settings(home=home)) as db:
+        return await seed(db)
+
+
+def test_local_reports_to_files_and_stdout(db_url: str, tmp_path: Path) -> None:
+    ids = asyncio.run(_seed(db_url, tmp_path))
+    env = _env(db_url, tmp_path)
+    day = ["--from", "2026-03-01", "--to", "2026-03-01"]
+    r = cli(env, "report", "plays", *day)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [int(x["play_id"]) for x in rows] == [ids["p5"], ids["p1"], ids["p2"]]
+
+    out = tmp_path / "summary.xlsx"
+    r = cli(env, "report", "summary", *day, "--format", "xlsx", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    ws = openpyxl.load_workbook(out)["summary"]
+    assert {ws.cell(i, 1).value for i in range(2, ws.max_row + 1)} == {
+        PARIS,
+        NY,
+        "(all stations)",
+    }
+    assert list(tmp_path.glob(".summary.xlsx*")) == []
+
+    r = cli(env, "report", "coverage", *day, "--stream", PARIS, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["cause"] == "no worker"  # no ownership history at all
+
+    r = cli(env, "plays", "--until", "2026-03-01T12:00:00Z", "--limit", "2", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [p["id"] for p in json.loads(r.stdout)] == [ids["p2"], ids["p4"]]
+
+
+def test_local_bad_input_leaves_nothing(db_url: str, tmp_path: Path) -> None:
+    asyncio.run(_seed(db_url, tmp_path))
+    env = _env(db_url, tmp_path)
+    out = tmp_path / "out.csv"
+    out.write_text("the previous report\n")
+    for args, message in [
+        (
+            ["--from", "2026-03-01", "--to", "2026-03-01", "--stream", "Nope"],
+            "no stream named 'Nope'",
+        ),
+        (["--from", "2026-03-05", "--to", "2026-03-01"], "empty or reversed range"),
+        (["--from", "2026-03-01"], "--to is required"),
+        (["--from", "2026-03-01", "--to", "2026-03-01", "--tz", "X/Y"], "unknown time zone"),
+    ]:
+        r = cli(env, "report", "plays", *args, "--output", str(out))
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.startswith("airtrack: ") and message in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert out.read_text() == "the previous report\n"  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
+def test_local_flag_wins_over_remote_variables(db_url: str, tmp_path: Path) -> None:
+    asyncio.run(_seed(db_url, tmp_path))
+    remote = {
+        "AIRTRACK_ORCHESTRATOR_URL": "http://127.0.0.1:9",  # nothing listens there
+        "AIRTRACK_ADMIN_TOKEN": "t",
+    }
+    env = _env(db_url, tmp_path, **remote)
+    env.pop("AIRTRACK_DATABASE_URL")
+    r = cli(env, "streams", "list")
+    assert r.returncode == 1 and "cannot reach the orchestrator" in r.stderr, r.stderr
+    env["AIRTRACK_DATABASE_URL"] = db_url  # a database URL: local
+    r = cli(env, "streams", "list", "--json")
+    assert r.returncode == 0 and len(json.loads(r.stdout)) == 2, r.stderr
+    env.pop("AIRTRACK_DATABASE_URL")
+    r = cli(env, "--local", "streams", "list")  # the database under AIRTRACK_HOME: none here
+    assert r.returncode == 1 and "no airtrack database here" in r.stderr, r.stderr

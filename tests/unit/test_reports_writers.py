@@ -1,0 +1,71 @@
+"""Report writers: CSV/JSON text and XLSX typed cells, read back with openpyxl."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+
+from airtrack.reports.shape import COVERAGE, PLAYS
+from airtrack.reports.writers import CsvChunks, JsonChunks, XlsxFile
+
+ROW = (
+    7,
+    "Paris FM",
+    "2026-03-29T01:59:30+01:00",
+    "2026-03-29T03:02:30+02:00",
+    "+01:00",
+    "2026-03-29T00:59:30+00:00",
+    "2026-03-29T01:02:30+00:00",
+    180.0,
+    "Song, with a comma",
+    "Artist",
+    None,
+    None,
+    "FRABC2600001",
+    None,
+    "Ann; Bob",
+    0.93,
+    3,
+    True,
+)
+
+
+def test_csv_and_json_keep_the_values() -> None:
+    w = CsvChunks(PLAYS)
+    text = (w.start() + w.batch([ROW]) + w.end()).decode()
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert row["title"] == "Song, with a comma" and row["clipped"] == "true"
+    assert row["album"] == "" and row["start_local"] == "2026-03-29T01:59:30+01:00"
+    j = JsonChunks(PLAYS)
+    (obj,) = json.loads(j.start() + j.batch([ROW]) + j.end())
+    assert obj["clipped"] is True and obj["album"] is None and obj["duration_s"] == 180.0
+
+
+def test_xlsx_cells_are_typed_and_long_reports_continue_on_new_sheets(tmp_path: Path) -> None:
+    path = tmp_path / "r.xlsx"
+    book = XlsxFile(path, "plays", PLAYS, max_rows=3)  # header + 2 rows per sheet
+    book.add([ROW] * 5)
+    book.close()
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["plays", "plays 2", "plays 3"]
+    assert [wb[n].max_row for n in wb.sheetnames] == [3, 3, 2]
+    ws = wb["plays 3"]
+    assert ws.freeze_panes == "A2" and ws.cell(1, 1).value == "play_id"
+    assert ws.cell(2, 3).value == datetime(2026, 3, 29, 1, 59, 30)  # local wall clock
+    assert ws.cell(2, 4).value == datetime(2026, 3, 29, 3, 2, 30)
+    assert ws.cell(2, 8).value == 180 and ws.cell(2, 18).value is True
+    assert ws.cell(2, 11).value is None
+
+
+def test_xlsx_days_are_dates(tmp_path: Path) -> None:
+    path = tmp_path / "c.xlsx"
+    book = XlsxFile(path, "coverage", COVERAGE)
+    book.add([("Paris FM", "2026-03-01", 75600.0, 10800.0, None, None, None, None)])
+    book.close()
+    ws = openpyxl.load_workbook(path)["coverage"]
+    assert ws.cell(2, 2).value == datetime(2026, 3, 1) and ws.cell(2, 3).value == 75600
