@@ -8,13 +8,14 @@ never longer than ``metadata_max_span_s`` (a stream that went quiet).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from airtrack.db import Database
 from airtrack.errors import UnknownStream
 from airtrack.metadata.classify import AiringKind, HeardPlay, TitleSpan, classify
+from airtrack.metadata.match import normalise
 from airtrack.settings import Settings
 
 #: Column order of the report (CSV/JSON/XLSX).
@@ -115,20 +116,20 @@ class WishedSong:
 
 
 def wish_list(airings: list[CheckedAiring]) -> list[WishedSong]:
-    """Metadata-only titles ranked by airings (most first), the same song on any station
-    counted together."""
+    """Metadata-only titles ranked by airings (most first): the same song on any station,
+    however spelled (case, accents, spacing), counted together under its commonest spelling."""
     by_title: dict[str, list[CheckedAiring]] = defaultdict(list)
     for a in airings:
         if a.kind == "metadata_only" and a.metadata_title:
-            by_title[a.metadata_title].append(a)
+            by_title[normalise(a.metadata_title) or a.metadata_title].append(a)
     out = [
         WishedSong(
-            title,
+            Counter(a.metadata_title for a in group).most_common(1)[0][0] or "",
             len(group),
             len({a.stream for a in group}),
             min(a.started_at for a in group),
             max(a.started_at for a in group),
         )
-        for title, group in by_title.items()
+        for group in by_title.values()
     ]
     return sorted(out, key=lambda w: (-w.airings, w.metadata_title))

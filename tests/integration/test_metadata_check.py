@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import openpyxl
 
 from airtrack.orchestrator.metadata_check import metadata_check, wish_list
 
@@ -97,3 +105,60 @@ async def test_each_airing_is_classified(db_url: str, tmp_path: Path) -> None:
             orch.db, settings, start=T0, end=T0 + timedelta(hours=1), stream="radio1"
         )
         assert [r.kind for r in only] == ["fingerprint_only"]
+
+
+def _cli(db_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
+    env |= {"AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_HOME": str(home)}
+    env["AIRTRACK_LOG_LEVEL"] = "WARNING"
+    return subprocess.run(
+        [sys.executable, "-m", "airtrack", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_the_reports_in_csv_json_and_xlsx(db_url: str, tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path)
+    async with orchestrator(db_url, settings) as orch:
+        (sid,) = await orch.add_streams(1, prefix="radio")
+        track = await orch.add_track("Right")
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        ep = w.running[sid]
+        titles = [(0, "Artist - Right"), (180, "Missing - Song"), (400, "Missing - Song "),
+                  (420, "Radio FM"), (600, "Missing - Song"), (800, "")]  # fmt: skip
+        await _post(w, "metadata", "titles", [
+            {"key": uuid.uuid4().hex, "stream_id": sid, "epoch": ep, "at": _at(s), "title": t}
+            for s, t in titles
+        ])  # fmt: skip
+        await _post(w, "plays", "plays", [
+            {"key": uuid.uuid4().hex, "stream_id": sid, "epoch": ep, "track_id": track,
+             "started_at": _at(1), "ended_at": _at(170), "confidence": 0.9}
+        ])  # fmt: skip
+        frm = (T0 - timedelta(minutes=1)).isoformat()
+        to = (T0 + timedelta(hours=1)).isoformat()
+        api = await orch.admin(
+            "GET", "/reports/metadata-wishlist", params={"from": frm, "to": to, "format": "json"}
+        )
+        assert api.status_code == 200, api.text
+        wished = api.json()
+    # the same song however spelled, under its commonest spelling
+    assert [(r["metadata_title"], r["airings"]) for r in wished] == [("Missing - Song", 3)]
+    home = tmp_path / "home"
+    span = ["--from", frm, "--to", to, "--tz", "UTC"]
+    csv_out = await asyncio.to_thread(_cli, db_url, home, "report", "metadata-check", *span)
+    assert csv_out.returncode == 0, csv_out.stderr
+    rows = list(csv.reader(io.StringIO(csv_out.stdout)))
+    assert rows[0][:3] == ["station", "class", "start_local"]
+    assert [r[1] for r in rows[1:]] == ["confirmed"] + ["metadata_only"] * 3
+    xlsx = tmp_path / "check.xlsx"
+    out = await asyncio.to_thread(
+        _cli, db_url, home, "report", "metadata-check", *span, "--format", "xlsx", "-o", str(xlsx)
+    )
+    assert out.returncode == 0, out.stderr
+    sheet = openpyxl.load_workbook(xlsx).worksheets[0]
+    assert [c.value for c in sheet[2]][:2] == ["radio0", "confirmed"]
