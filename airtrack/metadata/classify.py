@@ -64,9 +64,9 @@ def classify(
 ) -> list[Airing]:
     """Every airing of one stream, in time order.
 
-    Each play is judged against the span it overlaps most — or, when a span that
-    names it overlaps at all, against that one (titles change a few seconds off the
-    audio). A song-naming span that no play used and that lasted ``min_metadata_s`` or
+    A play is confirmed by any span that names it (titles change a few seconds off
+    the audio); otherwise the span it overlaps most decides between mismatch (a song
+    named) and fingerprint-only. A song-naming span that no play used and that lasted ``min_metadata_s`` or
     more is a ``metadata_only`` airing; shorter ones are title flicker.
     """
     used: set[int] = set()
@@ -86,12 +86,14 @@ def classify(
             used.add(i)
             out.append(Airing("confirmed", play.start, play.end, spans[i].title, play, score))
             continue
-        songs = [t for t in scored if looks_like_song(spans[t[0]].title)]
-        if songs:
-            i, _, score = max(songs, key=lambda t: t[1])
-            used.add(i)
-            out.append(Airing("mismatch", play.start, play.end, spans[i].title, play, score))
-            continue
+        # otherwise the title in force for most of the play decides: the previous
+        # song's title lingering over its first seconds is not what the station said
+        if scored:
+            i, _, score = max(scored, key=lambda t: t[1])
+            if looks_like_song(spans[i].title):
+                used.add(i)
+                out.append(Airing("mismatch", play.start, play.end, spans[i].title, play, score))
+                continue
         said = spans[max(touching, key=lambda t: t[1])[0]].title if touching else None
         out.append(Airing("fingerprint_only", play.start, play.end, said or None, play, 0.0))
     for i, span in enumerate(spans):

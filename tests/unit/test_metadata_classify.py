@@ -44,6 +44,13 @@ def test_a_late_title_still_confirms() -> None:
     ]
 
 
+def test_a_lingering_title_does_not_make_a_mismatch() -> None:
+    # the previous song's title holds over the play's first seconds, then nothing
+    spans = [TitleSpan(0, 108, "X - Old"), TitleSpan(108, 300, "")]
+    plays = [HeardPlay(0, 98, "X", "Old"), HeardPlay(100, 290, "Daft Punk", "Get Lucky")]
+    assert _run(spans, plays) == [("confirmed", "X - Old"), ("fingerprint_only", None)]
+
+
 def test_short_flicker_is_not_an_airing() -> None:
     assert _run([TitleSpan(0, 5, "A - B")], []) == []
 
