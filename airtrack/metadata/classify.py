@@ -66,8 +66,9 @@ def classify(
 
     A play is confirmed by any span that names it (titles change a few seconds off
     the audio); otherwise the span it overlaps most decides between mismatch (a song
-    named) and fingerprint-only. A song-naming span that no play used and that lasted ``min_metadata_s`` or
-    more is a ``metadata_only`` airing; shorter ones are title flicker.
+    named) and fingerprint-only. A song-naming span that no play used and that lasted
+    ``min_metadata_s`` or more is a ``metadata_only`` airing; shorter ones are title
+    flicker.
     """
     used: set[int] = set()
     out: list[Airing] = []
