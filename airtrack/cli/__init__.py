@@ -350,6 +350,12 @@ def plays(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most plays shown.")] = 100,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     json: JsonFlag = False,
+    with_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--with-metadata", help="Also songs only the stations' titles named (not heard)."
+        ),
+    ] = False,
 ) -> None:
     """Plays logged, newest first."""
     admin.plays_list(
@@ -361,6 +367,7 @@ def plays(
         until=until,
         track_id=track,
         isrc=isrc,
+        with_metadata=with_metadata,
     )
 
 

@@ -3,6 +3,8 @@ title is a play of source 'metadata', and listings keep those apart unless asked
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 
 from .orch_support import SimWorker, fast_settings, orchestrator, settle
+from .test_plays_listing import _cli
 
 #: titles an hour ago: the fingerprint play (now) comes after every one of them
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -85,3 +88,17 @@ async def test_titles_are_fenced_and_songs_become_metadata_plays(
             ("Motörhead", "Ace of Spades", iso[0], iso[1]),
             ("Unknown Band", "Wish", iso[2], None),
         ]
+
+    home = tmp_path / "home"
+    heard = await asyncio.to_thread(_cli, db_url, home, "plays", "--stream", "radio0", "--json")
+    assert heard.returncode == 0, heard.stderr
+    assert [p["title"] for p in json.loads(heard.stdout)] == ["Heard Song"]
+    every = await asyncio.to_thread(
+        _cli, db_url, home, "plays", "--stream", "radio0", "--json", "--with-metadata"
+    )
+    assert every.returncode == 0, every.stderr
+    assert sorted(p["title"] for p in json.loads(every.stdout)) == [
+        "Ace of Spades",
+        "Heard Song",
+        "Wish",
+    ]
