@@ -68,10 +68,7 @@ class OutboxSender:
         """Send until ``stop`` is set: at once while there is more, else on a wake-up."""
         attempt = 0
         while not stop.is_set():
-            sent = await self.send_batch()
-            if sent >= 0:
-                titles = await self.send_titles()
-                sent = titles if titles < 0 else sent + titles
+            sent = await self.send_round()
             if sent > 0:
                 attempt = 0
                 continue
@@ -84,6 +81,14 @@ class OutboxSender:
             self._plays_waiting.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._plays_waiting.wait(), timeout=wait)
+
+    async def send_round(self) -> int:
+        """A batch of plays, then one of titles: settled, 0 when none, −1 when stuck."""
+        sent = await self.send_batch()
+        if sent < 0:
+            return sent
+        titles = await self.send_titles()
+        return titles if titles < 0 else sent + titles
 
     async def send_batch(self) -> int:
         """Send one batch: number of plays settled, 0 when empty, −1 when it could not go."""

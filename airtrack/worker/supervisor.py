@@ -366,8 +366,8 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Stop pipelines, flush the outbox, deregister — all within the shutdown budget.
 
-        Plays are flushed *before* deregistering: deregistration moves the streams
-        at once (new epochs), after which our plays would be refused as stale.
+        Plays and titles are flushed *before* deregistering: deregistration moves the
+        streams at once (new epochs), after which they would be refused as stale.
         """
         deadline = time.monotonic() + self.shutdown_timeout_s
         if self._catalog_task is not None:
@@ -382,7 +382,7 @@ class Supervisor:
         while time.monotonic() < deadline - 1.0 and not self.local_mode:
             try:
                 n = await asyncio.wait_for(
-                    self.sender.send_batch(), deadline - time.monotonic() - 1.0
+                    self.sender.send_round(), deadline - time.monotonic() - 1.0
                 )
             except TimeoutError:
                 break

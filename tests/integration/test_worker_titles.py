@@ -8,6 +8,7 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import pytest
 
 from airtrack.metadata.icy import encode_block
+from airtrack.protocol import TitleIn
+from airtrack.worker.outbox import title_key
 from tests.integration.orch_support import fast_settings
 from tests.integration.test_worker_orchestrator import LiveOrchestrator, _supervisor, _until
 from tests.unit.test_worker_support import encode, tone
@@ -141,6 +144,20 @@ async def test_the_worker_reports_icy_titles_in_any_encoding(
             ("Björk", "Jóga"),
         }
         assert (await orch.admin("GET", "/plays")).json() == []  # nothing heard
+        # a title queued as the worker is told to stop goes out before it deregisters
+        (sid, pipe) = next(iter(sup.pipelines.items()))
+        at = datetime.now(UTC)
+        last = TitleIn(
+            key=title_key(sid, pipe.assignment.epoch, at, "Last - Title"),
+            stream_id=sid,
+            epoch=pipe.assignment.epoch,
+            at=at,
+            title="Last - Title",
+        )
+        sup.put_title(last)
+        stop.set()
+        assert await asyncio.wait_for(task, 15) == 0
+        assert "Last - Title" in {t["title"] for t in await _titles(orch)}
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 15) == 0
