@@ -246,7 +246,7 @@ def capture(
             if kind == "hls":
                 info.hls = True
                 resp.close()
-                yield from _decode_hls(info.final_url, options, stop, info, watch)
+                yield from _decode_hls(info.final_url, options, stop, info, watch, titles)
                 return
             body = _Body(first, chunks, stop, watch, info.content_type)
             fmt = _FORMAT_BY_TYPE.get(info.content_type)
@@ -356,10 +356,18 @@ def _decode(
         done = 0  # samples yielded: with ``have``, the stream time of the next packet
         bad = 0
         try:
-            for pos, frame in _frames(container, stream):
+            id3s = [s for s in container.streams.data if s.name == "timed_id3"]
+            for pos, frame, tag in _frames(container, stream, id3s):
                 watch.check()
                 if titles is not None:
+                    if tag is not None:  # HLS timed ID3: pts-timed, not byte-timed
+                        titles.timed_tag(tag[0], tag[1], (done + have) / options.sample_rate)
+                        continue
                     titles.reached(pos, (done + have) / options.sample_rate)
+                    if frame is not None:
+                        titles.audio_pts(frame.time)
+                elif tag is not None:
+                    continue
                 if frame is None:  # a corrupt packet: radio streams have them; skip a few
                     bad += 1
                     if bad > _MAX_BAD_PACKETS:
@@ -399,22 +407,34 @@ def _decode(
         container.close()
 
 
-def _frames(container: Any, stream: Any) -> Iterator[tuple[int | None, Any]]:
-    """(byte position of the packet, decoded frame) of ``stream``; frame None for each
-    packet the decoder refused."""
-    for packet in container.demux(stream):
+def _frames(
+    container: Any, stream: Any, id3s: list[Any]
+) -> Iterator[tuple[int | None, Any, tuple[bytes, float | None] | None]]:
+    """(byte position of the packet, decoded frame, None) of ``stream``, frame None for
+    each packet the decoder refused; (None, None, (tag, pts s)) for a timed ID3 packet."""
+    for packet in container.demux(stream, *id3s):
+        if packet.stream is not stream:
+            if packet.size:
+                pts = float(packet.pts * packet.time_base) if packet.pts is not None else None
+                yield None, None, (bytes(packet), pts)
+            continue
         pos = packet.pos if packet.pos is not None and packet.pos >= 0 else None
         try:
             frames = packet.decode()
         except av.error.InvalidDataError:
-            yield pos, None
+            yield pos, None, None
             continue
         for frame in frames:
-            yield pos, frame
+            yield pos, frame, None
 
 
 def _decode_hls(
-    url: str, options: CaptureOptions, stop: threading.Event, info: StreamInfo, watch: _AudioWatch
+    url: str,
+    options: CaptureOptions,
+    stop: threading.Event,
+    info: StreamInfo,
+    watch: _AudioWatch,
+    titles: TitleClock | None = None,
 ) -> Iterator[np.ndarray]:
     rw = str(int(options.read_timeout_s * 1_000_000))
     yield from _decode(
@@ -425,6 +445,7 @@ def _decode_hls(
         info,
         watch,
         {"rw_timeout": rw, "user_agent": options.user_agent, "probesize": "500000"},
+        titles=titles,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from airtrack.logging import get_logger
 from airtrack.metadata.icy import IcySplitter, TitleEvent
+from airtrack.metadata.id3 import text_frames, title_of
 from airtrack.protocol import TitleIn
 from airtrack.worker.outbox import title_key
 
@@ -31,6 +32,26 @@ class TitleClock:
         self._on_title = on_title
         self._pending: deque[TitleEvent] = deque()
         self.titles = 0
+        self._audio0: float | None = None  # pts (s) of the first decoded audio
+        self._last_tag: str | None = None
+
+    def audio_pts(self, pts_s: float | None) -> None:
+        if self._audio0 is None and pts_s is not None:
+            self._audio0 = pts_s
+
+    def timed_tag(self, tag: bytes, pts_s: float | None, now_s: float) -> None:
+        """An HLS timed ID3 tag at ``pts_s`` (``now_s``: the decoder's stream time, used
+        when either clock is missing). Streams repeat the tag each segment: only a
+        change is a title."""
+        if self._on_title is None:
+            return
+        title = title_of(text_frames(tag))
+        if title is None or title == self._last_tag:
+            return
+        self._last_tag = title
+        at = pts_s - self._audio0 if pts_s is not None and self._audio0 is not None else now_s
+        self.titles += 1
+        self._on_title(max(0.0, at), TitleEvent(-1, title, None, "id3"))
 
     def add(self, events: list[TitleEvent]) -> None:
         if self._on_title is not None:
