@@ -24,7 +24,8 @@ AirtrackError
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
-└── OrchestratorRejected   the orchestrator refused a request (4xx); retrying will not help
+├── OrchestratorRejected   the orchestrator refused a request (4xx); retrying will not help
+└── WebhookError           a webhook endpoint request is invalid (bad URL, type, stream)
 
 :func:`first_line` is the one way to turn an exception into a one-line message.
 """
@@ -144,6 +145,10 @@ class OrchestratorRejected(AirtrackError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class WebhookError(AirtrackError):
+    """A webhook endpoint request is invalid (bad URL, unknown event type or stream)."""
 
 
 def first_line(exc: BaseException) -> str:

@@ -137,3 +137,18 @@ OUTBOX_DEPTH = Gauge(
 HEALTH_CHECK_OK = Gauge(
     "airtrack_health_check_ok", "1 when the last health check passed", ["check"]
 )
+EVENT_DELIVERIES = Counter(
+    "airtrack_event_deliveries_total",
+    "Webhook deliveries of integration events by outcome",
+    ["outcome"],
+)
+STREAM_UP = Gauge(
+    "airtrack_stream_up",
+    "1 while the station is up, 0 while down (unmonitored: absent)",
+    ["stream"],
+)
+STREAM_UPTIME = Gauge(
+    "airtrack_stream_uptime_ratio",
+    "Share of the monitored time the station was up",
+    ["stream", "window"],
+)

@@ -157,8 +157,12 @@ class PlayIn(_Model):
     started_at: datetime
     ended_at: datetime | None = None
     confidence: float = Field(ge=0, le=1)
+    #: Where the song's beginning falls on this stream's clock (``started_at`` minus the
+    #: song position at the start, over the playback speed): one airing keeps one origin,
+    #: a repeat or a DJ's rewind gets another. None: unknown (older workers).
+    song_origin: datetime | None = None
 
-    @field_validator("started_at", "ended_at")
+    @field_validator("started_at", "ended_at", "song_origin")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is None:
@@ -343,6 +347,10 @@ class StreamOut(BaseModel):
     #: The URL its worker last reported reading (None: not running or not reported).
     url_in_use: str | None = None
     state: str | None = None
+    #: up / down / unmonitored (docs/integrations.md#station-state), since when and why.
+    station_state: str | None = None
+    state_since: datetime | None = None
+    state_cause: str | None = None
 
 
 class WorkerOut(BaseModel):

@@ -2,7 +2,10 @@
 
     .venv/bin/python bench/bench_recognition.py [--quick]
 
-Prints the table and writes it to bench/RESULTS-recognition.md.  Not a test: run by hand.
+Prints the tables and writes them to bench/RESULTS-recognition.md.  Not a test: run by hand.
+Accuracy is scored for the current engine and, with ``--ref``, for the engine of that git
+ref on the same stations with the same scoring (ends against the audible end, defined in
+``bench/stations.py``).
 """
 
 from __future__ import annotations
@@ -29,23 +32,18 @@ import av
 from airtrack.fingerprint import (
     SAMPLE_RATE,
     Index,
-    PlayStarted,
-    StreamingMatcher,
     decode,
     fingerprint_file,
     pack_prints,
-    plays_from_events,
     scan_file,
 )
-from airtrack.fingerprint.matcher import PlayEvent
 from bench import _audio as A
 from bench import stations as S
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-recognition.md"
 REPO = Path(__file__).resolve().parent.parent
-#: The engine measured beside the current one ("before"): the commit before the front-end
-#: speed work (same prints, slower code).
-REF_DEFAULT = "022c06b"
+#: The engine measured beside the current one ("before"): main when issue 14 began.
+REF_DEFAULT = "23e76e9"
 
 
 @dataclass
@@ -58,6 +56,7 @@ class Score:
     end_err: list[float] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    off: list[str] = field(default_factory=list)  # boundaries more than 1.5 s off
     audio_s: float = 0.0
     scan_s: float = 0.0
     decode_s: float = 0.0
@@ -76,54 +75,74 @@ def ingest(songs: list[S.Song]) -> tuple[Index, dict[int, str], float]:
     return index, {i + 1: s.name for i, s in enumerate(songs)}, time.perf_counter() - t0
 
 
-def run_station(mp3: Path, truth: list[S.Airing], index: Index, names: dict[int, str]) -> Score:
-    sc = Score()
-    # accuracy + latency: the live path (1-s blocks into the streaming matcher)
-    matcher = StreamingMatcher(index)
-    events: list[PlayEvent] = []
+def run_station(
+    engine: ModuleType, mp3: Path, truth: list[S.Airing], index: Any, names: dict[int, str]
+) -> tuple[Score, Score]:
+    """Score ``engine``'s live path on one station: (songs, short items).
+
+    Each play is assigned to the airing of its track it overlaps most (one airing per play):
+    an airing with no play is missed, a play with no airing is false, and two airings merged
+    into one play count one found and one missed.  Start error is against the airing's
+    start, end error against its audible end (``stations`` module doc), both of the play
+    whose start is nearest.
+    """
+    sc, short = Score(), Score()
+    matcher = engine.StreamingMatcher(index)
+    events: list[Any] = []
     first_seen: dict[tuple[int, float], float] = {}
     for block in decode(mp3, block_s=1.0):
         for ev in matcher.feed(block):
             events.append(ev)
-            if isinstance(ev, PlayStarted):
+            if isinstance(ev, engine.PlayStarted):
                 first_seen[(ev.track_id, round(ev.start_s, 3))] = matcher.seconds_fed
     events.extend(matcher.close())
-    plays = plays_from_events(events)
-    songs = [a for a in truth if a.kind == "song"]
-    used: set[int] = set()
-    for a in songs:
-        if not a.catalog:
-            continue
-        sc.catalog_plays += 1
-        hits = [
-            (j, p) for j, p in enumerate(plays)
+    plays = engine.plays_from_events(events)
+    items = [a for a in truth if a.catalog and a.kind in ("song", "ad")]
+    owner: dict[int, list[Any]] = {}
+    for p in plays:
+        overlaps = [
+            (min(p.end_s, a.end) - max(p.start_s, a.start), i) for i, a in enumerate(items)
             if names[p.track_id] == a.name and p.start_s < a.end and p.end_s > a.start
         ]  # fmt: skip
+        if overlaps:
+            owner.setdefault(max(overlaps)[1], []).append(p)
+        else:
+            sc.false.append(f"{names[p.track_id]}@{p.start_s:.0f}s c={p.confidence:.2f}")
+    for i, a in enumerate(items):
+        into = short if a.kind == "ad" else sc
+        into.catalog_plays += 1
+        hits = owner.get(i, [])
         if not hits:
-            sc.missed.append(f"{a.name}@{a.start:.0f}s")
+            into.missed.append(f"{a.name}@{a.start:.0f}s")
             continue
-        sc.found += 1
-        sc.rows += len(hits)
-        used.update(j for j, _ in hits)
-        j, p = min(hits, key=lambda jp: abs(jp[1].start_s - a.start))
-        sc.true_conf.append(p.confidence)
-        sc.start_err.append(abs(p.start_s - a.start))
-        sc.end_err.append(abs(p.end_s - a.end))
+        into.found += 1
+        into.rows += len(hits)
+        p = min(hits, key=lambda q: abs(q.start_s - a.start))
+        into.true_conf.append(p.confidence)
+        into.start_err.append(abs(p.start_s - a.start))
+        into.end_err.append(abs(p.end_s - a.audible_end))
+        if abs(p.start_s - a.start) > 1.5 or abs(p.end_s - a.audible_end) > 1.5:
+            into.off.append(
+                f"{a.name}@{a.start:.0f}-{a.audible_end:.0f}s: {p.start_s:.0f}-{p.end_s:.0f}s"
+                f" x{len(hits)}"
+            )
         seen = first_seen.get((p.track_id, round(p.start_s, 3)))
         if seen is not None:
-            sc.latency.append(seen - a.start)
-    for j, p in enumerate(plays):
-        if j not in used:
-            sc.false.append(f"{names[p.track_id]}@{p.start_s:.0f}s c={p.confidence:.2f}")
-    # margin: what chance alignments reach when the threshold is lowered to 0.2
+            into.latency.append(seen - a.start)
+    sc.audio_s = S.ffprobe_duration(mp3)
+    return sc, short
+
+
+def confidence_margin(sc: Score, mp3: Path, truth: list[S.Airing], index: Index,
+                      names: dict[int, str]) -> None:  # fmt: skip
+    """What chance alignments reach when the threshold is lowered to 0.2 (current engine)."""
+    songs = [a for a in truth if a.kind in ("song", "ad")]
     for p in scan_file(mp3, index, threshold=0.2):
         if not any(
             a.catalog and a.name == names[p.track_id] and p.start_s < a.end and p.end_s > a.start
             for a in songs
         ):
             sc.cand_false_conf.append(p.confidence)
-    sc.audio_s = S.ffprobe_duration(mp3)
-    return sc
 
 
 def _timed(fn: Any, *args: Any) -> float:
@@ -248,12 +267,43 @@ def index_scaling(sizes: tuple[int, ...]) -> list[tuple[int, int, float, float]]
     return rows
 
 
-def fmt_table(scores: dict[str, Score], ref: str | None) -> list[str]:
-    head = (
+def _pair(xs: list[float]) -> str:
+    if not xs:
+        return "- / -"
+    return f"{statistics.median(xs):.2f} / {max(xs):.2f}"
+
+
+def accuracy_table(scores: dict[str, tuple[Score, Score]]) -> list[str]:
+    """Songs per station and their total, then the short items (ads, IDs) and theirs."""
+    lines = [
         "| station | found / catalog plays | false plays | rows/play | start err median / max (s)"
-        " | detection latency median / max (s) |"
-    )
-    lines = [head, "|" + "---|" * 6]
+        " | end err median / max (s) | detection latency median / max (s) |",
+        "|" + "---|" * 7,
+    ]
+    for which in (0, 1):
+        tot = Score()
+        rows = [(n, pair[which]) for n, pair in scores.items() if pair[which].catalog_plays]
+        for name, s in [*rows, ("TOTAL" if which == 0 else "TOTAL short items", tot)]:
+            if s is not tot:
+                tot.catalog_plays += s.catalog_plays
+                tot.found += s.found
+                tot.rows += s.rows
+                tot.false += s.false
+                tot.start_err += s.start_err
+                tot.end_err += s.end_err
+                tot.latency += s.latency
+            label = name if which == 0 or s is tot else f"{name} short items"
+            pct = 100 * s.found / max(1, s.catalog_plays)
+            false = len(s.false) if which == 0 else "-"
+            lines.append(
+                f"| {label} | {s.found}/{s.catalog_plays} ({pct:.1f} %) | {false} |"
+                f" {s.rows / max(1, s.found):.2f} | {_pair(s.start_err)} | {_pair(s.end_err)} |"
+                f" {_pair(s.latency).replace('.00', '.0')} |"
+            )
+    return lines
+
+
+def speed_table(scores: dict[str, Score], ref: str | None) -> list[str]:
     speed = [
         "| station | PyAV decode x-rt | decode+resample x-rt | scan x-rt | scan/decode"
         f" | before ({ref}) scan x-rt | before scan/decode | live feed ms / 4-s block (before)"
@@ -263,12 +313,6 @@ def fmt_table(scores: dict[str, Score], ref: str | None) -> list[str]:
     tot = Score()
     for name, s in [*scores.items(), ("TOTAL", tot)]:
         if name != "TOTAL":
-            tot.catalog_plays += s.catalog_plays
-            tot.found += s.found
-            tot.rows += s.rows
-            tot.false += s.false
-            tot.start_err += s.start_err
-            tot.latency += s.latency
             tot.audio_s += s.audio_s
             tot.scan_s += s.scan_s
             tot.ref_scan_s += s.ref_scan_s
@@ -279,15 +323,6 @@ def fmt_table(scores: dict[str, Score], ref: str | None) -> list[str]:
         else:
             tot.live_ms /= max(1e-9, tot.audio_s)
             tot.ref_live_ms /= max(1e-9, tot.audio_s)
-        med = statistics.median(s.start_err) if s.start_err else float("nan")
-        mx = max(s.start_err, default=float("nan"))
-        lmed = statistics.median(s.latency) if s.latency else float("nan")
-        lmx = max(s.latency, default=float("nan"))
-        pct = 100 * s.found / max(1, s.catalog_plays)
-        lines.append(
-            f"| {name} | {s.found}/{s.catalog_plays} ({pct:.1f} %) | {len(s.false)} |"
-            f" {s.rows / max(1, s.found):.2f} | {med:.2f} / {mx:.2f} | {lmed:.1f} / {lmx:.1f} |"
-        )
         ref_x = s.audio_s / s.ref_scan_s if s.ref_scan_s else float("nan")
         ref_pct = 100 * s.decode_s / s.ref_scan_s if s.ref_scan_s else float("nan")
         speed.append(
@@ -296,7 +331,7 @@ def fmt_table(scores: dict[str, Score], ref: str | None) -> list[str]:
             f" {ref_x:.0f} | {ref_pct:.0f} % | {s.live_ms:.1f} ({s.ref_live_ms:.1f}) |"
             f" {4000 / s.live_ms:.0f} ({4000 / s.ref_live_ms:.0f}) |"
         )
-    return [*lines, "", *speed]
+    return speed
 
 
 def main() -> None:
@@ -305,7 +340,8 @@ def main() -> None:
     ap.add_argument("--ingest-child", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true", help="skip the 100-file ingest run")
-    ap.add_argument("--reps", type=int, default=3, help="interleaved speed runs (median)")
+    ap.add_argument("--reps", type=int, default=3, help="interleaved speed runs (0 = none)")
+    ap.add_argument("--stations", nargs="*", help="only these stations (default: all)")
     ap.add_argument("--ref", default=REF_DEFAULT, help="git ref of the 'before' engine ('' = none)")
     args = ap.parse_args()
     if args.ingest_child:
@@ -325,20 +361,35 @@ def main() -> None:
     print(f"ingest {len(songs)} songs ({audio_cat:.0f} s audio): {ingest_s:.2f} s; "
           f"index {index.n_hashes} hashes")  # fmt: skip
     ref = load_reference_engine(args.ref, songs) if args.ref else None
-    scores: dict[str, Score] = {}
+    import airtrack.fingerprint as current
+
+    scores: dict[str, tuple[Score, Score]] = {}
+    before: dict[str, tuple[Score, Score]] = {}
     for spec in S.STATIONS:
+        if args.stations and spec.name not in args.stations:
+            continue
         t0 = time.perf_counter()
         mp3, truth = S.build_station(spec, quick=args.quick)
         built = time.perf_counter() - t0
-        sc = run_station(mp3, truth, index, names)
-        measure_speed(sc, mp3, index, ref, args.reps)
-        scores[spec.name] = sc
+        sc, short = run_station(current, mp3, truth, index, names)
+        confidence_margin(sc, mp3, truth, index, names)
+        if ref is not None:
+            before[spec.name] = run_station(ref[0], mp3, truth, ref[1], names)
+        if args.reps:
+            measure_speed(sc, mp3, index, ref, args.reps)
+        scores[spec.name] = (sc, short)
         print(f"{spec.name}: built in {built:.0f} s, {sc.audio_s / 60:.1f} min, "
-              f"{spec.bitrate_k} kbps, SNR {spec.snr_db} dB; missed {sc.missed}; "
-              f"false {sc.false}", flush=True)  # fmt: skip
-    lines = fmt_table(scores, args.ref or None)
-    tc = sorted(c for s in scores.values() for c in s.true_conf)
-    fc = sorted((c for s in scores.values() for c in s.cand_false_conf), reverse=True)
+              f"{spec.bitrate_k} kbps, SNR {spec.snr_db} dB; missed {sc.missed + short.missed};"
+              f" false {sc.false}; boundaries > 1.5 s off {sc.off + short.off}",
+              flush=True)  # fmt: skip
+    lines = ["Current engine:", "", *accuracy_table(scores)]
+    if ref is not None:
+        lines += ["", f"Before ({args.ref}), same stations, same scoring:", ""]
+        lines += accuracy_table(before)
+    if args.reps:
+        lines += ["", *speed_table({k: v[0] for k, v in scores.items()}, args.ref or None)]
+    tc = sorted(c for s, _ in scores.values() for c in s.true_conf)
+    fc = sorted((c for s, _ in scores.values() for c in s.cand_false_conf), reverse=True)
     lines += [
         "",
         f"Confidence margin (threshold 0.5): true plays min {tc[0]:.2f}, 5th pct"
@@ -361,12 +412,13 @@ def main() -> None:
         for n, h, us, q in index_scaling((100, 1000, 10000)):
             extra.append(f"| {n} | {h:,} | {us:.0f} µs | {q:.0f} |")
     lines += extra
-    mode = "--quick (5-min stations)" if args.quick else "4 stations x 25 min"
+    mode = f"{len(scores)} stations x 5 min" if args.quick else f"{len(scores)} stations x 25 min"
     text = "\n".join(lines)
     print()
     print(text)
     cmd = "python bench/bench_recognition.py" + (" --quick" if args.quick else "")
     cmd += f" --reps {args.reps}" + (f" --ref {args.ref}" if args.ref else "")
+    cmd += (" --stations " + " ".join(args.stations)) if args.stations else ""
     RESULTS.write_text(
         f"# Recognition benchmark ({mode})\n\nCommand: `{cmd}`  (engine rate {SAMPLE_RATE} Hz)\n\n"
         + text

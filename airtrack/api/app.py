@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
+from airtrack.db.listener import EventSignal
 from airtrack.errors import (
     CatalogError,
     DatabaseError,
@@ -31,10 +32,12 @@ from airtrack.errors import (
     first_line,
 )
 from airtrack.logging import get_logger
+from airtrack.orchestrator.control import ControlLoop
+from airtrack.orchestrator.delivery import WebhookDelivery
 from airtrack.settings import Settings
 from airtrack.web.apidocs import install_api_docs
 
-from . import admin, catalog, operations, probes, reports, uploads, workers
+from . import admin, catalog, integrations, operations, probes, reports, uploads, workers
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -58,6 +61,25 @@ async def watch_catalog(state: AppState, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=state.settings.catalog_watch_s)
 
 
+def start_integrations(
+    state: AppState, control: ControlLoop, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The event listener and webhook delivery (which acts only while this replica leads)."""
+    signal = state.events = EventSignal(state.settings.events_poll_s)
+    delivery = WebhookDelivery(
+        state.db,
+        state.settings,
+        signal,
+        replica_id=control.replica_id,
+        leads=lambda: control.is_leader,
+    )
+    listen = signal.listen(state.db.url, stop, timeout_s=state.settings.leader_db_timeout_s)
+    return [
+        asyncio.create_task(listen, name="events-listen"),
+        asyncio.create_task(delivery.run(stop), name="webhook-delivery"),
+    ]
+
+
 def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
     """The API over ``state``. ``lifespan_tasks`` runs the control loop inside the app."""
 
@@ -67,6 +89,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         tasks = []
         if lifespan_tasks and state.control is not None:
             tasks.append(asyncio.create_task(state.control.run(stop), name="control-loop"))
+            tasks.extend(start_integrations(state, state.control, stop))
         if lifespan_tasks and state.snapshot is not None:
             tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
         try:
@@ -127,6 +150,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         workers.router,
         admin.router,
         catalog.router,
+        integrations.router,
         operations.router,
         probes.router,
         reports.router,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airtrack.db import Database
+from airtrack.db.listener import EventSignal
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.settings import Settings
@@ -29,6 +30,8 @@ class AppState:
     snapshot: SnapshotFn | None = None
     catalog_version: str | None = None
     hooks: OperationsHooks = field(default_factory=NoOperations)
+    #: Wakes webhook delivery and the event stream on new events (set by the lifespan).
+    events: EventSignal | None = None
     #: Registrations of worker ids the store does not know yet (docs/security.md).
     new_worker_ids: TokenBucket | None = None
 

@@ -8,7 +8,10 @@ from typing import Annotated
 import typer
 
 from . import admin
-from ._common import Display, handle_errors, is_tty, out, run_async, settings_from
+from ._common import Display, JsonFlag, handle_errors, is_tty, out, run_async, settings_from
+from .catalog_commands import catalog_app, identify, scan
+from .streams_commands import streams_app
+from .webhooks import app as webhooks_app
 
 app = typer.Typer(
     name="airtrack",
@@ -17,8 +20,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-catalog_app = typer.Typer(help="Manage the catalog of songs to recognise.", no_args_is_help=True)
-streams_app = typer.Typer(help="Manage the monitored streams.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 report_app = typer.Typer(
@@ -31,8 +32,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(streams_app, name="streams")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+app.add_typer(webhooks_app, name="webhooks")
+app.command()(identify)
+app.command()(scan)
 
 
 @app.callback()
@@ -131,212 +133,6 @@ def worker(
         service=True, orchestrator_url=orchestrator, worker_id=id, capacity=capacity
     )
     raise typer.Exit(run_async(run_worker(settings)))
-
-
-@catalog_app.command("add")
-@handle_errors
-def catalog_add(
-    paths: Annotated[list[str], typer.Argument(help="Files or folders.")],
-    jobs: Annotated[int, typer.Option(min=0, help="Fingerprinting processes.")] = 2,
-) -> None:
-    """Add songs (files or folders, recursive); duplicates are skipped."""
-    from . import catalog
-
-    catalog.add(paths, jobs)
-
-
-@catalog_app.command("list")
-@handle_errors
-def catalog_list(
-    json: JsonFlag = False,
-    search: Annotated[
-        str | None, typer.Option(help="Only tracks with this text in a field (any case).")
-    ] = None,
-) -> None:
-    """List catalog songs."""
-    from . import catalog
-
-    catalog.list_(json, search)
-
-
-@catalog_app.command("show")
-@handle_errors
-def catalog_show(track_id: int, json: JsonFlag = False) -> None:
-    """Every field of one catalog song."""
-    from . import catalog_meta
-
-    catalog_meta.show(track_id, json)
-
-
-_Text = Annotated[str | None, typer.Option(help="New value ('' clears it).")]
-
-
-@catalog_app.command("edit")
-@handle_errors
-def catalog_edit(
-    track_id: int,
-    title: _Text = None,
-    artist: _Text = None,
-    album: _Text = None,
-    label: _Text = None,
-    isrc: Annotated[str | None, typer.Option(help="ISRC, e.g. US-RC1-76-07839.")] = None,
-    iswc: Annotated[str | None, typer.Option(help="ISWC, e.g. T-034.524.680-1.")] = None,
-    composer: Annotated[
-        list[str] | None, typer.Option(help="Composer (repeat for several; replaces them).")
-    ] = None,
-    year: Annotated[str | None, typer.Option(help="Release year.")] = None,
-    meta: Annotated[
-        list[str] | None, typer.Option(help="Free-form key=value (key= removes it); repeat.")
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
-    json: JsonFlag = False,
-) -> None:
-    """Change a song's metadata (title, artist, album, label, ISRC, ISWC, composers...)."""
-    from . import catalog_meta
-
-    options = {
-        "title": title,
-        "artist": artist,
-        "album": album,
-        "label": label,
-        "isrc": isrc,
-        "iswc": iswc,
-        "release_year": year,
-    }
-    catalog_meta.edit(track_id, options, composer, meta or [], dry_run, json)
-
-
-@catalog_app.command("import-metadata")
-@handle_errors
-def catalog_import_metadata(
-    file: Annotated[Path, typer.Argument(help="CSV with a header row.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
-    json: JsonFlag = False,
-) -> None:
-    """Set metadata from a CSV keyed by track_id, source or isrc: all rows or none."""
-    from . import catalog_meta
-
-    catalog_meta.import_metadata(file, dry_run, json)
-
-
-@catalog_app.command("remove")
-@handle_errors
-def catalog_remove(
-    track_id: int,
-    force: Annotated[
-        bool, typer.Option("--force", help="Remove it even if plays of it are logged.")
-    ] = False,
-) -> None:
-    """Remove a song from the catalog (refused if it has plays, unless --force)."""
-    from . import catalog
-
-    catalog.remove(track_id, force=force)
-
-
-@app.command()
-@handle_errors
-def identify(clip: str, json: JsonFlag = False) -> None:
-    """Best catalog match for a clip, or "no match" (exit 1)."""
-    from . import catalog
-
-    catalog.identify(clip, json)
-
-
-@app.command()
-@handle_errors
-def scan(recording: str, json: JsonFlag = False) -> None:
-    """Plays found in a long recording."""
-    from . import catalog
-
-    catalog.scan(recording, json)
-
-
-_Meta = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--meta",
-        help="key=value: country, region, city, genre, or any free-form key (repeat; "
-        "key= clears it).",
-    ),
-]
-
-
-@streams_app.command("add")
-@handle_errors
-def streams_add(
-    url: str,
-    name: Annotated[str, typer.Option("--name")],
-    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Lisbon.")] = "UTC",
-    backup_url: Annotated[
-        list[str] | None, typer.Option("--backup-url", help="Fallback URL, in order; repeat.")
-    ] = None,
-    meta: _Meta = None,
-) -> None:
-    """Add a stream to monitor."""
-    admin.streams_add(settings_from(), url, name, timezone, backup_url, meta)
-
-
-@streams_app.command("edit")
-@handle_errors
-def streams_edit(
-    name: str,
-    new_name: Annotated[str | None, typer.Option("--name", help="Rename the stream.")] = None,
-    url: Annotated[str | None, typer.Option(help="New main URL.")] = None,
-    timezone: Annotated[str | None, typer.Option(help="IANA time zone.")] = None,
-    backup_url: Annotated[
-        list[str] | None,
-        typer.Option("--backup-url", help="Replace the fallback URLs (in order); repeat."),
-    ] = None,
-    no_backup_urls: Annotated[
-        bool, typer.Option("--no-backup-urls", help="Remove every fallback URL.")
-    ] = False,
-    meta: _Meta = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
-    json: JsonFlag = False,
-) -> None:
-    """Change a stream's URL, backup URLs, time zone, location, genre or extra fields."""
-    from . import stations
-
-    options = {
-        "name": new_name,
-        "url": url,
-        "timezone": timezone,
-        "backup_urls": [] if no_backup_urls else backup_url,
-    }
-    stations.edit(settings_from(), name, options, meta or [], dry_run, json)
-
-
-@streams_app.command("import")
-@handle_errors
-def streams_import(
-    file: Annotated[Path, typer.Argument(help="M3U/M3U8, PLS or CSV (name,url,timezone,...).")],
-    format: Annotated[
-        str | None, typer.Option("--format", help="m3u, pls or csv (default: from the name).")
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
-    json: JsonFlag = False,
-) -> None:
-    """Add or update streams from a playlist or CSV; by name, all lines or none."""
-    from . import stations
-    from ._common import fail
-
-    if format not in (None, "m3u", "pls", "csv"):
-        fail(f"--format must be m3u, pls or csv, got {format!r}")
-    stations.import_file(settings_from(), file, format, dry_run, json)  # type: ignore[arg-type]
-
-
-@streams_app.command("list")
-@handle_errors
-def streams_list(json: JsonFlag = False) -> None:
-    """List streams with their owner and state."""
-    admin.streams_list(settings_from(), json)
-
-
-@streams_app.command("remove")
-@handle_errors
-def streams_remove(name: str) -> None:
-    """Stop monitoring a stream."""
-    admin.streams_remove(settings_from(), name)
 
 
 @app.command()

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -20,6 +20,9 @@ from airtrack.settings import Settings, load_settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+#: The `--json` flag of every command that can print JSON.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 out = Console()
 err = Console(stderr=True)

@@ -93,13 +93,14 @@ def streams_list(settings: Settings, as_json: bool) -> None:
         print(_dump(rows, StreamOut))
         return
     # The assignment epoch is internal (fencing); it stays in --json.
-    table = Table("name", "worker", "status", "url", "time zone", "last error")
+    table = Table("name", "state", "worker", "status", "url", "time zone", "last error")
     for r in rows:
         url = r["url"]
         if r.get("url_in_use") and r["url_in_use"] != url:
             url = f"{url}\n→ on backup {r['url_in_use']}"
         table.add_row(
             r["name"],
+            r.get("station_state") or "-",
             r["worker_id"] or "-",
             r["status"] or "-",
             url,
@@ -227,6 +228,9 @@ def status(settings: Settings) -> None:
     )
     for s in failed:
         out.print(f"  failed: {s['name']}: {s['last_error']}", markup=False)
+    from .uptime import uptime_section
+
+    uptime_section(settings)
     from .ops import alerts_section
 
     alerts_section(settings)

@@ -51,3 +51,123 @@ LANGUAGE sql STABLE AS $fn$
     LEFT JOIN tracks t ON t.id = p.track_id
     WHERE p.id = p_play;
 $fn$;
+
+-- ---------------------------------------------------------------- alerts
+-- Alerts are opened and resolved here so alert.raised / alert.resolved are written in the
+-- same transaction as the alert row. Deduplicated while open: the open row for
+-- (kind, subject) grows instead; alert.raised is emitted when the alert opens and again
+-- when its severity changes (a warning that became critical).
+CREATE OR REPLACE FUNCTION airtrack_alert_raise(
+    p_severity text, p_kind text, p_subject text, p_message text, p_stream bigint DEFAULT NULL)
+RETURNS TABLE (id bigint, severity text, kind text, subject text, message text,
+               first_seen timestamptz, last_seen timestamptz, count integer,
+               resolved_at timestamptz, created boolean)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_old text;
+    r alerts%ROWTYPE;
+    v_created boolean;
+BEGIN
+    SELECT a.severity INTO v_old FROM alerts a
+    WHERE a.kind = p_kind AND a.subject = p_subject AND a.resolved_at IS NULL;
+    INSERT INTO alerts AS a (severity, kind, subject, message)
+    VALUES (p_severity, p_kind, p_subject, p_message)
+    ON CONFLICT (kind, subject) WHERE resolved_at IS NULL
+    DO UPDATE SET last_seen = now(), count = a.count + 1,
+                  message = EXCLUDED.message, severity = EXCLUDED.severity
+    RETURNING a.* INTO r;
+    v_created := v_old IS NULL;
+    IF v_created OR v_old IS DISTINCT FROM p_severity THEN
+        PERFORM airtrack_emit('alert.raised', p_stream, airtrack_alert_json(r));
+    END IF;
+    RETURN QUERY SELECT r.id, r.severity, r.kind, r.subject, r.message, r.first_seen,
+                        r.last_seen, r.count, r.resolved_at, v_created;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION airtrack_alert_resolve(
+    p_kind text, p_subject text, p_stream bigint DEFAULT NULL)
+RETURNS TABLE (id bigint, severity text, kind text, subject text, message text,
+               first_seen timestamptz, last_seen timestamptz, count integer,
+               resolved_at timestamptz)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+    r alerts%ROWTYPE;
+BEGIN
+    UPDATE alerts a SET resolved_at = now(), last_seen = now()
+    WHERE a.kind = p_kind AND a.subject = p_subject AND a.resolved_at IS NULL
+    RETURNING a.* INTO r;
+    IF FOUND THEN
+        PERFORM airtrack_emit('alert.resolved', p_stream, airtrack_alert_json(r));
+        RETURN QUERY SELECT r.id, r.severity, r.kind, r.subject, r.message, r.first_seen,
+                            r.last_seen, r.count, r.resolved_at;
+    END IF;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION airtrack_alert_json(r alerts)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT jsonb_build_object(
+        'alert_id', r.id, 'severity', r.severity, 'kind', r.kind, 'subject', r.subject,
+        'message', r.message, 'first_seen', r.first_seen, 'last_seen', r.last_seen,
+        'count', r.count, 'resolved_at', r.resolved_at);
+$fn$;
+
+-- ---------------------------------------------------------------- catalog
+-- The one way the catalog revision moves: workers refresh on it, integrations hear it.
+CREATE OR REPLACE FUNCTION airtrack_catalog_bump()
+RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_rev bigint;
+BEGIN
+    UPDATE catalog_state SET revision = revision + 1, changed_at = now() WHERE id
+    RETURNING revision INTO v_rev;
+    PERFORM airtrack_emit('catalog.changed', NULL, jsonb_build_object(
+        'revision', v_rev, 'tracks', (SELECT count(*) FROM tracks)));
+    RETURN v_rev;
+END
+$fn$;
+
+-- ---------------------------------------------------------------- webhook delivery
+-- A delivery of the endpoint's head event failed: back off, or give up on the event once
+-- it has failed for p_retry_s and move past it (recorded in webhook_giveups). Fenced by
+-- the lease: a replica that lost it changes nothing. Returns 'retry', 'gave_up' or 'lost'.
+CREATE OR REPLACE FUNCTION airtrack_webhook_failed(
+    p_endpoint bigint, p_by text, p_txid xid8, p_event bigint, p_error text,
+    p_delay_s double precision, p_retry_s double precision, p_lease_s double precision)
+RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    e webhook_endpoints%ROWTYPE;
+BEGIN
+    SELECT * INTO e FROM webhook_endpoints
+    WHERE id = p_endpoint AND leased_by = p_by AND (cursor_txid, cursor) < (p_txid, p_event)
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'lost';
+    END IF;
+    IF e.failing_since IS NOT NULL
+       AND e.failing_since <= now() - make_interval(secs => p_retry_s) THEN
+        INSERT INTO webhook_giveups (endpoint_id, event_id, attempts, error)
+        VALUES (p_endpoint, p_event, e.attempts + 1, p_error)
+        ON CONFLICT DO NOTHING;
+        UPDATE webhook_endpoints
+        SET cursor_txid = p_txid, cursor = p_event, attempts = 0, failing_since = NULL, next_attempt_at = now(),
+            failures = failures + 1, given_up = given_up + 1, last_error = p_error,
+            leased_until = now() + make_interval(secs => p_lease_s)
+        WHERE id = p_endpoint;
+        RETURN 'gave_up';
+    END IF;
+    UPDATE webhook_endpoints
+    SET attempts = attempts + 1, failures = failures + 1,
+        failing_since = COALESCE(failing_since, now()), last_error = p_error,
+        next_attempt_at = now() + make_interval(secs => p_delay_s),
+        leased_until = now() + make_interval(secs => p_lease_s)
+    WHERE id = p_endpoint;
+    RETURN 'retry';
+END
+$fn$;

@@ -470,7 +470,9 @@ $fn$;
 --
 -- One airing is one play: the same track on the same stream reported again within
 -- p_gap_s of an existing play (a handoff, a restart) is merged into it, its end set by
--- airtrack_merged_end. A play still open counts as lasting at most its song's length.
+-- airtrack_merged_end — unless the report is another airing: it starts where the stored
+-- play ended or later, and its song origin (where the song's beginning falls on the
+-- stream's clock) differs by more than p_align_s (a back-to-back repeat, a DJ's rewind). A play still open counts as lasting at most its song's length.
 -- The confidence of a play is the highest that any report of it carried.
 -- Integrations hear of it (events.sql): play.started when a play is first stored,
 -- play.ended whenever its end becomes known or changes.
@@ -482,8 +484,10 @@ CREATE OR REPLACE FUNCTION airtrack_record_plays(
     p_starts timestamptz[],
     p_ends timestamptz[],
     p_confidences double precision[],
+    p_origins timestamptz[],
     p_gap_s double precision,
     p_overlap_s double precision,
+    p_align_s double precision,
     p_worker text
 ) RETURNS text[]
 LANGUAGE plpgsql AS $fn$
@@ -505,8 +509,9 @@ BEGIN
 
     FOR r IN
         SELECT u.*
-        FROM unnest(p_keys, p_sids, p_epochs, p_tracks, p_starts, p_ends, p_confidences)
-             WITH ORDINALITY AS u(key, sid, epoch, track, started, ended, conf, ord)
+        FROM unnest(p_keys, p_sids, p_epochs, p_tracks, p_starts, p_ends, p_confidences,
+                    p_origins)
+             WITH ORDINALITY AS u(key, sid, epoch, track, started, ended, conf, origin, ord)
         ORDER BY u.sid, u.started, u.ord
     LOOP
         SELECT epoch, worker_id, state INTO v_owner FROM assignments WHERE stream_id = r.sid;
@@ -557,6 +562,8 @@ BEGIN
               AND coalesce(p.ended_at,
                            p.started_at + make_interval(secs => coalesce(t.duration_s, 600)))
                   >= r.started - make_interval(secs => p_gap_s)
+              AND NOT (p.ended_at IS NOT NULL AND r.started >= p.ended_at
+                       AND abs(EXTRACT(EPOCH FROM (p.song_origin - r.origin))) > p_align_s)
             ORDER BY p.started_at DESC
             LIMIT 1;
             IF FOUND THEN
@@ -570,7 +577,8 @@ BEGIN
             UPDATE plays
             SET started_at = LEAST(started_at, r.started),
                 ended_at = v_end,
-                confidence = GREATEST(confidence, r.conf)
+                confidence = GREATEST(confidence, r.conf),
+                song_origin = coalesce(song_origin, r.origin)
             WHERE id = v_play.id
               AND (started_at > r.started OR ended_at IS DISTINCT FROM v_end
                    OR confidence < r.conf);
@@ -582,9 +590,9 @@ BEGIN
         END IF;
 
         INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at,
-                           confidence, worker_id, epoch)
+                           confidence, worker_id, epoch, song_origin)
         VALUES (r.key, r.sid, (SELECT id FROM tracks WHERE id = r.track), r.started, r.ended,
-                r.conf, v_writer, r.epoch)
+                r.conf, v_writer, r.epoch, r.origin)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id INTO v_id;
         IF v_id IS NULL THEN

@@ -127,7 +127,8 @@ SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.e
         FROM workers w, jsonb_array_elements(w.meta->'streams') x
         WHERE w.id = a.worker_id AND (x->>'stream_id')::bigint = s.id
         LIMIT 1) AS url_in_use,
-       a.worker_id, a.epoch, a.state
+       a.worker_id, a.epoch, a.state,
+       s.state AS station_state, s.state_since, s.state_cause
 FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name
 
@@ -186,7 +187,8 @@ SELECT airtrack_move(%(sid)s, %(epoch)s, %(old_state)s, %(old_worker)s, %(kind)s
 SELECT airtrack_record_plays(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::bigint[],
                              %(tracks)s::bigint[], %(starts)s::timestamptz[],
                              %(ends)s::timestamptz[], %(confidences)s::float8[],
-                             %(gap_s)s, %(overlap_s)s, %(worker)s) AS statuses
+                             %(origins)s::timestamptz[], %(gap_s)s, %(overlap_s)s,
+                             %(align_s)s, %(worker)s) AS statuses
 
 -- name: ownership_record_titles
 SELECT airtrack_record_titles(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::bigint[],

@@ -23,9 +23,8 @@ VALUES (%(track_id)s, %(engine)s, %(prints)s)
 ON CONFLICT (track_id) DO UPDATE SET engine = EXCLUDED.engine, prints = EXCLUDED.prints;
 
 -- name: catalog_bump_revision
-UPDATE catalog_state SET revision = revision + 1, changed_at = now()
-WHERE id
-RETURNING revision;
+-- emits catalog.changed in the same transaction (events.sql)
+SELECT airtrack_catalog_bump() AS revision;
 
 -- name: catalog_state
 SELECT revision, changed_at FROM catalog_state WHERE id;

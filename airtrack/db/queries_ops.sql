@@ -2,21 +2,11 @@
 
 -- ---------------------------------------------------------------- alerts
 -- name: ops_alert_raise
--- Deduplicated while open: the open row for (kind, subject) grows instead.
-INSERT INTO alerts (severity, kind, subject, message)
-VALUES (%(severity)s, %(kind)s, %(subject)s, %(message)s)
-ON CONFLICT (kind, subject) WHERE resolved_at IS NULL
-DO UPDATE SET last_seen = now(),
-              count = alerts.count + 1,
-              message = EXCLUDED.message,
-              severity = EXCLUDED.severity
-RETURNING id, severity, kind, subject, message, first_seen, last_seen, count, resolved_at,
-          (xmax = 0) AS created
+-- Deduplicated while open; alert.raised is emitted with it (events.sql).
+SELECT * FROM airtrack_alert_raise(%(severity)s, %(kind)s, %(subject)s, %(message)s)
 
 -- name: ops_alert_resolve
-UPDATE alerts SET resolved_at = now(), last_seen = now()
-WHERE kind = %(kind)s AND subject = %(subject)s AND resolved_at IS NULL
-RETURNING id, severity, kind, subject, message, first_seen, last_seen, count, resolved_at
+SELECT * FROM airtrack_alert_resolve(%(kind)s, %(subject)s)
 
 -- name: ops_alerts_list
 SELECT id, severity, kind, subject, message, first_seen, last_seen, count, resolved_at

@@ -44,7 +44,11 @@ CREATE TABLE streams (
     region      text,
     city        text,
     genre       text,
-    extra       jsonb NOT NULL DEFAULT '{}'::jsonb
+    extra       jsonb NOT NULL DEFAULT '{}'::jsonb,
+    state       text NOT NULL DEFAULT 'unmonitored'
+                CHECK (state IN ('up', 'down', 'unmonitored')),
+    state_since timestamptz NOT NULL DEFAULT now(),
+    state_cause text
 );
 
 -- One row per stream: two owners cannot exist in the store (R3.3).
@@ -113,7 +117,9 @@ CREATE TABLE plays (
     track_artist     text,
     track_source     text,
     track_isrc       text,
-    -- 'fingerprint': heard; 'metadata': only named by the station's title (0009)
+    -- where the song's beginning falls on the stream's clock (one per airing: 0010)
+    song_origin      timestamptz,
+    -- 'fingerprint': heard; 'metadata': only named by the station's title (0011)
     source           text NOT NULL DEFAULT 'fingerprint'
         CHECK (source IN ('fingerprint', 'metadata')),
     CHECK (ended_at IS NULL OR ended_at >= started_at)
@@ -198,7 +204,9 @@ CREATE TABLE outbound_events (
     type        text NOT NULL,
     at          timestamptz NOT NULL DEFAULT now(),
     stream_id   bigint,  -- no foreign key: an event outlives its stream
-    data        jsonb NOT NULL
+    data        jsonb NOT NULL,
+    -- the writing transaction: readers deliver in (txid, id) order, finished ones only
+    txid        xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX outbound_events_at_idx ON outbound_events (at);
 
@@ -211,7 +219,51 @@ CREATE TABLE worker_credentials (
     set_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- In-band stream titles (ICY StreamTitle), change points fenced by epoch (0009).
+CREATE INDEX outbound_events_txid_idx ON outbound_events (txid, id);
+
+-- Each change of a stream's state (up / down / unmonitored) and its cause (stream_state.sql).
+CREATE TABLE stream_state_log (
+    id          bigserial PRIMARY KEY,
+    stream_id   bigint NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    at          timestamptz NOT NULL DEFAULT now(),
+    state       text NOT NULL,
+    cause       text
+);
+CREATE INDEX stream_state_log_stream_at_idx ON stream_state_log (stream_id, at);
+
+-- Webhook receivers: filters, a cursor over outbound_events (delivered in order, at least
+-- once), the head event's retry state, and a lease so one replica delivers at a time.
+CREATE TABLE webhook_endpoints (
+    id               bigserial PRIMARY KEY,
+    url              text NOT NULL,
+    secret           text NOT NULL,
+    event_types      text[] NOT NULL DEFAULT '{}',
+    stream_ids       bigint[] NOT NULL DEFAULT '{}',
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    cursor_txid      xid8 NOT NULL DEFAULT '0',
+    cursor           bigint NOT NULL DEFAULT 0,
+    attempts         integer NOT NULL DEFAULT 0,
+    failing_since    timestamptz,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    last_success_at  timestamptz,
+    last_error       text,
+    delivered        bigint NOT NULL DEFAULT 0,
+    failures         bigint NOT NULL DEFAULT 0,
+    given_up         bigint NOT NULL DEFAULT 0,
+    leased_by        text,
+    leased_until     timestamptz
+);
+
+CREATE TABLE webhook_giveups (
+    endpoint_id  bigint NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    event_id     bigint NOT NULL,
+    at           timestamptz NOT NULL DEFAULT now(),
+    attempts     integer NOT NULL,
+    error        text,
+    PRIMARY KEY (endpoint_id, event_id)
+);
+
+-- In-band stream titles (ICY StreamTitle), change points fenced by epoch (0011).
 CREATE TABLE stream_titles (
     id               bigserial PRIMARY KEY,
     idempotency_key  text NOT NULL UNIQUE,

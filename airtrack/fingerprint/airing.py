@@ -1,12 +1,13 @@
 """Play bookkeeping: the airings a matcher has on air, where each one started, when it ends.
 
-An airing starts at its alignment (the track's frame 0) when the first hit comes ≤ ``snap``
-frames after it (an intro lost under noise or a DJ) or when the track holds too few prints
-before it to expect a hit; otherwise ``_LEAD_S`` before the first hits (a mid-way start).  Its
-alignment follows a slow drift (a speed between two grid speeds); it closes when it has had no
-hits for ``end_gap`` frames.  Closed airings are remembered a while so their tail cannot reopen
-them.
-"""
+An airing starts at its alignment (the track's frame 0) when its first run of hits comes
+≤ ``snap`` frames after it (an intro lost under noise or a DJ) or when the track holds too few
+prints before it to expect a hit, unless that start reaches back over another airing heard
+then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Its alignment
+follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
+edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
+for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
+while so their tail cannot reopen them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,22 @@ _FPS = P.FRAMES_PER_S
 _SNAP_EXPECTED = 4.0
 _MAX_SNAP_S = 30.0
 _LEAD_S = 1.0
+#: An anchor on a play's alignment counts as evidence that the song is still on air only
+#: when ``_SUPPORT`` anchors (itself included) lie on that alignment within the
+#: ``_SUPPORT_S`` around it.  A single chance hit near the line, which comes every few
+#: seconds on a busy station, then no longer keeps a play running for ``end_gap`` more
+#: (station E of the benchmark: a repeat ran 24 s past its audible end on them).
+_SUPPORT = 3
+_SUPPORT_S = 2.0
+#: The last anchor lies this far before the audible end, on average (an anchor is the
+#: first peak of its pairs; the bench's median signed end error calibrates it).
+_END_PAD_S = 0.5
+#: Two airings may overlap by a crossfade: a snapped start may reach this far back into
+#: the previous airing, and a play whose line stopped at most this long after another line
+#: of its track began has jumped (a splice, a rewind, a repeat), not repeated a section.
+XFADE_S = 3.0
+#: A gap in a line's anchors longer than this separates runs of evidence (see _first_dense).
+_RUN_GAP_S = 3.0
 
 
 @dataclass(slots=True)
@@ -37,7 +54,8 @@ class OpenPlay:
     align: float  # frames; drifts slowly when the true speed lies between grid speeds
     start_f: float
     offset_f: float
-    last_hit: float
+    first: float  # first anchor of the run that opened it
+    last_hit: float  # last *supported* anchor (see ``_SUPPORT``)
     confidence: float
     hits: int
 
@@ -56,45 +74,107 @@ class Airings:
         self._snap = snap
         self.open: list[OpenPlay] = []
         self.closed: list[OpenPlay] = []
+        #: set by :meth:`jump` for the next :meth:`start`: the restarted line's anchors
+        #: before this frame belong to the airing that just ended
+        self.restart_floor: float | None = None
+        self._restarting = False
 
     def follow(self, hits: HitStore) -> None:
         """Extend each open airing by its new hits (last hit, count, drift, confidence)."""
+        span = _SUPPORT_S * _FPS
         for play in self.open:
             # only hits after ``last_hit - window`` can matter (the store is sorted by time)
-            ht, tr, kk, al = hits.views(hits.after(play.last_hit - self._window))
+            ht, tr, kk, al = hits.views(hits.after(play.last_hit - max(self._window, span)))
             near = aligned(tr, kk, al, play.track, play.k, play.align)
             sel = near & (ht > play.last_hit)
             if not sel.any():
                 continue
-            t = ht[sel]
-            play.last_hit = float(t.max())
-            play.hits += int(sel.sum())
+            last = last_supported(np.unique(ht[near]).astype(np.float64))
+            if last <= play.last_hit:
+                continue
+            play.hits += int(np.count_nonzero(sel & (ht <= last)))
+            play.last_hit = last
             # let the alignment follow a slow drift (speed between two grid speeds)
-            recent = near & (ht > play.last_hit - self._window)
+            recent = near & (ht > play.last_hit - self._window) & (ht <= last)
             if recent.sum() >= 5:
                 play.align = float(np.median(al[recent]))
                 fine = recent & (np.abs(al - play.align) <= FINE)
                 evidence = np.unique(ht[fine]).shape[0]
                 play.confidence = max(play.confidence, confidence_of(float(evidence)))
 
+    def _anchors(self, hits: HitStore, cand: Candidate) -> npt.NDArray[np.float64]:
+        ht, htr, hk, ha = hits.views()
+        sel = aligned(htr, hk, ha, cand.track, cand.k, cand.align)
+        # the airing's anchors: on the alignment line itself (a drift of ≤ 0.5 % moves it
+        # ≤ 1.3 frames over a window), so chance hits near the line do not count
+        fine = sel & (np.abs(ha - cand.align) <= FINE + 1)
+        return np.unique(ht[fine if fine.any() else sel]).astype(np.float64)
+
+    def heard(self, now: float) -> list[tuple[int, float]]:
+        """(track, frame) per open airing: the track's hits up to that frame are the
+        airing's — all of them while its own line carried evidence in the last
+        ``_SUPPORT_S``, else those up to its last evidence."""
+        return [
+            (p.track, np.inf if p.last_hit > now - _SUPPORT_S * _FPS else p.last_hit)
+            for p in self.open
+        ]
+
+    def jump(self, play: OpenPlay, cand: Candidate, hits: HitStore, now: float) -> str:
+        """How a new alignment ``cand`` of an on-air track relates to ``play``.
+
+        "section" while ``play``'s line still carries hits, or when ``cand``'s line stopped
+        with it (a repeated section, a neighbouring speed): nothing happened.  Otherwise
+        "follow" (one airing, the play follows ``cand``) when ``cand``'s line ran beside it
+        since the airing began (the play had taken the wrong one of a repeated section's
+        positions) or goes on at a later point in the song (a radio edit's splice, a stream
+        that resumed after a gap; of a repeated section's positions, the nearest forward one
+        is taken); "restart" when the song went back (a repeat, a DJ rewind): two airings.
+        """
+        if play.last_hit > now - _SUPPORT_S * _FPS:
+            return "section"
+        t = self._anchors(hits, cand)
+        d = dense(t)
+        first, last = float(d[0] if d.size else t[0]), last_supported(t)
+        if last <= play.last_hit + _SUPPORT_S * _FPS:
+            return "section"  # it stopped with the play's line: the same audio, ended
+        xfade = XFADE_S * _FPS
+        horizon = float(hits.t[hits.lo]) + xfade
+        beside = first < play.last_hit - xfade and first <= max(play.first + xfade, horizon)
+        speed_new = float(self._speeds[cand.k])
+        pos_old = (play.last_hit - play.align) * float(self._speeds[play.k])
+        # positions are compared where the new line goes on past the old one's end
+        at = max(first, play.last_hit)
+        forward = [a for a in (cand.rivals or (cand.align,)) if (at - a) * speed_new > pos_old]
+        if beside or forward:
+            play.k, play.align = cand.k, (cand.align if beside else max(forward))
+            play.last_hit = max(play.last_hit, last)
+            return "follow"
+        # a restart whose line ran beside the play (a repeated section) starts where the
+        # play stopped, not at that line's first anchors
+        self._restarting = True
+        self.restart_floor = play.last_hit if first < play.last_hit - xfade else None
+        return "restart"
+
     def start(self, hits: HitStore, cand: Candidate) -> PlayStarted:
         """Open an airing for ``cand``; its start and offset come from its first anchors."""
         track, k, align = cand.track, cand.k, cand.align
-        ht, htr, hk, ha = hits.views()
-        sel = aligned(htr, hk, ha, track, k, align)
-        # the airing's first anchors: on the alignment line itself (a drift of ≤ 0.5 % moves
-        # it ≤ 1.3 frames over a window), so chance hits near the line do not count
-        fine = sel & (np.abs(ha - align) <= FINE + 1)
-        t = np.unique(ht[fine if fine.any() else sel]).astype(np.float64)
-        # earliest anchor followed by two more within 3 s: robust to a stray hit
-        first = float(t[0])
-        dense = np.nonzero(t[2:] - t[:-2] <= 3 * _FPS)[0]
-        if dense.size:
-            first = float(t[int(dense[0])])
+        t = self._anchors(hits, cand)
+        if self.restart_floor is not None:
+            t = t[t > self.restart_floor] if (t > self.restart_floor).any() else t
+            self.restart_floor = None
+        first = _first_dense(t)
         speed = float(self._speeds[k])
         # the first hit lags the first sound (a fade-in; an anchor needs its partners)
         start = max(0.0, first - _LEAD_S * _FPS)
-        if first - align <= self._snap or self._intro_unheard(track, speed, align, first, t):
+        # a start snapped back to the song's beginning cannot reach into an airing that was
+        # still heard then (beyond a crossfade): the song was joined mid-way after it
+        before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
+        floor = max(before, default=-np.inf) - XFADE_S * _FPS
+        snap = first - align <= self._snap or self._intro_unheard(track, speed, align, first, t)
+        # a restart went back to a point the song had just played: no intro was missed
+        snap = snap and not self._restarting
+        self._restarting = False
+        if snap and align >= floor:
             start = max(0.0, align)
         play = OpenPlay(
             track=track,
@@ -102,9 +182,10 @@ class Airings:
             align=align,
             start_f=start,
             offset_f=max(0.0, (start - align) * speed),
-            last_hit=float(t[-1]),
+            first=first,
+            last_hit=max(first, last_supported(t)),
             confidence=confidence_of(cand.evidence),
-            hits=int(np.count_nonzero(sel)),
+            hits=int(t.shape[0]),
         )
         self.open.append(play)
         return PlayStarted(
@@ -137,28 +218,61 @@ class Airings:
     def end(self, now: float, frames_fed: float, force: bool) -> list[PlayEvent]:
         """Close the airings silent for ``end_gap`` frames at ``now`` (all when ``force``)."""
         events: list[PlayEvent] = []
-        still: list[OpenPlay] = []
-        for play in self.open:
+        for play in list(self.open):
             if force or now - play.last_hit > self._end_gap:
-                speed = float(self._speeds[play.k])
-                track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
-                end = min(play.last_hit + P.DT_MAX / 2, track_end, frames_fed)
-                events.append(
-                    PlayEnded(
-                        int(self.index.track_ids[play.track]),
-                        play.start_f / _FPS,
-                        max(end, play.start_f) / _FPS,
-                        play.confidence,
-                        play.offset_f / _FPS,
-                        speed,
-                    )
-                )
-                self.closed.append(play)
-            else:
-                still.append(play)
-        self.open = still
+                events.append(self.close(play, frames_fed))
         return events
+
+    def close(self, play: OpenPlay, frames_fed: float) -> PlayEnded:
+        """End ``play`` where its evidence stopped, never past its song's length."""
+        speed = float(self._speeds[play.k])
+        track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
+        end = min(play.last_hit + _END_PAD_S * _FPS, track_end, frames_fed)
+        self.open.remove(play)
+        self.closed.append(play)
+        return PlayEnded(
+            int(self.index.track_ids[play.track]),
+            play.start_f / _FPS,
+            max(end, play.start_f) / _FPS,
+            play.confidence,
+            play.offset_f / _FPS,
+            speed,
+        )
 
     def forget_closed(self, horizon: float) -> None:
         """Drop closed airings whose last hit is before ``horizon`` (their hits are gone)."""
         self.closed = [p for p in self.closed if p.last_hit > horizon]
+
+
+def last_supported(t: npt.NDArray[np.float64]) -> float:
+    """Where the evidence in the sorted anchor frames ``t`` stops, or ``-inf``: the last
+    dense anchor (see :func:`dense`), carried on through anchors that follow it at most
+    ``_SUPPORT_S / 2`` apart (a song's last notes are sparse; a chance hit after the song
+    stopped stands alone, and one seconds later is not reached)."""
+    d = dense(t)
+    if d.size == 0:
+        return -np.inf
+    i = int(np.searchsorted(t, d[-1]))
+    tail = t[i:]
+    breaks = np.flatnonzero(np.diff(tail) > _SUPPORT_S * _FPS / 2)
+    return float(tail[int(breaks[0])] if breaks.size else tail[-1])
+
+
+def dense(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The sorted anchor frames ``t`` that have ``_SUPPORT`` anchors (themselves included)
+    within ``_SUPPORT_S / 2`` either side: a line's evidence, without its chance hits."""
+    half = _SUPPORT_S * _FPS / 2
+    count = np.searchsorted(t, t + half, "right") - np.searchsorted(t, t - half, "left")
+    out: npt.NDArray[np.float64] = t[count >= _SUPPORT]
+    return out
+
+
+def _first_dense(t: npt.NDArray[np.float64]) -> float:
+    """First anchor of the run of evidence that led to the detection: the last stretch of
+    dense anchors without a gap over ``_RUN_GAP_S`` (chance hits before it, seen on the demo
+    station 4-10 s before a song began, do not move its start)."""
+    d = dense(t)
+    if d.size == 0:
+        return float(t[0])
+    gaps = np.flatnonzero(np.diff(d) > _RUN_GAP_S * _FPS)
+    return float(d[int(gaps[-1]) + 1]) if gaps.size else float(d[0])

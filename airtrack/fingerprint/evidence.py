@@ -161,6 +161,9 @@ class Candidate:
     k: int
     align: float
     evidence: int
+    #: the alignments about as strong as the chosen one (a song that repeats a section
+    #: matches at each of its positions), the chosen one included
+    rivals: tuple[float, ...] = ()
 
 
 def best_candidate(
@@ -169,12 +172,15 @@ def best_candidate(
     threshold_evidence: float,
     n_speeds: int,
     closed: Sequence[tuple[int, float]],
-    on_air: Sequence[int],
+    on_air: Sequence[tuple[int, float]] = (),
 ) -> Candidate | None:
     """The strongest airing among the hits after frame ``since`` with enough evidence.
 
-    ``closed`` holds (track, alignment) of recently ended airings (their tail must not
-    reopen them); tracks in ``on_air`` are playing already and are not candidates.
+    ``closed`` holds (track, alignment) of the airings on air or recently ended (their
+    tail must not reopen them) and of alignments already weighed and set aside.  For each
+    (track, frame) in ``on_air`` (a track with an open airing) the track's hits up to that
+    frame are not candidates: they are the airing's, its repeated sections included, and
+    only what the track does after its line stopped can be a jump or a new airing.
     """
     ht, htr, hk, ha = hits.views(hits.after(since))
     if ht.shape[0] < threshold_evidence:
@@ -182,8 +188,8 @@ def best_candidate(
     win = np.ones(ht.shape[0], np.bool_)
     for c_track, c_align in closed:
         win &= ~((htr == c_track) & (np.abs(ha - c_align) <= 4 * TOL))
-    for o_track in on_air:
-        win &= htr != o_track
+    for o_track, o_until in on_air:
+        win &= ~((htr == o_track) & (ht <= o_until))
     if np.count_nonzero(win) < threshold_evidence:
         return None
     tr, kk, al, tq = htr[win], hk[win], ha[win], ht[win]
@@ -217,6 +223,7 @@ def best_candidate(
             # a song that repeats a section matches at several alignments: of those
             # about as strong as the best, take the earliest position in the track
             top = max(e for _, e in found)
-            align, evidence = max((a, e) for a, e in found if e >= _REPEAT_RATIO * top)
-            return Candidate(track, k, align, evidence)
+            rivals = [(a, e) for a, e in found if e >= _REPEAT_RATIO * top]
+            align, evidence = max(rivals)
+            return Candidate(track, k, align, evidence, tuple(a for a, _ in rivals))
     return None

@@ -9,10 +9,15 @@ candidate is the number of *distinct query anchors* within ±2 frames of its ali
 last ``window_s`` (chords and repeated patterns give many hits from few anchors; chance hits
 spread over the coarse bins).  Of a track's alignments about as strong as its best (a song
 that repeats a section), the earliest position in the track wins.  The airing starts at that
-alignment when the first hit comes ≤ ``snap_s`` after it (an intro lost under noise or a DJ)
-or when the track holds too few prints before it to expect a hit; otherwise 1 s before the
-first hits (a mid-way start).  A play closes when its alignment has had no hits for
-``end_gap_s``.  Other alignments of a track that is on air never open a second play.
+alignment when its first run of hits comes ≤ ``snap_s`` after it (an intro lost under noise or
+a DJ) or when the track holds too few prints before it to expect a hit, unless that reaches
+back into an airing heard then; otherwise 1 s before the first run of hits (a mid-way start).
+A play's evidence ends at its last *dense* anchor (three within 2 s); it ends there (+0.5 s),
+reported once its alignment has had no such evidence for ``end_gap_s``.  While a play's line
+is heard, its track opens nothing else; once that line stops, another alignment of the track
+that goes on is the same airing when it lies later in the song (a radio edit) or ran beside
+it from the start (a repeated section), and a new airing when it went back (a repeat, a
+rewind): see :meth:`Airings.jump`.
 
 The parts live by concept: :mod:`~airtrack.fingerprint.evidence` (hits, alignment and evidence
 scoring), :mod:`~airtrack.fingerprint.airing` (open plays: start snapping, drift, end),
@@ -68,6 +73,8 @@ __all__ = [
 STEP_S = 4.0
 _FPS = P.FRAMES_PER_S
 _HISTORY_S = 40.0
+#: Candidates weighed per decision step (new airings, sections and jumps of those on air).
+_MAX_CANDIDATES = 8
 
 
 class StreamingMatcher:
@@ -158,21 +165,37 @@ class StreamingMatcher:
         return events
 
     def _detect(self) -> list[PlayEvent]:
-        """Open an airing for each new candidate strong enough, strongest first."""
+        """Open an airing for each new candidate strong enough, strongest first.
+
+        A new alignment of a track already on air is a repeated section (ignored), the
+        airing going on there (a radio edit's jump forward: the play follows it) or a
+        restart (the play ends, a new one opens): :meth:`Airings.jump` tells which.
+        """
         events: list[PlayEvent] = []
         airings = self._airings
-        while True:
+        ignored: list[tuple[int, float]] = []
+        for _ in range(_MAX_CANDIDATES):
             cand = best_candidate(
                 self._hits,
                 self._now - self._window,
                 self.min_evidence,
                 len(self._speeds),
-                closed=[(p.track, p.align) for p in airings.closed],
-                on_air=[p.track for p in airings.open],
+                closed=[(p.track, p.align) for p in (*airings.closed, *airings.open)] + ignored,
+                on_air=airings.heard(self._now),
             )
             if cand is None:
-                return events
+                break
+            playing = [p for p in airings.open if p.track == cand.track]
+            if playing:
+                how = airings.jump(playing[0], cand, self._hits, self._now)
+                if how == "section":
+                    ignored.append((cand.track, cand.align))
+                    continue
+                if how == "follow":
+                    continue
+                events.append(airings.close(playing[0], float(self._extractor.frames)))
             events.append(airings.start(self._hits, cand))
+        return events
 
     def _prune(self) -> None:
         horizon = self._now - _HISTORY_S * _FPS

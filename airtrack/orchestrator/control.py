@@ -30,7 +30,7 @@ from airtrack.logging import get_logger
 from airtrack.metrics import IS_LEADER, STREAMS_PER_WORKER
 from airtrack.settings import Settings
 
-from . import ownership
+from . import ownership, stream_state
 from .balancer import Move, WorkerSlot, balance
 
 log = get_logger("airtrack.orchestrator.control")
@@ -48,6 +48,7 @@ class TickReport:
     conflicts: int = 0
     gap_ratio: float = 0.0
     loads: dict[str, int] = field(default_factory=dict)
+    state_changes: list[Row] = field(default_factory=list)
 
 
 class ControlLoop:
@@ -76,6 +77,7 @@ class ControlLoop:
         self.last_tick: TickReport | None = None
         self.ticks = 0
         self._gauged: set[str] = set()  # workers with a streams-per-worker series
+        self._uptime_at = float("-inf")
 
     # -- leadership -------------------------------------------------------------
 
@@ -142,6 +144,10 @@ class ControlLoop:
         if report.completed:
             rows = await self._snapshot(lease)
         await self._rebalance(rows, live, report)
+        report.state_changes = await stream_state.evaluate(self.db, self.settings)
+        if time.monotonic() - self._uptime_at >= self.settings.uptime_refresh_s:
+            await stream_state.uptime(self.db)  # keeps /metrics' uptime gauges current
+            self._uptime_at = time.monotonic()
         await self.db.execute(
             "control_put",
             {"key": "leader", "value": {"replica": self.replica_id, "at": time.time()}},

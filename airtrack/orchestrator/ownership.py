@@ -298,8 +298,10 @@ async def record_plays(
         "starts": [p.started_at for p in plays],
         "ends": [p.ended_at for p in plays],
         "confidences": [p.confidence for p in plays],
+        "origins": [p.song_origin for p in plays],
         "gap_s": settings.play_continuation_gap_s,
         "overlap_s": settings.play_overlap_max_s,
+        "align_s": settings.play_alignment_tolerance_s,
         "worker": worker,
     }
     statuses: list[PlayStatus] = await db.fetchval("ownership_record_plays", params)

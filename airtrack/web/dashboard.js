@@ -104,7 +104,7 @@ function drawLoad(workers) {
   svg.replaceChildren(...nodes);
 }
 
-function render(diag, alerts, plays) {
+function render(diag, alerts) {
   const rec = $("recovery");
   const on = Boolean(diag.recovery && diag.recovery.on);
   rec.textContent = "recovery mode: " + (on ? "ON" : "off");
@@ -141,18 +141,80 @@ function render(diag, alerts, plays) {
     cell(s.name), cell(s.state), cell(s.status || "-"), cell(s.worker_id || "-"),
     cell(s.epoch), cell(s.last_error || "", "wrap"),
   ]);
+}
+
+// Live plays: loaded once, then kept current from the event stream (GET /events, SSE)
+// instead of polling. fetch() rather than EventSource because the stream needs the
+// Authorization header; Last-Event-ID resumes after a dropped connection.
+const PLAYS_SHOWN = 25;
+let plays = [];
+let playsFeed = null;
+
+function renderPlays() {
   fill("plays", plays, (p) => [
     cell(time(p.started_at)), cell(p.stream), cell(p.title || "#" + p.track_id),
     cell(p.artist), cell(Number(p.confidence).toFixed(2)),
   ]);
 }
 
+function playFromEvent(d) {
+  const t = d.track || {};
+  return { play_id: d.play_id, started_at: d.started_at, stream: d.station,
+           title: t.title, artist: t.artist, track_id: t.track_id, confidence: d.confidence };
+}
+
+function onPlayEvent(d) {
+  const row = playFromEvent(d);
+  const i = plays.findIndex((p) => p.play_id === row.play_id);
+  if (i >= 0) plays[i] = row;
+  else plays.unshift(row);
+  plays.sort((a, b) => new Date(b.started_at) - new Date(a.started_at));
+  plays = plays.slice(0, PLAYS_SHOWN);
+  renderPlays();
+}
+
+async function followPlays() {
+  let lastId = null;
+  for (;;) {
+    try {
+      const headers = { Authorization: "Bearer " + token() };
+      if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      const resp = await fetch("/api/v1/events?types=play.started,play.ended", { headers });
+      if (!resp.ok || !resp.body) throw new Error("events: HTTP " + resp.status);
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf = (buf + value).replace(/\r\n/g, "\n");  // sse-starlette ends lines with CRLF
+        let end;
+        while ((end = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("id:")) lastId = line.slice(3).trim();
+            else if (line.startsWith("data:")) data += line.slice(5).trim();
+          }
+          if (data) onPlayEvent(JSON.parse(data).data);
+        }
+      }
+    } catch (err) {
+      console.warn("plays feed:", err.message);
+    }
+    await new Promise((r) => setTimeout(r, REFRESH_MS));  // reconnect, resuming at lastId
+  }
+}
+
 async function refresh() {
   try {
-    const [diag, alerts, plays] = await Promise.all([
-      api("/diagnostics"), api("/alerts"), api("/plays?limit=25"),
-    ]);
-    render(diag, alerts, plays);
+    const [diag, alerts] = await Promise.all([api("/diagnostics"), api("/alerts")]);
+    render(diag, alerts);
+    if (playsFeed === null) {
+      plays = await api("/plays?limit=" + PLAYS_SHOWN);
+      renderPlays();
+      playsFeed = followPlays();
+    }
     $("error").hidden = true;
     $("main").hidden = false;
     document.body.dataset.loaded = "true";

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS plays (
     ended_at    TEXT,
     confidence  REAL NOT NULL,
     rev         INTEGER NOT NULL DEFAULT 1,
-    queued_at   TEXT NOT NULL
+    queued_at   TEXT NOT NULL,
+    song_origin TEXT
 );
 CREATE INDEX IF NOT EXISTS plays_stream ON plays (stream_id, epoch);
 CREATE TABLE IF NOT EXISTS titles (
@@ -43,15 +44,16 @@ CREATE TABLE IF NOT EXISTS titles (
 """
 
 _UPSERT = """
-INSERT INTO plays (key, stream_id, epoch, track_id, started_at, ended_at, confidence, queued_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO plays (key, stream_id, epoch, track_id, started_at, ended_at, confidence, queued_at,
+                   song_origin)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     ended_at   = COALESCE(excluded.ended_at, plays.ended_at),
     confidence = MAX(plays.confidence, excluded.confidence),
     rev        = plays.rev + 1
 """
 
-_COLUMNS = "key, stream_id, epoch, track_id, started_at, ended_at, confidence, rev"
+_COLUMNS = "key, stream_id, epoch, track_id, started_at, ended_at, confidence, rev, song_origin"
 
 
 def play_key(stream_id: int, epoch: int, track_id: int, started_at: datetime) -> str:
@@ -88,6 +90,9 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(plays)")}
+        if "song_origin" not in columns:  # an outbox written by an older worker
+            self._db.execute("ALTER TABLE plays ADD COLUMN song_origin TEXT")
         self.titles = TitleQueue(self)
 
     def close(self) -> None:
@@ -110,6 +115,7 @@ class Outbox:
                 p.ended_at.isoformat() if p.ended_at else None,
                 p.confidence,
                 now,
+                p.song_origin.isoformat() if p.song_origin else None,
             )
             for p in plays
         ]
@@ -221,7 +227,7 @@ class TitleQueue:
 
 
 def _row(r: tuple[object, ...]) -> QueuedPlay:
-    key, stream_id, epoch, track_id, started_at, ended_at, confidence, rev = r
+    key, stream_id, epoch, track_id, started_at, ended_at, confidence, rev, origin = r
     play = PlayIn(
         key=str(key),
         stream_id=int(str(stream_id)),
@@ -230,5 +236,6 @@ def _row(r: tuple[object, ...]) -> QueuedPlay:
         started_at=datetime.fromisoformat(str(started_at)),
         ended_at=datetime.fromisoformat(str(ended_at)) if ended_at is not None else None,
         confidence=float(str(confidence)),
+        song_origin=datetime.fromisoformat(str(origin)) if origin is not None else None,
     )
     return QueuedPlay(play=play, rev=int(str(rev)))

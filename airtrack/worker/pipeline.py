@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -91,6 +91,7 @@ class _OpenPlay:
     key: str
     started_at: datetime
     confidence: float
+    song_origin: datetime | None = None
 
 
 #: How far back the time origin of a connection looks (see ``_Session.on_block``).
@@ -374,8 +375,13 @@ class StreamPipeline:
             open_play = self._open.get(track)
             if open_play is None:
                 started_at = session.wall_of(float(ev.start_s))
+                speed = float(getattr(ev, "speed", 1.0) or 1.0)
+                offset = float(getattr(ev, "offset_s", 0.0))
                 open_play = _OpenPlay(
-                    play_key(a.stream_id, a.epoch, track, started_at), started_at, conf
+                    play_key(a.stream_id, a.epoch, track, started_at),
+                    started_at,
+                    conf,
+                    started_at - timedelta(seconds=offset / speed),
                 )
                 if not ended:
                     self._open[track] = open_play
@@ -394,6 +400,7 @@ class StreamPipeline:
                 started_at=open_play.started_at,
                 ended_at=ended_at,
                 confidence=open_play.confidence,
+                song_origin=open_play.song_origin,
             )
             try:
                 self._sink.put(play)

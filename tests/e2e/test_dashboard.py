@@ -59,6 +59,33 @@ def _beat(rep: Replica, running: dict[str, dict[int, int]], stop: threading.Even
                     running[wid] = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
 
 
+def _play(rep: Replica, db_url: str, running: dict[str, dict[int, int]], title: str) -> None:
+    """A worker reports a play of a new track called ``title``."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO tracks (title, artist, source, duration_s, content_sha256) "
+            "VALUES (%s, 'The Testers', 'x.mp3', 180, %s) RETURNING id",
+            (title, uuid.uuid4().hex),
+        ).fetchone()
+    assert row is not None
+    sid, epoch = next(iter(running["alpha"].items()))
+    play = {
+        "key": uuid.uuid4().hex,
+        "stream_id": sid,
+        "epoch": epoch,
+        "track_id": row[0],
+        "started_at": datetime.now(UTC).isoformat(),
+        "confidence": 0.9,
+    }
+    r = httpx.post(
+        f"{rep.url}/api/v1/plays",
+        json={"worker_id": "alpha", "plays": [play]},
+        headers={"Authorization": f"Bearer {WORKER}"},
+        timeout=10,
+    )
+    assert r.json()["results"][0]["status"] == "stored"
+
+
 def _populate(rep: Replica, db_url: str) -> dict[str, dict[int, int]]:
     admin = {"Authorization": f"Bearer {ADMIN}"}
     worker = {"Authorization": f"Bearer {WORKER}"}
@@ -151,6 +178,10 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            plays_polls: list[str] = []
+            page.on(
+                "request", lambda r: plays_polls.append(r.url) if "/api/v1/plays" in r.url else None
+            )
             # first visit: the page asks for the token
             page.goto(f"{replica.url}/dashboard")
             page.wait_for_selector("#login:not([hidden])", timeout=10_000)
@@ -162,6 +193,10 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             assert any("alpha" in w for w in workers) and any("beta" in w for w in workers)
             plays = page.locator("#plays tbody tr").all_inner_texts()
             assert any("Blue Monday Test" in t for t in plays), plays
+            # live plays come from the event stream (the page no longer polls /plays)
+            _play(replica, db_url, running, "Live Feed Song")
+            page.wait_for_selector("#plays tbody tr:has-text('Live Feed Song')", timeout=15_000)
+            assert len(plays_polls) == 1, f"plays were polled: {plays_polls}"
             bars = page.locator("#load-chart rect.bar")
             assert bars.count() == 2
             drawn = sorted(int(bars.nth(i).get_attribute("data-streams") or -1) for i in range(2))

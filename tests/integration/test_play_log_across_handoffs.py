@@ -18,6 +18,7 @@ async def _report(
     start: datetime,
     end: datetime | None = None,
     confidence: float = 0.9,
+    origin: datetime | None = None,
 ) -> str:
     play: dict[str, Any] = {
         "key": key,
@@ -29,6 +30,8 @@ async def _report(
     }
     if end is not None:
         play["ended_at"] = end.isoformat()
+    if origin is not None:
+        play["song_origin"] = origin.isoformat()
     r = await orch.worker_call(
         "POST", "/plays", json={"worker_id": w.id, "plays": [play]}, headers=w.auth
     )
@@ -156,3 +159,54 @@ async def test_play_events_are_written_with_the_play(db_url: str, tmp_path: Path
         assert first["station"] == "s0" and first["stream_id"] == sid == events[0]["stream_id"]
         assert first["ended_at"] is None and first["worker"] == "w1"
         assert events[1]["data"]["duration_s"] == 100
+
+
+async def test_a_repeat_or_a_rewind_is_another_airing_a_restart_is_not(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        song = await orch.add_track("Song")
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        t0 = datetime.now(UTC) - timedelta(minutes=20)
+        sec = timedelta(seconds=1)
+        # aired whole, then again at once from the top: two airings, 150 s apart in origin
+        await _report(orch, w, sid, song, "key-first-air", t0, t0 + 150 * sec, origin=t0)
+        again = t0 + 151 * sec
+        await _report(orch, w, sid, song, "key-repeat-air", again, again + 150 * sec, origin=again)
+        # a DJ rewinds 40 s into the second airing, 60 s after it began
+        rewind = again + 150 * sec + 2 * sec
+        await _report(
+            orch,
+            w,
+            sid,
+            song,
+            "key-rewind-air",
+            rewind,
+            rewind + 90 * sec,
+            origin=rewind - 40 * sec,
+        )
+        plays = await _plays(orch)
+        assert [datetime.fromisoformat(p["started_at"]) for p in plays] == [t0, again, rewind]
+        assert [datetime.fromisoformat(p["ended_at"]) for p in plays] == [
+            t0 + 150 * sec,
+            again + 150 * sec,
+            rewind + 90 * sec,
+        ]
+        # the worker restarts mid-airing: a new key, the same origin: the same airing
+        restart = rewind + 30 * sec
+        await _report(
+            orch,
+            w,
+            sid,
+            song,
+            "key-after-restart",
+            restart,
+            rewind + 95 * sec,
+            origin=rewind - 40 * sec + 0.3 * sec,
+        )
+        plays = await _plays(orch)
+        assert len(plays) == 3
+        assert datetime.fromisoformat(plays[-1]["ended_at"]) == rewind + 95 * sec

@@ -197,11 +197,16 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
 
         until(dropped, 30, "a logs and drops its stale plays")
         until(lambda: not outbox_rows(home, "e2e-a"), 10, "a's outbox empty")
-        ev = events(cluster, "e2e-a")
-        status = [
-            e["status"] for e in ev if e["event"] == "stream_status" and e["stream_id"] == sid
-        ]
-        assert status[-1] == "stopped"  # a no longer runs the stream
+
+        def stopped() -> bool:  # a no longer runs the stream (its log may trail the outbox)
+            status = [
+                e["status"]
+                for e in events(cluster, "e2e-a")
+                if e["event"] == "stream_status" and e["stream_id"] == sid
+            ]
+            return bool(status) and status[-1] == "stopped"
+
+        until(stopped, 30, "a stops the stream")
         keys, _ = _stored_keys(e2e_db)
         assert not {q["key"] for q in stale} & set(keys)
         assert api.owners()[sid][0] == "e2e-b"

@@ -130,3 +130,42 @@ def test_committed_plays_survive_sigkill_mid_write(tmp_path: Path) -> None:
     (ok,) = box._db.execute("PRAGMA integrity_check").fetchone()
     assert ok == "ok"
     box.close()
+
+
+def test_an_outbox_from_an_older_worker_is_read_and_gains_the_song_origin(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "outbox.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE plays (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+            stream_id INTEGER NOT NULL, epoch INTEGER NOT NULL, track_id INTEGER NOT NULL,
+            started_at TEXT NOT NULL, ended_at TEXT, confidence REAL NOT NULL,
+            rev INTEGER NOT NULL DEFAULT 1, queued_at TEXT NOT NULL);
+        INSERT INTO plays (key, stream_id, epoch, track_id, started_at, confidence, queued_at)
+        VALUES ('queued-before-upgrade', 1, 2, 3, '2026-11-30T00:00:00+00:00', 0.9,
+                '2026-11-30T00:00:01+00:00');
+        """
+    )
+    old.commit()
+    old.close()
+    box = Outbox(path)
+    (queued,) = box.batch(10)
+    assert queued.play.key == "queued-before-upgrade" and queued.play.song_origin is None
+    start = datetime(2026, 11, 30, 1, tzinfo=UTC)
+    origin = start - timedelta(seconds=42)
+    box.put(
+        PlayIn(
+            key="queued-after-upgrade",
+            stream_id=1,
+            epoch=2,
+            track_id=3,
+            started_at=start,
+            confidence=0.9,
+            song_origin=origin,
+        )
+    )
+    assert [q.play.song_origin for q in box.batch(10)] == [None, origin]
+    box.close()

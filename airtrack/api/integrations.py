@@ -1,0 +1,151 @@
+"""Routes for integrations (admin token): webhook endpoints and the event stream (SSE).
+
+``GET /api/v1/events`` serves the outbox as Server-Sent Events: each event's SSE id is
+its ``outbound_events`` id, so a client that reconnects with ``Last-Event-ID`` resumes
+right after the last event it saw (while the event is within the retention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from airtrack.errors import WebhookError
+from airtrack.orchestrator import webhooks
+from airtrack.orchestrator.delivery import delivery_state
+from airtrack.protocol import API_PREFIX, StreamName
+
+from .deps import Admin, State
+
+router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
+
+#: Events sent per database read of the event stream.
+SSE_BATCH = 500
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[str] = Field(default_factory=list, max_length=20)
+    streams: list[StreamName] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("url", "events", "streams", mode="after")
+    @classmethod
+    def _no_nul(cls, v: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here (422), not in the database (500).
+        if any("\x00" in x for x in ([v] if isinstance(v, str) else v)):
+            raise ValueError("text must not contain NUL characters")
+        return v
+
+
+@router.post("/webhooks", status_code=201, responses={422: {"description": "invalid request"}})
+async def post_webhook(req: WebhookCreate, st: State) -> dict[str, Any]:
+    """Register an endpoint; the answer carries its secret, shown this once."""
+    try:
+        return await webhooks.add_endpoint(st.db, req.url, req.events, req.streams)
+    except WebhookError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.get("/webhooks")
+async def get_webhooks(st: State) -> list[dict[str, Any]]:
+    return [delivery_state(r) for r in await webhooks.list_endpoints(st.db)]
+
+
+@router.delete("/webhooks/{endpoint_id}", responses={404: {"description": "no such webhook"}})
+async def delete_webhook(endpoint_id: int, st: State) -> dict[str, Any]:
+    if not await webhooks.remove_endpoint(st.db, endpoint_id):
+        raise HTTPException(404, f"no webhook with id {endpoint_id}")
+    return {"removed": endpoint_id}
+
+
+@router.post("/webhooks/{endpoint_id}/test", responses={404: {"description": "no such webhook"}})
+async def test_webhook(endpoint_id: int, st: State) -> dict[str, Any]:
+    """Send one signed ``webhook.test`` message now and report the receiver's answer."""
+    try:
+        return await webhooks.test_endpoint(
+            st.db, endpoint_id, timeout_s=st.settings.webhook_timeout_s
+        )
+    except WebhookError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+# Not in the OpenAPI schema: a stream never ends, so generated clients and fuzzers that
+# wait for a whole response would hang on it (docs/integrations.md#event-stream).
+@router.get("/events", include_in_schema=False)
+async def get_events(
+    request: Request,
+    st: State,
+    types: Annotated[str | None, Query(max_length=500)] = None,
+    stream: Annotated[list[str] | None, Query()] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Events as Server-Sent Events; resume with ``Last-Event-ID`` (or ``?after=``).
+
+    Without either, the stream starts with the events written from now on.
+    """
+    type_list = [t for t in (types or "").split(",") if t]
+    unknown = sorted(set(type_list) - set(webhooks.EVENT_TYPES))
+    if unknown:
+        raise HTTPException(422, f"unknown event types {unknown}")
+    stream_ids: list[int] = []
+    if stream:
+        rows = await st.db.fetch("webhook_stream_ids", {"names": stream})
+        missing = sorted(set(stream) - {r["name"] for r in rows})
+        if missing:
+            raise HTTPException(404, f"no streams named {missing}")
+        stream_ids = [int(r["id"]) for r in rows]
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise HTTPException(422, "Last-Event-ID must be an event id from this stream")
+        after = int(last_event_id)
+    if after is not None:
+        cursor = (str(await st.db.fetchval("events_position", {"id": after})), after)
+    else:
+        last = await st.db.fetchone("events_last")
+        cursor = (str(last["txid"]), int(last["id"])) if last else ("0", 0)
+
+    async def feed() -> AsyncIterator[ServerSentEvent]:
+        nonlocal cursor
+        while not await request.is_disconnected():
+            seen = st.events.generation if st.events is not None else 0
+            rows = await st.db.fetch(
+                "events_after",
+                {
+                    "after_txid": cursor[0],
+                    "after": cursor[1],
+                    "types": type_list,
+                    "stream_ids": stream_ids,
+                    "limit": SSE_BATCH,
+                },
+            )
+            for row in rows:
+                cursor = (str(row["txid"]), int(row["id"]))
+                yield ServerSentEvent(
+                    data=json.dumps(_event(row), default=str), id=str(cursor[1]), event=row["type"]
+                )
+            if len(rows) < SSE_BATCH:
+                if st.events is not None:
+                    await st.events.wait(seen=seen)
+                else:
+                    await asyncio.sleep(st.settings.events_poll_s)
+
+    return EventSourceResponse(feed(), ping=15, send_timeout=st.settings.webhook_timeout_s)
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row in the same shape webhooks receive, plus its id."""
+    return {
+        "id": row["event_id"],
+        "type": row["type"],
+        "timestamp": row["at"].isoformat(),
+        "data": row["data"],
+    }

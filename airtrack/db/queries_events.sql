@@ -1,0 +1,106 @@
+-- Integrations (docs/integrations.md): webhook endpoints, their delivery from outbound_events, and
+-- the event stream. Functions that write events live in events.sql.
+
+-- ---------------------------------------------------------------- endpoints
+-- name: webhook_add
+-- A new endpoint starts after the newest event: it receives what happens from now on.
+INSERT INTO webhook_endpoints (url, secret, event_types, stream_ids, cursor_txid, cursor)
+SELECT %(url)s, %(secret)s, %(types)s, %(stream_ids)s,
+       COALESCE(last.txid, '0'), COALESCE(last.id, 0)
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (SELECT txid, id FROM outbound_events ORDER BY txid DESC, id DESC LIMIT 1)
+    last ON true
+RETURNING id, url, event_types, stream_ids, created_at
+
+-- name: webhook_stream_ids
+SELECT id, name FROM streams WHERE name = ANY(%(names)s)
+
+-- name: webhook_list
+SELECT e.id, e.url, e.event_types, e.stream_ids, e.created_at, e.cursor, e.attempts,
+       e.failing_since, e.next_attempt_at, e.last_success_at, e.last_error, e.delivered,
+       e.failures, e.given_up, e.leased_by, e.leased_until,
+       (SELECT count(*) FROM outbound_events o
+         WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
+           AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
+           AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids))) AS queued
+FROM webhook_endpoints e
+ORDER BY e.id
+
+-- name: webhook_get
+SELECT id, url, secret, event_types, stream_ids FROM webhook_endpoints WHERE id = %(id)s
+
+-- name: webhook_remove
+DELETE FROM webhook_endpoints WHERE id = %(id)s RETURNING id, url
+
+-- name: webhook_ids
+SELECT id FROM webhook_endpoints ORDER BY id
+
+-- ---------------------------------------------------------------- delivery
+-- name: webhook_lease
+-- Compare-and-set: only one replica delivers for an endpoint at a time.
+UPDATE webhook_endpoints
+SET leased_by = %(by)s, leased_until = now() + make_interval(secs => %(lease_s)s)
+WHERE id = %(id)s
+  AND (leased_until IS NULL OR leased_until < now() OR leased_by = %(by)s)
+RETURNING id, url, secret, event_types, stream_ids, cursor_txid::text AS cursor_txid, cursor,
+          attempts, GREATEST(0, EXTRACT(EPOCH FROM (next_attempt_at - now())))::float8 AS wait_s
+
+-- name: webhook_release
+UPDATE webhook_endpoints SET leased_until = NULL
+WHERE id = %(id)s AND leased_by = %(by)s
+
+-- name: webhook_pending
+-- Only events of finished transactions, in (txid, id) order: see outbound_events.txid.
+SELECT txid::text AS txid, id, event_id, type, at, stream_id, data FROM outbound_events o
+WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
+  AND txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
+  AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
+ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'
+LIMIT %(limit)s
+
+-- name: webhook_delivered
+-- Fenced by the lease; the cursor only moves forward.
+UPDATE webhook_endpoints
+SET cursor_txid = %(txid)s::xid8, cursor = %(event)s, attempts = 0, failing_since = NULL,
+    next_attempt_at = now(), last_success_at = now(), last_error = NULL,
+    delivered = delivered + 1,
+    leased_until = now() + make_interval(secs => %(lease_s)s)
+WHERE id = %(id)s AND leased_by = %(by)s
+  AND (cursor_txid, cursor) < (%(txid)s::xid8, %(event)s)
+RETURNING cursor
+
+-- name: webhook_failed
+SELECT airtrack_webhook_failed(%(id)s, %(by)s, %(txid)s::xid8, %(event)s, %(error)s, %(delay_s)s,
+                               %(retry_s)s, %(lease_s)s) AS outcome
+
+-- ---------------------------------------------------------------- event stream
+-- name: events_after
+-- The event stream's read: like webhook_pending, finished transactions in (txid, id) order.
+SELECT txid::text AS txid, id, event_id, type, at, stream_id, data FROM outbound_events o
+WHERE (txid, id) > (%(after_txid)s::xid8, %(after)s)
+  AND txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
+  AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
+ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'
+LIMIT %(limit)s
+
+-- name: events_position
+-- Where a stream resumes after event %(id)s (or, when it is gone, after that id).
+SELECT COALESCE((SELECT txid::text FROM outbound_events WHERE id = %(id)s), '0') AS txid
+
+-- name: events_last
+SELECT o.txid::text AS txid, o.id FROM outbound_events o ORDER BY o.txid DESC, o.id DESC LIMIT 1
+
+-- name: events_prune
+DELETE FROM outbound_events WHERE at < now() - make_interval(secs => %(older_s)s)
+
+-- name: events_listen
+LISTEN airtrack_events
+
+-- ---------------------------------------------------------------- stream state
+-- name: stream_state_evaluate
+SELECT * FROM airtrack_stream_state_evaluate(%(down_after_s)s, %(critical_after_s)s)
+
+-- name: stream_uptime
+SELECT * FROM airtrack_stream_uptime(make_interval(secs => %(window_s)s))

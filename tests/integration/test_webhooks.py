@@ -1,0 +1,284 @@
+"""Webhook delivery: a verifying receiver process that is down, slow and failing; a
+leader SIGKILL during delivery; a receiver that never recovers for one event.
+
+Every event must arrive (signature verified with the standardwebhooks library), none
+lost, duplicates carrying the same id, and in order of first arrival.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from airtrack.db import Database
+from airtrack.db.listener import EventSignal
+from airtrack.demo.cluster import free_port
+from airtrack.orchestrator import webhooks
+from airtrack.orchestrator.delivery import WebhookDelivery
+from airtrack.settings import Settings, load_settings
+
+from .test_orchestrator_replicas import Replica, leader_pid
+
+RECEIVER = Path(__file__).with_name("webhook_receiver.py")
+
+
+class Receiver:
+    """The receiver process; ``records()`` reads what it logged."""
+
+    def __init__(self, secret: str, log: Path, *flags: str, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.secret, self.log, self.flags = secret, log, flags
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RECEIVER), str(self.port), self.secret, str(self.log), *self.flags]
+        )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def delivered_ids(self) -> list[str]:
+        return [r["id"] for r in self.records() if r.get("status") == 200]
+
+
+@pytest.fixture
+def receivers() -> Iterator[list[Receiver]]:
+    made: list[Receiver] = []
+    yield made
+    for r in made:
+        r.kill()
+
+
+async def _emit(db: Database, n: int, *, poison_at: int | None = None) -> list[str]:
+    """Write ``n`` events through airtrack_emit; returns their event ids in order."""
+
+    async def fn(tx: Any) -> list[str]:
+        rows = await tx.execute_raw(
+            "SELECT airtrack_emit('catalog.changed', NULL, jsonb_build_object("
+            "'n', g, 'poison', g = %s)) FROM generate_series(1, %s) g",
+            (poison_at or 0, n),
+        )
+        assert len(rows) == n
+        got = await tx.execute_raw(
+            "SELECT event_id FROM outbound_events ORDER BY id DESC LIMIT %s", (n,)
+        )
+        return [r["event_id"] for r in reversed(got)]
+
+    return list(await db.run("test_emit", fn))
+
+
+async def _wait(cond: Callable[[], bool], within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _settings(tmp_path: Path, **kw: Any) -> Settings:
+    base: dict[str, Any] = {
+        "home": tmp_path / "home",
+        "webhook_timeout_s": 1.0,
+        "webhook_lease_s": 2.5,
+        "webhook_backoff_base_s": 0.05,
+        "webhook_backoff_max_s": 0.3,
+        "events_poll_s": 0.2,
+    }
+    base.update(kw)
+    return load_settings(**base)
+
+
+@contextlib.asynccontextmanager
+async def _delivering(db: Database, settings: Settings) -> Any:
+    stop = asyncio.Event()
+    delivery = WebhookDelivery(
+        db, settings, EventSignal(settings.events_poll_s), replica_id="test:1", leads=lambda: True
+    )
+    task = asyncio.create_task(delivery.run(stop))
+    try:
+        yield delivery
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_slow_or_dead_receiver_does_not_delay_another(
+    db_url: str, tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    settings = _settings(tmp_path, webhook_timeout_s=20.0, webhook_lease_s=30.0)
+    async with Database(db_url, settings, min_size=0, max_size=6) as db:
+        fast_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        slow_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        dead_ep = await webhooks.add_endpoint(db, f"http://127.0.0.1:{free_port()}/gone", [], [])
+        fast = Receiver(fast_ep["secret"], tmp_path / "fast.jsonl")
+        slow = Receiver(
+            slow_ep["secret"], tmp_path / "slow.jsonl", "--slow-every", "1", "--slow-s", "10"
+        )
+        receivers.extend([fast, slow])
+        for ep, rec in ((fast_ep, fast), (slow_ep, slow)):
+            await _point(db, ep["id"], rec.url)
+            rec.start()
+        ids = await _emit(db, 10)
+        async with _delivering(db, settings):
+            await _wait(lambda: fast.delivered_ids() == ids, 60, "the fast receiver")
+            assert len(slow.records()) <= 2, "the slow one is still on its first events"
+        listed = {r["id"]: r for r in await webhooks.list_endpoints(db)}
+        assert listed[fast_ep["id"]]["queued"] == 0 and listed[fast_ep["id"]]["delivered"] == 10
+        assert listed[dead_ep["id"]]["failures"] >= 1
+        assert listed[dead_ep["id"]]["queued"] == 10 and listed[dead_ep["id"]]["delivered"] == 0
+        assert "ConnectError" in listed[dead_ep["id"]]["last_error"]
+
+
+async def _point(db: Database, endpoint_id: int, url: str) -> None:
+    async def fn(tx: Any) -> None:
+        await tx.execute_raw(
+            "UPDATE webhook_endpoints SET url = %s WHERE id = %s", (url, endpoint_id)
+        )
+
+    await db.run("test_point", fn)
+
+
+async def test_an_event_failing_past_the_retry_window_is_given_up_and_recorded(
+    db_url: str, tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    settings = _settings(tmp_path, webhook_retry_hours=1.0 / 3600)  # one second
+    async with Database(db_url, settings, min_size=0, max_size=4) as db:
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        rec = Receiver(ep["secret"], tmp_path / "r.jsonl", "--poison")
+        receivers.append(rec)
+        await _point(db, ep["id"], rec.url)
+        rec.start()
+        ids = await _emit(db, 3, poison_at=2)
+        async with _delivering(db, settings):
+            await _wait(lambda: rec.delivered_ids() == [ids[0], ids[2]], 30, "the give-up")
+        tries = [r for r in rec.records() if r["id"] == ids[1]]
+        assert len(tries) >= 2 and all(r["status"] == 500 for r in tries)
+        (row,) = await webhooks.list_endpoints(db)
+        assert row["given_up"] == 1 and row["delivered"] == 2 and row["queued"] == 0
+
+        async def fn(tx: Any) -> list[dict[str, Any]]:
+            return await tx.execute_raw(
+                "SELECT o.event_id, g.error FROM webhook_giveups g "
+                "JOIN outbound_events o ON o.id = g.event_id"
+            )
+
+        (gave,) = await db.run("test_giveups", fn)
+        assert gave["event_id"] == ids[1] and gave["error"] == "HTTP 500"
+
+
+async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill(
+    db_url: str, tmp_path: Path, receivers: list[Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "AIRTRACK_WEBHOOK_TIMEOUT_S": "1",
+        "AIRTRACK_WEBHOOK_LEASE_S": "2.5",
+        "AIRTRACK_WEBHOOK_BACKOFF_BASE_S": "0.1",
+        "AIRTRACK_WEBHOOK_BACKOFF_MAX_S": "0.5",
+        "AIRTRACK_EVENTS_POLL_S": "0.2",
+    }.items():
+        monkeypatch.setenv(key, value)
+    settings = _settings(tmp_path)
+    async with Database(db_url, settings, min_size=0, max_size=4) as db:
+        # only the test's events: the replicas may raise alerts of their own
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", ["catalog.changed"], [])
+        # fails its first 10 answers; every 9th answer is slower than the timeout (so the
+        # orchestrator retries an event the receiver did take: a duplicate)
+        rec = Receiver(
+            ep["secret"],
+            tmp_path / "r.jsonl",
+            "--fail-first",
+            "10",
+            "--slow-every",
+            "9",
+            "--slow-s",
+            "1.5",
+        )
+        receivers.append(rec)
+        await _point(db, ep["id"], rec.url)
+        reps = [Replica(db_url, tmp_path / f"h{i}", tmp_path / f"rep{i}.log") for i in range(2)]
+        try:
+            for r in reps:
+                r.wait_ready()
+            ids = await _emit(db, 60)  # the receiver is down
+            await asyncio.sleep(2)
+            assert rec.records() == []
+            rec.start()
+            ids += await _emit(db, 60)
+            await _wait(lambda: len(set(rec.delivered_ids())) >= 40, 60, "first deliveries")
+            rec.kill()  # down again, mid-stream
+            ids += await _emit(db, 40)
+            await asyncio.sleep(1.5)
+            rec.start()
+            await _wait(lambda: len(set(rec.delivered_ids())) >= 90, 60, "more deliveries")
+            pid = leader_pid(db_url)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)  # mid-delivery
+            ids += await _emit(db, 40)
+            await _wait(lambda: set(rec.delivered_ids()) >= set(ids), 120, "every event")
+        finally:
+            for r in reps:
+                r.stop()
+        records = rec.records()
+        assert not [r for r in records if r.get("bad")], "every signature verifies"
+        delivered = rec.delivered_ids()
+        first_seen = list(dict.fromkeys(delivered))
+        assert first_seen == ids, "all events, in order, none lost"
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            by_id.setdefault(r["id"], []).append(r)
+        dups = [v for v in by_id.values() if len(v) > 1]
+        assert dups, "the failures and timeouts caused redeliveries"
+        for copies in dups:
+            assert len({json.dumps(c["data"], sort_keys=True) for c in copies}) == 1
+            assert len({c["timestamp"] for c in copies}) == 1
+
+
+async def test_an_event_whose_transaction_commits_late_is_not_skipped(
+    db_url: str, tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    settings = _settings(tmp_path)
+    async with Database(db_url, settings, min_size=0, max_size=4) as db:
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
+        receivers.append(rec)
+        await _point(db, ep["id"], rec.url)
+        rec.start()
+        # a transaction takes its event id first but commits after a later one
+        slow = await psycopg.AsyncConnection.connect(db_url)
+        try:
+            await slow.execute(
+                "SELECT airtrack_emit('catalog.changed', NULL, '{\"n\": \"slow\"}'::jsonb)"
+            )
+            async with _delivering(db, settings):
+                fast_ids = await _emit(db, 1)
+                await asyncio.sleep(1.5)  # delivery runs meanwhile
+                await slow.commit()
+                await _wait(lambda: len(set(rec.delivered_ids())) >= 2, 20, "both events")
+        finally:
+            await slow.close()
+        got = [r["data"]["n"] for r in rec.records() if r["status"] == 200]
+        assert got == ["slow", 1], "in commit-safe order, the late one not skipped"
+        assert rec.delivered_ids()[1] == fast_ids[0]

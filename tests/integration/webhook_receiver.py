@@ -1,0 +1,84 @@
+"""A webhook receiver process for tests: verifies Standard Webhooks signatures.
+
+    python webhook_receiver.py PORT SECRET LOGFILE [--fail-first N] [--slow-every K]
+                               [--slow-s S] [--poison]
+
+Every request that verifies is appended to LOGFILE as one JSON line ``{"id", "type",
+"timestamp", "data", "status", "received_at"}`` (flushed at once, so a SIGKILL loses
+nothing already answered); one that does not verify is answered 400 and logged with
+``"bad": true``. ``--fail-first N`` answers 500 to the first N verified requests,
+``--slow-every K`` sleeps ``--slow-s`` before answering every K-th, ``--poison`` answers
+500 to events whose data has ``"poison": true``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port", type=int)
+    ap.add_argument("secret")
+    ap.add_argument("log")
+    ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--slow-every", type=int, default=0)
+    ap.add_argument("--slow-s", type=float, default=0.0)
+    ap.add_argument("--poison", action="store_true")
+    args = ap.parse_args()
+    verifier = Webhook(args.secret)
+    lock = threading.Lock()
+    counter = {"n": 0}
+    out = open(args.log, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            try:
+                payload = verifier.verify(body, dict(self.headers.items()))
+            except WebhookVerificationError:
+                with lock:
+                    out.write(json.dumps({"bad": True}) + "\n")
+                self._answer(400)
+                return
+            with lock:
+                counter["n"] += 1
+                n = counter["n"]
+            status = 200
+            if n <= args.fail_first or (args.poison and payload["data"].get("poison")):
+                status = 500
+            if args.slow_every and n % args.slow_every == 0:
+                time.sleep(args.slow_s)
+            record = {
+                "id": self.headers["webhook-id"],
+                "type": payload["type"],
+                "timestamp": payload["timestamp"],
+                "data": payload["data"],
+                "status": status,
+                "received_at": time.time(),
+            }
+            with lock:
+                out.write(json.dumps(record) + "\n")
+            self._answer(status)
+
+        def _answer(self, status: int) -> None:
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
