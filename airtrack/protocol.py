@@ -50,6 +50,8 @@ REGISTER_PATH = f"{API_PREFIX}/workers/register"
 HEARTBEAT_PATH = f"{API_PREFIX}/workers/{{worker_id}}/heartbeat"
 DEREGISTER_PATH = f"{API_PREFIX}/workers/{{worker_id}}/deregister"
 PLAYS_PATH = f"{API_PREFIX}/plays"
+#: In-band stream titles (ICY StreamTitle) as workers heard them (issue 11 §3).
+METADATA_PATH = f"{API_PREFIX}/metadata"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
 #: The per-worker credential a worker presents on every call (docs/security.md).
 CREDENTIAL_HEADER = "X-Airtrack-Credential"
@@ -195,6 +197,43 @@ class PlayResult(_Model):
 
 
 class PlaysResponse(_Model):
+    results: list[PlayResult]
+
+
+class TitleIn(_Model):
+    """A stream's in-band title changed at ``at`` (wall time of the audio it sat in).
+
+    ``title`` None: the metadata block named no title; "": the station cleared it.
+    Fenced by ``epoch`` like a play; ``key`` makes the report idempotent.
+    """
+
+    key: str = Field(min_length=8, max_length=128)
+    stream_id: int = Field(ge=1, le=MAX_ID)
+    epoch: Epoch
+    at: datetime
+    title: str | None = Field(default=None, max_length=4080)  # 255 blocks of 16 bytes
+    url: str | None = Field(default=None, max_length=4080)
+    encoding: str = Field(default="utf-8", max_length=40)
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
+        try:
+            return v.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
+
+
+class TitlesRequest(_Model):
+    #: The sender, as for plays: every title must be written by this worker.
+    worker_id: WorkerId
+    titles: list[TitleIn] = Field(min_length=1, max_length=1000)
+
+
+class TitlesResponse(_Model):
+    #: statuses as for plays: stored, duplicate, stale
     results: list[PlayResult]
 
 
@@ -346,6 +385,8 @@ class PlayOut(BaseModel):
     ended_at: datetime | None
     confidence: float
     worker_id: str | None
+    #: 'fingerprint' (heard) or 'metadata' (only named by the station's title)
+    play_source: str = "fingerprint"
 
 
 class PrintsUpload(_Model):

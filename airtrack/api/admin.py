@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
@@ -151,10 +151,12 @@ async def get_plays(
     isrc: Annotated[str | None, Query(max_length=12)] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    # heard plays only unless asked: "all" adds the songs only station titles named
+    source: Literal["fingerprint", "all"] = "fingerprint",
 ) -> list[dict[str, Any]]:
     """Plays newest first. When more remain, the ``X-Next-Cursor`` header holds the
     ``next_cursor`` to pass as ``cursor`` for the next page (the body stays a list)."""
-    q = plays.PlayQuery(stream, since, until, track_id, isrc, limit, cursor)
+    q = plays.PlayQuery(stream, since, until, track_id, isrc, limit, cursor, source == "all")
     try:
         rows, next_cursor = await plays.page_plays(st.db, q)
     except ReportRequestError as exc:

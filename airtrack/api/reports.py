@@ -126,7 +126,7 @@ def _route(report: ReportName) -> object:
     return get_report
 
 
-for _name in ("plays", "summary", "coverage"):
+for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishlist"):
     router.add_api_route(
         f"/{_name}",
         _route(_name),  # type: ignore[arg-type]

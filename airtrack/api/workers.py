@@ -14,6 +14,7 @@ from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
+    METADATA_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
@@ -25,6 +26,8 @@ from airtrack.protocol import (
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
+    TitlesRequest,
+    TitlesResponse,
     WorkerId,
 )
 
@@ -160,6 +163,27 @@ async def post_plays(req: PlaysRequest, st: State, credential: Credential = None
     results = await ownership.record_plays(st.db, st.settings, req.plays, worker=req.worker_id)
     st.hooks.observe_plays(req.plays, results, req.worker_id)
     body = PlaysResponse(results=results).model_dump()
+    code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
+    return JSONResponse(body, code)
+
+
+@router.post(
+    METADATA_PATH,
+    response_model=TitlesResponse,
+    responses={
+        ALL_STALE: {"description": "every item had a stale epoch"},
+        422: {"description": "a title out of the time bounds of plays"},
+        **_WRONG,
+    },
+)
+async def post_metadata(req: TitlesRequest, st: State, credential: Credential = None) -> Response:
+    await _speaks_for(st, req.worker_id, credential)
+    try:
+        plays.check_title_times(st.settings, req.titles, datetime.now(UTC))
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    results = await ownership.record_titles(st.db, st.settings, req.titles, worker=req.worker_id)
+    body = TitlesResponse(results=results).model_dump()
     code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
     return JSONResponse(body, code)
 

@@ -23,7 +23,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 report_app = typer.Typer(
-    help="Rights reports: plays, summary, coverage (CSV, JSON or XLSX).", no_args_is_help=True
+    help="Reports: plays, summary, coverage, metadata-check, metadata-wishlist "
+    "(CSV, JSON or XLSX).",
+    no_args_is_help=True,
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(report_app, name="report")
@@ -144,6 +146,12 @@ def plays(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most plays shown.")] = 100,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     json: JsonFlag = False,
+    with_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--with-metadata", help="Also songs only the stations' titles named (not heard)."
+        ),
+    ] = False,
 ) -> None:
     """Plays logged, newest first."""
     admin.plays_list(
@@ -155,6 +163,7 @@ def plays(
         until=until,
         track_id=track,
         isrc=isrc,
+        with_metadata=with_metadata,
     )
 
 
@@ -195,11 +204,14 @@ def _report(name: str) -> None:
         "plays": "One row per play: local and UTC times, credits, identifiers.",
         "summary": "Plays and airtime per station and track, and per track overall.",
         "coverage": "Seconds monitored per station and day, and each gap with its cause.",
+        "metadata-check": "Each airing: station titles against what was heard (confirmed, "
+        "mismatch, fingerprint_only, metadata_only).",
+        "metadata-wishlist": "Songs the stations named but airtrack never heard, by airings.",
     }[name]
     report_app.command(name)(handle_errors(command))
 
 
-for _name in ("plays", "summary", "coverage"):
+for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishlist"):
     _report(_name)
 
 

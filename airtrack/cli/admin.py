@@ -131,13 +131,23 @@ def plays_list(
     until: str | None = None,
     track_id: int | None = None,
     isrc: str | None = None,
+    with_metadata: bool = False,
 ) -> None:
-    """The newest ``limit`` plays (``fmt``: table, json or csv)."""
+    """The newest ``limit`` plays (``fmt``: table, json or csv); heard plays only unless
+    ``with_metadata``."""
     from airtrack.orchestrator.plays import PlayQuery, page_plays
 
     if fmt not in ("table", "json", "csv"):
         fail(f"--format must be table, json or csv, got {fmt!r}")
-    q = PlayQuery(stream, _when(since, "--since"), _when(until, "--until"), track_id, isrc, limit)
+    q = PlayQuery(
+        stream,
+        _when(since, "--since"),
+        _when(until, "--until"),
+        track_id,
+        isrc,
+        limit,
+        with_metadata=with_metadata,
+    )
 
     async def go(db: Database) -> list[dict[str, Any]]:
         return (await page_plays(db, q))[0]
@@ -150,6 +160,7 @@ def plays_list(
             "track_id": track_id,
             "isrc": isrc,
             "limit": limit,
+            "source": "all" if with_metadata else "fingerprint",
         }
         rows = _remote_rows(settings, "/plays", PlayOut, params)
     else:

@@ -11,6 +11,7 @@
 --   airtrack_finish_handoffs revokes whose old owner is gone or overdue are completed
 --   airtrack_move            the leader's compare-and-set of one planned move
 --   airtrack_record_plays    a batch of plays, fenced against the epoch history
+--   airtrack_record_titles   a batch of in-band stream titles, fenced the same way
 --   airtrack_record_epoch    trigger: the owner of every epoch (the fencing history)
 --   airtrack_play_track_snapshot  trigger: a play keeps the song it aired
 --   airtrack_event           the one writer of ownership events
@@ -459,7 +460,7 @@ LANGUAGE sql STABLE AS $fn$
     FROM (SELECT min(q.started_at) AS next_start
           FROM plays p JOIN plays q ON q.stream_id = p.stream_id
           WHERE p.id = p_play AND q.started_at > p.started_at AND q.id <> p.id
-            AND q.track_id IS DISTINCT FROM p.track_id) n;
+            AND q.track_id IS DISTINCT FROM p.track_id AND q.source = 'fingerprint') n;
 $fn$;
 
 -- A batch of plays, one call. Each play is fenced: it is written only with the epoch
@@ -606,6 +607,7 @@ BEGIN
                                  p.started_at + make_interval(secs => coalesce(t.duration_s, 1e6)))
             FROM plays q LEFT JOIN tracks t ON t.id = q.track_id
             WHERE q.id = p.id AND p.stream_id = r.sid AND p.ended_at IS NULL
+              AND p.source = 'fingerprint'  -- a station's title ends with its next title
               AND p.started_at < r.started AND p.id <> v_id
             RETURNING p.id
         LOOP
@@ -620,6 +622,104 @@ BEGIN
 
     IF v_stale <> '{}' THEN
         PERFORM airtrack_event('play.stale', coalesce(p_worker, ''),
+                               jsonb_build_object('streams', v_stale));
+    END IF;
+    RETURN v_out;
+END
+$fn$;
+
+-- ------------------------------------------------------------------ stream titles
+-- A batch of in-band titles (ICY StreamTitle), fenced like plays: written only with the
+-- epoch that owns the stream (or an older epoch of the same worker nobody else wrote).
+-- A title holds until the stream's next one. One naming a song (the caller splits
+-- "Artist - Title" into p_artists/p_songs; NULL when it names none) is also a play of
+-- source 'metadata', open until the next different title ends it (never longer than
+-- p_max_s): a reconnect that re-reports the same title keeps it open.
+CREATE OR REPLACE FUNCTION airtrack_record_titles(
+    p_keys text[],
+    p_sids bigint[],
+    p_epochs bigint[],
+    p_ats timestamptz[],
+    p_titles text[],
+    p_urls text[],
+    p_encodings text[],
+    p_artists text[],
+    p_songs text[],
+    p_max_s double precision,
+    p_worker text
+) RETURNS text[]
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    r record;
+    v_owner record;
+    v_writer text;
+    v_id bigint;
+    v_open record;
+    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
+    v_stale jsonb := '{}';
+BEGIN
+    PERFORM 1 FROM assignments
+    WHERE stream_id = ANY(p_sids) ORDER BY stream_id FOR SHARE;
+
+    FOR r IN
+        SELECT u.*
+        FROM unnest(p_keys, p_sids, p_epochs, p_ats, p_titles, p_urls, p_encodings,
+                    p_artists, p_songs)
+             WITH ORDINALITY AS u(key, sid, epoch, at, title, url, enc, artist, song, ord)
+        ORDER BY u.sid, u.at, u.ord
+    LOOP
+        SELECT epoch, worker_id, state INTO v_owner FROM assignments WHERE stream_id = r.sid;
+        IF NOT FOUND THEN
+            v_writer := NULL;
+        ELSIF v_owner.epoch = r.epoch AND v_owner.state IN ('assigned', 'revoking') THEN
+            v_writer := v_owner.worker_id;
+        ELSE
+            v_writer := airtrack_epoch_writer(r.sid, r.epoch);
+        END IF;
+        IF v_writer IS NULL OR (p_worker IS NOT NULL AND v_writer <> p_worker) THEN
+            v_out[r.ord] := 'stale';
+            v_stale := jsonb_set(v_stale, ARRAY[r.sid::text],
+                                 to_jsonb(coalesce((v_stale->>r.sid::text)::int, 0) + 1));
+            CONTINUE;
+        END IF;
+
+        INSERT INTO stream_titles (idempotency_key, stream_id, at, title, url, encoding,
+                                   worker_id, epoch)
+        VALUES (r.key, r.sid, r.at, r.title, r.url, coalesce(r.enc, 'utf-8'), v_writer,
+                r.epoch)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id INTO v_id;
+        IF v_id IS NULL THEN
+            v_out[r.ord] := 'duplicate';
+            CONTINUE;
+        END IF;
+        v_out[r.ord] := 'stored';
+
+        SELECT p.id, p.track_artist, p.track_title INTO v_open
+        FROM plays p
+        WHERE p.stream_id = r.sid AND p.source = 'metadata' AND p.ended_at IS NULL
+          AND p.started_at <= r.at
+        ORDER BY p.started_at DESC LIMIT 1;
+        IF FOUND AND r.song IS NOT NULL AND v_open.track_title IS NOT DISTINCT FROM r.song
+           AND v_open.track_artist IS NOT DISTINCT FROM r.artist THEN
+            CONTINUE;  -- the same song again (a reconnect): the airing goes on
+        END IF;
+        UPDATE plays
+        SET ended_at = LEAST(r.at, started_at + make_interval(secs => p_max_s))
+        WHERE stream_id = r.sid AND source = 'metadata' AND ended_at IS NULL
+          AND started_at <= r.at;
+        IF r.song IS NOT NULL THEN
+            INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at,
+                               confidence, worker_id, epoch, track_title, track_artist,
+                               source)
+            VALUES ('title:' || r.key, r.sid, NULL, r.at, NULL, 0, v_writer, r.epoch,
+                    r.song, r.artist, 'metadata')
+            ON CONFLICT (idempotency_key) DO NOTHING;
+        END IF;
+    END LOOP;
+
+    IF v_stale <> '{}' THEN
+        PERFORM airtrack_event('title.stale', coalesce(p_worker, ''),
                                jsonb_build_object('streams', v_stale));
     END IF;
     RETURN v_out;

@@ -190,5 +190,11 @@ SELECT airtrack_record_plays(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::b
                              %(origins)s::timestamptz[], %(gap_s)s, %(overlap_s)s,
                              %(align_s)s, %(worker)s) AS statuses
 
+-- name: ownership_record_titles
+SELECT airtrack_record_titles(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::bigint[],
+                              %(ats)s::timestamptz[], %(titles)s::text[], %(urls)s::text[],
+                              %(encodings)s::text[], %(artists)s::text[], %(songs)s::text[],
+                              %(max_s)s, %(worker)s) AS statuses
+
 -- name: ownership_event
 SELECT airtrack_event(%(kind)s, %(subject)s, %(detail)s)

@@ -41,6 +41,7 @@ CROSS JOIN LATERAL (
            q.track_artist, q.track_isrc
     FROM plays q
     WHERE q.stream_id = r.stream_id
+      AND q.source = 'fingerprint'  -- rights reports count what was heard
       AND q.started_at < r.t1
       AND q.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
       AND (q.started_at >= r.t0 OR q.ended_at > r.t0)
@@ -80,6 +81,7 @@ FROM (
                 %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
          WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
     JOIN plays p ON p.stream_id = r.stream_id
+                AND p.source = 'fingerprint'
                 AND p.started_at < r.t1
                 AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
                 AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
@@ -131,11 +133,13 @@ ORDER BY r.stream_id, l.at, l.id
 SELECT p.id, p.stream_id, s.name AS stream, p.track_id,
        COALESCE(t.title, p.track_title) AS title, COALESCE(t.artist, p.track_artist) AS artist,
        COALESCE(t.source, p.track_source) AS source, COALESCE(t.isrc, p.track_isrc) AS isrc,
-       p.started_at, p.ended_at, p.confidence, p.worker_id
+       p.started_at, p.ended_at, p.confidence, p.worker_id, p.source AS play_source
 FROM plays p
 JOIN streams s ON s.id = p.stream_id
 LEFT JOIN tracks t ON t.id = p.track_id
 WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
+  -- heard plays only, unless metadata-only ones are asked for (issue 11 §3)
+  AND (p.source = 'fingerprint' OR %(with_metadata)s::boolean)
   AND (%(since)s::timestamptz IS NULL OR p.started_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR p.started_at < %(until)s)
   AND (%(track_id)s::bigint IS NULL OR p.track_id = %(track_id)s)

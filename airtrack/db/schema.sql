@@ -119,6 +119,9 @@ CREATE TABLE plays (
     track_isrc       text,
     -- where the song's beginning falls on the stream's clock (one per airing: 0010)
     song_origin      timestamptz,
+    -- 'fingerprint': heard; 'metadata': only named by the station's title (0011)
+    source           text NOT NULL DEFAULT 'fingerprint'
+        CHECK (source IN ('fingerprint', 'metadata')),
     CHECK (ended_at IS NULL OR ended_at >= started_at)
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
@@ -259,3 +262,18 @@ CREATE TABLE webhook_giveups (
     error        text,
     PRIMARY KEY (endpoint_id, event_id)
 );
+
+-- In-band stream titles (ICY StreamTitle), change points fenced by epoch (0011).
+CREATE TABLE stream_titles (
+    id               bigserial PRIMARY KEY,
+    idempotency_key  text NOT NULL UNIQUE,
+    stream_id        bigint NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    at               timestamptz NOT NULL,
+    title            text,
+    url              text,
+    encoding         text NOT NULL DEFAULT 'utf-8',
+    worker_id        text,
+    epoch            bigint NOT NULL,
+    recorded_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX stream_titles_stream_at_idx ON stream_titles (stream_id, at);

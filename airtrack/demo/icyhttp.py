@@ -39,7 +39,8 @@ class IcyWriter:
         if title == self.sent_title:
             return b"\x00"
         self.sent_title = title
-        text = f"StreamTitle='{title.replace(chr(39), '')}';".encode()[: 16 * 255]
+        enc = self.st.config.icy_encoding
+        text = f"StreamTitle='{title.replace(chr(39), '')}';".encode(enc, "replace")[: 16 * 255]
         n = -(-len(text) // 16)
         return bytes([n]) + text.ljust(16 * n, b"\x00")
 

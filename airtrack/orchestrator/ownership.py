@@ -17,6 +17,7 @@ transition             when
 :func:`finish_handoffs` the leader's tick: revokes whose old owner is gone
 :func:`apply_moves`    the leader's tick: the balancer's plan, compare-and-set
 :func:`record_plays`   a batch of plays, fenced against the epoch history
+:func:`record_titles`  a batch of stream titles, fenced the same way
 =====================  ========================================================
 
 Events about ownership are written by the database helper ``airtrack_event``
@@ -42,6 +43,7 @@ from airtrack.protocol import (
     PlayResult,
     PlayStatus,
     RegisterRequest,
+    TitleIn,
 )
 from airtrack.settings import Settings
 
@@ -310,5 +312,40 @@ async def record_plays(
     if stale:
         log.warning(
             "plays.stale_refused", count=stale, streams=sorted({p.stream_id for p in plays})
+        )
+    return results
+
+
+async def record_titles(
+    db: Database, settings: Settings, titles: Sequence[TitleIn], *, worker: str | None = None
+) -> list[PlayResult]:
+    """Store a batch of in-band titles; each is ``stored``, ``duplicate`` or ``stale``.
+
+    A title naming a song ("Artist - Title") also opens a play of source 'metadata'.
+    """
+    from airtrack.metadata.match import split_artist_title
+
+    if not titles:
+        return []
+    songs = [split_artist_title(t.title or "") for t in titles]
+    params = {
+        "keys": [t.key for t in titles],
+        "sids": [t.stream_id for t in titles],
+        "epochs": [t.epoch for t in titles],
+        "ats": [t.at for t in titles],
+        "titles": [t.title for t in titles],
+        "urls": [t.url for t in titles],
+        "encodings": [t.encoding for t in titles],
+        "artists": [s[0] if s else None for s in songs],
+        "songs": [s[1] if s else None for s in songs],
+        "max_s": settings.metadata_max_span_s,
+        "worker": worker,
+    }
+    statuses: list[PlayStatus] = await db.fetchval("ownership_record_titles", params)
+    results = [PlayResult(key=t.key, status=s) for t, s in zip(titles, statuses, strict=True)]
+    stale = sum(r.status == "stale" for r in results)
+    if stale:
+        log.warning(
+            "titles.stale_refused", count=stale, streams=sorted({t.stream_id for t in titles})
         )
     return results

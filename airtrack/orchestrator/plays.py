@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from airtrack.db import Database, Row
 from airtrack.errors import InputRefused, ReportRequestError, UnknownStream, UnknownTrack
-from airtrack.protocol import PlayIn
+from airtrack.protocol import PlayIn, TitleIn
 from airtrack.settings import Settings
 
 
@@ -35,6 +35,15 @@ def out_of_bounds(play: PlayIn, settings: Settings, now: datetime) -> str | None
         if (play.ended_at - play.started_at).total_seconds() > settings.play_max_duration_s:
             return f"play {play.key}: longer than {settings.play_max_duration_s:g} s"
     return None
+
+
+def check_title_times(settings: Settings, titles: Sequence[TitleIn], now: datetime) -> None:
+    """Raise :class:`InputRefused` for a title dated outside the bounds plays keep."""
+    future = now + timedelta(seconds=settings.play_max_future_s)
+    oldest = now - timedelta(seconds=settings.play_max_age_s)
+    for t in titles:
+        if not oldest <= t.at <= future:
+            raise InputRefused(f"title {t.key}: at is outside the time bounds of plays")
 
 
 async def check_plays(
@@ -76,6 +85,8 @@ class PlayQuery:
     isrc: str | None = None
     limit: int = 100
     cursor: str | None = None
+    #: heard plays only unless asked: True adds the songs only station titles named
+    with_metadata: bool = False
 
 
 async def page_plays(db: Database, q: PlayQuery) -> tuple[list[Row], str | None]:
@@ -104,6 +115,7 @@ async def page_plays(db: Database, q: PlayQuery) -> tuple[list[Row], str | None]
             "after_at": after_at,
             "after_id": after_id,
             "limit": q.limit + 1,
+            "with_metadata": q.with_metadata,
         },
     )
     more = len(rows) > q.limit

@@ -16,9 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airtrack.errors import ReportRequestError, UnknownStream
 
-ReportName = Literal["plays", "summary", "coverage"]
+ReportName = Literal["plays", "summary", "coverage", "metadata-check", "metadata-wishlist"]
 Format = Literal["csv", "json", "xlsx"]
-REPORTS: tuple[ReportName, ...] = ("plays", "summary", "coverage")
+REPORTS: tuple[ReportName, ...] = (
+    "plays",
+    "summary",
+    "coverage",
+    "metadata-check",
+    "metadata-wishlist",
+)
 FORMATS: tuple[Format, ...] = ("csv", "json", "xlsx")
 
 

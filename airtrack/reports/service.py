@@ -17,6 +17,7 @@ from airtrack.db import Database
 from airtrack.settings import Settings
 
 from .coverage import coverage
+from .metadata import metadata_batches
 from .request import ReportRequest, Station
 from .shape import COLUMNS, Column, ReportRow, coverage_rows
 
@@ -63,6 +64,10 @@ async def batches(
         return
     if report == "coverage":
         async for rows in _coverage(db, settings, prep):
+            yield rows
+        return
+    if report in ("metadata-check", "metadata-wishlist"):
+        async for rows in metadata_batches(db, settings, prep):
             yield rows
         return
     query = "report_plays" if report == "plays" else "report_summary"

@@ -132,6 +132,33 @@ class FeatureSettings(BaseSettings):
         "`streams import` accept.",
     )
 
+    # --- the metadata cross-check (docs/metadata.md) ---------------------
+    metadata_match_threshold: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description=(
+            "Fuzzy similarity (0..1) from which a station's 'Artist - Title' confirms the "
+            "track airtrack heard; below it, a song title is a mismatch."
+        ),
+    )
+    metadata_max_span_s: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "Longest a station title is taken to hold when no next title follows (a stream "
+            "that went down): a metadata-only play never lasts longer."
+        ),
+    )
+    metadata_min_span_s: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "Shortest title span counted as a metadata-only airing (shorter ones are title "
+            "flicker between songs)."
+        ),
+    )
+
     # --- demo -------------------------------------------------------------
     demo_stations_port: int = Field(
         default=8760,

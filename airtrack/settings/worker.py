@@ -105,6 +105,13 @@ class WorkerSettings(BaseSettings):
         le=10,
         description="Audio per captured block: the granularity of lag and silence accounting.",
     )
+    icy_metadata: bool = Field(
+        default=True,
+        description=(
+            "Ask Icecast/Shoutcast streams for in-band titles (Icy-MetaData: 1) and report "
+            "them for the metadata-check report (issue 11 §3)."
+        ),
+    )
     silence_rms: float = Field(
         default=1e-4,
         ge=0,

@@ -1,9 +1,9 @@
 """Capture one live stream: HTTP/Icecast (MP3, AAC, Ogg) or HLS → mono float32 blocks.
 
 Plain HTTP streams are fetched with httpx (redirects followed, connect and read
-timeouts, no ICY metadata interleaving) and fed to PyAV through a file-like
-object, so every failure is classified by what actually happened: an HTTP
-status, an HTML page, bytes that are not audio, a socket that went quiet (read
+timeouts; ICY titles asked for and stripped before decoding, see worker/titles.py) and
+fed to PyAV through a file-like object, so every failure is classified by what actually
+happened: an HTTP status, an HTML page, bytes that are not audio, a socket that went quiet (read
 timeout: a stall is an error, never a hang), bytes that never decode to audio
 (a trickle: "starved"), a redirect loop, or the end of the body. HLS playlists
 are checked the same way, then handed to FFmpeg's HLS demuxer with a read/write
@@ -27,6 +27,7 @@ import numpy as np
 from airtrack.errors import AudioError
 from airtrack.fingerprint.params import SAMPLE_RATE
 from airtrack.settings import Settings
+from airtrack.worker.titles import TitleCallback, TitleClock, metaint_of, strip_icy
 
 FailureKind = Literal[
     "http_status",
@@ -90,6 +91,7 @@ class CaptureOptions:
     connect_timeout_s: float = _connect_timeout_s(_DEFAULTS)
     read_timeout_s: float = _DEFAULTS.stream_read_timeout_s
     user_agent: str = "airtrack-worker"
+    icy_metadata: bool = _DEFAULTS.icy_metadata
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CaptureOptions:
@@ -97,6 +99,7 @@ class CaptureOptions:
             block_s=settings.capture_block_s,
             connect_timeout_s=_connect_timeout_s(settings),
             read_timeout_s=settings.stream_read_timeout_s,
+            icy_metadata=settings.icy_metadata,
         )
 
 
@@ -204,6 +207,7 @@ def capture(
     info: StreamInfo | None = None,
     *,
     audio_timeout_s: float | None = None,
+    on_title: TitleCallback | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield mono float32 blocks (``block_s`` long, at ``sample_rate``) until the stream ends.
 
@@ -211,14 +215,17 @@ def capture(
     ``StreamFailure("ended")`` and every other problem a classified
     :class:`StreamFailure`. With ``audio_timeout_s``, a connection that decodes no
     block for that long (from the request on, or since the last block) is
-    ``StreamFailure("starved")``.
+    ``StreamFailure("starved")``. ``on_title(stream_s, event)`` hears each ICY title
+    (before the block holding its audio is yielded).
     """
     info = info if info is not None else StreamInfo()
     watch = _AudioWatch(audio_timeout_s)
     timeout = httpx.Timeout(
         options.read_timeout_s, connect=options.connect_timeout_s, pool=options.connect_timeout_s
     )
-    headers = {"User-Agent": options.user_agent, "Icy-MetaData": "0"}
+    icy = "1" if options.icy_metadata else "0"
+    headers = {"User-Agent": options.user_agent, "Icy-MetaData": icy}
+    titles = TitleClock(on_title)
     try:
         with (
             httpx.Client(follow_redirects=True, timeout=timeout, headers=headers) as http,
@@ -229,6 +236,9 @@ def capture(
             info.icy_name = resp.headers.get("icy-name")
             _check_status(resp)
             chunks = resp.iter_bytes()
+            metaint = metaint_of(resp.headers.get("icy-metaint"))
+            if metaint is not None:  # whether asked or not: never decode a metadata byte
+                chunks = strip_icy(chunks, metaint, titles)
             first = next(chunks, b"")
             if not first:
                 raise StreamFailure("ended", "stream ended before any data")
@@ -236,11 +246,11 @@ def capture(
             if kind == "hls":
                 info.hls = True
                 resp.close()
-                yield from _decode_hls(info.final_url, options, stop, info, watch)
+                yield from _decode_hls(info.final_url, options, stop, info, watch, titles)
                 return
             body = _Body(first, chunks, stop, watch, info.content_type)
             fmt = _FORMAT_BY_TYPE.get(info.content_type)
-            yield from _decode(body, fmt, options, stop, info, watch)
+            yield from _decode(body, fmt, options, stop, info, watch, titles=titles)
     except httpx.TimeoutException as exc:
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
             raise StreamFailure(
@@ -317,6 +327,8 @@ def _decode(
     info: StreamInfo,
     watch: _AudioWatch,
     container_options: dict[str, str] | None = None,
+    *,
+    titles: TitleClock | None = None,
 ) -> Iterator[np.ndarray]:
     opts = {"probesize": "65536", "analyzeduration": "500000", **(container_options or {})}
     try:
@@ -341,10 +353,21 @@ def _decode(
         block = max(1, round(options.block_s * options.sample_rate))
         pending: list[np.ndarray] = []
         have = 0
+        done = 0  # samples yielded: with ``have``, the stream time of the next packet
         bad = 0
         try:
-            for frame in _frames(container, stream):
+            id3s = [s for s in container.streams.data if s.name == "timed_id3"]
+            for pos, frame, tag in _frames(container, stream, id3s):
                 watch.check()
+                if titles is not None:
+                    if tag is not None:  # HLS timed ID3: pts-timed, not byte-timed
+                        titles.timed_tag(tag[0], tag[1], (done + have) / options.sample_rate)
+                        continue
+                    titles.reached(pos, (done + have) / options.sample_rate)
+                    if frame is not None:
+                        titles.audio_pts(frame.time)
+                elif tag is not None:
+                    continue
                 if frame is None:  # a corrupt packet: radio streams have them; skip a few
                     bad += 1
                     if bad > _MAX_BAD_PACKETS:
@@ -360,6 +383,7 @@ def _decode(
                 while have >= block:
                     joined = np.concatenate(pending)
                     yield joined[:block]
+                    done += block
                     watch.fed()  # after the yield: the consumer's time is not the stream's
                     rest = joined[block:]
                     pending, have = [rest], rest.size
@@ -383,19 +407,34 @@ def _decode(
         container.close()
 
 
-def _frames(container: Any, stream: Any) -> Iterator[Any]:
-    """Decoded frames of ``stream``; None for each packet the decoder refused."""
-    for packet in container.demux(stream):
+def _frames(
+    container: Any, stream: Any, id3s: list[Any]
+) -> Iterator[tuple[int | None, Any, tuple[bytes, float | None] | None]]:
+    """(byte position of the packet, decoded frame, None) of ``stream``, frame None for
+    each packet the decoder refused; (None, None, (tag, pts s)) for a timed ID3 packet."""
+    for packet in container.demux(stream, *id3s):
+        if packet.stream is not stream:
+            if packet.size:
+                pts = float(packet.pts * packet.time_base) if packet.pts is not None else None
+                yield None, None, (bytes(packet), pts)
+            continue
+        pos = packet.pos if packet.pos is not None and packet.pos >= 0 else None
         try:
             frames = packet.decode()
         except av.error.InvalidDataError:
-            yield None
+            yield pos, None, None
             continue
-        yield from frames
+        for frame in frames:
+            yield pos, frame, None
 
 
 def _decode_hls(
-    url: str, options: CaptureOptions, stop: threading.Event, info: StreamInfo, watch: _AudioWatch
+    url: str,
+    options: CaptureOptions,
+    stop: threading.Event,
+    info: StreamInfo,
+    watch: _AudioWatch,
+    titles: TitleClock | None = None,
 ) -> Iterator[np.ndarray]:
     rw = str(int(options.read_timeout_s * 1_000_000))
     yield from _decode(
@@ -406,6 +445,7 @@ def _decode_hls(
         info,
         watch,
         {"rw_timeout": rw, "user_agent": options.user_agent, "probesize": "500000"},
+        titles=titles,
     )
 
 

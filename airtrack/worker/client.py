@@ -36,6 +36,7 @@ from airtrack.protocol import (
     CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
+    METADATA_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
@@ -48,6 +49,9 @@ from airtrack.protocol import (
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
+    TitleIn,
+    TitlesRequest,
+    TitlesResponse,
 )
 from airtrack.resilience import BreakerState, CircuitBreaker, backoff_delay
 from airtrack.settings import Settings
@@ -192,6 +196,21 @@ class OrchestratorClient:
         if resp.status_code == ALL_STALE:
             raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
         return _parse(PlaysResponse, resp)
+
+    async def send_titles(self, titles: list[TitleIn]) -> TitlesResponse:
+        """Send one batch of stream titles; 409 (every one stale) raises :class:`StaleEpoch`."""
+        if self.worker_id is None:
+            raise ValueError("send_titles needs the worker id (pass worker_id= or register first)")
+        body = _dump(TitlesRequest(worker_id=self.worker_id, titles=titles))
+        try:
+            resp = await self._call("POST", METADATA_PATH, json=body, conflict_ok=True)
+        except OrchestratorRejected as exc:
+            if exc.status == WRONG_CREDENTIAL:  # as for plays: keep them queued
+                raise OrchestratorUnavailable(str(exc)) from exc
+            raise
+        if resp.status_code == ALL_STALE:
+            raise StaleEpoch(f"all {len(titles)} titles carry stale epochs: {resp.text[:200]}")
+        return _parse(TitlesResponse, resp)
 
     async def download_snapshot(self, etag: str | None) -> Snapshot | None:
         """The catalog snapshot, or None when ``etag`` is still current (304) or none exists."""

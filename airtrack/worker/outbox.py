@@ -5,7 +5,8 @@ One SQLite file per worker (``HOME/worker-<id>/outbox.sqlite``), WAL journal and
 is one row keyed by its idempotency key; the end of an open play updates the
 same row (``rev`` + 1). A row is deleted only when the orchestrator
 acknowledged *the revision that was sent*, so an end that arrives while the
-start is in flight is never lost.
+start is in flight is never lost. Stream titles (ICY) wait in a table of their own
+beside the plays: written once, deleted when answered.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from airtrack.protocol import PlayIn
+from airtrack.protocol import PlayIn, TitleIn
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plays (
@@ -35,6 +36,11 @@ CREATE TABLE IF NOT EXISTS plays (
     song_origin TEXT
 );
 CREATE INDEX IF NOT EXISTS plays_stream ON plays (stream_id, epoch);
+CREATE TABLE IF NOT EXISTS titles (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key         TEXT NOT NULL UNIQUE,
+    body        TEXT NOT NULL
+);
 """
 
 _UPSERT = """
@@ -87,6 +93,7 @@ class Outbox:
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(plays)")}
         if "song_origin" not in columns:  # an outbox written by an older worker
             self._db.execute("ALTER TABLE plays ADD COLUMN song_origin TEXT")
+        self.titles = TitleQueue(self)
 
     def close(self) -> None:
         with self._lock:
@@ -170,6 +177,52 @@ class Outbox:
     def __len__(self) -> int:
         with self._lock:
             (n,) = self._db.execute("SELECT COUNT(*) FROM plays").fetchone()
+            return int(n)
+
+
+def title_key(stream_id: int, epoch: int, at: datetime, title: str | None) -> str:
+    """Deterministic idempotency key of one title change as this worker heard it."""
+    ms = int(at.astimezone(UTC).timestamp() * 1000)
+    raw = f"title|{stream_id}|{epoch}|{ms}|{title}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+class TitleQueue:
+    """The titles' side of the outbox (same file and lock as the plays)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    def put(self, title: TitleIn) -> None:
+        ob = self._outbox
+        with ob._lock:
+            ob._db.execute(
+                "INSERT INTO titles (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (title.key, title.model_dump_json()),
+            )
+
+    def batch(self, limit: int) -> list[TitleIn]:
+        ob = self._outbox
+        with ob._lock:
+            rows = ob._db.execute(
+                "SELECT body FROM titles ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [TitleIn.model_validate_json(str(r[0])) for r in rows]
+
+    def drop(self, keys: Iterable[str]) -> int:
+        ob = self._outbox
+        with ob._lock:
+            ob._db.execute("BEGIN IMMEDIATE")
+            n = 0
+            for key in keys:
+                n += ob._db.execute("DELETE FROM titles WHERE key = ?", (key,)).rowcount
+            ob._db.execute("COMMIT")
+        return n
+
+    def __len__(self) -> int:
+        ob = self._outbox
+        with ob._lock:
+            (n,) = ob._db.execute("SELECT COUNT(*) FROM titles").fetchone()
             return int(n)
 
 

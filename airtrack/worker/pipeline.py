@@ -31,6 +31,7 @@ from airtrack.settings import Settings
 from airtrack.worker.capture import CaptureOptions, StreamFailure, StreamInfo, capture
 from airtrack.worker.failover import UrlRotation
 from airtrack.worker.outbox import play_key
+from airtrack.worker.titles import TitleReporter
 
 log = get_logger(__name__)
 
@@ -244,13 +245,20 @@ class StreamPipeline:
             back_to_primary = False
             with self._lock:
                 url = self.urls.current
+            titles = TitleReporter(self.assignment.stream_id, self.assignment.epoch, self._sink)
             blocks = capture(
-                url, cfg.capture, self._stop, self.info, audio_timeout_s=cfg.start_timeout_s
+                url,
+                cfg.capture,
+                self._stop,
+                self.info,
+                audio_timeout_s=cfg.start_timeout_s,
+                on_title=titles.heard,
             )
             try:
                 for block in blocks:
                     seconds = block.size / cfg.capture.sample_rate
                     lag = session.on_block(seconds)
+                    titles.flush(session.origin)
                     self.audio_s += seconds
                     with self._lock:
                         factory, fgen = self._factory, self._factory_gen

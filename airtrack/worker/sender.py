@@ -6,6 +6,7 @@ are logged, dropped, and their stream is stopped here. A play the orchestrator r
 outright (4xx) is found by resending the batch one by one and dropped, so that it cannot
 block the queue forever. While the orchestrator is unreachable the sender backs off (at
 least as long as the client's breaker stays open) and the rows wait in the outbox.
+Stream titles go the same way after the plays; a stale or refused title is dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, StaleEpoch
 from airtrack.logging import get_logger
-from airtrack.protocol import PlayIn, PlayResult
+from airtrack.protocol import PlayIn, PlayResult, TitleIn
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.client import OrchestratorClient
@@ -55,6 +56,8 @@ class OutboxSender:
         self._stop_stale_stream = stop_stale_stream
         self.plays_acked = 0
         self.plays_dropped = 0
+        self.titles_acked = 0
+        self.titles_dropped = 0
         self._plays_waiting = asyncio.Event()
 
     def wake(self) -> None:
@@ -65,7 +68,7 @@ class OutboxSender:
         """Send until ``stop`` is set: at once while there is more, else on a wake-up."""
         attempt = 0
         while not stop.is_set():
-            sent = await self.send_batch()
+            sent = await self.send_round()
             if sent > 0:
                 attempt = 0
                 continue
@@ -78,6 +81,14 @@ class OutboxSender:
             self._plays_waiting.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._plays_waiting.wait(), timeout=wait)
+
+    async def send_round(self) -> int:
+        """A batch of plays, then one of titles: settled, 0 when none, −1 when stuck."""
+        sent = await self.send_batch()
+        if sent < 0:
+            return sent
+        titles = await self.send_titles()
+        return titles if titles < 0 else sent + titles
 
     async def send_batch(self) -> int:
         """Send one batch: number of plays settled, 0 when empty, −1 when it could not go."""
@@ -127,6 +138,49 @@ class OutboxSender:
                     return out or None
                 out.extend(res)
             return out
+
+    async def send_titles(self) -> int:
+        """Send one batch of titles: number settled, 0 when none, −1 when it could not go."""
+        batch = await asyncio.to_thread(self.outbox.titles.batch, self.batch_size)
+        if not batch:
+            return 0
+        settled = await self._send_titles(batch)
+        if settled is None:
+            return -1
+        await asyncio.to_thread(self.outbox.titles.drop, settled)
+        return max(1, len(settled))
+
+    async def _send_titles(self, batch: list[TitleIn]) -> list[str] | None:
+        """Keys that are settled (stored, duplicate, or dropped as stale/refused)."""
+        try:
+            results = (await self.client.send_titles(batch)).results
+        except StaleEpoch:
+            log.warning("titles_dropped_stale", count=len(batch))
+            self.titles_dropped += len(batch)
+            return [t.key for t in batch]
+        except OrchestratorUnavailable as exc:
+            self._on_unavailable(str(exc))
+            return None
+        except OrchestratorRejected as exc:
+            if len(batch) == 1:
+                log.error(
+                    "title_rejected_dropped", title=batch[0].model_dump(mode="json"), error=str(exc)
+                )
+                self.titles_dropped += 1
+                return [batch[0].key]
+            out: list[str] = []
+            for t in batch:  # find the bad one: resend one by one
+                res = await self._send_titles([t])
+                if res is None:
+                    return out or None
+                out.extend(res)
+            return out
+        stale = [r.key for r in results if r.status == "stale"]
+        if stale:
+            log.warning("titles_dropped_stale", count=len(stale))
+        self.titles_acked += len(results) - len(stale)
+        self.titles_dropped += len(stale)
+        return [r.key for r in results]
 
     def _drop_stale(self, stale: list[QueuedPlay]) -> None:
         """The stream moved (stale epoch): log and drop its plays, stop running it."""

@@ -28,7 +28,14 @@ from pathlib import Path
 
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, WorkerNotRegistered
 from airtrack.logging import get_logger
-from airtrack.protocol import Assignment, HeartbeatRequest, PlayIn, RegisterRequest, RunningStream
+from airtrack.protocol import (
+    Assignment,
+    HeartbeatRequest,
+    PlayIn,
+    RegisterRequest,
+    RunningStream,
+    TitleIn,
+)
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
@@ -112,6 +119,12 @@ class Supervisor:
     def put(self, play: PlayIn) -> None:
         """The pipelines' sink: store durably, then wake the sender (any thread)."""
         self.outbox.put(play)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.sender.wake)
+
+    def put_title(self, title: TitleIn) -> None:
+        """The pipelines' title sink: store durably, then wake the sender (any thread)."""
+        self.outbox.titles.put(title)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.sender.wake)
 
@@ -353,8 +366,8 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Stop pipelines, flush the outbox, deregister — all within the shutdown budget.
 
-        Plays are flushed *before* deregistering: deregistration moves the streams
-        at once (new epochs), after which our plays would be refused as stale.
+        Plays and titles are flushed *before* deregistering: deregistration moves the
+        streams at once (new epochs), after which they would be refused as stale.
         """
         deadline = time.monotonic() + self.shutdown_timeout_s
         if self._catalog_task is not None:
@@ -369,7 +382,7 @@ class Supervisor:
         while time.monotonic() < deadline - 1.0 and not self.local_mode:
             try:
                 n = await asyncio.wait_for(
-                    self.sender.send_batch(), deadline - time.monotonic() - 1.0
+                    self.sender.send_round(), deadline - time.monotonic() - 1.0
                 )
             except TimeoutError:
                 break

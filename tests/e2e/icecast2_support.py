@@ -265,6 +265,17 @@ class Icecast2:
             out.append({"kind": "song", "title": title, "start": t, "end": end})
         return out
 
+    def set_title(self, mount: str, song: str, charset: str = "UTF-8") -> None:
+        """Set the mount's in-band title as a playout system does: the admin ``updinfo``
+        call (icecast2 then sends it to ICY listeners as ``StreamTitle``)."""
+        r = httpx.get(
+            f"http://127.0.0.1:{self.port}/admin/metadata",
+            params={"mount": f"/{mount}", "mode": "updinfo", "song": song, "charset": charset},
+            auth=("admin", PASSWORD),
+            timeout=5,
+        )
+        r.raise_for_status()
+
     def log_tail(self) -> str:
         parts = []
         for p in [self.dir / "icecast2.out", self.dir / "log" / "error.log"]:

@@ -20,6 +20,9 @@ from scipy import signal
 from airtrack.demo.catalog import demo_catalog
 from airtrack.demo.icecast import META_INT, IcecastServer, default_stations
 from airtrack.demo.playout import Programme, ProgrammeConfig
+from airtrack.metadata.icy import TitleEvent
+from airtrack.metadata.match import looks_like_song
+from airtrack.worker.capture import CaptureOptions, capture
 
 SR = 22050
 SPEED = 4.0
@@ -113,7 +116,7 @@ def test_stream_and_truth_match_the_programme(srv: ServerThread) -> None:
     assert abs(found_s - t_first) < 0.1, (found_s, t_first)
     # The truth is the programme's own schedule, with wall-clock times that fit the speed.
     expect = [a.to_json() for a in ref_prog.airings(until_s=truth["now_s"])]
-    wall = ("started_at", "ended_at")
+    wall = ("started_at", "ended_at", "icy_title")  # what the station's metadata said
     strip = [{k: v for k, v in a.items() if k not in wall} for a in truth["airings"]]
     assert strip == expect
     now_at = datetime.fromisoformat(truth["now_at"])
@@ -160,6 +163,40 @@ def test_icy_metadata_blocks_carry_the_title(srv: ServerThread) -> None:
     # Without the metadata bytes the stream decodes as MP3.
     audio = data[:META_INT] + data[META_INT + 1 + 16 * n : nxt]
     assert len(decode_mp3(audio)) > SR
+
+
+def _station_name(srv: ServerThread, mount: str) -> str:
+    assert srv.server is not None
+    return srv.server.stations[mount].config.name
+
+
+def test_the_stations_titles_are_heard_in_their_encoding(srv: ServerThread) -> None:
+    """issue 11 §3: the worker's capture hears what each station's metadata said."""
+    heard: dict[str, list[TitleEvent]] = {"station1": [], "station2": []}
+    for mount, got in heard.items():
+        stop = threading.Event()
+        blocks = capture(
+            srv.urls["mounts"][mount],
+            CaptureOptions(sample_rate=8000),
+            stop,
+            on_title=lambda _s, e, got=got: got.append(e),  # type: ignore[misc]
+        )
+        t_end = time.monotonic() + 12.0
+        for _ in blocks:
+            if time.monotonic() > t_end:
+                stop.set()
+        blocks.close()
+    for mount, got in heard.items():
+        truth = httpx.get(srv.urls["truth"][mount], timeout=10).json()
+        said = {a["icy_title"] for a in truth["airings"]}
+        enc = truth["icy_encoding"]
+        assert got, mount
+        # every title heard is one the station sent, decoded right
+        assert {e.title for e in got} <= said | {_station_name(srv, mount)}, mount
+        songs = [e for e in got if e.title and looks_like_song(e.title)]
+        assert songs and all(e.encoding == enc for e in songs), (mount, enc, songs)
+        if enc == "cp1252":
+            assert all("\u2013" in (e.title or "") for e in songs)
 
 
 def test_paced_in_real_time_with_a_small_burst(srv: ServerThread) -> None:
