@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -19,25 +18,27 @@ from pydantic import (
     model_validator,
 )
 
+from airtrack.checks import (
+    STREAM_URL_MAX,
+    check_extra,
+    check_stream_name,
+    check_stream_url,
+    check_timezone,
+)
+
+__all__ = [  # the checks are part of the contract: callers import them from here
+    "STREAM_URL_MAX",
+    "check_extra",
+    "check_stream_name",
+    "check_stream_url",
+    "check_timezone",
+]
+
 WorkerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
-
-
-def check_stream_name(v: str) -> str:
-    # Names end up in logs, terminals, the dashboard and URL paths: no control
-    # characters (C0, DEL, C1), no "/" (a path segment), no surrounding blanks.
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in v):
-        raise ValueError("name must not contain control characters")
-    if "/" in v:
-        raise ValueError('name must not contain "/"')
-    if v != v.strip():
-        raise ValueError("name must not start or end with white space")
-    return v
 
 
 #: What a stream may be called: 1–200 printable characters without "/".
 StreamName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_stream_name)]
-#: Longest stream URL accepted (longer ones are not real stream addresses).
-STREAM_URL_MAX = 2048
 Epoch = Annotated[int, Field(ge=0, le=2**62)]
 #: Largest row id PostgreSQL's bigint holds; larger ids are refused with 422, not a 500.
 MAX_ID = 2**63 - 1
@@ -238,46 +239,6 @@ class TitlesResponse(_Model):
 
 
 # --- admin ----------------------------------------------------------------
-
-
-def check_stream_url(value: str) -> str:
-    """``value`` if it is an http(s) URL; raises ``ValueError`` with one line."""
-    text = str(value).strip()
-    if "\x00" in text:
-        raise ValueError("a URL must not contain NUL characters")
-    try:
-        url = AnyUrl(text)
-    except ValueError:
-        raise ValueError(f"invalid URL {text[:200]!r}") from None
-    if url.scheme not in ("http", "https"):
-        raise ValueError(f"stream URL must be http:// or https://, got {text[:200]!r}")
-    if not url.host:
-        raise ValueError(f"stream URL names no host: {text[:200]!r}")
-    if len(text) > STREAM_URL_MAX:
-        raise ValueError(f"stream URL longer than {STREAM_URL_MAX} characters")
-    return text
-
-
-def check_extra(extra: dict[str, Any]) -> dict[str, Any]:
-    """Free-form ``extra`` keys and values: PostgreSQL's jsonb cannot hold NUL."""
-    for key, value in extra.items():
-        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-            raise ValueError("extra keys and values must not contain NUL characters")
-    return extra
-
-
-def check_timezone(value: str) -> str:
-    """``value`` if it is an IANA time zone (``Europe/Lisbon``); raises ``ValueError``."""
-    text = str(value).strip()
-    try:
-        if not text or "\x00" in text or text.startswith(("/", ".")) or ".." in text:
-            raise ValueError
-        ZoneInfo(text)
-    except (ValueError, ZoneInfoNotFoundError, OSError):
-        raise ValueError(
-            f"unknown time zone {text[:64]!r}: use an IANA name such as Europe/Lisbon or UTC"
-        ) from None
-    return text
 
 
 class StreamCreate(_Model):

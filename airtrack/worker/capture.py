@@ -18,32 +18,26 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import av
 import httpx
 import numpy as np
 
-from airtrack.errors import AudioError
 from airtrack.fingerprint.params import SAMPLE_RATE
 from airtrack.settings import Settings
+from airtrack.worker.failures import (
+    TEXT_SNIFF,
+    StreamFailure,
+    check_status,
+    ffmpeg_failure,
+    looks_like_text,
+    sniff,
+    text_failure,
+)
 from airtrack.worker.titles import TitleCallback, TitleClock, metaint_of, strip_icy
 
-FailureKind = Literal[
-    "http_status",
-    "not_found",
-    "html",
-    "not_audio",
-    "stall",
-    "connect",
-    "ended",
-    "silence",
-    "decode",
-    "starved",
-    "redirects",
-]
-
-_PERMANENT: frozenset[str] = frozenset({"not_found", "html", "not_audio", "silence", "redirects"})
+__all__ = ["CaptureOptions", "StreamFailure", "StreamInfo", "capture"]
 
 _FORMAT_BY_TYPE = {
     "audio/mpeg": "mp3",
@@ -60,16 +54,6 @@ _FORMAT_BY_TYPE = {
     "audio/x-wav": "wav",
 }
 _MAX_BAD_PACKETS = 50
-_HLS_TYPES = ("mpegurl", "vnd.apple.mpegurl")
-
-
-class StreamFailure(AudioError):
-    """Why a stream connection failed or ended; ``permanent`` ones need an operator."""
-
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.permanent = kind in _PERMANENT
 
 
 #: The settings' defaults (no environment): the one source of the option defaults below.
@@ -166,7 +150,7 @@ class _Body:
         self._chunks = chunks
         self._stop = stop
         self._watch = watch
-        self._head = bytearray(first[:_TEXT_SNIFF])
+        self._head = bytearray(first[:TEXT_SNIFF])
         self.content_type = content_type
         self.bytes_read = 0
 
@@ -192,11 +176,11 @@ class _Body:
 
     def _sniff_text(self, chunk: bytes) -> None:
         # The first chunk may be a single line: look again until enough has arrived.
-        if len(self._head) >= _TEXT_SNIFF:
+        if len(self._head) >= TEXT_SNIFF:
             return
-        self._head += chunk[: _TEXT_SNIFF - len(self._head)]
-        if _looks_like_text(bytes(self._head)):
-            self._watch.failure = _text_failure(self.content_type)
+        self._head += chunk[: TEXT_SNIFF - len(self._head)]
+        if looks_like_text(bytes(self._head)):
+            self._watch.failure = text_failure(self.content_type)
             raise self._watch.failure
 
 
@@ -234,7 +218,7 @@ def capture(
             info.final_url = str(resp.url)
             info.content_type = resp.headers.get("content-type", "").split(";")[0].strip().lower()
             info.icy_name = resp.headers.get("icy-name")
-            _check_status(resp)
+            check_status(resp)
             chunks = resp.iter_bytes()
             metaint = metaint_of(resp.headers.get("icy-metaint"))
             if metaint is not None:  # whether asked or not: never decode a metadata byte
@@ -242,7 +226,7 @@ def capture(
             first = next(chunks, b"")
             if not first:
                 raise StreamFailure("ended", "stream ended before any data")
-            kind = _sniff(info.content_type, first, info.final_url)
+            kind = sniff(info.content_type, first, info.final_url)
             if kind == "hls":
                 info.hls = True
                 resp.close()
@@ -269,56 +253,6 @@ def capture(
         raise StreamFailure("redirects", f"too many redirects (a redirect loop?): {exc}") from exc
 
 
-def _check_status(resp: httpx.Response) -> None:
-    code = resp.status_code
-    if code < 400:
-        return
-    reason = resp.reason_phrase or ""
-    if code in (404, 410):
-        raise StreamFailure("not_found", f"HTTP {code} {reason}".strip())
-    if code in (401, 403):
-        raise StreamFailure("not_found", f"HTTP {code} {reason} (access refused)".strip())
-    raise StreamFailure("http_status", f"HTTP {code} {reason}".strip())
-
-
-def _sniff(content_type: str, first: bytes, url: str) -> Literal["hls", "audio"]:
-    head = first[:512].lstrip().lower()
-    if head.startswith(b"#extm3u") or any(t in content_type for t in _HLS_TYPES):
-        return "hls"
-    if (
-        content_type in ("text/html", "application/xhtml+xml")
-        or head.startswith(b"<!doctype html")
-        or head.startswith(b"<html")
-    ):
-        raise StreamFailure(
-            "html", f"not audio: the server sent an HTML page (Content-Type {content_type or '?'})"
-        )
-    if content_type.startswith(("text/", "application/json")):
-        raise StreamFailure("not_audio", f"not audio: Content-Type {content_type}")
-    if _looks_like_text(first):
-        raise _text_failure(content_type)
-    return "audio"
-
-
-def _text_failure(content_type: str) -> StreamFailure:
-    return StreamFailure(
-        "not_audio",
-        f"not audio: the body is text although its Content-Type is {content_type or '?'}",
-    )
-
-
-#: Bytes of plain text (printable ASCII and line breaks); every audio container starts
-#: with a binary header or frame sync (ID3, 0xFF.., OggS\0, fLaC\0, RIFF + size).
-_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
-_TEXT_SNIFF = 64
-
-
-def _looks_like_text(first: bytes) -> bool:
-    """True when the first bytes are plain text; too few bytes to tell is not text."""
-    head = first[:512]
-    return len(head) >= _TEXT_SNIFF and all(b in _TEXT_BYTES for b in head)
-
-
 def _decode(
     source: Any,
     fmt: str | None,
@@ -343,7 +277,7 @@ def _decode(
         raise StreamFailure("not_found", "HTTP 404 Not Found") from exc
     except av.error.FFmpegError as exc:
         watch.raise_if_failed(exc)
-        raise _ffmpeg_failure(exc) from exc
+        raise ffmpeg_failure(exc) from exc
     try:
         if not container.streams.audio:
             raise StreamFailure("not_audio", "not audio: the stream has no audio track")
@@ -395,7 +329,7 @@ def _decode(
             if stop.is_set():
                 return
             watch.raise_if_failed(exc)
-            raise _ffmpeg_failure(exc) from exc
+            raise ffmpeg_failure(exc) from exc
         if stop.is_set():
             return
         if have:
@@ -447,14 +381,3 @@ def _decode_hls(
         {"rw_timeout": rw, "user_agent": options.user_agent, "probesize": "500000"},
         titles=titles,
     )
-
-
-def _ffmpeg_failure(exc: Exception) -> StreamFailure:
-    msg = str(exc)
-    if isinstance(exc, TimeoutError) or "timed out" in msg.lower():
-        return StreamFailure("stall", f"stream stalled: {msg}")
-    if isinstance(exc, av.error.HTTPNotFoundError):
-        return StreamFailure("not_found", "HTTP 404 Not Found")
-    if isinstance(exc, av.error.InvalidDataError):
-        return StreamFailure("decode", f"corrupt audio data: {msg}")
-    return StreamFailure("decode", f"decoder error: {msg}")

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,20 +27,14 @@ from airtrack.logging import get_logger
 from airtrack.protocol import Assignment, PlayIn, RunningStream, StreamStatus
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
-from airtrack.worker.capture import CaptureOptions, StreamFailure, StreamInfo, capture
+from airtrack.worker.capture import CaptureOptions, StreamInfo, capture
 from airtrack.worker.failover import UrlRotation
+from airtrack.worker.failures import StreamFailure
 from airtrack.worker.outbox import play_key
+from airtrack.worker.session import Matcher, Session
 from airtrack.worker.titles import TitleReporter
 
 log = get_logger(__name__)
-
-
-class Matcher(Protocol):
-    """What the pipeline needs of :class:`airtrack.fingerprint.matcher.StreamingMatcher`."""
-
-    def feed(self, block: Any) -> Sequence[Any]: ...
-
-    def close(self) -> Sequence[Any]: ...
 
 
 MatcherFactory = Callable[[], Matcher]
@@ -92,46 +85,6 @@ class _OpenPlay:
     started_at: datetime
     confidence: float
     song_origin: datetime | None = None
-
-
-#: How far back the time origin of a connection looks (see ``_Session.on_block``).
-ORIGIN_WINDOW_S = 120.0
-
-
-class _Session:
-    """One connection: its time origin and the matcher(s) fed from it."""
-
-    def __init__(self, wall: Callable[[], float]) -> None:
-        self.wall = wall
-        self.origin: float | None = None
-        self._candidates: deque[tuple[float, float]] = deque()  # (arrival, origin), rising
-        self.audio_s = 0.0
-        self.matcher: Matcher | None = None
-        self.matcher_offset_s = 0.0
-
-    def on_block(self, seconds: float) -> float:
-        """Account a block; returns the lag behind the live edge.
-
-        The origin is the smallest ``arrival − audio position`` over the last
-        ``ORIGIN_WINDOW_S`` (a sliding-window minimum): network delays only ever add,
-        so the minimum sits on the live edge, and the window lets it follow a source
-        whose clock runs slow instead of sliding earlier for as long as it is connected.
-        """
-        self.audio_s += seconds
-        now = self.wall()
-        candidate = now - self.audio_s
-        window = self._candidates
-        while window and window[-1][1] >= candidate:
-            window.pop()
-        window.append((now, candidate))
-        while len(window) > 1 and window[0][0] < now - ORIGIN_WINDOW_S:
-            window.popleft()
-        self.origin = window[0][1]
-        return max(0.0, now - self.origin - self.audio_s)
-
-    def wall_of(self, t_s: float) -> datetime:
-        origin = self.origin if self.origin is not None else self.wall()
-        return datetime.fromtimestamp(origin + self.matcher_offset_s + t_s, UTC)
 
 
 class StreamPipeline:
@@ -239,7 +192,7 @@ class StreamPipeline:
         last_bug: str | None = None
         while not self._stop.is_set():
             self.connections += 1
-            session = _Session(self._wall)
+            session = Session(self._wall)
             gen = -1
             failure: StreamFailure | None = None
             back_to_primary = False
@@ -352,21 +305,21 @@ class StreamPipeline:
             blocks.close()  # type: ignore[attr-defined]
 
     def _swap_matcher(
-        self, session: _Session, factory: MatcherFactory | None, block_s: float
+        self, session: Session, factory: MatcherFactory | None, block_s: float
     ) -> None:
         self._close_matcher(session)
         session.matcher = factory() if factory is not None else None
         # the block being processed (already counted) is the new matcher's first
         session.matcher_offset_s = session.audio_s - block_s
 
-    def _close_matcher(self, session: _Session) -> None:
+    def _close_matcher(self, session: Session) -> None:
         if session.matcher is not None:
             try:
                 self._emit(session, session.matcher.close())
             finally:
                 session.matcher = None
 
-    def _emit(self, session: _Session, events: Sequence[Any]) -> None:
+    def _emit(self, session: Session, events: Sequence[Any]) -> None:
         a = self.assignment
         for ev in events:
             track = int(ev.track_id)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 import time
 from collections.abc import Iterable
@@ -38,6 +37,7 @@ from airtrack.protocol import (
 )
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
+from airtrack.worker.assignment_cache import AssignmentCache
 from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
 from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.outbox import Outbox
@@ -91,7 +91,7 @@ class Supervisor:
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._catalog_task: asyncio.Task[bool] | None = None
-        self._assignments_file = home / "assignments.json"
+        self._assignments = AssignmentCache(home / "assignments.json")
 
     # --- entry -------------------------------------------------------------
 
@@ -190,7 +190,7 @@ class Supervisor:
                 attempt += 1
                 self._set_local(True, str(exc))
                 if not registered and not self.pipelines:
-                    self.apply(self._cached_assignments(), save=False)
+                    self.apply(self._assignments.load(), save=False)
                 s = self.settings
                 retry = backoff_delay(
                     attempt, base=s.heartbeat_retry_base_s, cap=s.heartbeat_retry_cap_s
@@ -285,32 +285,13 @@ class Supervisor:
             if act.assignment is not None:
                 self._start(act.assignment)
         if save:
-            self._save_assignments(desired)
+            self._assignments.save(desired)
 
     def _start(self, a: Assignment) -> None:
         p = StreamPipeline(a, self, self.matcher_factory, self.pipeline_config)
         self.pipelines[a.stream_id] = p
         log.info("stream_start", stream_id=a.stream_id, epoch=a.epoch, name=a.name, url=a.url)
         p.start()
-
-    def _save_assignments(self, desired: list[Assignment]) -> None:
-        data = [a.model_dump(mode="json") for a in desired]
-        tmp = self._assignments_file.with_name("assignments.json.tmp")
-        try:
-            tmp.write_text(json.dumps(data))
-            tmp.replace(self._assignments_file)
-        except OSError as exc:
-            log.warning("assignments_cache_failed", error=str(exc))
-
-    def _cached_assignments(self) -> list[Assignment]:
-        try:
-            data = json.loads(self._assignments_file.read_text())
-            out = [Assignment.model_validate(d) for d in data]
-        except (OSError, ValueError):
-            return []
-        if out:
-            log.warning("local_mode_resume", streams=len(out))
-        return out
 
     # --- catalog ----------------------------------------------------------------
 

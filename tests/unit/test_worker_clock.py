@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airtrack.worker.pipeline import ORIGIN_WINDOW_S, _Session
+from airtrack.worker.session import ORIGIN_WINDOW_S, Session
 
 
 @settings(max_examples=40, deadline=None)
@@ -21,7 +21,7 @@ def test_origin_tracks_the_live_edge(ppm: float, burst_s: float, seed: int) -> N
     rate = 1.0 + ppm * 1e-6  # seconds of audio the source sends per second of wall time
     t0 = 1_000_000.0
     clock = [t0]
-    session = _Session(lambda: clock[0])
+    session = Session(lambda: clock[0])
     aired_at = t0 - burst_s  # wall time at which the first sample of this connection aired
     session.on_block(burst_s) if burst_s else None
     audio = burst_s
@@ -40,6 +40,6 @@ def test_origin_tracks_the_live_edge(ppm: float, burst_s: float, seed: int) -> N
 
 
 def test_wall_of_is_utc() -> None:
-    s = _Session(lambda: 1_000.0)
+    s = Session(lambda: 1_000.0)
     s.on_block(1.0)
     assert s.wall_of(0.0) == datetime.fromtimestamp(999.0, UTC)
