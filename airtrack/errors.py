@@ -145,6 +145,8 @@ class OrchestratorRejected(AirtrackError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+        #: The bad lines of a refused file, when the orchestrator listed them.
+        self.problems: list[str] | None = None
 
 
 class WebhookError(AirtrackError):

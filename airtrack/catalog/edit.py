@@ -74,6 +74,12 @@ class ChangeResult:
             "changes": {k: {"from": a, "to": b} for k, (a, b) in self.changes.items()},
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ChangeResult:
+        """Back from :meth:`to_json` (the remote CLI reads the API's answer)."""
+        changes = {k: (v["from"], v["to"]) for k, v in d["changes"].items()}
+        return cls(int(d["line"]), int(d["track_id"]), str(d["source"]), changes)
+
 
 # -- the CSV ------------------------------------------------------------------------------
 

@@ -53,6 +53,26 @@ class TrackRow:
     release_year: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TrackRow:
+        """Back from :meth:`to_json` (the remote CLI reads the API's answer)."""
+        added = d.get("added_at")
+        return cls(
+            id=int(d["id"]),
+            title=d.get("title"),
+            artist=d.get("artist"),
+            source=str(d["source"]),
+            duration_s=float(d["duration_s"]),
+            added_at=datetime.fromisoformat(added) if added else None,
+            album=d.get("album"),
+            label=d.get("label"),
+            isrc=d.get("isrc"),
+            iswc=d.get("iswc"),
+            composers=tuple(d.get("composers") or ()),
+            release_year=d.get("release_year"),
+            extra=dict(d.get("extra") or {}),
+        )
+
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,

@@ -161,10 +161,16 @@ def add(paths: list[str], jobs: int) -> None:
 
 
 def list_(as_json: bool, search: str | None = None) -> None:
-    from airtrack.catalog.store import list_tracks
+    from airtrack.catalog.store import TrackRow, list_tracks
 
     text = search.replace("\x00", "") if search else None
-    rows = _with_db(settings_from(), lambda db: list_tracks(db, text))
+    settings = settings_from()
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            found = api.get_json("/catalog/tracks", {"search": text})
+        rows = [TrackRow.from_json(t) for t in found]
+    else:
+        rows = _with_db(settings, lambda db: list_tracks(db, text))
     if as_json:
         _print_json([r.to_json() for r in rows])
         return

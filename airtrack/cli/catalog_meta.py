@@ -17,6 +17,7 @@ from airtrack.errors import CatalogError, MetadataImportError
 from airtrack.settings import Settings
 
 from ._common import EXIT_ERROR, err, fail, out, run_async, settings_from, show_value, with_db
+from .remote import AdminClient, is_remote
 
 
 def _say(text: str) -> None:
@@ -66,7 +67,12 @@ def _show_lines(track: TrackRow) -> list[str]:
 def show(track_id: int, as_json: bool) -> None:
     from airtrack.catalog.store import get_track
 
-    track = run_async(with_db(settings_from(), lambda db: get_track(db, track_id)))
+    settings = settings_from()
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            track: TrackRow | None = TrackRow.from_json(api.get_json(f"/catalog/tracks/{track_id}"))
+    else:
+        track = run_async(with_db(settings, lambda db: get_track(db, track_id)))
     if track is None:
         fail(f"no track #{track_id} in the catalog")
     if as_json:
@@ -110,10 +116,20 @@ def edit(
     extra = parse_meta(meta)
     if not fields and not extra:
         fail("nothing to change: give at least one option (see --help)")
+    settings = settings_from()
+    if is_remote():
+        body: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+        if composers is not None:
+            body["composers"] = composers
+        body["extra"] = extra
+        with AdminClient.from_settings(settings) as api:
+            doc = api.send_json(
+                "PATCH", f"/catalog/tracks/{track_id}", body, {"dry_run": dry_run or None}
+            )
+        _report([ChangeResult.from_json(t) for t in doc["tracks"]], dry_run, as_json)
+        return
     result = run_async(
-        with_db(
-            settings_from(), lambda db: edit_track(db, track_id, fields, extra, dry_run=dry_run)
-        )
+        with_db(settings, lambda db: edit_track(db, track_id, fields, extra, dry_run=dry_run))
     )
     _report([result], dry_run, as_json)
 
@@ -123,6 +139,19 @@ def import_metadata(path: Path, dry_run: bool, as_json: bool) -> None:
 
     settings = settings_from()
     data = _read(path, settings)
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            try:
+                doc = api.post_file(
+                    "/catalog/tracks/import-metadata",
+                    data,
+                    {"dry_run": dry_run or None},
+                    MetadataImportError,
+                )
+            except MetadataImportError as exc:
+                refused(exc)
+        _report([ChangeResult.from_json(t) for t in doc["tracks"]], dry_run, as_json)
+        return
     try:
         changes, problems = parse_metadata_csv(data, settings.import_max_bytes)
         results = run_async(

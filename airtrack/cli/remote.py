@@ -14,13 +14,13 @@ API's message; an unreachable API as :class:`~airtrack.errors.OrchestratorUnavai
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable
+from airtrack.errors import AirtrackError, OrchestratorRejected, OrchestratorUnavailable
 from airtrack.protocol import API_PREFIX
 from airtrack.settings import Settings
 
@@ -90,7 +90,13 @@ class AdminClient:
                 raise OrchestratorUnavailable(
                     f"orchestrator at {self.url} answered {r.status_code}: {_detail(r)}"
                 )
-            raise OrchestratorRejected(_detail(r), status=r.status_code)
+            rejected = OrchestratorRejected(_detail(r), status=r.status_code)
+            try:
+                problems = r.json().get("problems")
+            except ValueError:
+                problems = None
+            rejected.problems = list(problems) if isinstance(problems, list) else None
+            raise rejected
         return r
 
     def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -105,8 +111,25 @@ class AdminClient:
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=_clean(params)).json()
 
-    def send_json(self, method: str, path: str, body: Any) -> Any:
-        return self.request(method, path, json=body).json()
+    def send_json(
+        self, method: str, path: str, body: Any, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        return self.request(method, path, json=body, params=_clean(params)).json()
+
+    def post_file(
+        self,
+        path: str,
+        data: bytes,
+        params: Mapping[str, Any],
+        refused: Callable[[str, list[str]], AirtrackError],
+    ) -> Any:
+        """POST a file's bytes; a refused file raises ``refused(message, bad lines)``."""
+        try:
+            return self.request("POST", path, content=data, params=_clean(params)).json()
+        except OrchestratorRejected as exc:
+            if exc.problems is None:
+                raise
+            raise refused(str(exc), exc.problems) from None
 
     @contextmanager
     def stream(

@@ -17,6 +17,7 @@ from airtrack.orchestrator.stations import StationOutcome
 from airtrack.settings import Settings
 
 from ._common import err, fail, out, run_async, show_value, with_db
+from .remote import AdminClient, is_remote
 
 
 def _say(text: str) -> None:
@@ -63,6 +64,12 @@ def edit(
             given[key] = None  # --meta city= clears it
     if not given and not extra:
         fail("nothing to change: give at least one option (see --help)")
+    if is_remote():
+        body = {**given, "extra": extra}
+        with AdminClient.from_settings(settings) as api:
+            doc = api.send_json("PATCH", f"/streams/{name}", body, {"dry_run": dry_run or None})
+        _report([StationOutcome.from_json(o) for o in doc["streams"]], dry_run, as_json)
+        return
     try:
         fields = check_station_fields(given)
         outcome = run_async(
@@ -92,6 +99,15 @@ def import_file(
         data = path.read_bytes()
     except OSError as exc:
         fail(f"{path}: {exc.strerror or exc}")
+    if is_remote():
+        params = {"format": fmt, "filename": path.name, "dry_run": dry_run or None}
+        with AdminClient.from_settings(settings) as api:
+            try:
+                doc = api.post_file("/streams/import", data, params, StationImportError)
+            except StationImportError as exc:
+                refused(exc)
+        _report([StationOutcome.from_json(o) for o in doc["streams"]], dry_run, as_json)
+        return
     try:
         entries, problems = parse_stations(data, path.name, settings.import_max_bytes, fmt)
         outcomes = run_async(

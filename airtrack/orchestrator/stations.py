@@ -72,6 +72,12 @@ class StationOutcome:
             "changes": {k: {"from": a, "to": b} for k, (a, b) in self.changes.items()},
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> StationOutcome:
+        """Back from :meth:`to_json` (the remote CLI reads the API's answer)."""
+        changes = {k: (v["from"], v["to"]) for k, v in d["changes"].items()}
+        return cls(int(d["line"]), str(d["name"]), d["action"], changes)
+
 
 def merge_extra(current: Mapping[str, Any], extra: Mapping[str, str | None]) -> dict[str, Any]:
     """``current`` with ``extra`` merged; a None or empty value removes the key."""

@@ -207,3 +207,44 @@ def test_a_report_broken_off_by_the_server_leaves_no_file(db_url: str, tmp_path:
         assert "broke off the response" in r.stderr, r.stderr
         assert r.stderr.startswith("airtrack: ") and len(r.stderr.strip().splitlines()) == 1
         assert not out.exists() and not list(tmp_path.glob(".broken.csv*"))
+
+
+def test_catalog_and_station_metadata_commands_work_remotely(
+    laptop: dict[str, str], tmp_path: Path
+) -> None:
+    r = cli(laptop, "catalog", "list", "--json", "--search", "Song One")
+    assert r.returncode == 0, r.stderr
+    (one,) = json.loads(r.stdout)
+    assert one["isrc"] and one["title"] == "Song One"
+    r = cli(laptop, "catalog", "show", str(one["id"]))
+    assert r.returncode == 0 and "Song One" in r.stdout, r.stderr
+    r = cli(laptop, "catalog", "edit", str(one["id"]), "--label", "Remote Label")
+    assert r.returncode == 0, r.stderr
+    assert "Remote Label" in r.stdout and "changed 1 track" in r.stdout
+    r = cli(laptop, "catalog", "show", str(one["id"]), "--json")
+    assert json.loads(r.stdout)["label"] == "Remote Label"
+    r = cli(laptop, "catalog", "show", "999999")
+    assert r.returncode == 1 and "no track #999999" in r.stderr
+
+    good = tmp_path / "meta.csv"
+    good.write_text(f"track_id,album\n{one['id']},Remote Album\n")
+    r = cli(laptop, "catalog", "import-metadata", str(good), "--dry-run")
+    assert r.returncode == 0 and "would change 1 track" in r.stdout, r.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"track_id,isrc\n{one['id']},not-an-isrc\n999999,\n")
+    r = cli(laptop, "catalog", "import-metadata", str(bad))
+    assert r.returncode == 1, r.stdout
+    assert "line 2" in r.stderr and "line 3" in r.stderr, r.stderr
+    r = cli(laptop, "catalog", "show", str(one["id"]), "--json")
+    assert json.loads(r.stdout)["album"] != "Remote Album", "dry run and refusal wrote nothing"
+
+    r = cli(laptop, "streams", "edit", PARIS, "--timezone", "Europe/Lisbon")
+    assert r.returncode == 0, r.stderr
+    stations = tmp_path / "stations.csv"
+    stations.write_text("name,url,timezone\nRemote Two,http://127.0.0.1:9/r2,Asia/Tokyo\n")
+    r = cli(laptop, "streams", "import", str(stations))
+    assert r.returncode == 0, r.stderr
+    r = cli(laptop, "streams", "list", "--json")
+    zones = {s["name"]: s["timezone"] for s in json.loads(r.stdout)}
+    assert zones[PARIS] == "Europe/Lisbon" and zones["Remote Two"] == "Asia/Tokyo"
+    assert not (tmp_path / "laptop-home" / "pg").exists(), "no database on the laptop"
