@@ -1,4 +1,4 @@
-"""Issue 16 §7 and §8 against a real orchestrator process: one confidence, one true end.
+"""issue 16 §7 and issue 16 §8 against a real orchestrator process: one confidence, one true end.
 
 Two simulated workers speak plain HTTP to ``airtrack orchestrator`` (its own control
 loop moves the stream from one to the other); the play log is read back through the API.
@@ -73,6 +73,8 @@ class HttpWorker:
     def deregister(self) -> None:
         r = self.http.post(f"/workers/{self.id}/deregister")
         assert r.status_code == 200, r.text
+
+    def close(self) -> None:
         self.http.close()
 
 
@@ -88,26 +90,33 @@ def _track(db_url: str, title: str) -> int:
 
 
 def test_confidence_and_end_hold_across_a_real_handoff(replica: Any, db_url: str) -> None:
-    api = httpx.Client(base_url=f"{replica.url}/api/v1", headers=ADMIN_H, timeout=10)
+    with httpx.Client(base_url=f"{replica.url}/api/v1", headers=ADMIN_H, timeout=10) as api:
+        a, b = HttpWorker(replica.url, "real-a"), HttpWorker(replica.url, "real-b")
+        try:
+            _handoff(api, a, b, db_url)
+        finally:
+            a.close()
+            b.close()
+
+
+def _handoff(api: httpx.Client, a: HttpWorker, b: HttpWorker, db_url: str) -> None:
     r = api.post("/streams", json={"name": "handoff", "url": "http://127.0.0.1:9/h"})
     assert r.status_code == 201, r.text
     sid = int(r.json()["id"])
     song, after = _track(db_url, "Song"), _track(db_url, "After")
-    a = HttpWorker(replica.url, "real-a")
     a.register()
     a.owns(sid)
     t0 = datetime.now(UTC) - timedelta(minutes=10)
     true_end = t0 + timedelta(seconds=150)
-    # §7: detected with little evidence, ended with a lot
+    # issue 16 §7: detected with little evidence, ended with a lot
     assert a.play(sid, song, "real-song-a", t0, confidence=0.65) == "stored"
     assert a.play(sid, song, "real-song-a", t0, confidence=0.999, end=true_end) == "stored"
     assert a.play(sid, after, "real-after-a", true_end) == "stored"
     # the stream moves to b through the real control loop
-    b = HttpWorker(replica.url, "real-b")
     b.register()
     a.deregister()
     b.owns(sid)
-    # §8: b dates the tail of the song it heard 16 s late
+    # issue 16 §8: b dates the tail of the song it heard 16 s late
     start_b = t0 + timedelta(seconds=1)
     assert b.play(sid, song, "real-song-b", start_b) == "stored"
     b.play(sid, song, "real-song-b", start_b, end=true_end + timedelta(seconds=16))
@@ -117,4 +126,3 @@ def test_confidence_and_end_hold_across_a_real_handoff(replica: Any, db_url: str
     assert first["confidence"] == 0.999
     assert datetime.fromisoformat(first["started_at"]) == t0
     assert datetime.fromisoformat(first["ended_at"]) == true_end
-    api.close()
