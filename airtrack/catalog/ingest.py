@@ -87,6 +87,7 @@ class DatabaseTrackStore:
 @dataclass(frozen=True, slots=True)
 class _Analysis:
     prints: bytes = b""
+    peaks: bytes = b""
     duration_s: float = 0.0
     title: str | None = None
     artist: str | None = None
@@ -97,10 +98,11 @@ class _Analysis:
 def _analyse(path: str) -> _Analysis:
     """Tags + fingerprint of one file; every failure becomes a one-line ``error``."""
     from airtrack.catalog.tags import read_rights_tags
-    from airtrack.fingerprint import fingerprint_file, pack_prints, probe_duration, read_tags
+    from airtrack.fingerprint import pack_prints, probe_duration, read_tags
+    from airtrack.fingerprint.peaks import fingerprint_file_with_peaks, pack_peaks
 
     try:
-        prints = fingerprint_file(path)
+        prints, peaks = fingerprint_file_with_peaks(path)
         if len(prints) == 0:
             return _Analysis(error="no usable sound to fingerprint (silent or featureless)")
         announced = probe_duration(path)
@@ -117,6 +119,7 @@ def _analyse(path: str) -> _Analysis:
         meta = read_rights_tags(path)
         return _Analysis(
             prints=pack_prints(prints),
+            peaks=pack_peaks(peaks),
             duration_s=prints.duration_s,
             title=tag_title or meta.pop("title", None) or name_title,
             artist=tag_artist or meta.pop("artist", None) or name_artist,
@@ -269,6 +272,7 @@ class _Batch:
             job.sha,
             analysis.prints,
             analysis.meta,
+            analysis.peaks,
         )
         try:
             outcome = await self.store.add_track(track)

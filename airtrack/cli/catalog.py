@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -66,15 +67,37 @@ def _print_json(value: object) -> None:
 
 
 class _Bar:
-    """A progress bar on stderr when it is a terminal; ``say`` prints a result line."""
+    """A progress bar on stderr when it is a terminal; ``say`` prints a result line.
 
-    def __init__(self, progress: Progress | None, task: TaskID | None) -> None:
+    Not a terminal (a log, a pipe): ``tick`` writes a progress line to stderr at most
+    every ``catalog_progress_line_s`` seconds instead, so a long batch shows it is alive.
+    """
+
+    def __init__(self, progress: Progress | None, task: TaskID | None, every_s: float) -> None:
         self._progress = progress
         self._task = task
+        self._every_s = every_s
+        self._last_tick = time.monotonic()
 
     def advance_to(self, completed: float) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=completed)
+
+    def set_total(self, total: float | None) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total)
+
+    def describe(self, text: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=text)
+
+    def tick(self, line: str, *, force: bool = False) -> None:
+        if self._progress is not None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_tick >= self._every_s:
+            self._last_tick = now
+            err.print(_safe(line), markup=False, highlight=False, soft_wrap=True)
 
     def say(self, text: str, *, style: str | None = None) -> None:
         if self._progress is not None and out.is_terminal:
@@ -87,9 +110,11 @@ class _Bar:
 
 
 @contextmanager
-def _progress(description: str, total: float | None, *, counts: bool) -> Iterator[_Bar]:
+def _progress(
+    description: str, total: float | None, *, counts: bool, every_s: float = 10.0
+) -> Iterator[_Bar]:
     if not err.is_terminal:
-        yield _Bar(None, None)
+        yield _Bar(None, None, every_s)
         return
     columns = [
         TextColumn("[progress.description]{task.description}"),
@@ -101,7 +126,7 @@ def _progress(description: str, total: float | None, *, counts: bool) -> Iterato
     with Progress(
         *columns, console=err, transient=True, redirect_stdout=False, redirect_stderr=False
     ) as progress:
-        yield _Bar(progress, progress.add_task(description, total=total))
+        yield _Bar(progress, progress.add_task(description, total=total), every_s)
 
 
 # -- catalog add -------------------------------------------------------------------------
