@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -107,16 +107,20 @@ async def test_reindex_cli_reports_progress_and_tracks_that_need_audio(
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
     env |= {"AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_HOME": str(tmp_path / "home")}
     env["AIRTRACK_CATALOG_PROGRESS_LINE_S"] = "0.001"
-    done = subprocess.run(
-        [sys.executable, "-m", "airtrack", "catalog", "reindex", "--jobs", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "reindex: 1/1 tracks" in done.stderr  # the line a log gets instead of a bar
-    assert "1 track re-derived from stored peaks" in done.stdout
-    assert "1 track have no stored peaks and need their audio again" in done.stdout
-    assert "now serve" in done.stdout
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "airtrack", "catalog", "reindex", "--jobs", "1",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out_b, err_b = await asyncio.wait_for(proc.communicate(), 300)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    stdout, stderr = out_b.decode(), err_b.decode()
+    assert proc.returncode == 0, stderr
+    assert "reindex: 1/1 tracks" in stderr  # the line a log gets instead of a bar
+    assert "1 track re-derived from stored peaks" in stdout
+    assert "1 track have no stored peaks and need their audio again" in stdout
+    assert "now serve" in stdout
     assert {e for e, _ in (await _prints(db)).values()} == {ENGINE, "landmark-v0"}
