@@ -200,6 +200,19 @@ class _Runner:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
+    def abort(self) -> None:
+        """Stop now (Ctrl-C): the files being fingerprinted are dropped, not finished (a
+        re-run does them again), so the pool's workers are ended by pid."""
+        if self.pool is None:
+            return
+        workers = list(self.pool._processes.values())  # no public handle in Python 3.11
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.kill()
+        for proc in workers:
+            proc.join()
+        self.pool = None
+
 
 Report = Callable[[FileResult], None]
 
@@ -348,6 +361,10 @@ async def ingest(
                 await batch.settle_one()
         while batch.flying:
             await batch.settle_one()
+    except asyncio.CancelledError:
+        log.info("catalog.ingest.interrupted", done=summary.results_seen)
+        runner.abort()
+        raise
     finally:
         for fut in batch.flying:
             fut.cancel()
