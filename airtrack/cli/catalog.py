@@ -139,7 +139,7 @@ def _eta(seconds: float) -> str:
 
 
 def add(paths: list[str], jobs: int) -> None:
-    from airtrack.catalog.ingest import FileResult, IngestSummary, discover, ingest
+    from airtrack.catalog.ingest import FileResult, discover, ingest
 
     settings = settings_from()
     items = list(discover(paths))
