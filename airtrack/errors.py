@@ -23,6 +23,7 @@ AirtrackError
 │                          (CLI: one line, exit 1; API: 400)
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
+│   └── SnapshotCorrupt        a snapshot download fails its checksum (retried, never loaded)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
 ├── OrchestratorRejected   the orchestrator refused a request (4xx); retrying will not help
 └── WebhookError           a webhook endpoint request is invalid (bad URL, type, stream)
@@ -116,6 +117,11 @@ class StaleEpoch(AirtrackError):
 
 class OrchestratorUnavailable(AirtrackError):
     """The orchestrator cannot be reached right now."""
+
+
+class SnapshotCorrupt(OrchestratorUnavailable):
+    """Every download of the catalog snapshot failed its checksum (truncated or damaged
+    on the way): the worker keeps its current catalog and tries again later."""
 
 
 class IndexFileError(AirtrackError):

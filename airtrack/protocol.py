@@ -54,6 +54,8 @@ PLAYS_PATH = f"{API_PREFIX}/plays"
 #: In-band stream titles (ICY StreamTitle) as workers heard them (issue 11 §3).
 METADATA_PATH = f"{API_PREFIX}/metadata"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
+#: sha256 (hex) of the snapshot body: the worker loads only a download that matches it.
+SNAPSHOT_SHA256_HEADER = "X-Airtrack-Sha256"
 #: The per-worker credential a worker presents on every call (docs/security.md).
 CREDENTIAL_HEADER = "X-Airtrack-Credential"
 #: A credential that does not speak for the worker id in the request.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,6 +21,7 @@ from airtrack.protocol import (
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
+    SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
     WRONG_CREDENTIAL,
     HeartbeatRequest,
@@ -207,4 +211,30 @@ async def snapshot(st: State, if_none_match: Annotated[str | None, Header()] = N
     etag = f'"{version}"'
     if if_none_match and if_none_match.strip() in (etag, version):
         return Response(status_code=304, headers={"ETag": etag})
-    return FileResponse(path, media_type="application/octet-stream", headers={"ETag": etag})
+    headers = {"ETag": etag, SNAPSHOT_SHA256_HEADER: await _sha256_of(path)}
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+# snapshot files never change once renamed into place: each is hashed once
+# (keyed by path, size and mtime, so a file rebuilt under the same name is hashed again)
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+async def _sha256_of(path: str | os.PathLike[str]) -> str:
+    st = os.stat(path)
+    key = (os.fspath(path), st.st_size, st.st_mtime_ns)
+    digest = _digests.get(key)
+    if digest is None:
+        digest = await asyncio.to_thread(_hash_file, path)
+        if len(_digests) > 8:  # only the current and the previous few are ever asked for
+            _digests.clear()
+        _digests[key] = digest
+    return digest
+
+
+def _hash_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

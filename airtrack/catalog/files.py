@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -78,9 +78,15 @@ class IngestSummary:
     failed: int = 0
     ignored: int = 0
     results_seen: int = 0
+    #: seconds of audio fingerprinted (added or updated files)
+    audio_s: float = 0.0
+    #: the failed files, for the list at the end of a long batch
+    failures: list[FileResult] = field(default_factory=list)
 
     def count(self, result: FileResult) -> None:
         self.results_seen += 1
+        if result.status in ("added", "updated"):
+            self.audio_s += result.duration_s or 0.0
         if result.status == "added":
             self.added += 1
         elif result.status == "duplicate":
@@ -89,6 +95,7 @@ class IngestSummary:
             self.updated += 1
         elif result.status == "failed":
             self.failed += 1
+            self.failures.append(result)
         else:
             self.ignored += 1
 

@@ -87,6 +87,7 @@ class DatabaseTrackStore:
 @dataclass(frozen=True, slots=True)
 class _Analysis:
     prints: bytes = b""
+    peaks: bytes = b""
     duration_s: float = 0.0
     title: str | None = None
     artist: str | None = None
@@ -97,10 +98,11 @@ class _Analysis:
 def _analyse(path: str) -> _Analysis:
     """Tags + fingerprint of one file; every failure becomes a one-line ``error``."""
     from airtrack.catalog.tags import read_rights_tags
-    from airtrack.fingerprint import fingerprint_file, pack_prints, probe_duration, read_tags
+    from airtrack.fingerprint import pack_prints, probe_duration, read_tags
+    from airtrack.fingerprint.peaks import fingerprint_file_with_peaks, pack_peaks
 
     try:
-        prints = fingerprint_file(path)
+        prints, peaks = fingerprint_file_with_peaks(path)
         if len(prints) == 0:
             return _Analysis(error="no usable sound to fingerprint (silent or featureless)")
         announced = probe_duration(path)
@@ -117,6 +119,7 @@ def _analyse(path: str) -> _Analysis:
         meta = read_rights_tags(path)
         return _Analysis(
             prints=pack_prints(prints),
+            peaks=pack_peaks(peaks),
             duration_s=prints.duration_s,
             title=tag_title or meta.pop("title", None) or name_title,
             artist=tag_artist or meta.pop("artist", None) or name_artist,
@@ -197,6 +200,19 @@ class _Runner:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
+    def abort(self) -> None:
+        """Stop now (Ctrl-C): the files being fingerprinted are dropped, not finished (a
+        re-run does them again), so the pool's workers are ended by pid."""
+        if self.pool is None:
+            return
+        workers = list(self.pool._processes.values())  # no public handle in Python 3.11
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.kill()
+        for proc in workers:
+            proc.join()
+        self.pool = None
+
 
 Report = Callable[[FileResult], None]
 
@@ -269,6 +285,7 @@ class _Batch:
             job.sha,
             analysis.prints,
             analysis.meta,
+            analysis.peaks,
         )
         try:
             outcome = await self.store.add_track(track)
@@ -344,6 +361,10 @@ async def ingest(
                 await batch.settle_one()
         while batch.flying:
             await batch.settle_one()
+    except asyncio.CancelledError:
+        log.info("catalog.ingest.interrupted", done=summary.results_seen)
+        runner.abort()
+        raise
     finally:
         for fut in batch.flying:
             fut.cancel()

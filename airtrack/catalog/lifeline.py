@@ -28,7 +28,12 @@ _POLL_S = 0.5
 
 
 def tie_to(parent_pid: int) -> None:
-    """Pool initializer: this process exits as soon as ``parent_pid`` has exited."""
+    """Pool initializer: this process exits as soon as ``parent_pid`` has exited.
+
+    Ctrl-C reaches the whole process group: the worker ignores it and leaves stopping to
+    the parent (which ends its pool), instead of dying mid-file with a traceback each.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(signal.SIGKILL)
     threading.Thread(target=_watch, args=(parent_pid,), name="lifeline", daemon=True).start()
 

@@ -122,7 +122,8 @@ async def _build(db: Database, settings: Settings, folder: Path) -> Snapshot:
         log.warning(
             "catalog.snapshot.stale_prints",
             tracks=stale,
-            hint="re-add these files so that the current engine fingerprints them",
+            hint="`airtrack catalog reindex` re-derives them from stored peaks; "
+            "tracks without peaks need their files re-added",
         )
     loop = asyncio.get_running_loop()
     for attempt in range(1, settings.snapshot_build_attempts + 1):

@@ -14,6 +14,7 @@ from typing import Any
 from airtrack.db import Database, Tx
 from airtrack.errors import CatalogError
 from airtrack.fingerprint import PRINTS_VERSION
+from airtrack.fingerprint.params import PEAKS_VERSION
 from airtrack.logging import get_logger
 
 __all__ = [
@@ -137,6 +138,9 @@ class NewTrack:
     prints: bytes
     #: album, label, isrc, iswc, composers, release_year from the file's tags
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: the spectral peaks (``pack_peaks``): prints are re-derived from them by a reindex;
+    #: empty where the sender does not have them (remote uploads)
+    peaks: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,11 @@ async def add_track(db: Database, track: NewTrack) -> AddOutcome:
             "catalog_put_prints",
             {"track_id": new_id, "engine": ENGINE, "prints": track.prints},
         )
+        if track.peaks:
+            await t.execute(
+                "catalog_put_peaks",
+                {"track_id": new_id, "version": PEAKS_VERSION, "peaks": track.peaks},
+            )
         await t.fetchval("catalog_bump_revision")
         return AddOutcome(status, int(new_id))
 

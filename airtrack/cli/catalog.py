@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,6 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from airtrack.catalog.files import IngestSummary
 from airtrack.db import Database
 from airtrack.localtime import show_time
 from airtrack.settings import Settings
@@ -36,6 +38,7 @@ from .remote import AdminClient, is_remote
 T = TypeVar("T")
 
 EXIT_NO_MATCH = 1
+EXIT_INTERRUPTED = 130  # run_async's exit on Ctrl-C
 
 
 def _safe(text: object) -> str:
@@ -66,15 +69,37 @@ def _print_json(value: object) -> None:
 
 
 class _Bar:
-    """A progress bar on stderr when it is a terminal; ``say`` prints a result line."""
+    """A progress bar on stderr when it is a terminal; ``say`` prints a result line.
 
-    def __init__(self, progress: Progress | None, task: TaskID | None) -> None:
+    Not a terminal (a log, a pipe): ``tick`` writes a progress line to stderr at most
+    every ``catalog_progress_line_s`` seconds instead, so a long batch shows it is alive.
+    """
+
+    def __init__(self, progress: Progress | None, task: TaskID | None, every_s: float) -> None:
         self._progress = progress
         self._task = task
+        self._every_s = every_s
+        self._last_tick = time.monotonic()
 
     def advance_to(self, completed: float) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=completed)
+
+    def set_total(self, total: float | None) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total)
+
+    def describe(self, text: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=text)
+
+    def tick(self, line: str, *, force: bool = False) -> None:
+        if self._progress is not None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_tick >= self._every_s:
+            self._last_tick = now
+            err.print(_safe(line), markup=False, highlight=False, soft_wrap=True)
 
     def say(self, text: str, *, style: str | None = None) -> None:
         if self._progress is not None and out.is_terminal:
@@ -87,9 +112,11 @@ class _Bar:
 
 
 @contextmanager
-def _progress(description: str, total: float | None, *, counts: bool) -> Iterator[_Bar]:
+def _progress(
+    description: str, total: float | None, *, counts: bool, every_s: float = 10.0
+) -> Iterator[_Bar]:
     if not err.is_terminal:
-        yield _Bar(None, None)
+        yield _Bar(None, None, every_s)
         return
     columns = [
         TextColumn("[progress.description]{task.description}"),
@@ -101,10 +128,14 @@ def _progress(description: str, total: float | None, *, counts: bool) -> Iterato
     with Progress(
         *columns, console=err, transient=True, redirect_stdout=False, redirect_stderr=False
     ) as progress:
-        yield _Bar(progress, progress.add_task(description, total=total))
+        yield _Bar(progress, progress.add_task(description, total=total), every_s)
 
 
 # -- catalog add -------------------------------------------------------------------------
+
+
+def _eta(seconds: float) -> str:
+    return _duration(seconds) if seconds < 360_000 else "?"
 
 
 def add(paths: list[str], jobs: int) -> None:
@@ -112,13 +143,15 @@ def add(paths: list[str], jobs: int) -> None:
 
     settings = settings_from()
     items = list(discover(paths))
-    done = 0
+    total = len(items)
+    tally = IngestSummary()  # what the bar shows, and what an interrupted run reports
+    t0 = time.monotonic()
 
-    with _progress("adding", len(items), counts=True) as bar:
+    with _progress("adding", total, counts=True, every_s=settings.catalog_progress_line_s) as bar:
 
         def on_result(r: FileResult) -> None:
-            nonlocal done
-            done += 1
+            tally.count(r)
+            done = tally.results_seen
             bar.advance_to(done)
             if r.status in ("added", "updated"):
                 who = " – ".join(x for x in (r.artist, r.title) if x)
@@ -130,19 +163,40 @@ def add(paths: list[str], jobs: int) -> None:
                 bar.say(f"ignored: {r.source} ({r.reason})", style="dim")
             else:
                 bar.say(f"failed: {r.source}: {r.reason}", style="red")
-
-        if is_remote():  # fingerprint here, upload prints and tags: never the audio
-            from .remote_catalog import ApiTrackStore
-
-            with AdminClient.from_settings(settings) as api:
-                summary = run_async(
-                    ingest(None, items, jobs=jobs, on_result=on_result, store=ApiTrackStore(api))
-                )
-        else:
-            summary = _with_db(
-                settings, lambda db: ingest(db, items, jobs=jobs, on_result=on_result)
+            elapsed = max(time.monotonic() - t0, 1e-9)
+            hours = f"{tally.audio_s / 3600:.2f} h of audio"
+            bar.describe(f"adding ({hours})")
+            bar.tick(
+                f"catalog add: {done}/{total} files, {hours} "
+                f"({tally.audio_s / elapsed:.1f}x real time), {done / elapsed:.2f} files/s, "
+                f"ETA {_eta((total - done) * elapsed / done)}",
+                force=done == total,
             )
 
+        try:
+            if is_remote():  # fingerprint here, upload prints and tags: never the audio
+                from .remote_catalog import ApiTrackStore
+
+                with AdminClient.from_settings(settings) as api:
+                    summary = run_async(
+                        ingest(
+                            None, items, jobs=jobs, on_result=on_result, store=ApiTrackStore(api)
+                        )
+                    )
+            else:
+                summary = _with_db(
+                    settings, lambda db: ingest(db, items, jobs=jobs, on_result=on_result)
+                )
+        except typer.Exit as stop:
+            if stop.exit_code == EXIT_INTERRUPTED:
+                _say(
+                    f"interrupted: {tally.results_seen} of {total} files done "
+                    f"({tally.added} added); run the same command again to add the rest "
+                    "(finished files are skipped without decoding)",
+                    style="bold",
+                )
+                _list_failures(tally)
+            raise
     parts = [
         f"{summary.added} added",
         f"{summary.duplicates} duplicate{'' if summary.duplicates == 1 else 's'}",
@@ -152,9 +206,20 @@ def add(paths: list[str], jobs: int) -> None:
         parts.insert(1, f"{summary.updated} updated")
     if summary.ignored:
         parts.append(f"{summary.ignored} ignored (not audio)")
+    elapsed = time.monotonic() - t0
+    parts.append(f"{summary.audio_s / 3600:.2f} h of audio in {_duration(elapsed)}")
     _say(", ".join(parts), style="bold")
+    _list_failures(summary)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _list_failures(summary: IngestSummary) -> None:
+    """The failed files again at the end: in a batch of thousands their lines scrolled by."""
+    if summary.failures:
+        _say(f"failed ({len(summary.failures)}):", style="red")
+        for r in summary.failures:
+            _say(f"  {r.source}: {r.reason}", style="red")
 
 
 # -- catalog list / remove ---------------------------------------------------------------

@@ -112,6 +112,17 @@ def catalog_remove(
     catalog.remove(track_id, force=force)
 
 
+@catalog_app.command("reindex")
+@handle_errors
+def catalog_reindex(
+    jobs: Annotated[int, typer.Option(min=0, help="Processes deriving prints.")] = 2,
+) -> None:
+    """Re-derive every track's prints from its stored peaks (after an engine change)."""
+    from . import catalog_reindex
+
+    catalog_reindex.reindex(jobs)
+
+
 @handle_errors
 def identify(clip: str, json: JsonFlag = False) -> None:
     """Best catalog match for a clip, or "no match" (exit 1)."""

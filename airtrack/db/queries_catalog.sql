@@ -96,3 +96,49 @@ FROM track_prints
 WHERE engine = %(engine)s AND track_id > %(after)s
 ORDER BY track_id
 LIMIT %(limit)s;
+
+-- name: catalog_put_peaks
+INSERT INTO track_peaks (track_id, version, peaks)
+VALUES (%(track_id)s, %(version)s, %(peaks)s)
+ON CONFLICT (track_id) DO UPDATE SET version = EXCLUDED.version, peaks = EXCLUDED.peaks;
+
+-- name: catalog_reindex_counts
+-- what a reindex to %(engine)s has to do: tracks it can re-derive from stored peaks
+-- (todo: not staged yet), tracks already staged, and tracks that need their audio again
+SELECT
+    count(*) FILTER (WHERE k.version = %(peaks_version)s
+                       AND coalesce(n.engine, '') <> %(engine)s) AS todo,
+    count(*) FILTER (WHERE n.engine = %(engine)s) AS staged,
+    count(*) FILTER (WHERE k.track_id IS NULL OR k.version <> %(peaks_version)s) AS no_peaks
+FROM tracks t
+LEFT JOIN track_prints p ON p.track_id = t.id
+LEFT JOIN track_peaks k ON k.track_id = t.id
+LEFT JOIN track_prints_next n ON n.track_id = t.id
+WHERE p.track_id IS NULL OR p.engine <> %(engine)s;
+
+-- name: catalog_reindex_batch
+-- keyset pagination over the tracks whose prints a reindex re-derives from their peaks
+SELECT k.track_id, k.peaks
+FROM track_peaks k
+LEFT JOIN track_prints p ON p.track_id = k.track_id
+LEFT JOIN track_prints_next n ON n.track_id = k.track_id
+WHERE k.version = %(peaks_version)s AND k.track_id > %(after)s
+  AND (p.track_id IS NULL OR p.engine <> %(engine)s)
+  AND coalesce(n.engine, '') <> %(engine)s
+ORDER BY k.track_id
+LIMIT %(limit)s;
+
+-- name: catalog_stage_prints
+INSERT INTO track_prints_next (track_id, engine, prints)
+VALUES (%(track_id)s, %(engine)s, %(prints)s)
+ON CONFLICT (track_id) DO UPDATE SET engine = EXCLUDED.engine, prints = EXCLUDED.prints;
+
+-- name: catalog_swap_staged_prints
+-- the staged prints replace the served ones in one statement (the caller bumps the
+-- revision in the same transaction); stale staging of another engine goes too
+INSERT INTO track_prints (track_id, engine, prints)
+SELECT track_id, engine, prints FROM track_prints_next WHERE engine = %(engine)s
+ON CONFLICT (track_id) DO UPDATE SET engine = EXCLUDED.engine, prints = EXCLUDED.prints;
+
+-- name: catalog_clear_staged_prints
+DELETE FROM track_prints_next;

@@ -92,6 +92,22 @@ CREATE TABLE track_prints (
     prints      bytea NOT NULL
 );
 
+-- Each track's spectral peaks: prints are re-derived from them after an engine change
+-- (`airtrack catalog reindex`, 0012).
+CREATE TABLE track_peaks (
+    track_id    bigint PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
+    version     integer NOT NULL,
+    peaks       bytea NOT NULL
+);
+
+-- Prints of the next engine, staged by a reindex and swapped into track_prints in one
+-- transaction once every track has them: the old index keeps serving until then.
+CREATE TABLE track_prints_next (
+    track_id    bigint PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
+    engine      text NOT NULL,
+    prints      bytea NOT NULL
+);
+
 -- Bumped whenever the catalog changes; the snapshot version derives from it.
 CREATE TABLE catalog_state (
     id          boolean PRIMARY KEY DEFAULT true CHECK (id),

@@ -31,6 +31,7 @@ __all__ = [
     "fingerprint_samples",
     "hash_pairs",
     "pack_prints",
+    "pair_peaks",
     "prints_from_pairs",
     "unpack_prints",
 ]
@@ -98,7 +99,11 @@ def hash_pairs(
 class LandmarkExtractor:
     """Incremental spectrogram → peaks → pairs.  ``feed`` samples, ``flush`` at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_peaks: bool = False) -> None:
+        # every peak, kept when the catalog stores them (re-derives prints from them later)
+        self.peaks: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] | None = (
+            [] if keep_peaks else None
+        )
         self._buf = np.zeros(0, np.float32)
         self._frames_done = 0  # absolute index of the next STFT frame
         # log10 power spectrogram rows [0, _rows) = frames from _spec_start on, written in
@@ -188,8 +193,11 @@ class LandmarkExtractor:
             den = a - 2 * b + c
             delta = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
             hz = (cols + _BIN_LO + np.clip(delta, -0.5, 0.5)) * (P.SAMPLE_RATE / P.N_FFT)
-            self._pt = np.concatenate((self._pt, rows.astype(np.int64) + self._picked))
-            self._pf = np.concatenate((self._pf, np.log(hz).astype(np.float32)))
+            new_t, new_f = rows.astype(np.int64) + self._picked, np.log(hz).astype(np.float32)
+            if self.peaks is not None:
+                self.peaks.append((new_t, new_f))
+            self._pt = np.concatenate((self._pt, new_t))
+            self._pf = np.concatenate((self._pf, new_f))
         self._picked = stop
         keep_from = self._picked - P.PEAK_DT
         if keep_from > self._spec_start:
@@ -202,20 +210,25 @@ class LandmarkExtractor:
     def _pair(self, frontier: int | None) -> Pairs:
         t, f = self._pt, self._pf
         n_anchor = t.shape[0] if frontier is None else int(np.searchsorted(t, frontier, "left"))
-        if n_anchor == 0:
-            return Pairs.empty()
-        n = t.shape[0]
-        idx = np.arange(n_anchor)[:, None] + np.arange(1, _PAIR_SCAN + 1)[None, :]
-        valid = idx < n
-        idx = np.minimum(idx, n - 1)
-        dt = t[idx] - t[:n_anchor, None]
-        df = f[idx] - f[:n_anchor, None]
-        ok = valid & (dt >= 1) & (dt <= P.DT_MAX) & (np.abs(df) <= P.DF_MAX)
-        ok &= np.cumsum(ok, axis=1) <= P.FANOUT
-        ai, ti = np.nonzero(ok)
-        out = Pairs(t[ai], f[ai], df[ai, ti].astype(np.float32), dt[ai, ti])
+        out = pair_peaks(t, f, n_anchor)
         self._pt, self._pf = t[n_anchor:], f[n_anchor:]
         return out
+
+
+def pair_peaks(t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: int) -> Pairs:
+    """Pairs anchored on the first ``n_anchor`` of the peaks ``(t, f)`` (in frame order)."""
+    if n_anchor == 0:
+        return Pairs.empty()
+    n = t.shape[0]
+    idx = np.arange(n_anchor)[:, None] + np.arange(1, _PAIR_SCAN + 1)[None, :]
+    valid = idx < n
+    idx = np.minimum(idx, n - 1)
+    dt = t[idx] - t[:n_anchor, None]
+    df = f[idx] - f[:n_anchor, None]
+    ok = valid & (dt >= 1) & (dt <= P.DT_MAX) & (np.abs(df) <= P.DF_MAX)
+    ok &= np.cumsum(ok, axis=1) <= P.FANOUT
+    ai, ti = np.nonzero(ok)
+    return Pairs(t[ai], f[ai], df[ai, ti].astype(np.float32), dt[ai, ti])
 
 
 def _max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDArray[np.float32]:

@@ -42,3 +42,6 @@ LN_F_LO = math.log(F_LO)
 #: Speeds tried at query time (played speed / original speed): ±3 % in 1 % steps.
 SPEEDS: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
 PRINTS_VERSION = 1
+#: Version of the peak picker alone (STFT, band, neighbourhood, floors): stored peaks of
+#: another version need the audio again; a ``PRINTS_VERSION`` bump alone does not.
+PEAKS_VERSION = 1

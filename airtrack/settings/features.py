@@ -92,6 +92,12 @@ class FeatureSettings(BaseSettings):
     catalog_watch_s: float = Field(
         default=5.0, gt=0, description="How often the orchestrator checks the catalog revision."
     )
+    catalog_progress_line_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between progress lines of `catalog add`/`reindex` when stderr "
+        "is not a terminal (a terminal gets a live bar).",
+    )
     leader_db_timeout_s: float = Field(
         default=5.0, gt=0, description="Timeout of each call on the leader's lock connection."
     )

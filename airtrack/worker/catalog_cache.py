@@ -4,22 +4,39 @@ Each version is its own file (``snapshot-<version>.idx``) written to a temp
 name and renamed, with the ETag beside it, so a restarted worker (or one in
 local mode) matches against the last catalog it saw, and a running matcher
 that memory-maps an old version keeps reading it while the new one loads.
+The file's sha256 is kept beside it too: a cached file damaged on disk is not
+loaded at start (the worker downloads the snapshot again).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
+from airtrack.logging import get_logger
 from airtrack.settings import Settings
 from airtrack.worker.client import Snapshot
 from airtrack.worker.pipeline import MatcherFactory
 
 MatcherBuilder = Callable[[Path], MatcherFactory]
+
+log = get_logger(__name__)
+
+
+def _sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def fingerprint_matcher_builder(settings: Settings) -> MatcherBuilder:
@@ -51,6 +68,10 @@ class CatalogCache:
             return None
         if not path.is_file():
             return None
+        want = meta.get("sha256")
+        if want is not None and _sha256(path) != want:
+            log.warning("catalog_cache_corrupt", path=str(path))
+            return None
         return str(meta["version"]), str(meta["etag"]), path
 
     def store(self, snap: Snapshot) -> Path:
@@ -65,7 +86,14 @@ class CatalogCache:
         os.replace(tmp, path)
         meta_tmp = self._meta.with_name("current.json.tmp")
         meta_tmp.write_text(
-            json.dumps({"version": snap.version, "etag": snap.etag, "file": path.name})
+            json.dumps(
+                {
+                    "version": snap.version,
+                    "etag": snap.etag,
+                    "file": path.name,
+                    "sha256": hashlib.sha256(snap.data).hexdigest(),
+                }
+            )
         )
         os.replace(meta_tmp, self._meta)
         for old in self.folder.glob("snapshot-*.idx"):

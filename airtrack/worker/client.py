@@ -18,6 +18,7 @@ Errors raised::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from airtrack.errors import (
     OrchestratorRejected,
     OrchestratorUnavailable,
+    SnapshotCorrupt,
     StaleEpoch,
     WorkerNotRegistered,
 )
@@ -40,6 +42,7 @@ from airtrack.protocol import (
     PLAYS_PATH,
     REGISTER_PATH,
     SNAPSHOT_PATH,
+    SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
     WRONG_CREDENTIAL,
     HeartbeatRequest,
@@ -213,13 +216,34 @@ class OrchestratorClient:
         return _parse(TitlesResponse, resp)
 
     async def download_snapshot(self, etag: str | None) -> Snapshot | None:
-        """The catalog snapshot, or None when ``etag`` is still current (304) or none exists."""
+        """The catalog snapshot, or None when ``etag`` is still current (304) or none exists.
+
+        A body that does not match the orchestrator's sha256 (truncated or damaged on the
+        way) is downloaded again, up to the call attempts; then ``SnapshotCorrupt``: a
+        damaged index is never handed on to be loaded.
+        """
         headers = {"If-None-Match": etag} if etag else {}
-        resp = await self._call("GET", SNAPSHOT_PATH, headers=headers, not_found_ok=True)
-        if resp.status_code in (304, 404):
-            return None
-        new_etag = resp.headers.get("ETag", "")
-        return Snapshot(version=etag_version(new_etag), etag=new_etag, data=resp.content)
+        for attempt in range(1, self.retries + 1):
+            resp = await self._call("GET", SNAPSHOT_PATH, headers=headers, not_found_ok=True)
+            if resp.status_code in (304, 404):
+                return None
+            new_etag = resp.headers.get("ETag", "")
+            data = resp.content
+            want = resp.headers.get(SNAPSHOT_SHA256_HEADER)
+            # no header: an orchestrator from before checksums (the index format checks
+            # still apply when it is loaded)
+            got = hashlib.sha256(data).hexdigest() if want else None
+            if got == want:
+                return Snapshot(version=etag_version(new_etag), etag=new_etag, data=data)
+            log.warning(
+                "catalog_snapshot_corrupt",
+                etag=new_etag,
+                bytes=len(data),
+                expected=want,
+                got=got,
+                attempt=attempt,
+            )
+        raise SnapshotCorrupt(f"catalog snapshot failed its checksum {self.retries} times")
 
     # --- transport with retries and breaker ---------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,15 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
 
 from airtrack.api import AppState, create_app, wrap
+from airtrack.catalog.store import ENGINE
 from airtrack.db import Database
 from airtrack.demo.cluster import free_port as _free_port
+from airtrack.fingerprint import fingerprint_samples, pack_prints
 from airtrack.orchestrator.control import ControlLoop
+from airtrack.orchestrator.server import _snapshot_fn
 from airtrack.orchestrator.tokens import Tokens
-from airtrack.protocol import PlayIn
+from airtrack.protocol import SNAPSHOT_PATH, SNAPSHOT_SHA256_HEADER, PlayIn
 from airtrack.settings import Settings
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.client import OrchestratorClient
@@ -33,8 +38,9 @@ from tests.unit.test_worker_support import StationServer, encode, tone
 class LiveOrchestrator:
     """The orchestrator app served by uvicorn in this event loop; stop/start keep the port."""
 
-    def __init__(self, db_url: str, settings: Settings) -> None:
+    def __init__(self, db_url: str, settings: Settings, *, serve_catalog: bool = False) -> None:
         self.db_url, self.settings = db_url, settings
+        self.serve_catalog = serve_catalog
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
@@ -51,6 +57,8 @@ class LiveOrchestrator:
             tokens=Tokens(ADMIN, WORKER, False, None),
             control=control,
         )
+        if self.serve_catalog:
+            state.snapshot = _snapshot_fn(state)
         app = wrap(create_app(state, lifespan_tasks=True), self.settings)
         config = uvicorn.Config(
             app,
@@ -207,3 +215,34 @@ async def test_worker_runs_streams_survives_an_outage_and_leaves_gracefully(
         assert await asyncio.wait_for(task, 15) == 0
     rows = (await orch.admin("GET", "/workers")).json()
     assert [w["state"] for w in rows if w["id"] == "wk-1"] != ["active"]
+
+
+async def test_the_snapshot_carries_its_checksum_and_the_worker_loads_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    o = LiveOrchestrator(db_url, fast_settings(tmp_path / "orch"), serve_catalog=True)
+    await o.start()
+    try:
+        track_id = await _track(o)
+        rng = np.random.default_rng(5)
+        blob = pack_prints(fingerprint_samples(rng.standard_normal(8000 * 8).astype(np.float32)))
+
+        async def fn(tx: Any) -> None:
+            await tx.execute_raw(
+                "INSERT INTO track_prints (track_id, engine, prints) VALUES (%s, %s, %s)",
+                (track_id, ENGINE, blob),
+            )
+            await tx.execute_raw("SELECT airtrack_catalog_bump()")
+
+        assert o.db is not None
+        await o.db.run("test_prints", fn)
+        async with httpx.AsyncClient(base_url=o.url, timeout=30) as http:
+            raw = await http.get(SNAPSHOT_PATH, headers={"Authorization": f"Bearer {WORKER}"})
+        assert raw.status_code == 200
+        assert raw.headers[SNAPSHOT_SHA256_HEADER] == hashlib.sha256(raw.content).hexdigest()
+        sup = _supervisor(tmp_path, o, "w-sum")
+        assert await sup.refresh_catalog(), "the verified snapshot is loaded"
+        assert sup.catalog_etag == raw.headers["ETag"]
+        await sup.client.aclose()
+    finally:
+        await o.stop()

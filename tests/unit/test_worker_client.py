@@ -12,6 +12,7 @@ from airtrack.demo.cluster import free_port as _free_port
 from airtrack.errors import (
     OrchestratorRejected,
     OrchestratorUnavailable,
+    SnapshotCorrupt,
     StaleEpoch,
     WorkerNotRegistered,
 )
@@ -105,4 +106,19 @@ async def test_snapshot_etag() -> None:
         snap = await c.download_snapshot(None)
         assert snap is not None and snap.version == "v7" and snap.data == b"\x00index"
         assert await c.download_snapshot(snap.etag) is None
+        await c.aclose()
+
+
+async def test_a_damaged_snapshot_download_is_retried_never_returned() -> None:
+    with FakeOrchestrator() as orch:
+        c = _client(orch.url, retries=3)
+        orch.snapshot = ("v7", b"\x00index" * 1000)
+        orch.corrupt_snapshots = 2  # one cut short, one with a flipped byte
+        snap = await c.download_snapshot(None)
+        assert snap is not None and snap.data == b"\x00index" * 1000
+        assert orch.snapshot_downloads == 3
+        orch.corrupt_snapshots = 3  # damaged every time: refused, nothing handed on
+        with pytest.raises(SnapshotCorrupt):
+            await c.download_snapshot(None)
+        assert orch.snapshot_downloads == 6
         await c.aclose()

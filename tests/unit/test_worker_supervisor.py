@@ -20,7 +20,8 @@ from airtrack.fingerprint.landmarks import fingerprint_samples, pack_prints
 from airtrack.protocol import PlayIn
 from airtrack.settings import Settings, load_settings
 from airtrack.worker.capture import CaptureOptions
-from airtrack.worker.client import OrchestratorClient
+from airtrack.worker.catalog_cache import CatalogCache
+from airtrack.worker.client import OrchestratorClient, Snapshot
 from airtrack.worker.outbox import Outbox, play_key
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
@@ -208,6 +209,33 @@ async def test_catalog_is_cached_and_hot_swapped(
     assert running.sup.pipelines[1] is pipe, "swapped without a restart"
     assert pipe._factory is running.sup.matcher_factory and pipe._factory is not first
     assert sorted(p.name for p in (tmp_path / "catalog").glob("snapshot-*")) == ["snapshot-v2.idx"]
+
+
+async def test_a_damaged_snapshot_is_never_loaded(
+    orch: FakeOrchestrator, station: StationServer, running: Running, tmp_path: Path
+) -> None:
+    orch.snapshot = ("v1", _index_bytes(tmp_path, 1))
+    orch.catalog_version = "v1"
+    orch.assignments[WID] = [_assign(station, 1, 1)]
+    await _until(lambda: running.sup.catalog_version == "v1")
+    first = running.sup.matcher_factory
+    orch.corrupt_snapshots = 10**6  # every download of v2 arrives damaged
+    orch.snapshot = ("v2", _index_bytes(tmp_path, 2))
+    orch.catalog_version = "v2"
+    await _until(lambda: orch.snapshot_downloads >= 6)
+    assert running.sup.catalog_version == "v1" and running.sup.matcher_factory is first
+    assert sorted(p.name for p in (tmp_path / "catalog").glob("snapshot-*")) == ["snapshot-v1.idx"]
+    orch.corrupt_snapshots = 0  # the line heals: the next refresh loads v2
+    await _until(lambda: running.sup.catalog_version == "v2")
+
+
+def test_a_cached_snapshot_damaged_on_disk_is_not_used(tmp_path: Path) -> None:
+    cache = CatalogCache(tmp_path / "catalog")
+    data = _index_bytes(tmp_path, 3)
+    path = cache.store(Snapshot("v3", '"v3"', data))
+    assert cache.current() == ("v3", '"v3"', path)
+    path.write_bytes(data[:-10])
+    assert cache.current() is None
 
 
 def test_sigterm_is_graceful(

@@ -7,6 +7,7 @@ real time, Icecast-style, plus the broken stations a worker meets in the wild.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import threading
 import time
@@ -16,6 +17,8 @@ from typing import Any
 
 import av
 import numpy as np
+
+from airtrack.protocol import SNAPSHOT_SHA256_HEADER
 
 RATE = 44100
 
@@ -245,6 +248,10 @@ class FakeOrchestrator:
         self.bump_epochs = False  # reply with every reported epoch + 1 (never agrees)
         self.stale_streams: set[int] = set()
         self.snapshot: tuple[str, bytes] | None = None
+        # the next N snapshot bodies are damaged on the way (one byte flipped, or cut short
+        # with a matching Content-Length), after the checksum header was computed
+        self.corrupt_snapshots = 0
+        self.snapshot_downloads = 0
         self.catalog_version: str | None = None
         self._lock = threading.Lock()
         owner = self
@@ -369,8 +376,17 @@ class FakeOrchestrator:
                     h.send_header("Content-Length", "0")
                     h.end_headers()
                     return None
+                digest = hashlib.sha256(data).hexdigest()
+                self.snapshot_downloads += 1
+                if self.corrupt_snapshots > 0:
+                    self.corrupt_snapshots -= 1
+                    if self.corrupt_snapshots % 2:
+                        data = data[: len(data) // 2]
+                    else:
+                        data = bytes([data[0] ^ 0xFF]) + data[1:]
                 h.send_response(200)
                 h.send_header("ETag", etag)
+                h.send_header(SNAPSHOT_SHA256_HEADER, digest)
                 h.send_header("Content-Type", "application/octet-stream")
                 h.send_header("Content-Length", str(len(data)))
                 h.end_headers()
