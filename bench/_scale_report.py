@@ -127,27 +127,51 @@ def size_lines(rows: list[dict[str, Any]]) -> list[str]:
         )
     lines += [
         "",
-        "Memory (MB, /proc/PID/smaps_rollup after feeding station A live; peak = VmHWM):",
+        "Why recognition falls: postings per *query* hash (real station audio at 7 speeds),"
+        " and what a higher posting cap would keep and read per second of query:",
         "",
-        "| tracks | one worker: Rss | private (clean+dirty) | shared | peak RSS (VmHWM) |"
-        " four workers: Rss each | private each | shared each | Pss sum of four |",
-        "|" + "---|" * 9,
+        "| tracks | median postings per query hash | skipped at cap 32 / 128 / 512 / 2048 |"
+        " postings read per s at cap 128 / 512 / 2048 / none |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        lk = r.get("one", {}).get("lookup", {})
+        if "skipped_frac_128" not in lk:
+            continue
+        skip = " / ".join(
+            f"{100 * lk[k]:.0f} %"
+            for k in ("skipped_frac", "skipped_frac_128", "skipped_frac_512", "skipped_frac_2048")
+        )
+        keys = ("postings_128", "postings_512", "postings_2048", "postings_all")
+        read = " / ".join(f"{lk[k]:,.0f}" for k in keys)
+        lines.append(
+            f"| {r['tracks']:,} | {lk['postings_per_query_hash_median']:,.0f} | {skip} | {read} |"
+        )
+    lines += [
+        "",
+        "Memory (MB, /proc/PID/smaps_rollup after feeding station A live). *Private* is the"
+        " worker's anonymous memory (heap, matcher state, density histogram); *index pages*"
+        " are the file-backed pages of the memory-mapped snapshot, counted private by the"
+        " kernel while one process maps them and shared once several do; peak = VmHWM.",
+        "",
+        "| tracks | one worker: private (anon) | index pages | peak RSS (density: how) |"
+        " four workers: private each | shared each | Pss each |",
+        "|" + "---|" * 7,
     ]
     for r in rows:
         if "skipped" in r:
             continue
         f = r["one"]["final"]
-        priv = f["Private_Clean"] + f["Private_Dirty"]
-        cells = f"| {r['tracks']:,} | {_mb(f['Rss'])} | {_mb(priv)} |"
-        cells += f" {_mb(f['Shared_Clean'] + f['Shared_Dirty'])} | {_mb(f['VmHWM'])} |"
+        cells = f"| {r['tracks']:,} | {_mb(f['Anonymous'])} | {_mb(f['Rss'] - f['Anonymous'])} |"
+        cells += f" {_mb(f['VmHWM'])} ({r['one_density']}) |"
         if "four" in r:
             fs = r["four"]
-            rss = "/".join(_mb(x["Rss"]) for x in fs)
-            privs = "/".join(_mb(x["Private_Clean"] + x["Private_Dirty"]) for x in fs)
+            privs = "/".join(_mb(x["Anonymous"]) for x in fs)
             shared = "/".join(_mb(x["Shared_Clean"] + x["Shared_Dirty"]) for x in fs)
-            cells += f" {rss} | {privs} | {shared} | {_mb(sum(x['Pss'] for x in fs))} |"
+            pss = "/".join(_mb(x["Pss"]) for x in fs)
+            cells += f" {privs} | {shared} | {pss} |"
         else:
-            cells += " not measured | | | |"
+            cells += " not measured | | |"
         lines.append(cells)
     lines += ["", "## Recognition with every distractor present", "",
               "| tracks | station | found / catalog plays | false plays | rows/play | start err"
