@@ -155,8 +155,8 @@ def size_lines(rows: list[dict[str, Any]]) -> list[str]:
         " kernel while one process maps them and shared once several do; peak = VmHWM.",
         "",
         "| tracks | one worker: private (anon) | index pages | peak RSS (density: how) |"
-        " four workers: private each | shared each | Pss each |",
-        "|" + "---|" * 7,
+        " four workers: private each | shared each |",
+        "|" + "---|" * 6,
     ]
     for r in rows:
         if "skipped" in r:
@@ -168,10 +168,9 @@ def size_lines(rows: list[dict[str, Any]]) -> list[str]:
             fs = r["four"]
             privs = "/".join(_mb(x["Anonymous"]) for x in fs)
             shared = "/".join(_mb(x["Shared_Clean"] + x["Shared_Dirty"]) for x in fs)
-            pss = "/".join(_mb(x["Pss"]) for x in fs)
-            cells += f" {privs} | {shared} | {pss} |"
+            cells += f" {privs} | {shared} |"
         else:
-            cells += " not measured | | |"
+            cells += " not measured | |"
         lines.append(cells)
     lines += ["", "## Recognition with every distractor present", "",
               "| tracks | station | found / catalog plays | false plays | rows/play | start err"
