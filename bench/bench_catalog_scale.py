@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -36,8 +37,13 @@ from bench import stations as S
 from bench._scale_index import RawPostings, write_index
 from bench._scale_report import report
 
-OUT = Path(__file__).resolve().parent / "out" / "catalog-scale"
-RESULTS = Path(__file__).resolve().parent / "RESULTS-catalog-scale.md"
+# a second run beside a long one gets its own folder (its rows are merged by --report-only)
+OUT = Path(os.environ.get("SCALE_OUT", Path(__file__).resolve().parent / "out" / "catalog-scale"))
+RESULTS = (
+    (OUT / "RESULTS.md")
+    if "SCALE_OUT" in os.environ
+    else (Path(__file__).resolve().parent / "RESULTS-catalog-scale.md")
+)
 
 
 #: Songs the stations also air transformed as *other* items: a cover 300 cents up (jungle),
