@@ -206,11 +206,18 @@ def _score_line(n: int, label: str, s: dict[str, Any]) -> str:
     )
 
 
+_NOTES = "<!-- notes by hand -->"
+
+
 def report(path: Path, rows: list[dict[str, Any]], stats: dict[str, Any],
            args: argparse.Namespace) -> None:  # fmt: skip
     cmd = "python bench/bench_catalog_scale.py --sizes " + " ".join(map(str, args.sizes))
     text = [f"# Catalog scale benchmark\n\nCommand: `{cmd}` (generated tables; notes by hand"
             " follow in README/docs/scaling.md)\n"]  # fmt: skip
     text += [*size_lines(rows), "", *stats_lines(stats)]
+    # notes written by hand below the marker survive a regeneration of the tables
+    old = path.read_text() if path.exists() else ""
+    if _NOTES in old:
+        text += ["", _NOTES + old.split(_NOTES, 1)[1].rstrip("\n")]
     path.write_text("\n".join(text) + "\n")
     print("\n".join(text))
