@@ -48,7 +48,13 @@ class RawPostings:
         for fh in self._files.values():
             fh.flush()
 
+    def close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+
     def array(self, key: str, n: int) -> npt.NDArray[np.uint32]:
+        if n == 0:  # a zero-length file cannot be mapped
+            return np.zeros(0, np.uint32)
         return np.memmap(self.folder / f"{key}.u32", np.uint32, "r", 0, (n,))
 
 
@@ -82,6 +88,9 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         for name, arr in (("starts", starts), ("track_ids", ids), ("durations", durations)):
             fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
             fh.write(arr.tobytes())
+    if n == 0:
+        os.replace(tmp, path)
+        return 0
     out_k = np.memmap(tmp, np.uint32, "r+", base + int(layout["tracks"][2]), (n,))  # type: ignore[call-overload]
     out_t = np.memmap(tmp, np.uint32, "r+", base + int(layout["times"][2]), (n,))  # type: ignore[call-overload]
     t_all, k_all = raw.array("t", n), raw.array("k", n)
