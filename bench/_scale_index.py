@@ -1,0 +1,121 @@
+"""Out-of-core writer of the engine's index file, for catalogs too big for ``Index.build``.
+
+``Index.from_arrays`` holds ~32 B per posting at once (all hashes, times, track numbers, an
+int64 sort order and the outputs): 45 GB at 100,000 tracks.  This writer keeps the postings
+in flat raw files on disk (12 B each) and writes the very same file ``Index.save`` would
+(same header, same 64-byte aligned arrays, postings of one hash in track order) one hash
+range at a time, so memory is one range's postings.  ``Index.load`` reads the result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from airtrack.fingerprint import params as P
+from airtrack.fingerprint.index import _ALIGN, _MAGIC
+from airtrack.fingerprint.landmarks import Prints
+
+_CHUNK = 1 << 25  # postings read per pass step
+
+
+class RawPostings:
+    """Append-only postings (hash, time, dense track) in three flat files under ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self._files = {k: (folder / f"{k}.u32").open("wb") for k in ("h", "t", "k")}
+        self.ids: list[int] = []
+        self.durations: list[float] = []
+        self.total = 0
+
+    def add(self, track_id: int, prints: Prints) -> None:
+        dense = len(self.ids)
+        self.ids.append(track_id)
+        self.durations.append(prints.duration_s)
+        self._files["h"].write(prints.hashes.astype("<u4").tobytes())
+        self._files["t"].write(prints.times.astype("<u4").tobytes())
+        self._files["k"].write(np.full(len(prints), dense, "<u4").tobytes())
+        self.total += len(prints)
+
+    def flush(self) -> None:
+        for fh in self._files.values():
+            fh.flush()
+
+    def close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+
+    def array(self, key: str, n: int) -> npt.NDArray[np.uint32]:
+        if n == 0:  # a zero-length file cannot be mapped
+            return np.zeros(0, np.uint32)
+        return np.memmap(self.folder / f"{key}.u32", np.uint32, "r", 0, (n,))
+
+
+def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 150_000_000) -> int:
+    """Write the index of the first ``n_tracks`` tracks of ``raw``; returns its postings."""
+    raw.flush()
+    counts_k = np.bincount(raw.array("k", raw.total), minlength=len(raw.ids))  # one pass
+    n = int(counts_k[:n_tracks].sum())
+    h_all = raw.array("h", n)
+    counts = np.zeros(1 << P.HASH_BITS, np.int64)
+    for i in range(0, n, _CHUNK):
+        counts += np.bincount(h_all[i : i + _CHUNK], minlength=1 << P.HASH_BITS)
+    starts = np.concatenate(([0], np.cumsum(counts))).astype(np.uint32)
+    ids = np.asarray(raw.ids[:n_tracks], np.int64)
+    durations = np.asarray(raw.durations[:n_tracks], np.float32)
+    shapes = {"starts": (starts.shape[0], "<u4"), "tracks": (n, "<u4"), "times": (n, "<u4"),
+              "track_ids": (n_tracks, "<i8"), "durations": (n_tracks, "<f4")}  # fmt: skip
+    layout: dict[str, list[object]] = {}
+    offset = 0
+    for name, (size, dtype) in shapes.items():
+        layout[name] = [dtype, [size], offset]
+        offset += -(-size * np.dtype(dtype).itemsize // _ALIGN) * _ALIGN
+    # the version names the content; hashing 10 GB of arrays would only slow the bench down
+    header = {"version": f"scale-{n_tracks}-{n}", "prints": P.PRINTS_VERSION, "arrays": layout}
+    head = json.dumps(header).encode()
+    base = -(-(len(_MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+        fh.truncate(base + offset)
+        for name, arr in (("starts", starts), ("track_ids", ids), ("durations", durations)):
+            fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
+            fh.write(arr.tobytes())
+    if n == 0:
+        os.replace(tmp, path)
+        return 0
+    out_k = np.memmap(tmp, np.uint32, "r+", base + int(layout["tracks"][2]), (n,))  # type: ignore[call-overload]
+    out_t = np.memmap(tmp, np.uint32, "r+", base + int(layout["times"][2]), (n,))  # type: ignore[call-overload]
+    t_all, k_all = raw.array("t", n), raw.array("k", n)
+    # hash ranges of at most ``max_bucket`` postings, written in hash order
+    edges = [0]
+    while edges[-1] < 1 << P.HASH_BITS:
+        lo = edges[-1]
+        hi = int(np.searchsorted(starts, int(starts[lo]) + max_bucket, "right")) - 1
+        edges.append(min(1 << P.HASH_BITS, max(hi, lo + 1)))
+    for lo, hi in itertools.pairwise(edges):
+        hs, ts, ks = [], [], []
+        for i in range(0, n, _CHUNK):
+            h = h_all[i : i + _CHUNK]
+            sel = np.flatnonzero((h >= lo) & (h < hi))
+            hs.append(h[sel])
+            ts.append(t_all[i : i + _CHUNK][sel])
+            ks.append(k_all[i : i + _CHUNK][sel])
+        hb = np.concatenate(hs)
+        order = np.argsort(hb, kind="stable")  # stable: a hash's postings in track order
+        a, b = int(starts[lo]), int(starts[hi])
+        out_k[a:b] = np.concatenate(ks)[order]
+        out_t[a:b] = np.concatenate(ts)[order]
+        del hs, ts, ks, hb, order
+    out_k.flush()
+    out_t.flush()
+    del out_k, out_t
+    os.replace(tmp, path)
+    return n
