@@ -61,7 +61,10 @@ SELECT s.id, s.name, s.url, s.enabled, s.status, s.last_error, s.error_since,
        EXTRACT(EPOCH FROM (now() - s.error_since))::float8 AS error_for_s,
        a.worker_id, a.next_worker_id, a.epoch, a.state, a.assigned_at, a.confirmed_at,
        EXTRACT(EPOCH FROM (now() - a.assigned_at))::float8 AS state_for_s,
-       w.state AS worker_state
+       w.state AS worker_state, s.state AS station_state,
+       -- the URL its owner last reported reading (a backup URL after a failover)
+       (SELECT x->>'url_in_use' FROM jsonb_array_elements(w.meta->'streams') x
+        WHERE (x->>'stream_id')::bigint = s.id LIMIT 1) AS url_in_use
 FROM streams s
 LEFT JOIN assignments a ON a.stream_id = s.id
 LEFT JOIN workers w ON w.id = a.worker_id

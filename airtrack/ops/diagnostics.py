@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from airtrack.db import Database, Row
+from airtrack.orchestrator.stream_state import uptime
 from airtrack.settings import Settings
 
 from .alerts import alert_json, list_alerts
@@ -55,6 +56,10 @@ async def collect(
     """Workers, streams, assignments, epochs, outbox lag, leader, alerts, patterns, findings."""
     workers = await db.fetch("ops_diag_workers")
     streams = await db.fetch("ops_diag_streams")
+    up = {u["stream"]: u for u in await uptime(db)}
+    for s in streams:
+        u = up.get(s["name"], {})
+        s["uptime_24h"], s["uptime_7d"] = u.get("uptime_24h"), u.get("uptime_7d")
     control = {r["key"]: r for r in await db.fetch("ops_diag_control")}
     counts = await db.fetchone("ops_diag_counts")
     assert counts is not None
@@ -138,6 +143,10 @@ def _stream_view(s: Row) -> dict[str, Any]:
         "worker_id": s["worker_id"],
         "epoch": s["epoch"],
         "state": s["state"],
+        "station_state": s.get("station_state"),
+        "url_in_use": s.get("url_in_use"),
+        "uptime_24h": s.get("uptime_24h"),
+        "uptime_7d": s.get("uptime_7d"),
     }
 
 
