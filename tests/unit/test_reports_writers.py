@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from airtrack.reports.shape import COVERAGE, PLAYS
 from airtrack.reports.writers import CsvChunks, JsonChunks, XlsxFile
@@ -69,3 +73,23 @@ def test_xlsx_days_are_dates(tmp_path: Path) -> None:
     book.close()
     ws = openpyxl.load_workbook(path)["coverage"]
     assert ws.cell(2, 2).value == datetime(2026, 3, 1) and ws.cell(2, 3).value == 75600
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_libreoffice_opens_the_xlsx_with_typed_cells(tmp_path: Path) -> None:
+    """LibreOffice itself reads the file: dates are dates, durations numbers, text text."""
+    path = tmp_path / "r.xlsx"
+    book = XlsxFile(path, "plays", PLAYS)
+    book.add([ROW])
+    book.close()
+    profile = tmp_path / "lo-profile"  # a private profile: no clash with another soffice
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless",
+         "--convert-to", "fods", "--outdir", str(tmp_path), str(path)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    flat = (tmp_path / "r.fods").read_text()
+    types = re.findall(r'office:value-type="(\w+)"', flat)
+    assert "date" in types and "float" in types and "string" in types, types[:40]
+    assert 'office:date-value="2026-03-29T01:59:30"' in flat
+    assert 'office:value="180"' in flat
