@@ -445,7 +445,10 @@ class System:
                 "SELECT p.id, s.name, p.stream_id, p.epoch, p.worker_id, t.title, "
                 "extract(epoch FROM p.started_at), extract(epoch FROM p.ended_at), p.confidence "
                 "FROM plays p JOIN streams s ON s.id = p.stream_id "
-                "LEFT JOIN tracks t ON t.id = p.track_id ORDER BY p.started_at"
+                "LEFT JOIN tracks t ON t.id = p.track_id "
+                # what the stations' ICY titles claimed is not what was heard: the
+                # verdict is about fingerprint plays (metadata ones: docs/metadata.md)
+                "WHERE p.source = 'fingerprint' ORDER BY p.started_at"
             )
             cols = ["id", "stream", "stream_id", "epoch", "worker", "title", "start", "end", "conf"]
             rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
