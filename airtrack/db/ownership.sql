@@ -470,9 +470,11 @@ $fn$;
 --
 -- One airing is one play: the same track on the same stream reported again within
 -- p_gap_s of an existing play (a handoff, a restart) is merged into it, its end set by
--- airtrack_merged_end — unless the report is another airing: it starts where the stored
--- play ended or later, and its song origin (where the song's beginning falls on the
--- stream's clock) differs by more than p_align_s (a back-to-back repeat, a DJ's rewind). A play still open counts as lasting at most its song's length.
+-- airtrack_merged_end — unless the report is another airing: the same pipeline (writer
+-- and epoch) that logged the stored play reports one that starts where it ended or later,
+-- with a song origin (where the song's beginning falls on the stream's clock) more than
+-- p_align_s away (a back-to-back repeat, a DJ's rewind). After a restart or a handoff the
+-- new owner may only hear a tail too short to place it exactly: that stays one airing. A play still open counts as lasting at most its song's length.
 -- The confidence of a play is the highest that any report of it carried.
 -- Integrations hear of it (events.sql): play.started when a play is first stored,
 -- play.ended whenever its end becomes known or changes.
@@ -563,6 +565,7 @@ BEGIN
                            p.started_at + make_interval(secs => coalesce(t.duration_s, 600)))
                   >= r.started - make_interval(secs => p_gap_s)
               AND NOT (p.ended_at IS NOT NULL AND r.started >= p.ended_at
+                       AND p.worker_id IS NOT DISTINCT FROM v_writer AND p.epoch = r.epoch
                        AND abs(EXTRACT(EPOCH FROM (p.song_origin - r.origin))) > p_align_s)
             ORDER BY p.started_at DESC
             LIMIT 1;

@@ -210,3 +210,30 @@ async def test_a_repeat_or_a_rewind_is_another_airing_a_restart_is_not(
         plays = await _plays(orch)
         assert len(plays) == 3
         assert datetime.fromisoformat(plays[-1]["ended_at"]) == rewind + 95 * sec
+
+
+async def test_a_short_tail_heard_after_a_handoff_stays_one_airing(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The chaos run's PostgreSQL restart: the new epoch heard 3 s of the song's end and
+    placed it 5 s off; it is the same airing, not a second one."""
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        song = await orch.add_track("Song")
+        a = SimWorker(orch, "wa", 5)
+        await a.register()
+        await settle(orch, [a])
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+        sec = timedelta(seconds=1)
+        await _report(orch, a, sid, song, "key-before-move", t0, t0 + 27 * sec, origin=t0)
+        b = SimWorker(orch, "wb", 5)
+        await b.register()
+        await a.deregister()
+        await settle(orch, [b])
+        tail = t0 + 27.5 * sec
+        await _report(
+            orch, b, sid, song, "key-tail-after", tail, t0 + 30 * sec, 0.6, origin=t0 + 5 * sec
+        )
+        plays = await _plays(orch)
+        assert len(plays) == 1, plays
+        assert datetime.fromisoformat(plays[0]["ended_at"]) == t0 + 30 * sec
