@@ -13,6 +13,7 @@
 --   airtrack_record_plays    a batch of plays, fenced against the epoch history
 --   airtrack_record_titles   a batch of in-band stream titles, fenced the same way
 --   airtrack_record_epoch    trigger: the owner of every epoch (the fencing history)
+--   airtrack_fenced_writer   who may write about a stream with an epoch (plays, titles)
 --   airtrack_play_track_snapshot  trigger: a play keeps the song it aired
 --   airtrack_event           the one writer of ownership events
 --
@@ -68,6 +69,25 @@ LANGUAGE sql STABLE AS $fn$
           SELECT 1 FROM assignment_epochs later
           WHERE later.stream_id = e.stream_id AND later.epoch > e.epoch
             AND later.worker_id IS NOT NULL AND later.worker_id <> e.worker_id);
+$fn$;
+
+-- Who may write about a stream with this epoch: its owner while the epoch is current
+-- (assigned or revoking), else the epoch's owner if nobody else owned the stream since.
+-- NULL: the write is stale. Plays and stream titles are fenced by this one rule.
+CREATE OR REPLACE FUNCTION airtrack_fenced_writer(p_sid bigint, p_epoch bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    v_owner record;
+BEGIN
+    SELECT epoch, worker_id, state INTO v_owner FROM assignments WHERE stream_id = p_sid;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    ELSIF v_owner.epoch = p_epoch AND v_owner.state IN ('assigned', 'revoking') THEN
+        RETURN v_owner.worker_id;
+    END IF;
+    RETURN airtrack_epoch_writer(p_sid, p_epoch);
+END
 $fn$;
 
 -- ------------------------------------------------------------------ helpers
@@ -495,7 +515,6 @@ CREATE OR REPLACE FUNCTION airtrack_record_plays(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     r record;
-    v_owner record;
     v_writer text;
     v_play record;
     v_id bigint;
@@ -516,14 +535,7 @@ BEGIN
              WITH ORDINALITY AS u(key, sid, epoch, track, started, ended, conf, origin, ord)
         ORDER BY u.sid, u.started, u.ord
     LOOP
-        SELECT epoch, worker_id, state INTO v_owner FROM assignments WHERE stream_id = r.sid;
-        IF NOT FOUND THEN
-            v_writer := NULL;
-        ELSIF v_owner.epoch = r.epoch AND v_owner.state IN ('assigned', 'revoking') THEN
-            v_writer := v_owner.worker_id;
-        ELSE
-            v_writer := airtrack_epoch_writer(r.sid, r.epoch);
-        END IF;
+        v_writer := airtrack_fenced_writer(r.sid, r.epoch);
         IF v_writer IS NULL OR (p_worker IS NOT NULL AND v_writer <> p_worker) THEN
             v_out[r.ord] := 'stale';
             v_stale := jsonb_set(v_stale, ARRAY[r.sid::text],
@@ -654,7 +666,6 @@ CREATE OR REPLACE FUNCTION airtrack_record_titles(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     r record;
-    v_owner record;
     v_writer text;
     v_id bigint;
     v_open record;
@@ -671,14 +682,7 @@ BEGIN
              WITH ORDINALITY AS u(key, sid, epoch, at, title, url, enc, artist, song, ord)
         ORDER BY u.sid, u.at, u.ord
     LOOP
-        SELECT epoch, worker_id, state INTO v_owner FROM assignments WHERE stream_id = r.sid;
-        IF NOT FOUND THEN
-            v_writer := NULL;
-        ELSIF v_owner.epoch = r.epoch AND v_owner.state IN ('assigned', 'revoking') THEN
-            v_writer := v_owner.worker_id;
-        ELSE
-            v_writer := airtrack_epoch_writer(r.sid, r.epoch);
-        END IF;
+        v_writer := airtrack_fenced_writer(r.sid, r.epoch);
         IF v_writer IS NULL OR (p_worker IS NOT NULL AND v_writer <> p_worker) THEN
             v_out[r.ord] := 'stale';
             v_stale := jsonb_set(v_stale, ARRAY[r.sid::text],
