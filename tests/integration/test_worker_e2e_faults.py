@@ -183,9 +183,11 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
         until(lambda: api.owners()[sid][0] == "e2e-b", 30, "handoff to b")
         assert api.owners()[sid][1] > old_epoch
         # a, in local mode, still logs the stream's songs under its old epoch
+        # the station must air a catalog song long enough to be recognised (talk and
+        # non-catalog songs come between): a minute and a half, not a rate
         stale = until(
             lambda: [q for q in outbox_rows(home, "e2e-a") if q["epoch"] == old_epoch],
-            40,
+            90,
             "a play queued under the old epoch",
         )
         proxy.set_mode("pass")
