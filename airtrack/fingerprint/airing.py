@@ -149,10 +149,21 @@ class Airings:
             play.k, play.align = cand.k, (cand.align if beside else max(forward))
             play.last_hit = max(play.last_hit, last)
             return "follow"
-        # a restart whose line ran beside the play (a repeated section) starts where the
-        # play stopped, not at that line's first anchors
         self._restarting = True
-        self.restart_floor = play.last_hit if first < play.last_hit - xfade else None
+        self.restart_floor = None
+        if first < play.last_hit - xfade:
+            # the new line ran beside the play: a rewind into a stretch the song repeats
+            # sounds like the song going on until the two diverge, so both lines carry
+            # hits there.  Before the rewind the new line's song time held other audio, so
+            # its run of hits that goes on now began at the rewind: the new play starts
+            # there (``_LEAD_S`` before that run, as any start) and the old one ends there.
+            # (Its earlier runs, a repeated section heard in the play, are the play's.)
+            run = _first_dense(t)
+            if run < play.last_hit:
+                self.restart_floor = run - 0.5
+                play.last_hit = run - (_LEAD_S + _END_PAD_S) * _FPS
+            else:
+                self.restart_floor = play.last_hit
         return "restart"
 
     def start(self, hits: HitStore, cand: Candidate) -> PlayStarted:

@@ -1,22 +1,33 @@
 """Properties of play boundaries (hypothesis), as a royalty auditor reads an as-run log:
 
 * a song aired again from an earlier point right after itself (a repeat, a DJ rewind) is
-  two plays, the first ending and the second starting where it went back;
+  two plays, the first ending and the second starting where it went back, even when it
+  went back into a stretch the song repeats (the audio sounds like the song going on);
 * a song that jumps forward inside one airing (a radio edit's splice) is one play;
 * a song cut short (the station cut away, an outage) ends where its audio stopped.
 
-The catalog is the properties' own (three 24-s synthetic songs that repeat no section).
+The catalog is the properties' own (three 24-s synthetic songs that repeat no section),
+plus one song built to repeat a section for the rewind into it.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airtrack.fingerprint import SAMPLE_RATE, Play, scan_samples
-from tests.unit._synth_music import noise
+from airtrack.fingerprint import (
+    SAMPLE_RATE,
+    Index,
+    Play,
+    fingerprint_samples,
+    pack_prints,
+    scan_samples,
+)
+from tests.unit._synth_music import noise, song
 from tests.unit.test_matcher_properties import catalog
 
 SR = SAMPLE_RATE
@@ -30,9 +41,9 @@ EDGE_TOL_S = 1.5
 SPLICE_START_TOL_S = EDGE_TOL_S
 
 
-def scan(*parts: Audio, seed: int = 7) -> list[Play]:
+def scan(*parts: Audio, seed: int = 7, index: Index | None = None) -> list[Play]:
     audio = np.concatenate([np.zeros(2 * SR, np.float32), *parts, np.zeros(4 * SR, np.float32)])
-    return scan_samples(noise(audio, 20, seed=seed), catalog()[1])
+    return scan_samples(noise(audio, 20, seed=seed), index or catalog()[1])
 
 
 @settings(max_examples=8, deadline=None)
@@ -47,6 +58,40 @@ def test_a_song_that_goes_back_is_two_plays(cut: float, back: float) -> None:
     assert abs(first.end_s - (2.0 + cut)) <= EDGE_TOL_S, plays
     assert abs(second.start_s - (2.0 + cut)) <= SPLICE_START_TOL_S, plays
     assert abs(second.offset_s - again) <= SPLICE_START_TOL_S, plays
+
+
+@functools.cache
+def repeating_song(at: int, since: int, length: int) -> tuple[Audio, Index]:
+    """A 30-s synthetic song with its [``since``, ``since + length``) s copied in at ``at`` s."""
+    x = song(301, 30)
+    y = np.concatenate([x[: at * SR], x[since * SR : (since + length) * SR], x[at * SR :]])
+    return y, Index.build([(1, pack_prints(fingerprint_samples(y)))])
+
+
+#: Boundaries at a rewind into a repeated stretch: both plays turn 1 s before the new
+#: line's run of hits (as any start), and on these synthetic songs that run began between
+#: 0.6 s before and 0.4 s after the cut (seen: 1.58 s early).  Before the rule the turn came
+#: where the two copies diverge, ``length`` (≥ 5 s) late.
+REWIND_TOL_S = 2.0
+
+
+@settings(max_examples=6, deadline=None)
+@given(since=st.integers(2, 6), length=st.integers(5, 9))
+def test_a_rewind_into_a_repeated_stretch_turns_where_it_went_back(since: int, length: int) -> None:
+    """Cut at the repeat's start (18 s) back to its first copy: the audio after the cut equals
+    the song going on for ``length`` s, then the two diverge; the boundary is the cut, not
+    the divergence.  (A cut later inside the repeat would sound the same as this one.  The
+    rewound song reaches the copy again 18 - ``since`` s after the cut, a third line of the
+    song; ``since`` ≤ 6 keeps that after the split is decided.)"""
+    at = 18
+    y, index = repeating_song(at, since, length)
+    plays = scan(y[: at * SR], y[since * SR :], index=index)
+    assert [p.track_id for p in plays] == [1, 1], plays
+    first, second = plays
+    assert abs(first.start_s - 2.0) <= EDGE_TOL_S, plays
+    assert abs(first.end_s - (2.0 + at)) <= REWIND_TOL_S, plays
+    assert abs(second.start_s - (2.0 + at)) <= REWIND_TOL_S, plays
+    assert abs(second.offset_s - since) <= REWIND_TOL_S, plays
 
 
 @settings(max_examples=8, deadline=None)
