@@ -99,7 +99,12 @@ class HitStore:
 
     def after(self, frame: float) -> int:
         """Buffer position of the first hit with ``t > frame``."""
-        return self.lo + int(np.searchsorted(self.t[self.lo : self.hi], frame, "right"))
+        if not math.isfinite(frame):
+            return self.lo if frame < 0 else self.hi
+        # frames are whole: t > frame iff t > floor(frame), and an int key spares numpy
+        # a float copy of the whole store on every search
+        key = np.int64(math.floor(frame))
+        return self.lo + int(np.searchsorted(self.t[self.lo : self.hi], key, "right"))
 
     def views(self, start: int | None = None) -> tuple[Int64s, Int64s, Int64s, Floats]:
         i = self.lo if start is None else start
@@ -194,6 +199,7 @@ def best_candidate(
         return None
     tr, kk, al, tq = htr[win], hk[win], ha[win], ht[win]
     bins = np.floor(al / BIN).astype(np.int64)
+    tr, kk, al, tq, bins = _near_strong(tr, kk, al, tq, bins, n_speeds, threshold_evidence)
     key = (tr * n_speeds + kk) * (1 << 32) + (bins + (1 << 31))
     # coarse: raw hit counts (≥ distinct anchors, so a safe filter); refined below
     uniq, counts = np.unique(key, return_counts=True)
@@ -227,3 +233,28 @@ def best_candidate(
             align, evidence = max(rivals)
             return Candidate(track, k, align, evidence, tuple(a for a, _ in rivals))
     return None
+
+
+_SCREEN = 1 << 13  # buckets of the screen in :func:`_near_strong`
+
+
+def _near_strong(
+    tr: Int64s, kk: Int64s, al: Floats, tq: Int64s, bins: Int64s, n_speeds: int, need: float
+) -> tuple[Int64s, Int64s, Floats, Int64s, Int64s]:
+    """The hits that can matter to :func:`best_candidate`, found without sorting them all.
+
+    Most hits in a window are chance hits, one per (track, speed, bin).  Hashing each
+    (track, speed) to a shift of the bin keeps neighbouring bins neighbouring buckets, so a
+    bucket's count with its two neighbours is at least the merged count of every bin in it:
+    the hits kept (those within one bucket of a bucket reaching ``need``) include every
+    strong bin and its two neighbours, and the candidate found is the same as from all hits.
+    """
+    if tr.shape[0] < 4 * need:
+        return tr, kk, al, tq, bins
+    bucket = (bins + (tr * n_speeds + kk) * 7919) & (_SCREEN - 1)
+    count = np.bincount(bucket, minlength=_SCREEN)
+    merged = count + np.roll(count, 1) + np.roll(count, -1)
+    strong = merged >= need
+    near = strong | np.roll(strong, 1) | np.roll(strong, -1)
+    keep = near[bucket]
+    return tr[keep], kk[keep], al[keep], tq[keep], bins[keep]
