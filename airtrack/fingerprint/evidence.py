@@ -190,6 +190,10 @@ def best_candidate(
     ht, htr, hk, ha = hits.views(hits.after(since))
     if ht.shape[0] < threshold_evidence:
         return None
+    # screened before the masks below: a bin strong among the hits they leave is strong
+    # among all hits, so the screen keeps it (and the masks then run over few hits)
+    bins = np.floor(ha / BIN).astype(np.int64)
+    htr, hk, ha, ht, bins = _near_strong(htr, hk, ha, ht, bins, n_speeds, threshold_evidence)
     win = np.ones(ht.shape[0], np.bool_)
     for c_track, c_align in closed:
         win &= ~((htr == c_track) & (np.abs(ha - c_align) <= 4 * TOL))
@@ -197,9 +201,7 @@ def best_candidate(
         win &= ~((htr == o_track) & (ht <= o_until))
     if np.count_nonzero(win) < threshold_evidence:
         return None
-    tr, kk, al, tq = htr[win], hk[win], ha[win], ht[win]
-    bins = np.floor(al / BIN).astype(np.int64)
-    tr, kk, al, tq, bins = _near_strong(tr, kk, al, tq, bins, n_speeds, threshold_evidence)
+    tr, kk, al, tq, bins = htr[win], hk[win], ha[win], ht[win], bins[win]
     key = (tr * n_speeds + kk) * (1 << 32) + (bins + (1 << 31))
     # coarse: raw hit counts (≥ distinct anchors, so a safe filter); refined below
     uniq, counts = np.unique(key, return_counts=True)
@@ -253,8 +255,16 @@ def _near_strong(
         return tr, kk, al, tq, bins
     bucket = (bins + (tr * n_speeds + kk) * 7919) & (_SCREEN - 1)
     count = np.bincount(bucket, minlength=_SCREEN)
-    merged = count + np.roll(count, 1) + np.roll(count, -1)
+    merged = count.copy()  # + both neighbours, cyclically (slices: np.roll allocates)
+    merged[1:] += count[:-1]
+    merged[0] += count[-1]
+    merged[:-1] += count[1:]
+    merged[-1] += count[0]
     strong = merged >= need
-    near = strong | np.roll(strong, 1) | np.roll(strong, -1)
+    near = strong.copy()
+    near[1:] |= strong[:-1]
+    near[0] |= strong[-1]
+    near[:-1] |= strong[1:]
+    near[-1] |= strong[0]
     keep = near[bucket]
     return tr[keep], kk[keep], al[keep], tq[keep], bins[keep]
