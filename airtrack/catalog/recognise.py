@@ -20,7 +20,7 @@ from airtrack.fingerprint import (
     Play,
     PlayEvent,
     StreamingMatcher,
-    decode,
+    decode_ahead,
     identify,
     plays_from_events,
 )
@@ -127,7 +127,7 @@ def scan_recording(
     events: list[PlayEvent] = []
     broke: str | None = None
     try:
-        for block in decode(path):
+        for block in decode_ahead(path):  # as scan_file: decoded while the matcher works
             events.extend(matcher.feed(block))
             if on_progress is not None:
                 on_progress(matcher.seconds_fed)

@@ -33,7 +33,13 @@ anchors on every station (chance alignments reached ≤ 10 on the real-music ben
 airings ≥ 25).  Files decode inside FFmpeg (lavfi ``amovie`` + ``aresample``) in 16-s blocks.
 """
 
-from airtrack.fingerprint.decode import MIN_DURATION_S, decode, probe_duration, read_tags
+from airtrack.fingerprint.decode import (
+    MIN_DURATION_S,
+    decode,
+    decode_ahead,
+    probe_duration,
+    read_tags,
+)
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.landmarks import (
     LandmarkExtractor,
@@ -79,6 +85,7 @@ __all__ = [
     "StreamingMatcher",
     "confidence_of",
     "decode",
+    "decode_ahead",
     "fingerprint_file",
     "fingerprint_samples",
     "hash_pairs",

@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.airing import Airings
-from airtrack.fingerprint.decode import decode
+from airtrack.fingerprint.decode import decode_ahead
 from airtrack.fingerprint.evidence import (
     DEFAULT_THRESHOLD,
     HitStore,
@@ -223,7 +223,8 @@ def scan_file(path: str | os.PathLike[str], index: Index, **options: float) -> l
     """Plays in a recording (file or URL), decoded in blocks: one ``Play`` per airing."""
     matcher = StreamingMatcher(index, **options)  # type: ignore[arg-type]
     events: list[PlayEvent] = []
-    for block in decode(path):  # 16-s blocks for files: per-block work spread thinner
+    # 16-s blocks for files (per-block work spread thinner), decoded while the matcher works
+    for block in decode_ahead(path):
         events.extend(matcher.feed(block))
     events.extend(matcher.close())
     return plays_from_events(events)

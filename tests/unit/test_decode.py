@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from airtrack.errors import AudioError
-from airtrack.fingerprint import SAMPLE_RATE, decode, probe_duration, read_tags
+from airtrack.fingerprint import SAMPLE_RATE, decode, decode_ahead, probe_duration, read_tags
 from tests.unit._synth_music import song
 
 FFMPEG = shutil.which("ffmpeg")
@@ -133,3 +133,30 @@ def test_stalled_socket_times_out() -> None:
         assert time.monotonic() - t0 < 8
     finally:
         listener.close()
+
+
+def test_decode_ahead_gives_the_same_blocks_and_errors(tmp_path: Path) -> None:
+    """The decode-ahead thread hands over decode's own blocks, in order, and its errors
+    where decode raises them: a file broken after good audio gives its blocks first."""
+    x = song(9, 40.0)
+    whole = _wav(tmp_path / "whole.wav", x)
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(decode_ahead(whole, block_s=3.0), decode(whole, block_s=3.0), strict=True)
+    )
+    short = _wav(tmp_path / "short.wav", song(1, 1.0))
+    with pytest.raises(AudioError, match=r"only 1\.0 s"):
+        list(decode_ahead(short))
+    with pytest.raises(AudioError, match="no such file"):
+        list(decode_ahead(tmp_path / "missing.ogg"))
+
+
+def test_decode_ahead_stops_its_thread_when_the_caller_stops(tmp_path: Path) -> None:
+    x = song(9, 40.0)
+    path = _wav(tmp_path / "long.wav", x)
+    blocks = decode_ahead(path, block_s=1.0)
+    first = next(blocks)
+    assert first.shape[0] == SAMPLE_RATE
+    assert any(t.name == "airtrack-decode-ahead" for t in threading.enumerate())
+    blocks.close()  # the caller gives up after one block (the queue is full meanwhile)
+    assert not any(t.name == "airtrack-decode-ahead" for t in threading.enumerate())
