@@ -142,3 +142,15 @@ ON CONFLICT (track_id) DO UPDATE SET engine = EXCLUDED.engine, prints = EXCLUDED
 
 -- name: catalog_clear_staged_prints
 DELETE FROM track_prints_next;
+
+-- name: catalog_print_ids
+-- every track the index serves (prints of the current engine): the segment builder diffs
+-- it against the ids its segments hold to find added and removed tracks
+SELECT track_id FROM track_prints WHERE engine = %(engine)s ORDER BY track_id;
+
+-- name: catalog_prints_of
+-- the prints of the tracks in %(ids)s (a delta segment's tracks, one batch)
+SELECT track_id, prints
+FROM track_prints
+WHERE engine = %(engine)s AND track_id = ANY(%(ids)s)
+ORDER BY track_id;

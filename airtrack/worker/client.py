@@ -38,9 +38,11 @@ from airtrack.protocol import (
     CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
+    MANIFEST_PATH,
     METADATA_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
+    SEGMENT_PATH,
     SNAPSHOT_PATH,
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
@@ -244,6 +246,45 @@ class OrchestratorClient:
                 attempt=attempt,
             )
         raise SnapshotCorrupt(f"catalog snapshot failed its checksum {self.retries} times")
+
+    async def download_manifest(self, etag: str | None) -> tuple[int, dict[str, Any] | None]:
+        """(status, body) of the catalog manifest: 200 with it, 304 unchanged, 404 none
+        (an orchestrator without segments, or an empty catalog)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        resp = await self._call("GET", MANIFEST_PATH, headers=headers, not_found_ok=True)
+        if resp.status_code != 200:
+            return resp.status_code, None
+        try:
+            body = resp.json()
+            if not isinstance(body, dict) or not isinstance(body.get("segments"), list):
+                raise ValueError("not a manifest")
+        except ValueError as exc:
+            raise OrchestratorRejected(f"bad catalog manifest: {exc}", status=200) from exc
+        return 200, body
+
+    async def download_segment(self, name: str, sha256: str) -> bytes | None:
+        """A catalog segment whose sha256 is the manifest's ``sha256``; None if gone (404).
+
+        As for the full snapshot: a damaged body is downloaded again, up to the call
+        attempts, then ``SnapshotCorrupt``; a bad segment is never handed on.
+        """
+        for attempt in range(1, self.retries + 1):
+            resp = await self._call("GET", SEGMENT_PATH.format(name=name), not_found_ok=True)
+            if resp.status_code == 404:
+                return None
+            data = resp.content
+            got = hashlib.sha256(data).hexdigest()
+            if got == sha256:
+                return data
+            log.warning(
+                "catalog_segment_corrupt",
+                name=name,
+                bytes=len(data),
+                expected=sha256,
+                got=got,
+                attempt=attempt,
+            )
+        raise SnapshotCorrupt(f"catalog segment {name} failed its checksum {self.retries} times")
 
     # --- transport with retries and breaker ---------------------------------
 
