@@ -1,22 +1,26 @@
 """The catalog served as segments: a base index, delta prints packs and removed track ids.
 
-When the catalog revision moves, ``SegmentStore.ensure`` diffs the ids of the tracks the
-index should serve (``catalog_print_ids``) against the ids its segments hold: added tracks
-become one new *delta* (a prints pack of just those tracks, ``fingerprint/segments.py``),
-removed ones become *tombstones* (``removed`` in the manifest).  Track ids are never reused
-and a track's prints change only by moving to the current engine, so the id diff is the
-whole change.  The result is labelled with the revision read *before* the diff: if the
-catalog moved meanwhile, the next call diffs again.
+The *plan* lives in PostgreSQL (``catalog_manifest``, one row per engine): which track ids
+each segment holds and which ids are removed.  When the catalog revision moves, one replica
+at a time (the row lock) diffs the ids the index should serve (``catalog_print_ids``)
+against the plan: added tracks become one new *delta*, removed ones *tombstones*.  Track
+ids are never reused and a track's prints change only by moving to the current engine, so
+the id diff is the whole change.  The plan is labelled with the revision read *before* the
+diff: if the catalog moved meanwhile, the next call diffs again.  When the deltas pass
+``catalog_compact_deltas`` segments or ``catalog_compact_fraction`` of the base's tracks
+(added, or removed), the diff writes a plan of one new base instead (*compaction*).
 
-When the deltas grow past ``catalog_compact_deltas`` segments or ``catalog_compact_fraction``
-of the base (bytes, or tombstoned tracks), a background task builds a new base from the
-whole catalog (the API keeps serving the old manifest meanwhile) and publishes a manifest of
-that base alone; files no manifest names are deleted ``catalog_segment_grace_s`` later (a
+Every replica *materializes* the plan into files under ``AIRTRACK_HOME/snapshots/segments/``
+named from the plan alone (``delta-<sha of its ids>.atp``), so all replicas serve the same
+names and the same manifest version whichever of them a worker asks; the bytes may differ
+(a replica that builds a segment later leaves out tracks deleted since, which the plan
+lists as removed anyway), so each segment is checked against the serving replica's sha256
+header.  A delta is a prints pack of its tracks (``fingerprint/segments.py``), built while
+the caller waits; a base is a whole ``Index``, built in the background while the previous
+manifest is still served (only a replica that has served nothing yet waits for it).  Files
+the served manifest no longer names are deleted ``catalog_segment_grace_s`` later (a
 worker may be downloading one).  Because compaction bounds the deltas, a worker that was
-away for a week downloads at most the base plus that fraction: never much more than a full
-snapshot.
-
-Files live in ``AIRTRACK_HOME/snapshots/segments/``; every name is content-derived.
+away for a week downloads the base plus at most that fraction: about a full snapshot.
 """
 
 from __future__ import annotations
@@ -28,16 +32,18 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airtrack.catalog.snapshot import _state, _stream_prints, _write, snapshot_dir
+from airtrack.catalog.snapshot import _state, _write, snapshot_dir
 from airtrack.catalog.store import ENGINE
-from airtrack.db import Database
+from airtrack.db import Database, Tx
 from airtrack.errors import IndexFileError
 from airtrack.fingerprint import PRINTS_VERSION, Index
-from airtrack.fingerprint.segments import pack_track_ids, write_pack
+from airtrack.fingerprint.segments import write_pack
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
 
@@ -45,23 +51,22 @@ __all__ = ["Manifest", "Segment", "SegmentStore"]
 
 log = get_logger(__name__)
 
-_BATCH = 128  # tracks per prints fetch for a delta
+_BATCH = 128  # tracks per prints fetch while building a segment
 _NAME = re.compile(r"^(base|delta)-[0-9a-f]{20}\.(idx|atp)$")
+
+Plan = dict[str, Any]  # {"segments": [{"kind": "base"|"delta", "ids": [...]}], "removed": [...]}
 
 
 @dataclass(frozen=True, slots=True)
 class Segment:
     name: str
     kind: str  # "index" (a saved Index: the base) or "pack" (a prints pack: a delta)
-    sha256: str
-    bytes: int
     tracks: int
+    bytes: int = 0  # this replica's file
 
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    revision: int  # the catalog revision it was diffed at (-1: diff again)
-    stamp: int  # that revision's time (a re-created database is not the old one)
     segments: tuple[Segment, ...]
     removed: tuple[int, ...]
 
@@ -73,43 +78,41 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,
-            "revision": self.revision,
             "engine": PRINTS_VERSION,
             "segments": [asdict(s) for s in self.segments],
             "removed": list(self.removed),
         }
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Manifest:
-        return cls(
-            revision=int(data["revision"]),
-            stamp=int(data["stamp"]),
-            segments=tuple(Segment(**s) for s in data["segments"]),
-            removed=tuple(int(r) for r in data["removed"]),
-        )
+
+def _name(kind: str, ids: list[int]) -> str:
+    digest = hashlib.sha256(json.dumps([PRINTS_VERSION, kind, ids]).encode()).hexdigest()
+    return f"{kind}-{digest[:20]}.{'idx' if kind == 'base' else 'atp'}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+def _target(plan: Plan) -> tuple[Manifest, dict[str, list[int]]]:
+    """The manifest a plan names, and each segment's ids."""
+    ids: dict[str, list[int]] = {}
+    segments = []
+    for s in plan["segments"]:
+        name = _name(str(s["kind"]), list(s["ids"]))
+        ids[name] = list(s["ids"])
+        kind = "index" if s["kind"] == "base" else "pack"
+        segments.append(Segment(name, kind, len(s["ids"])))
+    return Manifest(tuple(segments), tuple(int(r) for r in plan["removed"])), ids
 
 
 class SegmentStore:
-    """Builds and keeps the segment manifest of one orchestrator's snapshot folder."""
+    """Keeps the shared plan current and this replica's segment files materialized."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
         self.folder = snapshot_dir(settings) / "segments"
-        self._meta = self.folder / f"manifest-e{PRINTS_VERSION}.json"
-        self._manifest: Manifest | None = None
-        self._loaded = False
+        self._plan: tuple[int, datetime, Plan] | None = None
+        self._served: Manifest | None = None
         self._lock: asyncio.Lock | None = None
-        self._ids: dict[str, frozenset[int]] = {}
         self._unreferenced: dict[str, float] = {}
+        #: the background build of a base (compaction), while the previous manifest serves
         self.compaction: asyncio.Task[None] | None = None
 
     # -- serving ------------------------------------------------------------------------------
@@ -119,173 +122,155 @@ class SegmentStore:
         return m.to_json() if m.segments else None
 
     def segment_path(self, name: str) -> tuple[Path, str | None] | None:
-        """A segment file by name and its sha256 if a current manifest names it."""
+        """A segment file by name (its sha256 is the route's to compute)."""
         if not _NAME.match(name):
             return None
         path = self.folder / name
-        if not path.is_file():
-            return None
-        known = {s.name: s.sha256 for s in (self._manifest.segments if self._manifest else ())}
-        return path, known.get(name)
+        return (path, None) if path.is_file() else None
 
-    # -- building ----------------------------------------------------------------------------
+    # -- the plan ----------------------------------------------------------------------------
     async def ensure(self) -> Manifest:
-        """The manifest of the current catalog revision, diffed only if the revision moved."""
+        """The manifest this replica serves, after following the catalog if it moved."""
         revision, changed_at = await _state(self.db)
-        stamp = int(changed_at.timestamp() * 1_000_000)
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            current = self._current()
-            if current is not None and (current.revision, current.stamp) == (revision, stamp):
-                return current
-            if current is not None and current.revision > revision:
-                current = None  # a re-created database: start from a new base
-            m = await self._update(current, revision, stamp)
-            self._publish(m)
-        self._maybe_compact(m)
-        return m
+            if self._plan is None or self._plan[:2] != (revision, changed_at):
+                plan = await self.db.run(
+                    "catalog_manifest_sync", lambda tx: self._sync(tx, revision, changed_at)
+                )
+                self._plan = (revision, changed_at, plan)
+            target, ids = _target(self._plan[2])
+            served = self._served
+            if served is None or served.version != target.version:
+                missing = {n: i for n, i in ids.items() if not (self.folder / n).is_file()}
+                # only a replica already serving a catalog builds a base in the background
+                if not (served and served.segments) or not any(n[:5] == "base-" for n in missing):
+                    await self._materialize(missing)
+                    self._publish(target)
+                elif self.compaction is None or self.compaction.done():
+                    self.compaction = asyncio.create_task(
+                        self._build_then_publish(missing), name="catalog-compaction"
+                    )
+            assert self._served is not None
+            return self._served
 
-    def _current(self) -> Manifest | None:
-        if not self._loaded:
-            self._loaded = True
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                self._manifest = Manifest.from_json(json.loads(self._meta.read_text()))
-        m = self._manifest
-        if m is not None and not all((self.folder / s.name).is_file() for s in m.segments):
-            log.warning("catalog.segments.missing", manifest=m.version)
-            return None
-        return m
-
-    def _publish(self, m: Manifest) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self._meta.with_name(f".{self._meta.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**m.to_json(), "stamp": m.stamp}))
-        os.replace(tmp, self._meta)
-        old = self._manifest
-        self._manifest = m
-        if old is None or old.version != m.version:
-            log.info(
-                "catalog.manifest.published",
-                version=m.version,
-                revision=m.revision,
-                segments=len(m.segments),
-                removed=len(m.removed),
-                bytes=sum(s.bytes for s in m.segments),
-            )
-        self._cleanup(m)
-
-    async def _update(self, m: Manifest | None, revision: int, stamp: int) -> Manifest:
-        if m is None:
-            base = await self._build_base()
-            return Manifest(revision, stamp, (base,) if base else (), ())
-        rows = await self.db.fetch("catalog_print_ids", {"engine": ENGINE})
+    async def _sync(self, tx: Tx, revision: int, changed_at: datetime) -> Plan:
+        """Diff the catalog into the shared plan (under its row lock) and return the plan."""
+        await tx.execute("catalog_manifest_seed", {"engine": ENGINE})
+        row = await tx.fetchone("catalog_manifest_lock", {"engine": ENGINE})
+        assert row is not None
+        plan: Plan = row["plan"]
+        if (int(row["revision"]), row["changed_at"]) == (revision, changed_at):
+            return plan  # another replica diffed this revision already
+        rows = await tx.fetch("catalog_print_ids", {"engine": ENGINE})
         now = {int(r["track_id"]) for r in rows}
-        have = await asyncio.to_thread(self._live_ids, m)
-        added = sorted(now - have)
-        gone = have - now
-        segments = m.segments
-        if added:
-            delta = await self._build_delta(added)
-            segments = (*segments, delta)
-        removed = tuple(sorted((set(m.removed) | gone) - set(added)))
-        return Manifest(revision, stamp, segments, removed)
-
-    def _live_ids(self, m: Manifest) -> set[int]:
-        live: set[int] = set()
-        for s in m.segments:
-            live |= self._segment_ids(s)
-        return live - set(m.removed)
-
-    def _segment_ids(self, s: Segment) -> frozenset[int]:
-        ids = self._ids.get(s.name)
-        if ids is None:
-            path = self.folder / s.name
-            if s.kind == "index":
-                ids = frozenset(int(t) for t in Index.load(path).track_ids)
-            else:
-                ids = frozenset(pack_track_ids(path))
-            self._ids[s.name] = ids
-        return ids
-
-    async def _build_base(self) -> Segment | None:
-        t0 = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        index = await asyncio.to_thread(Index.build, _stream_prints(self.db, loop))
-        if index.n_tracks == 0:
-            return None
-        tmp = self.folder / f".base.{os.getpid()}.{id(index)}.build"
-        await asyncio.to_thread(_write, index, tmp)
-        seg = await asyncio.to_thread(self._file_segment, tmp, "base", "idx", index.n_tracks)
-        self._ids[seg.name] = frozenset(int(t) for t in index.track_ids)
-        log.info(
-            "catalog.segment.base_built",
-            name=seg.name,
-            tracks=seg.tracks,
-            bytes=seg.bytes,
-            seconds=round(time.perf_counter() - t0, 3),
+        held = {int(t) for s in plan["segments"] for t in s["ids"]}
+        removed = {int(r) for r in plan["removed"]}
+        added = sorted(now - (held - removed))
+        new: Plan = {
+            "segments": list(plan["segments"])
+            + ([{"kind": "delta", "ids": added}] if added else []),
+            "removed": sorted((removed | ((held - removed) - now)) - set(added)),
+        }
+        if not plan["segments"] or self._needs_compaction(new):
+            new = {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+        await tx.execute(
+            "catalog_manifest_put",
+            {"engine": ENGINE, "revision": revision, "changed_at": changed_at, "plan": new},
         )
-        return seg
+        if new != plan:
+            log.info(
+                "catalog.plan.changed",
+                revision=revision,
+                added=len(added),
+                segments=len(new["segments"]),
+                removed=len(new["removed"]),
+            )
+        return new
 
-    async def _build_delta(self, ids: list[int]) -> Segment:
-        items: list[tuple[int, bytes]] = []
-        for i in range(0, len(ids), _BATCH):
-            params = {"engine": ENGINE, "ids": ids[i : i + _BATCH]}
-            for row in await self.db.fetch("catalog_prints_of", params):
-                items.append((int(row["track_id"]), bytes(row["prints"])))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".delta.{os.getpid()}.{id(items)}.build"
-        await asyncio.to_thread(write_pack, items, tmp)
-        seg = await asyncio.to_thread(self._file_segment, tmp, "delta", "atp", len(items))
-        self._ids[seg.name] = frozenset(t for t, _ in items)
-        log.info("catalog.segment.delta_built", name=seg.name, tracks=seg.tracks, bytes=seg.bytes)
-        return seg
-
-    def _file_segment(self, tmp: Path, prefix: str, ext: str, tracks: int) -> Segment:
-        """Rename a finished file to its content-derived name."""
-        digest = _sha256(tmp)
-        name = f"{prefix}-{digest[:20]}.{ext}"
-        size = tmp.stat().st_size
-        os.replace(tmp, self.folder / name)
-        return Segment(name, "index" if ext == "idx" else "pack", digest, size, tracks)
-
-    # -- compaction --------------------------------------------------------------------------
-    def needs_compaction(self, m: Manifest) -> bool:
-        if len(m.segments) < 2 and not m.removed:
-            return False
-        base, deltas = m.segments[0], m.segments[1:]
+    def _needs_compaction(self, plan: Plan) -> bool:
+        segments = plan["segments"]
+        if not segments or segments[0]["kind"] != "base":
+            return True
+        base = max(1, len(segments[0]["ids"]))
+        deltas = segments[1:]
         frac = self.settings.catalog_compact_fraction
         return (
-            base.kind != "index"
-            or len(deltas) > self.settings.catalog_compact_deltas
-            or sum(s.bytes for s in deltas) > frac * base.bytes
-            or len(m.removed) > frac * max(1, base.tracks)
+            len(deltas) > self.settings.catalog_compact_deltas
+            or sum(len(s["ids"]) for s in deltas) > frac * base
+            or len(plan["removed"]) > frac * base
         )
 
-    def _maybe_compact(self, m: Manifest) -> None:
-        if self.needs_compaction(m) and (self.compaction is None or self.compaction.done()):
-            self.compaction = asyncio.create_task(self.compact(), name="catalog-compaction")
-
-    async def compact(self) -> None:
-        """Build a new base of the whole catalog and publish it alone (runs in the background)."""
-        revision, changed_at = await _state(self.db)
+    # -- files -------------------------------------------------------------------------------
+    async def _build_then_publish(self, missing: dict[str, list[int]]) -> None:
         try:
-            base = await self._build_base()
+            await self._materialize(missing)
         except (OSError, IndexFileError) as exc:
             log.error("catalog.compaction_failed", error=str(exc))
             return
         assert self._lock is not None
         async with self._lock:
-            # labelled with the revision read before the build: if the catalog moved
-            # meanwhile, the next ensure() diffs the new base against it
-            stamp = int(changed_at.timestamp() * 1_000_000)
-            m = Manifest(revision, stamp, (base,) if base else (), ())
-            self._publish(m)
-        log.info("catalog.compacted", manifest=m.version, revision=revision)
+            if self._plan is not None:
+                target, ids = _target(self._plan[2])
+                if all((self.folder / n).is_file() for n in ids):
+                    self._publish(target)
+
+    async def _materialize(self, missing: dict[str, list[int]]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        for name, ids in missing.items():
+            t0 = time.perf_counter()
+            tmp = self.folder / f".{name}.{os.getpid()}.build"
+            items = self._prints_of(ids, loop)
+            if name.startswith("base-"):
+                index = await asyncio.to_thread(Index.build, items)
+                await asyncio.to_thread(_write, index, tmp)
+            else:
+                await asyncio.to_thread(write_pack, items, tmp)
+            os.replace(tmp, self.folder / name)
+            log.info(
+                "catalog.segment.built",
+                name=name,
+                tracks=len(ids),
+                bytes=(self.folder / name).stat().st_size,
+                seconds=round(time.perf_counter() - t0, 3),
+            )
+
+    def _prints_of(
+        self, ids: list[int], loop: asyncio.AbstractEventLoop
+    ) -> Iterator[tuple[int, bytes]]:
+        """``(track_id, prints)`` of ``ids`` still in the catalog, batch by batch (a thread's)."""
+        for i in range(0, len(ids), _BATCH):
+            params = {"engine": ENGINE, "ids": ids[i : i + _BATCH]}
+            rows = asyncio.run_coroutine_threadsafe(
+                self.db.fetch("catalog_prints_of", params), loop
+            )
+            for row in rows.result():
+                yield int(row["track_id"]), bytes(row["prints"])
+
+    def _publish(self, target: Manifest) -> None:
+        sized = tuple(
+            Segment(s.name, s.kind, s.tracks, (self.folder / s.name).stat().st_size)
+            for s in target.segments
+        )
+        m = Manifest(sized, target.removed)
+        if self._served is None or self._served.version != m.version:
+            log.info(
+                "catalog.manifest.published",
+                version=m.version,
+                segments=len(m.segments),
+                removed=len(m.removed),
+                bytes=sum(s.bytes for s in m.segments),
+            )
+        self._served = m
+        self._cleanup(m)
 
     def _cleanup(self, m: Manifest) -> None:
-        """Delete files no manifest has named for ``catalog_segment_grace_s``."""
+        """Delete files no served manifest has named for ``catalog_segment_grace_s``."""
         keep = {s.name for s in m.segments}
+        if self._plan is not None:
+            keep |= set(_target(self._plan[2])[1])  # a base being built for the plan
         now = time.monotonic()
         try:
             entries = list(self.folder.iterdir())
@@ -300,4 +285,3 @@ class SegmentStore:
                 with contextlib.suppress(OSError):
                     entry.unlink()
                 self._unreferenced.pop(entry.name, None)
-                self._ids.pop(entry.name, None)

@@ -154,3 +154,22 @@ SELECT track_id, prints
 FROM track_prints
 WHERE engine = %(engine)s AND track_id = ANY(%(ids)s)
 ORDER BY track_id;
+
+-- name: catalog_manifest_get
+SELECT revision, changed_at, plan FROM catalog_manifest WHERE engine = %(engine)s;
+
+-- name: catalog_manifest_lock
+-- one replica at a time diffs the catalog into the plan (the others wait, then adopt it)
+SELECT revision, changed_at, plan FROM catalog_manifest WHERE engine = %(engine)s FOR UPDATE;
+
+-- name: catalog_manifest_put
+INSERT INTO catalog_manifest (engine, revision, changed_at, plan)
+VALUES (%(engine)s, %(revision)s, %(changed_at)s, %(plan)s)
+ON CONFLICT (engine) DO UPDATE
+SET revision = EXCLUDED.revision, changed_at = EXCLUDED.changed_at, plan = EXCLUDED.plan;
+
+-- name: catalog_manifest_seed
+-- the row the plan's lock is taken on (concurrent seeds wait for the first, then do nothing)
+INSERT INTO catalog_manifest (engine, revision, changed_at, plan)
+VALUES (%(engine)s, -1, now(), '{"segments": [], "removed": []}'::jsonb)
+ON CONFLICT (engine) DO NOTHING;

@@ -262,25 +262,27 @@ class OrchestratorClient:
             raise OrchestratorRejected(f"bad catalog manifest: {exc}", status=200) from exc
         return 200, body
 
-    async def download_segment(self, name: str, sha256: str) -> bytes | None:
-        """A catalog segment whose sha256 is the manifest's ``sha256``; None if gone (404).
+    async def download_segment(self, name: str) -> tuple[bytes, str] | None:
+        """A catalog segment and its sha256, or None if gone (404).
 
-        As for the full snapshot: a damaged body is downloaded again, up to the call
-        attempts, then ``SnapshotCorrupt``; a bad segment is never handed on.
+        As for the full snapshot, the body must match the serving replica's sha256 header
+        (replicas may hold different bytes under one name); a damaged body is downloaded
+        again, up to the call attempts, then ``SnapshotCorrupt``: never handed on.
         """
         for attempt in range(1, self.retries + 1):
             resp = await self._call("GET", SEGMENT_PATH.format(name=name), not_found_ok=True)
             if resp.status_code == 404:
                 return None
             data = resp.content
+            want = resp.headers.get(SNAPSHOT_SHA256_HEADER)
             got = hashlib.sha256(data).hexdigest()
-            if got == sha256:
-                return data
+            if got == want:
+                return data, got
             log.warning(
                 "catalog_segment_corrupt",
                 name=name,
                 bytes=len(data),
-                expected=sha256,
+                expected=want,
                 got=got,
                 attempt=attempt,
             )

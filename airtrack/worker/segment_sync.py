@@ -73,8 +73,9 @@ class SegmentSync:
             body = json.loads(self._meta.read_text())
         except (OSError, ValueError):
             return None
+        digests = body.get("sha256", {})
         for seg in body.get("segments", []):
-            if _digest(self.folder / seg["name"]) != seg["sha256"]:
+            if _digest(self.folder / seg["name"]) != digests.get(seg["name"]):
                 log.warning("catalog_segment_cache_corrupt", name=seg["name"])
                 return None
         try:
@@ -97,16 +98,20 @@ class SegmentSync:
         t0 = time.monotonic()
         fetched = 0
         self.folder.mkdir(parents=True, exist_ok=True)
+        # the sha256 of each file as downloaded: a restart loads only files that still match
+        digests = self._digests()
         for seg in body["segments"]:
             path = self.folder / seg["name"]
-            if path.is_file():
+            if path.is_file() and seg["name"] in digests:
                 continue
-            data = await self.client.download_segment(seg["name"], seg["sha256"])
-            if data is None:  # compacted away since the manifest: the next one names others
+            got = await self.client.download_segment(seg["name"])
+            if got is None:  # compacted away since the manifest: the next one names others
                 log.warning("catalog_segment_gone", name=seg["name"])
                 return None
+            data, digests[seg["name"]] = got
             await asyncio.to_thread(_store, path, data)
             fetched += len(data)
+        body = {**body, "sha256": {s["name"]: digests[s["name"]] for s in body["segments"]}}
         index = await asyncio.to_thread(self._composite, body)
         await asyncio.to_thread(self._commit, body)
         self.last_download_bytes = fetched
@@ -119,6 +124,12 @@ class SegmentSync:
             seconds=round(time.monotonic() - t0, 3),
         )
         return str(body["version"]), f'"{body["version"]}"', self._factory(index)
+
+    def _digests(self) -> dict[str, str]:
+        try:
+            return dict(json.loads(self._meta.read_text()).get("sha256", {}))
+        except (OSError, ValueError, AttributeError):
+            return {}
 
     def _segment(self, seg: dict[str, Any]) -> Index:
         name = str(seg["name"])

@@ -119,16 +119,21 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         again = {**auth, "If-None-Match": r.headers["ETag"]}
         assert (await orch.http.get("/api/v1/catalog/manifest", headers=again)).status_code == 304
         seg = await orch.http.get(f"/api/v1/catalog/segments/{delta.name}", headers=auth)
-        assert hashlib.sha256(seg.content).hexdigest() == delta.sha256
-        assert seg.headers["X-Airtrack-Sha256"] == delta.sha256
+        assert seg.headers["X-Airtrack-Sha256"] == hashlib.sha256(seg.content).hexdigest()
+        assert seg.content == (store.folder / delta.name).read_bytes()
         bad = await orch.http.get("/api/v1/catalog/segments/..%2Fmanifest.json", headers=auth)
         assert bad.status_code == 404
 
-        # a second delta passes catalog_compact_deltas: a new base in the background
+        # another replica (its own folder, the same database) adopts the plan: same names
+        other = SegmentStore(orch.db, fast_settings(tmp_path / "other"))
+        assert (await other.ensure()).version == m3.version
+
+        # a second delta passes catalog_compact_deltas: the plan becomes one new base, built
+        # in the background while the previous manifest is still served
         tracks.update([await _add(orch.db, 6)])
         live = {t: b for t, b in tracks.items() if t != gone}
         m4 = await store.ensure()
-        assert len(m4.segments) == 3
+        assert m4.version == m3.version
         assert store.compaction is not None
         await store.compaction
         m5 = await store.ensure()
@@ -156,7 +161,8 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
 
 
 class _Flaky(BaseHTTPRequestHandler):
-    """Serves one segment; the first ``corrupt`` responses are cut short or have a flipped byte."""
+    """Serves one segment with its sha256; the next ``corrupt`` bodies are cut short or have
+    a flipped byte (after the checksum header was computed, as damage on the way would)."""
 
     body = b""
     corrupt = 0
@@ -170,6 +176,7 @@ class _Flaky(BaseHTTPRequestHandler):
             cls.corrupt -= 1
             data = data[: len(data) // 2] if cls.served % 2 else bytes([data[0] ^ 1]) + data[1:]
         self.send_response(200)
+        self.send_header("X-Airtrack-Sha256", hashlib.sha256(cls.body).hexdigest())
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -188,11 +195,11 @@ async def test_a_damaged_segment_download_is_retried_never_loaded(tmp_path: Path
         url = f"http://127.0.0.1:{server.server_address[1]}"
         client = OrchestratorClient(url, "t", retries=3, retry_base_s=0.01)
         _Flaky.corrupt = 2
-        assert await client.download_segment("delta-x.atp", sha) == _Flaky.body
+        assert await client.download_segment("delta-x.atp") == (_Flaky.body, sha)
         assert _Flaky.served == 3
         _Flaky.corrupt = 3
         with pytest.raises(SnapshotCorrupt):
-            await client.download_segment("delta-x.atp", sha)
+            await client.download_segment("delta-x.atp")
         await client.aclose()
     finally:
         server.shutdown()
