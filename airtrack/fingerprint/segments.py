@@ -126,10 +126,12 @@ class SegmentedIndex(Index):
             else:
                 self._dead.append(None)
         self._dead.reverse()
-        # hashes with dead postings, sorted, and how many: the cap counts live postings
-        all_dead = np.concatenate(dead_hashes) if dead_hashes else np.zeros(0, np.uint32)
-        self._dead_h, counts = np.unique(all_dead, return_counts=True)
-        self._dead_n = counts.astype(np.int64)
+        # dead postings per hash (4 MB, only while some track is dead): the cap counts live
+        # postings, and one gather per query hash is all a lookup pays for it
+        self._dead_n: npt.NDArray[np.int64] | None = None
+        if dead_hashes:
+            hashes_dead = np.concatenate(dead_hashes)
+            self._dead_n = np.bincount(hashes_dead, minlength=1 << P.HASH_BITS).astype(np.int64)
         empty32 = np.zeros(0, np.uint32)
         ids = [s.track_ids.astype(np.int64) for s in self.segments]
         durs = [s.durations.astype(np.float32) for s in self.segments]
@@ -165,11 +167,8 @@ class SegmentedIndex(Index):
         live = np.zeros(hashes.shape[0], np.int64)
         for seg in self.segments:
             live += seg.starts[hashes + np.uint32(1)].astype(np.int64) - seg.starts[hashes]
-        if self._dead_h.size:
-            at = np.searchsorted(self._dead_h, hashes)
-            at_ok = np.minimum(at, self._dead_h.size - 1)
-            hit = self._dead_h[at_ok] == hashes
-            live -= np.where(hit, self._dead_n[at_ok], 0)
+        if self._dead_n is not None:
+            live -= self._dead_n[hashes]
         keep = live > 0
         if max_postings is not None:
             keep &= live <= max_postings
