@@ -54,7 +54,9 @@ log = get_logger(__name__)
 _BATCH = 128  # tracks per prints fetch while building a segment
 _NAME = re.compile(r"^(base|delta)-[0-9a-f]{20}\.(idx|atp)$")
 
-Plan = dict[str, Any]  # {"segments": [{"kind": "base"|"delta", "ids": [...]}], "removed": [...]}
+#: {"segments": [{"kind": "base"|"delta", "ids": [...]}], "removed": [...], "id", "seq"}:
+#: ``seq`` counts the plan's changes, ``id`` names the plan's row (a new database, a new id)
+Plan = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,10 @@ class Segment:
 class Manifest:
     segments: tuple[Segment, ...]
     removed: tuple[int, ...]
+    #: the plan's id and change count: a worker never goes back to a lower ``seq`` of the
+    #: same plan (a replica still building a new base serves the previous manifest)
+    plan_id: str = ""
+    seq: int = 0
 
     @property
     def version(self) -> str:
@@ -81,6 +87,8 @@ class Manifest:
             "engine": PRINTS_VERSION,
             "segments": [asdict(s) for s in self.segments],
             "removed": list(self.removed),
+            "plan": self.plan_id,
+            "seq": self.seq,
         }
 
 
@@ -98,7 +106,8 @@ def _target(plan: Plan) -> tuple[Manifest, dict[str, list[int]]]:
         ids[name] = list(s["ids"])
         kind = "index" if s["kind"] == "base" else "pack"
         segments.append(Segment(name, kind, len(s["ids"])))
-    return Manifest(tuple(segments), tuple(int(r) for r in plan["removed"])), ids
+    removed = tuple(int(r) for r in plan["removed"])
+    return Manifest(tuple(segments), removed, str(plan["id"]), int(plan["seq"])), ids
 
 
 class SegmentStore:
@@ -175,6 +184,10 @@ class SegmentStore:
         }
         if not plan["segments"] or self._needs_compaction(new):
             new = {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+        if (new["segments"], new["removed"]) == (plan["segments"], plan["removed"]):
+            new = plan
+        else:
+            new = {**new, "id": plan["id"], "seq": int(plan["seq"]) + 1}
         await tx.execute(
             "catalog_manifest_put",
             {"engine": ENGINE, "revision": revision, "changed_at": changed_at, "plan": new},
@@ -254,7 +267,7 @@ class SegmentStore:
             Segment(s.name, s.kind, s.tracks, (self.folder / s.name).stat().st_size)
             for s in target.segments
         )
-        m = Manifest(sized, target.removed)
+        m = Manifest(sized, target.removed, target.plan_id, target.seq)
         if self._served is None or self._served.version != m.version:
             log.info(
                 "catalog.manifest.published",

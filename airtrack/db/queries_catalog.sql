@@ -171,5 +171,7 @@ SET revision = EXCLUDED.revision, changed_at = EXCLUDED.changed_at, plan = EXCLU
 -- name: catalog_manifest_seed
 -- the row the plan's lock is taken on (concurrent seeds wait for the first, then do nothing)
 INSERT INTO catalog_manifest (engine, revision, changed_at, plan)
-VALUES (%(engine)s, -1, now(), '{"segments": [], "removed": []}'::jsonb)
+VALUES (%(engine)s, -1, now(), jsonb_build_object(
+    'segments', '[]'::jsonb, 'removed', '[]'::jsonb, 'seq', 0,
+    'id', md5(random()::text || clock_timestamp()::text)))
 ON CONFLICT (engine) DO NOTHING;

@@ -95,11 +95,16 @@ class SegmentSync:
             return ABSENT
         if body is None:
             return None
+        if self._older(body):
+            # a replica still building the new base serves the previous manifest: keep ours
+            log.info("catalog_manifest_older", version=body.get("version"), seq=body.get("seq"))
+            return None
         t0 = time.monotonic()
         fetched = 0
         self.folder.mkdir(parents=True, exist_ok=True)
         # the sha256 of each file as downloaded: a restart loads only files that still match
         digests = self._digests()
+        fresh: list[Path] = []
         for seg in body["segments"]:
             path = self.folder / seg["name"]
             if path.is_file() and seg["name"] in digests:
@@ -111,8 +116,18 @@ class SegmentSync:
             data, digests[seg["name"]] = got
             await asyncio.to_thread(_store, path, data)
             fetched += len(data)
+            fresh.append(path)
         body = {**body, "sha256": {s["name"]: digests[s["name"]] for s in body["segments"]}}
-        index = await asyncio.to_thread(self._composite, body)
+        try:
+            index = await asyncio.to_thread(self._composite, body)
+        except (IndexFileError, OSError, KeyError) as exc:
+            # whole on the wire yet unreadable (another engine version?): not loaded, and
+            # the new files not kept, so the next refresh downloads them again
+            log.error("catalog_segments_unusable", version=body.get("version"), error=str(exc))
+            for path in fresh:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            return None
         await asyncio.to_thread(self._commit, body)
         self.last_download_bytes = fetched
         log.info(
@@ -124,6 +139,14 @@ class SegmentSync:
             seconds=round(time.monotonic() - t0, 3),
         )
         return str(body["version"]), f'"{body["version"]}"', self._factory(index)
+
+    def _older(self, body: dict[str, Any]) -> bool:
+        try:
+            mine = json.loads(self._meta.read_text())
+        except (OSError, ValueError):
+            return False
+        same_plan = mine.get("plan") is not None and mine.get("plan") == body.get("plan")
+        return same_plan and int(body.get("seq", 0)) < int(mine.get("seq", 0))
 
     def _digests(self) -> dict[str, str]:
         try:

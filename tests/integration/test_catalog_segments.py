@@ -157,6 +157,12 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         assert isinstance(second, tuple)
         assert 0 < sync.last_download_bytes <= 2 * len(new_blob)
         assert await sync.refresh(second[1]) is None  # unchanged: 304
+        # a replica still building a new base serves the plan's previous manifest: the
+        # worker does not go back to it (a new database's plan is another plan: it does)
+        mine = (await orch.http.get("/api/v1/catalog/manifest", headers=auth)).json()
+        assert mine["seq"] > m5.seq >= 1 and mine["plan"] == m5.plan_id
+        assert sync._older({**mine, "seq": m5.seq})
+        assert not sync._older({**mine, "seq": m5.seq, "plan": "another"})
         await client.aclose()
 
 
