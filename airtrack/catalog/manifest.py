@@ -126,9 +126,10 @@ class SegmentStore:
 
     # -- serving ------------------------------------------------------------------------------
     async def manifest(self) -> dict[str, Any] | None:
-        """The current manifest as served (None while the catalog is empty)."""
+        """The current manifest as served (None while the catalog has never had a track)."""
         m = await self.ensure()
-        return m.to_json() if m.segments else None
+        # a catalog emptied later is served empty: workers must drop what they match
+        return m.to_json() if m.segments or m.seq > 0 else None
 
     def segment_path(self, name: str) -> tuple[Path, str | None] | None:
         """A segment file by name (its sha256 is the route's to compute)."""

@@ -151,7 +151,7 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         sync = SegmentSync(client, tmp_path / "worker", settings)
         first = await sync.refresh(None)
         assert isinstance(first, tuple) and first[0] == m5.version
-        _, new_blob = await _add(orch.db, 7)
+        newest, new_blob = await _add(orch.db, 7)
         await store.ensure()
         second = await sync.refresh(first[1])
         assert isinstance(second, tuple)
@@ -163,6 +163,15 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         assert mine["seq"] > m5.seq >= 1 and mine["plan"] == m5.plan_id
         assert sync._older({**mine, "seq": m5.seq})
         assert not sync._older({**mine, "seq": m5.seq, "plan": "another"})
+
+        # every track removed: the worker's catalog empties (it does not keep matching them)
+        for t in [*live, newest]:
+            await _remove(orch.db, t)
+        await store.ensure()
+        third = await sync.refresh(second[1])
+        assert isinstance(third, tuple)
+        index = third[2]().index
+        assert isinstance(index, SegmentedIndex) and index.live_track_ids.size == 0
         await client.aclose()
 
 
