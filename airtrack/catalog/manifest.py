@@ -47,7 +47,7 @@ from airtrack.fingerprint.segments import write_pack
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
 
-__all__ = ["Manifest", "Segment", "SegmentStore"]
+__all__ = ["Manifest", "Segment", "SegmentStore", "live_ids", "next_plan"]
 
 log = get_logger(__name__)
 
@@ -108,6 +108,39 @@ def _target(plan: Plan) -> tuple[Manifest, dict[str, list[int]]]:
         segments.append(Segment(name, kind, len(s["ids"])))
     removed = tuple(int(r) for r in plan["removed"])
     return Manifest(tuple(segments), removed, str(plan["id"]), int(plan["seq"])), ids
+
+
+def live_ids(plan: Plan) -> set[int]:
+    """The ids a plan serves: every segment's, less the removed."""
+    held = {int(t) for s in plan["segments"] for t in s["ids"]}
+    return held - {int(r) for r in plan["removed"]}
+
+
+def needs_compaction(plan: Plan, *, max_deltas: int, fraction: float) -> bool:
+    segments = plan["segments"]
+    if not segments or segments[0]["kind"] != "base":
+        return True
+    base = max(1, len(segments[0]["ids"]))
+    deltas = segments[1:]
+    return (
+        len(deltas) > max_deltas
+        or sum(len(s["ids"]) for s in deltas) > fraction * base
+        or len(plan["removed"]) > fraction * base
+    )
+
+
+def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) -> Plan:
+    """The plan serving exactly ``now``: one more delta and tombstones, or one new base."""
+    live = live_ids(plan)
+    added = sorted(now - live)
+    segments = list(plan["segments"]) + ([{"kind": "delta", "ids": added}] if added else [])
+    removed = {int(r) for r in plan["removed"]} | (live - now)
+    # an id removed earlier and served again (its prints back for this engine) is live in
+    # the new delta: it leaves the tombstones (which would hide every copy of it)
+    new: Plan = {"segments": segments, "removed": sorted(removed - set(added))}
+    if not plan["segments"] or needs_compaction(new, max_deltas=max_deltas, fraction=fraction):
+        new = {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+    return new
 
 
 class SegmentStore:
@@ -175,16 +208,12 @@ class SegmentStore:
             return plan  # another replica diffed this revision already
         rows = await tx.fetch("catalog_print_ids", {"engine": ENGINE})
         now = {int(r["track_id"]) for r in rows}
-        held = {int(t) for s in plan["segments"] for t in s["ids"]}
-        removed = {int(r) for r in plan["removed"]}
-        added = sorted(now - (held - removed))
-        new: Plan = {
-            "segments": list(plan["segments"])
-            + ([{"kind": "delta", "ids": added}] if added else []),
-            "removed": sorted((removed | ((held - removed) - now)) - set(added)),
-        }
-        if not plan["segments"] or self._needs_compaction(new):
-            new = {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+        new = next_plan(
+            plan,
+            now,
+            max_deltas=self.settings.catalog_compact_deltas,
+            fraction=self.settings.catalog_compact_fraction,
+        )
         if (new["segments"], new["removed"]) == (plan["segments"], plan["removed"]):
             new = plan
         else:
@@ -193,28 +222,15 @@ class SegmentStore:
             "catalog_manifest_put",
             {"engine": ENGINE, "revision": revision, "changed_at": changed_at, "plan": new},
         )
-        if new != plan:
+        if new is not plan:
             log.info(
                 "catalog.plan.changed",
                 revision=revision,
-                added=len(added),
+                seq=new["seq"],
                 segments=len(new["segments"]),
                 removed=len(new["removed"]),
             )
         return new
-
-    def _needs_compaction(self, plan: Plan) -> bool:
-        segments = plan["segments"]
-        if not segments or segments[0]["kind"] != "base":
-            return True
-        base = max(1, len(segments[0]["ids"]))
-        deltas = segments[1:]
-        frac = self.settings.catalog_compact_fraction
-        return (
-            len(deltas) > self.settings.catalog_compact_deltas
-            or sum(len(s["ids"]) for s in deltas) > frac * base
-            or len(plan["removed"]) > frac * base
-        )
 
     # -- files -------------------------------------------------------------------------------
     async def _build_then_publish(self, missing: dict[str, list[int]]) -> None:
