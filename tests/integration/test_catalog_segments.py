@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -157,6 +158,15 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         assert isinstance(second, tuple)
         assert 0 < sync.last_download_bytes <= 2 * len(new_blob)
         assert await sync.refresh(second[1]) is None  # unchanged: 304
+        # a restarted worker matches against its last catalog, unless a file was damaged
+        cached = SegmentSync(client, tmp_path / "worker", settings).load_cached()
+        assert cached is not None and cached[0] == second[0]
+        assert sorted(cached[2]().index.live_track_ids.tolist()) == sorted([*live, newest])
+        delta_file = tmp_path / "worker" / _last_delta(sync)
+        good = delta_file.read_bytes()
+        delta_file.write_bytes(good[:-5])
+        assert SegmentSync(client, tmp_path / "worker", settings).load_cached() is None
+        delta_file.write_bytes(good)
         # a replica still building a new base serves the plan's previous manifest: the
         # worker does not go back to it (a new database's plan is another plan: it does)
         mine = (await orch.http.get("/api/v1/catalog/manifest", headers=auth)).json()
@@ -173,6 +183,12 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         index = third[2]().index
         assert isinstance(index, SegmentedIndex) and index.live_track_ids.size == 0
         await client.aclose()
+
+
+def _last_delta(sync: SegmentSync) -> str:
+    """The name of the last delta in a worker's cached manifest."""
+    body = json.loads((sync.folder / "manifest.json").read_text())
+    return str(body["segments"][-1]["name"])
 
 
 class _Flaky(BaseHTTPRequestHandler):
