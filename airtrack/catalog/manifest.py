@@ -151,6 +151,7 @@ class SegmentStore:
         self.settings = settings
         self.folder = snapshot_dir(settings) / "segments"
         self._plan: tuple[int, datetime, Plan] | None = None
+        self._named: tuple[Manifest, dict[str, list[int]]] = (Manifest((), ()), {})
         self._served: Manifest | None = None
         self._lock: asyncio.Lock | None = None
         self._unreferenced: dict[str, float] = {}
@@ -182,8 +183,11 @@ class SegmentStore:
                 plan = await self.db.run(
                     "catalog_manifest_sync", lambda tx: self._sync(tx, revision, changed_at)
                 )
+                if self._plan is None or plan != self._plan[2]:
+                    # naming hashes every id (a base's are the catalog's): once per plan
+                    self._named = _target(plan)
                 self._plan = (revision, changed_at, plan)
-            target, ids = _target(self._plan[2])
+            target, ids = self._named
             served = self._served
             if served is None or served.version != target.version:
                 missing = {n: i for n, i in ids.items() if not (self.folder / n).is_file()}
@@ -242,7 +246,7 @@ class SegmentStore:
         assert self._lock is not None
         async with self._lock:
             if self._plan is not None:
-                target, ids = _target(self._plan[2])
+                target, ids = self._named
                 if all((self.folder / n).is_file() for n in ids):
                     self._publish(target)
 
@@ -299,8 +303,7 @@ class SegmentStore:
     def _cleanup(self, m: Manifest) -> None:
         """Delete files no served manifest has named for ``catalog_segment_grace_s``."""
         keep = {s.name for s in m.segments}
-        if self._plan is not None:
-            keep |= set(_target(self._plan[2])[1])  # a base being built for the plan
+        keep |= set(self._named[1])  # a base being built for the plan
         now = time.monotonic()
         try:
             entries = list(self.folder.iterdir())
