@@ -65,7 +65,8 @@ def _index(sup: Supervisor) -> SegmentedIndex:
 async def test_a_delta_arrives_while_matching_and_a_removal_stops_matches(
     db_url: str, tmp_path: Path
 ) -> None:
-    settings = fast_settings(tmp_path / "orch", catalog_watch_s=0.3)
+    # one track more on a one-track base would be compacted at once: a delta is wanted here
+    settings = fast_settings(tmp_path / "orch", catalog_watch_s=0.3, catalog_compact_fraction=10.0)
     orch = LiveOrchestrator(db_url, settings, serve_segments=True)
     await orch.start()
     new_song = song(401, 30)
@@ -117,6 +118,7 @@ async def test_a_delta_arrives_while_matching_and_a_removal_stops_matches(
 
         added = await _add_song(orch, 2, new_song)
         await _until(lambda: added in _index(sup).live_track_ids.tolist(), 30)
+        assert len(_index(sup).segments) == 2  # the base it had, and the delta
         assert sup.segments is not None and sup.segments.last_download_bytes > 0
 
         async def played() -> bool:
