@@ -61,6 +61,10 @@ SNAPSHOT_SHA256_HEADER = "X-Airtrack-Sha256"
 #: and removed track ids; each segment by name, with SNAPSHOT_SHA256_HEADER.
 MANIFEST_PATH = f"{API_PREFIX}/catalog/manifest"
 SEGMENT_PATH = f"{API_PREFIX}/catalog/segments/{{name}}"
+#: On a 404 of MANIFEST_PATH: this orchestrator serves segments, it has none yet (empty
+#: catalog, first base still building): wait for a heartbeat naming a version; without
+#: it (an older orchestrator) the worker uses SNAPSHOT_PATH.
+SEGMENTS_HEADER = "X-Airtrack-Segments"
 #: The per-worker credential a worker presents on every call (docs/security.md).
 CREDENTIAL_HEADER = "X-Airtrack-Credential"
 #: A credential that does not speak for the worker id in the request.

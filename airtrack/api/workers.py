@@ -22,6 +22,7 @@ from airtrack.protocol import (
     PLAYS_PATH,
     REGISTER_PATH,
     SEGMENT_PATH,
+    SEGMENTS_HEADER,
     SNAPSHOT_PATH,
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
@@ -225,10 +226,12 @@ async def snapshot(st: State, if_none_match: Annotated[str | None, Header()] = N
 async def manifest(st: State, if_none_match: Annotated[str | None, Header()] = None) -> Response:
     if st.segments is None:
         raise HTTPException(404, "no catalog segments on this orchestrator")
-    body = await st.segments.manifest()
+    body = st.segments.served()  # the catalog watch keeps it current: no waiting here
     if body is None:
-        raise HTTPException(404, "the catalog is empty")
-    st.catalog_version = version = str(body["version"])
+        raise HTTPException(
+            404, "no catalog yet (empty, or its first base is building)", {SEGMENTS_HEADER: "1"}
+        )
+    version = str(body["version"])
     etag = f'"{version}"'
     if if_none_match and if_none_match.strip() in (etag, version):
         return Response(status_code=304, headers={"ETag": etag})

@@ -165,6 +165,12 @@ class SegmentStore:
         # a catalog emptied later is served empty: workers must drop what they match
         return m.to_json() if m.segments or m.seq > 0 else None
 
+    def served(self) -> dict[str, Any] | None:
+        """The manifest served now, without asking the database (the catalog watch keeps it
+        current): manifest requests never wait for a diff or a build."""
+        m = self._served
+        return m.to_json() if m is not None and (m.segments or m.seq > 0) else None
+
     def segment_path(self, name: str) -> tuple[Path, str | None] | None:
         """A segment file by name (its sha256 is the route's to compute)."""
         if not _NAME.match(name):

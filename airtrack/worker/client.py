@@ -43,6 +43,7 @@ from airtrack.protocol import (
     PLAYS_PATH,
     REGISTER_PATH,
     SEGMENT_PATH,
+    SEGMENTS_HEADER,
     SNAPSHOT_PATH,
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
@@ -248,10 +249,12 @@ class OrchestratorClient:
         raise SnapshotCorrupt(f"catalog snapshot failed its checksum {self.retries} times")
 
     async def download_manifest(self, etag: str | None) -> tuple[int, dict[str, Any] | None]:
-        """(status, body) of the catalog manifest: 200 with it, 304 unchanged, 404 none
-        (an orchestrator without segments, or an empty catalog)."""
+        """(status, body) of the catalog manifest: 200 with it, 304 unchanged, 204 none
+        yet (empty catalog, first base building), 404 an orchestrator without segments."""
         headers = {"If-None-Match": etag} if etag else {}
         resp = await self._call("GET", MANIFEST_PATH, headers=headers, not_found_ok=True)
+        if resp.status_code == 404 and resp.headers.get(SEGMENTS_HEADER):
+            return 204, None
         if resp.status_code != 200:
             return resp.status_code, None
         try:

@@ -90,6 +90,16 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
     async with orchestrator(db_url, settings) as orch:
         store = SegmentStore(orch.db, settings)
         orch.state.segments = store
+        # no catalog yet: a 404 that says segments are served (the worker waits, it does
+        # not fall back to the full snapshot)
+        await store.ensure()
+        auth = {"Authorization": f"Bearer {WORKER}"}
+        none = await orch.http.get("/api/v1/catalog/manifest", headers=auth)
+        assert none.status_code == 404 and none.headers["X-Airtrack-Segments"] == "1"
+        early = OrchestratorClient("http://orchestrator", WORKER, transport=orch.http._transport)
+        assert await SegmentSync(early, tmp_path / "early", settings).refresh(None) is None
+        await early.aclose()
+
         tracks = dict([await _add(orch.db, s) for s in (1, 2, 3)])
         m1 = await store.ensure()
         assert [s.kind for s in m1.segments] == ["index"] and m1.segments[0].tracks == 3
@@ -113,7 +123,6 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         _same_lookups(_from_files(store, m3), whole, query)
 
         # the manifest and each segment over HTTP, as workers see them
-        auth = {"Authorization": f"Bearer {WORKER}"}
         r = await orch.http.get("/api/v1/catalog/manifest", headers=auth)
         assert r.status_code == 200 and r.json()["version"] == m3.version
         assert r.json()["removed"] == [gone]
