@@ -56,6 +56,15 @@ METADATA_PATH = f"{API_PREFIX}/metadata"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
 #: sha256 (hex) of the snapshot body: the worker loads only a download that matches it.
 SNAPSHOT_SHA256_HEADER = "X-Airtrack-Sha256"
+#: The catalog as segments (docs/scaling.md#incremental-snapshots): a small JSON manifest
+#: (ETag = its version, the one heartbeats carry) naming a base index, delta prints packs
+#: and removed track ids; each segment by name, with SNAPSHOT_SHA256_HEADER.
+MANIFEST_PATH = f"{API_PREFIX}/catalog/manifest"
+SEGMENT_PATH = f"{API_PREFIX}/catalog/segments/{{name}}"
+#: On a 404 of MANIFEST_PATH: this orchestrator serves segments, it has none yet (empty
+#: catalog, first base still building): wait for a heartbeat naming a version; without
+#: it (an older orchestrator) the worker uses SNAPSHOT_PATH.
+SEGMENTS_HEADER = "X-Airtrack-Segments"
 #: The per-worker credential a worker presents on every call (docs/security.md).
 CREDENTIAL_HEADER = "X-Airtrack-Credential"
 #: A credential that does not speak for the worker id in the request.

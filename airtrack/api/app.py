@@ -47,14 +47,18 @@ log = get_logger("airtrack.api")
 async def watch_catalog(state: AppState, stop: asyncio.Event) -> None:
     """Keep ``state.catalog_version`` current, so heartbeat replies tell workers to refresh.
 
-    ``state.snapshot`` checks the catalog revision (one small query) and rebuilds the
-    index snapshot only when the catalog changed.
+    ``state.segments`` (else ``state.snapshot``) checks the catalog revision (one small
+    query) and builds a delta segment (else the whole index) only when the catalog changed.
     """
-    assert state.snapshot is not None
     while not stop.is_set():
         try:
-            snap = await state.snapshot()
-            state.catalog_version = snap[1] if snap else None
+            if state.segments is not None:
+                # a delta per change: the full snapshot is built only when asked for
+                body = await state.segments.manifest()
+                state.catalog_version = str(body["version"]) if body else None
+            elif state.snapshot is not None:
+                snap = await state.snapshot()
+                state.catalog_version = snap[1] if snap else None
         except Exception as exc:  # the DB may be down: keep serving, try again later
             log.warning("catalog.watch_failed", error=first_line(exc))
         with contextlib.suppress(TimeoutError):
@@ -90,7 +94,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         if lifespan_tasks and state.control is not None:
             tasks.append(asyncio.create_task(state.control.run(stop), name="control-loop"))
             tasks.extend(start_integrations(state, state.control, stop))
-        if lifespan_tasks and state.snapshot is not None:
+        if lifespan_tasks and (state.snapshot is not None or state.segments is not None):
             tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
         try:
             yield

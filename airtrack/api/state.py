@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from airtrack.db import Database
 from airtrack.db.listener import EventSignal
@@ -19,6 +20,16 @@ from .limits import TokenBucket
 SnapshotFn = Callable[[], Awaitable[tuple[Path, str] | None]]
 
 
+class CatalogSegments(Protocol):
+    """The catalog as segments (``airtrack.catalog.manifest.SegmentStore``)."""
+
+    async def manifest(self) -> dict[str, Any] | None: ...
+
+    def served(self) -> dict[str, Any] | None: ...
+
+    def segment_path(self, name: str) -> tuple[Path, str | None] | None: ...
+
+
 @dataclass
 class AppState:
     """The API's state: database, settings, tokens, the control loop and the hooks."""
@@ -28,6 +39,8 @@ class AppState:
     tokens: Tokens
     control: ControlLoop | None = None
     snapshot: SnapshotFn | None = None
+    #: the catalog as segments; when set, heartbeats carry its manifest version
+    segments: CatalogSegments | None = None
     catalog_version: str | None = None
     hooks: OperationsHooks = field(default_factory=NoOperations)
     #: Wakes webhook delivery and the event stream on new events (set by the lifespan).

@@ -17,9 +17,12 @@ from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
+    MANIFEST_PATH,
     METADATA_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
+    SEGMENT_PATH,
+    SEGMENTS_HEADER,
     SNAPSHOT_PATH,
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
@@ -207,11 +210,44 @@ async def snapshot(st: State, if_none_match: Annotated[str | None, Header()] = N
     if snap is None:
         raise HTTPException(404, "the catalog is empty")
     path, version = snap
-    st.catalog_version = version
+    if st.segments is None:  # else heartbeats carry the manifest's version
+        st.catalog_version = version
     etag = f'"{version}"'
     if if_none_match and if_none_match.strip() in (etag, version):
         return Response(status_code=304, headers={"ETag": etag})
     headers = {"ETag": etag, SNAPSHOT_SHA256_HEADER: await _sha256_of(path)}
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+@router.get(
+    MANIFEST_PATH,
+    responses={304: {"description": "not modified"}, 404: {"description": "empty"}},
+)
+async def manifest(st: State, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    if st.segments is None:
+        raise HTTPException(404, "no catalog segments on this orchestrator")
+    body = st.segments.served()  # the catalog watch keeps it current: no waiting here
+    if body is None:
+        raise HTTPException(
+            404, "no catalog yet (empty, or its first base is building)", {SEGMENTS_HEADER: "1"}
+        )
+    version = str(body["version"])
+    etag = f'"{version}"'
+    if if_none_match and if_none_match.strip() in (etag, version):
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(body, headers={"ETag": etag})
+
+
+@router.get(
+    SEGMENT_PATH,
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"description": "gone"}},
+)
+async def segment(name: str, st: State) -> Response:
+    found = st.segments.segment_path(name) if st.segments is not None else None
+    if found is None:
+        raise HTTPException(404, f"no catalog segment {name!r} (compacted away?)")
+    path, sha = found
+    headers = {"ETag": f'"{name}"', SNAPSHOT_SHA256_HEADER: sha or await _sha256_of(path)}
     return FileResponse(path, media_type="application/octet-stream", headers=headers)
 
 

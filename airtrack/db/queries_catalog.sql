@@ -142,3 +142,36 @@ ON CONFLICT (track_id) DO UPDATE SET engine = EXCLUDED.engine, prints = EXCLUDED
 
 -- name: catalog_clear_staged_prints
 DELETE FROM track_prints_next;
+
+-- name: catalog_print_ids
+-- every track the index serves (prints of the current engine): the segment builder diffs
+-- it against the ids its segments hold to find added and removed tracks
+SELECT track_id FROM track_prints WHERE engine = %(engine)s ORDER BY track_id;
+
+-- name: catalog_prints_of
+-- the prints of the tracks in %(ids)s (a delta segment's tracks, one batch)
+SELECT track_id, prints
+FROM track_prints
+WHERE engine = %(engine)s AND track_id = ANY(%(ids)s)
+ORDER BY track_id;
+
+-- name: catalog_manifest_get
+SELECT revision, changed_at, plan FROM catalog_manifest WHERE engine = %(engine)s;
+
+-- name: catalog_manifest_lock
+-- one replica at a time diffs the catalog into the plan (the others wait, then adopt it)
+SELECT revision, changed_at, plan FROM catalog_manifest WHERE engine = %(engine)s FOR UPDATE;
+
+-- name: catalog_manifest_put
+INSERT INTO catalog_manifest (engine, revision, changed_at, plan)
+VALUES (%(engine)s, %(revision)s, %(changed_at)s, %(plan)s)
+ON CONFLICT (engine) DO UPDATE
+SET revision = EXCLUDED.revision, changed_at = EXCLUDED.changed_at, plan = EXCLUDED.plan;
+
+-- name: catalog_manifest_seed
+-- the row the plan's lock is taken on (concurrent seeds wait for the first, then do nothing)
+INSERT INTO catalog_manifest (engine, revision, changed_at, plan)
+VALUES (%(engine)s, -1, now(), jsonb_build_object(
+    'segments', '[]'::jsonb, 'removed', '[]'::jsonb, 'seq', 0,
+    'id', md5(random()::text || clock_timestamp()::text)))
+ON CONFLICT (engine) DO NOTHING;

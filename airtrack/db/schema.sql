@@ -116,6 +116,15 @@ CREATE TABLE catalog_state (
 );
 INSERT INTO catalog_state (id) VALUES (true);
 
+-- The catalog as segments (0013, docs/scaling.md): the plan every replica serves, so all of
+-- them name the same segments. revision/changed_at: the catalog state it was diffed at.
+CREATE TABLE catalog_manifest (
+    engine      text PRIMARY KEY,
+    revision    bigint NOT NULL,
+    changed_at  timestamptz NOT NULL,
+    plan        jsonb NOT NULL
+);
+
 CREATE TABLE plays (
     id               bigserial PRIMARY KEY,
     idempotency_key  text NOT NULL UNIQUE,

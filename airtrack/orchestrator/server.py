@@ -110,6 +110,10 @@ async def build_state(
     if with_control:
         state.control = ControlLoop(db, settings, url, recovery=ops.recovery, on_tick=ops.on_tick)
     state.snapshot = _snapshot_fn(state)
+    if state.snapshot is not None:
+        from airtrack.catalog.manifest import SegmentStore
+
+        state.segments = SegmentStore(db, settings)
     return state, ops
 
 

@@ -160,6 +160,24 @@ class WorkerSettings(BaseSettings):
         gt=0,
         description="A half-written snapshot file older than this is removed as abandoned.",
     )
+    catalog_compact_fraction: float = Field(
+        default=0.1,
+        gt=0,
+        description="The catalog's delta segments are compacted into a new base once their "
+        "bytes pass this fraction of the base's.",
+    )
+    catalog_compact_deltas: int = Field(
+        default=16,
+        ge=1,
+        description="The catalog's delta segments are compacted into a new base once there "
+        "are more than this many (each costs a lookup per query hash on the worker).",
+    )
+    catalog_segment_grace_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="A catalog segment no manifest names any more is deleted after this "
+        "long (a worker may be downloading it).",
+    )
 
     # --- logging ----------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", description="Log level.")

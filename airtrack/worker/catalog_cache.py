@@ -10,17 +10,19 @@ loaded at start (the worker downloads the snapshot again).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
-from airtrack.worker.client import Snapshot
+from airtrack.worker.client import OrchestratorClient, Snapshot
 from airtrack.worker.pipeline import MatcherFactory
 
 MatcherBuilder = Callable[[Path], MatcherFactory]
@@ -102,3 +104,25 @@ class CatalogCache:
                 with contextlib.suppress(OSError):
                     old.unlink()
         return path
+
+    async def fetch(
+        self, client: OrchestratorClient, etag: str | None, builder: MatcherBuilder
+    ) -> tuple[str, str, MatcherFactory] | None:
+        """The whole snapshot if ``etag`` is not current: stored, then loaded by ``builder``."""
+        snap = await client.download_snapshot(etag)
+        if snap is None:
+            return None
+        t0 = time.monotonic()
+        try:
+            path = await asyncio.to_thread(self.store, snap)
+            factory = await asyncio.to_thread(builder, path)
+        except Exception as exc:
+            log.error("catalog_load_failed", version=snap.version, error=str(exc))
+            return None
+        log.info(
+            "catalog_loaded",
+            version=snap.version,
+            bytes=len(snap.data),
+            seconds=round(time.monotonic() - t0, 3),
+        )
+        return snap.version, snap.etag, factory

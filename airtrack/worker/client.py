@@ -38,9 +38,12 @@ from airtrack.protocol import (
     CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
+    MANIFEST_PATH,
     METADATA_PATH,
     PLAYS_PATH,
     REGISTER_PATH,
+    SEGMENT_PATH,
+    SEGMENTS_HEADER,
     SNAPSHOT_PATH,
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
@@ -244,6 +247,49 @@ class OrchestratorClient:
                 attempt=attempt,
             )
         raise SnapshotCorrupt(f"catalog snapshot failed its checksum {self.retries} times")
+
+    async def download_manifest(self, etag: str | None) -> tuple[int, dict[str, Any] | None]:
+        """(status, body) of the catalog manifest: 200 with it, 304 unchanged, 204 none
+        yet (empty catalog, first base building), 404 an orchestrator without segments."""
+        headers = {"If-None-Match": etag} if etag else {}
+        resp = await self._call("GET", MANIFEST_PATH, headers=headers, not_found_ok=True)
+        if resp.status_code == 404 and resp.headers.get(SEGMENTS_HEADER):
+            return 204, None
+        if resp.status_code != 200:
+            return resp.status_code, None
+        try:
+            body = resp.json()
+            if not isinstance(body, dict) or not isinstance(body.get("segments"), list):
+                raise ValueError("not a manifest")
+        except ValueError as exc:
+            raise OrchestratorRejected(f"bad catalog manifest: {exc}", status=200) from exc
+        return 200, body
+
+    async def download_segment(self, name: str) -> tuple[bytes, str] | None:
+        """A catalog segment and its sha256, or None if gone (404).
+
+        As for the full snapshot, the body must match the serving replica's sha256 header
+        (replicas may hold different bytes under one name); a damaged body is downloaded
+        again, up to the call attempts, then ``SnapshotCorrupt``: never handed on.
+        """
+        for attempt in range(1, self.retries + 1):
+            resp = await self._call("GET", SEGMENT_PATH.format(name=name), not_found_ok=True)
+            if resp.status_code == 404:
+                return None
+            data = resp.content
+            want = resp.headers.get(SNAPSHOT_SHA256_HEADER)
+            got = hashlib.sha256(data).hexdigest()
+            if got == want:
+                return data, got
+            log.warning(
+                "catalog_segment_corrupt",
+                name=name,
+                bytes=len(data),
+                expected=want,
+                got=got,
+                attempt=attempt,
+            )
+        raise SnapshotCorrupt(f"catalog segment {name} failed its checksum {self.retries} times")
 
     # --- transport with retries and breaker ---------------------------------
 

@@ -9,8 +9,8 @@ Three concerns run side by side on one event loop, all watching one stop event:
 * sender: drains the durable outbox in batches (:mod:`airtrack.worker.sender`);
   acknowledged rows are deleted, stale ones (the stream moved) are logged,
   dropped, and their stream stopped.
-* catalog: the index snapshot is fetched when its version changes and swapped
-  into running matchers without restarting them.
+* catalog: when its version changes, the missing segments (else the whole snapshot)
+  are fetched and swapped into running matchers without restarting them.
 
 While the orchestrator is unreachable the worker is in *local mode* (R5.2):
 streams keep running, plays pile up in the outbox, and it says so in its logs.
@@ -43,6 +43,7 @@ from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import MatcherFactory, PipelineConfig, StreamPipeline
 from airtrack.worker.reconcile import RunningInfo, agrees, reconcile
+from airtrack.worker.segment_sync import ABSENT, SegmentSync
 from airtrack.worker.sender import OutboxSender
 
 log = get_logger(__name__)
@@ -73,6 +74,10 @@ class Supervisor:
         # None (or a meaningless 0): the setting
         self.shutdown_timeout_s = shutdown_timeout_s or settings.worker_shutdown_timeout_s
         self.catalog = CatalogCache(home / "catalog")
+        # segments only with the real matcher (a test's builder takes a snapshot file)
+        self.segments = (
+            None if matcher_builder else SegmentSync(client, home / "segments", settings)
+        )
         self.pipelines: dict[int, StreamPipeline] = {}
         self.matcher_factory: MatcherFactory | None = None
         self.catalog_version: str | None = None
@@ -296,6 +301,9 @@ class Supervisor:
     # --- catalog ----------------------------------------------------------------
 
     async def _load_cached_catalog(self) -> None:
+        if self.segments and (seg := await asyncio.to_thread(self.segments.load_cached)):
+            self._use_catalog(*seg)
+            return
         cur = self.catalog.current()
         if cur is None:
             return
@@ -312,28 +320,17 @@ class Supervisor:
             self._catalog_task = asyncio.create_task(self.refresh_catalog(), name="catalog")
 
     async def refresh_catalog(self) -> bool:
-        """Fetch the snapshot if its version changed and hot-swap it; True if swapped."""
+        """Fetch the catalog if its version changed and hot-swap it; True if swapped."""
         try:
-            snap = await self.client.download_snapshot(self.catalog_etag)
+            got = await self.segments.refresh(self.catalog_etag) if self.segments else ABSENT
+            if got == ABSENT:  # an orchestrator without segments: the whole snapshot
+                got = await self.catalog.fetch(self.client, self.catalog_etag, self.matcher_builder)
         except (OrchestratorUnavailable, OrchestratorRejected) as exc:
             log.warning("catalog_download_failed", error=str(exc))
             return False
-        if snap is None:
+        if not isinstance(got, tuple):
             return False
-        t0 = time.monotonic()
-        try:
-            path = await asyncio.to_thread(self.catalog.store, snap)
-            factory = await asyncio.to_thread(self.matcher_builder, path)
-        except Exception as exc:
-            log.error("catalog_load_failed", version=snap.version, error=str(exc))
-            return False
-        self._use_catalog(snap.version, snap.etag, factory)
-        log.info(
-            "catalog_loaded",
-            version=snap.version,
-            bytes=len(snap.data),
-            seconds=round(time.monotonic() - t0, 3),
-        )
+        self._use_catalog(*got)
         return True
 
     def _use_catalog(self, version: str, etag: str, factory: MatcherFactory) -> None:

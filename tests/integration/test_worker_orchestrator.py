@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from airtrack.api import AppState, create_app, wrap
+from airtrack.catalog.manifest import SegmentStore
 from airtrack.catalog.store import ENGINE
 from airtrack.db import Database
 from airtrack.demo.cluster import free_port as _free_port
@@ -38,9 +39,16 @@ from tests.unit.test_worker_support import StationServer, encode, tone
 class LiveOrchestrator:
     """The orchestrator app served by uvicorn in this event loop; stop/start keep the port."""
 
-    def __init__(self, db_url: str, settings: Settings, *, serve_catalog: bool = False) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        settings: Settings,
+        *,
+        serve_catalog: bool = False,
+        serve_segments: bool = False,
+    ) -> None:
         self.db_url, self.settings = db_url, settings
-        self.serve_catalog = serve_catalog
+        self.serve_catalog, self.serve_segments = serve_catalog, serve_segments
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
@@ -59,6 +67,8 @@ class LiveOrchestrator:
         )
         if self.serve_catalog:
             state.snapshot = _snapshot_fn(state)
+        if self.serve_segments:
+            state.segments = SegmentStore(self.db, self.settings)
         app = wrap(create_app(state, lifespan_tasks=True), self.settings)
         config = uvicorn.Config(
             app,

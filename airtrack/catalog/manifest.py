@@ -1,0 +1,326 @@
+"""The catalog served as segments: a base index, delta prints packs and removed track ids.
+
+The *plan* lives in PostgreSQL (``catalog_manifest``, one row per engine): which track ids
+each segment holds and which ids are removed.  When the catalog revision moves, one replica
+at a time (the row lock) diffs the ids the index should serve (``catalog_print_ids``)
+against the plan: added tracks become one new *delta*, removed ones *tombstones*.  Track
+ids are never reused and a track's prints change only by moving to the current engine, so
+the id diff is the whole change.  The plan is labelled with the revision read *before* the
+diff: if the catalog moved meanwhile, the next call diffs again.  When the deltas pass
+``catalog_compact_deltas`` segments or ``catalog_compact_fraction`` of the base's tracks
+(added, or removed), the diff writes a plan of one new base instead (*compaction*).
+
+Every replica *materializes* the plan into files under ``AIRTRACK_HOME/snapshots/segments/``
+named from the plan alone (``delta-<sha of its ids>.atp``), so all replicas serve the same
+names and the same manifest version whichever of them a worker asks; the bytes may differ
+(a replica that builds a segment later leaves out tracks deleted since, which the plan
+lists as removed anyway), so each segment is checked against the serving replica's sha256
+header.  A delta is a prints pack of its tracks (``fingerprint/segments.py``), built while
+the caller waits; a base is a whole ``Index``, built in the background while the previous
+manifest is still served (only a replica that has served nothing yet waits for it).  Files
+the served manifest no longer names are deleted ``catalog_segment_grace_s`` later (a
+worker may be downloading one).  Because compaction bounds the deltas, a worker that was
+away for a week downloads the base plus at most that fraction: about a full snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from airtrack.catalog.snapshot import _state, _write, snapshot_dir
+from airtrack.catalog.store import ENGINE
+from airtrack.db import Database, Tx
+from airtrack.errors import IndexFileError
+from airtrack.fingerprint import PRINTS_VERSION, Index
+from airtrack.fingerprint.segments import write_pack
+from airtrack.logging import get_logger
+from airtrack.settings import Settings
+
+__all__ = ["Manifest", "Segment", "SegmentStore", "live_ids", "next_plan"]
+
+log = get_logger(__name__)
+
+_BATCH = 128  # tracks per prints fetch while building a segment
+_NAME = re.compile(r"^(base|delta)-[0-9a-f]{20}\.(idx|atp)$")
+
+#: {"segments": [{"kind": "base"|"delta", "ids": [...]}], "removed": [...], "id", "seq"}:
+#: ``seq`` counts the plan's changes, ``id`` names the plan's row (a new database, a new id)
+Plan = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    name: str
+    kind: str  # "index" (a saved Index: the base) or "pack" (a prints pack: a delta)
+    tracks: int
+    bytes: int = 0  # this replica's file
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    segments: tuple[Segment, ...]
+    removed: tuple[int, ...]
+    #: the plan's id and change count: a worker never goes back to a lower ``seq`` of the
+    #: same plan (a replica still building a new base serves the previous manifest)
+    plan_id: str = ""
+    seq: int = 0
+
+    @property
+    def version(self) -> str:
+        body = json.dumps([PRINTS_VERSION, [s.name for s in self.segments], self.removed])
+        return "m" + hashlib.sha256(body.encode()).hexdigest()[:20]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "engine": PRINTS_VERSION,
+            "segments": [asdict(s) for s in self.segments],
+            "removed": list(self.removed),
+            "plan": self.plan_id,
+            "seq": self.seq,
+        }
+
+
+def _name(kind: str, ids: list[int]) -> str:
+    digest = hashlib.sha256(json.dumps([PRINTS_VERSION, kind, ids]).encode()).hexdigest()
+    return f"{kind}-{digest[:20]}.{'idx' if kind == 'base' else 'atp'}"
+
+
+def _target(plan: Plan) -> tuple[Manifest, dict[str, list[int]]]:
+    """The manifest a plan names, and each segment's ids."""
+    ids: dict[str, list[int]] = {}
+    segments = []
+    for s in plan["segments"]:
+        name = _name(str(s["kind"]), list(s["ids"]))
+        ids[name] = list(s["ids"])
+        kind = "index" if s["kind"] == "base" else "pack"
+        segments.append(Segment(name, kind, len(s["ids"])))
+    removed = tuple(int(r) for r in plan["removed"])
+    return Manifest(tuple(segments), removed, str(plan["id"]), int(plan["seq"])), ids
+
+
+def live_ids(plan: Plan) -> set[int]:
+    """The ids a plan serves: every segment's, less the removed."""
+    held = {int(t) for s in plan["segments"] for t in s["ids"]}
+    return held - {int(r) for r in plan["removed"]}
+
+
+def needs_compaction(plan: Plan, *, max_deltas: int, fraction: float) -> bool:
+    segments = plan["segments"]
+    if not segments or segments[0]["kind"] != "base":
+        return True
+    base = max(1, len(segments[0]["ids"]))
+    deltas = segments[1:]
+    return (
+        len(deltas) > max_deltas
+        or sum(len(s["ids"]) for s in deltas) > fraction * base
+        or len(plan["removed"]) > fraction * base
+    )
+
+
+def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) -> Plan:
+    """The plan serving exactly ``now``: one more delta and tombstones, or one new base."""
+    live = live_ids(plan)
+    added = sorted(now - live)
+    segments = list(plan["segments"]) + ([{"kind": "delta", "ids": added}] if added else [])
+    removed = {int(r) for r in plan["removed"]} | (live - now)
+    # an id removed earlier and served again (its prints back for this engine) is live in
+    # the new delta: it leaves the tombstones (which would hide every copy of it)
+    new: Plan = {"segments": segments, "removed": sorted(removed - set(added))}
+    if not plan["segments"] or needs_compaction(new, max_deltas=max_deltas, fraction=fraction):
+        new = {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+    return new
+
+
+class SegmentStore:
+    """Keeps the shared plan current and this replica's segment files materialized."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.folder = snapshot_dir(settings) / "segments"
+        self._plan: tuple[int, datetime, Plan] | None = None
+        self._named: tuple[Manifest, dict[str, list[int]]] = (Manifest((), ()), {})
+        self._served: Manifest | None = None
+        self._lock: asyncio.Lock | None = None
+        self._unreferenced: dict[str, float] = {}
+        #: the background build of a base (compaction), while the previous manifest serves
+        self.compaction: asyncio.Task[None] | None = None
+
+    # -- serving ------------------------------------------------------------------------------
+    async def manifest(self) -> dict[str, Any] | None:
+        """The current manifest as served (None while the catalog has never had a track)."""
+        m = await self.ensure()
+        # a catalog emptied later is served empty: workers must drop what they match
+        return m.to_json() if m.segments or m.seq > 0 else None
+
+    def served(self) -> dict[str, Any] | None:
+        """The manifest served now, without asking the database (the catalog watch keeps it
+        current): manifest requests never wait for a diff or a build."""
+        m = self._served
+        return m.to_json() if m is not None and (m.segments or m.seq > 0) else None
+
+    def segment_path(self, name: str) -> tuple[Path, str | None] | None:
+        """A segment file by name (its sha256 is the route's to compute)."""
+        if not _NAME.match(name):
+            return None
+        path = self.folder / name
+        return (path, None) if path.is_file() else None
+
+    # -- the plan ----------------------------------------------------------------------------
+    async def ensure(self) -> Manifest:
+        """The manifest this replica serves, after following the catalog if it moved."""
+        revision, changed_at = await _state(self.db)
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._plan is None or self._plan[:2] != (revision, changed_at):
+                plan = await self.db.run(
+                    "catalog_manifest_sync", lambda tx: self._sync(tx, revision, changed_at)
+                )
+                if self._plan is None or plan != self._plan[2]:
+                    # naming hashes every id (a base's are the catalog's): once per plan
+                    self._named = _target(plan)
+                self._plan = (revision, changed_at, plan)
+            target, ids = self._named
+            served = self._served
+            if served is None or served.version != target.version:
+                missing = {n: i for n, i in ids.items() if not (self.folder / n).is_file()}
+                # only a replica already serving a catalog builds a base in the background
+                if not (served and served.segments) or not any(n[:5] == "base-" for n in missing):
+                    await self._materialize(missing)
+                    self._publish(target)
+                elif self.compaction is None or self.compaction.done():
+                    self.compaction = asyncio.create_task(
+                        self._build_then_publish(missing), name="catalog-compaction"
+                    )
+            assert self._served is not None
+            return self._served
+
+    async def _sync(self, tx: Tx, revision: int, changed_at: datetime) -> Plan:
+        """Diff the catalog into the shared plan (under its row lock) and return the plan."""
+        await tx.execute("catalog_manifest_seed", {"engine": ENGINE})
+        row = await tx.fetchone("catalog_manifest_lock", {"engine": ENGINE})
+        assert row is not None
+        plan: Plan = row["plan"]
+        if (int(row["revision"]), row["changed_at"]) == (revision, changed_at):
+            return plan  # another replica diffed this revision already
+        rows = await tx.fetch("catalog_print_ids", {"engine": ENGINE})
+        now = {int(r["track_id"]) for r in rows}
+        new = next_plan(
+            plan,
+            now,
+            max_deltas=self.settings.catalog_compact_deltas,
+            fraction=self.settings.catalog_compact_fraction,
+        )
+        if (new["segments"], new["removed"]) == (plan["segments"], plan["removed"]):
+            new = plan
+        else:
+            new = {**new, "id": plan["id"], "seq": int(plan["seq"]) + 1}
+        await tx.execute(
+            "catalog_manifest_put",
+            {"engine": ENGINE, "revision": revision, "changed_at": changed_at, "plan": new},
+        )
+        if new is not plan:
+            log.info(
+                "catalog.plan.changed",
+                revision=revision,
+                seq=new["seq"],
+                segments=len(new["segments"]),
+                removed=len(new["removed"]),
+            )
+        return new
+
+    # -- files -------------------------------------------------------------------------------
+    async def _build_then_publish(self, missing: dict[str, list[int]]) -> None:
+        try:
+            await self._materialize(missing)
+        except (OSError, IndexFileError) as exc:
+            log.error("catalog.compaction_failed", error=str(exc))
+            return
+        assert self._lock is not None
+        async with self._lock:
+            if self._plan is not None:
+                target, ids = self._named
+                if all((self.folder / n).is_file() for n in ids):
+                    self._publish(target)
+
+    async def _materialize(self, missing: dict[str, list[int]]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        for name, ids in missing.items():
+            t0 = time.perf_counter()
+            tmp = self.folder / f".{name}.{os.getpid()}.build"
+            items = self._prints_of(ids, loop)
+            if name.startswith("base-"):
+                index = await asyncio.to_thread(Index.build, items)
+                await asyncio.to_thread(_write, index, tmp)
+            else:
+                await asyncio.to_thread(write_pack, items, tmp)
+            os.replace(tmp, self.folder / name)
+            log.info(
+                "catalog.segment.built",
+                name=name,
+                tracks=len(ids),
+                bytes=(self.folder / name).stat().st_size,
+                seconds=round(time.perf_counter() - t0, 3),
+            )
+
+    def _prints_of(
+        self, ids: list[int], loop: asyncio.AbstractEventLoop
+    ) -> Iterator[tuple[int, bytes]]:
+        """``(track_id, prints)`` of ``ids`` still in the catalog, batch by batch (a thread's)."""
+        for i in range(0, len(ids), _BATCH):
+            params = {"engine": ENGINE, "ids": ids[i : i + _BATCH]}
+            rows = asyncio.run_coroutine_threadsafe(
+                self.db.fetch("catalog_prints_of", params), loop
+            )
+            for row in rows.result():
+                yield int(row["track_id"]), bytes(row["prints"])
+
+    def _publish(self, target: Manifest) -> None:
+        sized = tuple(
+            Segment(s.name, s.kind, s.tracks, (self.folder / s.name).stat().st_size)
+            for s in target.segments
+        )
+        m = Manifest(sized, target.removed, target.plan_id, target.seq)
+        if self._served is None or self._served.version != m.version:
+            log.info(
+                "catalog.manifest.published",
+                version=m.version,
+                segments=len(m.segments),
+                removed=len(m.removed),
+                bytes=sum(s.bytes for s in m.segments),
+            )
+        self._served = m
+        self._cleanup(m)
+
+    def _cleanup(self, m: Manifest) -> None:
+        """Delete files no served manifest has named for ``catalog_segment_grace_s``."""
+        keep = {s.name for s in m.segments}
+        keep |= set(self._named[1])  # a base being built for the plan
+        now = time.monotonic()
+        try:
+            entries = list(self.folder.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            if not _NAME.match(entry.name) or entry.name in keep:
+                self._unreferenced.pop(entry.name, None)
+                continue
+            since = self._unreferenced.setdefault(entry.name, now)
+            if now - since >= self.settings.catalog_segment_grace_s:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                self._unreferenced.pop(entry.name, None)

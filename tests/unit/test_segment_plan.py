@@ -1,0 +1,49 @@
+"""The segment plan follows any sequence of catalog states exactly, within the bounds."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airtrack.catalog.manifest import Plan, live_ids, next_plan
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> list[set[int]]:
+    """Catalog states: new ids only ever grow; any id may leave (and come back: re-print)."""
+    states: list[set[int]] = []
+    current: set[int] = set()
+    next_id = 1
+    for _ in range(draw(st.integers(1, 25))):
+        for _ in range(draw(st.integers(0, 6))):
+            current.add(next_id)
+            next_id += 1
+        if current:
+            current -= set(draw(st.lists(st.sampled_from(sorted(current)), max_size=3)))
+        if next_id > 1 and draw(st.booleans()):
+            current.add(draw(st.integers(1, next_id - 1)))  # prints back for this engine
+        states.append(set(current))
+    return states
+
+
+@settings(max_examples=200, deadline=None)
+@given(_histories(), st.integers(1, 4), st.sampled_from([0.1, 0.5, 2.0]))
+def test_the_plan_serves_exactly_the_catalog(
+    states: list[set[int]], max_deltas: int, fraction: float
+) -> None:
+    plan: Plan = {"segments": [], "removed": []}
+    for now in states:
+        plan = next_plan(plan, now, max_deltas=max_deltas, fraction=fraction)
+        assert live_ids(plan) == now
+        segments = plan["segments"]
+        if not now:
+            assert segments == [] or live_ids(plan) == set()
+            continue
+        assert segments[0]["kind"] == "base"
+        assert all(s["kind"] == "delta" and s["ids"] for s in segments[1:])
+        assert len(segments) - 1 <= max_deltas
+        base = max(1, len(segments[0]["ids"]))
+        assert sum(len(s["ids"]) for s in segments[1:]) <= fraction * base
+        assert len(plan["removed"]) <= fraction * base
+        held = {t for s in segments for t in s["ids"]}
+        assert set(plan["removed"]) <= held
