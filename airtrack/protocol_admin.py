@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from airtrack.protocol import API_PREFIX, _Model, check_extra
 
-__all__ = ["CATALOG_TRACKS_PATH", "STREAMS_IMPORT_PATH", "StreamEdit", "TrackEdit"]
+__all__ = [
+    "CATALOG_TRACKS_PATH",
+    "STREAMS_IMPORT_PATH",
+    "STREAMS_UPTIME_PATH",
+    "StreamEdit",
+    "StreamUptime",
+    "TrackEdit",
+]
 
 CATALOG_TRACKS_PATH = f"{API_PREFIX}/catalog/tracks"
 STREAMS_IMPORT_PATH = f"{API_PREFIX}/streams/import"
+#: Each station's state and uptime (docs/integrations.md#station-state).
+STREAMS_UPTIME_PATH = f"{API_PREFIX}/streams/uptime"
 
 _Text = Annotated[str | None, Field(max_length=500)]
 _ExtraKey = Annotated[str, Field(min_length=1, max_length=100)]
@@ -70,3 +79,13 @@ class StreamEdit(_Model):
     @classmethod
     def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
         return check_extra(v)
+
+
+class StreamUptime(BaseModel):
+    """A station's state and the share of its monitored time it was up, per window
+    (``None``: not monitored at all in the window)."""
+
+    stream: str
+    state: str
+    uptime_24h: float | None = None
+    uptime_7d: float | None = None

@@ -1,6 +1,7 @@
 """Event benchmark: webhook latency under live load, and draining 10,000 queued events.
 
 Run: .venv/bin/python bench/bench_events.py [--streams 100] [--seconds 60] [--queued 10000]
+     [--poll-s 0.5]
 
 Starts a private embedded PostgreSQL, a real `airtrack orchestrator` process and a
 webhook receiver process on 127.0.0.1 that verifies every Standard Webhooks signature
@@ -78,6 +79,18 @@ async def add_hook(client: httpx.AsyncClient, url: str, events: list[str]) -> di
     return body
 
 
+async def delivering(client: httpx.AsyncClient, hook_id: int) -> None:
+    """Wait until the leader runs the endpoint's delivery task (it holds the lease): the
+    leader lists endpoints every ``AIRTRACK_EVENTS_POLL_S``, and that start-up wait is
+    not the latency measured here."""
+    for _ in range(600):
+        r = await client.get("/api/v1/webhooks", headers=ADMIN_H)
+        if any(h["id"] == hook_id and h["leased_by"] for h in r.json()):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the endpoint's delivery never started")
+
+
 async def heartbeats(
     client: httpx.AsyncClient, bodies: dict[str, str], stop: asyncio.Event
 ) -> None:
@@ -112,6 +125,7 @@ async def latency(
     async with httpx.AsyncClient(base_url=orch.url, timeout=30) as client:
         hook = await add_hook(client, f"http://127.0.0.1:{port}/hook", ["play.started"])
         rec = Receiver(hook["secret"], home / "latency.jsonl", port)
+        await delivering(client, hook["id"])
         stop = asyncio.Event()
         beat = asyncio.create_task(heartbeats(client, bodies, stop))
         sent: dict[tuple[int, datetime], float] = {}
@@ -132,7 +146,10 @@ async def latency(
                     "confidence": 0.9,
                 }
                 sent[(sid, started)] = time.time()
-                await client.post("/api/v1/plays", headers=WORKER_H, json={"plays": [play]})
+                r = await client.post(
+                    "/api/v1/plays", headers=WORKER_H, json={"worker_id": wid, "plays": [play]}
+                )
+                r.raise_for_status()  # a refused play would only show as "0 delivered"
                 n += 1
                 await asyncio.sleep(period)
 
@@ -246,7 +263,7 @@ async def outage(orch: Orchestrator, db_url: str, home: Path, queued: int) -> li
 async def main(args: argparse.Namespace) -> None:
     home = Path(tempfile.mkdtemp(prefix="airtrack-bench-events-"))
     url = ensure_server(home)
-    orch = Orchestrator(home, url, AIRTRACK_EVENTS_POLL_S="0.5")
+    orch = Orchestrator(home, url, AIRTRACK_EVENTS_POLL_S=str(args.poll_s))
     rows: list[tuple[str, str]] = []
     try:
         if args.streams:
@@ -266,4 +283,6 @@ if __name__ == "__main__":
     ap.add_argument("--streams", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--queued", type=int, default=10_000)
+    # a long poll shows what waits for it (a wake-up that NOTIFY does not give)
+    ap.add_argument("--poll-s", type=float, default=0.5, help="AIRTRACK_EVENTS_POLL_S")
     asyncio.run(main(ap.parse_args()))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from airtrack.errors import InputRefused, ReportRequestError, StreamExists
-from airtrack.orchestrator import credentials, plays, streams
+from airtrack.orchestrator import credentials, plays, stream_state, streams
 from airtrack.orchestrator.station_files import check_station_fields, parse_stations
 from airtrack.orchestrator.stations import edit_stream, import_stations
 from airtrack.protocol import (
@@ -23,7 +23,7 @@ from airtrack.protocol import (
     WorkerId,
     WorkerOut,
 )
-from airtrack.protocol_admin import StreamEdit
+from airtrack.protocol_admin import STREAMS_UPTIME_PATH, StreamEdit, StreamUptime
 
 from .deps import Admin, State
 
@@ -33,6 +33,12 @@ router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
 @router.get("/streams", response_model=list[StreamOut])
 async def get_streams(st: State) -> list[dict[str, Any]]:
     return await streams.list_streams(st.db)
+
+
+@router.get(STREAMS_UPTIME_PATH.removeprefix(API_PREFIX), response_model=list[StreamUptime])
+async def get_streams_uptime(st: State) -> list[dict[str, Any]]:
+    """Each station's state and uptime over the last 24 h and 7 d (``airtrack status``)."""
+    return await stream_state.uptime(st.db)
 
 
 @router.post(

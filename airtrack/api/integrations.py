@@ -18,7 +18,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from airtrack.errors import WebhookError
 from airtrack.orchestrator import webhooks
-from airtrack.orchestrator.delivery import delivery_state
+from airtrack.orchestrator.delivery import delivery_state, wait_for_events
 from airtrack.protocol import API_PREFIX, StreamName
 
 from .deps import Admin, State
@@ -115,6 +115,7 @@ async def get_events(
 
     async def feed() -> AsyncIterator[ServerSentEvent]:
         nonlocal cursor
+        recheck = st.settings.events_recheck_s
         while not await request.is_disconnected():
             seen = st.events.generation if st.events is not None else 0
             rows = await st.db.fetch(
@@ -134,7 +135,16 @@ async def get_events(
                 )
             if len(rows) < SSE_BATCH:
                 if st.events is not None:
-                    await st.events.wait(seen=seen)
+                    recheck = await wait_for_events(
+                        st.db,
+                        st.events,
+                        st.settings,
+                        seen=seen,
+                        cursor=cursor,
+                        types=type_list,
+                        stream_ids=stream_ids,
+                        recheck=recheck if not rows else st.settings.events_recheck_s,
+                    )
                 else:
                     await asyncio.sleep(st.settings.events_poll_s)
 

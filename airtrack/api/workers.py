@@ -109,13 +109,19 @@ async def register(
 async def heartbeat(
     worker_id: WorkerId, req: HeartbeatRequest, st: State, credential: Credential = None
 ) -> HeartbeatResponse:
-    await _speaks_for(st, worker_id, credential)
     if len(req.streams) > st.settings.worker_capacity_max:
+        # A wrong credential is refused first, as on every route (one more query, but
+        # only on this rare path).
+        await _speaks_for(st, worker_id, credential)
         # Each reported stream costs a row lock and, when refused, an event.
         raise HTTPException(
             422, f"{len(req.streams)} streams above the limit {st.settings.worker_capacity_max}"
         )
-    outcome = await ownership.heartbeat(st.db, worker_id, req)
+    # The credential is checked by the heartbeat function itself: one round trip.
+    outcome = await ownership.heartbeat(st.db, worker_id, req, credentials.presented(credential))
+    if outcome is not None and outcome.credential_refused:
+        credentials.refused(worker_id)
+        raise HTTPException(WRONG_CREDENTIAL, f"the credential does not speak for {worker_id!r}")
     if outcome is None:
         st.hooks.failure(
             f"worker:{worker_id}", "heartbeat.unknown", "heartbeat from an unknown worker"

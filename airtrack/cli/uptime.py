@@ -1,22 +1,28 @@
-"""Station state and uptime, the stations part of ``airtrack status`` (read from the store)."""
+"""Station state and uptime, the stations part of ``airtrack status`` (from the store, or
+from the API when the CLI is remote)."""
 
 from __future__ import annotations
 
 from rich.table import Table
 
+from airtrack.protocol import API_PREFIX
+from airtrack.protocol_admin import STREAMS_UPTIME_PATH, StreamUptime
 from airtrack.settings import Settings
 
 from ._common import print_table, run_async, with_db
-from .remote import is_remote
+from .remote import AdminClient, is_remote
 
 
 def uptime_section(settings: Settings) -> None:
     """Station state and uptime (24 h / 7 d), appended to ``airtrack status``."""
     from airtrack.orchestrator.stream_state import uptime
 
-    if is_remote():  # no uptime route yet: the remote status shows each station's state only
-        return
-    rows = run_async(with_db(settings, uptime, create=False))
+    if is_remote():
+        with AdminClient.from_settings(settings) as api:
+            body = api.get_json(STREAMS_UPTIME_PATH.removeprefix(API_PREFIX))
+        rows = [StreamUptime.model_validate(r).model_dump() for r in body]
+    else:
+        rows = run_async(with_db(settings, uptime, create=False))
     if not rows:
         return
     table = Table("station", "state", "uptime 24 h", "uptime 7 d", title="stations")

@@ -4,8 +4,9 @@
 --
 --   airtrack_register        a worker joins (again): release after a leave, reclaim after
 --                            an outage
---   airtrack_heartbeat       liveness, confirm, complete handoffs the worker let go of,
---                            adopt or refuse streams it reports without owning them
+--   airtrack_heartbeat       the worker's credential, liveness, confirm, complete handoffs
+--                            the worker let go of, adopt or refuse streams it reports
+--                            without owning them
 --   airtrack_deregister      graceful leave: the worker's streams are free at once
 --   airtrack_expire_workers  lease expiry (suspect) and inactivity (inactive)
 --   airtrack_finish_handoffs revokes whose old owner is gone or overdue are completed
@@ -215,10 +216,12 @@ END
 $fn$;
 
 -- ------------------------------------------------------------------ heartbeat
--- One round trip per heartbeat. Returns NULL when the worker is unknown or gone
--- (the worker registers again).
+-- One round trip per heartbeat, the credential check included. Returns NULL when the
+-- worker is unknown or gone (the worker registers again), {"credential_refused": true}
+-- when the id holds a credential and p_credential (its SHA-256, hex) is not it.
 CREATE OR REPLACE FUNCTION airtrack_heartbeat(
     p_worker text,
+    p_credential text,
     p_sids bigint[],
     p_epochs bigint[],
     p_statuses text[],
@@ -237,6 +240,13 @@ BEGIN
     -- Liveness data: losing the last instant of heartbeats in a server crash is harmless
     -- (the worker reports again), so this transaction does not wait for its WAL flush.
     PERFORM set_config('synchronous_commit', 'off', true);
+    -- Before anything changes: one worker cannot heartbeat for another (docs/security.md).
+    -- An id that never claimed a credential stays open. Digests of random secrets are
+    -- compared, so a plain comparison gives a timing attacker nothing.
+    IF EXISTS (SELECT 1 FROM worker_credentials c
+               WHERE c.worker_id = p_worker AND c.sha256 IS DISTINCT FROM p_credential) THEN
+        RETURN jsonb_build_object('credential_refused', true);
+    END IF;
     UPDATE workers
     SET last_heartbeat = now(),
         state = CASE WHEN state = 'suspect' THEN 'active' ELSE state END,

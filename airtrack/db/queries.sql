@@ -170,7 +170,7 @@ ON CONFLICT (name) DO UPDATE SET sha256 = EXCLUDED.sha256, applied_at = now()
 SELECT airtrack_register(%(id)s, %(host)s, %(version)s, %(capacity)s) AS result
 
 -- name: ownership_heartbeat
-SELECT airtrack_heartbeat(%(id)s, %(sids)s::bigint[], %(epochs)s::bigint[],
+SELECT airtrack_heartbeat(%(id)s, %(credential)s, %(sids)s::bigint[], %(epochs)s::bigint[],
                           %(statuses)s::text[], %(errors)s::text[], %(meta)s) AS result
 
 -- name: ownership_deregister

@@ -59,6 +59,17 @@ WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
 ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'
 LIMIT %(limit)s
 
+-- name: events_held_back
+-- Whether a committed event past the cursor is held back by an older transaction still
+-- open: that transaction's commit sends no NOTIFY, so the reader must look again soon.
+SELECT EXISTS (
+    SELECT 1 FROM outbound_events o
+    WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
+      AND txid >= pg_snapshot_xmin(pg_current_snapshot())
+      AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
+      AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
+) AS held
+
 -- name: webhook_delivered
 -- Fenced by the lease; the cursor only moves forward.
 UPDATE webhook_endpoints

@@ -37,6 +37,16 @@ async def claim(db: Database, worker_id: str, credential: str | None) -> bool:
     return row is not None
 
 
+def presented(credential: str | None) -> str | None:
+    """The digest a store-side check compares (``None``: no credential presented)."""
+    return None if credential is None else digest(credential)
+
+
+def refused(worker_id: str) -> None:
+    """Log a refusal made in the store (the heartbeat checks in its own round trip)."""
+    log.warning("worker.credential_refused", worker=worker_id)
+
+
 async def verify(db: Database, worker_id: str, credential: str | None) -> bool:
     """Does ``credential`` speak for ``worker_id`` (always, if the id holds none)?"""
     stored = await db.fetchval("worker_credential_get", {"id": worker_id})
@@ -44,7 +54,7 @@ async def verify(db: Database, worker_id: str, credential: str | None) -> bool:
         return True
     ok = credential is not None and hmac.compare_digest(str(stored), digest(credential))
     if not ok:
-        log.warning("worker.credential_refused", worker=worker_id)
+        refused(worker_id)
     return ok
 
 

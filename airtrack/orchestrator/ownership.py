@@ -118,10 +118,19 @@ class HeartbeatOutcome:
     adopted: list[int] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
     handed_off: list[int] = field(default_factory=list)
+    #: The worker id holds a credential and the heartbeat did not present it: nothing
+    #: changed.
+    credential_refused: bool = False
 
 
-async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> HeartbeatOutcome | None:
-    """Record a heartbeat; ``None`` when the worker is unknown or gone (→ register again)."""
+async def heartbeat(
+    db: Database, worker_id: str, req: HeartbeatRequest, credential_sha256: str | None
+) -> HeartbeatOutcome | None:
+    """Record a heartbeat; ``None`` when the worker is unknown or gone (→ register again).
+
+    The worker's credential (its digest) is checked in the same round trip; a refusal
+    changes nothing and comes back as ``credential_refused``.
+    """
     metrics = {k: v for k, v in (req.metrics or {}).items() if k in WORKER_METRICS}
     meta = {
         "streams": [s.model_dump(exclude_none=True) for s in req.streams],
@@ -129,6 +138,7 @@ async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> Hear
     }
     params = {
         "id": worker_id,
+        "credential": credential_sha256,
         "sids": [s.stream_id for s in req.streams],
         "epochs": [s.epoch for s in req.streams],
         "statuses": [s.status for s in req.streams],
@@ -139,6 +149,8 @@ async def heartbeat(db: Database, worker_id: str, req: HeartbeatRequest) -> Hear
     HEARTBEATS.inc()
     if result is None:
         return None
+    if result.get("credential_refused"):
+        return HeartbeatOutcome(assignments=[], credential_refused=True)
     outcome = HeartbeatOutcome(
         assignments=[Assignment(**a) for a in result["assignments"]],
         adopted=list(result["adopted"]),

@@ -41,6 +41,12 @@ class FeatureSettings(BaseSettings):
         gt=0,
         description="Longest wait for new events when no NOTIFY arrives (webhooks, SSE).",
     )
+    events_recheck_s: float = Field(
+        default=0.02,
+        gt=0,
+        description="Re-read this soon when committed events wait behind an older open "
+        "transaction (its commit sends no NOTIFY); doubles up to EVENTS_POLL_S.",
+    )
     events_retention_h: float = Field(
         default=168.0, gt=0, description="Events older than this are pruned by the leader."
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import openpyxl
+import psycopg
 import pytest
 
 from airtrack.db import Database
@@ -248,3 +249,33 @@ def test_catalog_and_station_metadata_commands_work_remotely(
     zones = {s["name"]: s["timezone"] for s in json.loads(r.stdout)}
     assert zones[PARIS] == "Europe/Lisbon" and zones["Remote Two"] == "Asia/Tokyo"
     assert not (tmp_path / "laptop-home" / "pg").exists(), "no database on the laptop"
+
+
+def test_remote_status_prints_the_same_uptime_table_as_local(
+    laptop: dict[str, str], db_url: str, tmp_path: Path
+) -> None:
+    # Paris FM, last 10 h: up 6 h, down 3 h, up 1 h again → 70 % in both windows.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO stream_state_log (stream_id, at, state, cause)"
+            " SELECT s.id, now() - make_interval(hours => h), st, 'test'"
+            " FROM streams s, (VALUES (10, 'up'), (4, 'down'), (1, 'up')) AS v (h, st)"
+            " WHERE s.name = %s",
+            (PARIS,),
+        )
+    local = {
+        **{k: v for k, v in laptop.items() if not k.startswith(("AIRTRACK_", "PG"))},
+        "AIRTRACK_DATABASE_URL": db_url,
+        "AIRTRACK_HOME": str(tmp_path / "server-side-home"),
+    }
+    tables = []
+    for env in (dict(laptop, COLUMNS="200"), dict(local, COLUMNS="200")):
+        r = cli(env, "status")
+        assert r.returncode == 0, r.stderr
+        assert "uptime 24 h" in r.stdout, r.stdout
+        tables.append([line for line in r.stdout.splitlines() if "%" in line or " - " in line])
+    remote, here = tables
+    (paris,) = [line for line in remote if PARIS in line]
+    assert paris.count("70.0 %") == 2, remote
+    assert any(NY in line for line in remote), remote
+    assert remote == here

@@ -282,3 +282,57 @@ async def test_an_event_whose_transaction_commits_late_is_not_skipped(
         got = [r["data"]["n"] for r in rec.records() if r["status"] == 200]
         assert got == ["slow", 1], "in commit-safe order, the late one not skipped"
         assert rec.delivered_ids()[1] == fast_ids[0]
+
+
+async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_ends(
+    db_url: str, tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    # The poll is a minute: delivery within 30 s means something else woke it.
+    settings = _settings(tmp_path, events_poll_s=60.0, events_recheck_s=0.02)
+    async with Database(db_url, settings, min_size=0, max_size=4) as db:
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
+        receivers.append(rec)
+        await _point(db, ep["id"], rec.url)
+        rec.start()
+        stop = asyncio.Event()
+        signal = EventSignal(settings.events_poll_s)
+        listener = asyncio.create_task(signal.listen(db_url, stop, timeout_s=5))
+        delivery = WebhookDelivery(db, settings, signal, replica_id="test:1", leads=lambda: True)
+        task = asyncio.create_task(delivery.run(stop))
+        older = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+        try:
+            # The listener LISTENs and the endpoint task waits (lease taken, outbox empty).
+            await _until_db(older, _LISTENING)
+            await _until_db(older, "SELECT 1 FROM webhook_endpoints WHERE leased_by IS NOT NULL")
+            await asyncio.sleep(0.5)
+            await _emit(db, 1)  # NOTIFY wakes delivery: the first event arrives
+            await _wait(lambda: len(rec.delivered_ids()) == 1, 30, "the first event")
+            # An older transaction with an id, writing no event, is still open when the
+            # next event commits: the NOTIFY's read finds it held back.
+            await older.set_autocommit(False)
+            await older.execute("SELECT pg_current_xact_id()")
+            ids = await _emit(db, 1)
+            await asyncio.sleep(1.0)
+            assert len(rec.delivered_ids()) == 1, "held back while the older one is open"
+            await older.commit()  # no NOTIFY for this one
+            await _wait(lambda: rec.delivered_ids()[-1:] == ids, 30, "the held-back event")
+        finally:
+            await older.close()
+            stop.set()
+            listener.cancel()  # it waits for NOTIFYs up to the (one minute) poll
+            await asyncio.wait_for(asyncio.gather(task, listener, return_exceptions=True), 10)
+
+
+_LISTENING = (
+    "SELECT 1 FROM pg_stat_activity"
+    " WHERE query = 'LISTEN airtrack_events' AND application_name = 'airtrack-events'"
+)
+
+
+async def _until_db(conn: psycopg.AsyncConnection[Any], query: str) -> None:
+    for _ in range(300):
+        if await (await conn.execute(query)).fetchone():  # type: ignore[arg-type]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never true: {query}")
