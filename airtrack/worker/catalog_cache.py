@@ -30,7 +30,8 @@ MatcherBuilder = Callable[[Path], MatcherFactory]
 log = get_logger(__name__)
 
 
-def _sha256(path: Path) -> str | None:
+def file_sha256(path: Path) -> str | None:
+    """The sha256 of a cached file, None when it cannot be read."""
     h = hashlib.sha256()
     try:
         with path.open("rb") as fh:
@@ -71,7 +72,7 @@ class CatalogCache:
         if not path.is_file():
             return None
         want = meta.get("sha256")
-        if want is not None and _sha256(path) != want:
+        if want is not None and file_sha256(path) != want:
             log.warning("catalog_cache_corrupt", path=str(path))
             return None
         return str(meta["version"]), str(meta["etag"]), path

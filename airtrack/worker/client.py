@@ -226,27 +226,14 @@ class OrchestratorClient:
         damaged index is never handed on to be loaded.
         """
         headers = {"If-None-Match": etag} if etag else {}
-        for attempt in range(1, self.retries + 1):
-            resp = await self._call("GET", SNAPSHOT_PATH, headers=headers, not_found_ok=True)
-            if resp.status_code in (304, 404):
-                return None
-            new_etag = resp.headers.get("ETag", "")
-            data = resp.content
-            want = resp.headers.get(SNAPSHOT_SHA256_HEADER)
-            # no header: an orchestrator from before checksums (the index format checks
-            # still apply when it is loaded)
-            got = hashlib.sha256(data).hexdigest() if want else None
-            if got == want:
-                return Snapshot(version=etag_version(new_etag), etag=new_etag, data=data)
-            log.warning(
-                "catalog_snapshot_corrupt",
-                etag=new_etag,
-                bytes=len(data),
-                expected=want,
-                got=got,
-                attempt=attempt,
-            )
-        raise SnapshotCorrupt(f"catalog snapshot failed its checksum {self.retries} times")
+        # no sha256 header: an orchestrator from before checksums (the index format
+        # checks still apply when it is loaded)
+        got = await self._verified_get(SNAPSHOT_PATH, headers, "catalog snapshot", optional=True)
+        if got is None:
+            return None
+        resp, data, _ = got
+        new_etag = resp.headers.get("ETag", "")
+        return Snapshot(version=etag_version(new_etag), etag=new_etag, data=data)
 
     async def download_manifest(self, etag: str | None) -> tuple[int, dict[str, Any] | None]:
         """(status, body) of the catalog manifest: 200 with it, 304 unchanged, 204 none
@@ -272,24 +259,38 @@ class OrchestratorClient:
         (replicas may hold different bytes under one name); a damaged body is downloaded
         again, up to the call attempts, then ``SnapshotCorrupt``: never handed on.
         """
+        got = await self._verified_get(
+            SEGMENT_PATH.format(name=name), {}, f"catalog segment {name}", optional=False
+        )
+        return None if got is None else (got[1], got[2])
+
+    async def _verified_get(
+        self, path: str, headers: dict[str, str], what: str, *, optional: bool
+    ) -> tuple[httpx.Response, bytes, str] | None:
+        """GET a catalog file whose body must match the serving replica's sha256 header.
+
+        None on 304/404. A damaged body is downloaded again, up to the call attempts, then
+        ``SnapshotCorrupt``: never handed on. ``optional``: a response without the header
+        (an orchestrator from before checksums) is taken as it is.
+        """
         for attempt in range(1, self.retries + 1):
-            resp = await self._call("GET", SEGMENT_PATH.format(name=name), not_found_ok=True)
-            if resp.status_code == 404:
+            resp = await self._call("GET", path, headers=headers, not_found_ok=True)
+            if resp.status_code in (304, 404):
                 return None
             data = resp.content
             want = resp.headers.get(SNAPSHOT_SHA256_HEADER)
             got = hashlib.sha256(data).hexdigest()
-            if got == want:
-                return data, got
+            if got == want or (optional and want is None):
+                return resp, data, got
             log.warning(
-                "catalog_segment_corrupt",
-                name=name,
+                "catalog_download_corrupt",
+                what=what,
                 bytes=len(data),
                 expected=want,
                 got=got,
                 attempt=attempt,
             )
-        raise SnapshotCorrupt(f"catalog segment {name} failed its checksum {self.retries} times")
+        raise SnapshotCorrupt(f"{what} failed its checksum {self.retries} times")
 
     # --- transport with retries and breaker ---------------------------------
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -29,6 +28,7 @@ from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.segments import SegmentedIndex, read_pack
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
+from airtrack.worker.catalog_cache import file_sha256
 from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.pipeline import MatcherFactory
 
@@ -38,17 +38,6 @@ log = get_logger(__name__)
 ABSENT: Final = "absent"
 
 Loaded = tuple[str, str, MatcherFactory]  # version, etag, factory of matchers
-
-
-def _digest(path: Path) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 
 class SegmentSync:
@@ -75,7 +64,7 @@ class SegmentSync:
             return None
         digests = body.get("sha256", {})
         for seg in body.get("segments", []):
-            if _digest(self.folder / seg["name"]) != digests.get(seg["name"]):
+            if file_sha256(self.folder / seg["name"]) != digests.get(seg["name"]):
                 log.warning("catalog_segment_cache_corrupt", name=seg["name"])
                 return None
         try:

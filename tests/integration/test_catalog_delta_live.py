@@ -156,8 +156,9 @@ async def test_a_delta_arrives_while_matching_and_a_removal_stops_matches(
                 await asyncio.sleep(0.05)
             at_publish = heartbeats
         await _until(lambda: sup.catalog_version != before, 30)
-        # the first reply after the change started the refresh that dropped the track
-        noticed = [n for n in refreshes if n > at_publish]
+        # the first reply after the change started the refresh that dropped the track (the
+        # heartbeat in flight when the manifest changed may already carry it: >=)
+        noticed = [n for n in refreshes if n >= at_publish]
         assert noticed and noticed[0] - at_publish <= 2, (at_publish, refreshes)
         assert added not in _index(sup).live_track_ids.tolist()
         assert next(iter(sup.pipelines.values())) is pipe
