@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.landmarks import Pairs
+from airtrack.fingerprint.landmarks import Pairs, fine_keys
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -31,6 +31,7 @@ __all__ = [
     "aligned",
     "best_candidate",
     "confidence_of",
+    "fines_all_speeds",
     "hash_all_speeds",
     "lookup_hits",
     "min_evidence",
@@ -47,7 +48,9 @@ TOL = 8  # frames: hits this close to a play's alignment belong to it
 FINE = 2  # frames: evidence counts anchors this close to the candidate's alignment
 _REFINE = 4  # best coarse candidates refined per step
 _REPEAT_RATIO = 0.6  # alignments of one track this close to the best count as a repeat
-_MAX_POSTINGS = 32  # a hash in more places than this says nothing: skipped
+#: a hash (or, in a bigger bucket, a hash + fine key) in more places than this says
+#: nothing: skipped.  Buckets up to this size are read whole, bigger ones by fine key.
+_MAX_POSTINGS = 32
 
 Int64s = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -123,6 +126,11 @@ def hash_all_speeds(
     return out
 
 
+def fines_all_speeds(pairs: Pairs, speeds: Floats) -> npt.NDArray[np.uint16]:
+    """Fine keys of every pair at every speed, shape (speeds, pairs)."""
+    return fine_keys(pairs.fdf[None, :], pairs.fdt[None, :], speeds[:, None])
+
+
 def lookup_hits(
     index: Index,
     pairs: Pairs,
@@ -134,7 +142,8 @@ def lookup_hits(
     s = len(speeds)
     # pair-major (pairs come in anchor order): the hits come out sorted by time
     hashes = hash_all_speeds(pairs, speeds, log_speeds).T.reshape(-1)
-    qrow, track, tref = index.lookup(hashes, max_postings=_MAX_POSTINGS)
+    fines = fines_all_speeds(pairs, speeds).T.reshape(-1)
+    qrow, track, tref = index.lookup(hashes, max_postings=_MAX_POSTINGS, fines=fines)
     if qrow.size == 0:
         return
     i, k = np.divmod(qrow, s)

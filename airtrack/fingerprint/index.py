@@ -2,9 +2,12 @@
 
 Layout (all numpy, one file on disk, memory-mapped on load):
 ``starts`` (2**HASH_BITS + 1, uint32) — postings of hash ``h`` are rows ``starts[h]:starts[h+1]``
-of ``tracks`` (uint32, dense track number) and ``times`` (uint32, anchor frame in the track);
-``track_ids`` (int64) maps dense numbers to catalog ids; ``durations`` (float32, seconds).
-A lookup is two array reads per query hash: no search at all.
+of ``tracks`` (uint32, dense track number), ``times`` (anchor frame in the track: uint16 when
+every track is under 35 min, else uint32) and ``fines`` (uint16, the posting's fine key; a
+bucket's postings are sorted by it); ``track_ids`` (int64) maps dense numbers to catalog ids;
+``durations`` (float32, seconds).  A lookup is two array reads per query hash; a bucket too
+big to read whole is narrowed to the postings of the query's fine key by a vectorised
+binary search (one numpy pass per halving: ~log2 of the bucket).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ __all__ = ["Index"]
 
 _MAGIC = b"ATIX\x01\n"
 _ALIGN = 64
-_ARRAYS = ("starts", "tracks", "times", "track_ids", "durations")
+_ARRAYS = ("starts", "tracks", "times", "track_ids", "durations", "fines")
+#: times are stored as uint16 frames when they fit (8 B per posting instead of 10)
+_TIME16_MAX = (1 << 16) - 1
 
 
 class Index:
@@ -40,6 +45,7 @@ class Index:
         track_ids: npt.NDArray[np.int64],
         durations: npt.NDArray[np.float32],
         version: str | None = None,
+        fines: npt.NDArray[np.uint16] | None = None,
     ) -> None:
         # plain ndarray views (a memmap stays mapped underneath): indexing a np.memmap
         # subclass costs a Python call per lookup
@@ -48,7 +54,10 @@ class Index:
         self.times = np.asarray(times)
         self.track_ids = np.asarray(track_ids)
         self.durations = np.asarray(durations)
-        self._mmap = (starts, tracks, times)  # keep the maps alive
+        # no fine keys (an index built from bare arrays): big buckets are only capped
+        self.fines = np.zeros(0, np.uint16) if fines is None else np.asarray(fines)
+        self._has_fines = fines is not None
+        self._mmap = (starts, tracks, times, fines)  # keep the maps alive
         self.version = version or self._content_version()
         self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
@@ -60,6 +69,7 @@ class Index:
         durations: list[float] = []
         hashes: list[npt.NDArray[np.uint32]] = []
         times: list[npt.NDArray[np.uint32]] = []
+        fines: list[npt.NDArray[np.uint16]] = []
         counts: list[int] = []
         seen: set[int] = set()
         for track_id, blob in items:
@@ -71,8 +81,9 @@ class Index:
             durations.append(prints.duration_s)
             hashes.append(prints.hashes)
             times.append(prints.times)
+            fines.append(prints.fines)
             counts.append(len(prints))
-        return cls.from_arrays(ids, durations, hashes, times, counts)
+        return cls.from_arrays(ids, durations, hashes, times, counts, fines)
 
     @classmethod
     def from_arrays(
@@ -82,24 +93,34 @@ class Index:
         hashes: list[npt.NDArray[np.uint32]],
         times: list[npt.NDArray[np.uint32]],
         counts: list[int],
+        fines: list[npt.NDArray[np.uint16]] | None = None,
     ) -> Index:
         all_h = np.concatenate(hashes) if hashes else np.zeros(0, np.uint32)
         all_t = np.concatenate(times) if times else np.zeros(0, np.uint32)
         all_k = np.repeat(np.arange(len(ids), dtype=np.uint32), counts)
-        order = np.argsort(all_h, kind="stable")
+        all_f = None
+        if fines is not None:
+            all_f = np.concatenate(fines) if fines else np.zeros(0, np.uint16)
+            # stable sort on (hash, fine key): a key's postings stay in track order
+            key = (all_h.astype(np.uint64) << np.uint64(16)) | all_f.astype(np.uint64)
+            order = np.argsort(key, kind="stable")
+        else:
+            order = np.argsort(all_h, kind="stable")
         sorted_h = all_h[order]
         starts = np.searchsorted(sorted_h, np.arange((1 << P.HASH_BITS) + 1, dtype=np.uint64))
+        fits16 = all_t.size == 0 or int(all_t.max()) <= _TIME16_MAX
         return cls(
             starts.astype(np.uint32),
             all_k[order],
-            all_t[order],
+            all_t[order].astype(np.uint16 if fits16 else np.uint32),
             np.asarray(ids, dtype=np.int64),
             np.asarray(durations, dtype=np.float32),
+            fines=None if all_f is None else all_f[order],
         )
 
     def _content_version(self) -> str:
         digest = hashlib.sha256(f"v{P.PRINTS_VERSION}".encode())
-        for name in _ARRAYS:
+        for name in self._arrays():
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return digest.hexdigest()[:20]
 
@@ -113,18 +134,31 @@ class Index:
         return int(self.tracks.shape[0])
 
     def lookup(
-        self, hashes: npt.NDArray[np.uint32], max_postings: int | None = None
+        self,
+        hashes: npt.NDArray[np.uint32],
+        max_postings: int | None = None,
+        fines: npt.NDArray[np.uint16] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
         """All postings of ``hashes``: (query row, dense track, track frame) per posting.
 
-        Hashes with more than ``max_postings`` postings are skipped (too common to tell).
+        With ``fines`` (the query's fine key per hash), a hash with more than
+        ``max_postings`` postings (every hash if ``max_postings`` is None) gives only its
+        postings of that fine key.  Hashes (or fine sub-ranges) with more than
+        ``max_postings`` postings are skipped (too common to tell).
         """
-        lo = self.starts[hashes]
-        cnt = self.starts[hashes + np.uint32(1)] - lo
+        lo = self.starts[hashes].astype(np.int64)
+        hi = self.starts[hashes + np.uint32(1)].astype(np.int64)
+        if fines is not None and self._has_fines:
+            big = np.flatnonzero(hi - lo > (max_postings or 0))
+            if big.size:
+                want = fines[big].astype(np.int64)
+                lo[big] = self._first_at_least(lo[big], hi[big], want)
+                hi[big] = self._first_at_least(lo[big], hi[big], want + 1)
+        cnt = hi - lo
         if max_postings is not None:
             cnt[cnt > max_postings] = 0
         q = np.flatnonzero(cnt)  # the hashes with postings: the repeats below skip the rest
-        cnt, lo = cnt[q].astype(np.int64), lo[q].astype(np.int64)
+        cnt, lo = cnt[q], lo[q]
         total = int(cnt.sum())
         if total == 0:
             empty = np.zeros(0, np.uint32)
@@ -132,7 +166,22 @@ class Index:
         qrow = np.repeat(q, cnt)
         first = np.cumsum(cnt) - cnt
         rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
-        return qrow, self.tracks[rows], self.times[rows]
+        return qrow, self.tracks[rows], self.times[rows].astype(np.uint32)
+
+    def _first_at_least(
+        self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], want: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """Per range ``[lo, hi)`` of ``fines`` (sorted within), the first row whose fine key
+        is ≥ ``want`` (``hi`` if none): all ranges bisected together, one pass per halving."""
+        lo, hi = lo.copy(), hi.copy()
+        act = np.flatnonzero(lo < hi)
+        while act.size:
+            mid = (lo[act] + hi[act]) >> 1
+            less = self.fines[mid] < want[act]
+            lo[act[less]] = mid[less] + 1
+            hi[act[~less]] = mid[~less]
+            act = act[lo[act] < hi[act]]
+        return lo
 
     def prints_between(self, track: int, t0: float, t1: float) -> int:
         """How many prints dense ``track`` holds with anchor frame in ``[t0, t1)`` (±1 s).
@@ -162,7 +211,7 @@ class Index:
         header: dict[str, object] = {"version": self.version, "prints": P.PRINTS_VERSION}
         layout: dict[str, list[object]] = {}
         offset = 0
-        for name in _ARRAYS:
+        for name in self._arrays():
             arr = np.ascontiguousarray(getattr(self, name))
             layout[name] = [arr.dtype.str, list(arr.shape), offset]
             offset += -(-arr.nbytes // _ALIGN) * _ALIGN
@@ -172,7 +221,7 @@ class Index:
         tmp = target.with_name(target.name + ".tmp")
         with tmp.open("wb") as fh:
             fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
-            for name in _ARRAYS:
+            for name in self._arrays():
                 arr = np.ascontiguousarray(getattr(self, name))
                 fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
                 fh.write(arr.tobytes())
@@ -211,4 +260,8 @@ class Index:
             arrays["track_ids"],  # type: ignore[arg-type]
             arrays["durations"],  # type: ignore[arg-type]
             version=str(header["version"]),
+            fines=arrays.get("fines"),  # type: ignore[arg-type]
         )
+
+    def _arrays(self) -> tuple[str, ...]:
+        return _ARRAYS if self._has_fines else _ARRAYS[:-1]
