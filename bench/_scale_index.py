@@ -5,7 +5,8 @@ int64 sort order and the outputs): 45 GB at 100,000 tracks.  This writer keeps t
 in flat raw files on disk (14 B each) and writes the very same file ``Index.save`` would
 (same header, same 64-byte aligned arrays, postings of one hash in track order) one hash
 range at a time, so memory is one range's postings.  Like ``Index.from_arrays`` it sorts a
-bucket's postings by fine key and stores times as uint16 when every track fits.  ``Index.load`` reads the result.
+bucket's postings by fine key and stores times as uint16 when every track fits.
+``Index.load`` reads the result.
 """
 
 from __future__ import annotations
