@@ -29,7 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from airtrack.errors import AudioError
 from airtrack.fingerprint import Index, decode, fingerprint_file, scan_file
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import _MAX_POSTINGS, TOL, fines_all_speeds, hash_all_speeds
+from airtrack.fingerprint.evidence import (
+    _MAX_POSTINGS,
+    TOL,
+    fines_all_speeds,
+    hash_all_speeds,
+    probe_fines,
+)
 from airtrack.fingerprint.landmarks import LandmarkExtractor, Prints, _concat
 from bench import _audio as A
 from bench import _distractors as D
@@ -157,9 +163,10 @@ def lookup_cost(index: Index, samples: np.ndarray) -> dict[str, float]:
 def fine_survival(real: list[tuple[int, str, Prints]]) -> dict[str, dict[str, float]]:
     """Per station: of the true-match postings (a catalog airing's own track, at the speed
     nearest the aired one, within ``TOL`` frames of the airing's alignment) that the 20-bit
-    hash finds, the fraction whose fine key also matches: exactly, and probing the fine
-    key's ln-ratio quantum ±1.  It depends on the query audio and the aired tracks only
-    (distractors add no true matches), so it is measured once, on an index of the real items.
+    hash finds, the fraction whose fine key the query also finds: with the query pair's own
+    sibling only, and with the engine's probes (``evidence.probe_fines``).  It depends on
+    the query audio and the aired tracks only (distractors add no true matches), so it is
+    measured once, on an index of the real items.
     """
     from airtrack.fingerprint import pack_prints
 
@@ -174,31 +181,29 @@ def fine_survival(real: list[tuple[int, str, Prints]]) -> dict[str, dict[str, fl
         parts.append(ex.flush())
         pairs = _concat(parts)
         hashes = hash_all_speeds(pairs, speeds, np.log(speeds)[:, None]).T.reshape(-1)
-        fines = fines_all_speeds(pairs, speeds).T.reshape(-1).astype(np.int64)
-        step = 1 << P.FDT_BITS  # one ln-ratio quantum of the fine key
+        own = fines_all_speeds(pairs, speeds).T.reshape(-1)
+        probes = probe_fines(pairs, speeds).transpose(1, 0, 2).reshape(hashes.shape[0], -1)
         counts = {}
-        for label, shifts in (("hash", None), ("exact", (0,)), ("df±1", (-step, 0, step))):
+        for label, fk in (("hash", None), ("own", own), ("probes", probes)):
             n = 0
-            for sh in shifts or (0,):
-                f = None if shifts is None else np.clip(fines + sh, 0, (1 << 16) - 1)
-                q, tr, tref = index.lookup(hashes, None, None if f is None else f.astype(np.uint16))
-                i, k = np.divmod(q, len(speeds))
-                align = pairs.t[i] - tref.astype(np.float64) / speeds[k]
-                tr = tr.astype(np.int64)
-                for a in truth:
-                    if not a.catalog or a.name not in dense:
-                        continue
-                    kk = int(np.argmin(np.abs(speeds - a.speed)))
-                    want = (a.start - a.offset / a.speed) * P.FRAMES_PER_S
-                    t0, t1 = a.start * P.FRAMES_PER_S, a.end * P.FRAMES_PER_S
-                    sel = (tr == dense[a.name]) & (k == kk) & (np.abs(align - want) <= TOL)
-                    sel &= (pairs.t[i] >= t0) & (pairs.t[i] < t1)
-                    n += int(np.count_nonzero(sel))
+            q, tr, tref = index.lookup(hashes, None, fk)
+            i, k = np.divmod(q, len(speeds))
+            align = pairs.t[i] - tref.astype(np.float64) / speeds[k]
+            tr = tr.astype(np.int64)
+            for a in truth:
+                if not a.catalog or a.name not in dense:
+                    continue
+                kk = int(np.argmin(np.abs(speeds - a.speed)))
+                want = (a.start - a.offset / a.speed) * P.FRAMES_PER_S
+                t0, t1 = a.start * P.FRAMES_PER_S, a.end * P.FRAMES_PER_S
+                sel = (tr == dense[a.name]) & (k == kk) & (np.abs(align - want) <= TOL)
+                sel &= (pairs.t[i] >= t0) & (pairs.t[i] < t1)
+                n += int(np.count_nonzero(sel))
             counts[label] = n
         out[spec.name] = {
             "true_hash": counts["hash"],
-            "survival": counts["exact"] / max(1, counts["hash"]),
-            "survival_df1": counts["df±1"] / max(1, counts["hash"]),
+            "survival_own": counts["own"] / max(1, counts["hash"]),
+            "survival": counts["probes"] / max(1, counts["hash"]),
         }
         print(spec.name, out[spec.name], flush=True)
     return out

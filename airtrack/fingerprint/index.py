@@ -25,11 +25,13 @@ from airtrack.errors import IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
 
-__all__ = ["Index"]
+__all__ = ["NO_PROBE", "Index"]
 
 _MAGIC = b"ATIX\x01\n"
 _ALIGN = 64
 _ARRAYS = ("starts", "tracks", "times", "track_ids", "durations", "fines")
+#: a fine-key probe that reads nothing (fine keys have ``FINE_BITS`` < 16 bits)
+NO_PROBE = 0xFFFF
 #: times are stored as uint16 frames when they fit (8 B per posting instead of 10)
 _TIME16_MAX = (1 << 16) - 1
 
@@ -141,24 +143,24 @@ class Index:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
         """All postings of ``hashes``: (query row, dense track, track frame) per posting.
 
-        With ``fines`` (the query's fine key per hash), a hash with more than
-        ``max_postings`` postings (every hash if ``max_postings`` is None) gives only its
-        postings of that fine key.  Hashes (or fine sub-ranges) with more than
-        ``max_postings`` postings are skipped (too common to tell).
+        With ``fines`` (the query's fine keys per hash: shape (n,) or (n, probes), unused
+        probes ``NO_PROBE``), a hash with more than ``max_postings`` postings (every hash if
+        ``max_postings`` is None) gives only its postings of those fine keys (each once).
+        Hashes (or fine sub-ranges) with more than ``max_postings`` postings are skipped
+        (too common to tell).  Postings come out in query-row order.
         """
         lo = self.starts[hashes].astype(np.int64)
         hi = self.starts[hashes + np.uint32(1)].astype(np.int64)
+        q = np.arange(hashes.shape[0], dtype=np.int64)
         if fines is not None and self._has_fines:
             big = np.flatnonzero(hi - lo > (max_postings or 0))
             if big.size:
-                want = fines[big].astype(np.int64)
-                lo[big] = self._first_at_least(lo[big], hi[big], want)
-                hi[big] = self._first_at_least(lo[big], hi[big], want + 1)
+                q, lo, hi = self._narrow(q, lo, hi, big, fines.reshape(hashes.shape[0], -1))
         cnt = hi - lo
         if max_postings is not None:
             cnt[cnt > max_postings] = 0
-        q = np.flatnonzero(cnt)  # the hashes with postings: the repeats below skip the rest
-        cnt, lo = cnt[q], lo[q]
+        nz = np.flatnonzero(cnt)  # the ranges with postings: the repeats below skip the rest
+        q, cnt, lo = q[nz], cnt[nz], lo[nz]
         total = int(cnt.sum())
         if total == 0:
             empty = np.zeros(0, np.uint32)
@@ -167,6 +169,28 @@ class Index:
         first = np.cumsum(cnt) - cnt
         rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
         return qrow, self.tracks[rows], self.times[rows].astype(np.uint32)
+
+    def _narrow(
+        self,
+        q: npt.NDArray[np.int64],
+        lo: npt.NDArray[np.int64],
+        hi: npt.NDArray[np.int64],
+        big: npt.NDArray[np.int64],
+        fines: npt.NDArray[np.uint16],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Ranges (query row, lo, hi): the ``big`` rows' replaced by one per distinct probe."""
+        probes = np.sort(fines[big].astype(np.int64), axis=1)
+        probes[:, 1:][probes[:, 1:] == probes[:, :-1]] = NO_PROBE  # a key is read once
+        rows, col = np.nonzero(probes != NO_PROBE)
+        want = probes[rows, col]
+        b_lo, b_hi = lo[big][rows], hi[big][rows]
+        a = self._first_at_least(b_lo, b_hi, want)
+        b = self._first_at_least(a, b_hi, want + 1)
+        keep = np.ones(q.shape[0], np.bool_)
+        keep[big] = False
+        q = np.concatenate((q[keep], big[rows]))
+        order = np.argsort(q, kind="stable")  # query-row order (the matcher's time order)
+        return q[order], np.concatenate((lo[keep], a))[order], np.concatenate((hi[keep], b))[order]
 
     def _first_at_least(
         self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], want: npt.NDArray[np.int64]

@@ -248,12 +248,17 @@ def pair_peaks(t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: i
     ok = valid & (dt >= 1) & (dt <= P.DT_MAX) & (np.abs(df) <= P.DF_MAX)
     ok &= np.cumsum(ok, axis=1) <= P.FANOUT
     ai, ti = np.nonzero(ok)  # row-major: an anchor's targets are adjacent, in frame order
-    # sibling = the anchor's next target, the last one's is its first (one target: itself)
-    sib = np.arange(ai.shape[0]) + 1
-    last = np.ones(ai.shape[0], np.bool_)
-    last[:-1] = ai[1:] != ai[:-1]
-    first = np.flatnonzero(np.concatenate(([True], last[:-1]))) if ai.size else sib[:0]
-    sib[last] = first[np.cumsum(last)[last] - 1]
+    # sibling = the anchor's first target (nearest in time), the first's is the second (one
+    # target: itself).  The first targets are the ones a peak added or lost further on
+    # cannot push out of the fanout: on station audio the reference's sibling is among the
+    # query anchor's targets more often than with the next target (docs/scaling.md).
+    pos = np.arange(ai.shape[0])
+    new = np.ones(ai.shape[0], np.bool_)
+    new[1:] = ai[1:] != ai[:-1]
+    sib = np.maximum.accumulate(np.where(new, pos, 0)) if ai.size else pos
+    second = np.zeros(ai.shape[0], np.bool_)
+    second[:-1] = ~new[1:]
+    sib = np.where(new, np.where(second, pos + 1, pos), sib)
     return Pairs(
         t[ai], f[ai], df[ai, ti].astype(np.float32), dt[ai, ti],
         df[ai[sib], ti[sib]].astype(np.float32), dt[ai[sib], ti[sib]],
