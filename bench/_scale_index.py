@@ -2,7 +2,7 @@
 
 ``Index.from_arrays`` holds ~32 B per posting at once (all hashes, times, track numbers, an
 int64 sort order and the outputs): 45 GB at 100,000 tracks.  This writer keeps the postings
-in flat raw files on disk (14 B each) and writes the very same file ``Index.save`` would
+in flat raw files on disk (14 B each: hash, time, track, fine key) and writes the very same file ``Index.save`` would
 (same header, same 64-byte aligned arrays, postings of one hash in track order) one hash
 range at a time, so memory is one range's postings.  Like ``Index.from_arrays`` it sorts a
 bucket's postings by fine key and stores times as uint16 when every track fits.
@@ -78,16 +78,16 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     ids = np.asarray(raw.ids[:n_tracks], np.int64)
     durations = np.asarray(raw.durations[:n_tracks], np.float32)
     t_dtype = "<u2" if raw.max_time < 1 << 16 else "<u4"  # as Index.from_arrays
-    shapes = {"starts": (starts.shape[0], "<u4"), "tracks": (n, "<u4"), "times": (n, t_dtype),
-              "track_ids": (n_tracks, "<i8"), "durations": (n_tracks, "<f4"),
-              "fines": (n, "<u2")}  # fmt: skip
+    shapes = {"starts": (starts.shape[0], "<u4"), "keys": (n, "<u4"), "times": (n, t_dtype),
+              "track_ids": (n_tracks, "<i8"), "durations": (n_tracks, "<f4")}  # fmt: skip
     layout: dict[str, list[object]] = {}
     offset = 0
     for name, (size, dtype) in shapes.items():
         layout[name] = [dtype, [size], offset]
         offset += -(-size * np.dtype(dtype).itemsize // _ALIGN) * _ALIGN
     # the version names the content; hashing 10 GB of arrays would only slow the bench down
-    header = {"version": f"scale-{n_tracks}-{n}", "prints": P.PRINTS_VERSION, "arrays": layout}
+    header = {"version": f"scale-{n_tracks}-{n}", "prints": P.PRINTS_VERSION, "fines": True,
+              "arrays": layout}  # fmt: skip
     head = json.dumps(header).encode()
     base = -(-(len(_MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
     tmp = path.with_name(path.name + ".tmp")
@@ -100,9 +100,8 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     if n == 0:
         os.replace(tmp, path)
         return 0
-    out_k = np.memmap(tmp, np.uint32, "r+", base + int(layout["tracks"][2]), (n,))  # type: ignore[call-overload]
+    out_k = np.memmap(tmp, np.uint32, "r+", base + int(layout["keys"][2]), (n,))  # type: ignore[call-overload]
     out_t = np.memmap(tmp, np.dtype(t_dtype), "r+", base + int(layout["times"][2]), (n,))  # type: ignore[call-overload]
-    out_f = np.memmap(tmp, np.uint16, "r+", base + int(layout["fines"][2]), (n,))  # type: ignore[call-overload]
     t_all, k_all, f_all = raw.array("t", n), raw.array("k", n), raw.array("f", n)
     # hash ranges of at most ``max_bucket`` postings, written in hash order
     edges = [0]
@@ -123,13 +122,12 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         hb = (np.concatenate(hs).astype(np.uint64) << np.uint64(16)) | fb.astype(np.uint64)
         order = np.argsort(hb, kind="stable")  # stable: a (hash, fine)'s postings in track order
         a, b = int(starts[lo]), int(starts[hi])
-        out_k[a:b] = np.concatenate(ks)[order]
+        # keys as Index.from_arrays packs them: dense track << FINE_BITS | fine key
+        out_k[a:b] = (np.concatenate(ks)[order] << np.uint32(P.FINE_BITS)) | fb[order]
         out_t[a:b] = np.concatenate(ts)[order]
-        out_f[a:b] = fb[order]
         del hs, ts, ks, fs, fb, hb, order
     out_k.flush()
     out_t.flush()
-    out_f.flush()
-    del out_k, out_t, out_f
+    del out_k, out_t
     os.replace(tmp, path)
     return n

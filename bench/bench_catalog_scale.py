@@ -101,7 +101,7 @@ def chunked_density(index: Index) -> None:
     step = 1 << 24
     for i in range(0, index.n_hashes, step):
         sec = (index.times[i : i + step].astype(np.int64) * P.HOP) // P.SAMPLE_RATE
-        tr = index.tracks[i : i + step].astype(np.int64)
+        tr = (index.keys[i : i + step] >> np.uint32(P.FINE_BITS)).astype(np.int64)
         sec = np.minimum(sec, secs[tr] - 1)
         hist += np.bincount(offsets[tr] + sec, minlength=hist.shape[0])
     index._density = (offsets, np.concatenate(([0], np.cumsum(hist))))

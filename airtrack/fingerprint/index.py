@@ -2,12 +2,13 @@
 
 Layout (all numpy, one file on disk, memory-mapped on load):
 ``starts`` (2**HASH_BITS + 1, uint32) — postings of hash ``h`` are rows ``starts[h]:starts[h+1]``
-of ``tracks`` (uint32, dense track number), ``times`` (anchor frame in the track: uint16 when
-every track is under 35 min, else uint32) and ``fines`` (uint16, the posting's fine key; a
-bucket's postings are sorted by it); ``track_ids`` (int64) maps dense numbers to catalog ids;
-``durations`` (float32, seconds).  A lookup is two array reads per query hash; a bucket too
-big to read whole is narrowed to the postings of the query's fine key by a vectorised
-binary search (one numpy pass per halving: ~log2 of the bucket).
+of ``keys`` (uint32: dense track number << FINE_BITS | the posting's fine key; at most 2**20
+tracks) and ``times`` (anchor frame in the track: uint16 when every track is under 35 min,
+else uint32): 6 B per posting.  A bucket's postings are sorted by fine key, then track.
+``track_ids`` (int64) maps dense numbers to catalog ids; ``durations`` (float32, seconds).
+A lookup is two array reads per query hash; a bucket too big to read whole is narrowed to
+the postings of the query's fine keys by a vectorised binary search (one numpy pass per
+halving: ~log2 of the bucket).
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ __all__ = ["NO_PROBE", "Index"]
 
 _MAGIC = b"ATIX\x01\n"
 _ALIGN = 64
-_ARRAYS = ("starts", "tracks", "times", "track_ids", "durations", "fines")
+_ARRAYS = ("starts", "keys", "times", "track_ids", "durations")
 #: a fine-key probe that reads nothing (fine keys have ``FINE_BITS`` < 16 bits)
 NO_PROBE = 0xFFFF
-#: times are stored as uint16 frames when they fit (8 B per posting instead of 10)
+#: times are stored as uint16 frames when they fit (6 B per posting instead of 8)
 _TIME16_MAX = (1 << 16) - 1
+_FINE_MASK = (1 << P.FINE_BITS) - 1
+#: dense track numbers share a uint32 with the fine key
+MAX_TRACKS = 1 << (32 - P.FINE_BITS)
 
 
 class Index:
@@ -42,24 +46,24 @@ class Index:
     def __init__(
         self,
         starts: npt.NDArray[np.uint32],
-        tracks: npt.NDArray[np.uint32],
+        keys: npt.NDArray[np.uint32],
         times: npt.NDArray[np.uint32],
         track_ids: npt.NDArray[np.int64],
         durations: npt.NDArray[np.float32],
         version: str | None = None,
-        fines: npt.NDArray[np.uint16] | None = None,
+        has_fines: bool = True,
     ) -> None:
+        """From the stored arrays (``keys`` = dense track << FINE_BITS | fine key)."""
         # plain ndarray views (a memmap stays mapped underneath): indexing a np.memmap
         # subclass costs a Python call per lookup
         self.starts = np.asarray(starts)
-        self.tracks = np.asarray(tracks)
+        self.keys = np.asarray(keys)
         self.times = np.asarray(times)
         self.track_ids = np.asarray(track_ids)
         self.durations = np.asarray(durations)
         # no fine keys (an index built from bare arrays): big buckets are only capped
-        self.fines = np.zeros(0, np.uint16) if fines is None else np.asarray(fines)
-        self._has_fines = fines is not None
-        self._mmap = (starts, tracks, times, fines)  # keep the maps alive
+        self._has_fines = has_fines
+        self._mmap = (starts, keys, times)  # keep the maps alive
         self.version = version or self._content_version()
         self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
@@ -111,18 +115,23 @@ class Index:
         sorted_h = all_h[order]
         starts = np.searchsorted(sorted_h, np.arange((1 << P.HASH_BITS) + 1, dtype=np.uint64))
         fits16 = all_t.size == 0 or int(all_t.max()) <= _TIME16_MAX
+        if len(ids) > MAX_TRACKS:
+            raise IndexFileError(f"{len(ids)} tracks: one index holds at most {MAX_TRACKS}")
+        keys = all_k[order] << np.uint32(P.FINE_BITS)
+        if all_f is not None:
+            keys |= all_f[order].astype(np.uint32)
         return cls(
             starts.astype(np.uint32),
-            all_k[order],
+            keys,
             all_t[order].astype(np.uint16 if fits16 else np.uint32),
             np.asarray(ids, dtype=np.int64),
             np.asarray(durations, dtype=np.float32),
-            fines=None if all_f is None else all_f[order],
+            has_fines=all_f is not None,
         )
 
     def _content_version(self) -> str:
-        digest = hashlib.sha256(f"v{P.PRINTS_VERSION}".encode())
-        for name in self._arrays():
+        digest = hashlib.sha256(f"v{P.PRINTS_VERSION}-f{int(self._has_fines)}".encode())
+        for name in _ARRAYS:
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return digest.hexdigest()[:20]
 
@@ -133,7 +142,17 @@ class Index:
 
     @property
     def n_hashes(self) -> int:
-        return int(self.tracks.shape[0])
+        return int(self.keys.shape[0])
+
+    @property
+    def tracks(self) -> npt.NDArray[np.uint32]:
+        """Dense track of every posting (a whole-array pass: for tests and tools)."""
+        return self.keys >> np.uint32(P.FINE_BITS)
+
+    @property
+    def fines(self) -> npt.NDArray[np.uint16]:
+        """Fine key of every posting (a whole-array pass: for tests and tools)."""
+        return (self.keys & np.uint32(_FINE_MASK)).astype(np.uint16)
 
     def lookup(
         self,
@@ -168,7 +187,8 @@ class Index:
         qrow = np.repeat(q, cnt)
         first = np.cumsum(cnt) - cnt
         rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
-        return qrow, self.tracks[rows], self.times[rows].astype(np.uint32)
+        tracks = self.keys[rows] >> np.uint32(P.FINE_BITS)
+        return qrow, tracks, self.times[rows].astype(np.uint32)
 
     def _narrow(
         self,
@@ -201,7 +221,7 @@ class Index:
         act = np.flatnonzero(lo < hi)
         while act.size:
             mid = (lo[act] + hi[act]) >> 1
-            less = self.fines[mid] < want[act]
+            less = (self.keys[mid] & np.uint32(_FINE_MASK)) < want[act]
             lo[act[less]] = mid[less] + 1
             hi[act[~less]] = mid[~less]
             act = act[lo[act] < hi[act]]
@@ -217,7 +237,7 @@ class Index:
             secs = np.ceil(self.durations.astype(np.float64)).astype(np.int64) + 2
             offsets = np.concatenate(([0], np.cumsum(secs)))
             sec = (self.times.astype(np.int64) * P.HOP) // P.SAMPLE_RATE
-            tr = self.tracks.astype(np.int64)
+            tr = (self.keys >> np.uint32(P.FINE_BITS)).astype(np.int64)
             sec = np.minimum(sec, secs[tr] - 1)
             hist = np.bincount(offsets[tr] + sec, minlength=int(offsets[-1]))
             self._density = (offsets, np.concatenate(([0], np.cumsum(hist))))
@@ -232,10 +252,14 @@ class Index:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write one file (written to a temp name, then renamed: readers never see half)."""
         target = Path(path)
-        header: dict[str, object] = {"version": self.version, "prints": P.PRINTS_VERSION}
+        header: dict[str, object] = {
+            "version": self.version,
+            "prints": P.PRINTS_VERSION,
+            "fines": self._has_fines,
+        }
         layout: dict[str, list[object]] = {}
         offset = 0
-        for name in self._arrays():
+        for name in _ARRAYS:
             arr = np.ascontiguousarray(getattr(self, name))
             layout[name] = [arr.dtype.str, list(arr.shape), offset]
             offset += -(-arr.nbytes // _ALIGN) * _ALIGN
@@ -245,7 +269,7 @@ class Index:
         tmp = target.with_name(target.name + ".tmp")
         with tmp.open("wb") as fh:
             fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
-            for name in self._arrays():
+            for name in _ARRAYS:
                 arr = np.ascontiguousarray(getattr(self, name))
                 fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
                 fh.write(arr.tobytes())
@@ -279,13 +303,10 @@ class Index:
                 arrays[key] = np.fromfile(name, dtype, n, offset=base + off).reshape(shape)
         return cls(
             arrays["starts"],  # type: ignore[arg-type]
-            arrays["tracks"],  # type: ignore[arg-type]
+            arrays["keys"],  # type: ignore[arg-type]
             arrays["times"],  # type: ignore[arg-type]
             arrays["track_ids"],  # type: ignore[arg-type]
             arrays["durations"],  # type: ignore[arg-type]
             version=str(header["version"]),
-            fines=arrays.get("fines"),  # type: ignore[arg-type]
+            has_fines=bool(header.get("fines", False)),
         )
-
-    def _arrays(self) -> tuple[str, ...]:
-        return _ARRAYS if self._has_fines else _ARRAYS[:-1]

@@ -14,7 +14,7 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import Prints
 from bench._scale_index import RawPostings, write_index
 
-_ARRAYS = ("starts", "tracks", "times", "track_ids", "durations", "fines")
+_ARRAYS = ("starts", "keys", "times", "track_ids", "durations")
 
 
 @st.composite
