@@ -2,9 +2,9 @@
 
 ``Index.from_arrays`` holds ~32 B per posting at once (all hashes, times, track numbers, an
 int64 sort order and the outputs): 45 GB at 100,000 tracks.  This writer keeps the postings
-in flat raw files on disk (14 B each: hash, time, track, fine key) and writes the very same file ``Index.save`` would
-(same header, same 64-byte aligned arrays, postings of one hash in track order) one hash
-range at a time, so memory is one range's postings.  Like ``Index.from_arrays`` it sorts a
+in flat raw files on disk (14 B each: hash, time, track, fine key) and writes the very
+same file ``Index.save`` would (same header, same 64-byte aligned arrays) one hash range at
+a time, so memory is one range's postings.  Like ``Index.from_arrays`` it sorts a
 bucket's postings by fine key and stores times as uint16 when every track fits.
 ``Index.load`` reads the result.
 """
