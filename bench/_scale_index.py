@@ -2,9 +2,11 @@
 
 ``Index.from_arrays`` holds ~32 B per posting at once (all hashes, times, track numbers, an
 int64 sort order and the outputs): 45 GB at 100,000 tracks.  This writer keeps the postings
-in flat raw files on disk (12 B each) and writes the very same file ``Index.save`` would
-(same header, same 64-byte aligned arrays, postings of one hash in track order) one hash
-range at a time, so memory is one range's postings.  ``Index.load`` reads the result.
+in flat raw files on disk (14 B each: hash, time, track, fine key) and writes the very
+same file ``Index.save`` would (same header, same 64-byte aligned arrays) one hash range at
+a time, so memory is one range's postings.  Like ``Index.from_arrays`` it sorts a
+bucket's postings by fine key and stores times as uint16 when every track fits.
+``Index.load`` reads the result.
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ _CHUNK = 1 << 25  # postings read per pass step
 
 
 class RawPostings:
-    """Append-only postings (hash, time, dense track) in three flat files under ``folder``."""
+    """Append-only postings (hash, time, dense track, fine key) in flat files under ``folder``."""
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
-        self._files = {k: (folder / f"{k}.u32").open("wb") for k in ("h", "t", "k")}
+        self._files = {k: (folder / f"{k}.u32").open("wb") for k in ("h", "t", "k", "f")}
         self.ids: list[int] = []
         self.durations: list[float] = []
         self.total = 0
+        self.max_time = 0
 
     def add(self, track_id: int, prints: Prints) -> None:
         dense = len(self.ids)
@@ -42,7 +45,10 @@ class RawPostings:
         self._files["h"].write(prints.hashes.astype("<u4").tobytes())
         self._files["t"].write(prints.times.astype("<u4").tobytes())
         self._files["k"].write(np.full(len(prints), dense, "<u4").tobytes())
+        self._files["f"].write(prints.fines.astype("<u2").tobytes())
         self.total += len(prints)
+        if len(prints):
+            self.max_time = max(self.max_time, int(prints.times.max()))
 
     def flush(self) -> None:
         for fh in self._files.values():
@@ -53,9 +59,10 @@ class RawPostings:
             fh.close()
 
     def array(self, key: str, n: int) -> npt.NDArray[np.uint32]:
+        dtype = np.uint16 if key == "f" else np.uint32
         if n == 0:  # a zero-length file cannot be mapped
-            return np.zeros(0, np.uint32)
-        return np.memmap(self.folder / f"{key}.u32", np.uint32, "r", 0, (n,))
+            return np.zeros(0, dtype)  # type: ignore[return-value]
+        return np.memmap(self.folder / f"{key}.u32", dtype, "r", 0, (n,))  # type: ignore[return-value]
 
 
 def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 150_000_000) -> int:
@@ -70,7 +77,8 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     starts = np.concatenate(([0], np.cumsum(counts))).astype(np.uint32)
     ids = np.asarray(raw.ids[:n_tracks], np.int64)
     durations = np.asarray(raw.durations[:n_tracks], np.float32)
-    shapes = {"starts": (starts.shape[0], "<u4"), "tracks": (n, "<u4"), "times": (n, "<u4"),
+    t_dtype = "<u2" if raw.max_time < 1 << 16 else "<u4"  # as Index.from_arrays
+    shapes = {"starts": (starts.shape[0], "<u4"), "keys": (n, "<u4"), "times": (n, t_dtype),
               "track_ids": (n_tracks, "<i8"), "durations": (n_tracks, "<f4")}  # fmt: skip
     layout: dict[str, list[object]] = {}
     offset = 0
@@ -78,7 +86,8 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         layout[name] = [dtype, [size], offset]
         offset += -(-size * np.dtype(dtype).itemsize // _ALIGN) * _ALIGN
     # the version names the content; hashing 10 GB of arrays would only slow the bench down
-    header = {"version": f"scale-{n_tracks}-{n}", "prints": P.PRINTS_VERSION, "arrays": layout}
+    header = {"version": f"scale-{n_tracks}-{n}", "prints": P.PRINTS_VERSION, "fines": True,
+              "arrays": layout}  # fmt: skip
     head = json.dumps(header).encode()
     base = -(-(len(_MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
     tmp = path.with_name(path.name + ".tmp")
@@ -91,9 +100,9 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     if n == 0:
         os.replace(tmp, path)
         return 0
-    out_k = np.memmap(tmp, np.uint32, "r+", base + int(layout["tracks"][2]), (n,))  # type: ignore[call-overload]
-    out_t = np.memmap(tmp, np.uint32, "r+", base + int(layout["times"][2]), (n,))  # type: ignore[call-overload]
-    t_all, k_all = raw.array("t", n), raw.array("k", n)
+    out_k = np.memmap(tmp, np.uint32, "r+", base + int(layout["keys"][2]), (n,))  # type: ignore[call-overload]
+    out_t = np.memmap(tmp, np.dtype(t_dtype), "r+", base + int(layout["times"][2]), (n,))  # type: ignore[call-overload]
+    t_all, k_all, f_all = raw.array("t", n), raw.array("k", n), raw.array("f", n)
     # hash ranges of at most ``max_bucket`` postings, written in hash order
     edges = [0]
     while edges[-1] < 1 << P.HASH_BITS:
@@ -101,19 +110,22 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         hi = int(np.searchsorted(starts, int(starts[lo]) + max_bucket, "right")) - 1
         edges.append(min(1 << P.HASH_BITS, max(hi, lo + 1)))
     for lo, hi in itertools.pairwise(edges):
-        hs, ts, ks = [], [], []
+        hs, ts, ks, fs = [], [], [], []
         for i in range(0, n, _CHUNK):
             h = h_all[i : i + _CHUNK]
             sel = np.flatnonzero((h >= lo) & (h < hi))
             hs.append(h[sel])
             ts.append(t_all[i : i + _CHUNK][sel])
             ks.append(k_all[i : i + _CHUNK][sel])
-        hb = np.concatenate(hs)
-        order = np.argsort(hb, kind="stable")  # stable: a hash's postings in track order
+            fs.append(f_all[i : i + _CHUNK][sel])
+        fb = np.concatenate(fs)
+        hb = (np.concatenate(hs).astype(np.uint64) << np.uint64(16)) | fb.astype(np.uint64)
+        order = np.argsort(hb, kind="stable")  # stable: a (hash, fine)'s postings in track order
         a, b = int(starts[lo]), int(starts[hi])
-        out_k[a:b] = np.concatenate(ks)[order]
+        # keys as Index.from_arrays packs them: dense track << FINE_BITS | fine key
+        out_k[a:b] = (np.concatenate(ks)[order] << np.uint32(P.FINE_BITS)) | fb[order]
         out_t[a:b] = np.concatenate(ts)[order]
-        del hs, ts, ks, hb, order
+        del hs, ts, ks, fs, fb, hb, order
     out_k.flush()
     out_t.flush()
     del out_k, out_t

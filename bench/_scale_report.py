@@ -41,6 +41,31 @@ def _postings(prints: list[Prints]) -> dict[str, float]:
     }
 
 
+def survival_lines(stats: dict[str, Any]) -> list[str]:
+    surv: dict[str, dict[str, float]] = stats.get("survival", {})
+    if not surv:
+        return []
+    lines = [
+        "## Fine-key survival",
+        "",
+        "Of the true-match postings the 20-bit hash finds on each station (the aired catalog"
+        " item, at the speed nearest the aired one, within 8 frames of the airing's"
+        " alignment), the fraction the fine key keeps: with the query pair's own sibling only,"
+        " and with the engine's probes (every other target of the anchor, dt -1/0/+1)."
+        " Independent of the catalog size (distractors add no true matches).",
+        "",
+        "| station | true-match postings (20-bit hash) | kept, own sibling only | kept, engine"
+        " probes |",
+        "|---|---|---|---|",
+    ]
+    for name, v in surv.items():
+        lines.append(
+            f"| {name} | {v['true_hash']:,} | {100 * v['survival_own']:.1f} % |"
+            f" {100 * v['survival']:.1f} % |"
+        )
+    return [*lines, ""]
+
+
 def stats_lines(stats: dict[str, Any]) -> list[str]:
     real: list[Prints] = stats["real"]
     dis: list[Prints] = stats.get("distractors", [])
@@ -105,30 +130,39 @@ def size_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "## Cost per catalog size",
         "",
+        "Engine = the lookup the matcher makes (buckets of ≤ 32 postings read whole, bigger"
+        " ones only at the fine keys the query probes, cap 32 per sub-range); v1 = engine v1's"
+        " (20-bit hash, buckets > 32 skipped); all = every posting of the 20-bit hashes.",
+        "",
         "| tracks | postings | distractor gen (s, cumulative) | index build (s) | snapshot on"
-        " disk (GB) | worker start: load + first lookup (s) | density histogram (s, how) |"
-        " lookup µs per 1 s of query, engine cap 32 (uncapped) | postings read per 1 s of"
-        " query, capped (uncapped) | query hashes skipped as >32 postings | matcher CPU ms"
+        " disk (GB) | B per posting | worker start: load + first lookup (s) | density"
+        " histogram (s, how) | lookup µs per 1 s of query: engine (v1 / all) | postings read"
+        " per 1 s of query: engine (v1 / all) | query hashes in buckets > 32 | postings per"
+        " fine sub-range, median / p90 | query hashes skipped: engine (v1) | matcher CPU ms"
         " per stream-second | streams per core (matcher only) |",
-        "|" + "---|" * 12,
+        "|" + "---|" * 15,
     ]
     for r in rows:
         if "skipped" in r:
-            lines.append(f"| {r['tracks']} | not measured: {r['skipped']} |" + " |" * 10)
+            lines.append(f"| {r['tracks']} | not measured: {r['skipped']} |" + " |" * 13)
             continue
         o, lk = r["one"], r["one"]["lookup"]
         cpu = o["live_cpu_per_stream_s"]
         lines.append(
             f"| {r['tracks']:,} | {r['postings']:,} | {r['gen_s']:.0f} | {r['build_s']:.0f} |"
-            f" {r['bytes'] / 1e9:.2f} | {o['load_s']:.2f} | {o['density_s']:.1f}"
-            f" ({r['one_density']}) | {lk['us_capped']:.0f} ({lk['us_all']:.0f}) |"
-            f" {lk['postings_capped']:,.0f} ({lk['postings_all']:,.0f}) |"
-            f" {100 * lk['skipped_frac']:.1f} % | {1e3 * cpu:.2f} | {1 / cpu:.0f} |"
+            f" {r['bytes'] / 1e9:.2f} | {r['bytes'] / max(1, r['postings']):.2f} |"
+            f" {o['load_s']:.2f} | {o['density_s']:.1f} ({r['one_density']}) |"
+            f" {lk['us_capped']:.0f} ({lk.get('us_v1cap', 0):.0f} / {lk['us_all']:.0f}) |"
+            f" {lk['postings_capped']:,.0f} ({lk.get('postings_v1cap', 0):,.0f} /"
+            f" {lk['postings_all']:,.0f}) | {100 * lk.get('big_frac', 0):.1f} % |"
+            f" {lk.get('fine_postings_median', 0):.0f} / {lk.get('fine_postings_p90', 0):.0f} |"
+            f" {100 * lk['skipped_frac']:.1f} % ({100 * lk.get('skipped_frac_v1', 0):.1f} %) |"
+            f" {1e3 * cpu:.2f} | {1 / cpu:.0f} |"
         )
     lines += [
         "",
-        "Why recognition falls: postings per *query* hash (real station audio at 7 speeds),"
-        " and what a higher posting cap would keep and read per second of query:",
+        "Postings per *query* hash (real station audio at 7 speeds), and what engine v1 with"
+        " a higher posting cap would keep and read per second of query:",
         "",
         "| tracks | median postings per query hash | skipped at cap 32 / 128 / 512 / 2048 |"
         " postings read per s at cap 128 / 512 / 2048 / none |",
@@ -140,7 +174,12 @@ def size_lines(rows: list[dict[str, Any]]) -> list[str]:
             continue
         skip = " / ".join(
             f"{100 * lk[k]:.0f} %"
-            for k in ("skipped_frac", "skipped_frac_128", "skipped_frac_512", "skipped_frac_2048")
+            for k in (
+                "skipped_frac_v1",
+                "skipped_frac_128",
+                "skipped_frac_512",
+                "skipped_frac_2048",
+            )
         )
         keys = ("postings_128", "postings_512", "postings_2048", "postings_all")
         read = " / ".join(f"{lk[k]:,.0f}" for k in keys)
@@ -214,7 +253,7 @@ def report(path: Path, rows: list[dict[str, Any]], stats: dict[str, Any],
     cmd = "python bench/bench_catalog_scale.py --sizes " + " ".join(map(str, args.sizes))
     text = [f"# Catalog scale benchmark\n\nCommand: `{cmd}` (generated tables; notes by hand"
             " follow in README/docs/scaling.md)\n"]  # fmt: skip
-    text += [*size_lines(rows), "", *stats_lines(stats)]
+    text += [*size_lines(rows), "", *survival_lines(stats), *stats_lines(stats)]
     # notes written by hand below the marker survive a regeneration of the tables
     old = path.read_text() if path.exists() else ""
     if _NOTES in old:

@@ -29,8 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from airtrack.errors import AudioError
 from airtrack.fingerprint import Index, decode, fingerprint_file, scan_file
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import _MAX_POSTINGS, hash_all_speeds
-from airtrack.fingerprint.landmarks import LandmarkExtractor, Prints
+from airtrack.fingerprint.evidence import (
+    _MAX_POSTINGS,
+    TOL,
+    fines_all_speeds,
+    hash_all_speeds,
+    probe_fines,
+)
+from airtrack.fingerprint.landmarks import LandmarkExtractor, Prints, _concat
 from bench import _audio as A
 from bench import _distractors as D
 from bench import stations as S
@@ -95,7 +101,7 @@ def chunked_density(index: Index) -> None:
     step = 1 << 24
     for i in range(0, index.n_hashes, step):
         sec = (index.times[i : i + step].astype(np.int64) * P.HOP) // P.SAMPLE_RATE
-        tr = index.tracks[i : i + step].astype(np.int64)
+        tr = (index.keys[i : i + step] >> np.uint32(P.FINE_BITS)).astype(np.int64)
         sec = np.minimum(sec, secs[tr] - 1)
         hist += np.bincount(offsets[tr] + sec, minlength=hist.shape[0])
     index._density = (offsets, np.concatenate(([0], np.cumsum(hist))))
@@ -107,27 +113,101 @@ def lookup_cost(index: Index, samples: np.ndarray) -> dict[str, float]:
     pairs = ex.feed(samples[: 60 * P.SAMPLE_RATE])
     speeds = np.asarray(P.SPEEDS)
     hashes = hash_all_speeds(pairs, speeds, np.log(speeds)[:, None]).T.reshape(-1)
+    fines = fines_all_speeds(pairs, speeds).T.reshape(-1)  # each pair's own sibling key
+    probes = probe_fines(pairs, speeds).transpose(1, 0, 2).reshape(hashes.shape[0], -1)
     out: dict[str, float] = {"query_hashes_per_s": hashes.shape[0] / 60}
     # one second of query per call: a 60-s uncapped call at 100,000 tracks allocates ~15 GB
     per_s = hashes.shape[0] // 60
-    for label, cap in (("capped", _MAX_POSTINGS), ("all", None)):
+    # capped = the engine's lookup (its fine-key probes in big buckets, cap 32); own = with
+    # each pair's own sibling key only; v1cap = engine v1's (no fine key, cap 32); all =
+    # every posting of the 20-bit hashes (no cap)
+    for label, cap, fk in (("capped", _MAX_POSTINGS, probes), ("own", _MAX_POSTINGS, fines),
+                           ("v1cap", _MAX_POSTINGS, None), ("all", None, None)):  # fmt: skip
         spent, got = 0.0, 0
-        for i in range(60 if cap else 10):
+        reps = 60 if cap else 10
+        for i in range(reps):
             q1 = hashes[i * per_s : (i + 1) * per_s]
-            index.lookup(q1, cap)  # warm the pages
+            f1 = None if fk is None else fk[i * per_s : (i + 1) * per_s]
+            index.lookup(q1, cap, f1)  # warm the pages
             t0 = time.process_time()
-            q, _, _ = index.lookup(q1, cap)
+            q, _, _ = index.lookup(q1, cap, f1)
             spent += time.process_time() - t0
             got += q.shape[0]
-        out[f"us_{label}"] = spent / (60 if cap else 10) * 1e6
-        out[f"postings_{label}"] = got / (60 if cap else 10)
-    cnt = index.starts[hashes + 1] - index.starts[hashes]
-    out["skipped_frac"] = float(np.mean(cnt > _MAX_POSTINGS))
+        out[f"us_{label}"] = spent / reps * 1e6
+        out[f"postings_{label}"] = got / reps
+    lo = index.starts[hashes].astype(np.int64)
+    hi = index.starts[hashes + 1].astype(np.int64)
+    cnt = hi - lo
+    big = np.flatnonzero(cnt > _MAX_POSTINGS)
+    out["big_frac"] = float(big.size / max(1, cnt.size))
+    if big.size:  # the fine sub-range each big bucket narrows to (what the engine reads)
+        want = fines[big].astype(np.int64)
+        a = index._first_at_least(lo[big], hi[big], want)
+        b = index._first_at_least(a, hi[big], want + 1)
+        sub = b - a
+        out["fine_postings_median"] = float(np.median(sub))
+        out["fine_postings_p90"] = float(np.percentile(sub, 90))
+        cnt_eff = cnt.copy()
+        cnt_eff[big] = sub
+    else:
+        out["fine_postings_median"] = out["fine_postings_p90"] = 0.0
+        cnt_eff = cnt
+    out["skipped_frac"] = float(np.mean(cnt_eff > _MAX_POSTINGS))
+    out["skipped_frac_v1"] = float(np.mean(cnt > _MAX_POSTINGS))
     for cap in (128, 512, 2048):  # what a higher cap would keep, and read
         out[f"skipped_frac_{cap}"] = float(np.mean(cnt > cap))
         out[f"postings_{cap}"] = float(cnt[cnt <= cap].sum()) / 60
     out["postings_per_query_hash_median"] = float(np.median(cnt))
     out["empty_frac"] = float(np.mean(cnt == 0))
+    return out
+
+
+def fine_survival(real: list[tuple[int, str, Prints]]) -> dict[str, dict[str, float]]:
+    """Per station: of the true-match postings (a catalog airing's own track, at the speed
+    nearest the aired one, within ``TOL`` frames of the airing's alignment) that the 20-bit
+    hash finds, the fraction whose fine key the query also finds: with the query pair's own
+    sibling only, and with the engine's probes (``evidence.probe_fines``).  It depends on
+    the query audio and the aired tracks only (distractors add no true matches), so it is
+    measured once, on an index of the real items.
+    """
+    from airtrack.fingerprint import pack_prints
+
+    index = Index.build((tid, pack_prints(p)) for tid, _, p in real)
+    dense = {name: i for i, (_, name, _) in enumerate(real)}
+    speeds = np.asarray(P.SPEEDS)
+    out: dict[str, dict[str, float]] = {}
+    for spec in S.STATIONS:
+        mp3, truth = S.build_station(spec)
+        ex = LandmarkExtractor()
+        parts = [ex.feed(b) for b in decode(mp3)]
+        parts.append(ex.flush())
+        pairs = _concat(parts)
+        hashes = hash_all_speeds(pairs, speeds, np.log(speeds)[:, None]).T.reshape(-1)
+        own = fines_all_speeds(pairs, speeds).T.reshape(-1)
+        probes = probe_fines(pairs, speeds).transpose(1, 0, 2).reshape(hashes.shape[0], -1)
+        counts = {}
+        for label, fk in (("hash", None), ("own", own), ("probes", probes)):
+            n = 0
+            q, tr, tref = index.lookup(hashes, None, fk)
+            i, k = np.divmod(q, len(speeds))
+            align = pairs.t[i] - tref.astype(np.float64) / speeds[k]
+            tr = tr.astype(np.int64)
+            for a in truth:
+                if not a.catalog or a.name not in dense:
+                    continue
+                kk = int(np.argmin(np.abs(speeds - a.speed)))
+                want = (a.start - a.offset / a.speed) * P.FRAMES_PER_S
+                t0, t1 = a.start * P.FRAMES_PER_S, a.end * P.FRAMES_PER_S
+                sel = (tr == dense[a.name]) & (k == kk) & (np.abs(align - want) <= TOL)
+                sel &= (pairs.t[i] >= t0) & (pairs.t[i] < t1)
+                n += int(np.count_nonzero(sel))
+            counts[label] = n
+        out[spec.name] = {
+            "true_hash": counts["hash"],
+            "survival_own": counts["own"] / max(1, counts["hash"]),
+            "survival": counts["probes"] / max(1, counts["hash"]),
+        }
+        print(spec.name, out[spec.name], flush=True)
     return out
 
 
@@ -243,6 +323,8 @@ def main() -> None:
         default=10.0,
         help="skip sizes whose build or page cache would exceed this",
     )
+    ap.add_argument("--survival-only", action="store_true",
+                    help="only the fine key's survival on the five stations")  # fmt: skip
     ap.add_argument(
         "--report-only",
         action="store_true",
@@ -258,6 +340,8 @@ def main() -> None:
         dis = [D.distractor(i, srcs) for i in range(500)]
         stats = {"sources": [s.name for s in srcs], "real": real, "distractors": dis,
                  "distinct": distinct_check(srcs)}  # fmt: skip
+        if (OUT / "survival.json").exists():
+            stats["survival"] = json.loads((OUT / "survival.json").read_text())
         rows = [json.loads((OUT / f"row-{n}.json").read_text()) for n in args.sizes
                 if (OUT / f"row-{n}.json").exists()]  # fmt: skip
         for r in rows:  # lookup measures taken after the row (a later, wider lookup_cost)
@@ -268,11 +352,15 @@ def main() -> None:
         return
     OUT.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    srcs = sources()
     songs = S.catalog_songs()
     real = [(i + 1, s.name, fingerprint_file(s.path)) for i, s in enumerate(songs)]
+    survival = fine_survival(real)
+    (OUT / "survival.json").write_text(json.dumps(survival))
+    if args.survival_only:
+        return
+    srcs = sources()
     print(f"{len(srcs)} sources, {len(real)} real catalog items ({time.perf_counter() - t0:.0f} s)")
-    stats: dict[str, Any] = {"sources": [s.name for s in srcs]}
+    stats: dict[str, Any] = {"sources": [s.name for s in srcs], "survival": survival}
     stats["distinct"] = distinct_check(srcs)
     raw = RawPostings(OUT / "raw")
     names: dict[int, str] = {}
@@ -314,7 +402,7 @@ def distinct_check(srcs: list[D.Peaks]) -> dict[str, Any]:
     items = [(100_000_000 + i, D.distractor(i, srcs)) for i in range(400)]
     index = Index.from_arrays([i for i, _ in items], [p.duration_s for _, p in items],
                               [p.hashes for _, p in items], [p.times for _, p in items],
-                              [len(p) for _, p in items])  # fmt: skip
+                              [len(p) for _, p in items], [p.fines for _, p in items])  # fmt: skip
     paths = {s.name: s.path for s in S.catalog_songs() + S.other_songs()}
     for folder in A.MUSIC.values():
         for f in sorted(folder.glob("*.ogg")):

@@ -2,7 +2,10 @@
 
 Engine: mono 8000 Hz; STFT 1024/256 (32 ms frames); peaks = local maxima of ±10 frames ×
 ±14 bins in 250–3800 Hz; pairs anchor→5 later peaks (dt ≤ 63 frames, |ln f2/f1| ≤ 0.75);
-20-bit hash = ln f1 (2.15 % steps) | ln f2/f1 (1.5 % steps) | dt.  Speed changes (pitch and
+20-bit hash = ln f1 (2.15 % steps) | ln f2/f1 (1.5 % steps) | dt, plus a 12-bit fine key per
+pair from a sibling target of its anchor (prints v2): the index reads a hash bucket of more
+than 32 postings only at the fine keys the query probes (``evidence.probe_fines``), so a
+big catalog does not blind the lookup (docs/scaling.md).  Speed changes (pitch and
 tempo together) are handled at query time: each query pair is re-quantised for every speed
 in ``SPEEDS`` (0.97 … 1.03, 1 % steps) in one vectorised pass and one index lookup, so the
 catalog is stored once.

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.landmarks import Pairs
+from airtrack.fingerprint.index import NO_PROBE, Index
+from airtrack.fingerprint.landmarks import Pairs, fine_keys
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -31,9 +31,11 @@ __all__ = [
     "aligned",
     "best_candidate",
     "confidence_of",
+    "fines_all_speeds",
     "hash_all_speeds",
     "lookup_hits",
     "min_evidence",
+    "probe_fines",
 ]
 
 #: Plays with a confidence below this are not reported (same value on every station).
@@ -47,7 +49,9 @@ TOL = 8  # frames: hits this close to a play's alignment belong to it
 FINE = 2  # frames: evidence counts anchors this close to the candidate's alignment
 _REFINE = 4  # best coarse candidates refined per step
 _REPEAT_RATIO = 0.6  # alignments of one track this close to the best count as a repeat
-_MAX_POSTINGS = 32  # a hash in more places than this says nothing: skipped
+#: a hash (or, in a bigger bucket, a hash + fine key) in more places than this says
+#: nothing: skipped.  Buckets up to this size are read whole, bigger ones by fine key.
+_MAX_POSTINGS = 32
 
 Int64s = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -128,6 +132,40 @@ def hash_all_speeds(
     return out
 
 
+def fines_all_speeds(pairs: Pairs, speeds: Floats) -> npt.NDArray[np.uint16]:
+    """Fine keys of every pair at every speed, shape (speeds, pairs)."""
+    return fine_keys(pairs.fdf[None, :], pairs.fdt[None, :], speeds[:, None])
+
+
+def probe_fines(pairs: Pairs, speeds: Floats) -> npt.NDArray[np.uint16]:
+    """The fine keys a query pair probes, shape (speeds, pairs, probes): those of every
+    other target of its anchor (itself when alone), each with dt -1, 0, +1 frame.
+
+    The reference's sibling (the anchor's first or second target) is the query's own only
+    about half the time on broadcast audio (a peak lost or added shifts the fanout) and its
+    frame jitters by one (docs/scaling.md): probing them all keeps most true postings.
+    """
+    n = len(pairs)
+    new = np.ones(n, np.bool_)
+    new[1:] = (pairs.t[1:] != pairs.t[:-1]) | (pairs.lnf1[1:] != pairs.lnf1[:-1])
+    pos = np.arange(n)
+    start = np.maximum.accumulate(np.where(new, pos, 0)) if n else pos
+    ends = np.flatnonzero(np.append(new[1:], True)) if n else pos
+    size = (ends - np.flatnonzero(new) + 1)[np.cumsum(new) - 1] if n else pos
+    out = np.full((len(speeds), n, 3 * P.FANOUT), NO_PROBE, np.uint16)
+    dt_mask = (1 << P.FDT_BITS) - 1
+    for j in range(P.FANOUT):
+        valid = (j < size) & ((start + j != pos) | (size == 1))
+        s = np.minimum(start + j, max(0, n - 1))
+        key = fine_keys(pairs.df[s][None, :], pairs.dt[s][None, :], speeds[:, None])
+        key = key.astype(np.int64)
+        for d in (-1, 0, 1):
+            dt = (key & dt_mask) + d
+            ok = valid[None, :] & (dt >= 1) & (dt <= dt_mask)
+            out[:, :, 3 * j + d + 1] = np.where(ok, (key & ~dt_mask) | dt, NO_PROBE)
+    return out
+
+
 def lookup_hits(
     index: Index,
     pairs: Pairs,
@@ -139,7 +177,8 @@ def lookup_hits(
     s = len(speeds)
     # pair-major (pairs come in anchor order): the hits come out sorted by time
     hashes = hash_all_speeds(pairs, speeds, log_speeds).T.reshape(-1)
-    qrow, track, tref = index.lookup(hashes, max_postings=_MAX_POSTINGS)
+    fines = probe_fines(pairs, speeds).transpose(1, 0, 2).reshape(hashes.shape[0], -1)
+    qrow, track, tref = index.lookup(hashes, max_postings=_MAX_POSTINGS, fines=fines)
     if qrow.size == 0:
         return
     i, k = np.divmod(qrow, s)

@@ -2,9 +2,13 @@
 
 Layout (all numpy, one file on disk, memory-mapped on load):
 ``starts`` (2**HASH_BITS + 1, uint32) — postings of hash ``h`` are rows ``starts[h]:starts[h+1]``
-of ``tracks`` (uint32, dense track number) and ``times`` (uint32, anchor frame in the track);
+of ``keys`` (uint32: dense track number << FINE_BITS | the posting's fine key; at most 2**20
+tracks) and ``times`` (anchor frame in the track: uint16 when every track is under 35 min,
+else uint32): 6 B per posting.  A bucket's postings are sorted by fine key, then track.
 ``track_ids`` (int64) maps dense numbers to catalog ids; ``durations`` (float32, seconds).
-A lookup is two array reads per query hash: no search at all.
+A lookup is two array reads per query hash; a bucket too big to read whole is narrowed to
+the postings of the query's fine keys by a vectorised binary search (one numpy pass per
+halving: ~log2 of the bucket).
 """
 
 from __future__ import annotations
@@ -22,11 +26,18 @@ from airtrack.errors import IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
 
-__all__ = ["Index"]
+__all__ = ["NO_PROBE", "Index"]
 
 _MAGIC = b"ATIX\x01\n"
 _ALIGN = 64
-_ARRAYS = ("starts", "tracks", "times", "track_ids", "durations")
+_ARRAYS = ("starts", "keys", "times", "track_ids", "durations")
+#: a fine-key probe that reads nothing (fine keys have ``FINE_BITS`` < 16 bits)
+NO_PROBE = 0xFFFF
+#: times are stored as uint16 frames when they fit (6 B per posting instead of 8)
+_TIME16_MAX = (1 << 16) - 1
+_FINE_MASK = (1 << P.FINE_BITS) - 1
+#: dense track numbers share a uint32 with the fine key
+MAX_TRACKS = 1 << (32 - P.FINE_BITS)
 
 
 class Index:
@@ -35,20 +46,24 @@ class Index:
     def __init__(
         self,
         starts: npt.NDArray[np.uint32],
-        tracks: npt.NDArray[np.uint32],
+        keys: npt.NDArray[np.uint32],
         times: npt.NDArray[np.uint32],
         track_ids: npt.NDArray[np.int64],
         durations: npt.NDArray[np.float32],
         version: str | None = None,
+        has_fines: bool = True,
     ) -> None:
+        """From the stored arrays (``keys`` = dense track << FINE_BITS | fine key)."""
         # plain ndarray views (a memmap stays mapped underneath): indexing a np.memmap
         # subclass costs a Python call per lookup
         self.starts = np.asarray(starts)
-        self.tracks = np.asarray(tracks)
+        self.keys = np.asarray(keys)
         self.times = np.asarray(times)
         self.track_ids = np.asarray(track_ids)
         self.durations = np.asarray(durations)
-        self._mmap = (starts, tracks, times)  # keep the maps alive
+        # no fine keys (an index built from bare arrays): big buckets are only capped
+        self._has_fines = has_fines
+        self._mmap = (starts, keys, times)  # keep the maps alive
         self.version = version or self._content_version()
         self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
@@ -60,6 +75,7 @@ class Index:
         durations: list[float] = []
         hashes: list[npt.NDArray[np.uint32]] = []
         times: list[npt.NDArray[np.uint32]] = []
+        fines: list[npt.NDArray[np.uint16]] = []
         counts: list[int] = []
         seen: set[int] = set()
         for track_id, blob in items:
@@ -71,8 +87,9 @@ class Index:
             durations.append(prints.duration_s)
             hashes.append(prints.hashes)
             times.append(prints.times)
+            fines.append(prints.fines)
             counts.append(len(prints))
-        return cls.from_arrays(ids, durations, hashes, times, counts)
+        return cls.from_arrays(ids, durations, hashes, times, counts, fines)
 
     @classmethod
     def from_arrays(
@@ -82,23 +99,38 @@ class Index:
         hashes: list[npt.NDArray[np.uint32]],
         times: list[npt.NDArray[np.uint32]],
         counts: list[int],
+        fines: list[npt.NDArray[np.uint16]] | None = None,
     ) -> Index:
         all_h = np.concatenate(hashes) if hashes else np.zeros(0, np.uint32)
         all_t = np.concatenate(times) if times else np.zeros(0, np.uint32)
         all_k = np.repeat(np.arange(len(ids), dtype=np.uint32), counts)
-        order = np.argsort(all_h, kind="stable")
+        all_f = None
+        if fines is not None:
+            all_f = np.concatenate(fines) if fines else np.zeros(0, np.uint16)
+            # stable sort on (hash, fine key): a key's postings stay in track order
+            key = (all_h.astype(np.uint64) << np.uint64(16)) | all_f.astype(np.uint64)
+            order = np.argsort(key, kind="stable")
+        else:
+            order = np.argsort(all_h, kind="stable")
         sorted_h = all_h[order]
         starts = np.searchsorted(sorted_h, np.arange((1 << P.HASH_BITS) + 1, dtype=np.uint64))
+        fits16 = all_t.size == 0 or int(all_t.max()) <= _TIME16_MAX
+        if len(ids) > MAX_TRACKS:
+            raise IndexFileError(f"{len(ids)} tracks: one index holds at most {MAX_TRACKS}")
+        keys = all_k[order] << np.uint32(P.FINE_BITS)
+        if all_f is not None:
+            keys |= all_f[order].astype(np.uint32)
         return cls(
             starts.astype(np.uint32),
-            all_k[order],
-            all_t[order],
+            keys,
+            all_t[order].astype(np.uint16 if fits16 else np.uint32),
             np.asarray(ids, dtype=np.int64),
             np.asarray(durations, dtype=np.float32),
+            has_fines=all_f is not None,
         )
 
     def _content_version(self) -> str:
-        digest = hashlib.sha256(f"v{P.PRINTS_VERSION}".encode())
+        digest = hashlib.sha256(f"v{P.PRINTS_VERSION}-f{int(self._has_fines)}".encode())
         for name in _ARRAYS:
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return digest.hexdigest()[:20]
@@ -110,21 +142,44 @@ class Index:
 
     @property
     def n_hashes(self) -> int:
-        return int(self.tracks.shape[0])
+        return int(self.keys.shape[0])
+
+    @property
+    def tracks(self) -> npt.NDArray[np.uint32]:
+        """Dense track of every posting (a whole-array pass: for tests and tools)."""
+        return self.keys >> np.uint32(P.FINE_BITS)
+
+    @property
+    def fines(self) -> npt.NDArray[np.uint16]:
+        """Fine key of every posting (a whole-array pass: for tests and tools)."""
+        return (self.keys & np.uint32(_FINE_MASK)).astype(np.uint16)
 
     def lookup(
-        self, hashes: npt.NDArray[np.uint32], max_postings: int | None = None
+        self,
+        hashes: npt.NDArray[np.uint32],
+        max_postings: int | None = None,
+        fines: npt.NDArray[np.uint16] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
         """All postings of ``hashes``: (query row, dense track, track frame) per posting.
 
-        Hashes with more than ``max_postings`` postings are skipped (too common to tell).
+        With ``fines`` (the query's fine keys per hash: shape (n,) or (n, probes), unused
+        probes ``NO_PROBE``), a hash with more than ``max_postings`` postings (every hash if
+        ``max_postings`` is None) gives only its postings of those fine keys (each once).
+        Hashes (or fine sub-ranges) with more than ``max_postings`` postings are skipped
+        (too common to tell).  Postings come out in query-row order.
         """
-        lo = self.starts[hashes]
-        cnt = self.starts[hashes + np.uint32(1)] - lo
+        lo = self.starts[hashes].astype(np.int64)
+        hi = self.starts[hashes + np.uint32(1)].astype(np.int64)
+        q = np.arange(hashes.shape[0], dtype=np.int64)
+        if fines is not None and self._has_fines:
+            big = np.flatnonzero(hi - lo > (max_postings or 0))
+            if big.size:
+                q, lo, hi = self._narrow(q, lo, hi, big, fines.reshape(hashes.shape[0], -1))
+        cnt = hi - lo
         if max_postings is not None:
             cnt[cnt > max_postings] = 0
-        q = np.flatnonzero(cnt)  # the hashes with postings: the repeats below skip the rest
-        cnt, lo = cnt[q].astype(np.int64), lo[q].astype(np.int64)
+        nz = np.flatnonzero(cnt)  # the ranges with postings: the repeats below skip the rest
+        q, cnt, lo = q[nz], cnt[nz], lo[nz]
         total = int(cnt.sum())
         if total == 0:
             empty = np.zeros(0, np.uint32)
@@ -132,7 +187,57 @@ class Index:
         qrow = np.repeat(q, cnt)
         first = np.cumsum(cnt) - cnt
         rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
-        return qrow, self.tracks[rows], self.times[rows]
+        tracks = self.keys[rows] >> np.uint32(P.FINE_BITS)
+        return qrow, tracks, self.times[rows].astype(np.uint32)
+
+    def _narrow(
+        self,
+        q: npt.NDArray[np.int64],
+        lo: npt.NDArray[np.int64],
+        hi: npt.NDArray[np.int64],
+        big: npt.NDArray[np.int64],
+        fines: npt.NDArray[np.uint16],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Ranges (query row, lo, hi): the ``big`` rows' replaced by one per distinct probe."""
+        probes = np.sort(fines[big].astype(np.int64), axis=1)
+        probes[:, 1:][probes[:, 1:] == probes[:, :-1]] = NO_PROBE  # a key is read once
+        rows, col = np.nonzero(probes != NO_PROBE)
+        want = probes[rows, col]
+        b_lo, b_hi = lo[big][rows], hi[big][rows]
+        # the 7 speeds often give the same (hash, fine key): each sub-range is searched once
+        # (the search is the lookup's main cost: random reads in the mapped postings)
+        uniq, first, inv = np.unique((b_lo << 16) | want, return_index=True, return_inverse=True)
+        u = uniq.shape[0]
+        bounds = self._first_at_least(
+            np.tile(uniq >> 16, 2),
+            np.tile(b_hi[first], 2),
+            np.concatenate((uniq & 0xFFFF, (uniq & 0xFFFF) + 1)),
+        )
+        a, b = bounds[:u][inv], bounds[u:][inv]
+        keep = np.ones(q.shape[0], np.bool_)
+        keep[big] = False
+        q = np.concatenate((q[keep], big[rows]))
+        order = np.argsort(q, kind="stable")  # query-row order (the matcher's time order)
+        return q[order], np.concatenate((lo[keep], a))[order], np.concatenate((hi[keep], b))[order]
+
+    def _first_at_least(
+        self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], want: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """Per range ``[lo, hi)`` of postings (sorted by fine key within), the first row whose
+        fine key is ≥ ``want`` (``hi`` if none): all ranges bisected together, branch-free
+        (a fixed pass count, no compaction: fewer numpy calls per halving)."""
+        lo = lo.copy()
+        n = hi - lo
+        last = max(0, self.keys.shape[0] - 1)
+        mask = np.uint32(_FINE_MASK)
+        while n.size and int(n.max()) > 0:
+            half = n >> 1
+            mid = lo + half
+            go = (self.keys[np.minimum(mid, last)] & mask) < want
+            go &= n > 0
+            lo = np.where(go, mid + 1, lo)
+            n = np.where(go, n - half - 1, half)
+        return lo
 
     def prints_between(self, track: int, t0: float, t1: float) -> int:
         """How many prints dense ``track`` holds with anchor frame in ``[t0, t1)`` (±1 s).
@@ -144,7 +249,7 @@ class Index:
             secs = np.ceil(self.durations.astype(np.float64)).astype(np.int64) + 2
             offsets = np.concatenate(([0], np.cumsum(secs)))
             sec = (self.times.astype(np.int64) * P.HOP) // P.SAMPLE_RATE
-            tr = self.tracks.astype(np.int64)
+            tr = (self.keys >> np.uint32(P.FINE_BITS)).astype(np.int64)
             sec = np.minimum(sec, secs[tr] - 1)
             hist = np.bincount(offsets[tr] + sec, minlength=int(offsets[-1]))
             self._density = (offsets, np.concatenate(([0], np.cumsum(hist))))
@@ -159,7 +264,11 @@ class Index:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write one file (written to a temp name, then renamed: readers never see half)."""
         target = Path(path)
-        header: dict[str, object] = {"version": self.version, "prints": P.PRINTS_VERSION}
+        header: dict[str, object] = {
+            "version": self.version,
+            "prints": P.PRINTS_VERSION,
+            "fines": self._has_fines,
+        }
         layout: dict[str, list[object]] = {}
         offset = 0
         for name in _ARRAYS:
@@ -206,9 +315,10 @@ class Index:
                 arrays[key] = np.fromfile(name, dtype, n, offset=base + off).reshape(shape)
         return cls(
             arrays["starts"],  # type: ignore[arg-type]
-            arrays["tracks"],  # type: ignore[arg-type]
+            arrays["keys"],  # type: ignore[arg-type]
             arrays["times"],  # type: ignore[arg-type]
             arrays["track_ids"],  # type: ignore[arg-type]
             arrays["durations"],  # type: ignore[arg-type]
             version=str(header["version"]),
+            has_fines=bool(header.get("fines", False)),
         )

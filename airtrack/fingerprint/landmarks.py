@@ -27,6 +27,7 @@ __all__ = [
     "LandmarkExtractor",
     "Pairs",
     "Prints",
+    "fine_keys",
     "fingerprint_file",
     "fingerprint_samples",
     "hash_pairs",
@@ -49,18 +50,21 @@ _PAIR_SCAN = 48  # later peaks examined per anchor when looking for FANOUT targe
 
 @dataclass(frozen=True, slots=True)
 class Pairs:
-    """Peak pairs: anchor frame ``t``, ``lnf1`` = ln(anchor Hz), ``df`` = ln(f2/f1), ``dt``."""
+    """Peak pairs: anchor frame ``t``, ``lnf1`` = ln(anchor Hz), ``df`` = ln(f2/f1), ``dt``;
+    ``fdf`` = ln(f_c/f1) and ``fdt`` of the sibling target c (the fine key's features)."""
 
     t: npt.NDArray[np.int64]
     lnf1: npt.NDArray[np.float32]
     df: npt.NDArray[np.float32]
     dt: npt.NDArray[np.int64]
+    fdf: npt.NDArray[np.float32]
+    fdt: npt.NDArray[np.int64]
 
     @staticmethod
     def empty() -> Pairs:
         return Pairs(
             np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32),
-            np.zeros(0, np.int64),
+            np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64),
         )  # fmt: skip
 
     def __len__(self) -> int:
@@ -69,11 +73,13 @@ class Pairs:
 
 @dataclass(frozen=True, slots=True)
 class Prints:
-    """One track's fingerprint: ``hashes`` (uint32) at anchor frames ``times`` (uint32)."""
+    """One track's fingerprint: ``hashes`` (uint32) at anchor frames ``times`` (uint32),
+    with each hash's fine key ``fines`` (uint16, ``FINE_BITS`` bits)."""
 
     hashes: npt.NDArray[np.uint32]
     times: npt.NDArray[np.uint32]
     duration_s: float
+    fines: npt.NDArray[np.uint16]
 
     def __len__(self) -> int:
         return int(self.hashes.shape[0])
@@ -94,6 +100,20 @@ def hash_pairs(
     q3 = np.clip(q3, 1, (1 << P.DT_BITS) - 1).astype(np.uint32)
     hashes = (q1 << (P.DF_BITS + P.DT_BITS)) | (q2 << P.DT_BITS) | q3
     return hashes.astype(np.uint32), pairs.t * np.float64(speed)
+
+
+def fine_keys(
+    fdf: npt.NDArray[np.float32], fdt: npt.NDArray[np.int64], speed: npt.NDArray[np.float64] | float
+) -> npt.NDArray[np.uint16]:
+    """Fine keys of sibling features ``(fdf, fdt)`` heard ``speed`` times too fast
+    (broadcasts with ``speed``): the ln ratio is speed-invariant, dt scales like the hash's.
+    """
+    qf = np.floor(fdf * (1.0 / P.Q_FDF)) + (1 << (P.FDF_BITS - 1))
+    qf = np.clip(qf, 0, (1 << P.FDF_BITS) - 1).astype(np.uint16)
+    qt = np.rint(fdt * speed)
+    qt = np.clip(qt, 1, (1 << P.FDT_BITS) - 1).astype(np.uint16)
+    out: npt.NDArray[np.uint16] = (qf << np.uint16(P.FDT_BITS)) | qt
+    return out
 
 
 class LandmarkExtractor:
@@ -227,8 +247,22 @@ def pair_peaks(t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: i
     df = f[idx] - f[:n_anchor, None]
     ok = valid & (dt >= 1) & (dt <= P.DT_MAX) & (np.abs(df) <= P.DF_MAX)
     ok &= np.cumsum(ok, axis=1) <= P.FANOUT
-    ai, ti = np.nonzero(ok)
-    return Pairs(t[ai], f[ai], df[ai, ti].astype(np.float32), dt[ai, ti])
+    ai, ti = np.nonzero(ok)  # row-major: an anchor's targets are adjacent, in frame order
+    # sibling = the anchor's first target (nearest in time), the first's is the second (one
+    # target: itself).  The first targets are the ones a peak added or lost further on
+    # cannot push out of the fanout: on station audio the reference's sibling is among the
+    # query anchor's targets more often than with the next target (docs/scaling.md).
+    pos = np.arange(ai.shape[0])
+    new = np.ones(ai.shape[0], np.bool_)
+    new[1:] = ai[1:] != ai[:-1]
+    sib = np.maximum.accumulate(np.where(new, pos, 0)) if ai.size else pos
+    second = np.zeros(ai.shape[0], np.bool_)
+    second[:-1] = ~new[1:]
+    sib = np.where(new, np.where(second, pos + 1, pos), sib)
+    return Pairs(
+        t[ai], f[ai], df[ai, ti].astype(np.float32), dt[ai, ti],
+        df[ai[sib], ti[sib]].astype(np.float32), dt[ai[sib], ti[sib]],
+    )  # fmt: skip
 
 
 def _max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDArray[np.float32]:
@@ -261,7 +295,8 @@ def _max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDA
 
 def prints_from_pairs(pairs: Pairs, duration_s: float) -> Prints:
     hashes, times = hash_pairs(pairs, 1.0)
-    return Prints(hashes, np.rint(times).astype(np.uint32), duration_s)
+    fines = fine_keys(pairs.fdf, pairs.fdt, 1.0)
+    return Prints(hashes, np.rint(times).astype(np.uint32), duration_s, fines)
 
 
 _MAGIC = b"ATFP"
@@ -269,11 +304,15 @@ _HEADER = struct.Struct("<4sHIf")
 
 
 def pack_prints(prints: Prints) -> bytes:
-    """Compact bytes for one track (zlib of hashes + delta-coded times, ~3 B per hash)."""
+    """Compact bytes for one track (zlib of hashes + delta-coded times + fine keys)."""
     order = np.argsort(prints.times, kind="stable")
     times = prints.times[order].astype(np.int64)
     deltas = np.diff(times, prepend=0).astype(np.uint32)
-    body = prints.hashes[order].astype("<u4").tobytes() + deltas.astype("<u4").tobytes()
+    body = (
+        prints.hashes[order].astype("<u4").tobytes()
+        + deltas.astype("<u4").tobytes()
+        + prints.fines[order].astype("<u2").tobytes()
+    )
     header = _HEADER.pack(_MAGIC, P.PRINTS_VERSION, len(prints), prints.duration_s)
     return header + zlib.compress(body, 6)
 
@@ -291,11 +330,12 @@ def unpack_prints(data: bytes) -> Prints:
         body = zlib.decompress(data[_HEADER.size :])
     except zlib.error as exc:
         raise AudioError(f"corrupt fingerprint blob ({exc})") from exc
-    if len(body) != 8 * count:
+    if len(body) != 10 * count:
         raise AudioError("corrupt fingerprint blob (length mismatch)")
     hashes = np.frombuffer(body, "<u4", count).astype(np.uint32)
     times = np.cumsum(np.frombuffer(body, "<u4", count, 4 * count), dtype=np.int64)
-    return Prints(hashes, times.astype(np.uint32), float(duration))
+    fines = np.frombuffer(body, "<u2", count, 8 * count).astype(np.uint16)
+    return Prints(hashes, times.astype(np.uint32), float(duration), fines)
 
 
 def _concat(parts: list[Pairs]) -> Pairs:
@@ -307,6 +347,8 @@ def _concat(parts: list[Pairs]) -> Pairs:
         np.concatenate([p.lnf1 for p in parts]),
         np.concatenate([p.df for p in parts]),
         np.concatenate([p.dt for p in parts]),
+        np.concatenate([p.fdf for p in parts]),
+        np.concatenate([p.fdt for p in parts]),
     )
 
 

@@ -41,7 +41,15 @@ HASH_BITS = F1_BITS + DF_BITS + DT_BITS
 LN_F_LO = math.log(F_LO)
 #: Speeds tried at query time (played speed / original speed): ±3 % in 1 % steps.
 SPEEDS: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
-PRINTS_VERSION = 1
+#: Fine key (prints v2): a second feature of each pair (anchor a -> target b) from its
+#: *sibling* target c (the anchor's next target, cyclic): ln(f_c/f_a) in Q_FDF steps and
+#: dt_c in frames.  The index reads it only inside hash buckets too big to read whole,
+#: so it splits the 20-bit hash where the catalog is dense and costs nothing elsewhere.
+Q_FDF = 0.025  # 60 steps span ±DF_MAX
+FDF_BITS = 6
+FDT_BITS = 6
+FINE_BITS = FDF_BITS + FDT_BITS
+PRINTS_VERSION = 2
 #: Version of the peak picker alone (STFT, band, neighbourhood, floors): stored peaks of
 #: another version need the audio again; a ``PRINTS_VERSION`` bump alone does not.
 PEAKS_VERSION = 1

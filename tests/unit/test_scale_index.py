@@ -14,7 +14,7 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import Prints
 from bench._scale_index import RawPostings, write_index
 
-_ARRAYS = ("starts", "tracks", "times", "track_ids", "durations")
+_ARRAYS = ("starts", "keys", "times", "track_ids", "durations")
 
 
 @st.composite
@@ -28,7 +28,9 @@ def catalogs(draw: st.DrawFn) -> list[Prints]:
         # few distinct hashes: one hash gets postings of several tracks (order matters)
         hashes = rng.choice(np.array([0, 7, 1 << 19, (1 << P.HASH_BITS) - 1], np.uint32), size)
         times = np.sort(rng.integers(0, 5000, size)).astype(np.uint32)
-        out.append(Prints(hashes.astype(np.uint32), times, float(size)))
+        # few fine keys too: a bucket sorts by fine key, then track
+        fines = rng.choice(np.array([0, 3, (1 << P.FINE_BITS) - 1], np.uint16), size)
+        out.append(Prints(hashes.astype(np.uint32), times, float(size), fines.astype(np.uint16)))
     return out
 
 
@@ -56,6 +58,7 @@ def test_out_of_core_file_equals_index_build(
             [p.hashes for p in part],
             [p.times for p in part],
             [len(p) for p in part],
+            [p.fines for p in part],
         )
         for name in _ARRAYS:
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
