@@ -168,16 +168,38 @@ class Index:
         Hashes (or fine sub-ranges) with more than ``max_postings`` postings are skipped
         (too common to tell).  Postings come out in query-row order.
         """
+        q, lo, hi = self.ranges(hashes, max_postings or 0, fines)
+        cnt = hi - lo
+        if max_postings is not None:
+            cnt[cnt > max_postings] = 0
+        qrow, keys, times = self.gather(q, lo, lo + cnt)
+        return qrow, keys >> np.uint32(P.FINE_BITS), times
+
+    def ranges(
+        self,
+        hashes: npt.NDArray[np.uint32],
+        narrow: int | npt.NDArray[np.bool_],
+        fines: npt.NDArray[np.uint16] | None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Posting ranges (query row, lo, hi) of ``hashes``, in query-row order: a whole
+        bucket per hash, except the narrowed ones (given ``fines``), which give one range
+        per distinct fine key probed.  ``narrow``: the buckets bigger than this (``lookup``
+        passes its cap), or a mask (a segmented index: by its live total over segments)."""
         lo = self.starts[hashes].astype(np.int64)
         hi = self.starts[hashes + np.uint32(1)].astype(np.int64)
         q = np.arange(hashes.shape[0], dtype=np.int64)
         if fines is not None and self._has_fines:
-            big = np.flatnonzero(hi - lo > (max_postings or 0))
+            wide = hi - lo > narrow if isinstance(narrow, int) else narrow & (hi > lo)
+            big = np.flatnonzero(wide)
             if big.size:
                 q, lo, hi = self._narrow(q, lo, hi, big, fines.reshape(hashes.shape[0], -1))
+        return q, lo, hi
+
+    def gather(
+        self, q: npt.NDArray[np.int64], lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """The postings of ranges ``[lo, hi)``: (query row, stored key, track frame)."""
         cnt = hi - lo
-        if max_postings is not None:
-            cnt[cnt > max_postings] = 0
         nz = np.flatnonzero(cnt)  # the ranges with postings: the repeats below skip the rest
         q, cnt, lo = q[nz], cnt[nz], lo[nz]
         total = int(cnt.sum())
@@ -187,8 +209,7 @@ class Index:
         qrow = np.repeat(q, cnt)
         first = np.cumsum(cnt) - cnt
         rows = np.arange(total, dtype=np.int64) - np.repeat(first - lo, cnt)
-        tracks = self.keys[rows] >> np.uint32(P.FINE_BITS)
-        return qrow, tracks, self.times[rows].astype(np.uint32)
+        return qrow, self.keys[rows], self.times[rows].astype(np.uint32)
 
     def _narrow(
         self,

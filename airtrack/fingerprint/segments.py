@@ -26,12 +26,15 @@ import numpy.typing as npt
 
 from airtrack.errors import IndexFileError
 from airtrack.fingerprint import params as P
+
 from airtrack.fingerprint.index import Index
 
 __all__ = ["SegmentedIndex", "read_pack", "write_pack"]
 
 _PACK_MAGIC = b"ATPK\x01\n"
 _SCAN = 1 << 24  # postings scanned at a time when finding dead postings (64 MB of uint32)
+
+_FINE_MASK = (1 << P.FINE_BITS) - 1
 
 
 def write_pack(items: Iterable[tuple[int, bytes]], path: str | os.PathLike[str]) -> None:
@@ -92,7 +95,7 @@ def _dead_counts(seg: Index, dead: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint
     """The hash of every posting of a dead track of ``seg`` (one entry per posting)."""
     found: list[npt.NDArray[np.uint32]] = []
     for lo in range(0, seg.n_hashes, _SCAN):
-        rows = np.flatnonzero(dead[seg.tracks[lo : lo + _SCAN]]) + lo
+        rows = np.flatnonzero(dead[seg.keys[lo : lo + _SCAN] >> np.uint32(P.FINE_BITS)]) + lo
         if rows.size:
             # row r belongs to hash h where starts[h] <= r < starts[h + 1]
             h = np.searchsorted(seg.starts, rows, side="right") - 1
@@ -158,39 +161,47 @@ class SegmentedIndex(Index):
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def lookup(
-        self, hashes: npt.NDArray[np.uint32], max_postings: int | None = None
+        self,
+        hashes: npt.NDArray[np.uint32],
+        max_postings: int | None = None,
+        fines: npt.NDArray[np.uint16] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-        """As ``Index.lookup`` over the live tracks of every segment, in query-row order."""
-        if len(self.segments) == 1 and self._dead[0] is None:
-            return self.segments[0].lookup(hashes, max_postings)  # the compacted common case
+        """As ``Index.lookup`` over the live tracks of every segment, in query-row order:
+        a bucket is narrowed to the query's fine keys when its *live* postings over every
+        segment pass the cap, and the cap then counts a fine key's live postings."""
+        if len(self.segments) == 1 and self._dead[0] is None:  # the compacted common case
+            return self.segments[0].lookup(hashes, max_postings, fines)
         hashes = np.asarray(hashes, np.uint32)
         live = np.zeros(hashes.shape[0], np.int64)
         for seg in self.segments:
             live += seg.starts[hashes + np.uint32(1)].astype(np.int64) - seg.starts[hashes]
         if self._dead_n is not None:
             live -= self._dead_n[hashes]
-        keep = live > 0
-        if max_postings is not None:
-            keep &= live <= max_postings
-        q = np.flatnonzero(keep)
-        sub = hashes[q]
-        rows: list[npt.NDArray[np.int64]] = []
-        tracks: list[npt.NDArray[np.uint32]] = []
-        times: list[npt.NDArray[np.uint32]] = []
+        narrow = live > (max_postings or 0)
+        rows, keys, times = [], [], []
         for seg, dead, off in zip(self.segments, self._dead, self._offsets, strict=False):
-            qr, tr, tm = seg.lookup(sub)
+            qr, key, tm = seg.gather(*seg.ranges(hashes, narrow, fines))
+            tr = key >> np.uint32(P.FINE_BITS)
             if dead is not None:
                 ok = ~dead[tr]
-                qr, tr, tm = qr[ok], tr[ok], tm[ok]
-            rows.append(q[qr])
-            tracks.append((tr.astype(np.int64) + off).astype(np.uint32))
+                qr, key, tm = qr[ok], key[ok], tm[ok]
+            rows.append(qr)
+            # the global dense track, its fine key kept below it for the cap's groups
+            keys.append(key + (np.uint32(off) << np.uint32(P.FINE_BITS)))
             times.append(tm)
-        if not rows:
-            empty = np.zeros(0, np.uint32)
-            return np.zeros(0, np.int64), empty, empty
-        qrow = np.concatenate(rows)
+        qrow = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        key = np.concatenate(keys) if keys else np.zeros(0, np.uint32)
+        tref = np.concatenate(times) if times else np.zeros(0, np.uint32)
+        if max_postings is not None and qrow.size:
+            # one group per whole bucket, or per (bucket, fine key) where it was narrowed
+            fine = (key & np.uint32(_FINE_MASK)).astype(np.int64)
+            by_fine = narrow[qrow] if fines is not None else np.zeros(qrow.shape[0], np.bool_)
+            group = (qrow << 17) | np.where(by_fine, fine, 1 << 16)
+            _, inv, count = np.unique(group, return_inverse=True, return_counts=True)
+            ok = count[inv] <= max_postings
+            qrow, key, tref = qrow[ok], key[ok], tref[ok]
         order = np.argsort(qrow, kind="stable")  # segment order within a row: dense order
-        return qrow[order], np.concatenate(tracks)[order], np.concatenate(times)[order]
+        return qrow[order], key[order] >> np.uint32(P.FINE_BITS), tref[order]
 
     def prints_between(self, track: int, t0: float, t1: float) -> int:
         seg = int(np.searchsorted(self._offsets, track, side="right")) - 1

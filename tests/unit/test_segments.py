@@ -9,19 +9,22 @@ from hypothesis import strategies as st
 
 from airtrack.errors import IndexFileError
 from airtrack.fingerprint import Index, fingerprint_samples, pack_prints, scan_samples
+from airtrack.fingerprint.index import NO_PROBE
 from airtrack.fingerprint.landmarks import Prints
 from airtrack.fingerprint.segments import SegmentedIndex, read_pack, write_pack
 from tests.unit._synth_music import song
 
 # few distinct hashes, so postings collide across tracks and segments and the cap bites
 _HASHES = 64
+_FINES = 4
 
 
 def _blob(seed: int, n: int) -> bytes:
     rng = np.random.default_rng(seed)
     hashes = rng.integers(0, _HASHES, n).astype(np.uint32)
     times = np.sort(rng.integers(0, 2000, n)).astype(np.uint32)
-    return pack_prints(Prints(hashes, times, 70.0))
+    fines = rng.integers(0, _FINES, n).astype(np.uint16)  # few: fine sub-ranges collide too
+    return pack_prints(Prints(hashes, times, 70.0, fines))
 
 
 def _as_set(index: Index, out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[tuple[int, ...]]:
@@ -68,8 +71,15 @@ def test_segmented_lookup_equals_one_index_of_live_tracks(
     whole = Index.build((t, latest[t]) for t in live)
     seg = SegmentedIndex(built, removed)
     assert sorted(seg.live_track_ids.tolist()) == live
-    query = np.random.default_rng(seed).integers(0, _HASHES + 4, 50).astype(np.uint32)
+    rng = np.random.default_rng(seed)
+    query = rng.integers(0, _HASHES + 4, 50).astype(np.uint32)
     assert _as_set(seg, seg.lookup(query, cap)) == _as_set(whole, whole.lookup(query, cap))
+    # with the query's fine keys (some probes unused): big buckets narrowed the same way
+    fines = rng.integers(0, _FINES + 1, (50, 3)).astype(np.uint16)
+    fines[fines == _FINES] = NO_PROBE
+    assert _as_set(seg, seg.lookup(query, cap, fines)) == _as_set(
+        whole, whole.lookup(query, cap, fines)
+    )
     for t in live:
         dense_whole = int(np.flatnonzero(whole.track_ids == t)[0])
         dense_seg = int(np.flatnonzero(seg.track_ids == t)[-1])  # the last copy is live
