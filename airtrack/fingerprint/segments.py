@@ -26,7 +26,6 @@ import numpy.typing as npt
 
 from airtrack.errors import IndexFileError
 from airtrack.fingerprint import params as P
-
 from airtrack.fingerprint.index import Index
 
 __all__ = ["SegmentedIndex", "read_pack", "write_pack"]
