@@ -31,12 +31,17 @@ from airtrack.fingerprint.segments import SegmentedIndex, read_pack, write_pack
 PRINTS_PER_TRACK = 16_400
 
 
-def _arrays(rng: np.random.Generator, n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _arrays(
+    rng: np.random.Generator, n: int
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     hashes = [
         rng.integers(0, 1 << P.HASH_BITS, PRINTS_PER_TRACK).astype(np.uint32) for _ in range(n)
     ]
     times = [np.sort(rng.integers(0, 5600, PRINTS_PER_TRACK)).astype(np.uint32) for _ in range(n)]
-    return hashes, times
+    fines = [
+        rng.integers(0, 1 << P.FINE_BITS, PRINTS_PER_TRACK).astype(np.uint16) for _ in range(n)
+    ]
+    return hashes, times, fines
 
 
 def main() -> None:
@@ -48,18 +53,23 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="delta-bench-"))
 
     t0 = time.perf_counter()
-    h, t = _arrays(rng, args.base)
+    h, t, f = _arrays(rng, args.base)
     base = Index.from_arrays(
-        list(range(1, args.base + 1)), [180.0] * args.base, h, t, [PRINTS_PER_TRACK] * args.base
+        list(range(1, args.base + 1)),
+        [180.0] * args.base,
+        h,
+        t,
+        [PRINTS_PER_TRACK] * args.base,
+        f,
     )
     base.save(out / "base.idx")
     del base
     base = Index.load(out / "base.idx")
     build_base_s = time.perf_counter() - t0
 
-    dh, dt = _arrays(rng, args.added)
+    dh, dt, df = _arrays(rng, args.added)
     ids = list(range(args.base + 1, args.base + args.added + 1))
-    blobs = [pack_prints(Prints(a, b, 180.0)) for a, b in zip(dh, dt, strict=True)]
+    blobs = [pack_prints(Prints(a, b, 180.0, c)) for a, b, c in zip(dh, dt, df, strict=True)]
     prints_bytes = sum(len(b) for b in blobs)
     write_pack(zip(ids, blobs, strict=True), out / "delta.atp")
     delta_bytes = (out / "delta.atp").stat().st_size
@@ -79,6 +89,7 @@ def main() -> None:
         h + dh,
         t + dt,
         [PRINTS_PER_TRACK] * (args.base + args.added),
+        f + df,
     )
     whole.save(out / "whole.idx")
     full_s = time.perf_counter() - t0
@@ -86,12 +97,14 @@ def main() -> None:
 
     # one second of query: ~430 pairs x 7 speeds (what the matcher looks up per second)
     query = rng.integers(0, 1 << P.HASH_BITS, 3000).astype(np.uint32)
+    # each query hash probes 15 fine keys, as the matcher does (engine v2)
+    fines = rng.integers(0, 1 << P.FINE_BITS, (3000, 15)).astype(np.uint16)
     timings = {}
     for name, index in (("one index", whole), ("base + delta", seg), ("+ tombstone", seg_tomb)):
-        index.lookup(query, max_postings=32)
+        index.lookup(query, max_postings=32, fines=fines)
         t0 = time.perf_counter()
         for _ in range(50):
-            index.lookup(query, max_postings=32)
+            index.lookup(query, max_postings=32, fines=fines)
         timings[name] = (time.perf_counter() - t0) / 50 * 1e6
 
     print(
