@@ -169,19 +169,20 @@ def _probes(pairs: Pairs, pair: Int64s, speed: Floats) -> npt.NDArray[np.uint16]
     start = np.maximum.accumulate(np.where(new, pos, 0)) if n else pos
     ends = np.flatnonzero(np.append(new[1:], True)) if n else pos
     size = (ends - np.flatnonzero(new) + 1)[np.cumsum(new) - 1] if n else pos
-    start, size = start[pair], size[pair]
     shape = np.broadcast_shapes(pair.shape, speed.shape)
-    out = np.full((*shape, 3 * P.FANOUT), NO_PROBE, np.uint16)
+    # every target j of the group and dt shift d at once (axes ..., j, d): a block asks
+    # for few rows, so the cost is numpy calls, not elements
+    j = np.arange(P.FANOUT)
+    size = size[pair][..., None]
+    s = start[pair][..., None] + j
+    valid = (j < size) & ((s != pair[..., None]) | (size == 1))
+    s = np.minimum(s, max(0, n - 1))
+    key = fine_keys(pairs.df[s], pairs.dt[s], speed[..., None]).astype(np.int64)
     dt_mask = (1 << P.FDT_BITS) - 1
-    for j in range(P.FANOUT):
-        valid = (j < size) & ((start + j != pair) | (size == 1))
-        s = np.minimum(start + j, max(0, n - 1))
-        key = fine_keys(pairs.df[s], pairs.dt[s], speed).astype(np.int64)
-        for d in (-1, 0, 1):
-            dt = (key & dt_mask) + d
-            ok = valid & (dt >= 1) & (dt <= dt_mask)
-            out[..., 3 * j + d + 1] = np.where(ok, (key & ~dt_mask) | dt, NO_PROBE)
-    return out
+    dt = (key & dt_mask)[..., None] + np.array([-1, 0, 1])
+    ok = valid[..., None] & (dt >= 1) & (dt <= dt_mask)
+    out = np.where(ok, (key & ~dt_mask)[..., None] | dt, NO_PROBE).astype(np.uint16)
+    return out.reshape(*shape, 3 * P.FANOUT)
 
 
 def lookup_hits(

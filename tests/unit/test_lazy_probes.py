@@ -18,7 +18,7 @@ from airtrack.fingerprint.evidence import (
     probe_fines_rows,
 )
 from airtrack.fingerprint.index import NO_PROBE
-from airtrack.fingerprint.landmarks import Pairs
+from airtrack.fingerprint.landmarks import Pairs, fine_keys
 from airtrack.fingerprint.segments import SegmentedIndex
 
 _CAP = 32  # evidence._MAX_POSTINGS: the buckets bigger than this are narrowed
@@ -43,10 +43,38 @@ def _pairs(rng: np.random.Generator, n_anchors: int) -> Pairs:
     )
 
 
+def _probe_fines_as_merged(pairs: Pairs, speeds: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
+    """``evidence.probe_fines`` as engine v2 merged it (the reference: every pair, every
+    speed, one target and dt shift at a time)."""
+    n = len(pairs)
+    new = np.ones(n, np.bool_)
+    new[1:] = (pairs.t[1:] != pairs.t[:-1]) | (pairs.lnf1[1:] != pairs.lnf1[:-1])
+    pos = np.arange(n)
+    start = np.maximum.accumulate(np.where(new, pos, 0)) if n else pos
+    ends = np.flatnonzero(np.append(new[1:], True)) if n else pos
+    size = (ends - np.flatnonzero(new) + 1)[np.cumsum(new) - 1] if n else pos
+    out = np.full((len(speeds), n, 3 * P.FANOUT), NO_PROBE, np.uint16)
+    dt_mask = (1 << P.FDT_BITS) - 1
+    for j in range(P.FANOUT):
+        valid = (j < size) & ((start + j != pos) | (size == 1))
+        s = np.minimum(start + j, max(0, n - 1))
+        key = fine_keys(pairs.df[s][None, :], pairs.dt[s][None, :], speeds[:, None])
+        key = key.astype(np.int64)
+        for d in (-1, 0, 1):
+            dt = (key & dt_mask) + d
+            ok = valid[None, :] & (dt >= 1) & (dt <= dt_mask)
+            out[:, :, 3 * j + d + 1] = np.where(ok, (key & ~dt_mask) | dt, NO_PROBE)
+    return out
+
+
 def _eager(pairs: Pairs) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint16]]:
     """The query hashes (pair-major rows) and every row's probes, computed up front."""
     hashes = hash_all_speeds(pairs, _SPEEDS, _LOG_SPEEDS).T.reshape(-1)
-    probes = probe_fines(pairs, _SPEEDS).transpose(1, 0, 2).reshape(hashes.shape[0], 3 * P.FANOUT)
+    probes = (
+        _probe_fines_as_merged(pairs, _SPEEDS)
+        .transpose(1, 0, 2)
+        .reshape(hashes.shape[0], 3 * P.FANOUT)
+    )
     return hashes, probes
 
 
@@ -103,13 +131,14 @@ def test_lazy_probes_give_the_same_hits_in_the_same_order(seed: int, n_anchors: 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**31), st.integers(0, 40), st.integers(0, 2**31))
-def test_probes_of_some_rows_are_those_rows_of_all_probes(
+def test_probes_of_all_rows_or_some_are_those_engine_v2_merged(
     seed: int, n_anchors: int, pick: int
 ) -> None:
     rng = np.random.default_rng(seed)
     pairs = _pairs(rng, n_anchors) if n_anchors else Pairs.empty()
     _, probes = _eager(pairs)
     rows = np.flatnonzero(np.random.default_rng(pick).random(probes.shape[0]) < 0.3)
+    assert np.array_equal(probe_fines(pairs, _SPEEDS), _probe_fines_as_merged(pairs, _SPEEDS))
     got = probe_fines_rows(pairs, _SPEEDS, rows)
     assert got.shape == (rows.shape[0], 3 * P.FANOUT)
     assert np.array_equal(got, probes[rows])
