@@ -11,6 +11,7 @@ coarse bins), and confidence is a calibrated function of that evidence.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = [
     "lookup_hits",
     "min_evidence",
     "probe_fines",
+    "probe_fines_rows",
 ]
 
 #: Plays with a confidence below this are not reported (same value on every station).
@@ -146,24 +148,41 @@ def probe_fines(pairs: Pairs, speeds: Floats) -> npt.NDArray[np.uint16]:
     frame jitters by one (docs/scaling.md): probing them all keeps most true postings.
     """
     n = len(pairs)
+    return _probes(pairs, np.arange(n)[None, :], speeds[:, None])
+
+
+def probe_fines_rows(pairs: Pairs, speeds: Floats, rows: Int64s) -> npt.NDArray[np.uint16]:
+    """The probes of query rows ``rows`` (row = pair × len(speeds) + speed index, as in
+    :func:`lookup_hits`), shape (rows, probes): those rows of :func:`probe_fines`."""
+    pair, k = np.divmod(rows, len(speeds))
+    return _probes(pairs, pair, speeds[k])
+
+
+def _probes(pairs: Pairs, pair: Int64s, speed: Floats) -> npt.NDArray[np.uint16]:
+    """Probes of pairs ``pair`` heard at ``speed`` (broadcast together), probes last."""
+    n = len(pairs)
+    # each pair's anchor group (pairs come in anchor order): its first pair and size,
+    # over every pair (cheap), then read at the pairs asked for
     new = np.ones(n, np.bool_)
     new[1:] = (pairs.t[1:] != pairs.t[:-1]) | (pairs.lnf1[1:] != pairs.lnf1[:-1])
     pos = np.arange(n)
     start = np.maximum.accumulate(np.where(new, pos, 0)) if n else pos
     ends = np.flatnonzero(np.append(new[1:], True)) if n else pos
     size = (ends - np.flatnonzero(new) + 1)[np.cumsum(new) - 1] if n else pos
-    out = np.full((len(speeds), n, 3 * P.FANOUT), NO_PROBE, np.uint16)
+    shape = np.broadcast_shapes(pair.shape, speed.shape)
+    # every target j of the group and dt shift d at once (axes ..., j, d): a block asks
+    # for few rows, so the cost is numpy calls, not elements
+    j = np.arange(P.FANOUT)
+    size = size[pair][..., None]
+    s = start[pair][..., None] + j
+    valid = (j < size) & ((s != pair[..., None]) | (size == 1))
+    s = np.minimum(s, max(0, n - 1))
+    key = fine_keys(pairs.df[s], pairs.dt[s], speed[..., None]).astype(np.int64)
     dt_mask = (1 << P.FDT_BITS) - 1
-    for j in range(P.FANOUT):
-        valid = (j < size) & ((start + j != pos) | (size == 1))
-        s = np.minimum(start + j, max(0, n - 1))
-        key = fine_keys(pairs.df[s][None, :], pairs.dt[s][None, :], speeds[:, None])
-        key = key.astype(np.int64)
-        for d in (-1, 0, 1):
-            dt = (key & dt_mask) + d
-            ok = valid[None, :] & (dt >= 1) & (dt <= dt_mask)
-            out[:, :, 3 * j + d + 1] = np.where(ok, (key & ~dt_mask) | dt, NO_PROBE)
-    return out
+    dt = (key & dt_mask)[..., None] + np.array([-1, 0, 1])
+    ok = valid[..., None] & (dt >= 1) & (dt <= dt_mask)
+    out = np.where(ok, (key & ~dt_mask)[..., None] | dt, NO_PROBE).astype(np.uint16)
+    return out.reshape(*shape, 3 * P.FANOUT)
 
 
 def lookup_hits(
@@ -177,7 +196,8 @@ def lookup_hits(
     s = len(speeds)
     # pair-major (pairs come in anchor order): the hits come out sorted by time
     hashes = hash_all_speeds(pairs, speeds, log_speeds).T.reshape(-1)
-    fines = probe_fines(pairs, speeds).transpose(1, 0, 2).reshape(hashes.shape[0], -1)
+    # probes only for the rows whose bucket is narrowed (few at a small catalog)
+    fines = functools.partial(probe_fines_rows, pairs, speeds)
     qrow, track, tref = index.lookup(hashes, max_postings=_MAX_POSTINGS, fines=fines)
     if qrow.size == 0:
         return

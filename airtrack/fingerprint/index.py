@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +26,17 @@ from airtrack.errors import IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
 
-__all__ = ["NO_PROBE", "Index"]
+__all__ = ["NO_PROBE", "FineProbes", "Index"]
 
 _MAGIC = b"ATIX\x01\n"
 _ALIGN = 64
 _ARRAYS = ("starts", "keys", "times", "track_ids", "durations")
 #: a fine-key probe that reads nothing (fine keys have ``FINE_BITS`` < 16 bits)
 NO_PROBE = 0xFFFF
+#: the query's fine-key probes: an array (one row per query hash, or a flat one probe per
+#: hash), or a provider of the probes of given query rows (ascending), shape (rows, probes):
+#: only the rows whose bucket is narrowed need them, and at a small catalog those are few
+FineProbes = npt.NDArray[np.uint16] | Callable[[npt.NDArray[np.int64]], npt.NDArray[np.uint16]]
 #: times are stored as uint16 frames when they fit (6 B per posting instead of 8)
 _TIME16_MAX = (1 << 16) - 1
 _FINE_MASK = (1 << P.FINE_BITS) - 1
@@ -158,12 +162,13 @@ class Index:
         self,
         hashes: npt.NDArray[np.uint32],
         max_postings: int | None = None,
-        fines: npt.NDArray[np.uint16] | None = None,
+        fines: FineProbes | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
         """All postings of ``hashes``: (query row, dense track, track frame) per posting.
 
         With ``fines`` (the query's fine keys per hash: shape (n,) or (n, probes), unused
-        probes ``NO_PROBE``), a hash with more than ``max_postings`` postings (every hash if
+        probes ``NO_PROBE``; or a ``FineProbes`` provider, asked for the narrowed rows
+        only), a hash with more than ``max_postings`` postings (every hash if
         ``max_postings`` is None) gives only its postings of those fine keys (each once).
         Hashes (or fine sub-ranges) with more than ``max_postings`` postings are skipped
         (too common to tell).  Postings come out in query-row order.
@@ -179,7 +184,7 @@ class Index:
         self,
         hashes: npt.NDArray[np.uint32],
         narrow: int | npt.NDArray[np.bool_],
-        fines: npt.NDArray[np.uint16] | None,
+        fines: FineProbes | None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Posting ranges (query row, lo, hi) of ``hashes``, in query-row order: a whole
         bucket per hash, except the narrowed ones (given ``fines``), which give one range
@@ -192,7 +197,8 @@ class Index:
             wide = hi - lo > narrow if isinstance(narrow, int) else narrow & (hi > lo)
             big = np.flatnonzero(wide)
             if big.size:
-                q, lo, hi = self._narrow(q, lo, hi, big, fines.reshape(hashes.shape[0], -1))
+                probes = fines(big) if callable(fines) else fines.reshape(q.shape[0], -1)[big]
+                q, lo, hi = self._narrow(q, lo, hi, big, probes)
         return q, lo, hi
 
     def gather(
@@ -219,8 +225,9 @@ class Index:
         big: npt.NDArray[np.int64],
         fines: npt.NDArray[np.uint16],
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Ranges (query row, lo, hi): the ``big`` rows' replaced by one per distinct probe."""
-        probes = np.sort(fines[big].astype(np.int64), axis=1)
+        """Ranges (query row, lo, hi): the ``big`` rows' replaced by one per distinct probe
+        (``fines``: the probes of the ``big`` rows, one row each)."""
+        probes = np.sort(fines.astype(np.int64), axis=1)
         probes[:, 1:][probes[:, 1:] == probes[:, :-1]] = NO_PROBE  # a key is read once
         rows, col = np.nonzero(probes != NO_PROBE)
         want = probes[rows, col]

@@ -16,6 +16,7 @@ few hundred tracks is far cheaper than the dense 4 MB ``starts`` table a saved i
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -26,7 +27,7 @@ import numpy.typing as npt
 
 from airtrack.errors import IndexFileError
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.index import Index
+from airtrack.fingerprint.index import FineProbes, Index
 
 __all__ = ["SegmentedIndex", "read_pack", "write_pack"]
 
@@ -102,6 +103,13 @@ def _dead_counts(seg: Index, dead: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint
     return np.concatenate(found) if found else np.zeros(0, np.uint32)
 
 
+def _probes_of_rows(
+    wide: npt.NDArray[np.int64], probes: npt.NDArray[np.uint16], rows: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint16]:
+    """The probes of ``rows`` (a subset of the ascending ``wide``, whose probes these are)."""
+    return probes[np.searchsorted(wide, rows)]
+
+
 class SegmentedIndex(Index):
     """Several ``Index`` segments and removed track ids, seen by the matcher as one index.
 
@@ -163,7 +171,7 @@ class SegmentedIndex(Index):
         self,
         hashes: npt.NDArray[np.uint32],
         max_postings: int | None = None,
-        fines: npt.NDArray[np.uint16] | None = None,
+        fines: FineProbes | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
         """As ``Index.lookup`` over the live tracks of every segment, in query-row order:
         a bucket is narrowed to the query's fine keys when its *live* postings over every
@@ -177,9 +185,16 @@ class SegmentedIndex(Index):
         if self._dead_n is not None:
             live -= self._dead_n[hashes]
         narrow = live > (max_postings or 0)
+        seg_fines = fines
+        if callable(fines):
+            # asked once, for every narrowed row: each segment narrows a subset of them
+            wide = np.flatnonzero(narrow)
+            probes = fines(wide) if wide.size else np.zeros((0, 1), np.uint16)
+            seg_fines = functools.partial(_probes_of_rows, wide, probes)
+
         rows, keys, times = [], [], []
         for seg, dead, off in zip(self.segments, self._dead, self._offsets, strict=False):
-            qr, key, tm = seg.gather(*seg.ranges(hashes, narrow, fines))
+            qr, key, tm = seg.gather(*seg.ranges(hashes, narrow, seg_fines))
             tr = key >> np.uint32(P.FINE_BITS)
             if dead is not None:
                 ok = ~dead[tr]
