@@ -58,6 +58,9 @@ class OpenPlay:
     last_hit: float  # last *supported* anchor (see ``_SUPPORT``)
     confidence: float
     hits: int
+    #: set when the play followed a forward rival of a line that went back (see
+    #: :meth:`Airings.jump`): (frame the followed run began, k, align, last_hit before it)
+    undo: tuple[float, int, float, float] | None = None
 
 
 class Airings:
@@ -77,6 +80,8 @@ class Airings:
         #: set by :meth:`jump` for the next :meth:`start`: the restarted line's anchors
         #: before this frame belong to the airing that just ended
         self.restart_floor: float | None = None
+        #: set with it when a follow was undone: the new airing's run began there
+        self.restart_at: float | None = None
         self._restarting = False
 
     def follow(self, hits: HitStore) -> None:
@@ -146,11 +151,29 @@ class Airings:
         at = max(first, play.last_hit)
         forward = [a for a in (cand.rivals or (cand.align,)) if (at - a) * speed_new > pos_old]
         if beside or forward:
+            if not beside and max(forward) < cand.align:
+                # the same audio also reads as the song going back (a rewind into a stretch
+                # it repeats later): which one it was shows only when the two copies
+                # diverge, so remember where the play stood to undo the follow then
+                play.undo = (first, play.k, play.align, play.last_hit)
             play.k, play.align = cand.k, (cand.align if beside else max(forward))
             play.last_hit = max(play.last_hit, last)
             return "follow"
         self._restarting = True
         self.restart_floor = None
+        self.restart_at = None
+        run = _first_dense(t)
+        if play.undo is not None and play.undo[0] - xfade <= run <= play.undo[0] + self._window:
+            # the song went back, and the run of hits that shows it began with the last
+            # follow: that follow read a rewind into a stretch the song repeats as a jump
+            # forward to a later copy, so both plays turn where the followed run began.
+            # (The line that shows it can be a third copy, whose run began only where the
+            # first two diverged; engine v2 reads the big buckets a repeated stretch fills,
+            # so every copy's line is as strong as the rewound one: on station E the turn
+            # came 5 s late, at the divergence.)
+            self.restart_at, play.k, play.align, play.last_hit = play.undo
+            self.restart_floor = self.restart_at - 0.5
+            return "restart"
         if first < play.last_hit - xfade:
             # the new line ran beside the play: a rewind into a stretch the song repeats
             # sounds like the song going on until the two diverge, so both lines carry
@@ -158,7 +181,6 @@ class Airings:
             # its run of hits that goes on now began at the rewind: the new play starts
             # there (``_LEAD_S`` before that run, as any start) and the old one ends there.
             # (Its earlier runs, a repeated section heard in the play, are the play's.)
-            run = _first_dense(t)
             if run < play.last_hit:
                 self.restart_floor = run - 0.5
                 play.last_hit = run - (_LEAD_S + _END_PAD_S) * _FPS
@@ -173,7 +195,8 @@ class Airings:
         if self.restart_floor is not None:
             t = t[t > self.restart_floor] if (t > self.restart_floor).any() else t
             self.restart_floor = None
-        first = _first_dense(t)
+        first = _first_dense(t) if self.restart_at is None else self.restart_at
+        self.restart_at = None
         speed = float(self._speeds[k])
         # the first hit lags the first sound (a fade-in; an anchor needs its partners)
         start = max(0.0, first - _LEAD_S * _FPS)

@@ -114,3 +114,39 @@ def test_a_song_cut_short_ends_where_its_audio_stopped(length: float, after: str
     mine = [p for p in plays if p.track_id == 1]
     assert len(mine) == 1, plays
     assert abs(mine[0].end_s - (2.0 + length)) <= EDGE_TOL_S, plays
+
+
+@functools.cache
+def twice_repeating_song(m_len: int) -> tuple[Audio, Index]:
+    """A 41-s song (segments of one 30-s synthetic song) in which a stretch M comes twice
+    and the stretch N that follows M's first copy also comes earlier, after other music:
+    x0-3, N, x3-6, M, N, x6-10, M, x16-20, x25-30 (N = x20-25, M = x10-10+``m_len``)."""
+    x = song(301, 30)
+
+    def seg(a: float, b: float) -> Audio:
+        return x[int(a * SR) : int(b * SR)]
+
+    m, n = seg(10, 10 + m_len), seg(20, 25)
+    y = np.concatenate([seg(0, 3), n, seg(3, 6), m, n, seg(6, 10), m, seg(16, 20), seg(25, 30)])
+    return y, Index.build([(1, pack_prints(fingerprint_samples(y)))])
+
+
+@settings(max_examples=4, deadline=None)
+@given(m_len=st.integers(5, 6), before=st.integers(1, 2))
+def test_a_rewind_read_as_a_jump_to_a_later_copy_turns_where_it_went_back(
+    m_len: int, before: int
+) -> None:
+    """Cut ``before`` s short of M's second copy, back to M's first copy: the audio after
+    the cut reads as the song going back or as it jumping forward to M's second copy (the
+    matcher follows the forward reading, a radio edit's splice).  When the copies diverge
+    the song goes on in N, whose strongest line is N's earlier copy, whose run of hits began
+    only there: the turn is still the cut, not the divergence ``m_len`` s later."""
+    y, index = twice_repeating_song(m_len)
+    at = 3 + 5 + 3 + m_len + 5 + 4 - before  # the cut, inside x6-10
+    back = 3 + 5 + 3  # M's first copy
+    plays = scan(y[: at * SR], y[back * SR :], index=index)
+    assert [p.track_id for p in plays] == [1, 1], plays
+    first, second = plays
+    assert abs(first.start_s - 2.0) <= EDGE_TOL_S, plays
+    assert abs(first.end_s - (2.0 + at)) <= REWIND_TOL_S, plays
+    assert abs(second.start_s - (2.0 + at)) <= REWIND_TOL_S, plays
