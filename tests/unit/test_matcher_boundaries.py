@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 import numpy.typing as npt
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from airtrack.fingerprint import (
@@ -38,7 +38,11 @@ Audio = npt.NDArray[np.float32]
 #: under 20 dB noise the last such anchor came up to 1.6 s before the cut (seen: 1.08 s
 #: early).  The benchmark's target (median ≤ 1.5 s on real music) sets the bound.
 EDGE_TOL_S = 1.5
-SPLICE_START_TOL_S = EDGE_TOL_S
+#: A restart's start is its lead before the new line's first anchor; on one of these
+#: synthetic songs that anchor came 0.82 s before the splice (cut 14.5 s, back 10 s: the
+#: second play started 1.82 s early, with engine v1 as with v2), so a random draw near it
+#: failed the 1.5-s bound.  The benchmark's target for real music is max 3 s.
+SPLICE_START_TOL_S = 2.0
 
 
 def scan(*parts: Audio, seed: int = 7, index: Index | None = None) -> list[Play]:
@@ -48,6 +52,7 @@ def scan(*parts: Audio, seed: int = 7, index: Index | None = None) -> list[Play]
 
 @settings(max_examples=8, deadline=None)
 @given(cut=st.floats(12.0, 22.0), back=st.floats(4.0, 12.0))
+@example(cut=14.5, back=10.0)
 def test_a_song_that_goes_back_is_two_plays(cut: float, back: float) -> None:
     x = catalog()[0][1]
     again = max(0.0, cut - back)
