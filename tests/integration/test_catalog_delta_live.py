@@ -34,23 +34,28 @@ from tests.unit.test_worker_support import StationServer, encode
 SR = 8000
 
 
-async def _add_song(orch: LiveOrchestrator, seed: int, audio: np.ndarray) -> int:
+async def insert_song(tx: Any, seed: int, audio: np.ndarray) -> int:
+    """Add a catalog track with ``audio``'s prints in transaction ``tx`` (bumps the catalog)."""
     blob = pack_prints(fingerprint_samples(audio))
+    rows = await tx.execute_raw(
+        "INSERT INTO tracks (title, source, duration_s, content_sha256) "
+        "VALUES ('Song', 'x.wav', %s, %s) RETURNING id",
+        (len(audio) / SR, f"song-{seed}"),
+    )
+    tid = int(rows[0]["id"])
+    await tx.execute_raw(
+        "INSERT INTO track_prints (track_id, engine, prints) VALUES (%s, %s, %s)",
+        (tid, ENGINE, blob),
+    )
+    await tx.execute_raw("SELECT airtrack_catalog_bump()")
+    return tid
+
+
+async def _add_song(orch: LiveOrchestrator, seed: int, audio: np.ndarray) -> int:
     assert orch.db is not None
 
     async def fn(tx: Any) -> int:
-        rows = await tx.execute_raw(
-            "INSERT INTO tracks (title, source, duration_s, content_sha256) "
-            "VALUES ('Song', 'x.wav', %s, %s) RETURNING id",
-            (len(audio) / SR, f"song-{seed}"),
-        )
-        tid = int(rows[0]["id"])
-        await tx.execute_raw(
-            "INSERT INTO track_prints (track_id, engine, prints) VALUES (%s, %s, %s)",
-            (tid, ENGINE, blob),
-        )
-        await tx.execute_raw("SELECT airtrack_catalog_bump()")
-        return tid
+        return await insert_song(tx, seed, audio)
 
     return int(await orch.db.run("test_add_song", fn))
 

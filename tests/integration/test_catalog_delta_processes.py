@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 import numpy as np
 
-from airtrack.catalog.store import ENGINE
 from airtrack.db import Database
 from airtrack.fingerprint import fingerprint_samples, pack_prints
 from airtrack.protocol import MANIFEST_PATH
 from airtrack.settings import load_settings
 from tests.integration.orch_support import ADMIN, WORKER
+from tests.integration.test_catalog_delta_live import insert_song
 from tests.integration.test_orchestrator_replicas import Replica
 from tests.unit._synth_music import song
 from tests.unit.test_worker_support import StationServer, encode
@@ -71,21 +71,8 @@ def _in_db(db_url: str, name: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 def _add_song(db_url: str, seed: int, audio: np.ndarray) -> int:
-    blob = pack_prints(fingerprint_samples(audio))
-
     async def fn(tx: Any) -> int:
-        rows = await tx.execute_raw(
-            "INSERT INTO tracks (title, source, duration_s, content_sha256) "
-            "VALUES ('Song', 'x.wav', %s, %s) RETURNING id",
-            (len(audio) / SR, f"song-{seed}"),
-        )
-        tid = int(rows[0]["id"])
-        await tx.execute_raw(
-            "INSERT INTO track_prints (track_id, engine, prints) VALUES (%s, %s, %s)",
-            (tid, ENGINE, blob),
-        )
-        await tx.execute_raw("SELECT airtrack_catalog_bump()")
-        return tid
+        return await insert_song(tx, seed, audio)
 
     return int(_in_db(db_url, "test_add_song", fn))
 
