@@ -90,23 +90,6 @@ def _smaps() -> dict[str, int]:
     return out
 
 
-def chunked_density(index: Index) -> None:
-    """The matcher's per-second print histogram, computed 16M postings at a time.
-
-    Same arrays as ``Index.prints_between`` builds on first use, without its ~40 B per
-    posting of int64 temporaries (17 GB at 30,000 tracks)."""
-    secs = np.ceil(index.durations.astype(np.float64)).astype(np.int64) + 2
-    offsets = np.concatenate(([0], np.cumsum(secs)))
-    hist = np.zeros(int(offsets[-1]), np.int64)
-    step = 1 << 24
-    for i in range(0, index.n_hashes, step):
-        sec = (index.times[i : i + step].astype(np.int64) * P.HOP) // P.SAMPLE_RATE
-        tr = (index.keys[i : i + step] >> np.uint32(P.FINE_BITS)).astype(np.int64)
-        sec = np.minimum(sec, secs[tr] - 1)
-        hist += np.bincount(offsets[tr] + sec, minlength=hist.shape[0])
-    index._density = (offsets, np.concatenate(([0], np.cumsum(hist))))
-
-
 def lookup_cost(index: Index, samples: np.ndarray) -> dict[str, float]:
     """Lookup of real query audio (60 s of station A at 7 speeds), per second of query."""
     ex = LandmarkExtractor()
@@ -172,10 +155,8 @@ def worker(args: argparse.Namespace) -> None:
     index.lookup(np.arange(0, 1 << P.HASH_BITS, 4099, dtype=np.uint32))
     res["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if args.density == "native":
-        index.prints_between(0, 0.0, 1.0)
-    else:
-        chunked_density(index)
+    # the engine builds it in passes now; "native"/"chunked" only label older runs' rows
+    index.build_density()
     res["density_s"] = time.perf_counter() - t0
     res["after_start"] = _smaps()
     names = json.loads(Path(args.names).read_text())
