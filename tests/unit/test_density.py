@@ -53,6 +53,6 @@ def test_prints_between_counts_the_prints_in_those_seconds(
         for track in range(tracks):
             for t0, t1 in spans:
                 assert index.prints_between(track, t0, t1) == _brute(index, track, t0, t1)
-    offsets, hist = index.build_density()
+    _offsets, hist = index.build_density()
     assert hist.dtype == np.uint16  # 2 B per track-second
     assert int(hist.sum()) == index.n_hashes
