@@ -51,6 +51,7 @@ def fingerprint_matcher_builder(settings: Settings) -> MatcherBuilder:
 
     def build(path: Path) -> MatcherFactory:
         index = Index.load(path)
+        index.build_density()  # in the loading thread, not on a stream's first play
         return lambda: StreamingMatcher(index, threshold=threshold, end_gap_s=end_gap_s)
 
     return build

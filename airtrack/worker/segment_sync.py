@@ -152,6 +152,9 @@ class SegmentSync:
                 index = Index.load(path)
             else:
                 index = Index.build(read_pack(path.read_bytes()))
+            # here, in the loading thread: built on a first play it would stall that
+            # stream's matching (≈ 50 s at 100,000 tracks)
+            index.build_density()
             self._loaded[name] = index
         return index
 
