@@ -25,8 +25,9 @@ from airtrack.errors import ReportRequestError
 from airtrack.logging import get_logger
 from airtrack.protocol import API_PREFIX
 from airtrack.reports import FORMATS, parse_request
+from airtrack.reports.prepared import Prepared
 from airtrack.reports.request import ReportName
-from airtrack.reports.service import Prepared, batches, prepare
+from airtrack.reports.service import batches, prepare
 from airtrack.reports.writers import MEDIA_TYPES, encode, write_xlsx
 from airtrack.web import ASSETS
 

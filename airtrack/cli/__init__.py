@@ -113,7 +113,7 @@ def orchestrator(
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
 ) -> None:
     """Serve the orchestrator API (and run the control loop when leading)."""
-    from airtrack.orchestrator.server import serve
+    from airtrack.startup.orchestrator import serve
 
     settings = settings_from(service=True, host=host, port=port)
     raise typer.Exit(run_async(serve(settings)))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from airtrack.settings import Settings
 
-from .database import Database, Row, Tx
+from .database import Database, Tx
 from .embedded import ensure_server
 from .migrations import migrate
+from .params import Row
 
 __all__ = ["Database", "Row", "Tx", "connect", "database_url", "ensure_server", "migrate"]
 

@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors as pge
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from airtrack.errors import (
@@ -47,11 +46,11 @@ from airtrack.metrics import BREAKER_STATE, DB_FAILURES, DB_QUERY_SECONDS, DB_RE
 from airtrack.resilience import BreakerState, CircuitBreaker, backoff_delay
 from airtrack.settings import Settings
 
+from .params import Params, Row, adapt
 from .queries import sql
+from .streaming import stream_rows
 
 T = TypeVar("T")
-Row = dict[str, Any]
-Params = Mapping[str, Any] | Sequence[Any] | None
 
 log = get_logger("airtrack.db")
 
@@ -76,21 +75,6 @@ def _options(settings: Settings) -> str:
             "-c TimeZone=UTC",
         ]
     )
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return Jsonb(value)
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [Jsonb(v) for v in value]
-    return value
-
-
-def adapt(params: Params) -> Params:
-    """Named parameters as the driver takes them: a dict (or a list of dicts) is JSON."""
-    if isinstance(params, Mapping):
-        return {k: _json(v) for k, v in params.items()}
-    return params
 
 
 class Tx:
@@ -342,9 +326,7 @@ class Database:
         self, query: str, params: Params = None, *, batch: int, tx_max_s: float
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
         """Rows (tuples) of a long read in batches from a server-side cursor (.streaming)."""
-        from .streaming import stream_rows
-
-        return stream_rows(self, query, params, batch=batch, tx_max_s=tx_max_s)
+        return stream_rows(self.pool, self.breaker, query, params, batch=batch, tx_max_s=tx_max_s)
 
     # -- conveniences for single-statement transactions -------------------------
 

@@ -24,7 +24,7 @@ from airtrack.errors import DatabaseUnavailable, first_line
 from airtrack.logging import get_logger
 from airtrack.metrics import DB_FAILURES
 
-from .database import Row
+from .params import Row
 from .queries import sql
 
 log = get_logger("airtrack.db.leader")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import psycopg.errors as pge
 from psycopg.rows import tuple_row
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from airtrack.errors import (
     CircuitOpen,
@@ -27,15 +27,15 @@ from airtrack.errors import (
     first_line,
 )
 from airtrack.metrics import DB_QUERY_SECONDS
+from airtrack.resilience import CircuitBreaker
 
+from .params import Params, Row, adapt
 from .queries import sql
-
-if TYPE_CHECKING:
-    from .database import Database, Params
 
 
 async def stream_rows(
-    db: Database,
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]],
+    breaker: CircuitBreaker,
     query: str,
     params: Params,
     *,
@@ -46,13 +46,11 @@ async def stream_rows(
 
     Tuples, not dicts: a report of a million rows passes them on untouched.
     """
-    from .database import adapt
-
-    if not db.breaker.allow():
+    if not breaker.allow():
         raise CircuitOpen("database unavailable (circuit open)", query=query)
     t0 = time.perf_counter()
     try:
-        async with db.pool.connection() as conn, conn.transaction():
+        async with pool.connection() as conn, conn.transaction():
             # at least 1 ms: 0 would mean "no limit" to PostgreSQL
             ms = str(max(1, int(tx_max_s * 1000)))
             await conn.execute(sql("report_tx_limits"), {"ms": ms})
@@ -73,9 +71,9 @@ async def stream_rows(
             f"{query}: cancelled by the server: {first_line(exc)}", query=query
         ) from exc
     except (psycopg.OperationalError, PoolTimeout) as exc:
-        db.breaker.record_failure()
+        breaker.record_failure()
         raise DatabaseUnavailable(f"database unreachable: {first_line(exc)}", query=query) from exc
     except psycopg.Error as exc:
         raise DatabaseError(first_line(exc), query=query, sqlstate=exc.sqlstate) from exc
-    db.breaker.record_success()
+    breaker.record_success()
     DB_QUERY_SECONDS.labels(query).observe(time.perf_counter() - t0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from airtrack.demo.catalog import SongSpec, demo_catalog, write_catalog
 from airtrack.demo.parts import bass_bar, comp_bar, drum_bar, drum_track, melody
 from airtrack.demo.speech import render_talk
 from airtrack.demo.style import FORM, SECTION_BARS, chord, hz, motif, song_style, vary
@@ -28,13 +27,10 @@ from airtrack.demo.synth import (
 )
 
 __all__ = [
-    "SongSpec",
-    "demo_catalog",
     "render_jingle",
     "render_song",
     "render_talk",
     "song_style",
-    "write_catalog",
 ]
 
 

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from airtrack.db import Database
 from airtrack.orchestrator.metadata_check import CheckedAiring, metadata_check, wish_list
 from airtrack.settings import Settings
 
+from .prepared import Prepared
 from .shape import ReportRow
-
-if TYPE_CHECKING:
-    from .service import Prepared
 
 
 def _iso(at: datetime, zone: ZoneInfo | None) -> str:

@@ -9,44 +9,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from airtrack.db import Database
 from airtrack.settings import Settings
 
 from .coverage import coverage
 from .metadata import metadata_batches
-from .request import ReportRequest, Station
-from .shape import COLUMNS, Column, ReportRow, coverage_rows
-
-
-@dataclass(frozen=True)
-class Prepared:
-    request: ReportRequest
-    stations: list[Station]
-
-    @property
-    def columns(self) -> tuple[Column, ...]:
-        return COLUMNS[self.request.report]
-
-    @property
-    def filename(self) -> str:
-        r = self.request
-        return f"airtrack-{r.report}-{r.start.text}-{r.end.text}.{r.format}".replace(":", "")
-
-    def params(self, settings: Settings, *, until: datetime | None = None) -> dict[str, Any]:
-        st = self.stations
-        return {
-            "ids": [s.id for s in st],
-            "names": [s.name for s in st],
-            "tzs": [s.zone.key for s in st],
-            "t0s": [s.t0 for s in st],
-            "t1s": [min(s.t1, until) if until else s.t1 for s in st],
-            "max_play_s": settings.report_play_max_s,
-            "across_tz": self.request.tz.key if self.request.tz else "UTC",
-        }
+from .prepared import Prepared
+from .request import ReportRequest
+from .shape import ReportRow, coverage_rows
 
 
 async def prepare(db: Database, request: ReportRequest) -> Prepared:

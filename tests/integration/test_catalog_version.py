@@ -10,7 +10,7 @@ import numpy as np
 from airtrack.api import watch_catalog
 from airtrack.catalog.store import ENGINE
 from airtrack.fingerprint import fingerprint_samples, pack_prints
-from airtrack.orchestrator.server import _snapshot_fn
+from airtrack.startup.orchestrator import _snapshot_fn
 
 from .orch_support import SimWorker, fast_settings, orchestrator
 

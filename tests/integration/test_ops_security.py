@@ -19,9 +19,9 @@ from structlog.testing import capture_logs
 
 from airtrack.errors import ConfigError
 from airtrack.logging import configure_logging
-from airtrack.orchestrator.server import check_bind
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.settings import load_settings
+from airtrack.startup.orchestrator import check_bind
 
 from .ops_support import ops_orchestrator
 from .orch_support import ADMIN, WORKER, SimWorker, fast_settings, settle

@@ -22,10 +22,10 @@ from airtrack.db import Database
 from airtrack.demo.cluster import free_port as _free_port
 from airtrack.fingerprint import fingerprint_samples, pack_prints
 from airtrack.orchestrator.control import ControlLoop
-from airtrack.orchestrator.server import _snapshot_fn
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.protocol import SNAPSHOT_PATH, SNAPSHOT_SHA256_HEADER, PlayIn
 from airtrack.settings import Settings
+from airtrack.startup.orchestrator import _snapshot_fn
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.identity import worker_credential

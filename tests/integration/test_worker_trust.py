@@ -288,7 +288,7 @@ def test_public_bind_needs_strong_different_tokens(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     )
-    from airtrack.orchestrator.server import weak_token
+    from airtrack.startup.orchestrator import weak_token
 
     lines = dict(line.split("=", 1) for line in made.stdout.split())
     assert set(lines) == {"AIRTRACK_ADMIN_TOKEN", "AIRTRACK_WORKER_TOKEN"}

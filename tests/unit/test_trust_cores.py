@@ -15,10 +15,10 @@ from airtrack.api.limits import TokenBucket
 from airtrack.metrics import WorkerSeries
 from airtrack.ops.ledger import FailureLedger, RecoveryOn
 from airtrack.orchestrator.plays import out_of_bounds
-from airtrack.orchestrator.server import weak_token
 from airtrack.orchestrator.streams import url_refusal
 from airtrack.protocol import HeartbeatRequest, PlayIn, StreamCreate
 from airtrack.settings import load_settings
+from airtrack.startup.orchestrator import weak_token
 from airtrack.worker.identity import worker_credential
 
 

@@ -13,15 +13,16 @@ from pathlib import Path
 import uvicorn
 
 from airtrack.api import AppState, SnapshotFn, create_app, wrap
+from airtrack.catalog.manifest import SegmentStore
+from airtrack.catalog.snapshot import ensure_snapshot
 from airtrack.db import connect, database_url
 from airtrack.errors import ConfigError
 from airtrack.logging import get_logger
 from airtrack.ops import Operations
 from airtrack.ops import install as install_ops
+from airtrack.orchestrator.control import ControlLoop
+from airtrack.orchestrator.tokens import Tokens, load_or_create_tokens
 from airtrack.settings import Settings
-
-from .control import ControlLoop
-from .tokens import Tokens, load_or_create_tokens
 
 log = get_logger("airtrack.orchestrator")
 
@@ -75,12 +76,7 @@ def check_bind(settings: Settings, tokens: Tokens) -> None:
             )
 
 
-def _snapshot_fn(state: AppState) -> SnapshotFn | None:
-    try:
-        from airtrack.catalog.snapshot import ensure_snapshot  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the catalog is optional for the API
-        return None
-
+def _snapshot_fn(state: AppState) -> SnapshotFn:
     async def snapshot() -> tuple[Path, str] | None:
         snap = await ensure_snapshot(state.db, state.settings)
         if snap is None:
@@ -110,10 +106,7 @@ async def build_state(
     if with_control:
         state.control = ControlLoop(db, settings, url, recovery=ops.recovery, on_tick=ops.on_tick)
     state.snapshot = _snapshot_fn(state)
-    if state.snapshot is not None:
-        from airtrack.catalog.manifest import SegmentStore
-
-        state.segments = SegmentStore(db, settings)
+    state.segments = SegmentStore(db, settings)
     return state, ops
 
 
