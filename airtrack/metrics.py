@@ -114,7 +114,6 @@ COMM_FAILURES = Counter(
     ["peer_type", "kind"],
 )
 ALERTS_RAISED = Counter("airtrack_alerts_raised_total", "Alerts opened", ["severity", "kind"])
-ALERTS_OPEN = Gauge("airtrack_alerts_open", "Open alerts by severity", ["severity"])
 WEBHOOK_DELIVERIES = Counter(
     "airtrack_alert_webhook_total", "Alert webhook notifications by outcome", ["outcome"]
 )

@@ -10,11 +10,11 @@ from fastapi import APIRouter, HTTPException
 
 from airtrack.catalog.store import ENGINE, NewTrack, add_track, find_by_sha
 from airtrack.errors import CatalogError
-from airtrack.protocol import API_PREFIX, KnownContent, PrintsUpload, UploadResult
+from airtrack.protocol import UPLOADS_PATH, KnownContent, PrintsUpload, UploadResult
 
 from .deps import Admin, State
 
-router = APIRouter(prefix=f"{API_PREFIX}/catalog/uploads", dependencies=[Admin], tags=["admin"])
+router = APIRouter(prefix=UPLOADS_PATH, dependencies=[Admin], tags=["admin"])
 
 
 @router.get(

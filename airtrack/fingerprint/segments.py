@@ -81,16 +81,6 @@ def read_pack(data: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-def pack_track_ids(path: str | os.PathLike[str]) -> list[int]:
-    """The track ids of a prints pack on disk, from its header alone."""
-    with open(path, "rb") as fh:
-        if fh.read(len(_PACK_MAGIC)) != _PACK_MAGIC:
-            raise IndexFileError(f"{os.fspath(path)}: not a prints pack")
-        size = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(size))
-    return [int(t) for t, _ in header["tracks"]]
-
-
 def _dead_counts(seg: Index, dead: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint32]:
     """The hash of every posting of a dead track of ``seg`` (one entry per posting)."""
     found: list[npt.NDArray[np.uint32]] = []

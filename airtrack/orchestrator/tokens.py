@@ -64,21 +64,3 @@ def load_or_create_tokens(settings: Settings) -> Tokens:
         not (settings.admin_token or settings.worker_token),
         path,
     )
-
-
-def read_tokens(settings: Settings) -> Tokens | None:
-    """Tokens for clients on this machine (CLI, workers): settings, else HOME/tokens.json."""
-    if settings.admin_token and settings.worker_token:
-        return Tokens(settings.admin_token, settings.worker_token, False, None)
-    path = tokens_path(settings)
-    if not path.exists():
-        if settings.admin_token or settings.worker_token:
-            return Tokens(settings.admin_token or "", settings.worker_token or "", False, None)
-        return None
-    stored = json.loads(path.read_text())
-    return Tokens(
-        settings.admin_token or stored["admin"],
-        settings.worker_token or stored["worker"],
-        True,
-        path,
-    )
