@@ -107,7 +107,7 @@ class WorkerSeries:
             return set(self._seen)
 
 
-# --- operations (issue 6) ---------------------------------------------------
+# --- operations -------------------------------------------------------------
 COMM_FAILURES = Counter(
     "airtrack_comm_failures_total",
     "Communication failures counted by the failure ledger, by peer type and kind",

@@ -51,7 +51,7 @@ REGISTER_PATH = f"{API_PREFIX}/workers/register"
 HEARTBEAT_PATH = f"{API_PREFIX}/workers/{{worker_id}}/heartbeat"
 DEREGISTER_PATH = f"{API_PREFIX}/workers/{{worker_id}}/deregister"
 PLAYS_PATH = f"{API_PREFIX}/plays"
-#: In-band stream titles (ICY StreamTitle) as workers heard them (issue 11 §3).
+#: In-band stream titles (ICY StreamTitle) as workers heard them (docs/metadata.md).
 METADATA_PATH = f"{API_PREFIX}/metadata"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
 #: sha256 (hex) of the snapshot body: the worker loads only a download that matches it.

@@ -1,4 +1,4 @@
-"""Wire models of the operator routes for track and station metadata (issue 10 §1; issue 10 §2).
+"""Wire models of the operator routes for track and station metadata (docs/reports.md).
 
 Values are checked by the same functions the CLI uses (:mod:`airtrack.catalog.metadata`,
 :mod:`airtrack.orchestrator.stations`), so the API refuses exactly what the CLI refuses,

@@ -1,4 +1,4 @@
-"""Balancer timing and move counts for 10,000 streams × 500 workers (issue 4, target ≤ 100 ms).
+"""Balancer timing and move counts for 10,000 streams × 500 workers (target ≤ 100 ms).
 
 Run: .venv/bin/python bench/bench_balancer.py [--streams 10000] [--workers 500] [--runs 7]
 """

@@ -1,4 +1,4 @@
-"""Incremental catalog snapshots (issue 12 §3): what a delta of +100 tracks costs a worker.
+"""Incremental catalog snapshots: what a delta of +100 tracks costs a worker.
 
     .venv/bin/python bench/bench_catalog_delta.py [--base 10000] [--added 100]
 

@@ -1,4 +1,4 @@
-"""Catalog scale benchmark (issue 12 §1): the recognition benchmark with 10k-100k tracks.
+"""Catalog scale benchmark: the recognition benchmark with 10k-100k tracks.
 
     .venv/bin/python bench/bench_catalog_scale.py [--sizes 10000 30000 100000]
 

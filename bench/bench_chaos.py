@@ -1,4 +1,4 @@
-"""Chaos benchmark: every fault scenario of the end-to-end suite, one table (issue 7, Measure).
+"""Chaos benchmark: every fault scenario of the end-to-end suite, one table.
 
 Run: .venv/bin/python bench/bench_chaos.py [--blackhole-s 120] [--only a,b] [--no-write]
 

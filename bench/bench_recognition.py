@@ -42,7 +42,7 @@ from bench import stations as S
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-recognition.md"
 REPO = Path(__file__).resolve().parent.parent
-#: The engine measured beside the current one ("before"): main when issue 14 began.
+#: The engine measured beside the current one ("before"): a commit given with --ref.
 REF_DEFAULT = "23e76e9"
 
 

@@ -15,7 +15,7 @@ queries ``bench_fill_*`` in airtrack/db/queries_reports.sql), starts a real
 * the same plays export as XLSX (constant-memory writer into a temporary file);
 * one station-month as CSV: median of 5 requests.
 
-Targets (issue 10): ≥ 50,000 rows/s, RSS growth ≤ 100 MB, one station-month ≤ 1 s.
+Targets: ≥ 50,000 rows/s, RSS growth ≤ 100 MB, one station-month ≤ 1 s.
 """
 
 from __future__ import annotations

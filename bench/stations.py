@@ -5,7 +5,7 @@ that package are corrupt).  That is fewer than 20 songs, so the long tracks are 
 distinct segments, each treated as its own catalog song.  Non-catalog material: 3 held-out
 hyperrogue tracks, time-reversed catalog songs, a pitch-shifted "cover", jingles and speech.
 
-Short catalog items (issue 14): six 10–30 s "ads"/station IDs, each a held-out track's
+Short catalog items: six 10–30 s "ads"/station IDs, each a held-out track's
 excerpt transposed away from it (so it cannot match that track's airings) under a synthetic
 voice.  Station E airs the royalty cases: back-to-back repeats, DJ rewinds, radio edits that
 jump forward, songs cut short, talk over a fading outro, and the short items alone or under
@@ -211,7 +211,7 @@ def _audible_end(mix: A.Audio, part: tuple[int, A.Audio], floor: float) -> float
 def _music_programme(
     spec: StationSpec, minutes: float, rng: np.random.Generator
 ) -> tuple[A.Audio, list[Airing], Parts]:
-    """Stations A-D: songs, jingles and DJ speech, as generated before issue 14."""
+    """Stations A-D: songs, jingles and DJ speech, as first generated."""
     rate = A.RATE
     parts: Parts = {}
     cat = [(s, _normalise(A.load(s.path))) for s in song_catalog()]
@@ -298,7 +298,7 @@ def _music_programme(
 def _edits_programme(
     minutes: float, rng: np.random.Generator
 ) -> tuple[A.Audio, list[Airing], Parts]:
-    """Station E: the royalty cases of issue 14, one after another, short items between.
+    """Station E: the royalty cases one after another, short items between.
 
     A back-to-back repeat and a DJ rewind are two airings; a radio edit that jumps forward
     is one airing; a song cut short (hard cut to talk or dead air) ends at the cut; talk

@@ -1,4 +1,4 @@
-"""``airtrack catalog reindex``: prints re-derived from stored peaks (issue 12 §4)."""
+"""``airtrack catalog reindex``: prints re-derived from stored peaks (docs/scaling.md)."""
 
 from __future__ import annotations
 

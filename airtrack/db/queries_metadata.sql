@@ -1,4 +1,4 @@
--- Named queries of the metadata cross-check (issue 11 §3): stream titles against heard plays.
+-- Named queries of the metadata cross-check (docs/metadata.md): stream titles against heard plays.
 
 -- name: metadata_titles
 -- Each title with the next one on its stream (where it stops holding). Titles from up to

@@ -1,4 +1,4 @@
--- Operations (issue 6): alerts, error patterns, failure events, diagnostics, health.
+-- Operations (docs/operations.md): alerts, error patterns, failure events, diagnostics, health.
 
 -- ---------------------------------------------------------------- alerts
 -- name: ops_alert_raise

@@ -1,4 +1,4 @@
--- Reports (issue 10 §3) and the paged play log. Every report query takes its streams as
+-- Reports (docs/reports.md) and the paged play log. Every report query takes its streams as
 -- parallel arrays (id, name, time zone, range start, range end in UTC): each station's
 -- range is its own local day boundaries, so one query serves stations in many zones.
 
@@ -138,7 +138,7 @@ FROM plays p
 JOIN streams s ON s.id = p.stream_id
 LEFT JOIN tracks t ON t.id = p.track_id
 WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
-  -- heard plays only, unless metadata-only ones are asked for (issue 11 §3)
+  -- heard plays only, unless metadata-only ones are asked for (docs/metadata.md)
   AND (p.source = 'fingerprint' OR %(with_metadata)s::boolean)
   AND (%(since)s::timestamptz IS NULL OR p.started_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR p.started_at < %(until)s)

@@ -64,7 +64,7 @@ def default_stations(n: int, seed: int, bitrate: int = 128_000) -> list[StationC
                 seed=seed * 1000 + i + 1,
                 programme=prog,
                 bitrate=bitrate,
-                # one station's playout writes Windows-1252 titles (issue 11 §3)
+                # one station's playout writes Windows-1252 titles, as some real servers do
                 icy_encoding="cp1252" if i == 1 else "utf-8",
             )
         )

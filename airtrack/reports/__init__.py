@@ -1,4 +1,4 @@
-"""Rights reports (issue 10 §3): plays, summary and coverage, in CSV, JSON or XLSX.
+"""Rights reports (docs/reports.md): plays, summary and coverage, in CSV, JSON or XLSX.
 
 Layers, imported one way:
 

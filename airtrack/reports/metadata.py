@@ -1,4 +1,4 @@
-"""The metadata cross-check as reports (issue 11 §3, docs/metadata.md).
+"""The metadata cross-check as reports (docs/metadata.md).
 
 ``metadata-check``: one row per airing with its class; ``metadata-wishlist``: the
 metadata-only titles ranked by airings across the stations asked for.

@@ -46,7 +46,7 @@ class WorkerSettings(BaseSettings):
         description="While on a backup URL, try the main URL again this often (seconds).",
     )
 
-    # -- worker and recognition policy (issue 13) ---------------------------
+    # -- worker and recognition policy ----------------------------------------
     # The worker's HTTP client to the orchestrator: one timeout per phase (httpx-style);
     # unset ones fall back to HTTP_TIMEOUT_S (R5.3). Breakers use BREAKER_* above.
     worker_connect_timeout_s: float | None = Field(
@@ -109,7 +109,7 @@ class WorkerSettings(BaseSettings):
         default=True,
         description=(
             "Ask Icecast/Shoutcast streams for in-band titles (Icy-MetaData: 1) and report "
-            "them for the metadata-check report (issue 11 §3)."
+            "them for the metadata-check report (docs/metadata.md)."
         ),
     )
     silence_rms: float = Field(

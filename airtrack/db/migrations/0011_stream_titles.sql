@@ -1,4 +1,4 @@
--- 0011 (issue 11 §3): in-band stream titles (ICY StreamTitle) and metadata-only plays.
+-- 0011: in-band stream titles (ICY StreamTitle) and metadata-only plays.
 -- A title is a change point: it holds from `at` until the stream's next title. Titles
 -- are fenced by epoch like plays (airtrack_record_titles, ownership.sql).
 CREATE TABLE stream_titles (

@@ -1,4 +1,4 @@
--- 0012 (issue 12 §4): each track's spectral peaks, so that prints can be re-derived from
+-- 0012: each track's spectral peaks, so that prints can be re-derived from
 -- the database alone when the hash layout changes (`airtrack catalog reindex`).
 CREATE TABLE track_peaks (
     track_id    bigint PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,

@@ -1,4 +1,4 @@
--- 0013 (issue 12 §3): the catalog as segments. The plan (which track ids each segment
+-- 0013: the catalog as segments. The plan (which track ids each segment
 -- holds, which ids are removed) lives here, so every replica names the same segments and
 -- workers see one catalog version whichever replica answers (docs/scaling.md).
 CREATE TABLE catalog_manifest (

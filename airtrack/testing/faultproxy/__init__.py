@@ -1,4 +1,4 @@
-"""A fault-injecting TCP proxy for chaos tests (issue 7): pass, blackhole, delay, reset.
+"""A fault-injecting TCP proxy for chaos tests: pass, blackhole, delay, reset.
 
 The proxy listens on 127.0.0.1 and forwards every connection to one upstream on 127.0.0.1.
 Its mode can be switched at run time and applies to new *and* existing connections:
