@@ -84,6 +84,11 @@ class Settings(WorkerSettings, FeatureSettings, ServiceSettings):
                 f"lease_ttl_s ({self.lease_ttl_s}): a worker must be heard again within its "
                 "lease once the orchestrator is back"
             )
+        if self.worker_stop_flush_s >= self.worker_shutdown_timeout_s:
+            raise ValueError(
+                f"worker_stop_flush_s ({self.worker_stop_flush_s}) must be shorter than "
+                f"worker_shutdown_timeout_s ({self.worker_shutdown_timeout_s})"
+            )
         if self.control_tick_s > self.heartbeat_interval_s:
             raise ValueError(
                 f"control_tick_s ({self.control_tick_s}) must not exceed "

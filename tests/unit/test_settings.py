@@ -49,6 +49,7 @@ def test_env_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
         ("AIRTRACK_ORCHESTRATOR_URL", "http://", "AIRTRACK_ORCHESTRATOR_URL"),
         ("AIRTRACK_WORKER_BREAKER_OPEN_S", "20", "at most half of lease_ttl_s"),
         ("AIRTRACK_LEADER_GRACE_LEASES", "0.5", "AIRTRACK_LEADER_GRACE_LEASES"),
+        ("AIRTRACK_WORKER_STOP_FLUSH_S", "10", "worker_shutdown_timeout_s"),
     ],
 )
 def test_invalid_values_fail_with_one_line(
