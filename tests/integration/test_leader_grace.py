@@ -1,4 +1,4 @@
-"""A leader that has just taken over expires no lease for a while (R1.2): it did not hear
+"""A leader that has just taken over expires no lease for a while (R5.2): it did not hear
 the heartbeats sent before it led. Real PostgreSQL, the real control loop campaigning
 for the leader lock, short leases in settings; the slow real-process version is in
 tests/e2e/test_orchestrator_restart_e2e.py."""
@@ -19,7 +19,7 @@ LEASE_S = 1.0
 async def test_new_leader_keeps_workers_it_did_not_hear_then_expires_the_silent(
     db_url: str, tmp_path: Path
 ) -> None:
-    """R1.2: an orchestrator outage longer than a lease costs a worker nothing when it is
+    """R5.2: an orchestrator outage longer than a lease costs a worker nothing when it is
     heard within the new leader's grace; a worker that stays silent is expired after it."""
     settings = fast_settings(tmp_path, lease_ttl_s=LEASE_S, inactive_after_s=30.0)
     async with orchestrator(db_url, settings) as orch:
