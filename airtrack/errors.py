@@ -26,7 +26,8 @@ AirtrackError
 │   └── SnapshotCorrupt        a snapshot download fails its checksum (retried, never loaded)
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
 ├── OrchestratorRejected   the orchestrator refused a request (4xx); retrying will not help
-└── WebhookError           a webhook endpoint request is invalid (bad URL, type, stream)
+├── WebhookError           a webhook endpoint request is invalid (bad URL, type, stream)
+└── HomeInUse              another worker process holds this worker's home (PID named)
 
 :func:`first_line` is the one way to turn an exception into a one-line message.
 """
@@ -157,6 +158,15 @@ class OrchestratorRejected(AirtrackError):
 
 class WebhookError(AirtrackError):
     """A webhook endpoint request is invalid (bad URL, unknown event type or stream)."""
+
+
+class HomeInUse(AirtrackError):
+    """Another process holds this worker's home (one worker process per home and id)."""
+
+    def __init__(self, message: str, *, pid: int | None) -> None:
+        super().__init__(message)
+        #: The process that holds the home, when its lock file names one.
+        self.pid = pid
 
 
 def first_line(exc: BaseException) -> str:

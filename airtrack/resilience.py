@@ -84,6 +84,17 @@ class CircuitBreaker:
                 return True
             return False
 
+    def probe_now(self) -> None:
+        """Let the next call through as a probe even if ``open_s`` has not passed.
+
+        For a call that must not wait out the open time: a worker's heartbeat (its
+        lease runs meanwhile) and its last outbox flush on stop. A probe already out
+        is not doubled; a closed breaker is left alone.
+        """
+        with self._lock:
+            if self._state is BreakerState.OPEN:
+                self._set(BreakerState.HALF_OPEN)
+
     def release_probe(self) -> None:
         """The call that was let through ended without a verdict (e.g. it was cancelled)."""
         with self._lock:

@@ -7,6 +7,11 @@ connection dies, so another replica takes over within one tick
 The leader also LISTENs on ``airtrack_tick`` so a join or a graceful leave
 is acted on at once instead of at the next tick (R1.1, R1.2).
 
+A replica that has just become leader (a start, a restart, a takeover) expires
+no lease and forces no handoff for ``leader_grace_s``: it did not hear the
+heartbeats sent before it led, and workers that kept capturing through an
+orchestrator outage must not lose their streams for it.
+
 Every change is a compare-and-set on one assignment row (expected owner,
 epoch and state), so a plan computed from a stale snapshot — or by a replica
 that has just lost leadership — can never give a stream two owners (R3.3).
@@ -40,6 +45,8 @@ log = get_logger("airtrack.orchestrator.control")
 class TickReport:
     """What one control tick did (for logs, tests and diagnostics)."""
 
+    #: This leader has just taken over: no lease expired, no handoff forced.
+    grace: bool = False
     suspect: list[str] = field(default_factory=list)
     inactive: list[str] = field(default_factory=list)
     completed: list[int] = field(default_factory=list)
@@ -97,6 +104,8 @@ class ControlLoop:
             self.leader_since = time.monotonic() if leader else None
             IS_LEADER.set(1 if leader else 0)
             log.info("leader.changed", replica=self.replica_id, leader=leader)
+            if leader:
+                log.info("leader.grace", replica=self.replica_id, seconds=self.grace_s())
 
     async def _wait(self, seconds: float, stop: asyncio.Event) -> None:
         """Sleep until the next tick, a NOTIFY (leader only) or stop."""
@@ -131,16 +140,28 @@ class ControlLoop:
         factor = self.settings.recovery_lease_factor if self._recovery() else 1.0
         return self.settings.lease_ttl_s * factor
 
+    def grace_s(self) -> float:
+        """How long a new leader expires nothing: the setting, and never less than a lease."""
+        return max(self.settings.leader_grace_s, self.lease_s())
+
+    def in_grace(self) -> bool:
+        """Whether this leader took over too recently to know who went silent."""
+        since = self.leader_since
+        return since is not None and time.monotonic() - since < self.grace_s()
+
     async def tick(self) -> TickReport:
-        report = TickReport()
+        report = TickReport(grace=self.in_grace())
         lease = self.lease_s()
-        report.suspect, report.inactive = await ownership.expire_workers(
-            self.db, lease_s=lease, inactive_s=self.settings.inactive_after_s
-        )
+        if not report.grace:
+            report.suspect, report.inactive = await ownership.expire_workers(
+                self.db, lease_s=lease, inactive_s=self.settings.inactive_after_s
+            )
         rows = await self._snapshot(lease)
         workers = await self.db.fetch("workers_list")
         live = {w["id"]: w for w in workers if w["state"] == "active"}
-        report.completed = await ownership.finish_handoffs(self.db, rows, set(live))
+        report.completed = await ownership.finish_handoffs(
+            self.db, rows, set(live), overdue=not report.grace
+        )
         if report.completed:
             rows = await self._snapshot(lease)
         await self._rebalance(rows, live, report)

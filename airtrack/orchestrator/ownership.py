@@ -210,12 +210,15 @@ def _cas(row: Row, kind: str, to: str | None) -> dict[str, Any]:
     }
 
 
-async def finish_handoffs(db: Database, rows: Sequence[Row], live: set[str]) -> list[int]:
-    """Complete revokes whose old owner is gone or overdue (revoke, then assign)."""
+async def finish_handoffs(
+    db: Database, rows: Sequence[Row], live: set[str], *, overdue: bool = True
+) -> list[int]:
+    """Complete revokes whose old owner is gone or (``overdue``) late (revoke, then assign)."""
     due = [
         r
         for r in rows
-        if r["state"] == "revoking" and (r["worker_id"] not in live or r["revoke_overdue"])
+        if r["state"] == "revoking"
+        and (r["worker_id"] not in live or (overdue and r["revoke_overdue"]))
     ]
     if not due:
         return []

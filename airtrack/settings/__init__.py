@@ -75,6 +75,20 @@ class Settings(WorkerSettings, FeatureSettings, ServiceSettings):
                 f"inactive_after_s ({self.inactive_after_s}) must not be shorter than "
                 f"lease_ttl_s ({self.lease_ttl_s})"
             )
+        if (
+            self.worker_breaker_open_s is not None
+            and self.worker_breaker_open_s > self.lease_ttl_s / 2
+        ):
+            raise ValueError(
+                f"worker_breaker_open_s ({self.worker_breaker_open_s}) must be at most half of "
+                f"lease_ttl_s ({self.lease_ttl_s}): a worker must be heard again within its "
+                "lease once the orchestrator is back"
+            )
+        if self.worker_stop_flush_s >= self.worker_shutdown_timeout_s:
+            raise ValueError(
+                f"worker_stop_flush_s ({self.worker_stop_flush_s}) must be shorter than "
+                f"worker_shutdown_timeout_s ({self.worker_shutdown_timeout_s})"
+            )
         if self.control_tick_s > self.heartbeat_interval_s:
             raise ValueError(
                 f"control_tick_s ({self.control_tick_s}) must not exceed "
@@ -95,6 +109,18 @@ class Settings(WorkerSettings, FeatureSettings, ServiceSettings):
     @property
     def pg_dir(self) -> Path:
         return self.home / "pg"
+
+    @property
+    def worker_breaker_open(self) -> float:
+        """How long the worker's breaker stays open: well inside a lease (see the setting)."""
+        if self.worker_breaker_open_s is not None:
+            return self.worker_breaker_open_s
+        return min(self.breaker_open_s, self.lease_ttl_s / 4)
+
+    @property
+    def leader_grace_s(self) -> float:
+        """How long a new leader expires no lease (LEADER_GRACE_LEASES × LEASE_TTL_S)."""
+        return self.leader_grace_leases * self.lease_ttl_s
 
     @model_validator(mode="after")
     def _check_worker_policy(self) -> Settings:

@@ -123,6 +123,13 @@ class ServiceSettings(BaseSettings):
         ge=0,
         description="A stream assigned less than this long ago is not moved voluntarily.",
     )
+    leader_grace_leases: float = Field(
+        default=1.0,
+        ge=1,
+        description="A replica that has just become leader (a start, a restart, a takeover) "
+        "expires no lease for this many LEASE_TTL_S: it did not hear the heartbeats sent "
+        "before, so an orchestrator outage shorter than that costs no worker its streams.",
+    )
 
     # --- network (R5.3, R5.4) ---------------------------------------------
     http_timeout_s: float = Field(default=30.0, gt=0, description="Network timeouts (R5.3).")
@@ -131,6 +138,13 @@ class ServiceSettings(BaseSettings):
     )
     breaker_open_s: float = Field(
         default=30.0, gt=0, description="How long an open breaker fails fast before probing."
+    )
+    worker_breaker_open_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a worker's breaker to the orchestrator fails fast before "
+        "probing; at most half of LEASE_TTL_S. Unset: BREAKER_OPEN_S, capped at a quarter of "
+        "LEASE_TTL_S. Heartbeats probe through an open breaker anyway.",
     )
     max_request_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest accepted HTTP request body."

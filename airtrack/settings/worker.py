@@ -81,6 +81,12 @@ class WorkerSettings(BaseSettings):
         gt=0,
         description="Budget for a worker's graceful stop: pipelines, outbox flush, deregister.",
     )
+    worker_stop_flush_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="On stop, how long a worker tries to deliver its queued plays and titles "
+        "once more, even with its breaker open; what stays is logged with the outbox path.",
+    )
     heartbeat_retry_base_s: float = Field(
         default=0.5,
         gt=0,

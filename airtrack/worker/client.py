@@ -5,7 +5,9 @@ jitter when the failure is the network's or the server's (all worker calls are
 idempotent: register by worker id, plays by key), and goes through a circuit
 breaker (R5.4) so a dead orchestrator is not hammered: while the breaker is
 open calls fail at once with :class:`OrchestratorUnavailable`, and one probe
-is let through after ``breaker_open_s``.
+is let through after ``breaker_open_s``. Register and heartbeat are probes
+themselves (one per heartbeat tick): the worker's lease runs while the breaker
+is open, so it must be heard again as soon as the orchestrator is back.
 
 Errors raised::
 
@@ -154,7 +156,7 @@ class OrchestratorClient:
             retry_base_s=settings.worker_retry_base_s,
             retry_cap_s=settings.worker_retry_cap_s,
             breaker_failures=settings.breaker_failures,
-            breaker_open_s=settings.breaker_open_s,
+            breaker_open_s=settings.worker_breaker_open,
             **kw,
         )
 
@@ -170,12 +172,16 @@ class OrchestratorClient:
 
     async def register(self, req: RegisterRequest) -> RegisterResponse:
         self.worker_id = self.worker_id or req.worker_id
-        resp = await self._call("POST", REGISTER_PATH, json=_dump(req))
+        resp = await self._call("POST", REGISTER_PATH, json=_dump(req), probe=True)
         return _parse(RegisterResponse, resp)
 
     async def heartbeat(self, worker_id: str, req: HeartbeatRequest) -> HeartbeatResponse:
         resp = await self._call(
-            "POST", HEARTBEAT_PATH.format(worker_id=worker_id), json=_dump(req), not_found_ok=True
+            "POST",
+            HEARTBEAT_PATH.format(worker_id=worker_id),
+            json=_dump(req),
+            not_found_ok=True,
+            probe=True,
         )
         if resp.status_code == UNKNOWN_WORKER:
             raise WorkerNotRegistered(f"orchestrator does not know worker {worker_id!r}")
@@ -304,10 +310,14 @@ class OrchestratorClient:
         not_found_ok: bool = False,
         conflict_ok: bool = False,
         retries: int | None = None,
+        probe: bool = False,
     ) -> httpx.Response:
+        """``probe``: an open breaker lets this call's first attempt through at once."""
         attempts = self.retries if retries is None else max(1, retries)
         last = ""
         for attempt in range(1, attempts + 1):
+            if probe and attempt == 1:
+                self.breaker.probe_now()
             if not self.breaker.allow():
                 raise OrchestratorUnavailable(
                     f"circuit open after repeated failures ({last or 'earlier calls'}); "
@@ -315,6 +325,9 @@ class OrchestratorClient:
                 )
             try:
                 resp = await self._http.request(method, path, json=json, headers=headers)
+            except asyncio.CancelledError:
+                self.breaker.release_probe()  # a cancelled probe must not wedge the breaker
+                raise
             except httpx.TransportError as exc:
                 self.breaker.record_failure()
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

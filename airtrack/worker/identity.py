@@ -1,15 +1,25 @@
-"""The worker's stable identity and its folder under ``AIRTRACK_HOME``."""
+"""The worker's stable identity and its folder under ``AIRTRACK_HOME``.
+
+One process per folder: :func:`lock_worker_home` holds an OS lock on
+``HOME/worker-<id>/worker.lock`` for the process's life. Two processes under one
+home and id would register as one worker; when one of them stopped it would
+deregister the id and take the other's streams (and its queued plays' epochs) away.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
 import socket
 from pathlib import Path
 
+from airtrack.errors import HomeInUse
 from airtrack.settings import Settings
+
+LOCK_FILE = "worker.lock"
 
 
 def resolve_worker_id(settings: Settings) -> str:
@@ -61,3 +71,42 @@ def worker_credential(settings: Settings, worker_id: str) -> str:
         fh.write(secret + "\n")
     os.replace(tmp, path)
     return secret
+
+
+class HomeLock:
+    """An exclusive ``flock`` on the worker's folder; the kernel drops it when the process
+    dies, however it dies, so a stale lock file never keeps a worker out."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def lock_worker_home(folder: Path) -> HomeLock:
+    """Hold ``folder`` for this process (its PID written in the lock file).
+
+    Raises :class:`HomeInUse`, naming the holder's PID, when another process holds it.
+    The descriptor is not inherited by the worker's child processes (ffmpeg).
+    """
+    path = folder / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        pid = int(text) if text.isdigit() else None
+        raise HomeInUse(
+            f"worker home {folder} is in use by process {pid if pid else '(unknown)'}: "
+            "one worker process per home and worker id; stop that one first, or give this "
+            "one its own AIRTRACK_HOME",
+            pid=pid,
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return HomeLock(path, fd)

@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from pathlib import Path
 
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
 from airtrack.worker.client import OrchestratorClient
-from airtrack.worker.identity import resolve_worker_id, worker_credential, worker_home
+from airtrack.worker.identity import (
+    lock_worker_home,
+    resolve_worker_id,
+    worker_credential,
+    worker_home,
+)
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
@@ -37,6 +43,20 @@ async def run_worker(
     """Run a worker until SIGTERM/SIGINT (or ``stop``); returns the process exit code."""
     worker_id = resolve_worker_id(settings)
     home = worker_home(settings, worker_id)
+    held = lock_worker_home(home)  # before anything is read or sent under this identity
+    try:
+        return await _run(settings, worker_id, home, stop, shutdown_timeout_s)
+    finally:
+        held.release()
+
+
+async def _run(
+    settings: Settings,
+    worker_id: str,
+    home: Path,
+    stop: asyncio.Event | None,
+    shutdown_timeout_s: float | None,
+) -> int:
     outbox = Outbox(home / "outbox.sqlite")
     client = OrchestratorClient.from_settings(
         settings,

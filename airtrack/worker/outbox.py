@@ -179,6 +179,14 @@ class Outbox:
             (n,) = self._db.execute("SELECT COUNT(*) FROM plays").fetchone()
             return int(n)
 
+    def count_by_stream(self) -> dict[int, int]:
+        """Queued plays per stream id."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream_id, COUNT(*) FROM plays GROUP BY stream_id ORDER BY stream_id"
+            ).fetchall()
+        return {int(sid): int(n) for sid, n in rows}
+
 
 def title_key(stream_id: int, epoch: int, at: datetime, title: str | None) -> str:
     """Deterministic idempotency key of one title change as this worker heard it."""

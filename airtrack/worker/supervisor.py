@@ -45,6 +45,7 @@ from airtrack.worker.pipeline import MatcherFactory, PipelineConfig, StreamPipel
 from airtrack.worker.reconcile import RunningInfo, agrees, reconcile
 from airtrack.worker.segment_sync import ABSENT, SegmentSync
 from airtrack.worker.sender import OutboxSender
+from airtrack.worker.stop_flush import flush_on_stop, log_queued, queued_at_stop
 
 log = get_logger(__name__)
 
@@ -263,6 +264,7 @@ class Supervisor:
                 log.warning("local_mode", on=True, reason=reason, streams=len(self.pipelines))
             else:
                 log.info("local_mode", on=False, outbox_pending=len(self.outbox))
+                self.sender.wake()  # the orchestrator is back: what waited goes now
 
     # --- desired vs running ---------------------------------------------------
 
@@ -344,6 +346,9 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Stop pipelines, flush the outbox, deregister — all within the shutdown budget.
 
+        The flush is tried even with the breaker open (one probe, ``worker_stop_flush_s``);
+        what stays queued is logged with the outbox's path (:mod:`.stop_flush`).
+
         Plays and titles are flushed *before* deregistering: deregistration moves the
         streams at once (new epochs), after which they would be refused as stale.
         """
@@ -356,37 +361,26 @@ class Supervisor:
             p.stop()
         budget = max(0.1, (deadline - time.monotonic()) * 0.4)
         await asyncio.to_thread(_join_all, pipes, budget)
-        flushed = 0
-        while time.monotonic() < deadline - 1.0 and not self.local_mode:
-            try:
-                n = await asyncio.wait_for(
-                    self.sender.send_round(), deadline - time.monotonic() - 1.0
-                )
-            except TimeoutError:
-                break
-            if n <= 0:
-                break
-            flushed += n
+        flushed = await flush_on_stop(self.sender, self.client, self.settings, deadline)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 self.client.deregister(self.worker_id, retries=1),
                 max(0.1, deadline - time.monotonic()),
             )
         await self.client.aclose()
-        pending = _safe_len(self.outbox)
+        queued = queued_at_stop(self.outbox)
+        log_queued(queued)
         if all(not p.alive for p in pipes):
             self.outbox.close()
-        log.info("worker_stopped", flushed=flushed, outbox_pending=pending)
+        log.info(
+            "worker_stopped",
+            flushed=flushed,
+            outbox_pending=queued.get("plays", -1),
+            titles_pending=queued.get("titles", -1),
+        )
 
 
 def _join_all(pipes: list[StreamPipeline], budget: float) -> None:
     end = time.monotonic() + budget
     for p in pipes:
         p.join(max(0.0, end - time.monotonic()))
-
-
-def _safe_len(outbox: Outbox) -> int:
-    try:
-        return len(outbox)
-    except Exception:
-        return -1

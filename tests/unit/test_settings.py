@@ -47,6 +47,9 @@ def test_env_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
         ("AIRTRACK_ORCHESTRATOR_URL", "ftp://x", "AIRTRACK_ORCHESTRATOR_URL"),
         ("AIRTRACK_ORCHESTRATOR_URL", "127.0.0.1:8750", "http:// or https://"),
         ("AIRTRACK_ORCHESTRATOR_URL", "http://", "AIRTRACK_ORCHESTRATOR_URL"),
+        ("AIRTRACK_WORKER_BREAKER_OPEN_S", "20", "at most half of lease_ttl_s"),
+        ("AIRTRACK_LEADER_GRACE_LEASES", "0.5", "AIRTRACK_LEADER_GRACE_LEASES"),
+        ("AIRTRACK_WORKER_STOP_FLUSH_S", "10", "worker_shutdown_timeout_s"),
     ],
 )
 def test_invalid_values_fail_with_one_line(
@@ -117,3 +120,13 @@ def test_read_commands_refuse_to_invent_an_empty_database(tmp_path: Path) -> Non
         assert proc.returncode == 1, (argv, proc.stdout, proc.stderr)
         assert "no airtrack database here" in proc.stderr
     assert not (tmp_path / "nowhere" / "pg").exists()
+
+
+def test_worker_breaker_opens_for_well_under_a_lease() -> None:
+    """A worker must be heard again within its lease after an orchestrator outage: its
+    breaker's open time defaults to BREAKER_OPEN_S capped at a quarter of the lease."""
+    s = load_settings()
+    assert s.worker_breaker_open == s.lease_ttl_s / 4 < s.breaker_open_s
+    assert load_settings(breaker_open_s=2).worker_breaker_open == 2
+    assert load_settings(worker_breaker_open_s=15).worker_breaker_open == 15
+    assert s.leader_grace_s == s.lease_ttl_s

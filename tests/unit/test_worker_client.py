@@ -52,11 +52,33 @@ async def test_gives_up_after_retries_then_breaker_fails_fast_and_probes_back() 
         assert c.breaker.state is BreakerState.OPEN and len(orch.calls) == 3
         t0 = time.monotonic()
         with pytest.raises(OrchestratorUnavailable, match="circuit open"):
-            await c.heartbeat("w1", HeartbeatRequest())
+            await c.send_plays([_play("key-0001")])
         assert time.monotonic() - t0 < 0.05 and len(orch.calls) == 3, "no request while open"
         orch.fail_next = 0
         await asyncio.sleep(0.35)
-        await c.register(RegisterRequest(worker_id="w1", capacity=1))  # the probe
+        await c.send_plays([_play("key-0001")])  # the probe
+        assert c.breaker.state is BreakerState.CLOSED
+        await c.aclose()
+
+
+async def test_heartbeat_probes_through_an_open_breaker_once_per_call() -> None:
+    """The worker's lease runs while its breaker is open: every heartbeat is one probe, so
+    the worker is heard as soon as the orchestrator is back, not after the open time."""
+    with FakeOrchestrator() as orch:
+        orch.fail_next = 100
+        c = _client(orch.url, breaker_failures=3, breaker_open_s=3600)
+        with pytest.raises(OrchestratorUnavailable, match="503"):
+            await c.heartbeat("w1", HeartbeatRequest())
+        assert c.breaker.state is BreakerState.OPEN and len(orch.calls) == 3
+        with pytest.raises(OrchestratorUnavailable):
+            await c.heartbeat("w1", HeartbeatRequest())
+        assert len(orch.calls) == 4, "one probe, not the whole retry series"
+        assert c.breaker.state is BreakerState.OPEN
+        with pytest.raises(OrchestratorUnavailable, match="circuit open"):
+            await c.send_plays([_play("key-0001")])  # other calls still fail fast
+        assert len(orch.calls) == 4
+        orch.fail_next = 0
+        await c.heartbeat("w1", HeartbeatRequest())  # back: heard at once
         assert c.breaker.state is BreakerState.CLOSED
         await c.aclose()
 
