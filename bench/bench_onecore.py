@@ -62,7 +62,10 @@ def run_pinned(cmds: list[list[str]], env: dict[str, str] | None = None) -> tupl
     """(CPU s, wall s) of running ``cmds`` one after the other, each pinned to core 0."""
     c0, t0 = _children_cpu(), time.perf_counter()
     for cmd in cmds:
-        subprocess.run([*PIN, *cmd], env=env, check=True, stdout=subprocess.DEVNULL)
+        # cwd: ``python -m`` puts it first on sys.path, before the tree in PYTHONPATH
+        subprocess.run(
+            [*PIN, *cmd], env=env, check=True, stdout=subprocess.DEVNULL, cwd=tempfile.gettempdir()
+        )
     return _children_cpu() - c0, time.perf_counter() - t0
 
 

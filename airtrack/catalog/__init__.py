@@ -10,26 +10,64 @@
 
 from __future__ import annotations
 
-from airtrack.catalog.files import Candidate, FileResult, IngestSummary, discover
-from airtrack.catalog.ingest import ingest
-from airtrack.catalog.recognise import (
-    Identified,
-    ScanPlay,
-    describe_match,
-    describe_plays,
-    identify_clip,
-    scan_plays,
-)
-from airtrack.catalog.snapshot import Snapshot, ensure_snapshot, load_index, snapshot_dir
-from airtrack.catalog.store import (
-    ENGINE,
-    TrackRow,
-    add_track,
-    catalog_revision,
-    list_tracks,
-    remove_track,
-    tracks_by_ids,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airtrack.catalog.files import Candidate, FileResult, IngestSummary, discover
+    from airtrack.catalog.ingest import ingest
+    from airtrack.catalog.recognise import (
+        Identified,
+        ScanPlay,
+        describe_match,
+        describe_plays,
+        identify_clip,
+        scan_plays,
+    )
+    from airtrack.catalog.snapshot import Snapshot, ensure_snapshot, load_index, snapshot_dir
+    from airtrack.catalog.store import (
+        ENGINE,
+        TrackRow,
+        add_track,
+        catalog_revision,
+        list_tracks,
+        remove_track,
+        tracks_by_ids,
+    )
+
+# Names are loaded on first use: ``scan`` reads a cached snapshot with files.py and
+# recognise.py alone, without the database driver that store.py and ingest.py load.
+_WHERE = {
+    "files": ("Candidate", "FileResult", "IngestSummary", "discover"),
+    "ingest": ("ingest",),
+    "recognise": (
+        "Identified",
+        "ScanPlay",
+        "describe_match",
+        "describe_plays",
+        "identify_clip",
+        "scan_plays",
+    ),
+    "snapshot": ("Snapshot", "ensure_snapshot", "load_index", "snapshot_dir"),
+    "store": (
+        "ENGINE",
+        "TrackRow",
+        "add_track",
+        "catalog_revision",
+        "list_tracks",
+        "remove_track",
+        "tracks_by_ids",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"airtrack.catalog.{module}"), name)
+
 
 __all__ = [
     "ENGINE",

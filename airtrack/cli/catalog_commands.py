@@ -132,8 +132,13 @@ def identify(clip: str, json: JsonFlag = False) -> None:
 
 
 @handle_errors
-def scan(recording: str, json: JsonFlag = False) -> None:
-    """Plays found in a long recording."""
-    from . import catalog
+def scan(
+    recordings: Annotated[
+        list[str], typer.Argument(help="Recordings: files or folders (recursive).")
+    ],
+    json: JsonFlag = False,
+) -> None:
+    """Plays found in long recordings, file by file (many files: one process, one index)."""
+    from . import scanning
 
-    catalog.scan(recording, json)
+    scanning.scan(recordings, json)
