@@ -34,6 +34,7 @@ __all__ = [
     "describe_match",
     "describe_plays",
     "identify_clip",
+    "join_match",
     "join_plays",
     "scan_plays",
     "scan_recording",
@@ -171,12 +172,19 @@ async def describe_match(db: Database, match: Play) -> Identified:
     from airtrack.catalog.store import tracks_by_ids
 
     rows: dict[int, TrackRow] = await tracks_by_ids(db, [match.track_id])
-    row = rows.get(match.track_id)
+    return join_match(match, {i: (r.title, r.artist, r.source) for i, r in rows.items()})
+
+
+def join_match(
+    match: Play, tracks: Mapping[int, tuple[str | None, str | None, str | None]]
+) -> Identified:
+    """``match`` with (title, artist, source) of its track."""
+    title, artist, source = tracks.get(match.track_id, (None, None, None))
     return Identified(
         match.track_id,
-        row.title if row else None,
-        row.artist if row else None,
-        row.source if row else None,
+        title,
+        artist,
+        source,
         match.offset_s,
         match.confidence,
         match.speed,

@@ -6,7 +6,6 @@ only when stderr is a terminal.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -20,7 +19,7 @@ from airtrack.db import Database
 from airtrack.localtime import show_time
 from airtrack.settings import Settings
 
-from ._common import Display, err, fail, print_table, run_async, settings_from, with_db
+from ._common import Display, fail, print_table, run_async, settings_from, with_db
 from ._output import duration as _duration
 from ._output import print_json as _print_json
 from ._output import progress as _progress
@@ -30,7 +29,6 @@ from .remote import AdminClient, is_remote
 
 T = TypeVar("T")
 
-EXIT_NO_MATCH = 1
 EXIT_INTERRUPTED = 130  # run_async's exit on Ctrl-C
 
 
@@ -182,35 +180,3 @@ def remove(track_id: int, *, force: bool = False) -> None:
 
 
 # -- identify / scan ---------------------------------------------------------------------
-
-
-def identify(clip: str, as_json: bool) -> None:
-    from airtrack.catalog.recognise import Identified, describe_match, identify_clip
-    from airtrack.catalog.snapshot import load_index
-
-    settings = settings_from()
-
-    async def go(db: Database) -> Identified | None:
-        index, _ = await load_index(db, settings)
-        if index.n_tracks == 0:
-            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
-        match = await asyncio.to_thread(identify_clip, clip, index)
-        return None if match is None else await describe_match(db, match)
-
-    found = _with_db(settings, go)
-    if found is None:
-        if as_json:
-            _print_json(None)
-        else:
-            _say("no match")
-        raise typer.Exit(EXIT_NO_MATCH)
-    if as_json:
-        _print_json(found.to_json())
-        return
-    who = " – ".join(x for x in (found.artist, found.title) if x) or "(untitled)"
-    _say(f"#{found.track_id} {who}")
-    _say(f"  source:     {found.source}")
-    _say(f"  offset:     {found.offset:.1f} s into the track")
-    _say(f"  confidence: {found.confidence:.2f}")
-    if abs(found.speed - 1.0) > 1e-6:
-        _say(f"  speed:      {found.speed:.2f}×")

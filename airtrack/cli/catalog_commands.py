@@ -126,9 +126,9 @@ def catalog_reindex(
 @handle_errors
 def identify(clip: str, json: JsonFlag = False) -> None:
     """Best catalog match for a clip, or "no match" (exit 1)."""
-    from . import catalog
+    from . import scanning
 
-    catalog.identify(clip, json)
+    scanning.identify(clip, json)
 
 
 @handle_errors

@@ -1,4 +1,5 @@
-"""``airtrack scan``: the plays in recordings, one file or a whole archive in one process.
+"""``airtrack scan`` and ``identify``: recordings (one file or a whole archive in one
+process) and clips against the catalog.
 
 The index loads once for every file.  When the scan card (:mod:`airtrack.catalog.card`)
 shows that the embedded database still holds the catalog it describes, no database is
@@ -28,12 +29,13 @@ from ._common import err, print_table, run_async, settings_from, with_db
 from ._output import duration, print_json, progress, safe, say
 
 if TYPE_CHECKING:
-    from airtrack.catalog.recognise import ScanPlay
+    from airtrack.catalog.recognise import Identified, ScanPlay
     from airtrack.db import Database
     from airtrack.fingerprint import Index, Play
     from airtrack.settings import Settings
 
 EXIT_FAILED = 1
+EXIT_NO_MATCH = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -184,3 +186,55 @@ def _table(plays: list[ScanPlay]) -> Table:
             safe(p.source or ""),
         )
     return table
+
+
+def identify(clip: str, as_json: bool) -> None:
+    """The best catalog match of ``clip``, or "no match" (exit 1)."""
+    from airtrack.catalog.card import current_card
+
+    settings = settings_from()
+    card = None if _remote() else current_card(settings)
+    if card is not None:
+        from airtrack.catalog.recognise import identify_clip, join_match
+        from airtrack.fingerprint import Index
+
+        index = Index.load(card.snapshot)
+        if index.n_tracks == 0:
+            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+        try:
+            match = identify_clip(clip, index)
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        found = None if match is None else join_match(match, card.tracks)
+    else:
+        found = run_async(with_db(settings, lambda db: _identify_with_db(db, settings, clip)))
+    if found is None:
+        if as_json:
+            print_json(None)
+        else:
+            say("no match")
+        raise typer.Exit(EXIT_NO_MATCH)
+    if as_json:
+        print_json(found.to_json())
+        return
+    who = " – ".join(x for x in (found.artist, found.title) if x) or "(untitled)"
+    say(f"#{found.track_id} {who}")
+    say(f"  source:     {found.source}")
+    say(f"  offset:     {found.offset:.1f} s into the track")
+    say(f"  confidence: {found.confidence:.2f}")
+    if abs(found.speed - 1.0) > 1e-6:
+        say(f"  speed:      {found.speed:.2f}×")
+
+
+async def _identify_with_db(db: Database, settings: Settings, clip: str) -> Identified | None:
+    from airtrack.catalog.card import write_card
+    from airtrack.catalog.recognise import describe_match, identify_clip
+    from airtrack.catalog.snapshot import load_index
+
+    index, snapshot = await load_index(db, settings)
+    if index.n_tracks == 0:
+        err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+    match = await asyncio.to_thread(identify_clip, clip, index)
+    found = None if match is None else await describe_match(db, match)
+    await write_card(db, settings, snapshot)
+    return found

@@ -221,8 +221,8 @@ def embedded_cli(private_home: Path, tmp_path: Path) -> Iterator[Cli]:
 def test_scan_with_a_current_card_touches_no_database(
     embedded_cli: Cli, station: list[tuple[int, float]]
 ) -> None:
-    """A scan of an unchanged catalog starts no database; a catalog or metadata change is
-    seen by the next scan."""
+    """A scan or identify of an unchanged catalog starts no database; a catalog or
+    metadata change is seen by the next one."""
     cli = embedded_cli
     specs = demo_catalog(3)
     later = cli.cwd / "later"
@@ -242,6 +242,8 @@ def test_scan_with_a_current_card_touches_no_database(
     paths = [str(poison), *filter(None, [cli.env.get("PYTHONPATH")])]
     offline = Cli(cli.cwd, {**cli.env, "PYTHONPATH": os.pathsep.join(paths)})
     assert offline.json("scan", "rec.mp3") == first
+    hit = offline("identify", "unknown.mp3")
+    assert hit.returncode == 1 and hit.stdout.strip() == "no match"  # answered, no database
 
     assert cli("catalog", "add", "later/").returncode == 0  # the catalog changes
     stale = offline("scan", "rec.mp3", "--json")
@@ -251,6 +253,8 @@ def test_scan_with_a_current_card_touches_no_database(
     order = (specs[0], specs[1], specs[2], specs[0])
     assert [p["title"] for p in grown] == [s.title for s in order]
     assert offline.json("scan", "rec.mp3") == grown
+    clip = offline.json("identify", "clip.mp3")  # the third song, added since: known now
+    assert isinstance(clip, dict) and clip["title"] == specs[2].title, clip
 
     edited = cli("catalog", "edit", str(grown[1]["track_id"]), "--title", "Renamed")
     assert edited.returncode == 0, edited.stderr  # metadata only: the revision may not move
