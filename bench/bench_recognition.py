@@ -44,6 +44,8 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS-recognition.md"
 REPO = Path(__file__).resolve().parent.parent
 #: The engine measured beside the current one ("before"): a commit given with --ref.
 REF_DEFAULT = "23e76e9"
+#: Heading from which RESULTS keeps the hand-run one-core tables when this script rewrites it
+ONE_CORE = "## One core"
 
 
 @dataclass
@@ -435,10 +437,14 @@ def main() -> None:
     cmd = "python bench/bench_recognition.py" + (" --quick" if args.quick else "")
     cmd += f" --reps {args.reps}" + (f" --ref {args.ref}" if args.ref else "")
     cmd += (" --stations " + " ".join(args.stations)) if args.stations else ""
+    # the one-core sections (bench_onecore.py, bench_scan_profile.py) are kept as they are
+    kept = RESULTS.read_text() if RESULTS.exists() else ""
+    kept = kept[kept.index(ONE_CORE) :] if ONE_CORE in kept else ""
     RESULTS.write_text(
         f"# Recognition benchmark ({mode})\n\nCommand: `{cmd}`  (engine rate {SAMPLE_RATE} Hz)\n\n"
         + text
         + "\n"
+        + ("\n" + kept if kept else "")
     )
 
 

@@ -8,12 +8,11 @@ rows are joined afterwards, so the output carries the ``source`` given to ``cata
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from airtrack.catalog.files import truncated
-from airtrack.catalog.store import TrackRow, tracks_by_ids
-from airtrack.db import Database
 from airtrack.errors import AudioError
 from airtrack.fingerprint import (
     Index,
@@ -25,12 +24,18 @@ from airtrack.fingerprint import (
     plays_from_events,
 )
 
+if TYPE_CHECKING:  # the database driver loads only when a command asks the database
+    from airtrack.catalog.store import TrackRow
+    from airtrack.db import Database
+
 __all__ = [
     "Identified",
     "ScanPlay",
     "describe_match",
     "describe_plays",
     "identify_clip",
+    "join_match",
+    "join_plays",
     "scan_plays",
     "scan_recording",
 ]
@@ -141,21 +146,20 @@ def scan_recording(
 
 async def describe_plays(db: Database, plays: list[Play]) -> list[ScanPlay]:
     """Join catalog rows; sorted by start (a track removed meanwhile keeps its id only)."""
+    from airtrack.catalog.store import tracks_by_ids
+
     rows = await tracks_by_ids(db, (p.track_id for p in plays))
+    return join_plays(plays, {i: (r.title, r.artist, r.source) for i, r in rows.items()})
+
+
+def join_plays(
+    plays: list[Play], tracks: Mapping[int, tuple[str | None, str | None, str | None]]
+) -> list[ScanPlay]:
+    """``plays`` with (title, artist, source) of each track, sorted by start."""
     out = []
     for p in sorted(plays, key=lambda p: (p.start_s, p.track_id)):
-        row = rows.get(p.track_id)
-        out.append(
-            ScanPlay(
-                p.track_id,
-                row.title if row else None,
-                row.artist if row else None,
-                row.source if row else None,
-                p.start_s,
-                p.end_s,
-                p.confidence,
-            )
-        )
+        title, artist, source = tracks.get(p.track_id, (None, None, None))
+        out.append(ScanPlay(p.track_id, title, artist, source, p.start_s, p.end_s, p.confidence))
     return out
 
 
@@ -165,13 +169,22 @@ def identify_clip(path: str | os.PathLike[str], index: Index) -> Play | None:
 
 
 async def describe_match(db: Database, match: Play) -> Identified:
+    from airtrack.catalog.store import tracks_by_ids
+
     rows: dict[int, TrackRow] = await tracks_by_ids(db, [match.track_id])
-    row = rows.get(match.track_id)
+    return join_match(match, {i: (r.title, r.artist, r.source) for i, r in rows.items()})
+
+
+def join_match(
+    match: Play, tracks: Mapping[int, tuple[str | None, str | None, str | None]]
+) -> Identified:
+    """``match`` with (title, artist, source) of its track."""
+    title, artist, source = tracks.get(match.track_id, (None, None, None))
     return Identified(
         match.track_id,
-        row.title if row else None,
-        row.artist if row else None,
-        row.source if row else None,
+        title,
+        artist,
+        source,
         match.offset_s,
         match.confidence,
         match.speed,

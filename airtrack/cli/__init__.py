@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import typer
+from typer.core import TyperGroup
 
-from . import admin
 from ._common import Display, JsonFlag, handle_errors, is_tty, out, run_async, settings_from
 from .catalog_commands import catalog_app, identify, scan
-from .streams_commands import streams_app
-from .webhooks import app as webhooks_app
+
+
+class _LazyGroups(TyperGroup):
+    """The ``airtrack`` group; the sub-groups named in ``LAZY`` are imported when used.
+
+    Their modules load the database driver and the API models: a command that needs
+    neither (``scan``, ``identify``) starts without them.  Each is registered under its
+    name with an empty placeholder, so ``--help`` lists it in the same place.
+    """
+
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {
+        "streams": ("airtrack.cli.streams_commands", "streams_app"),
+        "webhooks": ("airtrack.cli.webhooks", "app"),
+    }
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        where = self.LAZY.get(cmd_name)
+        if where is not None and getattr(self.commands.get(cmd_name), "lazy", False):
+            real = typer.main.get_command(getattr(importlib.import_module(where[0]), where[1]))
+            real.name = cmd_name
+            self.commands[cmd_name] = real
+        return super().get_command(ctx, cmd_name)
+
+
+def _placeholder(name: str) -> typer.Typer:
+    sub = typer.Typer(name=name, cls=_Placeholder)
+    sub.command()(lambda: None)
+    return sub
+
+
+class _Placeholder(TyperGroup):
+    lazy = True
+
 
 app = typer.Typer(
     name="airtrack",
@@ -19,6 +52,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_LazyGroups,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -29,10 +63,10 @@ report_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(report_app, name="report")
-app.add_typer(streams_app, name="streams")
+app.add_typer(_placeholder("streams"), name="streams")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
-app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(_placeholder("webhooks"), name="webhooks")
 app.command()(identify)
 app.command()(scan)
 
@@ -58,11 +92,13 @@ def main_options(
     ] = False,
 ) -> None:
     """Broadcast monitoring: log every song that airs on your stations."""
-    from .remote import force_local
-
     Display.verbose = verbose
     Display.utc = utc
-    force_local(local)
+    # remote.py loads the HTTP client and the API models: import it only when it matters
+    if local or "airtrack.cli.remote" in sys.modules:
+        from .remote import force_local
+
+        force_local(local)
 
 
 @app.command()
@@ -154,6 +190,8 @@ def plays(
     ] = False,
 ) -> None:
     """Plays logged, newest first."""
+    from . import admin
+
     admin.plays_list(
         settings_from(),
         stream,
@@ -219,6 +257,8 @@ for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishli
 @handle_errors
 def status() -> None:
     """Workers, streams, alerts at a glance."""
+    from . import admin
+
     admin.status(settings_from())
 
 

@@ -6,25 +6,12 @@ only when stderr is a terminal.
 
 from __future__ import annotations
 
-import asyncio
-import json as jsonlib
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from airtrack.catalog.files import IngestSummary
@@ -32,103 +19,21 @@ from airtrack.db import Database
 from airtrack.localtime import show_time
 from airtrack.settings import Settings
 
-from ._common import Display, err, fail, out, print_table, run_async, settings_from, with_db
+from ._common import Display, fail, print_table, run_async, settings_from, with_db
+from ._output import duration as _duration
+from ._output import print_json as _print_json
+from ._output import progress as _progress
+from ._output import safe as _safe
+from ._output import say as _say
 from .remote import AdminClient, is_remote
 
 T = TypeVar("T")
 
-EXIT_NO_MATCH = 1
 EXIT_INTERRUPTED = 130  # run_async's exit on Ctrl-C
-
-
-def _safe(text: object) -> str:
-    """Printable text: file names may hold bytes that are not UTF-8."""
-    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _say(text: str, *, style: str | None = None) -> None:
-    out.print(_safe(text), markup=False, highlight=False, soft_wrap=True, style=style)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = round(seconds)
-    return (
-        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
 
 
 def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
     return run_async(with_db(settings, fn))
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(jsonlib.dumps(value, ensure_ascii=False, indent=2) + "\n")
-    sys.stdout.flush()
-
-
-class _Bar:
-    """A progress bar on stderr when it is a terminal; ``say`` prints a result line.
-
-    Not a terminal (a log, a pipe): ``tick`` writes a progress line to stderr at most
-    every ``catalog_progress_line_s`` seconds instead, so a long batch shows it is alive.
-    """
-
-    def __init__(self, progress: Progress | None, task: TaskID | None, every_s: float) -> None:
-        self._progress = progress
-        self._task = task
-        self._every_s = every_s
-        self._last_tick = time.monotonic()
-
-    def advance_to(self, completed: float) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=completed)
-
-    def set_total(self, total: float | None) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, total=total)
-
-    def describe(self, text: str) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, description=text)
-
-    def tick(self, line: str, *, force: bool = False) -> None:
-        if self._progress is not None:
-            return
-        now = time.monotonic()
-        if force or now - self._last_tick >= self._every_s:
-            self._last_tick = now
-            err.print(_safe(line), markup=False, highlight=False, soft_wrap=True)
-
-    def say(self, text: str, *, style: str | None = None) -> None:
-        if self._progress is not None and out.is_terminal:
-            # both on the terminal: print above the bar instead of through it
-            self._progress.console.print(
-                _safe(text), markup=False, highlight=False, soft_wrap=True, style=style
-            )
-        else:
-            _say(text, style=style)
-
-
-@contextmanager
-def _progress(
-    description: str, total: float | None, *, counts: bool, every_s: float = 10.0
-) -> Iterator[_Bar]:
-    if not err.is_terminal:
-        yield _Bar(None, None, every_s)
-        return
-    columns = [
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn() if counts else TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    with Progress(
-        *columns, console=err, transient=True, redirect_stdout=False, redirect_stderr=False
-    ) as progress:
-        yield _Bar(progress, progress.add_task(description, total=total), every_s)
 
 
 # -- catalog add -------------------------------------------------------------------------
@@ -275,86 +180,3 @@ def remove(track_id: int, *, force: bool = False) -> None:
 
 
 # -- identify / scan ---------------------------------------------------------------------
-
-
-def identify(clip: str, as_json: bool) -> None:
-    from airtrack.catalog.recognise import Identified, describe_match, identify_clip
-    from airtrack.catalog.snapshot import load_index
-
-    settings = settings_from()
-
-    async def go(db: Database) -> Identified | None:
-        index, _ = await load_index(db, settings)
-        if index.n_tracks == 0:
-            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
-        match = await asyncio.to_thread(identify_clip, clip, index)
-        return None if match is None else await describe_match(db, match)
-
-    found = _with_db(settings, go)
-    if found is None:
-        if as_json:
-            _print_json(None)
-        else:
-            _say("no match")
-        raise typer.Exit(EXIT_NO_MATCH)
-    if as_json:
-        _print_json(found.to_json())
-        return
-    who = " – ".join(x for x in (found.artist, found.title) if x) or "(untitled)"
-    _say(f"#{found.track_id} {who}")
-    _say(f"  source:     {found.source}")
-    _say(f"  offset:     {found.offset:.1f} s into the track")
-    _say(f"  confidence: {found.confidence:.2f}")
-    if abs(found.speed - 1.0) > 1e-6:
-        _say(f"  speed:      {found.speed:.2f}×")
-
-
-def scan(recording: str, as_json: bool) -> None:
-    from airtrack.catalog.recognise import ScanPlay, describe_plays, scan_recording
-    from airtrack.catalog.snapshot import load_index
-    from airtrack.errors import AudioError
-    from airtrack.fingerprint import probe_duration
-
-    settings = settings_from()
-    try:
-        total = probe_duration(recording)
-    except AudioError:
-        total = None  # decode() below reports the real problem
-
-    async def go(db: Database) -> list[ScanPlay]:
-        index, _ = await load_index(db, settings)
-        if index.n_tracks == 0:
-            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
-        with _progress("scanning", total, counts=False) as bar:
-            found = await asyncio.to_thread(
-                scan_recording, recording, index, on_progress=bar.advance_to
-            )
-        if (damage := found.damage(total)) is not None:
-            # stderr: --json output stays parseable, and the warning is never missed
-            err.print(
-                f"airtrack: warning: {_safe(recording)}: {damage}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-        return await describe_plays(db, found.plays)
-
-    plays = _with_db(settings, go)
-    if as_json:
-        _print_json([p.to_json() for p in plays])
-        return
-    if not plays:
-        _say("no catalog songs found")
-        return
-    table = Table("start", "end", "id", "title", "artist", "confidence", "source", box=None)
-    for p in plays:
-        table.add_row(
-            _duration(p.start),
-            _duration(p.end),
-            str(p.track_id),
-            _safe(p.title or ""),
-            _safe(p.artist or ""),
-            f"{p.confidence:.2f}",
-            _safe(p.source or ""),
-        )
-    print_table(table)

@@ -126,14 +126,19 @@ def catalog_reindex(
 @handle_errors
 def identify(clip: str, json: JsonFlag = False) -> None:
     """Best catalog match for a clip, or "no match" (exit 1)."""
-    from . import catalog
+    from . import scanning
 
-    catalog.identify(clip, json)
+    scanning.identify(clip, json)
 
 
 @handle_errors
-def scan(recording: str, json: JsonFlag = False) -> None:
-    """Plays found in a long recording."""
-    from . import catalog
+def scan(
+    recordings: Annotated[
+        list[str], typer.Argument(help="Recordings: files or folders (recursive).")
+    ],
+    json: JsonFlag = False,
+) -> None:
+    """Plays found in long recordings, file by file (many files: one process, one index)."""
+    from . import scanning
 
-    catalog.scan(recording, json)
+    scanning.scan(recordings, json)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from ._common import settings_from
-from .catalog import _progress, _say, _with_db
+from ._output import progress as _progress
+from ._output import say as _say
+from .catalog import _with_db
 
 
 def reindex(jobs: int) -> None:

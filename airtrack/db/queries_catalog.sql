@@ -29,6 +29,19 @@ SELECT airtrack_catalog_bump() AS revision;
 -- name: catalog_state
 SELECT revision, changed_at FROM catalog_state WHERE id;
 
+-- name: catalog_card_tracks
+-- What a scan shows of every track (the scan card, airtrack/catalog/card.py).
+SELECT id, title, artist, source FROM tracks ORDER BY id;
+
+-- name: catalog_card_files
+-- The files, under the data directory, of the tables the scan card copies.
+SELECT pg_relation_filepath('catalog_state') AS state_file,
+       pg_relation_filepath('tracks') AS tracks_file;
+
+-- name: catalog_checkpoint
+-- Flush every committed change to the data files (the scan card stamps them after it).
+CHECKPOINT;
+
 -- name: catalog_list
 -- %(search)s: case-insensitive substring of any descriptive field (NULL: every track);
 -- the caller escapes LIKE wildcards

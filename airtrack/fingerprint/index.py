@@ -31,6 +31,9 @@ __all__ = ["NO_PROBE", "FineProbes", "Index"]
 _MAGIC = b"ATIX\x01\n"
 _ALIGN = 64
 _ARRAYS = ("starts", "keys", "times", "track_ids", "durations")
+#: The density histogram, saved beside them (a file without it builds it on first use;
+#: readers that do not know it skip it: the format and ``version`` stay the same)
+_DENSITY = ("density_offsets", "density_hist")
 #: a fine-key probe that reads nothing (fine keys have ``FINE_BITS`` < 16 bits)
 NO_PROBE = 0xFFFF
 #: the query's fine-key probes: an array (one row per query hash, or a flat one probe per
@@ -72,6 +75,7 @@ class Index:
         self._mmap = (starts, keys, times)  # keep the maps alive
         self.version = version or self._content_version()
         self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger]] | None = None
+        self._density_saved = False  # _density was read from the file
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -285,7 +289,10 @@ class Index:
     def build_density(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger]]:
         """The per-second print histogram of every track: 2 B per track-second (44 MB at
         100,000 tracks), built 16 M postings at a time (all at once, its int64 temporaries
-        took ~40 B per posting: 65 GB at 100,000 tracks)."""
+        took ~40 B per posting: 65 GB at 100,000 tracks).  An index loaded from a file that
+        carries it (:meth:`save` writes it) has nothing to build: that one is returned."""
+        if self._density is not None and self._density_saved:
+            return self._density
         secs = np.ceil(self.durations.astype(np.float64)).astype(np.int64) + 2
         offsets = np.concatenate(([0], np.cumsum(secs)))
         hist = np.zeros(int(offsets[-1]), np.uint32)
@@ -301,8 +308,12 @@ class Index:
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write one file (written to a temp name, then renamed: readers never see half)."""
+        """Write one file (written to a temp name, then renamed: readers never see half),
+        with the density histogram (built now if it was not: every loader is spared it)."""
         target = Path(path)
+        offsets, hist = self._density or self.build_density()
+        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays.update(density_offsets=offsets, density_hist=hist)
         header: dict[str, object] = {
             "version": self.version,
             "prints": P.PRINTS_VERSION,
@@ -310,8 +321,8 @@ class Index:
         }
         layout: dict[str, list[object]] = {}
         offset = 0
-        for name in _ARRAYS:
-            arr = np.ascontiguousarray(getattr(self, name))
+        for name, arr in arrays.items():
+            arr = np.ascontiguousarray(arr)
             layout[name] = [arr.dtype.str, list(arr.shape), offset]
             offset += -(-arr.nbytes // _ALIGN) * _ALIGN
         header["arrays"] = layout
@@ -320,8 +331,8 @@ class Index:
         tmp = target.with_name(target.name + ".tmp")
         with tmp.open("wb") as fh:
             fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
-            for name in _ARRAYS:
-                arr = np.ascontiguousarray(getattr(self, name))
+            for name, arr in arrays.items():
+                arr = np.ascontiguousarray(arr)
                 fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
                 fh.write(arr.tobytes())
             fh.truncate(base + offset)
@@ -352,7 +363,7 @@ class Index:
                 arrays[key] = np.memmap(name, dtype, "r", base + off, tuple(shape))
             else:
                 arrays[key] = np.fromfile(name, dtype, n, offset=base + off).reshape(shape)
-        return cls(
+        index = cls(
             arrays["starts"],  # type: ignore[arg-type]
             arrays["keys"],  # type: ignore[arg-type]
             arrays["times"],  # type: ignore[arg-type]
@@ -361,3 +372,8 @@ class Index:
             version=str(header["version"]),
             has_fines=bool(header.get("fines", False)),
         )
+        if all(k in arrays for k in _DENSITY):
+            offsets, hist = (np.asarray(arrays[k]) for k in _DENSITY)
+            index._density = (offsets, hist)
+            index._density_saved = True
+        return index

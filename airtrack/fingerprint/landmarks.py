@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
 
 from airtrack.errors import AudioError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.decode import decode
+from airtrack.fingerprint.fft import rfft_rows
 
 __all__ = [
     "LandmarkExtractor",
@@ -173,7 +173,7 @@ class LandmarkExtractor:
             part = slice(j * P.HOP, (j + 1) * P.HOP)
             np.multiply(hops[j : j + n], _WINDOW[part], out=frames[:, part])
         # re, im of the band as float32 pairs, squared in place: no square root, no complex
-        reim = scipy.fft.rfft(frames, axis=1).view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
+        reim = rfft_rows(frames).view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
         np.square(reim, out=reim)
         if self._rows + n > self._spec.shape[0]:
             grown = np.empty((self._rows + n, self._spec.shape[1]), np.float32)

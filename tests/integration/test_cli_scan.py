@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,3 +164,101 @@ def test_scan_of_a_truncated_recording_reports_the_readable_part_and_warns(cli: 
 
     whole = cli("scan", "full.mp3", "--json")
     assert whole.returncode == 0 and "warning" not in whole.stderr, whole.stderr
+
+
+def test_scan_of_many_files_and_folders_in_one_process(
+    cli: Cli, station: list[tuple[int, float]]
+) -> None:
+    """An archive in one command: per-file results, a bad file reported, the rest scanned."""
+    assert cli("catalog", "add", "lib/").returncode == 0
+    day = cli.cwd / "archive" / "day1"
+    day.mkdir(parents=True)
+    shutil.copy(cli.cwd / "rec.mp3", day / "rec.mp3")
+    shutil.copy(cli.cwd / "unknown.mp3", day / "unknown.mp3")
+    (cli.cwd / "archive" / "notes.txt").write_text("not audio")  # not an audio type: skipped
+    (cli.cwd / "archive" / "broken.mp3").write_text("not audio")
+    alone = cli.json("scan", "rec.mp3")
+    clip = cli.json("scan", "clip.mp3")
+    assert isinstance(alone, list) and len(alone) == len(station)
+
+    proc = cli("scan", "clip.mp3", "archive", "--json")
+    assert proc.returncode == 1, proc.stderr  # one file failed
+    results = json.loads(proc.stdout)
+    assert [r["file"] for r in results] == [
+        "clip.mp3",
+        "archive/broken.mp3",
+        "archive/day1/rec.mp3",
+        "archive/day1/unknown.mp3",
+    ]
+    by_file = {r["file"]: r for r in results}
+    assert by_file["clip.mp3"]["plays"] == clip and by_file["clip.mp3"]["error"] is None
+    assert by_file["archive/day1/rec.mp3"]["plays"] == alone  # as when scanned alone
+    assert by_file["archive/day1/unknown.mp3"]["plays"] == []
+    assert by_file["archive/broken.mp3"]["plays"] == []
+    assert by_file["archive/broken.mp3"]["error"].startswith("cannot open as audio")
+    assert "airtrack: archive/broken.mp3: cannot open as audio" in proc.stderr
+
+    text = cli("scan", "rec.mp3", "unknown.mp3")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.index("rec.mp3:") < text.stdout.index("unknown.mp3:")
+    tail = text.stdout[text.stdout.index("unknown.mp3:") :]
+    assert "no catalog songs found" in tail
+    assert demo_catalog(3)[2].title in text.stdout[: text.stdout.index("unknown.mp3:")]
+
+
+@pytest.fixture
+def embedded_cli(private_home: Path, tmp_path: Path) -> Iterator[Cli]:
+    """The CLI on its own embedded database (the server stops with its last command)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
+    env.update(AIRTRACK_HOME=str(private_home), AIRTRACK_LOG_LEVEL="WARNING")
+    yield Cli(tmp_path, env)
+    if (private_home / "pg" / "postmaster.pid").exists():
+        from airtrack.db.embedded import stop_server
+
+        stop_server(private_home)
+
+
+def test_scan_with_a_current_card_touches_no_database(
+    embedded_cli: Cli, station: list[tuple[int, float]]
+) -> None:
+    """A scan or identify of an unchanged catalog starts no database; a catalog or
+    metadata change is seen by the next one."""
+    cli = embedded_cli
+    specs = demo_catalog(3)
+    later = cli.cwd / "later"
+    later.mkdir()
+    third = f"{specs[2].artist} - {specs[2].title}.mp3"
+    shutil.move(cli.cwd / "lib" / third, later / third)
+    assert cli("catalog", "add", "lib/").returncode == 0
+    first = cli.json("scan", "rec.mp3")
+    assert isinstance(first, list)
+    assert [p["title"] for p in first] == [specs[0].title, specs[1].title, specs[0].title]
+
+    # a scan that would touch the database fails: the driver and the server cannot load
+    poison = cli.cwd / "poison"
+    for name in ("psycopg", "pgserver"):
+        (poison / name).mkdir(parents=True)
+        (poison / name / "__init__.py").write_text("raise ImportError('database touched')")
+    paths = [str(poison), *filter(None, [cli.env.get("PYTHONPATH")])]
+    offline = Cli(cli.cwd, {**cli.env, "PYTHONPATH": os.pathsep.join(paths)})
+    assert offline.json("scan", "rec.mp3") == first
+    hit = offline("identify", "unknown.mp3")
+    assert hit.returncode == 1 and hit.stdout.strip() == "no match"  # answered, no database
+
+    assert cli("catalog", "add", "later/").returncode == 0  # the catalog changes
+    stale = offline("scan", "rec.mp3", "--json")
+    assert stale.returncode != 0 and "database touched" in stale.stderr
+    grown = cli.json("scan", "rec.mp3")
+    assert isinstance(grown, list)
+    order = (specs[0], specs[1], specs[2], specs[0])
+    assert [p["title"] for p in grown] == [s.title for s in order]
+    assert offline.json("scan", "rec.mp3") == grown
+    clip = offline.json("identify", "clip.mp3")  # the third song, added since: known now
+    assert isinstance(clip, dict) and clip["title"] == specs[2].title, clip
+
+    edited = cli("catalog", "edit", str(grown[1]["track_id"]), "--title", "Renamed")
+    assert edited.returncode == 0, edited.stderr  # metadata only: the revision may not move
+    assert offline("scan", "rec.mp3", "--json").returncode != 0
+    renamed = cli.json("scan", "rec.mp3")
+    assert isinstance(renamed, list) and renamed[1]["title"] == "Renamed"
+    assert offline.json("scan", "rec.mp3") == renamed

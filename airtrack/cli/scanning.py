@@ -1,0 +1,240 @@
+"""``airtrack scan`` and ``identify``: recordings (one file or a whole archive in one
+process) and clips against the catalog.
+
+The index loads once for every file.  When the scan card (:mod:`airtrack.catalog.card`)
+shows that the embedded database still holds the catalog it describes, no database is
+started; otherwise the database gives the snapshot and the tracks, and the card is
+written for the next scan.
+
+One file: its plays as a table (``--json``: a list of plays), as always.  Several files
+or a folder (walked recursively, audio file types only): each file's name and its table
+(``--json``: one object per file, ``{"file", "plays", "warning", "error"}``); a file that
+cannot be read is reported and the others are still scanned; the exit code is 1 if any
+failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from airtrack.errors import AirtrackError, AudioError, first_line
+
+from ._common import err, print_table, run_async, settings_from, with_db
+from ._output import duration, print_json, progress, safe, say
+
+if TYPE_CHECKING:
+    from airtrack.catalog.recognise import Identified, ScanPlay
+    from airtrack.db import Database
+    from airtrack.fingerprint import Index, Play
+    from airtrack.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_NO_MATCH = 1
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class _Result:
+    file: str
+    plays: list[Play] = field(default_factory=list)
+    warning: str | None = None
+    error: str | None = None
+    shown: list[ScanPlay] = field(default_factory=list)
+
+
+def scan(paths: list[str], as_json: bool) -> None:
+    """Scan ``paths`` (files or folders) and print the plays of each."""
+    from airtrack.catalog.card import current_card
+
+    settings = settings_from()
+    single = len(paths) == 1 and not os.path.isdir(paths[0])
+    results = [_Result(paths[0])] if single else _inputs(paths)
+    card = None if _remote() else current_card(settings)
+    if card is not None:
+        from airtrack.catalog.recognise import join_plays
+        from airtrack.fingerprint import Index
+
+        try:
+            _scan_all(Index.load(card.snapshot), results, single)
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        for r in results:
+            r.shown = join_plays(r.plays, card.tracks)
+    else:
+        run_async(with_db(settings, lambda db: _scan_with_db(db, settings, results, single)))
+    _show(results, single, as_json)
+    if any(r.error for r in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _remote() -> bool:
+    """``is_remote()`` without loading the API client when its variables are not set."""
+    if not os.environ.get("AIRTRACK_ORCHESTRATOR_URL"):
+        return False
+    from .remote import is_remote
+
+    return is_remote()
+
+
+def _inputs(paths: list[str]) -> list[_Result]:
+    from airtrack.catalog.files import Candidate, discover
+
+    found = []
+    for item in discover(paths):
+        if isinstance(item, Candidate):
+            found.append(_Result(item.path))
+        elif item.status == "failed":
+            found.append(_Result(item.source, error=item.reason))
+    return found
+
+
+async def _scan_with_db(
+    db: Database, settings: Settings, results: list[_Result], single: bool
+) -> None:
+    from airtrack.catalog.card import write_card
+    from airtrack.catalog.recognise import describe_plays
+    from airtrack.catalog.snapshot import load_index
+
+    index, snapshot = await load_index(db, settings)
+    await asyncio.to_thread(_scan_all, index, results, single)
+    for r in results:
+        r.shown = await describe_plays(db, r.plays)
+    await write_card(db, settings, snapshot)
+
+
+def _scan_all(index: Index, results: list[_Result], single: bool) -> None:
+    from airtrack.catalog.recognise import scan_recording
+    from airtrack.fingerprint import probe_duration
+
+    if index.n_tracks == 0:
+        err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+    for r in results:
+        if r.error is not None:
+            continue
+        try:
+            total = probe_duration(r.file)
+        except AudioError:
+            total = None  # decode() below reports the real problem
+        try:
+            with progress("scanning", total, counts=False) as bar:
+                found = scan_recording(r.file, index, on_progress=bar.advance_to)
+        except AirtrackError as exc:
+            if single:
+                raise
+            r.error = first_line(exc).removeprefix(f"{r.file}: ")
+            err.print(f"airtrack: {safe(r.file)}: {r.error}", markup=False, highlight=False,
+                      soft_wrap=True)  # fmt: skip
+            continue
+        r.plays = found.plays
+        if (damage := found.damage(total)) is not None:
+            r.warning = damage
+            # stderr: --json output stays parseable, and the warning is never missed
+            err.print(
+                f"airtrack: warning: {safe(r.file)}: {damage}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _show(results: list[_Result], single: bool, as_json: bool) -> None:
+    if as_json:
+        if single:
+            print_json([p.to_json() for p in results[0].shown])
+        else:
+            print_json(
+                [
+                    {
+                        "file": r.file,
+                        "plays": [p.to_json() for p in r.shown],
+                        "warning": r.warning,
+                        "error": r.error,
+                    }
+                    for r in results
+                ]
+            )
+        return
+    for i, r in enumerate(results):
+        if not single:
+            if i:
+                say("")
+            say(f"{r.file}:", style="bold")
+        if r.error is not None:
+            say(f"failed: {r.error}", style="red")
+        elif not r.shown:
+            say("no catalog songs found")
+        else:
+            print_table(_table(r.shown))
+
+
+def _table(plays: list[ScanPlay]) -> Table:
+    table = Table("start", "end", "id", "title", "artist", "confidence", "source", box=None)
+    for p in plays:
+        table.add_row(
+            duration(p.start),
+            duration(p.end),
+            str(p.track_id),
+            safe(p.title or ""),
+            safe(p.artist or ""),
+            f"{p.confidence:.2f}",
+            safe(p.source or ""),
+        )
+    return table
+
+
+def identify(clip: str, as_json: bool) -> None:
+    """The best catalog match of ``clip``, or "no match" (exit 1)."""
+    from airtrack.catalog.card import current_card
+
+    settings = settings_from()
+    card = None if _remote() else current_card(settings)
+    if card is not None:
+        from airtrack.catalog.recognise import identify_clip, join_match
+        from airtrack.fingerprint import Index
+
+        index = Index.load(card.snapshot)
+        if index.n_tracks == 0:
+            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+        try:
+            match = identify_clip(clip, index)
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        found = None if match is None else join_match(match, card.tracks)
+    else:
+        found = run_async(with_db(settings, lambda db: _identify_with_db(db, settings, clip)))
+    if found is None:
+        if as_json:
+            print_json(None)
+        else:
+            say("no match")
+        raise typer.Exit(EXIT_NO_MATCH)
+    if as_json:
+        print_json(found.to_json())
+        return
+    who = " – ".join(x for x in (found.artist, found.title) if x) or "(untitled)"
+    say(f"#{found.track_id} {who}")
+    say(f"  source:     {found.source}")
+    say(f"  offset:     {found.offset:.1f} s into the track")
+    say(f"  confidence: {found.confidence:.2f}")
+    if abs(found.speed - 1.0) > 1e-6:
+        say(f"  speed:      {found.speed:.2f}×")
+
+
+async def _identify_with_db(db: Database, settings: Settings, clip: str) -> Identified | None:
+    from airtrack.catalog.card import write_card
+    from airtrack.catalog.recognise import describe_match, identify_clip
+    from airtrack.catalog.snapshot import load_index
+
+    index, snapshot = await load_index(db, settings)
+    if index.n_tracks == 0:
+        err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+    match = await asyncio.to_thread(identify_clip, clip, index)
+    found = None if match is None else await describe_match(db, match)
+    await write_card(db, settings, snapshot)
+    return found
