@@ -36,18 +36,18 @@ SELECT signature, source, count, first_seen, last_seen, sample
 FROM error_patterns ORDER BY count DESC, last_seen DESC LIMIT %(limit)s
 
 -- ---------------------------------------------------------------- failure events
--- name: ops_events_insert
-INSERT INTO events (kind, subject, detail)
+-- name: ops_audit_insert
+INSERT INTO audit_log (kind, subject, detail)
 SELECT * FROM unnest(%(kinds)s::text[], %(subjects)s::text[], %(details)s::jsonb[])
 
 -- name: ops_failures_since
 -- Failures other replicas saw; the leader folds them into its ledger.
-SELECT id, subject, detail FROM events
+SELECT id, subject, detail FROM audit_log
 WHERE id > %(after)s AND kind = 'comm.failure' AND detail->>'replica' <> %(replica)s
 ORDER BY id LIMIT 1000
 
--- name: ops_last_event_id
-SELECT COALESCE(max(id), 0) AS id FROM events
+-- name: ops_last_audit_id
+SELECT COALESCE(max(id), 0) AS id FROM audit_log
 
 -- ---------------------------------------------------------------- liveness view
 -- name: ops_worker_silence

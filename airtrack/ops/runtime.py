@@ -249,7 +249,7 @@ class Operations:
         if value.get("on") and not self.ledger.recovery:
             self.ledger.resume_recovery(float(value.get("since") or self.clock()), self.clock())
             log.warning("recovery.resumed", since=value.get("since"), by=self.replica_id)
-        self._last_event_id = int(await self.db.fetchval("ops_last_event_id") or 0)
+        self._last_event_id = int(await self.db.fetchval("ops_last_audit_id") or 0)
 
     async def _scan_heartbeats(self) -> None:
         """Count each missed heartbeat interval once per worker (R4.2)."""
@@ -285,7 +285,7 @@ class Operations:
     async def _ingest_remote(self) -> None:
         """Failures that other replicas saw count in the leader's window too."""
         if self._last_event_id is None:
-            self._last_event_id = int(await self.db.fetchval("ops_last_event_id") or 0)
+            self._last_event_id = int(await self.db.fetchval("ops_last_audit_id") or 0)
         rows = await self.db.fetch(
             "ops_failures_since", {"after": self._last_event_id, "replica": self.replica_id}
         )
@@ -320,7 +320,7 @@ class Operations:
         async def fn(tx: Tx) -> None:
             if events:
                 await tx.execute(
-                    "ops_events_insert",
+                    "ops_audit_insert",
                     {
                         "kinds": [e[0] for e in events],
                         "subjects": [e[1] for e in events],
