@@ -156,10 +156,10 @@ class OutboxSender:
             settled.append((r.key, rev))
             if r.status == "stale":
                 stale.append(item)
+        if stale:  # the stream stops before its items leave the outbox
+            await asyncio.to_thread(self._settle_stale, lane, stale)
         await asyncio.to_thread(lane.ack, settled)
         lane.acked += len(settled) - len(stale)
-        if stale:
-            await asyncio.to_thread(self._settle_stale, lane, stale)
         return max(1, len(settled))
 
     async def _send(self, lane: Lane, items: Sequence[Item]) -> list[PlayResult] | None:
