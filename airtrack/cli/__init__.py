@@ -10,6 +10,8 @@ import typer
 from . import admin
 from ._common import Display, JsonFlag, handle_errors, is_tty, out, run_async, settings_from
 from .catalog_commands import catalog_app, identify, scan
+from .refused import app as refused_app
+from .refused import db_check
 from .streams_commands import streams_app
 from .webhooks import app as webhooks_app
 
@@ -33,6 +35,13 @@ app.add_typer(streams_app, name="streams")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(webhooks_app, name="webhooks")
+plays_app = typer.Typer(
+    help="Plays logged, newest first (`plays refused`: what the epoch fence refused).",
+    invoke_without_command=True,
+)
+plays_app.add_typer(refused_app, name="refused")
+app.add_typer(plays_app, name="plays")
+db_app.command("check")(db_check)
 app.command()(identify)
 app.command()(scan)
 
@@ -135,9 +144,10 @@ def worker(
     raise typer.Exit(run_async(run_worker(settings)))
 
 
-@app.command()
+@plays_app.callback()
 @handle_errors
 def plays(
+    ctx: typer.Context,
     stream: Annotated[str | None, typer.Option(help="Only this stream (name).")] = None,
     since: Annotated[str | None, typer.Option(help="ISO-8601 time (included).")] = None,
     until: Annotated[str | None, typer.Option(help="ISO-8601 time (excluded).")] = None,
@@ -153,7 +163,9 @@ def plays(
         ),
     ] = False,
 ) -> None:
-    """Plays logged, newest first."""
+    """Plays logged, newest first (`plays refused`: what the epoch fence refused)."""
+    if ctx.invoked_subcommand is not None:
+        return
     admin.plays_list(
         settings_from(),
         stream,

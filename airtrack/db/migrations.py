@@ -99,3 +99,8 @@ async def current_version(db: Database) -> int:
 
 def latest_version() -> int:
     return available_migrations()[-1].version
+
+
+def script_digests() -> dict[str, str]:
+    """The SHA-256 of each repeatable script as this airtrack ships it."""
+    return {name: hashlib.sha256(_read(name).encode()).hexdigest() for name in REPEATABLE}

@@ -206,7 +206,7 @@ SELECT airtrack_record_titles(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::
 SELECT r.id, r.kind, r.idempotency_key AS key, r.stream_id, s.name AS stream, r.epoch,
        r.worker_id, r.reason, r.item, r.refused_at, r.times
 FROM refused_plays r LEFT JOIN streams s ON s.id = r.stream_id
-WHERE (%(stream_id)s::bigint IS NULL OR r.stream_id = %(stream_id)s)
+WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
 ORDER BY r.stream_id, r.refused_at, r.id
 LIMIT %(limit)s
 

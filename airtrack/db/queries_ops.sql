@@ -125,3 +125,32 @@ FROM workers w JOIN assignments a ON a.worker_id = w.id AND a.state IN ('assigne
 GROUP BY w.id, w.capacity
 HAVING count(a.stream_id) > w.capacity
 ORDER BY w.id
+
+-- ---------------------------------------------------------------- database check
+-- name: ops_check_schema_known
+SELECT to_regclass('schema_migrations') IS NOT NULL AS known
+
+-- name: ops_check_scripts
+SELECT name, sha256 FROM schema_scripts ORDER BY name
+
+-- name: ops_check_counts
+-- What a restore brought back, table by table (exact counts: a check, not a dashboard).
+SELECT 'streams' AS name, count(*) AS n FROM streams
+UNION ALL SELECT 'workers', count(*) FROM workers
+UNION ALL SELECT 'assignments', count(*) FROM assignments
+UNION ALL SELECT 'tracks', count(*) FROM tracks
+UNION ALL SELECT 'plays', count(*) FROM plays
+UNION ALL SELECT 'stream_titles', count(*) FROM stream_titles
+UNION ALL SELECT 'refused_plays', count(*) FROM refused_plays
+UNION ALL SELECT 'audit_log', count(*) FROM audit_log
+UNION ALL SELECT 'outbound_events', count(*) FROM outbound_events
+
+-- name: ops_check_latest_plays
+-- The newest play of each stream: where each station's log stops in this database.
+SELECT s.id AS stream_id, s.name, s.enabled, a.epoch, a.worker_id, a.state,
+       p.started_at AS latest_play
+FROM streams s
+LEFT JOIN assignments a ON a.stream_id = s.id
+LEFT JOIN LATERAL (SELECT q.started_at FROM plays q WHERE q.stream_id = s.id
+                   ORDER BY q.started_at DESC LIMIT 1) p ON true
+ORDER BY s.id

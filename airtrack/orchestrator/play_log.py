@@ -150,9 +150,10 @@ def _play_rules(settings: Settings) -> dict[str, float]:
 # -- review of what the fence refused ----------------------------------------------------
 
 
-async def refused(db: Database, *, stream_id: int | None = None, limit: int = 1000) -> list[Row]:
-    """Refused plays and titles waiting for review, by stream and time."""
-    return await db.fetch("play_log_refused", {"stream_id": stream_id, "limit": limit})
+async def refused(db: Database, *, stream: str | None = None, limit: int = 1000) -> list[Row]:
+    """Refused plays and titles waiting for review (of the stream named), by stream and
+    time."""
+    return await db.fetch("play_log_refused", {"stream": stream, "limit": limit})
 
 
 async def refused_count(db: Database) -> int:
