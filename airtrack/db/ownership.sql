@@ -6,7 +6,8 @@
 --                            an outage
 --   airtrack_heartbeat       the worker's credential, liveness, confirm, complete handoffs
 --                            the worker let go of, adopt or refuse streams it reports
---                            without owning them
+--                            without owning them, re-fence a stream it owns under an
+--                            epoch newer than the database knows (a restored database)
 --   airtrack_deregister      graceful leave: the worker's streams are free at once
 --   airtrack_expire_workers  lease expiry (suspect) and inactivity (inactive)
 --   airtrack_finish_handoffs revokes whose old owner is gone or overdue are completed
@@ -21,6 +22,8 @@
 --   unassigned --assign--> assigned --revoke--> revoking --handoff--> assigned (next owner)
 --                                                         \-------> unassigned (none)
 --   assigned/revoking --release (leave, lease expiry)--> unassigned
+--   assigned --refence (its owner runs it under a newer epoch: a restored database)-->
+--            assigned, same owner, the owner's epoch
 -- Every change of owner bumps the epoch; a worker writes only with the epoch it holds.
 --
 -- Lock order everywhere: workers (the one row) -> assignments (by stream_id) -> plays.
@@ -36,8 +39,8 @@
 -- Kinds written here: worker.registered, worker.deregistered, worker.suspect,
 -- worker.inactive, assignment.adopted, assignment.refused, assignment.reclaimed,
 -- assignment.released, assignment.handed_off, assignment.handoff_forced,
--- assignment.rebalanced, play.stale, title.stale (and, from play_log.sql, play.accepted,
--- title.accepted, play.discarded, title.discarded).
+-- assignment.rebalanced, assignment.refenced, play.stale, title.stale (and, from
+-- play_log.sql, play.accepted, title.accepted, play.discarded, title.discarded).
 CREATE OR REPLACE FUNCTION airtrack_audit(p_kind text, p_subject text, p_detail jsonb)
 RETURNS void
 LANGUAGE sql AS $fn$
@@ -307,6 +310,22 @@ BEGIN
                        AND a.state IN ('assigned', 'revoking'))
             ORDER BY u.sid
         LOOP
+            -- A restored database: this worker owns the stream here under an older epoch
+            -- than the one it runs, which only this database, before the restore, could
+            -- have issued. It keeps running the stream under its epoch (recorded as its
+            -- own from now on): no restart, and what it queued under it is not stale.
+            IF r.worker_id = p_worker AND r.state = 'assigned' AND r.ep > r.epoch THEN
+                UPDATE assignments SET epoch = r.ep, confirmed_at = now()
+                WHERE stream_id = r.sid AND epoch = r.epoch AND worker_id = p_worker
+                  AND state = 'assigned';
+                IF FOUND THEN
+                    PERFORM airtrack_audit('assignment.refenced', r.sid::text,
+                                           jsonb_build_object('worker', p_worker,
+                                                              'epoch', r.epoch,
+                                                              'reported_epoch', r.ep));
+                    CONTINUE;
+                END IF;
+            END IF;
             IF v_load IS NULL THEN
                 SELECT count(*) INTO v_load FROM assignments
                 WHERE (worker_id = p_worker AND state IN ('assigned', 'revoking'))

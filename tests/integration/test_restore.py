@@ -59,13 +59,20 @@ async def test_plays_queued_across_a_restore_are_kept_and_can_be_accepted(
         assert "plays 1" in check.stdout and "radio0" in check.stdout
 
         async with orchestrator(restored, settings) as orch:
-            before = await orch.assignments()
             w = SimWorker(orch, "w1", 5, credential=w.credential)
             nxt = await orch.add_track("Next Song")  # another airing, not the same one
             r = await w.play(sid, epoch=new_epoch, track=nxt, key="queued-in-outbox")
             assert r.status_code == 409 and r.json()["results"][0]["status"] == "stale"
             (refused,) = (await orch.admin("GET", "/plays/refused")).json()
             assert (refused["reason"], refused["epoch"]) == ("epoch_ahead", new_epoch)
+            # its next heartbeat re-fences: the stream stays its own, under the epoch it
+            # runs (no restart), and what it sends from then on is logged
+            w.running = {sid: new_epoch}
+            assert (await w.heartbeat()).status_code == 200
+            assert w.running == {sid: new_epoch}
+            later = await orch.add_track("Later Song")
+            assert (await w.play(sid, track=later, key="after-refence")).status_code == 200
+            before = await orch.assignments()
 
         check = await asyncio.to_thread(_cli, restored, home, "db", "check")
         assert check.returncode == 1 and "refused" in check.stdout, check.stdout
@@ -76,7 +83,11 @@ async def test_plays_queued_across_a_restore_are_kept_and_can_be_accepted(
         )
         assert accepted.returncode == 0, accepted.stdout + accepted.stderr
         assert f"#{refused['id']}: stored" in accepted.stdout
-        assert _plays(restored) == [("before-backup", old_epoch), ("queued-in-outbox", new_epoch)]
+        assert _plays(restored) == [
+            ("before-backup", old_epoch),
+            ("after-refence", new_epoch),
+            ("queued-in-outbox", new_epoch),
+        ]
         async with orchestrator(restored, settings) as orch:
             assert await orch.assignments() == before  # accepting moved no stream
         check = await asyncio.to_thread(_cli, restored, home, "db", "check")
