@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -31,11 +31,13 @@ from airtrack.protocol import (
     WRONG_CREDENTIAL,
     HeartbeatRequest,
     HeartbeatResponse,
+    PlayIn,
     PlayResult,
     PlaysRequest,
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
+    TitleIn,
     TitlesRequest,
     TitlesResponse,
     WorkerId,
@@ -160,6 +162,8 @@ async def deregister(
     return {"worker_id": worker_id, "released": released}
 
 
+FencedKind = Literal["play", "title"]
+
 _FENCED: dict[int | str, dict[str, Any]] = {
     ALL_STALE: {"description": "every item had a stale epoch (each is kept for review)"},
     **_WRONG,
@@ -168,14 +172,16 @@ _FENCED: dict[int | str, dict[str, Any]] = {
 
 async def _fenced_batch(
     st: State,
+    kind: FencedKind,
     worker_id: str,
     credential: str | None,
+    items: Sequence[PlayIn | TitleIn],
     check: Callable[[], Awaitable[None]],
     record: Callable[[], Awaitable[list[PlayResult]]],
 ) -> tuple[list[PlayResult], Response]:
     """The one path of a fenced batch (plays, titles): the sender's credential, the
     bounds, then the play log (fence, log, keep what is refused). 409 when every item
-    was stale: the worker stops the streams concerned."""
+    was stale (one failure of the sender): the worker stops the streams concerned."""
     await _speaks_for(st, worker_id, credential)
     try:
         await check()
@@ -183,8 +189,10 @@ async def _fenced_batch(
         raise HTTPException(422, str(exc)) from None
     results = await record()
     body = {"results": [r.model_dump() for r in results]}
-    code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
-    return results, JSONResponse(body, code)
+    if results and all(r.status == "stale" for r in results):
+        st.hooks.observe_stale(kind, worker_id, items[0].stream_id, items[0].epoch)
+        return results, JSONResponse(body, ALL_STALE)
+    return results, JSONResponse(body, 200)
 
 
 @router.post(
@@ -203,7 +211,9 @@ async def post_plays(req: PlaysRequest, st: State, credential: Credential = None
         # Each play must be the sender's: written by it as the owner at the play's epoch.
         return await play_log.record_plays(st.db, st.settings, req.plays, worker=req.worker_id)
 
-    results, resp = await _fenced_batch(st, req.worker_id, credential, check, record)
+    results, resp = await _fenced_batch(
+        st, "play", req.worker_id, credential, req.plays, check, record
+    )
     st.hooks.observe_plays(req.plays, results, req.worker_id)
     return resp
 
@@ -220,7 +230,7 @@ async def post_metadata(req: TitlesRequest, st: State, credential: Credential = 
     async def record() -> list[PlayResult]:
         return await play_log.record_titles(st.db, st.settings, req.titles, worker=req.worker_id)
 
-    _, resp = await _fenced_batch(st, req.worker_id, credential, check, record)
+    _, resp = await _fenced_batch(st, "title", req.worker_id, credential, req.titles, check, record)
     return resp
 
 

@@ -184,29 +184,26 @@ class Operations:
     def observe_plays(
         self, plays: Iterable[PlayIn], results: Iterable[PlayResult], worker: str
     ) -> None:
-        """Recognition latency of stored plays; a batch refused as stale is a failed write.
+        """Recognition latency of stored plays."""
+        now = datetime.now(UTC)
+        status = {r.key: r.status for r in results}
+        for p in plays:
+            if status.get(p.key) == "stored":
+                RECOGNITION_LATENCY.observe(max(0.0, (now - p.started_at).total_seconds()))
+                self.success(f"stream:{p.stream_id}")
+
+    def observe_stale(self, kind: str, worker: str, stream_id: int, epoch: int) -> None:
+        """A fenced batch refused as stale (plays or titles alike) is a failed write.
 
         The failure is ``worker``'s: it counts towards that worker's alert, and only up to
         ``recovery_failures_per_worker`` towards the cluster's recovery window.
         """
-        now = datetime.now(UTC)
-        status = {r.key: r.status for r in results}
-        stale: list[PlayIn] = []
-        for p in plays:
-            st = status.get(p.key)
-            if st == "stored":
-                RECOGNITION_LATENCY.observe(max(0.0, (now - p.started_at).total_seconds()))
-                self.success(f"stream:{p.stream_id}")
-            elif st == "stale":
-                stale.append(p)
-        if stale and len(stale) == len(status):
-            first = stale[0]
-            self.failure(
-                f"worker:{worker}",
-                "plays.stale",
-                f"stale epoch {first.epoch} for stream {first.stream_id}",
-                source=worker,
-            )
+        self.failure(
+            f"worker:{worker}",
+            f"{kind}s.stale",
+            f"stale epoch {epoch} for stream {stream_id}",
+            source=worker,
+        )
 
     def left(self, worker_id: str) -> None:
         """A graceful leave is not a failure: close the worker's account."""
