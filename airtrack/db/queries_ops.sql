@@ -87,6 +87,7 @@ SELECT (SELECT count(*) FROM tracks) AS tracks,
        (SELECT count(*) FROM plays) AS plays,
        (SELECT count(*) FROM plays WHERE recorded_at > now() - interval '1 hour') AS plays_1h,
        (SELECT COALESCE(max(epoch), 0) FROM assignments) AS max_epoch,
+       (SELECT count(*) FROM refused_plays) AS refused,
        now() AS now
 
 -- ---------------------------------------------------------------- health

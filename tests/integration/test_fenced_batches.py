@@ -74,6 +74,10 @@ async def test_a_stale_title_and_a_stale_play_are_treated_the_same(
             ("title", "epoch_superseded", "w1", epoch - 1),
         ]
         by_kind = {r["kind"]: r for r in refused}
+        diag = (await orch.admin("GET", "/diagnostics")).json()
+        assert "2 refused plays or titles wait for review" in [
+            f["problem"] for f in diag["findings"]
+        ]
         assert by_kind["play"]["item"]["track_id"] == track
         assert by_kind["title"]["item"]["title"] == "Band - Song"
         assert by_kind["title"]["stream"] == "radio0"
