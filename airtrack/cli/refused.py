@@ -16,6 +16,7 @@ from rich.table import Table
 
 from airtrack.db import Database
 from airtrack.localtime import show_time
+from airtrack.protocol import API_PREFIX
 from airtrack.protocol_admin import REFUSED_ACCEPT_PATH, REFUSED_DISCARD_PATH, REFUSED_PLAYS_PATH
 
 from ._common import JsonFlag, fail, handle_errors, print_table, run_async, settings_from, with_db
@@ -26,7 +27,11 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_API = len("/api/v1")
+# AdminClient speaks relative to the API prefix
+_LIST, _ACCEPT, _DISCARD = (
+    p.removeprefix(API_PREFIX)
+    for p in (REFUSED_PLAYS_PATH, REFUSED_ACCEPT_PATH, REFUSED_DISCARD_PATH)
+)
 
 
 @app.command("list")
@@ -42,7 +47,7 @@ def list_(
     settings = settings_from()
     if is_remote():
         with AdminClient.from_settings(settings) as api:
-            rows = api.get_json(REFUSED_PLAYS_PATH[_API:], {"stream": stream, "limit": limit})
+            rows = api.get_json(_LIST, {"stream": stream, "limit": limit})
     else:
 
         async def go(db: Database) -> list[Any]:
@@ -80,7 +85,7 @@ def accept(ids: Annotated[list[int], typer.Argument(help="Refused ids (from list
     settings = settings_from()
     if is_remote():
         with AdminClient.from_settings(settings) as api:
-            got = api.send_json("POST", REFUSED_ACCEPT_PATH[_API:], {"ids": ids})["outcomes"]
+            got = api.send_json("POST", _ACCEPT, {"ids": ids})["outcomes"]
         outcomes = {int(k): str(v) for k, v in got.items()}
     else:
 
@@ -103,9 +108,7 @@ def discard(ids: Annotated[list[int], typer.Argument(help="Refused ids (from lis
     settings = settings_from()
     if is_remote():
         with AdminClient.from_settings(settings) as api:
-            done = list(
-                api.send_json("POST", REFUSED_DISCARD_PATH[_API:], {"ids": ids})["discarded"]
-            )
+            done = list(api.send_json("POST", _DISCARD, {"ids": ids})["discarded"])
     else:
 
         async def go(db: Database) -> list[int]:

@@ -1,6 +1,7 @@
 -- airtrack schema: the current shape of the store of record's tables.
--- migrations/ must produce exactly this plus ownership.sql, the functions that change
--- who owns a stream (tests/integration/test_migrations.py).
+-- migrations/ must produce exactly this plus the repeatable scripts (events.sql,
+-- ownership.sql, play_log.sql, stream_state.sql: the functions)
+-- (tests/integration/test_migrations.py).
 
 CREATE TABLE schema_migrations (
     version     integer PRIMARY KEY,
