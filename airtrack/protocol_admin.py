@@ -7,16 +7,22 @@ with the same message (as a 4xx).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from airtrack.protocol import API_PREFIX, _Model, check_extra
+from airtrack.protocol import API_PREFIX, MAX_ID, _Model, check_extra
 
 __all__ = [
     "CATALOG_TRACKS_PATH",
+    "REFUSED_ACCEPT_PATH",
+    "REFUSED_DISCARD_PATH",
+    "REFUSED_PLAYS_PATH",
     "STREAMS_IMPORT_PATH",
     "STREAMS_UPTIME_PATH",
+    "RefusedIds",
+    "RefusedOut",
     "StreamEdit",
     "StreamUptime",
     "TrackEdit",
@@ -26,6 +32,10 @@ CATALOG_TRACKS_PATH = f"{API_PREFIX}/catalog/tracks"
 STREAMS_IMPORT_PATH = f"{API_PREFIX}/streams/import"
 #: Each station's state and uptime (docs/integrations.md#station-state).
 STREAMS_UPTIME_PATH = f"{API_PREFIX}/streams/uptime"
+#: Plays and stream titles the epoch fence refused, waiting for review (docs/deployment.md).
+REFUSED_PLAYS_PATH = f"{API_PREFIX}/plays/refused"
+REFUSED_ACCEPT_PATH = f"{REFUSED_PLAYS_PATH}/accept"
+REFUSED_DISCARD_PATH = f"{REFUSED_PLAYS_PATH}/discard"
 
 _Text = Annotated[str | None, Field(max_length=500)]
 _ExtraKey = Annotated[str, Field(min_length=1, max_length=100)]
@@ -89,3 +99,25 @@ class StreamUptime(BaseModel):
     state: str
     uptime_24h: float | None = None
     uptime_7d: float | None = None
+
+
+class RefusedOut(BaseModel):
+    """A play or stream title the fence refused, as its worker sent it."""
+
+    id: int
+    kind: str
+    key: str
+    stream_id: int
+    stream: str | None
+    epoch: int
+    worker_id: str | None
+    #: unknown_stream, epoch_ahead, epoch_superseded or other_writer
+    reason: str
+    item: dict[str, Any]
+    refused_at: datetime
+    #: how many times it was sent and refused
+    times: int
+
+
+class RefusedIds(_Model):
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=10_000)

@@ -1,4 +1,5 @@
-"""Routes for operators (admin token): streams, workers, assignments, plays."""
+"""Routes for operators (admin token): streams, workers, assignments, plays, and the
+review of refused plays."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from airtrack.errors import InputRefused, ReportRequestError, StreamExists
-from airtrack.orchestrator import credentials, plays, stream_state, streams
+from airtrack.orchestrator import credentials, play_log, plays, stream_state, streams
 from airtrack.orchestrator.station_files import check_station_fields, parse_stations
 from airtrack.orchestrator.stations import edit_stream, import_stations
 from airtrack.protocol import (
@@ -23,7 +24,16 @@ from airtrack.protocol import (
     WorkerId,
     WorkerOut,
 )
-from airtrack.protocol_admin import STREAMS_UPTIME_PATH, StreamEdit, StreamUptime
+from airtrack.protocol_admin import (
+    REFUSED_ACCEPT_PATH,
+    REFUSED_DISCARD_PATH,
+    REFUSED_PLAYS_PATH,
+    STREAMS_UPTIME_PATH,
+    RefusedIds,
+    RefusedOut,
+    StreamEdit,
+    StreamUptime,
+)
 
 from .deps import Admin, State
 
@@ -170,3 +180,27 @@ async def get_plays(
     if next_cursor:
         response.headers[NEXT_CURSOR_HEADER] = next_cursor
     return rows
+
+
+@router.get(REFUSED_PLAYS_PATH.removeprefix(API_PREFIX), response_model=list[RefusedOut])
+async def get_refused(
+    st: State,
+    stream: Annotated[StreamName | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[dict[str, Any]]:
+    """Plays and stream titles the epoch fence refused, waiting for review."""
+    return await play_log.refused(st.db, stream=stream, limit=limit)
+
+
+@router.post(REFUSED_ACCEPT_PATH.removeprefix(API_PREFIX))
+async def post_refused_accept(req: RefusedIds, st: State) -> dict[str, Any]:
+    """Log refused items as their worker sent them (the stream's owner does not change);
+    the outcome per id: stored, duplicate, unknown_stream (kept) or missing."""
+    outcomes = await play_log.accept_refused(st.db, st.settings, req.ids)
+    return {"outcomes": {str(k): v for k, v in outcomes.items()}}
+
+
+@router.post(REFUSED_DISCARD_PATH.removeprefix(API_PREFIX))
+async def post_refused_discard(req: RefusedIds, st: State) -> dict[str, Any]:
+    """Drop refused items (a copy of each stays in the audit log)."""
+    return {"discarded": await play_log.discard_refused(st.db, req.ids)}

@@ -31,6 +31,10 @@ class OperationsHooks(Protocol):
     ) -> None:
         """A batch of plays ``worker`` sent and what became of each."""
 
+    def observe_stale(self, kind: str, worker: str, stream_id: int, epoch: int) -> None:
+        """A fenced batch (``kind`` play or title) of which every item was stale; the
+        first item's stream and epoch."""
+
     def left(self, worker_id: str) -> None:
         """A worker left gracefully."""
 
@@ -56,6 +60,9 @@ class NoOperations:
     def observe_plays(
         self, plays: Iterable[PlayIn], results: Iterable[PlayResult], worker: str
     ) -> None:
+        return None
+
+    def observe_stale(self, kind: str, worker: str, stream_id: int, epoch: int) -> None:
         return None
 
     def left(self, worker_id: str) -> None:

@@ -1,18 +1,20 @@
-"""Routes for workers (worker token): membership, heartbeats, plays, the catalog index."""
+"""Routes for workers (worker token): membership, heartbeats, fenced batches (plays,
+stream titles), the catalog index."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airtrack.errors import InputRefused
-from airtrack.orchestrator import credentials, ownership, plays
+from airtrack.orchestrator import credentials, ownership, play_log, plays
 from airtrack.protocol import (
     ALL_STALE,
     DEREGISTER_PATH,
@@ -29,10 +31,13 @@ from airtrack.protocol import (
     WRONG_CREDENTIAL,
     HeartbeatRequest,
     HeartbeatResponse,
+    PlayIn,
+    PlayResult,
     PlaysRequest,
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
+    TitleIn,
     TitlesRequest,
     TitlesResponse,
     WorkerId,
@@ -157,48 +162,76 @@ async def deregister(
     return {"worker_id": worker_id, "released": released}
 
 
+FencedKind = Literal["play", "title"]
+
+_FENCED: dict[int | str, dict[str, Any]] = {
+    ALL_STALE: {"description": "every item had a stale epoch (each is kept for review)"},
+    **_WRONG,
+}
+
+
+async def _fenced_batch(
+    st: State,
+    kind: FencedKind,
+    worker_id: str,
+    credential: str | None,
+    items: Sequence[PlayIn | TitleIn],
+    check: Callable[[], Awaitable[None]],
+    record: Callable[[], Awaitable[list[PlayResult]]],
+) -> tuple[list[PlayResult], Response]:
+    """The one path of a fenced batch (plays, titles): the sender's credential, the
+    bounds, then the play log (fence, log, keep what is refused). 409 when every item
+    was stale (one failure of the sender): the worker stops the streams concerned."""
+    await _speaks_for(st, worker_id, credential)
+    try:
+        await check()
+    except InputRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    results = await record()
+    body = {"results": [r.model_dump() for r in results]}
+    if results and all(r.status == "stale" for r in results):
+        st.hooks.observe_stale(kind, worker_id, items[0].stream_id, items[0].epoch)
+        return results, JSONResponse(body, ALL_STALE)
+    return results, JSONResponse(body, 200)
+
+
 @router.post(
     PLAYS_PATH,
     response_model=PlaysResponse,
     responses={
-        ALL_STALE: {"description": "every item had a stale epoch"},
         422: {"description": "a play out of the time bounds or of an unknown track"},
-        **_WRONG,
+        **_FENCED,
     },
 )
 async def post_plays(req: PlaysRequest, st: State, credential: Credential = None) -> Response:
-    await _speaks_for(st, req.worker_id, credential)
-    try:
+    async def check() -> None:
         await plays.check_plays(st.db, st.settings, req.plays, datetime.now(UTC))
-    except InputRefused as exc:
-        raise HTTPException(422, str(exc)) from None
-    # Each play must be the sender's: written by it as the owner at the play's epoch.
-    results = await ownership.record_plays(st.db, st.settings, req.plays, worker=req.worker_id)
+
+    async def record() -> list[PlayResult]:
+        # Each play must be the sender's: written by it as the owner at the play's epoch.
+        return await play_log.record_plays(st.db, st.settings, req.plays, worker=req.worker_id)
+
+    results, resp = await _fenced_batch(
+        st, "play", req.worker_id, credential, req.plays, check, record
+    )
     st.hooks.observe_plays(req.plays, results, req.worker_id)
-    body = PlaysResponse(results=results).model_dump()
-    code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
-    return JSONResponse(body, code)
+    return resp
 
 
 @router.post(
     METADATA_PATH,
     response_model=TitlesResponse,
-    responses={
-        ALL_STALE: {"description": "every item had a stale epoch"},
-        422: {"description": "a title out of the time bounds of plays"},
-        **_WRONG,
-    },
+    responses={422: {"description": "a title out of the time bounds of plays"}, **_FENCED},
 )
 async def post_metadata(req: TitlesRequest, st: State, credential: Credential = None) -> Response:
-    await _speaks_for(st, req.worker_id, credential)
-    try:
+    async def check() -> None:
         plays.check_title_times(st.settings, req.titles, datetime.now(UTC))
-    except InputRefused as exc:
-        raise HTTPException(422, str(exc)) from None
-    results = await ownership.record_titles(st.db, st.settings, req.titles, worker=req.worker_id)
-    body = TitlesResponse(results=results).model_dump()
-    code = ALL_STALE if results and all(r.status == "stale" for r in results) else 200
-    return JSONResponse(body, code)
+
+    async def record() -> list[PlayResult]:
+        return await play_log.record_titles(st.db, st.settings, req.titles, worker=req.worker_id)
+
+    _, resp = await _fenced_batch(st, "title", req.worker_id, credential, req.titles, check, record)
+    return resp
 
 
 @router.get(

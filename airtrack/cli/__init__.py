@@ -32,6 +32,10 @@ class _LazyGroups(TyperGroup):
         if where is not None and getattr(self.commands.get(cmd_name), "lazy", False):
             real = typer.main.get_command(getattr(importlib.import_module(where[0]), where[1]))
             real.name = cmd_name
+            # built on its own, a Typer gets the root's completion options: not a sub-group's
+            real.params = [
+                p for p in real.params if p.name not in ("install_completion", "show_completion")
+            ]
             self.commands[cmd_name] = real
         return super().get_command(ctx, cmd_name)
 
@@ -44,6 +48,12 @@ def _placeholder(name: str) -> typer.Typer:
 
 class _Placeholder(TyperGroup):
     lazy = True
+
+
+class _LazyPlays(_LazyGroups):
+    """``airtrack plays``: the list itself, and ``refused`` loaded when used."""
+
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {"refused": ("airtrack.cli.refused", "app")}
 
 
 app = typer.Typer(
@@ -67,6 +77,13 @@ app.add_typer(_placeholder("streams"), name="streams")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(_placeholder("webhooks"), name="webhooks")
+plays_app = typer.Typer(
+    cls=_LazyPlays,
+    help="Plays logged, newest first (`plays refused`: what the epoch fence refused).",
+    invoke_without_command=True,
+)
+plays_app.add_typer(_placeholder("refused"), name="refused")
+app.add_typer(plays_app, name="plays")
 app.command()(identify)
 app.command()(scan)
 
@@ -171,9 +188,10 @@ def worker(
     raise typer.Exit(run_async(run_worker(settings)))
 
 
-@app.command()
+@plays_app.callback()
 @handle_errors
 def plays(
+    ctx: typer.Context,
     stream: Annotated[str | None, typer.Option(help="Only this stream (name).")] = None,
     since: Annotated[str | None, typer.Option(help="ISO-8601 time (included).")] = None,
     until: Annotated[str | None, typer.Option(help="ISO-8601 time (excluded).")] = None,
@@ -189,7 +207,9 @@ def plays(
         ),
     ] = False,
 ) -> None:
-    """Plays logged, newest first."""
+    """Plays logged, newest first (`plays refused`: what the epoch fence refused)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from . import admin
 
     admin.plays_list(
@@ -293,6 +313,17 @@ def show_settings(
             value = "(set)"
         table.add_row(env, "unset" if value is None else str(value), desc)
     out.print(table)
+
+
+@db_app.command("check")
+def db_check(json: JsonFlag = False) -> None:
+    """Check a (restored) database before starting; exit 1 on a problem.
+
+    Schema version, table counts, the latest play per stream, refused plays waiting.
+    """
+    from .refused import db_check as check
+
+    check(json)
 
 
 @db_app.command("migrate")

@@ -115,12 +115,17 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
 
 
 async def with_db(
-    settings: Settings, fn: Callable[[Any], Awaitable[T]], *, create: bool = True
+    settings: Settings,
+    fn: Callable[[Any], Awaitable[T]],
+    *,
+    create: bool = True,
+    migrate: bool = True,
 ) -> T:
     """Run ``fn(db)`` on a small connection pool opened (and migrated) for one CLI command.
 
     ``create=False`` (commands that only read) refuses to start a new, empty embedded
     database: on a machine without one the answer would be silently empty.
+    ``migrate=False`` leaves the schema as found (a check of a restored database).
     """
     from airtrack.db import connect
 
@@ -142,7 +147,9 @@ async def with_db(
     # One attempt: a person at a prompt wants the answer (or why not) now, not after retries.
     quick = settings.model_copy(update={"db_reconnect_attempts": 1, "db_retry_attempts": 1})
     try:
-        db = await connect(quick, min_size=0, max_size=2, app_name="airtrack-cli")
+        db = await connect(
+            quick, run_migrations=migrate, min_size=0, max_size=2, app_name="airtrack-cli"
+        )
     except DatabaseUnavailable as exc:
         raise DatabaseUnavailable(
             f"cannot reach the database at {database_place(settings)}: "

@@ -5,7 +5,8 @@ others wait for it and then find nothing left to do.
 
 After the numbered migrations come the repeatable scripts (``events.sql``, the
 outbox of integration events; ``ownership.sql``, the functions that change who
-owns a stream). Each is applied again, in the
+owns a stream and fence what workers write; ``play_log.sql``, how fenced plays and
+titles become airings). Each is applied again, in the
 same transaction, whenever its text differs from the one last applied, so the
 one file stays the only home of that logic.
 """
@@ -49,7 +50,7 @@ def available_migrations() -> list[Migration]:
 
 
 #: Scripts of CREATE OR REPLACE statements, applied after the migrations, in this order.
-REPEATABLE = ("events.sql", "ownership.sql", "stream_state.sql")
+REPEATABLE = ("events.sql", "ownership.sql", "play_log.sql", "stream_state.sql")
 
 
 def _read(name: str) -> str:
@@ -98,3 +99,8 @@ async def current_version(db: Database) -> int:
 
 def latest_version() -> int:
     return available_migrations()[-1].version
+
+
+def script_digests() -> dict[str, str]:
+    """The SHA-256 of each repeatable script as this airtrack ships it."""
+    return {name: hashlib.sha256(_read(name).encode()).hexdigest() for name in REPEATABLE}

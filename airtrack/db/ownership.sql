@@ -6,38 +6,45 @@
 --                            an outage
 --   airtrack_heartbeat       the worker's credential, liveness, confirm, complete handoffs
 --                            the worker let go of, adopt or refuse streams it reports
---                            without owning them
+--                            without owning them, re-fence a stream it owns under an
+--                            epoch newer than the database knows (a restored database)
 --   airtrack_deregister      graceful leave: the worker's streams are free at once
 --   airtrack_expire_workers  lease expiry (suspect) and inactivity (inactive)
 --   airtrack_finish_handoffs revokes whose old owner is gone or overdue are completed
 --   airtrack_move            the leader's compare-and-set of one planned move
---   airtrack_record_plays    a batch of plays, fenced against the epoch history
---   airtrack_record_titles   a batch of in-band stream titles, fenced the same way
 --   airtrack_record_epoch    trigger: the owner of every epoch (the fencing history)
---   airtrack_fenced_writer   who may write about a stream with an epoch (plays, titles)
---   airtrack_play_track_snapshot  trigger: a play keeps the song it aired
---   airtrack_event           the one writer of ownership events
+--   airtrack_fenced_writer   who may write about a stream with an epoch
+--   airtrack_fence           the one fencing step of a batch of plays or titles: who may
+--                            write each item, and why not (play_log.sql writes them)
+--   airtrack_audit           the one writer of the audit log (ownership and fencing)
 --
 -- The states of an assignment row (one per stream):
 --   unassigned --assign--> assigned --revoke--> revoking --handoff--> assigned (next owner)
 --                                                         \-------> unassigned (none)
 --   assigned/revoking --release (leave, lease expiry)--> unassigned
+--   assigned --refence (its owner runs it under a newer epoch: a restored database)-->
+--            assigned, same owner, the owner's epoch
 -- Every change of owner bumps the epoch; a worker writes only with the epoch it holds.
 --
 -- Lock order everywhere: workers (the one row) -> assignments (by stream_id) -> plays.
+-- (A batch of plays or titles: airtrack_fence shares the assignments of its streams, in
+-- stream order, before play_log.sql writes plays.)
 --
 -- This file is applied by airtrack.db.migrations after the numbered migrations, again
 -- whenever its text changes (CREATE OR REPLACE only: a change of signature needs a
 -- numbered migration that drops the old function first).
 
--- ------------------------------------------------------------------ events
--- Event kinds: worker.registered, worker.deregistered, worker.suspect, worker.inactive,
--- assignment.adopted, assignment.refused, assignment.reclaimed, assignment.released,
--- assignment.handed_off, assignment.handoff_forced, assignment.rebalanced, play.stale.
-CREATE OR REPLACE FUNCTION airtrack_event(p_kind text, p_subject text, p_detail jsonb)
+-- ------------------------------------------------------------------ audit log
+-- The internal record of what happened and why (not the integrations' outbound_events).
+-- Kinds written here: worker.registered, worker.deregistered, worker.suspect,
+-- worker.inactive, assignment.adopted, assignment.refused, assignment.reclaimed,
+-- assignment.released, assignment.handed_off, assignment.handoff_forced,
+-- assignment.rebalanced, assignment.refenced, play.stale, title.stale (and, from
+-- play_log.sql, play.accepted, title.accepted, play.discarded, title.discarded).
+CREATE OR REPLACE FUNCTION airtrack_audit(p_kind text, p_subject text, p_detail jsonb)
 RETURNS void
 LANGUAGE sql AS $fn$
-    INSERT INTO events (kind, subject, detail) VALUES (p_kind, p_subject, p_detail);
+    INSERT INTO audit_log (kind, subject, detail) VALUES (p_kind, p_subject, p_detail);
 $fn$;
 
 -- ------------------------------------------------------------------ epoch history
@@ -74,7 +81,8 @@ $fn$;
 
 -- Who may write about a stream with this epoch: its owner while the epoch is current
 -- (assigned or revoking), else the epoch's owner if nobody else owned the stream since.
--- NULL: the write is stale. Plays and stream titles are fenced by this one rule.
+-- NULL: the write is stale. Plays and stream titles are fenced by this one rule
+-- (airtrack_fence).
 CREATE OR REPLACE FUNCTION airtrack_fenced_writer(p_sid bigint, p_epoch bigint)
 RETURNS text
 LANGUAGE plpgsql STABLE AS $fn$
@@ -171,7 +179,7 @@ BEGIN
     IF v_before IN ('draining', 'inactive') THEN
         v_released := airtrack_release_worker(p_worker);
         IF cardinality(v_released) > 0 THEN
-            PERFORM airtrack_event('assignment.released', p_worker,
+            PERFORM airtrack_audit('assignment.released', p_worker,
                                    jsonb_build_object('streams', to_jsonb(v_released),
                                                       'why', 'rejoin'));
         END IF;
@@ -197,11 +205,11 @@ BEGIN
         SELECT coalesce(array_agg(stream_id ORDER BY stream_id), '{}') INTO v_reclaimed
         FROM done;
         IF cardinality(v_reclaimed) > 0 THEN
-            PERFORM airtrack_event('assignment.reclaimed', p_worker,
+            PERFORM airtrack_audit('assignment.reclaimed', p_worker,
                                    jsonb_build_object('streams', to_jsonb(v_reclaimed)));
         END IF;
     END IF;
-    PERFORM airtrack_event('worker.registered', p_worker,
+    PERFORM airtrack_audit('worker.registered', p_worker,
                            jsonb_build_object('previous_state', v_before,
                                               'capacity', p_capacity,
                                               'incarnation', v_incarnation));
@@ -285,7 +293,7 @@ BEGIN
     )
     SELECT coalesce(array_agg(stream_id), '{}') INTO v_handed FROM done;
     IF cardinality(v_handed) > 0 THEN
-        PERFORM airtrack_event('assignment.handed_off', p_worker,
+        PERFORM airtrack_audit('assignment.handed_off', p_worker,
                                jsonb_build_object('streams', to_jsonb(v_handed)));
     END IF;
 
@@ -302,6 +310,22 @@ BEGIN
                        AND a.state IN ('assigned', 'revoking'))
             ORDER BY u.sid
         LOOP
+            -- A restored database: this worker owns the stream here under an older epoch
+            -- than the one it runs, which only this database, before the restore, could
+            -- have issued. It keeps running the stream under its epoch (recorded as its
+            -- own from now on): no restart, and what it queued under it is not stale.
+            IF r.worker_id = p_worker AND r.state = 'assigned' AND r.ep > r.epoch THEN
+                UPDATE assignments SET epoch = r.ep, confirmed_at = now()
+                WHERE stream_id = r.sid AND epoch = r.epoch AND worker_id = p_worker
+                  AND state = 'assigned';
+                IF FOUND THEN
+                    PERFORM airtrack_audit('assignment.refenced', r.sid::text,
+                                           jsonb_build_object('worker', p_worker,
+                                                              'epoch', r.epoch,
+                                                              'reported_epoch', r.ep));
+                    CONTINUE;
+                END IF;
+            END IF;
             IF v_load IS NULL THEN
                 SELECT count(*) INTO v_load FROM assignments
                 WHERE (worker_id = p_worker AND state IN ('assigned', 'revoking'))
@@ -315,13 +339,13 @@ BEGIN
                 IF FOUND THEN
                     v_load := v_load + 1;
                     v_adopted := v_adopted || r.sid;
-                    PERFORM airtrack_event('assignment.adopted', r.sid::text,
+                    PERFORM airtrack_audit('assignment.adopted', r.sid::text,
                                            jsonb_build_object('worker', p_worker));
                     CONTINUE;
                 END IF;
             END IF;
             v_refused := v_refused || r.sid;
-            PERFORM airtrack_event('assignment.refused', r.sid::text,
+            PERFORM airtrack_audit('assignment.refused', r.sid::text,
                                    jsonb_build_object('worker', p_worker, 'reported_epoch', r.ep,
                                                       'owner', r.worker_id, 'epoch', r.epoch));
         END LOOP;
@@ -366,7 +390,7 @@ BEGIN
         RETURN NULL;
     END IF;
     v_released := airtrack_release_worker(p_worker);
-    PERFORM airtrack_event('worker.deregistered', p_worker,
+    PERFORM airtrack_audit('worker.deregistered', p_worker,
                            jsonb_build_object('released', cardinality(v_released)));
     PERFORM pg_notify('airtrack_tick', 'deregister:' || p_worker);
     RETURN v_released;
@@ -409,10 +433,10 @@ BEGIN
         PERFORM airtrack_clear_next(v_suspect || v_inactive);
     END IF;
     FOREACH v_id IN ARRAY v_suspect LOOP
-        PERFORM airtrack_event('worker.suspect', v_id, jsonb_build_object('lease_s', p_lease_s));
+        PERFORM airtrack_audit('worker.suspect', v_id, jsonb_build_object('lease_s', p_lease_s));
     END LOOP;
     FOREACH v_id IN ARRAY v_inactive LOOP
-        PERFORM airtrack_event('worker.inactive', v_id, '{}'::jsonb);
+        PERFORM airtrack_audit('worker.inactive', v_id, '{}'::jsonb);
     END LOOP;
     RETURN jsonb_build_object('suspect', to_jsonb(v_suspect), 'inactive', to_jsonb(v_inactive));
 END
@@ -450,295 +474,59 @@ BEGIN
 END
 $fn$;
 
--- ------------------------------------------------------------------ plays
--- A play keeps the song it aired: a copy of the track's title, artist, source and ISRC
--- taken when it is stored (whoever stores it). A NULL track_id (an unknown id, or the
--- track's removal setting it NULL) keeps the copy taken before.
-CREATE OR REPLACE FUNCTION airtrack_play_track_snapshot() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF NEW.track_id IS NOT NULL
-       AND (TG_OP = 'INSERT' OR NEW.track_id IS DISTINCT FROM OLD.track_id) THEN
-        SELECT t.title, t.artist, t.source, t.isrc
-        INTO NEW.track_title, NEW.track_artist, NEW.track_source, NEW.track_isrc
-        FROM tracks t WHERE t.id = NEW.track_id;
-    END IF;
-    RETURN NEW;
-END
-$fn$;
-
-CREATE OR REPLACE TRIGGER plays_track_snapshot
-BEFORE INSERT OR UPDATE OF track_id ON plays
-FOR EACH ROW EXECUTE FUNCTION airtrack_play_track_snapshot();
-
--- The end of an airing when a report of it comes from another key (another owner
--- after a handoff, a restart): the later of the stored and the reported end, unless
--- the report runs into the next airing on the stream by more than a crossfade
--- (p_overlap_s): then that owner dated the tail it heard late (a server's burst on
--- connect), and the stored end stands.
-CREATE OR REPLACE FUNCTION airtrack_merged_end(
-    p_play bigint, p_stored timestamptz, p_reported timestamptz, p_overlap_s double precision
-) RETURNS timestamptz
-LANGUAGE sql STABLE AS $fn$
-    SELECT CASE
-        WHEN p_reported IS NULL THEN p_stored
-        WHEN n.next_start IS NOT NULL
-             AND p_reported > n.next_start + make_interval(secs => p_overlap_s)
-            THEN coalesce(p_stored, n.next_start)
-        ELSE GREATEST(coalesce(p_stored, p_reported), p_reported)
-    END
-    FROM (SELECT min(q.started_at) AS next_start
-          FROM plays p JOIN plays q ON q.stream_id = p.stream_id
-          WHERE p.id = p_play AND q.started_at > p.started_at AND q.id <> p.id
-            AND q.track_id IS DISTINCT FROM p.track_id AND q.source = 'fingerprint') n;
-$fn$;
-
--- A batch of plays, one call. Each play is fenced: it is written only with the epoch
--- that owns its stream, or an older epoch of the same worker if no other worker has
--- owned the stream since; p_worker, when given, must be that writer. Statuses come
--- back in the order given: 'stored', 'duplicate' or 'stale'.
---
--- One airing is one play: the same track on the same stream reported again within
--- p_gap_s of an existing play (a handoff, a restart) is merged into it, its end set by
--- airtrack_merged_end — unless the report is another airing: the same pipeline (writer
--- and epoch) that logged the stored play reports one that starts where it ended or later,
--- with a song origin (where the song's beginning falls on the stream's clock) more than
--- p_align_s away (a back-to-back repeat, a DJ's rewind). After a restart or a handoff the
--- new owner may only hear a tail too short to place it exactly: that stays one airing. A play still open counts as lasting at most its song's length.
--- The confidence of a play is the highest that any report of it carried.
--- Integrations hear of it (events.sql): play.started when a play is first stored,
--- play.ended whenever its end becomes known or changes.
-CREATE OR REPLACE FUNCTION airtrack_record_plays(
-    p_keys text[],
-    p_sids bigint[],
-    p_epochs bigint[],
-    p_tracks bigint[],
-    p_starts timestamptz[],
-    p_ends timestamptz[],
-    p_confidences double precision[],
-    p_origins timestamptz[],
-    p_gap_s double precision,
-    p_overlap_s double precision,
-    p_align_s double precision,
-    p_worker text
-) RETURNS text[]
+-- ------------------------------------------------------------------ fencing a batch
+-- The one fencing step of every batch a worker writes about its streams (plays, stream
+-- titles: p_kind 'play' or 'title'). Shares the assignments of the batch's streams in
+-- stream order (an owner cannot change under the batch), then answers for each item, in
+-- the order given: the writer (its owner at that epoch, see airtrack_fenced_writer), or
+-- NULL and why not:
+--   unknown_stream     no such stream
+--   epoch_ahead        an epoch newer than the database knows (a restored database)
+--   epoch_superseded   another worker owned the stream since that epoch
+--   other_writer       the epoch is another worker's than p_worker (when given)
+-- Stale items are counted per stream in one audit entry '<kind>.stale'.
+CREATE OR REPLACE FUNCTION airtrack_fence(
+    p_kind text, p_sids bigint[], p_epochs bigint[], p_worker text
+) RETURNS TABLE (writer text, reason text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     r record;
     v_writer text;
-    v_play record;
-    v_id bigint;
-    v_end timestamptz;
-    v_closed bigint;
-    v_new_alias boolean;
-    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
+    v_reason text;
     v_stale jsonb := '{}';
-BEGIN
-    -- Fence: the owners of every stream in the batch, locked in stream order.
-    PERFORM 1 FROM assignments
-    WHERE stream_id = ANY(p_sids) ORDER BY stream_id FOR SHARE;
-
-    FOR r IN
-        SELECT u.*
-        FROM unnest(p_keys, p_sids, p_epochs, p_tracks, p_starts, p_ends, p_confidences,
-                    p_origins)
-             WITH ORDINALITY AS u(key, sid, epoch, track, started, ended, conf, origin, ord)
-        ORDER BY u.sid, u.started, u.ord
-    LOOP
-        v_writer := airtrack_fenced_writer(r.sid, r.epoch);
-        IF v_writer IS NULL OR (p_worker IS NOT NULL AND v_writer <> p_worker) THEN
-            v_out[r.ord] := 'stale';
-            v_stale := jsonb_set(v_stale, ARRAY[r.sid::text],
-                                 to_jsonb(coalesce((v_stale->>r.sid::text)::int, 0) + 1));
-            CONTINUE;
-        END IF;
-
-        -- The same report again (an outbox retry), or its end arriving: the end its
-        -- own key reports is the end.
-        SELECT p.id, p.ended_at, p.confidence INTO v_play
-        FROM plays p WHERE p.idempotency_key = r.key;
-        IF FOUND THEN
-            IF (r.ended IS NOT NULL AND v_play.ended_at IS DISTINCT FROM r.ended)
-               OR r.conf > v_play.confidence THEN
-                UPDATE plays
-                SET ended_at = coalesce(r.ended, ended_at),
-                    confidence = GREATEST(confidence, r.conf)
-                WHERE id = v_play.id;
-                IF r.ended IS NOT NULL AND v_play.ended_at IS DISTINCT FROM r.ended THEN
-                    PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_play.id));
-                END IF;
-                v_out[r.ord] := 'stored';
-            ELSE
-                v_out[r.ord] := 'duplicate';
-            END IF;
-            CONTINUE;
-        END IF;
-
-        -- A key already merged into another airing, or a new continuation of one.
-        v_new_alias := false;
-        SELECT p.id, p.ended_at, p.confidence INTO v_play
-        FROM play_keys k JOIN plays p ON p.id = k.play_id WHERE k.idempotency_key = r.key;
-        IF NOT FOUND THEN
-            SELECT p.id, p.ended_at, p.confidence INTO v_play
-            FROM plays p LEFT JOIN tracks t ON t.id = p.track_id
-            WHERE p.stream_id = r.sid AND p.track_id = r.track
-              AND p.started_at <= coalesce(r.ended, r.started) + make_interval(secs => p_gap_s)
-              AND coalesce(p.ended_at,
-                           p.started_at + make_interval(secs => coalesce(t.duration_s, 600)))
-                  >= r.started - make_interval(secs => p_gap_s)
-              AND NOT (p.ended_at IS NOT NULL AND r.started >= p.ended_at
-                       AND p.worker_id IS NOT DISTINCT FROM v_writer AND p.epoch = r.epoch
-                       AND abs(EXTRACT(EPOCH FROM (p.song_origin - r.origin))) > p_align_s)
-            ORDER BY p.started_at DESC
-            LIMIT 1;
-            IF FOUND THEN
-                INSERT INTO play_keys (idempotency_key, play_id) VALUES (r.key, v_play.id)
-                ON CONFLICT DO NOTHING;
-                v_new_alias := true;
-            END IF;
-        END IF;
-        IF v_play.id IS NOT NULL THEN
-            v_end := airtrack_merged_end(v_play.id, v_play.ended_at, r.ended, p_overlap_s);
-            UPDATE plays
-            SET started_at = LEAST(started_at, r.started),
-                ended_at = v_end,
-                confidence = GREATEST(confidence, r.conf),
-                song_origin = coalesce(song_origin, r.origin)
-            WHERE id = v_play.id
-              AND (started_at > r.started OR ended_at IS DISTINCT FROM v_end
-                   OR confidence < r.conf);
-            v_out[r.ord] := CASE WHEN FOUND OR v_new_alias THEN 'stored' ELSE 'duplicate' END;
-            IF v_end IS NOT NULL AND v_end IS DISTINCT FROM v_play.ended_at THEN
-                PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_play.id));
-            END IF;
-            CONTINUE;
-        END IF;
-
-        INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at,
-                           confidence, worker_id, epoch, song_origin)
-        VALUES (r.key, r.sid, (SELECT id FROM tracks WHERE id = r.track), r.started, r.ended,
-                r.conf, v_writer, r.epoch, r.origin)
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id INTO v_id;
-        IF v_id IS NULL THEN
-            v_out[r.ord] := 'duplicate';
-            CONTINUE;
-        END IF;
-        -- An open play whose end was never reported (its worker died) ends when the next
-        -- airing on the same stream starts, but never later than its song could last.
-        FOR v_closed IN
-            UPDATE plays p
-            SET ended_at = LEAST(r.started,
-                                 p.started_at + make_interval(secs => coalesce(t.duration_s, 1e6)))
-            FROM plays q LEFT JOIN tracks t ON t.id = q.track_id
-            WHERE q.id = p.id AND p.stream_id = r.sid AND p.ended_at IS NULL
-              AND p.source = 'fingerprint'  -- a station's title ends with its next title
-              AND p.started_at < r.started AND p.id <> v_id
-            RETURNING p.id
-        LOOP
-            PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_closed));
-        END LOOP;
-        PERFORM airtrack_emit('play.started', r.sid, airtrack_play_json(v_id));
-        IF r.ended IS NOT NULL THEN
-            PERFORM airtrack_emit('play.ended', r.sid, airtrack_play_json(v_id));
-        END IF;
-        v_out[r.ord] := 'stored';
-    END LOOP;
-
-    IF v_stale <> '{}' THEN
-        PERFORM airtrack_event('play.stale', coalesce(p_worker, ''),
-                               jsonb_build_object('streams', v_stale));
-    END IF;
-    RETURN v_out;
-END
-$fn$;
-
--- ------------------------------------------------------------------ stream titles
--- A batch of in-band titles (ICY StreamTitle), fenced like plays: written only with the
--- epoch that owns the stream (or an older epoch of the same worker nobody else wrote).
--- A title holds until the stream's next one. One naming a song (the caller splits
--- "Artist - Title" into p_artists/p_songs; NULL when it names none) is also a play of
--- source 'metadata', open until the next different title ends it (never longer than
--- p_max_s): a reconnect that re-reports the same title keeps it open.
-CREATE OR REPLACE FUNCTION airtrack_record_titles(
-    p_keys text[],
-    p_sids bigint[],
-    p_epochs bigint[],
-    p_ats timestamptz[],
-    p_titles text[],
-    p_urls text[],
-    p_encodings text[],
-    p_artists text[],
-    p_songs text[],
-    p_max_s double precision,
-    p_worker text
-) RETURNS text[]
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    r record;
-    v_writer text;
-    v_id bigint;
-    v_open record;
-    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
-    v_stale jsonb := '{}';
+    v_reasons jsonb := '{}';
 BEGIN
     PERFORM 1 FROM assignments
     WHERE stream_id = ANY(p_sids) ORDER BY stream_id FOR SHARE;
 
     FOR r IN
-        SELECT u.*
-        FROM unnest(p_keys, p_sids, p_epochs, p_ats, p_titles, p_urls, p_encodings,
-                    p_artists, p_songs)
-             WITH ORDINALITY AS u(key, sid, epoch, at, title, url, enc, artist, song, ord)
-        ORDER BY u.sid, u.at, u.ord
+        SELECT u.sid, u.ep, a.epoch AS current_epoch
+        FROM unnest(p_sids, p_epochs) WITH ORDINALITY AS u(sid, ep, ord)
+        LEFT JOIN assignments a ON a.stream_id = u.sid
+        ORDER BY u.ord
     LOOP
-        v_writer := airtrack_fenced_writer(r.sid, r.epoch);
-        IF v_writer IS NULL OR (p_worker IS NOT NULL AND v_writer <> p_worker) THEN
-            v_out[r.ord] := 'stale';
+        v_writer := airtrack_fenced_writer(r.sid, r.ep);
+        v_reason := CASE
+            WHEN r.current_epoch IS NULL THEN 'unknown_stream'
+            WHEN v_writer IS NULL AND r.ep > r.current_epoch THEN 'epoch_ahead'
+            WHEN v_writer IS NULL THEN 'epoch_superseded'
+            WHEN p_worker IS NOT NULL AND v_writer <> p_worker THEN 'other_writer'
+        END;
+        IF v_reason IS NOT NULL THEN
+            v_writer := NULL;
             v_stale := jsonb_set(v_stale, ARRAY[r.sid::text],
                                  to_jsonb(coalesce((v_stale->>r.sid::text)::int, 0) + 1));
-            CONTINUE;
+            v_reasons := jsonb_set(v_reasons, ARRAY[v_reason],
+                                   to_jsonb(coalesce((v_reasons->>v_reason)::int, 0) + 1));
         END IF;
-
-        INSERT INTO stream_titles (idempotency_key, stream_id, at, title, url, encoding,
-                                   worker_id, epoch)
-        VALUES (r.key, r.sid, r.at, r.title, r.url, coalesce(r.enc, 'utf-8'), v_writer,
-                r.epoch)
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id INTO v_id;
-        IF v_id IS NULL THEN
-            v_out[r.ord] := 'duplicate';
-            CONTINUE;
-        END IF;
-        v_out[r.ord] := 'stored';
-
-        SELECT p.id, p.track_artist, p.track_title INTO v_open
-        FROM plays p
-        WHERE p.stream_id = r.sid AND p.source = 'metadata' AND p.ended_at IS NULL
-          AND p.started_at <= r.at
-        ORDER BY p.started_at DESC LIMIT 1;
-        IF FOUND AND r.song IS NOT NULL AND v_open.track_title IS NOT DISTINCT FROM r.song
-           AND v_open.track_artist IS NOT DISTINCT FROM r.artist THEN
-            CONTINUE;  -- the same song again (a reconnect): the airing goes on
-        END IF;
-        UPDATE plays
-        SET ended_at = LEAST(r.at, started_at + make_interval(secs => p_max_s))
-        WHERE stream_id = r.sid AND source = 'metadata' AND ended_at IS NULL
-          AND started_at <= r.at;
-        IF r.song IS NOT NULL THEN
-            INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at,
-                               confidence, worker_id, epoch, track_title, track_artist,
-                               source)
-            VALUES ('title:' || r.key, r.sid, NULL, r.at, NULL, 0, v_writer, r.epoch,
-                    r.song, r.artist, 'metadata')
-            ON CONFLICT (idempotency_key) DO NOTHING;
-        END IF;
+        writer := v_writer;
+        reason := v_reason;
+        RETURN NEXT;
     END LOOP;
 
     IF v_stale <> '{}' THEN
-        PERFORM airtrack_event('title.stale', coalesce(p_worker, ''),
-                               jsonb_build_object('streams', v_stale));
+        PERFORM airtrack_audit(p_kind || '.stale', coalesce(p_worker, ''),
+                               jsonb_build_object('streams', v_stale, 'reasons', v_reasons));
     END IF;
-    RETURN v_out;
 END
 $fn$;

@@ -150,8 +150,8 @@ SELECT value, updated_at FROM control_state WHERE key = %(key)s
 INSERT INTO control_state (key, value, updated_at) VALUES (%(key)s, %(value)s, now())
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 
--- name: event_insert
-INSERT INTO events (kind, subject, detail) VALUES (%(kind)s, %(subject)s, %(detail)s)
+-- name: audit_insert
+SELECT airtrack_audit(%(kind)s, %(subject)s, %(detail)s)
 
 -- name: notify_tick
 SELECT pg_notify('airtrack_tick', %(why)s)
@@ -183,18 +183,39 @@ SELECT airtrack_expire_workers(%(lease_s)s, %(inactive_s)s) AS result
 SELECT airtrack_move(%(sid)s, %(epoch)s, %(old_state)s, %(old_worker)s, %(kind)s, %(to)s)
        AS applied
 
--- name: ownership_record_plays
+-- name: ownership_audit
+SELECT airtrack_audit(%(kind)s, %(subject)s, %(detail)s)
+
+-- ---------------------------------------------------------------- play log
+-- Fenced batches and the review of what the fence refused: functions in play_log.sql.
+
+-- name: play_log_record_plays
 SELECT airtrack_record_plays(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::bigint[],
                              %(tracks)s::bigint[], %(starts)s::timestamptz[],
                              %(ends)s::timestamptz[], %(confidences)s::float8[],
                              %(origins)s::timestamptz[], %(gap_s)s, %(overlap_s)s,
-                             %(align_s)s, %(worker)s) AS statuses
+                             %(align_s)s, %(worker)s, %(refused_max)s) AS result
 
--- name: ownership_record_titles
+-- name: play_log_record_titles
 SELECT airtrack_record_titles(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::bigint[],
                               %(ats)s::timestamptz[], %(titles)s::text[], %(urls)s::text[],
                               %(encodings)s::text[], %(artists)s::text[], %(songs)s::text[],
-                              %(max_s)s, %(worker)s) AS statuses
+                              %(max_s)s, %(worker)s, %(refused_max)s) AS result
 
--- name: ownership_event
-SELECT airtrack_event(%(kind)s, %(subject)s, %(detail)s)
+-- name: play_log_refused
+SELECT r.id, r.kind, r.idempotency_key AS key, r.stream_id, s.name AS stream, r.epoch,
+       r.worker_id, r.reason, r.item, r.refused_at, r.times
+FROM refused_plays r LEFT JOIN streams s ON s.id = r.stream_id
+WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
+ORDER BY r.stream_id, r.refused_at, r.id
+LIMIT %(limit)s
+
+-- name: play_log_refused_count
+SELECT count(*) AS n FROM refused_plays
+
+-- name: play_log_accept_refused
+SELECT id, outcome FROM airtrack_accept_refused(%(ids)s::bigint[], %(gap_s)s, %(overlap_s)s,
+                                                %(align_s)s, %(max_s)s)
+
+-- name: play_log_discard_refused
+SELECT airtrack_discard_refused(%(ids)s::bigint[]) AS ids

@@ -36,18 +36,18 @@ SELECT signature, source, count, first_seen, last_seen, sample
 FROM error_patterns ORDER BY count DESC, last_seen DESC LIMIT %(limit)s
 
 -- ---------------------------------------------------------------- failure events
--- name: ops_events_insert
-INSERT INTO events (kind, subject, detail)
+-- name: ops_audit_insert
+INSERT INTO audit_log (kind, subject, detail)
 SELECT * FROM unnest(%(kinds)s::text[], %(subjects)s::text[], %(details)s::jsonb[])
 
 -- name: ops_failures_since
 -- Failures other replicas saw; the leader folds them into its ledger.
-SELECT id, subject, detail FROM events
+SELECT id, subject, detail FROM audit_log
 WHERE id > %(after)s AND kind = 'comm.failure' AND detail->>'replica' <> %(replica)s
 ORDER BY id LIMIT 1000
 
--- name: ops_last_event_id
-SELECT COALESCE(max(id), 0) AS id FROM events
+-- name: ops_last_audit_id
+SELECT COALESCE(max(id), 0) AS id FROM audit_log
 
 -- ---------------------------------------------------------------- liveness view
 -- name: ops_worker_silence
@@ -87,6 +87,7 @@ SELECT (SELECT count(*) FROM tracks) AS tracks,
        (SELECT count(*) FROM plays) AS plays,
        (SELECT count(*) FROM plays WHERE recorded_at > now() - interval '1 hour') AS plays_1h,
        (SELECT COALESCE(max(epoch), 0) FROM assignments) AS max_epoch,
+       (SELECT count(*) FROM refused_plays) AS refused,
        now() AS now
 
 -- ---------------------------------------------------------------- health
@@ -125,3 +126,32 @@ FROM workers w JOIN assignments a ON a.worker_id = w.id AND a.state IN ('assigne
 GROUP BY w.id, w.capacity
 HAVING count(a.stream_id) > w.capacity
 ORDER BY w.id
+
+-- ---------------------------------------------------------------- database check
+-- name: ops_check_schema_known
+SELECT to_regclass('schema_migrations') IS NOT NULL AS known
+
+-- name: ops_check_scripts
+SELECT name, sha256 FROM schema_scripts ORDER BY name
+
+-- name: ops_check_counts
+-- What a restore brought back, table by table (exact counts: a check, not a dashboard).
+SELECT 'streams' AS name, count(*) AS n FROM streams
+UNION ALL SELECT 'workers', count(*) FROM workers
+UNION ALL SELECT 'assignments', count(*) FROM assignments
+UNION ALL SELECT 'tracks', count(*) FROM tracks
+UNION ALL SELECT 'plays', count(*) FROM plays
+UNION ALL SELECT 'stream_titles', count(*) FROM stream_titles
+UNION ALL SELECT 'refused_plays', count(*) FROM refused_plays
+UNION ALL SELECT 'audit_log', count(*) FROM audit_log
+UNION ALL SELECT 'outbound_events', count(*) FROM outbound_events
+
+-- name: ops_check_latest_plays
+-- The newest play of each stream: where each station's log stops in this database.
+SELECT s.id AS stream_id, s.name, s.enabled, a.epoch, a.worker_id, a.state,
+       p.started_at AS latest_play
+FROM streams s
+LEFT JOIN assignments a ON a.stream_id = s.id
+LEFT JOIN LATERAL (SELECT q.started_at FROM plays q WHERE q.stream_id = s.id
+                   ORDER BY q.started_at DESC LIMIT 1) p ON true
+ORDER BY s.id

@@ -1,6 +1,7 @@
 -- airtrack schema: the current shape of the store of record's tables.
--- migrations/ must produce exactly this plus ownership.sql, the functions that change
--- who owns a stream (tests/integration/test_migrations.py).
+-- migrations/ must produce exactly this plus the repeatable scripts (events.sql,
+-- ownership.sql, play_log.sql, stream_state.sql: the functions)
+-- (tests/integration/test_migrations.py).
 
 CREATE TABLE schema_migrations (
     version     integer PRIMARY KEY,
@@ -160,14 +161,16 @@ CREATE TABLE play_keys (
     play_id          bigint NOT NULL REFERENCES plays (id) ON DELETE CASCADE
 );
 
-CREATE TABLE events (
+-- The internal audit log: ownership changes, fencing, operations (airtrack_audit in
+-- ownership.sql). Integrations read outbound_events, not this.
+CREATE TABLE audit_log (
     id       bigserial PRIMARY KEY,
     at       timestamptz NOT NULL DEFAULT now(),
     kind     text NOT NULL,
     subject  text,
     detail   jsonb NOT NULL DEFAULT '{}'::jsonb
 );
-CREATE INDEX events_at_idx ON events (at DESC);
+CREATE INDEX audit_log_at_idx ON audit_log (at DESC);
 
 CREATE TABLE alerts (
     id           bigserial PRIMARY KEY,
@@ -302,3 +305,22 @@ CREATE TABLE stream_titles (
     recorded_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX stream_titles_stream_at_idx ON stream_titles (stream_id, at);
+
+-- A play or stream title the fence refused, as its worker sent it, until an operator
+-- accepts it (it is logged then) or discards it (airtrack plays refused ...).
+CREATE TABLE refused_plays (
+    id               bigserial PRIMARY KEY,
+    kind             text NOT NULL CHECK (kind IN ('play', 'title')),
+    idempotency_key  text NOT NULL,
+    -- no foreign key: an item about a stream that does not exist is kept too
+    stream_id        bigint NOT NULL,
+    epoch            bigint NOT NULL,
+    worker_id        text,
+    -- unknown_stream, epoch_ahead, epoch_superseded, other_writer (airtrack_fence)
+    reason           text NOT NULL,
+    item             jsonb NOT NULL,
+    refused_at       timestamptz NOT NULL DEFAULT now(),
+    times            integer NOT NULL DEFAULT 1,
+    UNIQUE (kind, idempotency_key)
+);
+CREATE INDEX refused_plays_stream_idx ON refused_plays (stream_id, refused_at);

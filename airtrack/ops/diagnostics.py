@@ -250,6 +250,18 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                 )
             )
 
+    if counts.get("refused"):
+        out.append(
+            Finding(
+                "warning",
+                f"{counts['refused']} refused plays or titles wait for review",
+                "written with an epoch that did not own the stream (a stream that changed "
+                "hands, a restored database); kept, not logged",
+                "review them with `airtrack plays refused list`, then "
+                "`airtrack plays refused accept ID…` or `airtrack plays refused discard ID…`",
+            )
+        )
+
     hosts: dict[str, list[str]] = defaultdict(list)
     for w in active:
         if w["host"]:

@@ -91,7 +91,7 @@ class Outcomes:
         async def fn(tx: Tx) -> None:
             await tx.execute("control_put", {"key": RECOVERY_KEY, "value": value})
             await tx.execute(
-                "event_insert",
+                "audit_insert",
                 {
                     "kind": "recovery.on" if on else "recovery.off",
                     "subject": "",

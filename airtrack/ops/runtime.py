@@ -184,29 +184,26 @@ class Operations:
     def observe_plays(
         self, plays: Iterable[PlayIn], results: Iterable[PlayResult], worker: str
     ) -> None:
-        """Recognition latency of stored plays; a batch refused as stale is a failed write.
+        """Recognition latency of stored plays."""
+        now = datetime.now(UTC)
+        status = {r.key: r.status for r in results}
+        for p in plays:
+            if status.get(p.key) == "stored":
+                RECOGNITION_LATENCY.observe(max(0.0, (now - p.started_at).total_seconds()))
+                self.success(f"stream:{p.stream_id}")
+
+    def observe_stale(self, kind: str, worker: str, stream_id: int, epoch: int) -> None:
+        """A fenced batch refused as stale (plays or titles alike) is a failed write.
 
         The failure is ``worker``'s: it counts towards that worker's alert, and only up to
         ``recovery_failures_per_worker`` towards the cluster's recovery window.
         """
-        now = datetime.now(UTC)
-        status = {r.key: r.status for r in results}
-        stale: list[PlayIn] = []
-        for p in plays:
-            st = status.get(p.key)
-            if st == "stored":
-                RECOGNITION_LATENCY.observe(max(0.0, (now - p.started_at).total_seconds()))
-                self.success(f"stream:{p.stream_id}")
-            elif st == "stale":
-                stale.append(p)
-        if stale and len(stale) == len(status):
-            first = stale[0]
-            self.failure(
-                f"worker:{worker}",
-                "plays.stale",
-                f"stale epoch {first.epoch} for stream {first.stream_id}",
-                source=worker,
-            )
+        self.failure(
+            f"worker:{worker}",
+            f"{kind}s.stale",
+            f"stale epoch {epoch} for stream {stream_id}",
+            source=worker,
+        )
 
     def left(self, worker_id: str) -> None:
         """A graceful leave is not a failure: close the worker's account."""
@@ -249,7 +246,7 @@ class Operations:
         if value.get("on") and not self.ledger.recovery:
             self.ledger.resume_recovery(float(value.get("since") or self.clock()), self.clock())
             log.warning("recovery.resumed", since=value.get("since"), by=self.replica_id)
-        self._last_event_id = int(await self.db.fetchval("ops_last_event_id") or 0)
+        self._last_event_id = int(await self.db.fetchval("ops_last_audit_id") or 0)
 
     async def _scan_heartbeats(self) -> None:
         """Count each missed heartbeat interval once per worker (R4.2)."""
@@ -285,7 +282,7 @@ class Operations:
     async def _ingest_remote(self) -> None:
         """Failures that other replicas saw count in the leader's window too."""
         if self._last_event_id is None:
-            self._last_event_id = int(await self.db.fetchval("ops_last_event_id") or 0)
+            self._last_event_id = int(await self.db.fetchval("ops_last_audit_id") or 0)
         rows = await self.db.fetch(
             "ops_failures_since", {"after": self._last_event_id, "replica": self.replica_id}
         )
@@ -320,7 +317,7 @@ class Operations:
         async def fn(tx: Tx) -> None:
             if events:
                 await tx.execute(
-                    "ops_events_insert",
+                    "ops_audit_insert",
                     {
                         "kinds": [e[0] for e in events],
                         "subjects": [e[1] for e in events],

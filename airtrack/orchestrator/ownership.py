@@ -16,13 +16,15 @@ transition             when
 :func:`expire_workers` the leader's tick: lease expiry and inactivity
 :func:`finish_handoffs` the leader's tick: revokes whose old owner is gone
 :func:`apply_moves`    the leader's tick: the balancer's plan, compare-and-set
-:func:`record_plays`   a batch of plays, fenced against the epoch history
-:func:`record_titles`  a batch of stream titles, fenced the same way
 =====================  ========================================================
 
-Events about ownership are written by the database helper ``airtrack_event``
-(kinds ``worker.*``, ``assignment.*``, ``play.stale``); :func:`event` is its
-Python door for the few written from here.
+What a worker writes about its streams (plays, stream titles) is fenced by
+``airtrack_fence`` in the same file, called by the play log
+(:mod:`airtrack.orchestrator.play_log`): a write is not an ownership transition.
+
+The audit log (table ``audit_log``) of ownership is written by the database helper
+``airtrack_audit`` (kinds ``worker.*``, ``assignment.*``, ``play.stale``,
+``title.stale``); :func:`audit` is its Python door for the few written from here.
 """
 
 from __future__ import annotations
@@ -34,18 +36,8 @@ from typing import Any
 
 from airtrack.db import Database, Row, Tx
 from airtrack.logging import get_logger
-from airtrack.metrics import ASSIGNMENT_MOVES, HEARTBEATS, PLAYS, WORKER_REPORTED, WorkerSeries
-from airtrack.protocol import (
-    WORKER_METRICS,
-    Assignment,
-    HeartbeatRequest,
-    PlayIn,
-    PlayResult,
-    PlayStatus,
-    RegisterRequest,
-    TitleIn,
-)
-from airtrack.settings import Settings
+from airtrack.metrics import ASSIGNMENT_MOVES, HEARTBEATS, WORKER_REPORTED, WorkerSeries
+from airtrack.protocol import WORKER_METRICS, Assignment, HeartbeatRequest, RegisterRequest
 
 from .balancer import Move
 
@@ -55,9 +47,9 @@ log = get_logger("airtrack.orchestrator.ownership")
 REPORTED = WorkerSeries(WORKER_REPORTED, WORKER_METRICS)
 
 
-async def event(tx: Tx, kind: str, subject: str, **detail: Any) -> None:
-    """Write one ownership event in ``tx`` (kinds as listed in ownership.sql)."""
-    await tx.execute("ownership_event", {"kind": kind, "subject": subject, "detail": detail})
+async def audit(tx: Tx, kind: str, subject: str, **detail: Any) -> None:
+    """Write one ownership entry of the audit log in ``tx`` (kinds as in ownership.sql)."""
+    await tx.execute("ownership_audit", {"kind": kind, "subject": subject, "detail": detail})
 
 
 # -- membership -------------------------------------------------------------------
@@ -230,7 +222,7 @@ async def finish_handoffs(
             if await tx.fetchval("ownership_move", _cas(r, "complete", nxt)):
                 done.append(int(r["stream_id"]))
         if done:
-            await event(tx, "assignment.handoff_forced", "", streams=done)
+            await audit(tx, "assignment.handoff_forced", "", streams=done)
         return done
 
     completed: list[int] = await db.run("ownership_finish_handoffs", fn)
@@ -268,7 +260,7 @@ async def apply_moves(
                     ok += 1
                 else:
                     bad += 1
-            await event(
+            await audit(
                 tx,
                 "assignment.rebalanced",
                 "",
@@ -291,76 +283,3 @@ async def apply_moves(
         reasons=dict(reasons),
     )
     return applied, conflicts
-
-
-# -- plays ------------------------------------------------------------------------------
-
-
-async def record_plays(
-    db: Database, settings: Settings, plays: Sequence[PlayIn], *, worker: str | None = None
-) -> list[PlayResult]:
-    """Store a batch in one call; each item is ``stored``, ``duplicate`` or ``stale``.
-
-    ``worker``, when given, must be the writer of every play (its owner at that epoch).
-    """
-    if not plays:
-        return []
-    params = {
-        "keys": [p.key for p in plays],
-        "sids": [p.stream_id for p in plays],
-        "epochs": [p.epoch for p in plays],
-        "tracks": [p.track_id for p in plays],
-        "starts": [p.started_at for p in plays],
-        "ends": [p.ended_at for p in plays],
-        "confidences": [p.confidence for p in plays],
-        "origins": [p.song_origin for p in plays],
-        "gap_s": settings.play_continuation_gap_s,
-        "overlap_s": settings.play_overlap_max_s,
-        "align_s": settings.play_alignment_tolerance_s,
-        "worker": worker,
-    }
-    statuses: list[PlayStatus] = await db.fetchval("ownership_record_plays", params)
-    results = [PlayResult(key=p.key, status=s) for p, s in zip(plays, statuses, strict=True)]
-    for r in results:
-        PLAYS.labels(r.status).inc()
-    stale = sum(r.status == "stale" for r in results)
-    if stale:
-        log.warning(
-            "plays.stale_refused", count=stale, streams=sorted({p.stream_id for p in plays})
-        )
-    return results
-
-
-async def record_titles(
-    db: Database, settings: Settings, titles: Sequence[TitleIn], *, worker: str | None = None
-) -> list[PlayResult]:
-    """Store a batch of in-band titles; each is ``stored``, ``duplicate`` or ``stale``.
-
-    A title naming a song ("Artist - Title") also opens a play of source 'metadata'.
-    """
-    from airtrack.metadata.match import split_artist_title
-
-    if not titles:
-        return []
-    songs = [split_artist_title(t.title or "") for t in titles]
-    params = {
-        "keys": [t.key for t in titles],
-        "sids": [t.stream_id for t in titles],
-        "epochs": [t.epoch for t in titles],
-        "ats": [t.at for t in titles],
-        "titles": [t.title for t in titles],
-        "urls": [t.url for t in titles],
-        "encodings": [t.encoding for t in titles],
-        "artists": [s[0] if s else None for s in songs],
-        "songs": [s[1] if s else None for s in songs],
-        "max_s": settings.metadata_max_span_s,
-        "worker": worker,
-    }
-    statuses: list[PlayStatus] = await db.fetchval("ownership_record_titles", params)
-    results = [PlayResult(key=t.key, status=s) for t, s in zip(titles, statuses, strict=True)]
-    stale = sum(r.status == "stale" for r in results)
-    if stale:
-        log.warning(
-            "titles.stale_refused", count=stale, streams=sorted({t.stream_id for t in titles})
-        )
-    return results

@@ -92,6 +92,12 @@ class FeatureSettings(BaseSettings):
         description="Reports whose song origins differ by more than this, the second "
         "starting after the first ended, are two airings (a repeat, a rewind), not one.",
     )
+    refused_plays_max: int = Field(
+        default=100_000,
+        ge=0,
+        description="Most plays and stream titles refused by the epoch fence kept for review "
+        "(`airtrack plays refused list`); past it a refused item is only logged.",
+    )
     rebalance_moves_per_tx: int = Field(
         default=500, ge=1, description="Assignment moves the leader applies per transaction."
     )

@@ -13,7 +13,7 @@ Errors raised::
 
     OrchestratorUnavailable   network error, timeout, 5xx after retries, breaker open
     WorkerNotRegistered       404 on heartbeat: the orchestrator forgot us → re-register
-    StaleEpoch                409: every play in the batch carried a stale epoch
+    StaleEpoch                409: every item of a fenced batch carried a stale epoch
     OrchestratorRejected      any other 4xx (bad token, invalid body): not retried
 """
 
@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -53,6 +54,7 @@ from airtrack.protocol import (
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
+    PlayResult,
     PlaysRequest,
     PlaysResponse,
     RegisterRequest,
@@ -67,6 +69,9 @@ from airtrack.settings import Settings
 log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+
+#: What a worker writes about its streams, fenced by epoch: one path for every kind.
+FencedKind = Literal["play", "title"]
 
 
 @dataclass(frozen=True)
@@ -192,37 +197,41 @@ class OrchestratorClient:
             "POST", DEREGISTER_PATH.format(worker_id=worker_id), not_found_ok=True, retries=retries
         )
 
-    async def send_plays(self, plays: list[PlayIn]) -> PlaysResponse:
-        """Send one batch; 409 (every play stale) raises :class:`StaleEpoch`."""
+    async def send_fenced(
+        self, kind: FencedKind, items: Sequence[PlayIn | TitleIn]
+    ) -> list[PlayResult]:
+        """Send one fenced batch (plays or stream titles), one result per item.
+
+        409 (every item stale) raises :class:`StaleEpoch`. A wrong credential keeps the
+        items queued (never dropped) until an operator sorts the id out: it is raised as
+        :class:`OrchestratorUnavailable`.
+        """
         if self.worker_id is None:
-            raise ValueError("send_plays needs the worker id (pass worker_id= or register first)")
-        body = _dump(PlaysRequest(worker_id=self.worker_id, plays=plays))
+            raise ValueError(f"sending {kind}s needs the worker id (pass worker_id= or register)")
+        request: BaseModel
+        if kind == "play":
+            plays = [i for i in items if isinstance(i, PlayIn)]
+            request, path = PlaysRequest(worker_id=self.worker_id, plays=plays), PLAYS_PATH
+        else:
+            titles = [i for i in items if isinstance(i, TitleIn)]
+            request, path = TitlesRequest(worker_id=self.worker_id, titles=titles), METADATA_PATH
         try:
-            resp = await self._call("POST", PLAYS_PATH, json=body, conflict_ok=True)
+            resp = await self._call("POST", path, json=_dump(request), conflict_ok=True)
         except OrchestratorRejected as exc:
             if exc.status == WRONG_CREDENTIAL:
-                # Our id is held by another credential: keep the plays queued (never
-                # dropped) until an operator sorts the id out.
                 raise OrchestratorUnavailable(str(exc)) from exc
             raise
         if resp.status_code == ALL_STALE:
-            raise StaleEpoch(f"all {len(plays)} plays carry stale epochs: {resp.text[:200]}")
-        return _parse(PlaysResponse, resp)
+            raise StaleEpoch(f"all {len(items)} {kind}s carry stale epochs: {resp.text[:200]}")
+        return _parse(PlaysResponse, resp).results
+
+    async def send_plays(self, plays: list[PlayIn]) -> PlaysResponse:
+        """Send one batch of plays (see :meth:`send_fenced`)."""
+        return PlaysResponse(results=await self.send_fenced("play", plays))
 
     async def send_titles(self, titles: list[TitleIn]) -> TitlesResponse:
-        """Send one batch of stream titles; 409 (every one stale) raises :class:`StaleEpoch`."""
-        if self.worker_id is None:
-            raise ValueError("send_titles needs the worker id (pass worker_id= or register first)")
-        body = _dump(TitlesRequest(worker_id=self.worker_id, titles=titles))
-        try:
-            resp = await self._call("POST", METADATA_PATH, json=body, conflict_ok=True)
-        except OrchestratorRejected as exc:
-            if exc.status == WRONG_CREDENTIAL:  # as for plays: keep them queued
-                raise OrchestratorUnavailable(str(exc)) from exc
-            raise
-        if resp.status_code == ALL_STALE:
-            raise StaleEpoch(f"all {len(titles)} titles carry stale epochs: {resp.text[:200]}")
-        return _parse(TitlesResponse, resp)
+        """Send one batch of stream titles (see :meth:`send_fenced`)."""
+        return TitlesResponse(results=await self.send_fenced("title", titles))
 
     async def download_snapshot(self, etag: str | None) -> Snapshot | None:
         """The catalog snapshot, or None when ``etag`` is still current (304) or none exists.

@@ -163,17 +163,6 @@ class Outbox:
             self._db.execute("COMMIT")
         return out
 
-    def drop_stream(self, stream_id: int, max_epoch: int) -> list[PlayIn]:
-        """Remove every queued play of ``stream_id`` with epoch ≤ ``max_epoch`` (stream moved)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            rows = self._db.execute(
-                f"DELETE FROM plays WHERE stream_id = ? AND epoch <= ? RETURNING {_COLUMNS}",
-                (stream_id, max_epoch),
-            ).fetchall()
-            self._db.execute("COMMIT")
-        return [_row(r).play for r in rows]
-
     def __len__(self) -> int:
         with self._lock:
             (n,) = self._db.execute("SELECT COUNT(*) FROM plays").fetchone()

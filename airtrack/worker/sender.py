@@ -1,40 +1,66 @@
 """The outbox sender: drains the worker's durable outbox to the orchestrator.
 
-Plays go in batches of ``outbox_batch``. Acknowledged rows (stored, duplicate, extended)
-are deleted; stale ones (the stream moved to another worker: its epoch no longer owns it)
-are logged, dropped, and their stream is stopped here. A play the orchestrator refuses
-outright (4xx) is found by resending the batch one by one and dropped, so that it cannot
-block the queue forever. While the orchestrator is unreachable the sender backs off (at
-least as long as the client's breaker stays open) and the rows wait in the outbox.
-Stream titles go the same way after the plays; a stale or refused title is dropped.
+Plays and stream titles are both *fenced batches* (the orchestrator writes an item only
+with the epoch that owns its stream) and go the one same way, in batches of
+``outbox_batch``, plays first:
+
+* acknowledged (stored, duplicate, extended): deleted from the outbox;
+* stale (the stream moved: its epoch no longer owns it): the orchestrator kept the item
+  for review (``airtrack plays refused``), so it is deleted here too, logged, and the
+  stream is stopped. Nothing else of that stream is dropped unsent: what is still queued
+  goes and is kept for review the same way;
+* refused outright (4xx): found by resending the batch one by one and dropped, so that
+  it cannot block the queue forever.
+
+While the orchestrator is unreachable the sender backs off (at least as long as the
+client's breaker stays open) and the rows wait in the outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, StaleEpoch
 from airtrack.logging import get_logger
 from airtrack.protocol import PlayIn, PlayResult, TitleIn
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
-from airtrack.worker.client import OrchestratorClient
-from airtrack.worker.outbox import Outbox, QueuedPlay
+from airtrack.worker.client import FencedKind, OrchestratorClient
+from airtrack.worker.outbox import Outbox
 
 log = get_logger(__name__)
 
 _ACKED = frozenset({"stored", "duplicate", "extended"})
 
+Item = PlayIn | TitleIn
+
+
+@dataclass
+class Lane:
+    """One kind of fenced batch in the outbox, and what became of its items."""
+
+    kind: FencedKind
+    #: the oldest ``n`` queued items with the revision a send must acknowledge
+    fetch: Callable[[int], list[tuple[Item, int]]]
+    #: delete acknowledged ``(key, rev)`` pairs (a newer revision stays queued)
+    ack: Callable[[list[tuple[str, int]]], object]
+    #: delete items whatever their revision
+    drop: Callable[[list[str]], object]
+    acked: int = 0
+    stale: int = 0
+    rejected: int = 0
+
 
 class OutboxSender:
-    """Delivers the outbox's plays; ``wake`` it (on its loop) when new plays are stored.
+    """Delivers the outbox's plays and titles; ``wake`` it (on its loop) when new ones wait.
 
     Batch size and backoff come from ``settings`` (``outbox_*``).
 
     ``on_unavailable(reason)`` is told when the orchestrator cannot be reached;
-    ``stop_stale_stream(stream_id, epoch)`` stops running a stream whose plays came back
+    ``stop_stale_stream(stream_id, epoch)`` stops running a stream whose items came back
     stale (called from a worker thread, like the outbox writes).
     """
 
@@ -54,15 +80,33 @@ class OutboxSender:
         self.idle_poll_s = settings.outbox_idle_poll_s
         self._on_unavailable = on_unavailable
         self._stop_stale_stream = stop_stale_stream
-        self.plays_acked = 0
-        self.plays_dropped = 0
-        self.titles_acked = 0
-        self.titles_dropped = 0
-        self._plays_waiting = asyncio.Event()
+        titles = outbox.titles
+        self.plays = Lane(
+            "play",
+            fetch=lambda n: [(q.play, q.rev) for q in outbox.batch(n)],
+            ack=outbox.ack,
+            drop=outbox.drop,
+        )
+        self.titles = Lane(
+            "title",
+            fetch=lambda n: [(t, 1) for t in titles.batch(n)],  # written once
+            ack=lambda pairs: titles.drop(k for k, _ in pairs),
+            drop=titles.drop,
+        )
+        self._waiting = asyncio.Event()
+
+    @property
+    def plays_acked(self) -> int:
+        return self.plays.acked
+
+    @property
+    def plays_dropped(self) -> int:
+        """Plays not stored: stale (kept for review by the orchestrator) or refused."""
+        return self.plays.stale + self.plays.rejected
 
     def wake(self) -> None:
-        """New plays are in the outbox (call on the sender's event loop)."""
-        self._plays_waiting.set()
+        """New items are in the outbox (call on the sender's event loop)."""
+        self._waiting.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set: at once while there is more, else on a wake-up."""
@@ -78,123 +122,81 @@ class OutboxSender:
                 wait = max(self.client.breaker.retry_after(), retry)
             else:
                 wait = self.idle_poll_s
-            self._plays_waiting.clear()
+            self._waiting.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._plays_waiting.wait(), timeout=wait)
+                await asyncio.wait_for(self._waiting.wait(), timeout=wait)
 
     async def send_round(self) -> int:
         """A batch of plays, then one of titles: settled, 0 when none, −1 when stuck."""
-        sent = await self.send_batch()
-        if sent < 0:
-            return sent
-        titles = await self.send_titles()
-        return titles if titles < 0 else sent + titles
+        total = 0
+        for lane in (self.plays, self.titles):
+            sent = await self.send_batch(lane)
+            if sent < 0:
+                return sent
+            total += sent
+        return total
 
-    async def send_batch(self) -> int:
-        """Send one batch: number of plays settled, 0 when empty, −1 when it could not go."""
-        batch = await asyncio.to_thread(self.outbox.batch, self.batch_size)
+    async def send_batch(self, lane: Lane | None = None) -> int:
+        """Send one batch of ``lane`` (plays by default): items settled, 0 when none, −1
+        when it could not go."""
+        lane = lane or self.plays
+        batch = await asyncio.to_thread(lane.fetch, self.batch_size)
         if not batch:
             return 0
-        results = await self._send(batch)
+        results = await self._send(lane, [item for item, _ in batch])
         if results is None:
             return -1
-        by_key = {q.play.key: q for q in batch}
-        acks: list[tuple[str, int]] = []
-        stale: list[QueuedPlay] = []
+        queued = {item.key: (item, rev) for item, rev in batch}
+        settled: list[tuple[str, int]] = []
+        stale: list[Item] = []
         for r in results:
-            q = by_key.get(r.key)
-            if q is None:
+            if r.key not in queued or r.status not in _ACKED | {"stale"}:
                 continue
-            if r.status in _ACKED:
-                acks.append((r.key, q.rev))
-            elif r.status == "stale":
-                stale.append(q)
-        await asyncio.to_thread(self.outbox.ack, acks)
-        self.plays_acked += len(acks)
-        if stale:
-            await asyncio.to_thread(self._drop_stale, stale)
-        return max(1, len(acks) + len(stale))
-
-    async def _send(self, batch: list[QueuedPlay]) -> list[PlayResult] | None:
-        plays = [q.play for q in batch]
-        try:
-            return (await self.client.send_plays(plays)).results
-        except StaleEpoch:
-            return [PlayResult(key=p.key, status="stale") for p in plays]
-        except OrchestratorUnavailable as exc:
-            self._on_unavailable(str(exc))
-            return None
-        except OrchestratorRejected as exc:
-            if len(plays) == 1:
-                # a play the orchestrator will never take would block the queue forever
-                log.error("play_rejected_dropped", play=_play_log(plays[0]), error=str(exc))
-                await asyncio.to_thread(self.outbox.drop, [plays[0].key])
-                self.plays_dropped += 1
-                return []
-            out: list[PlayResult] = []
-            for q in batch:  # find the bad one: resend one by one
-                res = await self._send([q])
-                if res is None:
-                    return out or None
-                out.extend(res)
-            return out
-
-    async def send_titles(self) -> int:
-        """Send one batch of titles: number settled, 0 when none, −1 when it could not go."""
-        batch = await asyncio.to_thread(self.outbox.titles.batch, self.batch_size)
-        if not batch:
-            return 0
-        settled = await self._send_titles(batch)
-        if settled is None:
-            return -1
-        await asyncio.to_thread(self.outbox.titles.drop, settled)
+            item, rev = queued[r.key]
+            settled.append((r.key, rev))
+            if r.status == "stale":
+                stale.append(item)
+        if stale:  # the stream stops before its items leave the outbox
+            await asyncio.to_thread(self._settle_stale, lane, stale)
+        await asyncio.to_thread(lane.ack, settled)
+        lane.acked += len(settled) - len(stale)
         return max(1, len(settled))
 
-    async def _send_titles(self, batch: list[TitleIn]) -> list[str] | None:
-        """Keys that are settled (stored, duplicate, or dropped as stale/refused)."""
+    async def _send(self, lane: Lane, items: Sequence[Item]) -> list[PlayResult] | None:
+        """The results of one batch; None when the orchestrator cannot be reached."""
         try:
-            results = (await self.client.send_titles(batch)).results
+            return await self.client.send_fenced(lane.kind, items)
         except StaleEpoch:
-            log.warning("titles_dropped_stale", count=len(batch))
-            self.titles_dropped += len(batch)
-            return [t.key for t in batch]
+            return [PlayResult(key=i.key, status="stale") for i in items]
         except OrchestratorUnavailable as exc:
             self._on_unavailable(str(exc))
             return None
         except OrchestratorRejected as exc:
-            if len(batch) == 1:
-                log.error(
-                    "title_rejected_dropped", title=batch[0].model_dump(mode="json"), error=str(exc)
-                )
-                self.titles_dropped += 1
-                return [batch[0].key]
-            out: list[str] = []
-            for t in batch:  # find the bad one: resend one by one
-                res = await self._send_titles([t])
+            if len(items) == 1:
+                # an item the orchestrator will never take would block the queue forever
+                log.error(f"{lane.kind}_rejected_dropped", item=_for_log(items[0]), error=str(exc))
+                await asyncio.to_thread(lane.drop, [items[0].key])
+                lane.rejected += 1
+                return []
+            out: list[PlayResult] = []
+            for item in items:  # find the bad one: resend one by one
+                res = await self._send(lane, [item])
                 if res is None:
                     return out or None
                 out.extend(res)
             return out
-        stale = [r.key for r in results if r.status == "stale"]
-        if stale:
-            log.warning("titles_dropped_stale", count=len(stale))
-        self.titles_acked += len(results) - len(stale)
-        self.titles_dropped += len(stale)
-        return [r.key for r in results]
 
-    def _drop_stale(self, stale: list[QueuedPlay]) -> None:
-        """The stream moved (stale epoch): log and drop its plays, stop running it."""
+    def _settle_stale(self, lane: Lane, stale: Iterable[Item]) -> None:
+        """The stream moved (stale epoch): log each item (the orchestrator keeps it for
+        review) and stop running the stream."""
         newest: dict[int, int] = {}
-        for q in stale:
-            newest[q.play.stream_id] = max(q.play.epoch, newest.get(q.play.stream_id, -1))
-        dropped = self.outbox.drop(q.play.key for q in stale)
+        for item in stale:
+            newest[item.stream_id] = max(item.epoch, newest.get(item.stream_id, -1))
+            log.warning(f"{lane.kind}_refused_stale", item=_for_log(item))
+            lane.stale += 1
         for sid, epoch in newest.items():
-            dropped += self.outbox.drop_stream(sid, epoch)
             self._stop_stale_stream(sid, epoch)
-        for play in dropped:
-            log.warning("play_dropped_stale", play=_play_log(play))
-        self.plays_dropped += len(dropped)
 
 
-def _play_log(p: PlayIn) -> dict[str, object]:
-    return p.model_dump(mode="json")
+def _for_log(item: Item) -> dict[str, object]:
+    return item.model_dump(mode="json")

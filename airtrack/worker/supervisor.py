@@ -7,8 +7,8 @@ Three concerns run side by side on one event loop, all watching one stop event:
   disagrees with what was reported after ``reconcile_attempts`` consecutive
   tries forces a re-registration (R3.1, R3.2); a 404 re-registers at once.
 * sender: drains the durable outbox in batches (:mod:`airtrack.worker.sender`);
-  acknowledged rows are deleted, stale ones (the stream moved) are logged,
-  dropped, and their stream stopped.
+  acknowledged rows are deleted, stale ones (the stream moved; the orchestrator keeps
+  them for review) are logged and deleted, and their stream stopped.
 * catalog: when its version changes, the missing segments (else the whole snapshot)
   are fetched and swapped into running matchers without restarting them.
 

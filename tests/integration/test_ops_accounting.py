@@ -52,7 +52,7 @@ async def test_six_failed_heartbeats_raise_one_critical_alert(db_url: str, tmp_p
         assert len(closed) == 1 and closed[0]["resolved_at"] is not None
         with psycopg.connect(db_url) as conn:
             n = conn.execute(
-                "SELECT count(*) FROM events "
+                "SELECT count(*) FROM audit_log "
                 "WHERE kind = 'comm.failure' AND subject = 'worker:ghost'"
             ).fetchone()
         assert n is not None and n[0] == 9, "every failure is persisted as an event"
@@ -131,7 +131,7 @@ async def test_eleven_failures_in_a_minute_turn_recovery_mode_on_then_off(
             kinds = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT kind FROM events WHERE kind LIKE 'recovery.%' ORDER BY id"
+                    "SELECT kind FROM audit_log WHERE kind LIKE 'recovery.%' ORDER BY id"
                 ).fetchall()
             ]
             value = conn.execute(

@@ -279,3 +279,44 @@ def test_remote_status_prints_the_same_uptime_table_as_local(
     assert paris.count("70.0 %") == 2, remote
     assert any(NY in line for line in remote), remote
     assert remote == here
+
+
+def test_refused_plays_are_reviewed_remotely(
+    laptop: dict[str, str], db_url: str, tmp_path: Path
+) -> None:
+    """`plays refused list|accept|discard` work from a laptop (the admin routes)."""
+    with psycopg.connect(db_url) as conn:
+        (sid,) = conn.execute("SELECT min(id) FROM streams").fetchone() or (None,)
+        ids = []
+        for key in ("refused-title-a", "refused-title-b"):
+            item = {
+                "key": key,
+                "stream_id": sid,
+                "epoch": 1,
+                "title": "Band - Tune",
+                "at": "2026-01-01T12:00:00+00:00",
+                "encoding": "utf-8",
+                "artist": "Band",
+                "song": "Tune",
+            }
+            row = conn.execute(
+                "INSERT INTO refused_plays (kind, idempotency_key, stream_id, epoch, worker_id,"
+                " reason, item) VALUES ('title', %s, %s, 1, 'w9', 'epoch_ahead', %s) RETURNING id",
+                (key, sid, json.dumps(item)),
+            ).fetchone()
+            assert row is not None
+            ids.append(int(row[0]))
+    listed = cli(laptop, "plays", "refused", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(r["id"] for r in json.loads(listed.stdout)) == ids
+    accepted = cli(laptop, "plays", "refused", "accept", str(ids[0]))
+    assert accepted.returncode == 0, accepted.stderr
+    assert f"#{ids[0]}: stored" in accepted.stdout
+    discarded = cli(laptop, "plays", "refused", "discard", str(ids[1]))
+    assert discarded.returncode == 0, discarded.stderr
+    assert cli(laptop, "plays", "refused", "list", "--json").stdout.strip() == "[]"
+    with psycopg.connect(db_url) as conn:
+        titles = conn.execute(
+            "SELECT idempotency_key, worker_id FROM stream_titles ORDER BY id"
+        ).fetchall()
+    assert titles == [("refused-title-a", "w9")]

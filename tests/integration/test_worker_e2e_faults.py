@@ -194,10 +194,10 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
 
         def dropped() -> bool:
             ev = events(cluster, "e2e-a")
-            gone = {e["play"]["key"] for e in ev if e["event"] == "play_dropped_stale"}
+            gone = {e["item"]["key"] for e in ev if e["event"] == "play_refused_stale"}
             return {q["key"] for q in stale} <= gone
 
-        until(dropped, 30, "a logs and drops its stale plays")
+        until(dropped, 30, "a logs its stale plays, refused and kept for review")
         until(lambda: not outbox_rows(home, "e2e-a"), 10, "a's outbox empty")
 
         def stopped() -> bool:  # a no longer runs the stream (its log may trail the outbox)

@@ -64,7 +64,7 @@ def test_end_updates_the_same_row_and_only_the_sent_revision_is_acked(tmp_path: 
     assert len(box) == 0
 
 
-def test_batches_in_queue_order_and_drop_stream(tmp_path: Path) -> None:
+def test_batches_in_queue_order(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     plays = [
         _play(stream=1 + i % 3, track=i + 1, start=T0 + timedelta(minutes=i)) for i in range(25)
@@ -74,10 +74,9 @@ def test_batches_in_queue_order_and_drop_stream(tmp_path: Path) -> None:
     assert len(box) == 25
     first = box.batch(10)
     assert [q.play.key for q in first] == [p.key for p in plays[:10]]
-    dropped = box.drop_stream(2, max_epoch=1)
+    dropped = box.drop([p.key for p in plays if p.stream_id == 2])
     assert {p.stream_id for p in dropped} == {2} and len(dropped) == 8
     assert len(box) == 17
-    assert box.drop_stream(1, max_epoch=0) == []  # newer epochs are kept
 
 
 _WRITER = textwrap.dedent(

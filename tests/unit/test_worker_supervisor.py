@@ -17,12 +17,12 @@ import pytest
 
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.landmarks import fingerprint_samples, pack_prints
-from airtrack.protocol import PlayIn
+from airtrack.protocol import PlayIn, TitleIn
 from airtrack.settings import Settings, load_settings
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.catalog_cache import CatalogCache
 from airtrack.worker.client import OrchestratorClient, Snapshot
-from airtrack.worker.outbox import Outbox, play_key
+from airtrack.worker.outbox import Outbox, play_key, title_key
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
 from tests.unit.test_worker_support import FakeOrchestrator, StationServer, encode, tone
@@ -181,6 +181,38 @@ async def test_stale_epoch_drops_the_stream_and_its_plays(
     assert set(running.sup.pipelines) == {2}
     assert [p["stream_id"] for p in orch.plays.values()] == [2]
     assert running.sup.plays_dropped == 3
+
+
+async def test_stale_titles_stop_the_stream_as_stale_plays_do(
+    orch: FakeOrchestrator, station: StationServer, running: Running
+) -> None:
+    """A stale title and a stale play are one case: the sender stops the stream, the items
+    leave the outbox (the orchestrator keeps them for review), counted the same way."""
+    orch.assignments[WID] = [_assign(station, s, 1) for s in (1, 2, 3)]
+    await _until(lambda: len(running.sup.pipelines) == 3)
+    stopped: list[tuple[int, int]] = []
+    sender = running.sup.sender
+    stop_stale = sender._stop_stale_stream  # the supervisor's: observed, still called
+
+    def observe(sid: int, epoch: int) -> None:
+        stopped.append((sid, epoch))
+        stop_stale(sid, epoch)
+
+    sender._stop_stale_stream = observe
+    orch.stale_streams.update({1, 3})
+    running.sup.put(_play(1, 0))
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    for sid in (3, 2):
+        running.sup.put_title(
+            TitleIn(
+                key=title_key(sid, 1, at, "A - B"), stream_id=sid, epoch=1, at=at, title="A - B"
+            )
+        )
+    await _until(lambda: len(running.sup.outbox) == 0 and len(running.sup.outbox.titles) == 0)
+    assert sorted(stopped) == [(1, 1), (3, 1)]
+    assert (sender.plays.stale, sender.titles.stale) == (1, 1)
+    assert (sender.plays.acked, sender.titles.acked) == (0, 1)
+    assert [t["stream_id"] for t in orch.titles] == [2]
 
 
 def _index_bytes(tmp: Path, seed: int) -> bytes:

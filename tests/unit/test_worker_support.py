@@ -247,6 +247,7 @@ class FakeOrchestrator:
         self.forget: set[str] = set()  # next heartbeat of these workers → 404
         self.bump_epochs = False  # reply with every reported epoch + 1 (never agrees)
         self.stale_streams: set[int] = set()
+        self.titles: list[dict[str, Any]] = []
         self.snapshot: tuple[str, bytes] | None = None
         # the next N snapshot bodies are damaged on the way (one byte flipped, or cut short
         # with a matching Content-Length), after the checksum header was computed
@@ -363,6 +364,18 @@ class FakeOrchestrator:
                     else:
                         self.plays[p["key"]] = dict(p)
                         results.append({"key": p["key"], "status": "stored"})
+                code = 409 if all(r["status"] == "stale" for r in results) else 200
+                return self._json(h, code, {"results": results})
+            if parts[-1] == "metadata":  # stream titles: fenced like plays
+                results = [
+                    {"key": t["key"], "status": "stale"}
+                    if t["stream_id"] in self.stale_streams
+                    else {"key": t["key"], "status": "stored"}
+                    for t in body["titles"]
+                ]
+                self.titles.extend(
+                    t for t in body["titles"] if t["stream_id"] not in self.stale_streams
+                )
                 code = 409 if all(r["status"] == "stale" for r in results) else 200
                 return self._json(h, code, {"results": results})
             if parts[-1] == "snapshot":
