@@ -48,7 +48,9 @@ CREATE TABLE streams (
     state       text NOT NULL DEFAULT 'unmonitored'
                 CHECK (state IN ('up', 'down', 'unmonitored')),
     state_since timestamptz NOT NULL DEFAULT now(),
-    state_cause text
+    state_cause text,
+    -- the server's listener statistics endpoint (0015; credentials masked when shown)
+    stats_url   text
 );
 
 -- One row per stream: two owners cannot exist in the store (R3.3).
@@ -302,3 +304,12 @@ CREATE TABLE stream_titles (
     recorded_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX stream_titles_stream_at_idx ON stream_titles (stream_id, at);
+
+-- Listener counts the leader polled from each stream's stats_url (0015, listeners.sql).
+CREATE TABLE listener_samples (
+    stream_id  bigint NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    at         timestamptz NOT NULL,
+    listeners  integer NOT NULL CHECK (listeners >= 0),
+    PRIMARY KEY (stream_id, at)
+);
+CREATE INDEX listener_samples_at_idx ON listener_samples (at);
