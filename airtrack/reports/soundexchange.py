@@ -110,8 +110,8 @@ def check_options(service_name: str | None, category: str | None, stations: int)
 
 
 def _text(value: Any) -> str:
-    plain = to_ascii("" if value is None else str(value))
-    return "^" + plain.replace("^", "").replace("|", "").strip() + "^"
+    raw = "" if value is None else str(value)
+    return "^" + to_ascii(raw.replace("^", "").replace("|", "")) + "^"
 
 
 def _number(value: Any) -> str:
