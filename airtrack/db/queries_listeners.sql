@@ -14,13 +14,19 @@ SELECT * FROM unnest(%(ids)s::bigint[], %(ats)s::timestamptz[], %(counts)s::inte
 ON CONFLICT (stream_id, at) DO NOTHING
 
 -- name: listeners_prune
--- Samples past retention, a bounded batch at a time (the leader runs it every poll).
+-- Samples past retention, a bounded batch per stream at a time (the leader runs it every
+-- poll), on the primary key: an index on the time alone would tempt the planner away
+-- from (stream_id, at) in the reports' per-play lookups.
 DELETE FROM listener_samples
 WHERE (stream_id, at) IN (
-    SELECT stream_id, at FROM listener_samples
-    WHERE at < now() - make_interval(secs => %(days)s * 86400.0)
-    ORDER BY at
-    LIMIT %(limit)s)
+    SELECT o.stream_id, o.at
+    FROM streams s
+    CROSS JOIN LATERAL (
+        SELECT x.stream_id, x.at FROM listener_samples x
+        WHERE x.stream_id = s.id
+          AND x.at < now() - make_interval(secs => %(days)s * 86400.0)
+        ORDER BY x.at
+        LIMIT %(limit)s) o)
 
 -- name: listeners_samples
 -- A stream's samples in a range (tests and diagnostics).

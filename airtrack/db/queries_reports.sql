@@ -93,9 +93,15 @@ FROM (
                 AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
                 AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
     LEFT JOIN tracks t ON t.id = p.track_id
+    -- a station without samples in the range skips the per-play lookup altogether
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM listener_samples x
+                       WHERE x.stream_id = r.stream_id
+                         AND x.at > r.t0 - make_interval(secs => %(hold_s)s)
+                         AND x.at < r.t1) AS sampled) q
     CROSS JOIN LATERAL airtrack_play_listeners(
         p.stream_id, GREATEST(p.started_at, r.t0),
-        LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s) lp
+        LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s, q.sampled) lp
     GROUP BY GROUPING SETS (
         (r.ord, r.name, p.track_id, COALESCE(t.title, p.track_title),
          COALESCE(t.artist, p.track_artist), COALESCE(t.isrc, p.track_isrc)),
@@ -215,9 +221,14 @@ JOIN plays p ON p.stream_id = r.stream_id
             AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
             AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
 LEFT JOIN tracks t ON t.id = p.track_id
+CROSS JOIN LATERAL (
+    SELECT EXISTS (SELECT 1 FROM listener_samples x
+                   WHERE x.stream_id = r.stream_id
+                     AND x.at > r.t0 - make_interval(secs => %(hold_s)s)
+                     AND x.at < r.t1) AS sampled) q
 CROSS JOIN LATERAL airtrack_play_listeners(
     p.stream_id, GREATEST(p.started_at, r.t0),
-    LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s) lp
+    LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s, q.sampled) lp
 GROUP BY r.ord, r.name, p.track_id, COALESCE(t.artist, p.track_artist),
          COALESCE(t.title, p.track_title), COALESCE(t.isrc, p.track_isrc), t.album, t.label
 ORDER BY r.ord, COALESCE(t.artist, p.track_artist) COLLATE "C",

@@ -183,7 +183,7 @@ async def test_a_plays_listeners_are_the_time_weighted_samples_over_it(
         async def figure(a: float, b: float) -> tuple[Any, Any]:
             async def fn(tx: Any) -> list[Any]:
                 rows: list[Any] = await tx.execute_raw(
-                    "SELECT mean, listener_s FROM airtrack_play_listeners(%s, %s, %s, 150)",
+                    "SELECT mean, listener_s FROM airtrack_play_listeners(%s, %s, %s, 150, true)",
                     (sid, t0 + timedelta(seconds=a), t0 + timedelta(seconds=b)),
                 )
                 return rows

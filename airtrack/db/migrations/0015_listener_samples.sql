@@ -10,4 +10,3 @@ CREATE TABLE listener_samples (
     listeners  integer NOT NULL CHECK (listeners >= 0),
     PRIMARY KEY (stream_id, at)
 );
-CREATE INDEX listener_samples_at_idx ON listener_samples (at);
