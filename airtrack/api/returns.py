@@ -3,7 +3,8 @@
 The body is the file itself (``text/plain``, ASCII) under its conventional name
 (Content-Disposition). Recordings SoundExchange cannot identify (no ISRC, no album and
 label) are counted in ``X-Airtrack-Unidentified-Count`` and listed, as a JSON array of
-"station: artist - title (N plays)", in ``X-Airtrack-Unidentified`` (the first 100).
+"station: artist - title (N plays)", in ``X-Airtrack-Unidentified`` (as many as 4 KiB
+holds).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def _say(text: str) -> None:
 def _remote_soundexchange(
     settings: Settings, req: ReportRequest, params: dict[str, Any]
 ) -> SoundExchangeFile:
-    query = {**api_params(req), **params}
+    query = {k: v for k, v in {**api_params(req), **params}.items() if v not in (None, [])}
     query.pop("format", None)
     with AdminClient.from_settings(settings) as client:
         r = client.request("GET", "/reports/soundexchange", params=query)

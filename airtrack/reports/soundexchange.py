@@ -71,8 +71,9 @@ COLUMNS = (
 PLAY_FREQUENCY = "PLAY_FREQUENCY"
 #: The response header listing recordings without ISRC or album + label (JSON array).
 UNIDENTIFIED_HEADER = "X-Airtrack-Unidentified"
-#: At most this many are listed in the header (the count header has them all).
-UNIDENTIFIED_HEADER_MAX = 100
+#: The listing header stays under this many bytes (HTTP clients cap a response's header
+#: block, h11 at 16 KiB); the count header has them all.
+UNIDENTIFIED_HEADER_BYTES = 4096
 UNIDENTIFIED_COUNT_HEADER = "X-Airtrack-Unidentified-Count"
 _EOL = "\r\n"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
@@ -87,8 +88,16 @@ class SoundExchangeFile:
     unidentified: list[str]
 
     def header_list(self) -> str:
-        """The unidentified recordings as an ASCII JSON array (for a response header)."""
-        return json.dumps(self.unidentified[:UNIDENTIFIED_HEADER_MAX], ensure_ascii=True)
+        """The first unidentified recordings as an ASCII JSON array, within
+        :data:`UNIDENTIFIED_HEADER_BYTES` (for a response header)."""
+        listed: list[str] = []
+        size = 2
+        for item in self.unidentified:
+            size += len(json.dumps(item, ensure_ascii=True)) + 2
+            if size > UNIDENTIFIED_HEADER_BYTES:
+                break
+            listed.append(item)
+        return json.dumps(listed, ensure_ascii=True)
 
 
 def check_options(service_name: str | None, category: str | None, stations: int) -> str:
