@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -37,7 +37,7 @@ from airtrack.db import Database
 from airtrack.errors import DatabaseError, ListenerStatsError, first_line
 from airtrack.logging import get_logger
 from airtrack.metrics import STREAM_LISTENERS
-from airtrack.redact import redact_url
+from airtrack.redact import MASK, SECRET_PARAMS, redact_url
 from airtrack.settings import Settings
 
 from .listener_stats import parse_listeners
@@ -76,9 +76,24 @@ async def fetch_listeners(client: httpx.AsyncClient, target: Target, settings: S
     except TimeoutError:
         why = f"no complete answer within {settings.listeners_timeout_s:g} s"
         return Outcome(target, datetime.now(UTC), None, "timeout", why)
-    except httpx.HTTPError as exc:
-        return Outcome(target, datetime.now(UTC), None, "unreachable", first_line(exc) or "")
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        why = _scrub(first_line(exc) or type(exc).__name__, target.stats_url)
+        return Outcome(target, datetime.now(UTC), None, "unreachable", why)
     return Outcome(target, datetime.now(UTC), count, "ok")
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` without ``url``'s secrets (an error message may quote the URL)."""
+    text = text.replace(url, redact_url(url) or "")
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.password or ""]
+        secrets += [v for k, v in parse_qsl(parts.query) if k.lower() in SECRET_PARAMS]
+    except ValueError:
+        secrets = []
+    for secret in filter(None, secrets):
+        text = text.replace(secret, MASK)
+    return text
 
 
 async def _read(client: httpx.AsyncClient, target: Target, settings: Settings) -> int:
