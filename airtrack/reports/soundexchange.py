@@ -76,6 +76,8 @@ UNIDENTIFIED_HEADER = "X-Airtrack-Unidentified"
 UNIDENTIFIED_HEADER_BYTES = 4096
 UNIDENTIFIED_COUNT_HEADER = "X-Airtrack-Unidentified-Count"
 _EOL = "\r\n"
+#: The columns of ``report_soundexchange``, in order.
+_FIELDS = ("station", "artist", "title", "isrc", "album", "label", "plays", "performances")
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -184,7 +186,17 @@ async def soundexchange(
     recording, so a month of one station is a few thousand rows at most)."""
     prep = await prepare(db, request)
     cat = check_options(service_name, category, len(prep.stations))
-    rows = await db.fetch("report_soundexchange", prep.params(settings)) if prep.stations else []
+    rows: list[Row] = []
+    if prep.stations:
+        # a long read for many stations and a year: the report cap, not tx_max_s
+        found = db.stream(
+            "report_soundexchange",
+            prep.params(settings),
+            batch=settings.report_batch_rows,
+            tx_max_s=settings.report_tx_max_s,
+        )
+        async for batch in found:
+            rows += [dict(zip(_FIELDS, r, strict=True)) for r in batch]
     text, unidentified = render(
         rows, service_name=service_name, category=cat, play_frequency=play_frequency
     )
