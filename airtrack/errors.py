@@ -20,7 +20,9 @@ AirtrackError
 ├── StreamExists           a stream with that name (or URL) already exists
 ├── InputRefused           well-formed input outside a bound or policy (→ 422)
 ├── ReportRequestError     a report or play query has a bad range, zone, format or cursor
-│                          (CLI: one line, exit 1; API: 400)
+│   │                      (CLI: one line, exit 1; API: 400)
+│   └── ReportTemplateError    a report template is unreadable or names an unknown field
+├── ListenerStatsError     a stats endpoint's answer is unusable (down, too big, malformed)
 ├── StaleEpoch             a write carried an epoch that no longer owns the stream
 ├── OrchestratorUnavailable  worker cannot reach the orchestrator (breaker/timeouts)
 │   └── SnapshotCorrupt        a snapshot download fails its checksum (retried, never loaded)
@@ -140,6 +142,18 @@ class InputRefused(AirtrackError):
 
 class ReportRequestError(AirtrackError):
     """A report or play query is malformed: unknown stream or track, bad range or time zone."""
+
+
+class ReportTemplateError(ReportRequestError):
+    """A report template is unreadable, or names a field the report does not have."""
+
+
+class ListenerStatsError(AirtrackError):
+    """A stream's stats endpoint gave no listener count; ``kind`` names the state."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class WorkerNotRegistered(AirtrackError):

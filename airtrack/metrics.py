@@ -152,3 +152,8 @@ STREAM_UPTIME = Gauge(
     "Share of the monitored time the station was up",
     ["stream", "window"],
 )
+STREAM_LISTENERS = Gauge(
+    "airtrack_stream_listeners",
+    "Listeners of the station at the last poll of its stats_url (absent: no figure)",
+    ["stream"],
+)

@@ -264,6 +264,14 @@ class StreamCreate(_Model):
     extra: dict[Annotated[str, Field(min_length=1, max_length=100)], str] = Field(
         default_factory=dict, max_length=100
     )
+    #: The server's listener statistics (docs/reports.md#listener-figures); may hold
+    #: credentials: kept, and masked wherever it is shown.
+    stats_url: str | None = Field(default=None, max_length=STREAM_URL_MAX)
+
+    @field_validator("stats_url")
+    @classmethod
+    def _stats(cls, v: str | None) -> str | None:
+        return None if v is None or not v.strip() else check_stream_url(v)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -318,6 +326,8 @@ class StreamOut(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     #: The URL its worker last reported reading (None: not running or not reported).
     url_in_use: str | None = None
+    #: The listener statistics endpoint, its credentials masked.
+    stats_url: str | None = None
     state: str | None = None
     #: up / down / unmonitored (docs/integrations.md#station-state), since when and why.
     station_state: str | None = None

@@ -83,6 +83,8 @@ class StreamEdit(_Model):
     region: _Text = None
     city: _Text = None
     genre: _Text = None
+    #: The listener statistics endpoint (``null`` removes it).
+    stats_url: Annotated[str | None, Field(max_length=2000)] = None
     extra: dict[_ExtraKey, _ExtraValue] = Field(default_factory=dict, max_length=100)
 
     @field_validator("extra")

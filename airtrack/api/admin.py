@@ -121,6 +121,8 @@ async def patch_stream(
         outcome = await edit_stream(st.db, name, fields, edit.extra, st.settings, dry_run=dry_run)
     except StreamExists as exc:
         raise HTTPException(409, str(exc)) from None
+    except InputRefused as exc:  # a URL the policy refuses, as on POST /streams
+        raise HTTPException(422, str(exc)) from None
     return {"dry_run": dry_run, "streams": [outcome.to_json()]}
 
 

@@ -37,7 +37,7 @@ from airtrack.orchestrator.delivery import WebhookDelivery
 from airtrack.settings import Settings
 from airtrack.web.apidocs import install_api_docs
 
-from . import admin, catalog, integrations, operations, probes, reports, uploads, workers
+from . import admin, catalog, integrations, operations, probes, reports, returns, uploads, workers
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -158,6 +158,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         operations.router,
         probes.router,
         reports.router,
+        returns.router,
         uploads.router,
     ):
         app.include_router(router)

@@ -68,7 +68,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 report_app = typer.Typer(
     help="Reports: plays, summary, coverage, metadata-check, metadata-wishlist "
-    "(CSV, JSON or XLSX).",
+    "(CSV, JSON or XLSX); soundexchange and plays --template for monthly returns.",
     no_args_is_help=True,
 )
 app.add_typer(catalog_app, name="catalog")
@@ -244,9 +244,33 @@ def _report(name: str) -> None:
         output: Annotated[
             Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
         ] = None,
+        template: Annotated[
+            str | None,
+            typer.Option(
+                "--template",
+                help="plays only: a TOML template file, or a shipped one (prs-radio, "
+                "bmi-log); --format is then the template's.",
+            ),
+        ] = None,
     ) -> None:
         from .report import run_report
 
+        if template is not None:
+            from ._common import fail
+            from .report_returns import run_template
+
+            if name != "plays":
+                fail("--template works with `report plays`")
+            run_template(
+                settings_from(),
+                template,
+                start=start,
+                end=end,
+                tz=tz,
+                streams=stream or [],
+                output=output,
+            )
+            return
         run_report(
             settings_from(),
             name,
@@ -271,6 +295,52 @@ def _report(name: str) -> None:
 
 for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishlist"):
     _report(_name)
+
+
+@report_app.command("soundexchange")
+@handle_errors
+def report_soundexchange(
+    start: Annotated[str | None, typer.Option("--from", help="First day (2026-03-01).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (included).")] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="IANA zone instead of each station's.")
+    ] = None,
+    stream: Annotated[
+        list[str] | None, typer.Option("--stream", help="Station name (repeatable).")
+    ] = None,
+    service_name: Annotated[
+        str | None,
+        typer.Option(
+            "--service-name",
+            help="NAME_OF_SERVICE, with call letters (default: the station's name; one --stream).",
+        ),
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option("--category", help="Transmission category: A, B, C, H, I, J, K or L."),
+    ] = None,
+    play_frequency: Annotated[
+        bool, typer.Option("--play-frequency", help="Add the PLAY_FREQUENCY column.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File or folder (default: the conventional name)."),
+    ] = None,
+) -> None:
+    """SoundExchange Report of Use: performances per recording, station and period."""
+    from .report_returns import run_soundexchange
+
+    run_soundexchange(
+        settings_from(),
+        start=start,
+        end=end,
+        tz=tz,
+        streams=stream or [],
+        service_name=service_name,
+        category=category,
+        play_frequency=play_frequency,
+        output=output,
+    )
 
 
 @app.command()

@@ -33,6 +33,7 @@ def streams_add(
     timezone: str = "UTC",
     backup_urls: list[str] | None = None,
     meta: list[str] | None = None,
+    stats_url: str | None = None,
 ) -> None:
     from airtrack.errors import InputRefused, StreamExists
     from airtrack.orchestrator.streams import add_stream
@@ -46,6 +47,7 @@ def streams_add(
             url=url,
             timezone=timezone,
             backup_urls=backup_urls or [],
+            stats_url=stats_url,
             extra={k: v for k, v in extra.items() if v is not None},
             **{k: v for k, v in columns.items() if v is not None},
         )

@@ -53,6 +53,7 @@ def edit(
     meta: list[str],
     dry_run: bool,
     as_json: bool,
+    no_stats_url: bool = False,
 ) -> None:
     from airtrack.orchestrator.station_files import check_station_fields
     from airtrack.orchestrator.stations import edit_stream
@@ -62,6 +63,8 @@ def edit(
     for key in TEXT_FIELDS:
         if key in columns and columns[key] is None:
             given[key] = None  # --meta city= clears it
+    if no_stats_url:
+        given["stats_url"] = None
     if not given and not extra:
         fail("nothing to change: give at least one option (see --help)")
     if is_remote():

@@ -13,6 +13,15 @@ from ._common import JsonFlag, handle_errors, settings_from
 streams_app = typer.Typer(help="Manage the monitored streams.", no_args_is_help=True)
 
 
+_StatsUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--stats-url",
+        help="The server's listener statistics: Icecast status-json.xsl or SHOUTcast "
+        "v1/v2 stats (credentials kept, shown masked).",
+    ),
+]
+
 _Meta = Annotated[
     list[str] | None,
     typer.Option(
@@ -33,9 +42,10 @@ def streams_add(
         list[str] | None, typer.Option("--backup-url", help="Fallback URL, in order; repeat.")
     ] = None,
     meta: _Meta = None,
+    stats_url: _StatsUrl = None,
 ) -> None:
     """Add a stream to monitor."""
-    admin.streams_add(settings_from(), url, name, timezone, backup_url, meta)
+    admin.streams_add(settings_from(), url, name, timezone, backup_url, meta, stats_url)
 
 
 @streams_app.command("edit")
@@ -53,10 +63,15 @@ def streams_edit(
         bool, typer.Option("--no-backup-urls", help="Remove every fallback URL.")
     ] = False,
     meta: _Meta = None,
+    stats_url: _StatsUrl = None,
+    no_stats_url: Annotated[
+        bool, typer.Option("--no-stats-url", help="Stop polling listener figures.")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
     json: JsonFlag = False,
 ) -> None:
-    """Change a stream's URL, backup URLs, time zone, location, genre or extra fields."""
+    """Change a stream's URL, backup URLs, time zone, location, genre, stats URL or extra
+    fields."""
     from . import stations
 
     options = {
@@ -64,8 +79,9 @@ def streams_edit(
         "url": url,
         "timezone": timezone,
         "backup_urls": [] if no_backup_urls else backup_url,
+        "stats_url": stats_url,
     }
-    stations.edit(settings_from(), name, options, meta or [], dry_run, json)
+    stations.edit(settings_from(), name, options, meta or [], dry_run, json, no_stats_url)
 
 
 @streams_app.command("import")

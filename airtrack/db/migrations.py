@@ -50,7 +50,7 @@ def available_migrations() -> list[Migration]:
 
 
 #: Scripts of CREATE OR REPLACE statements, applied after the migrations, in this order.
-REPEATABLE = ("events.sql", "ownership.sql", "play_log.sql", "stream_state.sql")
+REPEATABLE = ("events.sql", "ownership.sql", "play_log.sql", "stream_state.sql", "listeners.sql")
 
 
 def _read(name: str) -> str:

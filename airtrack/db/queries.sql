@@ -77,16 +77,17 @@ SELECT stream_id, worker_id, epoch, state FROM assignments ORDER BY stream_id
 
 -- ---------------------------------------------------------------- streams
 -- name: stream_insert
-INSERT INTO streams (name, url, backup_urls, timezone, country, region, city, genre, extra)
+INSERT INTO streams (name, url, backup_urls, timezone, country, region, city, genre, extra,
+                     stats_url)
 VALUES (%(name)s, %(url)s, %(backup_urls)s, %(timezone)s, %(country)s, %(region)s, %(city)s,
-        %(genre)s, %(extra)s)
+        %(genre)s, %(extra)s, %(stats_url)s)
 RETURNING id, name, url, enabled, created_at, last_error,
-          backup_urls, timezone, country, region, city, genre, extra
+          backup_urls, timezone, country, region, city, genre, extra, stats_url
 
 
 -- name: streams_lock_by_name
 -- the streams an edit or import names, locked in id order
-SELECT id, name, url, backup_urls, timezone, country, region, city, genre, extra
+SELECT id, name, url, backup_urls, timezone, country, region, city, genre, extra, stats_url
 FROM streams
 WHERE name = ANY(%(names)s)
 ORDER BY id
@@ -96,10 +97,10 @@ FOR UPDATE
 UPDATE streams
 SET name = %(name)s, url = %(url)s, backup_urls = %(backup_urls)s, timezone = %(timezone)s,
     country = %(country)s, region = %(region)s, city = %(city)s, genre = %(genre)s,
-    extra = %(extra)s
+    extra = %(extra)s, stats_url = %(stats_url)s
 WHERE id = %(id)s
 RETURNING id, name, url, enabled, created_at, last_error,
-          backup_urls, timezone, country, region, city, genre, extra
+          backup_urls, timezone, country, region, city, genre, extra, stats_url
 
 -- name: assignment_insert
 INSERT INTO assignments (stream_id, state) VALUES (%(sid)s, 'unassigned')
@@ -121,7 +122,7 @@ SELECT id, name FROM streams WHERE url = %(url)s LIMIT 1
 
 -- name: streams_list
 SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
-       s.backup_urls, s.timezone, s.country, s.region, s.city, s.genre, s.extra,
+       s.backup_urls, s.timezone, s.country, s.region, s.city, s.genre, s.extra, s.stats_url,
        -- the URL its owner last reported reading (heartbeat meta of the owning worker)
        (SELECT x->>'url_in_use'
         FROM workers w, jsonb_array_elements(w.meta->'streams') x

@@ -60,6 +60,8 @@ ORDER BY r.ord, p.started_at, p.id
 -- name: report_summary
 -- Per station x track, then per track across the stations asked for (station
 -- '(all stations)', times in %(across_tz)s); columns as reports/shape.py SUMMARY.
+-- performances: each play's mean listeners (rounded) summed over the plays that have a
+-- figure; tuning_hours: listener-hours over the plays (listeners.sql). NULL: no figure.
 SELECT COALESCE(g.station, '(all stations)'), g.track_id, g.title, g.artist, g.isrc,
        g.plays, round(g.airtime_s::numeric, 3)::float8,
        to_char(g.first_at AT TIME ZONE z.tz, 'YYYY-MM-DD"T"HH24:MI:SS')
@@ -67,7 +69,10 @@ SELECT COALESCE(g.station, '(all stations)'), g.track_id, g.title, g.artist, g.i
          || to_char(CASE WHEN o.f < interval '0' THEN -o.f ELSE o.f END, 'HH24:MI'),
        to_char(g.last_at AT TIME ZONE z.tz, 'YYYY-MM-DD"T"HH24:MI:SS')
          || CASE WHEN o.l < interval '0' THEN '-' ELSE '+' END
-         || to_char(CASE WHEN o.l < interval '0' THEN -o.l ELSE o.l END, 'HH24:MI')
+         || to_char(CASE WHEN o.l < interval '0' THEN -o.l ELSE o.l END, 'HH24:MI'),
+       g.performances,
+       CASE WHEN g.performances IS NULL THEN NULL
+            ELSE round((g.listener_s / 3600)::numeric, 3)::float8 END
 FROM (
     SELECT r.ord, r.name AS station, min(r.tz) AS tz, p.track_id,
            COALESCE(t.title, p.track_title) AS title,
@@ -76,7 +81,9 @@ FROM (
            sum(extract(epoch FROM LEAST(COALESCE(p.ended_at, p.started_at), r.t1)
                                   - GREATEST(p.started_at, r.t0))) AS airtime_s,
            min(GREATEST(p.started_at, r.t0)) AS first_at,
-           max(p.started_at) AS last_at
+           max(p.started_at) AS last_at,
+           sum(round(lp.mean))::bigint AS performances,
+           sum(lp.listener_s) AS listener_s
     FROM unnest(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
                 %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
          WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
@@ -86,6 +93,15 @@ FROM (
                 AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
                 AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
     LEFT JOIN tracks t ON t.id = p.track_id
+    -- a station without samples in the range skips the per-play lookup altogether
+    CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT 1 FROM listener_samples x
+                       WHERE x.stream_id = r.stream_id
+                         AND x.at > r.t0 - make_interval(secs => %(hold_s)s)
+                         AND x.at < r.t1) AS sampled) q
+    CROSS JOIN LATERAL airtrack_play_listeners(
+        p.stream_id, GREATEST(p.started_at, r.t0),
+        LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s, q.sampled) lp
     GROUP BY GROUPING SETS (
         (r.ord, r.name, p.track_id, COALESCE(t.title, p.track_title),
          COALESCE(t.artist, p.track_artist), COALESCE(t.isrc, p.track_isrc)),
@@ -183,3 +199,37 @@ FROM streams s
 CROSS JOIN generate_series(0, %(per_stream)s - 1) AS i
 CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM tracks) t
 WHERE s.name LIKE 'bench-%%'
+
+-- name: report_soundexchange
+-- SoundExchange's Report of Use (reports/soundexchange.py): one row per recording per
+-- station over the range. performances: each play's mean listeners (rounded; listeners.sql)
+-- summed over the plays that have a figure, NULL when none has; plays: how many airings.
+-- Ordered in the C collation so the file is the same bytes on every server.
+SELECT r.name AS station,
+       COALESCE(t.artist, p.track_artist) AS artist,
+       COALESCE(t.title, p.track_title) AS title,
+       COALESCE(t.isrc, p.track_isrc) AS isrc,
+       t.album, t.label,
+       count(*) AS plays,
+       sum(round(lp.mean))::bigint AS performances
+FROM unnest(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
+            %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
+     WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
+JOIN plays p ON p.stream_id = r.stream_id
+            AND p.source = 'fingerprint'
+            AND p.started_at < r.t1
+            AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
+            AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
+LEFT JOIN tracks t ON t.id = p.track_id
+CROSS JOIN LATERAL (
+    SELECT EXISTS (SELECT 1 FROM listener_samples x
+                   WHERE x.stream_id = r.stream_id
+                     AND x.at > r.t0 - make_interval(secs => %(hold_s)s)
+                     AND x.at < r.t1) AS sampled) q
+CROSS JOIN LATERAL airtrack_play_listeners(
+    p.stream_id, GREATEST(p.started_at, r.t0),
+    LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s, q.sampled) lp
+GROUP BY r.ord, r.name, p.track_id, COALESCE(t.artist, p.track_artist),
+         COALESCE(t.title, p.track_title), COALESCE(t.isrc, p.track_isrc), t.album, t.label
+ORDER BY r.ord, COALESCE(t.artist, p.track_artist) COLLATE "C",
+         COALESCE(t.title, p.track_title) COLLATE "C", p.track_id

@@ -49,7 +49,9 @@ CREATE TABLE streams (
     state       text NOT NULL DEFAULT 'unmonitored'
                 CHECK (state IN ('up', 'down', 'unmonitored')),
     state_since timestamptz NOT NULL DEFAULT now(),
-    state_cause text
+    state_cause text,
+    -- the server's listener statistics endpoint (0016; credentials masked when shown)
+    stats_url   text
 );
 
 -- One row per stream: two owners cannot exist in the store (R3.3).
@@ -324,3 +326,11 @@ CREATE TABLE refused_plays (
     UNIQUE (kind, idempotency_key)
 );
 CREATE INDEX refused_plays_stream_idx ON refused_plays (stream_id, refused_at);
+
+-- Listener counts the leader polled from each stream's stats_url (0016, listeners.sql).
+CREATE TABLE listener_samples (
+    stream_id  bigint NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    at         timestamptz NOT NULL,
+    listeners  integer NOT NULL CHECK (listeners >= 0),
+    PRIMARY KEY (stream_id, at)
+);

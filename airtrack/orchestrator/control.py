@@ -37,6 +37,7 @@ from airtrack.settings import Settings
 
 from . import ownership, stream_state
 from .balancer import Move, WorkerSlot, balance
+from .listeners import ListenerPoller
 
 log = get_logger("airtrack.orchestrator.control")
 
@@ -85,6 +86,8 @@ class ControlLoop:
         self.ticks = 0
         self._gauged: set[str] = set()  # workers with a streams-per-worker series
         self._uptime_at = float("-inf")
+        #: listener figures from stats URLs, polled in the background (leader only)
+        self.listeners = ListenerPoller(db, settings)
 
     # -- leadership -------------------------------------------------------------
 
@@ -132,6 +135,7 @@ class ControlLoop:
                 await self._wait(self.settings.control_tick_s, stop)
         finally:
             self._become(False)
+            await self.listeners.stop()
             await self._session.close()
 
     # -- the tick ------------------------------------------------------------------
@@ -169,6 +173,7 @@ class ControlLoop:
         if time.monotonic() - self._uptime_at >= self.settings.uptime_refresh_s:
             await stream_state.uptime(self.db)  # keeps /metrics' uptime gauges current
             self._uptime_at = time.monotonic()
+        self.listeners.kick()  # a round runs beside the tick, never inside it
         await self.db.execute(
             "control_put",
             {"key": "leader", "value": {"replica": self.replica_id, "at": time.time()}},

@@ -30,7 +30,7 @@ __all__ = [
 FileFormat = Literal["m3u", "pls", "csv"]
 #: Free-text columns of ``streams`` besides name and URL.
 TEXT_FIELDS = ("country", "region", "city", "genre")
-_CSV_COLUMNS = ("name", "url", "backup_urls", "timezone", *TEXT_FIELDS)
+_CSV_COLUMNS = ("name", "url", "backup_urls", "timezone", *TEXT_FIELDS, "stats_url")
 _MAX_TEXT = 500
 
 
@@ -67,6 +67,8 @@ def check_station_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
                 out[name] = check_stream_url(value)
             elif name == "backup_urls":
                 out[name] = [check_stream_url(u) for u in value]
+            elif name == "stats_url":  # the listener statistics endpoint; None removes it
+                out[name] = None if value is None or not value.strip() else check_stream_url(value)
             elif name == "timezone":
                 out[name] = check_timezone(value)
             elif name in TEXT_FIELDS:

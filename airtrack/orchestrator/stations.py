@@ -23,6 +23,7 @@ from airtrack.errors import (
     UnknownStream,
 )
 from airtrack.logging import get_logger
+from airtrack.redact import redact_url
 from airtrack.settings import Settings
 
 from .station_files import TEXT_FIELDS, StationEntry
@@ -32,7 +33,7 @@ __all__ = ["EDITABLE", "StationOutcome", "edit_stream", "import_stations", "merg
 
 log = get_logger(__name__)
 
-EDITABLE = ("name", "url", "backup_urls", "timezone", *TEXT_FIELDS)
+EDITABLE = ("name", "url", "backup_urls", "timezone", *TEXT_FIELDS, "stats_url")
 Action = Literal["added", "updated", "unchanged"]
 
 
@@ -44,6 +45,10 @@ def _url_problems(fields: Mapping[str, Any], settings: Settings) -> list[str]:
         why = url_refusal(urlsplit(url).hostname or "", settings)
         if why is not None:
             out.append(f"stream URL refused: {why}")
+    if fields.get("stats_url"):  # the leader fetches it: the same policy as stream URLs
+        why = url_refusal(urlsplit(fields["stats_url"]).hostname or "", settings)
+        if why is not None:
+            out.append(f"stats URL refused: {why}")
     return out
 
 
@@ -98,13 +103,18 @@ def _record(row: Row) -> dict[str, Any]:
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {k: (old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
+    diff = {k: (old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
+    if "stats_url" in diff:  # shown to the operator: never its credentials
+        a, b = diff["stats_url"]
+        diff["stats_url"] = (redact_url(a), redact_url(b))
+    return diff
 
 
 _DEFAULTS: dict[str, Any] = {
     "backup_urls": [],
     "timezone": "UTC",
     **dict.fromkeys(TEXT_FIELDS),
+    "stats_url": None,
     "extra": {},
 }
 

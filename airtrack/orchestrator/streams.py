@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from airtrack.db import Database, Row, Tx
 from airtrack.errors import InputRefused, IntegrityViolation, StreamExists
 from airtrack.logging import get_logger
 from airtrack.protocol import StreamCreate
+from airtrack.redact import redact_url
 from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.streams")
@@ -49,6 +51,10 @@ async def add_stream(db: Database, req: StreamCreate, settings: Settings) -> Row
     why = url_refusal(req.url.host or "", settings)
     if why is not None:
         raise InputRefused(f"stream URL refused: {why}")
+    if req.stats_url:
+        why = url_refusal(urlsplit(req.stats_url).hostname or "", settings)
+        if why is not None:
+            raise InputRefused(f"stats URL refused: {why}")
     url = str(req.url)
 
     async def fn(tx: Tx) -> Row:
@@ -67,6 +73,7 @@ async def add_stream(db: Database, req: StreamCreate, settings: Settings) -> Row
                 "city": req.city,
                 "genre": req.genre,
                 "extra": req.extra,
+                "stats_url": req.stats_url,
             },
         )
         assert row is not None
@@ -81,7 +88,7 @@ async def add_stream(db: Database, req: StreamCreate, settings: Settings) -> Row
             raise StreamExists(f"a stream named {req.name!r} already exists") from None
         raise
     log.info("stream.added", stream=req.name, id=row["id"])
-    return row
+    return {**row, "stats_url": redact_url(row["stats_url"])}
 
 
 async def remove_stream(db: Database, name: str) -> bool:
@@ -126,7 +133,11 @@ async def remove_stream_by_id(db: Database, stream_id: int) -> str | None:
 async def list_streams(db: Database) -> list[dict[str, Any]]:
     rows = await db.fetch("streams_list")
     return [
-        {**r, "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned")}
+        {
+            **r,
+            "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned"),
+            "stats_url": redact_url(r["stats_url"]),
+        }
         for r in rows
     ]
 

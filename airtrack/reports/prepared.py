@@ -35,5 +35,6 @@ class Prepared:
             "t0s": [s.t0 for s in st],
             "t1s": [min(s.t1, until) if until else s.t1 for s in st],
             "max_play_s": settings.report_play_max_s,
+            "hold_s": settings.listeners_hold_s,
             "across_tz": self.request.tz.key if self.request.tz else "UTC",
         }

@@ -39,7 +39,7 @@ PLAYS = _cols(
 )
 SUMMARY = _cols(
     "station:text track_id:int title:text artist:text isrc:text plays:int airtime_s:float "
-    "first_airing:time last_airing:time"
+    "first_airing:time last_airing:time performances:int tuning_hours:float"
 )
 COVERAGE = _cols(
     "station:text day:date monitored_s:float unmonitored_s:float gap_start:time "

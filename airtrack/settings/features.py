@@ -142,6 +142,36 @@ class FeatureSettings(BaseSettings):
         description="Longest play a report range can cut at its start (bounds the index scan).",
     )
 
+    # --- listener figures (docs/reports.md#listener-figures) ---------------
+    listeners_poll_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the leader polls each stream's stats_url for its listener count.",
+    )
+    listeners_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Total deadline of one stats request (connect, headers and body): a slow "
+        "endpoint costs at most this per poll and never delays another stream's poll.",
+    )
+    listeners_max_bytes: int = Field(
+        default=262_144,
+        ge=1024,
+        description="Largest stats response read; a bigger body is refused without reading on.",
+    )
+    listeners_hold_s: float = Field(
+        default=150.0,
+        gt=0,
+        description="How long one listener sample stands for the count when no next sample "
+        "comes sooner (a play with no sample this close has no listener figure).",
+    )
+    listeners_retention_days: float = Field(
+        default=400.0,
+        gt=0,
+        description="Listener samples older than this are deleted (reports over older "
+        "periods then have no listener figures).",
+    )
+
     # --- imports ----------------------------------------------------------
     import_max_bytes: int = Field(
         default=10_485_760,

@@ -32,11 +32,26 @@ async function loadStations() {
   );
 }
 
+function showOptions() {
+  // The SoundExchange file has its own options and one format (ASCII text).
+  const se = $("report").value === "soundexchange";
+  $("soundexchange-options").hidden = !se;
+  $("download-txt").hidden = !se;
+  for (const b of document.querySelectorAll("button.tabular")) b.hidden = se;
+}
+
 async function download(format) {
-  const params = new URLSearchParams({ from: $("from").value, to: $("to").value, format });
+  const report = $("report").value;
+  const params = new URLSearchParams({ from: $("from").value, to: $("to").value });
+  if (report === "soundexchange") {
+    if ($("service-name").value.trim()) params.set("service_name", $("service-name").value.trim());
+    params.set("category", $("category").value);
+    if ($("play-frequency").checked) params.set("play_frequency", "true");
+  } else {
+    params.set("format", format);
+  }
   if ($("tz").value.trim()) params.set("tz", $("tz").value.trim());
   for (const opt of $("stations").selectedOptions) params.append("stream", opt.value);
-  const report = $("report").value;
   $("report-error").hidden = true;
   $("report-status").textContent = "preparing…";
   const resp = await fetch(`/api/v1/reports/${report}?${params}`, {
@@ -52,13 +67,25 @@ async function download(format) {
   const blob = await resp.blob();
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `airtrack-${report}-${$("from").value}-${$("to").value}.${format}`;
+  // The server names the SoundExchange file by its convention (station, period, category).
+  const named = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
+  link.download = named
+    ? named[1]
+    : `airtrack-${report}-${$("from").value}-${$("to").value}.${format}`;
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-  $("report-status").textContent = `downloaded ${link.download}`;
+  let status = `downloaded ${link.download}`;
+  const missing = Number(resp.headers.get("X-Airtrack-Unidentified-Count") || 0);
+  if (missing) {
+    const listed = JSON.parse(resp.headers.get("X-Airtrack-Unidentified") || "[]");
+    status += ` — ${missing} recording(s) without ISRC or album + label: ${listed.join("; ")}`;
+  }
+  $("report-status").textContent = status;
 }
+
+$("report").addEventListener("change", showOptions);
 
 $("report-form").addEventListener("submit", (ev) => {
   ev.preventDefault();

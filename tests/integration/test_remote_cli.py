@@ -320,3 +320,33 @@ def test_refused_plays_are_reviewed_remotely(
             "SELECT idempotency_key, worker_id FROM stream_titles ORDER BY id"
         ).fetchall()
     assert titles == [("refused-title-a", "w9")]
+
+
+def test_monthly_returns_and_stats_urls_work_remotely(
+    laptop: dict[str, str], tmp_path: Path
+) -> None:
+    day = ["--from", "2026-03-01", "--to", "2026-03-01", "--stream", PARIS]
+    r = cli(laptop, "report", "soundexchange", *day, "--category", "A", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ParisFM20260301_20260301_A.txt").read_bytes() == (
+        "NAME_OF_SERVICE|TRANSMISSION_CATEGORY|FEATURED_ARTIST|SOUND_RECORDING_TITLE|ISRC|"
+        "ALBUM_TITLE|MARKETING_LABEL|ACTUAL_TOTAL_PERFORMANCES|PLAY_FREQUENCY\r\n"
+        "^Paris FM^|^A^|^Artist A^|^Song One^|^FRABC2600001^|^Album^|^Label^||1\r\n"
+        "^Paris FM^|^A^|^Artist B^|^Song Two^|^^|^^|^^||1\r\n"
+    ).encode("ascii")
+    assert "Artist B - Song Two (1 play)" in r.stderr
+
+    r = cli(laptop, "report", "plays", *day, "--template", "bmi-log")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "Date\tTime\tTitle\tArtist",
+        "03/01/2026\t00:00:00\tSong One\tArtist A",
+        "03/01/2026\t11:00:00\tSong Two\tArtist B",
+    ]
+
+    secret = "http://admin:hackme-remote@127.0.0.1:8000/status-json.xsl"
+    r = cli(laptop, "streams", "edit", PARIS, "--stats-url", secret)
+    assert r.returncode == 0, r.stderr
+    assert "hackme-remote" not in r.stdout and "admin:***@127.0.0.1:8000" in r.stdout
+    r = cli(laptop, "streams", "list", "--json")
+    assert r.returncode == 0 and "hackme-remote" not in r.stdout, r.stdout

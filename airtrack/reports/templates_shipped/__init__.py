@@ -1,0 +1,1 @@
+"""Report templates shipped with airtrack (``report plays --template NAME``)."""
