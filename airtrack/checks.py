@@ -6,6 +6,7 @@ caller shows as is (pydantic turns it into a 422; the imports list it by line).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,30 @@ from pydantic import AnyUrl
 
 #: Longest stream URL accepted (longer ones are not real stream addresses).
 STREAM_URL_MAX = 2048
+
+#: Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they
+#: reorder the text shown after them ("Trojan Source"), so a name or title can display as
+#: something it is not. The marks U+200E, U+200F and U+061C change no order and stay.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Line breaks and tabs inside a title: one space each (titles are one line).
+_BLANKS = re.compile(r"[\t\n\r\v\f\x85\u2028\u2029]+")
+#: Every other C0 control, DEL, C1 control and the bidirectional controls.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+
+
+def clean_text(value: str) -> str:
+    """A title, artist or other display text as airtrack stores it: tabs and line breaks
+    become one space, every other control character (C0, DEL, C1: ESC, ``\\x01``, …) and
+    the bidirectional embeddings, overrides and isolates are removed, blanks trimmed.
+
+    Titles come from files' tags, import files and stations' in-band titles (anyone
+    running a monitored station writes those): they end up in terminals, logs, the
+    dashboard and spreadsheets, where a control character is an escape or a disguise."""
+    return _CONTROLS.sub("", _BLANKS.sub(" ", value)).strip()
+
+
+def has_bidi_control(value: str) -> bool:
+    return any(c in BIDI_CONTROLS for c in value)
 
 
 def check_stream_name(v: str) -> str:

@@ -24,6 +24,7 @@ from airtrack.checks import (
     check_stream_name,
     check_stream_url,
     check_timezone,
+    clean_text,
 )
 
 __all__ = [  # the checks are part of the contract: callers import them from here
@@ -226,6 +227,13 @@ class TitleIn(_Model):
     title: str | None = Field(default=None, max_length=4080)  # 255 blocks of 16 bytes
     url: str | None = Field(default=None, max_length=4080)
     encoding: str = Field(default="utf-8", max_length=40)
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _printable(cls, v: Any) -> Any:
+        # A station's own title: whoever runs the station writes it. Control characters
+        # (NUL, escapes, bidi overrides) are removed before it is stored (checks.clean_text).
+        return clean_text(v) if isinstance(v, str) else v
 
     @field_validator("at")
     @classmethod

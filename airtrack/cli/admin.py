@@ -16,6 +16,7 @@ from rich.table import Table
 from airtrack.db import Database
 from airtrack.localtime import show_time
 from airtrack.protocol import PlayOut, StreamCreate, StreamOut, WorkerOut
+from airtrack.reports.writers import csv_safe_row
 from airtrack.settings import Settings
 
 from ._common import Display, fail, out, print_table, run_async, with_db
@@ -172,7 +173,9 @@ def plays_list(
         writer = csv.writer(sys.stdout)
         writer.writerow(list(PlayOut.model_fields))
         for r in rows:
-            writer.writerow(PlayOut.model_validate(r).model_dump(mode="json").values())
+            writer.writerow(
+                csv_safe_row(PlayOut.model_validate(r).model_dump(mode="json").values())
+            )
         return
     table = Table("started", "ended", "stream", "title", "artist", "confidence")
     for r in rows:
