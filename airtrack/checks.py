@@ -79,11 +79,18 @@ def check_extra(extra: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
+#: Names in the system's zone folder that are files, not IANA zones.
+_NOT_IANA = frozenset({"localtime", "posixrules", "Factory"})
+
+
 def check_timezone(value: str) -> str:
     """``value`` if it is an IANA time zone (``Europe/Lisbon``); raises ``ValueError``."""
     text = str(value).strip()
     try:
         if not text or "\x00" in text or text.startswith(("/", ".")) or ".." in text:
+            raise ValueError
+        # zone files the system has but PostgreSQL does not: not IANA names
+        if text in _NOT_IANA or text.startswith(("posix/", "right/")):
             raise ValueError
         ZoneInfo(text)
     except (ValueError, ZoneInfoNotFoundError, OSError):

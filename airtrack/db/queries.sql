@@ -198,3 +198,8 @@ SELECT airtrack_record_titles(%(keys)s::text[], %(sids)s::bigint[], %(epochs)s::
 
 -- name: ownership_event
 SELECT airtrack_event(%(kind)s, %(subject)s, %(detail)s)
+
+-- name: time_zone_names
+-- The zones this server can convert to (AT TIME ZONE): Python's zoneinfo also accepts
+-- names PostgreSQL refuses (localtime, posix/..., right/...).
+SELECT name FROM pg_timezone_names

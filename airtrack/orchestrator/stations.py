@@ -26,7 +26,7 @@ from airtrack.logging import get_logger
 from airtrack.settings import Settings
 
 from .station_files import TEXT_FIELDS, StationEntry
-from .streams import url_refusal
+from .streams import url_refusal, zone_refusal
 
 __all__ = ["EDITABLE", "StationOutcome", "edit_stream", "import_stations", "merge_extra"]
 
@@ -130,6 +130,12 @@ async def import_stations(
     problems = [
         *problems,
         *(f"line {e.line}: {p}" for e in entries for p in _url_problems(e.fields, settings)),
+        *[
+            f"line {e.line}: {why}"
+            for e in entries
+            if "timezone" in e.fields
+            and (why := await zone_refusal(db, e.fields["timezone"])) is not None
+        ],
     ]
     if problems:
         bad = sorted(problems, key=lambda p: int(p.split(":")[0].removeprefix("line ") or 0))
@@ -207,6 +213,10 @@ async def edit_stream(
     refused = _url_problems(fields, settings)
     if refused:
         raise InputRefused(refused[0])
+    if "timezone" in fields:
+        why = await zone_refusal(db, fields["timezone"])
+        if why is not None:
+            raise InputRefused(why)
 
     async def tx(t: Tx) -> StationOutcome:
         row = await t.fetchone("streams_lock_by_name", {"names": [name]})

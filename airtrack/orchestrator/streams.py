@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 from airtrack.db import Database, Row, Tx
+from airtrack.db.zones import zone_names
 from airtrack.errors import InputRefused, IntegrityViolation, StreamExists
 from airtrack.logging import get_logger
 from airtrack.protocol import StreamCreate
@@ -43,12 +44,24 @@ def url_refusal(host: str, settings: Settings) -> str | None:
     return None
 
 
+async def zone_refusal(db: Database, zone: str) -> str | None:
+    """Why a station's time zone is refused, or None: it must be one PostgreSQL knows
+    (reports convert in the database; Python also accepts ``localtime`` or ``posix/…``)."""
+    if zone in await zone_names(db):
+        return None
+    return f"unknown time zone {zone[:64]!r}: use an IANA name such as Europe/Lisbon or UTC"
+
+
 async def add_stream(db: Database, req: StreamCreate, settings: Settings) -> Row:
-    """Add a stream; :class:`InputRefused` by URL policy, :class:`StreamExists` on a taken
-    name or URL (two streams on one URL would be monitored, and counted, twice)."""
+    """Add a stream; :class:`InputRefused` by URL policy or an unknown zone,
+    :class:`StreamExists` on a taken name or URL (two streams on one URL would be
+    monitored, and counted, twice)."""
     why = url_refusal(req.url.host or "", settings)
     if why is not None:
         raise InputRefused(f"stream URL refused: {why}")
+    why = await zone_refusal(db, req.timezone)
+    if why is not None:
+        raise InputRefused(why)
     url = str(req.url)
 
     async def fn(tx: Tx) -> Row:

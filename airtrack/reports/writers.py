@@ -13,7 +13,7 @@ carriage return) gets a leading single quote, as the OWASP advice on CSV injecti
 Titles come from catalog files and from stations' own stream titles, which anyone running
 a monitored station controls. Numbers (typed columns, and text that is only a signed
 number or offset such as ``-05:00``) are left as they are. XLSX cells are written as
-strings, never formulas, so they need no quote (docs/security.md#reports).
+strings, never formulas, so they need no quote (docs/security.md#titles-and-reports).
 """
 
 from __future__ import annotations
