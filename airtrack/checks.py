@@ -46,8 +46,16 @@ def check_stream_name(v: str) -> str:
     # characters (C0, DEL, C1), no "/" (a path segment), no surrounding blanks.
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in v):
         raise ValueError("name must not contain control characters")
+    if has_bidi_control(v):
+        raise ValueError(
+            "name must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)"
+        )
     if "/" in v:
         raise ValueError('name must not contain "/"')
+    if v in (".", ".."):
+        # a path segment "." or ".." is normalised away by HTTP clients: such a stream
+        # could not be named in /streams/{name}
+        raise ValueError('a stream name cannot be "." or ".."')
     if v != v.strip():
         raise ValueError("name must not start or end with white space")
     return v
@@ -71,8 +79,21 @@ def check_stream_url(value: str) -> str:
     return text
 
 
+#: Most free-form ``extra`` keys a stream or a track holds, and the longest key: an
+#: import file's ``extra.*`` columns, the API's ``extra`` and the merged result alike.
+EXTRA_MAX_KEYS = 100
+EXTRA_KEY_MAX = 100
+
+
+def check_extra_count(count: int) -> None:
+    """Raise ``ValueError`` when ``count`` extra keys are more than one record may hold."""
+    if count > EXTRA_MAX_KEYS:
+        raise ValueError(f"{count} extra keys; at most {EXTRA_MAX_KEYS} are kept per record")
+
+
 def check_extra(extra: dict[str, Any]) -> dict[str, Any]:
     """Free-form ``extra`` keys and values: PostgreSQL's jsonb cannot hold NUL."""
+    check_extra_count(len(extra))
     for key, value in extra.items():
         if "\x00" in key or (isinstance(value, str) and "\x00" in value):
             raise ValueError("extra keys and values must not contain NUL characters")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from airtrack.checks import check_extra_count
 from airtrack.db import Database, Row, Tx
 from airtrack.errors import (
     InputRefused,
@@ -101,6 +102,16 @@ def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any
     return {k: (old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
 
 
+def _too_many_extra(row: Row | None, extra: Mapping[str, str | None]) -> str | None:
+    """Why merging ``extra`` into the station ``row`` (None: a new one) is refused."""
+    merged = merge_extra(dict(row["extra"] or {}) if row is not None else {}, extra)
+    try:
+        check_extra_count(len(merged))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 _DEFAULTS: dict[str, Any] = {
     "backup_urls": [],
     "timezone": "UTC",
@@ -154,6 +165,16 @@ async def import_stations(
         if taken:
             raise StationImportError(
                 f"{len(taken)} bad line{'s' * (len(taken) != 1)}: nothing was changed", taken
+            )
+        crowded = [
+            f"line {e.line}: {why}"
+            for e in entries
+            if (why := _too_many_extra(existing.get(e.name), e.extra)) is not None
+        ]
+        if crowded:
+            raise StationImportError(
+                f"{len(crowded)} bad line{'s' * (len(crowded) != 1)}: nothing was changed",
+                crowded,
             )
         outcomes = []
         for e in entries:
@@ -225,6 +246,9 @@ async def edit_stream(
         taken = await _url_taken(t, fields.get("url"), name)
         if taken is not None:
             raise StreamExists(taken)
+        why = _too_many_extra(row, extra)
+        if why is not None:
+            raise StationError(why)
         old = _record(row)
         new = {**old, **fields, "extra": merge_extra(old["extra"], extra)}
         diff = _diff(old, new)
