@@ -8,6 +8,7 @@ import ipaddress
 import os
 import signal
 import socket
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -18,6 +19,7 @@ from airtrack.errors import ConfigError
 from airtrack.logging import get_logger
 from airtrack.ops import Operations
 from airtrack.ops import install as install_ops
+from airtrack.ops.alerts import unusable_prints
 from airtrack.settings import Settings
 
 from .control import ControlLoop
@@ -82,7 +84,9 @@ def _snapshot_fn(state: AppState) -> SnapshotFn | None:
         return None
 
     async def snapshot() -> tuple[Path, str] | None:
-        snap = await ensure_snapshot(state.db, state.settings)
+        snap = await ensure_snapshot(
+            state.db, state.settings, on_skipped=partial(unusable_prints, state.db)
+        )
         if snap is None:
             return None
         return Path(snap.path), str(snap.version)
@@ -113,7 +117,7 @@ async def build_state(
     if state.snapshot is not None:
         from airtrack.catalog.manifest import SegmentStore
 
-        state.segments = SegmentStore(db, settings)
+        state.segments = SegmentStore(db, settings, on_skipped=partial(unusable_prints, db))
     return state, ops
 
 
