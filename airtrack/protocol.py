@@ -26,6 +26,7 @@ from airtrack.checks import (
     check_timezone,
     clean_text,
 )
+from airtrack.redact import mask_credentials
 
 __all__ = [  # the checks are part of the contract: callers import them from here
     "STREAM_URL_MAX",
@@ -137,6 +138,12 @@ class RunningStream(_Model):
     cpu_s: float | None = Field(default=None, ge=0)
     #: The URL the worker is reading (the main URL or one of the backups).
     url_in_use: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("error", "url_in_use")
+    @classmethod
+    def _masked(cls, v: str | None) -> str | None:
+        # Only shown from here on (status, events, alerts): never with a URL's password.
+        return None if v is None else mask_credentials(v)
 
 
 #: The metrics a worker reports in heartbeats; the orchestrator keeps only these (each
@@ -331,6 +338,17 @@ class StreamOut(BaseModel):
     station_state: str | None = None
     state_since: datetime | None = None
     state_cause: str | None = None
+
+    @field_validator("url", "url_in_use", "last_error", "state_cause")
+    @classmethod
+    def _masked(cls, v: str | None) -> str | None:
+        # A stream's credentials stay in the database and the worker's assignment.
+        return None if v is None else mask_credentials(v)
+
+    @field_validator("backup_urls")
+    @classmethod
+    def _masked_list(cls, v: list[str]) -> list[str]:
+        return [mask_credentials(u) for u in v]
 
 
 class WorkerOut(BaseModel):

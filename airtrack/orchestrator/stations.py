@@ -24,6 +24,7 @@ from airtrack.errors import (
     UnknownStream,
 )
 from airtrack.logging import get_logger
+from airtrack.redact import mask_fields
 from airtrack.settings import Settings
 
 from .station_files import TEXT_FIELDS, StationEntry
@@ -99,7 +100,15 @@ def _record(row: Row) -> dict[str, Any]:
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    return {k: (old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
+    """What changes, as shown (an outcome is only shown): URLs without their credentials."""
+    return {k: _shown(k, old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
+
+
+def _shown(key: str, before: Any, after: Any) -> tuple[Any, Any]:
+    if key not in ("url", "backup_urls"):
+        return before, after
+    pair = mask_fields({"a": before, "b": after}, "a", "b")
+    return pair["a"], pair["b"]
 
 
 def _too_many_extra(row: Row | None, extra: Mapping[str, str | None]) -> str | None:

@@ -10,6 +10,7 @@ from airtrack.db.zones import zone_names
 from airtrack.errors import InputRefused, IntegrityViolation, StreamExists
 from airtrack.logging import get_logger
 from airtrack.protocol import StreamCreate
+from airtrack.redact import mask_credentials, mask_fields
 from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.streams")
@@ -123,7 +124,7 @@ async def set_stream_url(db: Database, name: str, url: str) -> bool:
 
     moved: bool = await db.run("stream_set_url", fn)
     if moved:
-        log.info("stream.moved", stream=name, url=url)
+        log.info("stream.moved", stream=name, url=mask_credentials(url))
     return moved
 
 
@@ -136,10 +137,22 @@ async def remove_stream_by_id(db: Database, stream_id: int) -> str | None:
     return str(row["name"])
 
 
+#: Fields of a listed stream that may hold a URL with credentials (shown masked).
+SHOWN_URL_FIELDS = ("url", "backup_urls", "url_in_use", "last_error", "state_cause")
+
+
 async def list_streams(db: Database) -> list[dict[str, Any]]:
+    """Every stream as shown to people: credentials in URLs masked (the worker's
+    assignment is the one place that carries them)."""
     rows = await db.fetch("streams_list")
     return [
-        {**r, "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned")}
+        mask_fields(
+            {
+                **r,
+                "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned"),
+            },
+            *SHOWN_URL_FIELDS,
+        )
         for r in rows
     ]
 
