@@ -83,12 +83,13 @@ async def test_api_and_diagnostics_mask_credentials_and_the_worker_gets_them(
 
 
 def test_logs_never_carry_a_url_password(capsys: Any) -> None:
+    before = structlog.get_config()
     configure_logging("INFO", json=True)
     try:
         get_logger("test").info("stream_start", url=MAIN, note=f"moved from {BACKUP}")
         line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     finally:
-        structlog.reset_defaults()
+        structlog.configure(**before)
     assert line["url"] == "http://***@127.0.0.1:9/live"
     assert line["note"] == "moved from http://***@127.0.0.1:9/backup"
 
