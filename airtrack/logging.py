@@ -8,7 +8,18 @@ from typing import Any
 
 import structlog
 
+from airtrack.redact import mask_credentials
+
 _configured = False
+
+
+def _mask_urls(_logger: Any, _method: str, event: Any) -> Any:
+    # No log line carries a URL's password (stream URLs, the database URL, errors that
+    # quote them): every text field is masked (airtrack.redact).
+    for key, value in event.items():
+        if isinstance(value, str) and "@" in value:
+            event[key] = mask_credentials(value)
+    return event
 
 
 def configure_logging(
@@ -29,6 +40,7 @@ def configure_logging(
 
     processors: list[Any] = [
         drop_quiet,
+        _mask_urls,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

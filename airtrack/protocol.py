@@ -24,7 +24,9 @@ from airtrack.checks import (
     check_stream_name,
     check_stream_url,
     check_timezone,
+    clean_text,
 )
+from airtrack.redact import mask_credentials
 
 __all__ = [  # the checks are part of the contract: callers import them from here
     "STREAM_URL_MAX",
@@ -137,6 +139,12 @@ class RunningStream(_Model):
     #: The URL the worker is reading (the main URL or one of the backups).
     url_in_use: str | None = Field(default=None, max_length=2000)
 
+    @field_validator("error", "url_in_use")
+    @classmethod
+    def _masked(cls, v: str | None) -> str | None:
+        # Only shown from here on (status, events, alerts): never with a URL's password.
+        return None if v is None else mask_credentials(v)
+
 
 #: The metrics a worker reports in heartbeats; the orchestrator keeps only these (each
 #: becomes a Prometheus series per worker, so an open set would be unbounded).
@@ -226,6 +234,13 @@ class TitleIn(_Model):
     title: str | None = Field(default=None, max_length=4080)  # 255 blocks of 16 bytes
     url: str | None = Field(default=None, max_length=4080)
     encoding: str = Field(default="utf-8", max_length=40)
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _printable(cls, v: Any) -> Any:
+        # A station's own title: whoever runs the station writes it. Control characters
+        # (NUL, escapes, bidi overrides) are removed before it is stored (checks.clean_text).
+        return clean_text(v) if isinstance(v, str) else v
 
     @field_validator("at")
     @classmethod
@@ -333,6 +348,17 @@ class StreamOut(BaseModel):
     station_state: str | None = None
     state_since: datetime | None = None
     state_cause: str | None = None
+
+    @field_validator("url", "url_in_use", "last_error", "state_cause")
+    @classmethod
+    def _masked(cls, v: str | None) -> str | None:
+        # A stream's credentials stay in the database and the worker's assignment.
+        return None if v is None else mask_credentials(v)
+
+    @field_validator("backup_urls")
+    @classmethod
+    def _masked_list(cls, v: list[str]) -> list[str]:
+        return [mask_credentials(u) for u in v]
 
 
 class WorkerOut(BaseModel):

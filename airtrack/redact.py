@@ -1,17 +1,26 @@
-"""Credentials in URLs, masked wherever a URL is shown (listings, edit diffs, logs).
+"""Credentials in URLs, shown as ``***`` wherever a URL is shown (no dependencies: the
+logging configuration uses it too).
 
-A stats endpoint (and a stream URL) may carry its server's credentials: in the userinfo
-(``http://admin:secret@host/admin/stats``) or in the query (SHOUTcast's
-``admin.cgi?pass=secret``). The store keeps them, since the poll needs them; what is
-shown keeps the user name and replaces each secret with ``***``.
+Stream URLs and stats endpoints keep their credentials in the database and where they
+are used (a worker's assignment, the leader's listener poll); everywhere they are shown
+(API answers, CLI tables and JSON, the dashboard, diagnostics, logs, stream errors and
+events) they pass here. A URL carries secrets in its user-info
+(``http://admin:secret@host/``: user name and password both, since a lone user name is
+often a token) or in its query (SHOUTcast's ``admin.cgi?pass=secret``).
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["MASK", "SECRET_PARAMS", "redact_url"]
+__all__ = ["MASK", "SECRET_PARAMS", "mask_credentials", "mask_fields", "redact_url"]
 
+#: ``scheme://userinfo@``: the user name and password of a URL (up to the last "@" of
+#: its authority), wherever it appears in a text.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@")
+#: What a secret is shown as.
 MASK = "***"
 #: Query parameters taken for secrets (compared case-insensitively).
 SECRET_PARAMS = frozenset(
@@ -19,31 +28,39 @@ SECRET_PARAMS = frozenset(
 )
 
 
+def mask_credentials(text: str) -> str:
+    """``text`` with the user-info of every URL in it shown as ``***``
+    (``http://user:secret@host/`` → ``http://***@host/``)."""
+    if "@" not in text or "://" not in text:
+        return text
+    return _USERINFO.sub(rf"\1{MASK}@", text)
+
+
+def mask_fields(row: dict[str, Any], *names: str) -> dict[str, Any]:
+    """``row`` with the text (or list of texts) in each of ``names`` masked."""
+    out = dict(row)
+    for name in names:
+        value = out.get(name)
+        if isinstance(value, str):
+            out[name] = mask_credentials(value)
+        elif isinstance(value, list):
+            out[name] = [mask_credentials(v) if isinstance(v, str) else v for v in value]
+    return out
+
+
 def redact_url(url: str | None) -> str | None:
-    """``url`` with its password and secret query values replaced by ``***``."""
+    """One URL as shown: user-info and the values of secret query parameters as ``***``."""
     if not url:
         return url
+    masked = mask_credentials(url)
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
+        parts = urlsplit(masked)
     except ValueError:
         return MASK  # unparsable: show nothing of it rather than a secret
-    netloc = parts.netloc
-    if parts.username is not None or parts.password is not None:
-        user = quote(parts.username or "", safe="")
-        where = host or ""
-        if ":" in where:
-            where = f"[{where}]"
-        if port is not None:
-            where += f":{port}"
-        cred = f"{user}:{MASK}" if parts.password is not None else user
-        netloc = f"{cred}@{where}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in SECRET_PARAMS for k, _ in pairs):
-            query = urlencode(
-                [(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="*"
-            )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if not parts.query:
+        return masked
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
+        return masked
+    query = urlencode([(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))

@@ -22,6 +22,7 @@ from airtrack.errors import (
     CatalogError,
     DatabaseError,
     DatabaseUnavailable,
+    InputRefused,
     IntegrityViolation,
     LockContention,
     MetadataImportError,
@@ -142,6 +143,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
 
     @app.exception_handler(CatalogError)
     @app.exception_handler(StationError)
+    @app.exception_handler(InputRefused)
     async def metadata_error(request: Request, exc: Exception) -> JSONResponse:
         # the CLI's message, as a 4xx: a refused value or file is the caller's to fix
         status = 404 if isinstance(exc, UnknownTrack | UnknownStream) else 422

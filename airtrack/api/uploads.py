@@ -3,13 +3,15 @@ own machine and sends the prints and tags here; the audio never leaves that mach
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 
 from fastapi import APIRouter, HTTPException
 
 from airtrack.catalog.store import ENGINE, NewTrack, add_track, find_by_sha
-from airtrack.errors import CatalogError
+from airtrack.errors import AudioError, CatalogError
+from airtrack.fingerprint.landmarks import MAX_PRINTS_RATIO, unpack_prints
 from airtrack.protocol import UPLOADS_PATH, KnownContent, PrintsUpload, UploadResult
 
 from .deps import Admin, State
@@ -46,6 +48,11 @@ async def upload(req: PrintsUpload, st: State) -> UploadResult:
         raise HTTPException(422, "prints: not base64") from None
     if not prints:
         raise HTTPException(422, "prints: empty")
+    try:
+        # a blob no index can read would be stored, then skipped by every build
+        await asyncio.to_thread(unpack_prints, prints, max_ratio=MAX_PRINTS_RATIO)
+    except AudioError as exc:
+        raise HTTPException(422, f"prints: {exc}") from None
     track = NewTrack(req.title, req.artist, req.source, req.duration_s, req.sha256, prints)
     try:
         outcome = await add_track(st.db, track)

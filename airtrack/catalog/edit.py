@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airtrack.checks import check_extra_count
 from airtrack.db import Database, Tx
 from airtrack.errors import CatalogError, IntegrityViolation, MetadataImportError, UnknownTrack
 from airtrack.listfile import csv_records, decode_list_file
@@ -22,6 +23,7 @@ from airtrack.logging import get_logger
 
 from .identifiers import normalise_isrc
 from .metadata import (
+    EXTRA_PREFIX,
     TRACK_FIELDS,
     apply_changes,
     changed_fields,
@@ -119,6 +121,10 @@ def parse_metadata_csv(data: bytes, max_bytes: int) -> tuple[list[TrackChange], 
             problems.append(f"line {header_line}: column {name!r}: {exc}")
     if len(set(names)) != len(names):
         problems.append(f"line {header_line}: a column appears twice")
+    try:
+        check_extra_count(sum(n.startswith(EXTRA_PREFIX) for n in names))
+    except ValueError as exc:
+        problems.append(f"line {header_line}: {exc} (extra.* columns)")
     if problems:
         raise MetadataImportError("the header is refused", problems)
     changes: list[TrackChange] = []
@@ -203,7 +209,13 @@ async def apply_track_changes(
                 first = planned[track.id][0].line
                 bad.append(f"line {c.line}: track #{track.id} is also changed on line {first}")
                 continue
-            planned[track.id] = (c, track, apply_changes(track.fields(), c.fields, c.extra))
+            new = apply_changes(track.fields(), c.fields, c.extra)
+            try:
+                check_extra_count(len(new["extra"]))
+            except ValueError as exc:
+                bad.append(f"line {c.line}: track #{track.id}: {exc}")
+                continue
+            planned[track.id] = (c, track, new)
         bad += await _isrc_clashes(t, planned)
         if bad:
             raise MetadataImportError(

@@ -40,8 +40,9 @@ from typing import Any
 
 from airtrack.catalog.snapshot import _state, _write, snapshot_dir
 from airtrack.catalog.store import ENGINE
+from airtrack.catalog.unusable import SkippedHook, Unusable
 from airtrack.db import Database, Tx
-from airtrack.errors import IndexFileError
+from airtrack.errors import AudioError, IndexFileError
 from airtrack.fingerprint import PRINTS_VERSION, Index
 from airtrack.fingerprint.segments import write_pack
 from airtrack.logging import get_logger
@@ -146,9 +147,13 @@ def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) ->
 class SegmentStore:
     """Keeps the shared plan current and this replica's segment files materialized."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, *, on_skipped: SkippedHook | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
+        #: told of tracks whose prints cannot be read (left out of every segment)
+        self.on_skipped = on_skipped
         self.folder = snapshot_dir(settings) / "segments"
         self._plan: tuple[int, datetime, Plan] | None = None
         self._named: tuple[Manifest, dict[str, list[int]]] = (Manifest((), ()), {})
@@ -246,7 +251,7 @@ class SegmentStore:
     async def _build_then_publish(self, missing: dict[str, list[int]]) -> None:
         try:
             await self._materialize(missing)
-        except (OSError, IndexFileError) as exc:
+        except (OSError, IndexFileError, AudioError) as exc:
             log.error("catalog.compaction_failed", error=str(exc))
             return
         assert self._lock is not None
@@ -263,12 +268,15 @@ class SegmentStore:
             t0 = time.perf_counter()
             tmp = self.folder / f".{name}.{os.getpid()}.build"
             items = self._prints_of(ids, loop)
-            if name.startswith("base-"):
-                index = await asyncio.to_thread(Index.build, items)
+            base = name.startswith("base-")
+            bad = Unusable(name)
+            if base:
+                index = await asyncio.to_thread(Index.build, items, bad)
                 await asyncio.to_thread(_write, index, tmp)
-            else:
-                await asyncio.to_thread(write_pack, items, tmp)
+            else:  # workers unpack a delta: only prints that unpack go into it
+                await asyncio.to_thread(write_pack, bad.checked(items), tmp)
             os.replace(tmp, self.folder / name)
+            await bad.report(self.on_skipped, whole=base)
             log.info(
                 "catalog.segment.built",
                 name=name,

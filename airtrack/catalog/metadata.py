@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from airtrack.checks import clean_text
 from airtrack.errors import CatalogError
 
 from .identifiers import normalise_isrc, normalise_iswc
@@ -42,9 +43,9 @@ _MAX_TEXT = 500
 
 
 def _text(value: str, field: str) -> str:
-    text = value.strip()
-    if "\x00" in text:
+    if "\x00" in value:
         raise CatalogError(f"{field} must not contain NUL characters")
+    text = clean_text(value)  # control characters never reach a title (checks.clean_text)
     if len(text) > _MAX_TEXT:
         raise CatalogError(f"{field} is longer than {_MAX_TEXT} characters")
     return text

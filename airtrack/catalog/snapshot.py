@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from airtrack.catalog.store import ENGINE
+from airtrack.catalog.unusable import SkippedHook, Unusable
 from airtrack.db import Database
 from airtrack.errors import CatalogError, IndexFileError
 from airtrack.fingerprint import PRINTS_VERSION, Index
@@ -92,8 +93,12 @@ async def _state(db: Database) -> tuple[int, datetime]:
     return int(row["revision"]), row["changed_at"]
 
 
-async def ensure_snapshot(db: Database, settings: Settings) -> Snapshot:
-    """The snapshot of the current catalog revision, built only if not cached yet."""
+async def ensure_snapshot(
+    db: Database, settings: Settings, *, on_skipped: SkippedHook | None = None
+) -> Snapshot:
+    """The snapshot of the current catalog revision, built only if not cached yet.
+
+    A track whose prints cannot be read is left out and reported to ``on_skipped``."""
     folder = snapshot_dir(settings)
     revision, changed_at = await _state(db)
     path = folder / _file_name(revision, changed_at)
@@ -106,7 +111,7 @@ async def ensure_snapshot(db: Database, settings: Settings) -> Snapshot:
         found = _cached(path, revision)
         if found is not None:
             return found
-        return await _build(db, settings, folder)
+        return await _build(db, settings, folder, on_skipped)
 
 
 async def load_index(db: Database, settings: Settings) -> tuple[Index, Snapshot]:
@@ -115,7 +120,9 @@ async def load_index(db: Database, settings: Settings) -> tuple[Index, Snapshot]
     return await asyncio.to_thread(Index.load, snap.path), snap
 
 
-async def _build(db: Database, settings: Settings, folder: Path) -> Snapshot:
+async def _build(
+    db: Database, settings: Settings, folder: Path, on_skipped: SkippedHook | None = None
+) -> Snapshot:
     t0 = time.perf_counter()
     stale = int(await db.fetchval("catalog_count_stale_prints", {"engine": ENGINE}) or 0)
     if stale:
@@ -128,12 +135,14 @@ async def _build(db: Database, settings: Settings, folder: Path) -> Snapshot:
     loop = asyncio.get_running_loop()
     for attempt in range(1, settings.snapshot_build_attempts + 1):
         revision, changed_at = await _state(db)
-        index = await asyncio.to_thread(Index.build, _stream_prints(db, loop))
+        bad = Unusable("snapshot")
+        index = await asyncio.to_thread(Index.build, _stream_prints(db, loop), bad)
         if (await _state(db))[0] == revision:
             break
         # the catalog changed while we read it: read it again (a busy ingest may keep
         # changing it; then the last read is kept, and the next call builds the newer one)
         log.info("catalog.snapshot.moved", revision=revision, attempt=attempt)
+    await bad.report(on_skipped, whole=True)
     path = folder / _file_name(revision, changed_at)
     await asyncio.to_thread(_write, index, path)
     snap = Snapshot(path, index.version, revision)

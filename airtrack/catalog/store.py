@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airtrack.checks import clean_text
 from airtrack.db import Database, Tx
 from airtrack.errors import CatalogError
 from airtrack.fingerprint import PRINTS_VERSION
@@ -158,13 +159,19 @@ def _clean(text: str | None) -> str | None:
     return text.replace("\x00", "").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _clean_title(text: str | None) -> str | None:
+    """A title, artist, album, label or composer as stored: no control characters."""
+    cleaned = _clean(text)
+    return (clean_text(cleaned) or None) if cleaned is not None else None
+
+
 def _meta_params(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "album": _clean(meta.get("album")),
-        "label": _clean(meta.get("label")),
+        "album": _clean_title(meta.get("album")),
+        "label": _clean_title(meta.get("label")),
         "isrc": meta.get("isrc"),
         "iswc": meta.get("iswc"),
-        "composers": [c for c in (_clean(x) for x in meta.get("composers") or ()) if c],
+        "composers": [c for c in (_clean_title(x) for x in meta.get("composers") or ()) if c],
         "release_year": meta.get("release_year"),
         "extra": dict(meta.get("extra") or {}),
     }
@@ -187,8 +194,8 @@ async def add_track(db: Database, track: NewTrack) -> AddOutcome:
 
     async def tx(t: Tx) -> AddOutcome:
         params = {
-            "title": _clean(track.title),
-            "artist": _clean(track.artist),
+            "title": _clean_title(track.title),
+            "artist": _clean_title(track.artist),
             "source": _clean(track.source),
             "duration_s": float(track.duration_s),
             "sha": track.sha256,

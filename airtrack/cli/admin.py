@@ -16,6 +16,8 @@ from rich.table import Table
 from airtrack.db import Database
 from airtrack.localtime import show_time
 from airtrack.protocol import PlayOut, StreamCreate, StreamOut, WorkerOut
+from airtrack.redact import mask_credentials
+from airtrack.reports.writers import csv_safe_row
 from airtrack.settings import Settings
 
 from ._common import Display, fail, out, print_table, run_async, with_db
@@ -60,13 +62,15 @@ def streams_add(
     if is_remote():
         with AdminClient.from_settings(settings) as api:
             row = api.send_json("POST", "/streams", req.model_dump(mode="json"))
-        out.print(f"added stream {row['name']} (#{row['id']}) {row['url']}", markup=False)
+        shown = mask_credentials(str(row["url"]))
+        out.print(f"added stream {row['name']} (#{row['id']}) {shown}", markup=False)
         return
     try:
         row = run_async(with_db(settings, go))
     except (StreamExists, InputRefused) as exc:
         fail(str(exc))
-    out.print(f"added stream {row['name']} (#{row['id']}) {row['url']}", markup=False)
+    shown = mask_credentials(str(row["url"]))
+    out.print(f"added stream {row['name']} (#{row['id']}) {shown}", markup=False)
 
 
 def streams_remove(settings: Settings, name: str) -> None:
@@ -174,7 +178,9 @@ def plays_list(
         writer = csv.writer(sys.stdout)
         writer.writerow(list(PlayOut.model_fields))
         for r in rows:
-            writer.writerow(PlayOut.model_validate(r).model_dump(mode="json").values())
+            writer.writerow(
+                csv_safe_row(PlayOut.model_validate(r).model_dump(mode="json").values())
+            )
         return
     table = Table("started", "ended", "stream", "title", "artist", "confidence")
     for r in rows:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from airtrack.errors import StationError, StationImportError, StreamExists
+from airtrack.errors import InputRefused, StationError, StationImportError, StreamExists
 from airtrack.orchestrator.station_files import TEXT_FIELDS, FileFormat
 from airtrack.orchestrator.stations import StationOutcome
 from airtrack.settings import Settings
@@ -80,7 +80,7 @@ def edit(
                 settings, lambda db: edit_stream(db, name, fields, extra, settings, dry_run=dry_run)
             )
         )
-    except (StationError, StreamExists) as exc:
+    except (StationError, StreamExists, InputRefused) as exc:
         fail(str(exc))
     _report([outcome], dry_run, as_json)
 

@@ -220,3 +220,8 @@ SELECT id, outcome FROM airtrack_accept_refused(%(ids)s::bigint[], %(gap_s)s, %(
 
 -- name: play_log_discard_refused
 SELECT airtrack_discard_refused(%(ids)s::bigint[]) AS ids
+
+-- name: time_zone_names
+-- The zones this server can convert to (AT TIME ZONE): Python's zoneinfo also accepts
+-- names PostgreSQL refuses (localtime, posix/..., right/...).
+SELECT name FROM pg_timezone_names

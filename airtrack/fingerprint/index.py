@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from airtrack.errors import IndexFileError
+from airtrack.errors import AudioError, IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
 
@@ -79,8 +79,16 @@ class Index:
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
-    def build(cls, items: Iterable[tuple[int, bytes]]) -> Index:
-        """Build from ``(track_id, pack_prints(...))`` pairs (e.g. rows of the tracks table)."""
+    def build(
+        cls,
+        items: Iterable[tuple[int, bytes]],
+        on_bad: Callable[[int, str], None] | None = None,
+    ) -> Index:
+        """Build from ``(track_id, pack_prints(...))`` pairs (e.g. rows of the tracks table).
+
+        A blob that cannot be unpacked raises ``AudioError``, or, with ``on_bad``, is left
+        out and reported as ``on_bad(track_id, reason)``: one bad track must not stop a
+        catalog from being built."""
         ids: list[int] = []
         durations: list[float] = []
         hashes: list[npt.NDArray[np.uint32]] = []
@@ -92,7 +100,13 @@ class Index:
             if track_id in seen:
                 raise IndexFileError(f"track {track_id} given twice to Index.build")
             seen.add(track_id)
-            prints = unpack_prints(blob)
+            try:
+                prints = unpack_prints(blob)
+            except AudioError as exc:
+                if on_bad is None:
+                    raise
+                on_bad(int(track_id), str(exc))
+                continue
             ids.append(int(track_id))
             durations.append(prints.duration_s)
             hashes.append(prints.hashes)

@@ -317,8 +317,17 @@ def pack_prints(prints: Prints) -> bytes:
     return header + zlib.compress(body, 6)
 
 
-def unpack_prints(data: bytes) -> Prints:
-    """Inverse of ``pack_prints``; refuses other formats or engine versions (``AudioError``)."""
+#: Packed prints compress about 3:1; a blob whose header claims more than this ratio is
+#: not prints (a few bytes must not make anyone decompress gigabytes).
+MAX_PRINTS_RATIO = 64
+
+
+def unpack_prints(data: bytes, *, max_ratio: int | None = None) -> Prints:
+    """Inverse of ``pack_prints``; refuses other formats or engine versions (``AudioError``).
+
+    ``max_ratio``: refuse a blob whose header claims more than that many body bytes per
+    stored byte (for blobs from outside: uploads). Decompression never goes past the
+    length the header claims."""
     if len(data) < _HEADER.size:
         raise AudioError("fingerprint blob too short")
     magic, version, count, duration = _HEADER.unpack_from(data)
@@ -326,8 +335,15 @@ def unpack_prints(data: bytes) -> Prints:
         raise AudioError("not an airtrack fingerprint blob")
     if version != P.PRINTS_VERSION:
         raise AudioError(f"fingerprint version {version}, engine needs {P.PRINTS_VERSION}")
+    if not math.isfinite(duration) or duration < 0:
+        raise AudioError("corrupt fingerprint blob (duration)")
+    if max_ratio is not None and 10 * count > max_ratio * len(data):
+        raise AudioError(f"corrupt fingerprint blob ({count} prints claimed in {len(data)} bytes)")
     try:
-        body = zlib.decompress(data[_HEADER.size :])
+        inflate = zlib.decompressobj()
+        body = inflate.decompress(data[_HEADER.size :], 10 * count + 1)
+        if not inflate.eof:
+            raise AudioError("corrupt fingerprint blob (length mismatch)")
     except zlib.error as exc:
         raise AudioError(f"corrupt fingerprint blob ({exc})") from exc
     if len(body) != 10 * count:

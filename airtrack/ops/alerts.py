@@ -67,6 +67,29 @@ async def resolve_alert(db: Database, kind: str, subject: str) -> Row | None:
     return row
 
 
+#: The alert for catalog tracks left out of the index (docs/troubleshooting.md).
+UNUSABLE_PRINTS = "catalog_prints_unusable"
+
+
+async def unusable_prints(db: Database, tracks: list[tuple[int, str]], whole: bool) -> None:
+    """Open (or bump) one alert naming the tracks a catalog build left out; a build of the
+    whole catalog that left none out resolves it."""
+    if not tracks:
+        if whole:
+            await resolve_alert(db, UNUSABLE_PRINTS, "catalog")
+        return
+    shown = ", ".join(f"#{t} ({why})" for t, why in tracks[:5])
+    more = f" and {len(tracks) - 5} more" if len(tracks) > 5 else ""
+    await raise_alert(
+        db,
+        "warning",
+        UNUSABLE_PRINTS,
+        "catalog",
+        f"{len(tracks)} track(s) left out of the catalog index, their prints are unusable: "
+        f"{shown}{more}; re-add their files, or `airtrack catalog remove ID`",
+    )
+
+
 async def list_alerts(
     db: Database, *, include_resolved: bool = False, limit: int = 200
 ) -> list[Row]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from airtrack.db import Database, Row
 from airtrack.orchestrator.stream_state import uptime
+from airtrack.redact import mask_credentials
 from airtrack.settings import Settings
 
 from .alerts import alert_json, list_alerts
@@ -135,16 +136,16 @@ def _stream_view(s: Row) -> dict[str, Any]:
     return {
         "id": s["id"],
         "name": s["name"],
-        "url": s["url"],
+        "url": mask_credentials(s["url"]),
         "enabled": s["enabled"],
         "status": s["status"],
-        "last_error": s["last_error"],
+        "last_error": s["last_error"] and mask_credentials(s["last_error"]),
         "error_since": s["error_since"],
         "worker_id": s["worker_id"],
         "epoch": s["epoch"],
         "state": s["state"],
         "station_state": s.get("station_state"),
-        "url_in_use": s.get("url_in_use"),
+        "url_in_use": s.get("url_in_use") and mask_credentials(s["url_in_use"]),
         "uptime_24h": s.get("uptime_24h"),
         "uptime_7d": s.get("uptime_7d"),
     }
@@ -312,12 +313,13 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
             and (s["status"] == "failed" or s["last_error"])
             and (s["status"] == "failed" or error_for > settings.diagnose_stream_error_s)
         ):
-            error = s["last_error"] or "no error text reported"
+            error = mask_credentials(s["last_error"] or "no error text reported")
             out.append(
                 Finding(
                     "warning",
                     f"stream {s['name']} has failed for {_dur(error_for)} with {error!r}",
-                    f"url {s['url']}, worker {owner['id'] if owner else '-'}, status {s['status']}",
+                    f"url {mask_credentials(s['url'])}, "
+                    f"worker {owner['id'] if owner else '-'}, status {s['status']}",
                     "check its URL (open it in a player), or disable it with "
                     f"`airtrack streams remove {s['name']}`",
                 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Literal
 
+from airtrack.checks import EXTRA_KEY_MAX, check_extra_count
 from airtrack.errors import StationError, StationImportError
 from airtrack.listfile import csv_records, decode_list_file
 from airtrack.protocol import check_stream_name, check_stream_url, check_timezone
@@ -217,6 +218,16 @@ def _csv(text: str) -> tuple[list[StationEntry], list[str]]:
         )
     if len(set(names)) != len(names):
         bad.append(f"line {header_line}: a column appears twice")
+    extras = [h for h in names if h.lower().startswith("extra.")]
+    try:
+        check_extra_count(len(extras))
+    except ValueError as exc:
+        bad.append(f"line {header_line}: {exc} (extra.* columns)")
+    bad += [
+        f"line {header_line}: column {h[:40]!r}…: extra keys are at most {EXTRA_KEY_MAX} characters"
+        for h in extras
+        if len(h) - 6 > EXTRA_KEY_MAX
+    ]
     if bad:
         raise StationImportError("the header is refused", bad)
     entries: list[StationEntry] = []

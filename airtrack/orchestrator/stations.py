@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from airtrack.checks import check_extra_count
 from airtrack.db import Database, Row, Tx
 from airtrack.errors import (
     InputRefused,
@@ -23,11 +24,11 @@ from airtrack.errors import (
     UnknownStream,
 )
 from airtrack.logging import get_logger
-from airtrack.redact import redact_url
+from airtrack.redact import mask_fields, redact_url
 from airtrack.settings import Settings
 
 from .station_files import TEXT_FIELDS, StationEntry
-from .streams import url_refusal
+from .streams import url_refusal, zone_refusal
 
 __all__ = ["EDITABLE", "StationOutcome", "edit_stream", "import_stations", "merge_extra"]
 
@@ -103,11 +104,27 @@ def _record(row: Row) -> dict[str, Any]:
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    diff = {k: (old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
-    if "stats_url" in diff:  # shown to the operator: never its credentials
-        a, b = diff["stats_url"]
-        diff["stats_url"] = (redact_url(a), redact_url(b))
-    return diff
+    """What changes, as shown (an outcome is only shown): URLs without their credentials."""
+    return {k: _shown(k, old.get(k), new[k]) for k in (*EDITABLE, "extra") if old.get(k) != new[k]}
+
+
+def _shown(key: str, before: Any, after: Any) -> tuple[Any, Any]:
+    if key == "stats_url":  # its query may hold the password too
+        return redact_url(before), redact_url(after)
+    if key not in ("url", "backup_urls"):
+        return before, after
+    pair = mask_fields({"a": before, "b": after}, "a", "b")
+    return pair["a"], pair["b"]
+
+
+def _too_many_extra(row: Row | None, extra: Mapping[str, str | None]) -> str | None:
+    """Why merging ``extra`` into the station ``row`` (None: a new one) is refused."""
+    merged = merge_extra(dict(row["extra"] or {}) if row is not None else {}, extra)
+    try:
+        check_extra_count(len(merged))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 _DEFAULTS: dict[str, Any] = {
@@ -140,6 +157,12 @@ async def import_stations(
     problems = [
         *problems,
         *(f"line {e.line}: {p}" for e in entries for p in _url_problems(e.fields, settings)),
+        *[
+            f"line {e.line}: {why}"
+            for e in entries
+            if "timezone" in e.fields
+            and (why := await zone_refusal(db, e.fields["timezone"])) is not None
+        ],
     ]
     if problems:
         bad = sorted(problems, key=lambda p: int(p.split(":")[0].removeprefix("line ") or 0))
@@ -158,6 +181,16 @@ async def import_stations(
         if taken:
             raise StationImportError(
                 f"{len(taken)} bad line{'s' * (len(taken) != 1)}: nothing was changed", taken
+            )
+        crowded = [
+            f"line {e.line}: {why}"
+            for e in entries
+            if (why := _too_many_extra(existing.get(e.name), e.extra)) is not None
+        ]
+        if crowded:
+            raise StationImportError(
+                f"{len(crowded)} bad line{'s' * (len(crowded) != 1)}: nothing was changed",
+                crowded,
             )
         outcomes = []
         for e in entries:
@@ -217,6 +250,10 @@ async def edit_stream(
     refused = _url_problems(fields, settings)
     if refused:
         raise InputRefused(refused[0])
+    if "timezone" in fields:
+        why = await zone_refusal(db, fields["timezone"])
+        if why is not None:
+            raise InputRefused(why)
 
     async def tx(t: Tx) -> StationOutcome:
         row = await t.fetchone("streams_lock_by_name", {"names": [name]})
@@ -225,6 +262,9 @@ async def edit_stream(
         taken = await _url_taken(t, fields.get("url"), name)
         if taken is not None:
             raise StreamExists(taken)
+        why = _too_many_extra(row, extra)
+        if why is not None:
+            raise StationError(why)
         old = _record(row)
         new = {**old, **fields, "extra": merge_extra(old["extra"], extra)}
         diff = _diff(old, new)

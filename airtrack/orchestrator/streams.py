@@ -7,10 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airtrack.db import Database, Row, Tx
+from airtrack.db.zones import zone_names
 from airtrack.errors import InputRefused, IntegrityViolation, StreamExists
 from airtrack.logging import get_logger
 from airtrack.protocol import StreamCreate
-from airtrack.redact import redact_url
+from airtrack.redact import mask_credentials, mask_fields, redact_url
 from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.streams")
@@ -45,9 +46,18 @@ def url_refusal(host: str, settings: Settings) -> str | None:
     return None
 
 
+async def zone_refusal(db: Database, zone: str) -> str | None:
+    """Why a station's time zone is refused, or None: it must be one PostgreSQL knows
+    (reports convert in the database; Python also accepts ``localtime`` or ``posix/…``)."""
+    if zone in await zone_names(db):
+        return None
+    return f"unknown time zone {zone[:64]!r}: use an IANA name such as Europe/Lisbon or UTC"
+
+
 async def add_stream(db: Database, req: StreamCreate, settings: Settings) -> Row:
-    """Add a stream; :class:`InputRefused` by URL policy, :class:`StreamExists` on a taken
-    name or URL (two streams on one URL would be monitored, and counted, twice)."""
+    """Add a stream; :class:`InputRefused` by URL policy or an unknown zone,
+    :class:`StreamExists` on a taken name or URL (two streams on one URL would be
+    monitored, and counted, twice)."""
     why = url_refusal(req.url.host or "", settings)
     if why is not None:
         raise InputRefused(f"stream URL refused: {why}")
@@ -55,6 +65,9 @@ async def add_stream(db: Database, req: StreamCreate, settings: Settings) -> Row
         why = url_refusal(urlsplit(req.stats_url).hostname or "", settings)
         if why is not None:
             raise InputRefused(f"stats URL refused: {why}")
+    why = await zone_refusal(db, req.timezone)
+    if why is not None:
+        raise InputRefused(why)
     url = str(req.url)
 
     async def fn(tx: Tx) -> Row:
@@ -117,7 +130,7 @@ async def set_stream_url(db: Database, name: str, url: str) -> bool:
 
     moved: bool = await db.run("stream_set_url", fn)
     if moved:
-        log.info("stream.moved", stream=name, url=url)
+        log.info("stream.moved", stream=name, url=mask_credentials(url))
     return moved
 
 
@@ -130,14 +143,23 @@ async def remove_stream_by_id(db: Database, stream_id: int) -> str | None:
     return str(row["name"])
 
 
+#: Fields of a listed stream that may hold a URL with credentials (shown masked).
+SHOWN_URL_FIELDS = ("url", "backup_urls", "url_in_use", "last_error", "state_cause")
+
+
 async def list_streams(db: Database) -> list[dict[str, Any]]:
+    """Every stream as shown to people: credentials in URLs masked (the worker's
+    assignment is the one place that carries them)."""
     rows = await db.fetch("streams_list")
     return [
-        {
-            **r,
-            "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned"),
-            "stats_url": redact_url(r["stats_url"]),
-        }
+        mask_fields(
+            {
+                **r,
+                "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned"),
+                "stats_url": redact_url(r["stats_url"]),
+            },
+            *SHOWN_URL_FIELDS,
+        )
         for r in rows
     ]
 

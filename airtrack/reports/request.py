@@ -3,8 +3,10 @@
 ``--from``/``--to`` take a date (``2026-03-01``: a whole day; ``--to`` is the last day
 included) or a time (``2026-03-01T06:00``: ``--to`` excluded). Times without an offset
 are station-local (each station's ``timezone``) unless ``--tz`` names another zone; a
-time with an offset is that instant everywhere. Every problem raises one
-:class:`~airtrack.errors.ReportRequestError` that names it.
+time with an offset is that instant everywhere. Both ends must fall in the years
+:data:`FIRST_YEAR`..:data:`LAST_YEAR` (no play is older than the Unix epoch, and the
+calendar's own ends, years 1 and 9999, overflow once a zone's offset is applied). Every
+problem raises one :class:`~airtrack.errors.ReportRequestError` that names it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ REPORTS: tuple[ReportName, ...] = (
     "metadata-wishlist",
 )
 FORMATS: tuple[Format, ...] = ("csv", "json", "xlsx")
+#: The years a report's ``--from``/``--to`` may name (docs/reports.md: the range).
+FIRST_YEAR = 1970
+LAST_YEAR = 2200
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,19 @@ def parse_bound(text: str | None, flag: str) -> Bound:
     text = text.strip()
     try:
         if len(text) == 10:
-            return Bound(text, day=date.fromisoformat(text))
-        return Bound(text, at=datetime.fromisoformat(text.replace("Z", "+00:00")))
+            bound = Bound(text, day=date.fromisoformat(text))
+        else:
+            bound = Bound(text, at=datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         raise ReportRequestError(
-            f"{flag} {text!r}: not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
+            f"{flag} {text[:64]!r}: not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
         ) from None
+    year = bound.day.year if bound.day is not None else bound.at.year  # type: ignore[union-attr]
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ReportRequestError(
+            f"{flag} {text!r}: out of range (reports cover the years {FIRST_YEAR} to {LAST_YEAR})"
+        )
+    return bound
 
 
 def parse_request(

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from airtrack.db import Database
+from airtrack.db.zones import zone_names
+from airtrack.errors import ReportRequestError
 from airtrack.settings import Settings
 
 from .coverage import coverage
@@ -24,7 +26,22 @@ from .shape import ReportRow, coverage_rows
 async def prepare(db: Database, request: ReportRequest) -> Prepared:
     """Resolve the request's stations and ranges; raises ReportRequestError."""
     known = await db.fetch("report_streams")
-    return Prepared(request, request.stations([(r["id"], r["name"], r["timezone"]) for r in known]))
+    stations = request.stations([(r["id"], r["name"], r["timezone"]) for r in known])
+    # Python knows zones PostgreSQL does not (localtime, posix/…): refuse them here, before
+    # the response starts, not in the middle of the rows.
+    zones = await zone_names(db)
+    if request.tz is not None and request.tz.key not in zones:
+        raise ReportRequestError(
+            f"--tz {request.tz.key!r}: unknown time zone (the database does not know it; "
+            "use an IANA name such as Europe/Paris)"
+        )
+    for s in stations:
+        if s.zone.key not in zones:
+            raise ReportRequestError(
+                f"stream {s.name!r} has time zone {s.zone.key!r}, which the database does not "
+                "know: set an IANA name such as Europe/Paris (`airtrack streams edit`)"
+            )
+    return Prepared(request, stations)
 
 
 async def batches(

@@ -6,14 +6,24 @@ temporary file as it is written) is assembled into a file on disk, which the cal
 then sends or moves into place. Cells are typed: times as Excel dates in the column's
 own zone (the wall-clock time; the zone or offset is in another column), durations and
 counts as numbers; the header row is frozen; one sheet per report.
+
+Every CSV airtrack writes goes through :func:`csv_safe` for its text cells: a value that a
+spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return) gets a leading single quote, as the OWASP advice on CSV injection says.
+Titles come from catalog files and from stations' own stream titles, which anyone running
+a monitored station controls. Numbers (typed columns, and text that is only a signed
+number or offset such as ``-05:00``) are left as they are. XLSX cells are written as
+strings, never formulas, so they need no quote (docs/security.md#titles-and-reports).
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +42,32 @@ MEDIA_TYPES = {
 
 _BOOL = {True: "true", False: "false", None: None}
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Text that is only a (signed) number or a UTC offset: no formula, kept as it is.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.:][0-9]+)*")
+
+
+_FIRST = frozenset(FORMULA_START)
+
+
+def csv_safe(value: Any) -> Any:
+    """``value`` as a CSV text cell may hold it: a leading ``'`` when a spreadsheet would
+    read it as a formula; anything that is not a string is returned as is."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return _quoted(value)
+    return value
+
+
+@functools.lru_cache(maxsize=4096)  # offsets such as -05:00 repeat on every row
+def _quoted(value: str) -> str:
+    return value if _PLAIN_NUMBER.fullmatch(value) else "'" + value
+
+
+def csv_safe_row(row: Iterable[Any]) -> list[Any]:
+    """Every cell of ``row`` through :func:`csv_safe` (CSV outputs without typed columns)."""
+    return [csv_safe(v) for v in row]
+
 
 class CsvChunks:
     """Header, then each batch as CSV bytes (RFC 4180, CRLF line ends)."""
@@ -39,21 +75,28 @@ class CsvChunks:
     def __init__(self, columns: Sequence[Column]) -> None:
         self.columns = columns
         self._bools = [i for i, c in enumerate(columns) if c.kind == "bool"]
+        self._texts = [i for i, c in enumerate(columns) if c.kind == "text"]
 
     def start(self) -> bytes:
-        return self._encode([[c.name for c in self.columns]])
+        return self._encode([[csv_safe(c.name) for c in self.columns]])
 
     def batch(self, rows: Iterable[ReportRow]) -> bytes:
-        if not self._bools:
+        if not self._bools and not self._texts:
             return self._encode(rows)
-        bools = self._bools
-        out = []
-        for row in rows:
-            r = list(row)
-            for i in bools:
-                r[i] = _BOOL[r[i]]
-            out.append(r)
-        return self._encode(out)
+        # column by column: a comprehension per column costs far less than a loop per cell
+        cols = list(zip(*rows, strict=True))
+        if not cols:
+            return b""
+        for i in self._bools:
+            cols[i] = tuple(_BOOL[v] for v in cols[i])
+        for i in self._texts:
+            col = cols[i]
+            firsts = {v[:1] for v in col if v.__class__ is str}
+            if not firsts.isdisjoint(FORMULA_START):
+                cols[i] = tuple(
+                    _quoted(v) if v.__class__ is str and v[:1] in _FIRST else v for v in col
+                )
+        return self._encode(zip(*cols, strict=True))
 
     def end(self) -> bytes:
         return b""

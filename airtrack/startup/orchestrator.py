@@ -8,6 +8,7 @@ import ipaddress
 import os
 import signal
 import socket
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -20,6 +21,7 @@ from airtrack.errors import ConfigError
 from airtrack.logging import get_logger
 from airtrack.ops import Operations
 from airtrack.ops import install as install_ops
+from airtrack.ops.alerts import unusable_prints
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens, load_or_create_tokens
 from airtrack.settings import Settings
@@ -78,7 +80,9 @@ def check_bind(settings: Settings, tokens: Tokens) -> None:
 
 def _snapshot_fn(state: AppState) -> SnapshotFn:
     async def snapshot() -> tuple[Path, str] | None:
-        snap = await ensure_snapshot(state.db, state.settings)
+        snap = await ensure_snapshot(
+            state.db, state.settings, on_skipped=partial(unusable_prints, state.db)
+        )
         if snap is None:
             return None
         return Path(snap.path), str(snap.version)
@@ -106,7 +110,7 @@ async def build_state(
     if with_control:
         state.control = ControlLoop(db, settings, url, recovery=ops.recovery, on_tick=ops.on_tick)
     state.snapshot = _snapshot_fn(state)
-    state.segments = SegmentStore(db, settings)
+    state.segments = SegmentStore(db, settings, on_skipped=partial(unusable_prints, db))
     return state, ops
 
 

@@ -347,6 +347,6 @@ def test_monthly_returns_and_stats_urls_work_remotely(
     secret = "http://admin:hackme-remote@127.0.0.1:8000/status-json.xsl"
     r = cli(laptop, "streams", "edit", PARIS, "--stats-url", secret)
     assert r.returncode == 0, r.stderr
-    assert "hackme-remote" not in r.stdout and "admin:***@127.0.0.1:8000" in r.stdout
+    assert "hackme-remote" not in r.stdout and "//***@127.0.0.1:8000" in r.stdout
     r = cli(laptop, "streams", "list", "--json")
     assert r.returncode == 0 and "hackme-remote" not in r.stdout, r.stdout

@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
             "processes",
             "protocol",
             "protocol_admin",
+            "redact",
             "resilience",
             "settings",
             "web",

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from airtrack.reports.shape import COVERAGE, PLAYS
-from airtrack.reports.writers import CsvChunks, JsonChunks, XlsxFile
+from airtrack.reports.shape import COVERAGE, PLAYS, Column
+from airtrack.reports.writers import CsvChunks, JsonChunks, XlsxFile, csv_safe
 
 ROW = (
     7,
@@ -93,3 +95,64 @@ def test_libreoffice_opens_the_xlsx_with_typed_cells(tmp_path: Path) -> None:
     assert "date" in types and "float" in types and "string" in types, types[:40]
     assert 'office:date-value="2026-03-29T01:59:30"' in flat
     assert 'office:value="180"' in flat
+
+
+HOSTILE = ('=HYPERLINK("http://x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx")
+
+
+def test_csv_quotes_formula_text_but_not_numbers_or_offsets() -> None:
+    """Text that a spreadsheet would run as a formula gets a leading quote (OWASP); typed
+    numbers, negative ones too, and offsets like -05:00 stay as they are."""
+    w = CsvChunks(PLAYS)
+    rows = []
+    for value in HOSTILE:
+        r = list(ROW)
+        r[1], r[4], r[7], r[8], r[9] = value, "-05:00", -1.5, value, value
+        rows.append(tuple(r))
+    text = (w.start() + w.batch(rows) + w.end()).decode()
+    got = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [g["station"] for g in got] == ["'" + v for v in HOSTILE]
+    assert [g["title"] for g in got] == ["'" + v for v in HOSTILE]
+    assert [g["artist"] for g in got] == ["'" + v for v in HOSTILE]
+    assert {g["utc_offset"] for g in got} == {"-05:00"}
+    assert {g["duration_s"] for g in got} == {"-1.5"}
+    assert {g["isrc"] for g in got} == {"FRABC2600001"}
+
+
+def test_csv_safe_leaves_plain_text_and_signed_numbers() -> None:
+    assert csv_safe("Song") == "Song" and csv_safe(None) is None and csv_safe(-3) == -3
+    assert csv_safe("-12") == "-12" and csv_safe("+01:00") == "+01:00"
+    assert csv_safe("-12 Grad") == "'-12 Grad" and csv_safe("=1") == "'=1"
+
+
+def test_xlsx_keeps_formula_text_as_text(tmp_path: Path) -> None:
+    """XLSX cells are strings, never formulas: the text comes back unchanged, unquoted."""
+    path = tmp_path / "f.xlsx"
+    book = XlsxFile(path, "plays", PLAYS)
+    texts = HOSTILE[:-1]  # openpyxl reads a stored CR back as "_x000D_"
+    book.add([(*ROW[:8], value, *ROW[9:]) for value in texts])
+    book.close()
+    ws = openpyxl.load_workbook(path)["plays"]
+    cells = [ws.cell(i, 9) for i in range(2, 2 + len(texts))]
+    assert [c.value for c in cells] == list(texts)
+    assert {c.data_type for c in cells} == {"s"}
+
+
+_CELL = st.one_of(
+    st.none(),
+    st.text(alphabet="=+-@\t\r\n,\"':.0123456789 aZ", max_size=8),
+    st.sampled_from(["-05:00", "+01:00", "-1.5", "-2+3", "Song"]),
+)
+
+
+@given(st.lists(st.tuples(_CELL, _CELL, st.floats(-1e6, 1e6), _CELL), max_size=6))
+def test_csv_batches_equal_quoting_every_text_cell(rows: list[tuple[object, ...]]) -> None:
+    """The one search that skips the cell by cell pass never misses a formula cell."""
+    cols = tuple(
+        Column(n, k) for n, k in (("a", "text"), ("b", "text"), ("n", "float"), ("c", "text"))
+    )
+    want = io.StringIO()
+    csv.writer(want).writerows(
+        [[csv_safe(r[0]), csv_safe(r[1]), r[2], csv_safe(r[3])] for r in rows]
+    )
+    assert CsvChunks(cols).batch(rows).decode() == want.getvalue()
