@@ -104,7 +104,7 @@ async def test_leader_polls_and_a_bad_endpoint_costs_one_bounded_request(
             assert 'airtrack_stream_listeners{stream="good"} 12.0' in metrics
             assert 'airtrack_stream_listeners{stream="slow"}' not in metrics
             listed = {s["name"]: s for s in (await orch.admin("GET", "/streams")).json()}
-            assert listed["good"]["stats_url"] == good.replace(SECRET, "***")
+            assert listed["good"]["stats_url"] == good.replace(f"admin:{SECRET}@", "***@")
 
     # logged once per state change: one line per stream over every round
     changes = [e for e in events if e["event"] in ("listeners.ok", "listeners.failed")]
