@@ -74,7 +74,7 @@ async def _storm(seed: int, waiters: int, poll_s: float) -> None:
     done, pending = await asyncio.wait(tasks, timeout=BOUND_S + 8 * poll_s)
     assert not pending, f"{len(pending)} cancelled waiters never finished"
     if fires:
-        fired, stuck = await asyncio.wait(fires, timeout=BOUND_S)
+        _, stuck = await asyncio.wait(fires, timeout=BOUND_S)
         for task in stuck:
             task.cancel()
         assert not stuck, "a notify could not get through"
