@@ -114,6 +114,8 @@ async def get_events(
         raise HTTPException(422, f"unknown event types {unknown}")
     stream_ids: list[int] = []
     if stream:
+        if len(stream) > 10_000 or any("\x00" in s or len(s) > 500 for s in stream):
+            raise HTTPException(422, "stream names: at most 10,000, without NUL characters")
         rows = await st.db.fetch("webhook_stream_ids", {"names": stream})
         missing = sorted(set(stream) - {r["name"] for r in rows})
         if missing:
