@@ -1,5 +1,6 @@
 """Which outbound URLs the system fetches or posts to: one policy for stream URLs (fetched
-by workers) and webhook URLs (posted to by the orchestrator) (docs/security.md#outbound-urls).
+by workers) and webhook URLs (posted to by the orchestrator); the table is in
+docs/security.md#outbound-urls-streams-and-webhooks.
 
 Both run inside the operator's network, on machines that hold credentials (a worker's
 token; the orchestrator's database password), so a URL chosen by whoever holds the
