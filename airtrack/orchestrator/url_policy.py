@@ -88,9 +88,8 @@ def address_refusal(addr: IPAddress, policy: AddressPolicy) -> str | None:
         addr = addr.ipv4_mapped
     if addr in METADATA_ADDRESSES or addr.is_link_local:
         if not policy.allow_link_local:
-            what = "a cloud metadata" if addr in METADATA_ADDRESSES else "a link-local"
             hint = f" (set {policy.link_local_setting})" if policy.link_local_setting else ""
-            return f"{addr} is {what} address{hint}"
+            return f"{addr} is a link-local or cloud metadata address{hint}"
     elif addr.is_unspecified or addr.is_multicast:
         return f"{addr} is not a server's address"
     elif not addr.is_global and not policy.allow_private:
