@@ -86,8 +86,10 @@ class WebhookDelivery:
                         await self._sleep(stop, recheck, seen)
                         recheck = min(recheck * 2, s.events_poll_s)
                     else:
-                        recheck = s.events_recheck_s
                         await self._sleep(stop, s.events_poll_s, seen)
+                    if not held or self.signal.generation != seen:
+                        # a new event: what it waits behind is new too, look again soon
+                        recheck = s.events_recheck_s
             finally:
                 await self._stop_all()
 
