@@ -28,7 +28,7 @@ import httpx
 from airtrack.errors import first_line
 from airtrack.settings import Settings
 
-from .url_policy import AddressPolicy, address_refusal, webhook_policy
+from .url_policy import AddressPolicy, address_refusal, webhook_policy, webhook_url_refusal
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,14 @@ async def post(
     headers: dict[str, str],
     settings: Settings,
 ) -> Answer:
-    """POST ``body``; any 2xx answer is success. Never raises for the receiver's doing."""
+    """POST ``body``; any 2xx answer is success. Never raises for the receiver's doing.
+
+    The URL is judged again first: a row stored before the policy (or by hand) with a
+    malformed URL fails here, counted as a failure, instead of raising in the client.
+    """
+    why = webhook_url_refusal(url, settings)
+    if why is not None:
+        return Answer(f"refused by the webhook URL policy: {why}")
     cap = settings.webhook_answer_max_bytes
     read = 0
     status: int | None = None

@@ -166,3 +166,27 @@ async def _async_wait(cond: Callable[[], Awaitable[bool]], within_s: float, what
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_malformed_url_stored_earlier_fails_as_a_counted_failure(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A row from before the URL policy (or written by hand): counted, not a crash loop."""
+    settings = _settings(tmp_path)
+    async with Database(db_url, settings, min_size=0, max_size=4) as db:
+        bad = {}
+        for url in ("http://127.0.0.1:99999/", "http://[::1", "http://u:p@127.0.0.1:9/"):
+            ep = await webhooks.add_endpoint(db, "http://127.0.0.1:9/x", [], [], settings)
+            await _point(db, ep["id"], url)
+            bad[ep["id"]] = url
+        await _emit(db, 1)
+        with capture_logs() as logs:
+            async with _delivering(db, settings):
+
+                async def all_failed() -> bool:
+                    return all(r["failures"] for r in await webhooks.list_endpoints(db))
+
+                await _async_wait(all_failed, 20, "a failure on each")
+        for row in await webhooks.list_endpoints(db):
+            assert "refused by the webhook URL policy" in row["last_error"], row
+        assert not [e for e in logs if e.get("log_level") == "error" or "exc_info" in e]
