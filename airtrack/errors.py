@@ -29,6 +29,8 @@ AirtrackError
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
 ├── OrchestratorRejected   the orchestrator refused a request (4xx); retrying will not help
 ├── WebhookError           a webhook endpoint request is invalid (bad URL, type, stream)
+│   ├── UnknownWebhook         no webhook endpoint with that id (→ 404)
+│   └── WebhookLimit           as many endpoints as AIRTRACK_WEBHOOK_ENDPOINTS_MAX (→ 409)
 └── HomeInUse              another worker process holds this worker's home (PID named)
 
 :func:`first_line` is the one way to turn an exception into a one-line message.
@@ -172,6 +174,14 @@ class OrchestratorRejected(AirtrackError):
 
 class WebhookError(AirtrackError):
     """A webhook endpoint request is invalid (bad URL, unknown event type or stream)."""
+
+
+class UnknownWebhook(WebhookError):
+    """No webhook endpoint with that id."""
+
+
+class WebhookLimit(WebhookError):
+    """Adding an endpoint would pass ``webhook_endpoints_max``."""
 
 
 class HomeInUse(AirtrackError):

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from airtrack.errors import WebhookError
+from airtrack.errors import UnknownWebhook, WebhookError, WebhookLimit
 from airtrack.orchestrator import webhooks
 from airtrack.orchestrator.delivery import delivery_state, wait_for_events
 from airtrack.protocol import API_PREFIX, StreamName
@@ -27,6 +28,13 @@ router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
 
 #: Events sent per database read of the event stream.
 SSE_BATCH = 500
+#: The largest event id (bigint); a larger resume point is past the end of the outbox.
+MAX_ID = 2**63 - 1
+#: A resume point: ASCII digits only (``str.isdigit`` and ``int`` also take other
+#: scripts' digits and superscripts), at most 40 of them.
+_EVENT_ID = re.compile(r"[0-9]{1,40}")
+
+EndpointId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class WebhookCreate(BaseModel):
@@ -45,11 +53,20 @@ class WebhookCreate(BaseModel):
         return v
 
 
-@router.post("/webhooks", status_code=201, responses={422: {"description": "invalid request"}})
+@router.post(
+    "/webhooks",
+    status_code=201,
+    responses={
+        409: {"description": "as many endpoints as AIRTRACK_WEBHOOK_ENDPOINTS_MAX"},
+        422: {"description": "invalid request, or the URL policy refuses the URL"},
+    },
+)
 async def post_webhook(req: WebhookCreate, st: State) -> dict[str, Any]:
     """Register an endpoint; the answer carries its secret, shown this once."""
     try:
-        return await webhooks.add_endpoint(st.db, req.url, req.events, req.streams)
+        return await webhooks.add_endpoint(st.db, req.url, req.events, req.streams, st.settings)
+    except WebhookLimit as exc:
+        raise HTTPException(409, str(exc)) from None
     except WebhookError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -60,20 +77,19 @@ async def get_webhooks(st: State) -> list[dict[str, Any]]:
 
 
 @router.delete("/webhooks/{endpoint_id}", responses={404: {"description": "no such webhook"}})
-async def delete_webhook(endpoint_id: int, st: State) -> dict[str, Any]:
+async def delete_webhook(endpoint_id: EndpointId, st: State) -> dict[str, Any]:
     if not await webhooks.remove_endpoint(st.db, endpoint_id):
         raise HTTPException(404, f"no webhook with id {endpoint_id}")
     return {"removed": endpoint_id}
 
 
 @router.post("/webhooks/{endpoint_id}/test", responses={404: {"description": "no such webhook"}})
-async def test_webhook(endpoint_id: int, st: State) -> dict[str, Any]:
-    """Send one signed ``webhook.test`` message now and report the receiver's answer."""
+async def test_webhook(endpoint_id: EndpointId, st: State) -> dict[str, Any]:
+    """Send one signed ``webhook.test`` message now; ``ok`` says whether the receiver
+    answered 2xx (and nothing more: not its status, not why it failed)."""
     try:
-        return await webhooks.test_endpoint(
-            st.db, endpoint_id, timeout_s=st.settings.webhook_timeout_s
-        )
-    except WebhookError as exc:
+        return await webhooks.test_endpoint(st.db, endpoint_id, st.settings)
+    except UnknownWebhook as exc:
         raise HTTPException(404, str(exc)) from None
 
 
@@ -85,7 +101,7 @@ async def get_events(
     st: State,
     types: Annotated[str | None, Query(max_length=500)] = None,
     stream: Annotated[list[str] | None, Query()] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[str | None, Query(max_length=40)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """Events as Server-Sent Events; resume with ``Last-Event-ID`` (or ``?after=``).
@@ -98,17 +114,27 @@ async def get_events(
         raise HTTPException(422, f"unknown event types {unknown}")
     stream_ids: list[int] = []
     if stream:
+        if len(stream) > 10_000 or any("\x00" in s or len(s) > 500 for s in stream):
+            raise HTTPException(422, "stream names: at most 10,000, without NUL characters")
         rows = await st.db.fetch("webhook_stream_ids", {"names": stream})
         missing = sorted(set(stream) - {r["name"] for r in rows})
         if missing:
             raise HTTPException(404, f"no streams named {missing}")
         stream_ids = [int(r["id"]) for r in rows]
+    resume = after
     if last_event_id is not None:
-        if not last_event_id.isdigit():
-            raise HTTPException(422, "Last-Event-ID must be an event id from this stream")
-        after = int(last_event_id)
-    if after is not None:
-        cursor = (str(await st.db.fetchval("events_position", {"id": after})), after)
+        resume = last_event_id
+    if resume is not None:
+        if not _EVENT_ID.fullmatch(resume):
+            raise HTTPException(
+                422, "Last-Event-ID and ?after= must be an event id of this stream (digits)"
+            )
+        # Past the newest event (a forged or foreign id): new events only. Clamped to
+        # bigint first, so the database never sees a number it cannot hold.
+        at = min(int(resume), MAX_ID)
+        pos = await st.db.fetchone("events_position", {"id": at})
+        assert pos is not None
+        cursor = (str(pos["txid"]), at)
     else:
         last = await st.db.fetchone("events_last")
         cursor = (str(last["txid"]), int(last["id"])) if last else ("0", 0)

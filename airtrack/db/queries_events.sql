@@ -12,6 +12,13 @@ LEFT JOIN LATERAL (SELECT txid, id FROM outbound_events ORDER BY txid DESC, id D
     last ON true
 RETURNING id, url, event_types, stream_ids, created_at
 
+-- name: webhook_add_lock
+-- Serialises adds, so the endpoint cap holds under concurrent adds.
+SELECT pg_advisory_xact_lock(hashtext('airtrack.webhook_endpoints'))
+
+-- name: webhook_count
+SELECT count(*) AS n FROM webhook_endpoints
+
 -- name: webhook_stream_ids
 SELECT id, name FROM streams WHERE name = ANY(%(names)s)
 
@@ -32,8 +39,32 @@ SELECT id, url, secret, event_types, stream_ids FROM webhook_endpoints WHERE id 
 -- name: webhook_remove
 DELETE FROM webhook_endpoints WHERE id = %(id)s RETURNING id, url
 
--- name: webhook_ids
-SELECT id FROM webhook_endpoints ORDER BY id
+-- name: webhook_due
+-- The dispatcher's one read per wake-up, whatever the number of endpoints: endpoints
+-- not busy here, not backing off, not leased by another replica, that have events to
+-- deliver (``ready``) or events held back by an older open transaction (``held``: look
+-- again soon, that transaction's end sends no NOTIFY).
+SELECT id, ready, held FROM (
+    SELECT e.id,
+           EXISTS (SELECT 1 FROM outbound_events o
+                   WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
+                     AND o.txid < pg_snapshot_xmin(pg_current_snapshot())
+                     AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
+                     AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids)))
+               AS ready,
+           EXISTS (SELECT 1 FROM outbound_events o
+                   WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
+                     AND o.txid >= pg_snapshot_xmin(pg_current_snapshot())
+                     AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
+                     AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids)))
+               AS held
+    FROM webhook_endpoints e
+    WHERE e.next_attempt_at <= now()
+      AND (e.leased_until IS NULL OR e.leased_until < now() OR e.leased_by = %(by)s)
+      AND NOT (e.id = ANY(%(busy)s::bigint[]))
+) due
+WHERE ready OR held
+ORDER BY id
 
 -- ---------------------------------------------------------------- delivery
 -- name: webhook_lease
@@ -97,8 +128,13 @@ ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'
 LIMIT %(limit)s
 
 -- name: events_position
--- Where a stream resumes after event %(id)s (or, when it is gone, after that id).
-SELECT COALESCE((SELECT txid::text FROM outbound_events WHERE id = %(id)s), '0') AS txid
+-- Where a stream resumes after event %(id)s: that event's transaction; for an id that is
+-- not in the outbox, the nearest event before it (an id past the newest event resumes
+-- at the newest: new events only), else the start (an id pruned away).
+SELECT COALESCE((SELECT txid::text FROM outbound_events WHERE id = %(id)s),
+                (SELECT txid::text FROM outbound_events WHERE id < %(id)s
+                 ORDER BY id DESC LIMIT 1),
+                '0') AS txid
 
 -- name: events_last
 SELECT o.txid::text AS txid, o.id FROM outbound_events o ORDER BY o.txid DESC, o.id DESC LIMIT 1

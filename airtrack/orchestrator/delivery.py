@@ -2,14 +2,20 @@
 
 Each endpoint has a cursor over ``outbound_events`` in (txid, id) order, reading only
 events of finished transactions, so an event whose transaction commits late is never
-skipped (see the column's comment in migration 0007); the leader runs one task per
-endpoint, so a receiver that is down or slow delays only itself (never other receivers,
-never the control tick). The task first takes the endpoint's lease with a
-compare-and-set (``webhook_lease``): the lease outlasts one request (``webhook_lease_s``
-> ``webhook_timeout_s``) and every write that moves the cursor is fenced by it, so two
-replicas never deliver for one endpoint at once, and a leader that dies mid-delivery
-loses nothing — the next one resumes at the cursor once the lease has expired (the
-event in flight may then arrive twice, with the same ``webhook-id``).
+skipped (see the column's comment in migration 0007).
+
+One dispatcher per leader, woken by new events (NOTIFY, :mod:`airtrack.db.listener`) or
+every ``events_poll_s``, asks the database once which endpoints have something to
+deliver (``webhook_due``): idle, a thousand endpoints cost what one costs. For each due
+endpoint it starts a delivery task, which delivers until that endpoint's queue is
+empty or a delivery fails, then ends; so a receiver that is down or slow delays only
+itself (never other receivers, never the control tick). The task first takes the
+endpoint's lease with a compare-and-set (``webhook_lease``): the lease outlasts one
+request (``webhook_lease_s`` > ``webhook_timeout_s``, the request's total deadline) and
+every write that moves the cursor is fenced by it, so two replicas never deliver for
+one endpoint at once, and a leader that dies mid-delivery loses nothing — the next one
+resumes at the cursor once the lease has expired (the event in flight may then arrive
+twice, with the same ``webhook-id``).
 
 A failing head event backs off that endpoint only (exponential, capped, with jitter);
 after ``webhook_retry_hours`` of failures the event is given up, recorded in
@@ -19,7 +25,6 @@ after ``webhook_retry_hours`` of failures the event is given up, recorded in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +39,7 @@ from airtrack.metrics import EVENT_DELIVERIES
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 
+from .webhook_http import post, webhook_client
 from .webhooks import message
 
 log = get_logger("airtrack.orchestrator.delivery")
@@ -45,7 +51,7 @@ PRUNE_EVERY_S = 600.0
 
 
 class WebhookDelivery:
-    """Runs the per-endpoint delivery tasks while ``leads()`` is true."""
+    """The dispatcher and its per-endpoint delivery tasks, while ``leads()`` is true."""
 
     def __init__(
         self,
@@ -62,63 +68,96 @@ class WebhookDelivery:
         self.replica_id = replica_id
         self.leads = leads
         self._last_prune = 0.0
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        #: Set by a task that ended while a NOTIFY came: the dispatcher looks again now.
+        self._kick = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Start and stop endpoint tasks as endpoints and leadership come and go."""
-        tasks: dict[int, asyncio.Task[None]] = {}
-        timeout = httpx.Timeout(self.settings.webhook_timeout_s)
-        limits = httpx.Limits(max_keepalive_connections=100, max_connections=1000)
-        async with httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False
-        ) as http:
-            try:
-                while not stop.is_set():
-                    wanted = await self._wanted(set(tasks))
-                    for eid in [e for e, t in tasks.items() if t.done() or e not in wanted]:
-                        tasks.pop(eid).cancel()
-                    for eid in wanted - set(tasks):
-                        tasks[eid] = asyncio.create_task(
-                            self._endpoint(eid, http, stop), name=f"webhook-{eid}"
-                        )
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.settings.events_poll_s)
-            finally:
-                for task in tasks.values():
-                    task.cancel()
-                await asyncio.gather(*tasks.values(), return_exceptions=True)
-
-    async def _wanted(self, current: set[int]) -> set[int]:
-        if not self.leads():
-            return set()
-        try:
-            ids = {int(r["id"]) for r in await self.db.fetch("webhook_ids")}
-            if time.monotonic() - self._last_prune > PRUNE_EVERY_S:
-                n = await self.db.execute(
-                    "events_prune", {"older_s": self.settings.events_retention_h * 3600}
-                )
-                self._last_prune = time.monotonic()
-                if n:
-                    log.info("events.pruned", events=n)
-            return ids
-        except DatabaseError as exc:
-            log.warning("webhooks.list_failed", error=first_line(exc))
-            return current
-
-    async def _endpoint(self, eid: int, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        """Dispatch until ``stop``: one database read per wake-up, whatever the endpoints."""
         s = self.settings
         recheck = s.events_recheck_s
-        while not stop.is_set():
+        async with webhook_client(s) as http:
             try:
+                while not stop.is_set():
+                    seen = self.signal.generation
+                    self._kick.clear()
+                    held = await self._dispatch(http, stop)
+                    if held:  # see wait_for_events: no NOTIFY will come for these
+                        await self._sleep(stop, recheck, seen)
+                        recheck = min(recheck * 2, s.events_poll_s)
+                    else:
+                        await self._sleep(stop, s.events_poll_s, seen)
+                    if not held or self.signal.generation != seen:
+                        # a new event: what it waits behind is new too, look again soon
+                        recheck = s.events_recheck_s
+            finally:
+                await self._stop_all()
+
+    async def _dispatch(self, http: httpx.AsyncClient, stop: asyncio.Event) -> bool:
+        """Start a task for each due endpoint; True when events are held back."""
+        for eid in [e for e, t in self._tasks.items() if t.done()]:
+            del self._tasks[eid]
+        if not self.leads():
+            await self._stop_all()
+            return False
+        try:
+            due = await self.db.fetch(
+                "webhook_due", {"by": self.replica_id, "busy": sorted(self._tasks)}
+            )
+            await self._prune()
+        except DatabaseError as exc:
+            log.warning("webhooks.dispatch_failed", error=first_line(exc))
+            return False
+        for row in due:
+            eid = int(row["id"])
+            if row["ready"] and eid not in self._tasks:
+                self._tasks[eid] = asyncio.create_task(
+                    self._endpoint(eid, http, stop), name=f"webhook-{eid}"
+                )
+        return any(row["held"] for row in due)
+
+    async def _prune(self) -> None:
+        if time.monotonic() - self._last_prune <= PRUNE_EVERY_S:
+            return
+        n = await self.db.execute(
+            "events_prune", {"older_s": self.settings.events_retention_h * 3600}
+        )
+        self._last_prune = time.monotonic()
+        if n:
+            log.info("events.pruned", events=n)
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float, seen: int) -> None:
+        """Until a NOTIFY (since ``seen``), a task's kick, ``stop``, or ``seconds``."""
+        waits = [
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(self._kick.wait()),
+            asyncio.create_task(self.signal.wait(seconds, seen=seen)),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def _stop_all(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _endpoint(self, eid: int, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        """Deliver one endpoint's queue until it is empty, a delivery fails, or the lease
+        is lost; the dispatcher starts it again when there is more."""
+        s = self.settings
+        try:
+            while not stop.is_set():
                 lease = await self.db.fetchone(
                     "webhook_lease",
                     {"id": eid, "by": self.replica_id, "lease_s": s.webhook_lease_s},
                 )
-                if lease is None:  # another replica holds it, or the endpoint is gone
-                    await self._pause(stop, s.webhook_lease_s / 3)
-                    continue
-                if lease["wait_s"] > 0:  # backing off after a failure
-                    await self._pause(stop, min(lease["wait_s"], s.webhook_lease_s / 3))
-                    continue
+                if lease is None or lease["wait_s"] > 0:  # another replica, gone, backing off
+                    return
                 seen = self.signal.generation
                 events = await self.db.fetch(
                     "webhook_pending",
@@ -131,22 +170,13 @@ class WebhookDelivery:
                     },
                 )
                 if not events:
-                    recheck = await wait_for_events(
-                        self.db,
-                        self.signal,
-                        s,
-                        seen=seen,
-                        cursor=(lease["cursor_txid"], lease["cursor"]),
-                        types=lease["event_types"],
-                        stream_ids=lease["stream_ids"],
-                        recheck=recheck,
-                    )
-                    continue
-                recheck = s.events_recheck_s
-                await self._deliver(eid, lease, events, http, stop)
-            except DatabaseError as exc:
-                log.warning("webhook.db_failed", endpoint=eid, error=first_line(exc))
-                await self._pause(stop, s.events_poll_s)
+                    if self.signal.generation != seen:
+                        self._kick.set()  # a NOTIFY the dispatcher skipped us for
+                    return
+                if not await self._deliver(eid, lease, events, http, stop):
+                    return
+        except DatabaseError as exc:
+            log.warning("webhook.db_failed", endpoint=eid, error=first_line(exc))
 
     async def _deliver(
         self,
@@ -155,14 +185,17 @@ class WebhookDelivery:
         events: list[Row],
         http: httpx.AsyncClient,
         stop: asyncio.Event,
-    ) -> None:
-        """POST events in order until one fails or the lease is lost."""
+    ) -> bool:
+        """POST events in order; False once one fails or the lease is lost."""
         s = self.settings
         for ev in events:
             if stop.is_set():
-                return
-            error = await self._post(http, lease, ev)
-            if error is None:
+                return False
+            body, headers = message(
+                ev["event_id"], ev["type"], ev["at"], ev["data"], lease["secret"]
+            )
+            answer = await post(http, lease["url"], body, headers, s)
+            if answer.error is None:
                 EVENT_DELIVERIES.labels("delivered").inc()
                 moved = await self.db.fetchone(
                     "webhook_delivered",
@@ -176,7 +209,7 @@ class WebhookDelivery:
                 )
                 if moved is None:
                     log.warning("webhook.lease_lost", endpoint=eid)
-                    return
+                    return False
                 continue
             delay = backoff_delay(
                 int(lease["attempts"]) + 1,
@@ -190,7 +223,7 @@ class WebhookDelivery:
                     "by": self.replica_id,
                     "txid": ev["txid"],
                     "event": ev["id"],
-                    "error": error,
+                    "error": answer.error,
                     "delay_s": delay,
                     "retry_s": s.webhook_retry_hours * 3600,
                     "lease_s": s.webhook_lease_s,
@@ -201,28 +234,14 @@ class WebhookDelivery:
             log.warning(
                 "webhook.failed",
                 endpoint=eid,
-                event=ev["event_id"],
-                error=error,
+                event_id=ev["event_id"],
+                error=answer.error,
+                answer_bytes=answer.answer_bytes,
                 outcome=outcome,
                 retry_in_s=round(delay, 2),
             )
-            return
-
-    async def _post(self, http: httpx.AsyncClient, lease: Row, ev: Row) -> str | None:
-        """Deliver one event; ``None`` on a 2xx answer, else why it failed."""
-        body, headers = message(ev["event_id"], ev["type"], ev["at"], ev["data"], lease["secret"])
-        try:
-            resp = await http.post(lease["url"], content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {first_line(exc)}"[:500]
-        if 200 <= resp.status_code < 300:
-            return None
-        return f"HTTP {resp.status_code}"
-
-    @staticmethod
-    async def _pause(stop: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.01))
+            return False
+        return True
 
 
 async def wait_for_events(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,10 +13,9 @@ from airtrack.protocol import StreamCreate
 from airtrack.redact import mask_credentials, mask_fields, redact_url
 from airtrack.settings import Settings
 
-log = get_logger("airtrack.orchestrator.streams")
+from .url_policy import host_refusal, stream_policy
 
-#: Host names of cloud metadata services (they answer on link-local addresses).
-METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+log = get_logger("airtrack.orchestrator.streams")
 
 
 def url_refusal(host: str, settings: Settings) -> str | None:
@@ -25,25 +23,10 @@ def url_refusal(host: str, settings: Settings) -> str | None:
 
     Workers fetch whatever URL a stream has, from inside their network: link-local
     and metadata addresses (credentials of cloud machines) are opt-in, private and
-    loopback ones can be switched off. Only literal addresses and the well-known
-    metadata names are judged here; a name is resolved by the worker when it connects.
+    loopback ones can be switched off (:mod:`.url_policy`, shared with webhooks). A
+    name is resolved by the worker when it connects.
     """
-    name = host.strip("[]").rstrip(".").lower()
-    if name in METADATA_HOSTS and not settings.stream_allow_link_local:
-        return f"{host} is a cloud metadata service (set AIRTRACK_STREAM_ALLOW_LINK_LOCAL)"
-    try:
-        addr = ipaddress.ip_address(name)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    if addr.is_link_local and not settings.stream_allow_link_local:
-        return f"{host} is a link-local address (set AIRTRACK_STREAM_ALLOW_LINK_LOCAL)"
-    if addr.is_unspecified or addr.is_multicast:
-        return f"{host} is not a stream server's address"
-    if (addr.is_private or addr.is_loopback) and not settings.stream_allow_private:
-        return f"{host} is a private address (AIRTRACK_STREAM_ALLOW_PRIVATE is off)"
-    return None
+    return host_refusal(host, stream_policy(settings))
 
 
 async def zone_refusal(db: Database, zone: str) -> str | None:

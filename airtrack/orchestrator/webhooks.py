@@ -14,11 +14,17 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from standardwebhooks.webhooks import Webhook
 
-from airtrack.db import Database, Row
-from airtrack.errors import WebhookError
+from airtrack.db import Database, Row, Tx
+from airtrack.errors import UnknownWebhook, WebhookError, WebhookLimit
+from airtrack.logging import get_logger
+from airtrack.settings import Settings
+
+from .url_policy import webhook_url_refusal
+from .webhook_http import post, webhook_client
+
+log = get_logger("airtrack.orchestrator.webhooks")
 
 #: Every event type integrations can subscribe to (docs/integrations.md).
 EVENT_TYPES = (
@@ -56,28 +62,44 @@ def message(
 
 
 async def add_endpoint(
-    db: Database, url: str, types: list[str], stream_names: list[str]
+    db: Database, url: str, types: list[str], stream_names: list[str], settings: Settings
 ) -> dict[str, Any]:
-    """Register ``url``; the returned row carries the secret (shown once)."""
-    if not url.startswith(("http://", "https://")):
-        raise WebhookError(f"webhook URL must be http:// or https://, got {url!r}")
+    """Register ``url``; the returned row carries the secret (shown once).
+
+    :class:`WebhookError` when the URL policy refuses it (:mod:`.url_policy`) or a type
+    or stream is unknown; :class:`WebhookLimit` at ``webhook_endpoints_max`` endpoints.
+    """
+    why = webhook_url_refusal(url, settings)
+    if why is not None:
+        raise WebhookError(f"webhook URL refused: {why}")
     unknown = sorted(set(types) - set(EVENT_TYPES))
     if unknown:
         raise WebhookError(f"unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}")
-    ids: list[int] = []
-    if stream_names:
-        rows = await db.fetch("webhook_stream_ids", {"names": stream_names})
-        missing = sorted(set(stream_names) - {r["name"] for r in rows})
-        if missing:
-            raise WebhookError(f"no streams named {missing}")
-        ids = [int(r["id"]) for r in rows]
     secret = new_secret()
-    row = await db.fetchone(
-        "webhook_add",
-        {"url": url, "secret": secret, "types": sorted(set(types)), "stream_ids": ids},
-        idempotent=False,
-    )
-    assert row is not None
+    cap = settings.webhook_endpoints_max
+
+    async def fn(tx: Tx) -> Row:
+        ids: list[int] = []
+        if stream_names:
+            rows = await tx.fetch("webhook_stream_ids", {"names": stream_names})
+            missing = sorted(set(stream_names) - {r["name"] for r in rows})
+            if missing:
+                raise WebhookError(f"no streams named {missing}")
+            ids = [int(r["id"]) for r in rows]
+        await tx.fetch("webhook_add_lock")
+        if await tx.fetchval("webhook_count") >= cap:
+            raise WebhookLimit(
+                f"at most {cap} webhook endpoints (AIRTRACK_WEBHOOK_ENDPOINTS_MAX): remove "
+                "one first, or send several event types to one receiver"
+            )
+        row = await tx.fetchone(
+            "webhook_add",
+            {"url": url, "secret": secret, "types": sorted(set(types)), "stream_ids": ids},
+        )
+        assert row is not None
+        return row
+
+    row = await db.run("webhook_add", fn, idempotent=False)
     return {**row, "secret": secret}
 
 
@@ -89,19 +111,22 @@ async def remove_endpoint(db: Database, endpoint_id: int) -> bool:
     return await db.fetchone("webhook_remove", {"id": endpoint_id}) is not None
 
 
-async def test_endpoint(db: Database, endpoint_id: int, *, timeout_s: float) -> dict[str, Any]:
-    """Send one signed ``webhook.test`` message now (not through the outbox)."""
+async def test_endpoint(db: Database, endpoint_id: int, settings: Settings) -> dict[str, Any]:
+    """Send one signed ``webhook.test`` message now (not through the outbox).
+
+    The answer says only whether the receiver took it (a 2xx): neither its status code
+    nor why a connection failed, so the route cannot serve to probe which ports of
+    which hosts answer. The reason is logged for the operator.
+    """
     row = await db.fetchone("webhook_get", {"id": endpoint_id})
     if row is None:
-        raise WebhookError(f"no webhook with id {endpoint_id}")
+        raise UnknownWebhook(f"no webhook with id {endpoint_id}")
     event_id = "msg_test_" + secrets.token_hex(8)
     body, headers = message(
         event_id, "webhook.test", datetime.now(UTC), {"endpoint_id": endpoint_id}, row["secret"]
     )
-    try:
-        async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as http:
-            resp = await http.post(row["url"], content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return {"id": endpoint_id, "ok": False, "status": None, "error": type(exc).__name__}
-    ok = 200 <= resp.status_code < 300
-    return {"id": endpoint_id, "ok": ok, "status": resp.status_code, "error": None}
+    async with webhook_client(settings, max_connections=1) as http:
+        answer = await post(http, row["url"], body, headers, settings)
+    if answer.error is not None:
+        log.info("webhook.test_failed", endpoint=endpoint_id, error=answer.error)
+    return {"id": endpoint_id, "ok": answer.error is None}

@@ -99,7 +99,11 @@ class Settings(WorkerSettings, FeatureSettings, ServiceSettings):
                 "recovery_failures_per_worker must not exceed recovery_failures_per_min"
             )
         if self.webhook_lease_s <= self.webhook_timeout_s:
-            raise ValueError("webhook_lease_s must exceed webhook_timeout_s")
+            raise ValueError(
+                f"webhook_lease_s ({self.webhook_lease_s}) must exceed webhook_timeout_s "
+                f"({self.webhook_timeout_s}): a request's total deadline ends within the "
+                "lease, so two replicas never deliver for one endpoint at once"
+            )
         if self.events_retention_h < self.webhook_retry_hours:
             raise ValueError("events_retention_h must not be shorter than webhook_retry_hours")
         if self.db_pool_min > self.db_pool_max:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
 
@@ -20,7 +22,29 @@ class FeatureSettings(BaseSettings):
         default=60.0, gt=0, description="How often the leader refreshes uptime in /metrics."
     )
     webhook_timeout_s: float = Field(
-        default=10.0, gt=0, description="Per-request timeout of one webhook delivery."
+        default=10.0,
+        gt=0,
+        description="Total deadline of one webhook request (connect, send, answer), below "
+        "WEBHOOK_LEASE_S.",
+    )
+    webhook_answer_max_bytes: int = Field(
+        default=4096,
+        ge=0,
+        description="Bytes of a webhook receiver's answer body read at most; the rest is "
+        "not read (the connection is closed).",
+    )
+    webhook_endpoints_max: int = Field(
+        default=100, ge=1, description="Most webhook endpoints; adding one more is refused."
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback and private addresses (a receiver "
+        "inside the orchestrator's network).",
+    )
+    webhook_networks: str = Field(
+        default="",
+        description="Comma-separated networks (CIDR); when set, webhooks may target only "
+        "addresses inside them.",
     )
     webhook_retry_hours: float = Field(
         default=25.0, gt=0, description="Retry an event this long before giving up on it."
@@ -215,3 +239,14 @@ class FeatureSettings(BaseSettings):
         description="Port of `airtrack demo`'s station server; kept across runs so the "
         "streams' URLs stay valid (another port is used, and the URLs updated, when busy).",
     )
+
+    @field_validator("webhook_networks")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        for n in v.split(","):
+            if n.strip():
+                try:
+                    ipaddress.ip_network(n.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"not a network: {n.strip()!r} ({exc})") from None
+        return v

@@ -39,6 +39,9 @@ class Replica:
             "AIRTRACK_CONTROL_TICK_S": "0.5",
             "AIRTRACK_START_GRACE_S": "0",
             "AIRTRACK_LOG_JSON": "true",
+            # webhooks go to the tests' local receivers only
+            "AIRTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
+            "AIRTRACK_WEBHOOK_NETWORKS": "127.0.0.0/8,::1/128",
             **(env or {}),
         }
         self.log = log

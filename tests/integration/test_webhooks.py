@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from airtrack.db import Database
 from airtrack.db.listener import EventSignal
@@ -32,6 +33,11 @@ from airtrack.settings import Settings, load_settings
 from .test_orchestrator_replicas import Replica, leader_pid
 
 RECEIVER = Path(__file__).with_name("webhook_receiver.py")
+#: Webhooks in tests target local receivers only: loopback allowed, nothing else.
+LOOPBACK_ONLY: dict[str, Any] = {
+    "webhook_allow_private": True,
+    "webhook_networks": "127.0.0.0/8,::1/128",
+}
 
 
 class Receiver:
@@ -106,6 +112,7 @@ def _settings(tmp_path: Path, **kw: Any) -> Settings:
         "webhook_backoff_base_s": 0.05,
         "webhook_backoff_max_s": 0.3,
         "events_poll_s": 0.2,
+        **LOOPBACK_ONLY,
     }
     base.update(kw)
     return load_settings(**base)
@@ -130,9 +137,11 @@ async def test_a_slow_or_dead_receiver_does_not_delay_another(
 ) -> None:
     settings = _settings(tmp_path, webhook_timeout_s=20.0, webhook_lease_s=30.0)
     async with Database(db_url, settings, min_size=0, max_size=6) as db:
-        fast_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
-        slow_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
-        dead_ep = await webhooks.add_endpoint(db, f"http://127.0.0.1:{free_port()}/gone", [], [])
+        fast_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
+        slow_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
+        dead_ep = await webhooks.add_endpoint(
+            db, f"http://127.0.0.1:{free_port()}/gone", [], [], settings
+        )
         fast = Receiver(fast_ep["secret"], tmp_path / "fast.jsonl")
         slow = Receiver(
             slow_ep["secret"], tmp_path / "slow.jsonl", "--slow-every", "1", "--slow-s", "10"
@@ -166,7 +175,7 @@ async def test_an_event_failing_past_the_retry_window_is_given_up_and_recorded(
 ) -> None:
     settings = _settings(tmp_path, webhook_retry_hours=1.0 / 3600)  # one second
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
-        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl", "--poison")
         receivers.append(rec)
         await _point(db, ep["id"], rec.url)
@@ -203,7 +212,9 @@ async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill
     settings = _settings(tmp_path)
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
         # only the test's events: the replicas may raise alerts of their own
-        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", ["catalog.changed"], [])
+        ep = await webhooks.add_endpoint(
+            db, "http://127.0.0.1:1/x", ["catalog.changed"], [], settings
+        )
         # fails its first 10 answers; every 9th answer is slower than the timeout (so the
         # orchestrator retries an event the receiver did take: a duplicate)
         rec = Receiver(
@@ -261,7 +272,7 @@ async def test_an_event_whose_transaction_commits_late_is_not_skipped(
 ) -> None:
     settings = _settings(tmp_path)
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
-        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
         receivers.append(rec)
         await _point(db, ep["id"], rec.url)
@@ -290,7 +301,7 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
     # The poll is a minute: delivery within 30 s means something else woke it.
     settings = _settings(tmp_path, events_poll_s=60.0, events_recheck_s=0.02)
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
-        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [])
+        ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
         receivers.append(rec)
         await _point(db, ep["id"], rec.url)
@@ -302,9 +313,10 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
         task = asyncio.create_task(delivery.run(stop))
         older = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
         try:
-            # The listener LISTENs and the endpoint task waits (lease taken, outbox empty).
+            # The listener LISTENs and the dispatcher waits (it has read: nothing due).
+            reads = _queries("webhook_due")
             await _until_db(older, _LISTENING)
-            await _until_db(older, "SELECT 1 FROM webhook_endpoints WHERE leased_by IS NOT NULL")
+            await _wait(lambda: _queries("webhook_due") > reads, 30, "the dispatcher's read")
             await asyncio.sleep(0.5)
             await _emit(db, 1)  # NOTIFY wakes delivery: the first event arrives
             await _wait(lambda: len(rec.delivered_ids()) == 1, 30, "the first event")
@@ -322,6 +334,12 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
             stop.set()
             listener.cancel()  # it waits for NOTIFYs up to the (one minute) poll
             await asyncio.wait_for(asyncio.gather(task, listener, return_exceptions=True), 10)
+
+
+def _queries(name: str) -> float:
+    """Transactions run under ``name`` in this process (the query metric's count)."""
+    got = REGISTRY.get_sample_value("airtrack_db_query_seconds_count", {"query": name})
+    return got or 0.0
 
 
 _LISTENING = (

@@ -1,14 +1,17 @@
 """A webhook receiver process for tests: verifies Standard Webhooks signatures.
 
     python webhook_receiver.py PORT SECRET LOGFILE [--fail-first N] [--slow-every K]
-                               [--slow-s S] [--poison]
+                               [--slow-s S] [--poison] [--trickle-s S] [--big-bytes N]
 
 Every request that verifies is appended to LOGFILE as one JSON line ``{"id", "type",
 "timestamp", "data", "status", "received_at"}`` (flushed at once, so a SIGKILL loses
 nothing already answered); one that does not verify is answered 400 and logged with
 ``"bad": true``. ``--fail-first N`` answers 500 to the first N verified requests,
 ``--slow-every K`` sleeps ``--slow-s`` before answering every K-th, ``--poison`` answers
-500 to events whose data has ``"poison": true``.
+500 to events whose data has ``"poison": true``. ``--trickle-s S`` answers 200 with a
+body of 10,000 bytes sent one byte every S seconds; ``--big-bytes N`` answers 500 with an
+N-byte body. Both log ``{"sent": bytes, "cut": bool}`` once the client stops reading
+(``cut``: it closed the connection before the end).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def main() -> None:
     ap.add_argument("--slow-every", type=int, default=0)
     ap.add_argument("--slow-s", type=float, default=0.0)
     ap.add_argument("--poison", action="store_true")
+    ap.add_argument("--trickle-s", type=float, default=0.0)
+    ap.add_argument("--big-bytes", type=int, default=0)
     args = ap.parse_args()
     verifier = Webhook(args.secret)
     lock = threading.Lock()
@@ -67,7 +72,31 @@ def main() -> None:
             }
             with lock:
                 out.write(json.dumps(record) + "\n")
-            self._answer(status)
+            if args.trickle_s:
+                self._body(200, 10_000, 1, args.trickle_s)
+            elif args.big_bytes:
+                self._body(500, args.big_bytes, 65536, 0.0)
+            else:
+                self._answer(status)
+
+        def _body(self, status: int, size: int, chunk: int, pause_s: float) -> None:
+            self.send_response(status)
+            self.send_header("content-length", str(size))
+            self.end_headers()
+            sent, cut = 0, False
+            try:
+                while sent < size:
+                    n = min(chunk, size - sent)
+                    self.wfile.write(b"x" * n)
+                    self.wfile.flush()
+                    sent += n
+                    if pause_s:
+                        time.sleep(pause_s)
+            except OSError:
+                cut = True
+            self.close_connection = True
+            with lock:
+                out.write(json.dumps({"sent": sent, "cut": cut}) + "\n")
 
         def _answer(self, status: int) -> None:
             self.send_response(status)
