@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from airtrack.db import Database, Row
+from airtrack.db import Database
 from airtrack.errors import WebhookError
 
 #: Every event type integrations can subscribe to (docs/integrations.md).
@@ -78,11 +78,35 @@ async def add_endpoint(
         idempotent=False,
     )
     assert row is not None
-    return {**row, "secret": secret}
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "events": list(row["event_types"]),
+        "streams": sorted(set(stream_names)),
+        "created_at": row["created_at"],
+        "secret": secret,
+    }
 
 
-async def list_endpoints(db: Database) -> list[Row]:
-    return await db.fetch("webhook_list")
+async def list_endpoints(db: Database) -> list[dict[str, Any]]:
+    """Every endpoint with its delivery state, as the API and the CLI show it: ``events``
+    and ``streams`` (names), the same pair a request gives (no secret)."""
+    from .delivery import delivery_state
+
+    shown = []
+    for row in await db.fetch("webhook_list"):
+        state = delivery_state(row)
+        del state["event_types"], state["stream_ids"]
+        shown.append(
+            {
+                "id": row["id"],
+                "url": row["url"],
+                "events": list(row["event_types"]),
+                "streams": list(row["streams"]),
+                **state,
+            }
+        )
+    return shown
 
 
 async def remove_endpoint(db: Database, endpoint_id: int) -> bool:

@@ -157,7 +157,9 @@ def test_admin_commands_work_remotely_without_a_database(
 
     # a command with no remote form yet says so instead of making a database here
     r = cli(laptop, "catalog", "remove", "1")
-    assert r.returncode == 1 and "not available over the API yet" in r.stderr, r.stderr
+    assert (
+        r.returncode == 1 and "`airtrack catalog remove` is not available over the API" in r.stderr
+    ), r.stderr
 
     # nothing on this machine: no embedded database was started or created
     assert not (tmp_path / "laptop-home" / "pg").exists()
