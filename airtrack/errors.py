@@ -79,7 +79,7 @@ class SchemaTooNew(DatabaseError):
         super().__init__(
             f"the database schema is at version {have} and this airtrack knows versions up "
             f"to {knows}: a newer airtrack migrated it. Install that newer version again, "
-            "or restore the backup taken before the upgrade (docs/deployment.md#rollback)",
+            "or restore the backup taken before the upgrade (docs/deployment.md, upgrades)",
             query="migrate",
         )
         self.have = have
