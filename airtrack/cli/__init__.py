@@ -219,6 +219,13 @@ def _report(name: str) -> None:
         output: Annotated[
             Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
         ] = None,
+        include_open: Annotated[
+            bool,
+            typer.Option(
+                "--include-open",
+                help="plays only: also airings still on air (empty end, in_progress true).",
+            ),
+        ] = False,
     ) -> None:
         from .report import run_report
 
@@ -231,6 +238,7 @@ def _report(name: str) -> None:
             streams=stream or [],
             fmt=format,
             output=output,
+            include_open=include_open,
         )
 
     command.__doc__ = {

@@ -46,6 +46,7 @@ class Prepared:
             "t1s": [min(s.t1, until) if until else s.t1 for s in st],
             "max_play_s": settings.report_play_max_s,
             "across_tz": self.request.tz.key if self.request.tz else "UTC",
+            "include_open": self.request.include_open,
         }
 
 
