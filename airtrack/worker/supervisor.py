@@ -25,6 +25,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, WorkerNotRegistered
 from airtrack.logging import get_logger
 from airtrack.protocol import (
@@ -254,6 +256,7 @@ class Supervisor:
             "outbox_pending": float(len(self.outbox)),
             "plays_acked": float(self.sender.plays_acked),
             "local_mode": 1.0 if self.local_mode else 0.0,
+            "titles_limited": REGISTRY.get_sample_value("airtrack_titles_limited_total") or 0.0,
         }
 
     def _set_local(self, on: bool, reason: str | None) -> None:
