@@ -5,6 +5,7 @@ through a pipe is never cut, and ``--help`` shows the defaults."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,13 +13,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 
+from airtrack.db import Database
 from airtrack.db.migrations import latest_version
 from airtrack.demo.cluster import free_port
-from airtrack.settings import describe_settings
+from airtrack.ops.health import run_health
+from airtrack.settings import describe_settings, load_settings
 
 LONG_HOOK = "http://hooks.example.com:8443/a/rather/long/path/for/this/receiver/endpoint"
 
@@ -102,6 +106,17 @@ def test_a_schema_newer_than_this_build_is_refused(db_url: str, tmp_path: Path) 
     with psycopg.connect(db_url) as conn:  # nothing was changed
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
     assert max(versions) == future and len(versions) == future
+
+    # an older replica still running (it started before the upgrade): its health check
+    # names the versions and the way back, never `airtrack db migrate`
+    async def health() -> dict[str, Any]:
+        async with Database(db_url, load_settings(home=tmp_path / "h")) as db:
+            return await run_health(db, db.settings)
+
+    (check,) = [c for c in asyncio.run(health())["checks"] if c["name"] == "migrations"]
+    assert not check["ok"]
+    assert f"version {future}" in check["detail"] and "restore the backup" in check["detail"]
+    assert "db migrate" not in check["detail"]
 
 
 def test_status_finds_the_orchestrator_on_its_configured_port(db_url: str, tmp_path: Path) -> None:
