@@ -1,4 +1,4 @@
-"""``catalog show/edit/import-metadata`` and ``catalog list --search`` (issue 10 §1).
+"""``catalog show/edit/import-metadata`` and ``catalog list --search``.
 
 Results go to stdout; a refused change prints one line per bad input line on stderr and
 exits non-zero with nothing changed.

@@ -1,4 +1,4 @@
-"""``airtrack catalog reindex``: prints re-derived from stored peaks (issue 12 §4)."""
+"""``airtrack catalog reindex``: prints re-derived from stored peaks."""
 
 from __future__ import annotations
 

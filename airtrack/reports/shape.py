@@ -46,7 +46,7 @@ COVERAGE = _cols(
     "station:text day:date monitored_s:float unmonitored_s:float gap_start:time "
     "gap_end:time gap_s:float cause:text"
 )
-#: issue 11 §3: each airing's class (confirmed, mismatch, fingerprint_only, metadata_only)
+#: each airing's class (confirmed, mismatch, fingerprint_only, metadata_only)
 METADATA_CHECK = _cols(
     "station:text class:text start_local:time end_local:time start_utc:time end_utc:time "
     "metadata_title:text heard_artist:text heard_title:text similarity:float"
