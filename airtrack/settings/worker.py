@@ -26,7 +26,7 @@ class WorkerSettings(BaseSettings):
         default=15.0, gt=0, description="A stream socket silent this long is a stall."
     )
     title_changes_per_min: int = Field(
-        default=6,
+        default=10,
         ge=1,
         description="Station title changes a worker keeps per stream and minute; the rest "
         "are dropped and counted (airtrack_titles_limited_total).",
