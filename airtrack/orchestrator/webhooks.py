@@ -96,7 +96,8 @@ async def list_endpoints(db: Database) -> list[dict[str, Any]]:
     shown = []
     for row in await db.fetch("webhook_list"):
         state = delivery_state(row)
-        del state["event_types"], state["stream_ids"]
+        state.pop("event_types", None)
+        state.pop("stream_ids", None)
         shown.append(
             {
                 "id": row["id"],
