@@ -25,8 +25,6 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from prometheus_client import REGISTRY
-
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, WorkerNotRegistered
 from airtrack.logging import get_logger
 from airtrack.protocol import (
@@ -47,6 +45,7 @@ from airtrack.worker.pipeline import MatcherFactory, PipelineConfig, StreamPipel
 from airtrack.worker.reconcile import RunningInfo, agrees, reconcile
 from airtrack.worker.segment_sync import ABSENT, SegmentSync
 from airtrack.worker.sender import OutboxSender
+from airtrack.worker.titles import TitleChanges
 
 log = get_logger(__name__)
 
@@ -256,7 +255,7 @@ class Supervisor:
             "outbox_pending": float(len(self.outbox)),
             "plays_acked": float(self.sender.plays_acked),
             "local_mode": 1.0 if self.local_mode else 0.0,
-            "titles_limited": REGISTRY.get_sample_value("airtrack_titles_limited_total") or 0.0,
+            "titles_limited": float(TitleChanges.dropped_total),
         }
 
     def _set_local(self, on: bool, reason: str | None) -> None:

@@ -104,6 +104,9 @@ class TitleChanges:
     """
 
     WINDOW_S = 60.0
+    #: changes dropped by every stream of this process (reported in heartbeats)
+    dropped_total = 0
+    _total_lock = threading.Lock()
 
     def __init__(self, per_min: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_min = per_min
@@ -128,6 +131,8 @@ class TitleChanges:
                 if title != seen:  # a new change, not the same one repeated
                     self.dropped += 1
                     TITLES_LIMITED.inc()
+                    with TitleChanges._total_lock:
+                        TitleChanges.dropped_total += 1
                     if self.dropped == 1 or self.dropped % 100 == 0:
                         log.warning(
                             "stream_titles_limited", per_min=self.per_min, dropped=self.dropped

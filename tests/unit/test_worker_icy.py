@@ -148,6 +148,7 @@ def test_a_hostile_station_is_held_to_a_few_changes_a_minute() -> None:
     clock = _Clock()
     changes = TitleChanges(3, clock=clock)
     before = REGISTRY.get_sample_value("airtrack_titles_limited_total") or 0.0
+    reported_before = TitleChanges.dropped_total  # what heartbeats carry (titles_limited)
     kept = []
     for i in range(100):  # a new title every 100 ms for 10 s, each repeated once
         clock.now += 0.1
@@ -157,6 +158,7 @@ def test_a_hostile_station_is_held_to_a_few_changes_a_minute() -> None:
     assert changes.dropped == 97  # each change counted once, not each repeat
     after = REGISTRY.get_sample_value("airtrack_titles_limited_total") or 0.0
     assert after - before == 97
+    assert TitleChanges.dropped_total - reported_before == 97
     # a minute after the first kept change, the station's current title gets through
     clock.now += 60.0
     assert changes.admit("t99") and not changes.admit("t99")
