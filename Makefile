@@ -40,10 +40,14 @@ bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 ## dist: build the wheel to install on servers (dist/airtrack-<version>-py3-none-any.whl)
-dist: install
-	rm -rf dist build
-	$(BIN)/python -m pip wheel -q --no-deps -w dist .
+## with the build backend alone (pyproject's build-system), in a fresh venv: no dev tools
+DIST_VENV := .dist-venv
+dist:
+	rm -rf dist build $(DIST_VENV)
+	$(PY) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip wheel -q --no-deps -w dist .
+	rm -rf $(DIST_VENV) build
 	@ls dist/*.whl
 
 clean:
-	rm -rf dist build $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf dist build $(VENV) $(DIST_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,7 +7,8 @@ AirtrackError
 │   ├── CircuitOpen            breaker open: failing fast while the DB is down
 │   ├── LockContention         deadlock / lock timeout / serialization, retries exhausted
 │   ├── TransactionTooLong     cancelled by the transaction cap (R2.2)
-│   └── IntegrityViolation     a constraint refused the write
+│   ├── IntegrityViolation     a constraint refused the write
+│   └── SchemaTooNew           the database's schema is newer than this airtrack knows
 ├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
 ├── IndexFileError         an index file is unreadable or of another engine version
 ├── CatalogError           catalog ingest/export problem
@@ -74,6 +75,20 @@ class TransactionTooLong(DatabaseError):
 
 class IntegrityViolation(DatabaseError):
     """A constraint refused the write."""
+
+
+class SchemaTooNew(DatabaseError):
+    """The database was migrated by a newer airtrack: this one must not run on it."""
+
+    def __init__(self, have: int, knows: int) -> None:
+        super().__init__(
+            f"the database schema is at version {have} and this airtrack knows versions up "
+            f"to {knows}: a newer airtrack migrated it. Install that newer version again, "
+            "or restore the backup taken before the upgrade (docs/deployment.md, upgrades)",
+            query="migrate",
+        )
+        self.have = have
+        self.knows = knows
 
 
 class AudioError(AirtrackError):

@@ -134,6 +134,10 @@ STREAM_LAG = Histogram(
 OUTBOX_DEPTH = Gauge(
     "airtrack_outbox_depth", "Plays waiting in worker outboxes, as reported in heartbeats"
 )
+TITLES_LIMITED = Counter(
+    "airtrack_titles_limited",
+    "Station title changes a worker dropped: past title_changes_per_min for their stream",
+)
 HEALTH_CHECK_OK = Gauge(
     "airtrack_health_check_ok", "1 when the last health check passed", ["check"]
 )

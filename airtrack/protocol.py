@@ -149,7 +149,15 @@ class RunningStream(_Model):
 #: The metrics a worker reports in heartbeats; the orchestrator keeps only these (each
 #: becomes a Prometheus series per worker, so an open set would be unbounded).
 WORKER_METRICS = frozenset(
-    {"streams", "streams_running", "cpu_s", "outbox_pending", "plays_acked", "local_mode"}
+    {
+        "streams",
+        "streams_running",
+        "cpu_s",
+        "outbox_pending",
+        "plays_acked",
+        "local_mode",
+        "titles_limited",
+    }
 )
 
 

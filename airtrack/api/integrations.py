@@ -19,7 +19,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from airtrack.errors import UnknownWebhook, WebhookError, WebhookLimit
 from airtrack.orchestrator import webhooks
-from airtrack.orchestrator.delivery import delivery_state, wait_for_events
+from airtrack.orchestrator.delivery import wait_for_events
 from airtrack.protocol import API_PREFIX, StreamName
 
 from .deps import Admin, State
@@ -73,7 +73,8 @@ async def post_webhook(req: WebhookCreate, st: State) -> dict[str, Any]:
 
 @router.get("/webhooks")
 async def get_webhooks(st: State) -> list[dict[str, Any]]:
-    return [delivery_state(r) for r in await webhooks.list_endpoints(st.db)]
+    """Endpoints with their delivery state; ``events`` and ``streams`` as ``POST`` takes them."""
+    return await webhooks.list_endpoints(st.db)
 
 
 @router.delete("/webhooks/{endpoint_id}", responses={404: {"description": "no such webhook"}})

@@ -107,6 +107,10 @@ def _route(report: ReportName) -> object:
         tz: Annotated[str | None, Query(description="IANA zone instead of the station's.")] = None,
         stream: Annotated[list[str] | None, Query(description="Station name (repeat).")] = None,
         format: Annotated[str | None, Query(description="csv, json or xlsx.")] = None,
+        include_open: Annotated[
+            bool,
+            Query(description="plays: also airings still on air (empty end, in_progress)."),
+        ] = False,
         accept: Annotated[str | None, Header()] = None,
     ) -> Response:
         try:
@@ -117,6 +121,7 @@ def _route(report: ReportName) -> object:
                 tz=tz,
                 streams=stream or [],
                 format=negotiate(format, accept),
+                include_open=include_open,
             )
             prep = await prepare(st.db, req)
         except ReportRequestError as exc:

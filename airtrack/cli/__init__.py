@@ -10,7 +10,16 @@ from typing import Annotated, Any, ClassVar
 import typer
 from typer.core import TyperGroup
 
-from ._common import Display, JsonFlag, handle_errors, is_tty, out, run_async, settings_from
+from ._common import (
+    Display,
+    JsonFlag,
+    handle_errors,
+    is_tty,
+    out,
+    print_table,
+    run_async,
+    settings_from,
+)
 from .catalog_commands import catalog_app, identify, scan
 
 
@@ -104,7 +113,9 @@ def main_options(
         typer.Option(
             "--local",
             help="Use the database even when AIRTRACK_ORCHESTRATOR_URL and "
-            "AIRTRACK_ADMIN_TOKEN are set (admin commands are remote then).",
+            "AIRTRACK_ADMIN_TOKEN are set (admin commands are remote then); without "
+            "AIRTRACK_DATABASE_URL only an embedded database that already exists in "
+            "AIRTRACK_HOME, never a new one.",
         ),
     ] = False,
 ) -> None:
@@ -162,8 +173,16 @@ def demo(
 @app.command()
 @handle_errors
 def orchestrator(
-    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Listen address (default: AIRTRACK_HOST, else 127.0.0.1).", show_default=False
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Listen port (default: AIRTRACK_PORT, else 8750).", show_default=False),
+    ] = None,
 ) -> None:
     """Serve the orchestrator API (and run the control loop when leading)."""
     from airtrack.startup.orchestrator import serve
@@ -175,9 +194,23 @@ def orchestrator(
 @app.command()
 @handle_errors
 def worker(
-    orchestrator: Annotated[str | None, typer.Option("--orchestrator", help="API URL.")] = None,
-    id: Annotated[str | None, typer.Option("--id", help="Worker id.")] = None,
-    capacity: Annotated[int | None, typer.Option(help="Streams this worker may run.")] = None,
+    orchestrator: Annotated[
+        str | None,
+        typer.Option(
+            "--orchestrator",
+            help="API URL (default: AIRTRACK_ORCHESTRATOR_URL, else http://127.0.0.1:8750).",
+        ),
+    ] = None,
+    id: Annotated[
+        str | None,
+        typer.Option(
+            "--id", help="Worker id (default: AIRTRACK_WORKER_ID, else derived from the host)."
+        ),
+    ] = None,
+    capacity: Annotated[
+        int | None,
+        typer.Option(help="Streams this worker may run (default: AIRTRACK_CAPACITY, else 50)."),
+    ] = None,
 ) -> None:
     """Capture, recognise and report the streams assigned to this machine."""
     from airtrack.worker.main import run_worker
@@ -252,6 +285,13 @@ def _report(name: str) -> None:
                 "bmi-log); --format is then the template's.",
             ),
         ] = None,
+        include_open: Annotated[
+            bool,
+            typer.Option(
+                "--include-open",
+                help="plays only: also airings still on air (empty end, in_progress true).",
+            ),
+        ] = False,
     ) -> None:
         from .report import run_report
 
@@ -280,6 +320,7 @@ def _report(name: str) -> None:
             streams=stream or [],
             fmt=format,
             output=output,
+            include_open=include_open,
         )
 
     command.__doc__ = {
@@ -367,7 +408,7 @@ def show_settings(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/settings.md.")] = False,
 ) -> None:
     """Every setting with its environment variable, current value and meaning."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from airtrack.settings import describe_settings, settings_markdown
 
@@ -375,14 +416,21 @@ def show_settings(
         print(settings_markdown(), end="")
         return
     current = settings_from().model_dump()
-    table = Table("variable", "value", "meaning")
-    for env, _default, desc in describe_settings():
+    described = describe_settings()
+    table = Table("value", "meaning")
+    # A variable's name is what a reader copies: never cut or wrapped, on any screen.
+    longest = max(len(env) for env, _default, _desc in described)
+    table.columns.insert(0, Column("variable", no_wrap=True, min_width=longest))
+    for env, _default, desc in described:
         name = env.removeprefix("AIRTRACK_").lower()
         value = current.get(name)
         if name.endswith("token") and value:
             value = "(set)"
         table.add_row(env, "unset" if value is None else str(value), desc)
-    out.print(table)
+    if out.is_terminal:
+        out.print(table)  # the meanings wrap to the window; names and values stay whole
+    else:
+        print_table(table)
 
 
 @db_app.command("check")
@@ -400,16 +448,32 @@ def db_check(json: JsonFlag = False) -> None:
 @handle_errors
 def db_migrate() -> None:
     """Apply pending schema migrations (the orchestrator also does this at start)."""
-    from airtrack.db import connect
+    from airtrack.db import connect, migrate
+    from airtrack.db.migrations import latest_version
+
+    from ._common import refuse_without_database
 
     settings = settings_from()
+    refuse_without_database(settings)
 
-    async def go() -> None:
-        db = await connect(settings)
-        await db.close()
+    async def go() -> list[int]:
+        db = await connect(settings, run_migrations=False)
+        try:
+            return await migrate(db)
+        finally:
+            await db.close()
 
-    run_async(go())
-    out.print("schema up to date")
+    applied = run_async(go())
+    if applied:
+        listed = ", ".join(f"{v:04d}" for v in applied)
+        out.print(
+            f"applied {len(applied)} migration{'' if len(applied) == 1 else 's'}: {listed}; "
+            f"schema now at version {latest_version()}",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        out.print(f"schema up to date (version {latest_version()})", markup=False, highlight=False)
 
 
 @db_app.command("url")
@@ -418,7 +482,11 @@ def db_url() -> None:
     """Print the database URL (starting the embedded server if needed)."""
     from airtrack.db import database_url
 
-    out.print(database_url(settings_from()), markup=False, highlight=False, soft_wrap=True)
+    from ._common import refuse_without_database
+
+    settings = settings_from()
+    refuse_without_database(settings)
+    out.print(database_url(settings), markup=False, highlight=False, soft_wrap=True)
 
 
 @tokens_app.command("new")

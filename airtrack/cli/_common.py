@@ -24,7 +24,24 @@ T = TypeVar("T")
 #: The `--json` flag of every command that can print JSON.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-out = Console()
+#: Width of a console whose stdout is not a terminal: no line is ever cut to fit.
+UNBOUNDED_WIDTH = 100_000
+
+
+def _stdout_console() -> Console:
+    """The console for a command's answer.
+
+    On a terminal, rich fits it to the window. Through a pipe or into a file there is no
+    window: lines are as long as their content, never cut (``AIRTRACK_INACTIVE_AFTE…``)
+    nor wrapped at 80 columns, so ``grep``, ``cut`` and scripts see whole values.
+    """
+    console = Console()
+    if console.is_terminal:
+        return console
+    return Console(width=UNBOUNDED_WIDTH, soft_wrap=True)
+
+
+out = _stdout_console()
 err = Console(stderr=True)
 
 EXIT_ERROR = 1
@@ -114,6 +131,44 @@ def handle_errors(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+#: Command groups of ``airtrack`` (their subcommand is part of a command's name).
+GROUPS = frozenset({"catalog", "report", "streams", "db", "tokens", "webhooks"})
+
+
+def command_name(argv: list[str] | None = None) -> str:
+    """The running command as typed after ``airtrack`` (``db migrate``, ``webhooks list``)."""
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    if not words:
+        return "this command"
+    return " ".join(words[:2]) if words[0] in GROUPS and len(words) > 1 else words[0]
+
+
+def refuse_without_database(settings: Settings) -> None:
+    """Refuse, naming the command, to create or start an embedded database on a machine set
+    up for the API only (``AIRTRACK_ORCHESTRATOR_URL`` and ``AIRTRACK_ADMIN_TOKEN``, no
+    ``AIRTRACK_DATABASE_URL``): an empty local database would answer silently wrong.
+
+    ``airtrack --local`` there may use an embedded database that already exists in
+    ``AIRTRACK_HOME`` (the orchestrator's own machine), never make one.
+    """
+    from .remote import is_remote, remote_variables_set
+
+    if settings.database_url or not remote_variables_set():
+        return
+    name = command_name()
+    if is_remote():
+        raise AirtrackError(
+            f"`airtrack {name}` is not available over the API (docs/reports.md#remote): run "
+            "it on the orchestrator's machine, where the database is"
+        )
+    if not (settings.pg_dir / "PG_VERSION").exists():
+        raise AirtrackError(
+            f"`airtrack --local {name}`: this machine has no airtrack database "
+            f"(AIRTRACK_DATABASE_URL is unset and {settings.pg_dir} holds none) and --local "
+            "never creates one; set AIRTRACK_DATABASE_URL, or leave out --local to use the API"
+        )
+
+
 async def with_db(
     settings: Settings,
     fn: Callable[[Any], Awaitable[T]],
@@ -129,15 +184,7 @@ async def with_db(
     """
     from airtrack.db import connect
 
-    from .remote import is_remote
-
-    if is_remote():
-        # Never start or create an embedded database on an operator's laptop.
-        raise AirtrackError(
-            "this command needs the database and is not available over the API yet; "
-            "run it on the orchestrator's machine, or force the database with "
-            "`airtrack --local …`"
-        )
+    refuse_without_database(settings)
     if not create and not settings.database_url and not (settings.pg_dir / "PG_VERSION").exists():
         raise AirtrackError(
             f"no airtrack database here ({settings.pg_dir} does not exist): run this on the "
@@ -173,10 +220,10 @@ def print_table(table: Table) -> None:
     without breaking it, while a table squeezed to 80 columns turns a URL into
     ``http://127.0.0.1:…``.
     """
-    natural = Console(width=100_000).measure(table).maximum
+    natural = Console(width=UNBOUNDED_WIDTH).measure(table).maximum
     wide = Console(
         file=sys.stdout,
-        width=max(out.width, natural),
+        width=max(out.width, natural) if out.is_terminal else natural,
         force_terminal=out.is_terminal,
         no_color=out.no_color,
     )

@@ -244,11 +244,29 @@ def status(settings: Settings) -> None:
     alerts_section(settings)
 
 
+def orchestrator_address(settings: Settings) -> str:
+    """Where the orchestrator of this machine's configuration answers.
+
+    ``AIRTRACK_ORCHESTRATOR_URL`` when set; else the orchestrator's own listen settings
+    (``AIRTRACK_PORT``, ``AIRTRACK_HOST``) from the same environment file, so
+    ``airtrack status`` run with ``orchestrator.env`` looks where the service listens.
+    """
+    given = settings.model_fields_set
+    if "orchestrator_url" in given or not given & {"port", "host"}:
+        return settings.orchestrator_url.rstrip("/")
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine's loopback answers
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
 def _orchestrator_line(settings: Settings) -> None:
     """Whether an orchestrator answers: without one, the states below are as it left them."""
     import httpx
 
-    url = settings.orchestrator_url.rstrip("/")
+    url = orchestrator_address(settings)
     demo = settings.home / "demo.json"
     if demo.exists():  # a running `airtrack demo` in this home says where its orchestrator is
         with contextlib.suppress(OSError, ValueError, KeyError):
@@ -262,8 +280,8 @@ def _orchestrator_line(settings: Settings) -> None:
     else:
         out.print(
             f"orchestrator: NOT RUNNING (nothing answers at {url}; set AIRTRACK_ORCHESTRATOR_URL "
-            "if it listens elsewhere). Worker and stream states below are as it left them: "
-            "nobody is updating them.",
+            "or AIRTRACK_PORT if it listens elsewhere). Worker and stream states below are as "
+            "it left them: nobody is updating them.",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -33,15 +33,19 @@ def force_local(on: bool) -> None:
     _FORCE_LOCAL = on
 
 
-def is_remote() -> bool:
-    """True when admin commands should go through the API (see the module docstring)."""
+def remote_variables_set() -> bool:
+    """The API's address and the admin token are set and the database's URL is not."""
     env = os.environ
     return (
-        not _FORCE_LOCAL
-        and bool(env.get("AIRTRACK_ORCHESTRATOR_URL"))
+        bool(env.get("AIRTRACK_ORCHESTRATOR_URL"))
         and bool(env.get("AIRTRACK_ADMIN_TOKEN"))
         and not env.get("AIRTRACK_DATABASE_URL")
     )
+
+
+def is_remote() -> bool:
+    """True when admin commands should go through the API (see the module docstring)."""
+    return not _FORCE_LOCAL and remote_variables_set()
 
 
 def _detail(r: httpx.Response) -> str:

@@ -73,6 +73,7 @@ def api_params(req: ReportRequest) -> dict[str, Any]:
         "tz": req.tz.key if req.tz else None,
         "stream": list(req.streams),
         "format": req.format,
+        "include_open": "true" if req.include_open else None,
     }
 
 
@@ -96,9 +97,18 @@ def run_report(
     streams: list[str],
     fmt: str,
     output: Path | None,
+    include_open: bool = False,
 ) -> None:
     """Write one report to ``output`` or stdout; any problem raises before it is in place."""
-    req = parse_request(report, start=start, end=end, tz=tz, streams=streams, format=fmt)
+    req = parse_request(
+        report,
+        start=start,
+        end=end,
+        tz=tz,
+        streams=streams,
+        format=fmt,
+        include_open=include_open,
+    )
     sink = Sink(output)
     try:
         if is_remote():

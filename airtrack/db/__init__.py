@@ -33,5 +33,9 @@ async def connect(
     )
     await db.open()
     if run_migrations:
-        await migrate(db)
+        try:
+            await migrate(db)
+        except BaseException:
+            await db.close()
+            raise
     return db

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from airtrack.errors import SchemaTooNew
 from airtrack.logging import get_logger
 
 from .database import Database, Tx
@@ -63,13 +64,21 @@ def schema_sql() -> str:
 
 
 async def migrate(db: Database) -> list[int]:
-    """Apply pending migrations; return the versions applied by this call."""
+    """Apply pending migrations; return the versions applied by this call.
+
+    A database migrated by a newer airtrack (a version this build does not have) raises
+    :class:`SchemaTooNew` and changes nothing: an older build running on a newer schema
+    would write rows the newer code does not expect (a rollback needs the backup).
+    """
     migrations = available_migrations()
+    knows = migrations[-1].version
 
     async def apply(tx: Tx) -> list[int]:
         await tx.execute("migration_lock", {"key": MIGRATION_LOCK_KEY})
         await tx.execute("migrations_table")
         done = {r["version"] for r in await tx.fetch("migrations_applied")}
+        if done and max(done) > knows:
+            raise SchemaTooNew(max(done), knows)
         applied = []
         for mig in migrations:
             if mig.version in done:
@@ -86,7 +95,11 @@ async def migrate(db: Database) -> list[int]:
                 log.info("db.script_applied", script=name, sha256=digest[:12])
         return applied
 
-    applied = await db.run("migrate", apply, tx_max_s=max(db.settings.tx_max_s, 120.0))
+    try:
+        applied = await db.run("migrate", apply, tx_max_s=max(db.settings.tx_max_s, 120.0))
+    except SchemaTooNew as exc:
+        log.error("db.schema_too_new", version=exc.have, knows=exc.knows)
+        raise
     if applied:
         log.info("db.migrated", versions=applied)
     return applied

@@ -23,7 +23,10 @@ SELECT count(*) AS n FROM webhook_endpoints
 SELECT id, name FROM streams WHERE name = ANY(%(names)s)
 
 -- name: webhook_list
-SELECT e.id, e.url, e.event_types, e.stream_ids, e.created_at, e.cursor, e.attempts,
+SELECT e.id, e.url, e.event_types, e.stream_ids,
+       ARRAY(SELECT s.name FROM streams s WHERE s.id = ANY(e.stream_ids) ORDER BY s.name)
+           AS streams,
+       e.created_at, e.cursor, e.attempts,
        e.failing_since, e.next_attempt_at, e.last_success_at, e.last_error, e.delivered,
        e.failures, e.given_up, e.leased_by, e.leased_until,
        (SELECT count(*) FROM outbound_events o

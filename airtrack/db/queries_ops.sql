@@ -62,6 +62,13 @@ SELECT s.id, s.name, s.url, s.enabled, s.status, s.last_error, s.error_since,
        a.worker_id, a.next_worker_id, a.epoch, a.state, a.assigned_at, a.confirmed_at,
        EXTRACT(EPOCH FROM (now() - a.assigned_at))::float8 AS state_for_s,
        w.state AS worker_state, s.state AS station_state,
+       -- since the last play, title, status change, assignment or creation: how long a
+       -- stream has given nothing to log
+       EXTRACT(EPOCH FROM (now() - GREATEST(
+           (SELECT max(p.started_at) FROM plays p WHERE p.stream_id = s.id),
+           (SELECT max(t.at) FROM stream_titles t WHERE t.stream_id = s.id),
+           (SELECT max(l.at) FROM stream_status_log l WHERE l.stream_id = s.id),
+           a.assigned_at, s.created_at)))::float8 AS quiet_for_s,
        -- the URL its owner last reported reading (a backup URL after a failover)
        (SELECT x->>'url_in_use' FROM jsonb_array_elements(w.meta->'streams') x
         WHERE (x->>'stream_id')::bigint = s.id LIMIT 1) AS url_in_use

@@ -15,24 +15,29 @@ SELECT set_config('statement_timeout', %(ms)s, true),
 -- column order (reports/shape.py PLAYS). Times are formatted here, as ISO-8601 text with
 -- the station's offset, because PostgreSQL does it in C: the Python side then passes
 -- rows through untouched (bench/bench_reports.py). The lower bound on started_at (range
--- start - longest play) keeps the scan on plays_stream_started_idx.
+-- start - longest play) keeps the scan on plays_stream_started_idx. A play still on air
+-- (no end yet) is left out unless include_open; then its end and duration are empty
+-- (NULL) and in_progress says why, instead of an end equal to its start.
 SELECT p.id, r.name,
        to_char(l.ls, 'YYYY-MM-DD"T"HH24:MI:SS')
          || CASE WHEN l.ls < l.us THEN '-' ELSE '+' END
          || to_char(CASE WHEN l.ls < l.us THEN l.us - l.ls ELSE l.ls - l.us END, 'HH24:MI'),
+       CASE WHEN p.ended_at IS NOT NULL THEN
        to_char(l.le, 'YYYY-MM-DD"T"HH24:MI:SS')
          || CASE WHEN l.le < l.ue THEN '-' ELSE '+' END
-         || to_char(CASE WHEN l.le < l.ue THEN l.ue - l.le ELSE l.le - l.ue END, 'HH24:MI'),
+         || to_char(CASE WHEN l.le < l.ue THEN l.ue - l.le ELSE l.le - l.ue END, 'HH24:MI')
+       END,
        CASE WHEN l.ls < l.us THEN '-' ELSE '+' END
          || to_char(CASE WHEN l.ls < l.us THEN l.us - l.ls ELSE l.ls - l.us END, 'HH24:MI'),
        to_char(l.us, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
-       to_char(l.ue, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
-       round(extract(epoch FROM c.e - c.s), 3)::float8,
+       CASE WHEN p.ended_at IS NOT NULL THEN to_char(l.ue, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') END,
+       CASE WHEN p.ended_at IS NOT NULL THEN round(extract(epoch FROM c.e - c.s), 3)::float8 END,
        COALESCE(t.title, p.track_title), COALESCE(t.artist, p.track_artist), t.album,
        t.label, COALESCE(t.isrc, p.track_isrc), t.iswc,
        array_to_string(t.composers, '; '),
        p.confidence, p.track_id,
-       (p.started_at < r.t0 OR COALESCE(p.ended_at, p.started_at) > r.t1)
+       (p.started_at < r.t0 OR COALESCE(p.ended_at, p.started_at) > r.t1),
+       p.ended_at IS NULL
 FROM unnest(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
             %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
      WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
@@ -44,7 +49,8 @@ CROSS JOIN LATERAL (
       AND q.source = 'fingerprint'  -- rights reports count what was heard
       AND q.started_at < r.t1
       AND q.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
-      AND (q.started_at >= r.t0 OR q.ended_at > r.t0)
+      AND (q.started_at >= r.t0 OR q.ended_at > r.t0 OR q.ended_at IS NULL)
+      AND (q.ended_at IS NOT NULL OR %(include_open)s)
 ) p
 CROSS JOIN LATERAL (
     SELECT GREATEST(p.started_at, r.t0) AS s,

@@ -7,6 +7,7 @@ recommendation}``, so every rule is tested with plain data too.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -320,8 +321,28 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                     f"stream {s['name']} has failed for {_dur(error_for)} with {error!r}",
                     f"url {mask_credentials(s['url'])}, "
                     f"worker {owner['id'] if owner else '-'}, status {s['status']}",
-                    "check its URL (open it in a player), or disable it with "
-                    f"`airtrack streams remove {s['name']}`",
+                    "check its URL (open it in a player), or stop monitoring it with "
+                    f"`airtrack streams remove {shlex.quote(s['name'])}`",
+                )
+            )
+        quiet_for = float(s.get("quiet_for_s") or 0)
+        if (
+            s["enabled"]
+            and s["status"] == "running"
+            and s["worker_id"]
+            and quiet_for > settings.diagnose_quiet_stream_s
+        ):
+            out.append(
+                Finding(
+                    "warning",
+                    f"stream {s['name']} is running but has logged nothing for {_dur(quiet_for)}",
+                    f"no play and no station title in {_dur(quiet_for)}; "
+                    f"url {mask_credentials(s['url'])}, worker {s['worker_id']}",
+                    "listen to it (open its URL in a player): noise, silence or the wrong "
+                    "programme means a wrong URL, fix it with "
+                    f"`airtrack streams edit {shlex.quote(s['name'])} --url URL`; a station "
+                    "that airs no catalog songs for that long is fine (raise "
+                    "AIRTRACK_DIAGNOSE_QUIET_STREAM_S)",
                 )
             )
 

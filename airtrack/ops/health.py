@@ -45,6 +45,11 @@ async def _writable(db: Database, settings: Settings) -> str:
 
 async def _migrations(db: Database, settings: Settings) -> str:
     have, want = await current_version(db), latest_version()
+    if have > want:
+        raise _Failed(
+            f"schema at version {have} is newer than this airtrack (it knows up to {want}): "
+            "install the newer airtrack, or restore the backup taken before the upgrade"
+        )
     if have != want:
         raise _Failed(
             f"schema at version {have}, this build needs {want}: run `airtrack db migrate`"

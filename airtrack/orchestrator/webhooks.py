@@ -100,11 +100,36 @@ async def add_endpoint(
         return row
 
     row = await db.run("webhook_add", fn, idempotent=False)
-    return {**row, "secret": secret}
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "events": list(row["event_types"]),
+        "streams": sorted(set(stream_names)),
+        "created_at": row["created_at"],
+        "secret": secret,
+    }
 
 
-async def list_endpoints(db: Database) -> list[Row]:
-    return await db.fetch("webhook_list")
+async def list_endpoints(db: Database) -> list[dict[str, Any]]:
+    """Every endpoint with its delivery state, as the API and the CLI show it: ``events``
+    and ``streams`` (names), the same pair a request gives (no secret)."""
+    from .delivery import delivery_state
+
+    shown = []
+    for row in await db.fetch("webhook_list"):
+        state = delivery_state(row)
+        state.pop("event_types", None)
+        state.pop("stream_ids", None)
+        shown.append(
+            {
+                "id": row["id"],
+                "url": row["url"],
+                "events": list(row["event_types"]),
+                "streams": list(row["streams"]),
+                **state,
+            }
+        )
+    return shown
 
 
 async def remove_endpoint(db: Database, endpoint_id: int) -> bool:

@@ -37,4 +37,5 @@ class Prepared:
             "max_play_s": settings.report_play_max_s,
             "hold_s": settings.listeners_hold_s,
             "across_tz": self.request.tz.key if self.request.tz else "UTC",
+            "include_open": self.request.include_open,
         }

@@ -70,6 +70,8 @@ class ReportRequest:
     tz: ZoneInfo | None
     streams: tuple[str, ...]
     format: Format
+    #: plays: also the airings still on air (empty end, ``in_progress`` true)
+    include_open: bool = False
 
     def stations(self, known: list[tuple[int, str, str]]) -> list[Station]:
         """``known`` is (id, name, timezone) of every stream; unknown names are an error."""
@@ -129,6 +131,7 @@ def parse_request(
     tz: str | None = None,
     streams: list[str] | tuple[str, ...] = (),
     format: str = "csv",
+    include_open: bool = False,
 ) -> ReportRequest:
     """Check every part of a request; raise :class:`ReportRequestError` on the first problem."""
     if report not in REPORTS:
@@ -140,7 +143,9 @@ def parse_request(
     names = tuple(s.strip() for s in streams)
     if any(not n for n in names):
         raise ReportRequestError("--stream must not be empty")
-    req = ReportRequest(report, a, b, zone, names, format)
+    if include_open and report != "plays":
+        raise ReportRequestError("--include-open is for the plays report only")
+    req = ReportRequest(report, a, b, zone, names, format, include_open)
     # Reversed ranges are caught per station too; catch the obvious case without streams.
     probe = zone or ZoneInfo("UTC")
     if b.resolve(probe, end=True) <= a.resolve(probe, end=False):

@@ -94,6 +94,11 @@ class FeatureSettings(BaseSettings):
     diagnose_outbox_backlog: int = Field(
         default=500, ge=1, description="A worker with more queued plays than this is a finding."
     )
+    diagnose_quiet_stream_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="A running stream with no play and no title for this long is a finding.",
+    )
     diagnose_top_patterns: int = Field(
         default=10, ge=1, description="Error patterns listed by diagnostics."
     )

@@ -25,6 +25,12 @@ class WorkerSettings(BaseSettings):
     stream_read_timeout_s: float = Field(
         default=15.0, gt=0, description="A stream socket silent this long is a stall."
     )
+    title_changes_per_min: int = Field(
+        default=10,
+        ge=1,
+        description="Station title changes a worker keeps per stream and minute; the rest "
+        "are dropped and counted (airtrack_titles_limited_total).",
+    )
     silence_fail_s: float = Field(
         default=300.0, gt=0, description="A stream silent this long is marked failed."
     )

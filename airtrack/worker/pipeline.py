@@ -32,7 +32,7 @@ from airtrack.worker.failover import UrlRotation
 from airtrack.worker.failures import StreamFailure
 from airtrack.worker.outbox import play_key
 from airtrack.worker.session import Matcher, Session
-from airtrack.worker.titles import TitleReporter
+from airtrack.worker.titles import TitleChanges, TitleReporter
 
 log = get_logger(__name__)
 
@@ -62,6 +62,7 @@ class PipelineConfig:
     healthy_after_s: float = _DEFAULTS.stream_healthy_after_s
     failover_after: int = _DEFAULTS.stream_failover_after
     primary_retry_s: float = _DEFAULTS.stream_primary_retry_s
+    title_changes_per_min: int = _DEFAULTS.title_changes_per_min
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
@@ -76,6 +77,7 @@ class PipelineConfig:
             healthy_after_s=settings.stream_healthy_after_s,
             failover_after=settings.stream_failover_after,
             primary_retry_s=settings.stream_primary_retry_s,
+            title_changes_per_min=settings.title_changes_per_min,
         )
 
 
@@ -113,6 +115,8 @@ class StreamPipeline:
         self._cpu_s = 0.0
         self._open: dict[int, _OpenPlay] = {}
         self.info = StreamInfo()
+        # the stream's title changes, across its connections (a reconnect repeats the last)
+        self.titles = TitleChanges(self.config.title_changes_per_min)
         self.plays_started = 0
         self.plays_ended = 0
         self.connections = 0
@@ -198,7 +202,9 @@ class StreamPipeline:
             back_to_primary = False
             with self._lock:
                 url = self.urls.current
-            titles = TitleReporter(self.assignment.stream_id, self.assignment.epoch, self._sink)
+            titles = TitleReporter(
+                self.assignment.stream_id, self.assignment.epoch, self._sink, self.titles
+            )
             blocks = capture(
                 url,
                 cfg.capture,

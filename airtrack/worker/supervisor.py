@@ -46,6 +46,7 @@ from airtrack.worker.reconcile import RunningInfo, agrees, reconcile
 from airtrack.worker.segment_sync import ABSENT, SegmentSync
 from airtrack.worker.sender import OutboxSender
 from airtrack.worker.stop_flush import flush_on_stop, log_queued, queued_at_stop
+from airtrack.worker.titles import TitleChanges
 
 log = get_logger(__name__)
 
@@ -255,6 +256,7 @@ class Supervisor:
             "outbox_pending": float(len(self.outbox)),
             "plays_acked": float(self.sender.plays_acked),
             "local_mode": 1.0 if self.local_mode else 0.0,
+            "titles_limited": float(TitleChanges.dropped_total),
         }
 
     def _set_local(self, on: bool, reason: str | None) -> None:

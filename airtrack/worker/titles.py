@@ -4,10 +4,16 @@ The splitter runs on the socket's chunks before PyAV sees them (:func:`strip_icy
 so the decoder reads pure audio. A title is then timed by the audio byte where it sat:
 when the demuxer reaches a packet at or past that byte, the stream position of that
 packet (samples decoded so far) is the title's stream time (:class:`TitleClock`).
+
+Only changes are reported (:class:`TitleChanges`, one per stream, across reconnects):
+SHOUTcast v1 servers repeat the current ``StreamTitle`` in every metadata block, about
+once a second, and each repeat stored would cut one airing into one-second spans.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -16,6 +22,7 @@ from typing import Protocol, runtime_checkable
 from airtrack.logging import get_logger
 from airtrack.metadata.icy import IcySplitter, TitleEvent
 from airtrack.metadata.id3 import text_frames, title_of
+from airtrack.metrics import TITLES_LIMITED
 from airtrack.protocol import TitleIn
 from airtrack.worker.outbox import title_key
 
@@ -85,6 +92,57 @@ def strip_icy(chunks: Iterator[bytes], metaint: int, clock: TitleClock) -> Itera
             yield audio
 
 
+class TitleChanges:
+    """Which of one stream's titles are news: a change from the last one kept, and at most
+    ``per_min`` of those in any minute.
+
+    It lives as long as the stream's pipeline, so the title a station sends again on a
+    reconnect is not a change. A station changing titles faster than ``per_min`` (a
+    hostile or broken one) cannot make the worker send more: the extra changes are
+    dropped and counted (``TITLES_LIMITED``, ``dropped``). A title dropped that way is
+    still the station's current one and is kept once the minute allows, if it lasts.
+    """
+
+    WINDOW_S = 60.0
+    #: changes dropped by every stream of this process (reported in heartbeats)
+    dropped_total = 0
+    _total_lock = threading.Lock()
+
+    def __init__(self, per_min: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_min = per_min
+        self._clock = clock
+        self._kept_at: deque[float] = deque()
+        self._last: str | None = None
+        self._known = False  # nothing kept yet: the first title is news
+        self._seen: str | None = None  # the last title offered, kept or not
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def admit(self, title: str | None) -> bool:
+        """True when ``title`` is to be stored and logged."""
+        with self._lock:
+            seen, self._seen = self._seen, title
+            if self._known and title == self._last:
+                return False
+            now = self._clock()
+            while self._kept_at and now - self._kept_at[0] >= self.WINDOW_S:
+                self._kept_at.popleft()
+            if len(self._kept_at) >= self.per_min:
+                if title != seen:  # a new change, not the same one repeated
+                    self.dropped += 1
+                    TITLES_LIMITED.inc()
+                    with TitleChanges._total_lock:
+                        TitleChanges.dropped_total += 1
+                    if self.dropped == 1 or self.dropped % 100 == 0:
+                        log.warning(
+                            "stream_titles_limited", per_min=self.per_min, dropped=self.dropped
+                        )
+                return False
+            self._kept_at.append(now)
+            self._last, self._known = title, True
+            return True
+
+
 @runtime_checkable
 class TitleSink(Protocol):
     """Where a pipeline's titles go (the supervisor: the durable outbox)."""
@@ -99,10 +157,12 @@ class TitleReporter:
     until the connection's time origin is known (:meth:`flush` after each block).
     """
 
-    def __init__(self, stream_id: int, epoch: int, sink: object) -> None:
+    def __init__(self, stream_id: int, epoch: int, sink: object, changes: TitleChanges) -> None:
         self.stream_id, self.epoch = stream_id, epoch
         self._sink = sink if isinstance(sink, TitleSink) else None
         self._pending: list[tuple[float, TitleEvent]] = []
+        # one per stream, handed in by the pipeline so it outlives this connection
+        self.changes = changes
         self.reported = 0
 
     def heard(self, stream_s: float, event: TitleEvent) -> None:
@@ -114,6 +174,8 @@ class TitleReporter:
             return
         pending, self._pending = self._pending, []
         for stream_s, ev in pending:
+            if not self.changes.admit(ev.title):
+                continue
             at = datetime.fromtimestamp(origin + stream_s, UTC)
             title = TitleIn(
                 key=title_key(self.stream_id, self.epoch, at, ev.title),

@@ -35,7 +35,7 @@ def test_add_shows_the_secret_once_then_list_and_remove(db_url: str, tmp_path: P
     listed = _cli(db_url, tmp_path, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
-    assert row["event_types"] == ["stream.down"] and row["queued"] == 0
+    assert row["events"] == ["stream.down"] and row["streams"] == [] and row["queued"] == 0
     assert secret not in listed.stdout, "the secret is shown only by add"
     bad = _cli(db_url, tmp_path, "add", "http://127.0.0.1:9/hook", "--stream", "nope")
     assert bad.returncode == 1 and "no streams named" in bad.stderr

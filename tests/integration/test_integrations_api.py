@@ -87,7 +87,12 @@ async def test_webhooks_api_add_list_test_remove(
         )
         assert r.status_code == 201, r.text
         ep = r.json()
-        assert ep["secret"].startswith("whsec_") and ep["event_types"] == ["play.started"]
+        assert ep["secret"].startswith("whsec_") and ep["events"] == ["play.started"]
+        # the answer names the fields as the request does (events, streams), POST and GET
+        assert ep["streams"] == [] and "event_types" not in ep
+        (listed,) = (await client.get("/api/v1/webhooks", headers=AUTH)).json()
+        assert (listed["events"], listed["streams"]) == (["play.started"], [])
+        assert "event_types" not in listed and "stream_ids" not in listed
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
         try:
             async with Database(db_url, load_settings(home=tmp_path / "h"), max_size=1) as db:

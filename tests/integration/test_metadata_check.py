@@ -14,7 +14,10 @@ from pathlib import Path
 
 import openpyxl
 
+from airtrack.metadata.icy import TitleEvent
 from airtrack.orchestrator.metadata_check import metadata_check, wish_list
+from airtrack.protocol import TitleIn
+from airtrack.worker.titles import TitleChanges, TitleReporter
 
 from .orch_support import SimWorker, fast_settings, orchestrator, settle
 
@@ -162,3 +165,46 @@ async def test_the_reports_in_csv_json_and_xlsx(db_url: str, tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr
     sheet = openpyxl.load_workbook(xlsx).worksheets[0]
     assert [c.value for c in sheet[2]][:2] == ["radio0", "confirmed"]
+
+
+class _Collected:
+    def __init__(self) -> None:
+        self.titles: list[TitleIn] = []
+
+    def put_title(self, title: TitleIn) -> None:
+        self.titles.append(title)
+
+
+async def test_a_49_s_airing_with_its_title_in_every_block_is_in_the_metadata_check(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A SHOUTcast v1 station names a song missing from the catalog in every metadata
+    block, once a second for 49 s, then its station id: the worker's title reporting keeps
+    the one change, and the report shows the 49-s metadata-only airing (stored once a
+    second, the song's spans were 1 s each: below metadata_min_span_s, never an airing)."""
+    settings = fast_settings(tmp_path)
+    async with orchestrator(db_url, settings) as orch:
+        (sid,) = await orch.add_streams(1, prefix="v1fm")
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        sink = _Collected()
+        reporter = TitleReporter(sid, w.running[sid], sink, TitleChanges(6))
+        for s in range(49):
+            reporter.heard(
+                float(s), TitleEvent(s, "Nobody Band - Not In The Catalog", None, "utf-8")
+            )
+        reporter.heard(49.0, TitleEvent(49, "V1 FM, the hits", None, "utf-8"))
+        reporter.heard(50.0, TitleEvent(50, "V1 FM, the hits", None, "utf-8"))
+        reporter.flush(T0.timestamp())
+        await _post(w, "metadata", "titles", [t.model_dump(mode="json") for t in sink.titles])
+
+        params = {"from": _at(-60), "to": _at(600), "format": "json"}
+        r = await orch.admin("GET", "/reports/metadata-check", params=params)
+        assert r.status_code == 200, r.text
+        (airing,) = [a for a in r.json() if a["class"] == "metadata_only"]
+        assert airing["metadata_title"] == "Nobody Band - Not In The Catalog"
+        assert airing["start_utc"].startswith(_at(0)[:19])
+        assert airing["end_utc"].startswith(_at(49)[:19])
+        r = await orch.admin("GET", "/reports/metadata-wishlist", params=params)
+        assert [x["metadata_title"] for x in r.json()] == ["Nobody Band - Not In The Catalog"]

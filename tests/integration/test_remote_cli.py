@@ -157,7 +157,9 @@ def test_admin_commands_work_remotely_without_a_database(
 
     # a command with no remote form yet says so instead of making a database here
     r = cli(laptop, "catalog", "remove", "1")
-    assert r.returncode == 1 and "not available over the API yet" in r.stderr, r.stderr
+    assert (
+        r.returncode == 1 and "`airtrack catalog remove` is not available over the API" in r.stderr
+    ), r.stderr
 
     # nothing on this machine: no embedded database was started or created
     assert not (tmp_path / "laptop-home" / "pg").exists()
@@ -350,3 +352,42 @@ def test_monthly_returns_and_stats_urls_work_remotely(
     assert "hackme-remote" not in r.stdout and "//***@127.0.0.1:8000" in r.stdout
     r = cli(laptop, "streams", "list", "--json")
     assert r.returncode == 0 and "hackme-remote" not in r.stdout, r.stdout
+
+
+def test_webhooks_work_remotely(laptop: dict[str, str], tmp_path: Path) -> None:
+    hook = "http://127.0.0.1:9/a/rather/long/path/for/a/receiver/that/must/stay/whole"
+    r = cli(laptop, "webhooks", "add", hook, "--events", "play.started", "--stream", PARIS)
+    assert r.returncode == 0, r.stderr
+    assert f"streams: {PARIS}" in r.stdout and "secret: whsec_" in r.stdout, r.stdout
+    r = cli(laptop, "webhooks", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    assert (row["url"], row["events"], row["streams"]) == (hook, ["play.started"], [PARIS])
+    r = cli(laptop, "webhooks", "list")
+    assert r.returncode == 0 and hook in r.stdout, r.stdout
+    r = cli(laptop, "webhooks", "test", str(row["id"]))
+    assert r.returncode == 1 and "failed" in r.stderr, r.stderr  # nothing listens on :9
+    r = cli(laptop, "webhooks", "remove", str(row["id"]))
+    assert r.returncode == 0, r.stderr
+    r = cli(laptop, "webhooks", "remove", str(row["id"]))
+    assert r.returncode == 1 and f"no webhook with id {row['id']}" in r.stderr, r.stderr
+    assert json.loads(cli(laptop, "webhooks", "list", "--json").stdout) == []
+    assert not (tmp_path / "laptop-home" / "pg").exists()
+
+
+def test_database_commands_refuse_by_name_on_a_laptop(tmp_path: Path) -> None:
+    """Only the remote variables set: no command creates or starts an embedded database;
+    each one without an API form says which it is (before any call to the API)."""
+    laptop = _laptop(tmp_path, "http://127.0.0.1:9")
+    for args in (["catalog", "reindex"], ["db", "migrate"], ["db", "url"]):
+        r = cli(laptop, *args)
+        name = " ".join(args)
+        assert r.returncode == 1, (args, r.stdout)
+        assert f"`airtrack {name}` is not available over the API" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        r = cli(laptop, "--local", *args)
+        assert r.returncode == 1, (args, r.stdout)
+        assert f"`airtrack --local {name}`" in r.stderr and "never creates one" in r.stderr
+    assert not (tmp_path / "laptop-home").exists() or not any(
+        p.name == "pg" for p in (tmp_path / "laptop-home").iterdir()
+    )

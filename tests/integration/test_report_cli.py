@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
@@ -106,4 +107,59 @@ def test_local_flag_wins_over_remote_variables(db_url: str, tmp_path: Path) -> N
     assert r.returncode == 0 and len(json.loads(r.stdout)) == 2, r.stderr
     env.pop("AIRTRACK_DATABASE_URL")
     r = cli(env, "--local", "streams", "list")  # the database under AIRTRACK_HOME: none here
-    assert r.returncode == 1 and "no airtrack database here" in r.stderr, r.stderr
+    assert r.returncode == 1 and "`airtrack --local streams list`" in r.stderr, r.stderr
+    assert "never creates one" in r.stderr
+
+
+async def _seed_open(db_url: str, home: Path) -> dict[str, int]:
+    """The known log plus an airing still on air at Paris FM (started 12:00Z, no end)."""
+    async with Database(db_url, load_settings(home=home)) as db:
+        ids = await seed(db)
+
+        async def fn(tx: Any) -> int:
+            rows = await tx.execute_raw(
+                "INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, "
+                "confidence, worker_id, epoch) VALUES ('open', %s, %s, "
+                "'2026-03-01T12:00:00Z', 0.9, 'w1', 1) RETURNING id",
+                (ids["paris"], ids["t1"]),
+            )
+            return int(rows[0]["id"])
+
+        ids["open"] = await db.run("test_open_play", fn)
+        return ids
+
+
+def test_a_play_in_progress_is_left_out_or_marked_plainly(db_url: str, tmp_path: Path) -> None:
+    """An airing still on air is not a finished play of 0 s: left out by default; with
+    --include-open it has an empty end and duration and in_progress true (CSV and XLSX)."""
+    ids = asyncio.run(_seed_open(db_url, tmp_path))
+    env = _env(db_url, tmp_path)
+    day = ["--from", "2026-03-01", "--to", "2026-03-01", "--stream", PARIS]
+    r = cli(env, "report", "plays", *day)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [int(x["play_id"]) for x in rows] == [ids["p1"], ids["p2"]]
+    assert {x["in_progress"] for x in rows} == {"false"}
+
+    r = cli(env, "report", "plays", *day, "--include-open")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [int(x["play_id"]) for x in rows] == [ids["p1"], ids["p2"], ids["open"]]
+    live = rows[-1]
+    assert live["in_progress"] == "true"
+    assert live["start_utc"] == "2026-03-01T12:00:00+00:00"
+    assert (live["end_local"], live["end_utc"], live["duration_s"]) == ("", "", "")
+    assert live["clipped"] == "false"
+
+    out = tmp_path / "plays.xlsx"
+    r = cli(env, "report", "plays", *day, "--include-open", "--format", "xlsx", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    ws = openpyxl.load_workbook(out)["plays"]
+    header = [c.value for c in ws[1]]
+    last = dict(zip(header, [c.value for c in ws[ws.max_row]], strict=True))
+    assert last["play_id"] == ids["open"] and last["in_progress"] is True
+    assert last["end_local"] is None and last["end_utc"] is None and last["duration_s"] is None
+
+    r = cli(env, "report", "summary", "--from", "2026-03-01", "--to", "2026-03-01",
+            "--include-open")  # fmt: skip
+    assert r.returncode == 1 and "plays report only" in r.stderr, r.stderr

@@ -7,6 +7,7 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
@@ -46,6 +47,23 @@ async def test_plays_report_is_station_local_clipped_and_credited(
         assert p1["start_local"] == "2026-03-01T00:00:00+01:00"  # cut at the range start
         assert float(p1["duration_s"]) == 180
         assert p2["clipped"] == "false" and float(p2["duration_s"]) == 210
+
+        # an airing still on air: left out unless include_open, then plainly unfinished
+        async def open_play(tx: Any) -> None:
+            await tx.execute_raw(
+                "INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, "
+                "confidence, worker_id, epoch) VALUES ('open', %s, %s, "
+                "'2026-03-01T12:00:00Z', 0.9, 'w1', 1)",
+                (ids["paris"], ids["t1"]),
+            )
+
+        await orch.db.run("test_open_play", open_play)
+        again = await orch.admin("GET", "/reports/plays", params=DAY)
+        assert _csv(again.text) == rows
+        opened = await orch.admin("GET", "/reports/plays", params={**DAY, "include_open": "true"})
+        live = _csv(opened.text)[-1]
+        assert (live["in_progress"], live["end_utc"], live["duration_s"]) == ("true", "", "")
+        assert {x["in_progress"] for x in rows} == {"false"}
 
         one = await orch.admin("GET", "/reports/plays", params={**DAY, "stream": PARIS})
         assert [x["station"] for x in _csv(one.text)] == [PARIS, PARIS]

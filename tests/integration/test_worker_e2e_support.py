@@ -116,6 +116,9 @@ def cluster_env(db_url: str, **extra: str) -> dict[str, str]:
         "AIRTRACK_START_GRACE_S": "0",
         "AIRTRACK_HTTP_TIMEOUT_S": "3",
         "AIRTRACK_BREAKER_OPEN_S": "1",
+        # airings of at most MAX_SONG_S between 3-s jingles: more title changes a minute
+        # than a real station makes, every one of them ground truth
+        "AIRTRACK_TITLE_CHANGES_PER_MIN": "60",
     }
     env.update(extra)
     return env

@@ -161,3 +161,69 @@ async def test_the_worker_reports_icy_titles_in_any_encoding(
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 15) == 0
+
+
+class ShoutcastV1Station(IcyStation):
+    """Repeats the current StreamTitle in every metadata block (four a second here), as
+    SHOUTcast v1 servers do; its first connection breaks after two seconds, so the worker
+    reconnects in the middle of the first song and hears its title again."""
+
+    FIRST, SECOND = "Artist A - First Song", "Artist B - Second Song"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t0: float | None = None
+        self.connections = 0
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "audio/mpeg")
+        h.send_header("icy-metaint", str(METAINT))
+        h.end_headers()
+        self.connections += 1
+        first = self.connections == 1
+        start = time.monotonic()
+        self.t0 = self.t0 or start
+        pos = sent = 0
+        while not self._stop.is_set():
+            piece = self.mp3[pos : pos + METAINT]
+            piece += self.mp3[: METAINT - len(piece)]
+            pos = (pos + METAINT) % len(self.mp3)
+            title = self.FIRST if time.monotonic() - self.t0 < 5.0 else self.SECOND
+            h.wfile.write(piece + encode_block({"StreamTitle": title}))
+            h.wfile.flush()
+            sent += METAINT
+            if first and sent >= 2 * BPS:
+                return  # the connection drops
+            delay = start + sent / BPS - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
+async def test_a_title_repeated_in_every_block_is_stored_once_even_across_a_reconnect(
+    orch: LiveOrchestrator, tmp_path: Path
+) -> None:
+    with ShoutcastV1Station() as station:
+        r = await orch.admin("POST", "/streams", json={"name": "v1", "url": station.url})
+        assert r.status_code == 201, r.text
+        sup = _supervisor(tmp_path, orch, "wk-v1")
+        stop = asyncio.Event()
+        task = asyncio.create_task(sup.run(stop))
+        try:
+
+            async def second_song_heard_a_while() -> bool:
+                rows = await _titles(orch)
+                return (
+                    any(t["title"] == station.SECOND for t in rows)
+                    and station.t0 is not None
+                    and time.monotonic() - station.t0 > 7.0
+                )
+
+            await _until(second_song_heard_a_while, 40)
+            assert station.connections >= 2, "the worker reconnected mid-song"
+            rows = await _titles(orch)
+            # about 28 blocks named the songs; one row per change of title
+            assert [t["title"] for t in rows] == [station.FIRST, station.SECOND]
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(task, 15) == 0
