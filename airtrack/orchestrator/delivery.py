@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 
@@ -273,27 +272,3 @@ async def wait_for_events(
         return settings.events_recheck_s
     await signal.wait(recheck, seen=seen)
     return min(recheck * 2, settings.events_poll_s)
-
-
-def delivery_state(row: Row) -> dict[str, Any]:
-    """An endpoint row as the API and CLI show it (no secret)."""
-    keep = (
-        "id",
-        "url",
-        "event_types",
-        "stream_ids",
-        "created_at",
-        "cursor",
-        "queued",
-        "delivered",
-        "failures",
-        "given_up",
-        "attempts",
-        "failing_since",
-        "next_attempt_at",
-        "last_success_at",
-        "last_error",
-        "leased_by",
-        "leased_until",
-    )
-    return {k: row.get(k) for k in keep}

@@ -110,11 +110,33 @@ async def add_endpoint(
     }
 
 
+def delivery_state(row: Row) -> dict[str, Any]:
+    """An endpoint row as the API and CLI show it (no secret)."""
+    keep = (
+        "id",
+        "url",
+        "event_types",
+        "stream_ids",
+        "created_at",
+        "cursor",
+        "queued",
+        "delivered",
+        "failures",
+        "given_up",
+        "attempts",
+        "failing_since",
+        "next_attempt_at",
+        "last_success_at",
+        "last_error",
+        "leased_by",
+        "leased_until",
+    )
+    return {k: row.get(k) for k in keep}
+
+
 async def list_endpoints(db: Database) -> list[dict[str, Any]]:
     """Every endpoint with its delivery state, as the API and the CLI show it: ``events``
     and ``streams`` (names), the same pair a request gives (no secret)."""
-    from .delivery import delivery_state
-
     shown = []
     for row in await db.fetch("webhook_list"):
         state = delivery_state(row)

@@ -46,6 +46,9 @@ def _orchestrator(db_url: str, tmp_path: Path, **extra: str) -> Iterator[str]:
         "AIRTRACK_ADMIN_TOKEN": ADMIN,
         "AIRTRACK_WORKER_TOKEN": "remote-worker-token",
         "AIRTRACK_LOG_JSON": "true",
+        # webhook receivers of these tests live on loopback, and only there
+        "AIRTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
+        "AIRTRACK_WEBHOOK_NETWORKS": "127.0.0.0/8,::1/128",
         **extra,
     }
     log = (tmp_path / "orchestrator.log").open("w")
