@@ -10,6 +10,7 @@ AirtrackError
 │   └── IntegrityViolation     a constraint refused the write
 ├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
 ├── IndexFileError         an index file is unreadable or of another engine version
+├── ArchiveSegmentError    a fingerprint-archive segment is damaged or not one
 ├── CatalogError           catalog ingest/export problem
 │   ├── InvalidIdentifier      an ISRC or ISWC is malformed or fails its check digit
 │   ├── UnknownTrack           no catalog track with that id / ISRC / source
@@ -126,6 +127,10 @@ class SnapshotCorrupt(OrchestratorUnavailable):
 
 class IndexFileError(AirtrackError):
     """A fingerprint index file is unreadable, corrupt or of another engine version."""
+
+
+class ArchiveSegmentError(AirtrackError):
+    """A fingerprint-archive segment is damaged or is not one (never replayed)."""
 
 
 class StreamExists(AirtrackError):
