@@ -115,7 +115,10 @@ def concat_pairs(parts: list[Pairs]) -> Pairs:
     if not parts:
         return Pairs.empty()
     return Pairs(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("t", "lnf1", "df", "dt", "fdf", "fdt"))
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("t", "lnf1", "df", "dt", "fdf", "fdt")
+        )
     )
 
 
@@ -124,5 +127,5 @@ def thin_pairs(pairs: Pairs, keep: int) -> Pairs:
     n = len(pairs)
     if n <= keep:
         return pairs
-    idx = np.unique(np.linspace(0, n - 1, max(0, keep)).astype(np.int64)) if keep else []
-    return select_pairs(pairs, np.asarray(idx, dtype=np.int64))
+    idx = np.unique(np.linspace(0, n - 1, max(0, keep)).astype(np.int64))
+    return select_pairs(pairs, idx if keep else np.zeros(0, np.int64))

@@ -144,7 +144,7 @@ class StreamingMatcher:
         pairs = self._extractor.flush()
         self._now = float(self._extractor.frames)
         if self.on_pairs is not None:
-            self.on_pairs(pairs, self._frames)
+            self.on_pairs(pairs, self.frames)
         return events + self._step(pairs, final=True)
 
     def feed_pairs(self, pairs: Pairs, frames: int) -> list[PlayEvent]:
@@ -158,7 +158,8 @@ class StreamingMatcher:
         return self._step(pairs, final=False)
 
     @property
-    def _frames(self) -> int:
+    def frames(self) -> int:
+        """Frames of audio (or of replayed prints) this matcher has covered."""
         if self._replay_frames is not None:
             return self._replay_frames
         return int(self._extractor.frames)
@@ -177,7 +178,7 @@ class StreamingMatcher:
         pairs = self._extractor.feed(chunk)
         self._now = max(self._now, float(self._extractor.frames - P.PEAK_DT - P.DT_MAX))
         if self.on_pairs is not None:
-            self.on_pairs(pairs, self._frames)
+            self.on_pairs(pairs, self.frames)
         return self._step(pairs, final=False)
 
     def _step(self, pairs: Pairs, final: bool) -> list[PlayEvent]:
@@ -187,7 +188,7 @@ class StreamingMatcher:
         if self._hits.size:
             self._airings.follow(self._hits)
             events.extend(self._detect())
-        events.extend(self._airings.end(self._now, float(self._frames), force=final))
+        events.extend(self._airings.end(self._now, float(self.frames), force=final))
         self._prune()
         return events
 
@@ -220,7 +221,7 @@ class StreamingMatcher:
                     continue
                 if how == "follow":
                     continue
-                events.append(airings.close(playing[0], float(self._frames)))
+                events.append(airings.close(playing[0], float(self.frames)))
             events.append(airings.start(self._hits, cand))
         return events
 

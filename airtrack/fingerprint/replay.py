@@ -25,7 +25,7 @@ from airtrack.fingerprint.plays import PlayEvent, plays_from_events
 __all__ = ["ReplayedPlay", "replay_segments"]
 
 _FPS = P.FRAMES_PER_S
-_STEP = int(round(STEP_S * _FPS))
+_STEP = round(STEP_S * _FPS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class _Run:
         self.fed_to = 0  # frames: pairs before this were fed
 
     def add(self, start: float, seg: ArchiveSegment) -> None:
-        first = int(round((start - self.base) * _FPS))
+        first = round((start - self.base) * _FPS)
         pairs = shift_pairs(seg.pairs, first)
         self.pending.append(pairs)
         self.end = max(self.end, start + seg.frames / _FPS)
@@ -111,4 +111,3 @@ class _Run:
             )
             for p in plays_from_events(self.events)
         ]
-

@@ -37,7 +37,7 @@ async def run_worker(
     """Run a worker until SIGTERM/SIGINT (or ``stop``); returns the process exit code."""
     worker_id = resolve_worker_id(settings)
     home = worker_home(settings, worker_id)
-    outbox = Outbox(home / "outbox.sqlite")
+    outbox = Outbox(home / "outbox.sqlite", max_archive=settings.archive_outbox_max)
     client = OrchestratorClient.from_settings(
         settings,
         token=worker_token(settings),

@@ -66,11 +66,13 @@ def test_replay_finds_the_plays_the_live_matcher_found() -> None:
     target, other = song(7, 20), song(8, 20)
     gap = np.zeros(3 * SR, np.float32)
     program = np.concatenate([other, gap, target, gap, other, target, gap])
-    index_both = Index.build(
-        [(1, pack_prints(fingerprint_samples(target))), (2, pack_prints(fingerprint_samples(other)))]
-    )
-    index_other = Index.build([(2, pack_prints(fingerprint_samples(other)))])
-    index_target = Index.build([(1, pack_prints(fingerprint_samples(target)))])
+    prints = {
+        1: pack_prints(fingerprint_samples(target)),
+        2: pack_prints(fingerprint_samples(other)),
+    }
+    index_both = Index.build(prints.items())
+    index_other = Index.build([(2, prints[2])])
+    index_target = Index.build([(1, prints[1])])
 
     live = StreamingMatcher(index_both)
     heard = []
