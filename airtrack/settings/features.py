@@ -16,6 +16,11 @@ class FeatureSettings(BaseSettings):
     archive_segment_max_bytes: int = Field(
         default=1_000_000, ge=1000, description="Largest archive segment the API accepts."
     )
+    archive_job_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the leader keeps archive partitions and back-fills new tracks.",
+    )
     backfill_delay_s: float = Field(
         default=60.0,
         ge=0,
