@@ -235,8 +235,8 @@ $fn$;
 -- ------------------------------------------------------------------ back-fill
 -- A play found later in the fingerprint archive (a track registered after it aired):
 -- 'stored', or 'duplicate' when any play of the track on the stream (heard, back-filled,
--- or still open) overlaps it within p_slack_s, so a re-run or a heard airing changes
--- nothing. Source 'backfill'; play.started and play.ended say so (airtrack_play_json).
+-- or still open) overlaps it by more than p_slack_s, so a re-run or a heard airing
+-- changes nothing (two airings a short gap apart are two). Source 'backfill'; play.started and play.ended say so (airtrack_play_json).
 CREATE OR REPLACE FUNCTION airtrack_backfill_play(
     p_sid bigint, p_track bigint, p_started timestamptz, p_ended timestamptz,
     p_conf double precision, p_origin timestamptz, p_slack_s double precision
@@ -254,8 +254,9 @@ BEGIN
     IF EXISTS (
         SELECT 1 FROM plays p
         WHERE p.stream_id = p_sid AND p.track_id = p_track
-          AND p.started_at < p_ended + v_slack
-          AND coalesce(p.ended_at, 'infinity'::timestamptz) > p_started - v_slack
+          AND p.started_at < greatest(p_ended - v_slack, p_started)
+          AND coalesce(p.ended_at, 'infinity'::timestamptz)
+              > least(p_started + v_slack, p_ended)
     ) THEN
         RETURN 'duplicate';
     END IF;

@@ -14,7 +14,7 @@ class FeatureSettings(BaseSettings):
         default=7, ge=1, le=366, description="Days of fingerprint archive kept (day partitions)."
     )
     archive_segment_max_bytes: int = Field(
-        default=1_000_000, ge=1000, description="Largest archive segment the API accepts."
+        default=500_000, ge=1000, description="Largest archive segment the API accepts."
     )
     archive_job_s: float = Field(
         default=15.0,
@@ -35,7 +35,8 @@ class FeatureSettings(BaseSettings):
     backfill_slack_s: float = Field(
         default=2.0,
         ge=0,
-        description="A found airing this close to a play of the same track is that play.",
+        description="A found airing that overlaps a play of the same track by more than "
+        "this is that play.",
     )
     backfill_gap_s: float = Field(
         default=30.0, gt=0, description="A hole in the archive this long restarts the matcher."

@@ -38,8 +38,9 @@ from airtrack.worker.outbox import Outbox
 
 log = get_logger(__name__)
 
-#: Archive segments per batch (each up to tens of kB: smaller batches than plays).
-_ARCHIVE_BATCH = 20
+#: Archive segments per batch: a minute of prints is ~25 kB in JSON (up to ~160 kB at the
+#: bytes cap), so a batch stays under the API's request body limit.
+_ARCHIVE_BATCH = 5
 
 _ACKED = frozenset({"stored", "duplicate", "extended", "unarchived"})
 

@@ -12,6 +12,7 @@ once it has the song). Every process is stopped by pid.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -151,7 +152,7 @@ def test_a_song_added_late_is_backfilled_from_the_archive_once(db_url: str, tmp_
         # never twice: no two plays of B (heard or back-filled) overlap
         plays_b = _plays(admin, track_b)
         assert len([p for p in plays_b if p["play_source"] == "backfill"]) == len(found)
-        for x, y in zip(plays_b, plays_b[1:], strict=False):
+        for x, y in itertools.pairwise(plays_b):
             assert _t(y["started_at"]) >= _t(x["ended_at"] or x["started_at"]) - 2.0, (x, y)
     finally:
         if worker is not None and worker.poll() is None:
