@@ -120,12 +120,12 @@ class ArchiveRecorder:
         seg = select_pairs(seg, np.argsort(seg.t, kind="stable"))
         data = encode_segment(frames, seg)
         cap = int(self.max_bytes_per_s * frames / _FPS)
-        thinned = 0
-        if len(data) > cap and len(seg):
-            keep = max(0, int(len(seg) * cap / len(data) * 0.95))
-            thinned = len(seg) - keep
-            seg = thin_pairs(seg, keep)
+        heard = len(seg)
+        while len(data) > cap and len(seg):  # compression varies: shrink until it fits
+            keep = min(len(seg) - 1, int(len(seg) * cap / len(data) * 0.9))
+            seg = thin_pairs(seg, max(0, keep))
             data = encode_segment(frames, seg)
+        thinned = heard - len(seg)
         self.stats.add(segments=1, thinned=thinned)
         if thinned:
             log.info("archive_thinned", stream_id=self.stream_id, pairs_dropped=thinned)
