@@ -4,7 +4,7 @@ A task of its own beside the control loop (a back-fill pass may take seconds to 
 the control tick must not wait on it). It acts only while this replica leads; each round
 (``archive_job_s``) keeps today's and tomorrow's partitions and drops those past
 ``archive_days`` (at most every ``_MAINTAIN_S``), then runs one bounded back-fill pass
-over the tracks added since (:func:`airtrack.orchestrator.backfill.backfill_due`).
+over the tracks added since (:class:`airtrack.orchestrator.backfill.BackfillJob`).
 Failures are logged and the next round tries again: neither job can stop the leader.
 """
 
@@ -33,12 +33,15 @@ class ArchiveJobs:
         self.settings = settings
         self.leads = leads
         self._maintained_at = float("-inf")
+        self.backfill = backfill.BackfillJob(db, settings)
         self.rounds = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.leads():
                 await self.round()
+            else:
+                self.backfill.forget()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.archive_job_s)
 
@@ -47,7 +50,7 @@ class ArchiveJobs:
             if time.monotonic() - self._maintained_at >= _MAINTAIN_S:
                 await archive.maintain(self.db, self.settings)
                 self._maintained_at = time.monotonic()
-            await backfill.backfill_due(self.db, self.settings)
+            await self.backfill.step()
         except DatabaseError as exc:
             log.warning("archive.job_failed", error=str(exc))
         except Exception:

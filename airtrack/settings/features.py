@@ -27,7 +27,10 @@ class FeatureSettings(BaseSettings):
         description="A new track's back-fill waits this long (workers hear new airings first).",
     )
     backfill_tracks_per_pass: int = Field(
-        default=50, ge=1, description="New tracks one back-fill pass of the leader takes."
+        default=50, ge=1, description="New tracks one back-fill run of the leader takes."
+    )
+    backfill_streams_per_pass: int = Field(
+        default=5, ge=1, description="Streams one back-fill pass of the leader replays."
     )
     backfill_segments_per_stream: int = Field(
         default=20000, ge=1, description="Archive segments one back-fill pass reads per stream."

@@ -20,7 +20,7 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.matcher import StreamingMatcher
 from airtrack.orchestrator import archive
-from airtrack.orchestrator.backfill import backfill
+from airtrack.orchestrator.backfill import BackfillJob, backfill
 from airtrack.protocol import ArchiveIn
 from airtrack.worker.archive import ArchiveRecorder
 from tests.integration.test_catalog_delta_live import insert_song
@@ -67,10 +67,12 @@ def _body(worker: str, segs: list[ArchiveIn]) -> dict[str, Any]:
 async def test_archive_is_fenced_and_backfill_finds_each_airing_once(
     db_url: str, tmp_path: Path
 ) -> None:
-    settings = fast_settings(tmp_path, archive_segment_max_bytes=20_000)
+    settings = fast_settings(
+        tmp_path, archive_segment_max_bytes=20_000, backfill_delay_s=0, backfill_streams_per_pass=1
+    )
     async with orchestrator(db_url, settings) as orch:
-        (sid,) = await orch.add_streams(1, prefix="radio")
-        owner, other = SimWorker(orch, "w1", 1), SimWorker(orch, "w2", 1)
+        sid, sid2 = await orch.add_streams(2, prefix="radio")
+        owner, other = SimWorker(orch, "w1", 2), SimWorker(orch, "w2", 1)
         await owner.register()
         await settle(orch, [owner])
         await other.register()
@@ -81,6 +83,11 @@ async def test_archive_is_fenced_and_backfill_finds_each_airing_once(
         origin = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         segs = _archive(sid, epoch, np.concatenate([b, gap, b, gap]), origin)
         assert len(segs) >= 5 and all(s.pairs > 0 for s in segs[:2])
+        segs2 = _archive(sid2, owner.running[sid2], np.concatenate([gap, b]), origin)
+        r = await orch.worker_call(
+            "POST", "/archive", headers=owner.auth, json=_body(owner.id, segs2)
+        )
+        assert r.status_code == 200, r.text
 
         post = {"headers": owner.auth, "json": _body(owner.id, segs)}
         r = await orch.worker_call("POST", "/archive", **post)
@@ -112,12 +119,17 @@ async def test_archive_is_fenced_and_backfill_finds_each_airing_once(
             return await insert_song(tx, 41, b)
 
         track = int(await orch.db.run("test_add_song", add))
-        report = await backfill(orch.db, settings, [track])
-        assert (report.found, report.stored) == (2, 2), report
+        # the leader's job: one stream a pass, the track marked done with its last stream
+        job = BackfillJob(orch.db, settings)
+        assert await job.step() is None and job.run is not None
+        report = await job.step()
+        assert report is not None and (report.streams, report.found, report.stored) == (2, 3, 3)
+        assert await job.step() is None and job.run is None  # nothing due any more
         with psycopg.connect(db_url) as conn:
             plays = conn.execute(
-                "SELECT started_at, ended_at, source FROM plays WHERE track_id = %s ORDER BY 1",
-                (track,),
+                "SELECT started_at, ended_at, source FROM plays"
+                " WHERE track_id = %s AND stream_id = %s ORDER BY 1",
+                (track, sid),
             ).fetchall()
         truth = [origin, origin + timedelta(seconds=15)]
         for p, t in zip(plays, truth, strict=True):
@@ -128,16 +140,16 @@ async def test_archive_is_fenced_and_backfill_finds_each_airing_once(
 
         # a re-run changes nothing
         again = await backfill(orch.db, settings, [track])
-        assert (again.found, again.stored, again.duplicate) == (2, 0, 2)
+        assert (again.found, again.stored, again.duplicate) == (3, 0, 3)
 
         r = await orch.admin("GET", "/plays", params={"track_id": track})
-        assert [p["play_source"] for p in r.json()] == ["backfill", "backfill"]
+        assert [p["play_source"] for p in r.json()] == ["backfill"] * 3
 
     with psycopg.connect(db_url) as conn:
         types = conn.execute(
             "SELECT type FROM outbound_events WHERE (data->>'backfilled')::boolean ORDER BY id"
         ).fetchall()
-    assert [t[0] for t in types] == ["play.started", "play.ended"] * 2
+    assert [t[0] for t in types] == ["play.started", "play.ended"] * 3
 
 
 async def test_partitions_are_made_ahead_and_dropped_after_the_kept_days(
