@@ -143,7 +143,19 @@ class RunningStream(_Model):
 #: The metrics a worker reports in heartbeats; the orchestrator keeps only these (each
 #: becomes a Prometheus series per worker, so an open set would be unbounded).
 WORKER_METRICS = frozenset(
-    {"streams", "streams_running", "cpu_s", "outbox_pending", "plays_acked", "local_mode"}
+    {
+        "streams",
+        "streams_running",
+        "cpu_s",
+        "outbox_pending",
+        "plays_acked",
+        "local_mode",
+        # the fingerprint archive: segments made, pairs thinned by the bytes cap, segments
+        # dropped from a full outbox
+        "archive_segments",
+        "archive_thinned_pairs",
+        "archive_dropped_segments",
+    }
 )
 
 
