@@ -11,6 +11,7 @@ AirtrackError
 │   └── SchemaTooNew           the database's schema is newer than this airtrack knows
 ├── AudioError             audio cannot be decoded (corrupt, not audio, too short)
 ├── IndexFileError         an index file is unreadable or of another engine version
+├── ArchiveSegmentError    a fingerprint-archive segment is damaged or not one
 ├── CatalogError           catalog ingest/export problem
 │   ├── InvalidIdentifier      an ISRC or ISWC is malformed or fails its check digit
 │   ├── UnknownTrack           no catalog track with that id / ISRC / source
@@ -146,6 +147,10 @@ class SnapshotCorrupt(OrchestratorUnavailable):
 
 class IndexFileError(AirtrackError):
     """A fingerprint index file is unreadable, corrupt or of another engine version."""
+
+
+class ArchiveSegmentError(AirtrackError):
+    """A fingerprint-archive segment is damaged or is not one (never replayed)."""
 
 
 class StreamExists(AirtrackError):

@@ -45,6 +45,12 @@ ASSIGNMENT_MOVES = Counter(
 STREAMS_PER_WORKER = Gauge("airtrack_worker_streams", "Streams assigned per worker", ["worker"])
 PLAYS = Counter("airtrack_plays_total", "Plays received by result", ["status"])
 TITLES = Counter("airtrack_titles_total", "Stream titles received by result", ["status"])
+ARCHIVE = Counter(
+    "airtrack_archive_segments_total", "Archive segments received by result", ["status"]
+)
+BACKFILL_PLAYS = Counter(
+    "airtrack_backfill_plays_total", "Airings found in the archive by result", ["status"]
+)
 RECOVERY_MODE = Gauge("airtrack_recovery_mode", "1 while recovery mode is on")
 IS_LEADER = Gauge("airtrack_is_leader", "1 on the replica that runs the control loop")
 WORKER_REPORTED = Gauge(

@@ -55,6 +55,8 @@ DEREGISTER_PATH = f"{API_PREFIX}/workers/{{worker_id}}/deregister"
 PLAYS_PATH = f"{API_PREFIX}/plays"
 #: In-band stream titles (ICY StreamTitle) as workers heard them (docs/metadata.md).
 METADATA_PATH = f"{API_PREFIX}/metadata"
+#: Fingerprint-archive segments: the query prints a worker heard (docs/unknown.md).
+ARCHIVE_PATH = f"{API_PREFIX}/archive"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
 #: sha256 (hex) of the snapshot body: the worker loads only a download that matches it.
 SNAPSHOT_SHA256_HEADER = "X-Airtrack-Sha256"
@@ -157,6 +159,11 @@ WORKER_METRICS = frozenset(
         "plays_acked",
         "local_mode",
         "titles_limited",
+        # the fingerprint archive: segments made, pairs thinned by the bytes cap, segments
+        # dropped from a full outbox
+        "archive_segments",
+        "archive_thinned_pairs",
+        "archive_dropped_segments",
     }
 )
 
@@ -216,7 +223,9 @@ class PlaysRequest(_Model):
     plays: list[PlayIn] = Field(min_length=1, max_length=1000)
 
 
-PlayStatus = Literal["stored", "duplicate", "stale", "extended"]
+#: "unarchived": an archive segment the store could not take (the archive degrades; the
+#: worker drops it, plays never wait on it).
+PlayStatus = Literal["stored", "duplicate", "stale", "extended", "unarchived"]
 
 
 class PlayResult(_Model):
@@ -270,6 +279,36 @@ class TitlesRequest(_Model):
 class TitlesResponse(_Model):
     #: statuses as for plays: stored, duplicate, stale
     results: list[PlayResult]
+
+
+class ArchiveIn(_Model):
+    """One segment of a stream's query prints (airtrack/fingerprint/archive.py), fenced by
+    ``epoch`` like a play; ``key`` makes it idempotent. ``data`` is base64 of the
+    segment's bytes (the API caps its size: ``archive_segment_max_bytes``)."""
+
+    key: str = Field(min_length=8, max_length=128)
+    stream_id: int = Field(ge=1, le=MAX_ID)
+    epoch: Epoch
+    started_at: datetime
+    duration_s: float = Field(gt=0, le=3600)
+    pairs: int = Field(ge=0, le=10_000_000)
+    data: str = Field(min_length=1, max_length=16_000_000)
+
+    @field_validator("started_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
+        try:
+            return v.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
+
+
+class ArchiveRequest(_Model):
+    #: The sender, as for plays: every segment must be written by this worker.
+    worker_id: WorkerId
+    segments: list[ArchiveIn] = Field(min_length=1, max_length=100)
 
 
 # --- admin ----------------------------------------------------------------
@@ -401,7 +440,8 @@ class PlayOut(BaseModel):
     ended_at: datetime | None
     confidence: float
     worker_id: str | None
-    #: 'fingerprint' (heard) or 'metadata' (only named by the station's title)
+    #: 'fingerprint' (heard), 'metadata' (only named by the station's title) or
+    #: 'backfill' (found later in the fingerprint archive)
     play_source: str = "fingerprint"
 
 

@@ -33,6 +33,7 @@ from airtrack.errors import (
     first_line,
 )
 from airtrack.logging import get_logger
+from airtrack.orchestrator.archive_jobs import ArchiveJobs
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.delivery import WebhookDelivery
 from airtrack.settings import Settings
@@ -95,6 +96,9 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         if lifespan_tasks and state.control is not None:
             tasks.append(asyncio.create_task(state.control.run(stop), name="control-loop"))
             tasks.extend(start_integrations(state, state.control, stop))
+            control = state.control
+            jobs = ArchiveJobs(state.db, state.settings, lambda: control.is_leader)
+            tasks.append(asyncio.create_task(jobs.run(stop), name="archive-jobs"))
         if lifespan_tasks and (state.snapshot is not None or state.segments is not None):
             tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
         try:

@@ -1,5 +1,5 @@
 """Routes for workers (worker token): membership, heartbeats, fenced batches (plays,
-stream titles), the catalog index."""
+stream titles, fingerprint-archive segments), the catalog index."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airtrack.errors import InputRefused
-from airtrack.orchestrator import credentials, ownership, play_log, plays
+from airtrack.orchestrator import archive, credentials, ownership, play_log, plays
 from airtrack.protocol import (
     ALL_STALE,
+    ARCHIVE_PATH,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
     MANIFEST_PATH,
@@ -29,6 +30,8 @@ from airtrack.protocol import (
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
     WRONG_CREDENTIAL,
+    ArchiveIn,
+    ArchiveRequest,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -162,7 +165,7 @@ async def deregister(
     return {"worker_id": worker_id, "released": released}
 
 
-FencedKind = Literal["play", "title"]
+FencedKind = Literal["play", "title", "archive"]
 
 _FENCED: dict[int | str, dict[str, Any]] = {
     ALL_STALE: {"description": "every item had a stale epoch (each is kept for review)"},
@@ -175,7 +178,7 @@ async def _fenced_batch(
     kind: FencedKind,
     worker_id: str,
     credential: str | None,
-    items: Sequence[PlayIn | TitleIn],
+    items: Sequence[PlayIn | TitleIn | ArchiveIn],
     check: Callable[[], Awaitable[None]],
     record: Callable[[], Awaitable[list[PlayResult]]],
 ) -> tuple[list[PlayResult], Response]:
@@ -231,6 +234,32 @@ async def post_metadata(req: TitlesRequest, st: State, credential: Credential = 
         return await play_log.record_titles(st.db, st.settings, req.titles, worker=req.worker_id)
 
     _, resp = await _fenced_batch(st, "title", req.worker_id, credential, req.titles, check, record)
+    return resp
+
+
+@router.post(
+    ARCHIVE_PATH,
+    response_model=PlaysResponse,
+    responses={
+        422: {"description": "a segment too large, not base64 or outside the kept days"},
+        **_FENCED,
+    },
+)
+async def post_archive(req: ArchiveRequest, st: State, credential: Credential = None) -> Response:
+    """Fingerprint-archive segments: fenced like plays (a worker archives only the streams
+    it owns, at its epochs); a store that cannot take them answers ``unarchived``."""
+
+    async def check() -> None:
+        archive.check_segments(st.settings, req.segments, datetime.now(UTC))
+        for seg in req.segments:
+            archive.decode_data(seg)
+
+    async def record() -> list[PlayResult]:
+        return await archive.record_archive(st.db, st.settings, req.segments, worker=req.worker_id)
+
+    _, resp = await _fenced_batch(
+        st, "archive", req.worker_id, credential, req.segments, check, record
+    )
     return resp
 
 

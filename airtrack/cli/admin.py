@@ -182,7 +182,8 @@ def plays_list(
                 csv_safe_row(PlayOut.model_validate(r).model_dump(mode="json").values())
             )
         return
-    table = Table("started", "ended", "stream", "title", "artist", "confidence")
+    # "found": heard (fingerprint), backfill (found later in the archive) or metadata
+    table = Table("started", "ended", "stream", "title", "artist", "confidence", "found")
     for r in rows:
         table.add_row(
             show_time(r["started_at"], utc=Display.utc),
@@ -191,6 +192,7 @@ def plays_list(
             r["title"] or f"#{r['track_id']}",
             r["artist"] or "",
             f"{r['confidence']:.2f}",
+            "heard" if r.get("play_source", "fingerprint") == "fingerprint" else r["play_source"],
         )
     print_table(table)
 

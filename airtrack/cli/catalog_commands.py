@@ -112,6 +112,30 @@ def catalog_remove(
     catalog.remove(track_id, force=force)
 
 
+@catalog_app.command("backfill")
+@handle_errors
+def catalog_backfill(
+    track_ids: Annotated[
+        list[int] | None,
+        typer.Argument(help="Tracks to look for (default: those added within --since)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only the archive's last DURATION (90s, 30m, 12h, 7d)."),
+    ] = None,
+    json: JsonFlag = False,
+) -> None:
+    """Log the past airings of tracks found in the fingerprint archive (source backfill).
+
+    Never twice: a re-run or an airing already logged changes nothing. The leader runs it
+    by itself for every track added (docs/unknown.md).
+    """
+    from . import backfill
+    from ._common import settings_from
+
+    backfill.run(settings_from(), list(track_ids or []), since, json)
+
+
 @catalog_app.command("reindex")
 @handle_errors
 def catalog_reindex(

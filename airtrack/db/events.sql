@@ -22,7 +22,8 @@ END
 $fn$;
 
 -- Play id, station, times (UTC and the station's zone), track fields with ISRC where
--- known, confidence and the worker that heard it.
+-- known, confidence, the worker that heard it, and how it was found ('source':
+-- fingerprint, metadata or backfill; 'backfilled': found later in the fingerprint archive).
 CREATE OR REPLACE FUNCTION airtrack_play_json(p_play bigint)
 RETURNS jsonb
 LANGUAGE sql STABLE AS $fn$
@@ -36,6 +37,8 @@ LANGUAGE sql STABLE AS $fn$
         'duration_s', EXTRACT(EPOCH FROM (p.ended_at - p.started_at)),
         'confidence', p.confidence,
         'worker', p.worker_id,
+        'source', p.source,
+        'backfilled', p.source = 'backfill',
         'track', CASE
             WHEN t.id IS NOT NULL THEN jsonb_build_object(
                 'track_id', t.id, 'title', t.title, 'artist', t.artist, 'album', t.album,

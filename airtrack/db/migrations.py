@@ -51,7 +51,14 @@ def available_migrations() -> list[Migration]:
 
 
 #: Scripts of CREATE OR REPLACE statements, applied after the migrations, in this order.
-REPEATABLE = ("events.sql", "ownership.sql", "play_log.sql", "stream_state.sql", "listeners.sql")
+REPEATABLE = (
+    "events.sql",
+    "ownership.sql",
+    "play_log.sql",
+    "stream_state.sql",
+    "listeners.sql",
+    "archive.sql",
+)
 
 
 def _read(name: str) -> str:

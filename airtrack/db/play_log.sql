@@ -232,6 +232,50 @@ BEGIN
 END
 $fn$;
 
+-- ------------------------------------------------------------------ back-fill
+-- A play found later in the fingerprint archive (a track registered after it aired):
+-- 'stored', or 'duplicate' when any play of the track on the stream (heard, back-filled,
+-- or still open) overlaps it by more than p_slack_s, so a re-run or a heard airing
+-- changes nothing (two airings a short gap apart are two). Source 'backfill'; play.started and play.ended say so (airtrack_play_json).
+CREATE OR REPLACE FUNCTION airtrack_backfill_play(
+    p_sid bigint, p_track bigint, p_started timestamptz, p_ended timestamptz,
+    p_conf double precision, p_origin timestamptz, p_slack_s double precision
+) RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_id bigint;
+    v_slack interval := make_interval(secs => p_slack_s);
+BEGIN
+    PERFORM 1 FROM streams WHERE id = p_sid FOR SHARE;
+    IF NOT FOUND THEN
+        RETURN 'duplicate';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('backfill:' || p_sid || ':' || p_track, 0));
+    IF EXISTS (
+        SELECT 1 FROM plays p
+        WHERE p.stream_id = p_sid AND p.track_id = p_track
+          AND p.started_at < greatest(p_ended - v_slack, p_started)
+          AND coalesce(p.ended_at, 'infinity'::timestamptz)
+              > least(p_started + v_slack, p_ended)
+    ) THEN
+        RETURN 'duplicate';
+    END IF;
+    INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at,
+                       confidence, worker_id, epoch, song_origin, source)
+    VALUES ('backfill:' || p_sid || ':' || p_track || ':'
+                || floor(EXTRACT(EPOCH FROM p_started))::bigint,
+            p_sid, p_track, p_started, p_ended, p_conf, NULL, 0, p_origin, 'backfill')
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id INTO v_id;
+    IF v_id IS NULL THEN
+        RETURN 'duplicate';
+    END IF;
+    PERFORM airtrack_emit('play.started', p_sid, airtrack_play_json(v_id));
+    PERFORM airtrack_emit('play.ended', p_sid, airtrack_play_json(v_id));
+    RETURN 'stored';
+END
+$fn$;
+
 -- ------------------------------------------------------------------ refused
 -- Keep what the fence refused: one row per (kind, key), the newest copy of the item.
 -- At most p_max rows are kept (a hostile sender cannot fill the database); returns how

@@ -37,16 +37,18 @@ SELECT p.id, r.name,
        array_to_string(t.composers, '; '),
        p.confidence, p.track_id,
        (p.started_at < r.t0 OR COALESCE(p.ended_at, p.started_at) > r.t1),
-       p.ended_at IS NULL
+       p.ended_at IS NULL,
+       p.source = 'backfill'
 FROM unnest(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
             %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
      WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
 CROSS JOIN LATERAL (
     SELECT q.id, q.started_at, q.ended_at, q.confidence, q.track_id, q.track_title,
-           q.track_artist, q.track_isrc
+           q.track_artist, q.track_isrc, q.source
     FROM plays q
     WHERE q.stream_id = r.stream_id
-      AND q.source = 'fingerprint'  -- rights reports count what was heard
+      -- rights reports count what was heard, now or later in the archive (back-fill)
+      AND q.source IN ('fingerprint', 'backfill')
       AND q.started_at < r.t1
       AND q.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
       AND (q.started_at >= r.t0 OR q.ended_at > r.t0 OR q.ended_at IS NULL)
@@ -94,7 +96,7 @@ FROM (
                 %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
          WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
     JOIN plays p ON p.stream_id = r.stream_id
-                AND p.source = 'fingerprint'
+                AND p.source IN ('fingerprint', 'backfill')
                 AND p.started_at < r.t1
                 AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
                 AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
@@ -161,7 +163,7 @@ JOIN streams s ON s.id = p.stream_id
 LEFT JOIN tracks t ON t.id = p.track_id
 WHERE (%(stream)s::text IS NULL OR s.name = %(stream)s)
   -- heard plays only, unless metadata-only ones are asked for (docs/metadata.md)
-  AND (p.source = 'fingerprint' OR %(with_metadata)s::boolean)
+  AND (p.source IN ('fingerprint', 'backfill') OR %(with_metadata)s::boolean)
   AND (%(since)s::timestamptz IS NULL OR p.started_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR p.started_at < %(until)s)
   AND (%(track_id)s::bigint IS NULL OR p.track_id = %(track_id)s)

@@ -1,6 +1,6 @@
 -- airtrack schema: the current shape of the store of record's tables.
 -- migrations/ must produce exactly this plus the repeatable scripts (events.sql,
--- ownership.sql, play_log.sql, stream_state.sql: the functions)
+-- ownership.sql, play_log.sql, stream_state.sql, archive.sql: the functions)
 -- (tests/integration/test_migrations.py).
 
 CREATE TABLE schema_migrations (
@@ -85,9 +85,13 @@ CREATE TABLE tracks (
     iswc            text CHECK (iswc ~ '^T-[0-9]{9}-[0-9]$'),
     composers       text[] NOT NULL DEFAULT '{}',
     release_year    integer CHECK (release_year BETWEEN 1000 AND 9999),
-    extra           jsonb NOT NULL DEFAULT '{}'::jsonb
+    extra           jsonb NOT NULL DEFAULT '{}'::jsonb,
+    -- when its past airings were last looked for in the fingerprint archive (back-fill);
+    -- NULL: a new track, its back-fill is due (0017)
+    archive_searched_at timestamptz
 );
 CREATE UNIQUE INDEX tracks_isrc_uniq ON tracks (isrc) WHERE isrc IS NOT NULL;
+CREATE INDEX tracks_archive_due_idx ON tracks (added_at) WHERE archive_searched_at IS NULL;
 
 CREATE TABLE track_prints (
     track_id    bigint PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
@@ -147,9 +151,10 @@ CREATE TABLE plays (
     track_isrc       text,
     -- where the song's beginning falls on the stream's clock (one per airing: 0010)
     song_origin      timestamptz,
-    -- 'fingerprint': heard; 'metadata': only named by the station's title (0011)
+    -- 'fingerprint': heard; 'metadata': only named by the station's title (0011);
+    -- 'backfill': found later in the fingerprint archive (0017)
     source           text NOT NULL DEFAULT 'fingerprint'
-        CHECK (source IN ('fingerprint', 'metadata')),
+        CHECK (source IN ('fingerprint', 'metadata', 'backfill')),
     CHECK (ended_at IS NULL OR ended_at >= started_at)
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
@@ -334,3 +339,19 @@ CREATE TABLE listener_samples (
     listeners  integer NOT NULL CHECK (listeners >= 0),
     PRIMARY KEY (stream_id, at)
 );
+
+-- The fingerprint archive: the query prints workers heard (matched or not), in segments
+-- (airtrack/fingerprint/archive.py), no audio. One partition per UTC day, made and
+-- dropped by airtrack_archive_maintain (archive.sql); back-fill and discovery read it.
+CREATE TABLE fingerprint_archive (
+    stream_id        bigint NOT NULL,
+    started_at       timestamptz NOT NULL,
+    duration_s       real NOT NULL CHECK (duration_s > 0),
+    idempotency_key  text NOT NULL,
+    epoch            bigint NOT NULL,
+    worker_id        text,
+    pairs            integer NOT NULL CHECK (pairs >= 0),
+    data             bytea NOT NULL,
+    received_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream_id, started_at, idempotency_key)
+) PARTITION BY RANGE (started_at);

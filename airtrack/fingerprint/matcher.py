@@ -28,6 +28,7 @@ decision loop that drives them at fixed audio steps.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +107,9 @@ class StreamingMatcher:
         self._step_n = int(STEP_S * P.SAMPLE_RATE)
         self._pending: list[npt.NDArray[np.float32]] = []
         self._pending_n = 0
+        #: told ``(pairs, frames)`` of every step: the query prints heard (the archive)
+        self.on_pairs: Callable[[Pairs, int], None] | None = None
+        self._replay_frames: int | None = None
 
     # -- public -----------------------------------------------------------------------------
     def feed(self, block: npt.NDArray[np.floating]) -> list[PlayEvent]:
@@ -134,9 +138,31 @@ class StreamingMatcher:
             return []
         events = self._advance(self._take_pending()) if self._pending_n else []
         self._closed_flag = True
+        if self._replay_frames is not None:
+            self._now = float(self._replay_frames)
+            return events + self._step(Pairs.empty(), final=True)
         pairs = self._extractor.flush()
         self._now = float(self._extractor.frames)
+        if self.on_pairs is not None:
+            self.on_pairs(pairs, self.frames)
         return events + self._step(pairs, final=True)
+
+    def feed_pairs(self, pairs: Pairs, frames: int) -> list[PlayEvent]:
+        """Replay archived query prints: ``pairs`` anchored before ``frames − PEAK_DT −
+        DT_MAX`` (the same decision point as live audio), frames counted from this matcher's
+        start. The same decisions follow as for the audio they came from."""
+        if self._closed_flag:
+            raise RuntimeError("matcher already closed")
+        self._replay_frames = max(frames, self._replay_frames or 0)
+        self._now = max(self._now, float(self._replay_frames - P.PEAK_DT - P.DT_MAX))
+        return self._step(pairs, final=False)
+
+    @property
+    def frames(self) -> int:
+        """Frames of audio (or of replayed prints) this matcher has covered."""
+        if self._replay_frames is not None:
+            return self._replay_frames
+        return int(self._extractor.frames)
 
     @property
     def seconds_fed(self) -> float:
@@ -151,6 +177,8 @@ class StreamingMatcher:
     def _advance(self, chunk: npt.NDArray[np.float32]) -> list[PlayEvent]:
         pairs = self._extractor.feed(chunk)
         self._now = max(self._now, float(self._extractor.frames - P.PEAK_DT - P.DT_MAX))
+        if self.on_pairs is not None:
+            self.on_pairs(pairs, self.frames)
         return self._step(pairs, final=False)
 
     def _step(self, pairs: Pairs, final: bool) -> list[PlayEvent]:
@@ -160,7 +188,7 @@ class StreamingMatcher:
         if self._hits.size:
             self._airings.follow(self._hits)
             events.extend(self._detect())
-        events.extend(self._airings.end(self._now, float(self._extractor.frames), force=final))
+        events.extend(self._airings.end(self._now, float(self.frames), force=final))
         self._prune()
         return events
 
@@ -193,7 +221,7 @@ class StreamingMatcher:
                     continue
                 if how == "follow":
                     continue
-                events.append(airings.close(playing[0], float(self._extractor.frames)))
+                events.append(airings.close(playing[0], float(self.frames)))
             events.append(airings.start(self._hits, cand))
         return events
 

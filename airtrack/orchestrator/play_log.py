@@ -13,6 +13,7 @@ function                   what
 :func:`record_plays`       a batch of plays (each ``stored``, ``duplicate`` or
                            ``stale``)
 :func:`record_titles`      a batch of stream titles, the same way
+(archive.py)               fingerprint-archive segments, the same way
 :func:`refused`            what the fence refused, waiting for review
 :func:`accept_refused`     log refused items as their worker sent them; the
                            stream's owner does not change
@@ -36,7 +37,7 @@ from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.play_log")
 
-Kind = Literal["play", "title"]
+Kind = Literal["play", "title", "archive"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ async def record_batch(db: Database, settings: Settings, batch: _Batch) -> list[
             streams=streams,
             worker=batch.params.get("worker"),
         )
-        if kept < stale:
+        if kept < stale and batch.kind != "archive":  # late prints are not kept
             log.error(
                 f"{batch.kind}s.refused_not_kept",
                 count=stale - kept,

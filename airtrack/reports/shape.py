@@ -36,7 +36,7 @@ PLAYS = _cols(
     "play_id:int station:text start_local:time end_local:time utc_offset:text "
     "start_utc:time end_utc:time duration_s:float title:text artist:text album:text "
     "label:text isrc:text iswc:text composer:text confidence:float track_id:int clipped:bool "
-    "in_progress:bool"
+    "in_progress:bool backfilled:bool"
 )
 SUMMARY = _cols(
     "station:text track_id:int title:text artist:text isrc:text plays:int airtime_s:float "

@@ -11,6 +11,42 @@ from pydantic_settings import BaseSettings
 class FeatureSettings(BaseSettings):
     """What the orchestrator does beyond ownership (see :class:`airtrack.settings.Settings`)."""
 
+    # --- fingerprint archive and back-fill (docs/unknown.md) ---------------------------
+    archive_days: int = Field(
+        default=7, ge=1, le=366, description="Days of fingerprint archive kept (day partitions)."
+    )
+    archive_segment_max_bytes: int = Field(
+        default=500_000, ge=1000, description="Largest archive segment the API accepts."
+    )
+    archive_job_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the leader keeps archive partitions and back-fills new tracks.",
+    )
+    backfill_delay_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A new track's back-fill waits this long (workers hear new airings first).",
+    )
+    backfill_tracks_per_pass: int = Field(
+        default=50, ge=1, description="New tracks one back-fill run of the leader takes."
+    )
+    backfill_streams_per_pass: int = Field(
+        default=5, ge=1, description="Streams one back-fill pass of the leader replays."
+    )
+    backfill_segments_per_stream: int = Field(
+        default=20000, ge=1, description="Archive segments one back-fill pass reads per stream."
+    )
+    backfill_slack_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="A found airing that overlaps a play of the same track by more than "
+        "this is that play.",
+    )
+    backfill_gap_s: float = Field(
+        default=30.0, gt=0, description="A hole in the archive this long restarts the matcher."
+    )
+
     # --- integrations: events, webhooks, station state (docs/integrations.md) ---------
     stream_down_after_s: float = Field(
         default=120.0, gt=0, description="Errors for longer than this → the station is down."

@@ -19,6 +19,25 @@ class WorkerSettings(BaseSettings):
     )
     capacity: int = Field(default=50, ge=1, description="Streams one worker may run.")
     outbox_batch: int = Field(default=100, ge=1, description="Plays sent per outbox batch.")
+    # --- fingerprint archive (docs/unknown.md) ------------------------------
+    archive: bool = Field(
+        default=True,
+        description="Keep the query prints of everything heard and send them to the archive.",
+    )
+    archive_segment_s: float = Field(
+        default=60.0, ge=5, le=600, description="Stream time per archive segment sent."
+    )
+    archive_max_bytes_per_s: int = Field(
+        default=2000,
+        ge=100,
+        description="Archive bytes per stream-second; prints beyond it are thinned (counted).",
+    )
+    archive_outbox_max: int = Field(
+        default=20000,
+        ge=10,
+        description="Archive segments a worker queues while the orchestrator is away; "
+        "the oldest beyond it are dropped (counted).",
+    )
     reconcile_attempts: int = Field(
         default=3, ge=1, description="Reconcile attempts before forced re-registration (R3.1)."
     )

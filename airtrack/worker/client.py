@@ -38,6 +38,7 @@ from airtrack.errors import (
 from airtrack.logging import get_logger
 from airtrack.protocol import (
     ALL_STALE,
+    ARCHIVE_PATH,
     CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
@@ -51,6 +52,8 @@ from airtrack.protocol import (
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
     WRONG_CREDENTIAL,
+    ArchiveIn,
+    ArchiveRequest,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -71,7 +74,7 @@ log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 #: What a worker writes about its streams, fenced by epoch: one path for every kind.
-FencedKind = Literal["play", "title"]
+FencedKind = Literal["play", "title", "archive"]
 
 
 @dataclass(frozen=True)
@@ -198,9 +201,10 @@ class OrchestratorClient:
         )
 
     async def send_fenced(
-        self, kind: FencedKind, items: Sequence[PlayIn | TitleIn]
+        self, kind: FencedKind, items: Sequence[PlayIn | TitleIn | ArchiveIn]
     ) -> list[PlayResult]:
-        """Send one fenced batch (plays or stream titles), one result per item.
+        """Send one fenced batch (plays, stream titles or archive segments), one result
+        per item.
 
         409 (every item stale) raises :class:`StaleEpoch`. A wrong credential keeps the
         items queued (never dropped) until an operator sorts the id out: it is raised as
@@ -212,9 +216,13 @@ class OrchestratorClient:
         if kind == "play":
             plays = [i for i in items if isinstance(i, PlayIn)]
             request, path = PlaysRequest(worker_id=self.worker_id, plays=plays), PLAYS_PATH
-        else:
+        elif kind == "title":
             titles = [i for i in items if isinstance(i, TitleIn)]
             request, path = TitlesRequest(worker_id=self.worker_id, titles=titles), METADATA_PATH
+        else:
+            segments = [i for i in items if isinstance(i, ArchiveIn)]
+            request = ArchiveRequest(worker_id=self.worker_id, segments=segments)
+            path = ARCHIVE_PATH
         try:
             resp = await self._call("POST", path, json=_dump(request), conflict_ok=True)
         except OrchestratorRejected as exc:

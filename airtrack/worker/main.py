@@ -57,7 +57,7 @@ async def _run(
     stop: asyncio.Event | None,
     shutdown_timeout_s: float | None,
 ) -> int:
-    outbox = Outbox(home / "outbox.sqlite")
+    outbox = Outbox(home / "outbox.sqlite", max_archive=settings.archive_outbox_max)
     client = OrchestratorClient.from_settings(
         settings,
         token=worker_token(settings),

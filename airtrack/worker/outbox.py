@@ -6,7 +6,9 @@ is one row keyed by its idempotency key; the end of an open play updates the
 same row (``rev`` + 1). A row is deleted only when the orchestrator
 acknowledged *the revision that was sent*, so an end that arrives while the
 start is in flight is never lost. Stream titles (ICY) wait in a table of their own
-beside the plays: written once, deleted when answered.
+beside the plays: written once, deleted when answered. Fingerprint-archive segments
+likewise (``archive``), bounded: beyond ``max_archive`` queued segments the oldest go
+(counted), so an orchestrator away for long never fills the worker's disk with prints.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from airtrack.protocol import PlayIn, TitleIn
+from airtrack.protocol import ArchiveIn, PlayIn, TitleIn
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plays (
@@ -37,6 +39,11 @@ CREATE TABLE IF NOT EXISTS plays (
 );
 CREATE INDEX IF NOT EXISTS plays_stream ON plays (stream_id, epoch);
 CREATE TABLE IF NOT EXISTS titles (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key         TEXT NOT NULL UNIQUE,
+    body        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS archive (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     key         TEXT NOT NULL UNIQUE,
     body        TEXT NOT NULL
@@ -81,7 +88,7 @@ class QueuedPlay:
 class Outbox:
     """Thread-safe durable queue of plays (pipelines write, the sender reads)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_archive: int = 20000) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -94,6 +101,7 @@ class Outbox:
         if "song_origin" not in columns:  # an outbox written by an older worker
             self._db.execute("ALTER TABLE plays ADD COLUMN song_origin TEXT")
         self.titles = TitleQueue(self)
+        self.archive = ArchiveQueue(self, max_archive)
 
     def close(self) -> None:
         with self._lock:
@@ -220,6 +228,62 @@ class TitleQueue:
         ob = self._outbox
         with ob._lock:
             (n,) = ob._db.execute("SELECT COUNT(*) FROM titles").fetchone()
+            return int(n)
+
+
+class ArchiveQueue:
+    """The archive segments' side of the outbox (same file and lock), at most ``limit``."""
+
+    def __init__(self, outbox: Outbox, limit: int) -> None:
+        self._outbox = outbox
+        self.limit = max(1, limit)
+        self.dropped = 0
+
+    def put(self, segment: ArchiveIn) -> None:
+        ob = self._outbox
+        with ob._lock:
+            ob._db.execute("BEGIN IMMEDIATE")
+            try:
+                ob._db.execute(
+                    "INSERT INTO archive (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                    (segment.key, segment.model_dump_json()),
+                )
+                (n,) = ob._db.execute("SELECT COUNT(*) FROM archive").fetchone()
+                over = int(n) - self.limit
+                if over > 0:
+                    ob._db.execute(
+                        "DELETE FROM archive WHERE seq IN "
+                        "(SELECT seq FROM archive ORDER BY seq LIMIT ?)",
+                        (over,),
+                    )
+                    self.dropped += over
+            except BaseException:
+                ob._db.execute("ROLLBACK")
+                raise
+            ob._db.execute("COMMIT")
+
+    def batch(self, limit: int) -> list[ArchiveIn]:
+        ob = self._outbox
+        with ob._lock:
+            rows = ob._db.execute(
+                "SELECT body FROM archive ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [ArchiveIn.model_validate_json(str(r[0])) for r in rows]
+
+    def drop(self, keys: Iterable[str]) -> int:
+        ob = self._outbox
+        with ob._lock:
+            ob._db.execute("BEGIN IMMEDIATE")
+            n = 0
+            for key in keys:
+                n += ob._db.execute("DELETE FROM archive WHERE key = ?", (key,)).rowcount
+            ob._db.execute("COMMIT")
+        return n
+
+    def __len__(self) -> int:
+        ob = self._outbox
+        with ob._lock:
+            (n,) = ob._db.execute("SELECT COUNT(*) FROM archive").fetchone()
             return int(n)
 
 

@@ -27,6 +27,7 @@ from airtrack.logging import get_logger
 from airtrack.protocol import Assignment, PlayIn, RunningStream, StreamStatus
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
+from airtrack.worker.archive import ArchiveRecorder, ArchiveSink, ArchiveStats
 from airtrack.worker.capture import CaptureOptions, StreamInfo, capture
 from airtrack.worker.failover import UrlRotation
 from airtrack.worker.failures import StreamFailure
@@ -63,6 +64,9 @@ class PipelineConfig:
     failover_after: int = _DEFAULTS.stream_failover_after
     primary_retry_s: float = _DEFAULTS.stream_primary_retry_s
     title_changes_per_min: int = _DEFAULTS.title_changes_per_min
+    archive: bool = _DEFAULTS.archive
+    archive_segment_s: float = _DEFAULTS.archive_segment_s
+    archive_max_bytes_per_s: int = _DEFAULTS.archive_max_bytes_per_s
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
@@ -78,6 +82,9 @@ class PipelineConfig:
             failover_after=settings.stream_failover_after,
             primary_retry_s=settings.stream_primary_retry_s,
             title_changes_per_min=settings.title_changes_per_min,
+            archive=settings.archive,
+            archive_segment_s=settings.archive_segment_s,
+            archive_max_bytes_per_s=settings.archive_max_bytes_per_s,
         )
 
 
@@ -100,8 +107,11 @@ class StreamPipeline:
         config: PipelineConfig | None = None,
         *,
         wall: Callable[[], float] = time.time,
+        archive_stats: ArchiveStats | None = None,
     ) -> None:
         self.assignment = assignment
+        self.archive_stats = archive_stats or ArchiveStats()
+        self._recorder: ArchiveRecorder | None = None
         self.config = config or PipelineConfig()
         self._sink = sink
         self._factory = matcher_factory
@@ -317,12 +327,37 @@ class StreamPipeline:
         session.matcher = factory() if factory is not None else None
         # the block being processed (already counted) is the new matcher's first
         session.matcher_offset_s = session.audio_s - block_s
+        self._attach_archive(session)
+
+    def _attach_archive(self, session: Session) -> None:
+        """The new matcher's prints go to the archive (when on and the sink takes them)."""
+        self._recorder = None
+        sink, matcher = self._sink, session.matcher
+        if not self.config.archive or matcher is None or not isinstance(sink, ArchiveSink):
+            return
+        if not hasattr(matcher, "on_pairs"):
+            return
+        recorder = ArchiveRecorder(
+            self.assignment.stream_id,
+            self.assignment.epoch,
+            sink,
+            session.wall_of,  # matcher time → wall, as plays are dated
+            segment_s=self.config.archive_segment_s,
+            max_bytes_per_s=self.config.archive_max_bytes_per_s,
+            stats=self.archive_stats,
+        )
+        setattr(matcher, "on_pairs", recorder.on_pairs)  # noqa: B010 (not in the protocol)
+        self._recorder = recorder
 
     def _close_matcher(self, session: Session) -> None:
         if session.matcher is not None:
             try:
                 self._emit(session, session.matcher.close())
             finally:
+                recorder, self._recorder = self._recorder, None
+                if recorder is not None:
+                    frames = int(getattr(session.matcher, "frames", 0))
+                    recorder.close(frames)
                 session.matcher = None
 
     def _emit(self, session: Session, events: Sequence[Any]) -> None:

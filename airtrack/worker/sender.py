@@ -12,6 +12,11 @@ with the epoch that owns its stream) and go the one same way, in batches of
 * refused outright (4xx): found by resending the batch one by one and dropped, so that
   it cannot block the queue forever.
 
+Fingerprint-archive segments are a third lane of the same path, sent last and in
+smaller batches (``outbox_archive_batch``), and never in the way of the others: a
+segment the store could not take (``unarchived``) is dropped, and an archive batch that
+cannot go counts as stuck only when no play or title moved in the same round.
+
 While the orchestrator is unreachable the sender backs off (at least as long as the
 client's breaker stays open) and the rows wait in the outbox.
 """
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, StaleEpoch
 from airtrack.logging import get_logger
-from airtrack.protocol import PlayIn, PlayResult, TitleIn
+from airtrack.protocol import ArchiveIn, PlayIn, PlayResult, TitleIn
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.client import FencedKind, OrchestratorClient
@@ -33,9 +38,13 @@ from airtrack.worker.outbox import Outbox
 
 log = get_logger(__name__)
 
-_ACKED = frozenset({"stored", "duplicate", "extended"})
+#: Archive segments per batch: a minute of prints is ~25 kB in JSON (up to ~160 kB at the
+#: bytes cap), so a batch stays under the API's request body limit.
+_ARCHIVE_BATCH = 5
 
-Item = PlayIn | TitleIn
+_ACKED = frozenset({"stored", "duplicate", "extended", "unarchived"})
+
+Item = PlayIn | TitleIn | ArchiveIn
 
 
 @dataclass
@@ -93,6 +102,13 @@ class OutboxSender:
             ack=lambda pairs: titles.drop(k for k, _ in pairs),
             drop=titles.drop,
         )
+        archive = outbox.archive
+        self.archive = Lane(
+            "archive",
+            fetch=lambda n: [(a, 1) for a in archive.batch(min(n, _ARCHIVE_BATCH))],
+            ack=lambda pairs: archive.drop(k for k, _ in pairs),
+            drop=archive.drop,
+        )
         self._waiting = asyncio.Event()
 
     @property
@@ -127,14 +143,19 @@ class OutboxSender:
                 await asyncio.wait_for(self._waiting.wait(), timeout=wait)
 
     async def send_round(self) -> int:
-        """A batch of plays, then one of titles: settled, 0 when none, −1 when stuck."""
+        """A batch of plays, one of titles, then one of archive segments: settled, 0 when
+        none, −1 when stuck (the archive alone never makes the round stuck while plays or
+        titles moved)."""
         total = 0
         for lane in (self.plays, self.titles):
             sent = await self.send_batch(lane)
             if sent < 0:
                 return sent
             total += sent
-        return total
+        sent = await self.send_batch(self.archive)
+        if sent < 0:
+            return sent if total == 0 else total
+        return total + sent
 
     async def send_batch(self, lane: Lane | None = None) -> int:
         """Send one batch of ``lane`` (plays by default): items settled, 0 when none, −1

@@ -28,6 +28,7 @@ from pathlib import Path
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, WorkerNotRegistered
 from airtrack.logging import get_logger
 from airtrack.protocol import (
+    ArchiveIn,
     Assignment,
     HeartbeatRequest,
     PlayIn,
@@ -37,6 +38,7 @@ from airtrack.protocol import (
 )
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
+from airtrack.worker.archive import ArchiveStats
 from airtrack.worker.assignment_cache import AssignmentCache
 from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
 from airtrack.worker.client import OrchestratorClient
@@ -81,6 +83,7 @@ class Supervisor:
             None if matcher_builder else SegmentSync(client, home / "segments", settings)
         )
         self.pipelines: dict[int, StreamPipeline] = {}
+        self.archive_stats = ArchiveStats()
         self.matcher_factory: MatcherFactory | None = None
         self.catalog_version: str | None = None
         self.catalog_etag: str | None = None
@@ -126,6 +129,12 @@ class Supervisor:
     def put(self, play: PlayIn) -> None:
         """The pipelines' sink: store durably, then wake the sender (any thread)."""
         self.outbox.put(play)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.sender.wake)
+
+    def put_archive(self, segment: ArchiveIn) -> None:
+        """The pipelines' archive sink: store durably (bounded), then wake the sender."""
+        self.outbox.archive.put(segment)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.sender.wake)
 
@@ -254,6 +263,9 @@ class Supervisor:
             "streams_running": float(sum(r.status == "running" for r in reports)),
             "cpu_s": float(sum(r.cpu_s or 0.0 for r in reports)),
             "outbox_pending": float(len(self.outbox)),
+            "archive_segments": float(self.archive_stats.segments),
+            "archive_thinned_pairs": float(self.archive_stats.thinned_pairs),
+            "archive_dropped_segments": float(self.outbox.archive.dropped),
             "plays_acked": float(self.sender.plays_acked),
             "local_mode": 1.0 if self.local_mode else 0.0,
             "titles_limited": float(TitleChanges.dropped_total),
@@ -297,7 +309,9 @@ class Supervisor:
             self._assignments.save(desired)
 
     def _start(self, a: Assignment) -> None:
-        p = StreamPipeline(a, self, self.matcher_factory, self.pipeline_config)
+        p = StreamPipeline(
+            a, self, self.matcher_factory, self.pipeline_config, archive_stats=self.archive_stats
+        )
         self.pipelines[a.stream_id] = p
         log.info("stream_start", stream_id=a.stream_id, epoch=a.epoch, name=a.name, url=a.url)
         p.start()

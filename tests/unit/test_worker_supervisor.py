@@ -17,7 +17,7 @@ import pytest
 
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.landmarks import fingerprint_samples, pack_prints
-from airtrack.protocol import PlayIn, TitleIn
+from airtrack.protocol import ArchiveIn, PlayIn, TitleIn
 from airtrack.settings import Settings, load_settings
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.catalog_cache import CatalogCache
@@ -213,6 +213,29 @@ async def test_stale_titles_stop_the_stream_as_stale_plays_do(
     assert (sender.plays.stale, sender.titles.stale) == (1, 1)
     assert (sender.plays.acked, sender.titles.acked) == (0, 1)
     assert [t["stream_id"] for t in orch.titles] == [2]
+
+
+def _segment(i: int) -> ArchiveIn:
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5 * i)
+    return ArchiveIn(
+        key=f"{i:032d}", stream_id=1, epoch=1, started_at=at, duration_s=5, pairs=0, data="QQ=="
+    )
+
+
+async def test_archive_segments_go_in_their_own_lane_and_a_failed_store_degrades(
+    orch: FakeOrchestrator, running: Running
+) -> None:
+    """Segments go after plays, through the same fenced path; when the store cannot take
+    them ("unarchived") they leave the outbox (no archive) and plays go on unharmed."""
+    running.sup.put_archive(_segment(0))
+    running.sup.put(_play(1, 0))
+    await _until(lambda: len(running.sup.outbox) == 0 and len(running.sup.outbox.archive) == 0)
+    assert [a["key"] for a in orch.archive] == [_segment(0).key]
+    orch.archive_down = True
+    running.sup.put_archive(_segment(1))
+    running.sup.put(_play(1, 1))
+    await _until(lambda: len(running.sup.outbox) == 0 and len(running.sup.outbox.archive) == 0)
+    assert len(orch.plays) == 2 and len(orch.archive) == 1
 
 
 def _index_bytes(tmp: Path, seed: int) -> bytes:

@@ -248,6 +248,8 @@ class FakeOrchestrator:
         self.bump_epochs = False  # reply with every reported epoch + 1 (never agrees)
         self.stale_streams: set[int] = set()
         self.titles: list[dict[str, Any]] = []
+        self.archive: list[dict[str, Any]] = []
+        self.archive_down = False  # the archive store cannot take segments: "unarchived"
         self.snapshot: tuple[str, bytes] | None = None
         # the next N snapshot bodies are damaged on the way (one byte flipped, or cut short
         # with a matching Content-Length), after the checksum header was computed
@@ -378,6 +380,12 @@ class FakeOrchestrator:
                 )
                 code = 409 if all(r["status"] == "stale" for r in results) else 200
                 return self._json(h, code, {"results": results})
+            if parts[-1] == "archive":  # fingerprint-archive segments: fenced like plays
+                status = "unarchived" if self.archive_down else "stored"
+                if not self.archive_down:
+                    self.archive.extend(body["segments"])
+                results = [{"key": a["key"], "status": status} for a in body["segments"]]
+                return self._json(h, 200, {"results": results})
             if parts[-1] == "snapshot":
                 if self.snapshot is None:
                     return self._json(h, 404, {"detail": "no catalog"})
