@@ -39,6 +39,7 @@ ROW = (
     3,
     True,
     False,
+    False,
 )
 
 
