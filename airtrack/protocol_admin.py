@@ -94,11 +94,11 @@ class StreamEdit(_Model):
 
 
 class StreamUptime(BaseModel):
-    """A station's state and the share of its monitored time it was up, per window
+    """A stream's health and the share of its monitored time it was up, per window
     (``None``: not monitored at all in the window)."""
 
     stream: str
-    state: str
+    health: str
     uptime_24h: float | None = None
     uptime_7d: float | None = None
 

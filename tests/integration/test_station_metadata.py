@@ -56,7 +56,7 @@ async def test_import_is_idempotent_by_name_and_all_or_nothing(db: Database) -> 
     )
     assert a["backup_urls"] == ["http://127.0.0.1:9/a2", "http://127.0.0.1:9/a3"]
     assert got["Beta"]["timezone"] == "UTC"
-    assert got["Beta"]["state"] == "unassigned"  # it has its assignment row, like `add`
+    assert got["Beta"]["assignment_state"] == "unassigned"  # it has its assignment row, like `add`
 
     again = await do_import(db, CSV, "s.csv")
     assert [o.action for o in again] == ["unchanged", "unchanged"]
