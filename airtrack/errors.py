@@ -14,9 +14,9 @@ AirtrackError
 │   ├── InvalidIdentifier      an ISRC or ISWC is malformed or fails its check digit
 │   ├── UnknownTrack           no catalog track with that id / ISRC / source
 │   └── MetadataImportError    an import file is refused (every bad line listed)
-├── StationError           a stream's metadata is invalid or names no stream
+├── StreamFieldError           a stream's metadata is invalid or names no stream
 │   ├── UnknownStream          no stream with that name
-│   └── StationImportError     a stations file is refused (every bad line listed)
+│   └── StreamImportError     a streams file is refused (every bad line listed)
 ├── StreamExists           a stream with that name (or URL) already exists
 ├── InputRefused           well-formed input outside a bound or policy (→ 422)
 ├── ReportRequestError     a report or play query has a bad range, zone, format or cursor
@@ -98,16 +98,16 @@ class MetadataImportError(CatalogError):
         self.problems = problems or []
 
 
-class StationError(AirtrackError):
+class StreamFieldError(AirtrackError):
     """A stream's metadata is invalid (time zone, URL, field)."""
 
 
-class UnknownStream(StationError):
+class UnknownStream(StreamFieldError):
     """No stream has that name."""
 
 
-class StationImportError(StationError):
-    """A stations file was refused as a whole; ``problems`` lists each bad line."""
+class StreamImportError(StreamFieldError):
+    """A streams file was refused as a whole; ``problems`` lists each bad line."""
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from airtrack.errors import InputRefused, ReportRequestError, StreamExists
 from airtrack.orchestrator import credentials, play_log, plays, stream_state, streams
-from airtrack.orchestrator.station_files import check_station_fields, parse_stations
-from airtrack.orchestrator.stations import edit_stream, import_stations
+from airtrack.orchestrator.stream_edit import edit_stream, import_streams
+from airtrack.orchestrator.stream_files import check_stream_fields, parse_streams
 from airtrack.protocol import (
     API_PREFIX,
     MAX_ID,
@@ -94,10 +94,8 @@ async def post_streams_import(
     """The body is the file itself; ``format`` or ``filename``'s extension names its kind."""
     data = await request.body()
     fmt: Any = format
-    entries, problems = parse_stations(data, filename, st.settings.import_max_bytes, fmt)
-    outcomes = await import_stations(
-        st.db, entries, st.settings, dry_run=dry_run, problems=problems
-    )
+    entries, problems = parse_streams(data, filename, st.settings.import_max_bytes, fmt)
+    outcomes = await import_streams(st.db, entries, st.settings, dry_run=dry_run, problems=problems)
     return {"dry_run": dry_run, "streams": [o.to_json() for o in outcomes]}
 
 
@@ -116,7 +114,7 @@ async def patch_stream(
             raise HTTPException(422, f"{key} cannot be cleared")
     if not given and not edit.extra:
         raise HTTPException(422, "nothing to change: give at least one field")
-    fields = check_station_fields(given)
+    fields = check_stream_fields(given)
     try:
         outcome = await edit_stream(st.db, name, fields, edit.extra, st.settings, dry_run=dry_run)
     except StreamExists as exc:

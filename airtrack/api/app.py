@@ -26,8 +26,8 @@ from airtrack.errors import (
     IntegrityViolation,
     LockContention,
     MetadataImportError,
-    StationError,
-    StationImportError,
+    StreamFieldError,
+    StreamImportError,
     UnknownStream,
     UnknownTrack,
     first_line,
@@ -142,13 +142,13 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         return JSONResponse({"detail": f"database error: {exc}"}, 500)
 
     @app.exception_handler(CatalogError)
-    @app.exception_handler(StationError)
+    @app.exception_handler(StreamFieldError)
     @app.exception_handler(InputRefused)
     async def metadata_error(request: Request, exc: Exception) -> JSONResponse:
         # the CLI's message, as a 4xx: a refused value or file is the caller's to fix
         status = 404 if isinstance(exc, UnknownTrack | UnknownStream) else 422
         body: dict[str, object] = {"detail": first_line(exc)}
-        if isinstance(exc, MetadataImportError | StationImportError):
+        if isinstance(exc, MetadataImportError | StreamImportError):
             body["problems"] = exc.problems
         return JSONResponse(body, status)
 

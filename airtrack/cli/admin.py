@@ -40,7 +40,7 @@ def streams_add(
     from airtrack.errors import InputRefused, StreamExists
     from airtrack.orchestrator.streams import add_stream
 
-    from .stations import split_meta
+    from .stream_edit import split_meta
 
     columns, extra = split_meta(meta or [])
     try:

@@ -152,8 +152,7 @@ async def list_streams(db: Database) -> list[dict[str, Any]]:
     assignment is the one place that carries them)."""
     rows = await db.fetch("streams_list")
     return [
-        mask_fields({**r, "stats_url": redact_url(r["stats_url"])}, *SHOWN_URL_FIELDS)
-        for r in rows
+        mask_fields({**r, "stats_url": redact_url(r["stats_url"])}, *SHOWN_URL_FIELDS) for r in rows
     ]
 
 

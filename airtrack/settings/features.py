@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings
 class FeatureSettings(BaseSettings):
     """What the orchestrator does beyond ownership (see :class:`airtrack.settings.Settings`)."""
 
-    # --- integrations: events, webhooks, station state (docs/integrations.md) ---------
+    # --- integrations: events, webhooks, stream health (docs/integrations.md) ----------
     stream_down_after_s: float = Field(
         default=120.0, gt=0, description="Errors for longer than this → the station is down."
     )

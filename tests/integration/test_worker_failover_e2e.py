@@ -99,9 +99,7 @@ def test_backup_url_takes_over_and_main_url_is_used_again_when_back(
         def on(url: str) -> bool:
             s = _stream(api, sid)
             return bool(
-                s["capture_status"] == "running"
-                and s["url_in_use"] == url
-                and s["health"] == "up"
+                s["capture_status"] == "running" and s["url_in_use"] == url and s["health"] == "up"
             )
 
         until(lambda: on(main_url), 60, "the station is up on its main URL")
