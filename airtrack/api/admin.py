@@ -88,7 +88,7 @@ async def post_streams_import(
     request: Request,
     st: State,
     format: Annotated[str | None, Query(pattern="^(m3u|pls|csv)$")] = None,
-    filename: Annotated[str, Query(max_length=255)] = "stations",
+    filename: Annotated[str, Query(max_length=255)] = "streams",
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """The body is the file itself; ``format`` or ``filename``'s extension names its kind."""

@@ -136,7 +136,7 @@ for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishli
         response_class=Response,
         responses={
             400: {"description": "bad range, zone or format"},
-            404: {"description": "unknown station"},
+            404: {"description": "unknown stream"},
         },
     )
 

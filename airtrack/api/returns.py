@@ -34,7 +34,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/reports", dependencies=[Admin], tags=["
     response_class=Response,
     responses={
         400: {"description": "bad range, zone, category or service name"},
-        404: {"description": "unknown station"},
+        404: {"description": "unknown stream"},
     },
 )
 async def report_soundexchange(
