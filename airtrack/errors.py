@@ -13,6 +13,7 @@ AirtrackError
 ├── CatalogError           catalog ingest/export problem
 │   ├── InvalidIdentifier      an ISRC or ISWC is malformed or fails its check digit
 │   ├── UnknownTrack           no catalog track with that id / ISRC / source
+│   ├── CatalogConflict        a concurrent change got in the way (try again)
 │   └── MetadataImportError    an import file is refused (every bad line listed)
 ├── StreamFieldError           a stream's metadata is invalid or names no stream
 │   ├── UnknownStream          no stream with that name
@@ -29,9 +30,12 @@ AirtrackError
 ├── WorkerNotRegistered    the orchestrator does not know this worker (register again)
 ├── OrchestratorRejected   the orchestrator refused a request (4xx); retrying will not help
 ├── WebhookError           a webhook endpoint request is invalid (bad URL, type, stream)
+│   └── UnknownWebhook         no webhook endpoint with that id
 └── HomeInUse              another worker process holds this worker's home (PID named)
 
 :func:`first_line` is the one way to turn an exception into a one-line message.
+The HTTP status the API answers each with is in one table, ``ERROR_STATUS`` in
+``airtrack/api/app.py`` (docs/architecture.md#api-errors).
 """
 
 from __future__ import annotations
@@ -88,6 +92,11 @@ class InvalidIdentifier(CatalogError):
 
 class UnknownTrack(CatalogError):
     """No catalog track matches the given id, ISRC or source."""
+
+
+class CatalogConflict(CatalogError):
+    """A concurrent change to the catalog got in the way (the same content removed
+    while it was added); trying again will do."""
 
 
 class MetadataImportError(CatalogError):
@@ -172,6 +181,10 @@ class OrchestratorRejected(AirtrackError):
 
 class WebhookError(AirtrackError):
     """A webhook endpoint request is invalid (bad URL, unknown event type or stream)."""
+
+
+class UnknownWebhook(WebhookError):
+    """No webhook endpoint has that id."""
 
 
 class HomeInUse(AirtrackError):

@@ -17,11 +17,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from airtrack.errors import ReportRequestError
 from airtrack.logging import get_logger
 from airtrack.protocol import API_PREFIX
 from airtrack.reports import FORMATS, parse_request
@@ -109,18 +108,15 @@ def _route(report: ReportName) -> object:
         format: Annotated[str | None, Query(description="csv, json or xlsx.")] = None,
         accept: Annotated[str | None, Header()] = None,
     ) -> Response:
-        try:
-            req = parse_request(
-                report,
-                start=start,
-                end=end,
-                tz=tz,
-                streams=stream or [],
-                format=negotiate(format, accept),
-            )
-            prep = await prepare(st.db, req)
-        except ReportRequestError as exc:
-            raise HTTPException(400, str(exc)) from None  # unknown names: 404 (app.py)
+        req = parse_request(
+            report,
+            start=start,
+            end=end,
+            tz=tz,
+            streams=stream or [],
+            format=negotiate(format, accept),
+        )
+        prep = await prepare(st.db, req)
         return await _respond(prep, st)
 
     get_report.__name__ = f"report_{report}"

@@ -18,7 +18,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from airtrack.db import Database, Row
-from airtrack.errors import WebhookError
+from airtrack.errors import UnknownWebhook, WebhookError
 
 #: Every event type integrations can subscribe to (docs/integrations.md).
 EVENT_TYPES = (
@@ -93,7 +93,7 @@ async def test_endpoint(db: Database, endpoint_id: int, *, timeout_s: float) -> 
     """Send one signed ``webhook.test`` message now (not through the outbox)."""
     row = await db.fetchone("webhook_get", {"id": endpoint_id})
     if row is None:
-        raise WebhookError(f"no webhook with id {endpoint_id}")
+        raise UnknownWebhook(f"no webhook with id {endpoint_id}")
     event_id = "msg_test_" + secrets.token_hex(8)
     body, headers = message(
         event_id, "webhook.test", datetime.now(UTC), {"endpoint_id": endpoint_id}, row["secret"]
