@@ -319,7 +319,7 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                     "warning",
                     f"stream {s['name']} has failed for {_dur(error_for)} with {error!r}",
                     f"url {mask_credentials(s['url'])}, "
-                    f"worker {owner['id'] if owner else '-'}, status {s['status']}",
+                    f"worker {owner['id'] if owner else '-'}, capture status {s['capture_status']}",
                     "check its URL (open it in a player), or disable it with "
                     f"`airtrack streams remove {s['name']}`",
                 )
