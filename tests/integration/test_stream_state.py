@@ -143,6 +143,10 @@ async def test_silence_is_down_at_once_and_no_worker_is_unmonitored(
     settings = fast_settings(tmp_path, stream_down_after_s=3600.0)
     async with orchestrator(db_url, settings) as orch:
         (sid,) = await orch.add_streams(1)
+        # no worker yet: nothing reported (not the assignment's state in its place)
+        (listed,) = (await orch.admin("GET", "/streams")).json()
+        assert listed["capture_status"] is None
+        assert (listed["assignment_state"], listed["health"]) == ("unassigned", "unmonitored")
         w = SimWorker(orch, "w1", 5)
         await w.register()
         await settle(orch, [w])
