@@ -15,10 +15,11 @@ AirtrackError
 ├── CatalogError           catalog ingest/export problem
 │   ├── InvalidIdentifier      an ISRC or ISWC is malformed or fails its check digit
 │   ├── UnknownTrack           no catalog track with that id / ISRC / source
+│   ├── CatalogConflict        a concurrent change got in the way (try again)
 │   └── MetadataImportError    an import file is refused (every bad line listed)
-├── StationError           a stream's metadata is invalid or names no stream
+├── StreamFieldError           a stream's metadata is invalid or names no stream
 │   ├── UnknownStream          no stream with that name
-│   └── StationImportError     a stations file is refused (every bad line listed)
+│   └── StreamImportError     a streams file is refused (every bad line listed)
 ├── StreamExists           a stream with that name (or URL) already exists
 ├── InputRefused           well-formed input outside a bound or policy (→ 422)
 ├── ReportRequestError     a report or play query has a bad range, zone, format or cursor
@@ -36,6 +37,8 @@ AirtrackError
 └── HomeInUse              another worker process holds this worker's home (PID named)
 
 :func:`first_line` is the one way to turn an exception into a one-line message.
+The HTTP status the API answers each with is in one table, ``ERROR_STATUS`` in
+``airtrack/api/app.py`` (docs/architecture.md#api-errors).
 """
 
 from __future__ import annotations
@@ -108,6 +111,11 @@ class UnknownTrack(CatalogError):
     """No catalog track matches the given id, ISRC or source."""
 
 
+class CatalogConflict(CatalogError):
+    """A concurrent change to the catalog got in the way (the same content removed
+    while it was added); trying again will do."""
+
+
 class MetadataImportError(CatalogError):
     """A metadata file was refused as a whole; ``problems`` lists each bad line."""
 
@@ -116,16 +124,16 @@ class MetadataImportError(CatalogError):
         self.problems = problems or []
 
 
-class StationError(AirtrackError):
+class StreamFieldError(AirtrackError):
     """A stream's metadata is invalid (time zone, URL, field)."""
 
 
-class UnknownStream(StationError):
+class UnknownStream(StreamFieldError):
     """No stream has that name."""
 
 
-class StationImportError(StationError):
-    """A stations file was refused as a whole; ``problems`` lists each bad line."""
+class StreamImportError(StreamFieldError):
+    """A streams file was refused as a whole; ``problems`` lists each bad line."""
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)

@@ -378,7 +378,8 @@ class StreamOut(BaseModel):
     last_error: str | None = None
     worker_id: str | None = None
     epoch: int | None = None
-    status: str | None = None
+    #: What its worker last reported about capture (starting, running, retrying, failed).
+    capture_status: str | None = None
     backup_urls: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
     country: str | None = None
@@ -390,13 +391,14 @@ class StreamOut(BaseModel):
     url_in_use: str | None = None
     #: The listener statistics endpoint, its credentials masked.
     stats_url: str | None = None
-    state: str | None = None
-    #: up / down / unmonitored (docs/integrations.md#station-state), since when and why.
-    station_state: str | None = None
-    state_since: datetime | None = None
-    state_cause: str | None = None
+    #: Its assignment's state (unassigned, assigned, revoking).
+    assignment_state: str | None = None
+    #: up / down / unmonitored (docs/integrations.md#stream-health), since when and why.
+    health: str | None = None
+    health_since: datetime | None = None
+    health_cause: str | None = None
 
-    @field_validator("url", "url_in_use", "last_error", "state_cause")
+    @field_validator("url", "url_in_use", "last_error", "health_cause")
     @classmethod
     def _masked(cls, v: str | None) -> str | None:
         # A stream's credentials stay in the database and the worker's assignment.

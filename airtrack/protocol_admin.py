@@ -1,7 +1,7 @@
 """Wire models of the operator routes for track and station metadata (docs/reports.md).
 
 Values are checked by the same functions the CLI uses (:mod:`airtrack.catalog.metadata`,
-:mod:`airtrack.orchestrator.stations`), so the API refuses exactly what the CLI refuses,
+:mod:`airtrack.orchestrator.stream_edit`), so the API refuses exactly what the CLI refuses,
 with the same message (as a 4xx).
 """
 
@@ -30,7 +30,7 @@ __all__ = [
 
 CATALOG_TRACKS_PATH = f"{API_PREFIX}/catalog/tracks"
 STREAMS_IMPORT_PATH = f"{API_PREFIX}/streams/import"
-#: Each station's state and uptime (docs/integrations.md#station-state).
+#: Each stream's health and uptime (docs/integrations.md#stream-health).
 STREAMS_UPTIME_PATH = f"{API_PREFIX}/streams/uptime"
 #: Plays and stream titles the epoch fence refused, waiting for review (docs/deployment.md).
 REFUSED_PLAYS_PATH = f"{API_PREFIX}/plays/refused"
@@ -94,11 +94,11 @@ class StreamEdit(_Model):
 
 
 class StreamUptime(BaseModel):
-    """A station's state and the share of its monitored time it was up, per window
+    """A stream's health and the share of its monitored time it was up, per window
     (``None``: not monitored at all in the window)."""
 
     stream: str
-    state: str
+    health: str
     uptime_24h: float | None = None
     uptime_7d: float | None = None
 

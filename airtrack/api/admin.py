@@ -8,10 +8,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from airtrack.errors import InputRefused, ReportRequestError, StreamExists
 from airtrack.orchestrator import credentials, play_log, plays, stream_state, streams
-from airtrack.orchestrator.station_files import check_station_fields, parse_stations
-from airtrack.orchestrator.stations import edit_stream, import_stations
+from airtrack.orchestrator.stream_edit import edit_stream, import_streams
+from airtrack.orchestrator.stream_files import check_stream_fields, parse_streams
 from airtrack.protocol import (
     API_PREFIX,
     MAX_ID,
@@ -61,12 +60,7 @@ async def get_streams_uptime(st: State) -> list[dict[str, Any]]:
     },
 )
 async def post_stream(req: StreamCreate, st: State) -> dict[str, Any]:
-    try:
-        return await streams.add_stream(st.db, req, st.settings)
-    except StreamExists as exc:
-        raise HTTPException(409, str(exc)) from None
-    except InputRefused as exc:
-        raise HTTPException(422, str(exc)) from None
+    return await streams.add_stream(st.db, req, st.settings)
 
 
 @router.delete("/streams/by-id/{stream_id}", responses={404: {"description": "no such stream"}})
@@ -88,16 +82,14 @@ async def post_streams_import(
     request: Request,
     st: State,
     format: Annotated[str | None, Query(pattern="^(m3u|pls|csv)$")] = None,
-    filename: Annotated[str, Query(max_length=255)] = "stations",
+    filename: Annotated[str, Query(max_length=255)] = "streams",
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """The body is the file itself; ``format`` or ``filename``'s extension names its kind."""
     data = await request.body()
     fmt: Any = format
-    entries, problems = parse_stations(data, filename, st.settings.import_max_bytes, fmt)
-    outcomes = await import_stations(
-        st.db, entries, st.settings, dry_run=dry_run, problems=problems
-    )
+    entries, problems = parse_streams(data, filename, st.settings.import_max_bytes, fmt)
+    outcomes = await import_streams(st.db, entries, st.settings, dry_run=dry_run, problems=problems)
     return {"dry_run": dry_run, "streams": [o.to_json() for o in outcomes]}
 
 
@@ -116,13 +108,8 @@ async def patch_stream(
             raise HTTPException(422, f"{key} cannot be cleared")
     if not given and not edit.extra:
         raise HTTPException(422, "nothing to change: give at least one field")
-    fields = check_station_fields(given)
-    try:
-        outcome = await edit_stream(st.db, name, fields, edit.extra, st.settings, dry_run=dry_run)
-    except StreamExists as exc:
-        raise HTTPException(409, str(exc)) from None
-    except InputRefused as exc:  # a URL the policy refuses, as on POST /streams
-        raise HTTPException(422, str(exc)) from None
+    fields = check_stream_fields(given)
+    outcome = await edit_stream(st.db, name, fields, edit.extra, st.settings, dry_run=dry_run)
     return {"dry_run": dry_run, "streams": [outcome.to_json()]}
 
 
@@ -175,10 +162,7 @@ async def get_plays(
     """Plays newest first. When more remain, the ``X-Next-Cursor`` header holds the
     ``next_cursor`` to pass as ``cursor`` for the next page (the body stays a list)."""
     q = plays.PlayQuery(stream, since, until, track_id, isrc, limit, cursor, source == "all")
-    try:
-        rows, next_cursor = await plays.page_plays(st.db, q)
-    except ReportRequestError as exc:
-        raise HTTPException(400, str(exc)) from None  # unknown names: 404 (app.py)
+    rows, next_cursor = await plays.page_plays(st.db, q)
     if next_cursor:
         response.headers[NEXT_CURSOR_HEADER] = next_cursor
     return rows

@@ -19,6 +19,9 @@ from starlette.types import ASGIApp
 
 from airtrack.db.listener import EventSignal
 from airtrack.errors import (
+    AirtrackError,
+    AudioError,
+    CatalogConflict,
     CatalogError,
     DatabaseError,
     DatabaseUnavailable,
@@ -26,10 +29,15 @@ from airtrack.errors import (
     IntegrityViolation,
     LockContention,
     MetadataImportError,
-    StationError,
-    StationImportError,
+    ReportRequestError,
+    StreamExists,
+    StreamFieldError,
+    StreamImportError,
     UnknownStream,
     UnknownTrack,
+    UnknownWebhook,
+    WebhookError,
+    WebhookLimit,
     first_line,
 )
 from airtrack.logging import get_logger
@@ -44,6 +52,38 @@ from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
 log = get_logger("airtrack.api")
+
+#: The one place an error becomes an HTTP status (docs/architecture.md#api-errors).
+#: Routes let these through; the most specific class of a raised error that is here wins.
+#: An error of no class here is a bug: a 500 with its traceback in the log.
+ERROR_STATUS: dict[type[AirtrackError], int] = {
+    ReportRequestError: 400,  # a bad range, zone, format or cursor
+    UnknownStream: 404,
+    UnknownTrack: 404,
+    UnknownWebhook: 404,
+    StreamExists: 409,  # a stream with that name or URL exists
+    CatalogConflict: 409,  # a concurrent change got in the way
+    WebhookLimit: 409,  # as many webhook endpoints as the setting allows
+    StreamFieldError: 422,  # a refused value or file: the caller's to fix
+    CatalogError: 422,
+    InputRefused: 422,
+    WebhookError: 422,
+    AudioError: 422,
+    DatabaseUnavailable: 503,  # with Retry-After
+    LockContention: 503,  # with Retry-After
+    DatabaseError: 500,
+}
+
+#: How long a 503 asks the caller to wait before it tries again (seconds).
+_RETRY_AFTER_S = "5"
+
+
+def error_status(exc: BaseException) -> int | None:
+    """The status ``exc`` answers with: its most specific class in ``ERROR_STATUS``."""
+    for cls in type(exc).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return None
 
 
 async def watch_catalog(state: AppState, stop: asyncio.Event) -> None:
@@ -133,28 +173,23 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, 422)
 
-    @app.exception_handler(DatabaseError)
-    async def db_error(request: Request, exc: DatabaseError) -> JSONResponse:
-        if not isinstance(exc, IntegrityViolation):
-            state.hooks.failure("database", f"db.{type(exc).__name__}", str(exc))
-        if isinstance(exc, DatabaseUnavailable | LockContention):
-            return JSONResponse(
-                {"detail": f"database busy or unavailable: {exc}"},
-                503,
-                headers={"Retry-After": "5"},
-            )
-        return JSONResponse({"detail": f"database error: {exc}"}, 500)
-
-    @app.exception_handler(CatalogError)
-    @app.exception_handler(StationError)
-    @app.exception_handler(InputRefused)
-    async def metadata_error(request: Request, exc: Exception) -> JSONResponse:
-        # the CLI's message, as a 4xx: a refused value or file is the caller's to fix
-        status = 404 if isinstance(exc, UnknownTrack | UnknownStream) else 422
-        body: dict[str, object] = {"detail": first_line(exc)}
-        if isinstance(exc, MetadataImportError | StationImportError):
+    @app.exception_handler(AirtrackError)
+    async def mapped(request: Request, exc: Exception) -> JSONResponse:
+        status = error_status(exc)
+        if status is None:
+            raise exc  # not an answer the API gives on purpose: a 500, traceback logged
+        if isinstance(exc, DatabaseError):
+            if not isinstance(exc, IntegrityViolation):
+                state.hooks.failure("database", f"db.{type(exc).__name__}", str(exc))
+            what = "database busy or unavailable" if status == 503 else "database error"
+            detail = f"{what}: {exc}"
+        else:
+            detail = first_line(exc)
+        body: dict[str, object] = {"detail": detail}
+        if isinstance(exc, MetadataImportError | StreamImportError):
             body["problems"] = exc.problems
-        return JSONResponse(body, status)
+        headers = {"Retry-After": _RETRY_AFTER_S} if status == 503 else None
+        return JSONResponse(body, status, headers=headers)
 
     for router in (
         workers.router,

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from airtrack.errors import UnknownWebhook, WebhookError, WebhookLimit
 from airtrack.orchestrator import webhooks
 from airtrack.orchestrator.delivery import wait_for_events
 from airtrack.protocol import API_PREFIX, StreamName
@@ -63,12 +62,7 @@ class WebhookCreate(BaseModel):
 )
 async def post_webhook(req: WebhookCreate, st: State) -> dict[str, Any]:
     """Register an endpoint; the answer carries its secret, shown this once."""
-    try:
-        return await webhooks.add_endpoint(st.db, req.url, req.events, req.streams, st.settings)
-    except WebhookLimit as exc:
-        raise HTTPException(409, str(exc)) from None
-    except WebhookError as exc:
-        raise HTTPException(422, str(exc)) from None
+    return await webhooks.add_endpoint(st.db, req.url, req.events, req.streams, st.settings)
 
 
 @router.get("/webhooks")
@@ -88,10 +82,7 @@ async def delete_webhook(endpoint_id: EndpointId, st: State) -> dict[str, Any]:
 async def test_webhook(endpoint_id: EndpointId, st: State) -> dict[str, Any]:
     """Send one signed ``webhook.test`` message now; ``ok`` says whether the receiver
     answered 2xx (and nothing more: not its status, not why it failed)."""
-    try:
-        return await webhooks.test_endpoint(st.db, endpoint_id, st.settings)
-    except UnknownWebhook as exc:
-        raise HTTPException(404, str(exc)) from None
+    return await webhooks.test_endpoint(st.db, endpoint_id, st.settings)
 
 
 # Not in the OpenAPI schema: a stream never ends, so generated clients and fuzzers that

@@ -17,11 +17,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from airtrack.errors import ReportRequestError
 from airtrack.logging import get_logger
 from airtrack.protocol import API_PREFIX
 from airtrack.reports import FORMATS, parse_request
@@ -113,19 +112,16 @@ def _route(report: ReportName) -> object:
         ] = False,
         accept: Annotated[str | None, Header()] = None,
     ) -> Response:
-        try:
-            req = parse_request(
-                report,
-                start=start,
-                end=end,
-                tz=tz,
-                streams=stream or [],
-                format=negotiate(format, accept),
-                include_open=include_open,
-            )
-            prep = await prepare(st.db, req)
-        except ReportRequestError as exc:
-            raise HTTPException(400, str(exc)) from None  # unknown names: 404 (app.py)
+        req = parse_request(
+            report,
+            start=start,
+            end=end,
+            tz=tz,
+            streams=stream or [],
+            format=negotiate(format, accept),
+            include_open=include_open,
+        )
+        prep = await prepare(st.db, req)
         return await _respond(prep, st)
 
     get_report.__name__ = f"report_{report}"
@@ -141,7 +137,7 @@ for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishli
         response_class=Response,
         responses={
             400: {"description": "bad range, zone or format"},
-            404: {"description": "unknown station"},
+            404: {"description": "unknown stream"},
         },
     )
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from airtrack.errors import ReportRequestError
 from airtrack.protocol import API_PREFIX
 from airtrack.reports import parse_request
 from airtrack.reports.soundexchange import (
@@ -34,7 +33,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/reports", dependencies=[Admin], tags=["
     response_class=Response,
     responses={
         400: {"description": "bad range, zone, category or service name"},
-        404: {"description": "unknown station"},
+        404: {"description": "unknown stream"},
     },
 )
 async def report_soundexchange(
@@ -47,18 +46,15 @@ async def report_soundexchange(
     category: Annotated[str | None, Query(max_length=8)] = None,
     play_frequency: bool = False,
 ) -> Response:
-    try:
-        req = parse_request("plays", start=start, end=end, tz=tz, streams=stream or [])
-        done = await soundexchange(
-            st.db,
-            st.settings,
-            req,
-            service_name=service_name,
-            category=category,
-            play_frequency=play_frequency,
-        )
-    except ReportRequestError as exc:
-        raise HTTPException(400, str(exc)) from None  # unknown names: 404 (app.py)
+    req = parse_request("plays", start=start, end=end, tz=tz, streams=stream or [])
+    done = await soundexchange(
+        st.db,
+        st.settings,
+        req,
+        service_name=service_name,
+        category=category,
+        play_frequency=play_frequency,
+    )
     return Response(
         done.body,
         media_type="text/plain; charset=us-ascii",

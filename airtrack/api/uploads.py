@@ -10,7 +10,7 @@ import binascii
 from fastapi import APIRouter, HTTPException
 
 from airtrack.catalog.store import ENGINE, NewTrack, add_track, find_by_sha
-from airtrack.errors import AudioError, CatalogError
+from airtrack.errors import AudioError
 from airtrack.fingerprint.landmarks import MAX_PRINTS_RATIO, unpack_prints
 from airtrack.protocol import UPLOADS_PATH, KnownContent, PrintsUpload, UploadResult
 
@@ -54,8 +54,5 @@ async def upload(req: PrintsUpload, st: State) -> UploadResult:
     except AudioError as exc:
         raise HTTPException(422, f"prints: {exc}") from None
     track = NewTrack(req.title, req.artist, req.source, req.duration_s, req.sha256, prints)
-    try:
-        outcome = await add_track(st.db, track)
-    except CatalogError as exc:
-        raise HTTPException(409, str(exc)) from None
+    outcome = await add_track(st.db, track)  # a concurrent removal: 409 (app.py)
     return UploadResult(status=outcome.status, track_id=outcome.track_id)

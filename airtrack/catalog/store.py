@@ -13,7 +13,7 @@ from typing import Any
 
 from airtrack.checks import clean_text
 from airtrack.db import Database, Tx
-from airtrack.errors import CatalogError
+from airtrack.errors import CatalogConflict, CatalogError
 from airtrack.fingerprint import PRINTS_VERSION
 from airtrack.fingerprint.params import PEAKS_VERSION
 from airtrack.logging import get_logger
@@ -213,7 +213,7 @@ async def add_track(db: Database, track: NewTrack) -> AddOutcome:
         if new_id is None:
             row = await t.fetchone("catalog_track_by_sha", {"sha": track.sha256})
             if row is None:  # removed between the two statements: let the caller report it
-                raise CatalogError("the same content was removed while this file was added")
+                raise CatalogConflict("the same content was removed while this file was added")
             if row["engine"] == ENGINE:
                 return AddOutcome("duplicate", int(row["id"]))
             new_id, status = int(row["id"]), "updated"

@@ -40,7 +40,7 @@ def streams_add(
     from airtrack.errors import InputRefused, StreamExists
     from airtrack.orchestrator.streams import add_stream
 
-    from .stations import split_meta
+    from .stream_edit import split_meta
 
     columns, extra = split_meta(meta or [])
     try:
@@ -99,16 +99,19 @@ def streams_list(settings: Settings, as_json: bool) -> None:
         print(_dump(rows, StreamOut))
         return
     # The assignment epoch is internal (fencing); it stays in --json.
-    table = Table("name", "state", "worker", "status", "url", "time zone", "last error")
+    table = Table(
+        "name", "health", "assignment", "worker", "capture", "url", "time zone", "last error"
+    )
     for r in rows:
         url = r["url"]
         if r.get("url_in_use") and r["url_in_use"] != url:
             url = f"{url}\n→ on backup {r['url_in_use']}"
         table.add_row(
             r["name"],
-            r.get("station_state") or "-",
+            r.get("health") or "-",
+            r.get("assignment_state") or "-",
             r["worker_id"] or "-",
-            r["status"] or "-",
+            r.get("capture_status") or "-",
             url,
             r.get("timezone") or "UTC",
             (r["last_error"] or "")[:60],
@@ -230,8 +233,8 @@ def status(settings: Settings) -> None:
             show_time(wm.last_heartbeat, utc=Display.utc) if wm.last_heartbeat else "-",
         )
     print_table(wt)
-    owned = sum(1 for s in streams if s["state"] == "assigned")
-    failed = [s for s in streams if s["status"] == "failed"]
+    owned = sum(1 for s in streams if s["assignment_state"] == "assigned")
+    failed = [s for s in streams if s["capture_status"] == "failed"]
     out.print(
         f"streams: {len(streams)} total, {owned} owned, {len(streams) - owned} moving or "
         f"unassigned, {len(failed)} failed"

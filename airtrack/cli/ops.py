@@ -43,7 +43,7 @@ def diagnose(settings: Settings, as_json: bool) -> int:
     rec = report["recovery"]
     out.print(f"recovery mode: {'ON' if rec.get('on') else 'off'}")
     workers, streams = report["workers"], report["streams"]
-    owned = sum(1 for s in streams if s["state"] == "assigned")
+    owned = sum(1 for s in streams if s["assignment_state"] == "assigned")
     out.print(
         f"workers: {len(workers)} ({sum(w['state'] == 'active' for w in workers)} active); "
         f"streams: {len(streams)} ({owned} owned); catalog: {report['catalog']['tracks']} songs; "

@@ -1,4 +1,4 @@
-"""``airtrack streams …``: the monitored stations."""
+"""``airtrack streams …``: the monitored streams."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def streams_edit(
 ) -> None:
     """Change a stream's URL, backup URLs, time zone, location, genre, stats URL or extra
     fields."""
-    from . import stations
+    from . import stream_edit
 
     options = {
         "name": new_name,
@@ -81,7 +81,7 @@ def streams_edit(
         "backup_urls": [] if no_backup_urls else backup_url,
         "stats_url": stats_url,
     }
-    stations.edit(settings_from(), name, options, meta or [], dry_run, json, no_stats_url)
+    stream_edit.edit(settings_from(), name, options, meta or [], dry_run, json, no_stats_url)
 
 
 @streams_app.command("import")
@@ -95,12 +95,12 @@ def streams_import(
     json: JsonFlag = False,
 ) -> None:
     """Add or update streams from a playlist or CSV; by name, all lines or none."""
-    from . import stations
+    from . import stream_edit
     from ._common import fail
 
     if format not in (None, "m3u", "pls", "csv"):
         fail(f"--format must be m3u, pls or csv, got {format!r}")
-    stations.import_file(settings_from(), file, format, dry_run, json)  # type: ignore[arg-type]
+    stream_edit.import_file(settings_from(), file, format, dry_run, json)  # type: ignore[arg-type]
 
 
 @streams_app.command("list")

@@ -1,4 +1,4 @@
-"""Station state and uptime, the stations part of ``airtrack status`` (from the store, or
+"""Stream health and uptime, the streams part of ``airtrack status`` (from the store, or
 from the API when the CLI is remote)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .remote import AdminClient, is_remote
 
 
 def uptime_section(settings: Settings) -> None:
-    """Station state and uptime (24 h / 7 d), appended to ``airtrack status``."""
+    """Stream health and uptime (24 h / 7 d), appended to ``airtrack status``."""
     from airtrack.orchestrator.stream_state import uptime
 
     if is_remote():
@@ -25,9 +25,9 @@ def uptime_section(settings: Settings) -> None:
         rows = run_async(with_db(settings, uptime, create=False))
     if not rows:
         return
-    table = Table("station", "state", "uptime 24 h", "uptime 7 d", title="stations")
+    table = Table("stream", "health", "uptime 24 h", "uptime 7 d", title="streams")
     for r in rows:
-        table.add_row(r["stream"], r["state"], _pct(r["uptime_24h"]), _pct(r["uptime_7d"]))
+        table.add_row(r["stream"], r["health"], _pct(r["uptime_24h"]), _pct(r["uptime_7d"]))
     print_table(table)
 
 

@@ -350,21 +350,21 @@ BEGIN
                                                       'owner', r.worker_id, 'epoch', r.epoch));
         END LOOP;
 
-        -- Per-stream status from the owner; written (and logged) only when it changed.
+        -- Per-stream capture status from the owner; written (and logged) only when it changed.
         WITH changed AS (
             UPDATE streams s
-            SET status = u.st,
+            SET capture_status = u.st,
                 last_error = u.err,
                 error_since = CASE WHEN u.err IS NULL THEN NULL
                                    WHEN s.last_error IS NULL THEN now() ELSE s.error_since END
             FROM (SELECT * FROM unnest(p_sids, p_statuses, p_errors) AS z(sid, st, err)
                   WHERE NOT (z.sid = ANY(v_refused)) ORDER BY z.sid) u
             WHERE s.id = u.sid
-              AND (s.status IS DISTINCT FROM u.st OR s.last_error IS DISTINCT FROM u.err)
-            RETURNING s.id, s.status, s.last_error
+              AND (s.capture_status IS DISTINCT FROM u.st OR s.last_error IS DISTINCT FROM u.err)
+            RETURNING s.id, s.capture_status, s.last_error
         )
         INSERT INTO stream_status_log (stream_id, status, error, worker_id)
-        SELECT id, status, last_error, p_worker FROM changed;
+        SELECT id, capture_status, last_error, p_worker FROM changed;
     END IF;
 
     RETURN jsonb_build_object(

@@ -110,7 +110,7 @@ DELETE FROM streams WHERE name = %(name)s RETURNING id
 
 -- name: stream_set_url
 -- The stream moved (the demo's station server on another port): the old URL's error goes.
-UPDATE streams SET url = %(url)s, status = NULL, last_error = NULL, error_since = NULL
+UPDATE streams SET url = %(url)s, capture_status = NULL, last_error = NULL, error_since = NULL
 WHERE name = %(name)s AND url <> %(url)s
 RETURNING id
 
@@ -121,15 +121,15 @@ DELETE FROM streams WHERE id = %(id)s RETURNING id, name
 SELECT id, name FROM streams WHERE url = %(url)s LIMIT 1
 
 -- name: streams_list
-SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.status, s.last_error, s.error_since,
+SELECT s.id, s.name, s.url, s.enabled, s.created_at, s.capture_status, s.last_error, s.error_since,
        s.backup_urls, s.timezone, s.country, s.region, s.city, s.genre, s.extra, s.stats_url,
        -- the URL its owner last reported reading (heartbeat meta of the owning worker)
        (SELECT x->>'url_in_use'
         FROM workers w, jsonb_array_elements(w.meta->'streams') x
         WHERE w.id = a.worker_id AND (x->>'stream_id')::bigint = s.id
         LIMIT 1) AS url_in_use,
-       a.worker_id, a.epoch, a.state,
-       s.state AS station_state, s.state_since, s.state_cause
+       a.worker_id, a.epoch, a.state AS assignment_state,
+       s.health, s.health_since, s.health_cause
 FROM streams s LEFT JOIN assignments a ON a.stream_id = s.id
 ORDER BY s.name
 

@@ -153,4 +153,5 @@ LISTEN airtrack_events
 SELECT * FROM airtrack_stream_state_evaluate(%(down_after_s)s, %(critical_after_s)s)
 
 -- name: stream_uptime
-SELECT * FROM airtrack_stream_uptime(make_interval(secs => %(window_s)s))
+SELECT stream_id, name, state AS health, up_s, down_s
+FROM airtrack_stream_uptime(make_interval(secs => %(window_s)s))

@@ -57,11 +57,11 @@ FROM workers WHERE state IN ('active', 'suspect') ORDER BY id
 
 -- ---------------------------------------------------------------- diagnostics
 -- name: ops_diag_streams
-SELECT s.id, s.name, s.url, s.enabled, s.status, s.last_error, s.error_since,
+SELECT s.id, s.name, s.url, s.enabled, s.capture_status, s.last_error, s.error_since,
        EXTRACT(EPOCH FROM (now() - s.error_since))::float8 AS error_for_s,
-       a.worker_id, a.next_worker_id, a.epoch, a.state, a.assigned_at, a.confirmed_at,
+       a.worker_id, a.next_worker_id, a.epoch, a.state AS assignment_state, a.assigned_at, a.confirmed_at,
        EXTRACT(EPOCH FROM (now() - a.assigned_at))::float8 AS state_for_s,
-       w.state AS worker_state, s.state AS station_state,
+       w.state AS worker_state, s.health,
        -- since the last play, title, status change, assignment or creation: how long a
        -- stream has given nothing to log
        EXTRACT(EPOCH FROM (now() - GREATEST(

@@ -35,7 +35,7 @@ CREATE TABLE streams (
     url         text NOT NULL,
     enabled     boolean NOT NULL DEFAULT true,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    status      text,
+    capture_status text,
     last_error  text,
     error_since timestamptz,
     meta        jsonb NOT NULL DEFAULT '{}'::jsonb,
@@ -46,10 +46,10 @@ CREATE TABLE streams (
     city        text,
     genre       text,
     extra       jsonb NOT NULL DEFAULT '{}'::jsonb,
-    state       text NOT NULL DEFAULT 'unmonitored'
-                CHECK (state IN ('up', 'down', 'unmonitored')),
-    state_since timestamptz NOT NULL DEFAULT now(),
-    state_cause text,
+    health      text NOT NULL DEFAULT 'unmonitored'
+                CHECK (health IN ('up', 'down', 'unmonitored')),
+    health_since timestamptz NOT NULL DEFAULT now(),
+    health_cause text,
     -- the server's listener statistics endpoint (0016; credentials masked when shown)
     stats_url   text
 );

@@ -1,16 +1,16 @@
--- Each stream's state as operators and integrations see it (docs/integrations.md):
+-- Each stream's health as operators and integrations see it (docs/integrations.md):
 --
---   up           its owner reports audio flowing (status 'running')
+--   up           its owner reports audio flowing (capture_status 'running')
 --   down         its owner reports errors (connection, HTTP, not audio) for longer than
 --                the down delay, or silence (the worker reports it only after its own
 --                silence delay, so silence is down at once)
 --   unmonitored  no worker has it (unassigned, or disabled)
 --
--- A stream whose owner is starting or has only just started failing keeps its state.
+-- A stream whose owner is starting or has only just started failing keeps its health.
 -- The worker reports an error only when every URL of the stream failed (it fails over to
 -- the backup URLs first), so 'down' is about the station, not one URL.
 --
---   airtrack_stream_state_evaluate  run by the leader each control tick: moves states,
+--   airtrack_stream_state_evaluate  run by the leader each control tick: moves health,
 --                                   logs transitions, emits stream.down / stream.up and
 --                                   raises / escalates / resolves the stream.down alert
 --   airtrack_stream_uptime          seconds up and down per stream in a recent window
@@ -27,23 +27,23 @@ DECLARE
 BEGIN
     FOR r IN
         WITH judged AS (
-            SELECT s.id, s.name, s.state AS old_state, s.state_since,
+            SELECT s.id, s.name, s.health AS old_state, s.health_since,
                    CASE
                      WHEN NOT s.enabled THEN 'unmonitored'
                      WHEN a.worker_id IS NULL OR a.state = 'unassigned' THEN 'unmonitored'
-                     WHEN s.status = 'running' THEN 'up'
-                     WHEN s.status IN ('retrying', 'failed') AND s.error_since IS NOT NULL
+                     WHEN s.capture_status = 'running' THEN 'up'
+                     WHEN s.capture_status IN ('retrying', 'failed') AND s.error_since IS NOT NULL
                           AND (s.last_error LIKE 'silence%'
                                OR s.error_since <= now() - make_interval(secs => p_down_after_s))
                           THEN 'down'
-                     WHEN s.state = 'unmonitored' THEN 'unmonitored'
-                     ELSE s.state
+                     WHEN s.health = 'unmonitored' THEN 'unmonitored'
+                     ELSE s.health
                    END AS new_state,
                    CASE
                      WHEN NOT s.enabled THEN 'disabled'
                      WHEN a.worker_id IS NULL OR a.state = 'unassigned' THEN 'no worker has it'
-                     WHEN s.status = 'running' THEN 'audio flowing'
-                     ELSE COALESCE(s.last_error, s.status)
+                     WHEN s.capture_status = 'running' THEN 'audio flowing'
+                     ELSE COALESCE(s.last_error, s.capture_status)
                    END AS cause
             FROM streams s
             LEFT JOIN assignments a ON a.stream_id = s.id
@@ -52,8 +52,8 @@ BEGIN
     LOOP
         -- Compare-and-set instead of locking every stream each tick (heartbeats write these
         -- rows): a row another leader moved meanwhile is left to the next tick.
-        UPDATE streams SET state = r.new_state, state_since = now(), state_cause = r.cause
-        WHERE id = r.id AND state = r.old_state;
+        UPDATE streams SET health = r.new_state, health_since = now(), health_cause = r.cause
+        WHERE id = r.id AND health = r.old_state;
         IF NOT FOUND THEN
             CONTINUE;
         END IF;
@@ -69,7 +69,7 @@ BEGIN
                 PERFORM airtrack_emit('stream.up', r.id, jsonb_build_object(
                     'stream_id', r.id, 'station', r.name, 'state', 'up', 'previous', 'down',
                     'cause', r.cause, 'since', now(),
-                    'down_s', EXTRACT(EPOCH FROM (now() - r.state_since))));
+                    'down_s', EXTRACT(EPOCH FROM (now() - r.health_since))));
             END IF;
             PERFORM airtrack_alert_resolve('stream.down', r.name, r.id);
         END IF;
@@ -79,11 +79,11 @@ BEGIN
     END LOOP;
     -- Down for longer than the critical delay: the warning becomes critical (once).
     PERFORM airtrack_alert_raise('critical', 'stream.down', s.name,
-                format('%s is down since %s: %s', s.name, s.state_since, s.state_cause), s.id)
+                format('%s is down since %s: %s', s.name, s.health_since, s.health_cause), s.id)
     FROM streams s
     JOIN alerts al ON al.kind = 'stream.down' AND al.subject = s.name
                   AND al.resolved_at IS NULL AND al.severity <> 'critical'
-    WHERE s.state = 'down' AND s.state_since <= now() - make_interval(secs => p_critical_after_s);
+    WHERE s.health = 'down' AND s.health_since <= now() - make_interval(secs => p_critical_after_s);
 END
 $fn$;
 
@@ -108,10 +108,10 @@ LANGUAGE sql STABLE AS $fn$
         FROM marks m, bounds b
         WINDOW w AS (PARTITION BY m.stream_id ORDER BY m.at)
     )
-    SELECT s.id, s.name, s.state,
+    SELECT s.id, s.name, s.health,
            COALESCE(sum(sp.secs) FILTER (WHERE sp.state = 'up'), 0),
            COALESCE(sum(sp.secs) FILTER (WHERE sp.state = 'down'), 0)
     FROM streams s LEFT JOIN spans sp ON sp.stream_id = s.id
-    GROUP BY s.id, s.name, s.state
+    GROUP BY s.id, s.name, s.health
     ORDER BY s.id;
 $fn$;

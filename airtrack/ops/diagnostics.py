@@ -95,7 +95,7 @@ async def collect(
                     "worker_id": s["worker_id"],
                     "next_worker_id": s["next_worker_id"],
                     "epoch": s["epoch"],
-                    "state": s["state"],
+                    "state": s["assignment_state"],
                 }
                 for s in streams
             ],
@@ -139,13 +139,13 @@ def _stream_view(s: Row) -> dict[str, Any]:
         "name": s["name"],
         "url": mask_credentials(s["url"]),
         "enabled": s["enabled"],
-        "status": s["status"],
+        "capture_status": s["capture_status"],
         "last_error": s["last_error"] and mask_credentials(s["last_error"]),
         "error_since": s["error_since"],
         "worker_id": s["worker_id"],
         "epoch": s["epoch"],
-        "state": s["state"],
-        "station_state": s.get("station_state"),
+        "assignment_state": s["assignment_state"],
+        "health": s.get("health"),
         "url_in_use": s.get("url_in_use") and mask_credentials(s["url_in_use"]),
         "uptime_24h": s.get("uptime_24h"),
         "uptime_7d": s.get("uptime_7d"),
@@ -280,7 +280,7 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                 )
             )
 
-    unassigned = [s for s in enabled if s["state"] in (None, "unassigned")]
+    unassigned = [s for s in enabled if s["assignment_state"] in (None, "unassigned")]
     room = sum(max(0, int(w["capacity"]) - int(w["streams"])) for w in active)
     if unassigned and active and room == 0:
         out.append(
@@ -296,7 +296,7 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
 
     revoke_limit = 2 * settings.lease_ttl_s * settings.recovery_lease_factor
     for s in streams:
-        if s["state"] == "revoking" and float(s["state_for_s"] or 0) > revoke_limit:
+        if s["assignment_state"] == "revoking" and float(s["state_for_s"] or 0) > revoke_limit:
             out.append(
                 Finding(
                     "warning",
@@ -311,8 +311,8 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
         error_for = float(s["error_for_s"] or 0)
         if (
             s["enabled"]
-            and (s["status"] == "failed" or s["last_error"])
-            and (s["status"] == "failed" or error_for > settings.diagnose_stream_error_s)
+            and (s["capture_status"] == "failed" or s["last_error"])
+            and (s["capture_status"] == "failed" or error_for > settings.diagnose_stream_error_s)
         ):
             error = mask_credentials(s["last_error"] or "no error text reported")
             out.append(
@@ -320,7 +320,7 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                     "warning",
                     f"stream {s['name']} has failed for {_dur(error_for)} with {error!r}",
                     f"url {mask_credentials(s['url'])}, "
-                    f"worker {owner['id'] if owner else '-'}, status {s['status']}",
+                    f"worker {owner['id'] if owner else '-'}, capture status {s['capture_status']}",
                     "check its URL (open it in a player), or stop monitoring it with "
                     f"`airtrack streams remove {shlex.quote(s['name'])}`",
                 )
@@ -328,7 +328,7 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
         quiet_for = float(s.get("quiet_for_s") or 0)
         if (
             s["enabled"]
-            and s["status"] == "running"
+            and s["capture_status"] == "running"
             and s["worker_id"]
             and quiet_for > settings.diagnose_quiet_stream_s
         ):

@@ -1,4 +1,4 @@
-"""Station state (up / down / unmonitored): evaluated by the leader once per control tick.
+"""Stream health (up / down / unmonitored): evaluated by the leader once per control tick.
 
 The rules, the transition log, the ``stream.down`` / ``stream.up`` events and the
 ``stream.down`` alert (warning, then critical) are all in one SQL function
@@ -23,7 +23,7 @@ WINDOWS = {"24h": 24 * 3600.0, "7d": 7 * 24 * 3600.0}
 
 
 async def evaluate(db: Database, settings: Settings) -> list[Row]:
-    """Move every stream to the state its reports call for; returns the transitions."""
+    """Move every stream to the health its reports call for; returns the transitions."""
     changed = await db.fetch(
         "stream_state_evaluate",
         {
@@ -34,7 +34,7 @@ async def evaluate(db: Database, settings: Settings) -> list[Row]:
     )
     for row in changed:
         log.info(
-            "stream.state",
+            "stream.health",
             stream=row["name"],
             old=row["old_state"],
             new=row["new_state"],
@@ -45,7 +45,7 @@ async def evaluate(db: Database, settings: Settings) -> list[Row]:
 
 
 async def uptime(db: Database) -> list[dict[str, Any]]:
-    """Per stream: its state and the share of monitored time it was up, per window.
+    """Per stream: its health and the share of monitored time it was up, per window.
 
     ``None`` when the stream was not monitored at all in the window.
     """
@@ -53,7 +53,7 @@ async def uptime(db: Database) -> list[dict[str, Any]]:
     for label, seconds in WINDOWS.items():
         for row in await db.fetch("stream_uptime", {"window_s": seconds}):
             entry = out.setdefault(
-                int(row["stream_id"]), {"stream": row["name"], "state": row["state"]}
+                int(row["stream_id"]), {"stream": row["name"], "health": row["health"]}
             )
             known = row["up_s"] + row["down_s"]
             ratio = row["up_s"] / known if known > 0 else None
@@ -61,13 +61,13 @@ async def uptime(db: Database) -> list[dict[str, Any]]:
             if ratio is not None:
                 STREAM_UPTIME.labels(row["name"], label).set(ratio)
     for entry in out.values():
-        _gauge(entry["stream"], entry["state"])
+        _gauge(entry["stream"], entry["health"])
     return list(out.values())
 
 
-def _gauge(stream: str, state: str) -> None:
-    if state == "unmonitored":
+def _gauge(stream: str, health: str) -> None:
+    if health == "unmonitored":
         with contextlib.suppress(KeyError):  # never had a value on this replica
             STREAM_UP.remove(stream)
     else:
-        STREAM_UP.labels(stream).set(1 if state == "up" else 0)
+        STREAM_UP.labels(stream).set(1 if health == "up" else 0)

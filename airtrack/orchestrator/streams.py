@@ -127,7 +127,7 @@ async def remove_stream_by_id(db: Database, stream_id: int) -> str | None:
 
 
 #: Fields of a listed stream that may hold a URL with credentials (shown masked).
-SHOWN_URL_FIELDS = ("url", "backup_urls", "url_in_use", "last_error", "state_cause")
+SHOWN_URL_FIELDS = ("url", "backup_urls", "url_in_use", "last_error", "health_cause")
 
 
 async def list_streams(db: Database) -> list[dict[str, Any]]:
@@ -135,15 +135,7 @@ async def list_streams(db: Database) -> list[dict[str, Any]]:
     assignment is the one place that carries them)."""
     rows = await db.fetch("streams_list")
     return [
-        mask_fields(
-            {
-                **r,
-                "status": r["status"] or (r["state"] if r["state"] != "assigned" else "assigned"),
-                "stats_url": redact_url(r["stats_url"]),
-            },
-            *SHOWN_URL_FIELDS,
-        )
-        for r in rows
+        mask_fields({**r, "stats_url": redact_url(r["stats_url"])}, *SHOWN_URL_FIELDS) for r in rows
     ]
 
 

@@ -47,7 +47,7 @@ class FeatureSettings(BaseSettings):
         default=30.0, gt=0, description="A hole in the archive this long restarts the matcher."
     )
 
-    # --- integrations: events, webhooks, station state (docs/integrations.md) ---------
+    # --- integrations: events, webhooks, stream health (docs/integrations.md) ----------
     stream_down_after_s: float = Field(
         default=120.0, gt=0, description="Errors for longer than this → the station is down."
     )

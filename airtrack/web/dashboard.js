@@ -139,9 +139,9 @@ function render(diag, alerts) {
   $("stream-count").textContent = `(${diag.streams.length})`;
   const pct = (r) => (r === null || r === undefined ? "-" : (r * 100).toFixed(1) + " %");
   fill("streams", diag.streams, (s) => [
-    cell(s.name), cell(s.station_state || "-", "station-" + (s.station_state || "none")),
-    cell(pct(s.uptime_24h)), cell(pct(s.uptime_7d)), cell(s.state),
-    cell(s.status || "-"), cell(s.worker_id || "-"),
+    cell(s.name), cell(s.health || "-", "health-" + (s.health || "none")),
+    cell(pct(s.uptime_24h)), cell(pct(s.uptime_7d)), cell(s.assignment_state || "-"),
+    cell(s.capture_status || "-"), cell(s.worker_id || "-"),
     cell(s.url_in_use && s.url_in_use !== s.url ? "backup: " + s.url_in_use : s.url, "wrap"),
     cell(s.last_error || "", "wrap"),
   ]);

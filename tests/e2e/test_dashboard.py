@@ -192,8 +192,8 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             assert drawn == [2, 3]
             assert page.locator("#streams tbody tr").count() == 5
             # issue 11 §2: each station's state, its uptime and the URL being read
-            page.wait_for_selector("#streams td.station-up", timeout=20_000)
-            row = page.locator("#streams tbody tr:has(td.station-up)").first.inner_text()
+            page.wait_for_selector("#streams td.health-up", timeout=20_000)
+            row = page.locator("#streams tbody tr:has(td.health-up)").first.inner_text()
             assert "%" in row and "http://" in row, row
             assert page.locator("#recovery").get_attribute("data-on") == "false"
             # the token stays in the tab: a reload needs no login; ?token= works too

@@ -77,7 +77,7 @@ def test_orchestrator_restart_keeps_owners_epochs_pipelines_and_coverage(
         until(
             lambda: (
                 api.owners().get(sid, (None,))[0] == WID
-                and _stream(api, sid)["status"] == "running"
+                and _stream(api, sid)["capture_status"] == "running"
             ),
             3 * beat + 30,
             "the worker owns the stream and reports it running",
@@ -98,7 +98,7 @@ def test_orchestrator_restart_keeps_owners_epochs_pipelines_and_coverage(
             assert api.owners()[sid] == before, "the stream moved or changed epoch"
             time.sleep(1.0)
         assert api.owners()[sid] == before
-        assert _stream(api, sid)["status"] == "running"
+        assert _stream(api, sid)["capture_status"] == "running"
 
         workers = {w["id"]: w for w in api.call("GET", "/workers")}
         assert workers[WID]["state"] == "active"

@@ -44,7 +44,7 @@ def test_hostile_streams_fail_classified_within_the_bound_and_stay_visible(
 
         def all_failed() -> dict[str, dict[str, Any]] | None:
             rows = {r["name"]: r for r in api.call("GET", "/streams")}
-            if all(rows[n]["status"] == "failed" for n in HOSTILE):
+            if all(rows[n]["capture_status"] == "failed" for n in HOSTILE):
                 return rows
             return None
 

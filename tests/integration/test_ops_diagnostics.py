@@ -56,7 +56,7 @@ async def test_diagnostics_state_and_findings_for_injected_faults(
         # injected faults
         _sql(
             db_url,
-            "UPDATE streams SET status = 'failed', last_error = 'HTTP 404', "
+            "UPDATE streams SET capture_status = 'failed', last_error = 'HTTP 404', "
             "error_since = now() - interval '2 hours' WHERE name = 's0'",
         )
         _sql(db_url, "UPDATE workers SET capacity = 1 WHERE id = 'wa'")

@@ -41,8 +41,8 @@ async def _rows(orch: Orchestrator, sql: str) -> list[dict[str, Any]]:
 
 
 async def _state(orch: Orchestrator, sid: int) -> str:
-    (row,) = await _rows(orch, f"SELECT state FROM streams WHERE id = {int(sid)}")
-    return str(row["state"])
+    (row,) = await _rows(orch, f"SELECT health FROM streams WHERE id = {int(sid)}")
+    return str(row["health"])
 
 
 async def _tick_until(
@@ -124,9 +124,13 @@ async def test_a_dying_stream_goes_down_then_critical_then_recovers(
             ("up", "audio flowing"),
         ]
         (up,) = [u for u in await stream_state.uptime(orch.db) if u["stream"] == "s0"]
-        assert up["state"] == "up" and 0 < up["uptime_24h"] < 1
+        assert up["health"] == "up" and 0 < up["uptime_24h"] < 1
         (listed,) = (await orch.admin("GET", "/streams")).json()
-        assert listed["station_state"] == "up" and listed["state_cause"] == "audio flowing"
+        assert listed["health"] == "up" and listed["health_cause"] == "audio flowing"
+        # each field says one thing: the worker's report and the assignment, unmerged
+        assert listed["capture_status"] == "running"
+        assert listed["assignment_state"] == "assigned"
+        assert "status" not in listed and "state" not in listed
         metrics = (await orch.http.get("/metrics")).text
         assert 'airtrack_stream_up{stream="s0"} 1.0' in metrics
         assert 'airtrack_stream_uptime_ratio{stream="s0",window="24h"}' in metrics
@@ -139,6 +143,10 @@ async def test_silence_is_down_at_once_and_no_worker_is_unmonitored(
     settings = fast_settings(tmp_path, stream_down_after_s=3600.0)
     async with orchestrator(db_url, settings) as orch:
         (sid,) = await orch.add_streams(1)
+        # no worker yet: nothing reported (not the assignment's state in its place)
+        (listed,) = (await orch.admin("GET", "/streams")).json()
+        assert listed["capture_status"] is None
+        assert (listed["assignment_state"], listed["health"]) == ("unassigned", "unmonitored")
         w = SimWorker(orch, "w1", 5)
         await w.register()
         await settle(orch, [w])

@@ -99,7 +99,7 @@ def test_backup_url_takes_over_and_main_url_is_used_again_when_back(
         def on(url: str) -> bool:
             s = _stream(api, sid)
             return bool(
-                s["status"] == "running" and s["url_in_use"] == url and s["station_state"] == "up"
+                s["capture_status"] == "running" and s["url_in_use"] == url and s["health"] == "up"
             )
 
         until(lambda: on(main_url), 60, "the station is up on its main URL")
@@ -116,7 +116,7 @@ def test_backup_url_takes_over_and_main_url_is_used_again_when_back(
 
         # Past the down threshold, counted from the main URL's death: still up.
         while time.monotonic() - died_at < DOWN_AFTER_S + 3:
-            assert _stream(api, sid)["station_state"] == "up"
+            assert _stream(api, sid)["health"] == "up"
             time.sleep(0.5)
         assert _downs(db_url) == ([], [])
 
@@ -125,5 +125,5 @@ def test_backup_url_takes_over_and_main_url_is_used_again_when_back(
         back = [e for e in events(cluster, "fo-w1") if e["event"] == "stream_url"]
         assert back[-1]["url"] == main_url and "again" in back[-1]["why"], back
         assert "on backup" not in _streams_list(api, tmp_path / "cli-home")
-        assert _stream(api, sid)["station_state"] == "up"
+        assert _stream(api, sid)["health"] == "up"
         assert _downs(db_url) == ([], [])

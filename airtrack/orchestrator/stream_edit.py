@@ -1,6 +1,6 @@
 """Change streams' metadata: ``streams edit``, ``streams import`` and their API routes.
 
-An import is idempotent by name: a station already there gets the fields the file gives
+An import is idempotent by name: a stream already there gets the fields the file gives
 (nothing else changes), a new one is added (with its unassigned assignment, as
 ``streams add`` does).  One transaction checks every line and writes only when no line is
 bad; ``dry_run`` checks and writes nothing.
@@ -18,19 +18,19 @@ from airtrack.db import Database, Row, Tx
 from airtrack.errors import (
     InputRefused,
     IntegrityViolation,
-    StationError,
-    StationImportError,
     StreamExists,
+    StreamFieldError,
+    StreamImportError,
     UnknownStream,
 )
 from airtrack.logging import get_logger
 from airtrack.redact import mask_fields, redact_url
 from airtrack.settings import Settings
 
-from .station_files import TEXT_FIELDS, StationEntry
+from .stream_files import TEXT_FIELDS, StreamEntry
 from .streams import url_refusal, zone_refusal
 
-__all__ = ["EDITABLE", "StationOutcome", "edit_stream", "import_stations", "merge_extra"]
+__all__ = ["EDITABLE", "StreamOutcome", "edit_stream", "import_streams", "merge_extra"]
 
 log = get_logger(__name__)
 
@@ -39,7 +39,7 @@ Action = Literal["added", "updated", "unchanged"]
 
 
 def _url_problems(fields: Mapping[str, Any], settings: Settings) -> list[str]:
-    """What the stream URL policy (``streams.url_refusal``) says of a station's URLs."""
+    """What the stream URL policy (``streams.url_refusal``) says of a stream's URLs."""
     urls = ([fields["url"]] if fields.get("url") else []) + list(fields.get("backup_urls") or [])
     out = []
     for url in urls:
@@ -64,7 +64,7 @@ async def _url_taken(t: Tx, url: str | None, name: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class StationOutcome:
+class StreamOutcome:
     line: int
     name: str
     action: Action
@@ -79,7 +79,7 @@ class StationOutcome:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> StationOutcome:
+    def from_json(cls, d: dict[str, Any]) -> StreamOutcome:
         """Back from :meth:`to_json` (the remote CLI reads the API's answer)."""
         changes = {k: (v["from"], v["to"]) for k, v in d["changes"].items()}
         return cls(int(d["line"]), str(d["name"]), d["action"], changes)
@@ -118,7 +118,7 @@ def _shown(key: str, before: Any, after: Any) -> tuple[Any, Any]:
 
 
 def _too_many_extra(row: Row | None, extra: Mapping[str, str | None]) -> str | None:
-    """Why merging ``extra`` into the station ``row`` (None: a new one) is refused."""
+    """Why merging ``extra`` into the stream ``row`` (None: a new one) is refused."""
     merged = merge_extra(dict(row["extra"] or {}) if row is not None else {}, extra)
     try:
         check_extra_count(len(merged))
@@ -144,15 +144,15 @@ async def _insert(t: Tx, record: Mapping[str, Any]) -> Row:
     return row
 
 
-async def import_stations(
+async def import_streams(
     db: Database,
-    entries: Sequence[StationEntry],
+    entries: Sequence[StreamEntry],
     settings: Settings,
     *,
     dry_run: bool = False,
     problems: Sequence[str] = (),
-) -> list[StationOutcome]:
-    """Add or update every station, or none; raises ``StationImportError`` listing every
+) -> list[StreamOutcome]:
+    """Add or update every stream, or none; raises ``StreamImportError`` listing every
     bad line (``problems`` found by the parser are listed with the rest)."""
     problems = [
         *problems,
@@ -166,11 +166,11 @@ async def import_stations(
     ]
     if problems:
         bad = sorted(problems, key=lambda p: int(p.split(":")[0].removeprefix("line ") or 0))
-        raise StationImportError(
+        raise StreamImportError(
             f"{len(bad)} bad line{'s' * (len(bad) != 1)}: nothing was changed", bad
         )
 
-    async def tx(t: Tx) -> list[StationOutcome]:
+    async def tx(t: Tx) -> list[StreamOutcome]:
         rows = await t.fetch("streams_lock_by_name", {"names": [e.name for e in entries]})
         existing = {r["name"]: r for r in rows}
         taken = [
@@ -179,7 +179,7 @@ async def import_stations(
             if (why := await _url_taken(t, e.fields.get("url"), e.name)) is not None
         ]
         if taken:
-            raise StationImportError(
+            raise StreamImportError(
                 f"{len(taken)} bad line{'s' * (len(taken) != 1)}: nothing was changed", taken
             )
         crowded = [
@@ -188,7 +188,7 @@ async def import_stations(
             if (why := _too_many_extra(existing.get(e.name), e.extra)) is not None
         ]
         if crowded:
-            raise StationImportError(
+            raise StreamImportError(
                 f"{len(crowded)} bad line{'s' * (len(crowded) != 1)}: nothing was changed",
                 crowded,
             )
@@ -197,24 +197,22 @@ async def import_stations(
             row = existing.get(e.name)
             if row is None:
                 new = {**_DEFAULTS, "name": e.name, **e.fields, "extra": dict(e.extra)}
-                outcomes.append(StationOutcome(e.line, e.name, "added", _diff({}, new)))
+                outcomes.append(StreamOutcome(e.line, e.name, "added", _diff({}, new)))
                 if not dry_run:
                     await _insert(t, new)
                 continue
             old = _record(row)
             new = {**old, **e.fields, "extra": merge_extra(old["extra"], e.extra)}
             diff = _diff(old, new)
-            outcomes.append(
-                StationOutcome(e.line, e.name, "updated" if diff else "unchanged", diff)
-            )
+            outcomes.append(StreamOutcome(e.line, e.name, "updated" if diff else "unchanged", diff))
             if diff and not dry_run:
                 await t.execute("stream_update", {**new, "id": row["id"]})
         return outcomes
 
     try:
-        outcomes: list[StationOutcome] = await db.run("streams_import", tx, idempotent=True)
+        outcomes: list[StreamOutcome] = await db.run("streams_import", tx, idempotent=True)
     except IntegrityViolation as exc:  # a concurrent add took a name meanwhile
-        raise StationImportError(f"refused by the database: {exc}") from None
+        raise StreamImportError(f"refused by the database: {exc}") from None
     log.info(
         "streams.imported",
         added=sum(o.action == "added" for o in outcomes),
@@ -232,20 +230,20 @@ async def edit_stream(
     settings: Settings,
     *,
     dry_run: bool = False,
-) -> StationOutcome:
-    """Change one stream (fields already checked by ``check_station_fields``).
+) -> StreamOutcome:
+    """Change one stream (fields already checked by ``check_stream_fields``).
 
     Raises ``UnknownStream``, ``StreamExists`` (a rename onto a taken name) or
-    ``StationError``.
+    ``StreamFieldError``.
     """
     unknown = set(fields) - set(EDITABLE)
     if unknown:
-        raise StationError(f"unknown field {sorted(unknown)[0]!r}")
+        raise StreamFieldError(f"unknown field {sorted(unknown)[0]!r}")
     if "\x00" in name:  # no stream can have it, and PostgreSQL text cannot hold it
         raise UnknownStream(f"no stream named {name!r}")
     for key, value in extra.items():
         if "\x00" in key or (value is not None and "\x00" in value):
-            raise StationError("extra keys and values must not contain NUL characters")
+            raise StreamFieldError("extra keys and values must not contain NUL characters")
 
     refused = _url_problems(fields, settings)
     if refused:
@@ -255,7 +253,7 @@ async def edit_stream(
         if why is not None:
             raise InputRefused(why)
 
-    async def tx(t: Tx) -> StationOutcome:
+    async def tx(t: Tx) -> StreamOutcome:
         row = await t.fetchone("streams_lock_by_name", {"names": [name]})
         if row is None:
             raise UnknownStream(f"no stream named {name!r}")
@@ -264,16 +262,16 @@ async def edit_stream(
             raise StreamExists(taken)
         why = _too_many_extra(row, extra)
         if why is not None:
-            raise StationError(why)
+            raise StreamFieldError(why)
         old = _record(row)
         new = {**old, **fields, "extra": merge_extra(old["extra"], extra)}
         diff = _diff(old, new)
         if diff and not dry_run:
             await t.execute("stream_update", {**new, "id": row["id"]})
-        return StationOutcome(0, new["name"], "updated" if diff else "unchanged", diff)
+        return StreamOutcome(0, new["name"], "updated" if diff else "unchanged", diff)
 
     try:
-        outcome: StationOutcome = await db.run("stream_edit", tx, idempotent=True)
+        outcome: StreamOutcome = await db.run("stream_edit", tx, idempotent=True)
     except IntegrityViolation as exc:
         if exc.sqlstate == "23505":
             raise StreamExists(f"a stream named {fields.get('name')!r} already exists") from None

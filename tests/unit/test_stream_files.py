@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airtrack.errors import StationError, StationImportError
-from airtrack.orchestrator.station_files import check_station_fields, parse_stations
+from airtrack.errors import StreamFieldError, StreamImportError
+from airtrack.orchestrator.stream_files import check_stream_fields, parse_streams
 
 LIMIT = 1 << 20
 
@@ -38,7 +38,7 @@ Antena,http://127.0.0.1/a,Europe/Lisbon,http://127.0.0.1/a2 | http://127.0.0.1/a
 
 
 def test_m3u_names_from_extinf() -> None:
-    entries, problems = parse_stations(M3U.encode(), "list.m3u8", LIMIT)
+    entries, problems = parse_streams(M3U.encode(), "list.m3u8", LIMIT)
     assert problems == []
     assert [(e.line, e.name, e.fields["url"]) for e in entries] == [
         (3, "Rádio Um", "http://127.0.0.1:8000/um.mp3"),
@@ -47,7 +47,7 @@ def test_m3u_names_from_extinf() -> None:
 
 
 def test_pls_pairs_file_and_title() -> None:
-    entries, problems = parse_stations(PLS.encode(), "x.pls", LIMIT)
+    entries, problems = parse_streams(PLS.encode(), "x.pls", LIMIT)
     assert problems == []
     assert [(e.line, e.name, e.fields["url"]) for e in entries] == [
         (3, "One FM", "http://127.0.0.1:8000/one"),
@@ -56,7 +56,7 @@ def test_pls_pairs_file_and_title() -> None:
 
 
 def test_csv_columns_backups_and_extra() -> None:
-    entries, problems = parse_stations(CSV.encode(), "stations.csv", LIMIT)
+    entries, problems = parse_streams(CSV.encode(), "stations.csv", LIMIT)
     assert problems == []
     a, c = entries
     assert a.fields == {
@@ -72,27 +72,27 @@ def test_csv_columns_backups_and_extra() -> None:
 
 
 def test_format_is_sniffed_when_the_name_does_not_say() -> None:
-    assert len(parse_stations(PLS.encode(), "upload", LIMIT)[0]) == 2
-    assert len(parse_stations(M3U.encode(), "upload", LIMIT)[0]) == 2
-    with pytest.raises(StationImportError, match="cannot tell the format"):
-        parse_stations(b"hello\n", "upload", LIMIT)
+    assert len(parse_streams(PLS.encode(), "upload", LIMIT)[0]) == 2
+    assert len(parse_streams(M3U.encode(), "upload", LIMIT)[0]) == 2
+    with pytest.raises(StreamImportError, match="cannot tell the format"):
+        parse_streams(b"hello\n", "upload", LIMIT)
 
 
 def test_every_bad_line_is_named() -> None:
     m3u = "#EXTM3U\nhttp://127.0.0.1/no-name\n#EXTINF:-1,Ftp\nftp://127.0.0.1/x\n#EXTINF:-1,Ok\nhttp://127.0.0.1/ok\n"
-    _, problems = parse_stations(m3u.encode(), "a.m3u", LIMIT)
+    _, problems = parse_streams(m3u.encode(), "a.m3u", LIMIT)
     assert [p.split(":")[0] for p in problems] == ["line 2", "line 4"]
     assert "has no name" in problems[0] and "http:// or https://" in problems[1]
 
     pls = "[playlist]\nFile1=http://127.0.0.1/1\nFile2=http://127.0.0.1/2\nTitle2=Two\n"
-    _, problems = parse_stations(pls.encode(), "a.pls", LIMIT)
+    _, problems = parse_streams(pls.encode(), "a.pls", LIMIT)
     assert problems == ["line 2: File1 has no Title1: every station needs a name"]
 
     csv = (
         "name,url,timezone\nZ,http://127.0.0.1/a,Mars/Olympus\nB,not a url,UTC\nC\n"
         "A,http://127.0.0.1/x,UTC\nA,http://127.0.0.1/y,UTC\n"
     )
-    _, problems = parse_stations(csv.encode(), "a.csv", LIMIT)
+    _, problems = parse_streams(csv.encode(), "a.csv", LIMIT)
     assert [p.split(":")[0] for p in problems] == ["line 2", "line 3", "line 4", "line 6"]
     assert "unknown time zone 'Mars/Olympus'" in problems[0]
     assert "1 fields, the header has 3" in problems[2]
@@ -116,26 +116,26 @@ def test_every_bad_line_is_named() -> None:
     ],
 )
 def test_malformed_files_are_refused(data: bytes, name: str, message: str) -> None:
-    with pytest.raises(StationImportError, match=message):
-        parse_stations(data, name, LIMIT)
+    with pytest.raises(StreamImportError, match=message):
+        parse_streams(data, name, LIMIT)
 
 
 def test_csv_missing_columns_are_listed() -> None:
-    with pytest.raises(StationImportError) as info:
-        parse_stations(b"name,timezone\nA,UTC\n", "a.csv", LIMIT)
+    with pytest.raises(StreamImportError) as info:
+        parse_streams(b"name,timezone\nA,UTC\n", "a.csv", LIMIT)
     assert info.value.problems == ["line 1: missing column: url"]
 
 
 @given(st.sampled_from(["UTC", "Europe/Lisbon", "America/Sao_Paulo", "Asia/Kolkata"]))
 def test_known_zones_pass_unknown_fail(zone: str) -> None:
-    assert check_station_fields({"timezone": zone}) == {"timezone": zone}
-    with pytest.raises(StationError, match="unknown time zone"):
-        check_station_fields({"timezone": zone + "/Nowhere"})
+    assert check_stream_fields({"timezone": zone}) == {"timezone": zone}
+    with pytest.raises(StreamFieldError, match="unknown time zone"):
+        check_stream_fields({"timezone": zone + "/Nowhere"})
 
 
 @given(st.text(max_size=40))
 def test_any_text_zone_is_accepted_or_refused_with_one_line(text: str) -> None:
     try:
-        check_station_fields({"timezone": text})
-    except StationError as exc:
+        check_stream_fields({"timezone": text})
+    except StreamFieldError as exc:
         assert "\n" not in str(exc)

@@ -1,4 +1,4 @@
-"""``streams add`` options, ``streams edit`` and ``streams import`` (station metadata).
+"""``streams add`` options, ``streams edit`` and ``streams import`` (stream metadata).
 
 A refused import prints one line per bad input line on stderr and exits non-zero with
 nothing changed.
@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from airtrack.errors import InputRefused, StationError, StationImportError, StreamExists
-from airtrack.orchestrator.station_files import TEXT_FIELDS, FileFormat
-from airtrack.orchestrator.stations import StationOutcome
+from airtrack.errors import InputRefused, StreamExists, StreamFieldError, StreamImportError
+from airtrack.orchestrator.stream_edit import StreamOutcome
+from airtrack.orchestrator.stream_files import TEXT_FIELDS, FileFormat
 from airtrack.settings import Settings
 
 from ._common import err, fail, out, run_async, show_value, with_db
@@ -40,7 +40,7 @@ def split_meta(pairs: list[str]) -> tuple[dict[str, str | None], dict[str, str |
     return fields, extra
 
 
-def refused(exc: StationImportError) -> NoReturn:
+def refused(exc: StreamImportError) -> NoReturn:
     for problem in exc.problems:
         err.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
     fail(str(exc))
@@ -55,8 +55,8 @@ def edit(
     as_json: bool,
     no_stats_url: bool = False,
 ) -> None:
-    from airtrack.orchestrator.station_files import check_station_fields
-    from airtrack.orchestrator.stations import edit_stream
+    from airtrack.orchestrator.stream_edit import edit_stream
+    from airtrack.orchestrator.stream_files import check_stream_fields
 
     columns, extra = split_meta(meta)
     given = {k: v for k, v in {**options, **columns}.items() if v is not None}
@@ -71,16 +71,16 @@ def edit(
         body = {**given, "extra": extra}
         with AdminClient.from_settings(settings) as api:
             doc = api.send_json("PATCH", f"/streams/{name}", body, {"dry_run": dry_run or None})
-        _report([StationOutcome.from_json(o) for o in doc["streams"]], dry_run, as_json)
+        _report([StreamOutcome.from_json(o) for o in doc["streams"]], dry_run, as_json)
         return
     try:
-        fields = check_station_fields(given)
+        fields = check_stream_fields(given)
         outcome = run_async(
             with_db(
                 settings, lambda db: edit_stream(db, name, fields, extra, settings, dry_run=dry_run)
             )
         )
-    except (StationError, StreamExists, InputRefused) as exc:
+    except (StreamFieldError, StreamExists, InputRefused) as exc:
         fail(str(exc))
     _report([outcome], dry_run, as_json)
 
@@ -88,8 +88,8 @@ def edit(
 def import_file(
     settings: Settings, path: Path, fmt: FileFormat | None, dry_run: bool, as_json: bool
 ) -> None:
-    from airtrack.orchestrator.station_files import parse_stations
-    from airtrack.orchestrator.stations import import_stations
+    from airtrack.orchestrator.stream_edit import import_streams
+    from airtrack.orchestrator.stream_files import parse_streams
 
     try:
         size = path.stat().st_size
@@ -106,27 +106,27 @@ def import_file(
         params = {"format": fmt, "filename": path.name, "dry_run": dry_run or None}
         with AdminClient.from_settings(settings) as api:
             try:
-                doc = api.post_file("/streams/import", data, params, StationImportError)
-            except StationImportError as exc:
+                doc = api.post_file("/streams/import", data, params, StreamImportError)
+            except StreamImportError as exc:
                 refused(exc)
-        _report([StationOutcome.from_json(o) for o in doc["streams"]], dry_run, as_json)
+        _report([StreamOutcome.from_json(o) for o in doc["streams"]], dry_run, as_json)
         return
     try:
-        entries, problems = parse_stations(data, path.name, settings.import_max_bytes, fmt)
+        entries, problems = parse_streams(data, path.name, settings.import_max_bytes, fmt)
         outcomes = run_async(
             with_db(
                 settings,
-                lambda db: import_stations(
+                lambda db: import_streams(
                     db, entries, settings, dry_run=dry_run, problems=problems
                 ),
             )
         )
-    except StationImportError as exc:
+    except StreamImportError as exc:
         refused(exc)
     _report(outcomes, dry_run, as_json)
 
 
-def _report(outcomes: list[StationOutcome], dry_run: bool, as_json: bool) -> None:
+def _report(outcomes: list[StreamOutcome], dry_run: bool, as_json: bool) -> None:
     if as_json:
         doc = {"dry_run": dry_run, "streams": [o.to_json() for o in outcomes]}
         sys.stdout.write(jsonlib.dumps(doc, ensure_ascii=False, indent=2) + "\n")

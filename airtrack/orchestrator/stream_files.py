@@ -1,4 +1,4 @@
-"""Station metadata: check one station's fields, and read the lists radio people keep
+"""Stream metadata: check one stream's fields, and read the lists radio people keep
 (M3U/M3U8 playlists, PLS, CSV) into entries with line numbers (pure; no I/O).
 
 A problem with one entry is a line "line N: ..."; the caller refuses the file when there
@@ -15,17 +15,17 @@ from pathlib import PurePath
 from typing import Any, Literal
 
 from airtrack.checks import EXTRA_KEY_MAX, check_extra_count
-from airtrack.errors import StationError, StationImportError
+from airtrack.errors import StreamFieldError, StreamImportError
 from airtrack.listfile import csv_records, decode_list_file
 from airtrack.protocol import check_stream_name, check_stream_url, check_timezone
 
 __all__ = [
     "TEXT_FIELDS",
     "FileFormat",
-    "StationEntry",
-    "check_station_fields",
+    "StreamEntry",
+    "check_stream_fields",
     "detect_format",
-    "parse_stations",
+    "parse_streams",
 ]
 
 FileFormat = Literal["m3u", "pls", "csv"]
@@ -36,8 +36,8 @@ _MAX_TEXT = 500
 
 
 @dataclass(frozen=True, slots=True)
-class StationEntry:
-    """One station of a file: the fields it gives (others are left as they are)."""
+class StreamEntry:
+    """One stream of a file: the fields it gives (others are left as they are)."""
 
     line: int
     name: str
@@ -48,21 +48,21 @@ class StationEntry:
 def _text(name: str, value: str) -> str | None:
     text = value.strip()
     if "\x00" in text:
-        raise StationError(f"{name} must not contain NUL characters")
+        raise StreamFieldError(f"{name} must not contain NUL characters")
     if len(text) > _MAX_TEXT:
-        raise StationError(f"{name} is longer than {_MAX_TEXT} characters")
+        raise StreamFieldError(f"{name} is longer than {_MAX_TEXT} characters")
     return text or None
 
 
-def check_station_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """``fields`` checked and normalised (URLs, time zone, text); raises ``StationError``."""
+def check_stream_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` checked and normalised (URLs, time zone, text); raises ``StreamFieldError``."""
     out: dict[str, Any] = {}
     for name, value in fields.items():
         try:
             if name == "name":
                 text = _text(name, value)
                 if not text or len(text) > 200:
-                    raise StationError("a stream name is 1 to 200 characters")
+                    raise StreamFieldError("a stream name is 1 to 200 characters")
                 out[name] = check_stream_name(text)
             elif name == "url":
                 out[name] = check_stream_url(value)
@@ -75,14 +75,14 @@ def check_station_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             elif name in TEXT_FIELDS:
                 out[name] = None if value is None else _text(name, value)
             else:
-                raise StationError(f"unknown field {name!r}")
+                raise StreamFieldError(f"unknown field {name!r}")
         except ValueError as exc:
-            raise StationError(str(exc)) from None
+            raise StreamFieldError(str(exc)) from None
     return out
 
 
 def detect_format(file_name: str, text: str) -> FileFormat:
-    """By extension, else by the first line; raises ``StationImportError``."""
+    """By extension, else by the first line; raises ``StreamImportError``."""
     ext = PurePath(file_name).suffix.lower()
     if ext in (".m3u", ".m3u8"):
         return "m3u"
@@ -95,21 +95,21 @@ def detect_format(file_name: str, text: str) -> FileFormat:
         return "pls"
     if first.startswith("name,") or ",url" in first:
         return "csv"
-    raise StationImportError(
+    raise StreamImportError(
         f"cannot tell the format of {file_name!r}: name it .m3u, .m3u8, .pls or .csv "
         "(or pass --format)"
     )
 
 
-def parse_stations(
+def parse_streams(
     data: bytes, file_name: str, max_bytes: int, fmt: FileFormat | None = None
-) -> tuple[list[StationEntry], list[str]]:
-    """Entries of a stations file and the problems of its bad lines.
+) -> tuple[list[StreamEntry], list[str]]:
+    """Entries of a streams file and the problems of its bad lines.
 
     A problem with the file as a whole (size, encoding, format, header) raises
-    ``StationImportError``.
+    ``StreamImportError``.
     """
-    text = decode_list_file(data, max_bytes, StationImportError)
+    text = decode_list_file(data, max_bytes, StreamImportError)
     kind = fmt or detect_format(file_name, text)
     if kind == "m3u":
         entries, problems = _m3u(text)
@@ -118,7 +118,7 @@ def parse_stations(
     else:
         entries, problems = _csv(text)
     if not entries and not problems:
-        raise StationImportError(f"no stations in {file_name!r}")
+        raise StreamImportError(f"no stations in {file_name!r}")
     seen: dict[str, int] = {}
     for e in entries:
         if e.name in seen:
@@ -127,12 +127,12 @@ def parse_stations(
     return entries, problems
 
 
-def _entry(line: int, raw: Mapping[str, Any], extra: Mapping[str, str]) -> StationEntry:
-    fields = check_station_fields(raw)
+def _entry(line: int, raw: Mapping[str, Any], extra: Mapping[str, str]) -> StreamEntry:
+    fields = check_stream_fields(raw)
     name = fields.pop("name", None)
     if not name:
-        raise StationError("no station name")
-    return StationEntry(line, name, fields, extra)
+        raise StreamFieldError("no station name")
+    return StreamEntry(line, name, fields, extra)
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -142,8 +142,8 @@ def _lines(text: str) -> list[tuple[int, str]]:
 _EXTINF = re.compile(r"^#EXTINF:[^,]*,(.*)$", re.IGNORECASE)
 
 
-def _m3u(text: str) -> tuple[list[StationEntry], list[str]]:
-    entries: list[StationEntry] = []
+def _m3u(text: str) -> tuple[list[StreamEntry], list[str]]:
+    entries: list[StreamEntry] = []
     problems: list[str] = []
     title: str | None = None
     for n, line in _lines(text):
@@ -156,9 +156,11 @@ def _m3u(text: str) -> tuple[list[StationEntry], list[str]]:
             continue
         try:
             if title is None:
-                raise StationError(f"{line[:80]!r} has no name (an #EXTINF:-1,Name line before it)")
+                raise StreamFieldError(
+                    f"{line[:80]!r} has no name (an #EXTINF:-1,Name line before it)"
+                )
             entries.append(_entry(n, {"name": title, "url": line}, {}))
-        except StationError as exc:
+        except StreamFieldError as exc:
             problems.append(f"line {n}: {exc}")
         title = None
     return entries, problems
@@ -167,11 +169,11 @@ def _m3u(text: str) -> tuple[list[StationEntry], list[str]]:
 _PLS_KEY = re.compile(r"^(file|title|length)(\d+)$", re.IGNORECASE)
 
 
-def _pls(text: str) -> tuple[list[StationEntry], list[str]]:
+def _pls(text: str) -> tuple[list[StreamEntry], list[str]]:
     lines = [(n, line) for n, line in _lines(text) if line and not line.startswith((";", "#"))]
     if not lines or lines[0][1].lower() != "[playlist]":
         at = lines[0][0] if lines else 1
-        raise StationImportError(f"line {at}: a PLS file starts with [playlist]")
+        raise StreamImportError(f"line {at}: a PLS file starts with [playlist]")
     files: dict[int, tuple[int, str]] = {}
     titles: dict[int, str] = {}
     problems: list[str] = []
@@ -184,24 +186,24 @@ def _pls(text: str) -> tuple[list[StationEntry], list[str]]:
             files[int(m.group(2))] = (n, value.strip())
         elif m and m.group(1).lower() == "title":
             titles[int(m.group(2))] = value.strip()
-    entries: list[StationEntry] = []
+    entries: list[StreamEntry] = []
     for i, (n, url) in sorted(files.items(), key=lambda kv: kv[1][0]):
         try:
             if not titles.get(i):
-                raise StationError(f"File{i} has no Title{i}: every station needs a name")
+                raise StreamFieldError(f"File{i} has no Title{i}: every station needs a name")
             entries.append(_entry(n, {"name": titles[i], "url": url}, {}))
-        except StationError as exc:
+        except StreamFieldError as exc:
             problems.append(f"line {n}: {exc}")
     return entries, problems
 
 
-def _csv(text: str) -> tuple[list[StationEntry], list[str]]:
+def _csv(text: str) -> tuple[list[StreamEntry], list[str]]:
     try:
         records = list(csv_records(text))
     except csv.Error as exc:
-        raise StationImportError(f"malformed CSV: {exc}") from None
+        raise StreamImportError(f"malformed CSV: {exc}") from None
     if not records:
-        raise StationImportError("the file is empty: expected a header row")
+        raise StreamImportError("the file is empty: expected a header row")
     header_line, header = records[0]
     names = [h.strip().lower() for h in header]
     # extra.KEY keeps the KEY as written; the known columns are matched in any case
@@ -229,8 +231,8 @@ def _csv(text: str) -> tuple[list[StationEntry], list[str]]:
         if len(h) - 6 > EXTRA_KEY_MAX
     ]
     if bad:
-        raise StationImportError("the header is refused", bad)
-    entries: list[StationEntry] = []
+        raise StreamImportError("the header is refused", bad)
+    entries: list[StreamEntry] = []
     problems: list[str] = []
     for n, cells in records[1:]:
         if len(cells) != len(names):
@@ -251,8 +253,8 @@ def _csv(text: str) -> tuple[list[StationEntry], list[str]]:
                 raw[col] = value
         try:
             if "url" not in raw:
-                raise StationError("no url")
+                raise StreamFieldError("no url")
             entries.append(_entry(n, raw, extra))
-        except StationError as exc:
+        except StreamFieldError as exc:
             problems.append(f"line {n}: {exc}")
     return entries, problems

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from airtrack.db import Database
-from airtrack.errors import InputRefused, StationImportError, StreamExists, UnknownStream
-from airtrack.orchestrator.station_files import parse_stations
-from airtrack.orchestrator.stations import edit_stream, import_stations
+from airtrack.errors import InputRefused, StreamExists, StreamImportError, UnknownStream
+from airtrack.orchestrator.stream_edit import edit_stream, import_streams
+from airtrack.orchestrator.stream_files import parse_streams
 from airtrack.orchestrator.streams import list_streams
 
 from .metadata_support import OrchestratorProcess, cli
@@ -34,8 +34,8 @@ async def streams(db: Database) -> dict[str, dict[str, Any]]:
 
 
 async def do_import(db: Database, text: str, name: str, dry_run: bool = False) -> list[Any]:
-    entries, problems = parse_stations(text.encode(), name, LIMIT)
-    return await import_stations(db, entries, db.settings, dry_run=dry_run, problems=problems)
+    entries, problems = parse_streams(text.encode(), name, LIMIT)
+    return await import_streams(db, entries, db.settings, dry_run=dry_run, problems=problems)
 
 
 async def test_import_is_idempotent_by_name_and_all_or_nothing(db: Database) -> None:
@@ -56,7 +56,7 @@ async def test_import_is_idempotent_by_name_and_all_or_nothing(db: Database) -> 
     )
     assert a["backup_urls"] == ["http://127.0.0.1:9/a2", "http://127.0.0.1:9/a3"]
     assert got["Beta"]["timezone"] == "UTC"
-    assert got["Beta"]["state"] == "unassigned"  # it has its assignment row, like `add`
+    assert got["Beta"]["assignment_state"] == "unassigned"  # it has its assignment row, like `add`
 
     again = await do_import(db, CSV, "s.csv")
     assert [o.action for o in again] == ["unchanged", "unchanged"]
@@ -73,7 +73,7 @@ async def test_import_is_idempotent_by_name_and_all_or_nothing(db: Database) -> 
     bad = (
         "name,url,timezone\nBeta,http://127.0.0.1:9/b2,UTC\nDelta,http://127.0.0.1:9/d,Mars/Base\n"
     )
-    with pytest.raises(StationImportError) as info:
+    with pytest.raises(StreamImportError) as info:
         await do_import(db, bad, "bad.csv")
     assert info.value.problems == [
         "line 3: unknown time zone 'Mars/Base': use an IANA name such as Europe/Lisbon or UTC"
@@ -103,13 +103,13 @@ async def test_import_and_edit_follow_the_stream_url_policy(db: Database) -> Non
         "Meta,http://169.254.169.254/latest,UTC\n"  # a cloud metadata address
         "Twin,http://127.0.0.1:9/b,UTC\n"  # Beta's URL
     )
-    with pytest.raises(StationImportError) as err:
+    with pytest.raises(StreamImportError) as err:
         await do_import(db, bad, "bad.csv")
     lines = " | ".join(err.value.problems)
     assert "line 2" in lines and "link-local" in lines, lines
     assert await streams(db) == before, "nothing half-written"
     bad_one = "name,url,timezone\nTwin,http://127.0.0.1:9/b,UTC\n"
-    with pytest.raises(StationImportError, match="nothing was changed") as err:
+    with pytest.raises(StreamImportError, match="nothing was changed") as err:
         await do_import(db, bad_one, "twin.csv")
     assert "already has this URL" in err.value.problems[0]
     with pytest.raises(InputRefused, match="link-local"):
