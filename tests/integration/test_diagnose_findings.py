@@ -27,7 +27,7 @@ async def _running_stream(db: Database, quiet: str) -> None:
         db,
         f"""
         INSERT INTO workers (id, host, capacity, last_heartbeat) VALUES ('wq', 'h', 5, now());
-        INSERT INTO streams (name, url, status, created_at)
+        INSERT INTO streams (name, url, capture_status, created_at)
             VALUES ($${NAME}$$, 'http://127.0.0.1:9/noise', 'running', now() - interval '{quiet}');
         INSERT INTO assignments (stream_id, worker_id, epoch, state, assigned_at, confirmed_at)
             SELECT id, 'wq', 1, 'assigned', now() - interval '{quiet}',
@@ -76,7 +76,7 @@ async def test_a_failed_stream_fix_is_a_pasteable_remove(db_url: str, tmp_path: 
         await _running_stream(db, "1 minute")
         await _sql(
             db,
-            "UPDATE streams SET status = 'failed', last_error = 'HTTP 404', "
+            "UPDATE streams SET capture_status = 'failed', last_error = 'HTTP 404', "
             "error_since = now() - interval '1 hour'",
         )
         (found,) = [
