@@ -60,6 +60,7 @@ from airtrack.demo.cluster import Cluster, Proc
 from airtrack.orchestrator.tokens import load_or_create_tokens
 from airtrack.settings import load_settings
 from airtrack.testing.faultproxy import FaultProxyProcess
+from tests.support.processes import new_cluster
 from tests.e2e.icecast2_support import MISSING, Icecast2
 
 CATALOG_SIZE = 12
@@ -206,7 +207,7 @@ class System:
         self.config = config
         self.music = music
         self.home = home or Path(tempfile.mkdtemp(prefix="airtrack-e2e-"))
-        self.cluster = Cluster(self.home, env=config.env)
+        self.cluster = new_cluster(self.home, env=config.env)
         self.proxy: FaultProxyProcess | None = None
         self.icecast2: Icecast2 | None = None
         self.impairments: list[Impairment] = []

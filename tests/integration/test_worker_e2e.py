@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from airtrack.demo.cluster import Cluster
+from tests.support.processes import new_cluster
 from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import (
     ADMIN,
@@ -39,7 +40,7 @@ LISTEN_S = 45.0
 def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any]
 ) -> None:
-    with Cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
+    with new_cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
         api = Api(cluster.start_orchestrator().info["url"])
         ids = {
             "station1": api.add_stream("station1", stations["mounts"]["station1"]),

@@ -14,6 +14,7 @@ import pytest
 
 from airtrack.demo.cluster import Cluster, Proc
 from airtrack.testing.faultproxy import FaultProxyProcess
+from tests.support.processes import new_cluster
 from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import (
     Api,
@@ -69,7 +70,7 @@ def test_sigkill_mid_batch_outbox_replayed_none_lost_none_duplicated(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any], proxy_for: Any
 ) -> None:
     home = tmp_path / "home"
-    with Cluster(home, env=cluster_env(e2e_db)) as cluster:
+    with new_cluster(home, env=cluster_env(e2e_db)) as cluster:
         orch = cluster.start_orchestrator()
         api = Api(orch.info["url"])
         proxy = proxy_for(orch)
@@ -119,7 +120,7 @@ def test_sigkill_mid_batch_outbox_replayed_none_lost_none_duplicated(
 def test_state_disagreement_three_reconciles_then_reregistration(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any]
 ) -> None:
-    with Cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
+    with new_cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
         api = Api(cluster.start_orchestrator().info["url"])
         sid = api.add_stream("station1", stations["mounts"]["station1"])
         cluster.start_worker("e2e-r", capacity=2)
@@ -168,7 +169,7 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
 ) -> None:
     home = tmp_path / "home"
     env = cluster_env(e2e_db, AIRTRACK_LEASE_TTL_S="4")
-    with Cluster(home, env=env) as cluster:
+    with new_cluster(home, env=env) as cluster:
         orch = cluster.start_orchestrator()
         api = Api(orch.info["url"])
         proxy = proxy_for(orch)

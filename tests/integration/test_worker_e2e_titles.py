@@ -14,6 +14,7 @@ import pytest
 
 from airtrack.demo.cluster import Cluster
 from airtrack.metadata.match import looks_like_song, matches
+from tests.support.processes import new_cluster
 from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import Api, cluster_env, events, ts, until
 
@@ -43,7 +44,7 @@ def test_the_report_classifies_the_demo_stations_titles(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any]
 ) -> None:
     mounts = ("station1", "station2")  # station2 writes its titles in cp1252
-    with Cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
+    with new_cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
         api = Api(cluster.start_orchestrator().info["url"])
         for m in mounts:
             api.add_stream(m, stations["mounts"][m])

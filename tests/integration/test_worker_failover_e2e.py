@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from airtrack.demo.cluster import Cluster, free_port
+from tests.support.processes import new_cluster
 from tests.integration.test_worker_e2e_support import ADMIN, Api, cluster_env, events, until
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +83,7 @@ def test_backup_url_takes_over_and_main_url_is_used_again_when_back(
         AIRTRACK_STREAM_PRIMARY_RETRY_S=str(PRIMARY_RETRY_S),
         AIRTRACK_STREAM_RECONNECT_BASE_S="0.2",
     )
-    with Cluster(tmp_path / "home", env=env) as cluster:
+    with new_cluster(tmp_path / "home", env=env) as cluster:
         main_port = free_port()
         main_url = _start_server(cluster, "main-server", main_port)
         backup_url = _start_server(cluster, "backup-server", free_port())
