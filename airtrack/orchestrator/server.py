@@ -120,7 +120,7 @@ async def build_state(
 async def _report_port(server: uvicorn.Server, settings: Settings) -> None:
     """Log the port the server listens on once it does: with ``--port 0`` the kernel chose
     it, and whoever started this process (a test, a script) reads it from this line."""
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.05)
     port = int(server.servers[0].sockets[0].getsockname()[1])
     log.info("orchestrator.listening", host=settings.host, port=port)

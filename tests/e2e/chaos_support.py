@@ -56,12 +56,12 @@ import psycopg
 from airtrack.db import ensure_server
 from airtrack.db.embedded import start_server, stop_server
 from airtrack.demo.catalog import write_catalog
-from airtrack.demo.cluster import Cluster, Proc
+from airtrack.demo.cluster import Proc
 from airtrack.orchestrator.tokens import load_or_create_tokens
 from airtrack.settings import load_settings
 from airtrack.testing.faultproxy import FaultProxyProcess
-from tests.support.processes import new_cluster
 from tests.e2e.icecast2_support import MISSING, Icecast2
+from tests.support.processes import new_cluster
 
 CATALOG_SIZE = 12
 PRE_S = 20.0

@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from airtrack.demo.cluster import Cluster
-from tests.support.processes import new_cluster
 from tests.integration.test_worker_e2e_support import Api, cluster_env, events, until
+from tests.support.processes import new_cluster
 from tests.unit.test_worker_support import StationServer, encode, tone
 
 pytestmark = pytest.mark.e2e

@@ -181,6 +181,7 @@ async def test_an_event_failing_past_the_retry_window_is_given_up_and_recorded(
         rec.start()
         await _point(db, ep["id"], rec.url)
         ids = await _emit(db, 3, poison_at=2)
+
         async def recorded() -> bool:  # the receiver logs an event before it answers
             (row,) = await webhooks.list_endpoints(db)
             return bool(row["given_up"] == 1 and row["delivered"] == 2)

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from airtrack.demo.cluster import Cluster
-from tests.support.processes import new_cluster
 from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import (
     ADMIN,
@@ -25,6 +23,7 @@ from tests.integration.test_worker_e2e_support import (
     truth,
     until,
 )
+from tests.support.processes import new_cluster
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,6 @@ import pytest
 
 from airtrack.demo.cluster import Cluster, Proc
 from airtrack.testing.faultproxy import FaultProxyProcess
-from tests.support.processes import new_cluster
 from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import (
     Api,
@@ -23,6 +22,7 @@ from tests.integration.test_worker_e2e_support import (
     outbox_rows,
     until,
 )
+from tests.support.processes import new_cluster
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ import pytest
 
 from airtrack.demo.cluster import Cluster
 from airtrack.metadata.match import looks_like_song, matches
-from tests.support.processes import new_cluster
 from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import Api, cluster_env, events, ts, until
+from tests.support.processes import new_cluster
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from airtrack.demo.cluster import Cluster, free_port
-from tests.support.processes import new_cluster
 from tests.integration.test_worker_e2e_support import ADMIN, Api, cluster_env, events, until
+from tests.support.processes import new_cluster
 
 pytestmark = pytest.mark.e2e
 
