@@ -36,7 +36,9 @@ def free_port() -> int:
 
 
 def port_or_free(port: int, host: str = "127.0.0.1") -> int:
-    """``port`` when it can be listened on now, else a free one.
+    """``port`` when it can be listened on now, else 0: the server then binds port 0 and
+    reports the port the kernel gave it (picking a "free" port here and binding it later
+    would race with anyone else doing the same).
 
     SO_REUSEADDR as the servers set it: a port left in TIME_WAIT by the previous run is
     free for them, and the bookmarked address keeps working.
@@ -49,7 +51,7 @@ def port_or_free(port: int, host: str = "127.0.0.1") -> int:
                 return port
             except OSError:
                 pass
-    return free_port()
+    return 0
 
 
 @dataclass

@@ -34,6 +34,7 @@ sampler saw holding that epoch.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -101,12 +102,14 @@ def _ts(iso: str | None) -> float | None:
 def music_dir(cache: Path) -> Path:
     """The demo catalog as MP3 files, generated once into ``cache``."""
     folder = cache / "music"
-    if len(list(folder.glob("*.mp3"))) < CATALOG_SIZE:
-        tmp = cache / "music.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        write_catalog(tmp, CATALOG_SIZE, "mp3")
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+    with open(cache / "music.lock", "w") as lock:  # xdist workers may share the cache
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if len(list(folder.glob("*.mp3"))) < CATALOG_SIZE:
+            tmp = cache / "music.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            write_catalog(tmp, CATALOG_SIZE, "mp3")
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp.rename(folder)
     return folder
 
 

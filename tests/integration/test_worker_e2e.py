@@ -21,6 +21,7 @@ from tests.integration.test_worker_e2e_support import (
     cluster_env,
     events,
     truth,
+    ts,
     until,
 )
 from tests.support.processes import new_cluster
@@ -33,7 +34,10 @@ catalog_template = support.catalog_template
 e2e_db = support.e2e_db
 stations = support.stations
 
-LISTEN_S = 45.0
+#: Listen until this many catalog songs aired whole on the MP3 mounts (each is then
+#: checked against the plays), however long that takes, up to ``LISTEN_MAX_S``.
+WHOLE_AIRINGS = 2
+LISTEN_MAX_S = 120.0
 
 
 def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
@@ -54,7 +58,19 @@ def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
 
         until(running, 30, "the worker runs the three streams")
         listening_from = time.time() + 2.0
-        time.sleep(LISTEN_S)
+
+        def heard_enough() -> bool:
+            settled = time.time() - 3.0
+            whole = [
+                a
+                for m in ("station1", "station2")
+                for a in truth(stations["truth"][m])
+                if ts(a["started_at"]) >= listening_from and ts(a["ended_at"]) <= settled
+            ]
+            on_hls = any(p["stream_id"] == ids["station3"] for p in api.plays())
+            return len(whole) >= WHOLE_AIRINGS and on_hls
+
+        until(heard_enough, LISTEN_MAX_S, "whole airings on MP3 and a play over HLS", step=1.0)
         # A graceful stop closes the matchers (open plays end where the song was last
         # heard) and flushes the outbox before deregistering.
         stopped_at = time.time()

@@ -27,6 +27,7 @@ import pytest
 from airtrack.demo.catalog import write_catalog
 from airtrack.demo.cluster import Cluster
 from tests.support.processes import new_cluster, run
+from tests.support.shared import shared_dir
 from tests.support.wait import until
 
 __all__ = ["until"]  # re-exported: the e2e tests import it from here
@@ -45,9 +46,10 @@ def _with_db(url: str, dbname: str) -> str:
 
 @pytest.fixture(scope="session")
 def catalog_songs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("e2e-songs")
-    write_catalog(folder, CATALOG_SIZE, "mp3")
-    return folder
+    """The demo catalog as MP3s, rendered once per run (shared by the xdist workers)."""
+    return shared_dir(
+        tmp_path_factory, "e2e-songs", lambda folder: write_catalog(folder, CATALOG_SIZE, "mp3")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ from airtrack.metadata.icy import encode_block
 from airtrack.protocol import TitleIn
 from airtrack.worker.outbox import title_key
 from tests.integration.orch_support import fast_settings
-from tests.integration.test_worker_orchestrator import LiveOrchestrator, _supervisor, _until
+from tests.integration.test_worker_orchestrator import LiveOrchestrator, _supervisor
+from tests.support.wait import until_async
 from tests.unit.test_worker_support import encode, tone
 
 METAINT = 4000  # a quarter second at 128 kbit/s
@@ -129,7 +130,7 @@ async def test_the_worker_reports_icy_titles_in_any_encoding(
         async def all_three() -> bool:
             return {t["title"] for t in await _titles(orch)} >= {t for t, _ in TITLES}
 
-        await _until(all_three, 30)
+        await until_async(all_three, 30, "all three titles")
         rows = await _titles(orch)
         encodings = {t["title"]: t["encoding"] for t in rows}
         assert encodings["Björk - Jóga"] == "cp1252"

@@ -18,22 +18,31 @@ LEASE_S = 3.0
 
 
 class Replica:
-    """``airtrack orchestrator --port 0`` with short timers; :attr:`port` is the one it
-    logged that it got (``orchestrator.listening``)."""
+    """``airtrack orchestrator --port 0`` (short timers unless ``fast_timers=False``);
+    :attr:`port` is the one it logged that it got (``orchestrator.listening``)."""
 
     def __init__(
-        self, db_url: str, home: Path, log: Path, env: dict[str, str] | None = None
+        self,
+        db_url: str,
+        home: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        *,
+        fast_timers: bool = True,
     ) -> None:
+        timers = {
+            "AIRTRACK_HEARTBEAT_INTERVAL_S": "1",
+            "AIRTRACK_LEASE_TTL_S": str(LEASE_S),
+            "AIRTRACK_CONTROL_TICK_S": "0.5",
+            "AIRTRACK_START_GRACE_S": "0",
+        }
         env = {
             **os.environ,
             "AIRTRACK_DATABASE_URL": db_url,
             "AIRTRACK_HOME": str(home),
             "AIRTRACK_ADMIN_TOKEN": ADMIN,
             "AIRTRACK_WORKER_TOKEN": WORKER,
-            "AIRTRACK_HEARTBEAT_INTERVAL_S": "1",
-            "AIRTRACK_LEASE_TTL_S": str(LEASE_S),
-            "AIRTRACK_CONTROL_TICK_S": "0.5",
-            "AIRTRACK_START_GRACE_S": "0",
+            **(timers if fast_timers else {}),
             "AIRTRACK_LOG_JSON": "true",
             **(env or {}),
         }
