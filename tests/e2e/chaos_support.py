@@ -63,6 +63,7 @@ from airtrack.settings import load_settings
 from airtrack.testing.faultproxy import FaultProxyProcess
 from tests.e2e.icecast2_support import MISSING, Icecast2
 from tests.support.processes import new_cluster
+from tests.support.wait import until
 
 CATALOG_SIZE = 12
 PRE_S = 20.0
@@ -394,12 +395,7 @@ class System:
         raise AssertionError(f"not balanced within {timeout} s: {loads}")
 
     def wait_for(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = now() + timeout
-        while now() < deadline:
-            if cond():
-                return
-            time.sleep(0.3)
-        raise AssertionError(f"timed out waiting for {what}")
+        until(cond, timeout, what, step=0.3)
 
     def truth(self) -> dict[str, list[dict[str, Any]]]:
         """Per stream name: airings as ``{kind, title, start, end}`` (Unix seconds)."""

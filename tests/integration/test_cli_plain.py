@@ -7,25 +7,17 @@ says when no orchestrator is running.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.support.cli import run_cli
 from tests.support.ports import refused_port
 
 LONG_URL = "http://radio.example.com:8000/a/rather/long/mount/point/for/this/station.mp3"
 
 
 def _cli(*args: str, env: dict[str, str], columns: int = 80) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
-    return subprocess.run(
-        [sys.executable, "-m", "airtrack", *args],
-        env={**base, "COLUMNS": str(columns), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, env={"COLUMNS": str(columns), **env})
 
 
 def test_unreachable_database_is_one_plain_line_naming_the_host(tmp_path: Path) -> None:
