@@ -26,7 +26,8 @@ from tests.integration.test_worker_e2e_support import (
 )
 from tests.support.processes import new_cluster
 
-pytestmark = pytest.mark.e2e
+# the first test of a run also renders and ingests the demo catalog (session fixtures)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 # the shared fixtures
 catalog_songs = support.catalog_songs
@@ -56,7 +57,7 @@ def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
             ok = [e for e in events(cluster, "e2e-w1") if e["event"] == "stream_status"]
             return {e["stream_id"] for e in ok if e.get("status") == "running"} == set(ids.values())
 
-        until(running, 30, "the worker runs the three streams")
+        until(running, 60, "the worker runs the three streams")
         listening_from = time.time() + 2.0
 
         def heard_enough() -> bool:

@@ -18,7 +18,8 @@ from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import Api, cluster_env, events, ts, until
 from tests.support.processes import new_cluster
 
-pytestmark = pytest.mark.e2e
+# the first test of a run also renders and ingests the demo catalog (session fixtures)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 catalog_songs = support.catalog_songs
 catalog_template = support.catalog_template
@@ -57,7 +58,7 @@ def test_the_report_classifies_the_demo_stations_titles(
             ok = [e for e in events(cluster, "e2e-t1") if e["event"] == "stream_status"]
             return len({e["stream_id"] for e in ok if e.get("status") == "running"}) == 2
 
-        until(running, 30, "the worker runs both streams")
+        until(running, 60, "the worker runs both streams")
         t0 = time.time() + 2.0
 
         def aired_enough() -> bool:
