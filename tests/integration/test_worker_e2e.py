@@ -35,10 +35,13 @@ catalog_template = support.catalog_template
 e2e_db = support.e2e_db
 stations = support.stations
 
-#: Listen until this many catalog songs aired whole on the MP3 mounts (each is then
-#: checked against the plays), however long that takes, up to ``LISTEN_MAX_S``.
-WHOLE_AIRINGS = 2
-LISTEN_MAX_S = 120.0
+#: Listen until this many catalog songs aired whole on the MP3 mounts, settled for
+#: ``SETTLE_S`` (each is then checked against the plays), however long that takes, up
+#: to ``LISTEN_MAX_S``. One more than the test needs: a station that falls behind on a
+#: busy machine re-times what it airs next, which can push the last one out of the window.
+WHOLE_AIRINGS = 3
+SETTLE_S = 8.0
+LISTEN_MAX_S = 150.0
 
 
 def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
@@ -61,7 +64,7 @@ def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
         listening_from = time.time() + 2.0
 
         def heard_enough() -> bool:
-            settled = time.time() - 3.0
+            settled = time.time() - SETTLE_S
             whole = [
                 a
                 for m in ("station1", "station2")
