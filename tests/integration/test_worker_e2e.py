@@ -42,6 +42,7 @@ stations = support.stations
 WHOLE_AIRINGS = 3
 SETTLE_S = 8.0
 LISTEN_MAX_S = 150.0
+WARM_UP_S = 10.0
 
 
 def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
@@ -61,7 +62,8 @@ def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
             return {e["stream_id"] for e in ok if e.get("status") == "running"} == set(ids.values())
 
         until(running, 60, "the worker runs the three streams")
-        listening_from = time.time() + 2.0
+        # the first seconds of a stream warm up (catalog, buffers): judge what airs after
+        listening_from = time.time() + WARM_UP_S
 
         def heard_enough() -> bool:
             settled = time.time() - SETTLE_S

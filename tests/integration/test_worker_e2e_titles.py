@@ -30,6 +30,7 @@ stations = support.stations
 #: long that takes, up to ``LISTEN_MAX_S``.
 CHECKABLE_AIRINGS = 6
 LISTEN_MAX_S = 150.0
+WARM_UP_S = 10.0
 
 
 def _expected(a: dict[str, Any]) -> str | None:
@@ -59,7 +60,7 @@ def test_the_report_classifies_the_demo_stations_titles(
             return len({e["stream_id"] for e in ok if e.get("status") == "running"}) == 2
 
         until(running, 60, "the worker runs both streams")
-        t0 = time.time() + 2.0
+        t0 = time.time() + WARM_UP_S  # judge what airs once the stream has warmed up
 
         def aired_enough() -> bool:
             settled = time.time() - 10.0  # the report's window ends 5 s before the stop
