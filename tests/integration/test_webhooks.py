@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,11 @@ async def _emit(db: Database, n: int, *, poison_at: int | None = None) -> list[s
         return [r["event_id"] for r in reversed(got)]
 
     return list(await db.run("test_emit", fn))
+
+
+async def _wait(cond: Callable[[], bool], within_s: float, what: str) -> None:
+    """Kept for tests written against it: :func:`tests.support.wait.until_async`."""
+    await until_async(cond, within_s, what)
 
 
 def _settings(tmp_path: Path, **kw: Any) -> Settings:

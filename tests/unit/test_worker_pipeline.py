@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,6 +37,15 @@ def _config(**kw: float) -> PipelineConfig:
 
 def _assignment(url: str, sid: int = 1) -> Assignment:
     return Assignment(stream_id=sid, name=f"s{sid}", url=url, epoch=3)
+
+
+def _wait(cond: Callable[[], bool], timeout: float) -> bool:
+    """Kept for tests written against it (``assert _wait(...)``): :func:`until`."""
+    try:
+        until(cond, timeout, "condition")
+    except AssertionError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,6 +83,11 @@ async def running(tmp_path: Path, orch: FakeOrchestrator) -> AsyncIterator[Runni
     yield Running(sup, task, stop)
     stop.set()
     await asyncio.wait_for(task, 10)
+
+
+async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    """Kept for tests written against it: :func:`tests.support.wait.until_async`."""
+    await until_async(cond, within, "condition")
 
 
 def _last_report(orch: FakeOrchestrator) -> dict[int, tuple[int, str]]:
