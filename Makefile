@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# pytest-xdist workers: each has its own embedded PostgreSQL; 0 runs in this process
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist worksteal)
 
-.PHONY: install demo test test-all lint bench dist clean
+.PHONY: install demo test test-slow test-all lint bench dist clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "airtrack needs Python 3.11+")'
@@ -21,13 +24,16 @@ install: $(STAMP)
 demo: install
 	$(BIN)/airtrack demo
 
-## test: the default suite (representative cut; slow chaos/bench suites excluded)
+## test: the default tier: every behaviour once, quickly (-m "not slow"), in parallel
 test: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
-## test-all: every suite, including slow chaos and long tests
-test-all: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+## test-slow: the slow tier alone: real-time listening, chaos scenarios, long load
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(XDIST) $(PYTEST_ARGS)
+
+## test-all: the default tier, then the slow tier (what CI runs)
+test-all: test test-slow
 
 ## lint: ruff (lint + format check) and mypy --strict on the package
 lint: install

@@ -1,9 +1,14 @@
-"""Shared fixtures: one real PostgreSQL per test session, a fresh database per test.
+"""Shared fixtures: one real PostgreSQL per test process, a fresh database per test.
 
 With ``AIRTRACK_TEST_DATABASE_URL`` set, tests use that server (any PostgreSQL
-≥ 14, a role allowed to create databases); otherwise they start the embedded
-server (pgserver) in a temporary home. Each test that asks for ``db_url``
-gets its own database cloned from a migrated template, so tests are isolated.
+≥ 14, a role allowed to create databases); otherwise each test process (each
+pytest-xdist worker, ``-n 2``) starts its own embedded server (pgserver, Unix
+socket only: nothing to collide on) in a temporary home. Each test that asks for
+``db_url`` gets its own database cloned from a migrated template, so tests are
+isolated; on a shared external server the template is one per xdist worker.
+
+Every process a test starts dies with the run (:mod:`tests.support.processes`):
+``_kill_leftovers`` kills what a test left running when the session ends.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -23,8 +27,13 @@ import pytest
 from airtrack.db import Database, ensure_server, migrate
 from airtrack.logging import configure_logging
 from airtrack.settings import Settings, load_settings
+from tests.support.orchestrator import Replica
+from tests.support.processes import kill_all
 
-TEMPLATE = "airtrack_template"
+#: The migrated template of this test process (``airtrack_template_gw0`` under xdist).
+TEMPLATE = "airtrack_template" + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
 
 configure_logging("INFO", json=True)
 
@@ -33,6 +42,19 @@ def _with_db(url: str, dbname: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     info["dbname"] = dbname
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kill_leftovers() -> Iterator[None]:
+    """Processes a failed or interrupted test left running die with the session."""
+    yield
+    kill_all()
+
+
+@pytest.fixture(scope="session")
+def pg_template_name() -> str:
+    """The name of the migrated template database (``CREATE DATABASE x TEMPLATE name``)."""
+    return TEMPLATE
 
 
 @pytest.fixture(scope="session")
@@ -121,10 +143,8 @@ async def db(db_url: str, app_settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def replica(db_url: str, tmp_path: Path) -> Iterator[Any]:
+def replica(db_url: str, tmp_path: Path) -> Iterator[Replica]:
     """A real ``airtrack orchestrator`` process on a fresh database, stopped by pid."""
-    from tests.integration.test_orchestrator_replicas import Replica
-
     rep = Replica(db_url, tmp_path / "home", tmp_path / "replica.log")
     try:
         rep.wait_ready()

@@ -9,6 +9,7 @@ the cluster remembers every pid it started and stops them all — by pid — on
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -35,7 +36,9 @@ def free_port() -> int:
 
 
 def port_or_free(port: int, host: str = "127.0.0.1") -> int:
-    """``port`` when it can be listened on now, else a free one.
+    """``port`` when it can be listened on now, else 0: the server then binds port 0 and
+    reports the port the kernel gave it (picking a "free" port here and binding it later
+    would race with anyone else doing the same).
 
     SO_REUSEADDR as the servers set it: a port left in TIME_WAIT by the previous run is
     free for them, and the bookmarked address keeps working.
@@ -48,7 +51,7 @@ def port_or_free(port: int, host: str = "127.0.0.1") -> int:
                 return port
             except OSError:
                 pass
-    return free_port()
+    return 0
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Proc:
     log_file: IO[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     die_with_parent: bool = False
+    death_signal: signal.Signals = signal.SIGTERM
     log_offset: int = 0  # where this run's output starts in the (appended) log
 
     @property
@@ -84,7 +88,11 @@ class Proc:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent if self.die_with_parent else None,
+            preexec_fn=(
+                functools.partial(die_with_parent, self.death_signal)
+                if self.die_with_parent
+                else None
+            ),
         )
         log.info("cluster.started", name=self.name, pid=self.popen.pid)
         return self
@@ -124,12 +132,19 @@ class Cluster:
     """A local airtrack system under one AIRTRACK_HOME."""
 
     def __init__(
-        self, home: Path, *, env: dict[str, str] | None = None, die_with_parent: bool = False
+        self,
+        home: Path,
+        *,
+        env: dict[str, str] | None = None,
+        die_with_parent: bool = False,
+        death_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
-        """``die_with_parent``: children get SIGTERM when this process dies, even by SIGKILL
-        (the death signal follows the starting *thread*: start them from the main thread)."""
+        """``die_with_parent``: children get ``death_signal`` when this process dies, even
+        by SIGKILL (the death signal follows the starting *thread*: start them from the
+        main thread). Tests use SIGKILL: a child they froze with SIGSTOP ignores SIGTERM."""
         self.home = home
         self.die_with_parent = die_with_parent
+        self.death_signal = death_signal
         self.logs = home / "logs"
         self.procs: dict[str, Proc] = {}
         self.env = {
@@ -150,6 +165,7 @@ class Cluster:
             {**self.env, **(env or {})},
             self.logs / f"{name}.log",
             die_with_parent=self.die_with_parent,
+            death_signal=self.death_signal,
         )
         self.procs[name] = proc
         return proc.start()
@@ -168,15 +184,15 @@ class Cluster:
         timeout: float = 120.0,
         port: int | None = None,
     ) -> Proc:
-        """The built-in Icecast-style server; waits for its ready line (with the URLs)."""
-        port = port or free_port()
+        """The built-in Icecast-style server; waits for its ready line (with the URLs and
+        the port it got: without ``port`` it binds port 0)."""
         proc = self._proc(
             name,
             [
                 "-m",
                 "airtrack.demo.icecast",
                 "--port",
-                str(port),
+                str(port or 0),
                 "--stations",
                 str(stations),
                 "--seed",
@@ -192,6 +208,10 @@ class Cluster:
         return proc
 
     def _wait_ready_line(self, proc: Proc, timeout: float) -> dict[str, Any]:
+        return self._wait_log_event(proc, "ready", timeout)
+
+    def _wait_log_event(self, proc: Proc, event: str, timeout: float) -> dict[str, Any]:
+        """The first JSON line of this run's output whose ``event`` is ``event``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not proc.alive():
@@ -200,11 +220,12 @@ class Cluster:
                 fh.seek(proc.log_offset)  # an earlier run's ready line names its old port
                 text = fh.read().decode(errors="replace")
             for line in text.splitlines():
-                if line.startswith("{") and '"ready"' in line:
-                    info: dict[str, Any] = json.loads(line)
-                    if info.get("event") == "ready":
-                        return info
-            time.sleep(0.2)
+                if line.startswith("{") and f'"{event}"' in line:
+                    with contextlib.suppress(ValueError):
+                        info: dict[str, Any] = json.loads(line)
+                        if info.get("event") == event:
+                            return info
+            time.sleep(0.1)
         raise RuntimeError(f"{proc.name} did not become ready: {self.tail(proc.name)}")
 
     def start_orchestrator(
@@ -214,8 +235,10 @@ class Cluster:
         env: dict[str, str] | None = None,
         timeout: float = 60.0,
     ) -> Proc:
-        port = port or free_port()
-        proc = self._proc(name, ["-m", "airtrack", "orchestrator", "--port", str(port)], env)
+        """An orchestrator on ``port``, or on port 0 and the port it logs that it got."""
+        proc = self._proc(name, ["-m", "airtrack", "orchestrator", "--port", str(port or 0)], env)
+        if not port:
+            port = int(self._wait_log_event(proc, "orchestrator.listening", timeout)["port"])
         url = f"http://127.0.0.1:{port}"
         proc.info = {"url": url, "port": port}
         deadline = time.monotonic() + timeout

@@ -114,6 +114,15 @@ async def build_state(
     return state, ops
 
 
+async def _report_port(server: uvicorn.Server, settings: Settings) -> None:
+    """Log the port the server listens on once it does: with ``--port 0`` the kernel chose
+    it, and whoever started this process (a test, a script) reads it from this line."""
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.05)
+    port = int(server.servers[0].sockets[0].getsockname()[1])
+    log.info("orchestrator.listening", host=settings.host, port=port)
+
+
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
     state, ops = await build_state(settings)
@@ -139,9 +148,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> in
         tokens=str(state.tokens.path) if state.tokens.path else "from settings",
     )
     ops.start()
+    reporter = asyncio.create_task(_report_port(server, settings))
     try:
         await server.serve()
     finally:
+        reporter.cancel()
         await ops.close()
         await state.db.close()
         log.info("orchestrator.stopped")

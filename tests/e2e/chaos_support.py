@@ -34,6 +34,7 @@ sampler saw holding that epoch.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -56,11 +57,13 @@ import psycopg
 from airtrack.db import ensure_server
 from airtrack.db.embedded import start_server, stop_server
 from airtrack.demo.catalog import write_catalog
-from airtrack.demo.cluster import Cluster, Proc
+from airtrack.demo.cluster import Proc
 from airtrack.orchestrator.tokens import load_or_create_tokens
 from airtrack.settings import load_settings
 from airtrack.testing.faultproxy import FaultProxyProcess
 from tests.e2e.icecast2_support import MISSING, Icecast2
+from tests.support.processes import new_cluster
+from tests.support.wait import until
 
 CATALOG_SIZE = 12
 PRE_S = 20.0
@@ -100,12 +103,14 @@ def _ts(iso: str | None) -> float | None:
 def music_dir(cache: Path) -> Path:
     """The demo catalog as MP3 files, generated once into ``cache``."""
     folder = cache / "music"
-    if len(list(folder.glob("*.mp3"))) < CATALOG_SIZE:
-        tmp = cache / "music.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        write_catalog(tmp, CATALOG_SIZE, "mp3")
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+    with open(cache / "music.lock", "w") as lock:  # xdist workers may share the cache
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if len(list(folder.glob("*.mp3"))) < CATALOG_SIZE:
+            tmp = cache / "music.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            write_catalog(tmp, CATALOG_SIZE, "mp3")
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp.rename(folder)
     return folder
 
 
@@ -206,7 +211,7 @@ class System:
         self.config = config
         self.music = music
         self.home = home or Path(tempfile.mkdtemp(prefix="airtrack-e2e-"))
-        self.cluster = Cluster(self.home, env=config.env)
+        self.cluster = new_cluster(self.home, env=config.env)
         self.proxy: FaultProxyProcess | None = None
         self.icecast2: Icecast2 | None = None
         self.impairments: list[Impairment] = []
@@ -390,12 +395,7 @@ class System:
         raise AssertionError(f"not balanced within {timeout} s: {loads}")
 
     def wait_for(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = now() + timeout
-        while now() < deadline:
-            if cond():
-                return
-            time.sleep(0.3)
-        raise AssertionError(f"timed out waiting for {what}")
+        until(cond, timeout, what, step=0.3)
 
     def truth(self) -> dict[str, list[dict[str, Any]]]:
         """Per stream name: airings as ``{kind, title, start, end}`` (Unix seconds)."""

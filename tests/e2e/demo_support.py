@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from airtrack.demo.cluster import free_port
+from tests.support.processes import spawn
 
 
 def start_demo(
@@ -20,8 +20,9 @@ def start_demo(
     stdout: int | IO[bytes] = subprocess.PIPE,
     ports: tuple[int, int] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``airtrack demo --home HOME ARGS``; ``ports``: (orchestrator, stations), else free ones."""
-    orch_port, stations_port = ports or (free_port(), free_port())
+    """``airtrack demo --home HOME ARGS``; ``ports``: (orchestrator, stations), else port 0
+    for both (the demo reports the ports its servers got in ``demo.json``)."""
+    orch_port, stations_port = ports or (0, 0)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
     env.update(
         {
@@ -33,7 +34,7 @@ def start_demo(
     home.mkdir(parents=True, exist_ok=True)
     log = open(home / "demo-stderr.log", "ab")  # noqa: SIM115 - closed once the child has it
     with log:
-        return subprocess.Popen(
+        return spawn(
             [sys.executable, "-m", "airtrack", "demo", "--home", str(home), *args],
             env=env,
             stdout=stdout,

@@ -41,6 +41,7 @@ import httpx
 
 from airtrack.demo.catalog import demo_catalog
 from airtrack.demo.cluster import free_port as _free_port
+from tests.support.processes import spawn
 
 SONG_S = 30.0
 FEED_HOURS = 4.0  # playlist length; longer than any test or benchmark run
@@ -114,14 +115,12 @@ class Icecast2:
             pw = pwd.getpwnam("icecast2")
             os.chown(logdir, pw.pw_uid, pw.pw_gid)
             os.chmod(self.dir, 0o755)
-        self.port = _free_port()
+        self.port = _free_port()  # icecast2 takes its port from its config: no port 0
         conf = self.dir / "icecast.xml"
         conf.write_text(_config(self.port, logdir, as_root))
         conf.chmod(0o644)
         out = open(self.dir / "icecast2.out", "wb")  # noqa: SIM115 - child's stdout, closed below
-        self.server = subprocess.Popen(
-            ["icecast2", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
-        )
+        self.server = spawn(["icecast2", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
         out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -151,7 +150,7 @@ class Icecast2:
         err = open(self.dir / f"ffmpeg-{mount}.log", "wb")  # noqa: SIM115 - closed below
         self.started[mount] = time.time()
         self.progress[mount] = []
-        proc = subprocess.Popen(
+        proc = spawn(
             ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning", "-nostats",
              "-progress", "pipe:1", "-stats_period", str(PROGRESS_S), "-re",
              "-f", "concat", "-safe", "0", "-i", str(listing),

@@ -1,10 +1,16 @@
-"""End-to-end chaos, the short cut that ``make test`` runs (issue 7 §2).
+"""End-to-end chaos, the short cut of the slow tier (``make test-all``; each scenario
+listens about 80 s in real time around its fault).
 
 One real system (embedded PostgreSQL, 4 built-in stations + a real icecast2 mount when
 installed, one orchestrator, 3 workers, one of them behind the fault proxy); a worker is
 SIGKILLed, then another is frozen past its lease and woken up. After each fault every
 invariant of :mod:`tests.e2e.chaos_support` is checked against the stations' ground truth.
-The other scenarios are in ``test_chaos_slow.py``.
+The other scenarios are in ``test_chaos_slow.py``. The default tier shows the same
+behaviours with shorter real-time windows: a worker SIGKILLed mid-batch replays its outbox
+and a worker cut off past its lease is fenced and drops its stale plays
+(``tests/integration/test_worker_e2e_faults.py``); leases moving streams away from a
+silent worker
+(``tests/integration/test_orchestrator.py::test_crash_moves_streams_after_lease``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import pytest
 from tests.e2e import chaos_support as cs
 from tests.e2e.icecast2_support import APT, MISSING
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 
 
 @pytest.fixture(scope="module")

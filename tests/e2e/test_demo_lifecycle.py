@@ -1,5 +1,4 @@
-"""issue 16 §1, issue 16 §3, issue 16 §9: the real ``airtrack demo``, stopped every way a user
-stops it.
+"""The real ``airtrack demo``, stopped every way a user stops it.
 
 Whatever stops the demo — Ctrl-C while its stdout is a pipe nobody reads any more, SIGTERM,
 a hang-up, or kill -9 of the demo itself — every process it started (station server,
@@ -20,6 +19,7 @@ import pytest
 
 from airtrack.demo.catalog import write_catalog
 from tests.e2e.demo_support import err_tail, kill_left, start_demo, wait_gone, wait_state
+from tests.support.shared import shared_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +29,7 @@ SMALL = ("--stations", "1", "--workers", "1")
 @pytest.fixture(scope="module")
 def music(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two songs for the catalog: the demo's own twelve take ~36 s to render."""
-    folder = tmp_path_factory.mktemp("music")
-    write_catalog(folder, 2, "mp3")
-    return folder
+    return shared_dir(tmp_path_factory, "demo-music", lambda f: write_catalog(f, 2, "mp3"))
 
 
 @pytest.fixture
@@ -51,7 +49,7 @@ def _stop_and_check(home: Path, music: Path, how: str) -> None:
         assert state["pid"] == proc.pid
         assert proc.stdout is not None
         if how == "ctrl-c, stdout a closed pipe":
-            # issue 16 §4: through a pipe the demo still shows what airs and who works, early.
+            # through a pipe the demo still shows what airs and who works, early.
             seen = _read_until(proc.stdout, ("on air: station1: ", "worker: demo-worker-1: "), 60)
             assert seen["on air: station1: "], seen
             proc.stdout.close()  # `make demo | tee log`: Ctrl-C kills tee first

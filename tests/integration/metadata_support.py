@@ -4,10 +4,8 @@ subprocesses against the test's database."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,9 @@ import httpx
 import numpy as np
 
 from airtrack.db import Database
-from airtrack.demo.cluster import free_port
+from tests.support.orchestrator import Replica
 
-from .orch_support import ADMIN, WORKER
+from .orch_support import ADMIN
 from .test_catalog_support import SR
 
 
@@ -73,56 +71,35 @@ def cli(db_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-class OrchestratorProcess:
-    """``airtrack orchestrator`` as a subprocess; stopped by pid."""
+class OrchestratorProcess(Replica):
+    """``airtrack orchestrator`` as a subprocess with default timers, on port 0; stopped by
+    pid. ``http``: an admin client of its API."""
 
     def __init__(self, db_url: str, home: Path, **env: str) -> None:
-        self.port = free_port()
-        self.log = home.parent / f"orchestrator-{self.port}.log"
         home.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airtrack", "orchestrator", "--port", str(self.port)],
-            env={
-                **os.environ,
-                "AIRTRACK_DATABASE_URL": db_url,
-                "AIRTRACK_HOME": str(home),
-                "AIRTRACK_ADMIN_TOKEN": ADMIN,
-                "AIRTRACK_WORKER_TOKEN": WORKER,
-                "AIRTRACK_START_GRACE_S": "0",
-                "AIRTRACK_LOG_JSON": "true",
-                **env,
-            },
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            db_url,
+            home,
+            home.parent / f"orchestrator-{home.name}.log",
+            {"AIRTRACK_START_GRACE_S": "0", **env},
+            fast_timers=False,
         )
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.http = httpx.Client(
-            base_url=f"{self.url}/api/v1",
-            headers={"Authorization": f"Bearer {ADMIN}"},
-            timeout=30,
-        )
+        self._http: httpx.Client | None = None
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(
+                base_url=f"{self.url}/api/v1",
+                headers={"Authorization": f"Bearer {ADMIN}"},
+                timeout=30,
+            )
+        return self._http
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"orchestrator died: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("orchestrator did not become ready")
+        super().wait_ready(timeout)
 
     def stop(self) -> None:
-        self.http.close()
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self._fh.close()
+        if self._http is not None:
+            self._http.close()
+        super().stop()

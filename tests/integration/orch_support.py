@@ -19,9 +19,7 @@ from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.protocol import CREDENTIAL_HEADER
 from airtrack.settings import Settings, load_settings
-
-ADMIN = "admin-token-for-tests"
-WORKER = "worker-token-for-tests"
+from tests.support.tokens import ADMIN, WORKER
 
 
 def fast_settings(home: Path, **kw: Any) -> Settings:

@@ -27,7 +27,8 @@ from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
 from tests.integration.orch_support import WORKER, fast_settings
-from tests.integration.test_worker_orchestrator import LiveOrchestrator, _until
+from tests.integration.test_worker_orchestrator import LiveOrchestrator
+from tests.support.wait import until_async
 from tests.unit._synth_music import song
 from tests.unit.test_worker_support import StationServer, encode
 
@@ -127,12 +128,18 @@ async def test_a_delta_arrives_while_matching_and_a_removal_stops_matches(
         )
         assert r.status_code == 201, r.text
         task = asyncio.create_task(sup.run(stop))
-        await _until(lambda: sup.catalog_version is not None and len(sup.pipelines) == 1, 30)
+        await until_async(
+            lambda: sup.catalog_version is not None and len(sup.pipelines) == 1,
+            30,
+            "a catalog and the pipeline",
+        )
         pipe = next(iter(sup.pipelines.values()))
         assert _index(sup).live_track_ids.tolist() == [other]
 
         added = await _add_song(orch, 2, new_song)
-        await _until(lambda: added in _index(sup).live_track_ids.tolist(), 30)
+        await until_async(
+            lambda: added in _index(sup).live_track_ids.tolist(), 30, "the delta in the index"
+        )
         assert len(_index(sup).segments) == 2  # the base it had, and the delta
         assert sup.segments is not None and sup.segments.last_download_bytes > 0
 
@@ -140,7 +147,7 @@ async def test_a_delta_arrives_while_matching_and_a_removal_stops_matches(
             rows = (await orch.admin("GET", "/plays", params={"limit": 100})).json()
             return any(row["track_id"] == added for row in rows)
 
-        await _until(played, 120)
+        await until_async(played, 120, "a play of the added song")
         # no restart: the same registration, the same pipeline, never stopped
         assert sup.registrations == 1 and next(iter(sup.pipelines.values())) is pipe
 
@@ -160,7 +167,7 @@ async def test_a_delta_arrives_while_matching_and_a_removal_stops_matches(
             while (await manifest_version()) == before:
                 await asyncio.sleep(0.05)
             at_publish = heartbeats
-        await _until(lambda: sup.catalog_version != before, 30)
+        await until_async(lambda: sup.catalog_version != before, 30, "a new catalog version")
         # the first reply after the change started the refresh that dropped the track (the
         # heartbeat in flight when the manifest changed may already carry it: >=)
         noticed = [n for n in refreshes if n >= at_publish]

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,9 @@ from airtrack.protocol import MANIFEST_PATH
 from airtrack.settings import load_settings
 from tests.integration.orch_support import ADMIN, WORKER
 from tests.integration.test_catalog_delta_live import insert_song
-from tests.integration.test_orchestrator_replicas import Replica
+from tests.support.orchestrator import Replica
+from tests.support.processes import spawn
+from tests.support.wait import until
 from tests.unit._synth_music import song
 from tests.unit.test_worker_support import StationServer, encode
 
@@ -46,16 +47,6 @@ def _events(log: Path, name: str) -> list[dict[str, Any]]:
             except ValueError:
                 continue
     return [e for e in out if e.get("event") == name]
-
-
-def _until(cond: Callable[[], Any], within: float, what: str) -> Any:
-    end = time.monotonic() + within
-    while True:
-        got = cond()
-        if got:
-            return got
-        assert time.monotonic() < end, f"not in time: {what}"
-        time.sleep(0.2)
 
 
 def _in_db(db_url: str, name: str, fn: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -112,16 +103,16 @@ def test_worker_process_takes_a_delta_and_a_tombstone_live(db_url: str, tmp_path
             "AIRTRACK_PLAY_END_GAP_S": "4",
         }
         with wlog.open("w") as fh:
-            worker = subprocess.Popen(
+            worker = spawn(
                 [sys.executable, "-m", "airtrack", "worker", "--orchestrator", orch.url,
                  "--id", "w-proc", "--capacity", "2"],
                 env=env, stdout=fh, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        first = _until(lambda: _events(wlog, "catalog_segments_loaded"), 60, "first catalog")
+        first = until(lambda: _events(wlog, "catalog_segments_loaded"), 60, "first catalog")
         assert first[0]["segments"] == 1
 
         added = _add_song(db_url, 2, new_song)
-        loaded = _until(
+        loaded = until(
             lambda: [e for e in _events(wlog, "catalog_segments_loaded") if e["segments"] == 2],
             60,
             "the delta",
@@ -135,7 +126,7 @@ def test_worker_process_takes_a_delta_and_a_tombstone_live(db_url: str, tmp_path
             rows = admin.get("/api/v1/plays", params={"limit": 100}).json()
             return any(row["track_id"] == added for row in rows)
 
-        _until(played, 150, "a play of the new track")
+        until(played, 150, "a play of the new track")
         assert worker.poll() is None and len(_events(wlog, "worker_registered")) == 1
 
         _remove(db_url, added)
@@ -145,8 +136,8 @@ def test_worker_process_takes_a_delta_and_a_tombstone_live(db_url: str, tmp_path
             body = httpx.get(f"{orch.url}{MANIFEST_PATH}", headers=auth).json()
             return str(body["version"]) if added in body["removed"] else None
 
-        version = _until(removed_version, 30, "the tombstone in the manifest")
-        _until(
+        version = until(removed_version, 30, "the tombstone in the manifest")
+        until(
             lambda: any(e["version"] == version for e in _events(wlog, "catalog_segments_loaded")),
             30,
             "the worker loading the tombstone",

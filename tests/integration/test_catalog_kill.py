@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_catalog_support import catalog_song, write
+from tests.support.processes import spawn
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
@@ -62,7 +63,7 @@ def test_kill_9_of_catalog_add_leaves_no_pool_process(tmp_path: Path, db_url: st
         write(lib / f"song{i}.wav", catalog_song(i, 90.0))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
     env |= {"AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_HOME": str(tmp_path / "home")}
-    main = subprocess.Popen(
+    main = spawn(
         [sys.executable, "-m", "airtrack", "catalog", "add", "--jobs", "2", str(lib)],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -7,34 +7,26 @@ says when no orchestrator is running.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from airtrack.demo.cluster import free_port
+from tests.support.cli import run_cli
+from tests.support.ports import refused_port
 
 LONG_URL = "http://radio.example.com:8000/a/rather/long/mount/point/for/this/station.mp3"
 
 
 def _cli(*args: str, env: dict[str, str], columns: int = 80) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
-    return subprocess.run(
-        [sys.executable, "-m", "airtrack", *args],
-        env={**base, "COLUMNS": str(columns), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, env={"COLUMNS": str(columns), **env})
 
 
 def test_unreachable_database_is_one_plain_line_naming_the_host(tmp_path: Path) -> None:
-    port = free_port()  # nothing listens there
-    env = {
-        "AIRTRACK_HOME": str(tmp_path / "home"),
-        "AIRTRACK_DATABASE_URL": f"postgresql://airtrack:s3cret@127.0.0.1:{port}/radio",
-    }
-    r = _cli("streams", "list", env=env)
+    with refused_port() as port:  # nothing listens there
+        env = {
+            "AIRTRACK_HOME": str(tmp_path / "home"),
+            "AIRTRACK_DATABASE_URL": f"postgresql://airtrack:s3cret@127.0.0.1:{port}/radio",
+        }
+        r = _cli("streams", "list", env=env)
     assert r.returncode == 1
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert not any(ln.lstrip().startswith("{") for ln in lines), r.stderr
@@ -64,11 +56,12 @@ def test_streams_table_keeps_urls_whole_and_epochs_out(db_url: str, tmp_path: Pa
 
 
 def test_status_says_when_no_orchestrator_runs(db_url: str, tmp_path: Path) -> None:
-    env = {
-        "AIRTRACK_HOME": str(tmp_path / "home"),
-        "AIRTRACK_DATABASE_URL": db_url,
-        "AIRTRACK_ORCHESTRATOR_URL": f"http://127.0.0.1:{free_port()}",
-    }
-    r = _cli("status", env=env)
+    with refused_port() as port:
+        env = {
+            "AIRTRACK_HOME": str(tmp_path / "home"),
+            "AIRTRACK_DATABASE_URL": db_url,
+            "AIRTRACK_ORCHESTRATOR_URL": f"http://127.0.0.1:{port}",
+        }
+        r = _cli("status", env=env)
     assert r.returncode == 0, r.stderr
     assert "orchestrator: NOT RUNNING" in r.stdout, r.stdout

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import run_cli
 
 
 def _cli(db_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "AIRTRACK_DATABASE_URL": db_url,
-        "AIRTRACK_HOME": str(home),
         "AIRTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
         "AIRTRACK_WEBHOOK_NETWORKS": "127.0.0.0/8",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "airtrack", "webhooks", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli("webhooks", *args, home=home, env=env, clean_env=False, timeout=60)
 
 
 def test_add_shows_the_secret_once_then_list_and_remove(db_url: str, tmp_path: Path) -> None:

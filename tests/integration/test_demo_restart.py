@@ -1,4 +1,4 @@
-"""issue 16 §1, the mechanism: a second demo run in the same home finds its own stations.
+"""The mechanism: a second demo run in the same home finds its own stations.
 
 The station server comes back on the same port when it is free, the cluster reads *this*
 run's ready line from the appended log (not the first run's, which names the old port),
@@ -12,29 +12,33 @@ import socket
 from pathlib import Path
 
 from airtrack.db import Database
-from airtrack.demo.cluster import Cluster, free_port, port_or_free
+from airtrack.demo.cluster import port_or_free
 from airtrack.demo.run import _point_streams
 from airtrack.orchestrator.streams import list_streams
 from airtrack.settings import load_settings
+from tests.support.processes import new_cluster
+
+#: Ports in stream URLs that nothing here listens on: only the URLs are compared.
+FIRST_PORT, SECOND_PORT = 9, 19
 
 
-def test_port_or_free_keeps_a_free_port_and_avoids_a_busy_one() -> None:
-    port = free_port()
-    assert port_or_free(port) == port
+def test_port_or_free_keeps_a_free_port_and_leaves_a_busy_one_to_port_0() -> None:
     with socket.socket() as busy:
-        busy.bind(("127.0.0.1", port))
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
         busy.listen()
-        other = port_or_free(port)
-    assert other != port and other > 0
+        assert port_or_free(port) == 0  # busy: the server binds port 0 and says which
+    assert port_or_free(port) == port  # closed (never connected): free again
+    assert port_or_free(0) == 0
 
 
 def test_stations_restart_in_one_home_reports_this_runs_port(tmp_path: Path) -> None:
     home = tmp_path / "home"
     seen = []
     for _run in range(2):
-        with Cluster(home, die_with_parent=True) as cluster:
-            port = port_or_free(seen[0]["port"] if seen else free_port())
-            proc = cluster.start_stations(stations=1, catalog_size=2, port=port, timeout=120)
+        with new_cluster(home) as stations:
+            port = port_or_free(seen[0]["port"]) if seen else None  # first run: port 0
+            proc = stations.start_stations(stations=1, catalog_size=2, port=port, timeout=120)
             seen.append(proc.info)
             assert proc.info["pid"] == proc.pid, "the ready line is this run's"
     assert seen[1]["port"] == seen[0]["port"], "same port when it is free"
@@ -46,11 +50,11 @@ async def test_streams_point_at_this_runs_stations(
 ) -> None:
     settings = load_settings(home=tmp_path / "home", database_url=db_url)
     first = {
-        "station1": "http://127.0.0.1:8760/station1",
-        "station2": "http://127.0.0.1:8760/station2",
+        "station1": f"http://127.0.0.1:{FIRST_PORT}/station1",
+        "station2": f"http://127.0.0.1:{FIRST_PORT}/station2",
     }
     assert await _point_streams(settings, first) == []
-    second = {m: u.replace(":8760/", ":41234/") for m, u in first.items()}
+    second = {m: u.replace(f":{FIRST_PORT}/", f":{SECOND_PORT}/") for m, u in first.items()}
     assert sorted(await _point_streams(settings, second)) == ["station1", "station2"]
     urls = {s["name"]: s["url"] for s in await list_streams(db)}
     assert urls == second

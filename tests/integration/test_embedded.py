@@ -14,6 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.support.processes import spawn
+
 ATTACH = """
 import sys, time, psycopg
 from collections.abc import Iterator
@@ -45,7 +47,7 @@ def _reap() -> Iterator[None]:
 
 
 def _start(home: Path, hold_s: float) -> subprocess.Popen[str]:
-    p = subprocess.Popen(
+    p = spawn(
         [sys.executable, "-c", ATTACH, str(home), str(hold_s)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

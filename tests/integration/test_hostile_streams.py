@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from airtrack.demo.cluster import Cluster
 from tests.integration.test_worker_e2e_support import Api, cluster_env, events, until
+from tests.support.processes import new_cluster
 from tests.unit.test_worker_support import StationServer, encode, tone
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +37,7 @@ def test_hostile_streams_fail_classified_within_the_bound_and_stay_visible(
     tmp_path: Path, db_url: str, station: StationServer
 ) -> None:
     env = cluster_env(db_url, AIRTRACK_STREAM_START_TIMEOUT_S=str(START_TIMEOUT_S))
-    with Cluster(tmp_path / "home", env=env) as cluster:
+    with new_cluster(tmp_path / "home", env=env) as cluster:
         api = Api(cluster.start_orchestrator().info["url"])
         sids = {name: api.add_stream(name, station.url(path)) for name, path in HOSTILE.items()}
         cluster.start_worker("w-hostile", capacity=5)

@@ -12,10 +12,11 @@ import httpx
 from airtrack.db import Database
 from airtrack.ops.alerts import raise_alert, resolve_alert
 from airtrack.settings import load_settings
+from tests.support.wait import until_async
 
 from .orch_support import ADMIN, WORKER
 from .test_orchestrator_replicas import Replica
-from .test_webhooks import Receiver, _emit, _point, _wait
+from .test_webhooks import Receiver, _emit, _point
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
@@ -95,10 +96,10 @@ async def test_webhooks_api_add_list_test_remove(
         assert "event_types" not in listed and "stream_ids" not in listed
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
         try:
+            rec.start()  # binds port 0: its URL has the port it got
             async with Database(db_url, load_settings(home=tmp_path / "h"), max_size=1) as db:
                 await _point(db, ep["id"], rec.url)
-            rec.start()
-            await _wait(lambda: _listening(rec), 10, "the receiver")
+            await until_async(lambda: _listening(rec), 10, "the receiver")
             t = await client.post(f"/api/v1/webhooks/{ep['id']}/test", headers=AUTH)
             assert t.json()["ok"] is True, t.text
             (got,) = rec.records()

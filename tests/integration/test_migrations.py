@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 
 from airtrack.db.migrations import schema_sql
+from tests.support.processes import spawn
 
 PG_BIN = Path(__import__("pgserver").__file__).parent / "pginstall" / "bin"
 
@@ -52,7 +53,7 @@ asyncio.run(main())
 
 def _migrate_in_subprocesses(url: str, home: Path, n: int) -> list[list[int]]:
     procs = [
-        subprocess.Popen(
+        spawn(
             [sys.executable, "-c", MIGRATE, url, str(home)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

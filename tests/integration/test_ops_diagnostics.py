@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import psycopg
 
 from airtrack.db import Database, migrate
 from airtrack.db.embedded import ensure_server, start_server, stop_server
+from tests.support.cli import run_cli
 
 from .ops_support import ops_orchestrator
 from .orch_support import SimWorker, fast_settings, settle
@@ -26,13 +26,7 @@ def _sql(db_url: str, statement: str, params: tuple[Any, ...] = ()) -> None:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airtrack", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, env=env, clean_env=False, timeout=60)
 
 
 def _problems(diag: dict[str, Any]) -> list[str]:

@@ -7,6 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.support.wait import until_async
+
 from .orch_support import SimWorker, fast_settings, orchestrator, settle
 
 
@@ -234,9 +236,12 @@ async def test_worker_back_after_its_lease_reclaims_streams_nobody_took(
         await a.register()
         await settle(orch, [a])
         mine = set(a.running)
-        await asyncio.sleep(3.2)  # past the lease and inactive_after: nobody else is there
-        report = await orch.control.tick()
-        assert report.inactive == ["wa"] or report.suspect == ["wa"]
+
+        async def inactive() -> bool:  # silent past the lease, then past inactive_after
+            report = await orch.control.tick()
+            return report.inactive == ["wa"]
+
+        await until_async(inactive, 15, "the silent worker is declared inactive", step=0.2)
         await orch.control.tick()
         assert await orch.owners() == {}
         assert (await a.heartbeat()).status_code == 404

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,66 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from airtrack.demo.cluster import free_port
-
-from .orch_support import ADMIN, WORKER, SimWorker
-
-LEASE_S = 3.0
-
-
-class Replica:
-    def __init__(
-        self, db_url: str, home: Path, log: Path, env: dict[str, str] | None = None
-    ) -> None:
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "AIRTRACK_DATABASE_URL": db_url,
-            "AIRTRACK_HOME": str(home),
-            "AIRTRACK_ADMIN_TOKEN": ADMIN,
-            "AIRTRACK_WORKER_TOKEN": WORKER,
-            "AIRTRACK_HEARTBEAT_INTERVAL_S": "1",
-            "AIRTRACK_LEASE_TTL_S": str(LEASE_S),
-            "AIRTRACK_CONTROL_TICK_S": "0.5",
-            "AIRTRACK_START_GRACE_S": "0",
-            "AIRTRACK_LOG_JSON": "true",
-            # webhooks go to the tests' local receivers only
-            "AIRTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
-            "AIRTRACK_WEBHOOK_NETWORKS": "127.0.0.0/8,::1/128",
-            **(env or {}),
-        }
-        self.log = log
-        self._fh = open(log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airtrack", "orchestrator", "--port", str(self.port)],
-            env=env,
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"replica died: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("replica did not become ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._fh.close()
+from tests.integration.orch_support import ADMIN, WORKER, SimWorker
+from tests.support.orchestrator import LEASE_S, Replica
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ loop moves the stream from one to the other); the play log is read back through 
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ import httpx
 import psycopg
 
 from airtrack.protocol import CREDENTIAL_HEADER
+from tests.support.wait import until
 
 from .orch_support import ADMIN, WORKER
 
@@ -48,11 +48,12 @@ class HttpWorker:
         self.running = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
 
     def owns(self, sid: int, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while sid not in self.running:
-            assert time.monotonic() < deadline, f"{self.id} never got stream {sid}"
-            time.sleep(0.3)
-            self.heartbeat()
+        def got() -> bool:
+            if sid not in self.running:
+                self.heartbeat()
+            return sid in self.running
+
+        until(got, timeout, f"{self.id} gets stream {sid}", step=0.3)
 
     def play(self, sid: int, track: int, key: str, start: datetime, **kw: Any) -> str:
         body: dict[str, Any] = {

@@ -4,25 +4,17 @@ keeps the song it aired after the track leaves the catalog (issue 15.11)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import run_cli
 
 from .orch_support import SimWorker, fast_settings, orchestrator, settle
 
 
 def _cli(db_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRACK_")}
-    env |= {"AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_HOME": str(home)}
-    env["AIRTRACK_LOG_LEVEL"] = "WARNING"
-    return subprocess.run(
-        [sys.executable, "-m", "airtrack", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {"AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_LOG_LEVEL": "WARNING"}
+    return run_cli(*args, home=home, env=env)
 
 
 async def test_unknown_stream_is_404_in_the_api_and_an_error_in_the_cli(

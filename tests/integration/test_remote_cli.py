@@ -7,20 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import openpyxl
 import psycopg
 import pytest
 
 from airtrack.db import Database
 from airtrack.settings import load_settings
+from tests.support.orchestrator import Replica
 
 from .reports_support import NY, PARIS, seed
 from .test_catalog_support import catalog_song, write
@@ -28,55 +27,23 @@ from .test_catalog_support import catalog_song, write
 ADMIN = "remote-admin-token"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _orchestrator(db_url: str, tmp_path: Path, **extra: str) -> Iterator[str]:
     """A real orchestrator process on the test database; its URL."""
     asyncio.run(_seed(db_url, tmp_path))
-    port = _port()
-    env = {
-        **os.environ,
-        "AIRTRACK_DATABASE_URL": db_url,
-        "AIRTRACK_HOME": str(tmp_path / "server-home"),
-        "AIRTRACK_ADMIN_TOKEN": ADMIN,
-        "AIRTRACK_WORKER_TOKEN": "remote-worker-token",
-        "AIRTRACK_LOG_JSON": "true",
-        # webhook receivers of these tests live on loopback, and only there
-        "AIRTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
-        "AIRTRACK_WEBHOOK_NETWORKS": "127.0.0.0/8,::1/128",
-        **extra,
-    }
-    log = (tmp_path / "orchestrator.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airtrack", "orchestrator", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    env = {"AIRTRACK_ADMIN_TOKEN": ADMIN, "AIRTRACK_WORKER_TOKEN": "remote-worker-token", **extra}
+    rep = Replica(
+        db_url,
+        tmp_path / "server-home",
+        tmp_path / "orchestrator.log",
+        env,
+        fast_timers=False,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            assert proc.poll() is None, (tmp_path / "orchestrator.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            subprocess.run(["sleep", "0.1"], check=True)
-        yield url
+        rep.wait_ready(timeout=60)
+        yield rep.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+        rep.stop()
 
 
 @pytest.fixture

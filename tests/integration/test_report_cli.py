@@ -8,7 +8,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import openpyxl
 
 from airtrack.db import Database
 from airtrack.settings import load_settings
+from tests.support.cli import run_cli
 
 from .reports_support import NY, PARIS, seed
 
@@ -27,13 +27,7 @@ def _env(db_url: str, home: Path, **extra: str) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airtrack", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, env=env)
 
 
 async def _seed(db_url: str, home: Path) -> dict[str, int]:

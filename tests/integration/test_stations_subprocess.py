@@ -15,11 +15,13 @@ import av
 import httpx
 import pytest
 
+from tests.support.processes import spawn
+
 
 def start_server(*extra: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     cmd = [sys.executable, "-m", "airtrack.demo.icecast", "--port", "0", "--stations", "2"]
     cmd += ["--seed", "5", "--speed", "4", "--catalog-size", "3", "--max-song-s", "30", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    proc = spawn(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 90
     lines = []

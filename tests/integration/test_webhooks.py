@@ -12,9 +12,9 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ from prometheus_client import REGISTRY
 
 from airtrack.db import Database
 from airtrack.db.listener import EventSignal
-from airtrack.demo.cluster import free_port
 from airtrack.orchestrator import webhooks
 from airtrack.orchestrator.delivery import WebhookDelivery
 from airtrack.settings import Settings, load_settings
-
-from .test_orchestrator_replicas import Replica, leader_pid
+from tests.integration.test_orchestrator_replicas import leader_pid
+from tests.support.orchestrator import Replica
+from tests.support.processes import spawn
+from tests.support.wait import until, until_async
 
 RECEIVER = Path(__file__).with_name("webhook_receiver.py")
 #: Webhooks in tests target local receivers only: loopback allowed, nothing else.
@@ -41,18 +42,29 @@ LOOPBACK_ONLY: dict[str, Any] = {
 
 
 class Receiver:
-    """The receiver process; ``records()`` reads what it logged."""
+    """The receiver process; ``records()`` reads what it logged. The first start binds
+    port 0 and reads back the port it got; a restart comes back on that port."""
 
-    def __init__(self, secret: str, log: Path, *flags: str, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
+    def __init__(self, secret: str, log: Path, *flags: str) -> None:
+        self.port = 0
         self.secret, self.log, self.flags = secret, log, flags
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def url(self) -> str:
+        assert self.port, "start the receiver first: its port is the one it got"
+        return f"http://127.0.0.1:{self.port}/hook"
+
     def start(self) -> None:
-        self.proc = subprocess.Popen(
+        port_file = Path(f"{self.log}.port")
+        port_file.unlink(missing_ok=True)
+        self.proc = spawn(
             [sys.executable, str(RECEIVER), str(self.port), self.secret, str(self.log), *self.flags]
         )
+        proc = self.proc
+        until(lambda: port_file.exists() or proc.poll() is not None, 30, "the receiver listens")
+        assert proc.poll() is None, "the receiver exited"
+        self.port = int(port_file.read_text())
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -96,12 +108,8 @@ async def _emit(db: Database, n: int, *, poison_at: int | None = None) -> list[s
 
 
 async def _wait(cond: Callable[[], bool], within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    """Kept for tests written against it: :func:`tests.support.wait.until_async`."""
+    await until_async(cond, within_s, what)
 
 
 def _settings(tmp_path: Path, **kw: Any) -> Settings:
@@ -139,21 +147,25 @@ async def test_a_slow_or_dead_receiver_does_not_delay_another(
     async with Database(db_url, settings, min_size=0, max_size=6) as db:
         fast_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         slow_ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
-        dead_ep = await webhooks.add_endpoint(
-            db, f"http://127.0.0.1:{free_port()}/gone", [], [], settings
-        )
+        dead = socket.socket()  # bound, never listening: every connection is refused
+        dead.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{dead.getsockname()[1]}/gone"
+        dead_ep = await webhooks.add_endpoint(db, dead_url, [], [], settings)
         fast = Receiver(fast_ep["secret"], tmp_path / "fast.jsonl")
         slow = Receiver(
             slow_ep["secret"], tmp_path / "slow.jsonl", "--slow-every", "1", "--slow-s", "10"
         )
         receivers.extend([fast, slow])
         for ep, rec in ((fast_ep, fast), (slow_ep, slow)):
-            await _point(db, ep["id"], rec.url)
             rec.start()
+            await _point(db, ep["id"], rec.url)
         ids = await _emit(db, 10)
-        async with _delivering(db, settings):
-            await _wait(lambda: fast.delivered_ids() == ids, 60, "the fast receiver")
-            assert len(slow.records()) <= 2, "the slow one is still on its first events"
+        try:
+            async with _delivering(db, settings):
+                await until_async(lambda: fast.delivered_ids() == ids, 60, "the fast receiver")
+                assert len(slow.records()) <= 2, "the slow one is still on its first events"
+        finally:
+            dead.close()
         listed = {r["id"]: r for r in await webhooks.list_endpoints(db)}
         assert listed[fast_ep["id"]]["queued"] == 0 and listed[fast_ep["id"]]["delivered"] == 10
         assert listed[dead_ep["id"]]["failures"] >= 1
@@ -178,11 +190,17 @@ async def test_an_event_failing_past_the_retry_window_is_given_up_and_recorded(
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl", "--poison")
         receivers.append(rec)
-        await _point(db, ep["id"], rec.url)
         rec.start()
+        await _point(db, ep["id"], rec.url)
         ids = await _emit(db, 3, poison_at=2)
+
+        async def recorded() -> bool:  # the receiver logs an event before it answers
+            (row,) = await webhooks.list_endpoints(db)
+            return bool(row["given_up"] == 1 and row["delivered"] == 2)
+
         async with _delivering(db, settings):
-            await _wait(lambda: rec.delivered_ids() == [ids[0], ids[2]], 30, "the give-up")
+            await until_async(lambda: rec.delivered_ids() == [ids[0], ids[2]], 30, "the give-up")
+            await until_async(recorded, 30, "the give-up and the deliveries recorded")
         tries = [r for r in rec.records() if r["id"] == ids[1]]
         assert len(tries) >= 2 and all(r["status"] == 500 for r in tries)
         (row,) = await webhooks.list_endpoints(db)
@@ -228,6 +246,8 @@ async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill
             "1.5",
         )
         receivers.append(rec)
+        rec.start()  # for the port it gets; then down until the events are queued
+        rec.kill()
         await _point(db, ep["id"], rec.url)
         reps = [Replica(db_url, tmp_path / f"h{i}", tmp_path / f"rep{i}.log") for i in range(2)]
         try:
@@ -238,17 +258,17 @@ async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill
             assert rec.records() == []
             rec.start()
             ids += await _emit(db, 60)
-            await _wait(lambda: len(set(rec.delivered_ids())) >= 40, 60, "first deliveries")
+            await until_async(lambda: len(set(rec.delivered_ids())) >= 40, 60, "first deliveries")
             rec.kill()  # down again, mid-stream
             ids += await _emit(db, 40)
             await asyncio.sleep(1.5)
             rec.start()
-            await _wait(lambda: len(set(rec.delivered_ids())) >= 90, 60, "more deliveries")
+            await until_async(lambda: len(set(rec.delivered_ids())) >= 90, 60, "more deliveries")
             pid = leader_pid(db_url)
             assert pid is not None
             os.kill(pid, signal.SIGKILL)  # mid-delivery
             ids += await _emit(db, 40)
-            await _wait(lambda: set(rec.delivered_ids()) >= set(ids), 120, "every event")
+            await until_async(lambda: set(rec.delivered_ids()) >= set(ids), 120, "every event")
         finally:
             for r in reps:
                 r.stop()
@@ -275,8 +295,8 @@ async def test_an_event_whose_transaction_commits_late_is_not_skipped(
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
         receivers.append(rec)
-        await _point(db, ep["id"], rec.url)
         rec.start()
+        await _point(db, ep["id"], rec.url)
         # a transaction takes its event id first but commits after a later one
         slow = await psycopg.AsyncConnection.connect(db_url)
         try:
@@ -287,7 +307,7 @@ async def test_an_event_whose_transaction_commits_late_is_not_skipped(
                 fast_ids = await _emit(db, 1)
                 await asyncio.sleep(1.5)  # delivery runs meanwhile
                 await slow.commit()
-                await _wait(lambda: len(set(rec.delivered_ids())) >= 2, 20, "both events")
+                await until_async(lambda: len(set(rec.delivered_ids())) >= 2, 20, "both events")
         finally:
             await slow.close()
         got = [r["data"]["n"] for r in rec.records() if r["status"] == 200]
@@ -304,8 +324,8 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
         receivers.append(rec)
-        await _point(db, ep["id"], rec.url)
         rec.start()
+        await _point(db, ep["id"], rec.url)
         stop = asyncio.Event()
         signal = EventSignal(settings.events_poll_s)
         listener = asyncio.create_task(signal.listen(db_url, stop, timeout_s=5))
@@ -319,7 +339,7 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
             await _wait(lambda: _queries("webhook_due") > reads, 30, "the dispatcher's read")
             await asyncio.sleep(0.5)
             await _emit(db, 1)  # NOTIFY wakes delivery: the first event arrives
-            await _wait(lambda: len(rec.delivered_ids()) == 1, 30, "the first event")
+            await until_async(lambda: len(rec.delivered_ids()) == 1, 30, "the first event")
             # An older transaction with an id, writing no event, is still open when the
             # next event commits: the NOTIFY's read finds it held back.
             await older.set_autocommit(False)
@@ -328,7 +348,7 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
             await asyncio.sleep(1.0)
             assert len(rec.delivered_ids()) == 1, "held back while the older one is open"
             await older.commit()  # no NOTIFY for this one
-            await _wait(lambda: rec.delivered_ids()[-1:] == ids, 30, "the held-back event")
+            await until_async(lambda: rec.delivered_ids()[-1:] == ids, 30, "the held-back event")
         finally:
             await older.close()
             stop.set()

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from airtrack.demo.cluster import Cluster
 from tests.integration import test_worker_e2e_support as support
 from tests.integration.test_worker_e2e_support import (
     ADMIN,
@@ -22,10 +21,17 @@ from tests.integration.test_worker_e2e_support import (
     cluster_env,
     events,
     truth,
+    ts,
     until,
 )
+from tests.support.processes import new_cluster
 
-pytestmark = pytest.mark.e2e
+# Slow tier: it listens to real-time stations until three songs aired whole (a minute or
+# two on a busy machine), and its timing tolerances need a machine that keeps up. The
+# default tier shows the same parts faster: a real `airtrack worker` process logs a live
+# song (test_catalog_delta_processes.py), HLS capture (tests/unit/test_worker_capture.py::
+# test_hls_playlist), `airtrack plays --json` (test_stream_titles.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 # the shared fixtures
 catalog_songs = support.catalog_songs
@@ -33,13 +39,20 @@ catalog_template = support.catalog_template
 e2e_db = support.e2e_db
 stations = support.stations
 
-LISTEN_S = 45.0
+#: Listen until this many catalog songs aired whole on the MP3 mounts, settled for
+#: ``SETTLE_S`` (each is then checked against the plays), however long that takes, up
+#: to ``LISTEN_MAX_S``. One more than the test needs: a station that falls behind on a
+#: busy machine re-times what it airs next, which can push the last one out of the window.
+WHOLE_AIRINGS = 3
+SETTLE_S = 8.0
+LISTEN_MAX_S = 150.0
+WARM_UP_S = 10.0
 
 
 def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any]
 ) -> None:
-    with Cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
+    with new_cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
         api = Api(cluster.start_orchestrator().info["url"])
         ids = {
             "station1": api.add_stream("station1", stations["mounts"]["station1"]),
@@ -52,9 +65,22 @@ def test_worker_logs_the_plays_that_aired_on_mp3_and_hls_streams(
             ok = [e for e in events(cluster, "e2e-w1") if e["event"] == "stream_status"]
             return {e["stream_id"] for e in ok if e.get("status") == "running"} == set(ids.values())
 
-        until(running, 30, "the worker runs the three streams")
-        listening_from = time.time() + 2.0
-        time.sleep(LISTEN_S)
+        until(running, 60, "the worker runs the three streams")
+        # the first seconds of a stream warm up (catalog, buffers): judge what airs after
+        listening_from = time.time() + WARM_UP_S
+
+        def heard_enough() -> bool:
+            settled = time.time() - SETTLE_S
+            whole = [
+                a
+                for m in ("station1", "station2")
+                for a in truth(stations["truth"][m])
+                if ts(a["started_at"]) >= listening_from and ts(a["ended_at"]) <= settled
+            ]
+            on_hls = any(p["stream_id"] == ids["station3"] for p in api.plays())
+            return len(whole) >= WHOLE_AIRINGS and on_hls
+
+        until(heard_enough, LISTEN_MAX_S, "whole airings on MP3 and a play over HLS", step=1.0)
         # A graceful stop closes the matchers (open plays end where the song was last
         # heard) and flushes the outbox before deregistering.
         stopped_at = time.time()

@@ -22,8 +22,10 @@ from tests.integration.test_worker_e2e_support import (
     outbox_rows,
     until,
 )
+from tests.support.processes import new_cluster
 
-pytestmark = pytest.mark.e2e
+# the first test of a run also renders and ingests the demo catalog (session fixtures)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 # the shared fixtures
 catalog_songs = support.catalog_songs
@@ -69,25 +71,25 @@ def test_sigkill_mid_batch_outbox_replayed_none_lost_none_duplicated(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any], proxy_for: Any
 ) -> None:
     home = tmp_path / "home"
-    with Cluster(home, env=cluster_env(e2e_db)) as cluster:
+    with new_cluster(home, env=cluster_env(e2e_db)) as cluster:
         orch = cluster.start_orchestrator()
         api = Api(orch.info["url"])
         proxy = proxy_for(orch)
         via = f"http://127.0.0.1:{proxy.port}"
         sids = [api.add_stream(m, stations["mounts"][m]) for m in ("station1", "station2")]
         cluster.start_worker("e2e-k", capacity=4, orchestrator=via)
-        until(lambda: all(api.owners()[s][0] == "e2e-k" for s in sids), 30, "streams assigned")
+        until(lambda: all(api.owners()[s][0] == "e2e-k" for s in sids), 60, "streams assigned")
 
         def running() -> bool:
             ev = events(cluster, "e2e-k")
             ok = {e["stream_id"] for e in ev if e["event"] == "stream_status"}
             return ok >= set(sids)
 
-        until(running, 20, "the worker runs both streams")
+        until(running, 60, "the worker runs both streams")
         epochs = {s: api.owners()[s][1] for s in sids}
 
         proxy.set_mode("blackhole")  # requests hang: the sender's batch stays in flight
-        queued = until(lambda: outbox_rows(home, "e2e-k"), 45, "a play queued in the outbox")
+        queued = until(lambda: outbox_rows(home, "e2e-k"), 90, "a play queued in the outbox")
         time.sleep(1.5)  # the sender has picked it up and is waiting on the dead link
         cluster.procs["e2e-k"].kill()  # SIGKILL mid-batch
         cluster.procs["e2e-k"].stop()  # reaped already; closes its log file (kill() does not)
@@ -98,7 +100,7 @@ def test_sigkill_mid_batch_outbox_replayed_none_lost_none_duplicated(
 
         proxy.set_mode("pass")
         cluster.start_worker("e2e-k", capacity=4, orchestrator=via)  # same id: same streams
-        until(lambda: not outbox_rows(home, "e2e-k"), 30, "the outbox replayed")
+        until(lambda: not outbox_rows(home, "e2e-k"), 60, "the outbox replayed")
         assert {s: api.owners()[s][1] for s in sids} == epochs  # static membership kept them
         time.sleep(2.0)
         keys, rows = _stored_keys(e2e_db)
@@ -119,11 +121,11 @@ def test_sigkill_mid_batch_outbox_replayed_none_lost_none_duplicated(
 def test_state_disagreement_three_reconciles_then_reregistration(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any]
 ) -> None:
-    with Cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
+    with new_cluster(tmp_path / "home", env=cluster_env(e2e_db)) as cluster:
         api = Api(cluster.start_orchestrator().info["url"])
         sid = api.add_stream("station1", stations["mounts"]["station1"])
         cluster.start_worker("e2e-r", capacity=2)
-        until(lambda: api.owners()[sid][0] == "e2e-r", 30, "stream assigned")
+        until(lambda: api.owners()[sid][0] == "e2e-r", 60, "stream assigned")
         until(
             lambda: any(e["event"] == "stream_status" for e in events(cluster, "e2e-r")),
             20,
@@ -160,7 +162,7 @@ def test_state_disagreement_three_reconciles_then_reregistration(
             hb = [e for e in events(cluster, "e2e-r") if e["event"] == "stream_start"]
             return bool(hb) and hb[-1]["epoch"] == epoch and api.owners()[sid][0] == "e2e-r"
 
-        until(settled, 15, "the worker runs the stream at the orchestrator's epoch")
+        until(settled, 60, "the worker runs the stream at the orchestrator's epoch")
 
 
 def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
@@ -168,26 +170,26 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
 ) -> None:
     home = tmp_path / "home"
     env = cluster_env(e2e_db, AIRTRACK_LEASE_TTL_S="4")
-    with Cluster(home, env=env) as cluster:
+    with new_cluster(home, env=env) as cluster:
         orch = cluster.start_orchestrator()
         api = Api(orch.info["url"])
         proxy = proxy_for(orch)
         sid = api.add_stream("station2", stations["mounts"]["station2"])
         cluster.start_worker("e2e-a", capacity=2, orchestrator=f"http://127.0.0.1:{proxy.port}")
-        until(lambda: api.owners()[sid][0] == "e2e-a", 30, "stream assigned to a")
+        until(lambda: api.owners()[sid][0] == "e2e-a", 60, "stream assigned to a")
         old_epoch = api.owners()[sid][1]
         cluster.start_worker("e2e-b", capacity=2)
-        until(lambda: any(w["id"] == "e2e-b" for w in api.call("GET", "/workers")), 20, "b joins")
+        until(lambda: any(w["id"] == "e2e-b" for w in api.call("GET", "/workers")), 60, "b joins")
 
         proxy.set_mode("blackhole")  # a loses the orchestrator; its lease expires
-        until(lambda: api.owners()[sid][0] == "e2e-b", 30, "handoff to b")
+        until(lambda: api.owners()[sid][0] == "e2e-b", 60, "handoff to b")
         assert api.owners()[sid][1] > old_epoch
         # a, in local mode, still logs the stream's songs under its old epoch
         # the station must air a catalog song long enough to be recognised (talk and
-        # non-catalog songs come between): a minute and a half, not a rate
+        # non-catalog songs come between): a generous deadline on a busy machine, not a rate
         stale = until(
             lambda: [q for q in outbox_rows(home, "e2e-a") if q["epoch"] == old_epoch],
-            90,
+            180,
             "a play queued under the old epoch",
         )
         proxy.set_mode("pass")
@@ -197,8 +199,8 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
             gone = {e["item"]["key"] for e in ev if e["event"] == "play_refused_stale"}
             return {q["key"] for q in stale} <= gone
 
-        until(dropped, 30, "a logs its stale plays, refused and kept for review")
-        until(lambda: not outbox_rows(home, "e2e-a"), 10, "a's outbox empty")
+        until(dropped, 60, "a logs its stale plays, refused and kept for review")
+        until(lambda: not outbox_rows(home, "e2e-a"), 60, "a's outbox empty")
 
         def stopped() -> bool:  # a no longer runs the stream (its log may trail the outbox)
             status = [
@@ -208,7 +210,7 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
             ]
             return bool(status) and status[-1] == "stopped"
 
-        until(stopped, 30, "a stops the stream")
+        until(stopped, 60, "a stops the stream")
         keys, _ = _stored_keys(e2e_db)
         assert not {q["key"] for q in stale} & set(keys)
         assert api.owners()[sid][0] == "e2e-b"

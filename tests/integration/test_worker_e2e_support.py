@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +26,11 @@ import pytest
 
 from airtrack.demo.catalog import write_catalog
 from airtrack.demo.cluster import Cluster
+from tests.support.processes import new_cluster, run
+from tests.support.shared import shared_dir
+from tests.support.wait import until
+
+__all__ = ["until"]  # re-exported: the e2e tests import it from here
 
 ADMIN = "e2e-admin-token"
 WORKER = "e2e-worker-token"
@@ -43,28 +46,30 @@ def _with_db(url: str, dbname: str) -> str:
 
 @pytest.fixture(scope="session")
 def catalog_songs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("e2e-songs")
-    write_catalog(folder, CATALOG_SIZE, "mp3")
-    return folder
+    """The demo catalog as MP3s, rendered once per run (shared by the xdist workers)."""
+    return shared_dir(
+        tmp_path_factory, "e2e-songs", lambda folder: write_catalog(folder, CATALOG_SIZE, "mp3")
+    )
 
 
 @pytest.fixture(scope="session")
 def catalog_template(
     pg_server_url: str,
     pg_template: str,
+    pg_template_name: str,
     catalog_songs: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """A migrated database holding the demo catalog (added by the real CLI)."""
     name = "wkcat_" + uuid.uuid4().hex[:10]
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE airtrack_template")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template_name}")
     env = {
         **os.environ,
         "AIRTRACK_HOME": str(tmp_path_factory.mktemp("e2e-catalog-home")),
         "AIRTRACK_DATABASE_URL": _with_db(pg_server_url, name),
     }
-    proc = subprocess.run(
+    proc = run(
         [sys.executable, "-m", "airtrack", "catalog", "add", str(catalog_songs)],
         env=env,
         capture_output=True,
@@ -91,9 +96,9 @@ def e2e_db(pg_server_url: str, catalog_template: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def stations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The station server (3 mounts, MP3 + HLS); its ready line: mounts, hls, truth URLs."""
-    cluster = Cluster(tmp_path_factory.mktemp("e2e-stations"))
+    server = new_cluster(tmp_path_factory.mktemp("e2e-stations"))
     try:
-        proc = cluster.start_stations(
+        proc = server.start_stations(
             stations=3,
             seed=1,
             catalog_size=CATALOG_SIZE,
@@ -101,7 +106,7 @@ def stations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         )
         yield proc.info
     finally:
-        cluster.close()
+        server.close()
 
 
 def cluster_env(db_url: str, **extra: str) -> dict[str, str]:
@@ -166,17 +171,6 @@ def events(cluster: Cluster, name: str) -> list[dict[str, Any]]:
             except ValueError:
                 continue
     return out
-
-
-def until(cond: Callable[[], Any], within: float, what: str, step: float = 0.25) -> Any:
-    end = time.monotonic() + within
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {within:g} s waiting for: {what}")
-        time.sleep(step)
 
 
 def outbox_rows(home: Path, worker_id: str) -> list[dict[str, Any]]:

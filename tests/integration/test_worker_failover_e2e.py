@@ -19,16 +19,17 @@ from typing import Any
 import psycopg
 import pytest
 
-from airtrack.demo.cluster import Cluster, free_port
+from airtrack.demo.cluster import Cluster
 from tests.integration.test_worker_e2e_support import ADMIN, Api, cluster_env, events, until
+from tests.support.processes import new_cluster
 
 pytestmark = pytest.mark.e2e
 
-DOWN_AFTER_S = 15.0  # the failover must beat this by far: it takes a second or two
+DOWN_AFTER_S = 8.0  # the failover must beat this: it takes a second or two
 PRIMARY_RETRY_S = 2.0
 
 
-def _start_server(cluster: Cluster, name: str, port: int) -> str:
+def _start_server(cluster: Cluster, name: str, port: int | None) -> str:
     proc = cluster.start_stations(
         stations=1, seed=3, catalog_size=2, name=name, port=port, extra=["--no-hls"]
     )
@@ -82,10 +83,10 @@ def test_backup_url_takes_over_and_main_url_is_used_again_when_back(
         AIRTRACK_STREAM_PRIMARY_RETRY_S=str(PRIMARY_RETRY_S),
         AIRTRACK_STREAM_RECONNECT_BASE_S="0.2",
     )
-    with Cluster(tmp_path / "home", env=env) as cluster:
-        main_port = free_port()
-        main_url = _start_server(cluster, "main-server", main_port)
-        backup_url = _start_server(cluster, "backup-server", free_port())
+    with new_cluster(tmp_path / "home", env=env) as cluster:
+        main_url = _start_server(cluster, "main-server", None)  # port 0: the one it got
+        main_port = int(cluster.procs["main-server"].info["port"])
+        backup_url = _start_server(cluster, "backup-server", None)
         api = Api(cluster.start_orchestrator().info["url"])
         sid = int(
             api.call(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,6 @@ from airtrack.api import AppState, create_app, wrap
 from airtrack.catalog.manifest import SegmentStore
 from airtrack.catalog.store import ENGINE
 from airtrack.db import Database
-from airtrack.demo.cluster import free_port as _free_port
 from airtrack.fingerprint import fingerprint_samples, pack_prints
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
@@ -33,11 +31,13 @@ from airtrack.worker.outbox import Outbox, play_key
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
 from tests.integration.orch_support import ADMIN, WORKER, fast_settings
+from tests.support.wait import until_async
 from tests.unit.test_worker_support import StationServer, encode, tone
 
 
 class LiveOrchestrator:
-    """The orchestrator app served by uvicorn in this event loop; stop/start keep the port."""
+    """The orchestrator app served by uvicorn in this event loop, on port 0 the first time;
+    a restart comes back on the port it got."""
 
     def __init__(
         self,
@@ -49,8 +49,7 @@ class LiveOrchestrator:
     ) -> None:
         self.db_url, self.settings = db_url, settings
         self.serve_catalog, self.serve_segments = serve_catalog, serve_segments
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.db: Database | None = None
@@ -82,6 +81,12 @@ class LiveOrchestrator:
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:  # noqa: ASYNC110 - uvicorn offers only a flag
             await asyncio.sleep(0.02)
+        self.port = int(self._server.servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        assert self.port, "start it first: the URL has the port it got"
+        return f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
@@ -141,10 +146,8 @@ def _supervisor(tmp_path: Path, orch: LiveOrchestrator, wid: str) -> Supervisor:
 
 
 async def _until(cond: Callable[[], Any], within: float = 10.0) -> None:
-    end = time.monotonic() + within
-    while not await cond() if asyncio.iscoroutinefunction(cond) else not cond():
-        assert time.monotonic() < end, "condition not met in time"
-        await asyncio.sleep(0.1)
+    """Kept for tests written against it: :func:`tests.support.wait.until_async`."""
+    await until_async(cond, within, "condition", step=0.1)
 
 
 async def _track(orch: LiveOrchestrator) -> int:
@@ -176,18 +179,20 @@ async def test_worker_runs_streams_survives_an_outage_and_leaves_gracefully(
     stop = asyncio.Event()
     task = asyncio.create_task(sup.run(stop))
     try:
-        await _until(
+        await until_async(
             lambda: (
                 len(sup.pipelines) == 3
                 and all(p.status == "running" for p in sup.pipelines.values())
-            )
+            ),
+            10,
+            "three pipelines running",
         )
 
         async def owned() -> bool:
             rows = (await orch.admin("GET", "/assignments")).json()
             return sorted(a["worker_id"] for a in rows if a["state"] == "assigned") == ["wk-1"] * 3
 
-        await _until(owned)
+        await until_async(owned, 10, "the three streams assigned to wk-1")
         sid, pipe = next(iter(sup.pipelines.items()))
         epoch = pipe.assignment.epoch
         t0 = datetime.now(UTC) - timedelta(minutes=30)
@@ -205,9 +210,9 @@ async def test_worker_runs_streams_survives_an_outage_and_leaves_gracefully(
             )
 
         sup.put(play(0))
-        await _until(lambda: len(sup.outbox) == 0)
+        await until_async(lambda: len(sup.outbox) == 0, 10, "the play delivered")
         await orch.stop()  # the orchestrator goes down: local mode
-        await _until(lambda: sup.local_mode)
+        await until_async(lambda: sup.local_mode, 10, "local mode")
         sup.put(play(0, end=True))
         for i in range(1, 5):
             sup.put(play(i, end=True))
@@ -215,7 +220,9 @@ async def test_worker_runs_streams_survives_an_outage_and_leaves_gracefully(
         assert len(sup.outbox) == 5
         assert all(p.status == "running" for p in sup.pipelines.values())
         await orch.start()
-        await _until(lambda: len(sup.outbox) == 0 and not sup.local_mode, 20)
+        await until_async(
+            lambda: len(sup.outbox) == 0 and not sup.local_mode, 20, "the outbox delivered"
+        )
         rows = (await orch.admin("GET", "/plays", params={"limit": 100})).json()
         assert len(rows) == 5, rows  # one row per airing, the first one now ended
         assert all(r["ended_at"] is not None for r in rows)

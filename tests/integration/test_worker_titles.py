@@ -19,7 +19,8 @@ from airtrack.metadata.icy import encode_block
 from airtrack.protocol import TitleIn
 from airtrack.worker.outbox import title_key
 from tests.integration.orch_support import fast_settings
-from tests.integration.test_worker_orchestrator import LiveOrchestrator, _supervisor, _until
+from tests.integration.test_worker_orchestrator import LiveOrchestrator, _supervisor
+from tests.support.wait import until_async
 from tests.unit.test_worker_support import encode, tone
 
 METAINT = 4000  # a quarter second at 128 kbit/s
@@ -129,7 +130,7 @@ async def test_the_worker_reports_icy_titles_in_any_encoding(
         async def all_three() -> bool:
             return {t["title"] for t in await _titles(orch)} >= {t for t, _ in TITLES}
 
-        await _until(all_three, 30)
+        await until_async(all_three, 30, "all three titles")
         rows = await _titles(orch)
         encodings = {t["title"]: t["encoding"] for t in rows}
         assert encodings["Björk - Jóga"] == "cp1252"
@@ -219,7 +220,7 @@ async def test_a_title_repeated_in_every_block_is_stored_once_even_across_a_reco
                     and time.monotonic() - station.t0 > 7.0
                 )
 
-            await _until(second_song_heard_a_while, 40)
+            await until_async(second_song_heard_a_while, 40, "the second song heard a while")
             assert station.connections >= 2, "the worker reconnected mid-song"
             rows = await _titles(orch)
             # about 28 blocks named the songs; one row per change of title

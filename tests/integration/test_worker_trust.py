@@ -23,9 +23,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from airtrack.protocol import CREDENTIAL_HEADER
-
-from .orch_support import ADMIN, WORKER
-from .test_orchestrator_replicas import Replica
+from tests.support.orchestrator import Replica
+from tests.support.tokens import ADMIN, WORKER
+from tests.support.wait import until
 
 Start = Callable[..., Replica]
 
@@ -69,6 +69,25 @@ def _own(worker: httpx.Client, wid: str, want: int, capacity: int = 5) -> dict[i
         assert r.status_code == 200, r.text
         running = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
     raise AssertionError(f"{wid} never got {want} streams: {running}")
+
+
+def _counted_patterns(rep: Replica) -> dict[str, float]:
+    """``airtrack_error_patterns`` by source: errors counted as they were reported."""
+    text = httpx.get(f"{rep.url}/metrics", timeout=15).text
+    return {
+        s["source"]: v
+        for fam in text_string_to_metric_families(text)
+        for s, v in ((x.labels, x.value) for x in fam.samples)
+        if fam.name == "airtrack_error_patterns"
+    }
+
+
+def _patterns_flushed(rep: Replica, db_url: str) -> bool:
+    """An ops step has written every error counted so far to ``error_patterns``."""
+    counted = sum(_counted_patterns(rep).values())
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT coalesce(sum(count), 0) FROM error_patterns").fetchone()
+    return counted > 0 and row is not None and row[0] == counted
 
 
 def _track(db_url: str) -> int:
@@ -216,14 +235,21 @@ def test_floods_from_one_worker_stay_bounded(start: Start, db_url: str) -> None:
                 "/plays", json={"worker_id": "n0", "plays": [_play(sid, epoch + 50, track)]}
             )
             assert r.status_code == 409
-        time.sleep(3)  # several ops steps: flushed patterns, decided recovery
+        # an ops step after the stale plays has flushed every error it counted, and the
+        # same step decided on recovery mode
+        until(lambda: _patterns_flushed(rep, db_url), 30, "the errors counted are flushed")
         r = worker.post("/workers/n0/heartbeat", json={"streams": []})
         assert r.status_code == 200 and r.json()["recovery_mode"] is False
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT count(*) FROM error_patterns").fetchone()
         recovery = conn.execute("SELECT value FROM control_state WHERE key = 'recovery'").fetchone()
+        stale = conn.execute(
+            "SELECT coalesce(sum(count), 0) FROM error_patterns WHERE source = 'plays.stale'"
+        ).fetchone()
     assert row is not None and row[0] <= 10
-    assert recovery is None or not recovery[0].get("on")
+    assert stale is not None and stale[0] >= 1, "the stale plays were counted"
+    # no row: recovery mode never turned on (a row is written when it turns on or off)
+    assert recovery is None or not recovery[0].get("on"), recovery
 
 
 def test_error_patterns_stay_bounded_for_streams_a_worker_runs(start: Start, db_url: str) -> None:
@@ -242,14 +268,8 @@ def test_error_patterns_stay_bounded_for_streams_a_worker_runs(start: Start, db_
             r = worker.post("/workers/e0/heartbeat", json={"streams": streams})
             assert r.status_code == 200, r.text
         assert worker.post("/workers/e0/deregister").status_code == 200  # no missed beats
-        time.sleep(3)  # several ops steps: every pattern flushed
-        text = httpx.get(f"{rep.url}/metrics", timeout=15).text
-    counted = {
-        s["source"]: v
-        for fam in text_string_to_metric_families(text)
-        for s, v in ((x.labels, x.value) for x in fam.samples)
-        if fam.name == "airtrack_error_patterns"
-    }
+        until(lambda: _patterns_flushed(rep, db_url), 30, "every pattern flushed")
+        counted = _counted_patterns(rep)
     assert counted["stream"] == 15 * 2  # 2 of the 3 new errors of each heartbeat
     with psycopg.connect(db_url) as conn:
         rows = dict(conn.execute("SELECT signature, count FROM error_patterns").fetchall())

@@ -3,6 +3,8 @@
     python webhook_receiver.py PORT SECRET LOGFILE [--fail-first N] [--slow-every K]
                                [--slow-s S] [--poison] [--trickle-s S] [--big-bytes N]
 
+PORT 0: the kernel picks one; the port it got is written to LOGFILE.port once listening.
+
 Every request that verifies is appended to LOGFILE as one JSON line ``{"id", "type",
 "timestamp", "data", "status", "received_at"}`` (flushed at once, so a SIGKILL loses
 nothing already answered); one that does not verify is answered 400 and logged with
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -106,7 +109,12 @@ def main() -> None:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    port_file = f"{args.log}.port"
+    with open(port_file + ".tmp", "w") as fh:
+        fh.write(str(server.server_address[1]))
+    os.replace(port_file + ".tmp", port_file)  # whole or absent: the test polls it
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from airtrack.demo.cluster import free_port as _free_port
 from airtrack.errors import (
     OrchestratorRejected,
     OrchestratorUnavailable,
@@ -19,6 +18,7 @@ from airtrack.errors import (
 from airtrack.protocol import HeartbeatRequest, PlayIn, RegisterRequest
 from airtrack.resilience import BreakerState
 from airtrack.worker.client import OrchestratorClient
+from tests.support.ports import refused_port
 from tests.unit.test_worker_support import FakeOrchestrator
 
 
@@ -84,10 +84,11 @@ async def test_heartbeat_probes_through_an_open_breaker_once_per_call() -> None:
 
 
 async def test_unreachable_orchestrator_is_unavailable() -> None:
-    c = _client(f"http://127.0.0.1:{_free_port()}", breaker_failures=10)
-    with pytest.raises(OrchestratorUnavailable, match="ConnectError"):
-        await c.register(RegisterRequest(worker_id="w1", capacity=1))
-    await c.aclose()
+    with refused_port() as port:
+        c = _client(f"http://127.0.0.1:{port}", breaker_failures=10)
+        with pytest.raises(OrchestratorUnavailable, match="ConnectError"):
+            await c.register(RegisterRequest(worker_id="w1", capacity=1))
+        await c.aclose()
 
 
 async def test_timeout_is_bounded() -> None:

@@ -3,7 +3,6 @@ stations that falls back to a backup and returns to the main URL when it answers
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -16,12 +15,22 @@ from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.failover import UrlRotation
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import PipelineConfig, StreamPipeline
+from tests.support.wait import until
 from tests.unit.test_worker_support import StationServer, encode, tone
 
 urls = st.lists(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=5, unique=True)
 
 
 @given(urls, st.integers(1, 4))
+def _wait(cond: Callable[[], bool], timeout: float) -> bool:
+    """Kept for tests written against it (``assert _wait(...)``): :func:`until`."""
+    try:
+        until(cond, timeout, "condition")
+    except AssertionError:
+        return False
+    return True
+
+
 def test_failures_walk_every_url_in_order_and_wrap(us: list[str], n: int) -> None:
     r = UrlRotation(us, n, 60.0)
     seen = []
@@ -92,15 +101,6 @@ class _Switchable(StationServer):
             super()._route(h)
 
 
-def _wait(cond: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
 def test_pipeline_falls_back_to_the_backup_and_returns_to_main(tmp_path: Path) -> None:
     config = PipelineConfig(
         capture=CaptureOptions(sample_rate=8000, read_timeout_s=1.0, connect_timeout_s=1.0),
@@ -122,19 +122,21 @@ def test_pipeline_falls_back_to_the_backup_and_returns_to_main(tmp_path: Path) -
         p = StreamPipeline(a, box, None, config)
         p.start()
         try:
-            assert _wait(
+            until(
                 lambda: p.report().url_in_use == s.url("/backup.mp3") and p.status == "running",
                 30,
-            ), p.report()
+                "running on the backup URL",
+            )
             assert s.hits.get("/main.mp3", 0) >= 2  # it gave the main URL its chances first
             probes = s.hits["/main.mp3"]
-            assert _wait(lambda: s.hits["/main.mp3"] > probes, 15)  # probed while on backup
+            until(lambda: s.hits["/main.mp3"] > probes, 15, "the main URL probed on backup")
             assert p.report().url_in_use == s.url("/backup.mp3")
             s.main_down = False
-            assert _wait(
+            until(
                 lambda: p.report().url_in_use == s.url("/main.mp3") and p.status == "running",
                 30,
-            ), p.report()
+                "back on the main URL",
+            )
         finally:
             p.stop()
             assert p.join(15)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from airtrack.protocol import PlayIn
 from airtrack.worker.outbox import Outbox, play_key
+from tests.support.processes import spawn
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -101,7 +102,7 @@ _WRITER = textwrap.dedent(
 
 def test_committed_plays_survive_sigkill_mid_write(tmp_path: Path) -> None:
     db = tmp_path / "outbox.sqlite"
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-c", _WRITER, str(db)],
         stdout=subprocess.PIPE,
         text=True,

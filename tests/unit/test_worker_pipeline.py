@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from airtrack.protocol import Assignment
 from airtrack.worker.capture import CaptureOptions
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import PipelineConfig, StreamPipeline
+from tests.support import until
 from tests.unit.test_worker_support import RATE, StationServer, encode, tone
 
 SPEED = 8.0  # the station plays 8× faster than real time; the pipeline's clock runs 8× too
@@ -38,12 +40,12 @@ def _assignment(url: str, sid: int = 1) -> Assignment:
 
 
 def _wait(cond: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
+    """Kept for tests written against it (``assert _wait(...)``): :func:`until`."""
+    try:
+        until(cond, timeout, "condition")
+    except AssertionError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def test_plays_from_a_live_station_with_wall_clock_times(tmp_path: Path) -> None
             wall=clock,
         )
         p.start()
-        assert _wait(lambda: p.plays_ended >= 1, 20), p.report()
+        until(lambda: p.plays_ended >= 1, 20, "a play ended")
         p.stop()
         assert p.join(3)
     plays = [q.play for q in box.batch(100)]
@@ -101,41 +103,49 @@ def test_plays_from_a_live_station_with_wall_clock_times(tmp_path: Path) -> None
 def test_a_broken_station_does_not_delay_a_good_one(station: StationServer, tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     bad = ["/stall.mp3", "/slow-headers", "/404", "/html", "/garbage", "/truncated.mp3"]
+    # The bad stations hang for up to 3 s before they fail: the good one must be running
+    # while the one that never answers still hangs (an order, not a speed).
+    slow = CaptureOptions(sample_rate=8000, read_timeout_s=3.0, connect_timeout_s=3.0)
     pipes = [
-        StreamPipeline(_assignment(station.url(path), sid), box, None, _config())
+        StreamPipeline(
+            _assignment(station.url(path), sid), box, None, replace(_config(), capture=slow)
+        )
         for sid, path in enumerate(bad, start=2)
     ]
     good = StreamPipeline(_assignment(station.url("/live.mp3")), box, None, _config())
-    for p in [*pipes, good]:
-        p.start()
-    t0 = time.monotonic()
-    assert _wait(lambda: good.status == "running", 1.0)
-    assert time.monotonic() - t0 < 1.0
-    # Each bad stream must reach "failed"; a truncated one reconnects and may be "running"
-    # again for a moment, so remember each one's failure when it is seen.
-    errors: dict[str, str] = {}
+    hanging = pipes[bad.index("/slow-headers")]
+    try:
+        for p in [*pipes, good]:
+            p.start()
+        t0 = time.monotonic()
+        until(lambda: good.status == "running", 10, "the good station runs")
+        assert hanging.status != "failed", "the good station waited for a hanging one"
+        # Each bad stream must reach "failed"; a truncated one reconnects and may be
+        # "running" again for a moment, so remember each one's failure when it is seen.
+        errors: dict[str, str] = {}
 
-    def all_seen_failed() -> bool:
-        for p in pipes:
-            if p.status == "failed":
-                errors.setdefault(p.assignment.url.rsplit("/", 1)[1], p.error or "")
-        return len(errors) == len(pipes)
+        def all_seen_failed() -> bool:
+            for p in pipes:
+                if p.status == "failed":
+                    errors.setdefault(p.assignment.url.rsplit("/", 1)[1], p.error or "")
+            return len(errors) == len(pipes)
 
-    assert _wait(all_seen_failed, 8.0), [p.report() for p in pipes]
-    assert "HTTP 404" in errors["404"]
-    assert "HTML" in errors["html"]
-    assert "not audio" in errors["garbage"]
-    assert "stall" in errors["stall.mp3"] and "stall" in errors["slow-headers"]
-    assert "ended" in errors["truncated.mp3"]
-    rep = good.report()
-    assert rep.status == "running" and rep.error is None
-    assert rep.lag_s is not None and rep.lag_s < 1.0
-    assert rep.cpu_s is not None and rep.cpu_s > 0
-    # kept up in real time (within one block of audio, whatever the machine's load)
-    assert good.audio_s >= 1.0 + (time.monotonic() - t0) * 0.8
-    for p in [*pipes, good]:
-        p.stop()
-    assert all(p.join(2.0) for p in [*pipes, good])
+        until(all_seen_failed, 30, "every bad station fails")
+        assert "HTTP 404" in errors["404"]
+        assert "HTML" in errors["html"]
+        assert "not audio" in errors["garbage"]
+        assert "stall" in errors["stall.mp3"] and "stall" in errors["slow-headers"]
+        assert "ended" in errors["truncated.mp3"]
+        rep = good.report()
+        assert rep.status == "running" and rep.error is None
+        assert rep.lag_s is not None and rep.lag_s < 1.0
+        assert rep.cpu_s is not None and rep.cpu_s > 0
+        # kept up in real time (within one block of audio, whatever the machine's load)
+        assert good.audio_s >= 1.0 + (time.monotonic() - t0) * 0.8
+    finally:
+        for p in [*pipes, good]:
+            p.stop()
+    assert all(p.join(5.0) for p in [*pipes, good])
     assert good.report().status == "stopped"
     box.close()
 
@@ -145,7 +155,7 @@ def test_reconnects_with_backoff_after_a_drop(station: StationServer, tmp_path: 
     p = StreamPipeline(_assignment(station.url("/truncated.mp3")), box, None, _config(fail_after=5))
     p.start()
     try:
-        assert _wait(lambda: p.connections >= 3, 8.0)
+        until(lambda: p.connections >= 3, 8.0, "three connections")
         assert p.status in ("retrying", "running") and "ended" in (p.error or "ended")
     finally:
         p.stop()
@@ -159,7 +169,7 @@ def test_endless_silence_marks_the_stream_failed(station: StationServer, tmp_pat
         _assignment(station.url("/silence.mp3")), box, None, _config(silence_fail_s=1.5)
     )
     p.start()
-    assert _wait(lambda: p.status == "failed", 4.0)
+    until(lambda: p.status == "failed", 4.0, "the stream fails")
     assert "silence" in (p.error or "") and p.connections == 1  # still listening
     p.stop()
     assert p.join(2.0)
@@ -176,16 +186,22 @@ def test_hostile_streams_reach_a_classified_failure_and_log_it_once(
     with capture_logs() as logs:
         pipes = {
             sid: StreamPipeline(
-                _assignment(station.url(path), sid), box, None, _config(start_timeout_s=1.5)
+                _assignment(station.url(path), sid),
+                box,
+                None,
+                replace(
+                    _config(start_timeout_s=1.5),
+                    capture=CaptureOptions(
+                        sample_rate=8000, read_timeout_s=5.0, connect_timeout_s=5.0
+                    ),
+                ),
             )
             for sid, path in paths.items()
         }
         for p in pipes.values():
             p.start()
         try:
-            assert _wait(lambda: all(p.connections >= 4 for p in pipes.values()), 30.0), [
-                p.report() for p in pipes.values()
-            ]
+            until(lambda: all(p.connections >= 4 for p in pipes.values()), 30, "4 connections each")
             reports = {sid: p.report() for sid, p in pipes.items()}
         finally:
             for p in pipes.values():

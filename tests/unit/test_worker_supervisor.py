@@ -25,6 +25,8 @@ from airtrack.worker.client import OrchestratorClient, Snapshot
 from airtrack.worker.outbox import Outbox, play_key, title_key
 from airtrack.worker.pipeline import PipelineConfig
 from airtrack.worker.supervisor import Supervisor
+from tests.support.processes import spawn
+from tests.support.wait import until, until_async
 from tests.unit.test_worker_support import FakeOrchestrator, StationServer, encode, tone
 
 WID = "w-test"
@@ -84,10 +86,8 @@ async def running(tmp_path: Path, orch: FakeOrchestrator) -> AsyncIterator[Runni
 
 
 async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    end = time.monotonic() + within
-    while not cond():
-        assert time.monotonic() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
+    """Kept for tests written against it: :func:`tests.support.wait.until_async`."""
+    await until_async(cond, within, "condition")
 
 
 def _last_report(orch: FakeOrchestrator) -> dict[int, tuple[int, str]]:
@@ -112,12 +112,22 @@ async def test_reconciles_assignments_and_shuts_down_gracefully(
     orch: FakeOrchestrator, station: StationServer, running: Running
 ) -> None:
     orch.assignments[WID] = [_assign(station, 1, 1)]
-    await _until(lambda: _last_report(orch).get(1) == (1, "running"))
+    await until_async(
+        lambda: _last_report(orch).get(1) == (1, "running"),
+        15,
+        "_last_report(orch).get(1) == (1, 'running')",
+    )
     orch.assignments[WID] = [_assign(station, 1, 2), _assign(station, 2, 1)]
-    await _until(lambda: _last_report(orch) == {1: (2, "running"), 2: (1, "running")})
+    await until_async(
+        lambda: _last_report(orch) == {1: (2, "running"), 2: (1, "running")},
+        15,
+        "_last_report(orch) == {1: (2, 'running'), 2: (1, 'running')}",
+    )
     orch.assignments[WID] = [_assign(station, 2, 1)]
-    await _until(lambda: set(_last_report(orch)) == {2})
-    assert orch.registers == [WID] and running.sup.disagreements == 0
+    await until_async(lambda: set(_last_report(orch)) == {2}, 15, "set(_last_report(orch)) == {2}")
+    # the reply to that report is read after the orchestrator saw it: it agrees
+    await until_async(lambda: running.sup.disagreements == 0, 15, "the reply agrees")
+    assert orch.registers == [WID]
     t0 = time.monotonic()
     running.stop.set()
     assert await asyncio.wait_for(running.task, 5) == 0
@@ -129,9 +139,9 @@ async def test_persistent_disagreement_forces_reregistration(
     orch: FakeOrchestrator, station: StationServer, running: Running
 ) -> None:
     orch.assignments[WID] = [_assign(station, 1, 1)]
-    await _until(lambda: bool(orch.heartbeats))
+    await until_async(lambda: bool(orch.heartbeats), 15, "bool(orch.heartbeats)")
     orch.bump_epochs = True  # every reply asks for an epoch the worker never reported
-    await _until(lambda: len(orch.registers) >= 2, 10)
+    await until_async(lambda: len(orch.registers) >= 2, 10, "len(orch.registers) >= 2")
     calls = [c.split("/")[-1] for c in orch.calls]
     second = len(calls) - 1 - calls[::-1].index("register")
     first = calls.index("register")
@@ -141,19 +151,23 @@ async def test_persistent_disagreement_forces_reregistration(
 
 
 async def test_unknown_worker_reregisters(orch: FakeOrchestrator, running: Running) -> None:
-    await _until(lambda: len(orch.heartbeats) >= 1)
+    await until_async(lambda: len(orch.heartbeats) >= 1, 15, "len(orch.heartbeats) >= 1")
     orch.forget.add(WID)
-    await _until(lambda: len(orch.registers) == 2)
-    await _until(lambda: len(orch.heartbeats) >= 3)
+    await until_async(lambda: len(orch.registers) == 2, 15, "len(orch.registers) == 2")
+    await until_async(lambda: len(orch.heartbeats) >= 3, 15, "len(orch.heartbeats) >= 3")
 
 
 async def test_local_mode_queues_plays_and_delivers_them_once_back(
     orch: FakeOrchestrator, station: StationServer, running: Running
 ) -> None:
     orch.assignments[WID] = [_assign(station, 1, 1)]
-    await _until(lambda: _last_report(orch).get(1) == (1, "running"))
+    await until_async(
+        lambda: _last_report(orch).get(1) == (1, "running"),
+        15,
+        "_last_report(orch).get(1) == (1, 'running')",
+    )
     orch.stop()  # the orchestrator goes away
-    await _until(lambda: running.sup.local_mode)
+    await until_async(lambda: running.sup.local_mode, 15, "running.sup.local_mode")
     for i in range(250):
         running.sup.put(_play(1, i))
     running.sup.put(_play(1, 0).model_copy(update={"ended_at": datetime(2025, 1, 2, tzinfo=UTC)}))
@@ -161,23 +175,25 @@ async def test_local_mode_queues_plays_and_delivers_them_once_back(
     assert len(running.sup.outbox) == 250
     assert running.sup.pipelines[1].status == "running", "streams keep running in local mode"
     orch.start()  # back on the same port
-    await _until(lambda: len(running.sup.outbox) == 0, 10)
+    await until_async(lambda: len(running.sup.outbox) == 0, 10, "len(running.sup.outbox) == 0")
     assert len(orch.plays) == 250
     assert orch.plays[_play(1, 0).key]["ended_at"] is not None
-    await _until(lambda: not running.sup.local_mode)
+    await until_async(lambda: not running.sup.local_mode, 15, "not running.sup.local_mode")
 
 
 async def test_stale_epoch_drops_the_stream_and_its_plays(
     orch: FakeOrchestrator, station: StationServer, running: Running
 ) -> None:
     orch.assignments[WID] = [_assign(station, 1, 1), _assign(station, 2, 1)]
-    await _until(lambda: len(running.sup.pipelines) == 2)
+    await until_async(
+        lambda: len(running.sup.pipelines) == 2, 15, "len(running.sup.pipelines) == 2"
+    )
     orch.stale_streams.add(1)
     orch.assignments[WID] = [_assign(station, 2, 1)]
     for i in range(3):
         running.sup.put(_play(1, i))
     running.sup.put(_play(2, 0))
-    await _until(lambda: len(running.sup.outbox) == 0)
+    await until_async(lambda: len(running.sup.outbox) == 0, 15, "len(running.sup.outbox) == 0")
     assert set(running.sup.pipelines) == {2}
     assert [p["stream_id"] for p in orch.plays.values()] == [2]
     assert running.sup.plays_dropped == 3
@@ -254,13 +270,17 @@ async def test_catalog_is_cached_and_hot_swapped(
     orch.snapshot = ("v1", _index_bytes(tmp_path, 1))
     orch.catalog_version = "v1"
     orch.assignments[WID] = [_assign(station, 1, 1)]
-    await _until(lambda: running.sup.catalog_version == "v1")
+    await until_async(
+        lambda: running.sup.catalog_version == "v1", 15, "running.sup.catalog_version == 'v1'"
+    )
     pipe = running.sup.pipelines[1]
     first = running.sup.matcher_factory
     assert first is not None
     orch.snapshot = ("v2", _index_bytes(tmp_path, 2))
     orch.catalog_version = "v2"
-    await _until(lambda: running.sup.catalog_version == "v2")
+    await until_async(
+        lambda: running.sup.catalog_version == "v2", 15, "running.sup.catalog_version == 'v2'"
+    )
     assert running.sup.pipelines[1] is pipe, "swapped without a restart"
     assert pipe._factory is running.sup.matcher_factory and pipe._factory is not first
     assert sorted(p.name for p in (tmp_path / "catalog").glob("snapshot-*")) == ["snapshot-v2.idx"]
@@ -272,16 +292,20 @@ async def test_a_damaged_snapshot_is_never_loaded(
     orch.snapshot = ("v1", _index_bytes(tmp_path, 1))
     orch.catalog_version = "v1"
     orch.assignments[WID] = [_assign(station, 1, 1)]
-    await _until(lambda: running.sup.catalog_version == "v1")
+    await until_async(
+        lambda: running.sup.catalog_version == "v1", 15, "running.sup.catalog_version == 'v1'"
+    )
     first = running.sup.matcher_factory
     orch.corrupt_snapshots = 10**6  # every download of v2 arrives damaged
     orch.snapshot = ("v2", _index_bytes(tmp_path, 2))
     orch.catalog_version = "v2"
-    await _until(lambda: orch.snapshot_downloads >= 6)
+    await until_async(lambda: orch.snapshot_downloads >= 6, 15, "orch.snapshot_downloads >= 6")
     assert running.sup.catalog_version == "v1" and running.sup.matcher_factory is first
     assert sorted(p.name for p in (tmp_path / "catalog").glob("snapshot-*")) == ["snapshot-v1.idx"]
     orch.corrupt_snapshots = 0  # the line heals: the next refresh loads v2
-    await _until(lambda: running.sup.catalog_version == "v2")
+    await until_async(
+        lambda: running.sup.catalog_version == "v2", 15, "running.sup.catalog_version == 'v2'"
+    )
 
 
 def test_a_cached_snapshot_damaged_on_disk_is_not_used(tmp_path: Path) -> None:
@@ -311,12 +335,14 @@ def test_sigterm_is_graceful(
         "from airtrack.worker import run_worker\n"
         "sys.exit(asyncio.run(run_worker(load_settings(), shutdown_timeout_s=5)))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
+    proc = spawn([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
     try:
-        end = time.monotonic() + 15
-        while _last_report(orch).get(1) != (1, "running"):
-            assert time.monotonic() < end and proc.poll() is None
-            time.sleep(0.1)
+        until(
+            lambda: _last_report(orch).get(1) == (1, "running") or proc.poll() is not None,
+            60,
+            "the worker process runs the stream",
+        )
+        assert proc.poll() is None, "the worker exited"
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(8) == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -11,6 +13,7 @@ import urllib.request
 from types import TracebackType
 from typing import Any, Self, cast
 
+from airtrack.processes import die_with_parent
 from airtrack.testing.faultproxy.proxy import check_mode
 
 __all__ = ["FaultProxyProcess"]
@@ -33,6 +36,8 @@ class FaultProxyProcess:
              "--upstream", f"{host}:{port}", "--control-port", "0", *self._args],
             stdout=subprocess.PIPE,
             text=True,
+            # a test tool: it dies with whoever started it, even one killed with SIGKILL
+            preexec_fn=functools.partial(die_with_parent, signal.SIGKILL),
         )  # fmt: skip
         assert self.proc.stdout is not None
         ready: dict[str, int] = {}
