@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 import zlib
 from collections import deque
@@ -96,6 +97,8 @@ class HlsWriter:
         self._stream.bit_rate = 64_000
         self._pts = 0
         self.sr = sr
+        self._lock = threading.Lock()
+        self._closed = False
 
     def write(self, pcm: Audio) -> None:
         frame = av.AudioFrame.from_ndarray(pcm[None, :], format="fltp", layout="mono")
@@ -103,13 +106,22 @@ class HlsWriter:
         frame.pts = self._pts
         frame.time_base = Fraction(1, self.sr)
         self._pts += len(pcm)
-        self._out.mux(self._stream.encode(frame))
+        # the station's pacing thread writes while a shutdown may close: FFmpeg's encoder
+        # and muxer are not thread-safe (used at once they abort the process)
+        with self._lock:
+            if self._closed:
+                return
+            self._out.mux(self._stream.encode(frame))
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._out.mux(self._stream.encode(None))
-        with contextlib.suppress(Exception):
-            self._out.close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self._out.mux(self._stream.encode(None))
+            with contextlib.suppress(Exception):
+                self._out.close()
 
 
 @dataclass(eq=False)
