@@ -94,7 +94,9 @@ def test_plays_from_a_live_station_with_wall_clock_times(tmp_path: Path) -> None
     assert play.ended_at is not None
     start = play.started_at.timestamp() - t0
     length = (play.ended_at - play.started_at).total_seconds()
-    assert 8.0 <= start <= 13.0, start  # the song airs 10 s into the programme
+    # the song airs 10 s into the programme; the upper margin is the worker's connection
+    # and first reads, later on a busy machine (times follow the arrival of the audio)
+    assert 8.0 <= start <= 16.0, start
     assert 21.0 <= length <= 28.0, length
     assert play.confidence >= 0.5
     box.close()
