@@ -160,7 +160,11 @@ class StreamingMatcher:
         if self._hits.size:
             self._airings.follow(self._hits)
             events.extend(self._detect())
-        events.extend(self._airings.end(self._now, float(self._extractor.frames), force=final))
+        events.extend(
+            self._airings.end(
+                self._now, float(self._extractor.frames), force=final, hits=self._hits
+            )
+        )
         self._prune()
         return events
 
