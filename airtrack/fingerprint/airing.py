@@ -3,7 +3,9 @@
 An airing starts at its alignment (the track's frame 0) when its first run of hits comes
 ≤ ``snap`` frames after it (an intro lost under noise or a DJ) or when the track holds too few
 prints before it to expect a hit, unless that start reaches back over another airing heard
-then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Its alignment
+then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Both reach
+through sparse evidence on its line before that run (a faint intro; see ``_SPARSE_S``), and
+its end through sparse evidence after its last dense anchor.  Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
 for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
@@ -11,7 +13,7 @@ while so their tail cannot reopen them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -201,6 +203,8 @@ class Airings:
 
     def start(self, hits: HitStore, cand: Candidate) -> PlayStarted:
         """Open an airing for ``cand``; its start and offset come from its first anchors."""
+        if not self._restarting and self.restart_floor is None and len(cand.rivals) > 1:
+            cand = self._heard_before(hits, cand)
         track, k, align = cand.track, cand.k, cand.align
         t = self._anchors(hits, cand)
         if self.restart_floor is not None:
@@ -244,6 +248,19 @@ class Airings:
             play.offset_f / _FPS,
             speed,
         )
+
+    def _heard_before(self, hits: HitStore, cand: Candidate) -> Candidate:
+        """Of a repeated section's positions, the earliest in the song is taken, unless a
+        later one's line has sparse evidence before that one's frame 0: the song was on
+        air then (its first part quiet, under noise or a DJ), so it is at that position."""
+        for a in sorted(cand.rivals, reverse=True):
+            if a >= cand.align:
+                continue
+            other = replace(cand, align=a)
+            t = self._anchors(hits, other)
+            if t.size and reach_back(t, _first_dense(t)) < cand.align - XFADE_S * _FPS:
+                return other
+        return cand
 
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
