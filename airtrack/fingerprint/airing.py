@@ -252,14 +252,16 @@ class Airings:
     def _heard_before(self, hits: HitStore, cand: Candidate) -> Candidate:
         """Of a repeated section's positions, the earliest in the song is taken, unless a
         later one's line has sparse evidence before that one's frame 0: the song was on
-        air then (its first part quiet, under noise or a DJ), so it is at that position."""
+        air then (its first part quiet, under noise or a DJ), so it is at that position.
+        Only a position whose evidence reaches back to within a crossfade of its own frame 0
+        counts (the song aired from its start): a stretch of the faint part can match a
+        later copy of itself mid-way, at a position the song never aired from."""
+        xfade = XFADE_S * _FPS
         for a in sorted(cand.rivals, reverse=True):
-            if a >= cand.align:
-                continue
-            other = replace(cand, align=a)
-            t = self._anchors(hits, other)
-            if t.size and reach_back(t, _first_dense(t)) < cand.align - XFADE_S * _FPS:
-                return other
+            if a < cand.align - xfade:
+                t = self._anchors(hits, replace(cand, align=a))
+                if t.size and reach_back(t, _first_dense(t)) <= a + xfade:
+                    return replace(cand, align=a)
         return cand
 
     def _intro_unheard(
