@@ -27,8 +27,10 @@ import numpy as np
 import pytest
 
 from tests.integration.orch_support import ADMIN, WORKER
-from tests.integration.test_catalog_delta_processes import _add_song, _in_db, _until
+from tests.integration.test_catalog_delta_processes import _add_song, _in_db
 from tests.integration.test_orchestrator_replicas import Replica
+from tests.support.processes import spawn
+from tests.support.wait import until as _until
 from tests.unit._synth_music import song
 from tests.unit.test_worker_support import StationServer, encode
 
@@ -105,7 +107,7 @@ def test_a_song_added_late_is_backfilled_from_the_archive_once(db_url: str, tmp_
             "AIRTRACK_ARCHIVE_SEGMENT_S": "5",
         }
         with (tmp_path / "worker.log").open("w") as fh:
-            worker = subprocess.Popen(
+            worker = spawn(
                 [sys.executable, "-m", "airtrack", "worker", "--orchestrator", orch.url,
                  "--id", "w-archive", "--capacity", "2"],
                 env=env, stdout=fh, stderr=subprocess.STDOUT,

@@ -23,6 +23,7 @@ from airtrack.db.migrations import latest_version
 from airtrack.demo.cluster import free_port
 from airtrack.ops.health import run_health
 from airtrack.settings import describe_settings, load_settings
+from tests.support.processes import spawn
 
 LONG_HOOK = "http://hooks.example.com:8443/a/rather/long/path/for/this/receiver/endpoint"
 
@@ -59,7 +60,7 @@ def test_db_migrate_prints_the_versions_it_applied(empty_db_url: str, tmp_path: 
 @contextmanager
 def _orchestrator(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("w") as fh:
-        proc = subprocess.Popen(
+        proc = spawn(
             [sys.executable, "-m", "airtrack", "orchestrator"],
             env=env,
             stdout=fh,

@@ -163,8 +163,8 @@ async def test_dropped_sse_clients_never_stop_delivery(
             assert r.status_code == 201, r.text
             rec = Receiver(r.json()["secret"], tmp_path / "r.jsonl")
             receivers.append(rec)
+            rec.start()  # its URL is the port it got
             await _repoint(db, r.json()["id"], rec.url)
-            rec.start()
             ids = await _emit(db, 1)
             await _wait(lambda: rec.delivered_ids() == ids, 30, "the webhook delivery")
 
@@ -215,8 +215,8 @@ async def test_each_failed_delivery_is_logged_once_without_a_traceback(
             ep = r.json()
             rec = Receiver(ep["secret"], tmp_path / "r.jsonl", "--fail-first", "4")
             receivers.append(rec)
+            rec.start()  # its URL is the port it got
             await _repoint(db, ep["id"], rec.url)
-            rec.start()
             await _wait(lambda: _listening(rec), 10, "the receiver")
             ids = await _emit(db, 1)
             await _wait(lambda: rec.delivered_ids() == ids, 60, "delivery after 4 failures")
@@ -271,8 +271,8 @@ async def _urls_cap_and_test_route(
     ep = r.json()
     rec = Receiver(ep["secret"], tmp_path / "t.jsonl", "--fail-first", "1")
     receivers.append(rec)
+    rec.start()  # its URL is the port it got
     await _repoint(db, ep["id"], rec.url)
-    rec.start()
     await _wait(lambda: _listening(rec), 10, "the receiver")
     # the test route says only whether it was taken: no status, no error class
     failed = await http.post(f"/api/v1/webhooks/{ep['id']}/test", headers=AUTH)

@@ -49,8 +49,8 @@ async def test_a_trickling_receiver_fails_at_the_total_deadline(
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl", "--trickle-s", "0.1")
         receivers.append(rec)
+        rec.start()  # its URL is the port it got
         await _point(db, ep["id"], rec.url)
-        rec.start()
         await _emit(db, 1)
         async with _delivering(db, settings):
 
@@ -76,8 +76,8 @@ async def test_a_huge_answer_is_read_only_up_to_the_cap(
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl", "--big-bytes", str(size))
         receivers.append(rec)
+        rec.start()  # its URL is the port it got
         await _point(db, ep["id"], rec.url)
-        rec.start()
         await _emit(db, 1)
         with capture_logs() as logs:
             async with _delivering(db, settings):
@@ -102,12 +102,11 @@ async def test_a_name_resolving_to_a_refused_address_is_refused_at_delivery(
     opened = _settings(tmp_path)
     closed = _settings(tmp_path, webhook_allow_private=False, webhook_networks="")
     async with Database(db_url, opened, min_size=0, max_size=4) as db:
-        rec = Receiver("", tmp_path / "r.jsonl")
-        url = f"http://localhost:{rec.port}/hook"
-        ep = await webhooks.add_endpoint(db, url, [], [], opened)
-        rec.secret = ep["secret"]
+        ep = await webhooks.add_endpoint(db, "http://localhost:1/hook", [], [], opened)
+        rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
         receivers.append(rec)
-        rec.start()
+        rec.start()  # its URL is the port it got: the same name, pointed at it
+        await _point(db, ep["id"], f"http://localhost:{rec.port}/hook")
         await _emit(db, 1)
         async with _delivering(db, closed):
 

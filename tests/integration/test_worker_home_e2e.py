@@ -21,6 +21,7 @@ from airtrack.demo.cluster import Cluster, free_port
 from airtrack.protocol import PlayIn, TitleIn
 from airtrack.worker.outbox import Outbox
 from tests.integration.test_worker_e2e_support import Api, cluster_env, events, until
+from tests.support.processes import spawn
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def _worker(home: Path, url: str, log: Path, **extra: str) -> subprocess.Popen[b
         **extra,
     )
     with open(log, "ab") as fh:
-        return subprocess.Popen(
+        return spawn(
             [sys.executable, "-m", "airtrack", "worker", "--orchestrator", url],
             env=env,
             stdout=fh,

@@ -21,7 +21,6 @@ from tests.unit.test_worker_support import StationServer, encode, tone
 urls = st.lists(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=5, unique=True)
 
 
-@given(urls, st.integers(1, 4))
 def _wait(cond: Callable[[], bool], timeout: float) -> bool:
     """Kept for tests written against it (``assert _wait(...)``): :func:`until`."""
     try:
@@ -31,6 +30,7 @@ def _wait(cond: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
+@given(urls, st.integers(1, 4))
 def test_failures_walk_every_url_in_order_and_wrap(us: list[str], n: int) -> None:
     r = UrlRotation(us, n, 60.0)
     seen = []
