@@ -1,5 +1,5 @@
 """Ctrl-C of ``airtrack catalog add``: a clean stop, a re-run that skips finished files,
-and the failed files listed with their reasons at the end (issue 12, ingest at scale).
+and the failed files listed with their reasons at the end.
 
 Ctrl-C on a terminal signals the whole process group (the CLI and its pool workers): the
 test starts the CLI in a session of its own and signals that group, by its id.
@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.integration.test_catalog_kill import _descendants, _running
@@ -66,7 +67,9 @@ async def test_ctrl_c_stops_cleanly_and_a_rerun_skips_finished_files(
 ) -> None:
     lib = tmp_path / "lib"
     for i in range(N_SONGS):
-        write(lib / f"song{i:02d}.wav", catalog_song(i, 60.0))
+        # four minutes each (a minute rendered, played four times): the pool must still be
+        # busy when the first "added" line reaches the test, however fast the machine is
+        write(lib / f"song{i:02d}.wav", np.tile(catalog_song(i, 60.0), 4))
     (lib / "broken.mp3").write_bytes(b"ID3" + os.urandom(4000))
     env = _env(db_url, tmp_path)
 
