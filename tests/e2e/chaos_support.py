@@ -1,4 +1,4 @@
-"""A whole airtrack system under chaos, and the invariants it must keep (issue 7 §2).
+"""A whole airtrack system under chaos, and the invariants it must keep.
 
 Shared by ``tests/e2e/test_chaos*.py`` and ``bench/bench_chaos.py``. Everything is real:
 the embedded PostgreSQL, the built-in Icecast-style stations, orchestrator replicas and

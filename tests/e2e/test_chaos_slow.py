@@ -1,4 +1,4 @@
-"""End-to-end chaos, the long scenarios (``make test-all``; issue 7 §2).
+"""End-to-end chaos, the long scenarios (``make test-all``).
 
 Two orchestrator replicas (the workers talk to the second; the first leads at the start),
 3 workers (one behind the fault proxy), 4 built-in stations and a real icecast2 mount when

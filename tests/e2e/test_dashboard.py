@@ -1,4 +1,4 @@
-"""The dashboard in a real headless Chromium against a real orchestrator process (issue 6 §7)."""
+"""The dashboard in a real headless Chromium against a real orchestrator process."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             drawn = sorted(int(bars.nth(i).get_attribute("data-streams") or -1) for i in range(2))
             assert drawn == [2, 3]
             assert page.locator("#streams tbody tr").count() == 5
-            # issue 11 §2: each station's state, its uptime and the URL being read
+            # each station's state, its uptime and the URL being read
             page.wait_for_selector("#streams td.health-up", timeout=20_000)
             row = page.locator("#streams tbody tr:has(td.health-up)").first.inner_text()
             assert "%" in row and "http://" in row, row
@@ -220,7 +220,7 @@ def _browser(p: object) -> object:
 
 
 def test_printed_demo_link_opens_the_dashboard_logged_in(replica: Replica, db_url: str) -> None:
-    """issue 16 §2: the link `airtrack demo` prints, followed as a browser would."""
+    """The link `airtrack demo` prints, followed as a browser would."""
     from playwright.sync_api import sync_playwright
 
     from airtrack.web.login import dashboard_link
@@ -237,7 +237,7 @@ def test_printed_demo_link_opens_the_dashboard_logged_in(replica: Replica, db_ur
                 assert page.locator("#login").is_hidden(), "no token prompt"
                 page.wait_for_selector("#plays tbody tr", timeout=10_000)
                 row = page.locator("#plays tbody tr").first.inner_text()
-                # issue 16 §6: a play's time carries its date and zone, 24-hour
+                # a play's time carries its date and zone, 24-hour
                 assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+", row), row
                 assert not re.search(r"\b[AP]M\b", row), row
                 assert ADMIN not in page.url, "the token left the address bar"
@@ -248,7 +248,7 @@ def test_printed_demo_link_opens_the_dashboard_logged_in(replica: Replica, db_ur
 
 
 def test_api_docs_work_without_internet(replica: Replica) -> None:
-    """issue 16 §5: /docs references no external host and renders with the network cut."""
+    """/docs references no external host and renders with the network cut."""
     from playwright.sync_api import sync_playwright
 
     outside: list[str] = []

@@ -110,7 +110,7 @@ def test_every_process_dies_with_the_demo_on_other_signals(
 
 
 def test_demo_keeps_its_own_home(tmp_path: Path) -> None:
-    """issue 16 §9: without --home or AIRTRACK_HOME the demo does not use the real default home."""
+    """Without --home or AIRTRACK_HOME the demo does not use the real default home."""
     from airtrack.settings import default_demo_home, load_settings
 
     env_home = os.environ.pop("AIRTRACK_HOME", None)

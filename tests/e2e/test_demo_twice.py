@@ -1,4 +1,4 @@
-"""issue 16 §1, whole: ``airtrack demo`` run twice in one home logs new plays the second time.
+"""``airtrack demo`` run twice in one home logs new plays the second time.
 
 The real demo (its twelve generated songs, four stations, three workers), stopped with
 Ctrl-C after its first play, then started again: same ports, the streams point at the

@@ -1,4 +1,4 @@
-"""issue 11 §3 against the real icecast2: titles set through its admin API reach the
+"""Against the real icecast2: titles set through its admin API reach the
 worker's capture as ICY metadata, stripped from the audio and decoded right."""
 
 from __future__ import annotations

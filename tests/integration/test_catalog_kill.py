@@ -1,4 +1,4 @@
-"""``kill -9`` of ``airtrack catalog add`` takes its whole process pool with it (issue 15.10).
+"""``kill -9`` of ``airtrack catalog add`` takes its whole process pool with it.
 
 The pool (forkserver, resource tracker, fingerprinting workers) used to outlive a killed
 parent: four kills left 15 processes and ~1.3 GB behind. Descendants are found and

@@ -1,4 +1,4 @@
-"""issue 10 §1: rights metadata from tags at ``catalog add``, edits, and the CSV import
+"""Rights metadata from tags at ``catalog add``, edits, and the CSV import
 (all or nothing, every bad line named), on real files and a real PostgreSQL."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""issue 10 §1 end to end: ``airtrack catalog show/list/edit/import-metadata`` as
+"""End to end: ``airtrack catalog show/list/edit/import-metadata`` as
 subprocesses, and ``/api/v1/catalog/tracks`` on a real orchestrator process."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""issue 16 §6: the CLI speaks plainly (real ``airtrack`` subprocesses, a real database).
+"""The CLI speaks plainly (real ``airtrack`` subprocesses, a real database).
 
 No log lines before the answer, an unreachable database named in one line (without its
 password), URLs never cut at 80 columns, no internal epochs in user tables, and ``status``

@@ -142,7 +142,7 @@ def test_scan_of_a_bad_file_is_one_line(cli: Cli) -> None:
 
 
 def test_scan_of_a_truncated_recording_reports_the_readable_part_and_warns(cli: Cli) -> None:
-    """Issue 15.12: catalog add refused a truncated file while scan said nothing about it."""
+    """Catalog add refused a truncated file while scan said nothing about it."""
     specs = demo_catalog(2)
     for i, spec in enumerate(specs):
         write(cli.cwd / "lib" / f"{spec.artist} - {spec.title}.mp3", catalog_song(i, SONG_S))

@@ -1,4 +1,4 @@
-"""issue 16 §2 and issue 16 §5 over HTTP against a real orchestrator process.
+"""The demo's dashboard link and API docs over HTTP against a real orchestrator process.
 
 The printed dashboard link keeps the token out of what any server sees; an old-style
 ``/?token=`` link is carried over instead of dropped; ``/docs`` needs no other host.

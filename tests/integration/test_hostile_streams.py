@@ -1,4 +1,4 @@
-"""Hostile streams against a real orchestrator and worker process (issue 15.7, 15.8).
+"""Hostile streams against a real orchestrator and worker process.
 
 A trickle of bytes, endless text served as ``audio/mpeg`` and a redirect loop used to
 stay "starting" (or fail as an "internal error" with a traceback on every retry); each

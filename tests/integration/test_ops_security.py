@@ -226,7 +226,7 @@ def test_schemathesis_fuzz_no_5xx_no_hang(replica: Replica) -> None:
                 )
 
         fuzz()
-    # Input a JSON schema cannot describe, so the generator never sends it (issue 15 item 5):
+    # Input a JSON schema cannot describe, so the generator never sends it:
     # NaN/Infinity in numbers, NUL bytes in paths and queries, a reversed play.
     worker = {"Authorization": f"Bearer {WORKER}", "Content-Type": "application/json"}
     crafted: list[tuple[dict[str, str], str, str, bytes | None]] = [

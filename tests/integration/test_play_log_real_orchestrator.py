@@ -1,4 +1,4 @@
-"""issue 16 §7 and issue 16 §8 against a real orchestrator process: one confidence, one true end.
+"""Against a real orchestrator process: one confidence, one true end.
 
 Two simulated workers speak plain HTTP to ``airtrack orchestrator`` (its own control
 loop moves the stream from one to the other); the play log is read back through the API.
@@ -109,7 +109,7 @@ def _handoff(api: httpx.Client, a: HttpWorker, b: HttpWorker, db_url: str) -> No
     a.owns(sid)
     t0 = datetime.now(UTC) - timedelta(minutes=10)
     true_end = t0 + timedelta(seconds=150)
-    # issue 16 §7: detected with little evidence, ended with a lot
+    # detected with little evidence, ended with a lot
     assert a.play(sid, song, "real-song-a", t0, confidence=0.65) == "stored"
     assert a.play(sid, song, "real-song-a", t0, confidence=0.999, end=true_end) == "stored"
     assert a.play(sid, after, "real-after-a", true_end) == "stored"
@@ -117,7 +117,7 @@ def _handoff(api: httpx.Client, a: HttpWorker, b: HttpWorker, db_url: str) -> No
     b.register()
     a.deregister()
     b.owns(sid)
-    # issue 16 §8: b dates the tail of the song it heard 16 s late
+    # b dates the tail of the song it heard 16 s late
     start_b = t0 + timedelta(seconds=1)
     assert b.play(sid, song, "real-song-b", start_b) == "stored"
     b.play(sid, song, "real-song-b", start_b, end=true_end + timedelta(seconds=16))

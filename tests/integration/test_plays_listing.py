@@ -1,5 +1,5 @@
-"""Plays listings: an unknown stream is an error everywhere (issue 15.12), and a play
-keeps the song it aired after the track leaves the catalog (issue 15.11)."""
+"""Plays listings: an unknown stream is an error everywhere, and a play
+keeps the song it aired after the track leaves the catalog."""
 
 from __future__ import annotations
 

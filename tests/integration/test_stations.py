@@ -171,7 +171,7 @@ def _station_name(srv: ServerThread, mount: str) -> str:
 
 
 def test_the_stations_titles_are_heard_in_their_encoding(srv: ServerThread) -> None:
-    """issue 11 §3: the worker's capture hears what each station's metadata said."""
+    """The worker's capture hears what each station's metadata said."""
     heard: dict[str, list[TitleEvent]] = {"station1": [], "station2": []}
     for mount, got in heard.items():
         stop = threading.Event()

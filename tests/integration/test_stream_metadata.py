@@ -1,4 +1,4 @@
-"""issue 10 §2: station metadata on a real PostgreSQL — add with metadata, edit, import
+"""Station metadata on a real PostgreSQL — add with metadata, edit, import
 (idempotent by name, all or nothing); the commands as subprocesses and the routes on a real
 orchestrator process."""
 

@@ -1,4 +1,4 @@
-"""What a worker token may do, and malformed input (issue 15 items 1–6; docs/security.md).
+"""What a worker token may do, and malformed input (docs/security.md).
 
 Each test runs a real orchestrator process on loopback against a real PostgreSQL and
 speaks HTTP to it the way a compromised or buggy worker (or a careless operator) would.

@@ -109,7 +109,7 @@ seconds = st.floats(min_value=0, max_value=36_000, allow_nan=False)
 def test_truncated_is_monotonic_and_never_flags_a_whole_file(
     decoded: float, announced: float, more: float
 ) -> None:
-    """``catalog add`` and ``scan`` share this rule (issue 15.12)."""
+    """``catalog add`` and ``scan`` share this rule."""
     assert not truncated(announced, announced)  # all of it decoded
     assert not truncated(decoded, None) and not truncated(decoded, 0.0)  # nothing announced
     if truncated(decoded + more, announced):  # less audio can only be worse

@@ -1,4 +1,4 @@
-"""How times are shown (issue 16 §6): always with a zone; local by default, UTC on request."""
+"""How times are shown: always with a zone; local by default, UTC on request."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def test_cli_reports_bad_setting_in_one_line() -> None:
 
 
 def test_worker_refuses_a_non_http_orchestrator_url(tmp_path: Path) -> None:
-    """Issue 15.9: an ftp:// URL used to leave the worker in local mode for ever."""
+    """An ftp:// URL used to leave the worker in local mode for ever."""
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AIRTRACK_")}
     env |= {"AIRTRACK_HOME": str(tmp_path), "AIRTRACK_ORCHESTRATOR_URL": "ftp://x"}
     proc = subprocess.run(

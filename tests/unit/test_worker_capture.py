@@ -106,7 +106,7 @@ def _failure(url: str, audio_timeout_s: float, within_s: float) -> tuple[StreamF
 
 
 def test_trickle_fails_as_starved_within_the_bound(station: StationServer) -> None:
-    """Issue 15.7: one byte a second kept the socket busy and the stream "starting"."""
+    """One byte a second kept the socket busy and the stream "starting"."""
     exc, elapsed = _failure(station.url("/trickle.mp3"), 2.0, within_s=20)
     assert exc.kind == "starved" and not exc.permanent
     assert "no audio decoded within 2 s" in str(exc)
@@ -114,14 +114,14 @@ def test_trickle_fails_as_starved_within_the_bound(station: StationServer) -> No
 
 
 def test_text_served_as_audio_is_not_audio(station: StationServer) -> None:
-    """Issue 15.7: endless text as audio/mpeg kept FFmpeg probing for ever."""
+    """Endless text as audio/mpeg kept FFmpeg probing for ever."""
     exc, _ = _failure(station.url("/text.mp3"), 30.0, within_s=20)
     assert exc.kind == "not_audio" and exc.permanent
     assert "the body is text" in str(exc) and "audio/mpeg" in str(exc)
 
 
 def test_redirect_loop_is_a_classified_permanent_failure(station: StationServer) -> None:
-    """Issue 15.8: a redirect loop was an "internal error: TooManyRedirects"."""
+    """A redirect loop was an "internal error: TooManyRedirects"."""
     exc, _ = _failure(station.url("/redirect-loop"), 30.0, within_s=20)
     assert exc.kind == "redirects" and exc.permanent
     assert str(exc).startswith("too many redirects")

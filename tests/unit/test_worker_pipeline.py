@@ -181,7 +181,7 @@ def test_endless_silence_marks_the_stream_failed(station: StationServer, tmp_pat
 def test_hostile_streams_reach_a_classified_failure_and_log_it_once(
     station: StationServer, tmp_path: Path
 ) -> None:
-    """Issue 15.7/15.8: a trickle and text-as-MP3 stayed "starting" with no error; a redirect
+    """A trickle and text-as-MP3 stayed "starting" with no error; a redirect
     loop logged an "internal error" traceback on every retry."""
     box = Outbox(tmp_path / "o.sqlite")
     paths = {2: "/trickle.mp3", 3: "/text.mp3", 4: "/redirect-loop"}

@@ -1,4 +1,4 @@
-"""Worker and recognition policy comes from settings (issue 13): no second set of numbers."""
+"""Worker and recognition policy comes from settings: no second set of numbers."""
 
 from __future__ import annotations
 
