@@ -82,8 +82,6 @@ class ControlLoop:
         )
         self._recovery = recovery or (lambda: False)
         self._on_tick = on_tick
-        self.last_tick: TickReport | None = None
-        self.ticks = 0
         self._gauged: set[str] = set()  # workers with a streams-per-worker series
         self._uptime_at = float("-inf")
         #: listener figures from stats URLs, polled in the background (leader only)
@@ -178,8 +176,6 @@ class ControlLoop:
             "control_put",
             {"key": "leader", "value": {"replica": self.replica_id, "at": time.time()}},
         )
-        self.ticks += 1
-        self.last_tick = report
         if self._on_tick is not None:
             self._on_tick(report)
         return report
