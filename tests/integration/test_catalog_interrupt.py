@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
 from tests.integration.test_catalog_kill import _descendants, _running
 from tests.integration.test_catalog_support import catalog_song, write
+from tests.support.wait import until_async
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
@@ -43,10 +45,17 @@ async def _add(lib: Path, env: dict[str, str], *, interrupt: bool) -> tuple[int,
         lines: list[str] = []
         pool = set()
         if interrupt:  # as soon as one file is stored, while the pool is busy on others
-            while not (line := (await proc.stdout.readline()).decode()).startswith("added #"):
-                assert line, "catalog add ended before adding anything"
-                lines.append(line)
-            lines.append(line)
+            # the store says so at once; the CLI's lines reach a pipe in their own time
+            async def stored() -> bool:
+                assert proc.returncode is None, "catalog add ended before adding anything"
+                async with await psycopg.AsyncConnection.connect(
+                    env["AIRTRACK_DATABASE_URL"]
+                ) as conn:
+                    cur = await conn.execute("SELECT count(*) FROM tracks")
+                    row = await cur.fetchone()
+                return bool(row and row[0])
+
+            await until_async(stored, 120, "the first file stored", step=0.02)
             pool = _descendants(proc.pid)
             os.killpg(proc.pid, signal.SIGINT)
         out_b, err_b = await asyncio.wait_for(
