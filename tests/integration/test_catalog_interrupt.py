@@ -39,6 +39,8 @@ async def _add(lib: Path, env: dict[str, str], *, interrupt: bool) -> tuple[int,
         sys.executable, "-m", "airtrack", "catalog", "add", "--jobs", "2", str(lib),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        # an xdist worker ignores SIGINT, and children inherit that: give Ctrl-C back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     try:
