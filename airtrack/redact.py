@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 __all__ = ["MASK", "SECRET_PARAMS", "mask_credentials", "mask_fields", "redact_url"]
 
@@ -26,14 +26,24 @@ MASK = "***"
 SECRET_PARAMS = frozenset(
     {"pass", "password", "passwd", "pwd", "key", "apikey", "api_key", "token", "secret", "auth"}
 )
+#: A URL inside a text, up to white space or a quote.
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s'\"]+")
+#: ``?token=value`` / ``&pass=value`` in a URL: the value of a secret query parameter,
+#: up to the next ``&`` or ``#``.
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&#]*")
 
 
 def mask_credentials(text: str) -> str:
-    """``text`` with the user-info of every URL in it shown as ``***``
-    (``http://user:secret@host/`` → ``http://***@host/``)."""
-    if "@" not in text or "://" not in text:
+    """``text`` with the user-info and the secret query values of every URL in it shown
+    as ``***`` (``http://user:secret@host/`` → ``http://***@host/``,
+    ``http://host/live?token=abc`` → ``http://host/live?token=***``)."""
+    if "://" not in text:
         return text
-    return _USERINFO.sub(rf"\1{MASK}@", text)
+    if "@" in text:
+        text = _USERINFO.sub(rf"\1{MASK}@", text)
+    if "=" in text:
+        text = _URL_IN_TEXT.sub(lambda m: _SECRET_QUERY.sub(rf"\1{MASK}", m.group(0)), text)
+    return text
 
 
 def mask_fields(row: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -49,18 +59,12 @@ def mask_fields(row: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 def redact_url(url: str | None) -> str | None:
-    """One URL as shown: user-info and the values of secret query parameters as ``***``."""
+    """One URL as shown: user-info and the values of secret query parameters as ``***``;
+    a URL that does not parse is shown as ``***`` whole."""
     if not url:
         return url
-    masked = mask_credentials(url)
     try:
-        parts = urlsplit(masked)
+        urlsplit(url)
     except ValueError:
         return MASK  # unparsable: show nothing of it rather than a secret
-    if not parts.query:
-        return masked
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
-        return masked
-    query = urlencode([(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    return mask_credentials(url)
