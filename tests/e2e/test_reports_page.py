@@ -75,3 +75,55 @@ def test_reports_page_downloads_xlsx_and_shows_errors(replica: Replica, tmp_path
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_reports_page_downloads_a_soundexchange_return(replica: Replica, tmp_path: Path) -> None:
+    """The SoundExchange choice shows its own options and one button, sends them, saves
+    the file under the server's name, and lists the recordings SoundExchange cannot
+    identify (Song Two has neither ISRC nor album + label)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page(accept_downloads=True)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{replica.url}/dashboard?token={ADMIN}")
+            page.click("a[href='/dashboard/reports']")
+            page.wait_for_selector("body[data-loaded='true']", timeout=15_000)
+            assert not page.is_visible("#soundexchange-options")
+            page.select_option("#report", "soundexchange")
+            page.wait_for_selector("#soundexchange-options:not([hidden])", timeout=5_000)
+            assert page.is_visible("#download-txt")
+            assert not page.is_visible("button[data-format='csv']")
+            page.fill("#from", "2026-03-01")
+            page.fill("#to", "2026-03-01")
+            page.select_option("#stations", [PARIS])
+            page.fill("#service-name", "KXYZ")
+            page.select_option("#category", "B")
+            page.check("#play-frequency")
+            with page.expect_download(timeout=30_000) as info:
+                page.click("#download-txt")
+            download = info.value
+            assert download.suggested_filename == "KXYZ20260301_20260301_B.txt"
+            path = tmp_path / download.suggested_filename
+            download.save_as(path)
+            lines = path.read_bytes().split(b"\r\n")
+            header = lines[0].decode("ascii").split("|")
+            assert header[:2] == ["NAME_OF_SERVICE", "TRANSMISSION_CATEGORY"]
+            assert header[-1] == "PLAY_FREQUENCY"
+            rows = [line.decode("ascii").split("|") for line in lines[1:] if line]
+            assert {r[3] for r in rows} == {"^Song One^", "^Song Two^"}
+            assert all(r[0] == "^KXYZ^" and r[1] == "^B^" for r in rows)
+            page.wait_for_function(
+                "document.getElementById('report-status').textContent.includes('Song Two')",
+                timeout=10_000,
+            )
+            assert "without ISRC or album + label" in page.inner_text("#report-status")
+            assert not errors, errors
+        finally:
+            browser.close()
