@@ -14,13 +14,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import psycopg
+import pytest
 
+from airtrack.api import create_app, wrap
+from airtrack.errors import OrchestratorUnavailable
 from airtrack.orchestrator import clips
 from airtrack.protocol import ClipIn
-from airtrack.worker.clip_upload import encode_opus
-from airtrack.worker.clips import clip_key
+from airtrack.worker.client import OrchestratorClient
+from airtrack.worker.clip_upload import ClipEncoder, ClipSpool, ClipUploader, encode_opus
+from airtrack.worker.clips import ClipJob, ClipStats, clip_key
+from tests.support.ports import refused_port
+from tests.support.tokens import WORKER
 from tests.unit._synth_music import song
 
 from .orch_support import SimWorker, fast_settings, orchestrator, settle
@@ -155,3 +162,56 @@ async def test_clips_are_fenced_capped_and_found_by_their_play(db_url: str, tmp_
         assert late_row is not None and late_row["state"] == "expired"
         assert (await orch.admin("GET", f"/plays/{play['id']}/clip")).status_code == 404
         assert (await orch.admin("GET", "/unknowns/7/clip")).status_code == 200
+
+
+async def test_clips_wait_on_disk_while_the_orchestrator_is_away_then_go(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The encoder thread spools what the streams cut (at most ``clip_spool_max``, the
+    oldest dropped); while the orchestrator cannot be reached the clips stay on disk,
+    and the next upload sends them all."""
+    settings = fast_settings(tmp_path)
+    async with orchestrator(db_url, settings) as orch:
+        (sid,) = await orch.add_streams(1, prefix="radio")
+        owner = SimWorker(orch, "w1", 1)
+        await owner.register()
+        await settle(orch, [owner])
+        epoch = owner.running[sid]
+
+        stats = ClipStats()
+        spool = ClipSpool(tmp_path / "clips", 3, stats)
+        encoder = ClipEncoder(spool, bitrate=16000, queue_max=8, stats=stats)
+        pcm = np.rint(song(3, 4) * 32767).astype(np.int16)
+        started = datetime.now(UTC) - timedelta(seconds=30)
+        for i in range(4):
+            job = ClipJob(clip_key(f"job{i}"), sid, epoch, started, pcm, 8000, play_key=f"{i:032d}")
+            assert encoder.offer(job)
+        encoder.close(60)
+        assert (stats.encoded, stats.dropped, len(spool)) == (4, 1, 3)  # the oldest went
+
+        def client(url: str, transport: httpx.AsyncBaseTransport | None) -> OrchestratorClient:
+            return OrchestratorClient(
+                url,
+                WORKER,
+                worker_id=owner.id,
+                credential=owner.credential,
+                retries=1,
+                transport=transport,
+            )
+
+        with refused_port() as port:
+            away = client(f"http://127.0.0.1:{port}", None)
+            with pytest.raises(OrchestratorUnavailable):
+                await ClipUploader(spool, away, stats, interval_s=1).upload_once()
+            await away.aclose()
+        assert len(spool) == 3
+
+        back = client(
+            "http://orchestrator", httpx.ASGITransport(app=wrap(create_app(orch.state), settings))
+        )
+        assert await ClipUploader(spool, back, stats, interval_s=1).upload_once() == 3
+        await back.aclose()
+        assert (len(spool), stats.uploaded) == (0, 3)
+        with psycopg.connect(db_url) as conn:
+            keys = conn.execute("SELECT play_key FROM clips ORDER BY play_key").fetchall()
+        assert [k[0] for k in keys] == [f"{i:032d}" for i in (1, 2, 3)]
