@@ -117,6 +117,16 @@ def test_a_heard_plays_clip_and_a_requested_clip_name_the_song(db_url: str, tmp_
 
         until(clip_written, 60, "the play's clip")
         assert out.read_bytes()[:4] == b"OggS"
+        # on the orchestrator's machine (the database), the same bytes
+        local = tmp_path / "local.ogg"
+        proc = run_cli(
+            "plays", "clip", str(play["id"]), "-o", str(local),
+            home=tmp_path / "scan", env={"AIRTRACK_DATABASE_URL": db_url},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert local.read_bytes() == out.read_bytes()
+        missing = run_cli("plays", "clip", "999999", "-o", str(tmp_path / "none.ogg"), env=remote)
+        assert missing.returncode == 1 and "no clip of play 999999" in missing.stderr
         assert _scan(out, db_url, tmp_path / "scan") == [track]
 
         # a stretch that is not a play (as discovery asks for an unknown's airing)
