@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -300,7 +300,7 @@ class StreamPipeline:
             self._cpu_s = time.thread_time() - cpu0
         self._set("stopped", None)
 
-    def _clip(self, what: str, *args: Any) -> None:
+    def _clip(self, what: Literal["reset", "heard", "step", "play_started"], *args: Any) -> None:
         """Tell the clip cutter; its failure never reaches recognition (logged once)."""
         if self.clips is None:
             return
