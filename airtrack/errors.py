@@ -22,6 +22,7 @@ AirtrackError
 │   └── StreamImportError     a streams file is refused (every bad line listed)
 ├── StreamExists           a stream with that name (or URL) already exists
 ├── InputRefused           well-formed input outside a bound or policy (→ 422)
+│   └── ClipTooLarge           a proof clip above AIRTRACK_CLIP_MAX_BYTES (→ 413)
 ├── ReportRequestError     a report or play query has a bad range, zone, format or cursor
 │   │                      (CLI: one line, exit 1; API: 400)
 │   └── ReportTemplateError    a report template is unreadable or names an unknown field
@@ -168,6 +169,10 @@ class StreamExists(AirtrackError):
 class InputRefused(AirtrackError):
     """Well-formed input outside a bound or policy (a play from year 9999, a link-local
     stream URL); the API answers 422 with the message."""
+
+
+class ClipTooLarge(InputRefused):
+    """A proof clip larger than ``clip_max_bytes``; the API answers 413."""
 
 
 class ReportRequestError(AirtrackError):

@@ -48,6 +48,7 @@ TITLES = Counter("airtrack_titles_total", "Stream titles received by result", ["
 ARCHIVE = Counter(
     "airtrack_archive_segments_total", "Archive segments received by result", ["status"]
 )
+CLIPS = Counter("airtrack_clips_total", "Proof clips received by result", ["status"])
 BACKFILL_PLAYS = Counter(
     "airtrack_backfill_plays_total", "Airings found in the archive by result", ["status"]
 )

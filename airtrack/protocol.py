@@ -57,6 +57,8 @@ PLAYS_PATH = f"{API_PREFIX}/plays"
 METADATA_PATH = f"{API_PREFIX}/metadata"
 #: Fingerprint-archive segments: the query prints a worker heard (docs/unknown.md).
 ARCHIVE_PATH = f"{API_PREFIX}/archive"
+#: Proof clips: short audio a worker cut from what it heard (docs/unknown.md#proof-clips).
+CLIPS_PATH = f"{API_PREFIX}/clips"
 SNAPSHOT_PATH = f"{API_PREFIX}/catalog/snapshot"
 #: sha256 (hex) of the snapshot body: the worker loads only a download that matches it.
 SNAPSHOT_SHA256_HEADER = "X-Airtrack-Sha256"
@@ -164,6 +166,13 @@ WORKER_METRICS = frozenset(
         "archive_segments",
         "archive_thinned_pairs",
         "archive_dropped_segments",
+        # proof clips: cut, missed (the buffer no longer held them), dropped (encoder
+        # behind, spool full, refused), uploaded, waiting in the spool
+        "clips_cut",
+        "clips_missed",
+        "clips_dropped",
+        "clips_uploaded",
+        "clips_spooled",
     }
 )
 
@@ -175,11 +184,24 @@ class HeartbeatRequest(_Model):
     )
 
 
+class ClipWanted(_Model):
+    """A clip request: cut ``start``..``end`` of the stream (wall time, as plays are
+    dated) from the rolling audio buffer if it is still there, and upload it with
+    ``request_id``."""
+
+    id: int = Field(ge=1, le=MAX_ID)
+    stream_id: int = Field(ge=1, le=MAX_ID)
+    start: datetime
+    end: datetime
+
+
 class HeartbeatResponse(_Model):
     assignments: list[Assignment]
     recovery_mode: bool = False
     heartbeat_interval_s: float | None = None
     catalog_version: str | None = None
+    #: Clips wanted of the worker's streams (omitted when none).
+    clip_requests: list[ClipWanted] | None = None
 
 
 class PlayIn(_Model):
@@ -225,7 +247,8 @@ class PlaysRequest(_Model):
 
 #: "unarchived": an archive segment the store could not take (the archive degrades; the
 #: worker drops it, plays never wait on it).
-PlayStatus = Literal["stored", "duplicate", "stale", "extended", "unarchived"]
+#: "limited": a clip beyond ``clips_per_stream_hour`` (not stored; never sent again).
+PlayStatus = Literal["stored", "duplicate", "stale", "extended", "unarchived", "limited"]
 
 
 class PlayResult(_Model):
@@ -309,6 +332,41 @@ class ArchiveRequest(_Model):
     #: The sender, as for plays: every segment must be written by this worker.
     worker_id: WorkerId
     segments: list[ArchiveIn] = Field(min_length=1, max_length=100)
+
+
+ClipMediaType = Literal["audio/ogg", "audio/mpeg"]
+
+
+class ClipIn(_Model):
+    """A proof clip, fenced by ``epoch`` like a play; ``key`` makes it idempotent.
+
+    Tied to what it proves by ``play_key`` (the idempotency key of the play it starts,
+    as the worker sent the play) or ``request_id`` (a clip request it answers).
+    ``data`` is base64 of the encoded audio (the API caps it: ``clip_max_bytes``).
+    """
+
+    key: str = Field(min_length=8, max_length=128)
+    stream_id: int = Field(ge=1, le=MAX_ID)
+    epoch: Epoch
+    started_at: datetime
+    duration_s: float = Field(gt=0, le=600)
+    play_key: str | None = Field(default=None, min_length=8, max_length=128)
+    request_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    media_type: ClipMediaType = "audio/ogg"
+    data: str = Field(min_length=1, max_length=8_000_000)
+
+    @field_validator("started_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
+        return v.astimezone(UTC)
+
+
+class ClipsRequest(_Model):
+    #: The sender, as for plays: every clip must be written by this worker.
+    worker_id: WorkerId
+    clips: list[ClipIn] = Field(min_length=1, max_length=20)
 
 
 # --- admin ----------------------------------------------------------------

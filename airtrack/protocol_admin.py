@@ -16,11 +16,13 @@ from airtrack.protocol import API_PREFIX, MAX_ID, _Model, check_extra
 
 __all__ = [
     "CATALOG_TRACKS_PATH",
+    "PLAY_CLIP_PATH",
     "REFUSED_ACCEPT_PATH",
     "REFUSED_DISCARD_PATH",
     "REFUSED_PLAYS_PATH",
     "STREAMS_IMPORT_PATH",
     "STREAMS_UPTIME_PATH",
+    "UNKNOWN_CLIP_PATH",
     "RefusedIds",
     "RefusedOut",
     "StreamEdit",
@@ -36,6 +38,10 @@ STREAMS_UPTIME_PATH = f"{API_PREFIX}/streams/uptime"
 REFUSED_PLAYS_PATH = f"{API_PREFIX}/plays/refused"
 REFUSED_ACCEPT_PATH = f"{REFUSED_PLAYS_PATH}/accept"
 REFUSED_DISCARD_PATH = f"{REFUSED_PLAYS_PATH}/discard"
+#: A play's proof clip, and the newest clip of a recurring unknown (docs/unknown.md):
+#: the audio itself (audio/ogg or audio/mpeg), 404 when there is none.
+PLAY_CLIP_PATH = f"{API_PREFIX}/plays/{{play_id}}/clip"
+UNKNOWN_CLIP_PATH = f"{API_PREFIX}/unknowns/{{unknown_id}}/clip"
 
 _Text = Annotated[str | None, Field(max_length=500)]
 _ExtraKey = Annotated[str, Field(min_length=1, max_length=100)]

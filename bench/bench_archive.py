@@ -9,7 +9,9 @@ with speech make fewer. Measured in this process, one core:
 * orchestrator: the Python side of taking a segment (JSON + base64 + validation); the
   PostgreSQL insert is not measured here;
 * back-fill: replay throughput (stream-seconds per CPU-second) against an index of
-  100 new tracks, extrapolated to 7 days × 100 streams (not run in full).
+  100 new tracks, extrapolated to 7 days × 100 streams (not run in full);
+* proof clips: the rolling buffer's CPU on the stream thread per stream-second, and
+  per clip the cut and the Opus encoding (the encoder thread) and its bytes.
 
     python bench/bench_archive.py            # 10 min of audio
     python bench/bench_archive.py --minutes 2
@@ -36,7 +38,10 @@ from airtrack.fingerprint.index import Index  # noqa: E402
 from airtrack.fingerprint.landmarks import LandmarkExtractor  # noqa: E402
 from airtrack.fingerprint.replay import replay_segments  # noqa: E402
 from airtrack.protocol import ArchiveIn, ArchiveRequest  # noqa: E402
+from airtrack.settings import Settings  # noqa: E402
 from airtrack.worker.archive import ArchiveRecorder  # noqa: E402
+from airtrack.worker.clip_upload import encode_opus  # noqa: E402
+from airtrack.worker.clips import ClipCutter, ClipJob, ClipStats  # noqa: E402
 from tests.unit._synth_music import song  # noqa: E402
 
 DAY = 86_400
@@ -123,6 +128,63 @@ def main() -> None:
     print("| replay speed | 7 days × 100 streams, one core (extrapolated) |")
     print("|---|---|")
     print(f"| {speed:.0f}× real time | {full / 3600:.1f} h |")
+    print()
+    clips_table(audio)
+
+
+class Jobs:
+    def __init__(self) -> None:
+        self.jobs: list[ClipJob] = []
+
+    def offer(self, job: ClipJob) -> bool:
+        self.jobs.append(job)
+        return True
+
+
+def clips_table(audio: np.ndarray, plays_per_hour: int = 15) -> None:
+    """Proof clips at the settings' defaults: a play a minute of the audio."""
+    st = Settings.model_construct()
+    sr = P.SAMPLE_RATE
+    jobs = Jobs()
+    cutter = ClipCutter(
+        1,
+        1,
+        jobs,
+        rate=sr,
+        clip_s=st.clip_s,
+        buffer_s=st.clip_buffer_s,
+        request_max_s=st.clip_request_max_s,
+        stats=ClipStats(),
+    )
+    step = 4 * sr
+    origin = datetime(2026, 1, 1, tzinfo=UTC)
+    t0 = time.process_time()
+    for i in range(0, len(audio), step):
+        cutter.heard(audio[i : i + step])
+        at = i / sr
+        if at % 60 == 8:  # a play noticed 8 s after it started
+            cutter.play_started(f"{at:032.0f}", origin + timedelta(seconds=at), at - 8)
+        cutter.step(None)
+    stream_cpu = time.process_time() - t0
+    seconds = len(audio) / sr
+    t0 = time.process_time()
+    sizes = [len(encode_opus(j.pcm, j.rate, st.clip_bitrate)) for j in jobs.jobs]
+    encode_cpu = (time.process_time() - t0) / max(1, len(sizes))
+    per_clip = sum(sizes) / max(1, len(sizes))
+    month = per_clip * plays_per_hour * 24 * st.clip_days
+    print(
+        f"proof clips: {len(sizes)} clips of {st.clip_s:g} s at {st.clip_bitrate // 1000} kbit/s"
+        f", buffer {st.clip_buffer_s:g} s"
+    )
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| buffer memory per stream | {cutter.ring.capacity * 2 / 1e6:.2f} MB |")
+    per_s_ms = stream_cpu / seconds * 1e3
+    print(f"| stream-thread CPU (buffer + cut) per stream-second | {per_s_ms:.3f} ms |")
+    print(f"| encoder CPU per clip | {encode_cpu * 1e3:.1f} ms |")
+    print(f"| bytes per clip | {per_clip / 1e3:.1f} kB |")
+    fleet = f"100 streams × {plays_per_hour} plays/h × {st.clip_days} d"
+    print(f"| {fleet} | {month * 100 / 1e9:.1f} GB |")
 
 
 if __name__ == "__main__":

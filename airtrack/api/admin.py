@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from airtrack.orchestrator import credentials, play_log, plays, stream_state, streams
+from airtrack.orchestrator import clips, credentials, play_log, plays, stream_state, streams
 from airtrack.orchestrator.stream_edit import edit_stream, import_streams
 from airtrack.orchestrator.stream_files import check_stream_fields, parse_streams
 from airtrack.protocol import (
@@ -24,10 +24,12 @@ from airtrack.protocol import (
     WorkerOut,
 )
 from airtrack.protocol_admin import (
+    PLAY_CLIP_PATH,
     REFUSED_ACCEPT_PATH,
     REFUSED_DISCARD_PATH,
     REFUSED_PLAYS_PATH,
     STREAMS_UPTIME_PATH,
+    UNKNOWN_CLIP_PATH,
     RefusedIds,
     RefusedOut,
     StreamEdit,
@@ -190,3 +192,36 @@ async def post_refused_accept(req: RefusedIds, st: State) -> dict[str, Any]:
 async def post_refused_discard(req: RefusedIds, st: State) -> dict[str, Any]:
     """Drop refused items (a copy of each stays in the audit log)."""
     return {"discarded": await play_log.discard_refused(st.db, req.ids)}
+
+
+_AUDIO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"audio/ogg": {}, "audio/mpeg": {}}},
+    404: {"description": "no clip"},
+}
+
+
+def _audio(clip: clips.Clip | None, what: str) -> Response:
+    if clip is None:
+        raise HTTPException(404, f"no clip of {what}")
+    headers = {
+        "Content-Disposition": f'inline; filename="clip-{clip.id}.'
+        + ("ogg" if clip.media_type == "audio/ogg" else "mp3")
+        + '"',
+        "X-Clip-Started-At": clip.started_at.isoformat(),
+        "X-Clip-Stream-Id": str(clip.stream_id),
+    }
+    return Response(clip.data, media_type=clip.media_type, headers=headers)
+
+
+@router.get(PLAY_CLIP_PATH.removeprefix(API_PREFIX), response_class=Response, responses=_AUDIO)
+async def get_play_clip(st: State, play_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
+    """The proof clip of a play: the first seconds of the airing, as the worker heard it."""
+    return _audio(await clips.clip_of_play(st.db, play_id), f"play {play_id}")
+
+
+@router.get(UNKNOWN_CLIP_PATH.removeprefix(API_PREFIX), response_class=Response, responses=_AUDIO)
+async def get_unknown_clip(
+    st: State, unknown_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> Response:
+    """The newest proof clip of a recurring unknown's airings."""
+    return _audio(await clips.clip_of_unknown(st.db, unknown_id), f"unknown {unknown_id}")

@@ -23,6 +23,7 @@ from airtrack.errors import (
     AudioError,
     CatalogConflict,
     CatalogError,
+    ClipTooLarge,
     DatabaseError,
     DatabaseUnavailable,
     InputRefused,
@@ -66,6 +67,7 @@ ERROR_STATUS: dict[type[AirtrackError], int] = {
     WebhookLimit: 409,  # as many webhook endpoints as the setting allows
     StreamFieldError: 422,  # a refused value or file: the caller's to fix
     CatalogError: 422,
+    ClipTooLarge: 413,  # a proof clip above clip_max_bytes
     InputRefused: 422,
     WebhookError: 422,
     AudioError: 422,
@@ -139,6 +141,9 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             control = state.control
             jobs = ArchiveJobs(state.db, state.settings, lambda: control.is_leader)
             tasks.append(asyncio.create_task(jobs.run(stop), name="archive-jobs"))
+        if lifespan_tasks:
+            watch = state.clip_requests.watch(state.db, state.settings.clip_requests_poll_s, stop)
+            tasks.append(asyncio.create_task(watch, name="clip-requests"))
         if lifespan_tasks and (state.snapshot is not None or state.segments is not None):
             tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
         try:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from airtrack.db import Database
 from airtrack.db.listener import EventSignal
+from airtrack.orchestrator.clips import PendingClipRequests
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.tokens import Tokens
 from airtrack.settings import Settings
@@ -47,6 +48,8 @@ class AppState:
     events: EventSignal | None = None
     #: Registrations of worker ids the store does not know yet (docs/security.md).
     new_worker_ids: TokenBucket | None = None
+    #: Pending clip requests, handed to their streams' owners in heartbeat replies.
+    clip_requests: PendingClipRequests = field(default_factory=PendingClipRequests)
 
     def __post_init__(self) -> None:
         if self.new_worker_ids is None:

@@ -13,11 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from airtrack.errors import InputRefused
-from airtrack.orchestrator import archive, credentials, ownership, play_log, plays
+from airtrack.errors import ClipTooLarge, InputRefused
+from airtrack.orchestrator import archive, clips, credentials, ownership, play_log, plays
 from airtrack.protocol import (
     ALL_STALE,
     ARCHIVE_PATH,
+    CLIPS_PATH,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
     MANIFEST_PATH,
@@ -32,6 +33,8 @@ from airtrack.protocol import (
     WRONG_CREDENTIAL,
     ArchiveIn,
     ArchiveRequest,
+    ClipIn,
+    ClipsRequest,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -108,6 +111,7 @@ async def register(
 @router.post(
     HEARTBEAT_PATH,
     response_model=HeartbeatResponse,
+    response_model_exclude_none=True,
     responses={
         UNKNOWN_WORKER: {"description": "unknown worker: register again"},
         422: {"description": "more streams than worker_capacity_max"},
@@ -143,11 +147,13 @@ async def heartbeat(
             update={"streams": [s for s in req.streams if s.stream_id not in refused]}
         )
     st.hooks.observe_heartbeat(worker_id, req)
+    wanted = st.clip_requests.for_streams(a.stream_id for a in outcome.assignments)
     return HeartbeatResponse(
         assignments=outcome.assignments,
         recovery_mode=st.hooks.recovery(),
         heartbeat_interval_s=st.settings.heartbeat_interval_s,
         catalog_version=st.catalog_version,
+        clip_requests=wanted or None,
     )
 
 
@@ -165,7 +171,7 @@ async def deregister(
     return {"worker_id": worker_id, "released": released}
 
 
-FencedKind = Literal["play", "title", "archive"]
+FencedKind = Literal["play", "title", "archive", "clip"]
 
 _FENCED: dict[int | str, dict[str, Any]] = {
     ALL_STALE: {"description": "every item had a stale epoch (each is kept for review)"},
@@ -178,7 +184,7 @@ async def _fenced_batch(
     kind: FencedKind,
     worker_id: str,
     credential: str | None,
-    items: Sequence[PlayIn | TitleIn | ArchiveIn],
+    items: Sequence[PlayIn | TitleIn | ArchiveIn | ClipIn],
     check: Callable[[], Awaitable[None]],
     record: Callable[[], Awaitable[list[PlayResult]]],
 ) -> tuple[list[PlayResult], Response]:
@@ -188,6 +194,8 @@ async def _fenced_batch(
     await _speaks_for(st, worker_id, credential)
     try:
         await check()
+    except ClipTooLarge:
+        raise  # 413 (ERROR_STATUS): the size, not the content, is refused
     except InputRefused as exc:
         raise HTTPException(422, str(exc)) from None
     results = await record()
@@ -260,6 +268,31 @@ async def post_archive(req: ArchiveRequest, st: State, credential: Credential = 
     _, resp = await _fenced_batch(
         st, "archive", req.worker_id, credential, req.segments, check, record
     )
+    return resp
+
+
+@router.post(
+    CLIPS_PATH,
+    response_model=PlaysResponse,
+    responses={
+        413: {"description": "a clip larger than clip_max_bytes"},
+        422: {"description": "a clip not base64 or outside the kept days"},
+        **_FENCED,
+    },
+)
+async def post_clips(req: ClipsRequest, st: State, credential: Credential = None) -> Response:
+    """Proof clips: fenced like plays (a worker uploads clips only of the streams it owns,
+    at its epochs), each at most ``clip_max_bytes`` (413), at most
+    ``clips_per_stream_hour`` per stream (the rest ``limited``)."""
+
+    async def check() -> None:
+        clips.check_sizes(st.settings, req.clips)
+        clips.check_clips(st.settings, req.clips, datetime.now(UTC))
+
+    async def record() -> list[PlayResult]:
+        return await clips.record_clips(st.db, st.settings, req.clips, worker=req.worker_id)
+
+    _, resp = await _fenced_batch(st, "clip", req.worker_id, credential, req.clips, check, record)
     return resp
 
 

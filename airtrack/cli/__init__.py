@@ -60,9 +60,12 @@ class _Placeholder(TyperGroup):
 
 
 class _LazyPlays(_LazyGroups):
-    """``airtrack plays``: the list itself, and ``refused`` loaded when used."""
+    """``airtrack plays``: the list itself; ``refused`` and ``clip`` loaded when used."""
 
-    LAZY: ClassVar[dict[str, tuple[str, str]]] = {"refused": ("airtrack.cli.refused", "app")}
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {
+        "refused": ("airtrack.cli.refused", "app"),
+        "clip": ("airtrack.cli.clips", "plays_clip_app"),
+    }
 
 
 app = typer.Typer(
@@ -88,10 +91,12 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(_placeholder("webhooks"), name="webhooks")
 plays_app = typer.Typer(
     cls=_LazyPlays,
-    help="Plays logged, newest first (`plays refused`: what the epoch fence refused).",
+    help="Plays logged, newest first (`plays refused`: what the epoch fence refused; "
+    "`plays clip ID -o FILE`: a play's proof clip).",
     invoke_without_command=True,
 )
 plays_app.add_typer(_placeholder("refused"), name="refused")
+plays_app.add_typer(_placeholder("clip"), name="clip")
 app.add_typer(plays_app, name="plays")
 app.command()(identify)
 app.command()(scan)

@@ -1,10 +1,12 @@
-"""The leader's archive jobs: day partitions and retention, and back-fill of new tracks.
+"""The leader's archive jobs: day partitions and retention, clips' retention, and
+back-fill of new tracks.
 
 A task of its own beside the control loop (a back-fill pass may take seconds to minutes;
 the control tick must not wait on it). It acts only while this replica leads; each round
 (``archive_job_s``) keeps today's and tomorrow's partitions and drops those past
-``archive_days`` (at most every ``_MAINTAIN_S``), then runs one bounded back-fill pass
-over the tracks added since (:class:`airtrack.orchestrator.backfill.BackfillJob`).
+``archive_days`` (at most every ``_MAINTAIN_S``), expires clip requests and drops clips
+past ``clip_days`` (:func:`airtrack.orchestrator.clips.maintain`), then runs one bounded
+back-fill pass over the tracks added since (:class:`airtrack.orchestrator.backfill.BackfillJob`).
 Failures are logged and the next round tries again: neither job can stop the leader.
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from airtrack.db import Database
 from airtrack.errors import DatabaseError
 from airtrack.logging import get_logger
-from airtrack.orchestrator import archive, backfill
+from airtrack.orchestrator import archive, backfill, clips
 from airtrack.settings import Settings
 
 log = get_logger(__name__)
@@ -50,6 +52,7 @@ class ArchiveJobs:
             if time.monotonic() - self._maintained_at >= _MAINTAIN_S:
                 await archive.maintain(self.db, self.settings)
                 self._maintained_at = time.monotonic()
+            await clips.maintain(self.db, self.settings)
             await self.backfill.step()
         except DatabaseError as exc:
             log.warning("archive.job_failed", error=str(exc))

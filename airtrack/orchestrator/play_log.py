@@ -37,7 +37,7 @@ from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.play_log")
 
-Kind = Literal["play", "title", "archive"]
+Kind = Literal["play", "title", "archive", "clip"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ async def record_batch(db: Database, settings: Settings, batch: _Batch) -> list[
             streams=streams,
             worker=batch.params.get("worker"),
         )
-        if kept < stale and batch.kind != "archive":  # late prints are not kept
+        if kept < stale and batch.kind in ("play", "title"):  # late prints, clips: not kept
             log.error(
                 f"{batch.kind}s.refused_not_kept",
                 count=stale - kept,

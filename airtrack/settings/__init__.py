@@ -108,6 +108,11 @@ class Settings(WorkerSettings, FeatureSettings, ServiceSettings):
             raise ValueError("events_retention_h must not be shorter than webhook_retry_hours")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("db_pool_min must not exceed db_pool_max")
+        if self.clip_buffer_s < 2 * self.clip_s:
+            raise ValueError(
+                f"clip_buffer_s ({self.clip_buffer_s}) must be at least twice clip_s "
+                f"({self.clip_s}): a play is detected seconds after it starts"
+            )
         return self
 
     @property

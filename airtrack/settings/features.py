@@ -47,6 +47,25 @@ class FeatureSettings(BaseSettings):
         default=30.0, gt=0, description="A hole in the archive this long restarts the matcher."
     )
 
+    # --- proof clips (docs/unknown.md#proof-clips) ----------------------------------
+    clip_max_bytes: int = Field(
+        default=200_000, ge=1000, description="Largest clip the API accepts (bytes of audio)."
+    )
+    clips_per_stream_hour: int = Field(
+        default=60,
+        ge=1,
+        description="Clips stored per stream per hour; beyond it a clip is refused as limited.",
+    )
+    clip_days: int = Field(
+        default=30, ge=1, le=3660, description="Days clips (and clip requests) are kept."
+    )
+    clip_requests_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often each replica reads the pending clip requests it hands to "
+        "workers in heartbeat replies.",
+    )
+
     # --- integrations: events, webhooks, stream health (docs/integrations.md) ----------
     stream_down_after_s: float = Field(
         default=120.0, gt=0, description="Errors for longer than this → the station is down."

@@ -38,6 +38,39 @@ class WorkerSettings(BaseSettings):
         description="Archive segments a worker queues while the orchestrator is away; "
         "the oldest beyond it are dropped (counted).",
     )
+    # --- proof clips (docs/unknown.md#proof-clips) ----------------------------
+    clips: bool = Field(
+        default=True,
+        description="Cut a short audio clip of each play heard (and of requested stretches) "
+        "and upload it as proof.",
+    )
+    clip_s: float = Field(
+        default=10.0, ge=2, le=60, description="Seconds of a play's clip, from its start."
+    )
+    clip_buffer_s: float = Field(
+        default=180.0,
+        ge=10,
+        le=1800,
+        description="Seconds of decoded audio a worker keeps per stream to cut clips from "
+        "(16 kB per second: 8 kHz, 16 bit); must cover a play's detection delay plus the clip.",
+    )
+    clip_request_max_s: float = Field(
+        default=60.0, ge=2, le=600, description="Longest clip cut for a requested stretch."
+    )
+    clip_bitrate: int = Field(
+        default=16000, ge=6000, le=64000, description="Opus bitrate of clips (bits/s)."
+    )
+    clip_encode_queue: int = Field(
+        default=8,
+        ge=1,
+        description="Clips waiting for a worker's encoder; beyond it they are dropped (counted).",
+    )
+    clip_spool_max: int = Field(
+        default=500,
+        ge=1,
+        description="Encoded clips a worker keeps on disk until uploaded; the oldest beyond "
+        "it are dropped (counted).",
+    )
     reconcile_attempts: int = Field(
         default=3, ge=1, description="Reconcile attempts before forced re-registration (R3.1)."
     )

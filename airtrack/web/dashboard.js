@@ -157,8 +157,57 @@ let playsFeed = null;
 function renderPlays() {
   fill("plays", plays, (p) => [
     cell(time(p.started_at)), cell(p.stream), cell(p.title || "#" + p.track_id),
-    cell(p.artist), cell(Number(p.confidence).toFixed(2)),
+    cell(p.artist), cell(Number(p.confidence).toFixed(2)), clipCell(p.play_id ?? p.id),
   ]);
+}
+
+// A play's proof clip (GET /plays/{id}/clip), fetched when asked: the route needs the
+// Authorization header, so the audio element plays a blob. Fetched clips are kept (a
+// few), so a re-render of the list does not lose them.
+const clipUrls = new Map();
+
+function clipCell(id) {
+  const td = document.createElement("td");
+  if (!id) return td;
+  const show = (url) => {
+    const audio = document.createElement("audio");
+    audio.controls = true;
+    audio.preload = "none";
+    audio.src = url;
+    td.replaceChildren(audio);
+    return audio;
+  };
+  if (clipUrls.has(id)) {
+    show(clipUrls.get(id));
+    return td;
+  }
+  const button = document.createElement("button");
+  button.textContent = "\u25B6";
+  button.title = "play this airing's proof clip";
+  button.onclick = async () => {
+    button.disabled = true;
+    try {
+      const resp = await fetch("/api/v1/plays/" + id + "/clip", {
+        headers: { Authorization: "Bearer " + token() },
+      });
+      if (!resp.ok) {
+        td.textContent = resp.status === 404 ? "no clip" : "HTTP " + resp.status;
+        return;
+      }
+      const url = URL.createObjectURL(await resp.blob());
+      clipUrls.set(id, url);
+      if (clipUrls.size > PLAYS_SHOWN) {
+        const [oldest, old] = clipUrls.entries().next().value;
+        clipUrls.delete(oldest);
+        URL.revokeObjectURL(old);
+      }
+      show(url).play().catch(() => {});
+    } catch (err) {
+      td.textContent = "clip: " + err.message;
+    }
+  };
+  td.append(button);
+  return td;
 }
 
 function playFromEvent(d) {

@@ -39,6 +39,7 @@ from airtrack.logging import get_logger
 from airtrack.protocol import (
     ALL_STALE,
     ARCHIVE_PATH,
+    CLIPS_PATH,
     CREDENTIAL_HEADER,
     DEREGISTER_PATH,
     HEARTBEAT_PATH,
@@ -54,6 +55,8 @@ from airtrack.protocol import (
     WRONG_CREDENTIAL,
     ArchiveIn,
     ArchiveRequest,
+    ClipIn,
+    ClipsRequest,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -74,7 +77,7 @@ log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 #: What a worker writes about its streams, fenced by epoch: one path for every kind.
-FencedKind = Literal["play", "title", "archive"]
+FencedKind = Literal["play", "title", "archive", "clip"]
 
 
 @dataclass(frozen=True)
@@ -201,10 +204,10 @@ class OrchestratorClient:
         )
 
     async def send_fenced(
-        self, kind: FencedKind, items: Sequence[PlayIn | TitleIn | ArchiveIn]
+        self, kind: FencedKind, items: Sequence[PlayIn | TitleIn | ArchiveIn | ClipIn]
     ) -> list[PlayResult]:
-        """Send one fenced batch (plays, stream titles or archive segments), one result
-        per item.
+        """Send one fenced batch (plays, stream titles, archive segments or proof clips),
+        one result per item.
 
         409 (every item stale) raises :class:`StaleEpoch`. A wrong credential keeps the
         items queued (never dropped) until an operator sorts the id out: it is raised as
@@ -219,10 +222,13 @@ class OrchestratorClient:
         elif kind == "title":
             titles = [i for i in items if isinstance(i, TitleIn)]
             request, path = TitlesRequest(worker_id=self.worker_id, titles=titles), METADATA_PATH
-        else:
+        elif kind == "archive":
             segments = [i for i in items if isinstance(i, ArchiveIn)]
             request = ArchiveRequest(worker_id=self.worker_id, segments=segments)
             path = ARCHIVE_PATH
+        else:
+            clips = [i for i in items if isinstance(i, ClipIn)]
+            request, path = ClipsRequest(worker_id=self.worker_id, clips=clips), CLIPS_PATH
         try:
             resp = await self._call("POST", path, json=_dump(request), conflict_ok=True)
         except OrchestratorRejected as exc:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
 from airtrack.worker.archive import ArchiveRecorder, ArchiveSink, ArchiveStats
 from airtrack.worker.capture import CaptureOptions, StreamInfo, capture
+from airtrack.worker.clips import ClipCutter
 from airtrack.worker.failover import UrlRotation
 from airtrack.worker.failures import StreamFailure
 from airtrack.worker.outbox import play_key
@@ -108,8 +109,12 @@ class StreamPipeline:
         *,
         wall: Callable[[], float] = time.time,
         archive_stats: ArchiveStats | None = None,
+        clips: ClipCutter | None = None,
     ) -> None:
         self.assignment = assignment
+        #: Cuts proof clips from a rolling buffer of this stream's audio (None: off).
+        self.clips = clips
+        self._clip_failed = False
         self.archive_stats = archive_stats or ArchiveStats()
         self._recorder: ArchiveRecorder | None = None
         self.config = config or PipelineConfig()
@@ -215,6 +220,7 @@ class StreamPipeline:
             titles = TitleReporter(
                 self.assignment.stream_id, self.assignment.epoch, self._sink, self.titles
             )
+            self._clip("reset")
             blocks = capture(
                 url,
                 cfg.capture,
@@ -234,8 +240,10 @@ class StreamPipeline:
                     if fgen != gen:
                         self._swap_matcher(session, factory, seconds)
                         gen = fgen
+                    self._clip("heard", block)
                     if session.matcher is not None:
                         self._emit(session, session.matcher.feed(block))
+                    self._clip("step", session.origin)
                     if session.audio_s >= cfg.healthy_after_s:
                         attempt = consecutive = 0
                         self.urls.healthy()
@@ -287,9 +295,21 @@ class StreamPipeline:
                 "stream_reconnect", kind=failure.kind, attempt=attempt, delay_s=round(delay, 2)
             )
             self._stop.wait(delay)
+        self._clip("reset")  # what is still wanted: cut from what was heard
         with self._lock:
             self._cpu_s = time.thread_time() - cpu0
         self._set("stopped", None)
+
+    def _clip(self, what: Literal["reset", "heard", "step", "play_started"], *args: Any) -> None:
+        """Tell the clip cutter; its failure never reaches recognition (logged once)."""
+        if self.clips is None:
+            return
+        try:
+            getattr(self.clips, what)(*args)
+        except Exception:
+            if not self._clip_failed:
+                self._clip_failed = True
+                self._log.exception("clip_cutter_failed", step=what)
 
     def _primary_is_back(self) -> bool:
         """On a backup: whether a probe found the main URL answering (starts probes when
@@ -380,6 +400,8 @@ class StreamPipeline:
                 if not ended:
                     self._open[track] = open_play
                     self.plays_started += 1
+                audio_s = session.matcher_offset_s + float(ev.start_s)
+                self._clip("play_started", open_play.key, started_at, audio_s)
             open_play.confidence = max(open_play.confidence, conf)
             ended_at = None
             if ended:

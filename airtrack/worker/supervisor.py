@@ -42,6 +42,7 @@ from airtrack.worker.archive import ArchiveStats
 from airtrack.worker.assignment_cache import AssignmentCache
 from airtrack.worker.catalog_cache import CatalogCache, MatcherBuilder, fingerprint_matcher_builder
 from airtrack.worker.client import OrchestratorClient
+from airtrack.worker.clip_upload import ClipWorkshop
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.pipeline import MatcherFactory, PipelineConfig, StreamPipeline
 from airtrack.worker.reconcile import RunningInfo, agrees, reconcile
@@ -84,6 +85,8 @@ class Supervisor:
         )
         self.pipelines: dict[int, StreamPipeline] = {}
         self.archive_stats = ArchiveStats()
+        #: proof clips (docs/unknown.md#proof-clips): None when AIRTRACK_CLIPS is off
+        self.clips = ClipWorkshop(settings, client, home) if settings.clips else None
         self.matcher_factory: MatcherFactory | None = None
         self.catalog_version: str | None = None
         self.catalog_etag: str | None = None
@@ -113,6 +116,8 @@ class Supervisor:
             asyncio.create_task(self._heartbeat_loop(stop), name="heartbeat"),
             asyncio.create_task(self.sender.run(stop), name="sender"),
         ]
+        if self.clips is not None:
+            tasks.append(asyncio.create_task(self.clips.run(stop), name="clips"))
         stopper = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         rc = 0
@@ -252,6 +257,10 @@ class Supervisor:
                 desired={a.stream_id: a.epoch for a in reply.assignments},
             )
         self.apply(reply.assignments)
+        for wanted in reply.clip_requests or ():
+            p = self.pipelines.get(wanted.stream_id)
+            if p is not None and p.clips is not None:
+                p.clips.request(wanted)
 
     def reports(self) -> list[RunningStream]:
         return [p.report() for _, p in sorted(self.pipelines.items())]
@@ -269,6 +278,7 @@ class Supervisor:
             "plays_acked": float(self.sender.plays_acked),
             "local_mode": 1.0 if self.local_mode else 0.0,
             "titles_limited": float(TitleChanges.dropped_total),
+            **(self.clips.metrics() if self.clips is not None else {}),
         }
 
     def _set_local(self, on: bool, reason: str | None) -> None:
@@ -309,8 +319,14 @@ class Supervisor:
             self._assignments.save(desired)
 
     def _start(self, a: Assignment) -> None:
+        rate = self.pipeline_config.capture.sample_rate
         p = StreamPipeline(
-            a, self, self.matcher_factory, self.pipeline_config, archive_stats=self.archive_stats
+            a,
+            self,
+            self.matcher_factory,
+            self.pipeline_config,
+            archive_stats=self.archive_stats,
+            clips=self.clips.cutter(a.stream_id, a.epoch, rate) if self.clips else None,
         )
         self.pipelines[a.stream_id] = p
         log.info("stream_start", stream_id=a.stream_id, epoch=a.epoch, name=a.name, url=a.url)
@@ -377,6 +393,8 @@ class Supervisor:
             p.stop()
         budget = max(0.1, (deadline - time.monotonic()) * 0.4)
         await asyncio.to_thread(_join_all, pipes, budget)
+        if self.clips is not None:  # spooled now, uploaded at the next start
+            await asyncio.to_thread(self.clips.close, max(0.1, deadline - time.monotonic()) * 0.2)
         flushed = await flush_on_stop(self.sender, self.client, self.settings, deadline)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(

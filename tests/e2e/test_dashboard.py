@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import threading
@@ -9,11 +10,14 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import psycopg
 import pytest
 
+from airtrack.worker.clip_upload import encode_opus
 from tests.integration.orch_support import ADMIN, WORKER
 from tests.integration.test_orchestrator_replicas import Replica
 
@@ -48,8 +52,10 @@ def _beat(rep: Replica, running: dict[str, dict[int, int]], stop: threading.Even
                     running[wid] = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
 
 
-def _play(rep: Replica, db_url: str, running: dict[str, dict[int, int]], title: str) -> None:
-    """A worker reports a play of a new track called ``title``."""
+def _play(
+    rep: Replica, db_url: str, running: dict[str, dict[int, int]], title: str
+) -> dict[str, Any]:
+    """A worker reports a play of a new track called ``title``; the play sent."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         row = conn.execute(
             "INSERT INTO tracks (title, artist, source, duration_s, content_sha256) "
@@ -73,6 +79,28 @@ def _play(rep: Replica, db_url: str, running: dict[str, dict[int, int]], title: 
         timeout=10,
     )
     assert r.json()["results"][0]["status"] == "stored"
+    return play
+
+
+def _clip(rep: Replica, play: dict[str, Any]) -> None:
+    """The worker uploads the play's proof clip (a second of real Opus)."""
+    audio = encode_opus(np.zeros(8000, np.int16), 8000, 16000)
+    clip = {
+        "key": uuid.uuid4().hex,
+        "stream_id": play["stream_id"],
+        "epoch": play["epoch"],
+        "started_at": play["started_at"],
+        "duration_s": 1.0,
+        "play_key": play["key"],
+        "data": base64.b64encode(audio).decode(),
+    }
+    r = httpx.post(
+        f"{rep.url}/api/v1/clips",
+        json={"worker_id": "alpha", "clips": [clip]},
+        headers={"Authorization": f"Bearer {WORKER}"},
+        timeout=10,
+    )
+    assert r.json()["results"][0]["status"] == "stored", r.text
 
 
 def _populate(rep: Replica, db_url: str) -> dict[str, dict[int, int]]:
@@ -183,9 +211,17 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             plays = page.locator("#plays tbody tr").all_inner_texts()
             assert any("Blue Monday Test" in t for t in plays), plays
             # live plays come from the event stream (the page no longer polls /plays)
-            _play(replica, db_url, running, "Live Feed Song")
+            live = _play(replica, db_url, running, "Live Feed Song")
             page.wait_for_selector("#plays tbody tr:has-text('Live Feed Song')", timeout=15_000)
             assert len(plays_polls) == 1, f"plays were polled: {plays_polls}"
+            # a play's proof clip plays in the page; a play without one says so
+            _clip(replica, live)
+            live_row = "#plays tbody tr:has-text('Live Feed Song')"
+            page.click(f"{live_row} button")
+            page.wait_for_selector(f"{live_row} audio[src^='blob:']", timeout=10_000)
+            old_row = "#plays tbody tr:has-text('Blue Monday Test')"
+            page.click(f"{old_row} button")
+            page.wait_for_selector(f"{old_row} td:has-text('no clip')", timeout=10_000)
             bars = page.locator("#load-chart rect.bar")
             assert bars.count() == 2
             drawn = sorted(int(bars.nth(i).get_attribute("data-streams") or -1) for i in range(2))
