@@ -23,6 +23,11 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.decode import decode
 from airtrack.fingerprint.fft import rfft_rows
 
+try:  # the C loops (setup.py); without a compiler the numpy reference does the same work
+    from airtrack.fingerprint import _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None  # type: ignore[assignment]
+
 __all__ = [
     "LandmarkExtractor",
     "Pairs",
@@ -33,6 +38,7 @@ __all__ = [
     "hash_pairs",
     "pack_prints",
     "pair_peaks",
+    "pair_peaks_reference",
     "prints_from_pairs",
     "unpack_prints",
 ]
@@ -236,7 +242,29 @@ class LandmarkExtractor:
 
 
 def pair_peaks(t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: int) -> Pairs:
-    """Pairs anchored on the first ``n_anchor`` of the peaks ``(t, f)`` (in frame order)."""
+    """Pairs anchored on the first ``n_anchor`` of the peaks ``(t, f)`` (in frame order).
+
+    In C when the extension is built (one pass, no (anchors × 48) temporaries), else
+    :func:`pair_peaks_reference`; both give the same pairs (``tests/unit/test_native.py``).
+    """
+    if n_anchor == 0:
+        return Pairs.empty()
+    if _native is None:
+        return pair_peaks_reference(t, f, n_anchor)
+    cap = n_anchor * P.FANOUT
+    ot, odt, ofdt = (np.empty(cap, np.int64) for _ in range(3))
+    of, odf, ofdf = (np.empty(cap, np.float32) for _ in range(3))
+    n = _native.pair_peaks(
+        np.ascontiguousarray(t, np.int64), np.ascontiguousarray(f, np.float32), n_anchor,
+        _PAIR_SCAN, P.FANOUT, P.DT_MAX, P.DF_MAX, ot, of, odf, odt, ofdf, ofdt,
+    )  # fmt: skip
+    return Pairs(ot[:n], of[:n], odf[:n], odt[:n], ofdf[:n], ofdt[:n])
+
+
+def pair_peaks_reference(
+    t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: int
+) -> Pairs:
+    """:func:`pair_peaks` in numpy: the reference the C loop must match."""
     if n_anchor == 0:
         return Pairs.empty()
     n = t.shape[0]
