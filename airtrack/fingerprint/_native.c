@@ -1,8 +1,8 @@
-/* The engine's two loops that numpy does in many passes, done in one: peak pairing and the
- * index lookup (fine-key narrowing + gathering postings).
+/* The engine's loops that numpy does in several passes, done in one: the spectrum's band
+ * power, peak pairing and the index lookup (fine-key narrowing + gathering postings).
  *
- * Each function computes exactly what its numpy reference computes (landmarks.pair_peaks,
- * Index.lookup): the same float32 subtractions and comparisons, the same order of output.
+ * Each function computes exactly what its numpy reference computes (landmarks._stft's
+ * power, landmarks.pair_peaks, Index.lookup): the same float32 subtractions and comparisons, the same order of output.
  * tests/unit/test_native.py checks that on random input.  Arrays come in through the buffer
  * protocol (C-contiguous, the dtype the caller guarantees; checked by item size), results go
  * into arrays the caller allocated; no numpy C API, so the module builds with a C compiler
@@ -218,7 +218,48 @@ fail:
     return NULL;
 }
 
+/* band_power(spectrum float32[n * width] (rfft rows as re, im pairs), width, bin_lo,
+ *            bin_hi, eps, out float32[n * (bin_hi - bin_lo)])
+ * out = re * re + im * im + eps over bins [bin_lo, bin_hi): what landmarks._stft does in
+ * three numpy passes (square in place, add the pairs, add eps), each rounding to float32. */
+static PyObject *band_power(PyObject *self, PyObject *args) {
+    PyObject *ox, *oo;
+    Py_ssize_t width, lo, hi;
+    float eps;
+    if (!PyArg_ParseTuple(args, "OnnnfO", &ox, &width, &lo, &hi, &eps, &oo)) return NULL;
+    Py_buffer x, o;
+    if (get_buf(ox, &x, 4, 0, "spectrum") < 0) return NULL;
+    if (get_buf(oo, &o, 4, 1, "out") < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    Py_ssize_t bins = hi - lo;
+    if (width <= 0 || N_OF(x) % width || lo < 0 || bins <= 0 || 2 * hi > width ||
+        N_OF(o) != (N_OF(x) / width) * bins) {
+        PyBuffer_Release(&x);
+        PyBuffer_Release(&o);
+        PyErr_SetString(PyExc_ValueError, "band_power: inconsistent sizes");
+        return NULL;
+    }
+    Py_ssize_t n = N_OF(x) / width;
+    const float *in = x.buf;
+    float *out = o.buf;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const float *row = in + r * width + 2 * lo;
+        float *dst = out + r * bins;
+        for (Py_ssize_t b = 0; b < bins; b++) {
+            float re = row[2 * b] * row[2 * b], im = row[2 * b + 1] * row[2 * b + 1];
+            float sum = re + im;
+            dst[b] = sum + eps;
+        }
+    }
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&o);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"band_power", band_power, METH_VARARGS, "Power of a band of rfft rows, plus eps."},
     {"pair_peaks", pair_peaks, METH_VARARGS, "Peak pairs into preallocated arrays."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
     {NULL, NULL, 0, NULL},

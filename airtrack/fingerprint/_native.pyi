@@ -34,3 +34,6 @@ def gather(
     out_time: Any,
     /,
 ) -> int: ...
+def band_power(
+    spectrum: Any, width: int, bin_lo: int, bin_hi: int, eps: float, out: Any, /
+) -> None: ...

@@ -32,6 +32,8 @@ __all__ = [
     "LandmarkExtractor",
     "Pairs",
     "Prints",
+    "band_power",
+    "band_power_reference",
     "fine_keys",
     "fingerprint_file",
     "fingerprint_samples",
@@ -52,6 +54,7 @@ assert P.N_FFT % P.HOP == 0, "the STFT framing assumes whole hops per window"
 _HOPS = P.N_FFT // P.HOP
 _CHUNK = 4 * P.SAMPLE_RATE  # samples: longer blocks are processed in pieces of this size
 _PAIR_SCAN = 48  # later peaks examined per anchor when looking for FANOUT targets
+_EPS = np.float32(1e-8)  # added to the power: silence has a finite log
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +181,13 @@ class LandmarkExtractor:
         for j in range(_HOPS):
             part = slice(j * P.HOP, (j + 1) * P.HOP)
             np.multiply(hops[j : j + n], _WINDOW[part], out=frames[:, part])
-        # re, im of the band as float32 pairs, squared in place: no square root, no complex
-        reim = rfft_rows(frames).view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
-        np.square(reim, out=reim)
+        spectrum = rfft_rows(frames)
         if self._rows + n > self._spec.shape[0]:
             grown = np.empty((self._rows + n, self._spec.shape[1]), np.float32)
             grown[: self._rows] = self._spec[: self._rows]
             self._spec = grown
         power = self._spec[self._rows : self._rows + n]
-        np.add(reim[:, 0::2], reim[:, 1::2], out=power)
-        power += np.float32(1e-8)
+        band_power(spectrum, power)
         np.log10(power, out=power)
         self._rows += n
         self._frames_done += n
@@ -239,6 +239,31 @@ class LandmarkExtractor:
         out = pair_peaks(t, f, n_anchor)
         self._pt, self._pf = t[n_anchor:], f[n_anchor:]
         return out
+
+
+def band_power(spectrum: npt.NDArray[np.complex64], power: npt.NDArray[np.float32]) -> None:
+    """``power`` = |X|² + 1e-8 of the band's bins of the rfft rows ``spectrum``, in float32.
+
+    In C when the extension is built (one pass), else :func:`band_power_reference`; both
+    round alike, so the log spectrum is the same (``tests/unit/test_native.py``).
+    """
+    if _native is None:
+        band_power_reference(spectrum, power)
+        return
+    _native.band_power(
+        spectrum.view(np.float32), 2 * spectrum.shape[1], _BIN_LO, _BIN_HI, _EPS, power
+    )
+
+
+def band_power_reference(
+    spectrum: npt.NDArray[np.complex64], power: npt.NDArray[np.float32]
+) -> None:
+    """:func:`band_power` in numpy: the reference the C loop must match."""
+    # re, im of the band as float32 pairs, squared in place: no square root, no complex
+    reim = spectrum.view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
+    np.square(reim, out=reim)
+    np.add(reim[:, 0::2], reim[:, 1::2], out=power)
+    power += _EPS
 
 
 def pair_peaks(t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: int) -> Pairs:

@@ -15,6 +15,8 @@ from airtrack.fingerprint.landmarks import (
     LandmarkExtractor,
     Pairs,
     _native,
+    band_power,
+    band_power_reference,
     pair_peaks,
     pair_peaks_reference,
 )
@@ -22,6 +24,25 @@ from airtrack.fingerprint.landmarks import (
 pytestmark = pytest.mark.skipif(
     _native is None, reason="the C extension is not built (make install builds it)"
 )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.sampled_from([1e-6, 1.0, 1e3, 1e19]))
+def test_band_power_of_random_spectra_is_the_reference_power(
+    seed: int, frames: int, scale: float
+) -> None:
+    """The power of random rfft rows (silence, music levels, near float32 overflow)."""
+    rng = np.random.default_rng(seed)
+    bins = P.N_FFT // 2 + 1
+    parts = rng.standard_normal((frames, 2 * bins)) * scale
+    parts[rng.random(parts.shape) < 0.05] = 0.0
+    spectrum = parts.astype(np.float32).view(np.complex64)
+    band = LandmarkExtractor()._spec.shape[1]
+    got, want = np.empty((frames, band), np.float32), np.empty((frames, band), np.float32)
+    band_power(spectrum.copy(), got)
+    with np.errstate(over="ignore"):  # 1e19² is inf in float32, in both
+        band_power_reference(spectrum.copy(), want)
+    np.testing.assert_array_equal(got, want)
 
 
 def _same_pairs(a: Pairs, b: Pairs) -> None:
