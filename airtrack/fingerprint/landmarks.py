@@ -251,7 +251,7 @@ def band_power(spectrum: npt.NDArray[np.complex64], power: npt.NDArray[np.float3
         band_power_reference(spectrum, power)
         return
     _native.band_power(
-        spectrum.view(np.float32), 2 * spectrum.shape[1], _BIN_LO, _BIN_HI, _EPS, power
+        spectrum.view(np.float32), 2 * spectrum.shape[1], _BIN_LO, _BIN_HI, float(_EPS), power
     )
 
 
