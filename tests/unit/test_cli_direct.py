@@ -3,8 +3,11 @@ Typer exactly what ``direct_call`` reads from them."""
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import typer
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airtrack.cli import app, direct_call
@@ -12,8 +15,13 @@ from airtrack.cli import app, direct_call
 _WORDS = ["a.mp3", "dir/", "x y.ogg", "ü.flac", "", "--json", "-", "--", "-v", "--help", "--utc"]
 
 
+@functools.cache
+def _group() -> Any:
+    return typer.main.get_command(app)
+
+
 def _typer_reads(argv: list[str]) -> tuple[str, list[str], bool]:
-    group = typer.main.get_command(app)
+    group = _group()
     ctx = group.make_context("airtrack", list(argv))
     rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
     name, command, args = group.resolve_command(ctx, rest)
@@ -23,6 +31,7 @@ def _typer_reads(argv: list[str]) -> tuple[str, list[str], bool]:
     return name, list(paths), bool(params["json"])
 
 
+@settings(deadline=None)  # Typer builds a pydantic adapter per parameter it parses
 @given(st.sampled_from(["scan", "identify"]), st.lists(st.sampled_from(_WORDS), max_size=4))
 def test_a_direct_line_means_the_same_to_typer(command: str, words: list[str]) -> None:
     argv = [command, *words]
