@@ -10,7 +10,7 @@ XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist 
 
 .PHONY: install demo test test-slow test-all lint bench dist clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py airtrack/fingerprint/_native.c
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "airtrack needs Python 3.11+")'
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -45,7 +45,8 @@ lint: install
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-## dist: build the wheel to install on servers (dist/airtrack-<version>-py3-none-any.whl)
+## dist: build the wheel to install on servers (dist/airtrack-<version>-<python>-<platform>.whl:
+## it carries the engine's C extension, built for this Python and platform)
 ## with the build backend alone (pyproject's build-system), in a fresh venv: no dev tools
 DIST_VENV := .dist-venv
 dist:

@@ -24,16 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airtrack.logging import get_logger
-
 if TYPE_CHECKING:
     from airtrack.catalog.snapshot import Snapshot
     from airtrack.db import Database
+    from airtrack.home import Place
     from airtrack.settings import Settings
 
 __all__ = ["ScanCard", "current_card", "write_card"]
-
-log = get_logger(__name__)
 
 _NAME = "scan-card.json"
 _FORMAT = 1
@@ -49,8 +46,8 @@ class ScanCard:
     tracks: dict[int, Description]
 
 
-def _card_path(settings: Settings) -> Path:
-    return settings.home / "snapshots" / _NAME
+def _card_path(home: Path) -> Path:
+    return home / "snapshots" / _NAME
 
 
 def _stamp(data_dir: Path, files: list[str]) -> list[list[object]] | None:
@@ -64,19 +61,22 @@ def _stamp(data_dir: Path, files: list[str]) -> list[list[object]] | None:
     return stamp
 
 
-def current_card(settings: Settings) -> ScanCard | None:
-    """The card, if the embedded database provably holds what it describes; else None."""
-    if settings.database_url:
+def current_card(place: Place) -> ScanCard | None:
+    """The card, if the embedded database provably holds what it describes; else None.
+
+    Light on purpose: it takes the :class:`~airtrack.home.Place` read from the environment
+    (no settings, no logging set up), so a scan that uses the card loads neither."""
+    if place.database_url:
         return None
-    data_dir = settings.pg_dir
+    data_dir = place.pg_dir
     if (data_dir / "postmaster.pid").exists():
         return None  # running: changes may sit in its memory, not yet in the files
     try:
-        card = json.loads(_card_path(settings).read_text())
+        card = json.loads(_card_path(place.home).read_text())
         if card.get("format") != _FORMAT:
             return None
         files = [str(entry[0]) for entry in card["stamp"]]
-        snapshot = settings.home / "snapshots" / str(card["snapshot"])
+        snapshot = place.home / "snapshots" / str(card["snapshot"])
         tracks = {int(k): (v[0], v[1], v[2]) for k, v in card["tracks"].items()}
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
@@ -107,12 +107,14 @@ async def write_card(db: Database, settings: Settings, snapshot: Snapshot) -> No
         "stamp": stamp,
         "tracks": {str(r["id"]): [r["title"], r["artist"], r["source"]] for r in rows},
     }
-    path = _card_path(settings)
+    path = _card_path(settings.home)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(json.dumps(card, ensure_ascii=False))
         tmp.replace(path)
     except OSError as exc:
-        log.warning("catalog.card.unwritable", path=str(path), error=str(exc))
+        from airtrack.logging import get_logger
+
+        get_logger(__name__).warning("catalog.card.unwritable", path=str(path), error=str(exc))
         with contextlib.suppress(OSError):
             tmp.unlink()

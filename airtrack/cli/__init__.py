@@ -505,5 +505,39 @@ def tokens_new() -> None:
     print(f"AIRTRACK_WORKER_TOKEN={worker_token}")
 
 
+def direct_call(argv: list[str]) -> tuple[str, list[str], bool] | None:
+    """``(command, paths, as_json)`` when ``argv`` is a plain ``scan``/``identify`` line.
+
+    Typer (0.29) builds a pydantic ``TypeAdapter`` for every parameter it parses: a
+    quarter of a second of imports and schema building, about as much as the rest of a
+    short clip's scan.  A line made only of the command, its paths and ``--json`` means one
+    thing, so :func:`main` calls the command itself; anything else (another option, ``-``,
+    ``--``, ``--help``, a wrong count of paths) goes through Typer, which words the
+    errors.  ``tests/unit/test_cli_direct.py`` checks that Typer reads these lines alike.
+    """
+    if not argv or argv[0] not in ("scan", "identify"):
+        return None
+    words = argv[1:]
+    paths = [w for w in words if w != "--json"]
+    if any(p.startswith("-") or not p for p in paths):
+        return None
+    if not paths or (argv[0] == "identify" and len(paths) != 1):
+        return None
+    return argv[0], paths, len(paths) != len(words)
+
+
 def main() -> None:
-    app()
+    line = direct_call(sys.argv[1:])
+    if line is None:
+        app()
+        return
+    command, paths, as_json = line
+    try:  # the very functions Typer calls for these commands
+        if command == "scan":
+            scan(paths, as_json)
+        else:
+            identify(paths[0], as_json)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

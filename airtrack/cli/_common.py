@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -15,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from airtrack.errors import AirtrackError, ConfigError, DatabaseUnavailable, first_line
-from airtrack.logging import configure_logging
-from airtrack.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    # loaded when a command asks for its settings: ``scan`` on a current card never does
+    from airtrack.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,6 +79,9 @@ def log_level(*, service: bool = False) -> str | None:
 
 def settings_from(*, service: bool = False, **flags: Any) -> Settings:
     """Settings from flags (None = unset) over the environment; configure logging."""
+    from airtrack.logging import configure_logging
+    from airtrack.settings import load_settings
+
     if flags.get("log_level") is None:
         flags["log_level"] = log_level(service=service)
     try:
@@ -110,6 +114,8 @@ def database_place(settings: Settings) -> str:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     try:
         return asyncio.run(coro)
     except KeyboardInterrupt:

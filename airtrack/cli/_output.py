@@ -11,18 +11,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from ._common import err, out
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def safe(text: object) -> str:
@@ -98,6 +92,16 @@ def progress(
     if not err.is_terminal:
         yield Bar(None, None, every_s)
         return
+    # loaded for a terminal only: a scan into a pipe or a log starts without it
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -15,7 +15,6 @@ failed.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,6 +28,7 @@ from ._common import err, print_table, run_async, settings_from, with_db
 from ._output import duration, print_json, progress, safe, say
 
 if TYPE_CHECKING:
+    from airtrack.catalog.card import ScanCard
     from airtrack.catalog.recognise import Identified, ScanPlay
     from airtrack.db import Database
     from airtrack.fingerprint import Index, Play
@@ -50,12 +50,9 @@ class _Result:
 
 def scan(paths: list[str], as_json: bool) -> None:
     """Scan ``paths`` (files or folders) and print the plays of each."""
-    from airtrack.catalog.card import current_card
-
-    settings = settings_from()
     single = len(paths) == 1 and not os.path.isdir(paths[0])
     results = [_Result(paths[0])] if single else _inputs(paths)
-    card = None if _remote() else current_card(settings)
+    card = _card()
     if card is not None:
         from airtrack.catalog.recognise import join_plays
         from airtrack.fingerprint import Index
@@ -67,10 +64,25 @@ def scan(paths: list[str], as_json: bool) -> None:
         for r in results:
             r.shown = join_plays(r.plays, card.tracks)
     else:
+        settings = settings_from()
         run_async(with_db(settings, lambda db: _scan_with_db(db, settings, results, single)))
     _show(results, single, as_json)
     if any(r.error for r in results):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _card() -> ScanCard | None:
+    """The scan card when it is current (see :mod:`airtrack.catalog.card`), else None.
+
+    Read before any setting is loaded: a scan on a current card needs only the place of
+    the state folder (:mod:`airtrack.home`), so it loads neither the settings (pydantic)
+    nor the logging set-up, the database driver or the event loop; the other settings
+    are checked when a scan must ask the database.
+    """
+    from airtrack.catalog.card import current_card
+    from airtrack.home import place_from_env
+
+    return None if _remote() else current_card(place_from_env())
 
 
 def _remote() -> bool:
@@ -97,6 +109,8 @@ def _inputs(paths: list[str]) -> list[_Result]:
 async def _scan_with_db(
     db: Database, settings: Settings, results: list[_Result], single: bool
 ) -> None:
+    import asyncio
+
     from airtrack.catalog.card import write_card
     from airtrack.catalog.recognise import describe_plays
     from airtrack.catalog.snapshot import load_index
@@ -190,10 +204,7 @@ def _table(plays: list[ScanPlay]) -> Table:
 
 def identify(clip: str, as_json: bool) -> None:
     """The best catalog match of ``clip``, or "no match" (exit 1)."""
-    from airtrack.catalog.card import current_card
-
-    settings = settings_from()
-    card = None if _remote() else current_card(settings)
+    card = _card()
     if card is not None:
         from airtrack.catalog.recognise import identify_clip, join_match
         from airtrack.fingerprint import Index
@@ -207,6 +218,7 @@ def identify(clip: str, as_json: bool) -> None:
             raise typer.Exit(EXIT_INTERRUPTED) from None
         found = None if match is None else join_match(match, card.tracks)
     else:
+        settings = settings_from()
         found = run_async(with_db(settings, lambda db: _identify_with_db(db, settings, clip)))
     if found is None:
         if as_json:
@@ -227,6 +239,8 @@ def identify(clip: str, as_json: bool) -> None:
 
 
 async def _identify_with_db(db: Database, settings: Settings, clip: str) -> Identified | None:
+    import asyncio
+
     from airtrack.catalog.card import write_card
     from airtrack.catalog.recognise import describe_match, identify_clip
     from airtrack.catalog.snapshot import load_index

@@ -26,6 +26,11 @@ from airtrack.errors import AudioError, IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
 
+try:  # the C lookup (setup.py); without it, the numpy reference
+    from airtrack.fingerprint import _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None  # type: ignore[assignment]
+
 __all__ = ["NO_PROBE", "FineProbes", "Index"]
 
 _MAGIC = b"ATIX\x01\n"
@@ -193,12 +198,54 @@ class Index:
         Hashes (or fine sub-ranges) with more than ``max_postings`` postings are skipped
         (too common to tell).  Postings come out in query-row order.
         """
+        if _native is not None and self.keys.dtype == np.uint32:
+            return self._lookup_native(hashes, max_postings, fines)
+        return self.lookup_reference(hashes, max_postings, fines)
+
+    def lookup_reference(
+        self,
+        hashes: npt.NDArray[np.uint32],
+        max_postings: int | None = None,
+        fines: FineProbes | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """:meth:`lookup` in numpy: the reference the C loop must match."""
         q, lo, hi = self.ranges(hashes, max_postings or 0, fines)
         cnt = hi - lo
         if max_postings is not None:
             cnt[cnt > max_postings] = 0
         qrow, keys, times = self.gather(q, lo, lo + cnt)
         return qrow, keys >> np.uint32(P.FINE_BITS), times
+
+    def _lookup_native(
+        self,
+        hashes: npt.NDArray[np.uint32],
+        max_postings: int | None,
+        fines: FineProbes | None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """:meth:`lookup` with the narrowing and the gathering in one C pass (row order)."""
+        assert _native is not None
+        n = hashes.shape[0]
+        lo = self.starts[hashes].astype(np.int64)
+        hi = self.starts[hashes + np.uint32(1)].astype(np.int64)
+        big = np.zeros(0, np.int64)
+        probes = np.zeros((0, 1), np.uint16)
+        if fines is not None and self._has_fines:
+            big = np.flatnonzero(hi - lo > (max_postings or 0))
+            if big.size:
+                given = fines(big) if callable(fines) else fines.reshape(n, -1)[big]
+                probes = np.ascontiguousarray(given, np.uint16).reshape(big.shape[0], -1)
+        cap = max(1 << 12, 4 * n)
+        while True:
+            q = np.empty(cap, np.int64)
+            track, frame = np.empty(cap, np.uint32), np.empty(cap, np.uint32)
+            found = _native.gather(
+                np.ascontiguousarray(self.keys), np.ascontiguousarray(self.times), lo, hi,
+                big, probes, probes.shape[1], NO_PROBE,
+                -1 if max_postings is None else max_postings, P.FINE_BITS, q, track, frame,
+            )  # fmt: skip
+            if found <= cap:
+                return q[:found], track[:found], frame[:found]
+            cap = found
 
     def ranges(
         self,

@@ -23,16 +23,24 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.decode import decode
 from airtrack.fingerprint.fft import rfft_rows
 
+try:  # the C loops (setup.py); without a compiler the numpy reference does the same work
+    from airtrack.fingerprint import _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None  # type: ignore[assignment]
+
 __all__ = [
     "LandmarkExtractor",
     "Pairs",
     "Prints",
+    "band_power",
+    "band_power_reference",
     "fine_keys",
     "fingerprint_file",
     "fingerprint_samples",
     "hash_pairs",
     "pack_prints",
     "pair_peaks",
+    "pair_peaks_reference",
     "prints_from_pairs",
     "unpack_prints",
 ]
@@ -46,6 +54,7 @@ assert P.N_FFT % P.HOP == 0, "the STFT framing assumes whole hops per window"
 _HOPS = P.N_FFT // P.HOP
 _CHUNK = 4 * P.SAMPLE_RATE  # samples: longer blocks are processed in pieces of this size
 _PAIR_SCAN = 48  # later peaks examined per anchor when looking for FANOUT targets
+_EPS = np.float32(1e-8)  # added to the power: silence has a finite log
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,16 +181,13 @@ class LandmarkExtractor:
         for j in range(_HOPS):
             part = slice(j * P.HOP, (j + 1) * P.HOP)
             np.multiply(hops[j : j + n], _WINDOW[part], out=frames[:, part])
-        # re, im of the band as float32 pairs, squared in place: no square root, no complex
-        reim = rfft_rows(frames).view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
-        np.square(reim, out=reim)
+        spectrum = rfft_rows(frames)
         if self._rows + n > self._spec.shape[0]:
             grown = np.empty((self._rows + n, self._spec.shape[1]), np.float32)
             grown[: self._rows] = self._spec[: self._rows]
             self._spec = grown
         power = self._spec[self._rows : self._rows + n]
-        np.add(reim[:, 0::2], reim[:, 1::2], out=power)
-        power += np.float32(1e-8)
+        band_power(spectrum, power)
         np.log10(power, out=power)
         self._rows += n
         self._frames_done += n
@@ -235,8 +241,55 @@ class LandmarkExtractor:
         return out
 
 
+def band_power(spectrum: npt.NDArray[np.complex64], power: npt.NDArray[np.float32]) -> None:
+    """``power`` = |X|² + 1e-8 of the band's bins of the rfft rows ``spectrum``, in float32.
+
+    In C when the extension is built (one pass), else :func:`band_power_reference`; both
+    round alike, so the log spectrum is the same (``tests/unit/test_native.py``).
+    """
+    if _native is None:
+        band_power_reference(spectrum, power)
+        return
+    _native.band_power(
+        spectrum.view(np.float32), 2 * spectrum.shape[1], _BIN_LO, _BIN_HI, float(_EPS), power
+    )
+
+
+def band_power_reference(
+    spectrum: npt.NDArray[np.complex64], power: npt.NDArray[np.float32]
+) -> None:
+    """:func:`band_power` in numpy: the reference the C loop must match."""
+    # re, im of the band as float32 pairs, squared in place: no square root, no complex
+    reim = spectrum.view(np.float32)[:, 2 * _BIN_LO : 2 * _BIN_HI]
+    np.square(reim, out=reim)
+    np.add(reim[:, 0::2], reim[:, 1::2], out=power)
+    power += _EPS
+
+
 def pair_peaks(t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: int) -> Pairs:
-    """Pairs anchored on the first ``n_anchor`` of the peaks ``(t, f)`` (in frame order)."""
+    """Pairs anchored on the first ``n_anchor`` of the peaks ``(t, f)`` (in frame order).
+
+    In C when the extension is built (one pass, no (anchors × 48) temporaries), else
+    :func:`pair_peaks_reference`; both give the same pairs (``tests/unit/test_native.py``).
+    """
+    if n_anchor == 0:
+        return Pairs.empty()
+    if _native is None:
+        return pair_peaks_reference(t, f, n_anchor)
+    cap = n_anchor * P.FANOUT
+    ot, odt, ofdt = (np.empty(cap, np.int64) for _ in range(3))
+    of, odf, ofdf = (np.empty(cap, np.float32) for _ in range(3))
+    n = _native.pair_peaks(
+        np.ascontiguousarray(t, np.int64), np.ascontiguousarray(f, np.float32), n_anchor,
+        _PAIR_SCAN, P.FANOUT, P.DT_MAX, P.DF_MAX, ot, of, odf, odt, ofdf, ofdt,
+    )  # fmt: skip
+    return Pairs(ot[:n], of[:n], odf[:n], odt[:n], ofdf[:n], ofdt[:n])
+
+
+def pair_peaks_reference(
+    t: npt.NDArray[np.int64], f: npt.NDArray[np.float32], n_anchor: int
+) -> Pairs:
+    """:func:`pair_peaks` in numpy: the reference the C loop must match."""
     if n_anchor == 0:
         return Pairs.empty()
     n = t.shape[0]

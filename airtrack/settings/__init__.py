@@ -22,6 +22,7 @@ from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from airtrack.errors import ConfigError
+from airtrack.home import pg_dir
 
 from .features import FeatureSettings
 from .service import ServiceSettings
@@ -117,7 +118,7 @@ class Settings(WorkerSettings, FeatureSettings, ServiceSettings):
 
     @property
     def pg_dir(self) -> Path:
-        return self.home / "pg"
+        return pg_dir(self.home)
 
     @property
     def worker_breaker_open(self) -> float:

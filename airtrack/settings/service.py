@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-
-def _default_home() -> Path:
-    return Path(os.path.expanduser("~/.local/share/airtrack"))
+from airtrack.home import default_home
 
 
 class ServiceSettings(BaseSettings):
@@ -18,7 +15,7 @@ class ServiceSettings(BaseSettings):
 
     # --- places -----------------------------------------------------------
     home: Path = Field(
-        default_factory=_default_home,
+        default_factory=default_home,
         description="State folder: embedded database, tokens, worker outboxes and caches.",
     )
     database_url: str | None = Field(

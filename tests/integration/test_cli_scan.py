@@ -245,6 +245,19 @@ def test_scan_with_a_current_card_touches_no_database(
     hit = offline("identify", "unknown.mp3")
     assert hit.returncode == 1 and hit.stdout.strip() == "no match"  # answered, no database
 
+    # nor the settings (pydantic), the logging set-up (structlog) or Typer's parameter
+    # coercion (pydantic): a plain scan line starts with what the scan itself needs
+    light_poison = cli.cwd / "poison-settings"
+    for name in ("pydantic", "pydantic_settings", "structlog"):
+        (light_poison / name).mkdir(parents=True)
+        (light_poison / name / "__init__.py").write_text("raise ImportError('settings loaded')")
+    light = Cli(
+        cli.cwd, {**offline.env, "PYTHONPATH": os.pathsep.join([str(light_poison), *paths])}
+    )
+    assert light.json("scan", "rec.mp3") == first
+    hit = light("identify", "unknown.mp3")
+    assert hit.returncode == 1 and hit.stdout.strip() == "no match", hit.stderr
+
     assert cli("catalog", "add", "later/").returncode == 0  # the catalog changes
     stale = offline("scan", "rec.mp3", "--json")
     assert stale.returncode != 0 and "database touched" in stale.stderr

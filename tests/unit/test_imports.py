@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
             "__init__",
             "checks",
             "errors",
+            "home",
             "listfile",
             "localtime",
             "logging",

@@ -130,3 +130,32 @@ def test_worker_breaker_opens_for_well_under_a_lease() -> None:
     assert load_settings(breaker_open_s=2).worker_breaker_open == 2
     assert load_settings(worker_breaker_open_s=15).worker_breaker_open == 15
     assert s.leader_grace_s == s.lease_ttl_s
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"AIRTRACK_HOME": "/srv/air"},
+        {"airtrack_home": "rel/home", "AIRTRACK_DATABASE_URL": "postgresql://u@h/db"},
+        {"AIRTRACK_DATABASE_URL": ""},
+    ],
+)
+def test_the_place_a_scan_reads_is_the_one_settings_read(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    """``airtrack.home`` (read by a scan on a current card, without pydantic) and
+    ``Settings`` give the same state folder, database folder and database URL."""
+    from airtrack.home import place_from_env
+
+    for name in list(__import__("os").environ):
+        if name.upper().startswith("AIRTRACK_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    place, settings = place_from_env(), load_settings()
+    assert (place.home, place.pg_dir, place.database_url) == (
+        settings.home,
+        settings.pg_dir,
+        settings.database_url,
+    )

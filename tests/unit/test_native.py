@@ -1,0 +1,141 @@
+"""The C loops (``airtrack/fingerprint/_native.c``) compute what their numpy references do:
+the same pairs of the same peaks, the same postings in the same order."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airtrack.fingerprint import params as P
+from airtrack.fingerprint.index import NO_PROBE, Index
+from airtrack.fingerprint.landmarks import (
+    LandmarkExtractor,
+    Pairs,
+    _native,
+    band_power,
+    band_power_reference,
+    pair_peaks,
+    pair_peaks_reference,
+)
+
+pytestmark = pytest.mark.skipif(
+    _native is None, reason="the C extension is not built (make install builds it)"
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.sampled_from([1e-6, 1.0, 1e3, 1e19]))
+def test_band_power_of_random_spectra_is_the_reference_power(
+    seed: int, frames: int, scale: float
+) -> None:
+    """The power of random rfft rows (silence, music levels, near float32 overflow)."""
+    rng = np.random.default_rng(seed)
+    bins = P.N_FFT // 2 + 1
+    parts = rng.standard_normal((frames, 2 * bins)) * scale
+    parts[rng.random(parts.shape) < 0.05] = 0.0
+    spectrum = parts.astype(np.float32).view(np.complex64)
+    band = LandmarkExtractor()._spec.shape[1]
+    got, want = np.empty((frames, band), np.float32), np.empty((frames, band), np.float32)
+    band_power(spectrum.copy(), got)
+    with np.errstate(over="ignore"):  # 1e19² is inf in float32, in both
+        band_power_reference(spectrum.copy(), want)
+    np.testing.assert_array_equal(got, want)
+
+
+def _same_pairs(a: Pairs, b: Pairs) -> None:
+    for name in ("t", "lnf1", "df", "dt", "fdf", "fdt"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 400), st.floats(0.0, 1.0), st.booleans())
+def test_pairs_of_random_peaks_are_the_reference_pairs(
+    seed: int, n: int, anchors: float, clumped: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    # frames non-decreasing, several peaks per frame; ln Hz over the band, sometimes
+    # clumped so that many targets fall within DF_MAX and the fanout fills
+    t = np.cumsum(rng.integers(0, 4 if clumped else 30, n)).astype(np.int64)
+    width = 0.4 if clumped else np.log(P.F_HI / P.F_LO)
+    f = (np.log(P.F_LO) + rng.random(n) * width).astype(np.float32)
+    n_anchor = int(anchors * n)
+    _same_pairs(pair_peaks(t, f, n_anchor), pair_peaks_reference(t, f, n_anchor))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_pairs_of_the_peaks_of_random_spectra_are_the_reference_pairs(seed: int) -> None:
+    """Peaks picked from noise and tones (random spectra), paired both ways."""
+    rng = np.random.default_rng(seed)
+    n = P.SAMPLE_RATE * 6
+    x = rng.normal(0, 0.05, n)
+    for _ in range(int(rng.integers(1, 12))):
+        hz, at = rng.uniform(P.F_LO, P.F_HI), int(rng.integers(0, n - 4000))
+        x[at : at + 4000] += 0.3 * np.sin(2 * np.pi * hz * np.arange(4000) / P.SAMPLE_RATE)
+    extractor = LandmarkExtractor(keep_peaks=True)
+    extractor.feed(x.astype(np.float32))
+    extractor.flush()
+    peaks = extractor.peaks or []
+    t = np.concatenate([p[0] for p in peaks]) if peaks else np.zeros(0, np.int64)
+    f = np.concatenate([p[1] for p in peaks]) if peaks else np.zeros(0, np.float32)
+    assert t.size > 0
+    _same_pairs(pair_peaks(t, f, t.shape[0]), pair_peaks_reference(t, f, t.shape[0]))
+
+
+def _index(rng: np.random.Generator, n_tracks: int, per_track: int, n_hash: int) -> Index:
+    hashes = [rng.integers(0, n_hash, per_track).astype(np.uint32) for _ in range(n_tracks)]
+    times = [rng.integers(0, 3000, per_track).astype(np.uint32) for _ in range(n_tracks)]
+    # few fine keys: a narrowed bucket has runs of equal keys
+    fines = [rng.integers(0, 20, per_track).astype(np.uint16) for _ in range(n_tracks)]
+    counts = [per_track] * n_tracks
+    return Index.from_arrays(list(range(n_tracks)), [60.0] * n_tracks, hashes, times, counts, fines)
+
+
+def _same_postings(
+    got: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]],
+    want: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]],
+) -> None:
+    for g, w, name in zip(got, want, ("query row", "track", "frame"), strict=True):
+        assert g.dtype == w.dtype, name
+        np.testing.assert_array_equal(g, w, err_msg=name)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([None, 0, 1, 3, 32]),
+    st.sampled_from(["none", "flat", "rows", "provider"]),
+    st.integers(1, 6),
+)
+def test_lookup_gives_the_reference_postings(
+    seed: int, cap: int | None, kind: str, n_probes: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    index = _index(rng, int(rng.integers(1, 12)), int(rng.integers(1, 300)), 40)
+    hashes = rng.integers(0, 45, int(rng.integers(0, 200))).astype(np.uint32)
+    n = hashes.shape[0]
+    probes = rng.integers(0, 22, (n, n_probes)).astype(np.uint16)
+    probes[rng.random((n, n_probes)) < 0.2] = NO_PROBE
+    fines: object = {
+        "none": None,
+        "flat": probes[:, 0].copy(),
+        "rows": probes,
+        "provider": lambda rows: probes[rows],
+    }[kind]
+    got = index.lookup(hashes, max_postings=cap, fines=fines)  # type: ignore[arg-type]
+    want = index.lookup_reference(hashes, max_postings=cap, fines=fines)  # type: ignore[arg-type]
+    _same_postings(got, want)
+
+
+def test_lookup_grows_its_output_for_a_large_answer() -> None:
+    rng = np.random.default_rng(3)
+    index = _index(rng, 8, 2000, 4)  # 4 hashes, 4000 postings each
+    hashes = np.tile(np.arange(4, dtype=np.uint32), 50)
+    got = index.lookup(hashes)
+    assert got[0].shape[0] == 50 * 8 * 2000
+    _same_postings(got, index.lookup_reference(hashes))
