@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from airtrack.catalog.edit import ChangeResult
+from airtrack.catalog.metadata import TRACK_TEXT_FIELDS
 from airtrack.catalog.store import TrackRow
 from airtrack.errors import CatalogError, MetadataImportError
 from airtrack.settings import Settings
@@ -45,18 +46,7 @@ def _show_lines(track: TrackRow) -> list[str]:
     lines = [
         f"#{track.id} {' – '.join(x for x in (track.artist, track.title) if x) or '(untitled)'}"
     ]
-    for name in (
-        "title",
-        "artist",
-        "album",
-        "label",
-        "isrc",
-        "iswc",
-        "release_year",
-        "source",
-        "duration_s",
-        "added_at",
-    ):
+    for name in (*TRACK_TEXT_FIELDS, "release_year", "source", "duration_s", "added_at"):
         lines.append(f"  {name + ':':<14}{'' if j[name] is None else j[name]}")
     lines.append(f"  {'composers:':<14}{'; '.join(track.composers)}")
     for key, value in sorted(track.extra.items()):
