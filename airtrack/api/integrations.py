@@ -139,8 +139,8 @@ async def get_events(
             rows = await st.db.fetch(
                 "events_after",
                 {
-                    "after_txid": cursor[0],
-                    "after": cursor[1],
+                    "cursor_txid": cursor[0],
+                    "cursor": cursor[1],
                     "types": type_list,
                     "stream_ids": stream_ids,
                     "limit": SSE_BATCH,
