@@ -173,6 +173,14 @@ _FENCED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _fenced_route(path: str, response_model: type[Any], refused: str) -> Callable[[Any], Any]:
+    """The route of one kind of fenced batch: its statuses are the fence's, and 422 says
+    which item was ``refused`` before the fence."""
+    return router.post(
+        path, response_model=response_model, responses={422: {"description": refused}, **_FENCED}
+    )
+
+
 async def _fenced_batch(
     st: State,
     kind: FencedKind,
@@ -198,14 +206,7 @@ async def _fenced_batch(
     return results, JSONResponse(body, 200)
 
 
-@router.post(
-    PLAYS_PATH,
-    response_model=PlaysResponse,
-    responses={
-        422: {"description": "a play out of the time bounds or of an unknown track"},
-        **_FENCED,
-    },
-)
+@_fenced_route(PLAYS_PATH, PlaysResponse, "a play out of the time bounds or of an unknown track")
 async def post_plays(req: PlaysRequest, st: State, credential: Credential = None) -> Response:
     async def check() -> None:
         await plays.check_plays(st.db, st.settings, req.plays, datetime.now(UTC))
@@ -221,11 +222,7 @@ async def post_plays(req: PlaysRequest, st: State, credential: Credential = None
     return resp
 
 
-@router.post(
-    METADATA_PATH,
-    response_model=TitlesResponse,
-    responses={422: {"description": "a title out of the time bounds of plays"}, **_FENCED},
-)
+@_fenced_route(METADATA_PATH, TitlesResponse, "a title out of the time bounds of plays")
 async def post_metadata(req: TitlesRequest, st: State, credential: Credential = None) -> Response:
     async def check() -> None:
         plays.check_title_times(st.settings, req.titles, datetime.now(UTC))
@@ -237,13 +234,8 @@ async def post_metadata(req: TitlesRequest, st: State, credential: Credential = 
     return resp
 
 
-@router.post(
-    ARCHIVE_PATH,
-    response_model=PlaysResponse,
-    responses={
-        422: {"description": "a segment too large, not base64 or outside the kept days"},
-        **_FENCED,
-    },
+@_fenced_route(
+    ARCHIVE_PATH, PlaysResponse, "a segment too large, not base64 or outside the kept days"
 )
 async def post_archive(req: ArchiveRequest, st: State, credential: Credential = None) -> Response:
     """Fingerprint-archive segments: fenced like plays (a worker archives only the streams
