@@ -293,6 +293,12 @@ class ArchiveRequest(_Model):
     segments: list[ArchiveIn] = Field(min_length=1, max_length=100)
 
 
+#: What a worker writes about its streams, fenced by epoch: one path for every kind.
+FencedKind = Literal["play", "title", "archive"]
+#: One item of a fenced batch.
+FencedItem = PlayIn | TitleIn | ArchiveIn
+
+
 # --- admin ----------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import hashlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -30,17 +30,16 @@ from airtrack.protocol import (
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
     WRONG_CREDENTIAL,
-    ArchiveIn,
     ArchiveRequest,
+    FencedItem,
+    FencedKind,
     HeartbeatRequest,
     HeartbeatResponse,
-    PlayIn,
     PlayResult,
     PlaysRequest,
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
-    TitleIn,
     TitlesRequest,
     TitlesResponse,
     WorkerId,
@@ -165,8 +164,6 @@ async def deregister(
     return {"worker_id": worker_id, "released": released}
 
 
-FencedKind = Literal["play", "title", "archive"]
-
 _FENCED: dict[int | str, dict[str, Any]] = {
     ALL_STALE: {"description": "every item had a stale epoch (each is kept for review)"},
     **_WRONG,
@@ -186,7 +183,7 @@ async def _fenced_batch(
     kind: FencedKind,
     worker_id: str,
     credential: str | None,
-    items: Sequence[PlayIn | TitleIn | ArchiveIn],
+    items: Sequence[FencedItem],
     check: Callable[[], Awaitable[None]],
     record: Callable[[], Awaitable[list[PlayResult]]],
 ) -> tuple[list[PlayResult], Response]:

@@ -25,29 +25,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from prometheus_client import Counter
 
 from airtrack.db import Database, Row
 from airtrack.logging import get_logger
 from airtrack.metrics import PLAYS, TITLES
-from airtrack.protocol import ArchiveIn, PlayIn, PlayResult, PlayStatus, TitleIn
+from airtrack.protocol import FencedItem, FencedKind, PlayIn, PlayResult, PlayStatus, TitleIn
 from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.play_log")
-
-Kind = Literal["play", "title", "archive"]
 
 
 @dataclass(frozen=True)
 class _Batch:
     """What differs between the kinds of fenced batch: the query, its items, its metric."""
 
-    kind: Kind
+    kind: FencedKind
     query: str
     #: what the fence reads of every item: its key, stream and epoch
-    items: Sequence[PlayIn | TitleIn | ArchiveIn]
+    items: Sequence[FencedItem]
     #: the kind's own columns, one list each, in the items' order
     params: dict[str, Any]
     metric: Counter
