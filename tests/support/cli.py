@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def run_cli(
 def invoke_cli(
     *args: str,
     home: Path | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     clean_env: bool = True,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
@@ -56,7 +57,10 @@ def invoke_cli(
     For tests of a command's logic; a test of process behaviour (signals, exit on a
     broken pipe, what the interpreter prints) keeps :func:`run_cli`. The command runs in a
     thread of its own, so its ``asyncio.run`` works under an async test; the logging it
-    configures (bound to the runner's streams) is put back as it was afterwards."""
+    configures (bound to the runner's streams) is put back as it was afterwards.
+
+    ``env`` is set for the command's run (a None value unsets a variable); ``clean_env``
+    unsets the caller's other ``AIRTRACK_*`` variables, as :func:`run_cli` does."""
     from typer.testing import CliRunner
 
     from airtrack.cli import app
@@ -73,11 +77,14 @@ def invoke_cli(
     def invoke() -> None:
         box.append(CliRunner().invoke(app, list(args), input=input, env=changes))
 
+    argv = sys.argv
+    sys.argv = ["airtrack", *args]  # a command names itself from its command line
     try:
         worker = threading.Thread(target=invoke, name="airtrack-cli")
         worker.start()
         worker.join()
     finally:
+        sys.argv = argv
         saved.restore()
     (result,) = box
     if result.exception is not None and not isinstance(result.exception, SystemExit):
