@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 from airtrack.errors import AirtrackError
 
@@ -35,14 +34,23 @@ def decode_list_file(data: bytes, max_bytes: int, error: type[AirtrackError]) ->
         ) from None
 
 
-def csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, fields)`` for each non-blank CSV record (quoted fields may span lines).
+def csv_records(text: str, error: type[AirtrackError]) -> list[tuple[int, list[str]]]:
+    """``(line number, fields)`` for each non-blank CSV record (quoted fields may span lines),
+    the header first.
 
-    Raises ``csv.Error`` for malformed quoting (its message names the line).
+    Raises ``error`` for malformed quoting (its message names the line) and for a file
+    without even a header row.
     """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
     start = 1
-    for fields in reader:
-        if any(f.strip() for f in fields):
-            yield start, fields
-        start = reader.line_num + 1
+    try:
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                records.append((start, fields))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise error(f"malformed CSV: {exc}") from None
+    if not records:
+        raise error("the file is empty: expected a header row")
+    return records

@@ -42,6 +42,20 @@ WorkerId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z
 #: What a stream may be called: 1–200 printable characters without "/".
 StreamName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_stream_name)]
 Epoch = Annotated[int, Field(ge=0, le=2**62)]
+
+
+def _to_utc(v: datetime) -> datetime:
+    if v.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
+    try:
+        return v.astimezone(UTC)  # the database takes offsets up to ±15:59 only
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+
+
+#: A timestamp a worker reports: it must carry a zone, and is kept in UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+
 #: Largest row id PostgreSQL's bigint holds; larger ids are refused with 422, not a 500.
 MAX_ID = 2**63 - 1
 StreamStatus = Literal["starting", "running", "retrying", "failed", "stopped"]
@@ -211,25 +225,13 @@ class PlayIn(_Model):
     stream_id: int = Field(ge=1, le=MAX_ID)
     epoch: Epoch
     track_id: int = Field(ge=1, le=MAX_ID)
-    started_at: datetime
-    ended_at: datetime | None = None
+    started_at: UtcDatetime
+    ended_at: UtcDatetime | None = None
     confidence: float = Field(ge=0, le=1)
     #: Where the song's beginning falls on this stream's clock (``started_at`` minus the
     #: song position at the start, over the playback speed): one airing keeps one origin,
     #: a repeat or a DJ's rewind gets another. None: unknown (older workers).
-    song_origin: datetime | None = None
-
-    @field_validator("started_at", "ended_at", "song_origin")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is None:
-            return None
-        if v.tzinfo is None:
-            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
-        try:
-            return v.astimezone(UTC)  # the database takes offsets up to ±15:59 only
-        except OverflowError:
-            raise ValueError("timestamp out of range") from None
+    song_origin: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> PlayIn:
@@ -270,7 +272,7 @@ class TitleIn(_Model):
     key: str = Field(min_length=8, max_length=128)
     stream_id: int = Field(ge=1, le=MAX_ID)
     epoch: Epoch
-    at: datetime
+    at: UtcDatetime
     title: str | None = Field(default=None, max_length=4080)  # 255 blocks of 16 bytes
     url: str | None = Field(default=None, max_length=4080)
     encoding: str = Field(default="utf-8", max_length=40)
@@ -281,16 +283,6 @@ class TitleIn(_Model):
         # A station's own title: whoever runs the station writes it. Control characters
         # (NUL, escapes, bidi overrides) are removed before it is stored (checks.clean_text).
         return clean_text(v) if isinstance(v, str) else v
-
-    @field_validator("at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
-        try:
-            return v.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("timestamp out of range") from None
 
 
 class TitlesRequest(_Model):
@@ -312,20 +304,10 @@ class ArchiveIn(_Model):
     key: str = Field(min_length=8, max_length=128)
     stream_id: int = Field(ge=1, le=MAX_ID)
     epoch: Epoch
-    started_at: datetime
+    started_at: UtcDatetime
     duration_s: float = Field(gt=0, le=3600)
     pairs: int = Field(ge=0, le=10_000_000)
     data: str = Field(min_length=1, max_length=16_000_000)
-
-    @field_validator("started_at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
-        try:
-            return v.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("timestamp out of range") from None
 
 
 class ArchiveRequest(_Model):
@@ -348,25 +330,24 @@ class ClipIn(_Model):
     key: str = Field(min_length=8, max_length=128)
     stream_id: int = Field(ge=1, le=MAX_ID)
     epoch: Epoch
-    started_at: datetime
+    started_at: UtcDatetime
     duration_s: float = Field(gt=0, le=600)
     play_key: str | None = Field(default=None, min_length=8, max_length=128)
     request_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     media_type: ClipMediaType = "audio/ogg"
     data: str = Field(min_length=1, max_length=8_000_000)
 
-    @field_validator("started_at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("timestamps must carry a time zone (ISO-8601 with offset)")
-        return v.astimezone(UTC)
-
 
 class ClipsRequest(_Model):
     #: The sender, as for plays: every clip must be written by this worker.
     worker_id: WorkerId
     clips: list[ClipIn] = Field(min_length=1, max_length=20)
+
+
+#: What a worker writes about its streams, fenced by epoch: one path for every kind.
+FencedKind = Literal["play", "title", "archive", "clip"]
+#: One item of a fenced batch.
+FencedItem = PlayIn | TitleIn | ArchiveIn | ClipIn
 
 
 # --- admin ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from airtrack.protocol import API_PREFIX, MAX_ID, _Model, check_extra
 
@@ -46,6 +46,8 @@ UNKNOWN_CLIP_PATH = f"{API_PREFIX}/unknowns/{{unknown_id}}/clip"
 _Text = Annotated[str | None, Field(max_length=500)]
 _ExtraKey = Annotated[str, Field(min_length=1, max_length=100)]
 _ExtraValue = Annotated[str | None, Field(max_length=2000)]
+#: Free-form fields, merged into the stored ones (a ``null`` value removes a key).
+_Extra = Annotated[dict[_ExtraKey, _ExtraValue], Field(max_length=100), AfterValidator(check_extra)]
 
 
 class TrackEdit(_Model):
@@ -65,12 +67,7 @@ class TrackEdit(_Model):
     )
     release_year: int | None = None
     duration_s: float | None = None
-    extra: dict[_ExtraKey, _ExtraValue] = Field(default_factory=dict, max_length=100)
-
-    @field_validator("extra")
-    @classmethod
-    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_extra(v)
+    extra: _Extra = Field(default_factory=dict)
 
 
 class StreamEdit(_Model):
@@ -91,12 +88,7 @@ class StreamEdit(_Model):
     genre: _Text = None
     #: The listener statistics endpoint (``null`` removes it).
     stats_url: Annotated[str | None, Field(max_length=2000)] = None
-    extra: dict[_ExtraKey, _ExtraValue] = Field(default_factory=dict, max_length=100)
-
-    @field_validator("extra")
-    @classmethod
-    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_extra(v)
+    extra: _Extra = Field(default_factory=dict)
 
 
 class StreamUptime(BaseModel):

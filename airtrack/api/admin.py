@@ -36,7 +36,7 @@ from airtrack.protocol_admin import (
     StreamUptime,
 )
 
-from .deps import Admin, State
+from .deps import Admin, State, found_or_404
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
 
@@ -71,8 +71,7 @@ async def delete_stream_by_id(
 ) -> dict[str, Any]:
     """Remove a stream by id: works for any stream, whatever its name holds."""
     name = await streams.remove_stream_by_id(st.db, stream_id)
-    if name is None:
-        raise HTTPException(404, f"no stream #{stream_id}")
+    found_or_404(name is not None, f"no stream #{stream_id}")
     return {"removed": name, "id": stream_id}
 
 
@@ -117,8 +116,7 @@ async def patch_stream(
 
 @router.delete("/streams/{name}", responses={404: {"description": "no such stream"}})
 async def delete_stream(name: StreamName, st: State) -> dict[str, Any]:
-    if not await streams.remove_stream(st.db, name):
-        raise HTTPException(404, f"no stream named {name!r}")
+    found_or_404(await streams.remove_stream(st.db, name), f"no stream named {name!r}")
     return {"removed": name}
 
 
@@ -130,8 +128,9 @@ async def get_workers(st: State) -> list[dict[str, Any]]:
 @router.delete("/workers/{worker_id}/credential", responses={404: {"description": "no credential"}})
 async def reset_credential(worker_id: WorkerId, st: State) -> dict[str, Any]:
     """Forget a worker's credential (a lost HOME): its next register claims the id afresh."""
-    if not await credentials.reset(st.db, worker_id):
-        raise HTTPException(404, f"worker {worker_id!r} holds no credential")
+    found_or_404(
+        await credentials.reset(st.db, worker_id), f"worker {worker_id!r} holds no credential"
+    )
     return {"reset": worker_id}
 
 

@@ -54,3 +54,9 @@ Admin = Depends(require("admin"))
 
 #: The per-worker credential header (absent for ids that never claimed one).
 Credential = Annotated[str | None, Header(alias=CREDENTIAL_HEADER, max_length=256)]
+
+
+def found_or_404(found: object, missing: str) -> None:
+    """404 with ``missing`` as the detail unless ``found`` (a row, a removal that happened)."""
+    if not found:
+        raise HTTPException(404, missing)

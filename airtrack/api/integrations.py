@@ -21,7 +21,7 @@ from airtrack.orchestrator import webhooks
 from airtrack.orchestrator.delivery import wait_for_events
 from airtrack.protocol import API_PREFIX, StreamName
 
-from .deps import Admin, State
+from .deps import Admin, State, found_or_404
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
 
@@ -73,8 +73,9 @@ async def get_webhooks(st: State) -> list[dict[str, Any]]:
 
 @router.delete("/webhooks/{endpoint_id}", responses={404: {"description": "no such webhook"}})
 async def delete_webhook(endpoint_id: EndpointId, st: State) -> dict[str, Any]:
-    if not await webhooks.remove_endpoint(st.db, endpoint_id):
-        raise HTTPException(404, f"no webhook with id {endpoint_id}")
+    found_or_404(
+        await webhooks.remove_endpoint(st.db, endpoint_id), f"no webhook with id {endpoint_id}"
+    )
     return {"removed": endpoint_id}
 
 
@@ -139,8 +140,8 @@ async def get_events(
             rows = await st.db.fetch(
                 "events_after",
                 {
-                    "after_txid": cursor[0],
-                    "after": cursor[1],
+                    "cursor_txid": cursor[0],
+                    "cursor": cursor[1],
                     "types": type_list,
                     "stream_ids": stream_ids,
                     "limit": SSE_BATCH,

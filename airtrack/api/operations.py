@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from airtrack.ops.alerts import alert_json, list_alerts
 from airtrack.ops.diagnostics import collect
 from airtrack.ops.health import run_health
 from airtrack.protocol import API_PREFIX
-from airtrack.web import ASSETS
 from airtrack.web.login import dashboard_redirect
 
 from .deps import Admin, State
+from .pages import asset, page
 from .state import AppState
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[Admin], tags=["admin"])
@@ -62,12 +62,7 @@ async def root(request: Request) -> Response:
 
 @pages.get("/dashboard")
 async def dashboard() -> Response:
-    # The page carries no data; it asks for the admin token and calls the API with it.
-    return FileResponse(
-        ASSETS / "index.html",
-        media_type="text/html",
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
-    )
+    return page("index.html")
 
 
 @pages.get("/dashboard/{name}")
@@ -75,4 +70,4 @@ async def dashboard_asset(name: str) -> Response:
     media = _ASSET_TYPES.get(name)
     if media is None:
         raise HTTPException(404, "no such asset")
-    return FileResponse(ASSETS / name, media_type=media, headers={"Cache-Control": "no-cache"})
+    return asset(name, media)

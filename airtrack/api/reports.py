@@ -28,9 +28,9 @@ from airtrack.reports.prepared import Prepared
 from airtrack.reports.request import ReportName
 from airtrack.reports.service import batches, prepare
 from airtrack.reports.writers import MEDIA_TYPES, encode, write_xlsx
-from airtrack.web import ASSETS
 
 from .deps import Admin, State
+from .pages import asset, page
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", dependencies=[Admin], tags=["admin"])
 #: The dashboard's reports page (its own files; registered before /dashboard/{name}).
@@ -144,16 +144,9 @@ for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishli
 
 @pages.get("/dashboard/reports")
 async def reports_page() -> Response:
-    # Carries no data: the script calls the API with the token the dashboard keeps.
-    return FileResponse(
-        ASSETS / "reports.html",
-        media_type="text/html",
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
-    )
+    return page("reports.html")
 
 
 @pages.get("/dashboard/reports.js")
 async def reports_script() -> Response:
-    return FileResponse(
-        ASSETS / "reports.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
-    )
+    return asset("reports.js", "text/javascript")

@@ -8,7 +8,7 @@ import hashlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -31,19 +31,17 @@ from airtrack.protocol import (
     SNAPSHOT_SHA256_HEADER,
     UNKNOWN_WORKER,
     WRONG_CREDENTIAL,
-    ArchiveIn,
     ArchiveRequest,
-    ClipIn,
     ClipsRequest,
+    FencedItem,
+    FencedKind,
     HeartbeatRequest,
     HeartbeatResponse,
-    PlayIn,
     PlayResult,
     PlaysRequest,
     PlaysResponse,
     RegisterRequest,
     RegisterResponse,
-    TitleIn,
     TitlesRequest,
     TitlesResponse,
     WorkerId,
@@ -171,12 +169,18 @@ async def deregister(
     return {"worker_id": worker_id, "released": released}
 
 
-FencedKind = Literal["play", "title", "archive", "clip"]
-
 _FENCED: dict[int | str, dict[str, Any]] = {
     ALL_STALE: {"description": "every item had a stale epoch (each is kept for review)"},
     **_WRONG,
 }
+
+
+def _fenced_route(path: str, response_model: type[Any], refused: str) -> Callable[[Any], Any]:
+    """The route of one kind of fenced batch: its statuses are the fence's, and 422 says
+    which item was ``refused`` before the fence."""
+    return router.post(
+        path, response_model=response_model, responses={422: {"description": refused}, **_FENCED}
+    )
 
 
 async def _fenced_batch(
@@ -184,7 +188,7 @@ async def _fenced_batch(
     kind: FencedKind,
     worker_id: str,
     credential: str | None,
-    items: Sequence[PlayIn | TitleIn | ArchiveIn | ClipIn],
+    items: Sequence[FencedItem],
     check: Callable[[], Awaitable[None]],
     record: Callable[[], Awaitable[list[PlayResult]]],
 ) -> tuple[list[PlayResult], Response]:
@@ -206,14 +210,7 @@ async def _fenced_batch(
     return results, JSONResponse(body, 200)
 
 
-@router.post(
-    PLAYS_PATH,
-    response_model=PlaysResponse,
-    responses={
-        422: {"description": "a play out of the time bounds or of an unknown track"},
-        **_FENCED,
-    },
-)
+@_fenced_route(PLAYS_PATH, PlaysResponse, "a play out of the time bounds or of an unknown track")
 async def post_plays(req: PlaysRequest, st: State, credential: Credential = None) -> Response:
     async def check() -> None:
         await plays.check_plays(st.db, st.settings, req.plays, datetime.now(UTC))
@@ -229,11 +226,7 @@ async def post_plays(req: PlaysRequest, st: State, credential: Credential = None
     return resp
 
 
-@router.post(
-    METADATA_PATH,
-    response_model=TitlesResponse,
-    responses={422: {"description": "a title out of the time bounds of plays"}, **_FENCED},
-)
+@_fenced_route(METADATA_PATH, TitlesResponse, "a title out of the time bounds of plays")
 async def post_metadata(req: TitlesRequest, st: State, credential: Credential = None) -> Response:
     async def check() -> None:
         plays.check_title_times(st.settings, req.titles, datetime.now(UTC))
@@ -245,13 +238,8 @@ async def post_metadata(req: TitlesRequest, st: State, credential: Credential = 
     return resp
 
 
-@router.post(
-    ARCHIVE_PATH,
-    response_model=PlaysResponse,
-    responses={
-        422: {"description": "a segment too large, not base64 or outside the kept days"},
-        **_FENCED,
-    },
+@_fenced_route(
+    ARCHIVE_PATH, PlaysResponse, "a segment too large, not base64 or outside the kept days"
 )
 async def post_archive(req: ArchiveRequest, st: State, credential: Credential = None) -> Response:
     """Fingerprint-archive segments: fenced like plays (a worker archives only the streams

@@ -10,7 +10,6 @@ bumped (workers keep their snapshot).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -94,12 +93,7 @@ def parse_metadata_csv(data: bytes, max_bytes: int) -> tuple[list[TrackChange], 
     whole (size, encoding, header) raises ``MetadataImportError``.
     """
     text = decode_list_file(data, max_bytes, MetadataImportError)
-    try:
-        records = list(csv_records(text))
-    except csv.Error as exc:
-        raise MetadataImportError(f"malformed CSV: {exc}") from None
-    if not records:
-        raise MetadataImportError("the file is empty: expected a header row")
+    records = csv_records(text, MetadataImportError)
     header_line, header = records[0]
     names = [h.strip() for h in header]
     kind = next((k for k in _KEYS if k in names), None)

@@ -23,12 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from airtrack.catalog.files import (
-    AUDIO_EXTENSIONS,
     Candidate,
     FileResult,
     IngestSummary,
-    Status,
-    discover,
     os_reason,
     tags_from_name,
     truncated,
@@ -45,16 +42,8 @@ from airtrack.errors import (
 )
 from airtrack.logging import get_logger
 
-__all__ = [
-    "AUDIO_EXTENSIONS",
-    "Candidate",
-    "FileResult",
-    "IngestSummary",
-    "Status",
-    "discover",
-    "ingest",
-    "tags_from_name",
-]
+#: The files' side (what is found, what each came to) lives in :mod:`airtrack.catalog.files`.
+__all__ = ["TrackStore", "ingest"]
 
 log = get_logger(__name__)
 

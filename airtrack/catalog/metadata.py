@@ -19,24 +19,17 @@ from .identifiers import normalise_isrc, normalise_iswc
 __all__ = [
     "EXTRA_PREFIX",
     "TRACK_FIELDS",
+    "TRACK_TEXT_FIELDS",
     "apply_changes",
     "changed_fields",
     "parse_extra_key",
     "parse_field",
 ]
 
+#: A track's text fields, as the catalog, its CLI and the reports name them.
+TRACK_TEXT_FIELDS = ("title", "artist", "album", "label", "isrc", "iswc")
 #: Fields a person may set; ``duration_s`` is measured but may be corrected.
-TRACK_FIELDS = (
-    "title",
-    "artist",
-    "album",
-    "label",
-    "isrc",
-    "iswc",
-    "composers",
-    "release_year",
-    "duration_s",
-)
+TRACK_FIELDS = (*TRACK_TEXT_FIELDS, "composers", "release_year", "duration_s")
 #: A column or option ``extra.KEY`` sets the free-form ``extra[KEY]``.
 EXTRA_PREFIX = "extra."
 _MAX_TEXT = 500

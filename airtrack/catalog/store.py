@@ -18,6 +18,8 @@ from airtrack.fingerprint import PRINTS_VERSION
 from airtrack.fingerprint.params import PEAKS_VERSION
 from airtrack.logging import get_logger
 
+from .metadata import TRACK_TEXT_FIELDS
+
 __all__ = [
     "ENGINE",
     "AddOutcome",
@@ -78,31 +80,25 @@ class TrackRow:
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
-            "title": self.title,
-            "artist": self.artist,
-            "album": self.album,
-            "label": self.label,
-            "isrc": self.isrc,
-            "iswc": self.iswc,
-            "composers": list(self.composers),
-            "release_year": self.release_year,
+            **self._described(),
             "source": self.source,
             "duration_s": round(self.duration_s, 3),
             "added_at": self.added_at.isoformat() if self.added_at else None,
             "extra": dict(self.extra),
         }
 
+    def _described(self) -> dict[str, Any]:
+        """What a person says about the recording: the text fields, composers, year."""
+        return {
+            **{name: getattr(self, name) for name in TRACK_TEXT_FIELDS},
+            "composers": list(self.composers),
+            "release_year": self.release_year,
+        }
+
     def fields(self) -> dict[str, Any]:
         """The editable fields as :mod:`airtrack.catalog.metadata` handles them."""
         return {
-            "title": self.title,
-            "artist": self.artist,
-            "album": self.album,
-            "label": self.label,
-            "isrc": self.isrc,
-            "iswc": self.iswc,
-            "composers": list(self.composers),
-            "release_year": self.release_year,
+            **self._described(),
             "duration_s": self.duration_s,
             "extra": dict(self.extra),
         }

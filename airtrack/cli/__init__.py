@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -263,6 +264,15 @@ def plays(
     )
 
 
+#: The options every report shares: the zone its days are cut in, the stations it covers.
+ReportZone = Annotated[
+    str | None, typer.Option("--tz", help="IANA zone instead of each station's.")
+]
+ReportStations = Annotated[
+    list[str] | None, typer.Option("--stream", help="Station name (repeatable).")
+]
+
+
 def _report(name: str) -> None:
     def command(
         start: Annotated[
@@ -272,12 +282,8 @@ def _report(name: str) -> None:
         end: Annotated[
             str | None, typer.Option("--to", help="Last day (included) or time (excluded).")
         ] = None,
-        tz: Annotated[
-            str | None, typer.Option("--tz", help="IANA zone instead of each station's.")
-        ] = None,
-        stream: Annotated[
-            list[str] | None, typer.Option("--stream", help="Station name (repeatable).")
-        ] = None,
+        tz: ReportZone = None,
+        stream: ReportStations = None,
         format: Annotated[str, typer.Option("--format", help="csv, json or xlsx.")] = "csv",
         output: Annotated[
             Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
@@ -300,33 +306,20 @@ def _report(name: str) -> None:
     ) -> None:
         from .report import run_report
 
+        write: partial[None]
         if template is not None:
             from ._common import fail
             from .report_returns import run_template
 
             if name != "plays":
                 fail("--template works with `report plays`")
-            run_template(
-                settings_from(),
-                template,
-                start=start,
-                end=end,
-                tz=tz,
-                streams=stream or [],
-                output=output,
+            write = partial(run_template, settings_from(), template)
+        else:
+            write = partial(
+                run_report, settings_from(), name, fmt=format, include_open=include_open
             )
-            return
-        run_report(
-            settings_from(),
-            name,
-            start=start,
-            end=end,
-            tz=tz,
-            streams=stream or [],
-            fmt=format,
-            output=output,
-            include_open=include_open,
-        )
+        # the same window and stations whichever writes the report
+        write(start=start, end=end, tz=tz, streams=stream or [], output=output)
 
     command.__doc__ = {
         "plays": "One row per play: local and UTC times, credits, identifiers.",
@@ -348,12 +341,8 @@ for _name in ("plays", "summary", "coverage", "metadata-check", "metadata-wishli
 def report_soundexchange(
     start: Annotated[str | None, typer.Option("--from", help="First day (2026-03-01).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day (included).")] = None,
-    tz: Annotated[
-        str | None, typer.Option("--tz", help="IANA zone instead of each station's.")
-    ] = None,
-    stream: Annotated[
-        list[str] | None, typer.Option("--stream", help="Station name (repeatable).")
-    ] = None,
+    tz: ReportZone = None,
+    stream: ReportStations = None,
     service_name: Annotated[
         str | None,
         typer.Option(

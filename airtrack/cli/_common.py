@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -252,3 +253,19 @@ def show_value(value: Any, *, sep: str = "; ") -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
     return str(value)
+
+
+def read_import_file(path: Path, settings: Settings) -> bytes:
+    """An operator's file to import, refused (exit 1) when larger than ``import_max_bytes``
+    or unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > settings.import_max_bytes:
+            # refuse before reading: a 100 MB file must not be loaded to be refused
+            fail(
+                f"{path}: the file is {size:,} bytes; the limit is "
+                f"{settings.import_max_bytes:,} (AIRTRACK_IMPORT_MAX_BYTES): split it"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror or exc}")

@@ -44,7 +44,8 @@ def _eta(seconds: float) -> str:
 
 
 def add(paths: list[str], jobs: int) -> None:
-    from airtrack.catalog.ingest import FileResult, discover, ingest
+    from airtrack.catalog.files import FileResult, discover
+    from airtrack.catalog.ingest import ingest
 
     settings = settings_from()
     items = list(discover(paths))

@@ -12,11 +12,21 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from airtrack.catalog.edit import ChangeResult
+from airtrack.catalog.metadata import TRACK_TEXT_FIELDS
 from airtrack.catalog.store import TrackRow
 from airtrack.errors import CatalogError, MetadataImportError
-from airtrack.settings import Settings
 
-from ._common import EXIT_ERROR, err, fail, out, run_async, settings_from, show_value, with_db
+from ._common import (
+    EXIT_ERROR,
+    err,
+    fail,
+    out,
+    read_import_file,
+    run_async,
+    settings_from,
+    show_value,
+    with_db,
+)
 from .remote import AdminClient, is_remote
 
 
@@ -45,18 +55,7 @@ def _show_lines(track: TrackRow) -> list[str]:
     lines = [
         f"#{track.id} {' – '.join(x for x in (track.artist, track.title) if x) or '(untitled)'}"
     ]
-    for name in (
-        "title",
-        "artist",
-        "album",
-        "label",
-        "isrc",
-        "iswc",
-        "release_year",
-        "source",
-        "duration_s",
-        "added_at",
-    ):
+    for name in (*TRACK_TEXT_FIELDS, "release_year", "source", "duration_s", "added_at"):
         lines.append(f"  {name + ':':<14}{'' if j[name] is None else j[name]}")
     lines.append(f"  {'composers:':<14}{'; '.join(track.composers)}")
     for key, value in sorted(track.extra.items()):
@@ -138,7 +137,7 @@ def import_metadata(path: Path, dry_run: bool, as_json: bool) -> None:
     from airtrack.catalog.edit import apply_track_changes, parse_metadata_csv
 
     settings = settings_from()
-    data = _read(path, settings)
+    data = read_import_file(path, settings)
     if is_remote():
         with AdminClient.from_settings(settings) as api:
             try:
@@ -163,20 +162,6 @@ def import_metadata(path: Path, dry_run: bool, as_json: bool) -> None:
     except MetadataImportError as exc:
         refused(exc)
     _report(results, dry_run, as_json)
-
-
-def _read(path: Path, settings: Settings) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > settings.import_max_bytes:
-            # refuse before reading: a 100 MB file must not be loaded to be refused
-            fail(
-                f"{path}: the file is {size:,} bytes; the limit is "
-                f"{settings.import_max_bytes:,} (AIRTRACK_IMPORT_MAX_BYTES): split it"
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        fail(f"{path}: {exc.strerror or exc}")
 
 
 def _report(results: list[ChangeResult], dry_run: bool, as_json: bool) -> None:

@@ -16,7 +16,7 @@ from airtrack.orchestrator.stream_edit import StreamOutcome
 from airtrack.orchestrator.stream_files import TEXT_FIELDS, FileFormat
 from airtrack.settings import Settings
 
-from ._common import err, fail, out, run_async, show_value, with_db
+from ._common import err, fail, out, read_import_file, run_async, show_value, with_db
 from .remote import AdminClient, is_remote
 
 
@@ -91,17 +91,7 @@ def import_file(
     from airtrack.orchestrator.stream_edit import import_streams
     from airtrack.orchestrator.stream_files import parse_streams
 
-    try:
-        size = path.stat().st_size
-        if size > settings.import_max_bytes:
-            # refuse before reading: a 100 MB file must not be loaded to be refused
-            fail(
-                f"{path}: the file is {size:,} bytes; the limit is "
-                f"{settings.import_max_bytes:,} (AIRTRACK_IMPORT_MAX_BYTES): split it"
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        fail(f"{path}: {exc.strerror or exc}")
+    data = read_import_file(path, settings)
     if is_remote():
         params = {"format": fmt, "filename": path.name, "dry_run": dry_run or None}
         with AdminClient.from_settings(settings) as api:

@@ -80,14 +80,10 @@ CREATE OR REPLACE FUNCTION airtrack_record_archive(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     r record;
-    v_writers text[];
-    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
+    f record;
     v_day date;
 BEGIN
-    SELECT coalesce(array_agg(f.writer ORDER BY f.ord), '{}')
-    INTO v_writers
-    FROM airtrack_fence('archive', p_sids, p_epochs, p_worker) WITH ORDINALITY
-         AS f(writer, reason, ord);
+    SELECT * INTO f FROM airtrack_fence_batch('archive', p_sids, p_epochs, p_worker);
 
     FOR v_day IN
         SELECT DISTINCT (s AT TIME ZONE 'UTC')::date FROM unnest(p_starts) s
@@ -101,16 +97,13 @@ BEGIN
              WITH ORDINALITY AS u(key, sid, epoch, started, dur, npairs, data, ord)
         ORDER BY u.sid, u.started, u.ord
     LOOP
-        IF v_writers[r.ord] IS NULL THEN
-            v_out[r.ord] := 'stale';
-            CONTINUE;
-        END IF;
+        CONTINUE WHEN f.writers[r.ord] IS NULL;
         INSERT INTO fingerprint_archive (stream_id, started_at, duration_s, idempotency_key,
                                          epoch, worker_id, pairs, data)
-        VALUES (r.sid, r.started, r.dur, r.key, r.epoch, v_writers[r.ord], r.npairs, r.data)
+        VALUES (r.sid, r.started, r.dur, r.key, r.epoch, f.writers[r.ord], r.npairs, r.data)
         ON CONFLICT DO NOTHING;
-        v_out[r.ord] := CASE WHEN FOUND THEN 'stored' ELSE 'duplicate' END;
+        f.statuses[r.ord] := CASE WHEN FOUND THEN 'stored' ELSE 'duplicate' END;
     END LOOP;
-    RETURN jsonb_build_object('statuses', to_jsonb(v_out), 'kept', 0);
+    RETURN jsonb_build_object('statuses', to_jsonb(f.statuses), 'kept', 0);
 END
 $fn$;

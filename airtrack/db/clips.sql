@@ -32,16 +32,12 @@ CREATE OR REPLACE FUNCTION airtrack_record_clips(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     r record;
-    v_writers text[];
-    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
+    f record;
     v_request bigint;
     v_unknown bigint;
     v_recent integer;
 BEGIN
-    SELECT coalesce(array_agg(f.writer ORDER BY f.ord), '{}')
-    INTO v_writers
-    FROM airtrack_fence('clip', p_sids, p_epochs, p_worker) WITH ORDINALITY
-         AS f(writer, reason, ord);
+    SELECT * INTO f FROM airtrack_fence_batch('clip', p_sids, p_epochs, p_worker);
 
     FOR r IN
         SELECT u.*
@@ -51,18 +47,15 @@ BEGIN
                                   media_type, data, ord)
         ORDER BY u.sid, u.started, u.ord
     LOOP
-        IF v_writers[r.ord] IS NULL THEN
-            v_out[r.ord] := 'stale';
-            CONTINUE;
-        END IF;
+        CONTINUE WHEN f.writers[r.ord] IS NULL;  -- 'stale' (the fence's answer)
         IF EXISTS (SELECT 1 FROM clips WHERE idempotency_key = r.key) THEN
-            v_out[r.ord] := 'duplicate';
+            f.statuses[r.ord] := 'duplicate';
             CONTINUE;
         END IF;
         SELECT count(*) INTO v_recent FROM clips
         WHERE stream_id = r.sid AND received_at > now() - interval '1 hour';
         IF v_recent >= p_per_hour THEN
-            v_out[r.ord] := 'limited';
+            f.statuses[r.ord] := 'limited';
             CONTINUE;
         END IF;
         v_request := NULL;
@@ -73,16 +66,16 @@ BEGIN
         END IF;
         INSERT INTO clips (idempotency_key, stream_id, epoch, worker_id, play_key,
                            request_id, unknown_id, started_at, duration_s, media_type, data)
-        VALUES (r.key, r.sid, r.epoch, v_writers[r.ord], r.play_key, v_request, v_unknown,
+        VALUES (r.key, r.sid, r.epoch, f.writers[r.ord], r.play_key, v_request, v_unknown,
                 r.started, r.dur, r.media_type, r.data)
         ON CONFLICT (idempotency_key) DO NOTHING;
-        v_out[r.ord] := CASE WHEN FOUND THEN 'stored' ELSE 'duplicate' END;
+        f.statuses[r.ord] := CASE WHEN FOUND THEN 'stored' ELSE 'duplicate' END;
         IF FOUND AND v_request IS NOT NULL THEN
             UPDATE clip_requests SET state = 'done', done_at = now()
             WHERE id = v_request AND state <> 'done';
         END IF;
     END LOOP;
-    RETURN jsonb_build_object('statuses', to_jsonb(v_out), 'kept', 0);
+    RETURN jsonb_build_object('statuses', to_jsonb(f.statuses), 'kept', 0);
 END
 $fn$;
 

@@ -16,6 +16,7 @@
 --   airtrack_fenced_writer   who may write about a stream with an epoch
 --   airtrack_fence           the one fencing step of a batch of plays or titles: who may
 --                            write each item, and why not (play_log.sql writes them)
+--   airtrack_fence_batch     the same answer as arrays, as every batch recorder uses it
 --   airtrack_audit           the one writer of the audit log (ownership and fencing)
 --
 -- The states of an assignment row (one per stream):
@@ -529,4 +530,22 @@ BEGIN
                                jsonb_build_object('streams', v_stale, 'reasons', v_reasons));
     END IF;
 END
+$fn$;
+
+-- airtrack_fence's answer as a batch recorder (plays, titles, archive segments) uses it,
+-- arrays in the items' order: writers (NULL: refused), reasons, the refused positions,
+-- and the statuses with 'stale' at those positions (NULL elsewhere: the recorder fills
+-- them in).
+CREATE OR REPLACE FUNCTION airtrack_fence_batch(
+    p_kind text, p_sids bigint[], p_epochs bigint[], p_worker text,
+    OUT writers text[], OUT reasons text[], OUT stale integer[], OUT statuses text[]
+)
+LANGUAGE sql AS $fn$
+    SELECT coalesce(array_agg(f.writer ORDER BY f.ord), '{}'),
+           coalesce(array_agg(f.reason ORDER BY f.ord), '{}'),
+           coalesce(array_agg(f.ord::integer ORDER BY f.ord) FILTER (WHERE f.writer IS NULL),
+                    '{}'),
+           coalesce(array_agg(CASE WHEN f.writer IS NULL THEN 'stale' END ORDER BY f.ord), '{}')
+    FROM airtrack_fence(p_kind, p_sids, p_epochs, p_worker) WITH ORDINALITY
+         AS f(writer, reason, ord)
 $fn$;

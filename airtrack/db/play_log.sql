@@ -12,6 +12,7 @@
 --   airtrack_record_plays   a batch of plays: fence, then log or refuse each
 --   airtrack_record_titles  a batch of titles: the same
 --   airtrack_refuse         keep what the fence refused (bounded), for review
+--   airtrack_refuse_stale   the same for a batch, given airtrack_fence_batch's answer
 --   airtrack_accept_refused an operator's accept: log a refused item as its writer sent it,
 --                           through airtrack_log_play / airtrack_log_title; the stream's
 --                           ownership is not touched
@@ -315,6 +316,26 @@ BEGIN
 END
 $fn$;
 
+-- Keep the items a batch's fence refused (airtrack_fence_batch): their keys, streams,
+-- epochs and reasons picked at the refused positions, with p_items (one body per refused
+-- item, in that order). How many were kept; 0 when the fence refused none.
+CREATE OR REPLACE FUNCTION airtrack_refuse_stale(
+    p_kind text, p_worker text, p_stale integer[], p_keys text[], p_sids bigint[],
+    p_epochs bigint[], p_reasons text[], p_items jsonb[], p_max bigint
+) RETURNS integer
+LANGUAGE sql AS $fn$
+    SELECT CASE
+        WHEN cardinality(p_stale) = 0 THEN 0
+        ELSE airtrack_refuse(
+            p_kind, p_worker,
+            ARRAY(SELECT p_keys[i] FROM unnest(p_stale) i),
+            ARRAY(SELECT p_sids[i] FROM unnest(p_stale) i),
+            ARRAY(SELECT p_epochs[i] FROM unnest(p_stale) i),
+            ARRAY(SELECT p_reasons[i] FROM unnest(p_stale) i),
+            p_items, p_max)
+    END
+$fn$;
+
 -- ------------------------------------------------------------------ batches
 -- A batch of plays, one call: fenced (airtrack_fence, ownership.sql), then each play the
 -- fence lets through is logged (airtrack_log_play) and each it refuses is kept
@@ -338,16 +359,9 @@ CREATE OR REPLACE FUNCTION airtrack_record_plays(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     r record;
-    v_writers text[];
-    v_reasons text[];
-    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
-    v_stale integer[] := '{}';
+    f record;
 BEGIN
-    SELECT coalesce(array_agg(f.writer ORDER BY f.ord), '{}'),
-           coalesce(array_agg(f.reason ORDER BY f.ord), '{}')
-    INTO v_writers, v_reasons
-    FROM airtrack_fence('play', p_sids, p_epochs, p_worker) WITH ORDINALITY
-         AS f(writer, reason, ord);
+    SELECT * INTO f FROM airtrack_fence_batch('play', p_sids, p_epochs, p_worker);
 
     FOR r IN
         SELECT u.*
@@ -356,32 +370,21 @@ BEGIN
              WITH ORDINALITY AS u(key, sid, epoch, track, started, ended, conf, origin, ord)
         ORDER BY u.sid, u.started, u.ord
     LOOP
-        IF v_writers[r.ord] IS NULL THEN
-            v_out[r.ord] := 'stale';
-            v_stale := v_stale || r.ord::integer;
-            CONTINUE;
-        END IF;
-        v_out[r.ord] := airtrack_log_play(r.key, r.sid, r.epoch, r.track, r.started, r.ended,
-                                          r.conf, r.origin, v_writers[r.ord], p_gap_s,
-                                          p_overlap_s, p_align_s);
+        CONTINUE WHEN f.writers[r.ord] IS NULL;
+        f.statuses[r.ord] := airtrack_log_play(r.key, r.sid, r.epoch, r.track, r.started,
+                                               r.ended, r.conf, r.origin, f.writers[r.ord],
+                                               p_gap_s, p_overlap_s, p_align_s);
     END LOOP;
 
-    RETURN jsonb_build_object('statuses', to_jsonb(v_out), 'kept', CASE
-        WHEN cardinality(v_stale) = 0 THEN 0
-        ELSE airtrack_refuse(
-            'play', p_worker,
-            ARRAY(SELECT p_keys[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT p_sids[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT p_epochs[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT v_reasons[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT jsonb_build_object(
-                      'key', p_keys[i], 'stream_id', p_sids[i], 'epoch', p_epochs[i],
-                      'track_id', p_tracks[i], 'started_at', p_starts[i],
-                      'ended_at', p_ends[i], 'confidence', p_confidences[i],
-                      'song_origin', p_origins[i])
-                  FROM unnest(v_stale) i),
-            p_refused_max)
-        END);
+    RETURN jsonb_build_object('statuses', to_jsonb(f.statuses), 'kept', airtrack_refuse_stale(
+        'play', p_worker, f.stale, p_keys, p_sids, p_epochs, f.reasons,
+        ARRAY(SELECT jsonb_build_object(
+                  'key', p_keys[i], 'stream_id', p_sids[i], 'epoch', p_epochs[i],
+                  'track_id', p_tracks[i], 'started_at', p_starts[i],
+                  'ended_at', p_ends[i], 'confidence', p_confidences[i],
+                  'song_origin', p_origins[i])
+              FROM unnest(f.stale) i),
+        p_refused_max));
 END
 $fn$;
 
@@ -404,16 +407,9 @@ CREATE OR REPLACE FUNCTION airtrack_record_titles(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     r record;
-    v_writers text[];
-    v_reasons text[];
-    v_out text[] := array_fill(NULL::text, ARRAY[cardinality(p_keys)]);
-    v_stale integer[] := '{}';
+    f record;
 BEGIN
-    SELECT coalesce(array_agg(f.writer ORDER BY f.ord), '{}'),
-           coalesce(array_agg(f.reason ORDER BY f.ord), '{}')
-    INTO v_writers, v_reasons
-    FROM airtrack_fence('title', p_sids, p_epochs, p_worker) WITH ORDINALITY
-         AS f(writer, reason, ord);
+    SELECT * INTO f FROM airtrack_fence_batch('title', p_sids, p_epochs, p_worker);
 
     FOR r IN
         SELECT u.*
@@ -422,31 +418,21 @@ BEGIN
              WITH ORDINALITY AS u(key, sid, epoch, at, title, url, enc, artist, song, ord)
         ORDER BY u.sid, u.at, u.ord
     LOOP
-        IF v_writers[r.ord] IS NULL THEN
-            v_out[r.ord] := 'stale';
-            v_stale := v_stale || r.ord::integer;
-            CONTINUE;
-        END IF;
-        v_out[r.ord] := airtrack_log_title(r.key, r.sid, r.epoch, r.at, r.title, r.url, r.enc,
-                                           r.artist, r.song, v_writers[r.ord], p_max_s);
+        CONTINUE WHEN f.writers[r.ord] IS NULL;
+        f.statuses[r.ord] := airtrack_log_title(r.key, r.sid, r.epoch, r.at, r.title, r.url,
+                                                r.enc, r.artist, r.song, f.writers[r.ord],
+                                                p_max_s);
     END LOOP;
 
-    RETURN jsonb_build_object('statuses', to_jsonb(v_out), 'kept', CASE
-        WHEN cardinality(v_stale) = 0 THEN 0
-        ELSE airtrack_refuse(
-            'title', p_worker,
-            ARRAY(SELECT p_keys[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT p_sids[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT p_epochs[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT v_reasons[i] FROM unnest(v_stale) i),
-            ARRAY(SELECT jsonb_build_object(
-                      'key', p_keys[i], 'stream_id', p_sids[i], 'epoch', p_epochs[i],
-                      'at', p_ats[i], 'title', p_titles[i], 'url', p_urls[i],
-                      'encoding', p_encodings[i], 'artist', p_artists[i],
-                      'song', p_songs[i])
-                  FROM unnest(v_stale) i),
-            p_refused_max)
-        END);
+    RETURN jsonb_build_object('statuses', to_jsonb(f.statuses), 'kept', airtrack_refuse_stale(
+        'title', p_worker, f.stale, p_keys, p_sids, p_epochs, f.reasons,
+        ARRAY(SELECT jsonb_build_object(
+                  'key', p_keys[i], 'stream_id', p_sids[i], 'epoch', p_epochs[i],
+                  'at', p_ats[i], 'title', p_titles[i], 'url', p_urls[i],
+                  'encoding', p_encodings[i], 'artist', p_artists[i],
+                  'song', p_songs[i])
+              FROM unnest(f.stale) i),
+        p_refused_max));
 END
 $fn$;
 

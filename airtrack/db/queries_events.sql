@@ -83,16 +83,6 @@ RETURNING id, url, secret, event_types, stream_ids, cursor_txid::text AS cursor_
 UPDATE webhook_endpoints SET leased_until = NULL
 WHERE id = %(id)s AND leased_by = %(by)s
 
--- name: webhook_pending
--- Only events of finished transactions, in (txid, id) order: see outbound_events.txid.
-SELECT txid::text AS txid, id, event_id, type, at, stream_id, data FROM outbound_events o
-WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
-  AND txid < pg_snapshot_xmin(pg_current_snapshot())
-  AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
-  AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
-ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'
-LIMIT %(limit)s
-
 -- name: events_held_back
 -- Whether a committed event past the cursor is held back by an older transaction still
 -- open: that transaction's commit sends no NOTIFY, so the reader must look again soon.
@@ -121,9 +111,10 @@ SELECT airtrack_webhook_failed(%(id)s, %(by)s, %(txid)s::xid8, %(event)s, %(erro
 
 -- ---------------------------------------------------------------- event stream
 -- name: events_after
--- The event stream's read: like webhook_pending, finished transactions in (txid, id) order.
+-- What a webhook's delivery and the event stream read past their cursor: only events of
+-- finished transactions, in (txid, id) order (see outbound_events.txid).
 SELECT txid::text AS txid, id, event_id, type, at, stream_id, data FROM outbound_events o
-WHERE (txid, id) > (%(after_txid)s::xid8, %(after)s)
+WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
   AND txid < pg_snapshot_xmin(pg_current_snapshot())
   AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
   AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))

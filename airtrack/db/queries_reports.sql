@@ -82,39 +82,20 @@ SELECT COALESCE(g.station, '(all stations)'), g.track_id, g.title, g.artist, g.i
        CASE WHEN g.performances IS NULL THEN NULL
             ELSE round((g.listener_s / 3600)::numeric, 3)::float8 END
 FROM (
-    SELECT r.ord, r.name AS station, min(r.tz) AS tz, p.track_id,
-           COALESCE(t.title, p.track_title) AS title,
-           COALESCE(t.artist, p.track_artist) AS artist,
-           COALESCE(t.isrc, p.track_isrc) AS isrc, count(*) AS plays,
-           sum(extract(epoch FROM LEAST(COALESCE(p.ended_at, p.started_at), r.t1)
-                                  - GREATEST(p.started_at, r.t0))) AS airtime_s,
-           min(GREATEST(p.started_at, r.t0)) AS first_at,
-           max(p.started_at) AS last_at,
-           sum(round(lp.mean))::bigint AS performances,
-           sum(lp.listener_s) AS listener_s
-    FROM unnest(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
-                %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
-         WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
-    JOIN plays p ON p.stream_id = r.stream_id
-                AND p.source IN ('fingerprint', 'backfill')
-                AND p.started_at < r.t1
-                AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
-                AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
-    LEFT JOIN tracks t ON t.id = p.track_id
-    -- a station without samples in the range skips the per-play lookup altogether
-    CROSS JOIN LATERAL (
-        SELECT EXISTS (SELECT 1 FROM listener_samples x
-                       WHERE x.stream_id = r.stream_id
-                         AND x.at > r.t0 - make_interval(secs => %(hold_s)s)
-                         AND x.at < r.t1) AS sampled) q
-    CROSS JOIN LATERAL airtrack_play_listeners(
-        p.stream_id, GREATEST(p.started_at, r.t0),
-        LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s, q.sampled) lp
+    SELECT sp.ord, sp.station, min(sp.tz) AS tz, sp.track_id, sp.title, sp.artist, sp.isrc,
+           count(*) AS plays,
+           sum(extract(epoch FROM sp.clip_end - sp.clip_start)) AS airtime_s,
+           min(sp.clip_start) AS first_at,
+           max(sp.started_at) AS last_at,
+           sum(round(sp.mean))::bigint AS performances,
+           sum(sp.listener_s) AS listener_s
+    FROM airtrack_station_plays(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
+                                %(t0s)s::timestamptz[], %(t1s)s::timestamptz[],
+                                ARRAY['fingerprint', 'backfill'], %(max_play_s)s,
+                                %(hold_s)s) sp
     GROUP BY GROUPING SETS (
-        (r.ord, r.name, p.track_id, COALESCE(t.title, p.track_title),
-         COALESCE(t.artist, p.track_artist), COALESCE(t.isrc, p.track_isrc)),
-        (p.track_id, COALESCE(t.title, p.track_title), COALESCE(t.artist, p.track_artist),
-         COALESCE(t.isrc, p.track_isrc)))
+        (sp.ord, sp.station, sp.track_id, sp.title, sp.artist, sp.isrc),
+        (sp.track_id, sp.title, sp.artist, sp.isrc))
 ) g
 CROSS JOIN LATERAL (SELECT CASE WHEN g.station IS NULL THEN %(across_tz)s ELSE g.tz END AS tz) z
 CROSS JOIN LATERAL (
@@ -213,31 +194,11 @@ WHERE s.name LIKE 'bench-%%'
 -- station over the range. performances: each play's mean listeners (rounded; listeners.sql)
 -- summed over the plays that have a figure, NULL when none has; plays: how many airings.
 -- Ordered in the C collation so the file is the same bytes on every server.
-SELECT r.name AS station,
-       COALESCE(t.artist, p.track_artist) AS artist,
-       COALESCE(t.title, p.track_title) AS title,
-       COALESCE(t.isrc, p.track_isrc) AS isrc,
-       t.album, t.label,
+SELECT sp.station, sp.artist, sp.title, sp.isrc, sp.album, sp.label,
        count(*) AS plays,
-       sum(round(lp.mean))::bigint AS performances
-FROM unnest(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
-            %(t0s)s::timestamptz[], %(t1s)s::timestamptz[])
-     WITH ORDINALITY AS r(stream_id, name, tz, t0, t1, ord)
-JOIN plays p ON p.stream_id = r.stream_id
-            AND p.source = 'fingerprint'
-            AND p.started_at < r.t1
-            AND p.started_at > r.t0 - make_interval(secs => %(max_play_s)s)
-            AND (p.started_at >= r.t0 OR p.ended_at > r.t0)
-LEFT JOIN tracks t ON t.id = p.track_id
-CROSS JOIN LATERAL (
-    SELECT EXISTS (SELECT 1 FROM listener_samples x
-                   WHERE x.stream_id = r.stream_id
-                     AND x.at > r.t0 - make_interval(secs => %(hold_s)s)
-                     AND x.at < r.t1) AS sampled) q
-CROSS JOIN LATERAL airtrack_play_listeners(
-    p.stream_id, GREATEST(p.started_at, r.t0),
-    LEAST(COALESCE(p.ended_at, p.started_at), r.t1), %(hold_s)s, q.sampled) lp
-GROUP BY r.ord, r.name, p.track_id, COALESCE(t.artist, p.track_artist),
-         COALESCE(t.title, p.track_title), COALESCE(t.isrc, p.track_isrc), t.album, t.label
-ORDER BY r.ord, COALESCE(t.artist, p.track_artist) COLLATE "C",
-         COALESCE(t.title, p.track_title) COLLATE "C", p.track_id
+       sum(round(sp.mean))::bigint AS performances
+FROM airtrack_station_plays(%(ids)s::bigint[], %(names)s::text[], %(tzs)s::text[],
+                            %(t0s)s::timestamptz[], %(t1s)s::timestamptz[],
+                            ARRAY['fingerprint'], %(max_play_s)s, %(hold_s)s) sp
+GROUP BY sp.ord, sp.station, sp.track_id, sp.artist, sp.title, sp.isrc, sp.album, sp.label
+ORDER BY sp.ord, sp.artist COLLATE "C", sp.title COLLATE "C", sp.track_id

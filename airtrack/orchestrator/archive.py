@@ -55,18 +55,15 @@ async def record_archive(
     """Store a batch of segments: each ``stored``, ``duplicate``, ``stale`` (the fence)
     or ``unarchived`` (the store failed: the archive degrades, the batch is answered)."""
     params: dict[str, Any] = {
-        "epochs": [s.epoch for s in segments],
         "starts": [s.started_at for s in segments],
         "durations": [s.duration_s for s in segments],
         "pairs": [s.pairs for s in segments],
         "datas": [decode_data(s) for s in segments],
-        "worker": worker,
     }
-    keys, sids = [s.key for s in segments], [s.stream_id for s in segments]
+    batch = _Batch("archive", "archive_record", segments, params, ARCHIVE, worker)
+    keys = batch.keys
     try:
-        return await record_batch(
-            db, settings, _Batch("archive", "archive_record", keys, sids, params, ARCHIVE)
-        )
+        return await record_batch(db, settings, batch)
     except DatabaseUnavailable:
         raise  # the orchestrator is down for plays too: the worker keeps them queued
     except DatabaseError as exc:

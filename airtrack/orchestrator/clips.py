@@ -75,19 +75,17 @@ async def record_clips(
     """Store a batch of clips: each ``stored``, ``duplicate``, ``stale`` (the fence) or
     ``limited`` (the stream's hourly cap)."""
     params: dict[str, Any] = {
-        "epochs": [c.epoch for c in clips],
         "starts": [c.started_at for c in clips],
         "durations": [c.duration_s for c in clips],
         "play_keys": [c.play_key for c in clips],
         "request_ids": [c.request_id for c in clips],
         "media_types": [c.media_type for c in clips],
         "datas": [decode_data(c) for c in clips],
-        "worker": worker,
         "per_hour": settings.clips_per_stream_hour,
     }
-    keys, sids = [c.key for c in clips], [c.stream_id for c in clips]
+    sids = [c.stream_id for c in clips]
     results = await record_batch(
-        db, settings, _Batch("clip", "clips_record", keys, sids, params, CLIPS)
+        db, settings, _Batch("clip", "clips_record", clips, params, CLIPS, worker)
     )
     limited = sum(r.status == "limited" for r in results)
     if limited:

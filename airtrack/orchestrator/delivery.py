@@ -159,7 +159,7 @@ class WebhookDelivery:
                     return
                 seen = self.signal.generation
                 events = await self.db.fetch(
-                    "webhook_pending",
+                    "events_after",
                     {
                         "cursor_txid": lease["cursor_txid"],
                         "cursor": lease["cursor"],

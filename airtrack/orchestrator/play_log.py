@@ -25,41 +25,49 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from prometheus_client import Counter
 
 from airtrack.db import Database, Row
 from airtrack.logging import get_logger
 from airtrack.metrics import PLAYS, TITLES
-from airtrack.protocol import PlayIn, PlayResult, PlayStatus, TitleIn
+from airtrack.protocol import FencedItem, FencedKind, PlayIn, PlayResult, PlayStatus, TitleIn
 from airtrack.settings import Settings
 
 log = get_logger("airtrack.orchestrator.play_log")
-
-Kind = Literal["play", "title", "archive", "clip"]
 
 
 @dataclass(frozen=True)
 class _Batch:
     """What differs between the kinds of fenced batch: the query, its items, its metric."""
 
-    kind: Kind
+    kind: FencedKind
     query: str
-    keys: list[str]
-    sids: list[int]
+    #: what the fence reads of every item: its key, stream and epoch
+    items: Sequence[FencedItem]
+    #: the kind's own columns, one list each, in the items' order
     params: dict[str, Any]
     metric: Counter
+    #: when given, the writer every item must have (its stream's owner at its epoch)
+    worker: str | None
+
+    @property
+    def keys(self) -> list[str]:
+        return [i.key for i in self.items]
 
 
 async def record_batch(db: Database, settings: Settings, batch: _Batch) -> list[PlayResult]:
     """Fence and record one batch of any kind; one status per item, in order."""
-    if not batch.keys:
+    if not batch.items:
         return []
+    sids = [i.stream_id for i in batch.items]
     params = {
         **batch.params,
         "keys": batch.keys,
-        "sids": batch.sids,
+        "sids": sids,
+        "epochs": [i.epoch for i in batch.items],
+        "worker": batch.worker,
         "refused_max": settings.refused_plays_max,
     }
     result = await db.fetchval(batch.query, params)
@@ -70,15 +78,13 @@ async def record_batch(db: Database, settings: Settings, batch: _Batch) -> list[
     stale = sum(r.status == "stale" for r in results)
     if stale:
         kept = int(result["kept"])
-        streams = sorted(
-            {sid for sid, r in zip(batch.sids, results, strict=True) if r.status == "stale"}
-        )
+        streams = sorted({sid for sid, r in zip(sids, results, strict=True) if r.status == "stale"})
         log.warning(
             f"{batch.kind}s.stale_refused",
             count=stale,
             kept_for_review=kept,
             streams=streams,
-            worker=batch.params.get("worker"),
+            worker=batch.worker,
         )
         if kept < stale and batch.kind in ("play", "title"):  # late prints, clips: not kept
             log.error(
@@ -98,18 +104,15 @@ async def record_plays(
     ``worker``, when given, must be the writer of every play (its owner at that epoch).
     """
     params = {
-        "epochs": [p.epoch for p in plays],
         "tracks": [p.track_id for p in plays],
         "starts": [p.started_at for p in plays],
         "ends": [p.ended_at for p in plays],
         "confidences": [p.confidence for p in plays],
         "origins": [p.song_origin for p in plays],
         **_play_rules(settings),
-        "worker": worker,
     }
-    keys, sids = [p.key for p in plays], [p.stream_id for p in plays]
     return await record_batch(
-        db, settings, _Batch("play", "play_log_record_plays", keys, sids, params, PLAYS)
+        db, settings, _Batch("play", "play_log_record_plays", plays, params, PLAYS, worker)
     )
 
 
@@ -124,7 +127,6 @@ async def record_titles(
 
     songs = [split_artist_title(t.title or "") for t in titles]
     params = {
-        "epochs": [t.epoch for t in titles],
         "ats": [t.at for t in titles],
         "titles": [t.title for t in titles],
         "urls": [t.url for t in titles],
@@ -132,11 +134,9 @@ async def record_titles(
         "artists": [s[0] if s else None for s in songs],
         "songs": [s[1] if s else None for s in songs],
         "max_s": settings.metadata_max_span_s,
-        "worker": worker,
     }
-    keys, sids = [t.key for t in titles], [t.stream_id for t in titles]
     return await record_batch(
-        db, settings, _Batch("title", "play_log_record_titles", keys, sids, params, TITLES)
+        db, settings, _Batch("title", "play_log_record_titles", titles, params, TITLES, worker)
     )
 
 

@@ -7,7 +7,6 @@ is any, so a file is imported completely or not at all.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -198,12 +197,7 @@ def _pls(text: str) -> tuple[list[StreamEntry], list[str]]:
 
 
 def _csv(text: str) -> tuple[list[StreamEntry], list[str]]:
-    try:
-        records = list(csv_records(text))
-    except csv.Error as exc:
-        raise StreamImportError(f"malformed CSV: {exc}") from None
-    if not records:
-        raise StreamImportError("the file is empty: expected a header row")
+    records = csv_records(text, StreamImportError)
     header_line, header = records[0]
     names = [h.strip().lower() for h in header]
     # extra.KEY keeps the KEY as written; the known columns are matched in any case

@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from airtrack.catalog.metadata import TRACK_TEXT_FIELDS
 from airtrack.errors import ReportTemplateError
 
 from .ascii import to_ascii
@@ -67,12 +68,7 @@ PER_PLAY_FIELDS = (
 PER_RECORDING_FIELDS = (
     "station",
     "track_id",
-    "title",
-    "artist",
-    "album",
-    "label",
-    "isrc",
-    "iswc",
+    *TRACK_TEXT_FIELDS,
     "composer",
     "plays",
     "airtime_s",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def _phase_timeout(what: str) -> Any:
+    """A per-phase timeout of the worker's client: unset, it is HTTP_TIMEOUT_S."""
+    return Field(default=None, gt=0, description=f"{what}; unset: HTTP_TIMEOUT_S.")
 
 
 class WorkerSettings(BaseSettings):
@@ -107,23 +112,11 @@ class WorkerSettings(BaseSettings):
     # -- worker and recognition policy ----------------------------------------
     # The worker's HTTP client to the orchestrator: one timeout per phase (httpx-style);
     # unset ones fall back to HTTP_TIMEOUT_S (R5.3). Breakers use BREAKER_* above.
-    worker_connect_timeout_s: float | None = Field(
-        default=None,
-        gt=0,
-        description="Worker → orchestrator connect timeout; unset: HTTP_TIMEOUT_S.",
-    )
-    worker_read_timeout_s: float | None = Field(
-        default=None, gt=0, description="Worker → orchestrator read timeout; unset: HTTP_TIMEOUT_S."
-    )
-    worker_write_timeout_s: float | None = Field(
-        default=None,
-        gt=0,
-        description="Worker → orchestrator write timeout; unset: HTTP_TIMEOUT_S.",
-    )
-    worker_pool_timeout_s: float | None = Field(
-        default=None,
-        gt=0,
-        description="Wait for a free connection to the orchestrator; unset: HTTP_TIMEOUT_S.",
+    worker_connect_timeout_s: float | None = _phase_timeout("Worker → orchestrator connect timeout")
+    worker_read_timeout_s: float | None = _phase_timeout("Worker → orchestrator read timeout")
+    worker_write_timeout_s: float | None = _phase_timeout("Worker → orchestrator write timeout")
+    worker_pool_timeout_s: float | None = _phase_timeout(
+        "Wait for a free connection to the orchestrator"
     )
     worker_call_attempts: int = Field(
         default=3, ge=1, description="Attempts per worker → orchestrator call (network/5xx errors)."

@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -57,6 +57,8 @@ from airtrack.protocol import (
     ArchiveRequest,
     ClipIn,
     ClipsRequest,
+    FencedItem,
+    FencedKind,
     HeartbeatRequest,
     HeartbeatResponse,
     PlayIn,
@@ -75,9 +77,6 @@ from airtrack.settings import Settings
 log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-#: What a worker writes about its streams, fenced by epoch: one path for every kind.
-FencedKind = Literal["play", "title", "archive", "clip"]
 
 
 @dataclass(frozen=True)
@@ -203,9 +202,7 @@ class OrchestratorClient:
             "POST", DEREGISTER_PATH.format(worker_id=worker_id), not_found_ok=True, retries=retries
         )
 
-    async def send_fenced(
-        self, kind: FencedKind, items: Sequence[PlayIn | TitleIn | ArchiveIn | ClipIn]
-    ) -> list[PlayResult]:
+    async def send_fenced(self, kind: FencedKind, items: Sequence[FencedItem]) -> list[PlayResult]:
         """Send one fenced batch (plays, stream titles, archive segments or proof clips),
         one result per item.
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from airtrack.protocol import ArchiveIn, PlayIn, TitleIn
 
@@ -192,27 +193,33 @@ def title_key(stream_id: int, epoch: int, at: datetime, title: str | None) -> st
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
-class TitleQueue:
-    """The titles' side of the outbox (same file and lock as the plays)."""
+_Body = TypeVar("_Body", TitleIn, ArchiveIn)
 
-    def __init__(self, outbox: Outbox) -> None:
+
+class _BodyQueue(Generic[_Body]):
+    """A lane of the outbox whose rows are one JSON body each, keyed by the item's key
+    (same file and lock as the plays): written once, deleted when answered."""
+
+    def __init__(self, outbox: Outbox, table: str, model: type[_Body]) -> None:
         self._outbox = outbox
+        self._table = table
+        self._model: type[_Body] = model
 
-    def put(self, title: TitleIn) -> None:
+    def put(self, item: _Body) -> None:
         ob = self._outbox
         with ob._lock:
             ob._db.execute(
-                "INSERT INTO titles (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                (title.key, title.model_dump_json()),
+                f"INSERT INTO {self._table} (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (item.key, item.model_dump_json()),
             )
 
-    def batch(self, limit: int) -> list[TitleIn]:
+    def batch(self, limit: int) -> list[_Body]:
         ob = self._outbox
         with ob._lock:
             rows = ob._db.execute(
-                "SELECT body FROM titles ORDER BY seq LIMIT ?", (limit,)
+                f"SELECT body FROM {self._table} ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
-        return [TitleIn.model_validate_json(str(r[0])) for r in rows]
+        return [self._model.model_validate_json(str(r[0])) for r in rows]
 
     def drop(self, keys: Iterable[str]) -> int:
         ob = self._outbox
@@ -220,33 +227,41 @@ class TitleQueue:
             ob._db.execute("BEGIN IMMEDIATE")
             n = 0
             for key in keys:
-                n += ob._db.execute("DELETE FROM titles WHERE key = ?", (key,)).rowcount
+                n += ob._db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount
             ob._db.execute("COMMIT")
         return n
 
     def __len__(self) -> int:
         ob = self._outbox
         with ob._lock:
-            (n,) = ob._db.execute("SELECT COUNT(*) FROM titles").fetchone()
+            (n,) = ob._db.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()
             return int(n)
 
 
-class ArchiveQueue:
-    """The archive segments' side of the outbox (same file and lock), at most ``limit``."""
+class TitleQueue(_BodyQueue[TitleIn]):
+    """The titles' side of the outbox."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__(outbox, "titles", TitleIn)
+
+
+class ArchiveQueue(_BodyQueue[ArchiveIn]):
+    """The archive segments' side of the outbox, at most ``limit``: putting one more
+    drops the oldest (counted in ``dropped``)."""
 
     def __init__(self, outbox: Outbox, limit: int) -> None:
-        self._outbox = outbox
+        super().__init__(outbox, "archive", ArchiveIn)
         self.limit = max(1, limit)
         self.dropped = 0
 
-    def put(self, segment: ArchiveIn) -> None:
+    def put(self, item: ArchiveIn) -> None:
         ob = self._outbox
         with ob._lock:
             ob._db.execute("BEGIN IMMEDIATE")
             try:
                 ob._db.execute(
                     "INSERT INTO archive (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                    (segment.key, segment.model_dump_json()),
+                    (item.key, item.model_dump_json()),
                 )
                 (n,) = ob._db.execute("SELECT COUNT(*) FROM archive").fetchone()
                 over = int(n) - self.limit
@@ -261,30 +276,6 @@ class ArchiveQueue:
                 ob._db.execute("ROLLBACK")
                 raise
             ob._db.execute("COMMIT")
-
-    def batch(self, limit: int) -> list[ArchiveIn]:
-        ob = self._outbox
-        with ob._lock:
-            rows = ob._db.execute(
-                "SELECT body FROM archive ORDER BY seq LIMIT ?", (limit,)
-            ).fetchall()
-        return [ArchiveIn.model_validate_json(str(r[0])) for r in rows]
-
-    def drop(self, keys: Iterable[str]) -> int:
-        ob = self._outbox
-        with ob._lock:
-            ob._db.execute("BEGIN IMMEDIATE")
-            n = 0
-            for key in keys:
-                n += ob._db.execute("DELETE FROM archive WHERE key = ?", (key,)).rowcount
-            ob._db.execute("COMMIT")
-        return n
-
-    def __len__(self) -> int:
-        ob = self._outbox
-        with ob._lock:
-            (n,) = ob._db.execute("SELECT COUNT(*) FROM archive").fetchone()
-            return int(n)
 
 
 def _row(r: tuple[object, ...]) -> QueuedPlay:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -50,43 +50,39 @@ class PlaySink(Protocol):
 _DEFAULTS = Settings.model_construct()
 
 
+def _setting(name: str) -> Any:
+    """A config field that is the setting ``name``: its default, and where
+    :meth:`PipelineConfig.from_settings` reads it."""
+    return field(default=getattr(_DEFAULTS, name), metadata={"setting": name})
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """A stream pipeline's policy; :meth:`from_settings` in production, defaults = settings'."""
 
     capture: CaptureOptions = field(default_factory=CaptureOptions)
-    silence_fail_s: float = _DEFAULTS.silence_fail_s
-    start_timeout_s: float = _DEFAULTS.stream_start_timeout_s
-    silence_rms: float = _DEFAULTS.silence_rms
-    reconnect_base_s: float = _DEFAULTS.stream_reconnect_base_s
-    reconnect_cap_s: float = _DEFAULTS.stream_reconnect_cap_s
-    fail_after: int = _DEFAULTS.stream_fail_after
-    healthy_after_s: float = _DEFAULTS.stream_healthy_after_s
-    failover_after: int = _DEFAULTS.stream_failover_after
-    primary_retry_s: float = _DEFAULTS.stream_primary_retry_s
-    title_changes_per_min: int = _DEFAULTS.title_changes_per_min
-    archive: bool = _DEFAULTS.archive
-    archive_segment_s: float = _DEFAULTS.archive_segment_s
-    archive_max_bytes_per_s: int = _DEFAULTS.archive_max_bytes_per_s
+    silence_fail_s: float = _setting("silence_fail_s")
+    start_timeout_s: float = _setting("stream_start_timeout_s")
+    silence_rms: float = _setting("silence_rms")
+    reconnect_base_s: float = _setting("stream_reconnect_base_s")
+    reconnect_cap_s: float = _setting("stream_reconnect_cap_s")
+    fail_after: int = _setting("stream_fail_after")
+    healthy_after_s: float = _setting("stream_healthy_after_s")
+    failover_after: int = _setting("stream_failover_after")
+    primary_retry_s: float = _setting("stream_primary_retry_s")
+    title_changes_per_min: int = _setting("title_changes_per_min")
+    archive: bool = _setting("archive")
+    archive_segment_s: float = _setting("archive_segment_s")
+    archive_max_bytes_per_s: int = _setting("archive_max_bytes_per_s")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
-        return cls(
-            capture=CaptureOptions.from_settings(settings),
-            silence_fail_s=settings.silence_fail_s,
-            start_timeout_s=settings.stream_start_timeout_s,
-            silence_rms=settings.silence_rms,
-            reconnect_base_s=settings.stream_reconnect_base_s,
-            reconnect_cap_s=settings.stream_reconnect_cap_s,
-            fail_after=settings.stream_fail_after,
-            healthy_after_s=settings.stream_healthy_after_s,
-            failover_after=settings.stream_failover_after,
-            primary_retry_s=settings.stream_primary_retry_s,
-            title_changes_per_min=settings.title_changes_per_min,
-            archive=settings.archive,
-            archive_segment_s=settings.archive_segment_s,
-            archive_max_bytes_per_s=settings.archive_max_bytes_per_s,
-        )
+        values = {
+            f.name: getattr(settings, f.metadata["setting"])
+            for f in fields(cls)
+            if "setting" in f.metadata
+        }
+        return cls(capture=CaptureOptions.from_settings(settings), **values)
 
 
 @dataclass

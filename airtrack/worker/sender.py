@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 from airtrack.errors import OrchestratorRejected, OrchestratorUnavailable, StaleEpoch
 from airtrack.logging import get_logger
-from airtrack.protocol import ArchiveIn, PlayIn, PlayResult, TitleIn
+from airtrack.protocol import ArchiveIn, FencedKind, PlayIn, PlayResult, TitleIn
 from airtrack.resilience import backoff_delay
 from airtrack.settings import Settings
-from airtrack.worker.client import FencedKind, OrchestratorClient
+from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.outbox import Outbox
 
 log = get_logger(__name__)

@@ -1,11 +1,9 @@
-"""Shared by the metadata tests: tracks without audio, tagged files, CLI and orchestrator
-subprocesses against the test's database."""
+"""Shared by the metadata tests: tracks without audio, tagged files, the CLI (in this
+process) and orchestrator subprocesses against the test's database."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import httpx
 import numpy as np
 
 from airtrack.db import Database
+from tests.support.cli import invoke_cli
 from tests.support.orchestrator import Replica
 
 from .orch_support import ADMIN
@@ -54,21 +53,10 @@ def write_m4a(path: Path, audio: np.ndarray[Any, Any]) -> Path:
 
 
 def cli(db_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``airtrack ARGS`` in a subprocess on the test's database."""
-    env = {
-        **os.environ,
-        "AIRTRACK_DATABASE_URL": db_url,
-        "AIRTRACK_HOME": str(home),
-        "AIRTRACK_LOG_LEVEL": "WARNING",
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "airtrack", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """``airtrack ARGS`` on the test's database, run in this process (the commands' logic
+    is under test here, not the interpreter's start)."""
+    env = {"AIRTRACK_DATABASE_URL": db_url, "AIRTRACK_LOG_LEVEL": "WARNING", "COLUMNS": "200"}
+    return invoke_cli(*args, home=home, env=env)
 
 
 class OrchestratorProcess(Replica):

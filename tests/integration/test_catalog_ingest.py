@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from airtrack.catalog import ENGINE, FileResult, discover, ingest, list_tracks, remove_track
-from airtrack.catalog.ingest import IngestSummary
+from airtrack.catalog.files import IngestSummary
 from airtrack.db import Database
 from airtrack.fingerprint import unpack_prints
 from tests.integration.test_catalog_support import SR, catalog_song, write

@@ -1,4 +1,5 @@
-"""The real ``airtrack`` CLI in subprocesses: catalog add/list/remove, scan --json, identify.
+"""The real ``airtrack`` CLI: catalog add/list/remove, scan --json, identify (in this process),
+and what a scan process loads (a subprocess).
 
 Ground truth: catalog songs aired back to back with crossfades, a song that is not in the
 catalog between them, and one catalog song aired twice.
@@ -6,6 +7,7 @@ catalog between them, and one catalog song aired twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +22,8 @@ import pytest
 
 from airtrack.demo.catalog import demo_catalog
 from tests.integration.test_catalog_support import SR, catalog_song, crossfade, other, write
+from tests.support.cli import invoke_cli
+from tests.support.shared import shared_dir
 
 SONG_S = 30.0
 SCAN_KEYS = {"track_id", "title", "artist", "source", "start", "end", "confidence"}
@@ -29,8 +33,14 @@ SCAN_KEYS = {"track_id", "title", "artist", "source", "start", "end", "confidenc
 class Cli:
     cwd: Path
     env: dict[str, str]
+    #: this process (a command's logic), else a subprocess per command (what it loads)
+    in_process: bool = False
 
     def __call__(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        if self.in_process:
+            own = {k: v for k, v in self.env.items() if k.startswith("AIRTRACK_")}
+            with contextlib.chdir(self.cwd):
+                return invoke_cli(*args, env=own)
         return subprocess.run(
             [sys.executable, "-m", "airtrack", *args],
             cwd=self.cwd,
@@ -49,30 +59,42 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path, db_url: str) -> Cli:
+    """The commands' logic, run in this process (no interpreter start per command)."""
     env = dict(os.environ)
     env.update(
         AIRTRACK_DATABASE_URL=db_url,
         AIRTRACK_HOME=str(tmp_path / "home"),
         AIRTRACK_LOG_LEVEL="WARNING",
     )
-    return Cli(tmp_path, env)
+    return Cli(tmp_path, env, in_process=True)
 
 
-@pytest.fixture
-def station(tmp_path: Path) -> list[tuple[int, float]]:
-    """lib/ with three catalog songs; rec.mp3 airing them; returns (song, start) truth."""
+_ORDER = [0, None, 1, 2, 0]  # None: a song that is not in the catalog
+
+
+def _write_station(folder: Path) -> None:
+    """lib/ with three catalog songs, rec.mp3 airing them, a clip and an unknown song;
+    the starts of the airings in starts.json."""
     specs = demo_catalog(3)
     for i, spec in enumerate(specs):
-        write(tmp_path / "lib" / f"{spec.artist} - {spec.title}.mp3", catalog_song(i, SONG_S))
-    order = [0, None, 1, 2, 0]  # None: a song that is not in the catalog
-    parts = [catalog_song(i, SONG_S) if i is not None else other(0, 20.0) for i in order]
+        write(folder / "lib" / f"{spec.artist} - {spec.title}.mp3", catalog_song(i, SONG_S))
+    parts = [catalog_song(i, SONG_S) if i is not None else other(0, 20.0) for i in _ORDER]
     mix, starts = crossfade(parts, fade_s=2.5)
     rng = np.random.default_rng(7)
     mix = mix + rng.normal(0, 0.01, mix.shape).astype(np.float32)
-    write(tmp_path / "rec.mp3", mix)
-    write(tmp_path / "clip.mp3", catalog_song(2, SONG_S)[SR * 12 : SR * 20])
-    write(tmp_path / "unknown.mp3", other(0, 20.0)[SR * 5 : SR * 13])
-    return [(i, s) for i, s in zip(order, starts, strict=True) if i is not None]
+    write(folder / "rec.mp3", mix)
+    write(folder / "clip.mp3", catalog_song(2, SONG_S)[SR * 12 : SR * 20])
+    write(folder / "unknown.mp3", other(0, 20.0)[SR * 5 : SR * 13])
+    (folder / "starts.json").write_text(json.dumps([float(s) for s in starts]))
+
+
+@pytest.fixture
+def station(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, float]]:
+    """The station's files (rendered once per run, copied here); returns (song, start) truth."""
+    built = shared_dir(tmp_path_factory, "cli-scan-station", _write_station)
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.json"))
+    starts = json.loads((built / "starts.json").read_text())
+    return [(i, s) for i, s in zip(_ORDER, starts, strict=True) if i is not None]
 
 
 def snapshots(cli: Cli) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""``airtrack webhooks`` as a real subprocess against a real database."""
+"""``airtrack webhooks`` against a real database (the commands run in this process)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.support.cli import run_cli
+from tests.support.cli import invoke_cli
 
 
 def _cli(db_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -15,7 +15,7 @@ def _cli(db_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str
         "AIRTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
         "AIRTRACK_WEBHOOK_NETWORKS": "127.0.0.0/8",
     }
-    return run_cli("webhooks", *args, home=home, env=env, clean_env=False, timeout=60)
+    return invoke_cli("webhooks", *args, home=home, env=env)
 
 
 def test_add_shows_the_secret_once_then_list_and_remove(db_url: str, tmp_path: Path) -> None:

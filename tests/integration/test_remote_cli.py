@@ -1,6 +1,7 @@
 """The admin CLI on a machine with only AIRTRACK_ORCHESTRATOR_URL and AIRTRACK_ADMIN_TOKEN:
-a real orchestrator process, the CLI as real subprocesses whose environment has no way to
-the database (no URL, an empty home, PG* variables pointing nowhere)."""
+a real orchestrator process, the CLI with an environment that has no way to the database
+(no URL, an empty home, PG* variables pointing nowhere): as real subprocesses for the
+first test, in this process (the same variables, set for each command) for the rest."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 
 from airtrack.db import Database
 from airtrack.settings import load_settings
+from tests.support.cli import invoke_cli
 from tests.support.orchestrator import Replica
 
 from .reports_support import NY, PARIS, seed
@@ -79,6 +81,15 @@ def laptop(tmp_path: Path, server: str) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command in this process with the laptop's variables alone (the test's own
+    ``AIRTRACK_*`` and ``PG*`` unset for its run): its logic is under test."""
+    own: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PG")}
+    own |= {k: v for k, v in env.items() if k.startswith(("AIRTRACK_", "PG"))}
+    return invoke_cli(*args, env=own)
+
+
+def cli_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a real subprocess with exactly ``env``."""
     return subprocess.run(
         [sys.executable, "-m", "airtrack", *args],
         env=env,
@@ -91,42 +102,43 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_admin_commands_work_remotely_without_a_database(
     laptop: dict[str, str], tmp_path: Path
 ) -> None:
-    r = cli(laptop, "streams", "add", "http://127.0.0.1:9/x", "--name", "Remote FM")
+    """Real subprocesses: a laptop's environment is all the process has."""
+    r = cli_process(laptop, "streams", "add", "http://127.0.0.1:9/x", "--name", "Remote FM")
     assert r.returncode == 0, r.stderr
-    r = cli(laptop, "streams", "list", "--json")
+    r = cli_process(laptop, "streams", "list", "--json")
     assert r.returncode == 0, r.stderr
     assert {s["name"] for s in json.loads(r.stdout)} == {NY, PARIS, "Remote FM"}
 
-    r = cli(laptop, "plays", "--format", "json", "--stream", PARIS, "--limit", "2")
+    r = cli_process(laptop, "plays", "--format", "json", "--stream", PARIS, "--limit", "2")
     assert r.returncode == 0, r.stderr
     assert [p["stream"] for p in json.loads(r.stdout)] == [PARIS, PARIS]
-    r = cli(laptop, "plays", "--until", "2026-03-01T12:00:00Z", "--format", "csv")
+    r = cli_process(laptop, "plays", "--until", "2026-03-01T12:00:00Z", "--format", "csv")
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.strip().splitlines()) == 1 + 3  # header + p1, p2, p4
 
     out = tmp_path / "march.xlsx"
-    r = cli(laptop, "report", "plays", "--from", "2026-03-01", "--to", "2026-03-01",
-            "--stream", PARIS, "--format", "xlsx", "--output", str(out))  # fmt: skip
+    r = cli_process(laptop, "report", "plays", "--from", "2026-03-01", "--to", "2026-03-01",
+                    "--stream", PARIS, "--format", "xlsx", "--output", str(out))  # fmt: skip
     assert r.returncode == 0, r.stderr
     ws = openpyxl.load_workbook(out)["plays"]
     assert [c.value for c in ws["B"]][1:] == [PARIS, PARIS]
 
-    r = cli(laptop, "report", "summary", "--from", "2026-03-01", "--to", "2026-03-01")
+    r = cli_process(laptop, "report", "summary", "--from", "2026-03-01", "--to", "2026-03-01")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("station,track_id,")
 
-    r = cli(laptop, "status")
+    r = cli_process(laptop, "status")
     assert r.returncode == 0, r.stderr
     assert "3 total" in r.stdout
-    r = cli(laptop, "diagnose", "--json")
+    r = cli_process(laptop, "diagnose", "--json")
     assert r.returncode in (0, 1), r.stderr
     assert "findings" in json.loads(r.stdout)
 
-    r = cli(laptop, "streams", "remove", "Remote FM")
+    r = cli_process(laptop, "streams", "remove", "Remote FM")
     assert r.returncode == 0, r.stderr
 
     # a command with no remote form yet says so instead of making a database here
-    r = cli(laptop, "catalog", "remove", "1")
+    r = cli_process(laptop, "catalog", "remove", "1")
     assert (
         r.returncode == 1 and "`airtrack catalog remove` is not available over the API" in r.stderr
     ), r.stderr

@@ -1,4 +1,5 @@
-"""``airtrack report`` and ``airtrack plays`` on the local database, as real subprocesses."""
+"""``airtrack report`` and ``airtrack plays`` on the local database (the commands run in
+this process: their logic is under test, not the interpreter's start)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import openpyxl
 
 from airtrack.db import Database
 from airtrack.settings import load_settings
-from tests.support.cli import run_cli
+from tests.support.cli import invoke_cli
 
 from .reports_support import NY, PARIS, seed
 
@@ -27,7 +28,7 @@ def _env(db_url: str, home: Path, **extra: str) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, env=env)
+    return invoke_cli(*args, env={k: v for k, v in env.items() if k.startswith("AIRTRACK_")})
 
 
 async def _seed(db_url: str, home: Path) -> dict[str, int]:

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
 from airtrack.catalog import Candidate, FileResult, discover, scan_plays
-from airtrack.catalog.files import truncated
-from airtrack.catalog.ingest import tags_from_name
+from airtrack.catalog.files import tags_from_name, truncated
 from airtrack.demo.catalog import demo_catalog, encode_audio
 from airtrack.demo.music import render_song
 from airtrack.fingerprint import Index, fingerprint_samples, pack_prints, scan_file

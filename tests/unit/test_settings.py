@@ -10,6 +10,7 @@ import pytest
 
 from airtrack.errors import ConfigError
 from airtrack.settings import Settings, describe_settings, load_settings
+from tests.support.cli import invoke_cli
 
 
 def test_defaults_match_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,14 +65,7 @@ def test_invalid_values_fail_with_one_line(
 
 
 def test_cli_reports_bad_setting_in_one_line() -> None:
-    env = {**__import__("os").environ, "AIRTRACK_DB_LOCK_TIMEOUT_S": "-3"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "airtrack", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = invoke_cli("status", env={"AIRTRACK_DB_LOCK_TIMEOUT_S": "-3"}, clean_env=False)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln]
     assert len(lines) == 1 and "AIRTRACK_DB_LOCK_TIMEOUT_S" in lines[0], proc.stderr
@@ -107,16 +101,8 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_read_commands_refuse_to_invent_an_empty_database(tmp_path: Path) -> None:
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AIRTRACK_")}
-    env["AIRTRACK_HOME"] = str(tmp_path / "nowhere")
     for argv in (["plays", "--json"], ["streams", "list"], ["status"], ["diagnose"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "airtrack", *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        proc = invoke_cli(*argv, home=tmp_path / "nowhere")
         assert proc.returncode == 1, (argv, proc.stdout, proc.stderr)
         assert "no airtrack database here" in proc.stderr
     assert not (tmp_path / "nowhere" / "pg").exists()
