@@ -3,6 +3,8 @@ the same pairs of the same peaks, the same postings in the same order."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -22,8 +24,14 @@ from airtrack.fingerprint.landmarks import (
 )
 
 pytestmark = pytest.mark.skipif(
-    _native is None, reason="the C extension is not built (make install builds it)"
+    _native is None and not os.environ.get("AIRTRACK_REQUIRE_NATIVE"),
+    reason="the C extension is not built (make install builds it)",
 )
+
+
+def test_the_extension_is_built_where_it_is_required() -> None:
+    """CI sets AIRTRACK_REQUIRE_NATIVE: there a missing build fails instead of skipping."""
+    assert _native is not None
 
 
 @settings(max_examples=60, deadline=None)
