@@ -3,7 +3,9 @@
 An airing starts at its alignment (the track's frame 0) when its first run of hits comes
 ≤ ``snap`` frames after it (an intro lost under noise or a DJ) or when the track holds too few
 prints before it to expect a hit, unless that start reaches back over another airing heard
-then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Its alignment
+then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Both reach
+through sparse evidence on its line before that run (a faint intro; see ``_SPARSE_S``), and
+its end through sparse evidence after its last dense anchor.  Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
 for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
@@ -11,7 +13,7 @@ while so their tail cannot reopen them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +47,17 @@ _END_PAD_S = 0.5
 XFADE_S = 3.0
 #: A gap in a line's anchors longer than this separates runs of evidence (see _first_dense).
 _RUN_GAP_S = 3.0
+#: Sparse evidence beyond the dense runs.  Where a song is heard only faintly (a quiet intro
+#: under noise, a DJ over its intro or outro) its anchors on the play's line come too
+#: seldom to be dense, yet still on that line (same track, speed and alignment within
+#: ``FINE + 1`` frames).  A start reaches back, and an end on, through the anchors that have
+#: ``_SPARSE_MIN`` such anchors (beyond the dense run) within ``_SPARSE_S`` on their side
+#: toward it, each at most ``_SPARSE_S`` from the evidence already reached, at most
+#: ``_REACH_S`` from the dense run.  Chance anchors, one now and then on any line, come
+#: three to a window on none (bench/RESULTS-recognition.md: what each bound changed).
+_SPARSE_S = 8.0
+_SPARSE_MIN = 3
+_REACH_S = 25.0
 
 
 @dataclass(slots=True)
@@ -190,26 +203,32 @@ class Airings:
 
     def start(self, hits: HitStore, cand: Candidate) -> PlayStarted:
         """Open an airing for ``cand``; its start and offset come from its first anchors."""
+        if not self._restarting and self.restart_floor is None and len(cand.rivals) > 1:
+            cand = self._heard_before(hits, cand)
         track, k, align = cand.track, cand.k, cand.align
         t = self._anchors(hits, cand)
         if self.restart_floor is not None:
             t = t[t > self.restart_floor] if (t > self.restart_floor).any() else t
             self.restart_floor = None
         first = _first_dense(t) if self.restart_at is None else self.restart_at
+        # a restart's start is where the song went back: nothing of it lies before
+        reach = first if self._restarting else reach_back(t, first)
         self.restart_at = None
         speed = float(self._speeds[k])
         # the first hit lags the first sound (a fade-in; an anchor needs its partners)
-        start = max(0.0, first - _LEAD_S * _FPS)
+        start = max(0.0, reach - _LEAD_S * _FPS)
         # a start snapped back to the song's beginning cannot reach into an airing that was
         # still heard then (beyond a crossfade): the song was joined mid-way after it
         before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
         floor = max(before, default=-np.inf) - XFADE_S * _FPS
-        snap = first - align <= self._snap or self._intro_unheard(track, speed, align, first, t)
+        snap = reach - align <= self._snap or self._intro_unheard(track, speed, align, first, t)
         # a restart went back to a point the song had just played: no intro was missed
         snap = snap and not self._restarting
         self._restarting = False
         if snap and align >= floor:
             start = max(0.0, align)
+        elif start < first - _LEAD_S * _FPS:
+            start = max(start, floor, align)  # sparse evidence never reaches over another airing
         play = OpenPlay(
             track=track,
             k=k,
@@ -230,6 +249,21 @@ class Airings:
             speed,
         )
 
+    def _heard_before(self, hits: HitStore, cand: Candidate) -> Candidate:
+        """Of a repeated section's positions, the earliest in the song is taken, unless a
+        later one's line has sparse evidence before that one's frame 0: the song was on
+        air then (its first part quiet, under noise or a DJ), so it is at that position.
+        Only a position whose evidence reaches back to within a crossfade of its own frame 0
+        counts (the song aired from its start): a stretch of the faint part can match a
+        later copy of itself mid-way, at a position the song never aired from."""
+        xfade = XFADE_S * _FPS
+        for a in sorted(cand.rivals, reverse=True):
+            if a < cand.align - xfade:
+                t = self._anchors(hits, replace(cand, align=a))
+                if t.size and reach_back(t, _first_dense(t)) <= a + xfade:
+                    return replace(cand, align=a)
+        return cand
+
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
     ) -> bool:
@@ -249,19 +283,33 @@ class Airings:
         rate = min(1.0, seen / max(1.0, float(ref_seen)))
         return ref_gap * rate < _SNAP_EXPECTED
 
-    def end(self, now: float, frames_fed: float, force: bool) -> list[PlayEvent]:
-        """Close the airings silent for ``end_gap`` frames at ``now`` (all when ``force``)."""
+    def end(self, now: float, frames_fed: float, force: bool, hits: HitStore) -> list[PlayEvent]:
+        """Close the airings silent for ``end_gap`` frames at ``now`` (all when ``force``);
+        each ends where its evidence stopped, sparse evidence after its last dense anchor
+        included (see ``_SPARSE_S``)."""
         events: list[PlayEvent] = []
         for play in list(self.open):
             if force or now - play.last_hit > self._end_gap:
-                events.append(self.close(play, frames_fed))
+                events.append(self.close(play, frames_fed, self._reach_on(play, hits)))
         return events
 
-    def close(self, play: OpenPlay, frames_fed: float) -> PlayEnded:
-        """End ``play`` where its evidence stopped, never past its song's length."""
+    def _reach_on(self, play: OpenPlay, hits: HitStore) -> float:
+        """The last anchor of ``play``'s sparse evidence after its last dense one."""
+        if hits.size == 0:
+            return play.last_hit
+        ht, tr, kk, al = hits.views(hits.after(play.last_hit - 1))
+        fine = aligned(tr, kk, al, play.track, play.k, play.align)
+        fine &= np.abs(al - play.align) <= FINE + 1
+        t = np.unique(ht[fine]).astype(np.float64)
+        return reach_on(t, play.last_hit)
+
+    def close(self, play: OpenPlay, frames_fed: float, reach: float = -np.inf) -> PlayEnded:
+        """End ``play`` where its evidence stopped (or its sparse evidence ``reach``), never
+        past its song's length."""
         speed = float(self._speeds[play.k])
         track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
-        end = min(play.last_hit + _END_PAD_S * _FPS, track_end, frames_fed)
+        last = max(play.last_hit, reach)
+        end = min(last + _END_PAD_S * _FPS, track_end, frames_fed)
         self.open.remove(play)
         self.closed.append(play)
         return PlayEnded(
@@ -290,6 +338,34 @@ def last_supported(t: npt.NDArray[np.float64]) -> float:
     tail = t[i:]
     breaks = np.flatnonzero(np.diff(tail) > _SUPPORT_S * _FPS / 2)
     return float(tail[int(breaks[0])] if breaks.size else tail[-1])
+
+
+def reach_back(t: npt.NDArray[np.float64], first: float) -> float:
+    """The earliest anchor of the sparse evidence before ``first`` in the sorted anchor
+    frames ``t`` of one line (see ``_SPARSE_S``), or ``first``."""
+    w = _SPARSE_S * _FPS
+    s = t[(t < first) & (t >= first - _REACH_S * _FPS)]
+    reached = first
+    for i in range(s.shape[0] - 1, -1, -1):
+        if reached - s[i] > w:
+            break
+        if int(np.searchsorted(s, s[i] + w, "left")) - i >= _SPARSE_MIN:
+            reached = float(s[i])
+    return reached
+
+
+def reach_on(t: npt.NDArray[np.float64], last: float) -> float:
+    """The last anchor of the sparse evidence after ``last`` in the sorted anchor frames
+    ``t`` of one line (see ``_SPARSE_S``), or ``last``."""
+    w = _SPARSE_S * _FPS
+    s = t[(t > last) & (t <= last + _REACH_S * _FPS)]
+    reached = last
+    for i in range(s.shape[0]):
+        if s[i] - reached > w:
+            break
+        if i + 1 - int(np.searchsorted(s, s[i] - w, "right")) >= _SPARSE_MIN:
+            reached = float(s[i])
+    return reached
 
 
 def dense(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
