@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
+from airtrack.fingerprint.evidence import FINE, TOL, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
 
@@ -203,8 +203,15 @@ class Airings:
 
     def start(self, hits: HitStore, cand: Candidate) -> PlayStarted:
         """Open an airing for ``cand``; its start and offset come from its first anchors."""
-        if not self._restarting and self.restart_floor is None and len(cand.rivals) > 1:
-            cand = self._heard_before(hits, cand)
+        # several alignments fit its first run (a section the song repeats): which copy was
+        # joined is unknown, so hits missing or sparse before that run say nothing sure
+        # about where the song began, unless one position's own evidence reached its frame 0
+        # (see :meth:`_heard_before`): no reach back, and no snap to the chosen copy's frame
+        # 0 but where its intro holds too few prints to be heard (see ``_intro_unheard``)
+        ambiguous = bool(_distinct(cand.rivals, cand.align))
+        from_start = False
+        if not self._restarting and self.restart_floor is None and ambiguous:
+            cand, from_start = self._heard_before(hits, cand)
         track, k, align = cand.track, cand.k, cand.align
         t = self._anchors(hits, cand)
         if self.restart_floor is not None:
@@ -212,7 +219,7 @@ class Airings:
             self.restart_floor = None
         first = _first_dense(t) if self.restart_at is None else self.restart_at
         # a restart's start is where the song went back: nothing of it lies before
-        reach = first if self._restarting else reach_back(t, first)
+        reach = first if self._restarting or ambiguous else reach_back(t, first)
         self.restart_at = None
         speed = float(self._speeds[k])
         # the first hit lags the first sound (a fade-in; an anchor needs its partners)
@@ -221,7 +228,8 @@ class Airings:
         # still heard then (beyond a crossfade): the song was joined mid-way after it
         before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
         floor = max(before, default=-np.inf) - XFADE_S * _FPS
-        snap = reach - align <= self._snap or self._intro_unheard(track, speed, align, first, t)
+        snap = from_start or (reach - align <= self._snap and not ambiguous)
+        snap = snap or self._intro_unheard(track, speed, align, first, t)
         # a restart went back to a point the song had just played: no intro was missed
         snap = snap and not self._restarting
         self._restarting = False
@@ -249,20 +257,44 @@ class Airings:
             speed,
         )
 
-    def _heard_before(self, hits: HitStore, cand: Candidate) -> Candidate:
+    def _heard_before(self, hits: HitStore, cand: Candidate) -> tuple[Candidate, bool]:
         """Of a repeated section's positions, the earliest in the song is taken, unless a
-        later one's line has sparse evidence before that one's frame 0: the song was on
-        air then (its first part quiet, under noise or a DJ), so it is at that position.
-        Only a position whose evidence reaches back to within a crossfade of its own frame 0
-        counts (the song aired from its start): a stretch of the faint part can match a
-        later copy of itself mid-way, at a position the song never aired from."""
-        xfade = XFADE_S * _FPS
+        later one was heard from its own start: the song was on air then (its first part
+        quiet, under noise or a DJ), so it is at that position and began at its frame 0
+        (the second value).
+
+        Heard from its start means sparse evidence (``_SPARSE_MIN`` anchors in
+        ``_SPARSE_S``) that begins within ``snap`` of its frame 0 and counts only anchors on
+        that line and on no other position's line, carried on to the run that opened the
+        airing through anchors on its line at most ``_SPARSE_S`` apart.  Where two copies
+        could both be on air an anchor on both says nothing about which one was: chance
+        hits of another song on a repeated section's lines once put a song joined mid-way
+        at the frame 0 of an earlier copy, 11 s before it began."""
+        xfade, w = XFADE_S * _FPS, _SPARSE_S * _FPS
         for a in sorted(cand.rivals, reverse=True):
-            if a < cand.align - xfade:
-                t = self._anchors(hits, replace(cand, align=a))
-                if t.size and reach_back(t, _first_dense(t)) <= a + xfade:
-                    return replace(cand, align=a)
-        return cand
+            if a >= cand.align - xfade:
+                continue
+            other = replace(cand, align=a)
+            own = self._own_anchors(hits, other)
+            own = own[(own >= a - xfade) & (own <= a + self._snap + w)]
+            enough = np.searchsorted(own, own + w, "right") - np.arange(own.size) >= _SPARSE_MIN
+            runs = own[enough & (own <= a + self._snap)]
+            if not runs.size:
+                continue
+            t = self._anchors(hits, other)
+            first = _first_dense(t)
+            chain = t[(t >= runs[0]) & (t <= first)]
+            if chain.size and chain[-1] == first and np.all(np.diff(chain) <= w):
+                return other, True
+        return cand, False
+
+    def _own_anchors(self, hits: HitStore, cand: Candidate) -> npt.NDArray[np.float64]:
+        """The anchors on ``cand``'s line that lie on none of its rivals' lines."""
+        t = self._anchors(hits, cand)
+        for r in _distinct(cand.rivals, cand.align):
+            other = self._anchors(hits, replace(cand, align=r))
+            t = t[~np.isin(t, other)]
+        return t
 
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
@@ -324,6 +356,11 @@ class Airings:
     def forget_closed(self, horizon: float) -> None:
         """Drop closed airings whose last hit is before ``horizon`` (their hits are gone)."""
         self.closed = [p for p in self.closed if p.last_hit > horizon]
+
+
+def _distinct(rivals: tuple[float, ...], align: float) -> list[float]:
+    """The alignments among ``rivals`` that are another line than ``align`` (beyond TOL)."""
+    return sorted({r for r in rivals if abs(r - align) > TOL})
 
 
 def last_supported(t: npt.NDArray[np.float64]) -> float:
