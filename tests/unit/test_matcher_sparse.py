@@ -8,7 +8,9 @@ reaches back through the sparse anchors on the play's own line, so:
 * so does a looping song with a faint start, though its loud part matches each repetition
   (the earliest position in the song, 10 s later on air, used to win);
 * the reach never crosses into another song aired just before or after it;
-* nor into silence, noise or speech alone before or after it.
+* nor into silence, noise or speech alone before or after it;
+* nor onto another copy of a section the song repeats: a song joined in the second copy
+  starts where it was joined, not at the frame 0 the first copy implies.
 
 The catalog is the properties' own: two 60-s synthetic songs.
 """
@@ -90,6 +92,18 @@ def looping_song() -> tuple[Audio, Index]:
     return y, index
 
 
+@functools.cache
+def repeating_song() -> tuple[Audio, Index]:
+    """A 60-s song whose seconds 5-15 come again at 30-40 (and song 2)."""
+    x = song(601, 50)
+    y = np.concatenate([x[: 30 * SR], x[5 * SR : 15 * SR], x[30 * SR :]])
+    other = catalog()[0][2]
+    index = Index.build(
+        [(1, pack_prints(fingerprint_samples(y))), (2, pack_prints(fingerprint_samples(other)))]
+    )
+    return y, index
+
+
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(1, 50))
 @example(seed=1)
@@ -159,3 +173,35 @@ def test_a_looping_song_with_a_faint_start_starts_at_its_beginning(seed: int) ->
     assert [p.track_id for p in plays] == [1], plays
     assert abs(plays[0].start_s - 2.0) <= EDGE_TOL_S, plays
     assert plays[0].offset_s <= EDGE_TOL_S, plays
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    before=st.sampled_from(["song", "noise", "speech"]),
+    join=st.floats(0.0, 4.0),
+    seed=st.integers(1, 50),
+)
+@example(before="song", join=1.0, seed=1)
+def test_a_join_in_a_repeated_section_never_starts_at_another_copy(
+    before: str, join: float, seed: int
+) -> None:
+    """The song joined ``join`` s into the second copy of its repeated section (30 s in),
+    after 20 s of ``before``: the run that opens the play fits both copies, and the first
+    copy's frame 0 lies 5-9 s before the join, within the snap to a song's beginning."""
+    y, index = repeating_song()
+    lead = 20.0
+    if before == "song":  # song 2, in the catalog, right before it
+        first = catalog()[0][2][int(10 * SR) : int((10 + lead) * SR)]
+    elif before == "noise":
+        rng = np.random.default_rng(seed)
+        first = (rng.standard_normal(int(lead * SR)) * 0.1).astype(np.float32)
+    else:
+        first = speech_like(lead, seed)
+    plays = scan(first, y[int((30 + join) * SR) :], seed=seed, index=index)
+    mine = [p for p in plays if p.track_id == 1]
+    assert len(mine) == 1, plays
+    begin = 2.0 + lead
+    # the first copy's frame 0 is ≥ 5 s before; the start is 1 s before the first dense
+    # anchor, which a pair reaching over the join can bring 0.6 s early (seen: 1.59 s)
+    assert mine[0].start_s >= begin - 2.5, plays
+    assert mine[0].start_s <= begin + 5.0, plays
