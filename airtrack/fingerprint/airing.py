@@ -4,8 +4,11 @@ An airing starts at its alignment (the track's frame 0) when its first run of hi
 ≤ ``snap`` frames after it (an intro lost under noise or a DJ) or when the track holds too few
 prints before it to expect a hit, unless that start reaches back over another airing heard
 then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Both reach
-through sparse evidence on its line before that run (a faint intro; see ``_SPARSE_S``), and
-its end through sparse evidence after its last dense anchor.  Its alignment
+through sparse evidence on its line before that run (a faint intro; see ``SPARSE_S``), and
+its end through sparse evidence after its last dense anchor.  Where that run fits several
+positions of the song (a section it repeats) the start neither reaches back nor snaps to
+the chosen copy's frame 0: which copy was joined is unknown (see :meth:`Airings.start`).
+Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
 for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
@@ -22,6 +25,7 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.evidence import FINE, TOL, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
+from airtrack.fingerprint.reach import SPARSE_MIN, SPARSE_S, reach_back, reach_on
 
 __all__ = ["Airings", "OpenPlay"]
 
@@ -47,17 +51,6 @@ _END_PAD_S = 0.5
 XFADE_S = 3.0
 #: A gap in a line's anchors longer than this separates runs of evidence (see _first_dense).
 _RUN_GAP_S = 3.0
-#: Sparse evidence beyond the dense runs.  Where a song is heard only faintly (a quiet intro
-#: under noise, a DJ over its intro or outro) its anchors on the play's line come too
-#: seldom to be dense, yet still on that line (same track, speed and alignment within
-#: ``FINE + 1`` frames).  A start reaches back, and an end on, through the anchors that have
-#: ``_SPARSE_MIN`` such anchors (beyond the dense run) within ``_SPARSE_S`` on their side
-#: toward it, each at most ``_SPARSE_S`` from the evidence already reached, at most
-#: ``_REACH_S`` from the dense run.  Chance anchors, one now and then on any line, come
-#: three to a window on none (bench/RESULTS-recognition.md: what each bound changed).
-_SPARSE_S = 8.0
-_SPARSE_MIN = 3
-_REACH_S = 25.0
 
 
 @dataclass(slots=True)
@@ -263,21 +256,21 @@ class Airings:
         quiet, under noise or a DJ), so it is at that position and began at its frame 0
         (the second value).
 
-        Heard from its start means sparse evidence (``_SPARSE_MIN`` anchors in
-        ``_SPARSE_S``) that begins within ``snap`` of its frame 0 and counts only anchors on
+        Heard from its start means sparse evidence (``SPARSE_MIN`` anchors in
+        ``SPARSE_S``) that begins within ``snap`` of its frame 0 and counts only anchors on
         that line and on no other position's line, carried on to the run that opened the
-        airing through anchors on its line at most ``_SPARSE_S`` apart.  Where two copies
+        airing through anchors on its line at most ``SPARSE_S`` apart.  Where two copies
         could both be on air an anchor on both says nothing about which one was: chance
         hits of another song on a repeated section's lines once put a song joined mid-way
         at the frame 0 of an earlier copy, 11 s before it began."""
-        xfade, w = XFADE_S * _FPS, _SPARSE_S * _FPS
+        xfade, w = XFADE_S * _FPS, SPARSE_S * _FPS
         for a in sorted(cand.rivals, reverse=True):
             if a >= cand.align - xfade:
                 continue
             other = replace(cand, align=a)
             own = self._own_anchors(hits, other)
             own = own[(own >= a - xfade) & (own <= a + self._snap + w)]
-            enough = np.searchsorted(own, own + w, "right") - np.arange(own.size) >= _SPARSE_MIN
+            enough = np.searchsorted(own, own + w, "right") - np.arange(own.size) >= SPARSE_MIN
             runs = own[enough & (own <= a + self._snap)]
             if not runs.size:
                 continue
@@ -318,7 +311,7 @@ class Airings:
     def end(self, now: float, frames_fed: float, force: bool, hits: HitStore) -> list[PlayEvent]:
         """Close the airings silent for ``end_gap`` frames at ``now`` (all when ``force``);
         each ends where its evidence stopped, sparse evidence after its last dense anchor
-        included (see ``_SPARSE_S``)."""
+        included (see ``SPARSE_S``)."""
         events: list[PlayEvent] = []
         for play in list(self.open):
             if force or now - play.last_hit > self._end_gap:
@@ -326,14 +319,18 @@ class Airings:
         return events
 
     def _reach_on(self, play: OpenPlay, hits: HitStore) -> float:
-        """The last anchor of ``play``'s sparse evidence after its last dense one."""
+        """The last anchor of ``play``'s sparse evidence after its last dense one: on its
+        own line (the alignment it followed), and never over an airing that began after
+        it (beyond a crossfade)."""
         if hits.size == 0:
             return play.last_hit
         ht, tr, kk, al = hits.views(hits.after(play.last_hit - 1))
         fine = aligned(tr, kk, al, play.track, play.k, play.align)
         fine &= np.abs(al - play.align) <= FINE + 1
         t = np.unique(ht[fine]).astype(np.float64)
-        return reach_on(t, play.last_hit)
+        after = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
+        ceiling = min(after, default=np.inf) + XFADE_S * _FPS
+        return min(reach_on(t, play.last_hit), max(play.last_hit, ceiling))
 
     def close(self, play: OpenPlay, frames_fed: float, reach: float = -np.inf) -> PlayEnded:
         """End ``play`` where its evidence stopped (or its sparse evidence ``reach``), never
@@ -375,34 +372,6 @@ def last_supported(t: npt.NDArray[np.float64]) -> float:
     tail = t[i:]
     breaks = np.flatnonzero(np.diff(tail) > _SUPPORT_S * _FPS / 2)
     return float(tail[int(breaks[0])] if breaks.size else tail[-1])
-
-
-def reach_back(t: npt.NDArray[np.float64], first: float) -> float:
-    """The earliest anchor of the sparse evidence before ``first`` in the sorted anchor
-    frames ``t`` of one line (see ``_SPARSE_S``), or ``first``."""
-    w = _SPARSE_S * _FPS
-    s = t[(t < first) & (t >= first - _REACH_S * _FPS)]
-    reached = first
-    for i in range(s.shape[0] - 1, -1, -1):
-        if reached - s[i] > w:
-            break
-        if int(np.searchsorted(s, s[i] + w, "left")) - i >= _SPARSE_MIN:
-            reached = float(s[i])
-    return reached
-
-
-def reach_on(t: npt.NDArray[np.float64], last: float) -> float:
-    """The last anchor of the sparse evidence after ``last`` in the sorted anchor frames
-    ``t`` of one line (see ``_SPARSE_S``), or ``last``."""
-    w = _SPARSE_S * _FPS
-    s = t[(t > last) & (t <= last + _REACH_S * _FPS)]
-    reached = last
-    for i in range(s.shape[0]):
-        if s[i] - reached > w:
-            break
-        if i + 1 - int(np.searchsorted(s, s[i] - w, "right")) >= _SPARSE_MIN:
-            reached = float(s[i])
-    return reached
 
 
 def dense(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
