@@ -219,8 +219,7 @@ class Airings:
         start = max(0.0, reach - _LEAD_S * _FPS)
         # a start snapped back to the song's beginning cannot reach into an airing that was
         # still heard then (beyond a crossfade): the song was joined mid-way after it
-        before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
-        floor = max(before, default=-np.inf) - XFADE_S * _FPS
+        floor = self._floor(first)
         snap = from_start or (reach - align <= self._snap and not ambiguous)
         snap = snap or self._intro_unheard(track, speed, align, first, t)
         # a restart went back to a point the song had just played: no intro was missed
@@ -262,7 +261,9 @@ class Airings:
         airing through anchors on its line at most ``SPARSE_S`` apart.  Where two copies
         could both be on air an anchor on both says nothing about which one was: chance
         hits of another song on a repeated section's lines once put a song joined mid-way
-        at the frame 0 of an earlier copy, 11 s before it began."""
+        at the frame 0 of an earlier copy, 11 s before it began.  Nor is a position taken
+        whose frame 0 lies inside another airing heard then (chance anchors of the song
+        before it; see :meth:`_floor`)."""
         xfade, w = XFADE_S * _FPS, SPARSE_S * _FPS
         for a in sorted(cand.rivals, reverse=True):
             if a >= cand.align - xfade:
@@ -276,10 +277,18 @@ class Airings:
                 continue
             t = self._anchors(hits, other)
             first = _first_dense(t)
+            if a < self._floor(first):
+                continue  # another airing was heard at its frame 0: the song began after
             chain = t[(t >= runs[0]) & (t <= first)]
             if chain.size and chain[-1] == first and np.all(np.diff(chain) <= w):
                 return other, True
         return cand, False
+
+    def _floor(self, first: float) -> float:
+        """The earliest start of an airing whose run began at ``first``: the last evidence of
+        the airings that began before it, less a crossfade."""
+        before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
+        return max(before, default=-np.inf) - XFADE_S * _FPS
 
     def _own_anchors(self, hits: HitStore, cand: Candidate) -> npt.NDArray[np.float64]:
         """The anchors on ``cand``'s line that lie on none of its rivals' lines."""
