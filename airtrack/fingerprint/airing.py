@@ -6,8 +6,8 @@ prints before it to expect a hit, unless that start reaches back over another ai
 then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Both reach
 through sparse evidence on its line before that run (a faint intro; see ``SPARSE_S``), and
 its end through sparse evidence after its last dense anchor.  Where that run fits several
-positions of the song (a section it repeats) the start neither reaches back nor snaps to
-the chosen copy's frame 0: which copy was joined is unknown (see :meth:`Airings.start`).
+positions of the song (a section it repeats) the start does not reach back: which copy
+was joined is unknown (see :meth:`Airings.start`).
 Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
@@ -197,10 +197,10 @@ class Airings:
     def start(self, hits: HitStore, cand: Candidate) -> PlayStarted:
         """Open an airing for ``cand``; its start and offset come from its first anchors."""
         # several alignments fit its first run (a section the song repeats): which copy was
-        # joined is unknown, so hits missing or sparse before that run say nothing sure
-        # about where the song began, unless one position's own evidence reached its frame 0
-        # (see :meth:`_heard_before`): no reach back, and no snap to the chosen copy's frame
-        # 0 but where its intro holds too few prints to be heard (see ``_intro_unheard``)
+        # joined is unknown, so sparse anchors before that run, which may fit several copies
+        # too, say nothing sure about where the song began: no reach back, unless one
+        # position's own evidence reached its frame 0 (see :meth:`_heard_before`).  The snap
+        # to the chosen copy's frame 0 stays (a DJ over a repeating song's intro)
         ambiguous = bool(_distinct(cand.rivals, cand.align))
         from_start = False
         if not self._restarting and self.restart_floor is None and ambiguous:
@@ -220,7 +220,7 @@ class Airings:
         # a start snapped back to the song's beginning cannot reach into an airing that was
         # still heard then (beyond a crossfade): the song was joined mid-way after it
         floor = self._floor(first)
-        snap = from_start or (reach - align <= self._snap and not ambiguous)
+        snap = from_start or reach - align <= self._snap
         snap = snap or self._intro_unheard(track, speed, align, first, t)
         # a restart went back to a point the song had just played: no intro was missed
         snap = snap and not self._restarting
