@@ -94,9 +94,9 @@ def looping_song() -> tuple[Audio, Index]:
 
 @functools.cache
 def repeating_song() -> tuple[Audio, Index]:
-    """A 60-s song whose seconds 5-15 come again at 30-40 (and song 2)."""
-    x = song(601, 50)
-    y = np.concatenate([x[: 30 * SR], x[5 * SR : 15 * SR], x[30 * SR :]])
+    """A 90-s song whose seconds 12-32 come again at 45-65 (and song 2)."""
+    x = song(601, 70)
+    y = np.concatenate([x[: 45 * SR], x[12 * SR : 32 * SR], x[45 * SR :]])
     other = catalog()[0][2]
     index = Index.build(
         [(1, pack_prints(fingerprint_samples(y))), (2, pack_prints(fingerprint_samples(other)))]
@@ -177,31 +177,37 @@ def test_a_looping_song_with_a_faint_start_starts_at_its_beginning(seed: int) ->
 
 @settings(max_examples=6, deadline=None)
 @given(
-    before=st.sampled_from(["song", "noise", "speech"]),
+    around=st.sampled_from(["silence", "noise", "speech"]),
     join=st.floats(0.0, 4.0),
     seed=st.integers(1, 50),
 )
-@example(before="song", join=1.0, seed=1)
+@example(around="speech", join=1.0, seed=1)
 def test_a_join_in_a_repeated_section_never_starts_at_another_copy(
-    before: str, join: float, seed: int
+    around: str, join: float, seed: int
 ) -> None:
-    """The song joined ``join`` s into the second copy of its repeated section (30 s in),
-    after 20 s of ``before``: the run that opens the play fits both copies, and the first
-    copy's frame 0 lies 5-9 s before the join, within the snap to a song's beginning."""
+    """The song joined ``join`` s into the second copy of its repeated section (45 s in),
+    after 16 s of ``around`` that holds three short bursts, 3 s apart, of what the first
+    copy's line would have played then (the song's seconds before 12 s): stray anchors on
+    that line, as chance hits of another song gave on the demo station.  The run that
+    opens the play fits both copies, so those anchors cannot say the song began at the
+    first copy's frame 0 (12-16 s before the join): the start stays at the join."""
     y, index = repeating_song()
-    lead = 20.0
-    if before == "song":  # song 2, in the catalog, right before it
-        first = catalog()[0][2][int(10 * SR) : int((10 + lead) * SR)]
-    elif before == "noise":
-        rng = np.random.default_rng(seed)
-        first = (rng.standard_normal(int(lead * SR)) * 0.1).astype(np.float32)
+    lead = 16.0
+    rng = np.random.default_rng(seed)
+    n = int(lead * SR)
+    if around == "silence":
+        first = np.zeros(n, np.float32)
+    elif around == "noise":
+        first = (rng.standard_normal(n) * 0.05).astype(np.float32)
     else:
         first = speech_like(lead, seed)
-    plays = scan(first, y[int((30 + join) * SR) :], seed=seed, index=index)
+    for d in (3.0, 6.0, 9.0):  # the first copy's line at ``d`` s before the join
+        at, pos = int((lead - d) * SR), int((12 + join - d) * SR)
+        first[at : at + SR // 2] += y[pos : pos + SR // 2]
+    plays = scan(first, y[int((45 + join) * SR) :], seed=seed, index=index)
     mine = [p for p in plays if p.track_id == 1]
     assert len(mine) == 1, plays
     begin = 2.0 + lead
-    # the first copy's frame 0 is ≥ 5 s before; the start is 1 s before the first dense
-    # anchor, which a pair reaching over the join can bring 0.6 s early (seen: 1.59 s)
-    assert mine[0].start_s >= begin - 2.5, plays
-    assert mine[0].start_s <= begin + 5.0, plays
+    # the first copy's frame 0 is 12-16 s before the join; a start is 1 s before the
+    # first dense anchor, which a pair reaching over the join can bring 0.6 s early
+    assert begin - 2.5 <= mine[0].start_s <= begin + 5.0, plays
