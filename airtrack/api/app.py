@@ -29,6 +29,7 @@ from airtrack.errors import (
     IntegrityViolation,
     LockContention,
     MetadataImportError,
+    NoSuchUnknown,
     ReportRequestError,
     StreamExists,
     StreamFieldError,
@@ -44,6 +45,7 @@ from airtrack.logging import get_logger
 from airtrack.orchestrator.archive_jobs import ArchiveJobs
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.delivery import WebhookDelivery
+from airtrack.orchestrator.discovery import DiscoveryJob
 from airtrack.settings import Settings
 from airtrack.web.apidocs import install_api_docs
 
@@ -60,6 +62,7 @@ ERROR_STATUS: dict[type[AirtrackError], int] = {
     ReportRequestError: 400,  # a bad range, zone, format or cursor
     UnknownStream: 404,
     UnknownTrack: 404,
+    NoSuchUnknown: 404,
     UnknownWebhook: 404,
     StreamExists: 409,  # a stream with that name or URL exists
     CatalogConflict: 409,  # a concurrent change got in the way
@@ -139,6 +142,8 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             control = state.control
             jobs = ArchiveJobs(state.db, state.settings, lambda: control.is_leader)
             tasks.append(asyncio.create_task(jobs.run(stop), name="archive-jobs"))
+            discovery = DiscoveryJob(state.db, state.settings, lambda: control.is_leader)
+            tasks.append(asyncio.create_task(discovery.run(stop), name="unknown-discovery"))
         if lifespan_tasks and (state.snapshot is not None or state.segments is not None):
             tasks.append(asyncio.create_task(watch_catalog(state, stop), name="catalog-watch"))
         try:

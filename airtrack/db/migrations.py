@@ -58,6 +58,7 @@ REPEATABLE = (
     "stream_state.sql",
     "listeners.sql",
     "archive.sql",
+    "unknowns.sql",
 )
 
 
