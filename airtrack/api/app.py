@@ -49,7 +49,18 @@ from airtrack.orchestrator.discovery import DiscoveryJob
 from airtrack.settings import Settings
 from airtrack.web.apidocs import install_api_docs
 
-from . import admin, catalog, integrations, operations, probes, reports, returns, uploads, workers
+from . import (
+    admin,
+    catalog,
+    integrations,
+    operations,
+    probes,
+    reports,
+    returns,
+    unknowns,
+    uploads,
+    workers,
+)
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -206,6 +217,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         reports.router,
         returns.router,
         uploads.router,
+        unknowns.router,
     ):
         app.include_router(router)
     app.include_router(reports.pages)  # before operations.pages' /dashboard/{name}
