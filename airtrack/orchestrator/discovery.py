@@ -93,6 +93,8 @@ class DiscoveryJob:
         self.db, self.settings, self.leads = db, settings, leads
         self.window: PrintWindow | None = None
         self._catalog: tuple[str, Index] | None = None
+        #: each stream's points of its last ``unknown_lookback_s`` (see _with_context)
+        self._tails: dict[int, Points] = {}
         self.passes = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -106,6 +108,7 @@ class DiscoveryJob:
                     log.exception("unknown.job_crashed")
             else:
                 self.window = None  # a new leader reloads it from unknown_prints
+                self._tails = {}
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.unknown_job_s)
 
@@ -160,7 +163,7 @@ class DiscoveryJob:
         def look() -> list[list[Stretch]]:
             window.add(pts)
             links = find_links(
-                pts,
+                self._with_context(pts),
                 window,
                 min_hits=st.unknown_min_hits,
                 min_s=st.unknown_min_s,
@@ -189,6 +192,23 @@ class DiscoveryJob:
             budget -= 1
             report.created += 1
             log.info("unknown.created", unknown_id=uid, airings=len(group))
+
+    def _with_context(self, pts: Points) -> Points:
+        """``pts`` and, per stream, the points of the ``unknown_lookback_s`` before them.
+
+        Segments cut airings: a song arrives in pieces over several passes. With the
+        stretch just before, each pass links the airing so far, which overlaps the piece
+        linked before and so widens the same airing instead of starting a new unknown."""
+        back = self.settings.unknown_lookback_s
+        parts = [pts]
+        for sid in np.unique(pts.streams).tolist():
+            mine = pts.select(pts.streams == sid)
+            lo, hi = float(mine.times.min()), float(mine.times.max())
+            tail = self._tails.get(sid, Points.empty())
+            parts.append(tail.select((tail.times >= lo - back) & (tail.times < lo)))
+            kept = Points.concat([tail, mine])
+            self._tails[sid] = kept.select(kept.times >= max(hi, tail_end(tail)) - back)
+        return Points.concat(parts)
 
     def _sample(
         self, rows: Sequence[Any], covered: Sequence[Any], report: PassReport
@@ -286,6 +306,10 @@ class DiscoveryJob:
         if loaded:
             log.info("unknown.window_loaded", prints=loaded)
         return window
+
+
+def tail_end(pts: Points) -> float:
+    return float(pts.times.max()) if len(pts) else float("-inf")
 
 
 def _replay(parts: list[tuple[float, ArchiveSegment]], index: Index, threshold: float) -> int:

@@ -74,6 +74,12 @@ class FeatureSettings(BaseSettings):
     unknown_min_hits: int = Field(
         default=10, ge=3, description="Aligned sampled prints a recurrence needs."
     )
+    unknown_lookback_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="New prints are compared together with their stream's prints this "
+        "long before them (an airing cut across segments is linked whole).",
+    )
     unknown_segments_per_pass: int = Field(
         default=2000, ge=1, description="Archive segments one discovery pass reads at most."
     )
