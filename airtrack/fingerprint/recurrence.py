@@ -54,6 +54,11 @@ _TAIL = 1.0
 #: shorter: a repeated section inside a song's airing is; a jingle followed by a song is
 #: not.
 SAME_AIRING = 0.5
+#: Query points looked up at once (the votes, ~100 B each, are this × the bucket sizes).
+_QUERY_BLOCK = 8192
+_BLOCK_OVERLAP_S = 120.0
+#: log2 of the hashed table that counts votes per offset bin (8 MB of counts)
+_TABLE_BITS = 20
 #: A hash this frequent in the window says nothing (a texture): its votes are skipped.
 _BUCKET_CAP = 4000
 
@@ -200,7 +205,34 @@ def find_links(
     run_gap_s: float = 5.0,
     min_distinct: float = 0.6,
 ) -> list[Link]:
-    """The stretches of ``new`` that air again in ``window`` (which may hold ``new``)."""
+    """The stretches of ``new`` that air again in ``window`` (which may hold ``new``).
+
+    Looked up one stream at a time, in blocks of at most ``_QUERY_BLOCK`` points (each
+    with the ``_BLOCK_OVERLAP_S`` before it, so a run across two blocks is whole in one):
+    the votes of one block stay small whatever the backlog."""
+    opts = (min_hits, min_s, repeat_gap_s, tol_s, run_gap_s, min_distinct)
+    links: list[Link] = []
+    for sid in np.unique(new.streams).tolist():
+        mine = new.select(new.streams == sid)
+        mine = mine.select(np.argsort(mine.times, kind="stable"))
+        for lo in range(0, len(mine), _QUERY_BLOCK):
+            first = float(mine.times[lo])
+            start = int(np.searchsorted(mine.times, first - _BLOCK_OVERLAP_S, "left"))
+            links.extend(_links(mine.select(np.arange(start, min(len(mine), lo + _QUERY_BLOCK))),
+                                window, *opts))  # fmt: skip
+    return links
+
+
+def _links(
+    new: Points,
+    window: PrintWindow,
+    min_hits: int,
+    min_s: float,
+    repeat_gap_s: float,
+    tol_s: float,
+    run_gap_s: float,
+    min_distinct: float,
+) -> list[Link]:
     if not len(new):
         return []
     qi, old = window.lookup(new.hashes)
@@ -209,6 +241,7 @@ def find_links(
     qt, qs, qh = new.times[qi], new.streams[qi], new.hashes[qi]
     off = qt - old.times
     ok = (qs != old.streams) | (np.abs(off) >= max(repeat_gap_s, min_s))
+    ok &= _dense(old.streams, off, min_hits, tol_s)
     qt, qs, qh, off = qt[ok], qs[ok], qh[ok], off[ok]
     wt, ws = old.times[ok], old.streams[ok]
     if not qt.shape[0]:
@@ -227,6 +260,26 @@ def find_links(
                   min_distinct)
         )  # fmt: skip
     return links
+
+
+def _dense(
+    streams: npt.NDArray[np.int64], off: npt.NDArray[np.float64], min_hits: int, tol_s: float
+) -> npt.NDArray[np.bool_]:
+    """Votes that may belong to a run: at least ``min_hits`` votes for (about) the same
+    offset. Counted in a hashed table of coarse offset bins, no sort: nearly every
+    vote is chance and is dropped here (a collision only keeps a few more)."""
+    width = max(2.0 * tol_s, 0.25)
+    coarse = np.floor(off / width).astype(np.int64)
+    key = (streams.astype(np.uint64) << np.uint64(32)) ^ coarse.astype(np.uint64)
+
+    def slot(k: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        return ((k * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - _TABLE_BITS)).astype(np.int64)
+
+    here = slot(key)
+    counts = np.bincount(here, minlength=1 << _TABLE_BITS)
+    one = np.uint64(1)
+    near = counts[here] + counts[slot(key - one)] + counts[slot(key + one)]
+    return near >= min_hits
 
 
 def _runs(

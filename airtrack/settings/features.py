@@ -62,7 +62,7 @@ class FeatureSettings(BaseSettings):
     unknown_window_max_prints: int = Field(
         default=20_000_000,
         ge=1000,
-        description="Sampled prints the leader keeps in memory for the window (12 B each; "
+        description="Sampled prints the leader keeps in memory for the window (20 B each; "
         "the oldest go first).",
     )
     unknown_sample: int = Field(
