@@ -34,9 +34,10 @@ SELECT * FROM unnest(%(sids)s::bigint[], %(starts)s::timestamptz[], %(datas)s::b
 ON CONFLICT DO NOTHING
 
 -- name: discovery_window_prints
+-- The window's prints a new leader reloads, in pages (keyset on start and stream).
 SELECT stream_id, started_at, data FROM unknown_prints
-WHERE started_at >= %(oldest)s
-ORDER BY started_at
+WHERE started_at >= %(oldest)s AND (started_at, stream_id) > (%(after)s, %(after_sid)s)
+ORDER BY started_at, stream_id
 LIMIT %(limit)s
 
 -- name: discovery_forget_prints

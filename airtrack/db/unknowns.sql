@@ -2,17 +2,20 @@
 -- airtrack/orchestrator/discovery.py (absorb) and airtrack/orchestrator/unknowns.py
 -- (dismiss, label).
 --
---   airtrack_unknown_absorb   the stretches of one component of a discovery pass: the
---                             unknowns they share an airing with are merged into the
---                             oldest, each stretch becomes (or widens) one of its airings
---                             (airtrack_unknown_add_airing); with none,
+--   airtrack_unknown_absorb   the stretches of one component of a discovery pass: each
+--                             picks its best airing; the component joins the oldest
+--                             unknown picked (merging those picked as the same airing
+--                             by half their union), each stretch becomes (or widens) one
+--                             of its airings (airtrack_unknown_add_airing); with none,
 --                             a new unknown when p_create (else NULL: the caller checks
 --                             the catalog and the daily cap first)
 --   airtrack_unknown_status   open -> dismissed | labelled (track id); dismissed -> labelled
 --
--- A stretch and an airing are the same airing when, on one stream, they overlap by at
--- least p_share of the shorter (a jingle followed by a song are two airings, a song's
--- repeated section inside its airing is not): airtrack_unknown_same_airing.
+-- A stretch may join an airing when, on one stream, they overlap by at least p_share
+-- of the shorter (airtrack_unknown_same_airing: a song's repeated section inside its
+-- airing joins it); it picks the airing with the largest share of their union, and
+-- only that stronger rule merges two unknowns (a stretch spanning a jingle and the song
+-- after it joins the song's, and never merges the jingle's into it).
 --
 -- Status: 'open' (listed), 'dismissed' (hidden, its new airings too), 'labelled' (a
 -- catalog track now: the workers hear it, back-fill logged its airings). A merge keeps
@@ -69,13 +72,30 @@ DECLARE
     v_track bigint;
     r record;
 BEGIN
-    SELECT array_agg(DISTINCT a.unknown_id ORDER BY a.unknown_id)
-    INTO v_ids
-    FROM unknown_airings a
-    JOIN unnest(p_sids, p_starts, p_ends) AS s(sid, st, en)
-      ON a.stream_id = s.sid AND a.started_at < s.en AND a.ended_at > s.st
-     AND airtrack_unknown_same_airing(a.started_at, a.ended_at, s.st, s.en, p_share);
-    IF v_ids IS NULL THEN
+    -- each stretch's best airing (the largest share of their union); the component
+    -- joins the oldest unknown picked, and merges only those that are the same airing
+    -- by that stronger rule (a stretch spanning a jingle and the song after it is
+    -- mostly the song: it must not merge the jingle's unknown into the song's)
+    WITH pick AS (
+        SELECT DISTINCT ON (s.ord) a.unknown_id,
+               extract(epoch FROM least(a.ended_at, s.en) - greatest(a.started_at, s.st))
+               / nullif(extract(epoch FROM greatest(a.ended_at, s.en)
+                                        - least(a.started_at, s.st)), 0) AS iou
+        FROM unnest(p_sids, p_starts, p_ends) WITH ORDINALITY AS s(sid, st, en, ord)
+        JOIN unknown_airings a
+          ON a.stream_id = s.sid AND a.started_at < s.en AND a.ended_at > s.st
+         AND airtrack_unknown_same_airing(a.started_at, a.ended_at, s.st, s.en, p_share)
+        ORDER BY s.ord, 2 DESC, a.unknown_id
+    )
+    SELECT min(unknown_id),
+           array_agg(DISTINCT unknown_id ORDER BY unknown_id) FILTER (WHERE iou >= p_share)
+    INTO v_id, v_ids
+    FROM pick;
+    IF v_id IS NOT NULL THEN
+        v_ids := (SELECT array_agg(DISTINCT x ORDER BY x)
+                  FROM unnest(array_append(coalesce(v_ids, '{}'), v_id)) AS x);
+    END IF;
+    IF v_id IS NULL THEN
         IF NOT p_create THEN
             RETURN NULL;
         END IF;

@@ -50,9 +50,8 @@ _FPS = P.FRAMES_PER_S
 #: lie up to 2 s later, about 1 s on average).
 _LEAD = 0.5
 _TAIL = 1.0
-#: Two stretches of one stream are one airing when they overlap by this share of the
-#: shorter: a repeated section inside a song's airing is; a jingle followed by a song is
-#: not.
+#: Two stretches of one stream are one airing when they overlap by this share of their
+#: union (:func:`same_airing`).
 SAME_AIRING = 0.5
 #: Query points looked up at once (the votes, ~100 B each, are this × the bucket sizes).
 _QUERY_BLOCK = 8192
@@ -319,12 +318,14 @@ def _runs(
 
 
 def same_airing(x: Stretch, y: Stretch) -> bool:
-    """Whether two stretches are one airing (one stream, overlapping by ``SAME_AIRING``
-    of the shorter)."""
+    """Whether two stretches of one pass are one airing: one stream, overlapping by
+    ``SAME_AIRING`` of their union (a stretch spanning a jingle and the song after it is
+    not the jingle's airing; unknowns.sql joins stored airings by the same rules)."""
     if x.stream != y.stream:
         return False
     overlap = min(x.end, y.end) - max(x.start, y.start)
-    return overlap > 0 and overlap >= SAME_AIRING * min(x.end - x.start, y.end - y.start)
+    union = max(x.end, y.end) - min(x.start, y.start)
+    return overlap > 0 and overlap >= SAME_AIRING * union
 
 
 def components(links: list[Link]) -> list[list[Stretch]]:
@@ -363,12 +364,18 @@ def components(links: list[Link]) -> list[list[Stretch]]:
 
 def _merged(stretches: list[Stretch]) -> list[Stretch]:
     """One stretch per airing (a stretch joins the airing it is the same airing as)."""
-    out: list[Stretch] = []
-    for s in sorted(stretches):
-        for k, o in enumerate(out):
-            if same_airing(o, s):
-                out[k] = Stretch(s.stream, min(o.start, s.start), max(o.end, s.end))
-                break
-        else:
-            out.append(s)
-    return sorted(out)
+    out = sorted(stretches)
+    merged = True
+    while merged:  # a widened airing may now be one with another: again until none is
+        merged = False
+        done: list[Stretch] = []
+        for s in out:
+            for k, o in enumerate(done):
+                if same_airing(o, s):
+                    done[k] = Stretch(s.stream, min(o.start, s.start), max(o.end, s.end))
+                    merged = True
+                    break
+            else:
+                done.append(s)
+        out = sorted(done)
+    return out

@@ -288,11 +288,12 @@ class DiscoveryJob:
     async def _load_window(self, oldest: datetime) -> PrintWindow:
         st = self.settings
         window = PrintWindow(st.unknown_window_h * 3600.0, st.unknown_window_max_prints)
-        after = oldest
+        after, after_sid = oldest, -1
         loaded = 0
         while True:
             rows = await self.db.fetch(
-                "discovery_window_prints", {"oldest": after, "limit": _RELOAD_BATCH}
+                "discovery_window_prints",
+                {"oldest": oldest, "after": after, "after_sid": after_sid, "limit": _RELOAD_BATCH},
             )
             parts = [
                 unpack_points(bytes(r["data"]), r["started_at"].timestamp(), int(r["stream_id"]))
@@ -302,7 +303,7 @@ class DiscoveryJob:
             loaded += sum(len(p) for p in parts)
             if len(rows) < _RELOAD_BATCH:
                 break
-            after = rows[-1]["started_at"] + timedelta(microseconds=1)
+            after, after_sid = rows[-1]["started_at"], int(rows[-1]["stream_id"])
         if loaded:
             log.info("unknown.window_loaded", prints=loaded)
         return window
