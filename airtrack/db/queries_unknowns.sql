@@ -48,7 +48,8 @@ SELECT count(*) FROM unknowns WHERE created_at > now() - interval '1 day'
 
 -- name: unknown_absorb
 SELECT airtrack_unknown_absorb(%(sids)s::bigint[], %(starts)s::timestamptz[],
-                               %(ends)s::timestamptz[], %(share)s::real, %(create)s) AS id
+                               %(ends)s::timestamptz[], %(join)s::real, %(share)s::real,
+                               %(create)s) AS id
 
 -- name: unknown_list
 -- Open unknowns with at least %(min_airings)s airings, one airing in [from, to).

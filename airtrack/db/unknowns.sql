@@ -5,13 +5,13 @@
 --   airtrack_unknown_absorb   the stretches of one component of a discovery pass: each
 --                             picks its best airing; the component joins the oldest
 --                             unknown picked (merging those picked as the same airing
---                             by half their union), each stretch becomes (or widens) one
+--                             by p_share of their union), each stretch becomes (or widens) one
 --                             of its airings (airtrack_unknown_add_airing); with none,
 --                             a new unknown when p_create (else NULL: the caller checks
 --                             the catalog and the daily cap first)
 --   airtrack_unknown_status   open -> dismissed | labelled (track id); dismissed -> labelled
 --
--- A stretch may join an airing when, on one stream, they overlap by at least p_share
+-- A stretch may join an airing when, on one stream, they overlap by at least p_join
 -- of the shorter (airtrack_unknown_same_airing: a song's repeated section inside its
 -- airing joins it); it picks the airing with the largest share of their union, and
 -- only that stronger rule merges two unknowns (a stretch spanning a jingle and the song
@@ -25,16 +25,16 @@
 
 CREATE OR REPLACE FUNCTION airtrack_unknown_same_airing(
     a_start timestamptz, a_end timestamptz, b_start timestamptz, b_end timestamptz,
-    p_share real
+    p_join real
 ) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $fn$
     SELECT least(a_end, b_end) > greatest(a_start, b_start)
        AND extract(epoch FROM least(a_end, b_end) - greatest(a_start, b_start))
-           >= p_share * extract(epoch FROM least(a_end - a_start, b_end - b_start))
+           >= p_join * extract(epoch FROM least(a_end - a_start, b_end - b_start))
 $fn$;
 
 CREATE OR REPLACE FUNCTION airtrack_unknown_add_airing(
-    p_unknown bigint, p_sid bigint, p_start timestamptz, p_end timestamptz, p_share real
+    p_unknown bigint, p_sid bigint, p_start timestamptz, p_end timestamptz, p_join real
 ) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -48,7 +48,7 @@ BEGIN
     FROM unknown_airings
     WHERE unknown_id = p_unknown AND stream_id = p_sid
       AND started_at < p_end AND ended_at > p_start
-      AND airtrack_unknown_same_airing(started_at, ended_at, p_start, p_end, p_share);
+      AND airtrack_unknown_same_airing(started_at, ended_at, p_start, p_end, p_join);
     IF v_ids IS NULL THEN
         INSERT INTO unknown_airings (unknown_id, stream_id, started_at, ended_at)
         VALUES (p_unknown, p_sid, p_start, p_end);
@@ -61,8 +61,8 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION airtrack_unknown_absorb(
-    p_sids bigint[], p_starts timestamptz[], p_ends timestamptz[], p_share real,
-    p_create boolean
+    p_sids bigint[], p_starts timestamptz[], p_ends timestamptz[], p_join real,
+    p_share real, p_create boolean
 ) RETURNS bigint
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -84,7 +84,7 @@ BEGIN
         FROM unnest(p_sids, p_starts, p_ends) WITH ORDINALITY AS s(sid, st, en, ord)
         JOIN unknown_airings a
           ON a.stream_id = s.sid AND a.started_at < s.en AND a.ended_at > s.st
-         AND airtrack_unknown_same_airing(a.started_at, a.ended_at, s.st, s.en, p_share)
+         AND airtrack_unknown_same_airing(a.started_at, a.ended_at, s.st, s.en, p_join)
         ORDER BY s.ord, 2 DESC, a.unknown_id
     )
     SELECT min(unknown_id),
@@ -120,7 +120,7 @@ BEGIN
     FOR r IN
         SELECT * FROM unnest(p_sids, p_starts, p_ends) AS s(sid, st, en) ORDER BY sid, st
     LOOP
-        PERFORM airtrack_unknown_add_airing(v_id, r.sid, r.st, r.en, p_share);
+        PERFORM airtrack_unknown_add_airing(v_id, r.sid, r.st, r.en, p_join);
     END LOOP;
     RETURN v_id;
 END

@@ -34,6 +34,8 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import Pairs, hash_pairs
 
 __all__ = [
+    "JOIN_AIRING",
+    "SAME_AIRING",
     "Link",
     "Points",
     "PrintWindow",
@@ -52,7 +54,10 @@ _LEAD = 0.5
 _TAIL = 1.0
 #: Two stretches of one stream are one airing when they overlap by this share of their
 #: union (:func:`same_airing`).
-SAME_AIRING = 0.5
+SAME_AIRING = 0.75
+#: A stretch may join a stored airing it overlaps by this share of the shorter (a song's
+#: chorus inside its airing; the next piece of an airing cut across segments).
+JOIN_AIRING = 0.5
 #: Query points looked up at once (the votes, ~100 B each, are this × the bucket sizes).
 _QUERY_BLOCK = 8192
 _BLOCK_OVERLAP_S = 120.0

@@ -40,6 +40,7 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.archive import ArchiveSegment, decode_segment, select_pairs
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.recurrence import (
+    JOIN_AIRING,
     SAME_AIRING,
     Points,
     PrintWindow,
@@ -251,6 +252,7 @@ class DiscoveryJob:
                 "sids": [s.stream for s in group],
                 "starts": [at(s.start) for s in group],
                 "ends": [at(s.end) for s in group],
+                "join": JOIN_AIRING,
                 "share": SAME_AIRING,
                 "create": create,
             },
