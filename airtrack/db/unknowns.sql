@@ -3,9 +3,10 @@
 -- (dismiss, label).
 --
 --   airtrack_unknown_absorb   the stretches of one component of a discovery pass: each
---                             picks its best airing; the component joins the oldest
---                             unknown picked (merging those picked as the same airing
---                             by p_share of their union), each stretch becomes (or widens) one
+--                             picks its best airing; the component joins the unknowns
+--                             picked as the same airing by p_share of their union
+--                             (merged into the oldest), else the best picked one; each
+--                             stretch becomes (or widens) one
 --                             of its airings (airtrack_unknown_add_airing); with none,
 --                             a new unknown when p_create (else NULL: the caller checks
 --                             the catalog and the daily cap first)
@@ -87,13 +88,13 @@ BEGIN
          AND airtrack_unknown_same_airing(a.started_at, a.ended_at, s.st, s.en, p_join)
         ORDER BY s.ord, 2 DESC, a.unknown_id
     )
-    SELECT min(unknown_id),
+    SELECT (array_agg(unknown_id ORDER BY iou DESC, unknown_id))[1],
            array_agg(DISTINCT unknown_id ORDER BY unknown_id) FILTER (WHERE iou >= p_share)
     INTO v_id, v_ids
     FROM pick;
-    IF v_id IS NOT NULL THEN
-        v_ids := (SELECT array_agg(DISTINCT x ORDER BY x)
-                  FROM unnest(array_append(coalesce(v_ids, '{}'), v_id)) AS x);
+    -- merged: the unknowns picked by the strong rule; else the one best picked alone
+    IF v_id IS NOT NULL AND v_ids IS NULL THEN
+        v_ids := ARRAY[v_id];
     END IF;
     IF v_id IS NULL THEN
         IF NOT p_create THEN
