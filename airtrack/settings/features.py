@@ -95,7 +95,7 @@ class FeatureSettings(BaseSettings):
     unknown_slack_s: float = Field(
         default=2.0,
         ge=0,
-        description="Audio this close to a play counts as covered; airings this close merge.",
+        description="Audio this close to a play counts as covered by it (not unknown).",
     )
 
     # --- integrations: events, webhooks, stream health (docs/integrations.md) ----------
