@@ -3,9 +3,10 @@
 Discovery (:mod:`airtrack.orchestrator.discovery`) makes them; here they are read and
 decided on. Labelling makes an unknown a catalog track from one airing's archived prints
 (the archive keeps the peak pairs with their exact features: the track's prints are those
-pairs hashed as the catalog hashes a file) and back-fills its airings
-(:func:`airtrack.orchestrator.backfill.backfill`): they become plays of source
-``backfill``. The unknown is then ``labelled`` (with the track id) and leaves the list;
+pairs hashed as the catalog hashes a file) and back-fills its airings at once
+(:func:`airtrack.orchestrator.backfill.backfill` around each): they become plays of
+source ``backfill``; the leader's back-fill of new tracks then searches the rest of the
+archive. The unknown is then ``labelled`` (with the track id) and leaves the list;
 a dismissed one is hidden, and so are its later airings (they still join it).
 """
 
@@ -25,7 +26,7 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.archive import concat_pairs, decode_segment, select_pairs
 from airtrack.fingerprint.landmarks import Pairs, pack_prints, prints_from_pairs
 from airtrack.logging import get_logger
-from airtrack.orchestrator.backfill import backfill
+from airtrack.orchestrator.backfill import BackfillReport, backfill
 from airtrack.settings import Settings
 
 log = get_logger(__name__)
@@ -33,6 +34,10 @@ log = get_logger(__name__)
 _FPS = P.FRAMES_PER_S
 #: A segment starting this long before an airing may still hold its beginning.
 _SEGMENT_REACH = timedelta(minutes=10)
+#: The archive replayed around an airing when labelling: the segment that holds its
+#: start (segments are a minute by default), and a little after its end.
+_SEGMENT_BEFORE = timedelta(minutes=2)
+_SEGMENT_AFTER = timedelta(seconds=30)
 #: The track's prints reach this far past the airing as discovery saw it (sampled prints
 #: miss a little at each edge).
 _EDGE_S = 0.5
@@ -136,14 +141,27 @@ async def label(
         meta=meta,
     )
     outcome = await add_track(db, track)
-    report = await backfill(db, settings, [outcome.track_id])
-    await db.execute("backfill_searched", {"ids": [outcome.track_id]})
+    # the airings discovery found, each replayed on its own stream now (a few segments
+    # each: the answer comes at once); the rest of the archive (other streams, older
+    # days) is the leader's back-fill of the new track, which never logs an airing twice
+    total = BackfillReport(tracks=[outcome.track_id])
+    for a in airings:
+        done = await backfill(
+            db,
+            settings,
+            [outcome.track_id],
+            since=a["start"] - _SEGMENT_BEFORE,
+            until=a["end"] + _SEGMENT_AFTER,
+            streams=[int(a["stream_id"])],
+        )
+        for k in ("streams", "segments", "found", "stored", "duplicate", "damaged"):
+            setattr(total, k, getattr(total, k) + getattr(done, k))
     await db.fetchval(
         "unknown_status", {"id": unknown_id, "status": "labelled", "track": outcome.track_id}
     )
     log.info("unknown.labelled", unknown_id=unknown_id, track_id=outcome.track_id,
-             backfilled=report.stored)  # fmt: skip
-    return {"id": unknown_id, "track_id": outcome.track_id, "backfill": report.as_dict()}
+             backfilled=total.stored)  # fmt: skip
+    return {"id": unknown_id, "track_id": outcome.track_id, "backfill": total.as_dict()}
 
 
 async def _airing_pairs(db: Database, sid: int, start: datetime, end: datetime) -> Pairs:
