@@ -128,7 +128,13 @@ class DiscoveryJob:
             {**dict(mark), "oldest": oldest, "limit": st.unknown_segments_per_pass},
         )
         if rows:
-            await self._pass(rows, report)
+            try:
+                await self._pass(rows, report)
+            except BaseException:
+                # the watermark stays: the next pass reads these segments again, so the
+                # window is reloaded from unknown_prints rather than given them twice
+                self.window, self._tails = None, {}
+                raise
             last = rows[-1]
             keys = ("received_at", "stream_id", "started_at", "key")
             await db.execute("discovery_advance", {k: last[k] for k in keys})
