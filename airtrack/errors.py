@@ -16,7 +16,9 @@ AirtrackError
 │   ├── InvalidIdentifier      an ISRC or ISWC is malformed or fails its check digit
 │   ├── UnknownTrack           no catalog track with that id / ISRC / source
 │   ├── CatalogConflict        a concurrent change got in the way (try again)
-│   └── MetadataImportError    an import file is refused (every bad line listed)
+│   ├── MetadataImportError    an import file is refused (every bad line listed)
+│   └── UnknownContentError    a recurring unknown cannot be labelled (no prints left)
+│       └── NoSuchUnknown          no recurring unknown with that id (→ 404)
 ├── StreamFieldError           a stream's metadata is invalid or names no stream
 │   ├── UnknownStream          no stream with that name
 │   └── StreamImportError     a streams file is refused (every bad line listed)
@@ -123,6 +125,15 @@ class MetadataImportError(CatalogError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class UnknownContentError(CatalogError):
+    """A recurring unknown cannot be labelled (its archived prints are gone, or it was
+    labelled already)."""
+
+
+class NoSuchUnknown(UnknownContentError):
+    """No recurring unknown with that id."""
 
 
 class StreamFieldError(AirtrackError):

@@ -22,12 +22,17 @@ __all__ = [
     "REFUSED_PLAYS_PATH",
     "STREAMS_IMPORT_PATH",
     "STREAMS_UPTIME_PATH",
+    "UNKNOWNS_PATH",
     "UNKNOWN_CLIP_PATH",
+    "UNKNOWN_DISMISS_PATH",
+    "UNKNOWN_LABEL_PATH",
+    "UNKNOWN_PATH",
     "RefusedIds",
     "RefusedOut",
     "StreamEdit",
     "StreamUptime",
     "TrackEdit",
+    "UnknownLabel",
 ]
 
 CATALOG_TRACKS_PATH = f"{API_PREFIX}/catalog/tracks"
@@ -121,3 +126,18 @@ class RefusedOut(BaseModel):
 
 class RefusedIds(_Model):
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=10_000)
+
+
+#: Recurring unknowns (docs/unknown.md): the list, one, label, dismiss.
+UNKNOWNS_PATH = f"{API_PREFIX}/unknowns"
+UNKNOWN_PATH = f"{UNKNOWNS_PATH}/{{unknown_id}}"
+UNKNOWN_LABEL_PATH = f"{UNKNOWN_PATH}/label"
+UNKNOWN_DISMISS_PATH = f"{UNKNOWN_PATH}/dismiss"
+
+
+class UnknownLabel(_Model):
+    """What a recurring unknown is, to make it a catalog track."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    artist: Annotated[str, Field(min_length=1, max_length=500)]
+    isrc: Annotated[str | None, Field(max_length=40)] = None

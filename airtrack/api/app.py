@@ -30,6 +30,7 @@ from airtrack.errors import (
     IntegrityViolation,
     LockContention,
     MetadataImportError,
+    NoSuchUnknown,
     ReportRequestError,
     StreamExists,
     StreamFieldError,
@@ -45,10 +46,22 @@ from airtrack.logging import get_logger
 from airtrack.orchestrator.archive_jobs import ArchiveJobs
 from airtrack.orchestrator.control import ControlLoop
 from airtrack.orchestrator.delivery import WebhookDelivery
+from airtrack.orchestrator.discovery import DiscoveryJob
 from airtrack.settings import Settings
 from airtrack.web.apidocs import install_api_docs
 
-from . import admin, catalog, integrations, operations, probes, reports, returns, uploads, workers
+from . import (
+    admin,
+    catalog,
+    integrations,
+    operations,
+    probes,
+    reports,
+    returns,
+    unknowns,
+    uploads,
+    workers,
+)
 from .middleware import BodyLimit, RequestTiming
 from .state import AppState
 
@@ -61,6 +74,7 @@ ERROR_STATUS: dict[type[AirtrackError], int] = {
     ReportRequestError: 400,  # a bad range, zone, format or cursor
     UnknownStream: 404,
     UnknownTrack: 404,
+    NoSuchUnknown: 404,
     UnknownWebhook: 404,
     StreamExists: 409,  # a stream with that name or URL exists
     CatalogConflict: 409,  # a concurrent change got in the way
@@ -141,6 +155,8 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
             control = state.control
             jobs = ArchiveJobs(state.db, state.settings, lambda: control.is_leader)
             tasks.append(asyncio.create_task(jobs.run(stop), name="archive-jobs"))
+            discovery = DiscoveryJob(state.db, state.settings, lambda: control.is_leader)
+            tasks.append(asyncio.create_task(discovery.run(stop), name="unknown-discovery"))
         if lifespan_tasks:
             watch = state.clip_requests.watch(state.db, state.settings.clip_requests_poll_s, stop)
             tasks.append(asyncio.create_task(watch, name="clip-requests"))
@@ -206,6 +222,7 @@ def create_app(state: AppState, *, lifespan_tasks: bool = False) -> FastAPI:
         reports.router,
         returns.router,
         uploads.router,
+        unknowns.router,
     ):
         app.include_router(router)
     app.include_router(reports.pages)  # before operations.pages' /dashboard/{name}

@@ -35,6 +35,7 @@ class _LazyGroups(TyperGroup):
     LAZY: ClassVar[dict[str, tuple[str, str]]] = {
         "streams": ("airtrack.cli.streams_commands", "streams_app"),
         "webhooks": ("airtrack.cli.webhooks", "app"),
+        "unknown": ("airtrack.cli.unknown", "app"),
     }
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
@@ -90,6 +91,7 @@ app.add_typer(_placeholder("streams"), name="streams")
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(_placeholder("webhooks"), name="webhooks")
+app.add_typer(_placeholder("unknown"), name="unknown")
 plays_app = typer.Typer(
     cls=_LazyPlays,
     help="Plays logged, newest first (`plays refused`: what the epoch fence refused; "

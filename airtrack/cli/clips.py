@@ -1,13 +1,10 @@
-"""Proof clips: ``airtrack plays clip PLAY_ID --output FILE`` and the ``unknown_clip``
-command (``ID --output FILE``: the newest clip of a recurring unknown's airings).
+"""Proof clips: ``airtrack plays clip PLAY_ID --output FILE`` and
+``airtrack unknown clip ID --output FILE`` (the newest clip of a recurring unknown's
+airings; cli/unknown.py attaches ``unknown_clip_command``).
 
 On the store, or through the API when the remote variables are set (remote.py). The
 clip is written as the worker encoded it (Ogg Opus, or MP3); ``--output -`` writes it to
 standard output. No clip: a one-line message, exit 1.
-
-``unknown_clip`` is a click command that this module does not register: the
-``airtrack unknown`` group attaches it (``group.add_command(unknown_clip, "clip")``, or
-``unknown_app.command("clip")(unknown_clip_command)`` for a Typer group).
 """
 
 from __future__ import annotations
@@ -96,9 +93,3 @@ def unknown_clip_command(
     """Write the newest proof clip of a recurring unknown's airings."""
     data, _ = _fetch("unknown", unknown_id)
     _write(data, output)
-
-
-_unknown_clip_app = typer.Typer(add_completion=False)
-_unknown_clip_app.command("clip")(unknown_clip_command)
-#: ``clip ID --output FILE``, for the ``airtrack unknown`` group to attach.
-unknown_clip = typer.main.get_command(_unknown_clip_app)

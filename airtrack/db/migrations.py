@@ -59,6 +59,7 @@ REPEATABLE = (
     "listeners.sql",
     "archive.sql",
     "clips.sql",
+    "unknowns.sql",
 )
 
 

@@ -58,10 +58,12 @@ async def backfill(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    streams: Sequence[int] | None = None,
 ) -> BackfillReport:
     """Back-fill ``track_ids`` over the archive from ``since`` (default: all it keeps) to
-    ``until`` (default: now), every stream in one go (the hand-run command)."""
-    run = await BackfillRun.start(db, settings, track_ids, since=since, until=until)
+    ``until`` (default: now), every stream (or those of ``streams``) in one go (the
+    hand-run command, a labelled unknown's airings)."""
+    run = await BackfillRun.start(db, settings, track_ids, since=since, until=until, only=streams)
     if run is not None:
         while not await run.step(len(run.streams) or 1):
             pass
@@ -95,6 +97,7 @@ class BackfillRun:
         *,
         since: datetime | None = None,
         until: datetime | None = None,
+        only: Sequence[int] | None = None,
     ) -> BackfillRun | None:
         now = datetime.now(UTC)
         span = {
@@ -107,6 +110,8 @@ class BackfillRun:
             return None
         index = Index.build((int(r["track_id"]), bytes(r["prints"])) for r in rows)
         streams = [int(r["stream_id"]) for r in await db.fetch("archive_streams", span)]
+        if only is not None:
+            streams = [sid for sid in streams if sid in set(only)]
         log.info("backfill.started", tracks=report.tracks, streams=len(streams), **_iso(span))
         return cls(db, settings, index, streams, span, report)
 

@@ -66,6 +66,57 @@ class FeatureSettings(BaseSettings):
         "workers in heartbeat replies.",
     )
 
+    # --- recurring unknowns: discovery in the archive (docs/unknown.md) ---------------
+    unknown_job_s: float = Field(
+        default=60.0, gt=0, description="How often the leader looks for recurring unknowns."
+    )
+    unknown_min_s: float = Field(
+        default=5.0, gt=0, description="Shortest unmatched stretch that counts as a recurrence."
+    )
+    unknown_window_h: float = Field(
+        default=24.0,
+        gt=0,
+        description="New archive segments are compared with this many hours of unmatched audio.",
+    )
+    unknown_window_max_prints: int = Field(
+        default=20_000_000,
+        ge=1000,
+        description="Sampled prints the leader keeps in memory for the window (20 B each; "
+        "the oldest go first).",
+    )
+    unknown_sample: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="One print hash in this many is compared (the same ones at every airing).",
+    )
+    unknown_min_hits: int = Field(
+        default=10, ge=3, description="Aligned sampled prints a recurrence needs."
+    )
+    unknown_lookback_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="New prints are compared together with their stream's prints this "
+        "long before them (an airing cut across segments is linked whole).",
+    )
+    unknown_segments_per_pass: int = Field(
+        default=2000, ge=1, description="Archive segments one discovery pass reads at most."
+    )
+    unknown_per_day: int = Field(
+        default=200, ge=0, description="New unknowns discovery creates per day at most."
+    )
+    unknown_repeat_gap_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="On one stream, a recurrence this close is a song's own repeated "
+        "section, not another airing.",
+    )
+    unknown_slack_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Audio this close to a play counts as covered by it (not unknown).",
+    )
+
     # --- integrations: events, webhooks, stream health (docs/integrations.md) ----------
     stream_down_after_s: float = Field(
         default=120.0, gt=0, description="Errors for longer than this → the station is down."

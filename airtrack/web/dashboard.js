@@ -19,8 +19,9 @@ function token() {
   return sessionStorage.getItem(KEY);
 }
 
-async function api(path) {
+async function api(path, method) {
   const resp = await fetch("/api/v1" + path, {
+    method: method || "GET",
     headers: { Authorization: "Bearer " + token() },
     cache: "no-store",
   });
@@ -147,6 +148,34 @@ function render(diag, alerts) {
   ]);
 }
 
+// Recurring unknowns (GET /unknowns); "dismiss" hides one (POST /unknowns/ID/dismiss).
+function renderUnknowns(rows) {
+  $("unknown-count").textContent = `(${rows.length})`;
+  fill("unknowns", rows, (u) => {
+    const button = document.createElement("button");
+    button.textContent = "dismiss";
+    button.dataset.unknown = u.id;
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api(`/unknowns/${u.id}/dismiss`, "POST");
+        renderUnknowns(await api("/unknowns"));
+      } catch (err) {
+        button.disabled = false;
+        $("error").textContent = err.message;
+        $("error").hidden = false;
+      }
+    });
+    const action = document.createElement("td");
+    action.append(button);
+    return [
+      cell(u.id), cell(u.airings), cell(u.stations.join(", "), "wrap"),
+      cell(Number(u.duration_s).toFixed(1) + " s"), cell(time(u.first)), cell(time(u.last)),
+      action,
+    ];
+  });
+}
+
 // Live plays: loaded once, then kept current from the event stream (GET /events, SSE)
 // instead of polling. fetch() rather than EventSource because the stream needs the
 // Authorization header; Last-Event-ID resumes after a dropped connection.
@@ -261,8 +290,11 @@ async function followPlays() {
 
 async function refresh() {
   try {
-    const [diag, alerts] = await Promise.all([api("/diagnostics"), api("/alerts")]);
+    const [diag, alerts, unknowns] = await Promise.all([
+      api("/diagnostics"), api("/alerts"), api("/unknowns"),
+    ]);
     render(diag, alerts);
+    renderUnknowns(unknowns);
     if (playsFeed === null) {
       plays = await api("/plays?limit=" + PLAYS_SHOWN);
       renderPlays();

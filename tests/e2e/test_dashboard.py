@@ -166,6 +166,14 @@ def _populate(rep: Replica, db_url: str) -> dict[str, dict[int, int]]:
             headers=worker,
         )
         assert r.json()["results"][0]["status"] == "stored"
+    with psycopg.connect(db_url, autocommit=True) as conn:  # what discovery would have found
+        conn.execute(
+            "WITH u AS (INSERT INTO unknowns DEFAULT VALUES RETURNING id)"
+            " INSERT INTO unknown_airings (unknown_id, stream_id, started_at, ended_at)"
+            " SELECT u.id, s.id, now() - (s.id || ' min')::interval,"
+            "        now() - (s.id || ' min')::interval + interval '7 s'"
+            " FROM u, streams s WHERE s.name IN ('radio-0', 'radio-1')"
+        )
     return running
 
 
@@ -227,6 +235,11 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             drawn = sorted(int(bars.nth(i).get_attribute("data-streams") or -1) for i in range(2))
             assert drawn == [2, 3]
             assert page.locator("#streams tbody tr").count() == 5
+            # a recurring unknown is listed, and "dismiss" hides it
+            unknown = page.locator("#unknowns tbody tr").first.inner_text()
+            assert "radio-0, radio-1" in unknown and "7.0 s" in unknown, unknown
+            page.click("#unknowns button[data-unknown]")
+            page.wait_for_selector("#unknowns tbody tr", state="detached", timeout=10_000)
             # each station's state, its uptime and the URL being read
             page.wait_for_selector("#streams td.health-up", timeout=20_000)
             row = page.locator("#streams tbody tr:has(td.health-up)").first.inner_text()

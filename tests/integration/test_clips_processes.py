@@ -6,7 +6,7 @@ and uploads the clip to the `airtrack orchestrator` process. `airtrack plays cli
 (through the API, as from a laptop) writes the file and `airtrack scan` on it names A.
 Then a clip request for a stretch of A (made with ``request_clip``, as discovery does
 for an airing of a recurring unknown) reaches the worker in a heartbeat reply; the clip
-it uploads is the unknown's: the ``unknown_clip`` command writes it and it names A too.
+it uploads is the unknown's: `airtrack unknown clip ID` writes it and it names A too.
 Every process is stopped by pid.
 """
 
@@ -25,9 +25,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from airtrack.cli.clips import unknown_clip
 from airtrack.db import Database
 from airtrack.orchestrator.clips import request_clip
 from airtrack.settings import load_settings
@@ -133,15 +131,13 @@ def test_a_heard_plays_clip_and_a_requested_clip_name_the_song(db_url: str, tmp_
         start = datetime.fromisoformat(play["started_at"]) + timedelta(seconds=1)
         _request(db_url, sid, start, start + timedelta(seconds=6))
         unknown_out = tmp_path / "unknown.ogg"
-        runner = CliRunner()
-        cli_env: dict[str, str | None] = {**remote, "AIRTRACK_DATABASE_URL": None}
 
         def unknown_written() -> bool:
-            res = runner.invoke(
-                unknown_clip, [str(UNKNOWN), "--output", str(unknown_out)], env=cli_env
+            proc = run_cli(
+                "unknown", "clip", str(UNKNOWN), "--output", str(unknown_out), env=remote
             )
-            assert res.exit_code in (0, 1), res.output
-            return res.exit_code == 0
+            assert proc.returncode in (0, 1), proc.stderr
+            return proc.returncode == 0
 
         until(unknown_written, 60, "the requested clip")
         assert _scan(unknown_out, db_url, tmp_path / "scan") == [track]
