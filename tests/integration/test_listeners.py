@@ -66,13 +66,14 @@ async def test_leader_polls_and_a_bad_endpoint_costs_one_bounded_request(
             "down": down,
         }
         async with orchestrator(db_url, listener_settings(tmp_path)) as orch:
-            for name, url in stats.items():
-                body = {"name": name, "url": f"http://127.0.0.1:9/{name}", "stats_url": url}
-                if name == "good":
-                    body["url"] = "http://127.0.0.1:9/live"  # the mount of the counted source
-                r = await orch.admin("POST", "/streams", json=body)
-                assert r.status_code == 201, r.text
+            # logs captured from the first stream on: a poll may start before the rounds
             with capture_logs() as events:
+                for name, url in stats.items():
+                    body = {"name": name, "url": f"http://127.0.0.1:9/{name}", "stats_url": url}
+                    if name == "good":
+                        body["url"] = "http://127.0.0.1:9/live"  # the counted source's mount
+                    r = await orch.admin("POST", "/streams", json=body)
+                    assert r.status_code == 201, r.text
                 await run_control(orch.control, 3)
             rounds = orch.control.listeners.rounds
             last = {o.target.name: o for o in orch.control.listeners.last}

@@ -126,7 +126,9 @@ def test_stream_and_truth_match_the_programme(srv: ServerThread) -> None:
     assert walls[0] == datetime.fromisoformat(truth["started_at"])
     a = truth["airings"][1]
     span = datetime.fromisoformat(a["ended_at"]) - datetime.fromisoformat(a["started_at"])
-    assert span.total_seconds() <= (a["end_s"] - a["start_s"]) / SPEED + 0.01
+    # never faster than the speed; longer when a stalled machine made the station
+    # re-anchor its clock (it does not burst to catch up), so no upper bound here
+    assert span.total_seconds() >= (a["end_s"] - a["start_s"]) / SPEED - 0.01
 
 
 def test_mp3_stream_has_icy_headers_and_decodes(srv: ServerThread) -> None:
