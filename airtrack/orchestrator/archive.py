@@ -30,11 +30,16 @@ log = get_logger(__name__)
 _FUTURE_S = 120.0
 
 
-def decode_data(seg: ArchiveIn) -> bytes:
+def decode_base64(data: str, what: str) -> bytes:
+    """The bytes a worker sent as base64 (an archive segment, a clip); 422 if not."""
     try:
-        return base64.b64decode(seg.data, validate=True)
+        return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise InputRefused(f"archive segment {seg.key}: data is not base64") from None
+        raise InputRefused(f"{what}: data is not base64") from None
+
+
+def decode_data(seg: ArchiveIn) -> bytes:
+    return decode_base64(seg.data, f"archive segment {seg.key}")
 
 
 def check_segments(settings: Settings, segments: Sequence[ArchiveIn], now: datetime) -> None:

@@ -20,8 +20,6 @@ holds it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from airtrack.db import Database
 from airtrack.errors import ClipTooLarge, InputRefused, first_line
 from airtrack.logging import get_logger
 from airtrack.metrics import CLIPS
+from airtrack.orchestrator.archive import decode_base64
 from airtrack.orchestrator.play_log import _Batch, record_batch
 from airtrack.protocol import ClipIn, ClipWanted, PlayResult
 from airtrack.settings import Settings
@@ -47,10 +46,7 @@ _DELETE_PER_PASS = 10_000
 
 
 def decode_data(clip: ClipIn) -> bytes:
-    try:
-        return base64.b64decode(clip.data, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputRefused(f"clip {clip.key}: data is not base64") from None
+    return decode_base64(clip.data, f"clip {clip.key}")
 
 
 def check_sizes(settings: Settings, clips: Sequence[ClipIn]) -> None:
