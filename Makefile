@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# each run names its slowest tests: the default tier must stay within 10 minutes
+DURATIONS := --durations=15
 # pytest-xdist workers: each has its own embedded PostgreSQL; 0 runs in this process
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist worksteal)
@@ -26,11 +28,11 @@ demo: install
 
 ## test: the default tier: every behaviour once, quickly (-m "not slow"), in parallel
 test: install
-	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 ## test-slow: the slow tier alone: real-time listening, chaos scenarios, long load
 test-slow: install
-	$(BIN)/python -m pytest -m slow $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 ## test-all: the default tier, then the slow tier (what CI runs)
 test-all: test test-slow
