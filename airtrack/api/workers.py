@@ -175,12 +175,16 @@ _FENCED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _fenced_route(path: str, response_model: type[Any], refused: str) -> Callable[[Any], Any]:
-    """The route of one kind of fenced batch: its statuses are the fence's, and 422 says
-    which item was ``refused`` before the fence."""
-    return router.post(
-        path, response_model=response_model, responses={422: {"description": refused}, **_FENCED}
-    )
+def _fenced_route(
+    path: str,
+    response_model: type[Any],
+    refused: str,
+    more: dict[int | str, dict[str, Any]] | None = None,
+) -> Callable[[Any], Any]:
+    """The route of one kind of fenced batch: its statuses are the fence's, 422 says
+    which item was ``refused`` before the fence, ``more`` adds the kind's own."""
+    responses = {422: {"description": refused}, **(more or {}), **_FENCED}
+    return router.post(path, response_model=response_model, responses=responses)
 
 
 async def _fenced_batch(
@@ -259,14 +263,11 @@ async def post_archive(req: ArchiveRequest, st: State, credential: Credential = 
     return resp
 
 
-@router.post(
+@_fenced_route(
     CLIPS_PATH,
-    response_model=PlaysResponse,
-    responses={
-        413: {"description": "a clip larger than clip_max_bytes"},
-        422: {"description": "a clip not base64 or outside the kept days"},
-        **_FENCED,
-    },
+    PlaysResponse,
+    "a clip not base64 or outside the kept days",
+    {413: {"description": "a clip larger than clip_max_bytes"}},
 )
 async def post_clips(req: ClipsRequest, st: State, credential: Credential = None) -> Response:
     """Proof clips: fenced like plays (a worker uploads clips only of the streams it owns,

@@ -42,23 +42,34 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class ScanPlay:
-    """One airing found in a recording (``scan --json`` object, docs/architecture.md#contracts)."""
+class _Named:
+    """The catalog track a result names, as ``scan`` and ``identify`` print it."""
 
     track_id: int
     title: str | None
     artist: str | None
     source: str | None
+
+    def _named_json(self) -> dict[str, object]:
+        return {
+            "track_id": self.track_id,
+            "title": self.title,
+            "artist": self.artist,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlay(_Named):
+    """One airing found in a recording (``scan --json`` object, docs/architecture.md#contracts)."""
+
     start: float
     end: float
     confidence: float
 
     def to_json(self) -> dict[str, object]:
         return {
-            "track_id": self.track_id,
-            "title": self.title,
-            "artist": self.artist,
-            "source": self.source,
+            **self._named_json(),
             "start": round(self.start, 2),
             "end": round(self.end, 2),
             "confidence": round(self.confidence, 3),
@@ -66,23 +77,16 @@ class ScanPlay:
 
 
 @dataclass(frozen=True, slots=True)
-class Identified:
+class Identified(_Named):
     """Best match of a clip: ``offset`` = position in the track where the clip starts."""
 
-    track_id: int
-    title: str | None
-    artist: str | None
-    source: str | None
     offset: float
     confidence: float
     speed: float
 
     def to_json(self) -> dict[str, object]:
         return {
-            "track_id": self.track_id,
-            "title": self.title,
-            "artist": self.artist,
-            "source": self.source,
+            **self._named_json(),
             "offset": round(self.offset, 2),
             "confidence": round(self.confidence, 3),
             "speed": round(self.speed, 3),

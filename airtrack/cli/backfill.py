@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import re
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from airtrack.db import Database
@@ -38,7 +39,7 @@ def run(settings: Settings, track_ids: list[int], since: str | None, json: bool)
         if not ids:
             ids = await tracks_added_since(db, start or now - timedelta(days=settings.archive_days))
         report = await backfill(db, settings, ids, since=start)
-        return report.as_dict()
+        return asdict(report)
 
     result = run_async(with_db(settings, go))
     if json:

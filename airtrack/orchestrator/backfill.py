@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from airtrack.catalog.store import ENGINE
@@ -46,9 +46,6 @@ class BackfillReport:
     stored: int = 0
     duplicate: int = 0
     damaged: int = 0
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 async def backfill(
@@ -123,7 +120,7 @@ class BackfillRun:
             await self._stream(self.streams.pop(0))
         if self.streams:
             return False
-        log.info("backfill.finished", **self.report.as_dict())
+        log.info("backfill.finished", **asdict(self.report))
         return True
 
     async def _stream(self, sid: int) -> None:

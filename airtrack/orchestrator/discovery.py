@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,9 +74,6 @@ class PassReport:
     capped: int = 0
     damaged: int = 0
     seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -143,7 +140,7 @@ class DiscoveryJob:
         self.passes += 1
         report.seconds = round(time.perf_counter() - t0, 3)
         if rows:
-            log.info("unknown.pass", **report.as_dict())
+            log.info("unknown.pass", **asdict(report))
         return report
 
     async def _pass(self, rows: Sequence[Any], report: PassReport) -> None:

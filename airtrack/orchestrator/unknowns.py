@@ -13,6 +13,7 @@ a dismissed one is hidden, and so are its later airings (they still join it).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -161,7 +162,7 @@ async def label(
     )
     log.info("unknown.labelled", unknown_id=unknown_id, track_id=outcome.track_id,
              backfilled=total.stored)  # fmt: skip
-    return {"id": unknown_id, "track_id": outcome.track_id, "backfill": total.as_dict()}
+    return {"id": unknown_id, "track_id": outcome.track_id, "backfill": asdict(total)}
 
 
 async def _airing_pairs(db: Database, sid: int, start: datetime, end: datetime) -> Pairs:
