@@ -3,12 +3,7 @@
 An airing starts at its alignment (the track's frame 0) when its first run of hits comes
 ≤ ``snap`` frames after it (an intro lost under noise or a DJ) or when the track holds too few
 prints before it to expect a hit, unless that start reaches back over another airing heard
-then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Both reach
-through sparse evidence on its line before that run (a faint intro; see ``SPARSE_S``), and
-its end through sparse evidence after its last dense anchor.  Where that run fits several
-positions of the song (a section it repeats) the start does not reach back: which copy
-was joined is unknown (see :meth:`Airings.start`).
-Its alignment
+then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
 for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
@@ -16,16 +11,15 @@ while so their tail cannot reopen them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import FINE, TOL, Candidate, HitStore, aligned, confidence_of
+from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
-from airtrack.fingerprint.reach import SPARSE_MIN, SPARSE_S, reach_back, reach_on
 
 __all__ = ["Airings", "OpenPlay"]
 
@@ -196,39 +190,26 @@ class Airings:
 
     def start(self, hits: HitStore, cand: Candidate) -> PlayStarted:
         """Open an airing for ``cand``; its start and offset come from its first anchors."""
-        # several alignments fit its first run (a section the song repeats): which copy was
-        # joined is unknown, so sparse anchors before that run, which may fit several copies
-        # too, say nothing sure about where the song began: no reach back, unless one
-        # position's own evidence reached its frame 0 (see :meth:`_heard_before`).  The snap
-        # to the chosen copy's frame 0 stays (a DJ over a repeating song's intro)
-        ambiguous = bool(_distinct(cand.rivals, cand.align))
-        from_start = False
-        if not self._restarting and self.restart_floor is None and ambiguous:
-            cand, from_start = self._heard_before(hits, cand)
         track, k, align = cand.track, cand.k, cand.align
         t = self._anchors(hits, cand)
         if self.restart_floor is not None:
             t = t[t > self.restart_floor] if (t > self.restart_floor).any() else t
             self.restart_floor = None
         first = _first_dense(t) if self.restart_at is None else self.restart_at
-        # a restart's start is where the song went back: nothing of it lies before
-        reach = first if self._restarting or ambiguous else reach_back(t, first)
         self.restart_at = None
         speed = float(self._speeds[k])
         # the first hit lags the first sound (a fade-in; an anchor needs its partners)
-        start = max(0.0, reach - _LEAD_S * _FPS)
+        start = max(0.0, first - _LEAD_S * _FPS)
         # a start snapped back to the song's beginning cannot reach into an airing that was
         # still heard then (beyond a crossfade): the song was joined mid-way after it
-        floor = self._floor(first)
-        snap = from_start or reach - align <= self._snap
-        snap = snap or self._intro_unheard(track, speed, align, first, t)
+        before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
+        floor = max(before, default=-np.inf) - XFADE_S * _FPS
+        snap = first - align <= self._snap or self._intro_unheard(track, speed, align, first, t)
         # a restart went back to a point the song had just played: no intro was missed
         snap = snap and not self._restarting
         self._restarting = False
         if snap and align >= floor:
             start = max(0.0, align)
-        elif start < first - _LEAD_S * _FPS:
-            start = max(start, floor, align)  # sparse evidence never reaches over another airing
         play = OpenPlay(
             track=track,
             k=k,
@@ -249,55 +230,6 @@ class Airings:
             speed,
         )
 
-    def _heard_before(self, hits: HitStore, cand: Candidate) -> tuple[Candidate, bool]:
-        """Of a repeated section's positions, the earliest in the song is taken, unless a
-        later one was heard from its own start: the song was on air then (its first part
-        quiet, under noise or a DJ), so it is at that position and began at its frame 0
-        (the second value).
-
-        Heard from its start means sparse evidence (``SPARSE_MIN`` anchors in
-        ``SPARSE_S``) that begins within ``snap`` of its frame 0 and counts only anchors on
-        that line and on no other position's line, carried on to the run that opened the
-        airing through anchors on its line at most ``SPARSE_S`` apart.  Where two copies
-        could both be on air an anchor on both says nothing about which one was: chance
-        hits of another song on a repeated section's lines once put a song joined mid-way
-        at the frame 0 of an earlier copy, 11 s before it began.  Nor is a position taken
-        whose frame 0 lies inside another airing heard then (chance anchors of the song
-        before it; see :meth:`_floor`)."""
-        xfade, w = XFADE_S * _FPS, SPARSE_S * _FPS
-        for a in sorted(cand.rivals, reverse=True):
-            if a >= cand.align - xfade:
-                continue
-            other = replace(cand, align=a)
-            own = self._own_anchors(hits, other)
-            own = own[(own >= a - xfade) & (own <= a + self._snap + w)]
-            enough = np.searchsorted(own, own + w, "right") - np.arange(own.size) >= SPARSE_MIN
-            runs = own[enough & (own <= a + self._snap)]
-            if not runs.size:
-                continue
-            t = self._anchors(hits, other)
-            first = _first_dense(t)
-            if a < self._floor(first):
-                continue  # another airing was heard at its frame 0: the song began after
-            chain = t[(t >= runs[0]) & (t <= first)]
-            if chain.size and chain[-1] == first and np.all(np.diff(chain) <= w):
-                return other, True
-        return cand, False
-
-    def _floor(self, first: float) -> float:
-        """The earliest start of an airing whose run began at ``first``: the last evidence of
-        the airings that began before it, less a crossfade."""
-        before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
-        return max(before, default=-np.inf) - XFADE_S * _FPS
-
-    def _own_anchors(self, hits: HitStore, cand: Candidate) -> npt.NDArray[np.float64]:
-        """The anchors on ``cand``'s line that lie on none of its rivals' lines."""
-        t = self._anchors(hits, cand)
-        for r in _distinct(cand.rivals, cand.align):
-            other = self._anchors(hits, replace(cand, align=r))
-            t = t[~np.isin(t, other)]
-        return t
-
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
     ) -> bool:
@@ -317,37 +249,19 @@ class Airings:
         rate = min(1.0, seen / max(1.0, float(ref_seen)))
         return ref_gap * rate < _SNAP_EXPECTED
 
-    def end(self, now: float, frames_fed: float, force: bool, hits: HitStore) -> list[PlayEvent]:
-        """Close the airings silent for ``end_gap`` frames at ``now`` (all when ``force``);
-        each ends where its evidence stopped, sparse evidence after its last dense anchor
-        included (see ``SPARSE_S``)."""
+    def end(self, now: float, frames_fed: float, force: bool) -> list[PlayEvent]:
+        """Close the airings silent for ``end_gap`` frames at ``now`` (all when ``force``)."""
         events: list[PlayEvent] = []
         for play in list(self.open):
             if force or now - play.last_hit > self._end_gap:
-                events.append(self.close(play, frames_fed, self._reach_on(play, hits)))
+                events.append(self.close(play, frames_fed))
         return events
 
-    def _reach_on(self, play: OpenPlay, hits: HitStore) -> float:
-        """The last anchor of ``play``'s sparse evidence after its last dense one: on its
-        own line (the alignment it followed), and never over an airing that began after
-        it (beyond a crossfade)."""
-        if hits.size == 0:
-            return play.last_hit
-        ht, tr, kk, al = hits.views(hits.after(play.last_hit - 1))
-        fine = aligned(tr, kk, al, play.track, play.k, play.align)
-        fine &= np.abs(al - play.align) <= FINE + 1
-        t = np.unique(ht[fine]).astype(np.float64)
-        after = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
-        ceiling = min(after, default=np.inf) + XFADE_S * _FPS
-        return min(reach_on(t, play.last_hit), max(play.last_hit, ceiling))
-
-    def close(self, play: OpenPlay, frames_fed: float, reach: float = -np.inf) -> PlayEnded:
-        """End ``play`` where its evidence stopped (or its sparse evidence ``reach``), never
-        past its song's length."""
+    def close(self, play: OpenPlay, frames_fed: float) -> PlayEnded:
+        """End ``play`` where its evidence stopped, never past its song's length."""
         speed = float(self._speeds[play.k])
         track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
-        last = max(play.last_hit, reach)
-        end = min(last + _END_PAD_S * _FPS, track_end, frames_fed)
+        end = min(play.last_hit + _END_PAD_S * _FPS, track_end, frames_fed)
         self.open.remove(play)
         self.closed.append(play)
         return PlayEnded(
@@ -362,11 +276,6 @@ class Airings:
     def forget_closed(self, horizon: float) -> None:
         """Drop closed airings whose last hit is before ``horizon`` (their hits are gone)."""
         self.closed = [p for p in self.closed if p.last_hit > horizon]
-
-
-def _distinct(rivals: tuple[float, ...], align: float) -> list[float]:
-    """The alignments among ``rivals`` that are another line than ``align`` (beyond TOL)."""
-    return sorted({r for r in rivals if abs(r - align) > TOL})
 
 
 def last_supported(t: npt.NDArray[np.float64]) -> float:

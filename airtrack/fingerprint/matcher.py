@@ -11,10 +11,7 @@ spread over the coarse bins).  Of a track's alignments about as strong as its be
 that repeats a section), the earliest position in the track wins.  The airing starts at that
 alignment when its first run of hits comes ≤ ``snap_s`` after it (an intro lost under noise or
 a DJ) or when the track holds too few prints before it to expect a hit, unless that reaches
-back into an airing heard then; otherwise 1 s before the first run of hits (a mid-way start),
-either reached back through sparser anchors on its line (three in 8 s: a faint intro).  A
-first run that fits several positions (a repeated section) does not reach back, unless one
-later position's own anchors reached its frame 0 (a looping song: it starts there).
+back into an airing heard then; otherwise 1 s before the first run of hits (a mid-way start).
 A play's evidence ends at its last *dense* anchor (three within 2 s); it ends there (+0.5 s),
 reported once its alignment has had no such evidence for ``end_gap_s``.  While a play's line
 is heard, its track opens nothing else; once that line stops, another alignment of the track
@@ -191,9 +188,7 @@ class StreamingMatcher:
         if self._hits.size:
             self._airings.follow(self._hits)
             events.extend(self._detect())
-        events.extend(
-            self._airings.end(self._now, float(self.frames), force=final, hits=self._hits)
-        )
+        events.extend(self._airings.end(self._now, float(self.frames), force=final))
         self._prune()
         return events
 
