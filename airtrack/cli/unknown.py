@@ -38,6 +38,11 @@ _LIST, _ONE, _LABEL, _DISMISS = (
 )
 
 
+def _shown(iso: str) -> str:
+    """An ISO 8601 time of the API's answers, as the CLI shows times."""
+    return show_time(datetime.fromisoformat(iso))
+
+
 def _when(text: str | None, flag: str) -> datetime | None:
     """ISO 8601 day or time; without a zone: this machine's."""
     if text is None:
@@ -91,8 +96,8 @@ def list_(
             str(r["airings"]),
             ", ".join(r["stations"]),
             f"{r['duration_s']:.1f} s",
-            show_time(datetime.fromisoformat(r["first"])),
-            show_time(datetime.fromisoformat(r["last"])),
+            _shown(r["first"]),
+            _shown(r["last"]),
         )
     print_table(table)
 
@@ -122,8 +127,8 @@ def show(
     for a in found["airings"]:
         table.add_row(
             a["stream"],
-            show_time(datetime.fromisoformat(a["start"])),
-            show_time(datetime.fromisoformat(a["end"])),
+            _shown(a["start"]),
+            _shown(a["end"]),
         )
     print_table(table)
 

@@ -18,28 +18,28 @@ class PlayStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class PlayEnded:
+class _Airing:
+    """An airing with both ends: what an ended event and a finished play both say."""
+
     track_id: int
     start_s: float
     end_s: float
     confidence: float
     offset_s: float
     speed: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlayEnded(_Airing):
+    """The event: the airing has ended (the matcher saw its last evidence)."""
 
 
 PlayEvent = PlayStarted | PlayEnded
 
 
 @dataclass(frozen=True, slots=True)
-class Play:
+class Play(_Airing):
     """One airing of one catalog track."""
-
-    track_id: int
-    start_s: float
-    end_s: float
-    confidence: float
-    offset_s: float
-    speed: float
 
 
 Match = Play  # ``identify`` returns the best play of a clip

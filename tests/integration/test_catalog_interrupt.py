@@ -92,9 +92,13 @@ async def test_ctrl_c_stops_cleanly_and_a_rerun_skips_finished_files(
 
     rc, out, err = await _add(lib, env, interrupt=False)
     assert rc == 1, err  # the broken file failed
-    assert len(re.findall(r"^added #", out, re.M)) == N_SONGS - first
-    assert len(re.findall(r"^skipped: .*duplicate of #", out, re.M)) == first
-    summary = out[out.index(f"{N_SONGS - first} added") :]
+    # what the first run stored is skipped, the rest added: each song exactly once. A song
+    # stored as Ctrl-C arrived may not have had its line printed, so the rerun may skip
+    # more than the first run said it added, never fewer.
+    added = len(re.findall(r"^added #", out, re.M))
+    skipped = len(re.findall(r"^skipped: .*duplicate of #", out, re.M))
+    assert added + skipped == N_SONGS and skipped >= first, out
+    summary = out[out.index(f"{added} added") :]
     assert "1 failed" in summary and "h of audio" in summary
     # the failures again at the very end, with the reason
     assert re.search(r"failed \(1\):\n  \S*broken\.mp3: \S", summary), summary
