@@ -26,10 +26,10 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.integration.orch_support import ADMIN, WORKER
+from tests.integration.orch_support import ADMIN
 from tests.integration.test_catalog_delta_processes import _add_song, _in_db
 from tests.integration.test_orchestrator_replicas import Replica
-from tests.support.processes import spawn
+from tests.support.processes import spawn_worker
 from tests.support.wait import until as _until
 from tests.unit._synth_music import song
 from tests.unit.test_worker_support import StationServer, encode
@@ -98,20 +98,9 @@ def test_a_song_added_late_is_backfilled_from_the_archive_once(db_url: str, tmp_
         track_a = _add_song(db_url, 1, a)
         r = admin.post("/api/v1/streams", json={"name": "live", "url": station.url("/live.mp3")})
         assert r.status_code == 201, r.text
-        env = {
-            **os.environ,
-            "AIRTRACK_HOME": str(tmp_path / "worker"),
-            "AIRTRACK_WORKER_TOKEN": WORKER,
-            "AIRTRACK_LOG_JSON": "true",
-            "AIRTRACK_PLAY_END_GAP_S": "4",
-            "AIRTRACK_ARCHIVE_SEGMENT_S": "5",
-        }
-        with (tmp_path / "worker.log").open("w") as fh:
-            worker = spawn(
-                [sys.executable, "-m", "airtrack", "worker", "--orchestrator", orch.url,
-                 "--id", "w-archive", "--capacity", "2"],
-                env=env, stdout=fh, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        worker = spawn_worker(
+            orch.url, tmp_path, "w-archive", play_end_gap_s="4", archive_segment_s="5"
+        )
         # three airings of A heard: B aired (at least) twice in between, unheard
         heard_a = _until(
             lambda: len(_plays(admin, track_a)) >= 3 and _plays(admin, track_a), 150, "A"

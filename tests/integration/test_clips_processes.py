@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,8 +30,8 @@ from airtrack.settings import load_settings
 from tests.integration.test_catalog_delta_processes import _add_song
 from tests.support.cli import run_cli
 from tests.support.orchestrator import Replica
-from tests.support.processes import spawn
-from tests.support.tokens import ADMIN, WORKER
+from tests.support.processes import spawn_worker
+from tests.support.tokens import ADMIN
 from tests.support.wait import until
 from tests.unit._synth_music import song
 from tests.unit.test_worker_support import StationServer, encode
@@ -86,20 +84,7 @@ def test_a_heard_plays_clip_and_a_requested_clip_name_the_song(db_url: str, tmp_
         r = admin.post("/api/v1/streams", json={"name": "live", "url": station.url("/live.mp3")})
         assert r.status_code == 201, r.text
         sid = int(r.json()["id"])
-        env = {
-            **os.environ,
-            "AIRTRACK_HOME": str(tmp_path / "worker"),
-            "AIRTRACK_WORKER_TOKEN": WORKER,
-            "AIRTRACK_LOG_JSON": "true",
-            "AIRTRACK_CLIP_S": "6",
-            "AIRTRACK_CLIP_BUFFER_S": "60",
-        }
-        with (tmp_path / "worker.log").open("w") as fh:
-            worker = spawn(
-                [sys.executable, "-m", "airtrack", "worker", "--orchestrator", orch.url,
-                 "--id", "w-clips", "--capacity", "2"],
-                env=env, stdout=fh, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        worker = spawn_worker(orch.url, tmp_path, "w-clips", clip_s="6", clip_buffer_s="60")
 
         def first_play() -> dict[str, Any] | None:
             rows = admin.get("/api/v1/plays", params={"track_id": track}).json()

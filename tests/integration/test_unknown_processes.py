@@ -13,10 +13,8 @@ Every process is stopped by pid.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,11 +25,11 @@ import pytest
 
 from airtrack.demo.music import render_jingle
 from airtrack.demo.speech import render_talk
-from tests.integration.orch_support import ADMIN, WORKER
+from tests.integration.orch_support import ADMIN
 from tests.integration.test_catalog_delta_processes import _add_song
 from tests.integration.test_orchestrator_replicas import Replica
 from tests.support.cli import run_cli
-from tests.support.processes import spawn
+from tests.support.processes import spawn_worker
 from tests.support.wait import until as _until
 from tests.unit._synth_music import song
 from tests.unit.test_worker_support import StationServer, encode
@@ -78,20 +76,9 @@ def test_unknowns_found_on_two_live_stations_and_a_labelled_jingle_is_backfilled
         for name, s in zip(("one", "two"), stations, strict=True):
             r = admin.post("/api/v1/streams", json={"name": name, "url": s.url("/live.mp3")})
             assert r.status_code == 201, r.text
-        env = {
-            **os.environ,
-            "AIRTRACK_HOME": str(tmp_path / "worker"),
-            "AIRTRACK_WORKER_TOKEN": WORKER,
-            "AIRTRACK_LOG_JSON": "true",
-            "AIRTRACK_PLAY_END_GAP_S": "4",
-            "AIRTRACK_ARCHIVE_SEGMENT_S": "5",
-        }
-        with (tmp_path / "worker.log").open("w") as fh:
-            worker = spawn(
-                [sys.executable, "-m", "airtrack", "worker", "--orchestrator", orch.url,
-                 "--id", "w-unknown", "--capacity", "2"],
-                env=env, stdout=fh, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        worker = spawn_worker(
+            orch.url, tmp_path, "w-unknown", play_end_gap_s="4", archive_segment_s="5"
+        )
 
         def listed() -> list[dict[str, Any]]:
             done = run_cli("unknown", "list", "--json", env=remote, home=tmp_path / "cli")

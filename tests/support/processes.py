@@ -21,6 +21,7 @@ import functools
 import os
 import signal
 import subprocess
+import sys
 import weakref
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,25 @@ def kill_all() -> list[int]:
 
 
 atexit.register(kill_all)
+
+
+def spawn_worker(
+    orchestrator: str, tmp: Path, worker_id: str, *, capacity: int = 2, **settings: str
+) -> subprocess.Popen[Any]:
+    """An ``airtrack worker`` process for ``orchestrator``: its home ``tmp/worker``, JSON
+    logs to ``tmp/worker.log``, ``settings`` as ``AIRTRACK_<NAME>`` variables."""
+    from tests.support.tokens import WORKER
+
+    env = {
+        **os.environ,
+        "AIRTRACK_HOME": str(tmp / "worker"),
+        "AIRTRACK_WORKER_TOKEN": WORKER,
+        "AIRTRACK_LOG_JSON": "true",
+        **{f"AIRTRACK_{k.upper()}": v for k, v in settings.items()},
+    }
+    with (tmp / "worker.log").open("w") as fh:
+        return spawn(
+            [sys.executable, "-m", "airtrack", "worker", "--orchestrator", orchestrator,
+             "--id", worker_id, "--capacity", str(capacity)],
+            env=env, stdout=fh, stderr=subprocess.STDOUT,
+        )  # fmt: skip
