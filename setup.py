@@ -13,7 +13,7 @@ setup(
             "airtrack.fingerprint._native",
             ["airtrack/fingerprint/_native.c"],
             # no fused multiply-add: every rounding as in the numpy reference
-            extra_compile_args=["-O2", "-ffp-contract=off"],
+            extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
         )
     ]
