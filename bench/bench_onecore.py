@@ -128,12 +128,26 @@ def compiled(tree: Path) -> Path:
 
 
 def ref_tree(ref: str) -> Path:
-    """The ``airtrack/`` package of git ``ref`` in a temporary folder, compiled."""
+    """The ``airtrack/`` package of git ``ref`` in a temporary folder, compiled, with its C
+    extension built when it has one (else the 'before' would run the numpy references)."""
     tmp = Path(tempfile.mkdtemp(prefix="airtrack-ref-"))
+    files = ["airtrack"]
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-tree", "--name-only", ref, "setup.py", "pyproject.toml"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    files += listed.stdout.split()
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", ref, "airtrack"], capture_output=True, check=True
+        ["git", "-C", str(REPO), "archive", ref, *files], capture_output=True, check=True
     )
     subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    if (tmp / "setup.py").exists():
+        subprocess.run(
+            [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+            cwd=tmp, check=True, capture_output=True,
+        )  # fmt: skip
+        built = list((tmp / "airtrack" / "fingerprint").glob("_native*.so"))
+        print(f"before ({ref}): C extension {'built' if built else 'NOT built'}")
     return compiled(tmp)
 
 
