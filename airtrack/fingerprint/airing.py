@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of, median
+from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
 
@@ -102,7 +102,7 @@ class Airings:
             # let the alignment follow a slow drift (speed between two grid speeds)
             recent = near & (ht > play.last_hit - self._window) & (ht <= last)
             if recent.sum() >= 5:
-                play.align = median(al[recent])
+                play.align = float(np.median(al[recent]))
                 fine = recent & (np.abs(al - play.align) <= FINE)
                 evidence = np.unique(ht[fine]).shape[0]
                 play.confidence = max(play.confidence, confidence_of(float(evidence)))

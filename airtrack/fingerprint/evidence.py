@@ -35,7 +35,6 @@ __all__ = [
     "fines_all_speeds",
     "hash_all_speeds",
     "lookup_hits",
-    "median",
     "min_evidence",
     "probe_fines",
     "probe_fines_rows",
@@ -63,22 +62,6 @@ Floats = npt.NDArray[np.float64]
 def confidence_of(evidence: float) -> float:
     """Calibrated confidence in [0, 1) for the evidence (distinct aligned anchors) in a window."""
     return 1.0 - math.exp(-max(0.0, evidence - _NULL) / _SCALE)
-
-
-def median(values: Floats) -> float:
-    """``np.median`` of a non-empty float array, bit for bit, without ``np.median``'s import
-    of ``numpy.ma`` (a few hundredths of a second of every scan's start)."""
-    n = values.shape[0]
-    m = n // 2
-    if n % 2:
-        part = np.partition(values, m)
-        mid = part[m]
-    else:
-        part = np.partition(values, (m - 1, m))
-        mid = (part[m - 1] + part[m]) / 2  # np.median: the mean of the two middle values
-    if np.isnan(part).any():
-        return math.nan
-    return float(mid)
 
 
 def min_evidence(threshold: float) -> float:
@@ -296,7 +279,7 @@ def best_candidate(
         for j in same:
             bin_ = int(uniq[j] & 0xFFFFFFFF) - (1 << 31)
             near = (tr == track) & (kk == k) & (np.abs(bins - bin_) <= 1)
-            align = median(al[near])
+            align = float(np.median(al[near]))
             # evidence proper: distinct anchors on the alignment itself (±FINE frames);
             # chance coincidences scatter over the coarse bins, a real airing does not
             fine = near & (np.abs(al - align) <= FINE)
