@@ -22,9 +22,10 @@ of wall-clock seconds.  What a fleet pays for is CPU; wall time on a shared mach
   cache) alternated with the current one: the before/after of a change, in one run.
 
 Both trees are byte-compiled first (``compileall``), as an installed package is.
-Startup is measured apart: ``airtrack scan`` of a 5-s clip, and ``python -c pass`` (Python's
-own start), ``--startup-runs`` times each, alternately.  The live matcher's CPU per
-stream-second (``StreamingMatcher.feed`` over 4-s blocks, in this process) is a row too.
+Startup is measured apart: ``airtrack scan`` of a 5-s clip (a table, and ``--json``), and
+``python -c pass`` (Python's own start), ``--startup-runs`` times each, alternately.  The
+live matcher's CPU per stream-second (``StreamingMatcher.feed`` over 4-s blocks, in this
+process) is a row too.
 """
 
 from __future__ import annotations
@@ -209,11 +210,18 @@ def startup_rows(runs: int, ref: Path | None) -> list[str]:
     cases: dict[str, Callable[[], tuple[float, float]]] = {
         "python -c pass": lambda: run_pinned([[sys.executable, "-c", "pass"]]),
         "airtrack scan 5-s clip": lambda: run_pinned([airtrack("scan", clip)], airtrack_env()),
+        # the station rows' form: no table, so no rich
+        "airtrack scan 5-s clip --json": lambda: run_pinned(
+            [airtrack("scan", clip, "--json")], airtrack_env()
+        ),
         "airtrack --help": lambda: run_pinned([airtrack("--help")], airtrack_env()),
     }
     if ref is not None:
         env = airtrack_env(ref)
         cases["before: airtrack scan 5-s clip"] = lambda: run_pinned([airtrack("scan", clip)], env)
+        cases["before: airtrack scan 5-s clip --json"] = lambda: run_pinned(
+            [airtrack("scan", clip, "--json")], env
+        )
     got: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
     for _ in range(runs):
         for k, fn in cases.items():

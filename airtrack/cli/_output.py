@@ -24,7 +24,7 @@ def safe(text: object) -> str:
 
 
 def say(text: str, *, style: str | None = None) -> None:
-    from ._common import out
+    from ._console import out
 
     out.print(safe(text), markup=False, highlight=False, soft_wrap=True, style=style)
 
@@ -74,12 +74,12 @@ class Bar:
         now = time.monotonic()
         if force or now - self._last_tick >= self._every_s:
             self._last_tick = now
-            from ._common import err
+            from ._console import err
 
             err.print(safe(line), markup=False, highlight=False, soft_wrap=True)
 
     def say(self, text: str, *, style: str | None = None) -> None:
-        from ._common import out
+        from ._console import out
 
         if self._progress is not None and out.is_terminal:
             # both on the terminal: print above the bar instead of through it
@@ -94,7 +94,7 @@ class Bar:
 def progress(
     description: str, total: float | None, *, counts: bool, every_s: float = 10.0
 ) -> Iterator[Bar]:
-    from ._common import err
+    from ._console import err
 
     if not err.is_terminal:
         yield Bar(None, None, every_s)

@@ -226,7 +226,7 @@ def _show(results: list[_Result], single: bool, as_json: bool) -> None:
         elif not r.shown:
             say("no catalog songs found")
         else:
-            from ._common import print_table
+            from ._console import print_table
 
             print_table(_table(r.shown))
 

@@ -280,7 +280,8 @@ def log_band_power(spectrum: npt.NDArray[np.complex64], out: npt.NDArray[np.floa
     platform's (glibc 2.36's ``log10f`` is up to 2 ulp from the correctly rounded value on
     about 2 % of inputs; numpy's AVX-512 loop and other libms differ in other last bits):
     the log spectrum was only ever defined to the last bit of a float32, and the peaks and
-    plays measured with the two agree (docs/recognition.md, "The log spectrum").
+    plays measured with the two agree (docs/design.md, "The log spectrum and the engine's
+    versions").
     """
     if _native is None:
         log_band_power_reference(spectrum, out)
