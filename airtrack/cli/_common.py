@@ -15,7 +15,7 @@ import typer
 from airtrack.errors import AirtrackError, ConfigError, DatabaseUnavailable, first_line
 
 # the consoles, where every command has always imported them from
-from ._console import err
+from ._console import err as err
 from ._console import out as out
 from ._console import print_table as print_table
 
