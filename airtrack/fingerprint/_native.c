@@ -2,8 +2,10 @@
  * power and its log10, the peak picker's maximum filter, peak pairing and the index lookup
  * (fine-key narrowing + gathering postings).
  *
- * Each function computes exactly what its numpy reference computes (landmarks._stft's
- * power, landmarks.pair_peaks, Index.lookup): the same float32 subtractions and comparisons, the same order of output.
+ * Each function computes exactly what its numpy reference computes (landmarks.band_power,
+ * landmarks.max_filter, landmarks.pair_peaks, Index.lookup): the same float32 operations
+ * and comparisons, the same order of output; the log10 is the correctly rounded one, which
+ * the platform's log10f through np.log10 is not everywhere (log10_floats).
  * tests/unit/test_native.py checks that on random input.  Arrays come in through the buffer
  * protocol (C-contiguous, the dtype the caller guarantees; checked by item size), results go
  * into arrays the caller allocated; no numpy C API, so the module builds with a C compiler
