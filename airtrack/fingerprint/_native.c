@@ -1,11 +1,11 @@
 /* The engine's loops that numpy does in several passes, done in one: the spectrum's band
- * power and its log10, the peak picker's maximum filter, peak pairing and the index lookup
- * (fine-key narrowing + gathering postings).
+ * power and its log10, peak pairing and the index lookup (fine-key narrowing + gathering
+ * postings).
  *
  * Each function computes exactly what its numpy reference computes (landmarks.band_power,
- * landmarks.max_filter, landmarks.pair_peaks, Index.lookup): the same float32 operations
- * and comparisons, the same order of output; the log10 is the correctly rounded one, which
- * the platform's log10f through np.log10 is not everywhere (log10_floats).
+ * landmarks.pair_peaks, Index.lookup): the same float32 operations and comparisons, the
+ * same order of output; the log10 is the correctly rounded one, which the platform's
+ * log10f through np.log10 is not everywhere (log10_floats).
  * tests/unit/test_native.py checks that on random input.  Arrays come in through the buffer
  * protocol (C-contiguous, the dtype the caller guarantees; checked by item size), results go
  * into arrays the caller allocated; no numpy C API, so the module builds with a C compiler
@@ -232,8 +232,8 @@ fail:
 static const double LOG10_2 = 0.301029995663981195213738894724493027;
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
-/* the same arithmetic in AVX2 vectors (8 floats, 4 doubles) where the CPU has them; no
- * FMA: every rounding as in the SSE2 clone */
+/* the same arithmetic in 4-double AVX2 vectors where the CPU has them (no FMA: every
+ * rounding as in the SSE2 clone) */
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define VECTOR_CLONES
@@ -347,95 +347,9 @@ static PyObject *band_power(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* np.maximum of two floats: NaN if either is NaN (a NaN window stays NaN, as in numpy) */
-static inline float nan_max(float a, float b) { return (a >= b || a != a) ? a : b; }
-
-VECTOR_CLONES
-static void max_pass(float *restrict dst, const float *restrict a, const float *restrict b,
-                     Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++) dst[i] = nan_max(a[i], b[i]);
-}
-
-VECTOR_CLONES
-static void max_into(float *restrict a, const float *restrict b, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++) a[i] = nan_max(a[i], b[i]);
-}
-
-/* max_filter(x float32[rows * cols], rows, cols, half_t, half_f, out float32[rows * cols])
- * The maximum over the (2 half_t + 1) x (2 half_f + 1) neighbourhood of every cell (cells
- * outside the array do not count): landmarks.max_filter_reference's doubling passes
- * (each cell the maximum of w cells, then of 2w with a shifted copy), the same maxima of
- * the same values; along a row in a -inf padded buffer, then along columns over whole
- * rows, every pass a contiguous loop the compiler vectorises. */
-static PyObject *max_filter(PyObject *self, PyObject *args) {
-    PyObject *ox, *oo;
-    Py_ssize_t rows, cols, ht, hf;
-    if (!PyArg_ParseTuple(args, "OnnnnO", &ox, &rows, &cols, &ht, &hf, &oo)) return NULL;
-    Py_buffer x, o;
-    if (get_buf(ox, &x, 4, 0, "x") < 0) return NULL;
-    if (get_buf(oo, &o, 4, 1, "out") < 0) {
-        PyBuffer_Release(&x);
-        return NULL;
-    }
-    if (rows < 0 || cols < 0 || ht < 0 || hf < 0 || N_OF(x) != rows * cols ||
-        N_OF(o) != rows * cols) {
-        PyBuffer_Release(&x);
-        PyBuffer_Release(&o);
-        PyErr_SetString(PyExc_ValueError, "max_filter: inconsistent sizes");
-        return NULL;
-    }
-    Py_ssize_t w = cols + 2 * hf, n_rows = rows + 2 * ht;
-    float *pad = PyMem_Malloc(2 * w * sizeof(float));
-    float *r = PyMem_Malloc((n_rows * cols + 1) * sizeof(float));
-    if (pad == NULL || r == NULL) {
-        PyMem_Free(pad);
-        PyMem_Free(r);
-        PyBuffer_Release(&x);
-        PyBuffer_Release(&o);
-        return PyErr_NoMemory();
-    }
-    const float *in = x.buf;
-    float *out = o.buf;
-    for (Py_ssize_t i = 0; i < n_rows * cols; i++) r[i] = -INFINITY;
-    /* along each row: pad, then doubling passes between two buffers */
-    for (Py_ssize_t row = 0; row < rows; row++) {
-        float *a = pad, *b = pad + w;
-        for (Py_ssize_t i = 0; i < hf; i++) a[i] = a[hf + cols + i] = -INFINITY;
-        memcpy(a + hf, in + row * cols, cols * sizeof(float));
-        Py_ssize_t width = 2 * hf + 1, cover = 1, len = w;
-        while (cover < width) {
-            Py_ssize_t step = cover < width - cover ? cover : width - cover;
-            max_pass(b, a, a + step, len - step);
-            len -= step;
-            float *t = a;
-            a = b;
-            b = t;
-            cover += step;
-        }
-        memcpy(r + (ht + row) * cols, a, cols * sizeof(float));
-    }
-    /* along columns: whole rows, row i = max(row i, row i + step), in place (i ascending
-     * reads row i + step before it changes; the rows do not overlap) */
-    Py_ssize_t width = 2 * ht + 1, cover = 1, len = n_rows;
-    while (cover < width) {
-        Py_ssize_t step = cover < width - cover ? cover : width - cover;
-        for (Py_ssize_t i = 0; i + step < len; i++)
-            max_into(r + i * cols, r + (i + step) * cols, cols);
-        len -= step;
-        cover += step;
-    }
-    memcpy(out, r, rows * cols * sizeof(float));
-    PyMem_Free(pad);
-    PyMem_Free(r);
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&o);
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef methods[] = {
     {"band_power", band_power, METH_VARARGS, "Power (or its log10) of a band of rfft rows, plus eps."},
     {"log10", log10_array, METH_VARARGS, "Correctly rounded log10 of float32."},
-    {"max_filter", max_filter, METH_VARARGS, "Maximum over a rectangle around every cell."},
     {"pair_peaks", pair_peaks, METH_VARARGS, "Peak pairs into preallocated arrays."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
     {NULL, NULL, 0, NULL},

@@ -40,8 +40,6 @@ __all__ = [
     "hash_pairs",
     "log_band_power",
     "log_band_power_reference",
-    "max_filter",
-    "max_filter_reference",
     "pack_prints",
     "pair_peaks",
     "pair_peaks_reference",
@@ -206,7 +204,7 @@ class LandmarkExtractor:
         lo = max(self._spec_start, self._picked - P.PEAK_DT)
         hi = min(self._frames_done, stop + P.PEAK_DT)
         s = self._spec[lo - self._spec_start : hi - self._spec_start]
-        mx = max_filter(s, P.PEAK_DT, P.PEAK_DF)
+        mx = _max_filter(s, P.PEAK_DT, P.PEAK_DF)
         r0, r1 = self._picked - lo, stop - lo
         core, cmx = s[r0:r1], mx[r0:r1]
         # local maxima above the floor (few), then the per-frame threshold on those only
@@ -353,25 +351,8 @@ def pair_peaks_reference(
     )  # fmt: skip
 
 
-def max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDArray[np.float32]:
+def _max_filter(x: npt.NDArray[np.float32], half_t: int, half_f: int) -> npt.NDArray[np.float32]:
     """Maximum over the ``(2·half_t+1) × (2·half_f+1)`` neighbourhood of every cell.
-
-    In C when the extension is built (the same passes, each one loop over contiguous
-    floats), else :func:`max_filter_reference`; both give the same array
-    (``tests/unit/test_native.py``).
-    """
-    if _native is None:
-        return max_filter_reference(x, half_t, half_f)
-    x = np.ascontiguousarray(x, np.float32)
-    out = np.empty_like(x)
-    _native.max_filter(x, x.shape[0], x.shape[1], half_t, half_f, out)
-    return out
-
-
-def max_filter_reference(
-    x: npt.NDArray[np.float32], half_t: int, half_f: int
-) -> npt.NDArray[np.float32]:
-    """:func:`max_filter` in numpy: the reference the C loop must match.
 
     Doubling: once each cell holds the maximum of ``w`` cells, one ``maximum`` with a copy
     shifted by up to ``w`` makes it up to ``2w`` — ``log2(2·half+1)`` array passes per axis.

@@ -21,7 +21,7 @@ from airtrack.fingerprint import (
     pack_prints,
     unpack_prints,
 )
-from airtrack.fingerprint.landmarks import max_filter
+from airtrack.fingerprint.landmarks import _max_filter
 from tests.unit._synth_music import noise, resample_speed, song
 
 SR = SAMPLE_RATE
@@ -159,4 +159,4 @@ def test_max_filter_equals_scipy(rows: int, cols: int, half_t: int, half_f: int,
     rng = np.random.default_rng(seed)
     x = rng.integers(-5, 5, (rows, cols)).astype(np.float32)  # ties on purpose
     want = maximum_filter(x, size=(2 * half_t + 1, 2 * half_f + 1), mode="constant", cval=-np.inf)
-    np.testing.assert_array_equal(max_filter(x, half_t, half_f), want)
+    np.testing.assert_array_equal(_max_filter(x, half_t, half_f), want)
