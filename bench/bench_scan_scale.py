@@ -237,7 +237,10 @@ def main() -> None:
     print(f"Load average at start {load[0]:.2f}, at end {end[0]:.2f} ({os.cpu_count()} cores);"
           f" {args.reps} reps, medians; CPU = user + system of the scan process.\n")  # fmt: skip
     for tree_name in trees:
-        print(f"### {tree_name} ({'HEAD' if tree_name == 'after' else args.ref})\n")
+        ref = "HEAD" if tree_name == "after" else args.ref
+        git = ["git", "-C", str(REPO), "rev-parse", "--short", ref]
+        sha = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
+        print(f"### {tree_name} ({ref} = {sha}{', with the work tree' * (ref == 'HEAD')})\n")
         print("| station | 30 tracks CPU / wall (s) | 100k CPU / wall (s) | 100k / 30 CPU |"
               " 100k index cached before a run | plays 30 | plays 100k |"
               + (" 100k cold CPU / wall (s) (cached before) |" if args.cold else ""))  # fmt: skip
