@@ -228,3 +228,35 @@ def test_lookup_grows_its_output_for_a_large_answer() -> None:
     got = index.lookup(hashes)
     assert got[0].shape[0] == 50 * 8 * 2000
     _same_postings(got, index.lookup_reference(hashes))
+
+
+class _Counting:
+    """The C module, with its ``gather`` calls counted (each call does the whole search)."""
+
+    def __init__(self, module: object) -> None:
+        self._module = module
+        self.gathers = 0
+
+    def gather(self, *args: object) -> int:
+        self.gathers += 1
+        return int(self._module.gather(*args))  # type: ignore[attr-defined]
+
+
+def test_a_lookup_sizes_its_output_from_the_answers_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lookup whose answer outgrows the output runs the C pass again; the next lookups
+    size their output from it and run it once (at 100,000 tracks every lookup ran twice)."""
+    from airtrack.fingerprint import index as index_module
+
+    counting = _Counting(index_module._native)
+    monkeypatch.setattr(index_module, "_native", counting)
+    rng = np.random.default_rng(5)
+    index = _index(rng, 8, 2000, 4)  # 4 hashes, 4000 postings each
+    hashes = np.tile(np.arange(4, dtype=np.uint32), 50)
+    index.lookup(hashes)
+    assert counting.gathers == 2
+    for _ in range(3):
+        got = index.lookup(hashes[: 40 + _])
+        _same_postings(got, index.lookup_reference(hashes[: 40 + _]))
+    assert counting.gathers == 5
