@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
+from airtrack.fingerprint.evidence import FINE, TOL, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
+from airtrack.fingerprint.lineprobe import LineProbe, reach_back, reach_on
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
 
 __all__ = ["Airings", "OpenPlay"]
@@ -68,9 +69,11 @@ class Airings:
 
     def __init__(
         self, index: Index, speeds: npt.NDArray[np.float64], *, window: float, end_gap: float,
-        snap: float,
+        snap: float, probe: LineProbe | None = None,
     ) -> None:  # fmt: skip
         self.index = index
+        #: sensitive evidence on a play's line from the recent audio (none on replayed prints)
+        self._probe = probe
         self._speeds = speeds
         self._window = window
         self._end_gap = end_gap
@@ -195,11 +198,10 @@ class Airings:
         if self.restart_floor is not None:
             t = t[t > self.restart_floor] if (t > self.restart_floor).any() else t
             self.restart_floor = None
+        plain = self.restart_at is None and not self._restarting
         first = _first_dense(t) if self.restart_at is None else self.restart_at
         self.restart_at = None
         speed = float(self._speeds[k])
-        # the first hit lags the first sound (a fade-in; an anchor needs its partners)
-        start = max(0.0, first - _LEAD_S * _FPS)
         # a start snapped back to the song's beginning cannot reach into an airing that was
         # still heard then (beyond a crossfade): the song was joined mid-way after it
         before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
@@ -208,6 +210,14 @@ class Airings:
         # a restart went back to a point the song had just played: no intro was missed
         snap = snap and not self._restarting
         self._restarting = False
+        reach = first
+        if plain:
+            align, reach, heard_from_0 = self._reach_back(
+                cand, speed, first, floor, own=not (snap and align >= floor)
+            )
+            snap = snap or heard_from_0
+        # the first hit lags the first sound (a fade-in; an anchor needs its partners)
+        start = max(0.0, reach - _LEAD_S * _FPS, floor if reach < first else 0.0)
         if snap and align >= floor:
             start = max(0.0, align)
         play = OpenPlay(
@@ -229,6 +239,37 @@ class Airings:
             play.offset_f / _FPS,
             speed,
         )
+
+    def _reach_back(
+        self, cand: Candidate, speed: float, first: float, floor: float, own: bool
+    ) -> tuple[float, float, bool]:
+        """(alignment, reach, heard from its frame 0) of a new airing whose first run of
+        hits began at ``first``, from sensitive evidence on its line before that run (see
+        :mod:`~airtrack.fingerprint.lineprobe`).
+
+        Of a repeated section's positions the earliest in the song was chosen; a later one
+        (an earlier alignment) whose own line carries the song, without a gap, back to its
+        frame 0 was on air instead (a song that repeats its quiet intro, heard faintly
+        from its start).  Stray agreements on a line (another song, a voice) come in
+        bursts with gaps, and a chain breaks at the first gap: a song joined in a section
+        it repeats does not start at another copy's frame 0."""
+        align = cand.align
+        if self._probe is None:
+            return align, first, False
+        lookback = _MAX_SNAP_S * _FPS
+        to_snap = P.LINE_SNAP_S * _FPS
+        for a in sorted(r for r in cand.rivals if r < align - TOL):
+            if a < floor or first - a > lookback:
+                continue
+            ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first)
+            reach = reach_back(ev, first)
+            if reach - a <= to_snap:
+                return a, reach, True
+        if not own:
+            return align, first, False
+        ev = self._probe.evidence(cand.track, speed, align, max(align, first - lookback), first)
+        reach = max(reach_back(ev, first), align)
+        return align, reach, reach < first and reach - align <= to_snap
 
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
@@ -254,14 +295,26 @@ class Airings:
         events: list[PlayEvent] = []
         for play in list(self.open):
             if force or now - play.last_hit > self._end_gap:
-                events.append(self.close(play, frames_fed))
+                events.append(self.close(play, frames_fed, self._reach_on(play, frames_fed)))
         return events
 
-    def close(self, play: OpenPlay, frames_fed: float) -> PlayEnded:
-        """End ``play`` where its evidence stopped, never past its song's length."""
+    def _reach_on(self, play: OpenPlay, frames_fed: float) -> float:
+        """Where sensitive evidence on ``play``'s line goes on after its last dense anchor
+        (a voice over the song's outro), never past the first run of an airing that began
+        after it."""
+        if self._probe is None:
+            return play.last_hit
+        speed = float(self._speeds[play.k])
+        ev = self._probe.evidence(play.track, speed, play.align, play.last_hit, frames_fed)
+        later = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
+        return min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))
+
+    def close(self, play: OpenPlay, frames_fed: float, reach: float = -np.inf) -> PlayEnded:
+        """End ``play`` where its evidence stopped (or its sensitive evidence ``reach``),
+        never past its song's length."""
         speed = float(self._speeds[play.k])
         track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
-        end = min(play.last_hit + _END_PAD_S * _FPS, track_end, frames_fed)
+        end = min(max(play.last_hit, reach) + _END_PAD_S * _FPS, track_end, frames_fed)
         self.open.remove(play)
         self.closed.append(play)
         return PlayEnded(

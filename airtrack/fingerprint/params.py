@@ -53,3 +53,37 @@ PRINTS_VERSION = 2
 #: Version of the peak picker alone (STFT, band, neighbourhood, floors): stored peaks of
 #: another version need the audio again; a ``PRINTS_VERSION`` bump alone does not.
 PEAKS_VERSION = 1
+
+# -- Sensitive evidence on one play's line, near its boundaries (airtrack.fingerprint.lineprobe).
+# These change no print: they only decide how far a play's start and end reach.
+#: Dense peaks: the maximum of ±LINE_PEAK_DT frames × ±LINE_PEAK_DF bins, this far (log10
+#: magnitude) over the frame's mean.
+LINE_PEAK_DT = 2
+LINE_PEAK_DF = 2
+LINE_PEAK_OVER_MEAN = 0.2
+#: Dense pairs: every later dense peak up to this many frames away (90 % of prints are
+#: closer) and within DF_MAX.
+LINE_DT_MAX = 48
+#: A dense pair agrees with a play's line when its track holds its hash this many frames or
+#: fewer from the track frame the line predicts; those LINE_BG_S around it (beyond 10
+#: frames) measure how often the track agrees by chance there.
+LINE_TOL = 2
+LINE_BG = 160
+#: Buckets bigger than this are not read (a hash that common says nothing).
+LINE_MAX_BUCKET = 4096
+#: An agreement counts only when the track holds its hash at most this many times within
+#: LINE_BG frames of the predicted frame (a held note repeats a hash: chance agrees there).
+LINE_SPECIFIC = 1
+#: A chain link: LINE_MIN agreeing anchors within LINE_SPAN_S; links at most LINE_GAP_S
+#: apart.  Over the whole reach, agreeing anchors must be LINE_CONTRAST times what chance
+#: gives on lines beside it.
+LINE_MIN = 5
+LINE_SPAN_S = 2.0
+LINE_GAP_S = 2.0
+LINE_CONTRAST = 1.5
+#: Audio kept for the look back and forward (s): a start's reach (``_MAX_SNAP_S`` back from
+#: its first run, found up to a window and a step later) and an end's (``end_gap_s`` on).
+LINE_HISTORY_S = 48.0
+#: A start that sensitive evidence reaches back to within this of the track's frame 0 is
+#: put there (its first notes fainter still).
+LINE_SNAP_S = 3.0
