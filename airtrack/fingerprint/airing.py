@@ -217,7 +217,9 @@ class Airings:
             )
             snap = snap or heard_from_0
         # the first hit lags the first sound (a fade-in; an anchor needs its partners)
-        start = max(0.0, reach - _LEAD_S * _FPS, floor if reach < first else 0.0)
+        start = max(0.0, reach if reach < first else first - _LEAD_S * _FPS)
+        if reach < first:
+            start = max(start, floor)  # never over another airing heard then
         if snap and align >= floor:
             start = max(0.0, align)
         play = OpenPlay(
@@ -261,13 +263,18 @@ class Airings:
         for a in sorted(r for r in cand.rivals if r < align - TOL):
             if a < floor or first - a > lookback:
                 continue
-            ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first)
+            ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS)
             reach = reach_back(ev, first)
             if reach - a <= to_snap:
                 return a, reach, True
-        if not own:
+        if not own or any(abs(r - align) > TOL for r in cand.rivals):
+            # where the first run fits several copies of a section, the audio before it
+            # may be another copy's line (stray hits of another song, a burst of the same
+            # notes): only a run from a copy's own frame 0 (above) says where the song began
             return align, first, False
-        ev = self._probe.evidence(cand.track, speed, align, max(align, first - lookback), first)
+        ev = self._probe.evidence(
+            cand.track, speed, align, max(align - _FPS, first - lookback), first + _FPS
+        )
         reach = max(reach_back(ev, first), align)
         return align, reach, reach < first and reach - align <= to_snap
 
@@ -305,7 +312,7 @@ class Airings:
         if self._probe is None:
             return play.last_hit
         speed = float(self._speeds[play.k])
-        ev = self._probe.evidence(play.track, speed, play.align, play.last_hit, frames_fed)
+        ev = self._probe.evidence(play.track, speed, play.align, play.last_hit - _FPS, frames_fed)
         later = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
         return min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))
 

@@ -1,22 +1,31 @@
-"""Sensitive evidence on one play's line: where a song is faint, under noise or speech.
+"""Sensitive evidence on one play's line, where its song is faint: under noise, under a voice.
 
-The matcher's hits come from the engine's peaks (the maximum of ±10 frames × ±14 bins):
-where noise or a voice is louder than the music, they take those peaks, and the song's own
-partials, still there, are no peaks.  Near a play's boundaries this module looks again at
-the recent audio with *dense* peaks (a small neighbourhood, a low floor over the frame's
-mean), pairs every two of them that a print could pair (``dt ≤ DT_MAX``, ``|ln f2/f1| ≤
-DF_MAX``), hashes them at the play's speed and keeps a pair only when the play's track holds
-that very hash at the track frame the play's alignment predicts (±``LINE_TOL`` frames).
-Chance agreements then depend on that one track's print density at that one place, not
-on the catalog's size, so a chain of them is strong evidence that the song was on air.
+The matcher's hits come from the engine's peaks (the maximum of ±10 frames × ±14 bins).
+Where noise or a voice is louder than the music those peaks are theirs, and the song's own
+partials, still there, give no print.  Looking for more prints (denser peaks, every pair a
+print could make) does not help: on the hard-boundary bench a track's line agreed with
+pink noise or speech as often as with its own faint intro (2-4 agreeing anchors a second).
 
-The answer is the sorted query frames of the anchors that agree (see :func:`line_anchors`);
-:func:`reach_back` and :func:`reach_on` turn them into how far a boundary extends.
+So near a play's boundaries the track's own prints are the template: each print's two
+peaks (its hash holds the anchor's frequency, the target's ratio and their distance), put
+where the play's alignment and speed place them in the recent audio, are read there as
+*how far the spectrum stands above its surroundings* (its 3 × 3 maximum over the mean of
+the 21 frames × 31 bins around).  The song's partials stand out where its peaks are even
+when they are not the loudest thing in the frame.  The same template moved by a few seconds
+either way measures the same audio by chance; a stretch of audio where the song's template
+scores ``LINE_Z`` standard deviations and ``LINE_MARGIN`` over the moved ones holds the song
+(the bench: faint intro z 4-8, talk over an outro 7, the song's own loud part 11; pink
+noise, another song, speech -1 to 2).
+
+A track's prints are found by one pass over the index (it is addressed by hash, not by
+track; ~1 s at 30,000 tracks), kept for the last ``LINE_CACHE`` tracks of the process.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,9 +36,13 @@ from airtrack.fingerprint.fft import rfft_rows
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.landmarks import _BIN_LO, _WINDOW, _max_filter
 
-__all__ = ["AudioHistory", "LineEvidence", "LineProbe", "line_evidence", "reach_back", "reach_on"]
+__all__ = ["AudioHistory", "LineEvidence", "LineProbe", "track_peaks"]
 
 Floats = npt.NDArray[np.float64]
+_BIN_HI = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
+#: template shifts (s) that measure chance: not multiples of one another (a song's beat)
+_SHIFTS = (-7.3, -5.1, -3.7, -2.3, 2.9, 4.3, 6.1, 8.7)
+_SCAN = 1 << 24  # postings per step of the scan for a track's prints
 
 
 class AudioHistory:
@@ -67,7 +80,7 @@ class AudioHistory:
 
 
 class LineProbe:
-    """Sensitive evidence on a line, from the audio a matcher heard last (``history``)."""
+    """Template evidence on a play's line, from the audio a matcher heard last."""
 
     def __init__(self, index: Index, seconds: float) -> None:
         self.index = index
@@ -76,129 +89,150 @@ class LineProbe:
     def evidence(
         self, track: int, speed: float, align: float, f0: float, f1: float
     ) -> LineEvidence:
-        """:func:`line_evidence` of the anchors in the frames ``[f0, f1)`` still held."""
-        a, x = self.history.frames(f0, f1 + P.LINE_DT_MAX)
-        return line_evidence(self.index, x, a, track, speed, align)
-
-
-def dense_peaks(samples: npt.NDArray[np.float32], f0: int) -> tuple[Floats, Floats]:
-    """(frame, ln Hz) of the dense peaks of ``samples`` (frame ``f0`` at its first sample)."""
-    n = 0 if samples.shape[0] < P.N_FFT else (samples.shape[0] - P.N_FFT) // P.HOP + 1
-    if n < 3:
-        return np.zeros(0), np.zeros(0)
-    idx = np.arange(n)[:, None] * P.HOP + np.arange(P.N_FFT)[None, :]
-    spectrum = rfft_rows(np.ascontiguousarray(samples[idx] * _WINDOW, np.float32))
-    hi = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
-    band = spectrum[:, _BIN_LO:hi]
-    s = np.log10(band.real.astype(np.float32) ** 2 + band.imag.astype(np.float32) ** 2 + 1e-8)
-    mx = _max_filter(s, P.LINE_PEAK_DT, P.LINE_PEAK_DF)
-    is_max = (s == mx) & (s > np.float32(2 * P.PEAK_FLOOR))
-    is_max &= s > s.mean(axis=1, keepdims=True) + np.float32(2 * P.LINE_PEAK_OVER_MEAN)
-    is_max[:, 0] = is_max[:, -1] = False
-    rows, cols = np.nonzero(is_max)
-    a, b, c = s[rows, cols - 1], s[rows, cols], s[rows, cols + 1]
-    den = a - 2 * b + c
-    delta = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
-    hz = (cols + _BIN_LO + np.clip(delta, -0.5, 0.5)) * (P.SAMPLE_RATE / P.N_FFT)
-    return rows.astype(np.float64) + f0, np.log(hz).astype(np.float64)
+        """How well the track's template on the line ``align`` (the query frame of the
+        track's frame 0) at ``speed`` fits the held audio of frames ``[f0, f1)``."""
+        pad = max(abs(s) for s in _SHIFTS) * P.FRAMES_PER_S + 2
+        a, x = self.history.frames(f0 - pad, f1 + pad)
+        lo, hi = max(float(a), f0), f1
+        empty = LineEvidence(lo, np.zeros(0, np.bool_))
+        if x.shape[0] < P.N_FFT or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
+            return empty
+        z = _standing(x)
+        t, f = track_peaks(self.index, track)
+        tq = np.rint(align + t / speed).astype(np.int64) - a
+        b = np.rint(f * speed * (P.N_FFT / P.SAMPLE_RATE) - _BIN_LO).astype(np.int64)
+        ok = (tq >= lo - a) & (tq < hi - a) & (b >= 0) & (b < z.shape[1])
+        tq, b = tq[ok], b[ok]
+        win, step = P.LINE_WIN_S * P.FRAMES_PER_S, P.FRAMES_PER_S / 2
+        starts = np.arange(lo - a, hi - a - win + 1, step)
+        if starts.size == 0 or tq.size == 0:
+            return empty
+        shifts = np.rint(np.array((0.0, *_SHIFTS)) * P.FRAMES_PER_S).astype(np.int64)
+        rows = np.clip(tq[None, :] + shifts[:, None], 0, z.shape[0] - 1)
+        vals = z[rows, b[None, :]]  # (shift, peak)
+        # per window: the mean over its peaks, on the line and moved
+        w_lo = np.searchsorted(np.sort(tq), starts, "left")
+        w_hi = np.searchsorted(np.sort(tq), starts + win, "left")
+        order = np.argsort(tq, kind="stable")
+        csum = np.concatenate(
+            (np.zeros((len(shifts), 1)), np.cumsum(vals[:, order], axis=1)), axis=1
+        )
+        n = w_hi - w_lo
+        mean = (csum[:, w_hi] - csum[:, w_lo]) / np.maximum(n, 1)
+        on, null = mean[0], mean[1:]
+        mu, sd = null.mean(axis=0), np.maximum(null.std(axis=0), P.LINE_SD_FLOOR)
+        heard = (n >= P.LINE_MIN_PEAKS) & (on - mu >= P.LINE_MARGIN) & (on - mu >= P.LINE_Z * sd)
+        return LineEvidence(float(a) + float(starts[0]), heard)
 
 
 @dataclass(frozen=True, slots=True)
 class LineEvidence:
-    """Query frames (sorted) of the dense anchors that agree with a line (``on``), and of
-    the agreements beside it (``beside``: one per anchor and 5-frame offset, ``LINE_BG``
-    frames either side beyond 10), which chance alone gives."""
+    """Windows of ``LINE_WIN_S`` every half second from frame ``first`` on: is the song's
+    template heard in each (``heard``)?"""
 
-    on: Floats
-    beside: Floats
+    first: float
+    heard: npt.NDArray[np.bool_]
 
-
-_NONE = LineEvidence(np.zeros(0), np.zeros(0))
-
-
-def line_evidence(
-    index: Index,
-    samples: npt.NDArray[np.float32],
-    f0: int,
-    track: int,
-    speed: float,
-    align: float,
-) -> LineEvidence:
-    """The dense anchors in ``samples`` (frame ``f0`` at its first sample) whose pairs,
-    hashed at ``speed``, the dense ``track`` holds within ``LINE_TOL`` frames of where
-    ``align`` (the query frame of the track's frame 0) puts them, and those beside it."""
-    t, lnf = dense_peaks(samples, f0)
-    if t.shape[0] < 2:
-        return _NONE
-    # every (anchor, later peak) pair a print could make: peaks come sorted by frame
-    stop = np.searchsorted(t, t + P.LINE_DT_MAX, "right")
-    start = np.searchsorted(t, t, "right")
-    cnt = stop - start
-    ai = np.repeat(np.arange(t.shape[0]), cnt)
-    ti = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt - start, cnt)
-    df = lnf[ti] - lnf[ai]
-    ok = np.abs(df) <= P.DF_MAX
-    ai, ti, df = ai[ok], ti[ok], df[ok]
-    dt = t[ti] - t[ai]
-    q1 = np.clip(np.floor((lnf[ai] - math.log(speed) - P.LN_F_LO) / P.Q_F1), 0, 127)
-    q2 = np.clip(np.floor(df / P.Q_DF) + (1 << (P.DF_BITS - 1)), 0, (1 << P.DF_BITS) - 1)
-    q3 = np.clip(np.rint(dt * speed), 1, (1 << P.DT_BITS) - 1)
-    h = (q1.astype(np.int64) << (P.DF_BITS + P.DT_BITS)) | (q2.astype(np.int64) << P.DT_BITS)
-    h |= q3.astype(np.int64)
-    ref = (t[ai] - align) * speed  # the track frame the line predicts for each anchor
-    duration = float(index.durations[track]) * P.FRAMES_PER_S
-    keep = (ref >= -P.LINE_BG) & (ref <= duration + P.LINE_BG)
-    h, ref, anchor = h[keep], ref[keep], t[ai[keep]]
-    lo = index.starts[h].astype(np.int64)
-    hi = index.starts[h + 1].astype(np.int64)
-    cnt = np.where(hi - lo <= P.LINE_MAX_BUCKET, hi - lo, 0)
-    total = int(cnt.sum())
-    if total == 0:
-        return _NONE
-    q = np.repeat(np.arange(h.shape[0]), cnt)
-    rows = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt - lo, cnt)
-    mine = (index.keys[rows] >> np.uint32(P.FINE_BITS)) == track
-    q, rows = q[mine], rows[mine]
-    d = index.times[rows].astype(np.float64) - ref[q]
-    off = (np.abs(d) > 10) & (np.abs(d) <= P.LINE_BG)
-    # an agreement says little when the track holds that hash all around (a held note):
-    # chance agreements are mostly those; count the pairs whose hash is rare there
-    around = np.bincount(q[np.abs(d) <= P.LINE_BG], minlength=h.shape[0])
-    specific = around[q] <= P.LINE_SPECIFIC
-    on = np.unique(anchor[q[(np.abs(d) <= P.LINE_TOL) & specific]])
-    pairs = np.unique(np.stack((anchor[q[off]], np.round(d[off] / 5))), axis=1)
-    return LineEvidence(on, pairs[0])
-
-
-def _links(ev: LineEvidence, t: Floats) -> npt.NDArray[np.bool_]:
-    """Anchors ``t`` (of ``ev.on``) that begin a link: at least ``LINE_MIN`` anchors on the
-    line (themselves included) in the ``LINE_SPAN_S`` from them, and ``LINE_CONTRAST``
-    times what chance gives on a line beside it there."""
-    w = P.LINE_SPAN_S * P.FRAMES_PER_S
-    n = np.searchsorted(t, t + w, "right") - np.arange(t.shape[0])
-    beside = np.searchsorted(ev.beside, t + w, "right") - np.searchsorted(ev.beside, t, "left")
-    chance = beside * (2 * P.LINE_TOL + 1) / (2 * (P.LINE_BG - 10))
-    return (n >= P.LINE_MIN) & (n >= P.LINE_CONTRAST * chance)
+    def window(self, i: int) -> tuple[float, float]:
+        """(first frame, last frame) of window ``i``."""
+        a = self.first + i * P.FRAMES_PER_S / 2
+        return a, a + P.LINE_WIN_S * P.FRAMES_PER_S
 
 
 def reach_back(ev: LineEvidence, first: float) -> float:
-    """How far back from ``first`` (a play's first dense anchor) the evidence ``ev`` on its
-    line goes on: the earliest link (see :func:`_links`) of a chain of links at most
-    ``LINE_GAP_S`` apart that reaches ``first`` (``first`` when there is none)."""
-    t = ev.on[ev.on < first]
-    if t.shape[0] == 0:
-        return first
-    gap = P.LINE_GAP_S * P.FRAMES_PER_S
-    reach = first
-    for a in t[_links(ev, t)][::-1]:
-        if reach - a > gap:
-            break
-        reach = float(a)
-    return reach
+    """Where the song's template stops being heard, going back from ``first`` (a play's
+    first dense anchor): the run of heard windows that reaches ``first`` (through at most
+    ``LINE_GAP_S`` of unheard ones) ends at its earliest window, whose last quarter is where
+    the song was first heard (a window is heard once the song fills about a quarter of it);
+    ``first`` when no such run."""
+    return _reach(ev, first, back=True)
 
 
 def reach_on(ev: LineEvidence, last: float) -> float:
-    """How far on from ``last`` (a play's last dense anchor) the evidence ``ev`` on its line
-    goes on: :func:`reach_back` in the other direction of time."""
-    mirrored = LineEvidence(-ev.on[::-1], -ev.beside[::-1])
-    return -reach_back(mirrored, -last)
+    """Where the song's template stops being heard, going on from ``last`` (a play's last
+    dense anchor): :func:`reach_back` the other way in time."""
+    return _reach(ev, last, back=False)
+
+
+def _reach(ev: LineEvidence, edge: float, back: bool) -> float:
+    quarter = P.LINE_WIN_S * P.FRAMES_PER_S / 4
+    allowed = int(P.LINE_GAP_S * 2)  # windows come every half second
+    order = range(ev.heard.shape[0] - 1, -1, -1) if back else range(ev.heard.shape[0])
+    reach, missed = edge, 0
+    for i in order:
+        a, b = ev.window(i)
+        inner = b - quarter if back else a + quarter
+        if (inner > edge) if back else (inner < edge):
+            continue  # a window that lies mostly on the play's own run
+        if not ev.heard[i]:
+            missed += 1
+            if missed > allowed:
+                break
+            continue
+        missed = 0
+        reach = min(reach, inner) if back else max(reach, inner)
+    return reach
+
+
+def _standing(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per STFT frame and band bin of ``x``: how far its 3 × 3 maximum stands above the
+    mean of the ``LINE_BG_DT`` × ``LINE_BG_DF`` cells around it (log10 power)."""
+    n = (x.shape[0] - P.N_FFT) // P.HOP + 1
+    idx = np.arange(n)[:, None] * P.HOP + np.arange(P.N_FFT)[None, :]
+    band = rfft_rows(np.ascontiguousarray(x[idx] * _WINDOW, np.float32))[:, _BIN_LO:_BIN_HI]
+    s = np.log10(band.real**2 + band.imag**2 + np.float32(1e-8)).astype(np.float32)
+    return _max_filter(s, 1, 1) - _box_mean(s, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2)
+
+
+def _box_mean(s: npt.NDArray[np.float32], ht: int, hf: int) -> npt.NDArray[np.float32]:
+    """Mean over the ``(2ht+1) × (2hf+1)`` cells around each cell (edges: the cells there)."""
+    c = np.zeros((s.shape[0] + 1, s.shape[1] + 1), np.float64)
+    c[1:, 1:] = np.cumsum(np.cumsum(s, axis=0, dtype=np.float64), axis=1)
+    r0 = np.clip(np.arange(s.shape[0]) - ht, 0, s.shape[0])
+    r1 = np.clip(np.arange(s.shape[0]) + ht + 1, 0, s.shape[0])
+    c0 = np.clip(np.arange(s.shape[1]) - hf, 0, s.shape[1])
+    c1 = np.clip(np.arange(s.shape[1]) + hf + 1, 0, s.shape[1])
+    total = c[r1][:, c1] - c[r0][:, c1] - c[r1][:, c0] + c[r0][:, c0]
+    area = (r1 - r0)[:, None] * (c1 - c0)[None, :]
+    return (total / area).astype(np.float32)
+
+
+_cache: OrderedDict[tuple[str, int], tuple[Floats, Floats]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
+    """(track frame, Hz) of the peaks of dense ``track``'s prints: each print's anchor and
+    target, from its hash (frequencies at the middle of their quantisation steps)."""
+    key = (index.version, track)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    want = np.uint32(track)
+    found = []
+    for i in range(0, index.keys.shape[0], _SCAN):
+        found.append(
+            np.flatnonzero((index.keys[i : i + _SCAN] >> np.uint32(P.FINE_BITS)) == want) + i
+        )
+    rows = np.concatenate(found) if found else np.zeros(0, np.int64)
+    h = (np.searchsorted(index.starts, rows, "right") - 1).astype(np.int64)
+    t = index.times[rows].astype(np.float64)
+    q1, q2, q3 = (
+        h >> (P.DF_BITS + P.DT_BITS),
+        (h >> P.DT_BITS) & ((1 << P.DF_BITS) - 1),
+        h & ((1 << P.DT_BITS) - 1),
+    )
+    f1 = np.exp(P.LN_F_LO + (q1 + 0.5) * P.Q_F1)
+    f2 = f1 * np.exp((q2 - (1 << (P.DF_BITS - 1)) + 0.5) * P.Q_DF)
+    # an anchor is in up to FANOUT prints, a target in several: each peak once
+    both = np.stack(
+        (np.concatenate((t, t + q3)), np.rint(np.log(np.concatenate((f1, f2))) / P.Q_F1))
+    )
+    peaks = np.unique(both, axis=1)
+    out = (peaks[0], np.exp(peaks[1] * P.Q_F1))
+    with _cache_lock:
+        _cache[key] = out
+        while len(_cache) > P.LINE_CACHE:
+            _cache.popitem(last=False)
+    return out

@@ -56,34 +56,24 @@ PEAKS_VERSION = 1
 
 # -- Sensitive evidence on one play's line, near its boundaries (airtrack.fingerprint.lineprobe).
 # These change no print: they only decide how far a play's start and end reach.
-#: Dense peaks: the maximum of ±LINE_PEAK_DT frames × ±LINE_PEAK_DF bins, this far (log10
-#: magnitude) over the frame's mean.
-LINE_PEAK_DT = 2
-LINE_PEAK_DF = 2
-LINE_PEAK_OVER_MEAN = 0.2
-#: Dense pairs: every later dense peak up to this many frames away (90 % of prints are
-#: closer) and within DF_MAX.
-LINE_DT_MAX = 48
-#: A dense pair agrees with a play's line when its track holds its hash this many frames or
-#: fewer from the track frame the line predicts; those LINE_BG_S around it (beyond 10
-#: frames) measure how often the track agrees by chance there.
-LINE_TOL = 2
-LINE_BG = 160
-#: Buckets bigger than this are not read (a hash that common says nothing).
-LINE_MAX_BUCKET = 4096
-#: An agreement counts only when the track holds its hash at most this many times within
-#: LINE_BG frames of the predicted frame (a held note repeats a hash: chance agrees there).
-LINE_SPECIFIC = 1
-#: A chain link: LINE_MIN agreeing anchors within LINE_SPAN_S; links at most LINE_GAP_S
-#: apart.  Over the whole reach, agreeing anchors must be LINE_CONTRAST times what chance
-#: gives on lines beside it.
-LINE_MIN = 5
-LINE_SPAN_S = 2.0
-LINE_GAP_S = 2.0
-LINE_CONTRAST = 1.5
+#: The song's template is read in windows of LINE_WIN_S (every half second); a window holds
+#: it when at least LINE_MIN_PEAKS of its peaks fall there and they stand LINE_Z standard
+#: deviations (at least LINE_SD_FLOOR) and LINE_MARGIN (log10 power) above the template moved.
+LINE_WIN_S = 4.0
+LINE_MIN_PEAKS = 24
+LINE_Z = 2.0
+LINE_SD_FLOOR = 0.01
+LINE_MARGIN = 0.12
+#: The surroundings a spectrum cell is measured against (frames × bins).
+#: A run of heard windows goes on through this much of unheard ones.
+LINE_GAP_S = 1.5
+LINE_BG_DT = 21
+LINE_BG_DF = 31
+#: Tracks whose prints are kept (one pass over the index finds a track's prints).
+LINE_CACHE = 64
 #: Audio kept for the look back and forward (s): a start's reach (``_MAX_SNAP_S`` back from
 #: its first run, found up to a window and a step later) and an end's (``end_gap_s`` on).
 LINE_HISTORY_S = 48.0
-#: A start that sensitive evidence reaches back to within this of the track's frame 0 is
-#: put there (its first notes fainter still).
+#: A start that the template reaches back to within this of the track's frame 0 is put
+#: there (its first notes fainter still).
 LINE_SNAP_S = 3.0
