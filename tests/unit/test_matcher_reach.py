@@ -1,4 +1,15 @@
-"""Properties every play-boundary rule must keep (hypothesis): a boundary never reaches
+"""Play boundaries where the song is faint, and the properties every boundary rule must keep.
+
+A play's start and end reach through the song's own template where its audio is faint
+(see ``airtrack.fingerprint.lineprobe``):
+
+* a song that repeats its first part, that part quiet under noise, starts at its frame 0
+  (the loud part matches each repetition; the earliest position in the song used to win,
+  10 s late);
+* a voice over a song's outro no longer ends the play where the voice began;
+* a live stream fed in any block sizes gives the same plays as a whole-file scan.
+
+And (hypothesis) a boundary never reaches
 
 * into another song aired right before or after the play;
 * into silence, noise or speech alone before or after it;
@@ -14,9 +25,11 @@ they guard any such rule.  The catalog is the properties' own: synthetic songs.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +37,11 @@ from airtrack.fingerprint import (
     SAMPLE_RATE,
     Index,
     Play,
+    PlayEvent,
+    StreamingMatcher,
     fingerprint_samples,
     pack_prints,
+    plays_from_events,
     scan_samples,
 )
 from tests.unit._synth_music import noise, song
@@ -155,3 +171,74 @@ def test_a_join_in_a_repeated_section_never_starts_at_another_copy(
     # start 1 s before the last burst, 4 s before the join); nothing may reach further
     assert begin - 9.0 - 1.5 <= mine[0].start_s <= begin + 5.0, plays
     assert mine[0].start_s - begin + 12 + join > 4.0, plays  # not at that copy's frame 0
+
+
+@functools.cache
+def looping_song() -> tuple[Audio, Index]:
+    """A 60-s song whose first 10 s come three times before the rest (and another song)."""
+    x = song(501, 40)
+    y = np.concatenate([x[: 10 * SR]] * 3 + [x[10 * SR :]])
+    index = Index.build(
+        [
+            (1, pack_prints(fingerprint_samples(y))),
+            (2, pack_prints(fingerprint_samples(song(502, 60)))),
+        ]
+    )
+    return y, index
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_looping_song_with_a_quiet_start_starts_at_its_beginning(seed: int) -> None:
+    """Its first 20 s (two of the three loops) 28 dB quieter, under noise: the loud part
+    matches each loop, and the earliest position in the song (10 s late) used to win."""
+    y, index = looping_song()
+    x = y.copy()
+    x[: 20 * SR] *= np.float32(10 ** (-28 / 20))
+    plays = scan(x, seed=seed, index=index)
+    assert [p.track_id for p in plays] == [1], plays
+    assert abs(plays[0].start_s - 2.0) <= EDGE_TOL_S, plays
+    assert plays[0].offset_s <= EDGE_TOL_S, plays
+
+
+def talk_over_outro(seed: int) -> Audio:
+    """Song 1's first 45 s, its last 12 s 14 dB down under a voice, then faint noise."""
+    x = catalog()[0][1][: 45 * SR].copy()
+    x[-12 * SR :] = x[-12 * SR :] * np.float32(10 ** (-14 / 20)) + speech_like(12.0, seed) * 1.5
+    tail = filler("noise", 6.0, seed) * np.float32(0.3)
+    parts = [np.zeros(2 * SR, np.float32), x, tail, np.zeros(4 * SR, np.float32)]
+    return noise(np.concatenate(parts), 20.0, seed=seed)
+
+
+def events_of(audio: Audio, cuts: list[int] | None) -> list[PlayEvent]:
+    """Every event of a matcher fed ``audio`` whole or in blocks of ``cuts`` sizes (cycled)."""
+    m = StreamingMatcher(catalog()[1])
+    if cuts is None:
+        return m.feed(audio) + m.close()
+    events: list[PlayEvent] = []
+    i = 0
+    for size in itertools.cycle(cuts):
+        if i >= audio.shape[0]:
+            break
+        events.extend(m.feed(audio[i : i + size]))
+        i += size
+    return events + m.close()
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    seed=st.integers(1, 50),
+    cuts=st.lists(st.integers(1, 3 * SR), min_size=1, max_size=8),
+)
+@example(seed=1, cuts=[SR // 3, 5 * SR // 2])
+def test_talk_over_an_outro_ends_with_the_song_live_as_in_a_scan(
+    seed: int, cuts: list[int]
+) -> None:
+    """The song ends at 47 s; its engine peaks stop where the voice begins (35 s: the play
+    ended 11-12 s early), its template goes on under it.  Fed live in any blocks, the
+    matcher gives the same events, the end that reached on included."""
+    audio = talk_over_outro(seed)
+    whole = events_of(audio, None)
+    assert events_of(audio, cuts) == whole
+    plays = plays_from_events(whole)
+    assert [p.track_id for p in plays] == [1], plays
+    assert 47.0 - 3.0 <= plays[0].end_s <= 47.0 + EDGE_TOL_S, plays
