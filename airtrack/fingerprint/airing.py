@@ -263,7 +263,7 @@ class Airings:
         for a in sorted(r for r in cand.rivals if r < align - TOL):
             if a < floor or first - a > lookback:
                 continue
-            ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS)
+            ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS, steady=True)
             reach = reach_back(ev, first)
             if reach - a <= to_snap:
                 return a, reach, True
@@ -273,10 +273,12 @@ class Airings:
             # notes): only a run from a copy's own frame 0 (above) says where the song began
             return align, first, False
         ev = self._probe.evidence(
-            cand.track, speed, align, max(align - _FPS, first - lookback), first + _FPS
+            cand.track, speed, align, max(align - _FPS, first - lookback), first + _FPS, steady=True
         )
         reach = max(reach_back(ev, first), align)
-        return align, reach, reach < first and reach - align <= to_snap
+        if reach > first - (_LEAD_S + P.LINE_MIN_REACH_S) * _FPS:
+            return align, first, False  # no further than the usual start, give or take
+        return align, reach, reach - align <= to_snap
 
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
@@ -312,9 +314,13 @@ class Airings:
         if self._probe is None:
             return play.last_hit
         speed = float(self._speeds[play.k])
-        ev = self._probe.evidence(play.track, speed, play.align, play.last_hit - _FPS, frames_fed)
+        ev = self._probe.evidence(
+            play.track, speed, play.align, play.last_hit - _FPS, frames_fed, steady=False
+        )
         later = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
-        return min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))
+        reach = min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))
+        # no further than the usual end, give or take: that one stays
+        return reach if reach > play.last_hit + P.LINE_MIN_REACH_S * _FPS else play.last_hit
 
     def close(self, play: OpenPlay, frames_fed: float, reach: float = -np.inf) -> PlayEnded:
         """End ``play`` where its evidence stopped (or its sensitive evidence ``reach``),

@@ -87,10 +87,11 @@ class LineProbe:
         self.history = AudioHistory(seconds)
 
     def evidence(
-        self, track: int, speed: float, align: float, f0: float, f1: float
+        self, track: int, speed: float, align: float, f0: float, f1: float, *, steady: bool
     ) -> LineEvidence:
         """How well the track's template on the line ``align`` (the query frame of the
-        track's frame 0) at ``speed`` fits the held audio of frames ``[f0, f1)``."""
+        track's frame 0) at ``speed`` fits the held audio of frames ``[f0, f1)``; with
+        ``steady``, a window is heard only when every second of it leans the song's way."""
         pad = max(abs(s) for s in _SHIFTS) * P.FRAMES_PER_S + 2
         a, x = self.history.frames(f0 - pad, f1 + pad)
         lo, hi = max(float(a), f0), f1
@@ -110,18 +111,32 @@ class LineProbe:
         shifts = np.rint(np.array((0.0, *_SHIFTS)) * P.FRAMES_PER_S).astype(np.int64)
         rows = np.clip(tq[None, :] + shifts[:, None], 0, z.shape[0] - 1)
         vals = z[rows, b[None, :]]  # (shift, peak)
-        # per window: the mean over its peaks, on the line and moved
-        w_lo = np.searchsorted(np.sort(tq), starts, "left")
-        w_hi = np.searchsorted(np.sort(tq), starts + win, "left")
         order = np.argsort(tq, kind="stable")
+        tq_sorted = tq[order]
         csum = np.concatenate(
             (np.zeros((len(shifts), 1)), np.cumsum(vals[:, order], axis=1)), axis=1
         )
-        n = w_hi - w_lo
-        mean = (csum[:, w_hi] - csum[:, w_lo]) / np.maximum(n, 1)
-        on, null = mean[0], mean[1:]
-        mu, sd = null.mean(axis=0), np.maximum(null.std(axis=0), P.LINE_SD_FLOOR)
-        heard = (n >= P.LINE_MIN_PEAKS) & (on - mu >= P.LINE_MARGIN) & (on - mu >= P.LINE_Z * sd)
+
+        def excess(lo_f: Floats, width: float) -> tuple[Floats, Floats, npt.NDArray[np.int64]]:
+            """Per span ``[lo_f, lo_f + width)``: the template's mean on the line less its
+            mean moved, the spread of the moved means, and how many peaks it holds."""
+            i = np.searchsorted(tq_sorted, lo_f, "left")
+            j = np.searchsorted(tq_sorted, lo_f + width, "left")
+            mean = (csum[:, j] - csum[:, i]) / np.maximum(j - i, 1)
+            null = mean[1:]
+            return mean[0] - null.mean(axis=0), null.std(axis=0), j - i
+
+        d, sd, n = excess(starts, win)
+        heard = (n >= P.LINE_MIN_PEAKS) & (d >= P.LINE_MARGIN)
+        heard &= d >= P.LINE_Z * np.maximum(sd, P.LINE_SD_FLOOR)
+        # and the song in every second of the window, not in a burst of it: a window is
+        # as wide as the gaps a start's run must not bridge (stray notes of another copy's
+        # line before a join).  A voice over an outro masks the song for seconds at a time,
+        # and nothing of the song's line comes after its end but by chance: ends do without
+        sec = P.FRAMES_PER_S
+        for q in range(int(P.LINE_WIN_S) if steady else 0):
+            dq, _, nq = excess(starts + q * sec, sec)
+            heard &= (dq > 0) | (nq < P.LINE_MIN_PEAKS / P.LINE_WIN_S / 2)
         return LineEvidence(float(a) + float(starts[0]), heard)
 
 

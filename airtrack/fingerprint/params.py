@@ -69,6 +69,10 @@ LINE_MARGIN = 0.12
 LINE_GAP_S = 1.5
 LINE_BG_DT = 21
 LINE_BG_DF = 31
+#: A start or end moves only when the template reaches this much past where it would be
+#: put anyway (window edges place a reach within a second or so; a usual start or end is
+#: more exact).
+LINE_MIN_REACH_S = 1.5
 #: Tracks whose prints are kept (one pass over the index finds a track's prints).
 LINE_CACHE = 64
 #: Audio kept for the look back and forward (s): a start's reach (``_MAX_SNAP_S`` back from
