@@ -315,7 +315,12 @@ class Airings:
             return play.last_hit
         speed = float(self._speeds[play.k])
         ev = self._probe.evidence(
-            play.track, speed, play.align, play.last_hit - _FPS, frames_fed, steady=False
+            play.track,
+            speed,
+            play.align,
+            play.last_hit - _FPS,
+            min(frames_fed, play.last_hit + P.LINE_END_S * _FPS),
+            steady=False,
         )
         later = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
         reach = min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))

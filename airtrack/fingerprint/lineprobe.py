@@ -200,16 +200,21 @@ def _standing(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def _box_mean(s: npt.NDArray[np.float32], ht: int, hf: int) -> npt.NDArray[np.float32]:
-    """Mean over the ``(2ht+1) × (2hf+1)`` cells around each cell (edges: the cells there)."""
-    c = np.zeros((s.shape[0] + 1, s.shape[1] + 1), np.float64)
-    c[1:, 1:] = np.cumsum(np.cumsum(s, axis=0, dtype=np.float64), axis=1)
-    r0 = np.clip(np.arange(s.shape[0]) - ht, 0, s.shape[0])
-    r1 = np.clip(np.arange(s.shape[0]) + ht + 1, 0, s.shape[0])
-    c0 = np.clip(np.arange(s.shape[1]) - hf, 0, s.shape[1])
-    c1 = np.clip(np.arange(s.shape[1]) + hf + 1, 0, s.shape[1])
-    total = c[r1][:, c1] - c[r0][:, c1] - c[r1][:, c0] + c[r0][:, c0]
-    area = (r1 - r0)[:, None] * (c1 - c0)[None, :]
-    return (total / area).astype(np.float32)
+    """Mean over the ``(2ht+1) × (2hf+1)`` cells around each cell (edges: the cells there):
+    running sums along time, then along frequency."""
+    n, m = s.shape
+    r = np.arange(n)
+    r0, r1 = np.clip(r - ht, 0, n), np.clip(r + ht + 1, 0, n)
+    c = np.zeros((n + 1, m), np.float32)
+    np.cumsum(s, axis=0, out=c[1:])
+    rows = c[r1] - c[r0]
+    k = np.arange(m)
+    k0, k1 = np.clip(k - hf, 0, m), np.clip(k + hf + 1, 0, m)
+    c2 = np.zeros((n, m + 1), np.float32)
+    np.cumsum(rows, axis=1, out=c2[:, 1:])
+    area = (r1 - r0)[:, None] * (k1 - k0)[None, :]
+    out: npt.NDArray[np.float32] = ((c2[:, k1] - c2[:, k0]) / area).astype(np.float32)
+    return out
 
 
 _cache: OrderedDict[tuple[str, int], tuple[Floats, Floats]] = OrderedDict()

@@ -73,6 +73,9 @@ LINE_BG_DF = 31
 #: put anyway (window edges place a reach within a second or so; a usual start or end is
 #: more exact).
 LINE_MIN_REACH_S = 1.5
+#: An end's template is looked for this far after its last dense anchor at most (a voice
+#: over an outro: 10-12 s on the bench).
+LINE_END_S = 16.0
 #: Tracks whose prints are kept (one pass over the index finds a track's prints).
 LINE_CACHE = 64
 #: Audio kept for the look back and forward (s): a start's reach (``_MAX_SNAP_S`` back from
