@@ -3,7 +3,9 @@
 An airing starts at its alignment (the track's frame 0) when its first run of hits comes
 ≤ ``snap`` frames after it (an intro lost under noise or a DJ) or when the track holds too few
 prints before it to expect a hit, unless that start reaches back over another airing heard
-then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Its alignment
+then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Where the song
+is faint its own template, read in the recent audio (:mod:`~airtrack.fingerprint.lineprobe`),
+moves a start back (or to a later copy's frame 0) and an end on.  Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
 for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
@@ -249,20 +251,24 @@ class Airings:
         hits began at ``first``, from sensitive evidence on its line before that run (see
         :mod:`~airtrack.fingerprint.lineprobe`).
 
-        Of a repeated section's positions the earliest in the song was chosen; a later one
-        (an earlier alignment) whose own line carries the song, without a gap, back to its
-        frame 0 was on air instead (a song that repeats its quiet intro, heard faintly
-        from its start).  Stray agreements on a line (another song, a voice) come in
-        bursts with gaps, and a chain breaks at the first gap: a song joined in a section
-        it repeats does not start at another copy's frame 0."""
+        Of a repeated section's positions the earliest in the song was chosen; the latest
+        one (the chosen one included) whose template is heard without a break from its
+        frame 0 (within ``LINE_SNAP_S``) up to that run was on air (a song that repeats
+        its quiet intro, heard faintly from its start), and the play starts there.  Where
+        the run fits one position only, the start reaches back along that line's heard
+        windows; where it fits several, not (the audio before it may be another copy's
+        line): a song joined in a section it repeats does not start at another copy's
+        frame 0.  A reach shorter than ``LINE_MIN_REACH_S`` past the usual start leaves
+        it where it was."""
         align = cand.align
         if self._probe is None:
             return align, first, False
         lookback = _MAX_SNAP_S * _FPS
         to_snap = P.LINE_SNAP_S * _FPS
-        for a in sorted(r for r in cand.rivals if r < align - TOL):
-            if a < floor or first - a > lookback:
-                continue
+        # each position, the chosen one too, latest in the song (earliest alignment) first
+        for a in sorted({*cand.rivals, align}):
+            if a < floor or first - a > lookback or (a == align and not own):
+                continue  # (a start that snaps to the chosen frame 0 anyway)
             ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS, steady=True)
             reach = reach_back(ev, first)
             if reach - a <= to_snap:

@@ -12,10 +12,11 @@ where the play's alignment and speed place them in the recent audio, are read th
 *how far the spectrum stands above its surroundings* (its 3 × 3 maximum over the mean of
 the 21 frames × 31 bins around).  The song's partials stand out where its peaks are even
 when they are not the loudest thing in the frame.  The same template moved by a few seconds
-either way measures the same audio by chance; a stretch of audio where the song's template
+either way measures the same audio by chance; a window of audio where the song's template
 scores ``LINE_Z`` standard deviations and ``LINE_MARGIN`` over the moved ones holds the song
-(the bench: faint intro z 4-8, talk over an outro 7, the song's own loud part 11; pink
-noise, another song, speech -1 to 2).
+(the bench, over 5-10 s: faint intro z 4-8, talk over an outro 7, the song's own loud part
+11; pink noise, another song, speech -1 to 2).  :func:`reach_back` and :func:`reach_on`
+follow runs of such windows away from a play's dense evidence.
 
 A track's prints are found by one pass over the index (it is addressed by hash, not by
 track; ~1 s at 30,000 tracks), kept for the last ``LINE_CACHE`` tracks of the process.
