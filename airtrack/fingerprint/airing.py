@@ -5,7 +5,7 @@ An airing starts at its alignment (the track's frame 0) when its first run of hi
 prints before it to expect a hit, unless that start reaches back over another airing heard
 then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Where the song
 is faint its own template, read in the recent audio (:mod:`~airtrack.fingerprint.lineprobe`),
-moves a start back (or to a later copy's frame 0) and an end on.  Its alignment
+moves a start to a frame 0 it is heard from and an end on.  Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
 for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import FINE, TOL, Candidate, HitStore, aligned, confidence_of
+from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.lineprobe import LineProbe, reach_back, reach_on
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
@@ -254,12 +254,10 @@ class Airings:
         Of a repeated section's positions the earliest in the song was chosen; the latest
         one (the chosen one included) whose template is heard without a break from its
         frame 0 (within ``LINE_SNAP_S``) up to that run was on air (a song that repeats
-        its quiet intro, heard faintly from its start), and the play starts there.  Where
-        the run fits one position only, the start reaches back along that line's heard
-        windows; where it fits several, not (the audio before it may be another copy's
-        line): a song joined in a section it repeats does not start at another copy's
-        frame 0.  A reach shorter than ``LINE_MIN_REACH_S`` past the usual start leaves
-        it where it was."""
+        its quiet intro, heard faintly from its start), and the play starts there.  Stray
+        notes of another copy's line before a join come with gaps the run does not
+        bridge: a song joined in a section it repeats does not start at another copy's
+        frame 0."""
         align = cand.align
         if self._probe is None:
             return align, first, False
@@ -273,18 +271,11 @@ class Airings:
             reach = reach_back(ev, first)
             if reach - a <= to_snap:
                 return a, reach, True
-        if not own or any(abs(r - align) > TOL for r in cand.rivals):
-            # where the first run fits several copies of a section, the audio before it
-            # may be another copy's line (stray hits of another song, a burst of the same
-            # notes): only a run from a copy's own frame 0 (above) says where the song began
-            return align, first, False
-        ev = self._probe.evidence(
-            cand.track, speed, align, max(align - _FPS, first - lookback), first + _FPS, steady=True
-        )
-        reach = max(reach_back(ev, first), align)
-        if reach > first - (_LEAD_S + P.LINE_MIN_REACH_S) * _FPS:
-            return align, first, False  # no further than the usual start, give or take
-        return align, reach, reach - align <= to_snap
+        # Not reached back along the line from a mid-way start: a song that fades in
+        # under the end of what came before is heard seconds before its audible start
+        # (station B: 3.6 s early), and where the run fits several copies the audio
+        # before it may be another copy's line
+        return align, first, False
 
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]

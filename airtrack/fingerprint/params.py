@@ -69,8 +69,8 @@ LINE_MARGIN = 0.12
 LINE_GAP_S = 1.5
 LINE_BG_DT = 21
 LINE_BG_DF = 31
-#: A start or end moves only when the template reaches this much past where it would be
-#: put anyway (window edges place a reach within a second or so; a usual start or end is
+#: An end moves only when the template reaches this much past where it would be
+#: put anyway (window edges place a reach within a second or so; a usual end is
 #: more exact).
 LINE_MIN_REACH_S = 1.5
 #: An end's template is looked for this far after its last dense anchor at most (a voice
