@@ -1,7 +1,7 @@
 """Play boundaries where the song is faint, and the properties every boundary rule must keep.
 
-A play's start and end reach through the song's own template where its audio is faint
-(see ``airtrack.fingerprint.lineprobe``):
+Where the song's audio is faint its own template (see ``airtrack.fingerprint.lineprobe``)
+moves a play's start to a frame 0 it is heard from, and its end on:
 
 * a song that repeats its first part, that part quiet under noise, starts at its frame 0
   (the loud part matches each repetition; the earliest position in the song used to win,
