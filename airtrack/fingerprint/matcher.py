@@ -80,7 +80,10 @@ _MAX_CANDIDATES = 8
 
 
 class StreamingMatcher:
-    """Feed mono float32 blocks at ``SAMPLE_RATE``; get ``PlayStarted``/``PlayEnded`` events."""
+    """Feed mono float32 blocks at ``SAMPLE_RATE``; get ``PlayStarted``/``PlayEnded`` events.
+
+    ``faint_boundaries=False`` leaves out the song's template near boundaries (see
+    :mod:`~airtrack.fingerprint.lineprobe`): the boundaries of the hits alone."""
 
     def __init__(
         self,
@@ -91,6 +94,7 @@ class StreamingMatcher:
         end_gap_s: float = 20.0,
         snap_s: float = 10.0,
         speeds: tuple[float, ...] = P.SPEEDS,
+        faint_boundaries: bool = True,
     ) -> None:
         self.index = index
         self.threshold = threshold
@@ -105,7 +109,7 @@ class StreamingMatcher:
         self._probe = LineProbe(index, max(P.LINE_HISTORY_S, end_gap_s + 2 * STEP_S))
         self._airings = Airings(
             index, self._speeds, window=self._window, end_gap=end_gap_s * _FPS,
-            snap=snap_s * _FPS, probe=self._probe,
+            snap=snap_s * _FPS, probe=self._probe if faint_boundaries else None,
         )  # fmt: skip
         self._now = 0.0  # frames: pairs anchored before this are all known
         self._closed_flag = False
