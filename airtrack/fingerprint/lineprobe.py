@@ -224,7 +224,15 @@ _cache_lock = threading.Lock()
 
 def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
     """(track frame, Hz) of the peaks of dense ``track``'s prints: each print's anchor and
-    target, from its hash (frequencies at the middle of their quantisation steps)."""
+    target, from its hash (frequencies at the middle of their quantisation steps).  Of a
+    segmented index (the worker's catalog), from the segment that holds the track."""
+    segments = getattr(index, "segments", None)
+    if segments is not None:  # a SegmentedIndex: the segment that holds the track
+        for seg in segments:
+            if track < seg.n_tracks:
+                return track_peaks(seg, track)
+            track -= seg.n_tracks
+        return np.zeros(0), np.zeros(0)
     key = (index.version, track)
     with _cache_lock:
         if key in _cache:
