@@ -5,7 +5,7 @@ looping song joined mid-way.
     PYTHONPATH=. .venv/bin/python bench/bench_hard_boundaries.py [--seed N] [--distractors N]
 
 Prints each airing's start and end error (play minus truth, seconds).  Not a test: run by
-hand; the figures are in bench/RESULTS-recognition.md ("Sparse evidence reach").  The
+hand; the figures are in bench/RESULTS-recognition.md ("Hard boundaries").  The
 catalog is the first 80 s of each hyperrogue track (the station's songs and the rest as
 distractors); the station is compressed and put under pinkish noise at 12 dB SNR.
 ``--distractors N`` adds N generated tracks (``bench/_distractors.py``, as the catalog

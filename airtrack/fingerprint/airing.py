@@ -3,7 +3,9 @@
 An airing starts at its alignment (the track's frame 0) when its first run of hits comes
 ≤ ``snap`` frames after it (an intro lost under noise or a DJ) or when the track holds too few
 prints before it to expect a hit, unless that start reaches back over another airing heard
-then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Its alignment
+then; otherwise ``_LEAD_S`` before the first run of hits (a mid-way start).  Where the song
+is faint its own template, read in the recent audio (:mod:`~airtrack.fingerprint.lineprobe`),
+moves a start to a frame 0 it is heard from and an end on.  Its alignment
 follows a slow drift (a speed between two grid speeds) and jumps with the song (a radio
 edit); its evidence ends at the last dense anchor on it, and it closes when it has had none
 for ``end_gap`` frames, or at once when the song restarts.  Closed airings are remembered a
@@ -19,6 +21,7 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
+from airtrack.fingerprint.lineprobe import LineProbe, reach_back, reach_on
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
 
 __all__ = ["Airings", "OpenPlay"]
@@ -68,9 +71,11 @@ class Airings:
 
     def __init__(
         self, index: Index, speeds: npt.NDArray[np.float64], *, window: float, end_gap: float,
-        snap: float,
+        snap: float, probe: LineProbe | None = None,
     ) -> None:  # fmt: skip
         self.index = index
+        #: sensitive evidence on a play's line from the recent audio (none on replayed prints)
+        self._probe = probe
         self._speeds = speeds
         self._window = window
         self._end_gap = end_gap
@@ -195,11 +200,10 @@ class Airings:
         if self.restart_floor is not None:
             t = t[t > self.restart_floor] if (t > self.restart_floor).any() else t
             self.restart_floor = None
+        plain = self.restart_at is None and not self._restarting
         first = _first_dense(t) if self.restart_at is None else self.restart_at
         self.restart_at = None
         speed = float(self._speeds[k])
-        # the first hit lags the first sound (a fade-in; an anchor needs its partners)
-        start = max(0.0, first - _LEAD_S * _FPS)
         # a start snapped back to the song's beginning cannot reach into an airing that was
         # still heard then (beyond a crossfade): the song was joined mid-way after it
         before = [p.last_hit for p in (*self.open, *self.closed) if p.first < first]
@@ -208,6 +212,16 @@ class Airings:
         # a restart went back to a point the song had just played: no intro was missed
         snap = snap and not self._restarting
         self._restarting = False
+        reach = first
+        if plain:
+            align, reach, heard_from_0 = self._reach_back(
+                cand, speed, first, floor, own=not (snap and align >= floor)
+            )
+            snap = snap or heard_from_0
+        # the first hit lags the first sound (a fade-in; an anchor needs its partners)
+        start = max(0.0, reach if reach < first else first - _LEAD_S * _FPS)
+        if reach < first:
+            start = max(start, floor)  # never over another airing heard then
         if snap and align >= floor:
             start = max(0.0, align)
         play = OpenPlay(
@@ -229,6 +243,39 @@ class Airings:
             play.offset_f / _FPS,
             speed,
         )
+
+    def _reach_back(
+        self, cand: Candidate, speed: float, first: float, floor: float, own: bool
+    ) -> tuple[float, float, bool]:
+        """(alignment, reach, heard from its frame 0) of a new airing whose first run of
+        hits began at ``first``, from sensitive evidence on its line before that run (see
+        :mod:`~airtrack.fingerprint.lineprobe`).
+
+        Of a repeated section's positions the earliest in the song was chosen; the latest
+        one (the chosen one included) whose template is heard without a break from its
+        frame 0 (within ``LINE_SNAP_S``) up to that run was on air (a song that repeats
+        its quiet intro, heard faintly from its start), and the play starts there.  Stray
+        notes of another copy's line before a join come with gaps the run does not
+        bridge: a song joined in a section it repeats does not start at another copy's
+        frame 0."""
+        align = cand.align
+        if self._probe is None:
+            return align, first, False
+        lookback = _MAX_SNAP_S * _FPS
+        to_snap = P.LINE_SNAP_S * _FPS
+        # each position, the chosen one too, latest in the song (earliest alignment) first
+        for a in sorted({*cand.rivals, align}):
+            if a < floor or first - a > lookback or (a == align and not own):
+                continue  # (a start that snaps to the chosen frame 0 anyway)
+            ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS, steady=True)
+            reach = reach_back(ev, first)
+            if reach - a <= to_snap:
+                return a, reach, True
+        # Not reached back along the line from a mid-way start: a song that fades in
+        # under the end of what came before is heard seconds before its audible start
+        # (station B: 3.6 s early), and where the run fits several copies the audio
+        # before it may be another copy's line
+        return align, first, False
 
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]
@@ -254,14 +301,35 @@ class Airings:
         events: list[PlayEvent] = []
         for play in list(self.open):
             if force or now - play.last_hit > self._end_gap:
-                events.append(self.close(play, frames_fed))
+                events.append(self.close(play, frames_fed, self._reach_on(play, frames_fed)))
         return events
 
-    def close(self, play: OpenPlay, frames_fed: float) -> PlayEnded:
-        """End ``play`` where its evidence stopped, never past its song's length."""
+    def _reach_on(self, play: OpenPlay, frames_fed: float) -> float:
+        """Where sensitive evidence on ``play``'s line goes on after its last dense anchor
+        (a voice over the song's outro), never past the first run of an airing that began
+        after it."""
+        if self._probe is None:
+            return play.last_hit
+        speed = float(self._speeds[play.k])
+        ev = self._probe.evidence(
+            play.track,
+            speed,
+            play.align,
+            play.last_hit - _FPS,
+            min(frames_fed, play.last_hit + P.LINE_END_S * _FPS),
+            steady=False,
+        )
+        later = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
+        reach = min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))
+        # no further than the usual end, give or take: that one stays
+        return reach if reach > play.last_hit + P.LINE_MIN_REACH_S * _FPS else play.last_hit
+
+    def close(self, play: OpenPlay, frames_fed: float, reach: float = -np.inf) -> PlayEnded:
+        """End ``play`` where its evidence stopped (or its sensitive evidence ``reach``),
+        never past its song's length."""
         speed = float(self._speeds[play.k])
         track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
-        end = min(play.last_hit + _END_PAD_S * _FPS, track_end, frames_fed)
+        end = min(max(play.last_hit, reach) + _END_PAD_S * _FPS, track_end, frames_fed)
         self.open.remove(play)
         self.closed.append(play)
         return PlayEnded(

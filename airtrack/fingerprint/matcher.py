@@ -46,6 +46,7 @@ from airtrack.fingerprint.evidence import (
 )
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.landmarks import LandmarkExtractor, Pairs
+from airtrack.fingerprint.lineprobe import LineProbe
 from airtrack.fingerprint.plays import (
     Match,
     Play,
@@ -79,7 +80,10 @@ _MAX_CANDIDATES = 8
 
 
 class StreamingMatcher:
-    """Feed mono float32 blocks at ``SAMPLE_RATE``; get ``PlayStarted``/``PlayEnded`` events."""
+    """Feed mono float32 blocks at ``SAMPLE_RATE``; get ``PlayStarted``/``PlayEnded`` events.
+
+    ``faint_boundaries=False`` leaves out the song's template near boundaries (see
+    :mod:`~airtrack.fingerprint.lineprobe`): the boundaries of the hits alone."""
 
     def __init__(
         self,
@@ -90,6 +94,7 @@ class StreamingMatcher:
         end_gap_s: float = 20.0,
         snap_s: float = 10.0,
         speeds: tuple[float, ...] = P.SPEEDS,
+        faint_boundaries: bool = True,
     ) -> None:
         self.index = index
         self.threshold = threshold
@@ -99,9 +104,13 @@ class StreamingMatcher:
         self._log_speeds = np.log(self._speeds)[:, None]
         self._extractor = LandmarkExtractor()
         self._hits = HitStore()
+        # the recent audio, looked at again near a play's boundaries (its history must cover
+        # a start's look back and an end's look forward)
+        self._probe = LineProbe(index, max(P.LINE_HISTORY_S, end_gap_s + 2 * STEP_S))
         self._airings = Airings(
-            index, self._speeds, window=self._window, end_gap=end_gap_s * _FPS, snap=snap_s * _FPS
-        )
+            index, self._speeds, window=self._window, end_gap=end_gap_s * _FPS,
+            snap=snap_s * _FPS, probe=self._probe if faint_boundaries else None,
+        )  # fmt: skip
         self._now = 0.0  # frames: pairs anchored before this are all known
         self._closed_flag = False
         self._step_n = int(STEP_S * P.SAMPLE_RATE)
@@ -175,6 +184,7 @@ class StreamingMatcher:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _advance(self, chunk: npt.NDArray[np.float32]) -> list[PlayEvent]:
+        self._probe.history.append(chunk)
         pairs = self._extractor.feed(chunk)
         self._now = max(self._now, float(self._extractor.frames - P.PEAK_DT - P.DT_MAX))
         if self.on_pairs is not None:

@@ -56,3 +56,34 @@ PRINTS_VERSION = 2
 #: through numpy, or the C extension's correctly rounded one): moving to the C log left
 #: it at 1 (docs/design.md, "The log spectrum and the engine's versions").
 PEAKS_VERSION = 1
+
+# -- Sensitive evidence on one play's line, near its boundaries (airtrack.fingerprint.lineprobe).
+# These change no print: they only decide how far a play's start and end reach.
+#: The song's template is read in windows of LINE_WIN_S (every half second); a window holds
+#: it when at least LINE_MIN_PEAKS of its peaks fall there and they stand LINE_Z standard
+#: deviations (at least LINE_SD_FLOOR) and LINE_MARGIN (log10 power) above the template moved.
+LINE_WIN_S = 4.0
+LINE_MIN_PEAKS = 24
+LINE_Z = 2.0
+LINE_SD_FLOOR = 0.01
+LINE_MARGIN = 0.12
+#: The surroundings a spectrum cell is measured against (frames × bins).
+#: A run of heard windows goes on through this much of unheard ones.
+LINE_GAP_S = 1.5
+LINE_BG_DT = 21
+LINE_BG_DF = 31
+#: An end moves only when the template reaches this much past where it would be
+#: put anyway (window edges place a reach within a second or so; a usual end is
+#: more exact).
+LINE_MIN_REACH_S = 1.5
+#: An end's template is looked for this far after its last dense anchor at most (a voice
+#: over an outro: 10-12 s on the bench).
+LINE_END_S = 16.0
+#: Tracks whose prints are kept (one pass over the index finds a track's prints).
+LINE_CACHE = 64
+#: Audio kept for the look back and forward (s): a start's reach (``_MAX_SNAP_S`` back from
+#: its first run, found up to a window and a step later) and an end's (``end_gap_s`` on).
+LINE_HISTORY_S = 48.0
+#: A start that the template reaches back to within this of the track's frame 0 is put
+#: there (its first notes fainter still).
+LINE_SNAP_S = 3.0
