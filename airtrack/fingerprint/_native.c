@@ -1,9 +1,9 @@
 /* The engine's loops that numpy does in several passes, done in one: the spectrum's band
- * power and its log10, peak pairing and the index lookup (fine-key narrowing + gathering
- * postings).
+ * power and its log10, peak pairing, the hashes at every speed and the index lookup
+ * (fine-key narrowing + gathering postings).
  *
  * Each function computes exactly what its numpy reference computes (landmarks.band_power,
- * landmarks.pair_peaks, Index.lookup): the same float32 operations and comparisons, the
+ * landmarks.pair_peaks, evidence.hash_all_speeds, Index.lookup): the same float32 operations and comparisons, the
  * same order of output; the log10 is the correctly rounded one, which the platform's
  * log10f through np.log10 is not everywhere (log10_floats).
  * tests/unit/test_native.py checks that on random input.  Arrays come in through the buffer
@@ -347,10 +347,78 @@ static PyObject *band_power(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* hash_speeds(lnf1 float32[n], df float32[n], dt int64[n], speeds float64[s],
+ *             f1_offset float64[s], inv_q_f1, inv_q_df (float32), f1_bits, df_bits, dt_bits,
+ *             out uint32[n * s])
+ * The hash of every pair at every speed, pair-major (out[i * s + k]): what
+ * evidence.hash_all_speeds computes in numpy, then transposed.  The same operations in the
+ * same precision: q1 = floor((lnf1 - f1_offset[k]) * inv_q_f1) in double (f1_offset =
+ * ln speed + ln F_LO); q2 = floor(df * inv_q_df) + 2^(df_bits-1) in float32 (numpy keeps a
+ * float32 array times a Python float in float32); q3 = rint(dt * speed) in double; each
+ * clipped to its bits (q3 from 1), then packed. */
+static inline uint32_t clip_u32(double v, double lo, double hi) {
+    return (uint32_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* floor and rint are one instruction in the AVX2 clone (libm calls in the SSE2 one) */
+VECTOR_CLONES
+static void hash_kernel(const float *lnf1, const float *df, const int64_t *dt, Py_ssize_t n,
+                        const double *speeds, const double *f1_offset, Py_ssize_t s,
+                        double inv_q_f1, float inv_q_df, int f1_bits, int df_bits,
+                        int dt_bits, uint32_t *out) {
+    const double f1_max = (double)((1u << f1_bits) - 1), df_max = (double)((1u << df_bits) - 1),
+                 dt_max = (double)((1u << dt_bits) - 1);
+    const float df_half = (float)(1u << (df_bits - 1));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t q2 = clip_u32((double)(floorf(df[i] * inv_q_df) + df_half), 0.0, df_max);
+        uint32_t mid = q2 << dt_bits;
+        double f = (double)lnf1[i], t = (double)dt[i];
+        for (Py_ssize_t k = 0; k < s; k++) {
+            uint32_t q1 = clip_u32(floor((f - f1_offset[k]) * inv_q_f1), 0.0, f1_max);
+            uint32_t q3 = clip_u32(rint(t * speeds[k]), 1.0, dt_max);
+            out[i * s + k] = (q1 << (df_bits + dt_bits)) | mid | q3;
+        }
+    }
+}
+
+static PyObject *hash_speeds(PyObject *self, PyObject *args) {
+    PyObject *o[6];
+    double inv_q_f1;
+    float inv_q_df;
+    int f1_bits, df_bits, dt_bits;
+    if (!PyArg_ParseTuple(args, "OOOOOdfiiiO", &o[0], &o[1], &o[2], &o[3], &o[4], &inv_q_f1,
+                          &inv_q_df, &f1_bits, &df_bits, &dt_bits, &o[5]))
+        return NULL;
+    static const Py_ssize_t size[6] = {4, 4, 8, 8, 8, 4};
+    static const char *name[6] = {"lnf1", "df", "dt", "speeds", "f1_offset", "out"};
+    Py_buffer b[6];
+    int got = 0;
+    for (; got < 6; got++)
+        if (get_buf(o[got], &b[got], size[got], got == 5, name[got]) < 0) goto fail;
+    Py_ssize_t n = N_OF(b[0]), s = N_OF(b[3]);
+    if (N_OF(b[1]) != n || N_OF(b[2]) != n || N_OF(b[4]) != s || N_OF(b[5]) != n * s ||
+        f1_bits < 1 || df_bits < 1 || dt_bits < 1 || f1_bits + df_bits + dt_bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "hash_speeds: inconsistent sizes");
+        goto fail;
+    }
+    const float *lnf1 = b[0].buf, *df = b[1].buf;
+    const int64_t *dt = b[2].buf;
+    const double *speeds = b[3].buf, *f1_offset = b[4].buf;
+    uint32_t *out = b[5].buf;
+    hash_kernel(lnf1, df, dt, n, speeds, f1_offset, s, inv_q_f1, inv_q_df, f1_bits, df_bits,
+                dt_bits, out);
+    for (int i = 0; i < 6; i++) PyBuffer_Release(&b[i]);
+    Py_RETURN_NONE;
+fail:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"band_power", band_power, METH_VARARGS, "Power (or its log10) of a band of rfft rows, plus eps."},
     {"log10", log10_array, METH_VARARGS, "Correctly rounded log10 of float32."},
     {"pair_peaks", pair_peaks, METH_VARARGS, "Peak pairs into preallocated arrays."},
+    {"hash_speeds", hash_speeds, METH_VARARGS, "Hashes of pairs at every speed, pair-major."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
     {NULL, NULL, 0, NULL},
 };

@@ -38,3 +38,17 @@ def band_power(
     spectrum: Any, width: int, bin_lo: int, bin_hi: int, eps: float, take_log: bool, out: Any, /
 ) -> None: ...
 def log10(x: Any, out: Any, /) -> None: ...
+def hash_speeds(
+    lnf1: Any,
+    df: Any,
+    dt: Any,
+    speeds: Any,
+    f1_offset: Any,
+    inv_q_f1: float,
+    inv_q_df: float,
+    f1_bits: int,
+    df_bits: int,
+    dt_bits: int,
+    out: Any,
+    /,
+) -> None: ...
