@@ -3,7 +3,7 @@
  * (fine-key narrowing + gathering postings).
  *
  * Each function computes exactly what its numpy reference computes (landmarks.band_power,
- * landmarks.pair_peaks, evidence.hash_all_speeds, Index.lookup): the same float32 operations and comparisons, the
+ * landmarks.pair_peaks, evidence.hash_all_speeds and _probes, Index.lookup): the same float32 operations and comparisons, the
  * same order of output; the log10 is the correctly rounded one, which the platform's
  * log10f through np.log10 is not everywhere (log10_floats).
  * tests/unit/test_native.py checks that on random input.  Arrays come in through the buffer
@@ -414,11 +414,84 @@ fail:
     return NULL;
 }
 
+/* probe_rows(t int64[n], lnf1 float32[n], df float32[n], dt int64[n], rows int64[m],
+ *            speeds float64[s], fanout, inv_q_fdf (float32), fdf_bits, fdt_bits, no_probe,
+ *            out uint16[m * 3 * fanout])
+ * The fine-key probes of query rows (row = pair * s + speed index): what
+ * evidence._probes computes in numpy for evidence.probe_fines_rows.  A pair's anchor group
+ * is the run of pairs with its t and lnf1; for target j of the group (j < fanout) and dt
+ * shift d in -1, 0, +1: the fine key of that target's (df, dt) at the row's speed
+ * (qf = floor(df * inv_q_fdf) + 2^(fdf_bits-1) in float32, qt = rint(dt * speed) in
+ * double, each clipped to its bits, qt from 1), its dt part shifted by d; no_probe where
+ * j is past the group, is the pair itself (unless alone), or the shifted dt leaves
+ * [1, 2^fdt_bits - 1]. */
+static PyObject *probe_rows(PyObject *self, PyObject *args) {
+    PyObject *o[7];
+    Py_ssize_t fanout;
+    float inv_q_fdf;
+    int fdf_bits, fdt_bits, no_probe;
+    if (!PyArg_ParseTuple(args, "OOOOOOnfiiiO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &fanout, &inv_q_fdf, &fdf_bits, &fdt_bits, &no_probe, &o[6]))
+        return NULL;
+    static const Py_ssize_t size[7] = {8, 4, 4, 8, 8, 8, 2};
+    static const char *name[7] = {"t", "lnf1", "df", "dt", "rows", "speeds", "out"};
+    Py_buffer b[7];
+    int got = 0;
+    for (; got < 7; got++)
+        if (get_buf(o[got], &b[got], size[got], got == 6, name[got]) < 0) goto fail;
+    Py_ssize_t n = N_OF(b[0]), m = N_OF(b[4]), s = N_OF(b[5]);
+    if (N_OF(b[1]) != n || N_OF(b[2]) != n || N_OF(b[3]) != n || s < 1 || fanout < 1 ||
+        N_OF(b[6]) != m * 3 * fanout || fdf_bits < 1 || fdt_bits < 1 ||
+        fdf_bits + fdt_bits > 16) {
+        PyErr_SetString(PyExc_ValueError, "probe_rows: inconsistent sizes");
+        goto fail;
+    }
+    const int64_t *t = b[0].buf, *dt = b[3].buf, *rows = b[4].buf;
+    const float *lnf1 = b[1].buf, *df = b[2].buf;
+    const double *speeds = b[5].buf;
+    uint16_t *out = b[6].buf;
+    const double qf_max = (double)((1 << fdf_bits) - 1), qt_max = (double)((1 << fdt_bits) - 1);
+    const float qf_half = (float)(1 << (fdf_bits - 1));
+    const int dt_mask = (1 << fdt_bits) - 1;
+    for (Py_ssize_t r = 0; r < m; r++) {
+        int64_t row = rows[r];
+        if (row < 0 || row / s >= n) {
+            PyErr_SetString(PyExc_ValueError, "probe_rows: row out of range");
+            goto fail;
+        }
+        Py_ssize_t pair = (Py_ssize_t)(row / s), start = pair, end = pair + 1;
+        double speed = speeds[row % s];
+        while (start > 0 && t[start - 1] == t[start] && lnf1[start - 1] == lnf1[start]) start--;
+        while (end < n && t[end] == t[end - 1] && lnf1[end] == lnf1[end - 1]) end++;
+        Py_ssize_t group = end - start;
+        uint16_t *o3 = out + r * 3 * fanout;
+        for (Py_ssize_t j = 0; j < fanout; j++) {
+            Py_ssize_t at = start + j;
+            int valid = j < group && (at != pair || group == 1);
+            if (at > n - 1) at = n - 1;
+            int qf = (int)clip_u32((double)(floorf(df[at] * inv_q_fdf) + qf_half), 0.0, qf_max);
+            int qt = (int)clip_u32(rint((double)dt[at] * speed), 1.0, qt_max);
+            int key = (qf << fdt_bits) | qt;
+            for (int d = -1; d <= 1; d++) {
+                int shifted = (key & dt_mask) + d;
+                int ok = valid && shifted >= 1 && shifted <= dt_mask;
+                o3[3 * j + d + 1] = (uint16_t)(ok ? ((key & ~dt_mask) | shifted) : no_probe);
+            }
+        }
+    }
+    for (int i = 0; i < 7; i++) PyBuffer_Release(&b[i]);
+    Py_RETURN_NONE;
+fail:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"band_power", band_power, METH_VARARGS, "Power (or its log10) of a band of rfft rows, plus eps."},
     {"log10", log10_array, METH_VARARGS, "Correctly rounded log10 of float32."},
     {"pair_peaks", pair_peaks, METH_VARARGS, "Peak pairs into preallocated arrays."},
     {"hash_speeds", hash_speeds, METH_VARARGS, "Hashes of pairs at every speed, pair-major."},
+    {"probe_rows", probe_rows, METH_VARARGS, "Fine-key probes of query rows."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
     {NULL, NULL, 0, NULL},
 };

@@ -52,3 +52,18 @@ def hash_speeds(
     out: Any,
     /,
 ) -> None: ...
+def probe_rows(
+    t: Any,
+    lnf1: Any,
+    df: Any,
+    dt: Any,
+    rows: Any,
+    speeds: Any,
+    fanout: int,
+    inv_q_fdf: float,
+    fdf_bits: int,
+    fdt_bits: int,
+    no_probe: int,
+    out: Any,
+    /,
+) -> None: ...

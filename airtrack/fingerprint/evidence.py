@@ -180,9 +180,22 @@ def probe_fines(pairs: Pairs, speeds: Floats) -> npt.NDArray[np.uint16]:
 
 def probe_fines_rows(pairs: Pairs, speeds: Floats, rows: Int64s) -> npt.NDArray[np.uint16]:
     """The probes of query rows ``rows`` (row = pair × len(speeds) + speed index, as in
-    :func:`lookup_hits`), shape (rows, probes): those rows of :func:`probe_fines`."""
-    pair, k = np.divmod(rows, len(speeds))
-    return _probes(pairs, pair, speeds[k])
+    :func:`lookup_hits`), shape (rows, probes): those rows of :func:`probe_fines`.
+
+    In C when the extension is built (the anchor group of the asked rows only, not of every
+    pair), else :func:`_probes`; both give the same probes (``tests/unit/test_native.py``).
+    """
+    if _native is None:
+        pair, k = np.divmod(rows, len(speeds))
+        return _probes(pairs, pair, speeds[k])
+    out = np.empty((rows.shape[0], 3 * P.FANOUT), np.uint16)
+    _native.probe_rows(
+        np.ascontiguousarray(pairs.t, np.int64), np.ascontiguousarray(pairs.lnf1, np.float32),
+        np.ascontiguousarray(pairs.df, np.float32), np.ascontiguousarray(pairs.dt, np.int64),
+        np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(speeds, np.float64),
+        P.FANOUT, 1.0 / P.Q_FDF, P.FDF_BITS, P.FDT_BITS, NO_PROBE, out,
+    )  # fmt: skip
+    return out
 
 
 def _probes(pairs: Pairs, pair: Int64s, speed: Floats) -> npt.NDArray[np.uint16]:

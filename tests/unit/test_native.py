@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import hash_all_speeds, hashes_pair_major
+from airtrack.fingerprint import evidence
+from airtrack.fingerprint.evidence import hash_all_speeds, hashes_pair_major, probe_fines_rows
 from airtrack.fingerprint.index import NO_PROBE, Index
 from airtrack.fingerprint.landmarks import (
     LandmarkExtractor,
@@ -208,6 +209,33 @@ def test_hashes_at_every_speed_are_the_reference_hashes(
     got = hashes_pair_major(pairs, sp, log_sp)
     assert got.dtype == np.uint32
     np.testing.assert_array_equal(got, hash_all_speeds(pairs, sp, log_sp).T.reshape(-1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.booleans(), st.floats(0.0, 1.0))
+def test_probes_of_query_rows_are_the_reference_probes(
+    seed: int, n: int, clumped: bool, asked: float
+) -> None:
+    """The C probes of random query rows are the numpy reference's: anchor groups of one
+    to many pairs (a lone pair, a group split by a repeated frame with another ln f1),
+    targets' features on and off quantisation steps, dt shifts past either end."""
+    rng = np.random.default_rng(seed)
+    sp = np.asarray(P.SPEEDS, np.float64)
+    t = np.sort(rng.integers(0, 3 if clumped else n, n)).astype(np.int64)
+    lnf1 = (P.LN_F_LO + rng.integers(0, 2 if clumped else 50, n) * 0.1).astype(np.float32)
+    order = np.lexsort((lnf1, t))
+    t, lnf1 = t[order], lnf1[order]
+    df = np.where(
+        rng.random(n) < 0.5, rng.integers(-45, 45, n) * P.Q_FDF, rng.uniform(-1.2, 1.2, n)
+    ).astype(np.float32)
+    dt = rng.integers(-2, 80, n).astype(np.int64)
+    pairs = Pairs(t, lnf1, df, dt, df.copy(), dt.copy())
+    rows = np.flatnonzero(rng.random(n * sp.size) < asked).astype(np.int64)
+    got = probe_fines_rows(pairs, sp, rows)
+    pair, k = np.divmod(rows, sp.size)
+    want = evidence._probes(pairs, pair, sp[k])
+    assert got.dtype == want.dtype == np.uint16
+    np.testing.assert_array_equal(got, want)
 
 
 def _index(rng: np.random.Generator, n_tracks: int, per_track: int, n_hash: int) -> Index:
