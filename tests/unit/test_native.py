@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airtrack.fingerprint import params as P
 from airtrack.fingerprint import evidence
+from airtrack.fingerprint import params as P
 from airtrack.fingerprint.evidence import hash_all_speeds, hashes_pair_major, probe_fines_rows
 from airtrack.fingerprint.index import NO_PROBE, Index
 from airtrack.fingerprint.landmarks import (
