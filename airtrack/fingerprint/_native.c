@@ -1,9 +1,9 @@
 /* The engine's loops that numpy does in several passes, done in one: the spectrum's band
- * power and its log10, peak pairing and the index lookup (fine-key narrowing + gathering
- * postings).
+ * power and its log10, peak pairing, the hashes at every speed and the index lookup
+ * (fine-key narrowing + gathering postings).
  *
  * Each function computes exactly what its numpy reference computes (landmarks.band_power,
- * landmarks.pair_peaks, Index.lookup): the same float32 operations and comparisons, the
+ * landmarks.pair_peaks, evidence.hash_all_speeds and _probes, Index.lookup): the same float32 operations and comparisons, the
  * same order of output; the log10 is the correctly rounded one, which the platform's
  * log10f through np.log10 is not everywhere (log10_floats).
  * tests/unit/test_native.py checks that on random input.  Arrays come in through the buffer
@@ -347,10 +347,151 @@ static PyObject *band_power(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* hash_speeds(lnf1 float32[n], df float32[n], dt int64[n], speeds float64[s],
+ *             f1_offset float64[s], inv_q_f1, inv_q_df (float32), f1_bits, df_bits, dt_bits,
+ *             out uint32[n * s])
+ * The hash of every pair at every speed, pair-major (out[i * s + k]): what
+ * evidence.hash_all_speeds computes in numpy, then transposed.  The same operations in the
+ * same precision: q1 = floor((lnf1 - f1_offset[k]) * inv_q_f1) in double (f1_offset =
+ * ln speed + ln F_LO); q2 = floor(df * inv_q_df) + 2^(df_bits-1) in float32 (numpy keeps a
+ * float32 array times a Python float in float32); q3 = rint(dt * speed) in double; each
+ * clipped to its bits (q3 from 1), then packed. */
+static inline uint32_t clip_u32(double v, double lo, double hi) {
+    return (uint32_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* floor and rint are one instruction in the AVX2 clone (libm calls in the SSE2 one) */
+VECTOR_CLONES
+static void hash_kernel(const float *lnf1, const float *df, const int64_t *dt, Py_ssize_t n,
+                        const double *speeds, const double *f1_offset, Py_ssize_t s,
+                        double inv_q_f1, float inv_q_df, int f1_bits, int df_bits,
+                        int dt_bits, uint32_t *out) {
+    const double f1_max = (double)((1u << f1_bits) - 1), df_max = (double)((1u << df_bits) - 1),
+                 dt_max = (double)((1u << dt_bits) - 1);
+    const float df_half = (float)(1u << (df_bits - 1));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t q2 = clip_u32((double)(floorf(df[i] * inv_q_df) + df_half), 0.0, df_max);
+        uint32_t mid = q2 << dt_bits;
+        double f = (double)lnf1[i], t = (double)dt[i];
+        for (Py_ssize_t k = 0; k < s; k++) {
+            uint32_t q1 = clip_u32(floor((f - f1_offset[k]) * inv_q_f1), 0.0, f1_max);
+            uint32_t q3 = clip_u32(rint(t * speeds[k]), 1.0, dt_max);
+            out[i * s + k] = (q1 << (df_bits + dt_bits)) | mid | q3;
+        }
+    }
+}
+
+static PyObject *hash_speeds(PyObject *self, PyObject *args) {
+    PyObject *o[6];
+    double inv_q_f1;
+    float inv_q_df;
+    int f1_bits, df_bits, dt_bits;
+    if (!PyArg_ParseTuple(args, "OOOOOdfiiiO", &o[0], &o[1], &o[2], &o[3], &o[4], &inv_q_f1,
+                          &inv_q_df, &f1_bits, &df_bits, &dt_bits, &o[5]))
+        return NULL;
+    static const Py_ssize_t size[6] = {4, 4, 8, 8, 8, 4};
+    static const char *name[6] = {"lnf1", "df", "dt", "speeds", "f1_offset", "out"};
+    Py_buffer b[6];
+    int got = 0;
+    for (; got < 6; got++)
+        if (get_buf(o[got], &b[got], size[got], got == 5, name[got]) < 0) goto fail;
+    Py_ssize_t n = N_OF(b[0]), s = N_OF(b[3]);
+    if (N_OF(b[1]) != n || N_OF(b[2]) != n || N_OF(b[4]) != s || N_OF(b[5]) != n * s ||
+        f1_bits < 1 || df_bits < 1 || dt_bits < 1 || f1_bits + df_bits + dt_bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "hash_speeds: inconsistent sizes");
+        goto fail;
+    }
+    const float *lnf1 = b[0].buf, *df = b[1].buf;
+    const int64_t *dt = b[2].buf;
+    const double *speeds = b[3].buf, *f1_offset = b[4].buf;
+    uint32_t *out = b[5].buf;
+    hash_kernel(lnf1, df, dt, n, speeds, f1_offset, s, inv_q_f1, inv_q_df, f1_bits, df_bits,
+                dt_bits, out);
+    for (int i = 0; i < 6; i++) PyBuffer_Release(&b[i]);
+    Py_RETURN_NONE;
+fail:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
+
+/* probe_rows(t int64[n], lnf1 float32[n], df float32[n], dt int64[n], rows int64[m],
+ *            speeds float64[s], fanout, inv_q_fdf (float32), fdf_bits, fdt_bits, no_probe,
+ *            out uint16[m * 3 * fanout])
+ * The fine-key probes of query rows (row = pair * s + speed index): what
+ * evidence._probes computes in numpy for evidence.probe_fines_rows.  A pair's anchor group
+ * is the run of pairs with its t and lnf1; for target j of the group (j < fanout) and dt
+ * shift d in -1, 0, +1: the fine key of that target's (df, dt) at the row's speed
+ * (qf = floor(df * inv_q_fdf) + 2^(fdf_bits-1) in float32, qt = rint(dt * speed) in
+ * double, each clipped to its bits, qt from 1), its dt part shifted by d; no_probe where
+ * j is past the group, is the pair itself (unless alone), or the shifted dt leaves
+ * [1, 2^fdt_bits - 1]. */
+static PyObject *probe_rows(PyObject *self, PyObject *args) {
+    PyObject *o[7];
+    Py_ssize_t fanout;
+    float inv_q_fdf;
+    int fdf_bits, fdt_bits, no_probe;
+    if (!PyArg_ParseTuple(args, "OOOOOOnfiiiO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &fanout, &inv_q_fdf, &fdf_bits, &fdt_bits, &no_probe, &o[6]))
+        return NULL;
+    static const Py_ssize_t size[7] = {8, 4, 4, 8, 8, 8, 2};
+    static const char *name[7] = {"t", "lnf1", "df", "dt", "rows", "speeds", "out"};
+    Py_buffer b[7];
+    int got = 0;
+    for (; got < 7; got++)
+        if (get_buf(o[got], &b[got], size[got], got == 6, name[got]) < 0) goto fail;
+    Py_ssize_t n = N_OF(b[0]), m = N_OF(b[4]), s = N_OF(b[5]);
+    if (N_OF(b[1]) != n || N_OF(b[2]) != n || N_OF(b[3]) != n || s < 1 || fanout < 1 ||
+        N_OF(b[6]) != m * 3 * fanout || fdf_bits < 1 || fdt_bits < 1 ||
+        fdf_bits + fdt_bits > 16) {
+        PyErr_SetString(PyExc_ValueError, "probe_rows: inconsistent sizes");
+        goto fail;
+    }
+    const int64_t *t = b[0].buf, *dt = b[3].buf, *rows = b[4].buf;
+    const float *lnf1 = b[1].buf, *df = b[2].buf;
+    const double *speeds = b[5].buf;
+    uint16_t *out = b[6].buf;
+    const double qf_max = (double)((1 << fdf_bits) - 1), qt_max = (double)((1 << fdt_bits) - 1);
+    const float qf_half = (float)(1 << (fdf_bits - 1));
+    const int dt_mask = (1 << fdt_bits) - 1;
+    for (Py_ssize_t r = 0; r < m; r++) {
+        int64_t row = rows[r];
+        if (row < 0 || row / s >= n) {
+            PyErr_SetString(PyExc_ValueError, "probe_rows: row out of range");
+            goto fail;
+        }
+        Py_ssize_t pair = (Py_ssize_t)(row / s), start = pair, end = pair + 1;
+        double speed = speeds[row % s];
+        while (start > 0 && t[start - 1] == t[start] && lnf1[start - 1] == lnf1[start]) start--;
+        while (end < n && t[end] == t[end - 1] && lnf1[end] == lnf1[end - 1]) end++;
+        Py_ssize_t group = end - start;
+        uint16_t *o3 = out + r * 3 * fanout;
+        for (Py_ssize_t j = 0; j < fanout; j++) {
+            Py_ssize_t at = start + j;
+            int valid = j < group && (at != pair || group == 1);
+            if (at > n - 1) at = n - 1;
+            int qf = (int)clip_u32((double)(floorf(df[at] * inv_q_fdf) + qf_half), 0.0, qf_max);
+            int qt = (int)clip_u32(rint((double)dt[at] * speed), 1.0, qt_max);
+            int key = (qf << fdt_bits) | qt;
+            for (int d = -1; d <= 1; d++) {
+                int shifted = (key & dt_mask) + d;
+                int ok = valid && shifted >= 1 && shifted <= dt_mask;
+                o3[3 * j + d + 1] = (uint16_t)(ok ? ((key & ~dt_mask) | shifted) : no_probe);
+            }
+        }
+    }
+    for (int i = 0; i < 7; i++) PyBuffer_Release(&b[i]);
+    Py_RETURN_NONE;
+fail:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"band_power", band_power, METH_VARARGS, "Power (or its log10) of a band of rfft rows, plus eps."},
     {"log10", log10_array, METH_VARARGS, "Correctly rounded log10 of float32."},
     {"pair_peaks", pair_peaks, METH_VARARGS, "Peak pairs into preallocated arrays."},
+    {"hash_speeds", hash_speeds, METH_VARARGS, "Hashes of pairs at every speed, pair-major."},
+    {"probe_rows", probe_rows, METH_VARARGS, "Fine-key probes of query rows."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
     {NULL, NULL, 0, NULL},
 };

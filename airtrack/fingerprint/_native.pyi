@@ -38,3 +38,32 @@ def band_power(
     spectrum: Any, width: int, bin_lo: int, bin_hi: int, eps: float, take_log: bool, out: Any, /
 ) -> None: ...
 def log10(x: Any, out: Any, /) -> None: ...
+def hash_speeds(
+    lnf1: Any,
+    df: Any,
+    dt: Any,
+    speeds: Any,
+    f1_offset: Any,
+    inv_q_f1: float,
+    inv_q_df: float,
+    f1_bits: int,
+    df_bits: int,
+    dt_bits: int,
+    out: Any,
+    /,
+) -> None: ...
+def probe_rows(
+    t: Any,
+    lnf1: Any,
+    df: Any,
+    dt: Any,
+    rows: Any,
+    speeds: Any,
+    fanout: int,
+    inv_q_fdf: float,
+    fdf_bits: int,
+    fdt_bits: int,
+    no_probe: int,
+    out: Any,
+    /,
+) -> None: ...

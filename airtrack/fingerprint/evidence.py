@@ -23,6 +23,11 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import NO_PROBE, Index
 from airtrack.fingerprint.landmarks import Pairs, fine_keys
 
+try:  # the C loops (setup.py); without a compiler the numpy reference does the same work
+    from airtrack.fingerprint import _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None  # type: ignore[assignment]
+
 __all__ = [
     "DEFAULT_THRESHOLD",
     "FINE",
@@ -34,6 +39,7 @@ __all__ = [
     "confidence_of",
     "fines_all_speeds",
     "hash_all_speeds",
+    "hashes_pair_major",
     "lookup_hits",
     "min_evidence",
     "probe_fines",
@@ -134,6 +140,27 @@ def hash_all_speeds(
     return out
 
 
+def hashes_pair_major(
+    pairs: Pairs, speeds: Floats, log_speeds: npt.NDArray[np.float64]
+) -> npt.NDArray[np.uint32]:
+    """:func:`hash_all_speeds` pair-major and flat (row = pair × len(speeds) + speed index).
+
+    In C when the extension is built (one pass, no (speeds × pairs) float temporaries and
+    no transposed copy), else the numpy reference; both give the same hashes
+    (``tests/unit/test_native.py``).
+    """
+    if _native is None:
+        return hash_all_speeds(pairs, speeds, log_speeds).T.reshape(-1)
+    out = np.empty(len(pairs) * speeds.shape[0], np.uint32)
+    _native.hash_speeds(
+        np.ascontiguousarray(pairs.lnf1, np.float32), np.ascontiguousarray(pairs.df, np.float32),
+        np.ascontiguousarray(pairs.dt, np.int64), np.ascontiguousarray(speeds, np.float64),
+        np.ascontiguousarray(log_speeds.reshape(-1) + P.LN_F_LO, np.float64),
+        1.0 / P.Q_F1, 1.0 / P.Q_DF, P.F1_BITS, P.DF_BITS, P.DT_BITS, out,
+    )  # fmt: skip
+    return out
+
+
 def fines_all_speeds(pairs: Pairs, speeds: Floats) -> npt.NDArray[np.uint16]:
     """Fine keys of every pair at every speed, shape (speeds, pairs)."""
     return fine_keys(pairs.fdf[None, :], pairs.fdt[None, :], speeds[:, None])
@@ -153,9 +180,22 @@ def probe_fines(pairs: Pairs, speeds: Floats) -> npt.NDArray[np.uint16]:
 
 def probe_fines_rows(pairs: Pairs, speeds: Floats, rows: Int64s) -> npt.NDArray[np.uint16]:
     """The probes of query rows ``rows`` (row = pair × len(speeds) + speed index, as in
-    :func:`lookup_hits`), shape (rows, probes): those rows of :func:`probe_fines`."""
-    pair, k = np.divmod(rows, len(speeds))
-    return _probes(pairs, pair, speeds[k])
+    :func:`lookup_hits`), shape (rows, probes): those rows of :func:`probe_fines`.
+
+    In C when the extension is built (the anchor group of the asked rows only, not of every
+    pair), else :func:`_probes`; both give the same probes (``tests/unit/test_native.py``).
+    """
+    if _native is None:
+        pair, k = np.divmod(rows, len(speeds))
+        return _probes(pairs, pair, speeds[k])
+    out = np.empty((rows.shape[0], 3 * P.FANOUT), np.uint16)
+    _native.probe_rows(
+        np.ascontiguousarray(pairs.t, np.int64), np.ascontiguousarray(pairs.lnf1, np.float32),
+        np.ascontiguousarray(pairs.df, np.float32), np.ascontiguousarray(pairs.dt, np.int64),
+        np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(speeds, np.float64),
+        P.FANOUT, 1.0 / P.Q_FDF, P.FDF_BITS, P.FDT_BITS, NO_PROBE, out,
+    )  # fmt: skip
+    return out
 
 
 def _probes(pairs: Pairs, pair: Int64s, speed: Floats) -> npt.NDArray[np.uint16]:
@@ -195,7 +235,7 @@ def lookup_hits(
     """Look every pair up at every speed and append the hits (in time order) to ``hits``."""
     s = len(speeds)
     # pair-major (pairs come in anchor order): the hits come out sorted by time
-    hashes = hash_all_speeds(pairs, speeds, log_speeds).T.reshape(-1)
+    hashes = hashes_pair_major(pairs, speeds, log_speeds)
     # probes only for the rows whose bucket is narrowed (few at a small catalog)
     fines = functools.partial(probe_fines_rows, pairs, speeds)
     qrow, track, tref = index.lookup(hashes, max_postings=_MAX_POSTINGS, fines=fines)

@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airtrack.fingerprint import evidence
 from airtrack.fingerprint import params as P
+from airtrack.fingerprint.evidence import hash_all_speeds, hashes_pair_major, probe_fines_rows
 from airtrack.fingerprint.index import NO_PROBE, Index
 from airtrack.fingerprint.landmarks import (
     LandmarkExtractor,
@@ -174,6 +176,66 @@ def test_pairs_of_the_peaks_of_random_spectra_are_the_reference_pairs(seed: int)
     f = np.concatenate([p[1] for p in peaks]) if peaks else np.zeros(0, np.float32)
     assert t.size > 0
     _same_pairs(pair_peaks(t, f, t.shape[0]), pair_peaks_reference(t, f, t.shape[0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 300),
+    st.booleans(),
+    st.lists(st.floats(0.5, 2.0), min_size=1, max_size=9),
+)
+def test_hashes_at_every_speed_are_the_reference_hashes(
+    seed: int, n: int, on_steps: bool, speeds: list[float]
+) -> None:
+    """The C hashes of random pairs at random speeds (the matcher's among them) are the
+    numpy reference's, pair-major; ``on_steps`` puts the features on quantisation steps,
+    where a rounding would tip a key over."""
+    rng = np.random.default_rng(seed)
+    sp = np.asarray([*P.SPEEDS, *speeds], np.float64)
+    log_sp = np.log(sp)[:, None]
+    if on_steps:  # ln f1 exactly on a step at some speed, df on a step, dt·speed at .5
+        k = rng.integers(-3, 131, n)
+        lnf1 = (P.LN_F_LO + log_sp[rng.integers(0, sp.size, n), 0] + k * P.Q_F1).astype(np.float32)
+        df = (rng.integers(-70, 70, n) * P.Q_DF).astype(np.float32)
+        dt = rng.integers(-2, 70, n).astype(np.int64)
+    else:
+        lnf1 = (P.LN_F_LO + rng.uniform(-0.5, 3.5, n)).astype(np.float32)
+        df = rng.uniform(-1.2, 1.2, n).astype(np.float32)
+        dt = rng.integers(-5, 200, n).astype(np.int64)
+    t = np.sort(rng.integers(0, 10_000, n)).astype(np.int64)
+    fdf, fdt = rng.uniform(-1, 1, n).astype(np.float32), rng.integers(1, 60, n).astype(np.int64)
+    pairs = Pairs(t, lnf1, df, dt, fdf, fdt)
+    got = hashes_pair_major(pairs, sp, log_sp)
+    assert got.dtype == np.uint32
+    np.testing.assert_array_equal(got, hash_all_speeds(pairs, sp, log_sp).T.reshape(-1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.booleans(), st.floats(0.0, 1.0))
+def test_probes_of_query_rows_are_the_reference_probes(
+    seed: int, n: int, clumped: bool, asked: float
+) -> None:
+    """The C probes of random query rows are the numpy reference's: anchor groups of one
+    to many pairs (a lone pair, a group split by a repeated frame with another ln f1),
+    targets' features on and off quantisation steps, dt shifts past either end."""
+    rng = np.random.default_rng(seed)
+    sp = np.asarray(P.SPEEDS, np.float64)
+    t = np.sort(rng.integers(0, 3 if clumped else n, n)).astype(np.int64)
+    lnf1 = (P.LN_F_LO + rng.integers(0, 2 if clumped else 50, n) * 0.1).astype(np.float32)
+    order = np.lexsort((lnf1, t))
+    t, lnf1 = t[order], lnf1[order]
+    df = np.where(
+        rng.random(n) < 0.5, rng.integers(-45, 45, n) * P.Q_FDF, rng.uniform(-1.2, 1.2, n)
+    ).astype(np.float32)
+    dt = rng.integers(-2, 80, n).astype(np.int64)
+    pairs = Pairs(t, lnf1, df, dt, df.copy(), dt.copy())
+    rows = np.flatnonzero(rng.random(n * sp.size) < asked).astype(np.int64)
+    got = probe_fines_rows(pairs, sp, rows)
+    pair, k = np.divmod(rows, sp.size)
+    want = evidence._probes(pairs, pair, sp[k])
+    assert got.dtype == want.dtype == np.uint16
+    np.testing.assert_array_equal(got, want)
 
 
 def _index(rng: np.random.Generator, n_tracks: int, per_track: int, n_hash: int) -> Index:
