@@ -26,42 +26,61 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.fft import rfft_rows
 from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.landmarks import _BIN_LO, _WINDOW, _max_filter
+from airtrack.fingerprint.landmarks import _BIN_HI, _BIN_LO, _max_filter
 
-__all__ = ["AudioHistory", "LineEvidence", "LineProbe", "track_peaks"]
+__all__ = ["LineEvidence", "LineProbe", "SpectrumHistory", "track_peaks"]
 
 Floats = npt.NDArray[np.float64]
-_BIN_HI = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
 #: template shifts (s) that measure chance: not multiples of one another (a song's beat)
 _SHIFTS = (-7.3, -5.1, -3.7, -2.3, 2.9, 4.3, 6.1, 8.7)
 _SCAN = 1 << 24  # postings per step of the scan for a track's prints
 
 
-class AudioHistory:
-    """The last ``seconds`` of audio fed to a matcher, addressed by engine frame."""
+class SpectrumHistory:
+    """The log band spectrum (the landmark extractor's rows, not recomputed) of the last
+    ``seconds`` of audio fed to a matcher, addressed by engine frame.  Held as the audio
+    was: the frames whose whole window lies in the chunks that make up the last
+    ``seconds``; 2.7 MB a stream at 48 s (float32, 1,500 frames × 455 bins)."""
 
     def __init__(self, seconds: float) -> None:
         self._keep = int(seconds * P.SAMPLE_RATE)
-        self._parts: list[npt.NDArray[np.float32]] = []
-        self._start = 0  # absolute sample of self._parts[0][0]
+        self._chunks: deque[int] = deque()  # samples per chunk held
+        self._start = 0  # absolute sample of the first chunk held
         self._n = 0
+        self._rows = np.zeros((0, _BIN_HI - _BIN_LO), np.float32)
+        self._row0 = 0  # frame of self._rows[0]
+        self._used = 0
 
-    def append(self, chunk: npt.NDArray[np.float32]) -> None:
-        self._parts.append(chunk)
-        self._n += chunk.shape[0]
-        while self._parts and self._n - self._parts[0].shape[0] >= self._keep:
-            self._start += self._parts[0].shape[0]
-            self._n -= self._parts[0].shape[0]
-            self._parts.pop(0)
+    def append(self, samples: int) -> None:
+        """A chunk of ``samples`` was fed (before its spectrum rows come)."""
+        self._chunks.append(samples)
+        self._n += samples
+        while self._chunks and self._n - self._chunks[0] >= self._keep:
+            self._start += self._chunks[0]
+            self._n -= self._chunks.popleft()
+
+    def add_rows(self, frame: int, rows: npt.NDArray[np.float32]) -> None:
+        """The spectrum rows of frames ``frame, frame + 1, …`` (copied)."""
+        if self._used == 0:
+            self._row0 = frame
+        drop = min(self._used, max(0, self.first_frame - self._row0))
+        if self._used + rows.shape[0] > self._rows.shape[0]:
+            kept = self._rows[drop : self._used]
+            grown = max(2 * kept.shape[0], kept.shape[0] + rows.shape[0])
+            self._rows = np.empty((grown, self._rows.shape[1]), np.float32)
+            self._rows[: kept.shape[0]] = kept
+            self._row0 += drop
+            self._used -= drop
+        self._rows[self._used : self._used + rows.shape[0]] = rows
+        self._used += rows.shape[0]
 
     @property
     def first_frame(self) -> int:
@@ -69,15 +88,12 @@ class AudioHistory:
         return -(-self._start // P.HOP)
 
     def frames(self, f0: float, f1: float) -> tuple[int, npt.NDArray[np.float32]]:
-        """(first frame, samples) covering the frames ``[f0, f1)`` that are held whole."""
-        a = max(self.first_frame, math.floor(f0))
-        end = self._start + self._n
-        b = min(math.ceil(f1), (end - P.N_FFT) // P.HOP + 1)
+        """(first frame, spectrum rows) of the frames ``[f0, f1)`` that are held."""
+        a = max(self.first_frame, self._row0, math.floor(f0))
+        b = min(math.ceil(f1), self._row0 + self._used)
         if b <= a:
-            return a, np.zeros(0, np.float32)
-        whole = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
-        s0 = a * P.HOP - self._start
-        return a, whole[s0 : s0 + (b - a - 1) * P.HOP + P.N_FFT]
+            return a, np.zeros((0, self._rows.shape[1]), np.float32)
+        return a, self._rows[a - self._row0 : b - self._row0]
 
 
 class LineProbe:
@@ -85,7 +101,7 @@ class LineProbe:
 
     def __init__(self, index: Index, seconds: float) -> None:
         self.index = index
-        self.history = AudioHistory(seconds)
+        self.history = SpectrumHistory(seconds)
 
     def evidence(
         self, track: int, speed: float, align: float, f0: float, f1: float, *, steady: bool
@@ -94,12 +110,12 @@ class LineProbe:
         track's frame 0) at ``speed`` fits the held audio of frames ``[f0, f1)``; with
         ``steady``, a window is heard only when every second of it leans the song's way."""
         pad = max(abs(s) for s in _SHIFTS) * P.FRAMES_PER_S + 2
-        a, x = self.history.frames(f0 - pad, f1 + pad)
+        a, rows = self.history.frames(f0 - pad, f1 + pad)
         lo, hi = max(float(a), f0), f1
         empty = LineEvidence(lo, np.zeros(0, np.bool_))
-        if x.shape[0] < P.N_FFT or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
+        if rows.shape[0] == 0 or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
             return empty
-        z = _standing(x)
+        z = _standing(rows)
         t, f = track_peaks(self.index, track)
         tq = np.rint(align + t / speed).astype(np.int64) - a
         b = np.rint(f * speed * (P.N_FFT / P.SAMPLE_RATE) - _BIN_LO).astype(np.int64)
@@ -190,13 +206,10 @@ def _reach(ev: LineEvidence, edge: float, back: bool) -> float:
     return reach
 
 
-def _standing(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Per STFT frame and band bin of ``x``: how far its 3 × 3 maximum stands above the
-    mean of the ``LINE_BG_DT`` × ``LINE_BG_DF`` cells around it (log10 power)."""
-    n = (x.shape[0] - P.N_FFT) // P.HOP + 1
-    idx = np.arange(n)[:, None] * P.HOP + np.arange(P.N_FFT)[None, :]
-    band = rfft_rows(np.ascontiguousarray(x[idx] * _WINDOW, np.float32))[:, _BIN_LO:_BIN_HI]
-    s = np.log10(band.real**2 + band.imag**2 + np.float32(1e-8)).astype(np.float32)
+def _standing(s: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per STFT frame and band bin of the log spectrum rows ``s``: how far its 3 × 3
+    maximum stands above the mean of the ``LINE_BG_DT`` × ``LINE_BG_DF`` cells around it
+    (log10 power)."""
     return _max_filter(s, 1, 1) - _box_mean(s, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2)
 
 
