@@ -48,16 +48,17 @@ class SpectrumHistory:
     """The log band spectrum (the landmark extractor's rows, not recomputed) of the last
     ``seconds`` of audio fed to a matcher, addressed by engine frame.  Held as the audio
     was: the frames whose whole window lies in the chunks that make up the last
-    ``seconds``; 2.7 MB a stream at 48 s (float32, 1,500 frames × 455 bins)."""
+    ``seconds``, in a ring of one buffer (3.7 MB a stream at 48 s: float32, 2,012 frames
+    × 455 bins)."""
 
     def __init__(self, seconds: float) -> None:
         self._keep = int(seconds * P.SAMPLE_RATE)
         self._chunks: deque[int] = deque()  # samples per chunk held
         self._start = 0  # absolute sample of the first chunk held
         self._n = 0
-        self._rows = np.zeros((0, _BIN_HI - _BIN_LO), np.float32)
-        self._row0 = 0  # frame of self._rows[0]
-        self._used = 0
+        self._ring = np.empty((self._keep // P.HOP + 512, _BIN_HI - _BIN_LO), np.float32)
+        self._row0 = 0  # first frame in the ring
+        self._used = 0  # frames in the ring
 
     def append(self, samples: int) -> None:
         """A chunk of ``samples`` was fed (before its spectrum rows come)."""
@@ -72,15 +73,27 @@ class SpectrumHistory:
         if self._used == 0:
             self._row0 = frame
         drop = min(self._used, max(0, self.first_frame - self._row0))
-        if self._used + rows.shape[0] > self._rows.shape[0]:
-            kept = self._rows[drop : self._used]
-            grown = max(2 * kept.shape[0], kept.shape[0] + rows.shape[0])
-            self._rows = np.empty((grown, self._rows.shape[1]), np.float32)
-            self._rows[: kept.shape[0]] = kept
-            self._row0 += drop
-            self._used -= drop
-        self._rows[self._used : self._used + rows.shape[0]] = rows
-        self._used += rows.shape[0]
+        self._row0, self._used = self._row0 + drop, self._used - drop
+        if self._used + rows.shape[0] > self._ring.shape[0]:  # (blocks longer than planned)
+            held = self._get(self._row0, self._row0 + self._used).copy()
+            self._ring = np.empty((self._used + 2 * rows.shape[0], self._ring.shape[1]), np.float32)
+            self._put(self._row0, held)
+        self._put(frame, rows)
+        self._used = frame + rows.shape[0] - self._row0
+
+    def _put(self, frame: int, rows: npt.NDArray[np.float32]) -> None:
+        cap = self._ring.shape[0]
+        i = frame % cap
+        first = min(rows.shape[0], cap - i)
+        self._ring[i : i + first] = rows[:first]
+        self._ring[: rows.shape[0] - first] = rows[first:]
+
+    def _get(self, a: int, b: int) -> npt.NDArray[np.float32]:
+        cap = self._ring.shape[0]
+        i = a % cap
+        if i + (b - a) <= cap:
+            return self._ring[i : i + (b - a)]
+        return np.concatenate((self._ring[i:], self._ring[: i + (b - a) - cap]))
 
     @property
     def first_frame(self) -> int:
@@ -92,8 +105,8 @@ class SpectrumHistory:
         a = max(self.first_frame, self._row0, math.floor(f0))
         b = min(math.ceil(f1), self._row0 + self._used)
         if b <= a:
-            return a, np.zeros((0, self._rows.shape[1]), np.float32)
-        return a, self._rows[a - self._row0 : b - self._row0]
+            return a, np.zeros((0, self._ring.shape[1]), np.float32)
+        return a, self._get(a, b)
 
 
 class LineProbe:
@@ -215,19 +228,33 @@ def _standing(s: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 def _box_mean(s: npt.NDArray[np.float32], ht: int, hf: int) -> npt.NDArray[np.float32]:
     """Mean over the ``(2ht+1) × (2hf+1)`` cells around each cell (edges: the cells there):
-    running sums along time, then along frequency."""
+    running sums along time, then along frequency (differences of slices, no gathers; the
+    float32 quotient is the float64 one rounded, as exact for float32 operands)."""
     n, m = s.shape
-    r = np.arange(n)
-    r0, r1 = np.clip(r - ht, 0, n), np.clip(r + ht + 1, 0, n)
     c = np.zeros((n + 1, m), np.float32)
     np.cumsum(s, axis=0, out=c[1:])
-    rows = c[r1] - c[r0]
-    k = np.arange(m)
-    k0, k1 = np.clip(k - hf, 0, m), np.clip(k + hf + 1, 0, m)
-    c2 = np.zeros((n, m + 1), np.float32)
-    np.cumsum(rows, axis=1, out=c2[:, 1:])
-    area = (r1 - r0)[:, None] * (k1 - k0)[None, :]
-    out: npt.NDArray[np.float32] = ((c2[:, k1] - c2[:, k0]) / area).astype(np.float32)
+    rows = _span_sums(c, ht)
+    c2 = np.zeros((m + 1, n), np.float32)
+    np.cumsum(rows.T, axis=0, out=c2[1:])
+    sums = _span_sums(c2, hf).T
+    r, k = np.arange(n), np.arange(m)
+    dt = (np.minimum(r + ht + 1, n) - np.maximum(r - ht, 0)).astype(np.float32)
+    df = (np.minimum(k + hf + 1, m) - np.maximum(k - hf, 0)).astype(np.float32)
+    out: npt.NDArray[np.float32] = sums / (dt[:, None] * df[None, :])
+    return out
+
+
+def _span_sums(c: npt.NDArray[np.float32], h: int) -> npt.NDArray[np.float32]:
+    """``c[min(i + h + 1, n)] - c[max(i - h, 0)]`` for each ``i < n`` (``c``: n + 1 running
+    sums along axis 0)."""
+    n = c.shape[0] - 1
+    if n < 2 * h + 1:
+        i = np.arange(n)
+        return c[np.minimum(i + h + 1, n)] - c[np.maximum(i - h, 0)]
+    out = np.empty((n, *c.shape[1:]), np.float32)
+    np.subtract(c[2 * h + 1 :], c[: n - 2 * h], out=out[h : n - h])
+    np.subtract(c[h + 1 : 2 * h + 1], c[0], out=out[:h])
+    np.subtract(c[n], c[n - 2 * h : n - h], out=out[n - h :])
     return out
 
 
