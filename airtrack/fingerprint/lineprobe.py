@@ -250,7 +250,8 @@ def _span_sums(c: npt.NDArray[np.float32], h: int) -> npt.NDArray[np.float32]:
     n = c.shape[0] - 1
     if n < 2 * h + 1:
         i = np.arange(n)
-        return c[np.minimum(i + h + 1, n)] - c[np.maximum(i - h, 0)]
+        few: npt.NDArray[np.float32] = c[np.minimum(i + h + 1, n)] - c[np.maximum(i - h, 0)]
+        return few
     out = np.empty((n, *c.shape[1:]), np.float32)
     np.subtract(c[2 * h + 1 :], c[: n - 2 * h], out=out[h : n - h])
     np.subtract(c[h + 1 : 2 * h + 1], c[0], out=out[:h])
