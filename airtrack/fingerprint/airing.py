@@ -21,7 +21,7 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.lineprobe import LineProbe, reach_back, reach_on
+from airtrack.fingerprint.lineprobe import LineProbe, reach_back
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
 
 __all__ = ["Airings", "OpenPlay"]
@@ -322,15 +322,8 @@ class Airings:
         track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
         if top <= need or track_end <= play.last_hit + _END_PAD_S * _FPS:
             return play.last_hit
-        ev = self._probe.evidence(
-            play.track,
-            speed,
-            play.align,
-            play.last_hit - _FPS,
-            hi,
-            steady=False,
-        )
-        reach = min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))
+        reach = self._probe.reach_on(play.track, speed, play.align, play.last_hit, hi)
+        reach = min(reach, max(play.last_hit, min(later, default=np.inf)))
         # no further than the usual end, give or take: that one stays
         return reach if reach > need else play.last_hit
 

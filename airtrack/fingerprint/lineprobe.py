@@ -41,6 +41,11 @@ __all__ = ["LineEvidence", "LineProbe", "SpectrumHistory", "track_peaks"]
 Floats = npt.NDArray[np.float64]
 #: template shifts (s) that measure chance: not multiples of one another (a song's beat)
 _SHIFTS = (-7.3, -5.1, -3.7, -2.3, 2.9, 4.3, 6.1, 8.7)
+#: an end's first look (s on from its last anchor): the run from it has stopped by then
+_FIRST_LOOK_S = 7.0
+#: spectrum frames read past the template's reach on a first look: the 3 × 3 maximum and
+#: the background mean of the rows it reads do not see the stretch's end
+_EXTRA = P.LINE_BG_DT // 2 + 2
 _SCAN = 1 << 24  # postings per step of the scan for a track's prints
 
 
@@ -116,14 +121,33 @@ class LineProbe:
         self.index = index
         self.history = SpectrumHistory(seconds)
 
+    def reach_on(self, track: int, speed: float, align: float, last: float, f1: float) -> float:
+        """:func:`reach_on` from ``last`` of the evidence over ``[last - 1 s, f1)``, read
+        first over the next ``_FIRST_LOOK_S`` only: most ends stop there, and those
+        windows but the last two are the same bit for bit over the shorter stretch of
+        spectrum (its first frame is the same, so are the background's running sums;
+        the rows they read lie further than the background's reach from its end)."""
+        f0 = last - P.FRAMES_PER_S
+        near = last + _FIRST_LOOK_S * P.FRAMES_PER_S
+        if near + 2 * P.FRAMES_PER_S < f1:
+            ev = self.evidence(track, speed, align, f0, near, steady=False, extra=_EXTRA)
+            if ev.heard.shape[0] > 2:
+                head = LineEvidence(ev.first, ev.heard[:-2])
+                reach, stopped = _reach(head, last, back=False)
+                if stopped:
+                    return reach
+        return reach_on(self.evidence(track, speed, align, f0, f1, steady=False), last)
+
     def evidence(
-        self, track: int, speed: float, align: float, f0: float, f1: float, *, steady: bool
-    ) -> LineEvidence:
+        self, track: int, speed: float, align: float, f0: float, f1: float, *, steady: bool,
+        extra: int = 0,
+    ) -> LineEvidence:  # fmt: skip
         """How well the track's template on the line ``align`` (the query frame of the
         track's frame 0) at ``speed`` fits the held audio of frames ``[f0, f1)``; with
-        ``steady``, a window is heard only when every second of it leans the song's way."""
+        ``steady``, a window is heard only when every second of it leans the song's way.
+        ``extra`` more frames of spectrum are read past the template's reach."""
         pad = max(abs(s) for s in _SHIFTS) * P.FRAMES_PER_S + 2
-        a, rows = self.history.frames(f0 - pad, f1 + pad)
+        a, rows = self.history.frames(f0 - pad, f1 + pad + extra)
         lo, hi = max(float(a), f0), f1
         empty = LineEvidence(lo, np.zeros(0, np.bool_))
         if rows.shape[0] == 0 or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
@@ -190,16 +214,17 @@ def reach_back(ev: LineEvidence, first: float) -> float:
     ``LINE_GAP_S`` of unheard ones) ends at its earliest window, whose last quarter is where
     the song was first heard (a window is heard once the song fills about a quarter of it);
     ``first`` when no such run."""
-    return _reach(ev, first, back=True)
+    return _reach(ev, first, back=True)[0]
 
 
 def reach_on(ev: LineEvidence, last: float) -> float:
     """Where the song's template stops being heard, going on from ``last`` (a play's last
     dense anchor): :func:`reach_back` the other way in time."""
-    return _reach(ev, last, back=False)
+    return _reach(ev, last, back=False)[0]
 
 
-def _reach(ev: LineEvidence, edge: float, back: bool) -> float:
+def _reach(ev: LineEvidence, edge: float, back: bool) -> tuple[float, bool]:
+    """(reach, whether the run stopped before the last window)."""
     quarter = P.LINE_WIN_S * P.FRAMES_PER_S / 4
     allowed = int(P.LINE_GAP_S * 2)  # windows come every half second
     order = range(ev.heard.shape[0] - 1, -1, -1) if back else range(ev.heard.shape[0])
@@ -212,11 +237,11 @@ def _reach(ev: LineEvidence, edge: float, back: bool) -> float:
         if not ev.heard[i]:
             missed += 1
             if missed > allowed:
-                break
+                return reach, True
             continue
         missed = 0
         reach = min(reach, inner) if back else max(reach, inner)
-    return reach
+    return reach, False
 
 
 def _standing(s: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
