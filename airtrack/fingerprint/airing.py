@@ -21,7 +21,7 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
 from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.lineprobe import LineProbe, reach_back, reach_on
+from airtrack.fingerprint.lineprobe import LineProbe, reach_back
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
 
 __all__ = ["Airings", "OpenPlay"]
@@ -311,18 +311,21 @@ class Airings:
         if self._probe is None:
             return play.last_hit
         speed = float(self._speeds[play.k])
-        ev = self._probe.evidence(
-            play.track,
-            speed,
-            play.align,
-            play.last_hit - _FPS,
-            min(frames_fed, play.last_hit + P.LINE_END_S * _FPS),
-            steady=False,
-        )
         later = [p.first for p in (*self.open, *self.closed) if p.first > play.last_hit]
-        reach = min(reach_on(ev, play.last_hit), max(play.last_hit, min(later, default=np.inf)))
+        need = play.last_hit + P.LINE_MIN_REACH_S * _FPS  # a reach must pass this to count
+        hi = min(frames_fed, play.last_hit + P.LINE_END_S * _FPS)
+        # Skip the template where it cannot change the end (most ends: it costs a spectrum
+        # of the held audio and the track's prints): no window could be read past ``need``
+        # (the last one ends by ``hi`` and is read a quarter inside), the next airing
+        # began before it, or the song runs out within the end's pad anyway.
+        top = min(hi - 0.75 * P.LINE_WIN_S * _FPS + 1, min(later, default=np.inf))
+        track_end = play.align + float(self.index.durations[play.track]) * _FPS / speed
+        if top <= need or track_end <= play.last_hit + _END_PAD_S * _FPS:
+            return play.last_hit
+        reach = self._probe.reach_on(play.track, speed, play.align, play.last_hit, hi)
+        reach = min(reach, max(play.last_hit, min(later, default=np.inf)))
         # no further than the usual end, give or take: that one stays
-        return reach if reach > play.last_hit + P.LINE_MIN_REACH_S * _FPS else play.last_hit
+        return reach if reach > need else play.last_hit
 
     def close(self, play: OpenPlay, frames_fed: float, reach: float = -np.inf) -> PlayEnded:
         """End ``play`` where its evidence stopped (or its sensitive evidence ``reach``),

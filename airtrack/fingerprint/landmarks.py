@@ -13,6 +13,7 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,6 +148,9 @@ class LandmarkExtractor:
         self._pf = np.zeros(0, np.float32)
         self._work = np.empty((_CHUNK // P.HOP + 2, P.N_FFT), np.float32)  # windowed frames
         self.samples_seen = 0
+        #: told ``(first frame, rows)`` of each new stretch of the log spectrum (the rows
+        #: are the extractor's own buffer: copy what is kept)
+        self.on_spectrum: Callable[[int, npt.NDArray[np.float32]], None] | None = None
 
     @property
     def frames(self) -> int:
@@ -189,6 +193,8 @@ class LandmarkExtractor:
             grown[: self._rows] = self._spec[: self._rows]
             self._spec = grown
         log_band_power(spectrum, self._spec[self._rows : self._rows + n])
+        if self.on_spectrum is not None:
+            self.on_spectrum(self._frames_done, self._spec[self._rows : self._rows + n])
         self._rows += n
         self._frames_done += n
         self._buf = self._buf[n * P.HOP :].copy()

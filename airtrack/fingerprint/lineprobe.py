@@ -26,42 +26,79 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.fft import rfft_rows
 from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.landmarks import _BIN_LO, _WINDOW, _max_filter
+from airtrack.fingerprint.landmarks import _BIN_HI, _BIN_LO, _max_filter
 
-__all__ = ["AudioHistory", "LineEvidence", "LineProbe", "track_peaks"]
+__all__ = ["LineEvidence", "LineProbe", "SpectrumHistory", "track_peaks"]
 
 Floats = npt.NDArray[np.float64]
-_BIN_HI = math.floor(P.F_HI * P.N_FFT / P.SAMPLE_RATE) + 1
 #: template shifts (s) that measure chance: not multiples of one another (a song's beat)
 _SHIFTS = (-7.3, -5.1, -3.7, -2.3, 2.9, 4.3, 6.1, 8.7)
+#: an end's first look (s on from its last anchor): the run from it has stopped by then
+_FIRST_LOOK_S = 7.0
+#: spectrum frames read past the template's reach on a first look: the 3 × 3 maximum and
+#: the background mean of the rows it reads do not see the stretch's end
+_EXTRA = P.LINE_BG_DT // 2 + 2
 _SCAN = 1 << 24  # postings per step of the scan for a track's prints
 
 
-class AudioHistory:
-    """The last ``seconds`` of audio fed to a matcher, addressed by engine frame."""
+class SpectrumHistory:
+    """The log band spectrum (the landmark extractor's rows, not recomputed) of the last
+    ``seconds`` of audio fed to a matcher, addressed by engine frame.  Held as the audio
+    was: the frames whose whole window lies in the chunks that make up the last
+    ``seconds``, in a ring of one buffer (3.7 MB a stream at 48 s: float32, 2,012 frames
+    × 455 bins)."""
 
     def __init__(self, seconds: float) -> None:
         self._keep = int(seconds * P.SAMPLE_RATE)
-        self._parts: list[npt.NDArray[np.float32]] = []
-        self._start = 0  # absolute sample of self._parts[0][0]
+        self._chunks: deque[int] = deque()  # samples per chunk held
+        self._start = 0  # absolute sample of the first chunk held
         self._n = 0
+        self._ring = np.empty((self._keep // P.HOP + 512, _BIN_HI - _BIN_LO), np.float32)
+        self._row0 = 0  # first frame in the ring
+        self._used = 0  # frames in the ring
 
-    def append(self, chunk: npt.NDArray[np.float32]) -> None:
-        self._parts.append(chunk)
-        self._n += chunk.shape[0]
-        while self._parts and self._n - self._parts[0].shape[0] >= self._keep:
-            self._start += self._parts[0].shape[0]
-            self._n -= self._parts[0].shape[0]
-            self._parts.pop(0)
+    def append(self, samples: int) -> None:
+        """A chunk of ``samples`` was fed (before its spectrum rows come)."""
+        self._chunks.append(samples)
+        self._n += samples
+        while self._chunks and self._n - self._chunks[0] >= self._keep:
+            self._start += self._chunks[0]
+            self._n -= self._chunks.popleft()
+
+    def add_rows(self, frame: int, rows: npt.NDArray[np.float32]) -> None:
+        """The spectrum rows of frames ``frame, frame + 1, …`` (copied)."""
+        if self._used == 0:
+            self._row0 = frame
+        drop = min(self._used, max(0, self.first_frame - self._row0))
+        self._row0, self._used = self._row0 + drop, self._used - drop
+        if self._used + rows.shape[0] > self._ring.shape[0]:  # (blocks longer than planned)
+            held = self._get(self._row0, self._row0 + self._used).copy()
+            self._ring = np.empty((self._used + 2 * rows.shape[0], self._ring.shape[1]), np.float32)
+            self._put(self._row0, held)
+        self._put(frame, rows)
+        self._used = frame + rows.shape[0] - self._row0
+
+    def _put(self, frame: int, rows: npt.NDArray[np.float32]) -> None:
+        cap = self._ring.shape[0]
+        i = frame % cap
+        first = min(rows.shape[0], cap - i)
+        self._ring[i : i + first] = rows[:first]
+        self._ring[: rows.shape[0] - first] = rows[first:]
+
+    def _get(self, a: int, b: int) -> npt.NDArray[np.float32]:
+        cap = self._ring.shape[0]
+        i = a % cap
+        if i + (b - a) <= cap:
+            return self._ring[i : i + (b - a)]
+        return np.concatenate((self._ring[i:], self._ring[: i + (b - a) - cap]))
 
     @property
     def first_frame(self) -> int:
@@ -69,15 +106,12 @@ class AudioHistory:
         return -(-self._start // P.HOP)
 
     def frames(self, f0: float, f1: float) -> tuple[int, npt.NDArray[np.float32]]:
-        """(first frame, samples) covering the frames ``[f0, f1)`` that are held whole."""
-        a = max(self.first_frame, math.floor(f0))
-        end = self._start + self._n
-        b = min(math.ceil(f1), (end - P.N_FFT) // P.HOP + 1)
+        """(first frame, spectrum rows) of the frames ``[f0, f1)`` that are held."""
+        a = max(self.first_frame, self._row0, math.floor(f0))
+        b = min(math.ceil(f1), self._row0 + self._used)
         if b <= a:
-            return a, np.zeros(0, np.float32)
-        whole = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
-        s0 = a * P.HOP - self._start
-        return a, whole[s0 : s0 + (b - a - 1) * P.HOP + P.N_FFT]
+            return a, np.zeros((0, self._ring.shape[1]), np.float32)
+        return a, self._get(a, b)
 
 
 class LineProbe:
@@ -85,21 +119,40 @@ class LineProbe:
 
     def __init__(self, index: Index, seconds: float) -> None:
         self.index = index
-        self.history = AudioHistory(seconds)
+        self.history = SpectrumHistory(seconds)
+
+    def reach_on(self, track: int, speed: float, align: float, last: float, f1: float) -> float:
+        """:func:`reach_on` from ``last`` of the evidence over ``[last - 1 s, f1)``, read
+        first over the next ``_FIRST_LOOK_S`` only: most ends stop there, and those
+        windows but the last two are the same bit for bit over the shorter stretch of
+        spectrum (its first frame is the same, so are the background's running sums;
+        the rows they read lie further than the background's reach from its end)."""
+        f0 = last - P.FRAMES_PER_S
+        near = last + _FIRST_LOOK_S * P.FRAMES_PER_S
+        if near + 2 * P.FRAMES_PER_S < f1:
+            ev = self.evidence(track, speed, align, f0, near, steady=False, extra=_EXTRA)
+            if ev.heard.shape[0] > 2:
+                head = LineEvidence(ev.first, ev.heard[:-2])
+                reach, stopped = _reach(head, last, back=False)
+                if stopped:
+                    return reach
+        return reach_on(self.evidence(track, speed, align, f0, f1, steady=False), last)
 
     def evidence(
-        self, track: int, speed: float, align: float, f0: float, f1: float, *, steady: bool
-    ) -> LineEvidence:
+        self, track: int, speed: float, align: float, f0: float, f1: float, *, steady: bool,
+        extra: int = 0,
+    ) -> LineEvidence:  # fmt: skip
         """How well the track's template on the line ``align`` (the query frame of the
         track's frame 0) at ``speed`` fits the held audio of frames ``[f0, f1)``; with
-        ``steady``, a window is heard only when every second of it leans the song's way."""
+        ``steady``, a window is heard only when every second of it leans the song's way.
+        ``extra`` more frames of spectrum are read past the template's reach."""
         pad = max(abs(s) for s in _SHIFTS) * P.FRAMES_PER_S + 2
-        a, x = self.history.frames(f0 - pad, f1 + pad)
+        a, rows = self.history.frames(f0 - pad, f1 + pad + extra)
         lo, hi = max(float(a), f0), f1
         empty = LineEvidence(lo, np.zeros(0, np.bool_))
-        if x.shape[0] < P.N_FFT or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
+        if rows.shape[0] == 0 or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
             return empty
-        z = _standing(x)
+        z = _standing(rows)
         t, f = track_peaks(self.index, track)
         tq = np.rint(align + t / speed).astype(np.int64) - a
         b = np.rint(f * speed * (P.N_FFT / P.SAMPLE_RATE) - _BIN_LO).astype(np.int64)
@@ -161,16 +214,17 @@ def reach_back(ev: LineEvidence, first: float) -> float:
     ``LINE_GAP_S`` of unheard ones) ends at its earliest window, whose last quarter is where
     the song was first heard (a window is heard once the song fills about a quarter of it);
     ``first`` when no such run."""
-    return _reach(ev, first, back=True)
+    return _reach(ev, first, back=True)[0]
 
 
 def reach_on(ev: LineEvidence, last: float) -> float:
     """Where the song's template stops being heard, going on from ``last`` (a play's last
     dense anchor): :func:`reach_back` the other way in time."""
-    return _reach(ev, last, back=False)
+    return _reach(ev, last, back=False)[0]
 
 
-def _reach(ev: LineEvidence, edge: float, back: bool) -> float:
+def _reach(ev: LineEvidence, edge: float, back: bool) -> tuple[float, bool]:
+    """(reach, whether the run stopped before the last window)."""
     quarter = P.LINE_WIN_S * P.FRAMES_PER_S / 4
     allowed = int(P.LINE_GAP_S * 2)  # windows come every half second
     order = range(ev.heard.shape[0] - 1, -1, -1) if back else range(ev.heard.shape[0])
@@ -183,38 +237,50 @@ def _reach(ev: LineEvidence, edge: float, back: bool) -> float:
         if not ev.heard[i]:
             missed += 1
             if missed > allowed:
-                break
+                return reach, True
             continue
         missed = 0
         reach = min(reach, inner) if back else max(reach, inner)
-    return reach
+    return reach, False
 
 
-def _standing(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Per STFT frame and band bin of ``x``: how far its 3 × 3 maximum stands above the
-    mean of the ``LINE_BG_DT`` × ``LINE_BG_DF`` cells around it (log10 power)."""
-    n = (x.shape[0] - P.N_FFT) // P.HOP + 1
-    idx = np.arange(n)[:, None] * P.HOP + np.arange(P.N_FFT)[None, :]
-    band = rfft_rows(np.ascontiguousarray(x[idx] * _WINDOW, np.float32))[:, _BIN_LO:_BIN_HI]
-    s = np.log10(band.real**2 + band.imag**2 + np.float32(1e-8)).astype(np.float32)
+def _standing(s: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per STFT frame and band bin of the log spectrum rows ``s``: how far its 3 × 3
+    maximum stands above the mean of the ``LINE_BG_DT`` × ``LINE_BG_DF`` cells around it
+    (log10 power)."""
     return _max_filter(s, 1, 1) - _box_mean(s, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2)
 
 
 def _box_mean(s: npt.NDArray[np.float32], ht: int, hf: int) -> npt.NDArray[np.float32]:
     """Mean over the ``(2ht+1) × (2hf+1)`` cells around each cell (edges: the cells there):
-    running sums along time, then along frequency."""
+    running sums along time, then along frequency (differences of slices, no gathers; the
+    float32 quotient is the float64 one rounded, as exact for float32 operands)."""
     n, m = s.shape
-    r = np.arange(n)
-    r0, r1 = np.clip(r - ht, 0, n), np.clip(r + ht + 1, 0, n)
     c = np.zeros((n + 1, m), np.float32)
     np.cumsum(s, axis=0, out=c[1:])
-    rows = c[r1] - c[r0]
-    k = np.arange(m)
-    k0, k1 = np.clip(k - hf, 0, m), np.clip(k + hf + 1, 0, m)
-    c2 = np.zeros((n, m + 1), np.float32)
-    np.cumsum(rows, axis=1, out=c2[:, 1:])
-    area = (r1 - r0)[:, None] * (k1 - k0)[None, :]
-    out: npt.NDArray[np.float32] = ((c2[:, k1] - c2[:, k0]) / area).astype(np.float32)
+    rows = _span_sums(c, ht)
+    c2 = np.zeros((m + 1, n), np.float32)
+    np.cumsum(rows.T, axis=0, out=c2[1:])
+    sums = _span_sums(c2, hf).T
+    r, k = np.arange(n), np.arange(m)
+    dt = (np.minimum(r + ht + 1, n) - np.maximum(r - ht, 0)).astype(np.float32)
+    df = (np.minimum(k + hf + 1, m) - np.maximum(k - hf, 0)).astype(np.float32)
+    out: npt.NDArray[np.float32] = sums / (dt[:, None] * df[None, :])
+    return out
+
+
+def _span_sums(c: npt.NDArray[np.float32], h: int) -> npt.NDArray[np.float32]:
+    """``c[min(i + h + 1, n)] - c[max(i - h, 0)]`` for each ``i < n`` (``c``: n + 1 running
+    sums along axis 0)."""
+    n = c.shape[0] - 1
+    if n < 2 * h + 1:
+        i = np.arange(n)
+        few: npt.NDArray[np.float32] = c[np.minimum(i + h + 1, n)] - c[np.maximum(i - h, 0)]
+        return few
+    out = np.empty((n, *c.shape[1:]), np.float32)
+    np.subtract(c[2 * h + 1 :], c[: n - 2 * h], out=out[h : n - h])
+    np.subtract(c[h + 1 : 2 * h + 1], c[0], out=out[:h])
+    np.subtract(c[n], c[n - 2 * h : n - h], out=out[n - h :])
     return out
 
 

@@ -111,6 +111,8 @@ class StreamingMatcher:
             index, self._speeds, window=self._window, end_gap=end_gap_s * _FPS,
             snap=snap_s * _FPS, probe=self._probe if faint_boundaries else None,
         )  # fmt: skip
+        if faint_boundaries:  # its log spectrum, held for the template (not recomputed)
+            self._extractor.on_spectrum = self._probe.history.add_rows
         self._now = 0.0  # frames: pairs anchored before this are all known
         self._closed_flag = False
         self._step_n = int(STEP_S * P.SAMPLE_RATE)
@@ -184,7 +186,7 @@ class StreamingMatcher:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _advance(self, chunk: npt.NDArray[np.float32]) -> list[PlayEvent]:
-        self._probe.history.append(chunk)
+        self._probe.history.append(chunk.shape[0])
         pairs = self._extractor.feed(chunk)
         self._now = max(self._now, float(self._extractor.frames - P.PEAK_DT - P.DT_MAX))
         if self.on_pairs is not None:

@@ -81,8 +81,9 @@ LINE_MIN_REACH_S = 1.5
 LINE_END_S = 16.0
 #: Tracks whose prints are kept (one pass over the index finds a track's prints).
 LINE_CACHE = 64
-#: Audio kept for the look back and forward (s): a start's reach (``_MAX_SNAP_S`` back from
-#: its first run, found up to a window and a step later) and an end's (``end_gap_s`` on).
+#: Audio (its log spectrum) kept for the look back and forward (s): a start's reach
+#: (``_MAX_SNAP_S`` back from its first run, found up to a window and a step later) and an
+#: end's (``end_gap_s`` on).
 LINE_HISTORY_S = 48.0
 #: A start that the template reaches back to within this of the track's frame 0 is put
 #: there (its first notes fainter still).

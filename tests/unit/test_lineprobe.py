@@ -6,7 +6,8 @@ import numpy as np
 
 from airtrack.fingerprint import Index, fingerprint_samples, pack_prints
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.lineprobe import track_peaks
+from airtrack.fingerprint.landmarks import LandmarkExtractor
+from airtrack.fingerprint.lineprobe import SpectrumHistory, track_peaks
 from airtrack.fingerprint.segments import SegmentedIndex
 from tests.unit._synth_music import song
 
@@ -29,3 +30,34 @@ def test_a_tracks_template_is_its_prints_peaks_in_one_index_or_in_segments() -> 
         np.testing.assert_array_equal(ts, t)
         np.testing.assert_allclose(fs, f)
     assert not np.array_equal(track_peaks(whole, 0)[0], track_peaks(whole, 1)[0])
+
+
+def test_the_held_spectrum_is_the_extractors_last_seconds_whatever_the_blocks() -> None:
+    """The template reads the extractor's own log spectrum, held in a ring: after each
+    block (short ones, and ones longer than the ring was planned for), the rows held are
+    the extractor's rows of the frames whose whole window lies in the last chunks."""
+    rng = np.random.default_rng(3)
+    ext = LandmarkExtractor()
+    every: list[np.ndarray] = []
+    held = SpectrumHistory(6.0)
+
+    def keep(frame: int, rows: np.ndarray) -> None:
+        assert frame == sum(r.shape[0] for r in every)
+        every.append(rows.copy())
+        held.add_rows(frame, rows)
+
+    ext.on_spectrum = keep
+    fed = 0
+    for n in (3000, 8000, 100, 32000, 90000, 5000, 200000, 64000, 777, 40000, 30000):
+        held.append(n)
+        ext.feed(rng.standard_normal(n).astype(np.float32))
+        fed += n
+        spectrum = np.concatenate(every)
+        last = (fed - P.N_FFT) // P.HOP + 1
+        assert spectrum.shape[0] == last
+        first = held.first_frame
+        a, rows = held.frames(0, last + 100)
+        assert a == first and rows.shape[0] == last - first
+        np.testing.assert_array_equal(rows, spectrum[first:])
+        a, rows = held.frames(first + 7.5, last - 3)
+        np.testing.assert_array_equal(rows, spectrum[first + 7 : last - 3])
