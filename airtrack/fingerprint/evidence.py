@@ -292,8 +292,11 @@ def best_candidate(
         return None
     # screened before the masks below: a bin strong among the hits they leave is strong
     # among all hits, so the screen keeps it (and the masks then run over few hits)
-    bins = np.floor(ha / BIN).astype(np.int64)
+    q = ha / BIN
+    bins = np.floor(q, out=q).astype(np.int64)
     htr, hk, ha, ht, bins = _near_strong(htr, hk, ha, ht, bins, n_speeds, threshold_evidence)
+    if ht.shape[0] < threshold_evidence:  # (most windows: no bin anywhere near strong)
+        return None
     win = np.ones(ht.shape[0], np.bool_)
     for c_track, c_align in closed:
         win &= ~((htr == c_track) & (np.abs(ha - c_align) <= 4 * TOL))
@@ -364,7 +367,10 @@ def _near_strong(
     if tr.shape[0] < 4 * need:
         return tr, kk, al, tq, bins
     size = max(_SCREEN, 1 << (tr.shape[0] - 1).bit_length())
-    bucket = (bins + (tr * n_speeds + kk) * 7919) & (size - 1)
+    bucket = tr * (n_speeds * 7919)  # (bins + (tr * n_speeds + kk) * 7919) & (size - 1)
+    bucket += kk * 7919
+    bucket += bins
+    bucket &= size - 1
     count = np.bincount(bucket, minlength=size)
     merged = count.copy()  # + both neighbours, cyclically (slices: np.roll allocates)
     merged[1:] += count[:-1]
@@ -377,5 +383,5 @@ def _near_strong(
     near[0] |= strong[-1]
     near[:-1] |= strong[1:]
     near[-1] |= strong[0]
-    keep = near[bucket]
+    keep = np.flatnonzero(near[bucket])  # few: gathered by position, the mask read once
     return tr[keep], kk[keep], al[keep], tq[keep], bins[keep]
