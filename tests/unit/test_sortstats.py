@@ -54,7 +54,8 @@ def test_unique_counts_is_np_unique_with_counts(a: np.ndarray) -> None:
 @settings(max_examples=500, deadline=None)
 @given(a=floats)
 def test_median_is_np_median(a: np.ndarray) -> None:
-    got, want = median(a.copy()), float(np.median(a))
+    with np.errstate(all="ignore"):  # numpy warns when two huge middle values overflow
+        got, want = median(a.copy()), float(np.median(a))
     if np.isnan(want):
         assert np.isnan(got)
     else:  # bit for bit (the sign of a zero included)
