@@ -372,16 +372,13 @@ def _near_strong(
     bucket += bins
     bucket &= size - 1
     count = np.bincount(bucket, minlength=size)
-    merged = count.copy()  # + both neighbours, cyclically (slices: np.roll allocates)
-    merged[1:] += count[:-1]
-    merged[0] += count[-1]
-    merged[:-1] += count[1:]
-    merged[-1] += count[0]
-    strong = merged >= need
-    near = strong.copy()
-    near[1:] |= strong[:-1]
-    near[0] |= strong[-1]
-    near[:-1] |= strong[1:]
-    near[-1] |= strong[0]
+    # the counts padded cyclically by two each side: ``m[i]`` is bucket ``i - 1`` with its
+    # two neighbours (i = 0 .. size + 1), so ``strong[b + 1]`` says bucket b reaches ``need``
+    pad = np.concatenate((count[-2:], count, count[:2]))
+    m = pad[:-2] + pad[1:-1]
+    m += pad[2:]
+    strong = m >= need
+    near = strong[:-2] | strong[1:-1]  # bucket b or a neighbour strong
+    near |= strong[2:]
     keep = np.flatnonzero(near[bucket])  # few: gathered by position, the mask read once
     return tr[keep], kk[keep], al[keep], tq[keep], bins[keep]
