@@ -22,6 +22,7 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import NO_PROBE, Index
 from airtrack.fingerprint.landmarks import Pairs, fine_keys
+from airtrack.fingerprint.sortstats import distinct_count, median, unique_counts
 
 try:  # the C loops (setup.py); without a compiler the numpy reference does the same work
     from airtrack.fingerprint import _native
@@ -291,8 +292,11 @@ def best_candidate(
         return None
     # screened before the masks below: a bin strong among the hits they leave is strong
     # among all hits, so the screen keeps it (and the masks then run over few hits)
-    bins = np.floor(ha / BIN).astype(np.int64)
+    q = ha / BIN
+    bins = np.floor(q, out=q).astype(np.int64)
     htr, hk, ha, ht, bins = _near_strong(htr, hk, ha, ht, bins, n_speeds, threshold_evidence)
+    if ht.shape[0] < threshold_evidence:  # (most windows: no bin anywhere near strong)
+        return None
     win = np.ones(ht.shape[0], np.bool_)
     for c_track, c_align in closed:
         win &= ~((htr == c_track) & (np.abs(ha - c_align) <= 4 * TOL))
@@ -301,29 +305,36 @@ def best_candidate(
     if np.count_nonzero(win) < threshold_evidence:
         return None
     tr, kk, al, tq, bins = htr[win], hk[win], ha[win], ht[win], bins[win]
-    key = (tr * n_speeds + kk) * (1 << 32) + (bins + (1 << 31))
+    hit_tk = tr * n_speeds + kk
+    key = hit_tk * (1 << 32) + (bins + (1 << 31))
     # coarse: raw hit counts (≥ distinct anchors, so a safe filter); refined below
-    uniq, counts = np.unique(key, return_counts=True)
+    uniq, counts = unique_counts(key)
     # merge each bin with its two neighbours (an alignment may straddle a bin edge)
     # (``uniq`` is sorted: a neighbour bin, when present, is the adjacent entry)
     merged = counts.copy()
     adjacent = uniq[1:] == uniq[:-1] + 1
     merged[:-1] += np.where(adjacent, counts[1:], 0)
     merged[1:] += np.where(adjacent, counts[:-1], 0)
-    strong = np.flatnonzero(merged >= threshold_evidence)
+    is_strong = merged >= threshold_evidence
+    strong = np.flatnonzero(is_strong)
+    if strong.shape[0] == 0:
+        return None
+    tks = uniq >> 32
     for i in strong[np.argsort(-merged[strong], kind="stable")][:_REFINE]:
-        tk = int(uniq[i] >> 32)
+        tk = int(tks[i])
         track, k = divmod(tk, n_speeds)
-        same = np.nonzero((uniq >> 32 == tk) & (merged >= threshold_evidence))[0]
+        same = np.flatnonzero(is_strong & (tks == tk))
+        mine = np.flatnonzero(hit_tk == tk)  # once per (track, speed), not per bin
+        m_al, m_bins, m_tq = al[mine], bins[mine], tq[mine]
         found: list[tuple[float, int]] = []
-        for j in same:
+        for j in same.tolist():
             bin_ = int(uniq[j] & 0xFFFFFFFF) - (1 << 31)
-            near = (tr == track) & (kk == k) & (np.abs(bins - bin_) <= 1)
-            align = float(np.median(al[near]))
+            near = np.abs(m_bins - bin_) <= 1
+            n_al, n_tq = m_al[near], m_tq[near]
+            align = median(n_al)
             # evidence proper: distinct anchors on the alignment itself (±FINE frames);
             # chance coincidences scatter over the coarse bins, a real airing does not
-            fine = near & (np.abs(al - align) <= FINE)
-            evidence = int(np.unique(tq[fine]).shape[0])
+            evidence = distinct_count(n_tq[np.abs(n_al - align) <= FINE])
             if evidence >= threshold_evidence:
                 found.append((align, evidence))
         if found:
@@ -356,18 +367,18 @@ def _near_strong(
     if tr.shape[0] < 4 * need:
         return tr, kk, al, tq, bins
     size = max(_SCREEN, 1 << (tr.shape[0] - 1).bit_length())
-    bucket = (bins + (tr * n_speeds + kk) * 7919) & (size - 1)
+    bucket = tr * (n_speeds * 7919)  # (bins + (tr * n_speeds + kk) * 7919) & (size - 1)
+    bucket += kk * 7919
+    bucket += bins
+    bucket &= size - 1
     count = np.bincount(bucket, minlength=size)
-    merged = count.copy()  # + both neighbours, cyclically (slices: np.roll allocates)
-    merged[1:] += count[:-1]
-    merged[0] += count[-1]
-    merged[:-1] += count[1:]
-    merged[-1] += count[0]
-    strong = merged >= need
-    near = strong.copy()
-    near[1:] |= strong[:-1]
-    near[0] |= strong[-1]
-    near[:-1] |= strong[1:]
-    near[-1] |= strong[0]
-    keep = near[bucket]
+    # the counts padded cyclically by two each side: ``m[i]`` is bucket ``i - 1`` with its
+    # two neighbours (i = 0 .. size + 1), so ``strong[b + 1]`` says bucket b reaches ``need``
+    pad = np.concatenate((count[-2:], count, count[:2]))
+    m = pad[:-2] + pad[1:-1]
+    m += pad[2:]
+    strong = m >= need
+    near = strong[:-2] | strong[1:-1]  # bucket b or a neighbour strong
+    near |= strong[2:]
+    keep = np.flatnonzero(near[bucket])  # few: gathered by position, the mask read once
     return tr[keep], kk[keep], al[keep], tq[keep], bins[keep]
