@@ -23,6 +23,7 @@ from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, co
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.lineprobe import LineProbe, reach_back
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
+from airtrack.fingerprint.sortstats import distinct, distinct_count, median
 
 __all__ = ["Airings", "OpenPlay"]
 
@@ -99,7 +100,7 @@ class Airings:
             sel = near & (ht > play.last_hit)
             if not sel.any():
                 continue
-            last = last_supported(np.unique(ht[near]).astype(np.float64))
+            last = last_supported(distinct(ht[near]).astype(np.float64))
             if last <= play.last_hit:
                 continue
             play.hits += int(np.count_nonzero(sel & (ht <= last)))
@@ -107,9 +108,9 @@ class Airings:
             # let the alignment follow a slow drift (speed between two grid speeds)
             recent = near & (ht > play.last_hit - self._window) & (ht <= last)
             if recent.sum() >= 5:
-                play.align = float(np.median(al[recent]))
+                play.align = median(al[recent])
                 fine = recent & (np.abs(al - play.align) <= FINE)
-                evidence = np.unique(ht[fine]).shape[0]
+                evidence = distinct_count(ht[fine])
                 play.confidence = max(play.confidence, confidence_of(float(evidence)))
 
     def _anchors(self, hits: HitStore, cand: Candidate) -> npt.NDArray[np.float64]:
@@ -118,7 +119,7 @@ class Airings:
         # the airing's anchors: on the alignment line itself (a drift of ≤ 0.5 % moves it
         # ≤ 1.3 frames over a window), so chance hits near the line do not count
         fine = sel & (np.abs(ha - cand.align) <= FINE + 1)
-        return np.unique(ht[fine if fine.any() else sel]).astype(np.float64)
+        return distinct(ht[fine if fine.any() else sel]).astype(np.float64)
 
     def heard(self, now: float) -> list[tuple[int, float]]:
         """(track, frame) per open airing: the track's hits up to that frame are the

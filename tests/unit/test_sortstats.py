@@ -87,3 +87,29 @@ def test_the_candidate_search_does_not_import_numpy_ma() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_scan_does_not_import_numpy_ma() -> None:
+    """A whole scan (candidates, airings, their boundaries) leaves ``numpy.ma`` unloaded:
+    every scanning process would pay its import."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from airtrack.fingerprint import Index, fingerprint_samples, pack_prints, scan_samples
+        from tests.unit._synth_music import noise, song
+
+        sr = 8000
+        a, b = song(101, 40), song(102, 40)
+        index = Index.build((t, pack_prints(fingerprint_samples(x))) for t, x in ((1, a), (2, b)))
+        gap = np.zeros(3 * sr, np.float32)
+        station = noise(np.concatenate([gap, a, gap, b[: 30 * sr], gap]), 15, seed=2)
+        plays = scan_samples(station, index)
+        assert [p.track_id for p in plays] == [1, 2], plays
+        print("numpy.ma" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False"
