@@ -1,8 +1,10 @@
 """The C extension of the recognition engine; everything else is in pyproject.toml.
 
-``airtrack.fingerprint._native`` does the peak pairing and the index lookup in one pass
-each; without a C compiler the build goes on without it (``optional``) and the engine uses
-its numpy reference code, which gives the same prints and plays, more slowly.
+``airtrack.fingerprint._native`` does the engine's hot loops (band power and its log10,
+peak pairing, the index lookup) in one pass each; without a C compiler the build goes on
+without it (``optional``) and the engine uses its numpy reference code, which gives the
+same plays, more slowly (its log10 is the platform's: docs/design.md, "The log spectrum
+and the engine's versions").
 """
 
 from setuptools import Extension, setup
@@ -12,8 +14,8 @@ setup(
         Extension(
             "airtrack.fingerprint._native",
             ["airtrack/fingerprint/_native.c"],
-            # no fused multiply-add: every rounding as in the numpy reference
-            extra_compile_args=["-O2", "-ffp-contract=off"],
+            # -O3: the loops vectorise; no fused multiply-add: every rounding as written
+            extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
         )
     ]

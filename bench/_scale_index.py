@@ -78,8 +78,11 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     ids = np.asarray(raw.ids[:n_tracks], np.int64)
     durations = np.asarray(raw.durations[:n_tracks], np.float32)
     t_dtype = "<u2" if raw.max_time < 1 << 16 else "<u4"  # as Index.from_arrays
+    d_offsets, d_hist = _density(raw, n, durations)
     shapes = {"starts": (starts.shape[0], "<u4"), "keys": (n, "<u4"), "times": (n, t_dtype),
-              "track_ids": (n_tracks, "<i8"), "durations": (n_tracks, "<f4")}  # fmt: skip
+              "track_ids": (n_tracks, "<i8"), "durations": (n_tracks, "<f4"),
+              "density_offsets": (d_offsets.shape[0], "<i8"),
+              "density_hist": (d_hist.shape[0], d_hist.dtype.str)}  # fmt: skip
     layout: dict[str, list[object]] = {}
     offset = 0
     for name, (size, dtype) in shapes.items():
@@ -94,7 +97,9 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     with tmp.open("wb") as fh:
         fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
         fh.truncate(base + offset)
-        for name, arr in (("starts", starts), ("track_ids", ids), ("durations", durations)):
+        small = (("starts", starts), ("track_ids", ids), ("durations", durations),
+                 ("density_offsets", d_offsets), ("density_hist", d_hist))  # fmt: skip
+        for name, arr in small:
             fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
             fh.write(arr.tobytes())
     if n == 0:
@@ -131,3 +136,21 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     del out_k, out_t
     os.replace(tmp, path)
     return n
+
+
+def _density(
+    raw: RawPostings, n: int, durations: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger]]:
+    """The per-second print histogram ``Index.build_density`` makes (and ``Index.save``
+    stores), from the raw postings in one pass: every loader is spared building it."""
+    secs = np.ceil(durations.astype(np.float64)).astype(np.int64) + 2
+    offsets = np.concatenate(([0], np.cumsum(secs))).astype(np.int64)
+    hist = np.zeros(int(offsets[-1]), np.uint32)
+    t_all, k_all = raw.array("t", n), raw.array("k", n)
+    for i in range(0, n, _CHUNK):
+        sec = (t_all[i : i + _CHUNK].astype(np.int64) * P.HOP) // P.SAMPLE_RATE
+        tr = k_all[i : i + _CHUNK].astype(np.int64)
+        sec = np.minimum(sec, secs[tr] - 1)
+        hist += np.bincount(offsets[tr] + sec, minlength=hist.shape[0]).astype(np.uint32)
+    small = hist.size == 0 or int(hist.max()) <= np.iinfo(np.uint16).max
+    return offsets, hist.astype(np.uint16) if small else hist

@@ -206,6 +206,8 @@ def measure_size(raw: RawPostings, n: int, names: Path, args: argparse.Namespace
     build_s = time.perf_counter() - t0
     row: dict[str, Any] = {"tracks": n, "postings": postings, "gen_s": gen_s,
                            "build_s": build_s, "bytes": path.stat().st_size}  # fmt: skip
+    if args.index_only:  # kept for bench/bench_scan_scale.py (no worker measures)
+        return row
     subprocess.run(["sync"], check=False)
     density = "native" if n <= args.native_max else "chunked"
     one = spawn(path, names, "--score", "--density", density)
@@ -248,6 +250,9 @@ def main() -> None:
         help="largest size whose single worker builds the engine's own density",
     )
     ap.add_argument("--no-four", dest="four", action="store_false")
+    ap.add_argument(
+        "--index-only", action="store_true", help="only write each size's index (no measures)"
+    )
     ap.add_argument("--drop-index", action="store_true", help="delete each index after use")
     ap.add_argument(
         "--mem-budget-gb",
@@ -286,14 +291,16 @@ def main() -> None:
     t0 = time.perf_counter()
     songs = S.catalog_songs()
     real = [(i + 1, s.name, fingerprint_file(s.path)) for i, s in enumerate(songs)]
-    survival = fine_survival(real)
-    (OUT / "survival.json").write_text(json.dumps(survival))
+    survival = {} if args.index_only else fine_survival(real)
+    if not args.index_only:
+        (OUT / "survival.json").write_text(json.dumps(survival))
     if args.survival_only:
         return
     srcs = sources()
     print(f"{len(srcs)} sources, {len(real)} real catalog items ({time.perf_counter() - t0:.0f} s)")
     stats: dict[str, Any] = {"sources": [s.name for s in srcs], "survival": survival}
-    stats["distinct"] = distinct_check(srcs)
+    if not args.index_only:
+        stats["distinct"] = distinct_check(srcs)
     raw = RawPostings(OUT / "raw")
     names: dict[int, str] = {}
     for tid, name, prints in real:
@@ -325,7 +332,8 @@ def main() -> None:
         print(f"{n}: generated ({gen_s:.0f} s), building", flush=True)
         rows.append(measure_size(raw, n, names_path, args, gen_s))
         print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("one", "four")}))
-        report(RESULTS, rows, stats, args)
+        if not args.index_only:
+            report(RESULTS, rows, stats, args)
 
 
 def distinct_check(srcs: list[D.Peaks]) -> dict[str, Any]:

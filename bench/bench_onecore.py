@@ -22,9 +22,10 @@ of wall-clock seconds.  What a fleet pays for is CPU; wall time on a shared mach
   cache) alternated with the current one: the before/after of a change, in one run.
 
 Both trees are byte-compiled first (``compileall``), as an installed package is.
-Startup is measured apart: ``airtrack scan`` of a 5-s clip, and ``python -c pass`` (Python's
-own start), ``--startup-runs`` times each, alternately.  The live matcher's CPU per
-stream-second (``StreamingMatcher.feed`` over 4-s blocks, in this process) is a row too.
+Startup is measured apart: ``airtrack scan`` of a 5-s clip (a table, and ``--json``), and
+``python -c pass`` (Python's own start), ``--startup-runs`` times each, alternately.  The
+live matcher's CPU per stream-second (``StreamingMatcher.feed`` over 4-s blocks, in this
+process) is a row too.
 """
 
 from __future__ import annotations
@@ -128,12 +129,26 @@ def compiled(tree: Path) -> Path:
 
 
 def ref_tree(ref: str) -> Path:
-    """The ``airtrack/`` package of git ``ref`` in a temporary folder, compiled."""
+    """The ``airtrack/`` package of git ``ref`` in a temporary folder, compiled, with its C
+    extension built when it has one (else the 'before' would run the numpy references)."""
     tmp = Path(tempfile.mkdtemp(prefix="airtrack-ref-"))
+    files = ["airtrack"]
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-tree", "--name-only", ref, "setup.py", "pyproject.toml"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    files += listed.stdout.split()
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", ref, "airtrack"], capture_output=True, check=True
+        ["git", "-C", str(REPO), "archive", ref, *files], capture_output=True, check=True
     )
     subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    if (tmp / "setup.py").exists():
+        subprocess.run(
+            [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+            cwd=tmp, check=True, capture_output=True,
+        )  # fmt: skip
+        built = list((tmp / "airtrack" / "fingerprint").glob("_native*.so"))
+        print(f"before ({ref}): C extension {'built' if built else 'NOT built'}")
     return compiled(tmp)
 
 
@@ -195,11 +210,18 @@ def startup_rows(runs: int, ref: Path | None) -> list[str]:
     cases: dict[str, Callable[[], tuple[float, float]]] = {
         "python -c pass": lambda: run_pinned([[sys.executable, "-c", "pass"]]),
         "airtrack scan 5-s clip": lambda: run_pinned([airtrack("scan", clip)], airtrack_env()),
+        # the station rows' form: no table, so no rich
+        "airtrack scan 5-s clip --json": lambda: run_pinned(
+            [airtrack("scan", clip, "--json")], airtrack_env()
+        ),
         "airtrack --help": lambda: run_pinned([airtrack("--help")], airtrack_env()),
     }
     if ref is not None:
         env = airtrack_env(ref)
         cases["before: airtrack scan 5-s clip"] = lambda: run_pinned([airtrack("scan", clip)], env)
+        cases["before: airtrack scan 5-s clip --json"] = lambda: run_pinned(
+            [airtrack("scan", clip, "--json")], env
+        )
     got: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
     for _ in range(runs):
         for k, fn in cases.items():

@@ -10,6 +10,11 @@ rest is ``StreamingMatcher`` fed the decoded samples in the scan's 16-s blocks u
 cProfile, its stages taken as the cumulative time of the functions that do them.  The
 profiler inflates Python-heavy stages more than numpy-heavy ones: the shares are the
 point, and the total without profiler is printed beside them.
+
+``--log-ab``: instead, the spectrogram's log alone, before/after: ``StreamingMatcher`` over
+each station in the scan's 16-s blocks, with the C log10 (``log_band_power``) and with the
+engine's earlier log (C band power, then ``np.log10``: the platform's ``log10f``),
+alternately ``--reps`` times; median CPU and whether the plays are identical.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,8 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+import numpy.typing as npt
 
-from airtrack.fingerprint import SAMPLE_RATE, Index, StreamingMatcher, decode
+from airtrack.fingerprint import SAMPLE_RATE, Index, StreamingMatcher, decode, landmarks
 from bench import stations as S
 from bench.bench_onecore import HOME, STATIONS
 
@@ -78,15 +85,60 @@ def profile(mp3: Path, index: Index) -> tuple[float, dict[str, float], float, fl
     return dec, {k: _cum(stats, v) for k, v in STAGES.items()}, profiled, plain
 
 
+def _numpy_log(spectrum: npt.NDArray[np.complex64], out: npt.NDArray[np.float32]) -> None:
+    """The engine's log before the C log10: the C band power, then ``np.log10``."""
+    landmarks.band_power(spectrum, out)
+    np.log10(out, out=out)
+
+
+def log_ab(index: Index, stations: list[str], reps: int) -> None:
+    c_log = landmarks.log_band_power
+    cpu: dict[str, list[float]] = {"C log10": [], "np.log10": []}
+    audio = 0.0
+    same = True
+    for spec in S.STATIONS:
+        if spec.name not in stations:
+            continue
+        mp3, _ = S.build_station(spec)
+        samples = np.concatenate(list(decode(mp3)))
+        audio += samples.shape[0] / SAMPLE_RATE
+        step = 16 * SAMPLE_RATE
+        plays: dict[str, str] = {}
+        for _ in range(reps):
+            for name, fn in (("C log10", c_log), ("np.log10", _numpy_log)):
+                landmarks.log_band_power = fn  # type: ignore[assignment]
+                try:
+                    m = StreamingMatcher(index)
+                    c0 = time.process_time()
+                    found = [e for i in range(0, samples.shape[0], step)
+                             for e in m.feed(samples[i : i + step])] + m.close()  # fmt: skip
+                    cpu[name].append(time.process_time() - c0)
+                finally:
+                    landmarks.log_band_power = c_log  # type: ignore[assignment]
+                plays[name] = repr(found)
+        same = same and len(set(plays.values())) == 1
+        print(f"{spec.name}: plays identical {len(set(plays.values())) == 1}", flush=True)
+    for name, xs in cpu.items():
+        per = [sum(xs[i::reps]) for i in range(reps)]  # each repetition over all stations
+        print(f"{name}: matcher CPU {statistics.median(per):.2f} s for {audio / 60:.0f} min"
+              f" of audio (runs: {', '.join(f'{x:.2f}' for x in per)})")  # fmt: skip
+    print(f"plays identical on every station: {same}")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--stations", nargs="*", default=list(STATIONS))
+    ap.add_argument("--log-ab", action="store_true", help="the C log10 against np.log10 alone")
+    ap.add_argument("--reps", type=int, default=3, help="alternate runs for --log-ab")
     args = ap.parse_args()
     os.sched_setaffinity(0, {0})
     snaps = sorted((HOME / "snapshots").glob("*.idx"), key=lambda p: p.stat().st_mtime)
     if not snaps:
         sys.exit("no snapshot: run bench/bench_onecore.py first (it builds the catalog)")
     index = Index.load(snaps[-1])
+    if args.log_ab:
+        log_ab(index, args.stations, args.reps)
+        return
     totals: dict[str, float] = {"decode": 0.0}
     plain_total = profiled_total = 0.0
     audio = 0.0

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from airtrack.errors import AirtrackError, ConfigError, DatabaseUnavailable, first_line
+
+# the consoles, where every command has always imported them from
+from ._console import err as err
+from ._console import out as out
+from ._console import print_table as print_table
 
 if TYPE_CHECKING:
     # loaded when a command asks for its settings: ``scan`` on a current card never does
@@ -25,26 +28,6 @@ T = TypeVar("T")
 
 #: The `--json` flag of every command that can print JSON.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-#: Width of a console whose stdout is not a terminal: no line is ever cut to fit.
-UNBOUNDED_WIDTH = 100_000
-
-
-def _stdout_console() -> Console:
-    """The console for a command's answer.
-
-    On a terminal, rich fits it to the window. Through a pipe or into a file there is no
-    window: lines are as long as their content, never cut (``AIRTRACK_INACTIVE_AFTE…``)
-    nor wrapped at 80 columns, so ``grep``, ``cut`` and scripts see whole values.
-    """
-    console = Console()
-    if console.is_terminal:
-        return console
-    return Console(width=UNBOUNDED_WIDTH, soft_wrap=True)
-
-
-out = _stdout_console()
-err = Console(stderr=True)
 
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
@@ -218,23 +201,6 @@ async def with_db(
 
 def not_available(what: str, issue: str) -> NoReturn:
     fail(f"{what} is not available yet in this build ({issue}).", EXIT_NOT_AVAILABLE)
-
-
-def print_table(table: Table) -> None:
-    """Print ``table`` at its natural width, never cutting a cell to fit the terminal.
-
-    URLs, names and times are copied from these tables: a terminal wraps a long line
-    without breaking it, while a table squeezed to 80 columns turns a URL into
-    ``http://127.0.0.1:…``.
-    """
-    natural = Console(width=UNBOUNDED_WIDTH).measure(table).maximum
-    wide = Console(
-        file=sys.stdout,
-        width=max(out.width, natural) if out.is_terminal else natural,
-        force_terminal=out.is_terminal,
-        no_color=out.no_color,
-    )
-    wide.print(table)
 
 
 def is_tty() -> bool:

@@ -1,7 +1,8 @@
 """Output shared by the catalog commands and ``scan``: safe text, durations, JSON, progress.
 
 Results go to stdout; progress bars go to stderr and only when stderr is a terminal.
-Light on purpose: ``scan`` imports it without the database driver.
+Light on purpose: ``scan`` imports it without the database driver, and a JSON answer
+(``print_json``) loads no rich either: the consoles are imported where text is printed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ._common import err, out
-
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
@@ -25,6 +24,8 @@ def safe(text: object) -> str:
 
 
 def say(text: str, *, style: str | None = None) -> None:
+    from ._console import out
+
     out.print(safe(text), markup=False, highlight=False, soft_wrap=True, style=style)
 
 
@@ -73,9 +74,13 @@ class Bar:
         now = time.monotonic()
         if force or now - self._last_tick >= self._every_s:
             self._last_tick = now
+            from ._console import err
+
             err.print(safe(line), markup=False, highlight=False, soft_wrap=True)
 
     def say(self, text: str, *, style: str | None = None) -> None:
+        from ._console import out
+
         if self._progress is not None and out.is_terminal:
             # both on the terminal: print above the bar instead of through it
             self._progress.console.print(
@@ -89,6 +94,8 @@ class Bar:
 def progress(
     description: str, total: float | None, *, counts: bool, every_s: float = 10.0
 ) -> Iterator[Bar]:
+    from ._console import err
+
     if not err.is_terminal:
         yield Bar(None, None, every_s)
         return

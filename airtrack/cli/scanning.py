@@ -11,28 +11,37 @@ or a folder (walked recursively, audio file types only): each file's name and it
 (``--json``: one object per file, ``{"file", "plays", "warning", "error"}``); a file that
 cannot be read is reported and the others are still scanned; the exit code is 1 if any
 failed.
+
+Light on purpose: a plain scan or identify line (``airtrack.cli.main``) of a current card
+loads neither Typer nor rich unless it prints a table or draws a progress bar on a
+terminal; exits are ``SystemExit`` with the command's code.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-import typer
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airtrack.errors import AirtrackError, AudioError, first_line
 
-from ._common import err, print_table, run_async, settings_from, with_db
-from ._output import duration, print_json, progress, safe, say
+from ._output import duration, print_json, safe, say
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from airtrack.catalog.card import ScanCard
     from airtrack.catalog.recognise import Identified, ScanPlay
     from airtrack.db import Database
     from airtrack.fingerprint import Index, Play
     from airtrack.settings import Settings
+
+    from ._output import Bar
+
+T = TypeVar("T")
 
 EXIT_FAILED = 1
 EXIT_NO_MATCH = 1
@@ -60,15 +69,54 @@ def scan(paths: list[str], as_json: bool) -> None:
         try:
             _scan_all(Index.load(card.snapshot), results, single)
         except KeyboardInterrupt:
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise SystemExit(EXIT_INTERRUPTED) from None
         for r in results:
             r.shown = join_plays(r.plays, card.tracks)
     else:
+        from ._common import settings_from, with_db
+
         settings = settings_from()
-        run_async(with_db(settings, lambda db: _scan_with_db(db, settings, results, single)))
+        _run(with_db(settings, lambda db: _scan_with_db(db, settings, results, single)))
     _show(results, single, as_json)
     if any(r.error for r in results):
-        raise typer.Exit(EXIT_FAILED)
+        raise SystemExit(EXIT_FAILED)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """``run_async`` of the other commands, with this module's exit."""
+    import asyncio
+
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _warn(line: str) -> None:
+    """One line on stderr, as the other commands' ``err.print(…, markup=False)`` writes it."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+_RICH_TERMINAL_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+class _NoBar:
+    def advance_to(self, completed: float) -> None:
+        pass
+
+
+@contextmanager
+def _progress(total: float | None) -> Iterator[Bar | _NoBar]:
+    """``_output.progress``, whose bar is drawn on a terminal only: rich is loaded only
+    where it could be one (stderr a terminal, or rich told so by its variables)."""
+    if not sys.stderr.isatty() and not any(v in os.environ for v in _RICH_TERMINAL_VARIABLES):
+        yield _NoBar()
+        return
+    from ._output import progress
+
+    with progress("scanning", total, counts=False) as bar:
+        yield bar
 
 
 def _card() -> ScanCard | None:
@@ -127,7 +175,7 @@ def _scan_all(index: Index, results: list[_Result], single: bool) -> None:
     from airtrack.fingerprint import probe_duration
 
     if index.n_tracks == 0:
-        err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+        _warn("airtrack: the catalog is empty")
     for r in results:
         if r.error is not None:
             continue
@@ -136,25 +184,19 @@ def _scan_all(index: Index, results: list[_Result], single: bool) -> None:
         except AudioError:
             total = None  # decode() below reports the real problem
         try:
-            with progress("scanning", total, counts=False) as bar:
+            with _progress(total) as bar:
                 found = scan_recording(r.file, index, on_progress=bar.advance_to)
         except AirtrackError as exc:
             if single:
                 raise
             r.error = first_line(exc).removeprefix(f"{r.file}: ")
-            err.print(f"airtrack: {safe(r.file)}: {r.error}", markup=False, highlight=False,
-                      soft_wrap=True)  # fmt: skip
+            _warn(f"airtrack: {safe(r.file)}: {r.error}")
             continue
         r.plays = found.plays
         if (damage := found.damage(total)) is not None:
             r.warning = damage
             # stderr: --json output stays parseable, and the warning is never missed
-            err.print(
-                f"airtrack: warning: {safe(r.file)}: {damage}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            _warn(f"airtrack: warning: {safe(r.file)}: {damage}")
 
 
 def _show(results: list[_Result], single: bool, as_json: bool) -> None:
@@ -184,10 +226,14 @@ def _show(results: list[_Result], single: bool, as_json: bool) -> None:
         elif not r.shown:
             say("no catalog songs found")
         else:
+            from ._console import print_table
+
             print_table(_table(r.shown))
 
 
 def _table(plays: list[ScanPlay]) -> Table:
+    from rich.table import Table
+
     table = Table("start", "end", "id", "title", "artist", "confidence", "source", box=None)
     for p in plays:
         table.add_row(
@@ -211,21 +257,23 @@ def identify(clip: str, as_json: bool) -> None:
 
         index = Index.load(card.snapshot)
         if index.n_tracks == 0:
-            err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+            _warn("airtrack: the catalog is empty")
         try:
             match = identify_clip(clip, index)
         except KeyboardInterrupt:
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise SystemExit(EXIT_INTERRUPTED) from None
         found = None if match is None else join_match(match, card.tracks)
     else:
+        from ._common import settings_from, with_db
+
         settings = settings_from()
-        found = run_async(with_db(settings, lambda db: _identify_with_db(db, settings, clip)))
+        found = _run(with_db(settings, lambda db: _identify_with_db(db, settings, clip)))
     if found is None:
         if as_json:
             print_json(None)
         else:
             say("no match")
-        raise typer.Exit(EXIT_NO_MATCH)
+        raise SystemExit(EXIT_NO_MATCH)
     if as_json:
         print_json(found.to_json())
         return
@@ -247,7 +295,7 @@ async def _identify_with_db(db: Database, settings: Settings, clip: str) -> Iden
 
     index, snapshot = await load_index(db, settings)
     if index.n_tracks == 0:
-        err.print("airtrack: the catalog is empty", markup=False, highlight=False)
+        _warn("airtrack: the catalog is empty")
     match = await asyncio.to_thread(identify_clip, clip, index)
     found = None if match is None else await describe_match(db, match)
     await write_card(db, settings, snapshot)

@@ -296,7 +296,10 @@ def best_candidate(
     return None
 
 
-_SCREEN = 1 << 13  # buckets of the screen in :func:`_near_strong`
+#: fewest buckets of the screen in :func:`_near_strong`; it takes one per hit beyond that
+#: (a fixed count filled with chance hits: at 100,000 tracks every bucket reached ``need``
+#: and the screen kept every hit)
+_SCREEN = 1 << 13
 
 
 def _near_strong(
@@ -312,8 +315,9 @@ def _near_strong(
     """
     if tr.shape[0] < 4 * need:
         return tr, kk, al, tq, bins
-    bucket = (bins + (tr * n_speeds + kk) * 7919) & (_SCREEN - 1)
-    count = np.bincount(bucket, minlength=_SCREEN)
+    size = max(_SCREEN, 1 << (tr.shape[0] - 1).bit_length())
+    bucket = (bins + (tr * n_speeds + kk) * 7919) & (size - 1)
+    count = np.bincount(bucket, minlength=size)
     merged = count.copy()  # + both neighbours, cyclically (slices: np.roll allocates)
     merged[1:] += count[:-1]
     merged[0] += count[-1]

@@ -81,6 +81,8 @@ class Index:
         self.version = version or self._content_version()
         self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger]] | None = None
         self._density_saved = False  # _density was read from the file
+        #: output rows a native lookup allocates per query row (grows with what it finds)
+        self._per_row = 4.0
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -234,7 +236,10 @@ class Index:
             if big.size:
                 given = fines(big) if callable(fines) else fines.reshape(n, -1)[big]
                 probes = np.ascontiguousarray(given, np.uint16).reshape(big.shape[0], -1)
-        cap = max(1 << 12, 4 * n)
+        # the outputs are sized from the postings per query row seen so far: a call that
+        # finds more than fit is run again, bigger, and at 100,000 tracks (~20 postings
+        # per row) a fixed 4 per row made every lookup search and gather twice
+        cap = max(1 << 12, int(n * self._per_row) + 1)
         while True:
             q = np.empty(cap, np.int64)
             track, frame = np.empty(cap, np.uint32), np.empty(cap, np.uint32)
@@ -243,6 +248,8 @@ class Index:
                 big, probes, probes.shape[1], NO_PROBE,
                 -1 if max_postings is None else max_postings, P.FINE_BITS, q, track, frame,
             )  # fmt: skip
+            if n:
+                self._per_row = max(self._per_row, 1.25 * found / n)
             if found <= cap:
                 return q[:found], track[:found], frame[:found]
             cap = found

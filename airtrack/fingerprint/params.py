@@ -51,7 +51,10 @@ FDT_BITS = 6
 FINE_BITS = FDF_BITS + FDT_BITS
 PRINTS_VERSION = 2
 #: Version of the peak picker alone (STFT, band, neighbourhood, floors): stored peaks of
-#: another version need the audio again; a ``PRINTS_VERSION`` bump alone does not.
+#: another version need the audio again; a ``PRINTS_VERSION`` bump alone does not.  The
+#: log10 of the spectrum is defined up to its last bit only (the platform's ``log10f``
+#: through numpy, or the C extension's correctly rounded one): moving to the C log left
+#: it at 1 (docs/design.md, "The log spectrum and the engine's versions").
 PEAKS_VERSION = 1
 
 # -- Sensitive evidence on one play's line, near its boundaries (airtrack.fingerprint.lineprobe).

@@ -280,6 +280,18 @@ def test_scan_with_a_current_card_touches_no_database(
     hit = light("identify", "unknown.mp3")
     assert hit.returncode == 1 and hit.stdout.strip() == "no match", hit.stderr
 
+    # nor, answering in JSON into a pipe, the command-line toolkit (Typer, Click) or rich:
+    # they take about as long to import as numpy
+    ui_poison = cli.cwd / "poison-ui"
+    for name in ("typer", "click", "rich"):
+        (ui_poison / name).mkdir(parents=True)
+        (ui_poison / name / "__init__.py").write_text("raise ImportError('ui loaded')")
+    bare_path = os.pathsep.join([str(ui_poison), str(light_poison), *paths])
+    bare = Cli(cli.cwd, {**light.env, "PYTHONPATH": bare_path})
+    assert bare.json("scan", "rec.mp3") == first
+    hit = bare("identify", "unknown.mp3", "--json")
+    assert hit.returncode == 1 and hit.stdout.strip() == "null", hit.stderr
+
     assert cli("catalog", "add", "later/").returncode == 0  # the catalog changes
     stale = offline("scan", "rec.mp3", "--json")
     assert stale.returncode != 0 and "database touched" in stale.stderr

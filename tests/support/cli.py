@@ -63,7 +63,7 @@ def invoke_cli(
     unsets the caller's other ``AIRTRACK_*`` variables, as :func:`run_cli` does."""
     from typer.testing import CliRunner
 
-    from airtrack.cli import app
+    from airtrack.cli.commands import app
 
     changes: dict[str, str | None] = {}
     if clean_env:

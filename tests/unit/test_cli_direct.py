@@ -10,7 +10,8 @@ import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airtrack.cli import app, direct_call
+from airtrack.cli import direct_call
+from airtrack.cli.commands import app
 
 _WORDS = ["a.mp3", "dir/", "x y.ogg", "ü.flac", "", "--json", "-", "--", "-v", "--help", "--utc"]
 

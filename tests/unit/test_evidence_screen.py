@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airtrack.fingerprint.evidence import HitStore, _near_strong
+from airtrack.fingerprint.evidence import _SCREEN, HitStore, _near_strong
 
 N_SPEEDS = 7
 
@@ -48,7 +48,34 @@ def _hits(seed: int, n: int, tracks: int, lines: int) -> HitStore:
 def test_the_screen_keeps_every_strong_bin_and_its_neighbours(
     seed: int, n: int, tracks: int, lines: int, need: float
 ) -> None:
-    store = _hits(seed, n, tracks, lines)
+    _check_screen(_hits(seed, n, tracks, lines), need)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(_SCREEN, 5 * _SCREEN),
+    lines=st.integers(0, 4),
+    need=st.floats(3.0, 20.0),
+)
+def test_the_screen_of_more_hits_than_its_fewest_buckets_keeps_them_too(
+    seed: int, n: int, lines: int, need: float
+) -> None:
+    """More hits than ``_SCREEN``: the screen takes more buckets, and still keeps them."""
+    _check_screen(_hits(seed, n, 100_000, lines), need)
+
+
+def test_the_screen_sets_chance_hits_aside_however_many() -> None:
+    """200,000 chance hits over 100,000 tracks (a window at that catalog size): a screen of
+    a fixed 8,192 buckets has ~24 hits in each and keeps them all; the screen keeps few."""
+    store = _hits(7, 200_000, 100_000, 3)
+    _, tr, kk, al = store.views()
+    kept = _near_strong(tr, kk, al, store.views()[0], np.floor(al / 3).astype(np.int64),
+                        N_SPEEDS, 12.0)  # fmt: skip
+    assert kept[0].shape[0] < tr.shape[0] // 20
+
+
+def _check_screen(store: HitStore, need: float) -> None:
     _, tr, kk, al = store.views()
     bins = np.floor(al / 3).astype(np.int64)
     tq = store.views()[0]

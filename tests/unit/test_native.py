@@ -1,5 +1,7 @@
 """The C loops (``airtrack/fingerprint/_native.c``) compute what their numpy references do:
-the same pairs of the same peaks, the same postings in the same order."""
+the same pairs of the same peaks, the same postings in the same order, and a log10 of the
+spectrum that is the correctly rounded one (within the platform log10f's own error of
+``np.log10``)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from airtrack.fingerprint.landmarks import (
     _native,
     band_power,
     band_power_reference,
+    log_band_power,
+    log_band_power_reference,
     pair_peaks,
     pair_peaks_reference,
 )
@@ -51,6 +55,83 @@ def test_band_power_of_random_spectra_is_the_reference_power(
     with np.errstate(over="ignore"):  # 1e19² is inf in float32, in both
         band_power_reference(spectrum.copy(), want)
     np.testing.assert_array_equal(got, want)
+
+
+# the largest error of the platform's float32 log10 (np.log10 without the extension) from
+# the correctly rounded value: glibc 2.36's log10f, measured over every float32 >= 1e-8 by
+# bench/check_log10.py
+_LIBM_LOG10_ULP = 2
+
+
+def _ulps(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+    """Distance in float32 steps (both finite, same sign)."""
+    return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32).astype(np.int64))
+
+
+def _correctly_rounded_log10(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    wide = np.longdouble if np.finfo(np.longdouble).nmant > 52 else np.float64
+    return np.log10(x.astype(wide)).astype(np.float32)
+
+
+# the spectrum's range, and near 1 (log10 near 0, where its relative error is hardest)
+_POSITIVE = st.one_of(
+    st.floats(float(np.float32(1e-8)), float(np.finfo(np.float32).max), width=32),
+    st.floats(0.5, 2.0, width=32),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_POSITIVE, min_size=1, max_size=1500))
+def test_log10_is_the_correctly_rounded_log10(values: list[float]) -> None:
+    """Over the spectrum's range (>= 1e-8, the power's floor) the C log10 rounds the true
+    value; bench/check_log10.py checks every float32 there."""
+    x = np.array(values, np.float32)
+    got = np.empty_like(x)
+    assert _native is not None
+    _native.log10(x, got)
+    want = _correctly_rounded_log10(x)
+    # with an 80-bit long double the float32 of log10l is the correctly rounded value; where
+    # long double is double, its second rounding may be one step off
+    bound = 0 if np.finfo(np.longdouble).nmant > 52 else 1
+    assert int(_ulps(got, want).max()) <= bound
+    assert int(_ulps(got, np.log10(x)).max()) <= _LIBM_LOG10_ULP + bound
+
+
+def test_log10_of_zero_negative_subnormal_and_non_finite_is_libms() -> None:
+    x = np.array(
+        [0.0, -0.0, -1.0, 1e-45, 1e-40, 1.1754942e-38, np.inf, -np.inf, np.nan, 1.0], np.float32
+    )
+    got = np.empty_like(x)
+    assert _native is not None
+    _native.log10(x, got)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.log10(x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
+    assert int(_ulps(got[finite], want[finite]).max()) <= _LIBM_LOG10_ULP
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.sampled_from([0.0, 1e-6, 1.0, 1e3]))
+def test_log_band_power_is_the_log_of_the_band_power(seed: int, frames: int, scale: float) -> None:
+    """The fused pass = the C log10 of the reference power, within the platform's log10f
+    error of the numpy reference (silence: every bin at the 1e-8 floor)."""
+    rng = np.random.default_rng(seed)
+    bins = P.N_FFT // 2 + 1
+    spectrum = (rng.standard_normal((frames, 2 * bins)) * scale).astype(np.float32)
+    spectrum = spectrum.view(np.complex64)
+    band = LandmarkExtractor()._spec.shape[1]
+    got = np.empty((frames, band), np.float32)
+    power, want = np.empty_like(got), np.empty_like(got)
+    log_band_power(spectrum.copy(), got)
+    band_power_reference(spectrum.copy(), power)
+    logged = np.empty_like(power)
+    assert _native is not None
+    _native.log10(power, logged)
+    np.testing.assert_array_equal(got, logged)
+    log_band_power_reference(spectrum.copy(), want)
+    assert int(_ulps(got, want).max()) <= _LIBM_LOG10_ULP
 
 
 def _same_pairs(a: Pairs, b: Pairs) -> None:
@@ -147,3 +228,35 @@ def test_lookup_grows_its_output_for_a_large_answer() -> None:
     got = index.lookup(hashes)
     assert got[0].shape[0] == 50 * 8 * 2000
     _same_postings(got, index.lookup_reference(hashes))
+
+
+class _Counting:
+    """The C module, with its ``gather`` calls counted (each call does the whole search)."""
+
+    def __init__(self, module: object) -> None:
+        self._module = module
+        self.gathers = 0
+
+    def gather(self, *args: object) -> int:
+        self.gathers += 1
+        return int(self._module.gather(*args))  # type: ignore[attr-defined]
+
+
+def test_a_lookup_sizes_its_output_from_the_answers_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lookup whose answer outgrows the output runs the C pass again; the next lookups
+    size their output from it and run it once (at 100,000 tracks every lookup ran twice)."""
+    from airtrack.fingerprint import index as index_module
+
+    counting = _Counting(index_module._native)
+    monkeypatch.setattr(index_module, "_native", counting)
+    rng = np.random.default_rng(5)
+    index = _index(rng, 8, 2000, 4)  # 4 hashes, 4000 postings each
+    hashes = np.tile(np.arange(4, dtype=np.uint32), 50)
+    index.lookup(hashes)
+    assert counting.gathers == 2
+    for _ in range(3):
+        got = index.lookup(hashes[: 40 + _])
+        _same_postings(got, index.lookup_reference(hashes[: 40 + _]))
+    assert counting.gathers == 5

@@ -1,4 +1,5 @@
-"""The scale bench's out-of-core index writer writes the very file ``Index.save`` would."""
+"""The scale bench's out-of-core index writer writes the very file ``Index.save`` would,
+the density histogram included (a scan of it must not rebuild that)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,8 @@ def test_out_of_core_file_equals_index_build(
         )
         for name in _ARRAYS:
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+        assert got._density_saved, "the file carries no density histogram"
+        assert got._density is not None
+        for have, need in zip(got._density, want.build_density(), strict=True):
+            assert have.dtype == need.dtype
+            np.testing.assert_array_equal(have, need)
