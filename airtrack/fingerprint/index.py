@@ -6,6 +6,11 @@ of ``keys`` (uint32: dense track number << FINE_BITS | the posting's fine key; a
 tracks) and ``times`` (anchor frame in the track: uint16 when every track is under 35 min,
 else uint32): 6 B per posting.  A bucket's postings are sorted by fine key, then track.
 ``track_ids`` (int64) maps dense numbers to catalog ids; ``durations`` (float32, seconds).
+Beside them, optional (a file without them loads; a reader that does not know them skips
+them): the per-second density histogram, and every track's template
+(``airtrack.fingerprint.template``: track ``k``'s peaks are rows
+``template_offsets[k]:template_offsets[k+1]`` of ``template_t`` and ``template_q``, ~1.1 B
+per posting), which ``template(k)`` reads alone.
 A lookup is two array reads per query hash; a bucket too big to read whole is narrowed to
 the postings of the query's fine keys by a vectorised binary search (one numpy pass per
 halving: ~log2 of the bucket).
