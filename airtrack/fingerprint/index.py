@@ -30,7 +30,7 @@ import numpy.typing as npt
 from airtrack.errors import AudioError, IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
-from airtrack.fingerprint.template import smallest, templates_of
+from airtrack.fingerprint.template import track_templates
 
 try:  # the C lookup (setup.py); without it, the numpy reference
     from airtrack.fingerprint import _native
@@ -161,7 +161,6 @@ class Index:
         fits16 = all_t.size == 0 or int(all_t.max()) <= _TIME16_MAX
         if len(ids) > MAX_TRACKS:
             raise IndexFileError(f"{len(ids)} tracks: one index holds at most {MAX_TRACKS}")
-        offsets, tt, tq = templates_of(all_k, all_h, all_t, len(ids))
         keys = all_k[order] << np.uint32(P.FINE_BITS)
         if all_f is not None:
             keys |= all_f[order].astype(np.uint32)
@@ -173,9 +172,7 @@ class Index:
             np.asarray(durations, dtype=np.float32),
             has_fines=all_f is not None,
         )
-        index.set_templates(
-            (offsets, smallest(tt, (np.uint16, np.uint32)), smallest(tq, (np.uint8, np.uint16)))
-        )
+        index.set_templates(track_templates(hashes, times))
         return index
 
     def set_templates(self, templates: Templates) -> None:

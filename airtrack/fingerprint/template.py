@@ -19,11 +19,13 @@ import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
 
-__all__ = ["BIN_BASE", "bin_hz", "smallest", "template_peaks", "templates_of"]
+__all__ = ["BIN_BASE", "bin_hz", "smallest", "template_peaks", "templates_of", "track_templates"]
 
 Ints = npt.NDArray[np.int64]
 _Q_BITS = 16  # a peak's bin in the packed sort key (ln f / Q_F1 < 2**16 for any f < 1e600 Hz)
 _T_BITS = 24  # its frame (2**24 frames: 43 hours at 93 frames a second)
+#: postings whose templates are made at once when an index is built (~100 B each meanwhile)
+_GROUP = 1 << 22
 
 
 #: the lowest bin a hash can give (its lowest anchor step, its lowest ratio step)
@@ -75,6 +77,39 @@ def templates_of(
     counts = np.bincount(u >> (_T_BITS + _Q_BITS), minlength=n_tracks)
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     return offsets, (u >> _Q_BITS) & ((1 << _T_BITS) - 1), u & ((1 << _Q_BITS) - 1)
+
+
+def track_templates(
+    hashes: list[npt.NDArray[np.uint32]], times: list[npt.NDArray[np.uint32]]
+) -> tuple[Ints, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
+    """The templates of tracks given one array of hashes and one of times each, as
+    :func:`templates_of` gives them (frames as uint16 when they fit, bins as uint8), made
+    ``_GROUP`` postings' worth of tracks at a time: memory stays bounded at any catalog."""
+    counts: list[Ints] = []
+    ts: list[npt.NDArray[np.unsignedinteger]] = []
+    qs: list[npt.NDArray[np.unsignedinteger]] = []
+    a = 0
+    while a < len(hashes):
+        b, size = a + 1, hashes[a].shape[0]
+        while b < len(hashes) and size + hashes[b].shape[0] <= _GROUP:
+            size += hashes[b].shape[0]
+            b += 1
+        k = np.repeat(np.arange(b - a, dtype=np.int64), [h.shape[0] for h in hashes[a:b]])
+        o, t, q = templates_of(k, np.concatenate(hashes[a:b]), np.concatenate(times[a:b]), b - a)
+        counts.append(np.diff(o))
+        ts.append(t.astype(np.uint32))
+        qs.append(q.astype(np.uint16))
+        a = b
+    offsets = np.concatenate(([0], np.cumsum(np.concatenate(counts) if counts else []))).astype(
+        np.int64
+    )
+    t_all = np.concatenate(ts) if ts else np.zeros(0, np.uint32)
+    q_all = np.concatenate(qs) if qs else np.zeros(0, np.uint16)
+    return (
+        offsets,
+        smallest(t_all.astype(np.int64), (np.uint16, np.uint32)),
+        smallest(q_all.astype(np.int64), (np.uint8, np.uint16)),
+    )
 
 
 def smallest(

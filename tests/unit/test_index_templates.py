@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airtrack.fingerprint import Index, fingerprint_samples, pack_prints
+from airtrack.fingerprint import Index, fingerprint_samples, pack_prints, template
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import _ALIGN, _MAGIC
 from airtrack.fingerprint.lineprobe import scan_prints, track_peaks
@@ -32,9 +32,11 @@ def _brute(index: Index, track: int) -> tuple[np.ndarray, np.ndarray]:
     return template_peaks(*scan_prints(index, track))
 
 
+@pytest.mark.parametrize("group", [1 << 22, 1000])
 def test_built_templates_are_the_peaks_the_pass_over_all_postings_finds(
-    blobs: list[tuple[int, bytes]],
+    blobs: list[tuple[int, bytes]], group: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(template, "_GROUP", group)  # 1000: a group per track
     index = Index.build(blobs)
     assert index.has_templates
     for k in range(index.n_tracks):
