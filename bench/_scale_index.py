@@ -5,7 +5,8 @@ int64 sort order and the outputs): 45 GB at 100,000 tracks.  This writer keeps t
 in flat raw files on disk (14 B each: hash, time, track, fine key) and writes the very
 same file ``Index.save`` would (same header, same 64-byte aligned arrays) one hash range at
 a time, so memory is one range's postings.  Like ``Index.from_arrays`` it sorts a
-bucket's postings by fine key and stores times as uint16 when every track fits.
+bucket's postings by fine key and stores times as uint16 when every track fits, and stores
+every track's template (``airtrack.fingerprint.template``) as ``Index.build`` does.
 ``Index.load`` reads the result.
 """
 
@@ -22,8 +23,48 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import _ALIGN, _MAGIC
 from airtrack.fingerprint.landmarks import Prints
+from airtrack.fingerprint.template import smallest, templates_of
 
 _CHUNK = 1 << 25  # postings read per pass step
+#: postings of a group of tracks whose templates are made at once (~100 B each meanwhile)
+GROUP = 1 << 25
+Templates = tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]
+]
+
+
+def track_groups(counts: npt.NDArray[np.int64], size: int = GROUP) -> list[tuple[int, int]]:
+    """Ranges ``[a, b)`` of tracks holding at most ``size`` postings (or one track)."""
+    cum = np.concatenate(([0], np.cumsum(counts)))
+    out, a = [], 0
+    while a < counts.shape[0]:
+        b = int(np.searchsorted(cum, cum[a] + size, "right")) - 1
+        b = min(counts.shape[0], max(b, a + 1))
+        out.append((a, b))
+        a = b
+    return out
+
+
+def join_templates(parts: list[Templates], n_tracks: int) -> Templates:
+    """One index's templates from those of consecutive groups of its tracks."""
+    offsets, base = [np.zeros(1, np.int64)], 0
+    for o, _, _ in parts:
+        offsets.append(o[1:] + base)
+        base += int(o[-1])
+    t = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    q = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
+    offs = np.concatenate(offsets)
+    assert offs.shape[0] == n_tracks + 1
+    return (offs, smallest(t, (np.uint16, np.uint32)), smallest(q, (np.uint8, np.uint16)))  # type: ignore[arg-type]
+
+
+def group_template(
+    first: int, n: int, tracks: npt.NDArray[np.integer], hashes: npt.NDArray[np.integer],
+    times: npt.NDArray[np.integer],
+) -> Templates:  # fmt: skip
+    """The templates of tracks ``first .. first + n`` from their postings, kept small."""
+    o, t, q = templates_of(tracks.astype(np.int64) - first, hashes, times, n)
+    return o, smallest(t, (np.uint16, np.uint32)), smallest(q, (np.uint8, np.uint16))
 
 
 class RawPostings:
@@ -79,10 +120,14 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     durations = np.asarray(raw.durations[:n_tracks], np.float32)
     t_dtype = "<u2" if raw.max_time < 1 << 16 else "<u4"  # as Index.from_arrays
     d_offsets, d_hist = _density(raw, n, durations)
+    tpl_offsets, tpl_t, tpl_q = _templates(raw, counts_k[:n_tracks])
     shapes = {"starts": (starts.shape[0], "<u4"), "keys": (n, "<u4"), "times": (n, t_dtype),
               "track_ids": (n_tracks, "<i8"), "durations": (n_tracks, "<f4"),
               "density_offsets": (d_offsets.shape[0], "<i8"),
-              "density_hist": (d_hist.shape[0], d_hist.dtype.str)}  # fmt: skip
+              "density_hist": (d_hist.shape[0], d_hist.dtype.str),
+              "template_offsets": (tpl_offsets.shape[0], "<i8"),
+              "template_t": (tpl_t.shape[0], tpl_t.dtype.str),
+              "template_q": (tpl_q.shape[0], tpl_q.dtype.str)}  # fmt: skip
     layout: dict[str, list[object]] = {}
     offset = 0
     for name, (size, dtype) in shapes.items():
@@ -98,7 +143,9 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         fh.write(_MAGIC + len(head).to_bytes(8, "little") + head)
         fh.truncate(base + offset)
         small = (("starts", starts), ("track_ids", ids), ("durations", durations),
-                 ("density_offsets", d_offsets), ("density_hist", d_hist))  # fmt: skip
+                 ("density_offsets", d_offsets), ("density_hist", d_hist),
+                 ("template_offsets", tpl_offsets), ("template_t", tpl_t),
+                 ("template_q", tpl_q))  # fmt: skip
         for name, arr in small:
             fh.seek(base + int(layout[name][2]))  # type: ignore[call-overload]
             fh.write(arr.tobytes())
@@ -136,6 +183,18 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
     del out_k, out_t
     os.replace(tmp, path)
     return n
+
+
+def _templates(raw: RawPostings, counts: npt.NDArray[np.int64]) -> Templates:
+    """Every track's template from the raw postings (in track order), a group at a time."""
+    cum = np.concatenate(([0], np.cumsum(counts)))
+    n = int(cum[-1])
+    h_all, t_all, k_all = raw.array("h", n), raw.array("t", n), raw.array("k", n)
+    parts = []
+    for a, b in track_groups(counts):
+        r0, r1 = int(cum[a]), int(cum[b])
+        parts.append(group_template(a, b - a, k_all[r0:r1], h_all[r0:r1], t_all[r0:r1]))
+    return join_templates(parts, counts.shape[0])
 
 
 def _density(

@@ -6,6 +6,11 @@ of ``keys`` (uint32: dense track number << FINE_BITS | the posting's fine key; a
 tracks) and ``times`` (anchor frame in the track: uint16 when every track is under 35 min,
 else uint32): 6 B per posting.  A bucket's postings are sorted by fine key, then track.
 ``track_ids`` (int64) maps dense numbers to catalog ids; ``durations`` (float32, seconds).
+Beside them, optional (a file without them loads; a reader that does not know them skips
+them): the per-second density histogram, and every track's template
+(``airtrack.fingerprint.template``: track ``k``'s peaks are rows
+``template_offsets[k]:template_offsets[k+1]`` of ``template_t`` and ``template_q``, ~1.1 B
+per posting), which ``template(k)`` reads alone.
 A lookup is two array reads per query hash; a bucket too big to read whole is narrowed to
 the postings of the query's fine keys by a vectorised binary search (one numpy pass per
 halving: ~log2 of the bucket).
@@ -25,6 +30,7 @@ import numpy.typing as npt
 from airtrack.errors import AudioError, IndexFileError
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import unpack_prints
+from airtrack.fingerprint.template import track_templates
 
 try:  # the C lookup (setup.py); without it, the numpy reference
     from airtrack.fingerprint import _native
@@ -39,6 +45,12 @@ _ARRAYS = ("starts", "keys", "times", "track_ids", "durations")
 #: The density histogram, saved beside them (a file without it builds it on first use;
 #: readers that do not know it skip it: the format and ``version`` stay the same)
 _DENSITY = ("density_offsets", "density_hist")
+#: Every track's template (``airtrack.fingerprint.template``), saved the same way: track
+#: ``k``'s peaks are rows ``template_offsets[k]:template_offsets[k+1]`` of the other two
+_TEMPLATE = ("template_offsets", "template_t", "template_q")
+Templates = tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]
+]
 #: a fine-key probe that reads nothing (fine keys have ``FINE_BITS`` < 16 bits)
 NO_PROBE = 0xFFFF
 #: the query's fine-key probes: an array (one row per query hash, or a flat one probe per
@@ -81,6 +93,7 @@ class Index:
         self.version = version or self._content_version()
         self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger]] | None = None
         self._density_saved = False  # _density was read from the file
+        self._templates: Templates | None = None
         #: output rows a native lookup allocates per query row (grows with what it finds)
         self._per_row = 4.0
 
@@ -151,7 +164,7 @@ class Index:
         keys = all_k[order] << np.uint32(P.FINE_BITS)
         if all_f is not None:
             keys |= all_f[order].astype(np.uint32)
-        return cls(
+        index = cls(
             starts.astype(np.uint32),
             keys,
             all_t[order].astype(np.uint16 if fits16 else np.uint32),
@@ -159,6 +172,30 @@ class Index:
             np.asarray(durations, dtype=np.float32),
             has_fines=all_f is not None,
         )
+        index.set_templates(track_templates(hashes, times))
+        return index
+
+    def set_templates(self, templates: Templates) -> None:
+        """Give the index its tracks' templates (offsets, frames, bins: see ``_TEMPLATE``)."""
+        offsets, t, q = (np.asarray(a) for a in templates)
+        if offsets.shape != (self.n_tracks + 1,) or t.shape != q.shape:
+            raise IndexFileError(f"templates of shape {offsets.shape}, {t.shape}, {q.shape}")
+        self._templates = (offsets, t, q)  # type: ignore[assignment]
+
+    @property
+    def has_templates(self) -> bool:
+        return self._templates is not None
+
+    def template(
+        self, track: int
+    ) -> tuple[npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
+        """Dense ``track``'s template: (frame, bin) per peak (Hz: ``template.bin_hz``), views
+        of its rows only (of a loaded index: nothing read but them).  Needs templates."""
+        if self._templates is None:
+            raise IndexFileError("this index holds no templates")
+        offsets, t, q = self._templates
+        lo, hi = int(offsets[track]), int(offsets[track + 1])
+        return t[lo:hi], q[lo:hi]
 
     def _content_version(self) -> str:
         digest = hashlib.sha256(f"v{P.PRINTS_VERSION}-f{int(self._has_fines)}".encode())
@@ -382,6 +419,8 @@ class Index:
         offsets, hist = self._density or self.build_density()
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         arrays.update(density_offsets=offsets, density_hist=hist)
+        if self._templates is not None:
+            arrays.update(zip(_TEMPLATE, self._templates, strict=True))
         header: dict[str, object] = {
             "version": self.version,
             "prints": P.PRINTS_VERSION,
@@ -444,4 +483,6 @@ class Index:
             offsets, hist = (np.asarray(arrays[k]) for k in _DENSITY)
             index._density = (offsets, hist)
             index._density_saved = True
+        if all(k in arrays for k in _TEMPLATE):
+            index.set_templates(tuple(arrays[k] for k in _TEMPLATE))  # type: ignore[arg-type]
         return index

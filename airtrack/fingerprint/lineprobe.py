@@ -18,8 +18,11 @@ scores ``LINE_Z`` standard deviations and ``LINE_MARGIN`` over the moved ones ho
 11; pink noise, another song, speech -1 to 2).  :func:`reach_back` and :func:`reach_on`
 follow runs of such windows away from a play's dense evidence.
 
-A track's prints are found by one pass over the index (it is addressed by hash, not by
-track; ~1 s at 30,000 tracks), kept for the last ``LINE_CACHE`` tracks of the process.
+A track's template is stored in the index beside its postings (``Index.template``: its
+rows only are read).  An index file without templates is passed over for a track's prints
+(it is addressed by hash, not by track; ~1 s at 30,000 tracks, kept for the last
+``LINE_CACHE`` tracks) only when small (``LINE_SCAN_MAX_POSTINGS``); a bigger one has no
+template, and the reach is off.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.landmarks import _BIN_HI, _BIN_LO, _max_filter
+from airtrack.fingerprint.template import bin_hz, template_peaks
 
 __all__ = ["LineEvidence", "LineProbe", "SpectrumHistory", "track_peaks"]
 
@@ -289,9 +293,11 @@ _cache_lock = threading.Lock()
 
 
 def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
-    """(track frame, Hz) of the peaks of dense ``track``'s prints: each print's anchor and
-    target, from its hash (frequencies at the middle of their quantisation steps).  Of a
-    segmented index (the worker's catalog), from the segment that holds the track."""
+    """(track frame, Hz) of the peaks of dense ``track``'s prints (its template, see
+    ``airtrack.fingerprint.template``): read from the index's stored templates (only the
+    track's rows).  Of a segmented index (the worker's catalog), from the segment that holds
+    the track.  An index without templates is passed over for the track's prints if it holds
+    at most ``LINE_SCAN_MAX_POSTINGS``; a bigger one gives none (the reach is off)."""
     segments = getattr(index, "segments", None)
     if segments is not None:  # a SegmentedIndex: the segment that holds the track
         for seg in segments:
@@ -299,11 +305,27 @@ def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
                 return track_peaks(seg, track)
             track -= seg.n_tracks
         return np.zeros(0), np.zeros(0)
+    if index.has_templates:
+        t, q = index.template(track)
+        return t.astype(np.float64), bin_hz(q)
+    if index.n_hashes > P.LINE_SCAN_MAX_POSTINGS:
+        return np.zeros(0), np.zeros(0)
     key = (index.version, track)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
+    frames, bins = template_peaks(*scan_prints(index, track))
+    out = (frames.astype(np.float64), bin_hz(bins))
+    with _cache_lock:
+        _cache[key] = out
+        while len(_cache) > P.LINE_CACHE:
+            _cache.popitem(last=False)
+    return out
+
+
+def scan_prints(index: Index, track: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """(hash, anchor frame) of dense ``track``'s prints, by one pass over all postings."""
     want = np.uint32(track)
     found = []
     for i in range(0, index.keys.shape[0], _SCAN):
@@ -312,22 +334,4 @@ def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
         )
     rows = np.concatenate(found) if found else np.zeros(0, np.int64)
     h = (np.searchsorted(index.starts, rows, "right") - 1).astype(np.int64)
-    t = index.times[rows].astype(np.float64)
-    q1, q2, q3 = (
-        h >> (P.DF_BITS + P.DT_BITS),
-        (h >> P.DT_BITS) & ((1 << P.DF_BITS) - 1),
-        h & ((1 << P.DT_BITS) - 1),
-    )
-    f1 = np.exp(P.LN_F_LO + (q1 + 0.5) * P.Q_F1)
-    f2 = f1 * np.exp((q2 - (1 << (P.DF_BITS - 1)) + 0.5) * P.Q_DF)
-    # an anchor is in up to FANOUT prints, a target in several: each peak once
-    both = np.stack(
-        (np.concatenate((t, t + q3)), np.rint(np.log(np.concatenate((f1, f2))) / P.Q_F1))
-    )
-    peaks = np.unique(both, axis=1)
-    out = (peaks[0], np.exp(peaks[1] * P.Q_F1))
-    with _cache_lock:
-        _cache[key] = out
-        while len(_cache) > P.LINE_CACHE:
-            _cache.popitem(last=False)
-    return out
+    return h, index.times[rows].astype(np.uint32)

@@ -79,8 +79,13 @@ LINE_MIN_REACH_S = 1.5
 #: An end's template is looked for this far after its last dense anchor at most (a voice
 #: over an outro: 10-12 s on the bench).
 LINE_END_S = 16.0
-#: Tracks whose prints are kept (one pass over the index finds a track's prints).
+#: Tracks whose template is kept, of an index that stores none (one pass over its postings
+#: finds a track's prints).
 LINE_CACHE = 64
+#: An index that stores no templates (a file written before they were) is passed over for a
+#: track's prints only up to this many postings (~1,200 tracks; ~0.7 s a track at 30,000):
+#: above it the template is empty and the reach is off (the hits alone place boundaries).
+LINE_SCAN_MAX_POSTINGS = 20_000_000
 #: Audio (its log spectrum) kept for the look back and forward (s): a start's reach
 #: (``_MAX_SNAP_S`` back from its first run, found up to a window and a step later) and an
 #: end's (``end_gap_s`` on).

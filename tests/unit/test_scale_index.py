@@ -68,3 +68,7 @@ def test_out_of_core_file_equals_index_build(
         for have, need in zip(got._density, want.build_density(), strict=True):
             assert have.dtype == need.dtype
             np.testing.assert_array_equal(have, need)
+        assert got.has_templates and want.has_templates
+        for k in range(n_tracks):
+            for have, need in zip(got.template(k), want.template(k), strict=True):
+                np.testing.assert_array_equal(have, need)
