@@ -11,7 +11,6 @@ A small catalog (three 24-s synthetic songs) keeps each example to a fraction of
 from __future__ import annotations
 
 import functools
-import itertools
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +27,7 @@ from airtrack.fingerprint import (
     pack_prints,
     scan_samples,
 )
+from tests.unit._feeding import feed_in_blocks
 from tests.unit._synth_music import noise, song
 
 SR = SAMPLE_RATE
@@ -67,18 +67,7 @@ def station() -> Audio:
 
 def run(audio: Audio, cuts: list[int] | None = None) -> list[PlayEvent]:
     """Every event of a matcher fed ``audio`` in blocks of ``cuts`` sizes (cycled), then closed."""
-    m = StreamingMatcher(catalog()[1])
-    events: list[PlayEvent] = []
-    if cuts is None:
-        events.extend(m.feed(audio))
-    else:
-        i = 0
-        for size in itertools.cycle(cuts):
-            if i >= audio.shape[0]:
-                break
-            events.extend(m.feed(audio[i : i + size]))
-            i += size
-    return events + m.close()
+    return feed_in_blocks(StreamingMatcher(catalog()[1]), audio, cuts)
 
 
 @functools.cache

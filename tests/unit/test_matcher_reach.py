@@ -25,7 +25,6 @@ they guard any such rule.  The catalog is the properties' own: synthetic songs.
 from __future__ import annotations
 
 import functools
-import itertools
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +43,7 @@ from airtrack.fingerprint import (
     plays_from_events,
     scan_samples,
 )
+from tests.unit._feeding import feed_in_blocks
 from tests.unit._synth_music import noise, song
 
 SR = SAMPLE_RATE
@@ -218,17 +218,7 @@ def talk_over_outro(seed: int) -> Audio:
 
 def events_of(audio: Audio, cuts: list[int] | None) -> list[PlayEvent]:
     """Every event of a matcher fed ``audio`` whole or in blocks of ``cuts`` sizes (cycled)."""
-    m = StreamingMatcher(catalog()[1])
-    if cuts is None:
-        return m.feed(audio) + m.close()
-    events: list[PlayEvent] = []
-    i = 0
-    for size in itertools.cycle(cuts):
-        if i >= audio.shape[0]:
-            break
-        events.extend(m.feed(audio[i : i + size]))
-        i += size
-    return events + m.close()
+    return feed_in_blocks(StreamingMatcher(catalog()[1]), audio, cuts)
 
 
 @settings(max_examples=4, deadline=None)
