@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
+from airtrack.fingerprint.sortstats import distinct
 
 __all__ = ["BIN_BASE", "bin_hz", "smallest", "template_peaks", "templates_of", "track_templates"]
 
@@ -36,16 +37,6 @@ def bin_hz(bins: npt.NDArray[np.integer]) -> npt.NDArray[np.float64]:
     """The frequency (Hz) of template bins."""
     out: npt.NDArray[np.float64] = np.exp((bins.astype(np.float64) + BIN_BASE) * P.Q_F1)
     return out
-
-
-def _distinct(x: Ints) -> Ints:
-    """The distinct values of ``x``, ascending (a sort and a mask: ``np.unique`` of numpy
-    2.4 took 25 times as long on 8 M int64)."""
-    s = np.sort(x)
-    keep = np.empty(s.shape, np.bool_)
-    keep[:1] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
 
 
 def _peaks(hashes: npt.NDArray[np.integer], times: npt.NDArray[np.integer]) -> tuple[Ints, Ints]:
@@ -67,7 +58,7 @@ def template_peaks(
     """One track's template from its prints' ``hashes`` and anchor ``times``: (frame, bin)
     of each distinct peak, sorted by frame then bin (a peak's Hz: :func:`bin_hz`)."""
     t, q = _peaks(hashes, times)
-    u = _distinct((t << _Q_BITS) | q)
+    u = distinct((t << _Q_BITS) | q)
     return u >> _Q_BITS, u & ((1 << _Q_BITS) - 1)
 
 
@@ -83,7 +74,7 @@ def templates_of(
     per posting given (the caller passes a group of tracks at a time for a big catalog)."""
     t, q = _peaks(hashes, times)
     k = np.tile(tracks.astype(np.int64), 2)
-    u = _distinct((k << (_T_BITS + _Q_BITS)) | (t << _Q_BITS) | q)
+    u = distinct((k << (_T_BITS + _Q_BITS)) | (t << _Q_BITS) | q)
     counts = np.bincount(u >> (_T_BITS + _Q_BITS), minlength=n_tracks)
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     return offsets, (u >> _Q_BITS) & ((1 << _T_BITS) - 1), u & ((1 << _Q_BITS) - 1)
