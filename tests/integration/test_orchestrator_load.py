@@ -133,7 +133,7 @@ def _db_failures(log: Path) -> list[dict[str, object]]:
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize(
     "beats",
-    [pytest.param(10, id="10-beats"), pytest.param(60, id="60-beats", marks=pytest.mark.slow)],
+    [pytest.param(5, id="5-beats"), pytest.param(60, id="60-beats", marks=pytest.mark.slow)],
 )
 async def test_200_workers_heartbeating(db_url: str, tmp_path: Path, beats: int) -> None:
     # a whole fleet joins at once: well within the new-id rate of a real first start

@@ -216,8 +216,18 @@ async def test_an_event_failing_past_the_retry_window_is_given_up_and_recorded(
         assert gave["event_id"] == ids[1] and gave["error"] == "HTTP 500"
 
 
+# The default tier runs the scenario at half size (every phase still holds several events,
+# failures and timeouts); the slow tier at its full size.
+@pytest.mark.parametrize(
+    "per_phase",
+    [pytest.param(30, id="30-events"), pytest.param(60, id="60-events", marks=pytest.mark.slow)],
+)
 async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill(
-    db_url: str, tmp_path: Path, receivers: list[Receiver], monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    tmp_path: Path,
+    receivers: list[Receiver],
+    monkeypatch: pytest.MonkeyPatch,
+    per_phase: int,
 ) -> None:
     for key, value in {
         "AIRTRACK_WEBHOOK_TIMEOUT_S": "1",
@@ -253,21 +263,25 @@ async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill
         try:
             for r in reps:
                 r.wait_ready()
-            ids = await _emit(db, 60)  # the receiver is down
+            ids = await _emit(db, per_phase)  # the receiver is down
             await asyncio.sleep(2)
             assert rec.records() == []
             rec.start()
-            ids += await _emit(db, 60)
-            await until_async(lambda: len(set(rec.delivered_ids())) >= 40, 60, "first deliveries")
+            ids += await _emit(db, per_phase)
+            await until_async(
+                lambda: len(set(rec.delivered_ids())) >= per_phase * 2 // 3, 60, "first deliveries"
+            )
             rec.kill()  # down again, mid-stream
-            ids += await _emit(db, 40)
+            ids += await _emit(db, per_phase * 2 // 3)
             await asyncio.sleep(1.5)
             rec.start()
-            await until_async(lambda: len(set(rec.delivered_ids())) >= 90, 60, "more deliveries")
+            await until_async(
+                lambda: len(set(rec.delivered_ids())) >= per_phase * 3 // 2, 60, "more deliveries"
+            )
             pid = leader_pid(db_url)
             assert pid is not None
             os.kill(pid, signal.SIGKILL)  # mid-delivery
-            ids += await _emit(db, 40)
+            ids += await _emit(db, per_phase * 2 // 3)
             await until_async(lambda: set(rec.delivered_ids()) >= set(ids), 120, "every event")
         finally:
             for r in reps:
