@@ -155,7 +155,9 @@ class Sampler(threading.Thread):
             while not self.halt.wait(self.period_s):
                 t = now()
                 api = False
-                with contextlib.suppress(httpx.HTTPError):
+                # KeyError: a replica being restarted has no URL until it reports one, and
+                # that is the API being down, not a reason for the sampler to stop sampling.
+                with contextlib.suppress(httpx.HTTPError, KeyError):
                     api = http.get(f"{self.system.api_url}/healthz").status_code == 200
                 try:
                     if conn is None or conn.closed:
