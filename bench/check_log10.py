@@ -4,9 +4,10 @@
 
 1. Every float32 from ``--lo`` (the power's floor, 1e-8) to the largest finite one (~1.3e9
    values, in chunks): ``_native.log10`` against ``np.log10`` (the numpy reference's log:
-   libm's ``log10f`` without AVX-512) and against the correctly rounded value (float64
-   ``log10`` rounded to float32; where that disagrees with the C value, ``log10`` in long
-   double decides, which is exact to the float32 rounding with an 80-bit long double).
+   libm's ``log10f``, or numpy's own loop on AVX-512 CPUs) and against the correctly
+   rounded value (float64 ``log10`` rounded to float32; where that disagrees with the C
+   value, ``log10`` in long double decides, which is exact to the float32 rounding with an
+   80-bit long double).
    Prints the fraction of inputs that differ and the largest distance in float32 steps (ulp).
 2. ``--peaks``: the peaks of the bench stations and the catalog audio (``bench/stations.py``)
    picked with the C log and with ``np.log10`` (the extractor with ``_native`` unset, whose

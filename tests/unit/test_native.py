@@ -59,10 +59,11 @@ def test_band_power_of_random_spectra_is_the_reference_power(
     np.testing.assert_array_equal(got, want)
 
 
-# the largest error of the platform's float32 log10 (np.log10 without the extension) from
-# the correctly rounded value: glibc 2.36's log10f, measured over every float32 >= 1e-8 by
-# bench/check_log10.py
-_LIBM_LOG10_ULP = 2
+# the largest error of the platform's float32 log10 (np.log10, the reference without the
+# extension) from the correctly rounded value, measured over every float32 >= 1e-8 by
+# bench/check_log10.py: 2 ulp for glibc 2.36's log10f, 3 ulp for numpy's own SIMD loop on
+# AVX-512 CPUs (numpy 2.x takes it there instead of libm's)
+_PLATFORM_LOG10_ULP = 3
 
 
 def _ulps(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
@@ -96,7 +97,7 @@ def test_log10_is_the_correctly_rounded_log10(values: list[float]) -> None:
     # long double is double, its second rounding may be one step off
     bound = 0 if np.finfo(np.longdouble).nmant > 52 else 1
     assert int(_ulps(got, want).max()) <= bound
-    assert int(_ulps(got, np.log10(x)).max()) <= _LIBM_LOG10_ULP + bound
+    assert int(_ulps(got, np.log10(x)).max()) <= _PLATFORM_LOG10_ULP + bound
 
 
 def test_log10_of_zero_negative_subnormal_and_non_finite_is_libms() -> None:
@@ -111,7 +112,7 @@ def test_log10_of_zero_negative_subnormal_and_non_finite_is_libms() -> None:
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     finite = np.isfinite(want)
     np.testing.assert_array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
-    assert int(_ulps(got[finite], want[finite]).max()) <= _LIBM_LOG10_ULP
+    assert int(_ulps(got[finite], want[finite]).max()) <= _PLATFORM_LOG10_ULP
 
 
 @settings(max_examples=40, deadline=None)
@@ -133,7 +134,7 @@ def test_log_band_power_is_the_log_of_the_band_power(seed: int, frames: int, sca
     _native.log10(power, logged)
     np.testing.assert_array_equal(got, logged)
     log_band_power_reference(spectrum.copy(), want)
-    assert int(_ulps(got, want).max()) <= _LIBM_LOG10_ULP
+    assert int(_ulps(got, want).max()) <= _PLATFORM_LOG10_ULP
 
 
 def _same_pairs(a: Pairs, b: Pairs) -> None:
