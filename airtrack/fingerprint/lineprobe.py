@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -136,8 +136,8 @@ class LineProbe:
         if near + 2 * P.FRAMES_PER_S < f1:
             ev = self.evidence(track, speed, align, f0, near, steady=False, extra=_EXTRA)
             if ev.heard.shape[0] > 2:
-                head = LineEvidence(ev.first, ev.heard[:-2])
-                reach, stopped = _reach(head, last, back=False)
+                head = LineEvidence(ev.first, ev.heard[:-2], ev.leaning[:-2])
+                reach, stopped = _reach(head, last, back=False, carry=True)
                 if stopped:
                     return reach
         return reach_on(self.evidence(track, speed, align, f0, f1, steady=False), last)
@@ -186,6 +186,7 @@ class LineProbe:
 
         d, sd, n = excess(starts, win)
         heard = (n >= P.LINE_MIN_PEAKS) & (d >= P.LINE_MARGIN)
+        leaning = heard & (d >= P.LINE_CARRY_Z * np.maximum(sd, P.LINE_SD_FLOOR))
         heard &= d >= P.LINE_Z * np.maximum(sd, P.LINE_SD_FLOOR)
         # and the song in every second of the window, not in a burst of it: a window is
         # as wide as the gaps a start's run must not bridge (stray notes of another copy's
@@ -195,16 +196,18 @@ class LineProbe:
         for q in range(int(P.LINE_WIN_S) if steady else 0):
             dq, _, nq = excess(starts + q * sec, sec)
             heard &= (dq > 0) | (nq < P.LINE_MIN_PEAKS / P.LINE_WIN_S / 2)
-        return LineEvidence(float(a) + float(starts[0]), heard)
+        return LineEvidence(float(a) + float(starts[0]), heard, leaning)
 
 
 @dataclass(frozen=True, slots=True)
 class LineEvidence:
     """Windows of ``LINE_WIN_S`` every half second from frame ``first`` on: is the song's
-    template heard in each (``heard``)?"""
+    template heard in each (``heard``), does it lean the song's way (``leaning``: the
+    margin, ``LINE_CARRY_Z`` standard deviations; every heard window does)?"""
 
     first: float
     heard: npt.NDArray[np.bool_]
+    leaning: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
 
     def window(self, i: int) -> tuple[float, float]:
         """(first frame, last frame) of window ``i``."""
@@ -223,12 +226,15 @@ def reach_back(ev: LineEvidence, first: float) -> float:
 
 def reach_on(ev: LineEvidence, last: float) -> float:
     """Where the song's template stops being heard, going on from ``last`` (a play's last
-    dense anchor): :func:`reach_back` the other way in time."""
-    return _reach(ev, last, back=False)[0]
+    dense anchor): :func:`reach_back` the other way in time, the run carried on also
+    through windows that lean the song's way (a voice over an outro masks it for seconds
+    at a time; such windows never place the end themselves)."""
+    return _reach(ev, last, back=False, carry=True)[0]
 
 
-def _reach(ev: LineEvidence, edge: float, back: bool) -> tuple[float, bool]:
-    """(reach, whether the run stopped before the last window)."""
+def _reach(ev: LineEvidence, edge: float, back: bool, carry: bool = False) -> tuple[float, bool]:
+    """(reach, whether the run stopped before the last window); with ``carry``, windows
+    that lean the song's way do not count against ``LINE_GAP_S``."""
     quarter = P.LINE_WIN_S * P.FRAMES_PER_S / 4
     allowed = int(P.LINE_GAP_S * 2)  # windows come every half second
     order = range(ev.heard.shape[0] - 1, -1, -1) if back else range(ev.heard.shape[0])
@@ -239,6 +245,8 @@ def _reach(ev: LineEvidence, edge: float, back: bool) -> tuple[float, bool]:
         if (inner > edge) if back else (inner < edge):
             continue  # a window that lies mostly on the play's own run
         if not ev.heard[i]:
+            if carry and ev.leaning[i]:
+                continue
             missed += 1
             if missed > allowed:
                 return reach, True

@@ -76,6 +76,12 @@ LINE_BG_DF = 31
 #: put anyway (window edges place a reach within a second or so; a usual end is
 #: more exact).
 LINE_MIN_REACH_S = 1.5
+#: An end's run of heard windows also goes on through windows that lean the song's way
+#: (LINE_MARGIN over the template moved, and LINE_CARRY_Z standard deviations), however
+#: many: a voice over the outro spreads the moved template's means (z 1.4-1.9 over 2 s on
+#: the bench) though the song is there.  They carry a run to a heard window; they never
+#: place an end themselves.
+LINE_CARRY_Z = 1.0
 #: An end's template is looked for this far after its last dense anchor at most (a voice
 #: over an outro: 10-12 s on the bench).
 LINE_END_S = 16.0

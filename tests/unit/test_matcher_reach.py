@@ -207,10 +207,13 @@ def test_a_looping_song_with_a_quiet_start_starts_at_its_beginning(seed: int) ->
     assert plays[0].offset_s <= EDGE_TOL_S, plays
 
 
-def talk_over_outro(seed: int) -> Audio:
-    """Song 1's first 45 s, its last 12 s 14 dB down under a voice, then faint noise."""
+def talk_over_outro(seed: int, swell: float = 1.0) -> Audio:
+    """Song 1's first 45 s, its last 12 s 14 dB down under a voice (``swell`` times louder
+    for 3 s from 2 s into it), then faint noise."""
     x = catalog()[0][1][: 45 * SR].copy()
-    x[-12 * SR :] = x[-12 * SR :] * np.float32(10 ** (-14 / 20)) + speech_like(12.0, seed) * 1.5
+    voice = speech_like(12.0, seed) * 1.5
+    voice[2 * SR : 5 * SR] *= np.float32(swell)
+    x[-12 * SR :] = x[-12 * SR :] * np.float32(10 ** (-14 / 20)) + voice
     tail = filler("noise", 6.0, seed) * np.float32(0.3)
     parts = [np.zeros(2 * SR, np.float32), x, tail, np.zeros(4 * SR, np.float32)]
     return noise(np.concatenate(parts), 20.0, seed=seed)
@@ -239,4 +242,19 @@ def test_talk_over_an_outro_ends_with_the_song_live_as_in_a_scan(
     plays = plays_from_events(whole)
     assert [p.track_id for p in plays] == [1], plays
     # 0.1-3.0 s early over seeds 1-20 (the voice masks the song for seconds at a time)
+    assert 47.0 - 5.0 <= plays[0].end_s <= 47.0 + EDGE_TOL_S, plays
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_an_end_reaches_on_through_a_voice_that_swells(seed: int) -> None:
+    """The voice over the outro 2.5 times louder for 3 s: the template's windows there
+    still lean the song's way, but the voice spreads the moved template's means and they
+    fall short of ``LINE_Z`` for more than ``LINE_GAP_S``; the run goes on through them
+    to the song's heard windows after (the play used to end where the voice began, 11-12 s
+    early), live as in a scan."""
+    audio = talk_over_outro(seed, swell=2.5)
+    whole = events_of(audio, None)
+    assert events_of(audio, [SR // 3, 5 * SR // 2]) == whole
+    plays = plays_from_events(whole)
+    assert [p.track_id for p in plays] == [1], plays
     assert 47.0 - 5.0 <= plays[0].end_s <= 47.0 + EDGE_TOL_S, plays
