@@ -6,7 +6,8 @@ moves a play's start to a frame 0 it is heard from, and its end on:
 * a song that repeats its first part, that part quiet under noise, starts at its frame 0
   (the loud part matches each repetition; the earliest position in the song used to win,
   10 s late);
-* a voice over a song's outro no longer ends the play where the voice began;
+* a voice over a song's outro no longer ends the play where the voice began, nor where
+  it swells for a few seconds;
 * a live stream fed in any block sizes gives the same plays as a whole-file scan.
 
 And (hypothesis) a boundary never reaches
