@@ -1,9 +1,11 @@
 /* The engine's loops that numpy does in several passes, done in one: the spectrum's band
- * power and its log10, peak pairing, the hashes at every speed and the index lookup
- * (fine-key narrowing + gathering postings).
+ * power and its log10, peak pairing, the hashes at every speed, the index lookup
+ * (fine-key narrowing + gathering postings) and the boundary reach's reading of a track's
+ * template (standing_at).
  *
  * Each function computes exactly what its numpy reference computes (landmarks.band_power,
- * landmarks.pair_peaks, evidence.hash_all_speeds and _probes, Index.lookup): the same float32 operations and comparisons, the
+ * landmarks.pair_peaks, evidence.hash_all_speeds and _probes, Index.lookup,
+ * standing.standing_at_reference): the same float32 operations and comparisons, the
  * same order of output; the log10 is the correctly rounded one, which the platform's
  * log10f through np.log10 is not everywhere (log10_floats).
  * tests/unit/test_native.py checks that on random input.  Arrays come in through the buffer
@@ -486,6 +488,108 @@ fail:
     return NULL;
 }
 
+/* standing_at(s float32[n*m], n, m, ht, hf, rows int64[k], cols int64[k], out float32[k])
+ * How far the log spectrum s (n frames x m bins) stands above its surroundings at k cells:
+ * its 3 x 3 maximum less the mean of the (2ht+1) x (2hf+1) cells around (edges: the cells
+ * there).  What standing.standing_at_reference computes in numpy, rounding for rounding: the
+ * box sums are float32 running sums along time from frame 0 (each as a cumsum would add
+ * them), differenced, then running sums of those along frequency from bin 0, differenced,
+ * over the float32 product of the box's sides.  Only the rows of the cells are summed along
+ * frequency; the running sums along time go through every frame up to the last row's box,
+ * kept in a ring of 2ht+2 rows. */
+static PyObject *standing_at(PyObject *self, PyObject *args) {
+    PyObject *o[4];
+    Py_ssize_t n, m, ht, hf;
+    if (!PyArg_ParseTuple(args, "OnnnnOOO", &o[0], &n, &m, &ht, &hf, &o[1], &o[2], &o[3]))
+        return NULL;
+    static const Py_ssize_t size[4] = {4, 8, 8, 4};
+    static const char *name[4] = {"s", "rows", "cols", "out"};
+    Py_buffer b[4];
+    int got = 0;
+    Py_ssize_t *first = NULL, *order = NULL;
+    float *ring = NULL, *run = NULL;
+    for (; got < 4; got++)
+        if (get_buf(o[got], &b[got], size[got], got == 3, name[got]) < 0) goto fail;
+    Py_ssize_t k = N_OF(b[1]);
+    if (n < 1 || m < 1 || ht < 0 || hf < 0 || N_OF(b[0]) != n * m || N_OF(b[2]) != k ||
+        N_OF(b[3]) != k) {
+        PyErr_SetString(PyExc_ValueError, "standing_at: inconsistent sizes");
+        goto fail;
+    }
+    const float *s = b[0].buf;
+    const int64_t *rows = b[1].buf, *cols = b[2].buf;
+    float *out = b[3].buf;
+    for (Py_ssize_t i = 0; i < k; i++)
+        if (rows[i] < 0 || rows[i] >= n || cols[i] < 0 || cols[i] >= m) {
+            PyErr_SetString(PyExc_ValueError, "standing_at: cell out of range");
+            goto fail;
+        }
+    const Py_ssize_t ring_n = 2 * ht + 2;
+    first = calloc((size_t)n + 1, sizeof *first);
+    order = malloc(((size_t)k + 1) * sizeof *order);
+    ring = calloc((size_t)(ring_n * m), sizeof *ring);
+    run = malloc(((size_t)m + 1) * sizeof *run);
+    if (!first || !order || !ring || !run) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    /* the cells by row (a counting sort): row r's are order[first[r] .. first[r+1]) */
+    for (Py_ssize_t i = 0; i < k; i++) first[rows[i] + 1]++;
+    for (Py_ssize_t r = 0; r < n; r++) first[r + 1] += first[r];
+    for (Py_ssize_t i = 0; i < k; i++) order[first[rows[i]]++] = i;
+    for (Py_ssize_t r = n; r > 0; r--) first[r] = first[r - 1];
+    first[0] = 0;
+    Py_ssize_t done = 0; /* running sums along time known for frames < done (ring slot done % ring_n) */
+    for (Py_ssize_t r = 0; r < n; r++) {
+        if (first[r] == first[r + 1]) continue;
+        Py_ssize_t hi = r + ht + 1 < n ? r + ht + 1 : n, lo = r - ht > 0 ? r - ht : 0;
+        for (; done < hi; done++) {
+            const float *x = s + done * m, *prev = ring + (done % ring_n) * m;
+            float *next = ring + ((done + 1) % ring_n) * m;
+            if (done == 0)
+                memcpy(next, x, (size_t)m * sizeof *next);
+            else
+                for (Py_ssize_t j = 0; j < m; j++) next[j] = prev[j] + x[j];
+        }
+        const float *ch = ring + (hi % ring_n) * m, *cl = ring + (lo % ring_n) * m;
+        Py_ssize_t top = 0;
+        for (Py_ssize_t c = first[r]; c < first[r + 1]; c++) {
+            Py_ssize_t want = (Py_ssize_t)cols[order[c]] + hf + 1;
+            if (want > top) top = want;
+        }
+        if (top > m) top = m;
+        run[0] = 0.0f;
+        run[1] = ch[0] - cl[0];
+        for (Py_ssize_t j = 1; j < top; j++) run[j + 1] = run[j] + (ch[j] - cl[j]);
+        const float dt = (float)(hi - lo);
+        const Py_ssize_t r0 = r > 0 ? r - 1 : 0, r1 = r + 1 < n ? r + 1 : n - 1;
+        for (Py_ssize_t c = first[r]; c < first[r + 1]; c++) {
+            Py_ssize_t i = order[c], col = (Py_ssize_t)cols[i];
+            Py_ssize_t fhi = col + hf + 1 < m ? col + hf + 1 : m, flo = col - hf > 0 ? col - hf : 0;
+            float mean = (run[fhi] - run[flo]) / (dt * (float)(fhi - flo));
+            Py_ssize_t c0 = col > 0 ? col - 1 : 0, c1 = col + 1 < m ? col + 1 : m - 1;
+            float top3 = s[r0 * m + c0];
+            for (Py_ssize_t rr = r0; rr <= r1; rr++)
+                for (Py_ssize_t cc = c0; cc <= c1; cc++)
+                    if (s[rr * m + cc] > top3) top3 = s[rr * m + cc];
+            out[i] = top3 - mean;
+        }
+    }
+    free(first);
+    free(order);
+    free(ring);
+    free(run);
+    for (int i = 0; i < 4; i++) PyBuffer_Release(&b[i]);
+    Py_RETURN_NONE;
+fail:
+    free(first);
+    free(order);
+    free(ring);
+    free(run);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"band_power", band_power, METH_VARARGS, "Power (or its log10) of a band of rfft rows, plus eps."},
     {"log10", log10_array, METH_VARARGS, "Correctly rounded log10 of float32."},
@@ -493,6 +597,7 @@ static PyMethodDef methods[] = {
     {"hash_speeds", hash_speeds, METH_VARARGS, "Hashes of pairs at every speed, pair-major."},
     {"probe_rows", probe_rows, METH_VARARGS, "Fine-key probes of query rows."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
+    {"standing_at", standing_at, METH_VARARGS, "How far a log spectrum stands out at cells."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -67,3 +67,14 @@ def probe_rows(
     out: Any,
     /,
 ) -> None: ...
+def standing_at(
+    s: Any,
+    n: int,
+    m: int,
+    ht: int,
+    hf: int,
+    rows: Any,
+    cols: Any,
+    out: Any,
+    /,
+) -> None: ...

@@ -37,7 +37,8 @@ import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import Index
-from airtrack.fingerprint.landmarks import _BIN_HI, _BIN_LO, _max_filter
+from airtrack.fingerprint.landmarks import _BIN_HI, _BIN_LO
+from airtrack.fingerprint.standing import standing_at
 from airtrack.fingerprint.template import bin_hz, template_peaks
 
 __all__ = ["LineEvidence", "LineProbe", "SpectrumHistory", "track_peaks"]
@@ -151,24 +152,26 @@ class LineProbe:
         ``steady``, a window is heard only when every second of it leans the song's way.
         ``extra`` more frames of spectrum are read past the template's reach."""
         pad = max(abs(s) for s in _SHIFTS) * P.FRAMES_PER_S + 2
-        a, rows = self.history.frames(f0 - pad, f1 + pad + extra)
+        a, spec = self.history.frames(f0 - pad, f1 + pad + extra)
         lo, hi = max(float(a), f0), f1
         empty = LineEvidence(lo, np.zeros(0, np.bool_))
-        if rows.shape[0] == 0 or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
+        if spec.shape[0] == 0 or hi - lo < P.LINE_WIN_S * P.FRAMES_PER_S:
             return empty
-        z = _standing(rows)
         t, f = track_peaks(self.index, track)
         tq = np.rint(align + t / speed).astype(np.int64) - a
         b = np.rint(f * speed * (P.N_FFT / P.SAMPLE_RATE) - _BIN_LO).astype(np.int64)
-        ok = (tq >= lo - a) & (tq < hi - a) & (b >= 0) & (b < z.shape[1])
+        ok = (tq >= lo - a) & (tq < hi - a) & (b >= 0) & (b < spec.shape[1])
         tq, b = tq[ok], b[ok]
         win, step = P.LINE_WIN_S * P.FRAMES_PER_S, P.FRAMES_PER_S / 2
         starts = np.arange(lo - a, hi - a - win + 1, step)
         if starts.size == 0 or tq.size == 0:
             return empty
         shifts = np.rint(np.array((0.0, *_SHIFTS)) * P.FRAMES_PER_S).astype(np.int64)
-        rows = np.clip(tq[None, :] + shifts[:, None], 0, z.shape[0] - 1)
-        vals = z[rows, b[None, :]]  # (shift, peak)
+        rows = np.clip(tq[None, :] + shifts[:, None], 0, spec.shape[0] - 1)
+        # how far the spectrum stands out, at the template's cells only (shift, peak)
+        cols = np.broadcast_to(b[None, :], rows.shape)
+        z = standing_at(spec, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2, rows.ravel(), cols.ravel())
+        vals = z.reshape(rows.shape)
         order = np.argsort(tq, kind="stable")
         tq_sorted = tq[order]
         csum = np.concatenate(
@@ -254,46 +257,6 @@ def _reach(ev: LineEvidence, edge: float, back: bool, carry: bool = False) -> tu
         missed = 0
         reach = min(reach, inner) if back else max(reach, inner)
     return reach, False
-
-
-def _standing(s: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Per STFT frame and band bin of the log spectrum rows ``s``: how far its 3 × 3
-    maximum stands above the mean of the ``LINE_BG_DT`` × ``LINE_BG_DF`` cells around it
-    (log10 power)."""
-    return _max_filter(s, 1, 1) - _box_mean(s, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2)
-
-
-def _box_mean(s: npt.NDArray[np.float32], ht: int, hf: int) -> npt.NDArray[np.float32]:
-    """Mean over the ``(2ht+1) × (2hf+1)`` cells around each cell (edges: the cells there):
-    running sums along time, then along frequency (differences of slices, no gathers; the
-    float32 quotient is the float64 one rounded, as exact for float32 operands)."""
-    n, m = s.shape
-    c = np.zeros((n + 1, m), np.float32)
-    np.cumsum(s, axis=0, out=c[1:])
-    rows = _span_sums(c, ht)
-    c2 = np.zeros((m + 1, n), np.float32)
-    np.cumsum(rows.T, axis=0, out=c2[1:])
-    sums = _span_sums(c2, hf).T
-    r, k = np.arange(n), np.arange(m)
-    dt = (np.minimum(r + ht + 1, n) - np.maximum(r - ht, 0)).astype(np.float32)
-    df = (np.minimum(k + hf + 1, m) - np.maximum(k - hf, 0)).astype(np.float32)
-    out: npt.NDArray[np.float32] = sums / (dt[:, None] * df[None, :])
-    return out
-
-
-def _span_sums(c: npt.NDArray[np.float32], h: int) -> npt.NDArray[np.float32]:
-    """``c[min(i + h + 1, n)] - c[max(i - h, 0)]`` for each ``i < n`` (``c``: n + 1 running
-    sums along axis 0)."""
-    n = c.shape[0] - 1
-    if n < 2 * h + 1:
-        i = np.arange(n)
-        few: npt.NDArray[np.float32] = c[np.minimum(i + h + 1, n)] - c[np.maximum(i - h, 0)]
-        return few
-    out = np.empty((n, *c.shape[1:]), np.float32)
-    np.subtract(c[2 * h + 1 :], c[: n - 2 * h], out=out[h : n - h])
-    np.subtract(c[h + 1 : 2 * h + 1], c[0], out=out[:h])
-    np.subtract(c[n], c[n - 2 * h : n - h], out=out[n - h :])
-    return out
 
 
 _cache: OrderedDict[tuple[str, int], tuple[Floats, Floats]] = OrderedDict()

@@ -28,6 +28,7 @@ from airtrack.fingerprint.landmarks import (
     pair_peaks,
     pair_peaks_reference,
 )
+from airtrack.fingerprint.standing import standing_at, standing_at_reference
 
 pytestmark = pytest.mark.skipif(
     _native is None and not os.environ.get("AIRTRACK_REQUIRE_NATIVE"),
@@ -323,3 +324,31 @@ def test_a_lookup_sizes_its_output_from_the_answers_before(
         got = index.lookup(hashes[: 40 + _])
         _same_postings(got, index.lookup_reference(hashes[: 40 + _]))
     assert counting.gathers == 5
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 300),
+    st.integers(1, 80),
+    st.integers(0, 12),
+    st.integers(0, 17),
+    st.booleans(),
+)
+def test_standing_at_cells_is_the_reference_standing(
+    seed: int, n: int, m: int, ht: int, hf: int, ties: bool
+) -> None:
+    """The C loop's standing (3 × 3 maximum less box mean) at random cells of a random log
+    spectrum, rows repeated and in any order, is the numpy reference's bit for bit."""
+    rng = np.random.default_rng(seed)
+    if ties:  # a few levels: ties in the maximum
+        s = rng.integers(-8, 2, (n, m)).astype(np.float32)
+    else:  # a log spectrum's range
+        s = (rng.standard_normal((n, m)) * 3 - 5).astype(np.float32)
+    rows, cols = rng.integers(0, n, 3 * n), rng.integers(0, m, 3 * n)
+    assert _native is not None
+    got = np.empty(rows.shape[0], np.float32)
+    _native.standing_at(s, n, m, ht, hf, rows, cols, got)
+    want = standing_at_reference(s, ht, hf, rows, cols)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    np.testing.assert_array_equal(standing_at(s, ht, hf, rows, cols), want)
