@@ -138,9 +138,10 @@ class LandmarkExtractor:
         )
         self._buf = np.zeros(0, np.float32)
         self._frames_done = 0  # absolute index of the next STFT frame
-        # log10 power spectrogram rows [0, _rows) = frames from _spec_start on, written in
-        # place (log10 |X|² = 2 log10 |X|: thresholds are doubled instead, same peaks)
-        self._spec = np.empty((_CHUNK // P.HOP + 4 * P.PEAK_DT + 4, _BIN_HI - _BIN_LO), np.float32)
+        # log10 power spectrogram rows [0, _rows) = frames from _spec_start on (log10 |X|² =
+        # 2 log10 |X|: thresholds are doubled instead, same peaks); each block's rows are
+        # written once, into a fresh array, so the rows told to ``on_spectrum`` may be held
+        self._spec = np.empty((0, _BIN_HI - _BIN_LO), np.float32)
         self._rows = 0
         self._spec_start = 0  # absolute frame of self._spec[0]
         self._picked = 0  # frames < this have been peak-picked
@@ -149,7 +150,7 @@ class LandmarkExtractor:
         self._work = np.empty((_CHUNK // P.HOP + 2, P.N_FFT), np.float32)  # windowed frames
         self.samples_seen = 0
         #: told ``(first frame, rows)`` of each new stretch of the log spectrum (the rows
-        #: are the extractor's own buffer: copy what is kept)
+        #: are never written again: they may be held without a copy)
         self.on_spectrum: Callable[[int, npt.NDArray[np.float32]], None] | None = None
 
     @property
@@ -188,10 +189,10 @@ class LandmarkExtractor:
             part = slice(j * P.HOP, (j + 1) * P.HOP)
             np.multiply(hops[j : j + n], _WINDOW[part], out=frames[:, part])
         spectrum = rfft_rows(frames)
-        if self._rows + n > self._spec.shape[0]:
-            grown = np.empty((self._rows + n, self._spec.shape[1]), np.float32)
-            grown[: self._rows] = self._spec[: self._rows]
-            self._spec = grown
+        # the rows still to be read (the peak picker's margin) and the new ones
+        spec = np.empty((self._rows + n, self._spec.shape[1]), np.float32)
+        spec[: self._rows] = self._spec[: self._rows]
+        self._spec = spec
         log_band_power(spectrum, self._spec[self._rows : self._rows + n])
         if self.on_spectrum is not None:
             self.on_spectrum(self._frames_done, self._spec[self._rows : self._rows + n])
@@ -234,9 +235,8 @@ class LandmarkExtractor:
         keep_from = self._picked - P.PEAK_DT
         if keep_from > self._spec_start:
             drop = keep_from - self._spec_start
-            kept = self._rows - drop
-            self._spec[:kept] = self._spec[drop : self._rows].copy()
-            self._rows = kept
+            self._spec = self._spec[drop : self._rows]  # (copied into the next block)
+            self._rows -= drop
             self._spec_start = keep_from
 
     def _pair(self, frontier: int | None) -> Pairs:

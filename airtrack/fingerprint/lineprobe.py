@@ -58,17 +58,17 @@ class SpectrumHistory:
     """The log band spectrum (the landmark extractor's rows, not recomputed) of the last
     ``seconds`` of audio fed to a matcher, addressed by engine frame.  Held as the audio
     was: the frames whose whole window lies in the chunks that make up the last
-    ``seconds``, in a ring of one buffer (3.7 MB a stream at 48 s: float32, 2,012 frames
-    × 455 bins)."""
+    ``seconds``, as the extractor's own blocks of rows (it never writes them again: held,
+    not copied; 3.7 MB a stream at 48 s: float32, 2,012 frames × 455 bins, and up to one
+    step's block more, the oldest one held whole)."""
 
     def __init__(self, seconds: float) -> None:
         self._keep = int(seconds * P.SAMPLE_RATE)
         self._chunks: deque[int] = deque()  # samples per chunk held
         self._start = 0  # absolute sample of the first chunk held
         self._n = 0
-        self._ring = np.empty((self._keep // P.HOP + 512, _BIN_HI - _BIN_LO), np.float32)
-        self._row0 = 0  # first frame in the ring
-        self._used = 0  # frames in the ring
+        #: (first frame, rows) of consecutive blocks of frames
+        self._blocks: deque[tuple[int, npt.NDArray[np.float32]]] = deque()
 
     def append(self, samples: int) -> None:
         """A chunk of ``samples`` was fed (before its spectrum rows come)."""
@@ -79,31 +79,12 @@ class SpectrumHistory:
             self._n -= self._chunks.popleft()
 
     def add_rows(self, frame: int, rows: npt.NDArray[np.float32]) -> None:
-        """The spectrum rows of frames ``frame, frame + 1, …`` (copied)."""
-        if self._used == 0:
-            self._row0 = frame
-        drop = min(self._used, max(0, self.first_frame - self._row0))
-        self._row0, self._used = self._row0 + drop, self._used - drop
-        if self._used + rows.shape[0] > self._ring.shape[0]:  # (blocks longer than planned)
-            held = self._get(self._row0, self._row0 + self._used).copy()
-            self._ring = np.empty((self._used + 2 * rows.shape[0], self._ring.shape[1]), np.float32)
-            self._put(self._row0, held)
-        self._put(frame, rows)
-        self._used = frame + rows.shape[0] - self._row0
-
-    def _put(self, frame: int, rows: npt.NDArray[np.float32]) -> None:
-        cap = self._ring.shape[0]
-        i = frame % cap
-        first = min(rows.shape[0], cap - i)
-        self._ring[i : i + first] = rows[:first]
-        self._ring[: rows.shape[0] - first] = rows[first:]
-
-    def _get(self, a: int, b: int) -> npt.NDArray[np.float32]:
-        cap = self._ring.shape[0]
-        i = a % cap
-        if i + (b - a) <= cap:
-            return self._ring[i : i + (b - a)]
-        return np.concatenate((self._ring[i:], self._ring[: i + (b - a) - cap]))
+        """The spectrum rows of frames ``frame, frame + 1, …`` (held, never written to)."""
+        if rows.shape[0]:
+            self._blocks.append((frame, rows))
+        first = self.first_frame
+        while self._blocks and self._blocks[0][0] + self._blocks[0][1].shape[0] <= first:
+            self._blocks.popleft()
 
     @property
     def first_frame(self) -> int:
@@ -112,11 +93,21 @@ class SpectrumHistory:
 
     def frames(self, f0: float, f1: float) -> tuple[int, npt.NDArray[np.float32]]:
         """(first frame, spectrum rows) of the frames ``[f0, f1)`` that are held."""
-        a = max(self.first_frame, self._row0, math.floor(f0))
-        b = min(math.ceil(f1), self._row0 + self._used)
+        row0, end = (
+            (self._blocks[0][0], self._blocks[-1][0] + self._blocks[-1][1].shape[0])
+            if self._blocks
+            else (0, 0)
+        )
+        a = max(self.first_frame, row0, math.floor(f0))
+        b = min(math.ceil(f1), end)
         if b <= a:
-            return a, np.zeros((0, self._ring.shape[1]), np.float32)
-        return a, self._get(a, b)
+            return a, np.zeros((0, _BIN_HI - _BIN_LO), np.float32)
+        parts = [
+            rows[max(a - s, 0) : b - s]
+            for s, rows in self._blocks
+            if s < b and s + rows.shape[0] > a
+        ]
+        return a, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 class LineProbe:

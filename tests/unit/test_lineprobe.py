@@ -33,9 +33,10 @@ def test_a_tracks_template_is_its_prints_peaks_in_one_index_or_in_segments() -> 
 
 
 def test_the_held_spectrum_is_the_extractors_last_seconds_whatever_the_blocks() -> None:
-    """The template reads the extractor's own log spectrum, held in a ring: after each
-    block (short ones, and ones longer than the ring was planned for), the rows held are
-    the extractor's rows of the frames whose whole window lies in the last chunks."""
+    """The template reads the extractor's own log spectrum, its blocks held without a copy:
+    after each block (short ones, and long ones), the rows held are the extractor's rows of
+    the frames whose whole window lies in the last chunks, as they were computed (the
+    extractor never writes them again)."""
     rng = np.random.default_rng(3)
     ext = LandmarkExtractor()
     every: list[np.ndarray] = []
