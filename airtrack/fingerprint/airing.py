@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
-from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, aligned, confidence_of
+from airtrack.fingerprint.evidence import FINE, Candidate, HitStore, confidence_of
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.lineprobe import LineProbe, reach_back
 from airtrack.fingerprint.plays import PlayEnded, PlayEvent, PlayStarted
@@ -94,32 +94,35 @@ class Airings:
         """Extend each open airing by its new hits (last hit, count, drift, confidence)."""
         span = _SUPPORT_S * _FPS
         for play in self.open:
-            # only hits after ``last_hit - window`` can matter (the store is sorted by time)
-            ht, tr, kk, al = hits.views(hits.after(play.last_hit - max(self._window, span)))
-            near = aligned(tr, kk, al, play.track, play.k, play.align)
-            sel = near & (ht > play.last_hit)
-            if not sel.any():
+            # only hits after ``last_hit - window`` can matter (the store is sorted by time),
+            # and only those on the play's line (found without reading the chance hits)
+            start = hits.after(play.last_hit - max(self._window, span))
+            near = hits.line(start, play.track, play.k, play.align)
+            ht = hits.t[near]
+            newer = ht > play.last_hit
+            if not newer.any():
                 continue
-            last = last_supported(distinct(ht[near]).astype(np.float64))
+            last = last_supported(distinct(ht).astype(np.float64))
             if last <= play.last_hit:
                 continue
-            play.hits += int(np.count_nonzero(sel & (ht <= last)))
+            play.hits += int(np.count_nonzero(newer & (ht <= last)))
             play.last_hit = last
             # let the alignment follow a slow drift (speed between two grid speeds)
-            recent = near & (ht > play.last_hit - self._window) & (ht <= last)
+            recent = (ht > play.last_hit - self._window) & (ht <= last)
             if recent.sum() >= 5:
+                al = hits.a[near]
                 play.align = median(al[recent])
                 fine = recent & (np.abs(al - play.align) <= FINE)
                 evidence = distinct_count(ht[fine])
                 play.confidence = max(play.confidence, confidence_of(float(evidence)))
 
     def _anchors(self, hits: HitStore, cand: Candidate) -> npt.NDArray[np.float64]:
-        ht, htr, hk, ha = hits.views()
-        sel = aligned(htr, hk, ha, cand.track, cand.k, cand.align)
+        near = hits.line(hits.lo, cand.track, cand.k, cand.align)
+        ht, ha = hits.t[near], hits.a[near]
         # the airing's anchors: on the alignment line itself (a drift of ≤ 0.5 % moves it
         # ≤ 1.3 frames over a window), so chance hits near the line do not count
-        fine = sel & (np.abs(ha - cand.align) <= FINE + 1)
-        return distinct(ht[fine if fine.any() else sel]).astype(np.float64)
+        fine = np.abs(ha - cand.align) <= FINE + 1
+        return distinct(ht[fine] if fine.any() else ht).astype(np.float64)
 
     def heard(self, now: float) -> list[tuple[int, float]]:
         """(track, frame) per open airing: the track's hits up to that frame are the

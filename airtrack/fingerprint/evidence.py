@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
+from airtrack.fingerprint.hits import TOL, HitStore, aligned, bins_of
 from airtrack.fingerprint.index import NO_PROBE, Index
 from airtrack.fingerprint.landmarks import Pairs, fine_keys
 from airtrack.fingerprint.sortstats import distinct_count, median, unique_counts
@@ -53,8 +54,6 @@ DEFAULT_THRESHOLD = 0.5
 #: anchors (frames) whose pairs hit one (track, speed, alignment) within one window.
 _NULL = 8.0
 _SCALE = 8.5
-BIN = 3  # alignment histogram bin (frames)
-TOL = 8  # frames: hits this close to a play's alignment belong to it
 FINE = 2  # frames: evidence counts anchors this close to the candidate's alignment
 _REFINE = 4  # best coarse candidates refined per step
 _REPEAT_RATIO = 0.6  # alignments of one track this close to the best count as a repeat
@@ -74,54 +73,6 @@ def confidence_of(evidence: float) -> float:
 def min_evidence(threshold: float) -> float:
     """The evidence whose confidence is ``threshold`` (the inverse of :func:`confidence_of`)."""
     return _NULL - _SCALE * math.log(max(1e-9, 1.0 - threshold))
-
-
-class HitStore:
-    """The hit store: parallel arrays (query anchor frame ``t``, dense track ``tr``, speed
-    index ``k``, alignment ``a``) sorted by ``t``, in preallocated buffers.  Appending writes
-    in place and pruning moves a start index: no per-block copy of the whole history."""
-
-    def __init__(self, capacity: int = 1 << 15) -> None:
-        self.t = np.empty(capacity, np.int64)
-        self.tr = np.empty(capacity, np.int64)
-        self.k = np.empty(capacity, np.int64)
-        self.a = np.empty(capacity, np.float64)
-        self.lo = 0
-        self.hi = 0
-
-    @property
-    def size(self) -> int:
-        return self.hi - self.lo
-
-    def append(self, t: Int64s, tr: Int64s, k: Int64s, a: Floats) -> None:
-        n, live = t.shape[0], self.hi - self.lo
-        if self.hi + n > self.t.shape[0]:
-            cap = max(self.t.shape[0], 2 * (live + n))
-            for name in ("t", "tr", "k", "a"):
-                old = getattr(self, name)
-                new = old if cap == old.shape[0] else np.empty(cap, old.dtype)
-                new[:live] = old[self.lo : self.hi]
-                setattr(self, name, new)
-            self.lo, self.hi = 0, live
-        end = self.hi + n  # callers append in time order
-        self.t[self.hi : end] = t
-        self.tr[self.hi : end] = tr
-        self.k[self.hi : end] = k
-        self.a[self.hi : end] = a
-        self.hi = end
-
-    def after(self, frame: float) -> int:
-        """Buffer position of the first hit with ``t > frame``."""
-        if not math.isfinite(frame):
-            return self.lo if frame < 0 else self.hi
-        # frames are whole: t > frame iff t > floor(frame), and an int key spares numpy
-        # a float copy of the whole store on every search
-        key = np.int64(math.floor(frame))
-        return self.lo + int(np.searchsorted(self.t[self.lo : self.hi], key, "right"))
-
-    def views(self, start: int | None = None) -> tuple[Int64s, Int64s, Int64s, Floats]:
-        i = self.lo if start is None else start
-        return self.t[i : self.hi], self.tr[i : self.hi], self.k[i : self.hi], self.a[i : self.hi]
 
 
 def hash_all_speeds(
@@ -242,20 +193,10 @@ def lookup_hits(
     qrow, track, tref = index.lookup(hashes, max_postings=_MAX_POSTINGS, fines=fines)
     if qrow.size == 0:
         return
-    i, k = np.divmod(qrow, s)
+    i, k = _rows(qrow, s)
     t = pairs.t[i]
     align = t - tref.astype(np.float64) / speeds[k]
     hits.append(t, track.astype(np.int64), k, align)
-
-
-def aligned(
-    tr: Int64s, kk: Int64s, al: Floats, track: int, k: int, align: float
-) -> npt.NDArray[np.bool_]:
-    """Mask of the hits on (``track``, speed ``k``) within ``TOL`` frames of ``align``."""
-    sel: npt.NDArray[np.bool_] = tr == track
-    sel &= kk == k
-    sel &= np.abs(al - align) <= TOL
-    return sel
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,16 +228,16 @@ def best_candidate(
     frame are not candidates: they are the airing's, its repeated sections included, and
     only what the track does after its line stopped can be a jump or a new airing.
     """
-    ht, htr, hk, ha = hits.views(hits.after(since))
-    if ht.shape[0] < threshold_evidence:
+    start = hits.after(since)
+    if hits.hi - start < threshold_evidence:
         return None
     # screened before the masks below: a bin strong among the hits they leave is strong
     # among all hits, so the screen keeps it (and the masks then run over few hits)
-    q = ha / BIN
-    bins = np.floor(q, out=q).astype(np.int64)
-    htr, hk, ha, ht, bins = _near_strong(htr, hk, ha, ht, bins, n_speeds, threshold_evidence)
-    if ht.shape[0] < threshold_evidence:  # (most windows: no bin anywhere near strong)
+    kept = hits.screen(start, threshold_evidence)
+    if kept.shape[0] < threshold_evidence:  # (most windows: no bin anywhere near strong)
         return None
+    ht, htr, hk, ha = hits.take(kept)
+    bins = bins_of(ha)
     win = np.ones(ht.shape[0], np.bool_)
     for c_track, c_align in closed:
         win &= ~((htr == c_track) & (np.abs(ha - c_align) <= 4 * TOL))
@@ -347,38 +288,10 @@ def best_candidate(
     return None
 
 
-#: fewest buckets of the screen in :func:`_near_strong`; it takes one per hit beyond that
-#: (a fixed count filled with chance hits: at 100,000 tracks every bucket reached ``need``
-#: and the screen kept every hit)
-_SCREEN = 1 << 13
-
-
-def _near_strong(
-    tr: Int64s, kk: Int64s, al: Floats, tq: Int64s, bins: Int64s, n_speeds: int, need: float
-) -> tuple[Int64s, Int64s, Floats, Int64s, Int64s]:
-    """The hits that can matter to :func:`best_candidate`, found without sorting them all.
-
-    Most hits in a window are chance hits, one per (track, speed, bin).  Hashing each
-    (track, speed) to a shift of the bin keeps neighbouring bins neighbouring buckets, so a
-    bucket's count with its two neighbours is at least the merged count of every bin in it:
-    the hits kept (those within one bucket of a bucket reaching ``need``) include every
-    strong bin and its two neighbours, and the candidate found is the same as from all hits.
-    """
-    if tr.shape[0] < 4 * need:
-        return tr, kk, al, tq, bins
-    size = max(_SCREEN, 1 << (tr.shape[0] - 1).bit_length())
-    bucket = tr * (n_speeds * 7919)  # (bins + (tr * n_speeds + kk) * 7919) & (size - 1)
-    bucket += kk * 7919
-    bucket += bins
-    bucket &= size - 1
-    count = np.bincount(bucket, minlength=size)
-    # the counts padded cyclically by two each side: ``m[i]`` is bucket ``i - 1`` with its
-    # two neighbours (i = 0 .. size + 1), so ``strong[b + 1]`` says bucket b reaches ``need``
-    pad = np.concatenate((count[-2:], count, count[:2]))
-    m = pad[:-2] + pad[1:-1]
-    m += pad[2:]
-    strong = m >= need
-    near = strong[:-2] | strong[1:-1]  # bucket b or a neighbour strong
-    near |= strong[2:]
-    keep = np.flatnonzero(near[bucket])  # few: gathered by position, the mask read once
-    return tr[keep], kk[keep], al[keep], tq[keep], bins[keep]
+def _rows(qrow: Int64s, s: int) -> tuple[Int64s, Int64s]:
+    """``np.divmod(qrow, s)``, the remainder by a product: numpy divides an int64 array by
+    a scalar quickly, but its remainder is several times slower than the quotient (at
+    100,000 tracks a step looks ≈ 100,000 postings up)."""
+    i = qrow // s
+    k = qrow - i * s
+    return i, k
