@@ -196,7 +196,7 @@ def lookup_hits(
     i, k = _rows(qrow, s)
     t = pairs.t[i]
     align = t - tref.astype(np.float64) / speeds[k]
-    hits.append(t, track.astype(np.int64), k, align)
+    hits.append(t, track, k, align)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,12 @@ _AROUND = np.array([-1, 0, 1], np.int64)
 
 
 def aligned(
-    tr: Int64s, kk: Int64s, al: Floats, track: int, k: int, align: float
+    tr: npt.NDArray[np.integer],
+    kk: npt.NDArray[np.integer],
+    al: Floats,
+    track: int,
+    k: int,
+    align: float,
 ) -> npt.NDArray[np.bool_]:
     """Mask of the hits on (``track``, speed ``k``) within ``TOL`` frames of ``align``."""
     sel: npt.NDArray[np.bool_] = tr == track
@@ -66,14 +71,15 @@ class HitStore:
     """The hit store: parallel arrays (query anchor frame ``t``, dense track ``tr``, speed
     index ``k``, alignment ``a``, screen bucket ``b``) sorted by ``t``, in preallocated
     buffers.  Appending writes in place and pruning moves a start index: no per-block copy
-    of the whole history."""
+    of the whole history.  A track and a bucket take 4 bytes, a speed index 1 (25 bytes a
+    hit: a store holds ~40 s of hits, over a million at 100,000 tracks)."""
 
     def __init__(self, capacity: int = 1 << 15) -> None:
         self.t = np.empty(capacity, np.int64)
-        self.tr = np.empty(capacity, np.int64)
-        self.k = np.empty(capacity, np.int64)
+        self.tr = np.empty(capacity, np.int32)
+        self.k = np.empty(capacity, np.int8)
         self.a = np.empty(capacity, np.float64)
-        self.b = np.empty(capacity, np.int64)
+        self.b = np.empty(capacity, np.int32)
         self.lo = 0
         self.hi = 0
         # the screen: bucket count (a power of two), hits per bucket of positions
@@ -90,7 +96,10 @@ class HitStore:
     def size(self) -> int:
         return self.hi - self.lo
 
-    def append(self, t: Int64s, tr: Int64s, k: Int64s, a: Floats) -> None:
+    def append(
+        self, t: Int64s, tr: npt.NDArray[np.integer], k: npt.NDArray[np.integer], a: Floats
+    ) -> None:
+        """Add hits that come after every stored one (tracks below 2**31, speeds below 128)."""
         n, live = t.shape[0], self.hi - self.lo
         if self.hi + n > self.t.shape[0]:
             self._compact(max(self.t.shape[0], 2 * (live + n)))
@@ -99,14 +108,16 @@ class HitStore:
         self.tr[self.hi : end] = tr
         self.k[self.hi : end] = k
         self.a[self.hi : end] = a
-        self.b[self.hi : end] = self._buckets(self.hi, end)
+        self.b[self.hi : end] = self._buckets(tr, k, a)
         self.hi = end
 
-    def _buckets(self, lo: int, hi: int) -> Int64s:
-        """The screen buckets of the stored hits at positions [lo, hi)."""
-        bucket = bins_of(self.a[lo:hi])
-        bucket += self.tr[lo:hi] * (8 * _MIX)
-        bucket += self.k[lo:hi] * _MIX
+    def _buckets(
+        self, tr: npt.NDArray[np.integer], k: npt.NDArray[np.integer], a: Floats
+    ) -> Int64s:
+        """The screen buckets of hits (tracks ``tr``, speeds ``k``, alignments ``a``)."""
+        bucket = bins_of(a)
+        bucket += np.multiply(tr, 8 * _MIX, dtype=np.int64)
+        bucket += np.multiply(k, _MIX, dtype=np.int64)
         bucket &= self._size - 1
         return bucket
 
@@ -136,12 +147,16 @@ class HitStore:
         return self.lo + int(np.searchsorted(self.t[self.lo : self.hi], key, "right"))
 
     def views(self, start: int | None = None) -> tuple[Int64s, Int64s, Int64s, Floats]:
+        """(t, tr, k, a) of the hits from ``start`` (default: all), tracks and speeds as
+        int64 copies, the others views."""
         i = self.lo if start is None else start
-        return self.t[i : self.hi], self.tr[i : self.hi], self.k[i : self.hi], self.a[i : self.hi]
+        tr = self.tr[i : self.hi].astype(np.int64)
+        return self.t[i : self.hi], tr, self.k[i : self.hi].astype(np.int64), self.a[i : self.hi]
 
     def take(self, pos: Int64s) -> tuple[Int64s, Int64s, Int64s, Floats]:
-        """(t, tr, k, a) of the hits at buffer positions ``pos``."""
-        return self.t[pos], self.tr[pos], self.k[pos], self.a[pos]
+        """(t, tr, k, a) of the hits at buffer positions ``pos`` (tracks and speeds int64)."""
+        tr, k = self.tr[pos].astype(np.int64), self.k[pos].astype(np.int64)
+        return self.t[pos], tr, k, self.a[pos]
 
     # -- the screen ----------------------------------------------------------------------
     def screen(self, start: int, need: float) -> Int64s:
@@ -221,6 +236,6 @@ class HitStore:
         self._counts = np.zeros(self._size, np.int64)
         self._mark = np.zeros(self._size, np.bool_)
         lo, hi = self.lo, self.hi
-        self.b[lo:hi] = self._buckets(lo, hi)
+        self.b[lo:hi] = self._buckets(self.tr[lo:hi], self.k[lo:hi], self.a[lo:hi])
         self._c_lo = self._c_hi = lo
         self._last = None
