@@ -42,6 +42,7 @@ Int64s = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 _NONE = np.zeros(0, np.int64)
 _AROUND = np.array([-1, 0, 1], np.int64)
+_ONE = np.int32(1)  # (a value of the counts' own type: numpy's fast path of ufunc.at)
 
 
 def aligned(
@@ -86,7 +87,7 @@ class HitStore:
         # [_c_lo, _c_hi), a scratch mark per bucket (all False between calls), and the
         # last answer (start, end, need) -> positions
         self._size = SCREEN_MIN
-        self._counts = np.zeros(self._size, np.int64)
+        self._counts = np.zeros(self._size, np.int32)
         self._mark = np.zeros(self._size, np.bool_)
         self._c_lo = 0
         self._c_hi = 0
@@ -222,18 +223,18 @@ class HitStore:
         if start > self._c_lo:
             self._uncount(self._c_lo, start)
         elif start < self._c_lo:
-            np.add.at(self._counts, self.b[start : self._c_lo], 1)
+            np.add.at(self._counts, self.b[start : self._c_lo], _ONE)
         if end > self._c_hi:
-            np.add.at(self._counts, self.b[self._c_hi : end], 1)
+            np.add.at(self._counts, self.b[self._c_hi : end], _ONE)
         self._c_lo, self._c_hi = start, end
 
     def _uncount(self, lo: int, hi: int) -> None:
-        np.subtract.at(self._counts, self.b[lo:hi], 1)
+        np.subtract.at(self._counts, self.b[lo:hi], _ONE)
 
     def _grow(self, hits: int) -> None:
         """More buckets than ``hits`` (one per hit): every stored hit's bucket again."""
         self._size = 1 << (hits - 1).bit_length()
-        self._counts = np.zeros(self._size, np.int64)
+        self._counts = np.zeros(self._size, np.int32)
         self._mark = np.zeros(self._size, np.bool_)
         lo, hi = self.lo, self.hi
         self.b[lo:hi] = self._buckets(self.tr[lo:hi], self.k[lo:hi], self.a[lo:hi])
