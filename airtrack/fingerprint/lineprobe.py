@@ -153,7 +153,9 @@ class LineProbe:
         rows = np.rint(at[:, None] + dt[None, :]).astype(np.int64) - a
         inside = rows < spec.shape[0]
         cols = np.broadcast_to(b[None, :], rows.shape)
-        z = standing_at(spec, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2, rows[inside], cols[inside])
+        z = standing_at(
+            spec, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2, rows[inside], cols[inside]
+        )
         total = np.zeros(rows.shape, np.float64)
         total[inside] = z
         n = inside.sum(axis=1)
