@@ -267,7 +267,6 @@ class Airings:
             return align, first, False
         lookback = _MAX_SNAP_S * _FPS
         to_snap = P.LINE_SNAP_S * _FPS
-        own_reach = None
         # each position, the chosen one too, latest in the song (earliest alignment) first
         for a in sorted({*cand.rivals, align}):
             if a < floor or first - a > lookback or (a == align and not own):
@@ -276,43 +275,11 @@ class Airings:
             reach = reach_back(ev, first)
             if reach - a <= to_snap:
                 return a, reach, True
-            own_reach = reach if a == align else own_reach
-        if own_reach is not None:
-            opened = self._opening(cand, speed, first, floor, own_reach)
-            if opened is not None:
-                return opened
         # Not reached back along the line from a mid-way start: a song that fades in
         # under the end of what came before is heard seconds before its audible start
         # (station B: 3.6 s early), and where the run fits several copies the audio
         # before it may be another copy's line
         return align, first, False
-
-    def _opening(
-        self, cand: Candidate, speed: float, first: float, floor: float, reach: float
-    ) -> tuple[float, float, bool] | None:
-        """(alignment, reach, True) when the song began, at its frame 0, where the chosen
-        line's template is first heard going back from ``first`` (``reach``, not near that
-        line's frame 0); else None.
-
-        A song that repeats its opening matches on each copy's line, and in a big catalog
-        (its common hashes skipped) the first run of hits can fall on a later copy's line
-        alone: on that line the template is heard back to where the song began, seconds
-        into that copy.  The song's frame 0 is then looked for there (``opening``: where
-        its first seconds of template stand out most, a window either side of that reach)
-        and taken only when the template on that line is heard without a break from its
-        frame 0 (within ``LINE_SNAP_S``) up to ``first``, as any snapped start is.  A song
-        joined mid-way whose opening is not what was heard there is not moved."""
-        assert self._probe is not None
-        to_snap = P.LINE_SNAP_S * _FPS
-        if reach > first - P.LINE_MIN_REACH_S * _FPS:
-            return None  # not heard back from the run
-        win = P.LINE_WIN_S * _FPS
-        a = self._probe.opening(cand.track, speed, max(floor, reach - win), reach + win / 4)
-        if a is None or a < floor:
-            return None
-        ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS, steady=True)
-        reach = reach_back(ev, first)
-        return (a, reach, True) if reach - a <= to_snap else None
 
     def _intro_unheard(
         self, track: int, speed: float, align: float, first: float, anchors: npt.NDArray[np.float64]

@@ -134,34 +134,6 @@ class LineProbe:
                     return reach
         return reach_on(self.evidence(track, speed, align, f0, f1, steady=False), last)
 
-    def opening(self, track: int, speed: float, lo: float, hi: float) -> float | None:
-        """The alignment (the query frame of the track's frame 0, a whole frame) in
-        ``[lo, hi]`` where the track's first ``LINE_WIN_S`` of template stand out most in
-        the held audio (the mean of its cells' standing); None when none of it is held."""
-        t, f = track_peaks(self.index, track)
-        head = t / speed < P.LINE_WIN_S * P.FRAMES_PER_S
-        dt = t[head] / speed
-        b = np.rint(f[head] * speed * (P.N_FFT / P.SAMPLE_RATE) - _BIN_LO).astype(np.int64)
-        keep = (b >= 0) & (b < _BIN_HI - _BIN_LO)
-        dt, b = dt[keep], b[keep]
-        if dt.size == 0 or hi < lo:
-            return None
-        a, spec = self.history.frames(math.floor(lo) - 1, math.ceil(hi + float(dt.max())) + 2)
-        at = np.arange(max(math.ceil(lo), a), math.floor(hi) + 1, dtype=np.float64)
-        if at.size == 0 or spec.shape[0] == 0:
-            return None
-        rows = np.rint(at[:, None] + dt[None, :]).astype(np.int64) - a
-        inside = rows < spec.shape[0]
-        cols = np.broadcast_to(b[None, :], rows.shape)
-        z = standing_at(
-            spec, P.LINE_BG_DT // 2, P.LINE_BG_DF // 2, rows[inside], cols[inside]
-        )
-        total = np.zeros(rows.shape, np.float64)
-        total[inside] = z
-        n = inside.sum(axis=1)
-        score = np.where(n > 0, total.sum(axis=1) / np.maximum(n, 1), -np.inf)
-        return float(at[int(np.argmax(score))]) if np.isfinite(score).any() else None
-
     def evidence(
         self, track: int, speed: float, align: float, f0: float, f1: float, *, steady: bool,
         extra: int = 0,
