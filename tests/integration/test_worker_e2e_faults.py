@@ -178,6 +178,16 @@ def test_stale_epoch_after_a_real_handoff_drops_stream_and_its_queued_plays(
         sid = api.add_stream("station2", stations["mounts"]["station2"])
         cluster.start_worker("e2e-a", capacity=2, orchestrator=f"http://127.0.0.1:{proxy.port}")
         until(lambda: api.owners()[sid][0] == "e2e-a", 60, "stream assigned to a")
+        # the assignment reaches a in a heartbeat reply: cut a off only once it runs the
+        # stream (on a fast machine b joined, and the proxy went dark, before that reply)
+        until(
+            lambda: any(
+                e.get("event") == "stream_start" and e.get("stream_id") == sid
+                for e in events(cluster, "e2e-a")
+            ),
+            60,
+            "a captures the stream",
+        )
         old_epoch = api.owners()[sid][1]
         cluster.start_worker("e2e-b", capacity=2)
         until(lambda: any(w["id"] == "e2e-b" for w in api.call("GET", "/workers")), 60, "b joins")
