@@ -6,7 +6,9 @@ in flat raw files on disk (14 B each: hash, time, track, fine key) and writes th
 same file ``Index.save`` would (same header, same 64-byte aligned arrays) one hash range at
 a time, so memory is one range's postings.  Like ``Index.from_arrays`` it sorts a
 bucket's postings by fine key and stores times as uint16 when every track fits, and stores
-every track's template (``airtrack.fingerprint.template``) as ``Index.build`` does.
+every track's template (``airtrack.fingerprint.template``) and the fine-key fences
+(``airtrack.fingerprint.fences``, taken from each hash range's keys as it is written) as
+``Index.build`` does.
 ``Index.load`` reads the result.
 """
 
@@ -21,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
+from airtrack.fingerprint.fences import FENCE_STEPS, FINE_MASK
 from airtrack.fingerprint.index import _ALIGN, _MAGIC
 from airtrack.fingerprint.landmarks import Prints
 from airtrack.fingerprint.template import smallest, templates_of
@@ -127,7 +130,9 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
               "density_hist": (d_hist.shape[0], d_hist.dtype.str),
               "template_offsets": (tpl_offsets.shape[0], "<i8"),
               "template_t": (tpl_t.shape[0], tpl_t.dtype.str),
-              "template_q": (tpl_q.shape[0], tpl_q.dtype.str)}  # fmt: skip
+              "template_q": (tpl_q.shape[0], tpl_q.dtype.str),
+              "fence_coarse": (-(-n // FENCE_STEPS[0]), "<u2"),
+              "fence_fine": (-(-n // FENCE_STEPS[1]), "<u2")}  # fmt: skip
     layout: dict[str, list[object]] = {}
     offset = 0
     for name, (size, dtype) in shapes.items():
@@ -135,7 +140,7 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         offset += -(-size * np.dtype(dtype).itemsize // _ALIGN) * _ALIGN
     # the version names the content; hashing 10 GB of arrays would only slow the bench down
     header = {"version": f"scale-{n_tracks}-{n}", "prints": P.PRINTS_VERSION, "fines": True,
-              "arrays": layout}  # fmt: skip
+              "arrays": layout, "fence_steps": list(FENCE_STEPS)}  # fmt: skip
     head = json.dumps(header).encode()
     base = -(-(len(_MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
     tmp = path.with_name(path.name + ".tmp")
@@ -154,6 +159,10 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         return 0
     out_k = np.memmap(tmp, np.uint32, "r+", base + int(layout["keys"][2]), (n,))  # type: ignore[call-overload]
     out_t = np.memmap(tmp, np.dtype(t_dtype), "r+", base + int(layout["times"][2]), (n,))  # type: ignore[call-overload]
+    fences = [
+        np.memmap(tmp, np.uint16, "r+", base + int(layout[name][2]), (-(-n // step),))  # type: ignore[call-overload]
+        for name, step in zip(("fence_coarse", "fence_fine"), FENCE_STEPS, strict=True)
+    ]
     t_all, k_all, f_all = raw.array("t", n), raw.array("k", n), raw.array("f", n)
     # hash ranges of at most ``max_bucket`` postings, written in hash order
     edges = [0]
@@ -177,10 +186,13 @@ def write_index(raw: RawPostings, n_tracks: int, path: Path, max_bucket: int = 1
         # keys as Index.from_arrays packs them: dense track << FINE_BITS | fine key
         out_k[a:b] = (np.concatenate(ks)[order] << np.uint32(P.FINE_BITS)) | fb[order]
         out_t[a:b] = np.concatenate(ts)[order]
+        for fence, step in zip(fences, FENCE_STEPS, strict=True):  # the samples in [a, b)
+            first = -(-a // step)
+            fence[first : -(-b // step)] = out_k[first * step : b : step] & np.uint32(FINE_MASK)
         del hs, ts, ks, fs, fb, hb, order
-    out_k.flush()
-    out_t.flush()
-    del out_k, out_t
+    for arr in (out_k, out_t, *fences):
+        arr.flush()
+    del out_k, out_t, fences
     os.replace(tmp, path)
     return n
 

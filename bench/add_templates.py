@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import _ALIGN, _MAGIC, Index
@@ -80,24 +81,33 @@ def index_templates(index: Index, scratch: Path, group: int = GROUP) -> Template
 
 def write_with_templates(src: Path, out: Path, templates: Templates) -> None:
     """``src`` with the template arrays added (see the module's docstring)."""
+    names = ("template_offsets", "template_t", "template_q")
+    append_arrays(src, out, dict(zip(names, templates, strict=True)))
+
+
+def append_arrays(
+    src: Path, out: Path, arrays: dict[str, npt.NDArray[np.generic]], **header: object
+) -> None:
+    """``src`` with ``arrays`` (and ``header`` fields) added after its own arrays, which are
+    copied as they are, at the same offsets from the new header; replaces ``out``."""
     with src.open("rb") as fh:
         assert fh.read(len(_MAGIC)) == _MAGIC
         size = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(size))
+        old = json.loads(fh.read(size))
     old_base = -(-(len(_MAGIC) + 8 + size) // _ALIGN) * _ALIGN
-    layout = header["arrays"]
-    names = ("template_offsets", "template_t", "template_q")
-    if any(k in layout for k in names):
-        raise SystemExit(f"{src} already holds templates")
+    layout = old["arrays"]
+    if any(k in layout for k in arrays):
+        raise SystemExit(f"{src} already holds {', '.join(k for k in arrays if k in layout)}")
     end = max(
         (off + -(-int(np.prod(shape)) * np.dtype(dt).itemsize // _ALIGN) * _ALIGN
          for dt, shape, off in layout.values()), default=0,
     )  # fmt: skip
     offset = end
-    for name, arr in zip(names, templates, strict=True):
+    for name, arr in arrays.items():
         layout[name] = [arr.dtype.str, list(arr.shape), offset]
         offset += -(-arr.nbytes // _ALIGN) * _ALIGN
-    head = json.dumps(header).encode()
+    old.update(header)
+    head = json.dumps(old).encode()
     base = -(-(len(_MAGIC) + 8 + len(head)) // _ALIGN) * _ALIGN
     tmp = out.with_name(out.name + ".tmp")
     with src.open("rb") as fin, tmp.open("wb") as fout:
@@ -105,7 +115,7 @@ def write_with_templates(src: Path, out: Path, templates: Templates) -> None:
         fout.seek(base)
         fin.seek(old_base)
         shutil.copyfileobj(fin, fout, 1 << 24)
-        for name, arr in zip(names, templates, strict=True):
+        for name, arr in arrays.items():
             fout.seek(base + int(layout[name][2]))
             fout.write(np.ascontiguousarray(arr).tobytes())
         fout.truncate(base + offset)

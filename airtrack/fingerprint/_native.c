@@ -102,46 +102,194 @@ fail:
     return NULL;
 }
 
-/* first row in [lo, hi) whose fine key (key & mask) is >= want; hi if none */
-static inline int64_t first_at_least(const uint32_t *keys, int64_t lo, int64_t hi,
-                                     uint32_t mask, int64_t want) {
-    int64_t n = hi - lo;
-    while (n > 0) {
-        int64_t half = n >> 1;
-        int64_t mid = lo + half;
-        if ((int64_t)(keys[mid] & mask) < want) {
-            lo = mid + 1;
-            n -= half + 1;
-        } else {
-            n = half;
+/* The lookup: postings of hash buckets, a big bucket narrowed to the postings of the
+ * query's fine keys (a bucket is sorted by fine key, then track).
+ *
+ * A search for the first row of a fine key in a big bucket is a chain of dependent random
+ * reads in the mapped postings (and, at 100,000 tracks, of page-table walks): each read
+ * waits for the one before.  The searches of different probes are independent, so they
+ * run BATCH at a time, in lockstep: one step of every search per round, each step's next
+ * read prefetched, so the batch's cache misses overlap instead of following each other.
+ * The index's fine-key fences (every step-th posting's fine key, coarse then fine) first
+ * narrow a search to at most a fine step of postings, in small arrays. */
+#define BATCH 32
+
+/* first row in [lo[i], lo[i] + n[i]) whose value (fine key of ``keys``, or a fence's
+ * sample) is >= want[i], for every i < k at once, written to lo[i]: branch-free (the
+ * comparison picks the half, no jump to mispredict), one step of every search per round,
+ * each search's next read prefetched */
+#define BISECT(NAME, T, VALUE)                                                                \
+    static void NAME(const T *arr, uint32_t mask, int64_t *lo, int64_t *n,                  \
+                     const int64_t *want, int k) {                                          \
+        (void)mask;                                                                          \
+        int act[BATCH], na = 0;                                                              \
+        int64_t rounds = 0;                                                                  \
+        for (int i = 0; i < k; i++) {                                                        \
+            if (n[i] <= 0) continue; /* nothing to read: lo[i] is the answer */             \
+            act[na++] = i;                                                                   \
+            if (n[i] > rounds) rounds = n[i];                                                \
+        }                                                                                    \
+        /* the answer is in [lo, lo + n]: each round keeps the half that holds it */        \
+        for (; rounds > 1; rounds -= rounds >> 1) {                                          \
+            for (int j = 0; j < na; j++) {                                                   \
+                int i = act[j];                                                              \
+                int64_t half = n[i] >> 1, base = lo[i];                                      \
+                int64_t below = (int64_t)(VALUE(arr[base + half])) < want[i];                \
+                base += half & -below;                                                       \
+                n[i] -= half;                                                                \
+                lo[i] = base;                                                                \
+                __builtin_prefetch(arr + base + (n[i] >> 1));                                \
+            }                                                                                \
+        }                                                                                    \
+        for (int j = 0; j < na; j++) {                                                       \
+            int i = act[j];                                                                  \
+            lo[i] += (int64_t)(VALUE(arr[lo[i]])) < want[i];                                 \
+        }                                                                                    \
+    }
+#define FINE_OF(v) ((v) & mask)
+BISECT(bisect_keys, uint32_t, FINE_OF)
+
+/* how many of n sorted values are below want: the index of the first that is not (a
+ * sorted run of a few dozen values: one or two cache lines, compared all at once (the
+ * loop vectorises), no chain of dependent reads) */
+#define SHORT 64
+static inline int64_t count_below_u16(const uint16_t *v, int64_t n, int64_t want) {
+    int32_t c = 0, w = (int32_t)want;
+    for (int64_t j = 0; j < n; j++) c += (int32_t)v[j] < w;
+    return c;
+}
+static inline int64_t count_below_keys(const uint32_t *v, int64_t n, uint32_t mask,
+                                       int64_t want) {
+    int32_t c = 0, w = (int32_t)want;
+    for (int64_t j = 0; j < n; j++) c += (int32_t)(v[j] & mask) < w;
+    return c;
+}
+
+/* The index's fine-key fences: fence[l] holds the fine key of row i * step[l] (rows 0,
+ * step, 2 step, ...), coarse then fine; a level without a fence is skipped. */
+typedef struct {
+    const uint16_t *fence[2];
+    int shift[2]; /* step = 1 << shift */
+} Fences;
+
+/* For every i < k: the first row of [lo[i], hi[i]) whose fine key is >= want[i] (hi[i] if
+ * none), written to lo[i].  A level of the fences narrows a range longer than its step to
+ * the rows between two of its samples where that row lies: sample a - 1 below want (so
+ * every row before it), sample a not (the row is at most there). */
+static void first_at_least(const uint32_t *keys, uint32_t mask, const Fences *fz, int64_t *lo,
+                           int64_t *hi, const int64_t *want, int k) {
+    int64_t n[BATCH];
+    for (int l = 0; l < 2; l++) {
+        if (!fz->fence[l]) continue;
+        int sh = fz->shift[l];
+        int64_t step = (int64_t)1 << sh;
+        for (int i = 0; i < k; i++)
+            if (hi[i] - lo[i] > step) __builtin_prefetch(fz->fence[l] + ((lo[i] + step - 1) >> sh));
+        for (int i = 0; i < k; i++) {
+            if (hi[i] - lo[i] <= step) continue; /* not narrowed at this level */
+            int64_t i0 = (lo[i] + step - 1) >> sh, i1 = (hi[i] + step - 1) >> sh;
+            int64_t a = i0 + count_below_u16(fz->fence[l] + i0, i1 - i0, want[i]);
+            if (a > i0) lo[i] = ((a - 1) << sh) + 1;
+            if (a < i1) hi[i] = a << sh;
         }
     }
-    return lo;
+    int narrow = 1;
+    for (int i = 0; i < k; i++) {
+        n[i] = hi[i] - lo[i];
+        if (n[i] > SHORT) narrow = 0;
+        if (n[i] > 0) __builtin_prefetch(keys + lo[i] + (n[i] >> 1));
+    }
+    if (narrow) {
+        for (int i = 0; i < k; i++) lo[i] += count_below_keys(keys + lo[i], n[i], mask, want[i]);
+    } else {
+        bisect_keys(keys, mask, lo, n, want, k);
+    }
+}
+
+/* The output of a gather call: postings written while they fit (``w`` counts them all). */
+typedef struct {
+    const uint32_t *keys;
+    const uint16_t *t16;
+    const uint32_t *t32;
+    int64_t *oq;
+    uint32_t *otr, *oti;
+    Py_ssize_t w, cap;
+    int fine_bits;
+} Out;
+
+static inline void emit(Out *out, int64_t q, int64_t a, int64_t z) {
+    for (int64_t k = a; k < z; k++, out->w++) {
+        if (out->w < out->cap) {
+            out->oq[out->w] = q;
+            out->otr[out->w] = out->keys[k] >> out->fine_bits;
+            out->oti[out->w] = out->t16 ? (uint32_t)out->t16[k] : out->t32[k];
+        }
+    }
+}
+
+/* A batch of probes: query row, its bucket [lo, hi), fine key */
+typedef struct {
+    int64_t q[BATCH], lo[BATCH], hi[BATCH], want[BATCH];
+    int k;
+} Batch;
+
+/* The batch's postings, in batch order: each probe's run of its fine key, unless longer
+ * than max_postings (>= 0) */
+static void run_batch(Batch *b, Out *out, const Fences *fz, uint32_t mask,
+                      long long max_postings) {
+    int k = b->k;
+    int64_t a[BATCH], z[BATCH], end[BATCH], scratch[BATCH], next[BATCH] = {0};
+    for (int i = 0; i < k; i++) {
+        a[i] = b->lo[i];
+        scratch[i] = b->hi[i];
+    }
+    first_at_least(out->keys, mask, fz, a, scratch, b->want, k);
+    for (int i = 0; i < k; i++) {
+        /* with a cap, the run's end is looked for among the cap + 1 rows after its start
+         * only: reaching the last of them means a run too long to give */
+        end[i] = b->hi[i];
+        if (max_postings >= 0 && end[i] - a[i] > max_postings + 1) end[i] = a[i] + max_postings + 1;
+        z[i] = a[i];
+        scratch[i] = end[i];
+        next[i] = b->want[i] + 1;
+    }
+    first_at_least(out->keys, mask, fz, z, scratch, next, k);
+    for (int i = 0; i < k; i++) {
+        if ((z[i] == end[i] && end[i] < b->hi[i]) || (max_postings >= 0 && z[i] - a[i] > max_postings))
+            z[i] = a[i];
+        if (z[i] > a[i])
+            __builtin_prefetch(out->t16 ? (const void *)(out->t16 + a[i]) : (const void *)(out->t32 + a[i]));
+    }
+    for (int i = 0; i < k; i++) emit(out, b->q[i], a[i], z[i]);
+    b->k = 0;
 }
 
 /* gather(keys uint32[], times uint16[]|uint32[], lo int64[n], hi int64[n],
  *        big int64[m] (ascending rows), probes uint16[m * p], p, no_probe, max_postings
- *        (-1: no cap), fine_bits, out_q int64[], out_track uint32[], out_time uint32[])
+ *        (-1: no cap), fine_bits, out_q int64[], out_track uint32[], out_time uint32[],
+ *        coarse uint16[], coarse_step, fine uint16[], fine_step)
  *  -> postings found (written only while they fit the outputs: call again, bigger, if more)
  *
  * Row by row: a row not in ``big`` gives its whole range [lo, hi); a row in ``big`` gives
  * one sub-range per distinct probe (ascending), the postings whose fine key equals it.  A
- * range longer than ``max_postings`` gives nothing. */
+ * range longer than ``max_postings`` gives nothing.  ``coarse`` and ``fine``: the index's
+ * fences (ceil(len(keys) / step) samples each, steps powers of two), or empty arrays: the searches then bisect
+ * the postings alone (the same rows). */
 static PyObject *gather(PyObject *self, PyObject *args) {
-    PyObject *o[9];
-    Py_ssize_t p;
+    PyObject *o[11];
+    Py_ssize_t p, steps[2];
     long long no_probe, max_postings;
     int fine_bits;
-    if (!PyArg_ParseTuple(args, "OOOOOOnLLiOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &p, &no_probe, &max_postings, &fine_bits, &o[6], &o[7], &o[8]))
+    if (!PyArg_ParseTuple(args, "OOOOOOnLLiOOOOnOn", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &p, &no_probe, &max_postings, &fine_bits, &o[6], &o[7], &o[8],
+                          &o[9], &steps[0], &o[10], &steps[1]))
         return NULL;
-    Py_buffer b[9];
+    Py_buffer b[11];
     int got = 0;
-    static const char *name[9] = {"keys", "times", "lo", "hi", "big", "probes",
-                                  "out_q", "out_track", "out_time"};
-    static const Py_ssize_t size[9] = {4, 0, 8, 8, 8, 2, 8, 4, 4};
-    for (; got < 9; got++) {
-        Py_ssize_t want = size[got];
+    static const char *name[11] = {"keys",  "times",     "lo",       "hi",     "big",  "probes",
+                                   "out_q", "out_track", "out_time", "coarse", "fine"};
+    static const Py_ssize_t size[11] = {4, 0, 8, 8, 8, 2, 8, 4, 4, 2, 2};
+    for (; got < 11; got++) {
         if (got == 1) {
             if (PyObject_GetBuffer(o[1], &b[1], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
                 goto fail;
@@ -152,27 +300,42 @@ static PyObject *gather(PyObject *self, PyObject *args) {
             }
             continue;
         }
-        if (get_buf(o[got], &b[got], want, got >= 6, name[got]) < 0) goto fail;
+        if (get_buf(o[got], &b[got], size[got], got >= 6 && got <= 8, name[got]) < 0) goto fail;
     }
-    Py_ssize_t n = N_OF(b[2]), m = N_OF(b[4]), cap = N_OF(b[6]);
+    Py_ssize_t n = N_OF(b[2]), m = N_OF(b[4]);
     Py_ssize_t n_keys = N_OF(b[0]);
-    if (N_OF(b[3]) != n || N_OF(b[5]) != m * p || N_OF(b[7]) < cap || N_OF(b[8]) < cap ||
-        p < 0 || p > 64 || N_OF(b[1]) != n_keys) {
+    Out out = {b[0].buf, b[1].itemsize == 2 ? b[1].buf : NULL,
+               b[1].itemsize == 4 ? b[1].buf : NULL, b[6].buf, b[7].buf, b[8].buf, 0,
+               N_OF(b[6]), fine_bits};
+    if (N_OF(b[3]) != n || N_OF(b[5]) != m * p || N_OF(b[7]) < out.cap ||
+        N_OF(b[8]) < out.cap || p < 0 || p > 64 || N_OF(b[1]) != n_keys || fine_bits < 0 ||
+        fine_bits > 16) {
         PyErr_SetString(PyExc_ValueError, "gather: inconsistent sizes");
         goto fail;
     }
-    const uint32_t *keys = b[0].buf;
-    const uint16_t *t16 = b[1].itemsize == 2 ? b[1].buf : NULL;
-    const uint32_t *t32 = b[1].itemsize == 4 ? b[1].buf : NULL;
+    Fences fz;
+    for (int l = 0; l < 2; l++) {
+        Py_ssize_t len = N_OF(b[9 + l]);
+        fz.fence[l] = len ? b[9 + l].buf : NULL;
+        fz.shift[l] = 0;
+        while (fz.shift[l] < 40 && ((Py_ssize_t)1 << fz.shift[l]) < steps[l]) fz.shift[l]++;
+        if (len && (steps[l] != ((Py_ssize_t)1 << fz.shift[l]) ||
+                    len != (n_keys + steps[l] - 1) / steps[l])) {
+            PyErr_SetString(PyExc_ValueError, "gather: a fence of the wrong size");
+            goto fail;
+        }
+    }
     const int64_t *lo = b[2].buf, *hi = b[3].buf, *big = b[4].buf;
     const uint16_t *probes = b[5].buf;
-    int64_t *oq = b[6].buf;
-    uint32_t *otr = b[7].buf, *oti = b[8].buf;
-    uint32_t mask = (fine_bits >= 32) ? 0xFFFFFFFFu : ((1u << fine_bits) - 1u);
-    Py_ssize_t w = 0, bi = 0;
-    int64_t sub_lo[64], sub_hi[64];
+    uint32_t mask = (1u << fine_bits) - 1u;
+    Py_ssize_t bi = 0;
+    Batch batch;
+    batch.k = 0;
     for (Py_ssize_t q = 0; q < n; q++) {
-        int ranges = 0;
+        if (lo[q] < 0 || hi[q] > n_keys || lo[q] > hi[q]) {
+            PyErr_SetString(PyExc_IndexError, "gather: range outside the postings");
+            goto fail;
+        }
         if (bi < m && big[bi] == q) {
             /* the row's probes, ascending, each once */
             uint16_t pr[64];
@@ -188,36 +351,22 @@ static PyObject *gather(PyObject *self, PyObject *args) {
             }
             for (Py_ssize_t i = 0; i < p; i++) {
                 if ((long long)pr[i] == no_probe || (i > 0 && pr[i] == pr[i - 1])) continue;
-                int64_t a = first_at_least(keys, lo[q], hi[q], mask, (int64_t)pr[i]);
-                int64_t z = first_at_least(keys, a, hi[q], mask, (int64_t)pr[i] + 1);
-                sub_lo[ranges] = a;
-                sub_hi[ranges] = z;
-                ranges++;
+                int j = batch.k++;
+                batch.q[j] = q;
+                batch.lo[j] = lo[q];
+                batch.hi[j] = hi[q];
+                batch.want[j] = pr[i];
+                if (batch.k == BATCH) run_batch(&batch, &out, &fz, mask, max_postings);
             }
             bi++;
         } else {
-            sub_lo[0] = lo[q];
-            sub_hi[0] = hi[q];
-            ranges = 1;
-        }
-        for (int r = 0; r < ranges; r++) {
-            int64_t a = sub_lo[r], z = sub_hi[r];
-            if (z <= a || (max_postings >= 0 && z - a > max_postings)) continue;
-            if (a < 0 || z > n_keys) {
-                PyErr_SetString(PyExc_IndexError, "gather: range outside the postings");
-                goto fail;
-            }
-            for (int64_t k = a; k < z; k++, w++) {
-                if (w < cap) {
-                    oq[w] = q;
-                    otr[w] = keys[k] >> fine_bits;
-                    oti[w] = t16 ? (uint32_t)t16[k] : t32[k];
-                }
-            }
+            run_batch(&batch, &out, &fz, mask, max_postings); /* postings in row order */
+            if (max_postings < 0 || hi[q] - lo[q] <= max_postings) emit(&out, q, lo[q], hi[q]);
         }
     }
-    for (int i = 0; i < 9; i++) PyBuffer_Release(&b[i]);
-    return PyLong_FromSsize_t(w);
+    run_batch(&batch, &out, &fz, mask, max_postings);
+    for (int i = 0; i < 11; i++) PyBuffer_Release(&b[i]);
+    return PyLong_FromSsize_t(out.w);
 fail:
     for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
     return NULL;

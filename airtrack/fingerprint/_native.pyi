@@ -32,6 +32,10 @@ def gather(
     out_q: Any,
     out_track: Any,
     out_time: Any,
+    coarse: Any,
+    coarse_step: int,
+    fine: Any,
+    fine_step: int,
     /,
 ) -> int: ...
 def band_power(

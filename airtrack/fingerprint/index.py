@@ -10,10 +10,12 @@ Beside them, optional (a file without them loads; a reader that does not know th
 them): the per-second density histogram, and every track's template
 (``airtrack.fingerprint.template``: track ``k``'s peaks are rows
 ``template_offsets[k]:template_offsets[k+1]`` of ``template_t`` and ``template_q``, ~1.1 B
-per posting), which ``template(k)`` reads alone.
+per posting), which ``template(k)`` reads alone; and the fine-key fences
+(``airtrack.fingerprint.fences``: every 512th and every 16th posting's fine key, ~0.13 B per
+posting).
 A lookup is two array reads per query hash; a bucket too big to read whole is narrowed to
-the postings of the query's fine keys by a vectorised binary search (one numpy pass per
-halving: ~log2 of the bucket).
+the postings of the query's fine keys by a binary search, inside the fences' samples first
+when the index has them (~3 random reads instead of ~14 at 100,000 tracks; the same rows).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy.typing as npt
 
 from airtrack.errors import AudioError, IndexFileError
 from airtrack.fingerprint import params as P
+from airtrack.fingerprint.fences import FENCE_STEPS, Fences, fence_narrow, fences_of
 from airtrack.fingerprint.landmarks import unpack_prints
 from airtrack.fingerprint.template import track_templates
 
@@ -48,6 +51,9 @@ _DENSITY = ("density_offsets", "density_hist")
 #: Every track's template (``airtrack.fingerprint.template``), saved the same way: track
 #: ``k``'s peaks are rows ``template_offsets[k]:template_offsets[k+1]`` of the other two
 _TEMPLATE = ("template_offsets", "template_t", "template_q")
+#: The fine-key fences (``airtrack.fingerprint.fences``), saved the same way, coarse then fine;
+#: their steps are in the file's header (``fence_steps``)
+_FENCES = ("fence_coarse", "fence_fine")
 Templates = tuple[
     npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]
 ]
@@ -94,6 +100,8 @@ class Index:
         self._density: tuple[npt.NDArray[np.int64], npt.NDArray[np.unsignedinteger]] | None = None
         self._density_saved = False  # _density was read from the file
         self._templates: Templates | None = None
+        self._fences: Fences | None = None
+        self._fence_steps = FENCE_STEPS
         #: output rows a native lookup allocates per query row (grows with what it finds)
         self._per_row = 4.0
 
@@ -173,6 +181,8 @@ class Index:
             has_fines=all_f is not None,
         )
         index.set_templates(track_templates(hashes, times))
+        if all_f is not None:
+            index.set_fences(fences_of(keys))
         return index
 
     def set_templates(self, templates: Templates) -> None:
@@ -181,6 +191,22 @@ class Index:
         if offsets.shape != (self.n_tracks + 1,) or t.shape != q.shape:
             raise IndexFileError(f"templates of shape {offsets.shape}, {t.shape}, {q.shape}")
         self._templates = (offsets, t, q)  # type: ignore[assignment]
+
+    def set_fences(self, fences: Fences, steps: tuple[int, int] = FENCE_STEPS) -> None:
+        """Give the index its fine-key fences (:func:`fences_of` its ``keys``, ``steps``)."""
+        coarse, fine = (np.asarray(a) for a in fences)
+        n = self.n_hashes
+        for fence, step in zip((coarse, fine), steps, strict=True):
+            # the C loop divides by shifting: steps are powers of two
+            bad = step < 1 or step & (step - 1) or fence.dtype != np.uint16
+            if bad or fence.shape != (-(-n // step),):
+                raise IndexFileError(f"a fence of {fence.shape} {fence.dtype}, step {step}")
+        self._fences = (coarse, fine)
+        self._fence_steps = (int(steps[0]), int(steps[1]))
+
+    @property
+    def has_fences(self) -> bool:
+        return self._fences is not None
 
     @property
     def has_templates(self) -> bool:
@@ -277,6 +303,7 @@ class Index:
         # finds more than fit is run again, bigger, and at 100,000 tracks (~20 postings
         # per row) a fixed 4 per row made every lookup search and gather twice
         cap = max(1 << 12, int(n * self._per_row) + 1)
+        coarse, fine = self._fences or (np.zeros(0, np.uint16), np.zeros(0, np.uint16))
         while True:
             q = np.empty(cap, np.int64)
             track, frame = np.empty(cap, np.uint32), np.empty(cap, np.uint32)
@@ -284,6 +311,7 @@ class Index:
                 np.ascontiguousarray(self.keys), np.ascontiguousarray(self.times), lo, hi,
                 big, probes, probes.shape[1], NO_PROBE,
                 -1 if max_postings is None else max_postings, P.FINE_BITS, q, track, frame,
+                coarse, self._fence_steps[0], fine, self._fence_steps[1],
             )  # fmt: skip
             if n:
                 self._per_row = max(self._per_row, 1.25 * found / n)
@@ -364,7 +392,11 @@ class Index:
     ) -> npt.NDArray[np.int64]:
         """Per range ``[lo, hi)`` of postings (sorted by fine key within), the first row whose
         fine key is ≥ ``want`` (``hi`` if none): all ranges bisected together, branch-free
-        (a fixed pass count, no compaction: fewer numpy calls per halving)."""
+        (a fixed pass count, no compaction: fewer numpy calls per halving), inside the
+        interval of the fences' samples that holds it when the index has fences."""
+        if self._fences is not None:
+            for fence, step in zip(self._fences, self._fence_steps, strict=True):
+                lo, hi = fence_narrow(fence, step, lo, hi, want)
         lo = lo.copy()
         n = hi - lo
         last = max(0, self.keys.shape[0] - 1)
@@ -426,6 +458,9 @@ class Index:
             "prints": P.PRINTS_VERSION,
             "fines": self._has_fines,
         }
+        if self._fences is not None:
+            arrays.update(zip(_FENCES, self._fences, strict=True))
+            header["fence_steps"] = list(self._fence_steps)
         layout: dict[str, list[object]] = {}
         offset = 0
         for name, arr in arrays.items():
@@ -485,4 +520,10 @@ class Index:
             index._density_saved = True
         if all(k in arrays for k in _TEMPLATE):
             index.set_templates(tuple(arrays[k] for k in _TEMPLATE))  # type: ignore[arg-type]
+        if all(k in arrays for k in _FENCES):
+            steps = header.get("fence_steps", FENCE_STEPS)
+            index.set_fences(
+                tuple(arrays[k] for k in _FENCES),  # type: ignore[arg-type]
+                (int(steps[0]), int(steps[1])),
+            )
         return index

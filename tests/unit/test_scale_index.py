@@ -1,5 +1,6 @@
 """The scale bench's out-of-core index writer writes the very file ``Index.save`` would,
-the density histogram included (a scan of it must not rebuild that)."""
+the density histogram, the templates and the fine-key fences included (a scan of it must
+not rebuild the histogram)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,9 @@ def test_out_of_core_file_equals_index_build(
         assert got._density is not None
         for have, need in zip(got._density, want.build_density(), strict=True):
             assert have.dtype == need.dtype
+            np.testing.assert_array_equal(have, need)
+        assert got.has_fences and want.has_fences
+        for have, need in zip(got._fences or (), want._fences or (), strict=True):
             np.testing.assert_array_equal(have, need)
         assert got.has_templates and want.has_templates
         for k in range(n_tracks):
