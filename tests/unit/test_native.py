@@ -352,3 +352,41 @@ def test_standing_at_cells_is_the_reference_standing(
     want = standing_at_reference(s, ht, hf, rows, cols)
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
     np.testing.assert_array_equal(standing_at(s, ht, hf, rows, cols), want)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3000), st.integers(0, 14), st.integers(-3, 3))
+def test_counting_buckets_is_ufunc_at(seed: int, n: int, size_bits: int, delta: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = 1 << size_bits
+    counts = rng.integers(-50, 50, size).astype(np.int32)
+    # few buckets (many repeats of one bucket) as well as many
+    buckets = rng.integers(0, min(size, 1 + seed % 7 if seed % 2 else size), n).astype(np.int32)
+    want = counts.copy()
+    np.add.at(want, buckets, np.int32(delta))
+    _native.count_buckets(counts, buckets, delta)
+    assert np.array_equal(counts, want)
+
+
+def test_counting_a_bucket_outside_the_counts_changes_nothing() -> None:
+    counts = np.zeros(8, np.int32)
+    for bad in (8, -1):
+        with pytest.raises(IndexError, match="outside"):
+            _native.count_buckets(counts, np.array([1, bad, 2], np.int32), 1)
+    assert not counts.any()
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3000), st.integers(0, 12), st.floats(0.0, 1.0))
+def test_marked_positions_are_the_take_of_the_marks(
+    seed: int, n: int, size_bits: int, share: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    size = 1 << size_bits
+    mark = rng.random(size) < share
+    buckets = rng.integers(0, size, n).astype(np.int32)
+    first = int(rng.integers(0, 1 << 40))
+    out = np.full(n, -1, np.int64)
+    found = _native.marked(mark.view(np.uint8), buckets, first, out)
+    want = np.flatnonzero(np.take(mark, buckets)) + first
+    assert np.array_equal(out[:found], want)
+    with pytest.raises(IndexError, match="outside"):
+        _native.marked(mark.view(np.uint8), np.array([size], np.int32), 0, np.empty(1, np.int64))
