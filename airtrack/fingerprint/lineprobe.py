@@ -227,25 +227,30 @@ def reach_on(ev: LineEvidence, last: float) -> float:
 
 
 def _reach(ev: LineEvidence, edge: float, back: bool, carry: bool = False) -> tuple[float, bool]:
-    """(reach, whether the run stopped before the last window); with ``carry``, windows
-    that lean the song's way do not count against ``LINE_GAP_S``."""
+    """(reach, whether the run stopped before the last window); with ``carry``, a gap
+    between heard windows made of windows that lean the song's way, and of at most
+    ``LINE_CARRY_MISSES`` that do not, does not count against ``LINE_GAP_S``.  A gap with
+    more that do not lean counts whole, its leaning windows too: a voice over an outro
+    leans the song's way nearly throughout, while speech after a song's end leans its way
+    only now and then, by chance (a carry through such a gap reached a chance run of heard
+    windows 5 s into the speech)."""
     quarter = P.LINE_WIN_S * P.FRAMES_PER_S / 4
     allowed = int(P.LINE_GAP_S * 2)  # windows come every half second
+    limit = P.LINE_CARRY_MISSES if carry else 0
     order = range(ev.heard.shape[0] - 1, -1, -1) if back else range(ev.heard.shape[0])
-    reach, missed = edge, 0
+    reach, gap, plain = edge, 0, 0
     for i in order:
         a, b = ev.window(i)
         inner = b - quarter if back else a + quarter
         if (inner > edge) if back else (inner < edge):
             continue  # a window that lies mostly on the play's own run
         if not ev.heard[i]:
-            if carry and ev.leaning[i]:
-                continue
-            missed += 1
-            if missed > allowed:
+            gap += 1
+            plain += not (carry and ev.leaning[i])
+            if plain > limit and gap > allowed:
                 return reach, True
             continue
-        missed = 0
+        gap = plain = 0
         reach = min(reach, inner) if back else max(reach, inner)
     return reach, False
 

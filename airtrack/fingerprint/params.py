@@ -78,10 +78,13 @@ LINE_BG_DF = 31
 LINE_MIN_REACH_S = 1.5
 #: An end's run of heard windows also goes on through windows that lean the song's way
 #: (LINE_MARGIN over the template moved, and LINE_CARRY_Z standard deviations), however
-#: many: a voice over the outro spreads the moved template's means (z 1.4-1.9 over 2 s on
-#: the bench) though the song is there.  They carry a run to a heard window; they never
-#: place an end themselves.
+#: many, in a gap with at most LINE_CARRY_MISSES windows that do not lean (half a second
+#: each): a voice over the outro spreads the moved template's means (z 1.4-1.9 over 2 s on
+#: the bench) though the song is there, and leans its way nearly throughout; speech after a
+#: song's end leans its way only now and then.  They carry a run to a heard window; they
+#: never place an end themselves.
 LINE_CARRY_Z = 1.0
+LINE_CARRY_MISSES = 1
 #: An end's template is looked for this far after its last dense anchor at most (a voice
 #: over an outro: 10-12 s on the bench).
 LINE_END_S = 16.0
