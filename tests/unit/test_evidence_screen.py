@@ -11,6 +11,9 @@ what the plain computation gives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,7 +180,6 @@ def test_the_screen_without_the_c_loops_answers_the_same(
 ) -> None:
     """The screen's counts and marks in numpy (``ufunc.at``, ``take``: where the C extension
     is not built) answer what the C loops answer, window after window."""
-    from airtrack.fingerprint import hits
 
     def run() -> list[np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -194,13 +196,7 @@ def test_the_screen_without_the_c_loops_answers_the_same(
             out.append(store.line(start, 0, int(rng.integers(0, N_SPEEDS)), 40.0))
         return out
 
-    native = run()
-    saved = hits._native
-    hits._native = None
-    try:
-        plain = run()
-    finally:
-        hits._native = saved
+    native, plain = _with_and_without_c(run)
     assert all(np.array_equal(x, y) for x, y in zip(native, plain, strict=True))
 
 
@@ -218,8 +214,6 @@ def test_hits_of_postings_in_c_are_the_numpy_hits(
     """``append_postings``' C pass stores what numpy computes: the same hit times, tracks,
     speeds, alignments (bit for bit) and screen buckets, after hits already stored and
     with as many buckets as a big window gives."""
-    from airtrack.fingerprint import hits
-
     rng = np.random.default_rng(seed)
     speeds = np.array([0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03])
     pair_t = np.sort(rng.integers(0, 50_000, pairs))
@@ -237,14 +231,24 @@ def test_hits_of_postings_in_c_are_the_numpy_hits(
         store.append_postings(qrow, track, tref, pair_t + 300, speeds)
         return store
 
-    native = run()
-    saved = hits._native
-    hits._native = None
-    try:
-        plain = run()
-    finally:
-        hits._native = saved
+    native, plain = _with_and_without_c(run)
     assert native.hi == plain.hi and native.lo == plain.lo
     for name in ("t", "tr", "k", "a", "b"):
         a, b = getattr(native, name)[: native.hi], getattr(plain, name)[: plain.hi]
         assert np.array_equal(a[native.lo :], b[plain.lo :]), name
+
+
+T = TypeVar("T")
+
+
+def _with_and_without_c(run: Callable[[], T]) -> tuple[T, T]:
+    """``run()`` with the hit store's C loops, then with its numpy code alone."""
+    from airtrack.fingerprint import hits
+
+    native = run()
+    saved = hits._native
+    hits._native = None
+    try:
+        return native, run()
+    finally:
+        hits._native = saved
