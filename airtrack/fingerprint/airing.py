@@ -267,13 +267,21 @@ class Airings:
             return align, first, False
         lookback = _MAX_SNAP_S * _FPS
         to_snap = P.LINE_SNAP_S * _FPS
+        positions = {a: to_snap for a in {*cand.rivals, align}}
+        # the positions the track's own repeats give, which the hits may not show yet (a
+        # song whose opening comes again: its first run of hits can fall on the later
+        # copy's line, the opening's own evidence too weak against a big catalog's); not
+        # when the chosen line's frame 0 is the start already (the song's beginning)
+        for lag in self._probe.repeats(cand.track) if own else ():
+            for a in sorted(positions):
+                positions.setdefault(a + lag / speed, P.LINE_REPEAT_SNAP_S * _FPS)
         # each position, the chosen one too, latest in the song (earliest alignment) first
-        for a in sorted({*cand.rivals, align}):
-            if a < floor or first - a > lookback or (a == align and not own):
+        for a in sorted(positions):
+            if a < floor or first - a > lookback or a > first or (a == align and not own):
                 continue  # (a start that snaps to the chosen frame 0 anyway)
             ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS, steady=True)
             reach = reach_back(ev, first)
-            if reach - a <= to_snap:
+            if reach - a <= positions[a]:
                 return a, reach, True
         # Not reached back along the line from a mid-way start: a song that fades in
         # under the end of what came before is heard seconds before its audible start

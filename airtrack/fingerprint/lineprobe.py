@@ -39,7 +39,7 @@ from airtrack.fingerprint import params as P
 from airtrack.fingerprint.index import Index
 from airtrack.fingerprint.landmarks import _BIN_HI, _BIN_LO
 from airtrack.fingerprint.standing import standing_at
-from airtrack.fingerprint.template import bin_hz, template_peaks
+from airtrack.fingerprint.template import bin_hz, repeat_lags, template_peaks
 
 __all__ = ["LineEvidence", "LineProbe", "SpectrumHistory", "track_peaks"]
 
@@ -52,6 +52,7 @@ _FIRST_LOOK_S = 7.0
 #: the background mean of the rows it reads do not see the stretch's end
 _EXTRA = P.LINE_BG_DT // 2 + 2
 _SCAN = 1 << 24  # postings per step of the scan for a track's prints
+_MAX_LAG_S = 30.0  # a start's look back (airing._MAX_SNAP_S): repeats further on do not matter
 
 
 class SpectrumHistory:
@@ -116,6 +117,31 @@ class LineProbe:
     def __init__(self, index: Index, seconds: float) -> None:
         self.index = index
         self.history = SpectrumHistory(seconds)
+
+    def repeats(self, track: int) -> list[float]:
+        """The lags (track frames) at which the track's opening comes again
+        (:func:`~airtrack.fingerprint.template.repeat_lags` of its template; none without
+        one), longer than ``LINE_SNAP_S``."""
+        key = (self.index.version, track)
+        with _cache_lock:
+            if key in _repeats:
+                _repeats.move_to_end(key)
+                return _repeats[key]
+        lags: list[float] = []
+        rows = _template_rows(self.index, track)
+        if rows is not None:
+            t, q = rows
+            fps = P.FRAMES_PER_S
+            found = repeat_lags(
+                t, q, span=int(P.LINE_REPEAT_SPAN_S * fps), max_lag=int(_MAX_LAG_S * fps),
+                share=P.LINE_REPEAT_SHARE,
+            )  # fmt: skip
+            lags = [float(lag) for lag in found if lag > P.LINE_SNAP_S * fps]
+        with _cache_lock:
+            _repeats[key] = lags
+            while len(_repeats) > P.LINE_CACHE:
+                _repeats.popitem(last=False)
+        return lags
 
     def reach_on(self, track: int, speed: float, align: float, last: float, f1: float) -> float:
         """:func:`reach_on` from ``last`` of the evidence over ``[last - 1 s, f1)``, read
@@ -256,6 +282,7 @@ def _reach(ev: LineEvidence, edge: float, back: bool, carry: bool = False) -> tu
 
 
 _cache: OrderedDict[tuple[str, int], tuple[Floats, Floats]] = OrderedDict()
+_repeats: OrderedDict[tuple[str, int], list[float]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -272,9 +299,9 @@ def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
                 return track_peaks(seg, track)
             track -= seg.n_tracks
         return np.zeros(0), np.zeros(0)
-    if index.has_templates:
-        t, q = index.template(track)
-        return t.astype(np.float64), bin_hz(q)
+    rows = _template_rows(index, track)
+    if rows is not None:
+        return rows[0].astype(np.float64), bin_hz(rows[1])
     if index.n_hashes > P.LINE_SCAN_MAX_POSTINGS:
         return np.zeros(0), np.zeros(0)
     key = (index.version, track)
@@ -289,6 +316,21 @@ def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
         while len(_cache) > P.LINE_CACHE:
             _cache.popitem(last=False)
     return out
+
+
+def _template_rows(
+    index: Index, track: int
+) -> tuple[npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]] | None:
+    """Dense ``track``'s stored template (``Index.template``), of a segmented index from the
+    segment that holds it; None where none is stored."""
+    segments = getattr(index, "segments", None)
+    if segments is not None:
+        for seg in segments:
+            if track < seg.n_tracks:
+                return _template_rows(seg, track)
+            track -= seg.n_tracks
+        return None
+    return index.template(track) if index.has_templates else None
 
 
 def scan_prints(index: Index, track: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:

@@ -102,3 +102,11 @@ LINE_HISTORY_S = 48.0
 #: A start that the template reaches back to within this of the track's frame 0 is put
 #: there (its first notes fainter still).
 LINE_SNAP_S = 3.0
+#: ... and to within LINE_REPEAT_SNAP_S of the frame 0 of a position the track's own repeats
+#: give (its first LINE_REPEAT_SPAN_S seconds come again, at least LINE_REPEAT_SHARE of their
+#: template's peaks) when the hits have not shown that position yet: the song heard from
+#: the first window read (1 s before that frame 0; a reach lies a quarter window inside it,
+#: 2 s after that frame 0), give or take one step of windows
+LINE_REPEAT_SNAP_S = 2.5
+LINE_REPEAT_SPAN_S = 30.0
+LINE_REPEAT_SHARE = 0.15

@@ -20,7 +20,15 @@ import numpy.typing as npt
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.sortstats import distinct
 
-__all__ = ["BIN_BASE", "bin_hz", "smallest", "template_peaks", "templates_of", "track_templates"]
+__all__ = [
+    "BIN_BASE",
+    "bin_hz",
+    "repeat_lags",
+    "smallest",
+    "template_peaks",
+    "templates_of",
+    "track_templates",
+]
 
 Ints = npt.NDArray[np.int64]
 _Q_BITS = 16  # a peak's bin in the packed sort key (ln f / Q_F1 < 2**16 for any f < 1e600 Hz)
@@ -122,3 +130,44 @@ def smallest(
         if top <= np.iinfo(dtype).max:
             return arr.astype(dtype)
     return arr.astype(dtypes[-1])
+
+
+def repeat_lags(
+    t: npt.NDArray[np.integer],
+    q: npt.NDArray[np.integer],
+    *,
+    span: int,
+    max_lag: int,
+    share: float,
+    most: int = 4,
+) -> list[int]:
+    """The lags (track frames, at most ``max_lag``) at which the track's first ``span``
+    frames come again: a template's peaks (frames ``t``, bins ``q``) that meet a peak of
+    the same bin that many frames later (±1), for at least ``share`` of the peaks there;
+    the ``most`` strongest, each the peak of its neighbourhood (a song that repeats its
+    opening 11 s on gives 11 s, and 22 s if it comes a third time)."""
+    keep = np.asarray(t) < span + max_lag
+    tt, qq = np.asarray(t, np.int64)[keep], np.asarray(q, np.int64)[keep]
+    n_first = int(np.count_nonzero(tt < span))
+    if n_first == 0:
+        return []
+    order = np.lexsort((tt, qq))
+    tt, qq = tt[order], qq[order]
+    counts = np.zeros(max_lag + 2, np.int64)
+    for j in range(1, tt.shape[0]):
+        d = tt[j:] - tt[:-j]
+        ok = (qq[j:] == qq[:-j]) & (d <= max_lag) & (tt[:-j] < span)
+        if not ok.any():
+            if not ((qq[j:] == qq[:-j]) & (d <= max_lag)).any():
+                break  # no bin holds two peaks this close any more
+            continue
+        counts += np.bincount(d[ok], minlength=max_lag + 2)[: max_lag + 2]
+    merged = counts.copy()
+    merged[1:-1] += counts[:-2] + counts[2:]
+    out: list[int] = []
+    for lag in np.argsort(-merged, kind="stable").tolist():
+        if merged[lag] < share * n_first or len(out) == most:
+            break
+        if lag > 2 and all(abs(lag - o) > 2 for o in out):
+            out.append(int(lag))
+    return out

@@ -7,7 +7,7 @@ import numpy as np
 from airtrack.fingerprint import Index, fingerprint_samples, pack_prints
 from airtrack.fingerprint import params as P
 from airtrack.fingerprint.landmarks import LandmarkExtractor
-from airtrack.fingerprint.lineprobe import SpectrumHistory, track_peaks
+from airtrack.fingerprint.lineprobe import LineProbe, SpectrumHistory, track_peaks
 from airtrack.fingerprint.segments import SegmentedIndex
 from tests.unit._synth_music import song
 
@@ -30,6 +30,24 @@ def test_a_tracks_template_is_its_prints_peaks_in_one_index_or_in_segments() -> 
         np.testing.assert_array_equal(ts, t)
         np.testing.assert_allclose(fs, f)
     assert not np.array_equal(track_peaks(whole, 0)[0], track_peaks(whole, 1)[0])
+
+
+def test_a_tracks_repeats_are_read_from_its_template_in_one_index_or_in_segments() -> None:
+    """A track whose first 12 s come again at once repeats 12 s on (as a start looks for
+    it: ``LineProbe.repeats``), the same from the segment that holds it; one that does not
+    repeat gives none."""
+    x = song(703, 30)
+    looped = np.concatenate([x[: 12 * P.SAMPLE_RATE], x])
+    blobs = [
+        (1, pack_prints(fingerprint_samples(song(704, 30)))),
+        (2, pack_prints(fingerprint_samples(looped))),
+    ]
+    whole = Index.build(blobs)
+    parts = SegmentedIndex([Index.build(blobs[:1]), Index.build(blobs[1:])])
+    lags = LineProbe(whole, 10.0).repeats(1)
+    assert any(abs(lag / P.FRAMES_PER_S - 12.0) < 0.1 for lag in lags), lags
+    assert LineProbe(parts, 10.0).repeats(1) == lags
+    assert LineProbe(whole, 10.0).repeats(0) == []
 
 
 def test_the_held_spectrum_is_the_extractors_last_seconds_whatever_the_blocks() -> None:

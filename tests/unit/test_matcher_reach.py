@@ -44,6 +44,7 @@ from airtrack.fingerprint import (
     plays_from_events,
     scan_samples,
 )
+from airtrack.fingerprint import params as P
 from tests.unit._feeding import feed_in_blocks
 from tests.unit._synth_music import noise, song
 
@@ -269,3 +270,56 @@ def test_an_end_reaches_on_through_a_voice_that_swells(seed: int) -> None:
     plays = plays_from_events(whole)
     assert [p.track_id for p in plays] == [1], plays
     assert 47.0 - 5.0 <= plays[0].end_s <= 47.0 + EDGE_TOL_S, plays
+
+
+@functools.cache
+def opening_twice() -> tuple[Audio, Index]:
+    """A 51-s song whose seconds 3-14 come again at once, 11 s on (and another song)."""
+    x = song(701, 40)
+    y = np.concatenate([x[: 14 * SR], x[3 * SR :]])
+    index = Index.build(
+        [(1, pack_prints(fingerprint_samples(y))), (2, pack_prints(fingerprint_samples(x[::-1])))]
+    )
+    return y, index
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_start_on_a_repeated_openings_later_copy_goes_to_the_first(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Aired from its beginning after 14 s of noise, the opening's own line too weak to
+    count at first (as against a big catalog's chance hits: the first candidate here is
+    given only the later copy's line, whose hits begin 3 s in): the start still comes at
+    the song's frame 0, from the template on the line the track's own repeat gives
+    (without it the play starts 2 s late, placed 13 s into the song, and splits in two
+    where the copies part)."""
+    from airtrack.fingerprint import matcher
+    from airtrack.fingerprint.evidence import Candidate
+    from airtrack.fingerprint.lineprobe import LineProbe
+
+    y, index = opening_twice()
+    real = matcher.best_candidate
+    given: list[Candidate] = []
+
+    def later_copy_only(*args: object, **kwargs: object) -> Candidate | None:
+        """The first candidate of song 1 on its later copy's line alone."""
+        cand = real(*args, **kwargs)  # type: ignore[arg-type]
+        if cand is None or cand.track != 0 or given:
+            return cand
+        late = cand.align - 11.0 * P.FRAMES_PER_S  # (not sped up: k is speed 1)
+        given.append(Candidate(cand.track, cand.k, late, cand.evidence, (late,)))
+        return given[-1]
+
+    monkeypatch.setattr(matcher, "best_candidate", later_copy_only)
+    before = filler("noise", 14.0, seed)
+    plays = scan(before, y, seed=seed, index=index)
+    assert [p.track_id for p in plays] == [1], plays
+    assert abs(plays[0].start_s - 16.0) <= EDGE_TOL_S, plays
+    assert plays[0].offset_s <= EDGE_TOL_S, plays
+
+    monkeypatch.setattr(LineProbe, "repeats", lambda self, track: [])
+    given.clear()
+    plays = scan(before, y, seed=seed, index=index)
+    # the first play on the later copy's line: 13 s into the song, 2 s late (and a second
+    # row once the copies part)
+    assert plays[0].offset_s >= 11.0 and plays[0].start_s >= 16.0 + EDGE_TOL_S, plays
