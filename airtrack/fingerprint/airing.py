@@ -283,10 +283,18 @@ class Airings:
             reach = reach_back(ev, first)
             if reach - a <= positions[a]:
                 return a, reach, True
-        # Not reached back along the line from a mid-way start: a song that fades in
-        # under the end of what came before is heard seconds before its audible start
-        # (station B: 3.6 s early), and where the run fits several copies the audio
-        # before it may be another copy's line
+        # A mid-way start: reached back along its one line only when the song was heard
+        # there for LINE_MID_REACH_S before its first run (its first hits came late: a DJ
+        # over it, a big catalog's chance hits), never before what aired before it.  A
+        # shorter reach is not taken: a song that fades in under the end of what came
+        # before is heard seconds before its audible start (station B: 3.6 s early); nor
+        # where the run fits several copies (the audio before it may be another copy's)
+        if own and set(cand.rivals) <= {align}:
+            lo = max(floor, first - lookback, align)
+            ev = self._probe.evidence(cand.track, speed, align, lo, first + _FPS, steady=True)
+            reach = reach_back(ev, first)
+            if first - reach >= P.LINE_MID_REACH_S * _FPS:
+                return align, reach, False
         return align, first, False
 
     def _intro_unheard(

@@ -108,5 +108,8 @@ LINE_SNAP_S = 3.0
 #: the first window read (1 s before that frame 0; a reach lies a quarter window inside it,
 #: 2 s after that frame 0), give or take one step of windows
 LINE_REPEAT_SNAP_S = 2.5
+#: A mid-way start reaches back along its line only this far at least (the template heard
+#: that long before the first run of hits)
+LINE_MID_REACH_S = 4.0
 LINE_REPEAT_SPAN_S = 30.0
 LINE_REPEAT_SHARE = 0.15

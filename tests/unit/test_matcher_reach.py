@@ -323,3 +323,21 @@ def test_a_start_on_a_repeated_openings_later_copy_goes_to_the_first(
     # the first play on the later copy's line: 13 s into the song, 2 s late (and a second
     # row once the copies part)
     assert plays[0].offset_s >= 11.0 and plays[0].start_s >= 16.0 + EDGE_TOL_S, plays
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_mid_way_join_under_a_voice_starts_where_the_song_is_heard(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Song 1 joined 20 s in, its first 10 s 14 dB down under a voice: the hits' first
+    dense run comes once the voice stops (the start used to be put there, 8-9 s late);
+    the template, heard under the voice, reaches back to within 3.5 s of the join."""
+    x = catalog()[0][1][int(JOIN_S * SR) : int((JOIN_S + 35) * SR)].copy()
+    x[: 10 * SR] = x[: 10 * SR] * np.float32(10 ** (-14 / 20)) + speech_like(10.0, seed) * 1.5
+    before = filler("noise", 10.0, seed) * np.float32(0.3)
+    plays = scan(before, x, seed=seed)
+    assert [p.track_id for p in plays] == [1], plays
+    assert 12.0 - EDGE_TOL_S <= plays[0].start_s <= 12.0 + 3.5, plays
+    monkeypatch.setattr(P, "LINE_MID_REACH_S", 1e9)  # without the reach of a mid-way start
+    plays = scan(before, x, seed=seed)
+    assert plays[0].start_s >= 12.0 + 7.0, plays
