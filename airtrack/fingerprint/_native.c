@@ -1,8 +1,7 @@
 /* The engine's loops that numpy does in several passes, done in one: the spectrum's band
  * power and its log10, peak pairing, the hashes at every speed, the index lookup
  * (fine-key narrowing + gathering postings) and the boundary reach's reading of a track's
- * template (standing_at), and the hit store's hits and screen counts (store_hits,
- * count_buckets, marked).
+ * template (standing_at), and the hit store's screen counts (count_buckets, marked).
  *
  * Each function computes exactly what its numpy reference computes (landmarks.band_power,
  * landmarks.pair_peaks, evidence.hash_all_speeds and _probes, Index.lookup,
@@ -813,65 +812,6 @@ static PyObject *marked(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(w);
 }
 
-/* store_hits(qrow int64[n], track uint32[n], tref uint32[n], pair_t int64[m],
- *            speeds float64[s], bin, mix, mask, out_t int64[n], out_tr int32[n],
- *            out_k int8[n], out_a float64[n], out_b int32[n])
- * The hits of a lookup's postings, written into the hit store: query row q is pair
- * q / s at speed k = q % s; t = pair_t[q / s]; a = t - tref / speeds[k] (double, as numpy
- * computes an int64 array less a float64 one); the screen bucket
- * (floor(a / bin) + track * 8 * mix + k * mix) & mask (int64 arithmetic, as
- * hits.HitStore._buckets).  Tracks below 2**31, speeds at most 127. */
-static PyObject *store_hits(PyObject *self, PyObject *args) {
-    PyObject *o[10];
-    double binw;
-    long long mix, mask;
-    if (!PyArg_ParseTuple(args, "OOOOOdLLOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &binw, &mix,
-                          &mask, &o[5], &o[6], &o[7], &o[8], &o[9]))
-        return NULL;
-    static const char *name[10] = {"qrow", "track", "tref",  "pair_t", "speeds",
-                                   "out_t", "out_tr", "out_k", "out_a", "out_b"};
-    static const Py_ssize_t size[10] = {8, 4, 4, 8, 8, 8, 4, 1, 8, 4};
-    Py_buffer b[10];
-    int got = 0;
-    for (; got < 10; got++)
-        if (get_buf(o[got], &b[got], size[got], got >= 5, name[got]) < 0) goto fail;
-    Py_ssize_t n = N_OF(b[0]), m = N_OF(b[3]), s = N_OF(b[4]);
-    int ok = s > 0 && s <= 127 && binw > 0 && mask >= 0;
-    for (int i = 1; i < 10; i++)
-        if (i != 3 && i != 4 && N_OF(b[i]) != n) ok = 0;
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "store_hits: inconsistent sizes");
-        goto fail;
-    }
-    const int64_t *qrow = b[0].buf, *pair_t = b[3].buf;
-    const uint32_t *track = b[1].buf, *tref = b[2].buf;
-    const double *speeds = b[4].buf;
-    int64_t *ot = b[5].buf;
-    int32_t *otr = b[6].buf, *ob = b[9].buf;
-    int8_t *ok8 = b[7].buf;
-    double *oa = b[8].buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t q = qrow[i], p = q / s, k = q - p * s;
-        if (q < 0 || p >= m || track[i] > INT32_MAX) {
-            PyErr_SetString(PyExc_IndexError, "store_hits: a query row or track out of range");
-            goto fail;
-        }
-        int64_t t = pair_t[p];
-        double a = (double)t - (double)tref[i] / speeds[k];
-        ot[i] = t;
-        otr[i] = (int32_t)track[i];
-        ok8[i] = (int8_t)k;
-        oa[i] = a;
-        int64_t bucket = (int64_t)floor(a / binw) + (int64_t)track[i] * 8 * mix + k * mix;
-        ob[i] = (int32_t)(bucket & mask);
-    }
-    for (int i = 0; i < 10; i++) PyBuffer_Release(&b[i]);
-    Py_RETURN_NONE;
-fail:
-    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
-    return NULL;
-}
-
 static PyMethodDef methods[] = {
     {"band_power", band_power, METH_VARARGS, "Power (or its log10) of a band of rfft rows, plus eps."},
     {"log10", log10_array, METH_VARARGS, "Correctly rounded log10 of float32."},
@@ -880,7 +820,6 @@ static PyMethodDef methods[] = {
     {"probe_rows", probe_rows, METH_VARARGS, "Fine-key probes of query rows."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
     {"count_buckets", count_buckets, METH_VARARGS, "Add delta to the count of every bucket given."},
-    {"store_hits", store_hits, METH_VARARGS, "The hits of a lookup's postings, into the store."},
     {"marked", marked, METH_VARARGS, "Positions of the items whose bucket is marked."},
     {"standing_at", standing_at, METH_VARARGS, "How far a log spectrum stands out at cells."},
     {NULL, NULL, 0, NULL},

@@ -84,19 +84,3 @@ def standing_at(
 ) -> None: ...
 def count_buckets(counts: Any, buckets: Any, delta: int, /) -> None: ...
 def marked(mark: Any, buckets: Any, first: int, out: Any, /) -> int: ...
-def store_hits(
-    qrow: Any,
-    track: Any,
-    tref: Any,
-    pair_t: Any,
-    speeds: Any,
-    bin: float,
-    mix: int,
-    mask: int,
-    out_t: Any,
-    out_tr: Any,
-    out_k: Any,
-    out_a: Any,
-    out_b: Any,
-    /,
-) -> None: ...

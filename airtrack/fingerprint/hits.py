@@ -116,36 +116,6 @@ class HitStore:
         self.b[self.hi : end] = self._buckets(tr, k, a)
         self.hi = end
 
-    def append_postings(
-        self,
-        qrow: Int64s,
-        track: npt.NDArray[np.uint32],
-        tref: npt.NDArray[np.uint32],
-        pair_t: Int64s,
-        speeds: Floats,
-    ) -> None:
-        """Add the hits of a lookup's postings (query row ``q`` is pair ``q // s`` at speed
-        ``q % s``, ``s = len(speeds)``; track frame ``tref``), after every stored one: hit
-        ``t = pair_t[q // s]``, alignment ``t - tref / speed``.  One C pass when the
-        extension is built (the same values as :meth:`append` of the numpy ones)."""
-        s = speeds.shape[0]
-        if _native is None:
-            i = qrow // s
-            k = qrow - i * s  # (numpy's remainder by a scalar is several times its quotient)
-            t = pair_t[i]
-            self.append(t, track, k, t - tref.astype(np.float64) / speeds[k])
-            return
-        n, live = qrow.shape[0], self.hi - self.lo
-        if self.hi + n > self.t.shape[0]:
-            self._compact(max(self.t.shape[0], 2 * (live + n)))
-        a, end = self.hi, self.hi + n
-        _native.store_hits(
-            qrow, track, tref, pair_t, np.ascontiguousarray(speeds, np.float64), float(BIN),
-            _MIX, self._size - 1,
-            self.t[a:end], self.tr[a:end], self.k[a:end], self.a[a:end], self.b[a:end],
-        )  # fmt: skip
-        self.hi = end
-
     def _buckets(
         self, tr: npt.NDArray[np.integer], k: npt.NDArray[np.integer], a: Floats
     ) -> Int64s:

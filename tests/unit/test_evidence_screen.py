@@ -200,44 +200,6 @@ def test_the_screen_without_the_c_loops_answers_the_same(
     assert all(np.array_equal(x, y) for x, y in zip(native, plain, strict=True))
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(0, 3000),
-    pairs=st.integers(1, 500),
-    tracks=st.sampled_from([3, 1000, 2**31 - 1]),
-    grow=st.booleans(),
-)
-def test_hits_of_postings_in_c_are_the_numpy_hits(
-    seed: int, n: int, pairs: int, tracks: int, grow: bool
-) -> None:
-    """``append_postings``' C pass stores what numpy computes: the same hit times, tracks,
-    speeds, alignments (bit for bit) and screen buckets, after hits already stored and
-    with as many buckets as a big window gives."""
-    rng = np.random.default_rng(seed)
-    speeds = np.array([0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03])
-    pair_t = np.sort(rng.integers(0, 50_000, pairs))
-    qrow = np.sort(rng.integers(0, pairs * len(speeds), n))
-    track = rng.integers(0, tracks, n, dtype=np.uint32)
-    tref = rng.integers(0, 2**20, n, dtype=np.uint32)
-
-    def run() -> HitStore:
-        store = _hits(seed, 200, 50, 1)
-        if grow:
-            m = SCREEN_MIN + 10
-            store.append(np.full(m, 250), np.zeros(m, np.int64), np.zeros(m, np.int64), np.zeros(m))
-            store.screen(store.lo, 5.0)  # (more buckets than the fewest)
-        store.lo = store.after(100)
-        store.append_postings(qrow, track, tref, pair_t + 300, speeds)
-        return store
-
-    native, plain = _with_and_without_c(run)
-    assert native.hi == plain.hi and native.lo == plain.lo
-    for name in ("t", "tr", "k", "a", "b"):
-        a, b = getattr(native, name)[: native.hi], getattr(plain, name)[: plain.hi]
-        assert np.array_equal(a[native.lo :], b[plain.lo :]), name
-
-
 T = TypeVar("T")
 
 
