@@ -1,7 +1,7 @@
 /* The engine's loops that numpy does in several passes, done in one: the spectrum's band
  * power and its log10, peak pairing, the hashes at every speed, the index lookup
  * (fine-key narrowing + gathering postings) and the boundary reach's reading of a track's
- * template (standing_at), and the hit store's screen counts (count_buckets, marked).
+ * template (standing_at).
  *
  * Each function computes exactly what its numpy reference computes (landmarks.band_power,
  * landmarks.pair_peaks, evidence.hash_all_speeds and _probes, Index.lookup,
@@ -739,79 +739,6 @@ fail:
     return NULL;
 }
 
-/* count_buckets(counts int32[size], buckets int32[n], delta): counts[b] += delta for every
- * b of buckets, in one pass (what np.add.at / np.subtract.at do, without their set-up and
- * index checks per item).  A bucket outside [0, size) raises IndexError before any count
- * changes.  The hit store's screen counts its hits with it (hits.HitStore._count). */
-static PyObject *count_buckets(PyObject *self, PyObject *args) {
-    PyObject *oc, *ob;
-    int delta;
-    if (!PyArg_ParseTuple(args, "OOi", &oc, &ob, &delta)) return NULL;
-    Py_buffer c, b;
-    if (get_buf(oc, &c, 4, 1, "counts") < 0) return NULL;
-    if (get_buf(ob, &b, 4, 0, "buckets") < 0) {
-        PyBuffer_Release(&c);
-        return NULL;
-    }
-    Py_ssize_t size = N_OF(c), n = N_OF(b);
-    const int32_t *bk = b.buf;
-    int32_t *cnt = c.buf;
-    uint32_t bad = 0;
-    for (Py_ssize_t i = 0; i < n; i++) bad |= (uint64_t)(uint32_t)bk[i] >= (uint64_t)size;
-    if (bad) {
-        PyBuffer_Release(&c);
-        PyBuffer_Release(&b);
-        PyErr_SetString(PyExc_IndexError, "count_buckets: a bucket outside the counts");
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) cnt[bk[i]] += delta;
-    PyBuffer_Release(&c);
-    PyBuffer_Release(&b);
-    Py_RETURN_NONE;
-}
-
-/* marked(mark uint8[size], buckets int32[n], first int64, out int64[n]) -> count: writes
- * first + i, ascending, for every i whose bucket is marked (mark[buckets[i]] != 0): what
- * np.flatnonzero(np.take(mark, buckets)) + first gives, without the mask between. */
-static PyObject *marked(PyObject *self, PyObject *args) {
-    PyObject *om, *ob, *oo;
-    long long first;
-    if (!PyArg_ParseTuple(args, "OOLO", &om, &ob, &first, &oo)) return NULL;
-    Py_buffer m, b, o;
-    if (get_buf(om, &m, 1, 0, "mark") < 0) return NULL;
-    if (get_buf(ob, &b, 4, 0, "buckets") < 0) {
-        PyBuffer_Release(&m);
-        return NULL;
-    }
-    if (get_buf(oo, &o, 8, 1, "out") < 0) {
-        PyBuffer_Release(&m);
-        PyBuffer_Release(&b);
-        return NULL;
-    }
-    Py_ssize_t size = N_OF(m), n = N_OF(b), w = 0;
-    const uint8_t *mk = m.buf;
-    const int32_t *bk = b.buf;
-    int64_t *out = o.buf;
-    uint32_t bad = 0;
-    for (Py_ssize_t i = 0; i < n; i++) bad |= (uint64_t)(uint32_t)bk[i] >= (uint64_t)size;
-    if (bad || N_OF(o) < n) {
-        PyBuffer_Release(&m);
-        PyBuffer_Release(&b);
-        PyBuffer_Release(&o);
-        PyErr_SetString(bad ? PyExc_IndexError : PyExc_ValueError,
-                        bad ? "marked: a bucket outside the marks" : "marked: out too short");
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        out[w] = first + i; /* written always, kept when marked: no branch to mispredict */
-        w += mk[bk[i]] != 0;
-    }
-    PyBuffer_Release(&m);
-    PyBuffer_Release(&b);
-    PyBuffer_Release(&o);
-    return PyLong_FromSsize_t(w);
-}
-
 static PyMethodDef methods[] = {
     {"band_power", band_power, METH_VARARGS, "Power (or its log10) of a band of rfft rows, plus eps."},
     {"log10", log10_array, METH_VARARGS, "Correctly rounded log10 of float32."},
@@ -819,8 +746,6 @@ static PyMethodDef methods[] = {
     {"hash_speeds", hash_speeds, METH_VARARGS, "Hashes of pairs at every speed, pair-major."},
     {"probe_rows", probe_rows, METH_VARARGS, "Fine-key probes of query rows."},
     {"gather", gather, METH_VARARGS, "Index postings of hash ranges, narrowed by fine key."},
-    {"count_buckets", count_buckets, METH_VARARGS, "Add delta to the count of every bucket given."},
-    {"marked", marked, METH_VARARGS, "Positions of the items whose bucket is marked."},
     {"standing_at", standing_at, METH_VARARGS, "How far a log spectrum stands out at cells."},
     {NULL, NULL, 0, NULL},
 };

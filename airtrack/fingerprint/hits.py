@@ -26,11 +26,6 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-try:
-    from airtrack.fingerprint import _native
-except ImportError:  # pragma: no cover - numpy's ufunc.at and take do the same
-    _native = None  # type: ignore[assignment]
-
 __all__ = ["BIN", "TOL", "HitStore", "aligned"]
 
 BIN = 3  # alignment histogram bin (frames)
@@ -47,6 +42,7 @@ Int64s = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 _NONE = np.zeros(0, np.int64)
 _AROUND = np.array([-1, 0, 1], np.int64)
+_ONE = np.int32(1)  # (a value of the counts' own type: numpy's fast path of ufunc.at)
 
 
 def aligned(
@@ -212,14 +208,9 @@ class HitStore:
         """Positions in [start, end) of the hits whose bucket is one of ``buckets``."""
         mark = self._mark
         mark[buckets] = True
-        if _native is not None:
-            out = np.empty(end - start, np.int64)
-            n = _native.marked(mark.view(np.uint8), self.b[start:end], start, out)
-            pos = out[:n].copy()  # (not a view holding the whole window's buffer)
-        else:
-            pos = np.flatnonzero(np.take(mark, self.b[start:end]))
-            pos += start
+        pos = np.flatnonzero(np.take(mark, self.b[start:end]))
         mark[buckets] = False
+        pos += start
         return pos
 
     def _count(self, start: int, end: int) -> None:
@@ -232,23 +223,13 @@ class HitStore:
         if start > self._c_lo:
             self._uncount(self._c_lo, start)
         elif start < self._c_lo:
-            self._add(start, self._c_lo, 1)
+            np.add.at(self._counts, self.b[start : self._c_lo], _ONE)
         if end > self._c_hi:
-            self._add(self._c_hi, end, 1)
+            np.add.at(self._counts, self.b[self._c_hi : end], _ONE)
         self._c_lo, self._c_hi = start, end
 
     def _uncount(self, lo: int, hi: int) -> None:
-        self._add(lo, hi, -1)
-
-    def _add(self, lo: int, hi: int, delta: int) -> None:
-        """Add ``delta`` to the count of the bucket of every hit at positions [lo, hi)."""
-        if _native is not None:
-            _native.count_buckets(self._counts, self.b[lo:hi], delta)
-        elif delta > 0:
-            # (values of the counts' own type: numpy's fast path of ufunc.at)
-            np.add.at(self._counts, self.b[lo:hi], np.int32(delta))
-        else:
-            np.subtract.at(self._counts, self.b[lo:hi], np.int32(-delta))
+        np.subtract.at(self._counts, self.b[lo:hi], _ONE)
 
     def _grow(self, hits: int) -> None:
         """More buckets than ``hits`` (one per hit): every stored hit's bucket again."""

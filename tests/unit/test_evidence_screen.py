@@ -11,9 +11,6 @@ what the plain computation gives.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -171,46 +168,3 @@ def test_after_is_the_plain_search(ts: list[int], frame: float) -> None:
     store.append(t, t, t, t.astype(np.float64))
     expected = int(np.searchsorted(t.astype(np.float64), frame, "right"))
     assert store.after(frame) - store.lo == expected
-
-
-@settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), tracks=st.integers(1, 400), need=st.floats(3.0, 20.0))
-def test_the_screen_without_the_c_loops_answers_the_same(
-    seed: int, tracks: int, need: float
-) -> None:
-    """The screen's counts and marks in numpy (``ufunc.at``, ``take``: where the C extension
-    is not built) answer what the C loops answer, window after window."""
-
-    def run() -> list[np.ndarray]:
-        rng = np.random.default_rng(seed)
-        store, now, out = HitStore(16), 0, []
-        for _ in range(8):
-            n = int(rng.integers(0, 4000))
-            t = np.sort(rng.integers(now, now + 100, n))
-            tr = rng.integers(0, tracks, n)
-            a = np.where(tr % 5 == 0, 40.0 + rng.normal(0, 1.5, n), rng.uniform(-3e3, 3e3, n))
-            store.append(t, tr, rng.integers(0, N_SPEEDS, n), a)
-            now += 100
-            start = store.after(now - 200 + int(rng.integers(-150, 150)))
-            out += [store.screen(start, need), store._counts.copy()]
-            out.append(store.line(start, 0, int(rng.integers(0, N_SPEEDS)), 40.0))
-        return out
-
-    native, plain = _with_and_without_c(run)
-    assert all(np.array_equal(x, y) for x, y in zip(native, plain, strict=True))
-
-
-T = TypeVar("T")
-
-
-def _with_and_without_c(run: Callable[[], T]) -> tuple[T, T]:
-    """``run()`` with the hit store's C loops, then with its numpy code alone."""
-    from airtrack.fingerprint import hits
-
-    native = run()
-    saved = hits._native
-    hits._native = None
-    try:
-        return native, run()
-    finally:
-        hits._native = saved
