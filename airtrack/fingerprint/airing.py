@@ -273,12 +273,18 @@ class Airings:
         # copy's line, the opening's own evidence too weak against a big catalog's); not
         # when the chosen line's frame 0 is the start already (the song's beginning)
         for lag in self._probe.repeats(cand.track) if own else ():
-            for a in sorted(positions):
-                positions.setdefault(a + lag / speed, P.LINE_REPEAT_SNAP_S * _FPS)
+            positions.setdefault(align + lag / speed, P.LINE_REPEAT_SNAP_S * _FPS)
         # each position, the chosen one too, latest in the song (earliest alignment) first
         for a in sorted(positions):
             if a < floor or first - a > lookback or a > first or (a == align and not own):
                 continue  # (a start that snaps to the chosen frame 0 anyway)
+            # the windows that can place the start within the snap first: the whole
+            # stretch up to the run only where one of them is heard
+            head = a + positions[a] + _FPS
+            if head < first:
+                ev = self._probe.evidence(cand.track, speed, a, a - _FPS, head, steady=True)
+                if not ev.heard.any():
+                    continue
             ev = self._probe.evidence(cand.track, speed, a, a - _FPS, first + _FPS, steady=True)
             reach = reach_back(ev, first)
             if reach - a <= positions[a]:
@@ -289,11 +295,21 @@ class Airings:
         # shorter reach is not taken: a song that fades in under the end of what came
         # before is heard seconds before its audible start (station B: 3.6 s early); nor
         # where the run fits several copies (the audio before it may be another copy's)
-        if own and set(cand.rivals) <= {align}:
-            lo = max(floor, first - lookback, align)
-            ev = self._probe.evidence(cand.track, speed, align, lo, first + _FPS, steady=True)
-            reach = reach_back(ev, first)
-            if first - reach >= P.LINE_MID_REACH_S * _FPS:
+        need = first - P.LINE_MID_REACH_S * _FPS
+        # (a reach lies 3/4 of a window into the earliest heard one: that window must start
+        # after what aired before and after the track's frame 0)
+        room = need - 0.75 * P.LINE_WIN_S * _FPS >= max(floor, align)
+        if own and room and set(cand.rivals) <= {align}:
+            # the windows just before the run first (a window's values are its own: the
+            # run that reaches ``need`` is heard there too), the whole look back only then
+            near = need - 0.75 * P.LINE_WIN_S * _FPS - _FPS
+            for lo in (near, max(floor, first - lookback, align)):
+                lo = max(lo, floor, align)
+                ev = self._probe.evidence(cand.track, speed, align, lo, first + _FPS, steady=True)
+                reach = reach_back(ev, first)
+                if reach > need:
+                    break
+            else:
                 return align, reach, False
         return align, first, False
 
