@@ -160,7 +160,7 @@ def station_rows(mp3s: dict[str, Path], olaf: str | None, ref: Path | None, reps
     olaf_env = {**os.environ, "HOME": str(OLAF_HOME)}
     runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="onecore-"))
-    for _ in range(reps):
+    for rep in range(reps):
         for name, mp3 in mp3s.items():
             scan = [airtrack("scan", str(mp3), "--json")]
             decode = [["ffmpeg", "-v", "error", "-i", str(mp3), "-ac", "1", "-ar", "8000",
@@ -173,7 +173,8 @@ def station_rows(mp3s: dict[str, Path], olaf: str | None, ref: Path | None, reps
                 jobs.append(("olaf", olaf_commands(olaf, mp3, tmp / "q.raw", "query"), olaf_env))
             if ref is not None:
                 jobs.append(("ref", scan, airtrack_env(ref)))
-            for key, cmds, env in jobs:
+            # the order turns every rep: the first of a station's runs ran measurably slower
+            for key, cmds, env in jobs if rep % 2 == 0 else jobs[::-1]:
                 runs.setdefault((name, key), []).append(run_pinned(cmds, env))
     shutil.rmtree(tmp, ignore_errors=True)
     head = "| station | audio min | airtrack scan CPU / wall (s) | decode to 8 kHz CPU / wall (s)"
