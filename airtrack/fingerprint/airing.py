@@ -303,7 +303,7 @@ class Airings:
             # the windows just before the run first (a window's values are its own: the
             # run that reaches ``need`` is heard there too), the whole look back only then
             near = need - 0.75 * P.LINE_WIN_S * _FPS - _FPS
-            for lo in (near, max(floor, first - lookback, align)):
+            for lo in (near, first - lookback):
                 lo = max(lo, floor, align)
                 ev = self._probe.evidence(cand.track, speed, align, lo, first + _FPS, steady=True)
                 reach = reach_back(ev, first)

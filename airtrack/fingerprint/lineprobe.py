@@ -292,13 +292,10 @@ def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
     track's rows).  Of a segmented index (the worker's catalog), from the segment that holds
     the track.  An index without templates is passed over for the track's prints if it holds
     at most ``LINE_SCAN_MAX_POSTINGS``; a bigger one gives none (the reach is off)."""
-    segments = getattr(index, "segments", None)
-    if segments is not None:  # a SegmentedIndex: the segment that holds the track
-        for seg in segments:
-            if track < seg.n_tracks:
-                return track_peaks(seg, track)
-            track -= seg.n_tracks
+    held = _segment_of(index, track)
+    if held is None:
         return np.zeros(0), np.zeros(0)
+    index, track = held
     rows = _template_rows(index, track)
     if rows is not None:
         return rows[0].astype(np.float64), bin_hz(rows[1])
@@ -318,19 +315,29 @@ def track_peaks(index: Index, track: int) -> tuple[Floats, Floats]:
     return out
 
 
+def _segment_of(index: Index, track: int) -> tuple[Index, int] | None:
+    """(index, dense track) that holds dense ``track``: of a segmented index (the worker's
+    catalog, whose own posting arrays are empty) the segment and the track's number in it;
+    None past the last segment."""
+    segments = getattr(index, "segments", None)
+    if segments is None:
+        return index, track
+    for seg in segments:
+        if track < seg.n_tracks:
+            return _segment_of(seg, track)
+        track -= seg.n_tracks
+    return None
+
+
 def _template_rows(
     index: Index, track: int
 ) -> tuple[npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]] | None:
     """Dense ``track``'s stored template (``Index.template``), of a segmented index from the
     segment that holds it; None where none is stored."""
-    segments = getattr(index, "segments", None)
-    if segments is not None:
-        for seg in segments:
-            if track < seg.n_tracks:
-                return _template_rows(seg, track)
-            track -= seg.n_tracks
+    held = _segment_of(index, track)
+    if held is None or not held[0].has_templates:
         return None
-    return index.template(track) if index.has_templates else None
+    return held[0].template(held[1])
 
 
 def scan_prints(index: Index, track: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
