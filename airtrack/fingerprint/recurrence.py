@@ -354,17 +354,33 @@ def components(links: list[Link]) -> list[list[Stretch]]:
 
     for k in range(0, len(nodes), 2):
         union(k, k + 1)
-    order = sorted(range(len(nodes)), key=lambda i: (nodes[i].stream, nodes[i].start))
-    for x, i in enumerate(order):  # stretches of a stream, by start: overlaps are nearby
-        for j in order[x + 1 :]:
-            if nodes[j].stream != nodes[i].stream or nodes[j].start >= nodes[i].end:
-                break
-            if same_airing(nodes[i], nodes[j]):
-                union(i, j)
+
+    def join_airings(items: list[tuple[Stretch, int]]) -> bool:
+        """Union the nodes of the stretches that are one airing; whether any joined."""
+        joined = False
+        items = sorted(items, key=lambda it: (it[0].stream, it[0].start))
+        for x, (s, i) in enumerate(items):  # a stream's stretches by start: overlaps nearby
+            for o, j in items[x + 1 :]:
+                if o.stream != s.stream or o.start >= s.end:
+                    break
+                if find(i) != find(j) and same_airing(s, o):
+                    union(i, j)
+                    joined = True
+        return joined
+
+    join_airings([(s, i) for i, s in enumerate(nodes)])
     groups: dict[int, list[Stretch]] = {}
     for i, s in enumerate(nodes):
         groups.setdefault(find(i), []).append(s)
-    return [_merged(g) for _, g in sorted(groups.items())]
+    merged = {root: _merged(g) for root, g in groups.items()}
+    # a component's airing widened by merging can be one airing with another component's
+    # stretch that none of its own parts was: join those too, until none is
+    while join_airings([(s, root) for root, ss in merged.items() for s in ss]):
+        regrouped: dict[int, list[Stretch]] = {}
+        for root, ss in merged.items():
+            regrouped.setdefault(find(root), []).extend(ss)
+        merged = {root: _merged(g) for root, g in regrouped.items()}
+    return [g for _, g in sorted(merged.items())]
 
 
 def _merged(stretches: list[Stretch]) -> list[Stretch]:
