@@ -49,6 +49,8 @@ _END_PAD_S = 0.5
 XFADE_S = 3.0
 #: A gap in a line's anchors longer than this separates runs of evidence (see _first_dense).
 _RUN_GAP_S = 3.0
+#: Anchors a run after such a gap needs before it carries an open play on (see resumes).
+_RESUME = 2 * _SUPPORT
 
 
 @dataclass(slots=True)
@@ -102,8 +104,9 @@ class Airings:
             newer = ht > play.last_hit
             if not newer.any():
                 continue
-            last = last_supported(distinct(ht).astype(np.float64))
-            if last <= play.last_hit:
+            anchors = distinct(ht).astype(np.float64)
+            last = last_supported(anchors)
+            if last <= play.last_hit or not resumes(anchors, play.last_hit):
                 continue
             play.hits += int(np.count_nonzero(newer & (ht <= last)))
             play.last_hit = last
@@ -397,6 +400,20 @@ def last_supported(t: npt.NDArray[np.float64]) -> float:
     tail = t[i:]
     breaks = np.flatnonzero(np.diff(tail) > _SUPPORT_S * _FPS / 2)
     return float(tail[int(breaks[0])] if breaks.size else tail[-1])
+
+
+def resumes(t: npt.NDArray[np.float64], last_hit: float) -> bool:
+    """Whether the sorted anchor frames ``t`` carry a line on past ``last_hit``: their
+    dense anchors after it go on from it, or, after a gap over ``_RUN_GAP_S``, hold
+    ``_RESUME`` anchors from the first of them on (a cluster of a few chance hits seconds
+    after the song stopped, seen in speech like the song's harmonics, does not hold a play
+    open; a song back after a talk-over soon brings more).  No dense anchor after it: the
+    run's own sparse tail, which :func:`last_supported` carries."""
+    d = dense(t)
+    new = d[d > last_hit]
+    if not new.size or new[0] - last_hit <= _RUN_GAP_S * _FPS:
+        return True
+    return int(np.count_nonzero(t >= new[0] - _SUPPORT_S * _FPS / 2)) >= _RESUME
 
 
 def dense(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -45,6 +45,7 @@ from airtrack.fingerprint import (
     scan_samples,
 )
 from airtrack.fingerprint import params as P
+from airtrack.fingerprint.airing import resumes
 from tests.unit._feeding import feed_in_blocks
 from tests.unit._synth_music import noise, song
 
@@ -144,6 +145,10 @@ def test_no_boundary_reaches_into_another_song(length: float, seed: int) -> None
 # windows 2-5 s on: an end carried through leaning windows across plain misses reached it
 @example(around="speech", lead=16.875, seed=46)
 @example(around="speech", lead=19.875, seed=39)
+# speech whose harmonics made one cluster of three hits on the song's line 8 s after the
+# cut: the play stayed open for it and ended 9 s into the speech
+@example(around="speech", lead=5.0, seed=13)
+@example(around="speech", lead=13.03125, seed=13)
 def test_no_boundary_reaches_into_silence_noise_or_speech(
     around: str, lead: float, seed: int
 ) -> None:
@@ -341,3 +346,18 @@ def test_a_mid_way_join_under_a_voice_starts_where_the_song_is_heard(
     monkeypatch.setattr(P, "LINE_MID_REACH_S", 1e9)  # without the reach of a mid-way start
     plays = scan(before, x, seed=seed)
     assert plays[0].start_s >= 12.0 + 7.0, plays
+
+
+def test_a_line_resumes_after_a_gap_only_with_a_run_of_its_own() -> None:
+    """After its last hit a play's line goes on through a continuing run at once, and after
+    more than 3 s of nothing only through a run of six anchors: one chance cluster (three
+    hits within a second) leaves the play to end."""
+    fps = P.FRAMES_PER_S
+    last = 100.0 * fps
+    frames = lambda *s: np.array(sorted(last + x * fps for x in s))  # noqa: E731
+    assert resumes(frames(0.5, 0.8, 1.1), last)  # the run goes on
+    assert resumes(frames(-0.6, -0.3, 0.4), last)  # its sparse tail (no dense anchor after)
+    assert not resumes(frames(8.0, 8.03, 9.02), last)  # one chance cluster 8 s on
+    assert not resumes(frames(8.0, 8.03, 8.99), last)  # all three dense
+    assert resumes(frames(8.0, 8.3, 8.6, 8.9, 9.2, 9.5), last)  # the song back after a talk
+    assert resumes(frames(2.0, 2.3, 2.6), last)  # a short gap: a run of the song
