@@ -245,7 +245,14 @@ function playFromEvent(d) {
            title: t.title, artist: t.artist, track_id: t.track_id, confidence: d.confidence };
 }
 
+// Events that arrive while the first list loads wait for it (then update it).
+let playsPending = [];
+
 function onPlayEvent(d) {
+  if (playsPending !== null) {
+    playsPending.push(d);
+    return;
+  }
   const row = playFromEvent(d);
   const i = plays.findIndex((p) => p.play_id === row.play_id);
   if (i >= 0) plays[i] = row;
@@ -255,13 +262,21 @@ function onPlayEvent(d) {
   renderPlays();
 }
 
-async function followPlays() {
+// The stream is opened before the list is loaded (``opened`` is called once its answer
+// came, or its first attempt failed): the stream starts at the newest event when it
+// answers, so a play stored while the list loads is in one or the other, never lost.
+async function followPlays(opened) {
   let lastId = null;
   for (;;) {
     try {
       const headers = { Authorization: "Bearer " + token() };
       if (lastId !== null) headers["Last-Event-ID"] = lastId;
-      const resp = await fetch("/api/v1/events?types=play.started,play.ended", { headers });
+      let resp;
+      try {
+        resp = await fetch("/api/v1/events?types=play.started,play.ended", { headers });
+      } finally {
+        opened();
+      }
       if (!resp.ok || !resp.body) throw new Error("events: HTTP " + resp.status);
       const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = "";
@@ -296,9 +311,15 @@ async function refresh() {
     render(diag, alerts);
     renderUnknowns(unknowns);
     if (playsFeed === null) {
-      plays = await api("/plays?limit=" + PLAYS_SHOWN);
+      await new Promise((opened) => { playsFeed = followPlays(opened); });
+    }
+    if (playsPending !== null) {  // not loaded yet (or the last try failed)
+      // a listed play's later events carry its id as play_id
+      plays = (await api("/plays?limit=" + PLAYS_SHOWN)).map((p) => ({ ...p, play_id: p.id }));
+      const pending = playsPending;
+      playsPending = null;
+      pending.forEach(onPlayEvent);
       renderPlays();
-      playsFeed = followPlays();
     }
     $("error").hidden = true;
     $("main").hidden = false;

@@ -53,9 +53,14 @@ def _beat(rep: Replica, running: dict[str, dict[int, int]], stop: threading.Even
 
 
 def _play(
-    rep: Replica, db_url: str, running: dict[str, dict[int, int]], title: str
+    rep: Replica,
+    db_url: str,
+    running: dict[str, dict[int, int]],
+    title: str,
+    worker: str = "alpha",
 ) -> dict[str, Any]:
-    """A worker reports a play of a new track called ``title``; the play sent."""
+    """``worker`` reports a play of a new track called ``title`` on its first stream; the
+    play sent.  A play's start ends the open play before it on that stream."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         row = conn.execute(
             "INSERT INTO tracks (title, artist, source, duration_s, content_sha256) "
@@ -63,7 +68,7 @@ def _play(
             (title, uuid.uuid4().hex),
         ).fetchone()
     assert row is not None
-    sid, epoch = next(iter(running["alpha"].items()))
+    sid, epoch = next(iter(running[worker].items()))
     play = {
         "key": uuid.uuid4().hex,
         "stream_id": sid,
@@ -74,12 +79,24 @@ def _play(
     }
     r = httpx.post(
         f"{rep.url}/api/v1/plays",
-        json={"worker_id": "alpha", "plays": [play]},
+        json={"worker_id": worker, "plays": [play]},
         headers={"Authorization": f"Bearer {WORKER}"},
         timeout=10,
     )
     assert r.json()["results"][0]["status"] == "stored"
     return play
+
+
+def _end(rep: Replica, play: dict[str, Any], confidence: float, worker: str) -> None:
+    """``worker`` reports the play's end (same key), at a new confidence."""
+    ended = {**play, "ended_at": datetime.now(UTC).isoformat(), "confidence": confidence}
+    r = httpx.post(
+        f"{rep.url}/api/v1/plays",
+        json={"worker_id": worker, "plays": [ended]},
+        headers={"Authorization": f"Bearer {WORKER}"},
+        timeout=10,
+    )
+    assert r.json()["results"][0]["status"] == "stored"
 
 
 def _clip(rep: Replica, play: dict[str, Any]) -> None:
@@ -207,6 +224,19 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             page.on(
                 "request", lambda r: plays_polls.append(r.url) if "/api/v1/plays" in r.url else None
             )
+            # a play stored after the page listed plays but before its event stream opened
+            # must not fall between the two: store one while the first stream request waits
+            # (on beta's stream, so that no later play on alpha's ends it, which would send
+            # it in an event)
+            between: list[dict[str, Any]] = []
+
+            def stream_request(route: Any) -> None:
+                if not between:
+                    title = "Between Load And Stream"
+                    between.append(_play(replica, db_url, running, title, "beta"))
+                route.continue_()
+
+            page.route("**/api/v1/events*", stream_request)
             # first visit: the page asks for the token
             page.goto(f"{replica.url}/dashboard")
             page.wait_for_selector("#login:not([hidden])", timeout=10_000)
@@ -222,6 +252,15 @@ def test_dashboard_renders_workers_plays_and_chart(replica: Replica, db_url: str
             live = _play(replica, db_url, running, "Live Feed Song")
             page.wait_for_selector("#plays tbody tr:has-text('Live Feed Song')", timeout=15_000)
             assert len(plays_polls) == 1, f"plays were polled: {plays_polls}"
+            # the live play ended the listed one before it on alpha's stream: its row is
+            # updated, not repeated (the event names it by play_id)
+            blue_row = "#plays tbody tr:has-text('Blue Monday Test')"
+            assert page.locator(blue_row).count() == 1, page.locator("#plays").inner_text()
+            between_row = "#plays tbody tr:has-text('Between Load And Stream')"
+            page.wait_for_selector(between_row, timeout=15_000)
+            _end(replica, between[0], 0.97, "beta")
+            page.wait_for_selector(f"{between_row}:has-text('0.97')", timeout=15_000)
+            assert page.locator(between_row).count() == 1
             # a play's proof clip plays in the page; a play without one says so
             _clip(replica, live)
             live_row = "#plays tbody tr:has-text('Live Feed Song')"

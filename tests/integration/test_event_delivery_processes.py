@@ -22,6 +22,7 @@ import pytest
 
 from airtrack.db import Database
 from airtrack.settings import load_settings
+from tests.support.wait import until_async
 
 from .orch_support import ADMIN
 from .test_orchestrator_replicas import Replica
@@ -220,7 +221,12 @@ async def test_each_failed_delivery_is_logged_once_without_a_traceback(
             await _wait(lambda: _listening(rec), 10, "the receiver")
             ids = await _emit(db, 1)
             await _wait(lambda: rec.delivered_ids() == ids, 60, "delivery after 4 failures")
-            (listed,) = (await http.get("/api/v1/webhooks", headers=AUTH)).json()
+
+            async def listed_delivered() -> Any:  # the receiver logs an event before it answers
+                (row,) = (await http.get("/api/v1/webhooks", headers=AUTH)).json()
+                return row if row["delivered"] == 1 else None
+
+            listed = await until_async(listed_delivered, 30, "the delivery recorded")
             assert listed["failures"] == 4 and listed["delivered"] == 1
             assert listed["last_error"] is None, "cleared by the success"
     finally:

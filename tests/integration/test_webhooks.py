@@ -164,6 +164,12 @@ async def test_a_slow_or_dead_receiver_does_not_delay_another(
             async with _delivering(db, settings):
                 await until_async(lambda: fast.delivered_ids() == ids, 60, "the fast receiver")
                 assert len(slow.records()) <= 2, "the slow one is still on its first events"
+
+                async def fast_settled() -> bool:  # the receiver logs an event before it answers
+                    rows = {r["id"]: r for r in await webhooks.list_endpoints(db)}
+                    return bool(rows[fast_ep["id"]]["delivered"] == 10)
+
+                await until_async(fast_settled, 30, "the fast endpoint's deliveries recorded")
         finally:
             dead.close()
         listed = {r["id"]: r for r in await webhooks.list_endpoints(db)}
@@ -304,7 +310,9 @@ async def test_every_event_arrives_through_outages_failures_and_a_leader_sigkill
 async def test_an_event_whose_transaction_commits_late_is_not_skipped(
     db_url: str, tmp_path: Path, receivers: list[Receiver]
 ) -> None:
-    settings = _settings(tmp_path)
+    # a long timeout: a starved receiver answering late would be delivered twice (at least
+    # once is the contract), and the order is what this test is about
+    settings = _settings(tmp_path, webhook_timeout_s=10.0)
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
@@ -333,7 +341,10 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
     db_url: str, tmp_path: Path, receivers: list[Receiver]
 ) -> None:
     # The poll is a minute: delivery within 30 s means something else woke it.
-    settings = _settings(tmp_path, events_poll_s=60.0, events_recheck_s=0.02)
+    # a long timeout, as above: a late answer's redelivery would look like an early one
+    settings = _settings(
+        tmp_path, events_poll_s=60.0, events_recheck_s=0.02, webhook_timeout_s=10.0
+    )
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
