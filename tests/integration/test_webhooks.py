@@ -312,7 +312,7 @@ async def test_an_event_whose_transaction_commits_late_is_not_skipped(
 ) -> None:
     # a long timeout: a starved receiver answering late would be delivered twice (at least
     # once is the contract), and the order is what this test is about
-    settings = _settings(tmp_path, webhook_timeout_s=10.0)
+    settings = _settings(tmp_path, webhook_timeout_s=10.0, webhook_lease_s=15.0)
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
         rec = Receiver(ep["secret"], tmp_path / "r.jsonl")
@@ -343,7 +343,11 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
     # The poll is a minute: delivery within 30 s means something else woke it.
     # a long timeout, as above: a late answer's redelivery would look like an early one
     settings = _settings(
-        tmp_path, events_poll_s=60.0, events_recheck_s=0.02, webhook_timeout_s=10.0
+        tmp_path,
+        events_poll_s=60.0,
+        events_recheck_s=0.02,
+        webhook_timeout_s=10.0,
+        webhook_lease_s=15.0,
     )
     async with Database(db_url, settings, min_size=0, max_size=4) as db:
         ep = await webhooks.add_endpoint(db, "http://127.0.0.1:1/x", [], [], settings)
