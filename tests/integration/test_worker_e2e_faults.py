@@ -71,7 +71,10 @@ def test_sigkill_mid_batch_outbox_replayed_none_lost_none_duplicated(
     tmp_path: Path, e2e_db: str, stations: dict[str, Any], proxy_for: Any
 ) -> None:
     home = tmp_path / "home"
-    with new_cluster(home, env=cluster_env(e2e_db)) as cluster:
+    # the lease outlasts the dark link (up to 90 s waiting for a play, then the restart):
+    # the same worker must come back to the same streams at the same epochs
+    env = cluster_env(e2e_db, AIRTRACK_LEASE_TTL_S="300", AIRTRACK_INACTIVE_AFTER_S="600")
+    with new_cluster(home, env=env) as cluster:
         orch = cluster.start_orchestrator()
         api = Api(orch.info["url"])
         proxy = proxy_for(orch)
