@@ -114,6 +114,9 @@ def test_a_song_added_late_is_backfilled_from_the_archive_once(db_url: str, tmp_
         track_b = _add_song(db_url, 2, b)
 
         def backfilled() -> list[dict[str, Any]]:
+            # the job stores play by play: read them once it has finished
+            if "backfill.finished" not in (tmp_path / "orch.log").read_text(errors="replace"):
+                return []
             rows = [p for p in _plays(admin, track_b) if p["play_source"] == "backfill"]
             return rows if len(rows) >= 2 else []
 

@@ -65,7 +65,7 @@ def test_unknowns_found_on_two_live_stations_and_a_labelled_jingle_is_backfilled
         tmp_path / "orch",
         tmp_path / "orch.log",
         {"AIRTRACK_UNKNOWN_JOB_S": "1", "AIRTRACK_ARCHIVE_JOB_S": "0.5",
-         "AIRTRACK_BACKFILL_DELAY_S": "3600"},
+         "AIRTRACK_BACKFILL_DELAY_S": "3600", "AIRTRACK_CATALOG_WATCH_S": "0.3"},
     )  # fmt: skip
     worker: subprocess.Popen[bytes] | None = None
     admin = httpx.Client(base_url=orch.url, headers={"Authorization": f"Bearer {ADMIN}"})
@@ -73,12 +73,19 @@ def test_unknowns_found_on_two_live_stations_and_a_labelled_jingle_is_backfilled
     try:
         orch.wait_ready()
         track_known = _add_song(db_url, 1, known)
-        for name, s in zip(("one", "two"), stations, strict=True):
-            r = admin.post("/api/v1/streams", json={"name": name, "url": s.url("/live.mp3")})
-            assert r.status_code == 201, r.text
         worker = spawn_worker(
             orch.url, tmp_path, "w-unknown", play_end_gap_s="4", archive_segment_s="5"
         )
+        # the stations start with the catalog song: a worker that ran them before its
+        # catalog came would first hear it part-way, a late start the phase below reads
+        _until(
+            lambda: "catalog_segments_loaded" in (tmp_path / "worker.log").read_text(),
+            60,
+            "the worker's catalog",
+        )
+        for name, s in zip(("one", "two"), stations, strict=True):
+            r = admin.post("/api/v1/streams", json={"name": name, "url": s.url("/live.mp3")})
+            assert r.status_code == 201, r.text
 
         def listed() -> list[dict[str, Any]]:
             done = run_cli("unknown", "list", "--json", env=remote, home=tmp_path / "cli")
