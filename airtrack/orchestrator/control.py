@@ -10,7 +10,11 @@ is acted on at once instead of at the next tick (R1.1, R1.2).
 A replica that has just become leader (a start, a restart, a takeover) expires
 no lease and forces no handoff for ``leader_grace_s``: it did not hear the
 heartbeats sent before it led, and workers that kept capturing through an
-orchestrator outage must not lose their streams for it.
+orchestrator outage must not lose their streams for it.  When it takes the lead
+as the database comes back, the grace is longer by ``breaker_open_s``: the
+leader's own connection reconnects at once, but every replica's pool breaker
+opened during the outage and fails heartbeats fast until it next probes, up to
+``breaker_open_s`` later.
 
 Every change is a compare-and-set on one assignment row (expected owner,
 epoch and state), so a plan computed from a stale snapshot — or by a replica
@@ -77,6 +81,10 @@ class ControlLoop:
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}"
         self.is_leader = False
         self.leader_since: float | None = None
+        #: the last campaign could not reach the database (cleared by one that could)
+        self._db_lost = False
+        #: this lead began as the database came back (see the module doc)
+        self._after_outage = False
         self._session = LeaderSession(
             url, timeout_s=settings.leader_db_timeout_s, keepalive_s=settings.leader_keepalive_s
         )
@@ -92,21 +100,31 @@ class ControlLoop:
     async def _campaign(self) -> bool:
         """Try to become (or stay) leader; ``True`` while this replica leads."""
         try:
-            self._become(await self._session.campaign())
+            won = await self._session.campaign()
         except DatabaseUnavailable as exc:
             if self.is_leader:
                 log.warning("leader.lost", replica=self.replica_id, error=first_line(exc))
+            self._db_lost = True
             self._become(False)
+        else:
+            self._become(won)
+            self._db_lost = False
         return self.is_leader
 
     def _become(self, leader: bool) -> None:
         if leader != self.is_leader:
             self.is_leader = leader
             self.leader_since = time.monotonic() if leader else None
+            self._after_outage = leader and self._db_lost
             IS_LEADER.set(1 if leader else 0)
             log.info("leader.changed", replica=self.replica_id, leader=leader)
             if leader:
-                log.info("leader.grace", replica=self.replica_id, seconds=self.grace_s())
+                log.info(
+                    "leader.grace",
+                    replica=self.replica_id,
+                    seconds=self.grace_s(),
+                    after_outage=self._after_outage,
+                )
 
     async def _wait(self, seconds: float, stop: asyncio.Event) -> None:
         """Sleep until the next tick, a NOTIFY (leader only) or stop."""
@@ -115,6 +133,7 @@ class ControlLoop:
                 await self._session.wait(seconds)
                 return
             except DatabaseUnavailable:
+                self._db_lost = True
                 self._become(False)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=seconds)
@@ -143,8 +162,10 @@ class ControlLoop:
         return self.settings.lease_ttl_s * factor
 
     def grace_s(self) -> float:
-        """How long a new leader expires nothing: the setting, and never less than a lease."""
-        return max(self.settings.leader_grace_s, self.lease_s())
+        """How long a new leader expires nothing: the setting, and never less than a lease;
+        as the database comes back, longer by the breakers' open time (see the module doc)."""
+        grace = max(self.settings.leader_grace_s, self.lease_s())
+        return grace + self.settings.breaker_open_s if self._after_outage else grace
 
     def in_grace(self) -> bool:
         """Whether this leader took over too recently to know who went silent."""
