@@ -77,22 +77,21 @@ def _play(
         "started_at": datetime.now(UTC).isoformat(),
         "confidence": 0.9,
     }
-    r = httpx.post(
-        f"{rep.url}/api/v1/plays",
-        json={"worker_id": worker, "plays": [play]},
-        headers={"Authorization": f"Bearer {WORKER}"},
-        timeout=10,
-    )
-    assert r.json()["results"][0]["status"] == "stored"
+    _send(rep, worker, play)
     return play
 
 
 def _end(rep: Replica, play: dict[str, Any], confidence: float, worker: str) -> None:
     """``worker`` reports the play's end (same key), at a new confidence."""
-    ended = {**play, "ended_at": datetime.now(UTC).isoformat(), "confidence": confidence}
+    _send(
+        rep, worker, {**play, "ended_at": datetime.now(UTC).isoformat(), "confidence": confidence}
+    )
+
+
+def _send(rep: Replica, worker: str, play: dict[str, Any]) -> None:
     r = httpx.post(
         f"{rep.url}/api/v1/plays",
-        json={"worker_id": worker, "plays": [ended]},
+        json={"worker_id": worker, "plays": [play]},
         headers={"Authorization": f"Bearer {WORKER}"},
         timeout=10,
     )
