@@ -88,12 +88,18 @@ def _analyse(path: str) -> _Analysis:
     """Tags + fingerprint of one file; every failure becomes a one-line ``error``."""
     from airtrack.catalog.tags import read_rights_tags
     from airtrack.fingerprint import pack_prints, probe_duration, read_tags
+    from airtrack.fingerprint.landmarks import MAX_PRINTS_DURATION_S
     from airtrack.fingerprint.peaks import fingerprint_file_with_peaks, pack_peaks
 
     try:
         prints, peaks = fingerprint_file_with_peaks(path)
         if len(prints) == 0:
             return _Analysis(error="no usable sound to fingerprint (silent or featureless)")
+        if prints.duration_s > MAX_PRINTS_DURATION_S:
+            return _Analysis(
+                error=f"{prints.duration_s:.0f} s long: a catalog track is at most "
+                f"{MAX_PRINTS_DURATION_S:.0f} s"
+            )
         announced = probe_duration(path)
         if truncated(prints.duration_s, announced):  # its prints would miss the rest
             return _Analysis(

@@ -413,6 +413,11 @@ def pack_prints(prints: Prints) -> bytes:
 #: not prints (a few bytes must not make anyone decompress gigabytes).
 MAX_PRINTS_RATIO = 64
 
+#: The longest audio a blob may claim (a day, as the upload API allows): every index sizes
+#: a per-second histogram by its tracks' durations, so a header claiming 1e9 s would make
+#: each build of the catalog, on the orchestrator and on every worker, ask for gigabytes.
+MAX_PRINTS_DURATION_S = 86_400.0
+
 
 def unpack_prints(data: bytes, *, max_ratio: int | None = None) -> Prints:
     """Inverse of ``pack_prints``; refuses other formats or engine versions (``AudioError``).
@@ -429,6 +434,11 @@ def unpack_prints(data: bytes, *, max_ratio: int | None = None) -> Prints:
         raise AudioError(f"fingerprint version {version}, engine needs {P.PRINTS_VERSION}")
     if not math.isfinite(duration) or duration < 0:
         raise AudioError("corrupt fingerprint blob (duration)")
+    if duration > MAX_PRINTS_DURATION_S:
+        raise AudioError(
+            f"fingerprint blob claims {duration:.0f} s of audio (at most "
+            f"{MAX_PRINTS_DURATION_S:.0f})"
+        )
     if max_ratio is not None and 10 * count > max_ratio * len(data):
         raise AudioError(f"corrupt fingerprint blob ({count} prints claimed in {len(data)} bytes)")
     try:

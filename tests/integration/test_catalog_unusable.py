@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from airtrack.api import create_app, wrap
 from airtrack.api.state import AppState
@@ -44,7 +45,8 @@ async def test_upload_refuses_prints_no_index_can_read(db_url: str, tmp_path: Pa
     every catalog build; now they, and a header claiming a huge body, are a 422."""
     bomb = struct.pack("<4sHIf", b"ATFP", 2, 400_000_000, 20.0) + b"x\x9c\x03\x00"
     async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
-        for prints in (b"abc", b"ATFP" + b"\x00" * 20, bomb, _prints(1)[:-3]):
+        bad = (b"abc", b"ATFP" + b"\x00" * 20, bomb, _prints(1)[:-3], _endless(_prints(1)))
+        for prints in bad:
             r = await orch.admin("POST", "/catalog/uploads", json=_upload(prints))
             assert r.status_code == 422, r.text[:300]
             assert r.json()["detail"].startswith("prints: "), r.text[:300]
@@ -55,8 +57,15 @@ async def test_upload_refuses_prints_no_index_can_read(db_url: str, tmp_path: Pa
         assert track.json()["title"] == "=Song[2J"  # stored without control characters
 
 
-async def _plant_bad(db: Any) -> int:
-    """A track whose prints bypassed the upload's check (3 bytes)."""
+def _endless(prints: bytes) -> bytes:
+    """Readable prints whose header claims a billion seconds of audio: every index would
+    size its per-second histogram by it (gigabytes, on every worker)."""
+    magic, version, count, _ = struct.unpack_from("<4sHIf", prints)
+    return struct.pack("<4sHIf", magic, version, count, 1e9) + prints[struct.calcsize("<4sHIf") :]
+
+
+async def _plant_bad(db: Any, prints: bytes = b"abc") -> int:
+    """A track whose prints bypassed the upload's check (3 bytes, by default)."""
 
     async def fn(tx: Any) -> int:
         rows = await tx.execute_raw(
@@ -66,7 +75,7 @@ async def _plant_bad(db: Any) -> int:
         tid = int(rows[0]["id"])
         await tx.execute_raw(
             "INSERT INTO track_prints (track_id, engine, prints) VALUES (%s, %s, %s)",
-            (tid, ENGINE, b"abc"),
+            (tid, ENGINE, prints),
         )
         await tx.execute_raw("UPDATE catalog_state SET revision = revision + 1, changed_at = now()")
         return tid
@@ -90,8 +99,9 @@ async def _served(db_url: str, home: Path) -> AsyncIterator[tuple[AppState, http
         await state.db.close()
 
 
+@pytest.mark.parametrize("blob", ["3-bytes", "a-billion-seconds"])
 async def test_a_bad_track_is_skipped_and_the_catalog_still_moves(
-    db_url: str, tmp_path: Path
+    db_url: str, tmp_path: Path, blob: str
 ) -> None:
     """A track with 3-byte prints stopped compaction (the manifest stayed old, tracks added
     later never reached workers) and the snapshot answered 500. Now it is left out of every
@@ -104,7 +114,7 @@ async def test_a_bad_track_is_skipped_and_the_catalog_still_moves(
         g2, _ = await _add(state.db, 2)
         first = await store.manifest()
         assert first is not None
-        bad = await _plant_bad(state.db)
+        bad = await _plant_bad(state.db, b"abc" if blob == "3-bytes" else _endless(_prints(9)))
         await store.manifest()  # a delta: the bad track is left out of it
         g3, _ = await _add(state.db, 3)
         await store.manifest()  # two deltas: compaction into a new base, in the background
