@@ -10,7 +10,11 @@ with the epoch that owns its stream) and go the one same way, in batches of
   stream is stopped. Nothing else of that stream is dropped unsent: what is still queued
   goes and is kept for review the same way;
 * refused outright (4xx): found by resending the batch one by one and dropped, so that
-  it cannot block the queue forever.
+  it cannot block the queue forever.  An item is dropped only when another item of the
+  same batch went through on its own: when every one is refused alone, the fault is the
+  request's (a rotated token, an orchestrator of another version, a proxy's answer), not
+  an item's, and they all stay queued, retried with backoff like an unreachable
+  orchestrator.
 
 Fingerprint-archive segments are a third lane of the same path, sent last and in
 smaller batches (``outbox_archive_batch``), and never in the way of the others: a
@@ -193,19 +197,41 @@ class OutboxSender:
             self._on_unavailable(str(exc))
             return None
         except OrchestratorRejected as exc:
-            if len(items) == 1:
-                # an item the orchestrator will never take would block the queue forever
-                log.error(f"{lane.kind}_rejected_dropped", item=_for_log(items[0]), error=str(exc))
-                await asyncio.to_thread(lane.drop, [items[0].key])
-                lane.rejected += 1
-                return []
-            out: list[PlayResult] = []
-            for item in items:  # find the bad one: resend one by one
-                res = await self._send(lane, [item])
-                if res is None:
-                    return out or None
-                out.extend(res)
-            return out
+            return await self._send_one_by_one(lane, items, exc)
+
+    async def _send_one_by_one(
+        self, lane: Lane, items: Sequence[Item], exc: OrchestratorRejected
+    ) -> list[PlayResult] | None:
+        """Find the items of a refused batch the orchestrator will never take: each is sent
+        alone.  Those refused are dropped (they would block the queue forever) only when
+        others went through; when none did, nothing is dropped (see the module doc)."""
+        out: list[PlayResult] = []
+        refused: list[tuple[Item, OrchestratorRejected]] = []
+        for item in items:
+            try:
+                out.extend(await self.client.send_fenced(lane.kind, [item]))
+            except StaleEpoch:
+                out.append(PlayResult(key=item.key, status="stale"))
+            except OrchestratorUnavailable as why:
+                self._on_unavailable(str(why))
+                return out or None
+            except OrchestratorRejected as why:
+                refused.append((item, why))
+        if refused and not out:
+            log.error(
+                f"{lane.kind}_batch_refused_kept",
+                items=len(items),
+                status=exc.status,
+                error=str(exc),
+            )
+            self._on_unavailable(f"every {lane.kind} refused: {exc}")
+            return None
+        for item, reason in refused:
+            log.error(f"{lane.kind}_rejected_dropped", item=_for_log(item), error=str(reason))
+            lane.rejected += 1
+        if refused:
+            await asyncio.to_thread(lane.drop, [item.key for item, _ in refused])
+        return out
 
     def _settle_stale(self, lane: Lane, stale: Iterable[Item]) -> None:
         """The stream moved (stale epoch): log each item (the orchestrator keeps it for
