@@ -3,6 +3,8 @@
 --
 --   airtrack_emit       the one writer of outbound_events; wakes listeners
 --   airtrack_play_json  a play as integrations see it
+--   airtrack_rebase_restored_events  after a restore into another cluster: the events'
+--                       transaction ids made this cluster's (run by every migrate)
 --
 -- Event types: play.started (first detection), play.ended (end known or corrected),
 -- stream.down, stream.up, alert.raised, alert.resolved, catalog.changed.
@@ -172,5 +174,38 @@ BEGIN
         leased_until = now() + make_interval(secs => p_lease_s)
     WHERE id = p_endpoint;
     RETURN 'retry';
+END
+$fn$;
+
+-- Readers order events by (txid, id) and take those below the snapshot's xmin.  A dump
+-- restored into another cluster (new hardware, a managed server, a major upgrade by dump
+-- and reload) brings the old cluster's transaction ids, which may lie at or past this
+-- cluster's counter: every new event would then sort before them, behind the webhook
+-- cursors and the event stream's start, and never be delivered.  When any event or
+-- cursor is from past this cluster's counter, every event is given txid 0 (finished, in
+-- id order), and each cursor moves to just before the first event it had not delivered
+-- in the old order: at least once, as delivery promises (some may come again, none is
+-- skipped).  The number of events rebased; 0 when nothing was from elsewhere.
+CREATE OR REPLACE FUNCTION airtrack_rebase_restored_events() RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_horizon xid8 := pg_snapshot_xmax(pg_current_snapshot());
+    v_n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM outbound_events WHERE txid >= v_horizon)
+       AND NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE cursor_txid >= v_horizon) THEN
+        RETURN 0;
+    END IF;
+    LOCK TABLE outbound_events IN SHARE ROW EXCLUSIVE MODE;  -- no event written meanwhile
+    UPDATE webhook_endpoints w
+    SET cursor_txid = '0',
+        cursor = coalesce(
+            (SELECT min(o.id) - 1 FROM outbound_events o
+             WHERE (o.txid, o.id) > (w.cursor_txid, w.cursor)),
+            (SELECT coalesce(max(o.id), 0) FROM outbound_events o))
+    WHERE w.cursor_txid <> '0' OR w.cursor <> 0;
+    UPDATE outbound_events SET txid = '0' WHERE txid <> '0';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
 END
 $fn$;

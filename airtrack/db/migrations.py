@@ -102,6 +102,9 @@ async def migrate(db: Database) -> list[int]:
                 await tx.execute_raw(text)
                 await tx.execute("script_record", {"name": name, "sha256": digest})
                 log.info("db.script_applied", script=name, sha256=digest[:12])
+        rebased = int(await tx.fetchval("events_rebase_restored") or 0)
+        if rebased:
+            log.warning("db.events_rebased", events=rebased)
         return applied
 
     try:

@@ -130,6 +130,10 @@ SELECT COALESCE((SELECT txid::text FROM outbound_events WHERE id = %(id)s),
                  ORDER BY id DESC LIMIT 1),
                 '0') AS txid
 
+-- name: events_rebase_restored
+-- After a restore into another cluster (events.sql): run by every migrate.
+SELECT airtrack_rebase_restored_events()
+
 -- name: events_last
 SELECT o.txid::text AS txid, o.id FROM outbound_events o ORDER BY o.txid DESC, o.id DESC LIMIT 1
 
