@@ -79,7 +79,10 @@ $fn$;
 -- with a song origin (where the song's beginning falls on the stream's clock) more than
 -- p_align_s away (a back-to-back repeat, a DJ's rewind). After a restart or a handoff the
 -- new owner may only hear a tail too short to place it exactly: that stays one airing. A
--- play still open counts as lasting at most its song's length.
+-- play still open counts as lasting at most its song's length.  Reports further apart
+-- than p_gap_s are one airing too when their song origins agree within p_align_s and
+-- both start inside the song: a handoff (the new owner hears of the stream a heartbeat or
+-- two later) or a reconnect after a stall often takes longer than p_gap_s.
 -- The confidence of a play is the highest that any report of it carried.
 -- Integrations hear of it (events.sql): play.started when a play is first stored,
 -- play.ended whenever its end becomes known or changes.
@@ -122,10 +125,18 @@ BEGIN
         SELECT p.id, p.ended_at, p.confidence INTO v_play
         FROM plays p LEFT JOIN tracks t ON t.id = p.track_id
         WHERE p.stream_id = p_sid AND p.track_id = p_track
-          AND p.started_at <= coalesce(p_ended, p_started) + make_interval(secs => p_gap_s)
-          AND coalesce(p.ended_at,
-                       p.started_at + make_interval(secs => coalesce(t.duration_s, 600)))
-              >= p_started - make_interval(secs => p_gap_s)
+          AND ((p.started_at <= coalesce(p_ended, p_started) + make_interval(secs => p_gap_s)
+                AND coalesce(p.ended_at,
+                             p.started_at + make_interval(secs => coalesce(t.duration_s, 600)))
+                    >= p_started - make_interval(secs => p_gap_s))
+               -- further apart, the same airing by its song origin (a handoff or a
+               -- reconnect that took longer than p_gap_s), both reports inside the song
+               OR (p.song_origin IS NOT NULL AND p_origin IS NOT NULL
+                   AND abs(EXTRACT(EPOCH FROM (p.song_origin - p_origin))) <= p_align_s
+                   AND p_started
+                       < p.song_origin + make_interval(secs => coalesce(t.duration_s, 600))
+                   AND p.started_at
+                       < p_origin + make_interval(secs => coalesce(t.duration_s, 600))))
           AND NOT (p.ended_at IS NOT NULL AND p_started >= p.ended_at
                    AND p.worker_id IS NOT DISTINCT FROM p_writer AND p.epoch = p_epoch
                    AND abs(EXTRACT(EPOCH FROM (p.song_origin - p_origin))) > p_align_s)

@@ -213,7 +213,8 @@ class FeatureSettings(BaseSettings):
     play_continuation_gap_s: float = Field(
         default=10.0,
         ge=0,
-        description="Reports of one track on one stream this close together are one airing.",
+        description="Reports of one track on one stream this close together are one airing "
+        "(further apart too when their song origins agree: a slow handoff or reconnect).",
     )
     play_overlap_max_s: float = Field(
         default=5.0,

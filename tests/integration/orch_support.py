@@ -141,25 +141,30 @@ class SimWorker:
         )
 
     async def play(
-        self, stream_id: int, epoch: int | None = None, track: int = 1, key: str | None = None
+        self,
+        stream_id: int,
+        epoch: int | None = None,
+        track: int = 1,
+        key: str | None = None,
+        *,
+        started_at: datetime | None = None,
+        ended_at: datetime | None = None,
+        origin: datetime | None = None,
     ) -> httpx.Response:
+        play: dict[str, Any] = {
+            "key": key or uuid.uuid4().hex,
+            "stream_id": stream_id,
+            "epoch": self.running.get(stream_id, 0) if epoch is None else epoch,
+            "track_id": track,
+            "started_at": (started_at or datetime.now(UTC)).isoformat(),
+            "confidence": 0.9,
+        }
+        if ended_at is not None:
+            play["ended_at"] = ended_at.isoformat()
+        if origin is not None:
+            play["song_origin"] = origin.isoformat()
         return await self.orch.worker_call(
-            "POST",
-            "/plays",
-            headers=self.auth,
-            json={
-                "worker_id": self.id,
-                "plays": [
-                    {
-                        "key": key or uuid.uuid4().hex,
-                        "stream_id": stream_id,
-                        "epoch": self.running.get(stream_id, 0) if epoch is None else epoch,
-                        "track_id": track,
-                        "started_at": datetime.now(UTC).isoformat(),
-                        "confidence": 0.9,
-                    }
-                ],
-            },
+            "POST", "/plays", headers=self.auth, json={"worker_id": self.id, "plays": [play]}
         )
 
 

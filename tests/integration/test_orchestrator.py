@@ -152,6 +152,46 @@ async def test_idempotent_plays_and_handoff_continuation(db_url: str, tmp_path: 
         assert len(plays) == 1, "one airing is one row across a handoff"
 
 
+async def test_a_slow_handoff_inside_the_song_is_still_one_airing(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The new owner hears of the stream a heartbeat or two after the old one let it go:
+    its report of the song then on air starts well past the continuation gap.  The song's
+    origin (where its beginning falls on the stream's clock) says it is the same airing;
+    a later airing of the song (another origin) stays its own row."""
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        track = await orch.add_track()  # 180 s long
+        a = SimWorker(orch, "wa", 5)
+        await a.register()
+        await settle(orch, [a])
+        origin = datetime.now(UTC) - timedelta(seconds=150)
+        r = await a.play(
+            sid, track=track, started_at=origin, ended_at=origin + timedelta(seconds=40),
+            origin=origin,
+        )  # fmt: skip
+        assert r.json()["results"][0]["status"] == "stored"
+        b = SimWorker(orch, "wb", 5)
+        await b.register()
+        await a.deregister()
+        await settle(orch, [b])
+        gap = timedelta(seconds=40 + 25)  # 25 s of no owner: past the 10-s gap
+        r = await b.play(
+            sid, track=track, started_at=origin + gap, ended_at=origin + timedelta(seconds=180),
+            origin=origin + timedelta(seconds=0.7),
+        )  # fmt: skip
+        assert r.json()["results"][0]["status"] == "stored"
+        plays = (await orch.admin("GET", "/plays")).json()
+        assert len(plays) == 1, "one airing is one row across a slow handoff"
+        assert datetime.fromisoformat(plays[0]["started_at"]) == origin
+        assert datetime.fromisoformat(plays[0]["ended_at"]) == origin + timedelta(seconds=180)
+        # the song aired again right after: its own origin, its own row
+        again = origin + timedelta(seconds=200)
+        r = await b.play(sid, track=track, started_at=again, origin=again)
+        assert r.json()["results"][0]["status"] == "stored"
+        assert len((await orch.admin("GET", "/plays")).json()) == 2
+
+
 async def test_unassigned_stream_reported_is_adopted_else_refused(
     db_url: str, tmp_path: Path
 ) -> None:
