@@ -382,7 +382,10 @@ class Supervisor:
         what stays queued is logged with the outbox's path (:mod:`.stop_flush`).
 
         Plays and titles are flushed *before* deregistering: deregistration moves the
-        streams at once (new epochs), after which they would be refused as stale.
+        streams at once (new epochs), after which they would be refused as stale.  So
+        when some are still queued after the flush, the worker does not deregister: back
+        with the same id it keeps its streams and epochs and delivers them; if it does
+        not come back, its lease expires and the streams move then.
         """
         deadline = time.monotonic() + self.shutdown_timeout_s
         if self._catalog_task is not None:
@@ -396,13 +399,17 @@ class Supervisor:
         if self.clips is not None:  # spooled now, uploaded at the next start
             await asyncio.to_thread(self.clips.close, max(0.1, deadline - time.monotonic()) * 0.2)
         flushed = await flush_on_stop(self.sender, self.client, self.settings, deadline)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.client.deregister(self.worker_id, retries=1),
-                max(0.1, deadline - time.monotonic()),
-            )
-        await self.client.aclose()
         queued = queued_at_stop(self.outbox)
+        left = queued.get("plays", 1), queued.get("titles", 1)  # unreadable: assume some
+        if any(n != 0 for n in left):
+            log.warning("deregister_skipped", plays=left[0], titles=left[1])
+        else:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.client.deregister(self.worker_id, retries=1),
+                    max(0.1, deadline - time.monotonic()),
+                )
+        await self.client.aclose()
         log_queued(queued)
         if all(not p.alive for p in pipes):
             self.outbox.close()

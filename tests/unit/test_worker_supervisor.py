@@ -181,6 +181,27 @@ async def test_local_mode_queues_plays_and_delivers_them_once_back(
     await until_async(lambda: not running.sup.local_mode, 15, "not running.sup.local_mode")
 
 
+async def test_a_stop_with_plays_still_queued_does_not_deregister(
+    orch: FakeOrchestrator, station: StationServer, running: Running
+) -> None:
+    """Deregistering moves the streams at once (new epochs): the plays still queued would
+    then be refused as stale. The worker keeps its streams instead (back with the same id
+    it delivers them; gone, its lease expires)."""
+    orch.assignments[WID] = [_assign(station, 1, 1)]
+    await until_async(lambda: _last_report(orch).get(1) == (1, "running"), 15, "the stream runs")
+    # a backlog the stop's flush cannot send in time: the orchestrator answers slowly
+    orch.plays_delay_s = 0.8
+    running.sup.outbox.put_many([_play(1, i) for i in range(600)])
+    running.stop.set()
+    assert await asyncio.wait_for(running.task, 15) == 0
+    left = Outbox(running.sup.outbox.path)  # the worker closed its own
+    try:
+        assert len(left) > 0, "the flush sent everything: nothing tested"
+    finally:
+        left.close()
+    assert orch.deregistered == []
+
+
 async def test_stale_epoch_drops_the_stream_and_its_plays(
     orch: FakeOrchestrator, station: StationServer, running: Running
 ) -> None:

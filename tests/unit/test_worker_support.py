@@ -250,6 +250,7 @@ class FakeOrchestrator:
         self.titles: list[dict[str, Any]] = []
         self.archive: list[dict[str, Any]] = []
         self.archive_down = False  # the archive store cannot take segments: "unarchived"
+        self.plays_delay_s = 0.0  # each batch of plays is answered this late
         self.snapshot: tuple[str, bytes] | None = None
         # the next N snapshot bodies are damaged on the way (one byte flipped, or cut short
         # with a matching Content-Length), after the checksum header was computed
@@ -312,6 +313,8 @@ class FakeOrchestrator:
                 self.fail_next -= 1
         if self.delay_s:
             time.sleep(self.delay_s)
+        if self.plays_delay_s and path.split("?")[0].endswith("/plays"):
+            time.sleep(self.plays_delay_s)
         if fail:
             return self._json(h, 503, {"detail": "unavailable"})
         if h.headers.get("Authorization") != "Bearer tok":
