@@ -20,6 +20,7 @@ from airtrack.errors import HomeInUse
 from airtrack.settings import Settings
 
 LOCK_FILE = "worker.lock"
+_SUFFIX = r"[0-9a-f]{6}"
 
 
 def resolve_worker_id(settings: Settings) -> str:
@@ -35,13 +36,30 @@ def resolve_worker_id(settings: Settings) -> str:
     suffix = ""
     with contextlib.suppress(FileNotFoundError):
         suffix = path.read_text().strip()
-    if not re.fullmatch(r"[0-9a-f]{6}", suffix):
-        suffix = secrets.token_hex(3)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(suffix + "\n")
-        os.replace(tmp, path)
+    if not re.fullmatch(_SUFFIX, suffix):
+        suffix = _new_suffix(path)
     return f"{host}-{suffix}"
+
+
+def _new_suffix(path: Path) -> str:
+    """Create the suffix file, or read the one another process created meanwhile: two
+    workers first started at once on one home must agree (else one's outbox, under an id
+    the file no longer names, would never be sent)."""
+    new = secrets.token_hex(3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(new + "\n")
+    try:
+        os.link(tmp, path)  # atomic, and refused when the file is there
+        return new
+    except FileExistsError:
+        there = path.read_text().strip()
+        if re.fullmatch(_SUFFIX, there):  # another process made it meanwhile
+            return there
+        os.replace(tmp, path)  # there but damaged: replaced
+        return new
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def worker_home(settings: Settings, worker_id: str) -> Path:

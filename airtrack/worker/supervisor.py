@@ -100,7 +100,7 @@ class Supervisor:
             client,
             settings,
             on_unavailable=lambda reason: self._set_local(True, reason),
-            stop_stale_stream=self._stop_stale_stream,
+            stop_stale_stream=self._stop_stale_stream_soon,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._catalog_task: asyncio.Task[bool] | None = None
@@ -156,6 +156,14 @@ class Supervisor:
     @property
     def plays_dropped(self) -> int:
         return self.sender.plays_dropped
+
+    def _stop_stale_stream_soon(self, stream_id: int, epoch: int) -> None:
+        """``_stop_stale_stream`` from the sender's worker thread: ``pipelines`` belongs to
+        the event loop (a heartbeat reading it while a thread pops from it would fail)."""
+        if self._loop is None:
+            self._stop_stale_stream(stream_id, epoch)
+        else:
+            self._loop.call_soon_threadsafe(self._stop_stale_stream, stream_id, epoch)
 
     def _stop_stale_stream(self, stream_id: int, epoch: int) -> None:
         """The sender found ``epoch`` of the stream stale: stop running it (if not newer)."""
