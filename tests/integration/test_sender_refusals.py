@@ -7,31 +7,22 @@ outbox and sender."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from airtrack.protocol import PlayIn, RegisterRequest
 from airtrack.worker.client import OrchestratorClient
 from airtrack.worker.outbox import Outbox
 from airtrack.worker.sender import OutboxSender
+from tests.integration import test_worker_titles as worker_titles
 from tests.integration.orch_support import WORKER, fast_settings
 from tests.integration.test_worker_orchestrator import LiveOrchestrator
 
 WID = "w-refusals"
 
 
-@pytest.fixture
-async def orch(db_url: str, tmp_path: Path) -> AsyncIterator[LiveOrchestrator]:
-    o = LiveOrchestrator(db_url, fast_settings(tmp_path / "orch"))
-    await o.start()
-    try:
-        yield o
-    finally:
-        await o.stop()
+orch = worker_titles.orch  # the orchestrator served by uvicorn, as the titles tests use it
 
 
 def _client(orch: LiveOrchestrator, token: str) -> OrchestratorClient:
