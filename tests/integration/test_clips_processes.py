@@ -84,9 +84,7 @@ def test_a_heard_plays_clip_and_a_requested_clip_name_the_song(db_url: str, tmp_
         r = admin.post("/api/v1/streams", json={"name": "live", "url": station.url("/live.mp3")})
         assert r.status_code == 201, r.text
         sid = int(r.json()["id"])
-        # the buffer outlasts the CLI calls below (seconds each on a busy machine): the
-        # requested stretch must still be held when the worker reads the request
-        worker = spawn_worker(orch.url, tmp_path, "w-clips", clip_s="6", clip_buffer_s="300")
+        worker = spawn_worker(orch.url, tmp_path, "w-clips", clip_s="6", clip_buffer_s="60")
 
         def first_play() -> dict[str, Any] | None:
             rows = admin.get("/api/v1/plays", params={"track_id": track}).json()
