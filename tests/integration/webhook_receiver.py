@@ -8,7 +8,9 @@ PORT 0: the kernel picks one; the port it got is written to LOGFILE.port once li
 Every request that verifies is appended to LOGFILE as one JSON line ``{"id", "type",
 "timestamp", "data", "status", "received_at"}`` (flushed at once, so a SIGKILL loses
 nothing already answered); one that does not verify is answered 400 and logged with
-``"bad": true``. ``--fail-first N`` answers 500 to the first N verified requests,
+``"bad": true``. A request whose body ends short (its sender killed mid-request) is not
+one: it is logged as ``{"truncated": true, "got", "of"}`` and the connection closed.
+``--fail-first N`` answers 500 to the first N verified requests,
 ``--slow-every K`` sleeps ``--slow-s`` before answering every K-th, ``--poison`` answers
 500 to events whose data has ``"poison": true``. ``--trickle-s S`` answers 200 with a
 body of 10,000 bytes sent one byte every S seconds; ``--big-bytes N`` answers 500 with an
@@ -49,7 +51,14 @@ def main() -> None:
         protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            if len(body) < length:  # the sender went away mid-request (killed): no request
+                with lock:
+                    out.write(json.dumps({"truncated": True, "got": len(body), "of": length}))
+                    out.write("\n")
+                self.close_connection = True
+                return
             try:
                 payload = verifier.verify(body, dict(self.headers.items()))
             except WebhookVerificationError:
