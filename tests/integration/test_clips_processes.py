@@ -6,8 +6,14 @@ and uploads the clip to the `airtrack orchestrator` process. `airtrack plays cli
 (through the API, as from a laptop) writes the file and `airtrack scan` on it names A.
 Then a clip request for a stretch of A (made with ``request_clip``, as discovery does
 for an airing of a recurring unknown) reaches the worker in a heartbeat reply; the clip
-it uploads is the unknown's: `airtrack unknown clip ID` writes it and it names A too.
+it uploads is the unknown's: `airtrack unknown clip ID` writes it, it names A too, and
+its audio is the play's clip shifted by exactly the requested half second: the wall
+stretch was mapped onto the connection's audio as the play was dated.
 Every process is stopped by pid.
+
+The clips are long (the whole 8-s song, and 7.5 s of it): 6-s excerpts of this short
+synthetic song, after the station's MP3 and the clip's 16-kb/s Opus, are not named in
+about one alignment in twenty, which is the recogniser's margin, not the clip's place.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import numpy as np
 import pytest
@@ -47,6 +54,26 @@ def _scan(path: Path, db_url: str, home: Path) -> list[int]:
     proc = run_cli("scan", str(path), "--json", home=home, env={"AIRTRACK_DATABASE_URL": db_url})
     assert proc.returncode == 0, proc.stderr
     return [int(p["track_id"]) for p in json.loads(proc.stdout)]
+
+
+def _audio(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SR)
+        parts = [
+            out.to_ndarray().reshape(-1)
+            for frame in container.decode(audio=0)
+            for out in resampler.resample(frame)
+        ]
+    return np.concatenate(parts)
+
+
+def _lag_s(early: np.ndarray, late: np.ndarray) -> float:
+    """How far into ``early``'s audio ``late`` begins (seconds, by cross-correlation)."""
+    n = 1 << (early.size + late.size).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(early, n) * np.conj(np.fft.rfft(late, n)), n)
+    lags = np.r_[0 : 3 * SR, n - 2 * SR : n]  # -2 s .. +3 s: within one 10-s loop
+    best = int(lags[np.argmax(corr[lags])])
+    return (best if best < n // 2 else best - n) / SR
 
 
 def _request(db_url: str, sid: int, start: datetime, end: datetime) -> int:
@@ -84,7 +111,7 @@ def test_a_heard_plays_clip_and_a_requested_clip_name_the_song(db_url: str, tmp_
         r = admin.post("/api/v1/streams", json={"name": "live", "url": station.url("/live.mp3")})
         assert r.status_code == 201, r.text
         sid = int(r.json()["id"])
-        worker = spawn_worker(orch.url, tmp_path, "w-clips", clip_s="6", clip_buffer_s="60")
+        worker = spawn_worker(orch.url, tmp_path, "w-clips", clip_s="8", clip_buffer_s="60")
 
         def first_play() -> dict[str, Any] | None:
             rows = admin.get("/api/v1/plays", params={"track_id": track}).json()
@@ -113,8 +140,8 @@ def test_a_heard_plays_clip_and_a_requested_clip_name_the_song(db_url: str, tmp_
         assert _scan(out, db_url, tmp_path / "scan") == [track]
 
         # a stretch that is not a play (as discovery asks for an unknown's airing)
-        start = datetime.fromisoformat(play["started_at"]) + timedelta(seconds=1)
-        _request(db_url, sid, start, start + timedelta(seconds=6))
+        start = datetime.fromisoformat(play["started_at"]) + timedelta(seconds=0.5)
+        _request(db_url, sid, start, start + timedelta(seconds=7.5))
         unknown_out = tmp_path / "unknown.ogg"
 
         def unknown_written() -> bool:
@@ -126,6 +153,11 @@ def test_a_heard_plays_clip_and_a_requested_clip_name_the_song(db_url: str, tmp_
 
         until(unknown_written, 60, "the requested clip")
         assert _scan(unknown_out, db_url, tmp_path / "scan") == [track]
+        # both clips come from one ring: the request's half second is where it was
+        # asked for. The connection's origin only gets earlier as blocks arrive with
+        # less delay (0.1-s packets, a busy machine), which moves the requested clip
+        # later by as much; a clock that slipped by a second would put it at -0.5 or 1.5
+        assert 0.35 <= _lag_s(_audio(out), _audio(unknown_out)) <= 0.95
     finally:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
