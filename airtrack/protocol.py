@@ -172,6 +172,8 @@ WORKER_METRICS = frozenset(
         "streams_running",
         "cpu_s",
         "outbox_pending",
+        # plays, titles and acks held in memory because the outbox's disk refused them
+        "outbox_unsaved",
         "plays_acked",
         "local_mode",
         "titles_limited",

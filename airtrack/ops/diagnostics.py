@@ -236,6 +236,18 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                     "streams); if the worker is dead, stop it for good so they move",
                 )
             )
+        unsaved = ((w["meta"] or {}).get("metrics") or {}).get("outbox_unsaved")
+        if unsaved and w["state"] == "active":
+            out.append(
+                Finding(
+                    "critical",
+                    f"worker {w['id']} cannot write its outbox: {int(unsaved)} plays, "
+                    "titles or acknowledgements are held in memory only",
+                    "reported in its last heartbeat; a crash of the worker now loses them",
+                    "free space on (or remount read-write) the disk of the worker's "
+                    "AIRTRACK_HOME; the worker writes them by itself once it can",
+                )
+            )
         pending = ((w["meta"] or {}).get("metrics") or {}).get("outbox_pending")
         if (
             pending is not None

@@ -9,6 +9,15 @@ start is in flight is never lost. Stream titles (ICY) wait in a table of their o
 beside the plays: written once, deleted when answered. Fingerprint-archive segments
 likewise (``archive``), bounded: beyond ``max_archive`` queued segments the oldest go
 (counted), so an orchestrator away for long never fills the worker's disk with prints.
+
+A disk that refuses a write (full, read-only, failing) loses nothing while the process
+lives: a play or title that could not be written is *held* in memory, sent like the
+stored ones, and written as soon as a write succeeds again (every put and every batch
+tries); an acknowledgement that could not be deleted is remembered and retried, so the
+acknowledged row is not sent again meanwhile. No write error reaches a pipeline or the
+sender. ``unsaved`` counts what is held (the worker reports it in heartbeats); the
+first failure is logged as an error, the recovery once as info. Archive segments
+that cannot be written are dropped (counted), as beyond their bound.
 """
 
 from __future__ import annotations
@@ -16,13 +25,17 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from airtrack.logging import get_logger
 from airtrack.protocol import ArchiveIn, PlayIn, TitleIn
+
+log = get_logger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plays (
@@ -101,89 +114,228 @@ class Outbox:
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(plays)")}
         if "song_origin" not in columns:  # an outbox written by an older worker
             self._db.execute("ALTER TABLE plays ADD COLUMN song_origin TEXT")
+        # what the disk refused (see the module doc): plays held with a token (< 0,
+        # new on every change) as their revision; acks not yet deleted, key → rev
+        self._held: dict[str, tuple[PlayIn, int]] = {}
+        self._tokens = 0
+        self._unacked: dict[str, int] = {}
+        self._failing = False
+        self.write_failures = 0
         self.titles = TitleQueue(self)
         self.archive = ArchiveQueue(self, max_archive)
 
     def close(self) -> None:
+        """Close the file, after one last try to write what is held (what still cannot
+        be written is lost with the process: logged with its count)."""
         with self._lock:
+            if not self._flush_locked():
+                log.error(
+                    "outbox_unsaved_lost",
+                    outbox=str(self.path),
+                    plays=len(self._held),
+                    titles=len(self.titles._held),
+                    acks=len(self._unacked),
+                )
             self._db.close()
+
+    # --- writes that may fail ---------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (with the lock held); whatever fails, none stays open."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise
+
+    def _write_failed(self, op: str, exc: sqlite3.Error) -> None:
+        self.write_failures += 1
+        if not self._failing:
+            self._failing = True
+            log.error(
+                "outbox_write_failed",
+                op=op,
+                error=str(exc),
+                outbox=str(self.path),
+                unsaved=self._unsaved_locked(),
+                note="kept in memory and sent; written when the disk takes writes again",
+            )
+
+    def _write_ok(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.info("outbox_write_recovered", outbox=str(self.path))
+
+    def _flush_locked(self) -> bool:
+        """Write what is held and delete what was acknowledged; False if the disk refused."""
+        if not self._unsaved_locked():
+            return True
+        try:
+            with self._tx() as db:
+                if self._held:
+                    db.executemany(_UPSERT, [_values(p) for p, _ in self._held.values()])
+                for key, rev in self._unacked.items():
+                    db.execute("DELETE FROM plays WHERE key = ? AND rev = ?", (key, rev))
+                for lane in (self.titles, self.archive):
+                    lane.flush_in(db)
+        except sqlite3.Error as exc:
+            self._write_failed("flush", exc)
+            return False
+        self._held.clear()
+        self._unacked.clear()
+        for lane in (self.titles, self.archive):
+            lane.flushed()
+        self._write_ok()
+        return True
+
+    def _hold(self, plays: Iterable[PlayIn]) -> None:
+        for p in plays:
+            old = self._held.get(p.key)
+            if old is not None:
+                p = p.model_copy(
+                    update={
+                        "ended_at": p.ended_at or old[0].ended_at,
+                        "confidence": max(p.confidence, old[0].confidence),
+                    }
+                )
+            self._tokens -= 1
+            self._held[p.key] = (p, self._tokens)
+
+    def _unsaved_locked(self) -> int:
+        return len(self._held) + len(self._unacked) + self.titles.held() + self.archive.held()
+
+    @property
+    def unsaved(self) -> int:
+        """Plays and titles held in memory, and acks not yet deleted: what a crash loses
+        (or sends again) while the disk refuses writes."""
+        with self._lock:
+            return self._unsaved_locked()
+
+    # --- the queue -------------------------------------------------------------------
 
     def put(self, play: PlayIn) -> None:
         """Store a play durably; the same key updates the stored row (end, confidence)."""
         self.put_many([play])
 
     def put_many(self, plays: Iterable[PlayIn]) -> None:
-        now = datetime.now(UTC).isoformat()
-        rows = [
-            (
-                p.key,
-                p.stream_id,
-                p.epoch,
-                p.track_id,
-                p.started_at.isoformat(),
-                p.ended_at.isoformat() if p.ended_at else None,
-                p.confidence,
-                now,
-                p.song_origin.isoformat() if p.song_origin else None,
-            )
-            for p in plays
-        ]
-        if not rows:
+        """Store ``plays`` (held in memory when the disk refuses them; never raises)."""
+        new = list(plays)
+        if not new:
             return
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not self._flush_locked():
+                self._hold(new)
+                return
             try:
-                self._db.executemany(_UPSERT, rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                with self._tx() as db:
+                    db.executemany(_UPSERT, [_values(p) for p in new])
+            except sqlite3.Error as exc:
+                self._hold(new)
+                self._write_failed("put", exc)
 
     def batch(self, limit: int) -> list[QueuedPlay]:
-        """The oldest ``limit`` plays, in the order they were first queued."""
+        """The oldest ``limit`` plays, in the order they were first queued (stored ones,
+        then held ones)."""
         with self._lock:
-            cur = self._db.execute(f"SELECT {_COLUMNS} FROM plays ORDER BY seq LIMIT ?", (limit,))
-            return [_row(r) for r in cur.fetchall()]
+            self._flush_locked()
+            cur = self._db.execute(
+                f"SELECT {_COLUMNS} FROM plays ORDER BY seq LIMIT ?",
+                (limit + len(self._unacked) + len(self._held),),
+            )
+            out = []
+            for r in cur.fetchall():
+                q = _row(r)
+                if self._unacked.get(q.play.key) == q.rev or q.play.key in self._held:
+                    continue  # acknowledged already; or a newer version is held
+                out.append(q)
+            out.extend(QueuedPlay(play, token) for play, token in self._held.values())
+            return out[:limit]
 
     def ack(self, sent: Iterable[tuple[str, int]]) -> int:
         """Delete acknowledged rows: ``(key, rev)`` pairs; a newer revision stays queued."""
-        pairs = list(sent)
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            n = 0
-            for key, rev in pairs:
-                n += self._db.execute(
-                    "DELETE FROM plays WHERE key = ? AND rev = ?", (key, rev)
-                ).rowcount
-            self._db.execute("COMMIT")
-            return n
+            return self._remove([(k, r) for k, r in sent], exact=True)
 
     def drop(self, keys: Iterable[str]) -> list[PlayIn]:
         """Remove plays whatever their revision; returns what was removed (for the log)."""
-        out: list[PlayIn] = []
+        wanted = list(keys)
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            for key in keys:
+            out = [self._held[k][0] for k in wanted if k in self._held]
+            pairs = [(k, 0) for k in wanted]
+            for key, _ in pairs:
                 row = self._db.execute(
-                    f"DELETE FROM plays WHERE key = ? RETURNING {_COLUMNS}", (key,)
+                    f"SELECT {_COLUMNS} FROM plays WHERE key = ?", (key,)
                 ).fetchone()
-                if row is not None:
+                if row is not None and key not in self._held:
                     out.append(_row(row).play)
-            self._db.execute("COMMIT")
-        return out
+            self._remove(pairs, exact=False)
+            return out
+
+    def _remove(self, pairs: list[tuple[str, int]], *, exact: bool) -> int:
+        """Delete ``pairs`` (each at its revision when ``exact``; a held token releases
+        the held play and the stored row it supersedes): how many plays went. A delete
+        the disk refuses is remembered (see the module doc)."""
+        doomed: dict[str, int] = {}
+        released: set[str] = set()
+        for key, rev in pairs:
+            held = self._held.get(key)
+            if held is not None and (not exact or held[1] == rev):
+                del self._held[key]
+                released.add(key)
+                rev = -1  # and the stored row, whatever its revision
+            elif exact and rev < 0:
+                continue  # a held version since changed: it is still to be sent
+            if rev < 0 or not exact:
+                row = self._db.execute("SELECT rev FROM plays WHERE key = ?", (key,)).fetchone()
+                if row is None:
+                    continue
+                rev = int(row[0])
+            doomed[key] = rev
+        gone = set(released)
+        if not doomed:
+            return len(gone)
+        try:
+            with self._tx() as db:
+                for key, rev in doomed.items():
+                    if db.execute(
+                        "DELETE FROM plays WHERE key = ? AND rev = ?", (key, rev)
+                    ).rowcount:
+                        gone.add(key)
+        except sqlite3.Error as exc:
+            self._unacked.update(doomed)
+            self._write_failed("ack", exc)
+            return len(released | doomed.keys())
+        return len(gone)
 
     def __len__(self) -> int:
         with self._lock:
-            (n,) = self._db.execute("SELECT COUNT(*) FROM plays").fetchone()
-            return int(n)
+            return sum(self._pending_by_stream_locked().values())
 
     def count_by_stream(self) -> dict[int, int]:
-        """Queued plays per stream id."""
+        """Plays waiting per stream (stored and held; acknowledged ones not counted)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT stream_id, COUNT(*) FROM plays GROUP BY stream_id ORDER BY stream_id"
-            ).fetchall()
-        return {int(sid): int(n) for sid, n in rows}
+            return self._pending_by_stream_locked()
+
+    def _pending_by_stream_locked(self) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for sid, n in self._db.execute(
+            "SELECT stream_id, COUNT(*) FROM plays GROUP BY stream_id"
+        ).fetchall():
+            out[int(sid)] = int(n)
+        for key in self._held.keys() | self._unacked.keys():
+            row = self._db.execute(
+                "SELECT stream_id, rev FROM plays WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None and (key in self._held or self._unacked.get(key) == int(row[1])):
+                out[int(row[0])] -= 1  # counted below (held), or acknowledged
+        for play, _ in self._held.values():
+            out[play.stream_id] = out.get(play.stream_id, 0) + 1
+        return {sid: n for sid, n in out.items() if n > 0}
 
 
 def title_key(stream_id: int, epoch: int, at: datetime, title: str | None) -> str:
@@ -198,44 +350,83 @@ _Body = TypeVar("_Body", TitleIn, ArchiveIn)
 
 class _BodyQueue(Generic[_Body]):
     """A lane of the outbox whose rows are one JSON body each, keyed by the item's key
-    (same file and lock as the plays): written once, deleted when answered."""
+    (same file and lock as the plays): written once, deleted when answered; held in
+    memory when the disk refuses them (see the module doc)."""
 
     def __init__(self, outbox: Outbox, table: str, model: type[_Body]) -> None:
         self._outbox = outbox
         self._table = table
         self._model: type[_Body] = model
+        self._held: dict[str, _Body] = {}
+        self._undropped: set[str] = set()
+
+    # with the outbox's lock held:
+    def held(self) -> int:
+        return len(self._held) + len(self._undropped)
+
+    def flush_in(self, db: sqlite3.Connection) -> None:
+        db.executemany(
+            f"INSERT INTO {self._table} (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            [(k, item.model_dump_json()) for k, item in self._held.items()],
+        )
+        db.executemany(f"DELETE FROM {self._table} WHERE key = ?", [(k,) for k in self._undropped])
+
+    def flushed(self) -> None:
+        self._held.clear()
+        self._undropped.clear()
 
     def put(self, item: _Body) -> None:
         ob = self._outbox
         with ob._lock:
-            ob._db.execute(
-                f"INSERT INTO {self._table} (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                (item.key, item.model_dump_json()),
-            )
+            if not ob._flush_locked():
+                self._held[item.key] = item
+                return
+            try:
+                with ob._tx() as db:
+                    db.execute(
+                        f"INSERT INTO {self._table} (key, body) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        (item.key, item.model_dump_json()),
+                    )
+            except sqlite3.Error as exc:
+                self._held[item.key] = item
+                ob._write_failed(f"{self._table}_put", exc)
 
     def batch(self, limit: int) -> list[_Body]:
         ob = self._outbox
         with ob._lock:
+            ob._flush_locked()
             rows = ob._db.execute(
-                f"SELECT body FROM {self._table} ORDER BY seq LIMIT ?", (limit,)
+                f"SELECT key, body FROM {self._table} ORDER BY seq LIMIT ?",
+                (limit + len(self._undropped) + len(self._held),),
             ).fetchall()
-        return [self._model.model_validate_json(str(r[0])) for r in rows]
+            out = [
+                self._model.model_validate_json(str(body))
+                for key, body in rows
+                if key not in self._undropped and key not in self._held
+            ]
+            out.extend(self._held.values())
+            return out[:limit]
 
     def drop(self, keys: Iterable[str]) -> int:
         ob = self._outbox
+        wanted = list(keys)
         with ob._lock:
-            ob._db.execute("BEGIN IMMEDIATE")
-            n = 0
-            for key in keys:
-                n += ob._db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount
-            ob._db.execute("COMMIT")
+            n = sum(self._held.pop(k, None) is not None for k in wanted)
+            try:
+                with ob._tx() as db:
+                    for key in wanted:
+                        n += db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount
+            except sqlite3.Error as exc:
+                self._undropped.update(wanted)
+                ob._write_failed(f"{self._table}_ack", exc)
         return n
 
     def __len__(self) -> int:
         ob = self._outbox
         with ob._lock:
             (n,) = ob._db.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()
-            return int(n)
+            return int(n) + len(self._held) - len(self._undropped)
 
 
 class TitleQueue(_BodyQueue[TitleIn]):
@@ -247,7 +438,7 @@ class TitleQueue(_BodyQueue[TitleIn]):
 
 class ArchiveQueue(_BodyQueue[ArchiveIn]):
     """The archive segments' side of the outbox, at most ``limit``: putting one more
-    drops the oldest (counted in ``dropped``)."""
+    drops the oldest (counted in ``dropped``); one the disk refuses is dropped too."""
 
     def __init__(self, outbox: Outbox, limit: int) -> None:
         super().__init__(outbox, "archive", ArchiveIn)
@@ -257,25 +448,41 @@ class ArchiveQueue(_BodyQueue[ArchiveIn]):
     def put(self, item: ArchiveIn) -> None:
         ob = self._outbox
         with ob._lock:
-            ob._db.execute("BEGIN IMMEDIATE")
             try:
-                ob._db.execute(
-                    "INSERT INTO archive (key, body) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                    (item.key, item.model_dump_json()),
-                )
-                (n,) = ob._db.execute("SELECT COUNT(*) FROM archive").fetchone()
-                over = int(n) - self.limit
-                if over > 0:
-                    ob._db.execute(
-                        "DELETE FROM archive WHERE seq IN "
-                        "(SELECT seq FROM archive ORDER BY seq LIMIT ?)",
-                        (over,),
+                with ob._tx() as db:
+                    db.execute(
+                        "INSERT INTO archive (key, body) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO NOTHING",
+                        (item.key, item.model_dump_json()),
                     )
-                    self.dropped += over
-            except BaseException:
-                ob._db.execute("ROLLBACK")
-                raise
-            ob._db.execute("COMMIT")
+                    (n,) = db.execute("SELECT COUNT(*) FROM archive").fetchone()
+                    over = int(n) - self.limit
+                    if over > 0:
+                        db.execute(
+                            "DELETE FROM archive WHERE seq IN "
+                            "(SELECT seq FROM archive ORDER BY seq LIMIT ?)",
+                            (over,),
+                        )
+            except sqlite3.Error as exc:
+                self.dropped += 1
+                ob._write_failed("archive_put", exc)
+                return
+            self.dropped += max(0, over)
+
+
+def _values(p: PlayIn) -> tuple[object, ...]:
+    """A play as the row ``_UPSERT`` writes."""
+    return (
+        p.key,
+        p.stream_id,
+        p.epoch,
+        p.track_id,
+        p.started_at.isoformat(),
+        p.ended_at.isoformat() if p.ended_at else None,
+        p.confidence,
+        datetime.now(UTC).isoformat(),
+        p.song_origin.isoformat() if p.song_origin else None,
+    )
 
 
 def _row(r: tuple[object, ...]) -> QueuedPlay:

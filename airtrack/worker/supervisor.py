@@ -280,6 +280,7 @@ class Supervisor:
             "streams_running": float(sum(r.status == "running" for r in reports)),
             "cpu_s": float(sum(r.cpu_s or 0.0 for r in reports)),
             "outbox_pending": float(len(self.outbox)),
+            "outbox_unsaved": float(self.outbox.unsaved),
             "archive_segments": float(self.archive_stats.segments),
             "archive_thinned_pairs": float(self.archive_stats.thinned_pairs),
             "archive_dropped_segments": float(self.outbox.archive.dropped),

@@ -86,3 +86,27 @@ async def test_a_failed_stream_fix_is_a_pasteable_remove(db_url: str, tmp_path: 
         assert "disable" not in text, "the command removes the stream: say so"
         cmd = text.split("`")[1]
         assert shlex.split(cmd) == ["airtrack", "streams", "remove", NAME]
+
+
+async def test_a_worker_that_cannot_write_its_outbox_is_critical(
+    db_url: str, tmp_path: Path
+) -> None:
+    settings = load_settings(home=tmp_path / "h")
+    async with Database(db_url, settings) as db:
+        await _sql(
+            db,
+            "INSERT INTO workers (id, host, capacity, last_heartbeat, meta) VALUES "
+            """('wd', 'h', 5, now(), '{"metrics": {"outbox_unsaved": 4, "outbox_pending": 1}}')""",
+        )
+        found = [f for f in (await collect(db, settings))["findings"] if "outbox" in f["problem"]]
+        assert [(f["severity"], f["problem"]) for f in found] == [
+            (
+                "critical",
+                "worker wd cannot write its outbox: 4 plays, titles or acknowledgements "
+                "are held in memory only",
+            )
+        ]
+        assert "AIRTRACK_HOME" in found[0]["recommendation"]
+        await _sql(db, """UPDATE workers SET meta = '{"metrics": {"outbox_unsaved": 0}}'""")
+        found = [f for f in (await collect(db, settings))["findings"] if "outbox" in f["problem"]]
+        assert found == []
