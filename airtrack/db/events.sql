@@ -177,6 +177,26 @@ BEGIN
 END
 $fn$;
 
+-- The horizon of the readers: they take the events of transactions below it, every one
+-- of which has ended in the reader's snapshot. It is the snapshot's xmin (the oldest
+-- transaction still open), passing over the transactions open in another database of
+-- the server: they cannot write this database's events, and a long one there (a batch
+-- job, a session left in a transaction) held every webhook and event stream here for
+-- as long. A transaction the statistics cannot place (ended since the snapshot, or
+-- not shown to this role) holds the horizon, as any open one here does. Call it as a
+-- scalar subquery, so that it runs once per statement.
+CREATE OR REPLACE FUNCTION airtrack_events_horizon() RETURNS xid8
+LANGUAGE sql STABLE AS $fn$
+    SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+    FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+    WHERE x::xid NOT IN (
+        SELECT a.backend_xid FROM pg_stat_activity a
+        WHERE a.backend_xid IS NOT NULL
+          AND a.datid <> (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+        UNION ALL
+        SELECT p.transaction FROM pg_prepared_xacts p WHERE p.database <> current_database())
+$fn$;
+
 -- Readers order events by (txid, id) and take those below the snapshot's xmin.  A dump
 -- restored into another cluster (new hardware, a managed server, a major upgrade by dump
 -- and reload) brings the old cluster's transaction ids, which may lie at or past this

@@ -51,13 +51,13 @@ SELECT id, ready, held FROM (
     SELECT e.id,
            EXISTS (SELECT 1 FROM outbound_events o
                    WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
-                     AND o.txid < pg_snapshot_xmin(pg_current_snapshot())
+                     AND o.txid < (SELECT airtrack_events_horizon())
                      AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
                      AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids)))
                AS ready,
            EXISTS (SELECT 1 FROM outbound_events o
                    WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
-                     AND o.txid >= pg_snapshot_xmin(pg_current_snapshot())
+                     AND o.txid >= (SELECT airtrack_events_horizon())
                      AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
                      AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids)))
                AS held
@@ -89,7 +89,7 @@ WHERE id = %(id)s AND leased_by = %(by)s
 SELECT EXISTS (
     SELECT 1 FROM outbound_events o
     WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
-      AND txid >= pg_snapshot_xmin(pg_current_snapshot())
+      AND txid >= (SELECT airtrack_events_horizon())
       AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
       AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
 ) AS held
@@ -115,7 +115,7 @@ SELECT airtrack_webhook_failed(%(id)s, %(by)s, %(txid)s::xid8, %(event)s, %(erro
 -- finished transactions, in (txid, id) order (see outbound_events.txid).
 SELECT txid::text AS txid, id, event_id, type, at, stream_id, data FROM outbound_events o
 WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
-  AND txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND txid < (SELECT airtrack_events_horizon())
   AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
   AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
 ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'

@@ -386,6 +386,38 @@ async def test_an_event_held_back_by_an_older_transaction_is_delivered_when_it_e
             await asyncio.wait_for(asyncio.gather(task, listener, return_exceptions=True), 10)
 
 
+async def test_an_open_transaction_in_another_database_holds_nothing_back(
+    db_url: str, empty_db_url: str, tmp_path: Path
+) -> None:
+    """The server's other databases cannot write these events: a transaction left open
+    there (a batch job, a forgotten psql) must not hold delivery back, while one open
+    here still does (an event it wrote would sort before the later ones)."""
+    settings = _settings(tmp_path)
+    async with Database(db_url, settings, min_size=0, max_size=2) as db:
+
+        async def readable() -> list[str]:
+            rows = await db.fetch(
+                "events_after",
+                {"cursor_txid": "0", "cursor": 0, "types": [], "stream_ids": [], "limit": 100},
+            )
+            return [str(r["event_id"]) for r in rows]
+
+        elsewhere = await psycopg.AsyncConnection.connect(empty_db_url)
+        here = await psycopg.AsyncConnection.connect(db_url)
+        try:
+            await elsewhere.execute("SELECT pg_current_xact_id()")  # an id, left open
+            ids = await _emit(db, 2)
+            assert await readable() == ids, "held back by another database's transaction"
+            await here.execute("SELECT pg_current_xact_id()")
+            later = await _emit(db, 1)
+            assert await readable() == ids, "an older transaction here must hold it back"
+            await here.commit()
+            assert await readable() == ids + later
+        finally:
+            await elsewhere.close()
+            await here.close()
+
+
 def _queries(name: str) -> float:
     """Transactions run under ``name`` in this process (the query metric's count)."""
     got = REGISTRY.get_sample_value("airtrack_db_query_seconds_count", {"query": name})
