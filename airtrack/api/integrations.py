@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from airtrack.orchestrator import webhooks
-from airtrack.orchestrator.delivery import wait_for_events
+from airtrack.orchestrator.delivery import read_events, wait_for_events
 from airtrack.protocol import API_PREFIX, StreamName
 
 from .deps import Admin, State, found_or_404
@@ -137,21 +137,15 @@ async def get_events(
         recheck = st.settings.events_recheck_s
         while not await request.is_disconnected():
             seen = st.events.generation if st.events is not None else 0
-            rows = await st.db.fetch(
-                "events_after",
-                {
-                    "cursor_txid": cursor[0],
-                    "cursor": cursor[1],
-                    "types": type_list,
-                    "stream_ids": stream_ids,
-                    "limit": SSE_BATCH,
-                },
+            rows, read_to = await read_events(
+                st.db, cursor, types=type_list, stream_ids=stream_ids, limit=SSE_BATCH
             )
             for row in rows:
                 cursor = (str(row["txid"]), int(row["id"]))
                 yield ServerSentEvent(
                     data=json.dumps(_event(row), default=str), id=str(cursor[1]), event=row["type"]
                 )
+            cursor = read_to  # past the events this filter does not want, too
             if len(rows) < SSE_BATCH:
                 if st.events is not None:
                     recheck = await wait_for_events(

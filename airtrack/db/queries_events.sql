@@ -47,20 +47,51 @@ DELETE FROM webhook_endpoints WHERE id = %(id)s RETURNING id, url
 -- not busy here, not backing off, not leased by another replica, that have events to
 -- deliver (``ready``) or events held back by an older open transaction (``held``: look
 -- again soon, that transaction's end sends no NOTIFY).
+-- First, an endpoint with a filter whose cursor lies %(skip)s or more events behind the
+-- newest finished one, with no event it wants in between, moves its cursor there: the
+-- events it does not want are then not scanned again at every wake-up (an endpoint for
+-- alerts only would otherwise read the whole retained history each time). Fenced as a
+-- delivery is: not an endpoint leased by another replica, nor one busy here. (The reads
+-- below still see the old cursor; the next wake-up sees the new one.)
+WITH horizon AS MATERIALIZED (  -- once per statement: it reads pg_stat_activity
+    SELECT airtrack_events_horizon() AS x
+), newest AS (
+    SELECT o.txid, o.id FROM outbound_events o
+    WHERE o.txid < (SELECT x FROM horizon)
+    ORDER BY o.txid DESC, o.id DESC LIMIT 1
+), skipped AS (
+    UPDATE webhook_endpoints e SET cursor_txid = n.txid, cursor = n.id
+    FROM newest n
+    WHERE (cardinality(e.event_types) > 0 OR cardinality(e.stream_ids) > 0)
+      AND (e.cursor_txid, e.cursor) < (n.txid, n.id)
+      AND n.id - e.cursor >= %(skip)s
+      AND (e.leased_until IS NULL OR e.leased_until < now() OR e.leased_by = %(by)s)
+      AND NOT (e.id = ANY(%(busy)s::bigint[]))
+      AND NOT EXISTS (SELECT 1 FROM outbound_events o
+                      WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
+                        AND (o.txid, o.id) <= (n.txid, n.id)
+                        AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
+                        AND (cardinality(e.stream_ids) = 0
+                             OR o.stream_id = ANY(e.stream_ids)))
+    RETURNING e.id
+)
 SELECT id, ready, held FROM (
+    -- Scalar subqueries in (txid, id) order, LIMIT 1: the index from the cursor on, up
+    -- to the first event wanted. (EXISTS drops the order, and its plan scanned the whole
+    -- table from its start for each endpoint, its newest rows last.)
     SELECT e.id,
-           EXISTS (SELECT 1 FROM outbound_events o
-                   WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
-                     AND o.txid < (SELECT airtrack_events_horizon())
-                     AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
-                     AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids)))
-               AS ready,
-           EXISTS (SELECT 1 FROM outbound_events o
-                   WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
-                     AND o.txid >= (SELECT airtrack_events_horizon())
-                     AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
-                     AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids)))
-               AS held
+           (SELECT 1 FROM outbound_events o
+            WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
+              AND o.txid < (SELECT x FROM horizon)
+              AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
+              AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids))
+            ORDER BY o.txid, o.id LIMIT 1) IS NOT NULL AS ready,
+           (SELECT 1 FROM outbound_events o
+            WHERE (o.txid, o.id) > (e.cursor_txid, e.cursor)
+              AND o.txid >= (SELECT x FROM horizon)
+              AND (cardinality(e.event_types) = 0 OR o.type = ANY(e.event_types))
+              AND (cardinality(e.stream_ids) = 0 OR o.stream_id = ANY(e.stream_ids))
+            ORDER BY o.txid, o.id LIMIT 1) IS NOT NULL AS held
     FROM webhook_endpoints e
     WHERE e.next_attempt_at <= now()
       AND (e.leased_until IS NULL OR e.leased_until < now() OR e.leased_by = %(by)s)
@@ -86,13 +117,15 @@ WHERE id = %(id)s AND leased_by = %(by)s
 -- name: events_held_back
 -- Whether a committed event past the cursor is held back by an older transaction still
 -- open: that transaction's commit sends no NOTIFY, so the reader must look again soon.
-SELECT EXISTS (
+-- (In index order from the horizon on, as in webhook_due.)
+SELECT (
     SELECT 1 FROM outbound_events o
     WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
       AND txid >= (SELECT airtrack_events_horizon())
       AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
       AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
-) AS held
+    ORDER BY o.txid, o.id LIMIT 1
+) IS NOT NULL AS held
 
 -- name: webhook_delivered
 -- Fenced by the lease; the cursor only moves forward.
@@ -112,14 +145,24 @@ SELECT airtrack_webhook_failed(%(id)s, %(by)s, %(txid)s::xid8, %(event)s, %(erro
 -- ---------------------------------------------------------------- event stream
 -- name: events_after
 -- What a webhook's delivery and the event stream read past their cursor: only events of
--- finished transactions, in (txid, id) order (see outbound_events.txid).
-SELECT txid::text AS txid, id, event_id, type, at, stream_id, data FROM outbound_events o
-WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
-  AND txid < (SELECT airtrack_events_horizon())
-  AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
-  AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
-ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'
-LIMIT %(limit)s
+-- finished transactions, in (txid, id) order (see outbound_events.txid). One more row,
+-- with no event_id, marks the newest event of a finished transaction at all: a reader
+-- with a filter that got fewer than %(limit)s events may move its cursor there, past the
+-- events it does not want, so that they are not read again (same statement, so the
+-- same snapshot: no wanted event lies between). Callers order the events themselves.
+WITH horizon AS MATERIALIZED (SELECT airtrack_events_horizon() AS x)
+(SELECT txid::text AS txid, id, event_id, type, at, stream_id, data FROM outbound_events o
+ WHERE (txid, id) > (%(cursor_txid)s::xid8, %(cursor)s)
+   AND txid < (SELECT x FROM horizon)
+   AND (cardinality(%(types)s::text[]) = 0 OR type = ANY(%(types)s::text[]))
+   AND (cardinality(%(stream_ids)s::bigint[]) = 0 OR stream_id = ANY(%(stream_ids)s::bigint[]))
+ ORDER BY o.txid, o.id  -- the column, not the text alias: '1022' < '772'
+ LIMIT %(limit)s)
+UNION ALL
+(SELECT n.txid::text, n.id, NULL::text, NULL::text, NULL::timestamptz, NULL::bigint, NULL::jsonb
+ FROM outbound_events n
+ WHERE n.txid < (SELECT x FROM horizon)
+ ORDER BY n.txid DESC, n.id DESC LIMIT 1)  -- the columns again, not the text
 
 -- name: events_position
 -- Where a stream resumes after event %(id)s: that event's transaction; for an id that is

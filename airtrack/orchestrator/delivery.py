@@ -101,7 +101,12 @@ class WebhookDelivery:
             return False
         try:
             due = await self.db.fetch(
-                "webhook_due", {"by": self.replica_id, "busy": sorted(self._tasks)}
+                "webhook_due",
+                {
+                    "by": self.replica_id,
+                    "busy": sorted(self._tasks),
+                    "skip": self.settings.webhook_skip_events,
+                },
             )
             await self._prune()
         except DatabaseError as exc:
@@ -158,15 +163,12 @@ class WebhookDelivery:
                 if lease is None or lease["wait_s"] > 0:  # another replica, gone, backing off
                     return
                 seen = self.signal.generation
-                events = await self.db.fetch(
-                    "events_after",
-                    {
-                        "cursor_txid": lease["cursor_txid"],
-                        "cursor": lease["cursor"],
-                        "types": lease["event_types"],
-                        "stream_ids": lease["stream_ids"],
-                        "limit": BATCH,
-                    },
+                events, _ = await read_events(
+                    self.db,
+                    (str(lease["cursor_txid"]), int(lease["cursor"])),
+                    types=lease["event_types"],
+                    stream_ids=lease["stream_ids"],
+                    limit=BATCH,
                 )
                 if not events:
                     if self.signal.generation != seen:
@@ -241,6 +243,41 @@ class WebhookDelivery:
             )
             return False
         return True
+
+
+async def read_events(
+    db: Database,
+    cursor: tuple[str, int],
+    *,
+    types: list[str],
+    stream_ids: list[int],
+    limit: int,
+) -> tuple[list[Row], tuple[str, int]]:
+    """The events past ``cursor`` that a reader wants (at most ``limit``, in order), and
+    where its cursor goes: past the last of them, or, when fewer than ``limit`` came,
+    past every event of a finished transaction (``events_after``), so that a filtered
+    reader does not read the events it does not want again."""
+    rows = await db.fetch(
+        "events_after",
+        {
+            "cursor_txid": cursor[0],
+            "cursor": cursor[1],
+            "types": types,
+            "stream_ids": stream_ids,
+            "limit": limit,
+        },
+    )
+    events = sorted(
+        (r for r in rows if r["event_id"] is not None),
+        key=lambda r: (int(r["txid"]), int(r["id"])),
+    )
+    to = (int(cursor[0]), int(cursor[1]))
+    if events:
+        to = max(to, (int(events[-1]["txid"]), int(events[-1]["id"])))
+    if len(events) < limit:
+        for end in (r for r in rows if r["event_id"] is None):
+            to = max(to, (int(end["txid"]), int(end["id"])))
+    return events, (str(to[0]), to[1])
 
 
 async def wait_for_events(

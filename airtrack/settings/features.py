@@ -177,6 +177,12 @@ class FeatureSettings(BaseSettings):
         description="Re-read this soon when committed events wait behind an older open "
         "transaction (its commit sends no NOTIFY); doubles up to EVENTS_POLL_S.",
     )
+    webhook_skip_events: int = Field(
+        default=1000,
+        ge=1,
+        description="A webhook with a filter moves its cursor past the events it does not "
+        "want once this many have passed, so that they are not read again at every wake-up.",
+    )
     events_retention_h: float = Field(
         default=168.0, gt=0, description="Events older than this are pruned by the leader."
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
@@ -18,6 +17,7 @@ from airtrack.db import Database
 from airtrack.db.embedded import ensure_server, stop_server
 from airtrack.db.migrations import migrate
 from airtrack.orchestrator import webhooks
+from airtrack.orchestrator.delivery import read_events
 from airtrack.settings import load_settings
 from tests.integration.test_webhooks import LOOPBACK_ONLY
 
@@ -84,22 +84,10 @@ async def test_events_restored_into_another_cluster_are_delivered_then_new_ones(
             await migrate(db)  # as the orchestrator does at start
             _emit(restored, 4)
             (ep,) = await webhooks.list_endpoints(db)
-            rows: Any = await db.fetch(
-                "events_after",
-                {"cursor_txid": "0", "cursor": 0, "types": [], "stream_ids": [], "limit": 10},
-            )
+            rows, _ = await read_events(db, ("0", 0), types=[], stream_ids=[], limit=10)
             order = [int(r["data"]["n"]) for r in rows]
             cursor = await _cursor(restored)
-            pending = await db.fetch(
-                "events_after",
-                {
-                    "cursor_txid": cursor[0],
-                    "cursor": cursor[1],
-                    "types": [],
-                    "stream_ids": [],
-                    "limit": 10,
-                },
-            )
+            pending, _ = await read_events(db, cursor, types=[], stream_ids=[], limit=10)
             last = await db.fetchone("events_last")
         assert ep["queued"] == 3, ep  # 2, 3 restored undelivered, and 4
         assert order == [1, 2, 3, 4], "restored events first, in their order, then new ones"

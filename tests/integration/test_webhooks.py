@@ -26,7 +26,7 @@ from prometheus_client import REGISTRY
 from airtrack.db import Database
 from airtrack.db.listener import EventSignal
 from airtrack.orchestrator import webhooks
-from airtrack.orchestrator.delivery import WebhookDelivery
+from airtrack.orchestrator.delivery import WebhookDelivery, read_events
 from airtrack.settings import Settings, load_settings
 from tests.integration.test_orchestrator_replicas import leader_pid
 from tests.support.orchestrator import Replica
@@ -396,10 +396,7 @@ async def test_an_open_transaction_in_another_database_holds_nothing_back(
     async with Database(db_url, settings, min_size=0, max_size=2) as db:
 
         async def readable() -> list[str]:
-            rows = await db.fetch(
-                "events_after",
-                {"cursor_txid": "0", "cursor": 0, "types": [], "stream_ids": [], "limit": 100},
-            )
+            rows, _ = await read_events(db, ("0", 0), types=[], stream_ids=[], limit=100)
             return [str(r["event_id"]) for r in rows]
 
         elsewhere = await psycopg.AsyncConnection.connect(empty_db_url)
