@@ -182,19 +182,31 @@ $fn$;
 -- transaction still open), passing over the transactions open in another database of
 -- the server: they cannot write this database's events, and a long one there (a batch
 -- job, a session left in a transaction) held every webhook and event stream here for
--- as long. A transaction the statistics cannot place (ended since the snapshot, or
--- not shown to this role) holds the horizon, as any open one here does. Call it as a
--- scalar subquery, so that it runs once per statement.
+-- as long. A transaction is placed by the backend that holds its id's lock (pg_locks:
+-- pid) and that backend's database (pg_stat_activity, by the same pid), or by
+-- pg_prepared_xacts; one that cannot be placed so (ended since the snapshot, or not
+-- shown to this role) holds the horizon, as any open one here does. (The activity's
+-- own backend_xid is read apart from its database: a slot freed by a backend of another
+-- database and taken by one of this database could pass this one's id over.) Ids at or
+-- past the snapshot's xmax are not listed, and need not be: xmax bounds them. On a
+-- standby the snapshot lists no running ids: the plain xmin there. Call it as a scalar
+-- subquery, so that it runs once per statement.
 CREATE OR REPLACE FUNCTION airtrack_events_horizon() RETURNS xid8
 LANGUAGE sql STABLE AS $fn$
-    SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
-    FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-    WHERE x::xid NOT IN (
-        SELECT a.backend_xid FROM pg_stat_activity a
-        WHERE a.backend_xid IS NOT NULL
+    WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+    elsewhere AS MATERIALIZED (  -- read once, and only when some id is open
+        SELECT l.transactionid AS xid
+        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'transactionid' AND l.granted AND l.mode = 'ExclusiveLock'
           AND a.datid <> (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
         UNION ALL
-        SELECT p.transaction FROM pg_prepared_xacts p WHERE p.database <> current_database())
+        SELECT p.transaction FROM pg_prepared_xacts p WHERE p.database <> current_database()
+    )
+    SELECT CASE WHEN pg_is_in_recovery() THEN pg_snapshot_xmin(snap.s) ELSE coalesce(
+        (SELECT min(x) FROM pg_snapshot_xip(snap.s) AS x
+         WHERE x::xid NOT IN (SELECT e.xid FROM elsewhere e)),
+        pg_snapshot_xmax(snap.s)) END
+    FROM snap
 $fn$;
 
 -- Readers order events by (txid, id) and take those below the snapshot's xmin.  A dump

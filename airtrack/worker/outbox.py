@@ -143,6 +143,8 @@ class Outbox:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (with the lock held); whatever fails, none stays open."""
+        if self._db.in_transaction:  # a ROLLBACK that failed before: try it again
+            self._db.execute("ROLLBACK")
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -177,10 +179,12 @@ class Outbox:
             return True
         try:
             with self._tx() as db:
-                if self._held:
-                    db.executemany(_UPSERT, [_values(p) for p, _ in self._held.values()])
+                # the deletes first: a held newer version of an acknowledged play is
+                # written as a new row after its old one is gone
                 for key, rev in self._unacked.items():
                     db.execute("DELETE FROM plays WHERE key = ? AND rev = ?", (key, rev))
+                if self._held:
+                    db.executemany(_UPSERT, [_values(p) for p, _ in self._held.values()])
                 for lane in (self.titles, self.archive):
                     lane.flush_in(db)
         except sqlite3.Error as exc:
@@ -194,17 +198,33 @@ class Outbox:
         return True
 
     def _hold(self, plays: Iterable[PlayIn]) -> None:
+        """Keep ``plays`` in memory, each merged (as the upsert merges) with the version
+        held before or, failing that, the stored one: what is sent is the whole play."""
+        before = len(self._held)
         for p in plays:
             old = self._held.get(p.key)
-            if old is not None:
+            prior = old[0] if old is not None else self._stored(p.key)
+            if prior is not None:
                 p = p.model_copy(
                     update={
-                        "ended_at": p.ended_at or old[0].ended_at,
-                        "confidence": max(p.confidence, old[0].confidence),
+                        "ended_at": p.ended_at or prior.ended_at,
+                        "confidence": max(p.confidence, prior.confidence),
+                        "song_origin": p.song_origin or prior.song_origin,
                     }
                 )
             self._tokens -= 1
             self._held[p.key] = (p, self._tokens)
+        # loud as it grows: each tenfold (1000, 10000, ...) while the disk refuses
+        for mark in (10**k for k in range(3, 9)):
+            if before < mark <= len(self._held):
+                log.error("outbox_held_growing", outbox=str(self.path), held=len(self._held))
+
+    def _stored(self, key: str) -> PlayIn | None:
+        try:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM plays WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None  # unreadable too: the held version is what is known
+        return None if row is None else _row(row).play
 
     def _unsaved_locked(self) -> int:
         return len(self._held) + len(self._unacked) + self.titles.held() + self.archive.held()
@@ -243,12 +263,16 @@ class Outbox:
         then held ones)."""
         with self._lock:
             self._flush_locked()
-            cur = self._db.execute(
-                f"SELECT {_COLUMNS} FROM plays ORDER BY seq LIMIT ?",
-                (limit + len(self._unacked) + len(self._held),),
-            )
+            try:
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM plays ORDER BY seq LIMIT ?",
+                    (limit + len(self._unacked) + len(self._held),),
+                ).fetchall()
+            except sqlite3.Error as exc:  # a failing disk fails reads too: send what is held
+                self._write_failed("read", exc)
+                rows = []
             out = []
-            for r in cur.fetchall():
+            for r in rows:
                 q = _row(r)
                 if self._unacked.get(q.play.key) == q.rev or q.play.key in self._held:
                     continue  # acknowledged already; or a newer version is held
@@ -266,50 +290,55 @@ class Outbox:
         wanted = list(keys)
         with self._lock:
             out = [self._held[k][0] for k in wanted if k in self._held]
-            pairs = [(k, 0) for k in wanted]
-            for key, _ in pairs:
-                row = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM plays WHERE key = ?", (key,)
-                ).fetchone()
-                if row is not None and key not in self._held:
-                    out.append(_row(row).play)
-            self._remove(pairs, exact=False)
+            for key in wanted:
+                stored = None if key in self._held else self._stored(key)
+                if stored is not None:
+                    out.append(stored)
+            self._remove([(k, 0) for k in wanted], exact=False)
             return out
 
     def _remove(self, pairs: list[tuple[str, int]], *, exact: bool) -> int:
         """Delete ``pairs`` (each at its revision when ``exact``; a held token releases
         the held play and the stored row it supersedes): how many plays went. A delete
-        the disk refuses is remembered (see the module doc)."""
+        the disk refuses is remembered (see the module doc); a row it cannot even read
+        stays, and is sent again (the orchestrator takes a key twice as once)."""
         doomed: dict[str, int] = {}
         released: set[str] = set()
         for key, rev in pairs:
             held = self._held.get(key)
             if held is not None and (not exact or held[1] == rev):
-                del self._held[key]
                 released.add(key)
                 rev = -1  # and the stored row, whatever its revision
             elif exact and rev < 0:
                 continue  # a held version since changed: it is still to be sent
             if rev < 0 or not exact:
-                row = self._db.execute("SELECT rev FROM plays WHERE key = ?", (key,)).fetchone()
+                try:
+                    row = self._db.execute("SELECT rev FROM plays WHERE key = ?", (key,)).fetchone()
+                except sqlite3.Error:
+                    continue
                 if row is None:
                     continue
                 rev = int(row[0])
             doomed[key] = rev
+        for key in released:
+            del self._held[key]
         gone = set(released)
         if not doomed:
             return len(gone)
         try:
             with self._tx() as db:
                 for key, rev in doomed.items():
-                    if db.execute(
+                    deleted = db.execute(
                         "DELETE FROM plays WHERE key = ? AND rev = ?", (key, rev)
-                    ).rowcount:
+                    ).rowcount
+                    if deleted:
                         gone.add(key)
         except sqlite3.Error as exc:
             self._unacked.update(doomed)
             self._write_failed("ack", exc)
             return len(released | doomed.keys())
+        for key in doomed:  # done: an older remembered delete of it is moot
+            self._unacked.pop(key, None)
         return len(gone)
 
     def __len__(self) -> int:
@@ -323,16 +352,20 @@ class Outbox:
 
     def _pending_by_stream_locked(self) -> dict[int, int]:
         out: dict[int, int] = {}
-        for sid, n in self._db.execute(
-            "SELECT stream_id, COUNT(*) FROM plays GROUP BY stream_id"
-        ).fetchall():
-            out[int(sid)] = int(n)
-        for key in self._held.keys() | self._unacked.keys():
-            row = self._db.execute(
-                "SELECT stream_id, rev FROM plays WHERE key = ?", (key,)
-            ).fetchone()
-            if row is not None and (key in self._held or self._unacked.get(key) == int(row[1])):
-                out[int(row[0])] -= 1  # counted below (held), or acknowledged
+        try:
+            for sid, n in self._db.execute(
+                "SELECT stream_id, COUNT(*) FROM plays GROUP BY stream_id"
+            ).fetchall():
+                out[int(sid)] = int(n)
+            for key in self._held.keys() | self._unacked.keys():
+                row = self._db.execute(
+                    "SELECT stream_id, rev FROM plays WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None and (key in self._held or self._unacked.get(key) == int(row[1])):
+                    out[int(row[0])] -= 1  # counted below (held), or acknowledged
+        except sqlite3.Error as exc:  # unreadable: what is held is what is known
+            self._write_failed("read", exc)
+            out = {}
         for play, _ in self._held.values():
             out[play.stream_id] = out.get(play.stream_id, 0) + 1
         return {sid: n for sid, n in out.items() if n > 0}
@@ -396,10 +429,14 @@ class _BodyQueue(Generic[_Body]):
         ob = self._outbox
         with ob._lock:
             ob._flush_locked()
-            rows = ob._db.execute(
-                f"SELECT key, body FROM {self._table} ORDER BY seq LIMIT ?",
-                (limit + len(self._undropped) + len(self._held),),
-            ).fetchall()
+            try:
+                rows = ob._db.execute(
+                    f"SELECT key, body FROM {self._table} ORDER BY seq LIMIT ?",
+                    (limit + len(self._undropped) + len(self._held),),
+                ).fetchall()
+            except sqlite3.Error as exc:  # a failing disk fails reads too
+                ob._write_failed("read", exc)
+                rows = []
             out = [
                 self._model.model_validate_json(str(body))
                 for key, body in rows
@@ -418,14 +455,26 @@ class _BodyQueue(Generic[_Body]):
                     for key in wanted:
                         n += db.execute(f"DELETE FROM {self._table} WHERE key = ?", (key,)).rowcount
             except sqlite3.Error as exc:
-                self._undropped.update(wanted)
                 ob._write_failed(f"{self._table}_ack", exc)
+                # remembered only for the rows there are (one unreadable is sent again)
+                for key in wanted:
+                    with suppress(sqlite3.Error):
+                        if ob._db.execute(
+                            f"SELECT 1 FROM {self._table} WHERE key = ?", (key,)
+                        ).fetchone():
+                            self._undropped.add(key)
+            else:
+                self._undropped.difference_update(wanted)
         return n
 
     def __len__(self) -> int:
         ob = self._outbox
         with ob._lock:
-            (n,) = ob._db.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()
+            try:
+                (n,) = ob._db.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()
+            except sqlite3.Error as exc:
+                ob._write_failed("read", exc)
+                n = len(self._undropped)
             return int(n) + len(self._held) - len(self._undropped)
 
 

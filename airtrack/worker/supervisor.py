@@ -410,8 +410,11 @@ class Supervisor:
         flushed = await flush_on_stop(self.sender, self.client, self.settings, deadline)
         queued = queued_at_stop(self.outbox)
         left = queued.get("plays", 1), queued.get("titles", 1)  # unreadable: assume some
-        if any(n != 0 for n in left):
-            log.warning("deregister_skipped", plays=left[0], titles=left[1])
+        # acks the disk would not delete: their rows go out again at the next start,
+        # refused as stale if the streams had moved on (deregistered)
+        unsaved = self.outbox.unsaved
+        if any(n != 0 for n in left) or unsaved:
+            log.warning("deregister_skipped", plays=left[0], titles=left[1], unsaved=unsaved)
         else:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(

@@ -128,3 +128,51 @@ def test_a_full_disk_holds_plays_and_titles_and_drops_archive_segments(
     assert len(again) == 199
     assert {t.key for t in again.titles.batch(1000)} == {t.key for t in titles[100:]}
     again.close()
+
+
+def test_a_refusal_that_comes_and_goes_loses_no_end(tmp_path: Path) -> None:
+    """An ack refused, then a later one of the same play accepted: the remembered delete
+    must not remove the play's end, held meanwhile and written at the recovery."""
+    box = Outbox(tmp_path / "o.sqlite")
+    a = _play()
+    box.put(a)
+    (sent,) = box.batch(10)
+    _refuse(box, True)
+    box.ack([(a.key, sent.rev)])  # refused: remembered
+    box.put(a.model_copy(update={"confidence": 0.95}))  # held
+    (update,) = box.batch(10)
+    _refuse(box, False)
+    assert box.ack([(a.key, update.rev)]) == 1  # this delete goes through
+    _refuse(box, True)
+    box.put(a.model_copy(update={"ended_at": END}))  # held
+    _refuse(box, False)
+    (end,) = box.batch(10)  # the recovery writes it
+    assert end.play.ended_at == END and end.rev > 0
+    box.close()
+    again = Outbox(tmp_path / "o.sqlite")
+    assert [q.play.ended_at for q in again.batch(10)] == [END]
+    again.close()
+
+
+def test_a_held_play_keeps_what_the_stored_row_knew(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    a = _play()
+    box.put(a.model_copy(update={"ended_at": END, "confidence": 0.9}))
+    _refuse(box, True)
+    box.put(a)  # reported again without its end (a re-detection in the same second)
+    (held,) = box.batch(10)
+    assert held.rev < 0 and held.play.ended_at == END and held.play.confidence == 0.9
+    box.close()
+
+
+def test_a_title_acked_while_refused_does_not_hide_one_still_queued(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    stored, held = _title(1), _title(2)
+    box.titles.put(stored)
+    _refuse(box, True)
+    box.titles.put(held)
+    assert {t.key for t in box.titles.batch(10)} == {stored.key, held.key}
+    box.titles.drop([held.key])  # answered: released; its delete had no row to refuse
+    assert len(box.titles) == 1, "the stored title still waits"
+    assert [t.key for t in box.titles.batch(10)] == [stored.key]
+    box.close()

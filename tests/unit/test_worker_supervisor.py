@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -205,34 +206,39 @@ async def test_a_stop_with_plays_still_queued_does_not_deregister(
 async def test_a_disk_that_refuses_the_outbox_loses_no_play_and_stops_nothing(
     orch: FakeOrchestrator, station: StationServer, running: Running
 ) -> None:
-    """The outbox's disk turns read-only (as a full one refuses): plays and titles still
-    reach the orchestrator, the worker reports what it holds in memory, and it writes
-    and forgets it all once the disk takes writes again."""
+    """The outbox's disk turns read-only (as a full one refuses) with plays queued: they
+    and a title heard meanwhile still reach the orchestrator, acknowledged plays are not
+    sent again, the worker reports the deletes it could not make, and it makes them
+    once the disk takes writes again."""
     orch.assignments[WID] = [_assign(station, 1, 1)]
     await until_async(lambda: _last_report(orch).get(1) == (1, "running"), 15, "the stream runs")
+    orch.stop()  # plays queue on disk meanwhile
+    await until_async(lambda: running.sup.local_mode, 15, "local mode")
+    for i in range(30):
+        running.sup.put(_play(1, i))
     box = running.sup.outbox
     box._db.execute("PRAGMA query_only = ON")  # SQLite's own refusal, on the real file
-    plays = [_play(1, i) for i in range(30)]
-    for p in plays:
-        running.sup.put(p)
     at = datetime(2025, 1, 1, tzinfo=UTC)
     running.sup.put_title(
         TitleIn(key=title_key(1, 1, at, "A - B"), stream_id=1, epoch=1, at=at, title="A - B")
     )
-    await until_async(lambda: len(orch.plays) == 30, 10, "every play delivered")
+    orch.start()
+    await until_async(lambda: len(orch.plays) == 30, 15, "every play delivered")
     await until_async(lambda: len(orch.titles) == 1, 10, "the title delivered")
     assert len(box) == 0, "acknowledged: nothing is sent again"
     await until_async(
-        lambda: (orch.heartbeats[-1].get("metrics") or {}).get("outbox_unsaved", 0) > 0,
+        lambda: (orch.heartbeats[-1].get("metrics") or {}).get("outbox_unsaved", 0) >= 30,
         10,
-        "the worker reports what it holds in memory",
+        "the worker reports the deletes it could not make",
     )
     assert not running.task.done() and running.sup.pipelines[1].status == "running"
 
     box._db.execute("PRAGMA query_only = OFF")
     running.sup.put(_play(1, 99))
     await until_async(lambda: box.unsaved == 0 and len(box) == 0, 10, "all written, all acked")
-    assert len(orch.plays) == 31
+    assert len(orch.plays) == 31 and len(orch.titles) == 1
+    with sqlite3.connect(box.path) as other:
+        assert other.execute("SELECT COUNT(*) FROM plays").fetchone() == (0,)
 
 
 async def test_stale_epoch_drops_the_stream_and_its_plays(
