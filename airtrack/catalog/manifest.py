@@ -7,8 +7,12 @@ against the plan: added tracks become one new *delta*, removed ones *tombstones*
 ids are never reused and a track's prints change only by moving to the current engine, so
 the id diff is the whole change.  The plan is labelled with the revision read *before* the
 diff: if the catalog moved meanwhile, the next call diffs again.  When the deltas pass
-``catalog_compact_deltas`` segments or ``catalog_compact_fraction`` of the base's tracks
-(added, or removed), the diff writes a plan of one new base instead (*compaction*).
+``catalog_compact_fraction`` of the base's tracks (added, or removed), the diff writes a
+plan of one new base instead (*compaction*); when they only pass
+``catalog_compact_deltas`` segments, they are merged into one delta (its tracks alone are
+packed again).  A base takes long to build on a large catalog, and the diffs of a bulk
+ingest come at every catalog watch: compacting on the count could make each base
+obsolete before it was built, and the served manifest stand still until the ingest ended.
 
 Every replica *materializes* the plan into files under ``AIRTRACK_HOME/snapshots/segments/``
 named from the plan alone (``delta-<sha of its ids>.atp``), so all replicas serve the same
@@ -117,21 +121,23 @@ def live_ids(plan: Plan) -> set[int]:
     return held - {int(r) for r in plan["removed"]}
 
 
-def needs_compaction(plan: Plan, *, max_deltas: int, fraction: float) -> bool:
+def needs_compaction(plan: Plan, *, fraction: float) -> bool:
+    """Whether ``plan`` wants a new base: none yet, or its deltas or tombstones pass
+    ``fraction`` of the base's tracks."""
     segments = plan["segments"]
     if not segments or segments[0]["kind"] != "base":
         return True
     base = max(1, len(segments[0]["ids"]))
     deltas = segments[1:]
     return (
-        len(deltas) > max_deltas
-        or sum(len(s["ids"]) for s in deltas) > fraction * base
+        sum(len(s["ids"]) for s in deltas) > fraction * base
         or len(plan["removed"]) > fraction * base
     )
 
 
 def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) -> Plan:
-    """The plan serving exactly ``now``: one more delta and tombstones, or one new base."""
+    """The plan serving exactly ``now``: one more delta and tombstones, the deltas merged
+    into one past ``max_deltas``, or one new base past ``fraction`` (module doc)."""
     live = live_ids(plan)
     added = sorted(now - live)
     segments = list(plan["segments"]) + ([{"kind": "delta", "ids": added}] if added else [])
@@ -139,8 +145,14 @@ def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) ->
     # an id removed earlier and served again (its prints back for this engine) is live in
     # the new delta: it leaves the tombstones (which would hide every copy of it)
     new: Plan = {"segments": segments, "removed": sorted(removed - set(added))}
-    if not plan["segments"] or needs_compaction(new, max_deltas=max_deltas, fraction=fraction):
-        new = {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+    if not plan["segments"] or needs_compaction(new, fraction=fraction):
+        return {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+    if len(segments) - 1 > max_deltas:
+        merged = sorted({int(t) for s in segments[1:] for t in s["ids"]})
+        new = {
+            "segments": [segments[0], {"kind": "delta", "ids": merged}],
+            "removed": new["removed"],
+        }
     return new
 
 

@@ -50,3 +50,23 @@ def test_the_plan_serves_exactly_the_catalog(
         assert sum(len(s["ids"]) for s in segments[1:]) <= fraction * base
         assert len(plan["removed"]) <= fraction * base
         assert set(plan["removed"]) <= held
+
+
+def test_many_small_deltas_are_merged_not_compacted() -> None:
+    """A bulk ingest diffs at every catalog watch: past ``max_deltas`` the deltas become
+    one (cheap to pack), and the base, long to build, waits for the fraction."""
+    plan: Plan = {"segments": [], "removed": []}
+    now = set(range(1, 1001))
+    plan = next_plan(plan, now, max_deltas=3, fraction=0.1)
+    base = plan["segments"][0]
+    for i in range(10):
+        now |= {2000 + i}
+        plan = next_plan(plan, now, max_deltas=3, fraction=0.1)
+        assert plan["segments"][0] is base or plan["segments"][0] == base, "no new base"
+        assert len(plan["segments"]) - 1 <= 3 and live_ids(plan) == now
+    assert [s["kind"] for s in plan["segments"]][:1] == ["base"]
+    assert {t for s in plan["segments"][1:] for t in s["ids"]} == set(range(2000, 2010))
+    # past the fraction (10 % of the base's 1000 tracks): one new base
+    now |= set(range(3000, 3100))
+    plan = next_plan(plan, now, max_deltas=3, fraction=0.1)
+    assert [s["kind"] for s in plan["segments"]] == ["base"] and live_ids(plan) == now
