@@ -199,6 +199,8 @@ LANGUAGE sql STABLE AS $fn$
         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'transactionid' AND l.granted AND l.mode = 'ExclusiveLock'
           AND a.datid <> (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+          -- not a backend that took the pid after this snapshot (the id's own ended)
+          AND a.backend_start < statement_timestamp()
         UNION ALL
         SELECT p.transaction FROM pg_prepared_xacts p WHERE p.database <> current_database()
     )

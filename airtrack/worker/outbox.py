@@ -76,6 +76,9 @@ ON CONFLICT (key) DO UPDATE SET
 
 _COLUMNS = "key, stream_id, epoch, track_id, started_at, ended_at, confidence, rev, song_origin"
 
+#: a remembered delete of whatever revision is stored (its revision could not be read)
+_ANY = -1
+
 
 def play_key(stream_id: int, epoch: int, track_id: int, started_at: datetime) -> str:
     """Deterministic idempotency key of one airing as this worker saw it.
@@ -120,6 +123,7 @@ class Outbox:
         self._tokens = 0
         self._unacked: dict[str, int] = {}
         self._failing = False
+        self._reads_failing = False
         self.write_failures = 0
         self.titles = TitleQueue(self)
         self.archive = ArchiveQueue(self, max_archive)
@@ -168,6 +172,12 @@ class Outbox:
                 note="kept in memory and sent; written when the disk takes writes again",
             )
 
+    def _read_failed(self, exc: sqlite3.Error) -> None:
+        """A read the disk failed (logged once until a read succeeds again)."""
+        if not self._reads_failing:
+            self._reads_failing = True
+            log.error("outbox_read_failed", error=str(exc), outbox=str(self.path))
+
     def _write_ok(self) -> None:
         if self._failing:
             self._failing = False
@@ -182,7 +192,9 @@ class Outbox:
                 # the deletes first: a held newer version of an acknowledged play is
                 # written as a new row after its old one is gone
                 for key, rev in self._unacked.items():
-                    db.execute("DELETE FROM plays WHERE key = ? AND rev = ?", (key, rev))
+                    db.execute(
+                        "DELETE FROM plays WHERE key = ? AND (rev = ? OR ? = -1)", (key, rev, rev)
+                    )
                 if self._held:
                     db.executemany(_UPSERT, [_values(p) for p, _ in self._held.values()])
                 for lane in (self.titles, self.archive):
@@ -269,12 +281,14 @@ class Outbox:
                     (limit + len(self._unacked) + len(self._held),),
                 ).fetchall()
             except sqlite3.Error as exc:  # a failing disk fails reads too: send what is held
-                self._write_failed("read", exc)
+                self._read_failed(exc)
                 rows = []
+            else:
+                self._reads_failing = False
             out = []
             for r in rows:
                 q = _row(r)
-                if self._unacked.get(q.play.key) == q.rev or q.play.key in self._held:
+                if self._unacked.get(q.play.key) in (q.rev, _ANY) or q.play.key in self._held:
                     continue  # acknowledged already; or a newer version is held
                 out.append(q)
             out.extend(QueuedPlay(play, token) for play, token in self._held.values())
@@ -314,7 +328,10 @@ class Outbox:
             if rev < 0 or not exact:
                 try:
                     row = self._db.execute("SELECT rev FROM plays WHERE key = ?", (key,)).fetchone()
-                except sqlite3.Error:
+                except sqlite3.Error as exc:
+                    self._read_failed(exc)
+                    if key in released:  # what was sent supersedes whatever is stored
+                        self._unacked[key] = _ANY
                     continue
                 if row is None:
                     continue
@@ -361,11 +378,13 @@ class Outbox:
                 row = self._db.execute(
                     "SELECT stream_id, rev FROM plays WHERE key = ?", (key,)
                 ).fetchone()
-                if row is not None and (key in self._held or self._unacked.get(key) == int(row[1])):
+                if row is not None and (
+                    key in self._held or self._unacked.get(key) in (int(row[1]), _ANY)
+                ):
                     out[int(row[0])] -= 1  # counted below (held), or acknowledged
-        except sqlite3.Error as exc:  # unreadable: what is held is what is known
-            self._write_failed("read", exc)
-            out = {}
+        except sqlite3.Error as exc:  # unknown, not 0: a stop must not deregister on it
+            self._read_failed(exc)
+            raise
         for play, _ in self._held.values():
             out[play.stream_id] = out.get(play.stream_id, 0) + 1
         return {sid: n for sid, n in out.items() if n > 0}
@@ -435,7 +454,7 @@ class _BodyQueue(Generic[_Body]):
                     (limit + len(self._undropped) + len(self._held),),
                 ).fetchall()
             except sqlite3.Error as exc:  # a failing disk fails reads too
-                ob._write_failed("read", exc)
+                ob._read_failed(exc)
                 rows = []
             out = [
                 self._model.model_validate_json(str(body))
@@ -472,9 +491,9 @@ class _BodyQueue(Generic[_Body]):
         with ob._lock:
             try:
                 (n,) = ob._db.execute(f"SELECT COUNT(*) FROM {self._table}").fetchone()
-            except sqlite3.Error as exc:
-                ob._write_failed("read", exc)
-                n = len(self._undropped)
+            except sqlite3.Error as exc:  # unknown, not 0: a stop must not deregister on it
+                ob._read_failed(exc)
+                raise
             return int(n) + len(self._held) - len(self._undropped)
 
 

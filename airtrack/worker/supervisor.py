@@ -279,7 +279,7 @@ class Supervisor:
             "streams": float(len(reports)),
             "streams_running": float(sum(r.status == "running" for r in reports)),
             "cpu_s": float(sum(r.cpu_s or 0.0 for r in reports)),
-            "outbox_pending": float(len(self.outbox)),
+            "outbox_pending": self._outbox_pending(),
             "outbox_unsaved": float(self.outbox.unsaved),
             "archive_segments": float(self.archive_stats.segments),
             "archive_thinned_pairs": float(self.archive_stats.thinned_pairs),
@@ -290,13 +290,20 @@ class Supervisor:
             **(self.clips.metrics() if self.clips is not None else {}),
         }
 
+    def _outbox_pending(self) -> float:
+        """Plays queued; -1 when the outbox cannot be read (a failing disk: logged)."""
+        try:
+            return float(len(self.outbox))
+        except Exception:
+            return -1.0
+
     def _set_local(self, on: bool, reason: str | None) -> None:
         if on != self.local_mode:
             self.local_mode = on
             if on:
                 log.warning("local_mode", on=True, reason=reason, streams=len(self.pipelines))
             else:
-                log.info("local_mode", on=False, outbox_pending=len(self.outbox))
+                log.info("local_mode", on=False, outbox_pending=self._outbox_pending())
                 self.sender.wake()  # the orchestrator is back: what waited goes now
 
     # --- desired vs running ---------------------------------------------------

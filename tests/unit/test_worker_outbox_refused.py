@@ -7,11 +7,13 @@ makes a growing write fail with SQLITE_FULL, as on a full disk.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airtrack.protocol import TitleIn
 from airtrack.worker.outbox import Outbox, title_key
+from airtrack.worker.stop_flush import queued_at_stop
 from tests.unit.test_worker_outbox import T0, _play
 
 END = T0 + timedelta(minutes=3)
@@ -176,3 +178,46 @@ def test_a_title_acked_while_refused_does_not_hide_one_still_queued(tmp_path: Pa
     assert len(box.titles) == 1, "the stored title still waits"
     assert [t.key for t in box.titles.batch(10)] == [stored.key]
     box.close()
+
+
+def _deny_reads(box: Outbox, on: bool) -> None:
+    """The outbox's own connection fails every read of a table (SQLite's authorizer)."""
+
+    def deny(action: int, *_: object) -> int:
+        return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_READ else sqlite3.SQLITE_OK
+
+    box._db.set_authorizer(deny if on else None)
+
+
+def test_unreadable_counts_are_unknown_not_zero(tmp_path: Path) -> None:
+    """A stop that reads 0 deregisters, and the plays left on disk go out as stale at the
+    next start: a failing read must say so."""
+    box = Outbox(tmp_path / "o.sqlite")
+    box.put(_play())
+    box.titles.put(_title(1))
+    _deny_reads(box, True)
+    assert "error" in queued_at_stop(box)
+    assert box.batch(10) == [] and box.titles.batch(10) == []  # no exception either
+    _deny_reads(box, False)
+    assert queued_at_stop(box)["plays"] == 1
+    box.close()
+
+
+def test_a_held_play_acked_while_reads_fail_is_not_sent_again_stale(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    a = _play()
+    box.put(a)  # stored without its end
+    _refuse(box, True)
+    box.put(a.model_copy(update={"ended_at": END}))  # held
+    (end,) = box.batch(10)
+    _deny_reads(box, True)
+    assert box.ack([(a.key, end.rev)]) == 1
+    _deny_reads(box, False)
+    assert box.batch(10) == [], "the stored start, superseded by the acked end, stays back"
+    assert len(box) == 0
+    _refuse(box, False)
+    assert box.batch(10) == [] and box.unsaved == 0
+    box.close()
+    again = Outbox(tmp_path / "o.sqlite")
+    assert len(again) == 0
+    again.close()
