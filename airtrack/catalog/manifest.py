@@ -14,17 +14,18 @@ packed again).  A base takes long to build on a large catalog, and the diffs of 
 ingest come at every catalog watch: compacting on the count could make each base
 obsolete before it was built, and the served manifest stand still until the ingest ended.
 
-Every replica *materializes* the plan into files under ``AIRTRACK_HOME/snapshots/segments/``
-named from the plan alone (``delta-<sha of its ids>.atp``), so all replicas serve the same
-names and the same manifest version whichever of them a worker asks; the bytes may differ
-(a replica that builds a segment later leaves out tracks deleted since, which the plan
-lists as removed anyway), so each segment is checked against the serving replica's sha256
-header.  A delta is a prints pack of its tracks (``fingerprint/segments.py``), built while
-the caller waits; a base is a whole ``Index``, built in the background while the previous
-manifest is still served (only a replica that has served nothing yet waits for it).  Files
-the served manifest no longer names are deleted ``catalog_segment_grace_s`` later (a
-worker may be downloading one).  Because compaction bounds the deltas, a worker that was
-away for a week downloads the base plus at most that fraction: about a full snapshot.
+Every replica *materializes* the plan into files under
+``AIRTRACK_HOME/snapshots/segments/`` named from the plan alone (``delta-<sha of its ids
+and plan change>.atp``), so all replicas serve the same names and the same manifest
+version whichever of them a worker asks; the bytes may differ (a replica that builds a
+segment later leaves out tracks deleted since, which the plan lists as removed anyway), so
+each segment is checked against the serving replica's sha256 header. A delta is a prints
+pack of its tracks (``fingerprint/segments.py``), built while the caller waits; a base is
+a whole ``Index``, built in the background while the previous manifest is still served
+(only a replica that has served nothing yet waits for it). Files the served manifest no
+longer names are deleted ``catalog_segment_grace_s`` later (a worker may be downloading
+one). Because compaction bounds the deltas, a worker that was away for a week downloads
+the base plus at most that fraction: about a full snapshot.
 """
 
 from __future__ import annotations
@@ -97,8 +98,14 @@ class Manifest:
         }
 
 
-def _name(kind: str, ids: list[int]) -> str:
-    digest = hashlib.sha256(json.dumps([PRINTS_VERSION, kind, ids]).encode()).hexdigest()
+def _name(kind: str, ids: list[int], gen: int | None = None) -> str:
+    """A segment's file name, from the plan alone: its kind, ids and the plan change that
+    made it (``gen``; absent from plans written before it was kept). With ``gen`` a name
+    is never reused: a file built from the catalog of its day (a replica that builds late
+    leaves out tracks deleted since) is never taken for a later segment of the same ids,
+    some of them live again."""
+    key: list[Any] = [PRINTS_VERSION, kind, ids] + ([] if gen is None else [gen])
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
     return f"{kind}-{digest[:20]}.{'idx' if kind == 'base' else 'atp'}"
 
 
@@ -107,7 +114,8 @@ def _target(plan: Plan) -> tuple[Manifest, dict[str, list[int]]]:
     ids: dict[str, list[int]] = {}
     segments = []
     for s in plan["segments"]:
-        name = _name(str(s["kind"]), list(s["ids"]))
+        gen = s.get("gen")
+        name = _name(str(s["kind"]), list(s["ids"]), None if gen is None else int(gen))
         ids[name] = list(s["ids"])
         kind = "index" if s["kind"] == "base" else "pack"
         segments.append(Segment(name, kind, len(s["ids"])))
@@ -138,20 +146,28 @@ def needs_compaction(plan: Plan, *, fraction: float) -> bool:
 def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) -> Plan:
     """The plan serving exactly ``now``: one more delta and tombstones, the deltas merged
     into one past ``max_deltas``, or one new base past ``fraction`` (module doc)."""
+    gen = int(plan.get("seq", 0)) + 1  # the change this plan will be (``_name``)
     live = live_ids(plan)
     added = sorted(now - live)
-    segments = list(plan["segments"]) + ([{"kind": "delta", "ids": added}] if added else [])
+    delta = [{"kind": "delta", "ids": added, "gen": gen}] if added else []
+    segments = list(plan["segments"]) + delta
     removed = {int(r) for r in plan["removed"]} | (live - now)
     # an id removed earlier and served again (its prints back for this engine) is live in
     # the new delta: it leaves the tombstones (which would hide every copy of it)
     new: Plan = {"segments": segments, "removed": sorted(removed - set(added))}
     if not plan["segments"] or needs_compaction(new, fraction=fraction):
-        return {"segments": [{"kind": "base", "ids": sorted(now)}] if now else [], "removed": []}
+        base = [{"kind": "base", "ids": sorted(now), "gen": gen}] if now else []
+        return {"segments": base, "removed": []}
     if len(segments) - 1 > max_deltas:
-        merged = sorted({int(t) for s in segments[1:] for t in s["ids"]})
+        # the live ids of the deltas (a removed one has no copy left to hide), and the
+        # tombstones the base still needs
+        gone = set(new["removed"])
+        merged = sorted({int(t) for s in segments[1:] for t in s["ids"]} - gone)
+        in_base = {int(t) for t in segments[0]["ids"]}
         new = {
-            "segments": [segments[0], {"kind": "delta", "ids": merged}],
-            "removed": new["removed"],
+            "segments": [segments[0]]
+            + ([{"kind": "delta", "ids": merged, "gen": gen}] if merged else []),
+            "removed": sorted(gone & in_base),
         }
     return new
 
