@@ -1,18 +1,19 @@
 """The catalog served as segments: a base index, delta prints packs and removed track ids.
 
 The *plan* lives in PostgreSQL (``catalog_manifest``, one row per engine): which track ids
-each segment holds and which ids are removed.  When the catalog revision moves, one replica
+each segment holds and which ids are removed. When the catalog revision moves, one replica
 at a time (the row lock) diffs the ids the index should serve (``catalog_print_ids``)
-against the plan: added tracks become one new *delta*, removed ones *tombstones*.  Track
+against the plan: added tracks become one new *delta*, removed ones *tombstones*. Track
 ids are never reused and a track's prints change only by moving to the current engine, so
-the id diff is the whole change.  The plan is labelled with the revision read *before* the
-diff: if the catalog moved meanwhile, the next call diffs again.  When the deltas pass
+the id diff is the whole change. The plan is labelled with the revision read *before* the
+diff: if the catalog moved meanwhile, the next call diffs again. When the deltas pass
 ``catalog_compact_fraction`` of the base's tracks (added, or removed), the diff writes a
 plan of one new base instead (*compaction*); when they only pass
-``catalog_compact_deltas`` segments, they are merged into one delta (its tracks alone are
-packed again).  A base takes long to build on a large catalog, and the diffs of a bulk
-ingest come at every catalog watch: compacting on the count could make each base
-obsolete before it was built, and the served manifest stand still until the ingest ended.
+``catalog_compact_deltas`` segments, the newest are merged into one delta (size-tiered:
+their tracks alone are packed again, each a few times over an ingest). A base takes long
+to build on a large catalog, and the diffs of a bulk ingest come at every catalog watch:
+compacting on the count could make each base obsolete before it was built, and the served
+manifest stand still until the ingest ended.
 
 Every replica *materializes* the plan into files under
 ``AIRTRACK_HOME/snapshots/segments/`` named from the plan alone (``delta-<sha of its ids
@@ -159,16 +160,24 @@ def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) ->
         base = [{"kind": "base", "ids": sorted(now), "gen": gen}] if now else []
         return {"segments": base, "removed": []}
     if len(segments) - 1 > max_deltas:
-        # the live ids of the deltas (a removed one has no copy left to hide), and the
-        # tombstones the base still needs
+        # size-tiered, as log-structured stores merge: the newest deltas, at least two and
+        # enough to get back within max_deltas, and more while the one before them is no
+        # larger than what is merged; each track is packed again a few times, not at
+        # every merge. The merge holds live ids only; the tombstones kept hide what the
+        # base and the older deltas still hold.
+        deltas = segments[1:]
+        k = 2
+        while k < len(deltas) and (
+            len(deltas) - k + 1 > max_deltas
+            or len(deltas[-k - 1]["ids"]) <= sum(len(d["ids"]) for d in deltas[-k:])
+        ):
+            k += 1
+        kept = [segments[0], *deltas[:-k]]
         gone = set(new["removed"])
-        merged = sorted({int(t) for s in segments[1:] for t in s["ids"]} - gone)
-        in_base = {int(t) for t in segments[0]["ids"]}
-        new = {
-            "segments": [segments[0]]
-            + ([{"kind": "delta", "ids": merged, "gen": gen}] if merged else []),
-            "removed": sorted(gone & in_base),
-        }
+        merged = sorted({int(t) for d in deltas[-k:] for t in d["ids"]} - gone)
+        held = {int(t) for seg in kept for t in seg["ids"]}
+        tail = [{"kind": "delta", "ids": merged, "gen": gen}] if merged else []
+        new = {"segments": kept + tail, "removed": sorted(gone & held)}
     return new
 
 

@@ -226,7 +226,7 @@ class WorkerSettings(BaseSettings):
     catalog_compact_deltas: int = Field(
         default=16,
         ge=1,
-        description="The catalog's delta segments are merged into one delta once there "
+        description="The catalog's newest delta segments are merged into one once there "
         "are more than this many (each costs a lookup per query hash on the worker).",
     )
     catalog_segment_grace_s: float = Field(

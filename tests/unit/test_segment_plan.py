@@ -114,3 +114,24 @@ def test_a_merged_delta_is_not_taken_for_an_older_file_of_the_same_ids() -> None
     states = [base, base | {200}, base, base | {201}, base | {200, 201}]
     for late in (0, 1):
         _serve_files(states, max_deltas=1, fraction=50.0, late=late)
+
+
+def test_a_long_ingest_packs_each_track_a_few_times_not_at_every_merge() -> None:
+    """2000 diffs of one track each: merging all the deltas at every overflow would pack
+    about n²/32 (125,000) tracks; size-tiered merging packs each a few times."""
+    plan: Plan = {"segments": [], "removed": [], "id": "p", "seq": 0}
+    now = set(range(1, 1001))
+    packed, seen = 0, set()
+    for i in range(2001):
+        if i:
+            now = now | {200_000 + i}
+        new = next_plan(plan, now, max_deltas=16, fraction=10.0)
+        plan = {**new, "id": "p", "seq": int(plan["seq"]) + 1}
+        _, ids = _target(plan)
+        for name, seg in ids.items():
+            if name not in seen and name.startswith("delta-"):
+                seen.add(name)
+                packed += len(seg)
+        assert len(plan["segments"]) - 1 <= 16 and live_ids(plan) == now
+    assert plan["segments"][0]["kind"] == "base" and len(plan["segments"][0]["ids"]) == 1000
+    assert packed <= 5 * 2000, packed
