@@ -178,6 +178,17 @@ class Outbox:
             self._reads_failing = True
             log.error("outbox_read_failed", error=str(exc), outbox=str(self.path))
 
+    def _queued_rows(self, sql: str, limit: int) -> list[tuple[object, ...]]:
+        """The rows of a batch read (``sql`` takes the limit); none when the disk fails
+        the read too: a batch then sends what is held."""
+        try:
+            rows = self._db.execute(sql, (limit,)).fetchall()
+        except sqlite3.Error as exc:
+            self._read_failed(exc)
+            return []
+        self._reads_failing = False
+        return rows
+
     def _write_ok(self) -> None:
         if self._failing:
             self._failing = False
@@ -275,16 +286,10 @@ class Outbox:
         then held ones)."""
         with self._lock:
             self._flush_locked()
-            try:
-                rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM plays ORDER BY seq LIMIT ?",
-                    (limit + len(self._unacked) + len(self._held),),
-                ).fetchall()
-            except sqlite3.Error as exc:  # a failing disk fails reads too: send what is held
-                self._read_failed(exc)
-                rows = []
-            else:
-                self._reads_failing = False
+            rows = self._queued_rows(
+                f"SELECT {_COLUMNS} FROM plays ORDER BY seq LIMIT ?",
+                limit + len(self._unacked) + len(self._held),
+            )
             out = []
             for r in rows:
                 q = _row(r)
@@ -448,14 +453,10 @@ class _BodyQueue(Generic[_Body]):
         ob = self._outbox
         with ob._lock:
             ob._flush_locked()
-            try:
-                rows = ob._db.execute(
-                    f"SELECT key, body FROM {self._table} ORDER BY seq LIMIT ?",
-                    (limit + len(self._undropped) + len(self._held),),
-                ).fetchall()
-            except sqlite3.Error as exc:  # a failing disk fails reads too
-                ob._read_failed(exc)
-                rows = []
+            rows = ob._queued_rows(
+                f"SELECT key, body FROM {self._table} ORDER BY seq LIMIT ?",
+                limit + len(self._undropped) + len(self._held),
+            )
             out = [
                 self._model.model_validate_json(str(body))
                 for key, body in rows
