@@ -5,6 +5,7 @@
 -- kept for review (refused_plays), never dropped.
 --
 --   airtrack_play_track_snapshot  trigger: a play keeps the song it aired
+--   airtrack_track_removed  trigger: a removed track's copy, and its plays marked
 --   airtrack_merged_end     the end of an airing reported again under another key
 --   airtrack_log_play       one reported play: merge into its airing, close the airing
 --                           before it, emit play.started / play.ended
@@ -29,7 +30,8 @@
 -- ------------------------------------------------------------------ plays
 -- A play keeps the song it aired: a copy of the track's title, artist, source and ISRC
 -- taken when it is stored (whoever stores it). A NULL track_id (an unknown id, or the
--- track's removal setting it NULL) keeps the copy taken before.
+-- track's removal setting it NULL) keeps the copy taken before; a play of a removed track
+-- stored after the removal (removed_track_id) copies what the removal kept.
 CREATE OR REPLACE FUNCTION airtrack_play_track_snapshot() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -38,6 +40,10 @@ BEGIN
         SELECT t.title, t.artist, t.source, t.isrc
         INTO NEW.track_title, NEW.track_artist, NEW.track_source, NEW.track_isrc
         FROM tracks t WHERE t.id = NEW.track_id;
+    ELSIF TG_OP = 'INSERT' AND NEW.track_id IS NULL AND NEW.removed_track_id IS NOT NULL THEN
+        SELECT r.title, r.artist, r.source, r.isrc
+        INTO NEW.track_title, NEW.track_artist, NEW.track_source, NEW.track_isrc
+        FROM removed_tracks r WHERE r.id = NEW.removed_track_id;
     END IF;
     RETURN NEW;
 END
@@ -46,6 +52,25 @@ $fn$;
 CREATE OR REPLACE TRIGGER plays_track_snapshot
 BEFORE INSERT OR UPDATE OF track_id ON plays
 FOR EACH ROW EXECUTE FUNCTION airtrack_play_track_snapshot();
+
+-- A track's removal keeps a copy of it (removed_tracks: what a play of it reported later
+-- copies, and when it went) and marks its plays with its id before the foreign key sets
+-- their track_id NULL, so that a later report of one of those airings (its end, or a
+-- handoff's continuation) still finds it.  Whichever path deletes the track.
+CREATE OR REPLACE FUNCTION airtrack_track_removed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO removed_tracks (id, title, artist, source, isrc, duration_s)
+    VALUES (OLD.id, OLD.title, OLD.artist, OLD.source, OLD.isrc, OLD.duration_s)
+    ON CONFLICT (id) DO NOTHING;
+    UPDATE plays SET removed_track_id = OLD.id WHERE track_id = OLD.id;
+    RETURN OLD;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER tracks_removed
+BEFORE DELETE ON tracks
+FOR EACH ROW EXECUTE FUNCTION airtrack_track_removed();
 
 -- The end of an airing when a report of it comes from another key (another owner
 -- after a handoff, a restart): the later of the stored and the reported end, unless
@@ -66,7 +91,9 @@ LANGUAGE sql STABLE AS $fn$
     FROM (SELECT min(q.started_at) AS next_start
           FROM plays p JOIN plays q ON q.stream_id = p.stream_id
           WHERE p.id = p_play AND q.started_at > p.started_at AND q.id <> p.id
-            AND q.track_id IS DISTINCT FROM p.track_id AND q.source = 'fingerprint') n;
+            AND coalesce(q.track_id, q.removed_track_id)
+                IS DISTINCT FROM coalesce(p.track_id, p.removed_track_id)
+            AND q.source = 'fingerprint') n;
 $fn$;
 
 -- One reported play, written by p_writer (the fence's answer, or the writer of a refused
@@ -124,19 +151,20 @@ BEGIN
     IF NOT FOUND THEN
         SELECT p.id, p.ended_at, p.confidence INTO v_play
         FROM plays p LEFT JOIN tracks t ON t.id = p.track_id
-        WHERE p.stream_id = p_sid AND p.track_id = p_track
+             LEFT JOIN removed_tracks r ON r.id = p.removed_track_id
+        WHERE p.stream_id = p_sid AND (p.track_id = p_track OR p.removed_track_id = p_track)
           AND ((p.started_at <= coalesce(p_ended, p_started) + make_interval(secs => p_gap_s)
                 AND coalesce(p.ended_at,
-                             p.started_at + make_interval(secs => coalesce(t.duration_s, 600)))
+                             p.started_at + make_interval(secs => coalesce(t.duration_s, r.duration_s, 600)))
                     >= p_started - make_interval(secs => p_gap_s))
                -- further apart, the same airing by its song origin (a handoff or a
                -- reconnect that took longer than p_gap_s), both reports inside the song
                OR (p.song_origin IS NOT NULL AND p_origin IS NOT NULL
                    AND abs(EXTRACT(EPOCH FROM (p.song_origin - p_origin))) <= p_align_s
                    AND p_started
-                       < p.song_origin + make_interval(secs => coalesce(t.duration_s, 600))
+                       < p.song_origin + make_interval(secs => coalesce(t.duration_s, r.duration_s, 600))
                    AND p.started_at
-                       < p_origin + make_interval(secs => coalesce(t.duration_s, 600))))
+                       < p_origin + make_interval(secs => coalesce(t.duration_s, r.duration_s, 600))))
           AND NOT (p.ended_at IS NOT NULL AND p_started >= p.ended_at
                    AND p.worker_id IS NOT DISTINCT FROM p_writer AND p.epoch = p_epoch
                    AND abs(EXTRACT(EPOCH FROM (p.song_origin - p_origin))) > p_align_s)
@@ -164,10 +192,14 @@ BEGIN
         RETURN CASE WHEN FOUND OR v_new_alias THEN 'stored' ELSE 'duplicate' END;
     END IF;
 
-    INSERT INTO plays (idempotency_key, stream_id, track_id, started_at, ended_at,
-                       confidence, worker_id, epoch, song_origin)
-    VALUES (p_key, p_sid, (SELECT id FROM tracks WHERE id = p_track), p_started, p_ended,
-            p_conf, p_writer, p_epoch, p_origin)
+    -- a track removed since (the caller let the play through: it started before the
+    -- removal) is named by removed_track_id, and the play copies what the removal kept
+    INSERT INTO plays (idempotency_key, stream_id, track_id, removed_track_id, started_at,
+                       ended_at, confidence, worker_id, epoch, song_origin)
+    VALUES (p_key, p_sid, (SELECT id FROM tracks WHERE id = p_track),
+            (SELECT r.id FROM removed_tracks r
+             WHERE r.id = p_track AND NOT EXISTS (SELECT FROM tracks WHERE id = p_track)),
+            p_started, p_ended, p_conf, p_writer, p_epoch, p_origin)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
@@ -178,8 +210,10 @@ BEGIN
     FOR v_closed IN
         UPDATE plays p
         SET ended_at = LEAST(p_started,
-                             p.started_at + make_interval(secs => coalesce(t.duration_s, 1e6)))
+                             p.started_at + make_interval(
+                                 secs => coalesce(t.duration_s, r.duration_s, 1e6)))
         FROM plays q LEFT JOIN tracks t ON t.id = q.track_id
+             LEFT JOIN removed_tracks r ON r.id = q.removed_track_id
         WHERE q.id = p.id AND p.stream_id = p_sid AND p.ended_at IS NULL
           AND p.source = 'fingerprint'  -- a station's title ends with its next title
           AND p.started_at < p_started AND p.id <> v_id

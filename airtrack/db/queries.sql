@@ -51,6 +51,9 @@ SELECT EXISTS (SELECT 1 FROM workers WHERE id = %(id)s)
 -- name: tracks_known
 SELECT coalesce(array_agg(id), '{}') FROM tracks WHERE id = ANY(%(ids)s::bigint[])
 
+-- name: tracks_removed_at
+SELECT id, removed_at FROM removed_tracks WHERE id = ANY(%(ids)s::bigint[])
+
 -- name: workers_list
 SELECT w.id, w.host, w.version, w.capacity, w.state, w.registered_at, w.last_heartbeat,
        w.incarnation, w.meta,

@@ -115,6 +115,19 @@ CREATE TABLE track_prints_next (
     prints      bytea NOT NULL
 );
 
+-- A removed track, as it was (0021): a play of it that started before the removal and is
+-- reported after it (held in a worker's outbox) is logged with this copy
+-- (airtrack_track_removed in play_log.sql).
+CREATE TABLE removed_tracks (
+    id          bigint PRIMARY KEY,
+    title       text,
+    artist      text,
+    source      text NOT NULL,
+    isrc        text,
+    duration_s  double precision NOT NULL,
+    removed_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- Bumped whenever the catalog changes; the snapshot version derives from it.
 CREATE TABLE catalog_state (
     id          boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -155,6 +168,9 @@ CREATE TABLE plays (
     -- 'backfill': found later in the fingerprint archive (0017)
     source           text NOT NULL DEFAULT 'fingerprint'
         CHECK (source IN ('fingerprint', 'metadata', 'backfill')),
+    -- the track a play aired once that track's removal has set track_id NULL (0021): later
+    -- reports of the same airing merge into it (no foreign key: the track is gone)
+    removed_track_id bigint,
     CHECK (ended_at IS NULL OR ended_at >= started_at)
 );
 CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);

@@ -49,16 +49,36 @@ def check_title_times(settings: Settings, titles: Sequence[TitleIn], now: dateti
 async def check_plays(
     db: Database, settings: Settings, plays: Sequence[PlayIn], now: datetime
 ) -> None:
-    """Raise :class:`InputRefused` naming the first play out of bounds or of an unknown track."""
+    """Raise :class:`InputRefused` naming the first play out of bounds or of an unknown track.
+
+    A play of a track removed from the catalog is taken when it started before the removal:
+    it aired while the track was in the catalog, and its report was on its way (held in a
+    worker's outbox, or heard before the worker's catalog lost the track).  It is logged
+    with the removed track's title, artist and source, as the track's earlier plays keep
+    them.  One that started after the removal is refused: the worker's catalog was stale.
+    """
     for p in plays:
         why = out_of_bounds(p, settings, now)
         if why is not None:
             raise InputRefused(why)
     wanted = sorted({p.track_id for p in plays})
     known = set(await db.fetchval("tracks_known", {"ids": wanted}))
+    missing = sorted(set(wanted) - known)
+    removed: dict[int, datetime] = {}
+    if missing:
+        rows = await db.fetch("tracks_removed_at", {"ids": missing})
+        removed = {int(r["id"]): r["removed_at"] for r in rows}
     for p in plays:
-        if p.track_id not in known:
+        if p.track_id in known:
+            continue
+        gone = removed.get(p.track_id)
+        if gone is None:
             raise InputRefused(f"play {p.key}: no track {p.track_id} in the catalog")
+        if p.started_at >= gone:
+            raise InputRefused(
+                f"play {p.key}: track {p.track_id} was removed from the catalog at "
+                f"{gone.isoformat()}, before the play started"
+            )
 
 
 def encode_cursor(started_at: datetime, play_id: int) -> str:

@@ -1,0 +1,132 @@
+"""A play of a track removed while its report was on its way is logged, not dropped.
+
+A worker's outbox can hold plays for a long time (the orchestrator unreachable), and a
+worker's catalog loses a removed track only at its next manifest: a play that started
+before the removal aired while the track was in the catalog, and is logged with the
+removed track's copy.  One that started after it is refused (a stale catalog).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from airtrack.catalog.store import remove_track
+
+from .orch_support import Orchestrator, SimWorker, fast_settings, orchestrator, settle
+
+
+async def _send(
+    orch: Orchestrator, w: SimWorker, sid: int, track: int, key: str, start: datetime,
+    end: datetime | None = None,
+) -> httpx.Response:  # fmt: skip
+    play: dict[str, Any] = {
+        "key": key,
+        "stream_id": sid,
+        "epoch": w.running[sid],
+        "track_id": track,
+        "started_at": start.isoformat(),
+        "confidence": 0.9,
+    }
+    if end is not None:
+        play["ended_at"] = end.isoformat()
+    return await orch.worker_call(
+        "POST", "/plays", json={"worker_id": w.id, "plays": [play]}, headers=w.auth
+    )
+
+
+async def _stored(orch: Orchestrator, w: SimWorker, *args: Any) -> str:
+    r = await _send(orch, w, *args)
+    assert r.status_code == 200, r.text
+    status: str = r.json()["results"][0]["status"]
+    return status
+
+
+async def _plays(orch: Orchestrator) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (await orch.admin("GET", "/plays")).json()
+    return sorted(rows, key=lambda p: p["started_at"])
+
+
+async def test_plays_that_started_before_their_tracks_removal_are_logged(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        gone, other = await orch.add_track("Gone"), await orch.add_track("Other")
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+        # heard and reported open; the track is removed while it airs
+        assert await _stored(orch, w, sid, gone, "key-open-1", t0) == "stored"
+        assert await remove_track(orch.db, gone, force=True) is not None
+        (row,) = await _plays(orch)
+        assert (row["track_id"], row["title"], row["artist"]) == (None, "Gone", "Artist")
+
+        # its end, reported after the removal under its own key: stored, not refused
+        end = t0 + timedelta(seconds=150)
+        assert await _stored(orch, w, sid, gone, "key-open-1", t0, end) == "stored"
+        # a continuation under another key (a handoff, a restart) merges into that airing
+        late_end = t0 + timedelta(seconds=170)
+        cont = t0 + timedelta(seconds=60)
+        assert await _stored(orch, w, sid, gone, "key-cont-1", cont, late_end) == "stored"
+        (row,) = await _plays(orch)
+        assert datetime.fromisoformat(row["ended_at"]) == late_end
+
+        # a later airing held in an outbox, reported only now: logged with the track's copy
+        t1 = t0 + timedelta(minutes=5)
+        held_end = t1 + timedelta(seconds=175)
+        assert (
+            await _stored(orch, w, sid, other, "key-other-1", t0 + timedelta(minutes=3)) == "stored"
+        )
+        assert await _stored(orch, w, sid, gone, "key-held-1", t1, held_end) == "stored"
+        rows = await _plays(orch)
+        assert [(p["track_id"], p["title"]) for p in rows] == [
+            (None, "Gone"),
+            (other, "Other"),
+            (None, "Gone"),
+        ]
+        held = rows[2]
+        assert held["artist"] == "Artist" and held["source"] == "x.mp3"
+        assert datetime.fromisoformat(held["ended_at"]) == held_end
+        # the open play before it ended where the held airing started
+        assert datetime.fromisoformat(rows[1]["ended_at"]) == t1
+
+        # a play that started after the removal: the worker's catalog was stale
+        r = await _send(orch, w, sid, gone, "key-after-1", datetime.now(UTC))
+        assert r.status_code == 422, r.text
+        assert "was removed from the catalog" in r.text
+        # and an id that was never a track is refused as before
+        r = await _send(orch, w, sid, gone + 1000, "key-never-1", t1)
+        assert r.status_code == 422 and "no track" in r.text
+        assert len(await _plays(orch)) == 3
+
+
+async def test_the_same_airing_reported_by_two_keys_after_a_removal_is_one_play(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Neither report was stored before the removal: the second still merges into the first."""
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        gone = await orch.add_track("Gone")
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+        assert await remove_track(orch.db, gone) is not None  # no plays yet: no --force
+        assert (
+            await _stored(orch, w, sid, gone, "key-first", t0, t0 + timedelta(seconds=90))
+            == "stored"
+        )
+        end = t0 + timedelta(seconds=178)
+        assert (
+            await _stored(orch, w, sid, gone, "key-second", t0 + timedelta(seconds=80), end)
+            == "stored"
+        )
+        (row,) = await _plays(orch)
+        assert (row["track_id"], row["title"]) == (None, "Gone")
+        assert datetime.fromisoformat(row["started_at"]) == t0
+        assert datetime.fromisoformat(row["ended_at"]) == end
