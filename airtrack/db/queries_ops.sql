@@ -97,6 +97,22 @@ SELECT (SELECT count(*) FROM tracks) AS tracks,
        (SELECT count(*) FROM refused_plays) AS refused,
        now() AS now
 
+-- name: ops_diag_events_held
+-- Events committed but not deliverable yet (webhooks and the event stream deliver in
+-- commit order: below airtrack_events_horizon() only): how many, how long the oldest has
+-- waited, and the transaction of this database they wait behind (its pid NULL when this
+-- role may not see it, or when none is open any more).
+WITH h AS MATERIALIZED (SELECT airtrack_events_horizon() AS x),
+w AS (SELECT count(*) AS waiting, EXTRACT(EPOCH FROM (now() - min(o.at)))::float8 AS waiting_s
+      FROM outbound_events o WHERE o.txid >= (SELECT x FROM h))
+SELECT w.waiting, w.waiting_s, a.pid, a.usename::text AS user_name, a.application_name,
+       host(a.client_addr) AS client, a.state,
+       EXTRACT(EPOCH FROM (now() - a.xact_start))::float8 AS open_s,
+       left(a.query, 200) AS query
+FROM w LEFT JOIN pg_stat_activity a
+  ON w.waiting > 0 AND a.datname = current_database()
+ AND a.backend_xid = (SELECT x FROM h)::xid
+
 -- ---------------------------------------------------------------- health
 -- name: ops_health_probe
 -- A real write: proves the database accepts writes, not just reads.

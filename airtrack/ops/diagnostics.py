@@ -67,6 +67,7 @@ async def collect(
     assert counts is not None
     alerts = await list_alerts(db)
     patterns = await db.fetch("ops_patterns_top", {"limit": settings.diagnose_top_patterns})
+    held = await db.fetchone("ops_diag_events_held")
     if recovery is None:
         stored = control.get("recovery")
         value = stored["value"] if stored else {}
@@ -77,6 +78,7 @@ async def collect(
         "control": control,
         "counts": counts,
         "recovery": recovery,
+        "events_held": held,
     }
     findings = find_problems(snapshot, settings, now=time.time())
     leader = control.get("leader")
@@ -108,6 +110,10 @@ async def collect(
             },
             "catalog": {"tracks": counts["tracks"]},
             "plays": {"total": counts["plays"], "last_hour": counts["plays_1h"]},
+            "events": {
+                "held": held["waiting"] if held else 0,
+                "held_for_s": round(float(held["waiting_s"] or 0), 1) if held else 0.0,
+            },
             "alerts": [alert_json(a) for a in alerts],
             "error_patterns": patterns,
             "findings": [asdict(f) for f in findings],
@@ -358,6 +364,52 @@ def find_problems(snap: dict[str, Any], settings: Settings, *, now: float) -> li
                 )
             )
 
+    held = _events_held(snap.get("events_held"), settings)
+    if held is not None:
+        out.append(held)
+
     rank = {"critical": 0, "warning": 1, "info": 2}
     out.sort(key=lambda f: rank.get(f.severity, 3))
     return out
+
+
+def _events_held(held: Row | None, settings: Settings) -> Finding | None:
+    """Events committed long ago and still held from webhooks and the event stream: they go
+    out in commit order, so an open transaction that may still write one holds every event
+    committed after it began (one in another database of the server does not)."""
+    if not held or not held["waiting"]:
+        return None
+    waited = float(held["waiting_s"] or 0)
+    if waited < settings.diagnose_events_held_s:
+        return None
+    n = int(held["waiting"])
+    if held["pid"] is None:
+        evidence = (
+            "the transaction they wait behind is not visible to airtrack's database role "
+            "(or has just ended)"
+        )
+        end_it = "end the oldest open transaction of airtrack's database (pg_stat_activity)"
+    else:
+        who = held["application_name"] or "no application name"
+        where = held["client"] or "a local socket"
+        evidence = (
+            f"transaction of pid {held['pid']} ({who}, user {held['user_name']}, from "
+            f"{where}), {held['state']}, open for {_dur(float(held['open_s'] or 0))}; its "
+            f"last statement: {_one_line(held['query'])!r}"
+        )
+        end_it = (
+            f"end that transaction (commit or roll it back in its session), or its session: "
+            f"`psql -c 'SELECT pg_terminate_backend({held['pid']})'` as a superuser"
+        )
+    return Finding(
+        "warning",
+        f"{n} event{'' if n == 1 else 's'} held from webhooks and the event stream for "
+        f"{_dur(waited)} by an open transaction",
+        evidence,
+        f"{end_it}; the held events are then delivered in order, none is lost",
+    )
+
+
+def _one_line(query: str | None) -> str:
+    """A statement's text on one line (pg_stat_activity keeps its newlines)."""
+    return " ".join((query or "").split())

@@ -211,6 +211,12 @@ class FeatureSettings(BaseSettings):
         gt=0,
         description="A running stream with no play and no title for this long is a finding.",
     )
+    diagnose_events_held_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Events committed this long ago and still held from webhooks and the "
+        "event stream (behind an open transaction) are a finding.",
+    )
     diagnose_top_patterns: int = Field(
         default=10, ge=1, description="Error patterns listed by diagnostics."
     )

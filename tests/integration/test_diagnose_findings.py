@@ -7,6 +7,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from airtrack.db import Database
 from airtrack.ops.diagnostics import collect
 from airtrack.settings import load_settings
@@ -110,3 +112,48 @@ async def test_a_worker_that_cannot_write_its_outbox_is_critical(
         await _sql(db, """UPDATE workers SET meta = '{"metrics": {"outbox_unsaved": 0}}'""")
         found = [f for f in (await collect(db, settings))["findings"] if "outbox" in f["problem"]]
         assert found == []
+
+
+def _held(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if "held from webhooks" in f["problem"]]
+
+
+async def test_events_held_behind_an_open_transaction_name_its_session(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Delivery goes in commit order: a session left in a writing transaction holds every
+    event committed after it began.  The finding names that session, so it can be ended."""
+    settings = load_settings(home=tmp_path / "h", diagnose_events_held_s=60)
+    async with Database(db_url, settings) as db:
+        holder = await psycopg.AsyncConnection.connect(db_url, application_name="nightly-batch")
+        try:
+            async with holder.cursor() as cur:
+                await cur.execute("SELECT pg_backend_pid(), pg_current_xact_id()")  # a writer
+                row = await cur.fetchone()
+                assert row is not None
+                pid = row[0]
+            # two events committed after it began, the older 5 minutes ago
+            await _sql(
+                db,
+                "INSERT INTO outbound_events (type, data, at) VALUES "
+                "('stream.added', '{}', now() - interval '5 minutes'), "
+                "('stream.added', '{}', now() - interval '10 seconds')",
+            )
+            report = await collect(db, settings)
+            (found,) = _held(report)
+            assert found["severity"] == "warning"
+            assert found["problem"] == (
+                "2 events held from webhooks and the event stream for 5 min by an open transaction"
+            )
+            assert f"pid {pid} (nightly-batch" in found["evidence"]
+            assert "idle in transaction" in found["evidence"]
+            assert f"pg_terminate_backend({pid})" in found["recommendation"]
+            assert report["events"]["held"] == 2
+            # a longer threshold than the wait: no finding, the count still shown
+            patient = load_settings(home=tmp_path / "h", diagnose_events_held_s=600)
+            assert _held(await collect(db, patient)) == []
+        finally:
+            await holder.rollback()
+            await holder.close()
+        report = await collect(db, settings)
+        assert _held(report) == [] and report["events"]["held"] == 0
