@@ -5,7 +5,8 @@
 -- kept for review (refused_plays), never dropped.
 --
 --   airtrack_play_track_snapshot  trigger: a play keeps the song it aired
---   airtrack_track_removed  trigger: a removed track's copy, and its plays marked
+--   airtrack_track_removed  trigger: a removed track's copy (its plays keep its id)
+--   airtrack_same_airing    a stored play and a new report of its track: one airing?
 --   airtrack_merged_end     the end of an airing reported again under another key
 --   airtrack_log_play       one reported play: merge into its airing, close the airing
 --                           before it, emit play.started / play.ended
@@ -30,8 +31,9 @@
 -- ------------------------------------------------------------------ plays
 -- A play keeps the song it aired: a copy of the track's title, artist, source and ISRC
 -- taken when it is stored (whoever stores it). A NULL track_id (an unknown id, or the
--- track's removal setting it NULL) keeps the copy taken before; a play of a removed track
--- stored after the removal (removed_track_id) copies what the removal kept.
+-- track's removal setting it NULL) keeps the copy taken before, and the removal keeps the
+-- track's id in removed_track_id; a play of a removed track stored after the removal
+-- (removed_track_id) copies what the removal kept.
 CREATE OR REPLACE FUNCTION airtrack_play_track_snapshot() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -44,6 +46,11 @@ BEGIN
         SELECT r.title, r.artist, r.source, r.isrc
         INTO NEW.track_title, NEW.track_artist, NEW.track_source, NEW.track_isrc
         FROM removed_tracks r WHERE r.id = NEW.removed_track_id;
+    ELSIF TG_OP = 'UPDATE' AND NEW.track_id IS NULL AND OLD.track_id IS NOT NULL
+          AND NOT EXISTS (SELECT FROM tracks t WHERE t.id = OLD.track_id) THEN
+        -- the track's removal (the foreign key's ON DELETE SET NULL, which sees every
+        -- committed play, one stored while the removal waited too): keep which track
+        NEW.removed_track_id := OLD.track_id;
     END IF;
     RETURN NEW;
 END
@@ -54,22 +61,22 @@ BEFORE INSERT OR UPDATE OF track_id ON plays
 FOR EACH ROW EXECUTE FUNCTION airtrack_play_track_snapshot();
 
 -- A track's removal keeps a copy of it (removed_tracks: what a play of it reported later
--- copies, and when it went) and marks its plays with its id before the foreign key sets
--- their track_id NULL, so that a later report of one of those airings (its end, or a
--- handoff's continuation) still finds it.  Whichever path deletes the track.
+-- copies, and when it went), whichever path deletes it.  Its plays keep its id through
+-- airtrack_play_track_snapshot when the foreign key sets their track_id NULL.
 CREATE OR REPLACE FUNCTION airtrack_track_removed() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
     INSERT INTO removed_tracks (id, title, artist, source, isrc, duration_s)
     VALUES (OLD.id, OLD.title, OLD.artist, OLD.source, OLD.isrc, OLD.duration_s)
-    ON CONFLICT (id) DO NOTHING;
-    UPDATE plays SET removed_track_id = OLD.id WHERE track_id = OLD.id;
-    RETURN OLD;
+    ON CONFLICT (id) DO UPDATE
+    SET title = EXCLUDED.title, artist = EXCLUDED.artist, source = EXCLUDED.source,
+        isrc = EXCLUDED.isrc, duration_s = EXCLUDED.duration_s, removed_at = now();
+    RETURN NULL;
 END
 $fn$;
 
 CREATE OR REPLACE TRIGGER tracks_removed
-BEFORE DELETE ON tracks
+AFTER DELETE ON tracks
 FOR EACH ROW EXECUTE FUNCTION airtrack_track_removed();
 
 -- The end of an airing when a report of it comes from another key (another owner
@@ -94,6 +101,30 @@ LANGUAGE sql STABLE AS $fn$
             AND coalesce(q.track_id, q.removed_track_id)
                 IS DISTINCT FROM coalesce(p.track_id, p.removed_track_id)
             AND q.source = 'fingerprint') n;
+$fn$;
+
+-- Whether a stored play of a track on a stream (its start, end, song origin, writer and
+-- epoch; its song lasts p_song_s) and a new report of that track on that stream are one
+-- airing: the rule airtrack_log_play describes below.
+CREATE OR REPLACE FUNCTION airtrack_same_airing(
+    s_start timestamptz, s_end timestamptz, s_origin timestamptz, s_writer text,
+    s_epoch bigint, p_song_s double precision, p_started timestamptz, p_ended timestamptz,
+    p_origin timestamptz, p_writer text, p_epoch bigint, p_gap_s double precision,
+    p_align_s double precision
+) RETURNS boolean
+LANGUAGE sql STABLE AS $fn$
+    SELECT ((s_start <= coalesce(p_ended, p_started) + make_interval(secs => p_gap_s)
+             AND coalesce(s_end, s_start + make_interval(secs => p_song_s))
+                 >= p_started - make_interval(secs => p_gap_s))
+            -- further apart, the same airing by its song origin (a handoff or a
+            -- reconnect that took longer than p_gap_s), both reports inside the song
+            OR (s_origin IS NOT NULL AND p_origin IS NOT NULL
+                AND abs(EXTRACT(EPOCH FROM (s_origin - p_origin))) <= p_align_s
+                AND p_started < s_origin + make_interval(secs => p_song_s)
+                AND s_start < p_origin + make_interval(secs => p_song_s)))
+       AND NOT (s_end IS NOT NULL AND p_started >= s_end
+                AND s_writer IS NOT DISTINCT FROM p_writer AND s_epoch = p_epoch
+                AND abs(EXTRACT(EPOCH FROM (s_origin - p_origin))) > p_align_s)
 $fn$;
 
 -- One reported play, written by p_writer (the fence's answer, or the writer of a refused
@@ -149,27 +180,27 @@ BEGIN
     SELECT p.id, p.ended_at, p.confidence INTO v_play
     FROM play_keys k JOIN plays p ON p.id = k.play_id WHERE k.idempotency_key = p_key;
     IF NOT FOUND THEN
-        SELECT p.id, p.ended_at, p.confidence INTO v_play
-        FROM plays p LEFT JOIN tracks t ON t.id = p.track_id
-             LEFT JOIN removed_tracks r ON r.id = p.removed_track_id
-        WHERE p.stream_id = p_sid AND (p.track_id = p_track OR p.removed_track_id = p_track)
-          AND ((p.started_at <= coalesce(p_ended, p_started) + make_interval(secs => p_gap_s)
-                AND coalesce(p.ended_at,
-                             p.started_at + make_interval(secs => coalesce(t.duration_s, r.duration_s, 600)))
-                    >= p_started - make_interval(secs => p_gap_s))
-               -- further apart, the same airing by its song origin (a handoff or a
-               -- reconnect that took longer than p_gap_s), both reports inside the song
-               OR (p.song_origin IS NOT NULL AND p_origin IS NOT NULL
-                   AND abs(EXTRACT(EPOCH FROM (p.song_origin - p_origin))) <= p_align_s
-                   AND p_started
-                       < p.song_origin + make_interval(secs => coalesce(t.duration_s, r.duration_s, 600))
-                   AND p.started_at
-                       < p_origin + make_interval(secs => coalesce(t.duration_s, r.duration_s, 600))))
-          AND NOT (p.ended_at IS NOT NULL AND p_started >= p.ended_at
-                   AND p.worker_id IS NOT DISTINCT FROM p_writer AND p.epoch = p_epoch
-                   AND abs(EXTRACT(EPOCH FROM (p.song_origin - p_origin))) > p_align_s)
-        ORDER BY p.started_at DESC
-        LIMIT 1;
+        IF EXISTS (SELECT FROM tracks WHERE id = p_track) THEN
+            SELECT p.id, p.ended_at, p.confidence INTO v_play
+            FROM plays p LEFT JOIN tracks t ON t.id = p.track_id
+            WHERE p.stream_id = p_sid AND p.track_id = p_track
+              AND airtrack_same_airing(p.started_at, p.ended_at, p.song_origin, p.worker_id,
+                                       p.epoch, coalesce(t.duration_s, 600), p_started,
+                                       p_ended, p_origin, p_writer, p_epoch, p_gap_s,
+                                       p_align_s)
+            ORDER BY p.started_at DESC
+            LIMIT 1;
+        ELSE  -- a removed track: its airings name it in removed_track_id
+            SELECT p.id, p.ended_at, p.confidence INTO v_play
+            FROM plays p LEFT JOIN removed_tracks r ON r.id = p.removed_track_id
+            WHERE p.stream_id = p_sid AND p.removed_track_id = p_track
+              AND airtrack_same_airing(p.started_at, p.ended_at, p.song_origin, p.worker_id,
+                                       p.epoch, coalesce(r.duration_s, 600), p_started,
+                                       p_ended, p_origin, p_writer, p_epoch, p_gap_s,
+                                       p_align_s)
+            ORDER BY p.started_at DESC
+            LIMIT 1;
+        END IF;
         IF FOUND THEN
             INSERT INTO play_keys (idempotency_key, play_id) VALUES (p_key, v_play.id)
             ON CONFLICT DO NOTHING;
@@ -192,8 +223,9 @@ BEGIN
         RETURN CASE WHEN FOUND OR v_new_alias THEN 'stored' ELSE 'duplicate' END;
     END IF;
 
-    -- a track removed since (the caller let the play through: it started before the
-    -- removal) is named by removed_track_id, and the play copies what the removal kept
+    -- a track removed since is named by removed_track_id, and the play copies what the
+    -- removal kept (the caller let it through: check_plays, for an airing that began
+    -- before the removal, or an operator's accept)
     INSERT INTO plays (idempotency_key, stream_id, track_id, removed_track_id, started_at,
                        ended_at, confidence, worker_id, epoch, song_origin)
     VALUES (p_key, p_sid, (SELECT id FROM tracks WHERE id = p_track),

@@ -177,6 +177,9 @@ CREATE INDEX plays_stream_started_idx ON plays (stream_id, started_at DESC);
 CREATE INDEX plays_started_idx ON plays (started_at DESC);
 -- Plays of one track newest first (GET /plays?track_id=, ?isrc=; migration 0007).
 CREATE INDEX plays_track_started_idx ON plays (track_id, started_at DESC);
+-- A removed track's airings newest first (0021: the merge in airtrack_log_play).
+CREATE INDEX plays_removed_track_idx ON plays (removed_track_id, started_at DESC)
+    WHERE removed_track_id IS NOT NULL;
 
 -- Further idempotency keys that were merged into an existing play (handoff extension).
 CREATE TABLE play_keys (

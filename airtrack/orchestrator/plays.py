@@ -51,11 +51,13 @@ async def check_plays(
 ) -> None:
     """Raise :class:`InputRefused` naming the first play out of bounds or of an unknown track.
 
-    A play of a track removed from the catalog is taken when it started before the removal:
-    it aired while the track was in the catalog, and its report was on its way (held in a
-    worker's outbox, or heard before the worker's catalog lost the track).  It is logged
-    with the removed track's title, artist and source, as the track's earlier plays keep
-    them.  One that started after the removal is refused: the worker's catalog was stale.
+    A play of a track removed from the catalog is taken when its airing began before the
+    removal (its start, or its song origin when earlier: a handoff's continuation starts
+    late in the song): it aired while the track was in the catalog, and its report was on
+    its way (held in a worker's outbox, or heard before the worker's catalog lost the
+    track).  It is logged with the removed track's title, artist and source, as the
+    track's earlier plays keep them.  An airing that began after the removal is refused:
+    the worker's catalog was stale.
     """
     for p in plays:
         why = out_of_bounds(p, settings, now)
@@ -74,10 +76,11 @@ async def check_plays(
         gone = removed.get(p.track_id)
         if gone is None:
             raise InputRefused(f"play {p.key}: no track {p.track_id} in the catalog")
-        if p.started_at >= gone:
+        began = min(p.started_at, p.song_origin or p.started_at)
+        if began >= gone:
             raise InputRefused(
                 f"play {p.key}: track {p.track_id} was removed from the catalog at "
-                f"{gone.isoformat()}, before the play started"
+                f"{gone.isoformat()}, before this airing began"
             )
 
 

@@ -21,7 +21,7 @@ from .orch_support import Orchestrator, SimWorker, fast_settings, orchestrator, 
 
 async def _send(
     orch: Orchestrator, w: SimWorker, sid: int, track: int, key: str, start: datetime,
-    end: datetime | None = None,
+    end: datetime | None = None, origin: datetime | None = None,
 ) -> httpx.Response:  # fmt: skip
     play: dict[str, Any] = {
         "key": key,
@@ -33,6 +33,8 @@ async def _send(
     }
     if end is not None:
         play["ended_at"] = end.isoformat()
+    if origin is not None:
+        play["song_origin"] = origin.isoformat()
     return await orch.worker_call(
         "POST", "/plays", json={"worker_id": w.id, "plays": [play]}, headers=w.auth
     )
@@ -43,6 +45,15 @@ async def _stored(orch: Orchestrator, w: SimWorker, *args: Any) -> str:
     assert r.status_code == 200, r.text
     status: str = r.json()["results"][0]["status"]
     return status
+
+
+async def _track_columns(orch: Orchestrator) -> list[tuple[int | None, int | None]]:
+    async def fn(tx: Any) -> list[tuple[int | None, int | None]]:
+        rows = await tx.execute_raw("SELECT track_id, removed_track_id FROM plays ORDER BY id")
+        return [(r["track_id"], r["removed_track_id"]) for r in rows]
+
+    out: list[tuple[int | None, int | None]] = await orch.db.run("test_track_columns", fn)
+    return out
 
 
 async def _plays(orch: Orchestrator) -> list[dict[str, Any]]:
@@ -130,3 +141,29 @@ async def test_the_same_airing_reported_by_two_keys_after_a_removal_is_one_play(
         assert (row["track_id"], row["title"]) == (None, "Gone")
         assert datetime.fromisoformat(row["started_at"]) == t0
         assert datetime.fromisoformat(row["ended_at"]) == end
+
+
+async def test_an_airing_under_way_at_the_removal_goes_on_and_a_later_one_is_refused(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A handoff's continuation starts after the removal, late in a song that began before
+    it: the same airing, taken.  A song that began after the removal is not."""
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        gone = await orch.add_track("Gone")
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        t0 = datetime.now(UTC) - timedelta(seconds=60)
+        assert await _stored(orch, w, sid, gone, "key-first", t0, None, t0) == "stored"
+        assert await remove_track(orch.db, gone, force=True) is not None
+        assert await _track_columns(orch) == [(None, gone)]  # the removal keeps its id
+
+        now = datetime.now(UTC)
+        assert await _stored(orch, w, sid, gone, "key-handoff", now, None, t0) == "stored"
+        (row,) = await _plays(orch)
+        assert datetime.fromisoformat(row["started_at"]) == t0 and row["title"] == "Gone"
+
+        r = await _send(orch, w, sid, gone, "key-next-airing", now, None, now)
+        assert r.status_code == 422 and "before this airing began" in r.text
+        assert len(await _plays(orch)) == 1

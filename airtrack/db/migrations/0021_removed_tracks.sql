@@ -15,3 +15,6 @@ CREATE TABLE removed_tracks (
 );
 
 ALTER TABLE plays ADD COLUMN removed_track_id bigint;
+-- a removed track's airings on a stream, newest first (the merge in airtrack_log_play)
+CREATE INDEX plays_removed_track_idx ON plays (removed_track_id, started_at DESC)
+    WHERE removed_track_id IS NOT NULL;
