@@ -46,10 +46,11 @@ LANGUAGE sql STABLE AS $fn$
                 'track_id', t.id, 'title', t.title, 'artist', t.artist, 'album', t.album,
                 'label', t.label, 'isrc', t.isrc, 'iswc', t.iswc,
                 'composers', to_jsonb(t.composers), 'duration_s', t.duration_s)
-            -- a removed track: the copy the play kept
+            -- a removed track: the copy the play kept, and the id it had (0021)
             WHEN p.track_title IS NOT NULL OR p.track_source IS NOT NULL THEN
                 jsonb_build_object('track_id', NULL, 'title', p.track_title,
-                                   'artist', p.track_artist, 'isrc', p.track_isrc)
+                                   'artist', p.track_artist, 'isrc', p.track_isrc,
+                                   'removed_track_id', p.removed_track_id)
         END)
     FROM plays p
     JOIN streams s ON s.id = p.stream_id

@@ -56,6 +56,18 @@ async def _track_columns(orch: Orchestrator) -> list[tuple[int | None, int | Non
     return out
 
 
+async def _last_event(orch: Orchestrator, kind: str) -> dict[str, Any]:
+    async def fn(tx: Any) -> dict[str, Any]:
+        rows = await tx.execute_raw(
+            "SELECT data FROM outbound_events WHERE type = %s ORDER BY id DESC LIMIT 1", (kind,)
+        )
+        data: dict[str, Any] = rows[0]["data"]
+        return data
+
+    out: dict[str, Any] = await orch.db.run("test_last_event", fn)
+    return out
+
+
 async def _plays(orch: Orchestrator) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = (await orch.admin("GET", "/plays")).json()
     return sorted(rows, key=lambda p: p["started_at"])
@@ -163,6 +175,18 @@ async def test_an_airing_under_way_at_the_removal_goes_on_and_a_later_one_is_ref
         assert await _stored(orch, w, sid, gone, "key-handoff", now, None, t0) == "stored"
         (row,) = await _plays(orch)
         assert datetime.fromisoformat(row["started_at"]) == t0 and row["title"] == "Gone"
+
+        # integrations hear of the handoff's end with the removed track's copy and id
+        end = now + timedelta(seconds=5)
+        assert await _stored(orch, w, sid, gone, "key-handoff", now, end, t0) == "stored"
+        track = (await _last_event(orch, "play.ended"))["track"]
+        assert track == {
+            "track_id": None,
+            "title": "Gone",
+            "artist": "Artist",
+            "isrc": None,
+            "removed_track_id": gone,
+        }
 
         r = await _send(orch, w, sid, gone, "key-next-airing", now, None, now)
         assert r.status_code == 422 and "before this airing began" in r.text
