@@ -77,6 +77,11 @@ class Orchestrator:
 
         return int(await self.db.run("test_add_track", fn))
 
+    async def plays_by_start(self) -> list[dict[str, Any]]:
+        """The play log (``GET /plays``), oldest first."""
+        rows: list[dict[str, Any]] = (await self.admin("GET", "/plays")).json()
+        return sorted(rows, key=lambda p: p["started_at"])
+
     async def owners(self) -> dict[int, str | None]:
         r = await self.admin("GET", "/assignments")
         return {a["stream_id"]: a["worker_id"] for a in r.json() if a["state"] == "assigned"}
@@ -133,6 +138,27 @@ class SimWorker:
         if r.status_code == 200:
             self.running = {a["stream_id"]: a["epoch"] for a in r.json()["assignments"]}
         return r
+
+    async def send_play(
+        self, sid: int, track: int, key: str, start: datetime, end: datetime | None = None,
+        *, confidence: float = 0.9, origin: datetime | None = None,
+    ) -> httpx.Response:  # fmt: skip
+        """Report one play of ``track`` on stream ``sid`` at the epoch this worker runs."""
+        play: dict[str, Any] = {
+            "key": key,
+            "stream_id": sid,
+            "epoch": self.running[sid],
+            "track_id": track,
+            "started_at": start.isoformat(),
+            "confidence": confidence,
+        }
+        if end is not None:
+            play["ended_at"] = end.isoformat()
+        if origin is not None:
+            play["song_origin"] = origin.isoformat()
+        return await self.orch.worker_call(
+            "POST", "/plays", json={"worker_id": self.id, "plays": [play]}, headers=self.auth
+        )
 
     async def deregister(self) -> httpx.Response:
         self.running = {}

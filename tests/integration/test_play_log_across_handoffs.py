@@ -20,29 +20,14 @@ async def _report(
     confidence: float = 0.9,
     origin: datetime | None = None,
 ) -> str:
-    play: dict[str, Any] = {
-        "key": key,
-        "stream_id": sid,
-        "epoch": w.running[sid],
-        "track_id": track,
-        "started_at": start.isoformat(),
-        "confidence": confidence,
-    }
-    if end is not None:
-        play["ended_at"] = end.isoformat()
-    if origin is not None:
-        play["song_origin"] = origin.isoformat()
-    r = await orch.worker_call(
-        "POST", "/plays", json={"worker_id": w.id, "plays": [play]}, headers=w.auth
-    )
+    r = await w.send_play(sid, track, key, start, end, confidence=confidence, origin=origin)
     assert r.status_code == 200, r.text
     status: str = r.json()["results"][0]["status"]
     return status
 
 
 async def _plays(orch: Orchestrator) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = (await orch.admin("GET", "/plays")).json()
-    return sorted(rows, key=lambda p: p["started_at"])
+    return await orch.plays_by_start()
 
 
 async def test_a_plays_confidence_is_the_highest_any_report_carried(

@@ -8,6 +8,8 @@ removed track's copy.  One that started after it is refused (a stale catalog).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,33 +20,32 @@ from airtrack.catalog.store import remove_track
 
 from .orch_support import Orchestrator, SimWorker, fast_settings, orchestrator, settle
 
-
-async def _send(
-    orch: Orchestrator, w: SimWorker, sid: int, track: int, key: str, start: datetime,
-    end: datetime | None = None, origin: datetime | None = None,
-) -> httpx.Response:  # fmt: skip
-    play: dict[str, Any] = {
-        "key": key,
-        "stream_id": sid,
-        "epoch": w.running[sid],
-        "track_id": track,
-        "started_at": start.isoformat(),
-        "confidence": 0.9,
-    }
-    if end is not None:
-        play["ended_at"] = end.isoformat()
-    if origin is not None:
-        play["song_origin"] = origin.isoformat()
-    return await orch.worker_call(
-        "POST", "/plays", json={"worker_id": w.id, "plays": [play]}, headers=w.auth
-    )
+Station = tuple[Orchestrator, SimWorker, int, list[int]]
 
 
-async def _stored(orch: Orchestrator, w: SimWorker, *args: Any) -> str:
-    r = await _send(orch, w, *args)
+async def _send(w: SimWorker, *args: Any) -> httpx.Response:
+    """``SimWorker.send_play``: (stream, track, key, start[, end[, song origin]])."""
+    origin = args[5] if len(args) > 5 else None
+    return await w.send_play(*args[:5], origin=origin)
+
+
+async def _stored(w: SimWorker, *args: Any) -> str:
+    r = await _send(w, *args)
     assert r.status_code == 200, r.text
     status: str = r.json()["results"][0]["status"]
     return status
+
+
+@asynccontextmanager
+async def _station(db_url: str, tmp_path: Path, *titles: str) -> AsyncIterator[Station]:
+    """An orchestrator with one stream run by one worker, and a track for each title."""
+    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
+        (sid,) = await orch.add_streams(1)
+        tracks = [await orch.add_track(title) for title in titles]
+        w = SimWorker(orch, "w1", 5)
+        await w.register()
+        await settle(orch, [w])
+        yield orch, w, sid, tracks
 
 
 async def _track_columns(orch: Orchestrator) -> list[tuple[int | None, int | None]]:
@@ -68,45 +69,33 @@ async def _last_event(orch: Orchestrator, kind: str) -> dict[str, Any]:
     return out
 
 
-async def _plays(orch: Orchestrator) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = (await orch.admin("GET", "/plays")).json()
-    return sorted(rows, key=lambda p: p["started_at"])
-
-
 async def test_plays_that_started_before_their_tracks_removal_are_logged(
     db_url: str, tmp_path: Path
 ) -> None:
-    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
-        (sid,) = await orch.add_streams(1)
-        gone, other = await orch.add_track("Gone"), await orch.add_track("Other")
-        w = SimWorker(orch, "w1", 5)
-        await w.register()
-        await settle(orch, [w])
+    async with _station(db_url, tmp_path, "Gone", "Other") as (orch, w, sid, (gone, other)):
         t0 = datetime.now(UTC) - timedelta(minutes=10)
         # heard and reported open; the track is removed while it airs
-        assert await _stored(orch, w, sid, gone, "key-open-1", t0) == "stored"
+        assert await _stored(w, sid, gone, "key-open-1", t0) == "stored"
         assert await remove_track(orch.db, gone, force=True) is not None
-        (row,) = await _plays(orch)
+        (row,) = await orch.plays_by_start()
         assert (row["track_id"], row["title"], row["artist"]) == (None, "Gone", "Artist")
 
         # its end, reported after the removal under its own key: stored, not refused
         end = t0 + timedelta(seconds=150)
-        assert await _stored(orch, w, sid, gone, "key-open-1", t0, end) == "stored"
+        assert await _stored(w, sid, gone, "key-open-1", t0, end) == "stored"
         # a continuation under another key (a handoff, a restart) merges into that airing
         late_end = t0 + timedelta(seconds=170)
         cont = t0 + timedelta(seconds=60)
-        assert await _stored(orch, w, sid, gone, "key-cont-1", cont, late_end) == "stored"
-        (row,) = await _plays(orch)
+        assert await _stored(w, sid, gone, "key-cont-1", cont, late_end) == "stored"
+        (row,) = await orch.plays_by_start()
         assert datetime.fromisoformat(row["ended_at"]) == late_end
 
         # a later airing held in an outbox, reported only now: logged with the track's copy
         t1 = t0 + timedelta(minutes=5)
         held_end = t1 + timedelta(seconds=175)
-        assert (
-            await _stored(orch, w, sid, other, "key-other-1", t0 + timedelta(minutes=3)) == "stored"
-        )
-        assert await _stored(orch, w, sid, gone, "key-held-1", t1, held_end) == "stored"
-        rows = await _plays(orch)
+        assert await _stored(w, sid, other, "key-other-1", t0 + timedelta(minutes=3)) == "stored"
+        assert await _stored(w, sid, gone, "key-held-1", t1, held_end) == "stored"
+        rows = await orch.plays_by_start()
         assert [(p["track_id"], p["title"]) for p in rows] == [
             (None, "Gone"),
             (other, "Other"),
@@ -119,37 +108,28 @@ async def test_plays_that_started_before_their_tracks_removal_are_logged(
         assert datetime.fromisoformat(rows[1]["ended_at"]) == t1
 
         # a play that started after the removal: the worker's catalog was stale
-        r = await _send(orch, w, sid, gone, "key-after-1", datetime.now(UTC))
+        r = await _send(w, sid, gone, "key-after-1", datetime.now(UTC))
         assert r.status_code == 422, r.text
         assert "was removed from the catalog" in r.text
         # and an id that was never a track is refused as before
-        r = await _send(orch, w, sid, gone + 1000, "key-never-1", t1)
+        r = await _send(w, sid, gone + 1000, "key-never-1", t1)
         assert r.status_code == 422 and "no track" in r.text
-        assert len(await _plays(orch)) == 3
+        assert len(await orch.plays_by_start()) == 3
 
 
 async def test_the_same_airing_reported_by_two_keys_after_a_removal_is_one_play(
     db_url: str, tmp_path: Path
 ) -> None:
     """Neither report was stored before the removal: the second still merges into the first."""
-    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
-        (sid,) = await orch.add_streams(1)
-        gone = await orch.add_track("Gone")
-        w = SimWorker(orch, "w1", 5)
-        await w.register()
-        await settle(orch, [w])
+    async with _station(db_url, tmp_path, "Gone") as (orch, w, sid, (gone,)):
         t0 = datetime.now(UTC) - timedelta(minutes=10)
         assert await remove_track(orch.db, gone) is not None  # no plays yet: no --force
-        assert (
-            await _stored(orch, w, sid, gone, "key-first", t0, t0 + timedelta(seconds=90))
-            == "stored"
-        )
+        assert await _stored(w, sid, gone, "key-first", t0, t0 + timedelta(seconds=90)) == "stored"
         end = t0 + timedelta(seconds=178)
         assert (
-            await _stored(orch, w, sid, gone, "key-second", t0 + timedelta(seconds=80), end)
-            == "stored"
+            await _stored(w, sid, gone, "key-second", t0 + timedelta(seconds=80), end) == "stored"
         )
-        (row,) = await _plays(orch)
+        (row,) = await orch.plays_by_start()
         assert (row["track_id"], row["title"]) == (None, "Gone")
         assert datetime.fromisoformat(row["started_at"]) == t0
         assert datetime.fromisoformat(row["ended_at"]) == end
@@ -160,25 +140,20 @@ async def test_an_airing_under_way_at_the_removal_goes_on_and_a_later_one_is_ref
 ) -> None:
     """A handoff's continuation starts after the removal, late in a song that began before
     it: the same airing, taken.  A song that began after the removal is not."""
-    async with orchestrator(db_url, fast_settings(tmp_path)) as orch:
-        (sid,) = await orch.add_streams(1)
-        gone = await orch.add_track("Gone")
-        w = SimWorker(orch, "w1", 5)
-        await w.register()
-        await settle(orch, [w])
+    async with _station(db_url, tmp_path, "Gone") as (orch, w, sid, (gone,)):
         t0 = datetime.now(UTC) - timedelta(seconds=60)
-        assert await _stored(orch, w, sid, gone, "key-first", t0, None, t0) == "stored"
+        assert await _stored(w, sid, gone, "key-first", t0, None, t0) == "stored"
         assert await remove_track(orch.db, gone, force=True) is not None
         assert await _track_columns(orch) == [(None, gone)]  # the removal keeps its id
 
         now = datetime.now(UTC)
-        assert await _stored(orch, w, sid, gone, "key-handoff", now, None, t0) == "stored"
-        (row,) = await _plays(orch)
+        assert await _stored(w, sid, gone, "key-handoff", now, None, t0) == "stored"
+        (row,) = await orch.plays_by_start()
         assert datetime.fromisoformat(row["started_at"]) == t0 and row["title"] == "Gone"
 
         # integrations hear of the handoff's end with the removed track's copy and id
         end = now + timedelta(seconds=5)
-        assert await _stored(orch, w, sid, gone, "key-handoff", now, end, t0) == "stored"
+        assert await _stored(w, sid, gone, "key-handoff", now, end, t0) == "stored"
         track = (await _last_event(orch, "play.ended"))["track"]
         assert track == {
             "track_id": None,
@@ -188,6 +163,6 @@ async def test_an_airing_under_way_at_the_removal_goes_on_and_a_later_one_is_ref
             "removed_track_id": gone,
         }
 
-        r = await _send(orch, w, sid, gone, "key-next-airing", now, None, now)
+        r = await _send(w, sid, gone, "key-next-airing", now, None, now)
         assert r.status_code == 422 and "before this airing began" in r.text
-        assert len(await _plays(orch)) == 1
+        assert len(await orch.plays_by_start()) == 1
