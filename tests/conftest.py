@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from airtrack.db import Database, ensure_server, migrate
 from airtrack.logging import configure_logging
@@ -36,6 +37,11 @@ TEMPLATE = "airtrack_template" + (
 )
 
 configure_logging("INFO", json=True)
+
+# Properties are checked for what they compute, never for how fast: one example that took
+# a second on a busy machine (a first import, a page-cache miss) is not a failure.
+hypothesis_settings.register_profile("airtrack", deadline=None)
+hypothesis_settings.load_profile("airtrack")
 
 
 def _with_db(url: str, dbname: str) -> str:
