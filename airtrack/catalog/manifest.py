@@ -7,13 +7,16 @@ against the plan: added tracks become one new *delta*, removed ones *tombstones*
 ids are never reused and a track's prints change only by moving to the current engine, so
 the id diff is the whole change. The plan is labelled with the revision read *before* the
 diff: if the catalog moved meanwhile, the next call diffs again. When the deltas pass
-``catalog_compact_fraction`` of the base's tracks (added, or removed), the diff writes a
-plan of one new base instead (*compaction*); when they only pass
 ``catalog_compact_deltas`` segments, the newest are merged into one delta (size-tiered:
-their tracks alone are packed again, each a few times over an ingest). A base takes long
-to build on a large catalog, and the diffs of a bulk ingest come at every catalog watch:
-compacting on the count could make each base obsolete before it was built, and the served
-manifest stand still until the ingest ended.
+their tracks alone are packed again, each a few times over an ingest). When they pass
+``catalog_compact_fraction`` of the base's tracks (added, or removed), the diff plans one
+new base of the whole catalog as the plan's *next* (*compaction*): every replica builds it
+in the background while the plan goes on serving the old base and its deltas, new tracks
+included, and the replica that has built it swaps it in (the tracks added since it was
+planned become one delta on it, those removed its tombstones). A base takes minutes to
+build on a large catalog (2.5 min at 10,000 tracks): planned in place of the served
+segments, it held every track added during the build back from the workers until it was
+built, and the diffs of a bulk ingest, one every catalog watch, never wait for it.
 
 Every replica *materializes* the plan into files under
 ``AIRTRACK_HOME/snapshots/segments/`` named from the plan alone (``delta-<sha of its ids
@@ -22,11 +25,14 @@ version whichever of them a worker asks; the bytes may differ (a replica that bu
 segment later leaves out tracks deleted since, which the plan lists as removed anyway), so
 each segment is checked against the serving replica's sha256 header. A delta is a prints
 pack of its tracks (``fingerprint/segments.py``), built while the caller waits; a base is
-a whole ``Index``, built in the background while the previous manifest is still served
-(only a replica that has served nothing yet waits for it). Files the served manifest no
-longer names are deleted ``catalog_segment_grace_s`` later (a worker may be downloading
-one). Because compaction bounds the deltas, a worker that was away for a week downloads
-the base plus at most that fraction: about a full snapshot.
+a whole ``Index``, built in the background (only a replica that has served nothing yet
+waits for it). A replica that sees the next base swapped in by another before it has
+built it keeps serving its previous manifest until it has (its own build began when the
+next base was planned: it lags by the difference of the build times). Files the served
+manifest no longer names are deleted ``catalog_segment_grace_s`` later (a worker may be
+downloading one). Because compaction bounds the deltas, a worker that was away for a week
+downloads the base plus about that fraction (more while a next base builds during an
+ingest, and in the delta of what came during the build): about a full snapshot.
 """
 
 from __future__ import annotations
@@ -48,20 +54,23 @@ from airtrack.catalog.snapshot import _state, _write, snapshot_dir
 from airtrack.catalog.store import ENGINE
 from airtrack.catalog.unusable import SkippedHook, Unusable
 from airtrack.db import Database, Tx
-from airtrack.errors import AudioError, IndexFileError
+from airtrack.errors import AirtrackError, AudioError, IndexFileError
 from airtrack.fingerprint import PRINTS_VERSION, Index
 from airtrack.fingerprint.segments import write_pack
 from airtrack.logging import get_logger
 from airtrack.settings import Settings
 
-__all__ = ["Manifest", "Segment", "SegmentStore", "live_ids", "next_plan"]
+__all__ = ["Manifest", "Segment", "SegmentStore", "live_ids", "next_name", "next_plan"]
 
 log = get_logger(__name__)
 
 _BATCH = 128  # tracks per prints fetch while building a segment
 _NAME = re.compile(r"^(base|delta)-[0-9a-f]{20}\.(idx|atp)$")
 
-#: {"segments": [{"kind": "base"|"delta", "ids": [...]}], "removed": [...], "id", "seq"}:
+#: {"segments": [{"kind": "base"|"delta", "ids": [...], "gen"}], "removed": [...], "id",
+#: "seq", "next": {"kind": "base", "ids": [...], "gen", "dropped": [...]} (optional)}:
+#: ``gen`` the change that made a segment, ``next`` a base being built (``dropped``: its
+#: ids that left the catalog since it was planned),
 #: ``seq`` counts the plan's changes, ``id`` names the plan's row (a new database, a new id)
 Plan = dict[str, Any]
 
@@ -124,6 +133,11 @@ def _target(plan: Plan) -> tuple[Manifest, dict[str, list[int]]]:
     return Manifest(tuple(segments), removed, str(plan["id"]), int(plan["seq"])), ids
 
 
+def _parts(plan: Plan) -> tuple[Any, Any, Any]:
+    """What a plan change changes (not its id and count)."""
+    return plan["segments"], plan["removed"], plan.get("next")
+
+
 def live_ids(plan: Plan) -> set[int]:
     """The ids a plan serves: every segment's, less the removed."""
     held = {int(t) for s in plan["segments"] for t in s["ids"]}
@@ -144,10 +158,58 @@ def needs_compaction(plan: Plan, *, fraction: float) -> bool:
     )
 
 
-def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) -> Plan:
+def next_name(plan: Plan) -> str | None:
+    """The file name of the plan's next base (being built), if it has one."""
+    nxt = plan.get("next")
+    if nxt is None:
+        return None
+    gen = nxt.get("gen")
+    return _name("base", list(nxt["ids"]), None if gen is None else int(gen))
+
+
+def next_plan(
+    plan: Plan, now: set[int], *, max_deltas: int, fraction: float, next_built: bool = False
+) -> Plan:
     """The plan serving exactly ``now``: one more delta and tombstones, the deltas merged
-    into one past ``max_deltas``, or one new base past ``fraction`` (module doc)."""
+    into one past ``max_deltas``; past ``fraction`` a new base planned as ``next`` (built
+    while the old one serves), and swapped in for the old base and its deltas once this
+    replica has built it (``next_built``; module doc)."""
     gen = int(plan.get("seq", 0)) + 1  # the change this plan will be (``_name``)
+    if not now:
+        return {"segments": [], "removed": []}  # emptied: nothing to build
+    if not plan["segments"]:
+        # nothing served yet: the first base is served once built
+        return {"segments": [{"kind": "base", "ids": sorted(now), "gen": gen}], "removed": []}
+    nxt = plan.get("next")
+    if nxt is not None and next_built:
+        # what the next base does not hold for sure goes into one delta on it: tracks
+        # added since it was planned, and its own tracks that left the catalog since
+        # (its build may have left them out) and came back; those gone are tombstones
+        held = {int(t) for t in nxt["ids"]}
+        sure = held - {int(t) for t in nxt.get("dropped", [])}
+        added = sorted(now - sure)
+        delta = [{"kind": "delta", "ids": added, "gen": gen}] if added else []
+        swapped: Plan = {"segments": [{k: nxt[k] for k in ("kind", "ids", "gen") if k in nxt},
+                                      *delta],
+                         "removed": sorted(held - now)}  # fmt: skip
+        if needs_compaction(swapped, fraction=fraction):
+            swapped["next"] = {"kind": "base", "ids": sorted(now), "gen": gen}
+        return swapped
+    new = _diff(plan, now, gen, max_deltas=max_deltas)
+    if nxt is not None:
+        # still building: its tracks that leave the catalog meanwhile are remembered
+        live = live_ids(plan)
+        dropped = {int(t) for t in nxt.get("dropped", [])}
+        dropped |= (live - now) & {int(t) for t in nxt["ids"]}
+        new["next"] = {**nxt, "dropped": sorted(dropped)} if dropped else nxt
+    elif needs_compaction(new, fraction=fraction):
+        new["next"] = {"kind": "base", "ids": sorted(now), "gen": gen}
+    return new
+
+
+def _diff(plan: Plan, now: set[int], gen: int, *, max_deltas: int) -> Plan:
+    """The served segments of ``plan`` following ``now``: one more delta and tombstones,
+    the newest deltas merged into one past ``max_deltas``."""
     live = live_ids(plan)
     added = sorted(now - live)
     delta = [{"kind": "delta", "ids": added, "gen": gen}] if added else []
@@ -156,9 +218,6 @@ def next_plan(plan: Plan, now: set[int], *, max_deltas: int, fraction: float) ->
     # an id removed earlier and served again (its prints back for this engine) is live in
     # the new delta: it leaves the tombstones (which would hide every copy of it)
     new: Plan = {"segments": segments, "removed": sorted(removed - set(added))}
-    if not plan["segments"] or needs_compaction(new, fraction=fraction):
-        base = [{"kind": "base", "ids": sorted(now), "gen": gen}] if now else []
-        return {"segments": base, "removed": []}
     if len(segments) - 1 > max_deltas:
         # size-tiered, as log-structured stores merge: the newest deltas, at least two and
         # enough to get back within max_deltas, and more while the one before them is no
@@ -222,12 +281,17 @@ class SegmentStore:
 
     # -- the plan ----------------------------------------------------------------------------
     async def ensure(self) -> Manifest:
-        """The manifest this replica serves, after following the catalog if it moved."""
+        """The manifest this replica serves, after following the catalog if it moved, or
+        swapping in the plan's next base once this replica has built it."""
         revision, changed_at = await _state(self.db)
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self._plan is None or self._plan[:2] != (revision, changed_at):
+            if (
+                self._plan is None
+                or self._plan[:2] != (revision, changed_at)
+                or self._next_built(self._plan[2])
+            ):
                 plan = await self.db.run(
                     "catalog_manifest_sync", lambda tx: self._sync(tx, revision, changed_at)
                 )
@@ -247,8 +311,25 @@ class SegmentStore:
                     self.compaction = asyncio.create_task(
                         self._build_then_publish(missing), name="catalog-compaction"
                     )
+            self._start_next(self._plan[2])
             assert self._served is not None
             return self._served
+
+    def _next_built(self, plan: Plan) -> bool:
+        """Whether this replica holds the file of the plan's next base."""
+        name = next_name(plan)
+        return name is not None and (self.folder / name).is_file()
+
+    def _start_next(self, plan: Plan) -> None:
+        """Build the plan's next base in the background, if this replica lacks it."""
+        name = next_name(plan)
+        if name is None or (self.folder / name).is_file():
+            return
+        if self.compaction is None or self.compaction.done():
+            ids = [int(t) for t in plan["next"]["ids"]]
+            self.compaction = asyncio.create_task(
+                self._build_then_swap(name, ids), name="catalog-compaction"
+            )
 
     async def _sync(self, tx: Tx, revision: int, changed_at: datetime) -> Plan:
         """Diff the catalog into the shared plan (under its row lock) and return the plan."""
@@ -256,7 +337,8 @@ class SegmentStore:
         row = await tx.fetchone("catalog_manifest_lock", {"engine": ENGINE})
         assert row is not None
         plan: Plan = row["plan"]
-        if (int(row["revision"]), row["changed_at"]) == (revision, changed_at):
+        built = self._next_built(plan)
+        if (int(row["revision"]), row["changed_at"]) == (revision, changed_at) and not built:
             return plan  # another replica diffed this revision already
         rows = await tx.fetch("catalog_print_ids", {"engine": ENGINE})
         now = {int(r["track_id"]) for r in rows}
@@ -265,8 +347,9 @@ class SegmentStore:
             now,
             max_deltas=self.settings.catalog_compact_deltas,
             fraction=self.settings.catalog_compact_fraction,
+            next_built=built,
         )
-        if (new["segments"], new["removed"]) == (plan["segments"], plan["removed"]):
+        if _parts(new) == _parts(plan):
             new = plan
         else:
             new = {**new, "id": plan["id"], "seq": int(plan["seq"]) + 1}
@@ -281,22 +364,47 @@ class SegmentStore:
                 seq=new["seq"],
                 segments=len(new["segments"]),
                 removed=len(new["removed"]),
+                next_base=len(new["next"]["ids"]) if "next" in new else None,
             )
         return new
 
     # -- files -------------------------------------------------------------------------------
-    async def _build_then_publish(self, missing: dict[str, list[int]]) -> None:
-        try:
-            await self._materialize(missing)
-        except (OSError, IndexFileError, AudioError) as exc:
-            log.error("catalog.compaction_failed", error=str(exc))
+    async def _build_then_swap(self, name: str, ids: list[int]) -> None:
+        """Build the plan's next base, then swap it in for the old base and its deltas (or,
+        should that fail, the next catalog watch does)."""
+        if not await self._build({name: ids}):
             return
+        self._release()  # the swapped plan may want another build at once
+        try:
+            await self.ensure()
+        except (AirtrackError, OSError, IndexFileError, AudioError) as exc:
+            log.warning("catalog.swap_deferred", base=name, error=str(exc))
+
+    async def _build_then_publish(self, missing: dict[str, list[int]]) -> None:
+        if not await self._build(missing):
+            return
+        self._release()
         assert self._lock is not None
         async with self._lock:
             if self._plan is not None:
                 target, ids = self._named
                 if all((self.folder / n).is_file() for n in ids):
                     self._publish(target)
+                self._start_next(self._plan[2])
+
+    async def _build(self, missing: dict[str, list[int]]) -> bool:
+        """A background build; False, logged, when it failed (the next watch tries again)."""
+        try:
+            await self._materialize(missing)
+        except (AirtrackError, OSError, IndexFileError, AudioError) as exc:
+            log.error("catalog.compaction_failed", error=str(exc))
+            return False
+        return True
+
+    def _release(self) -> None:
+        """The background build that calls this is done building: another may start."""
+        if self.compaction is asyncio.current_task():
+            self.compaction = None
 
     async def _materialize(self, missing: dict[str, list[int]]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -355,6 +463,8 @@ class SegmentStore:
         """Delete files no served manifest has named for ``catalog_segment_grace_s``."""
         keep = {s.name for s in m.segments}
         keep |= set(self._named[1])  # a base being built for the plan
+        if self._plan is not None and (nxt := next_name(self._plan[2])) is not None:
+            keep.add(nxt)  # the next base, built or being built
         now = time.monotonic()
         try:
             entries = list(self.folder.iterdir())

@@ -220,8 +220,9 @@ class WorkerSettings(BaseSettings):
     catalog_compact_fraction: float = Field(
         default=0.1,
         gt=0,
-        description="The catalog's delta segments are compacted into a new base once their "
-        "bytes pass this fraction of the base's.",
+        description="A new catalog base is built (in the background, the old base and its "
+        "deltas serving meanwhile) once the tracks the deltas add or remove pass this "
+        "fraction of the base's tracks.",
     )
     catalog_compact_deltas: int = Field(
         default=16,

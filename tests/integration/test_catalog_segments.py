@@ -138,18 +138,26 @@ async def test_deltas_tombstones_and_compaction(db_url: str, tmp_path: Path) -> 
         other = SegmentStore(orch.db, fast_settings(tmp_path / "other"))
         assert (await other.ensure()).version == m3.version
 
-        # a second delta passes catalog_compact_fraction: the plan becomes one new base,
-        # built in the background while the previous manifest is still served
+        # a second delta passes catalog_compact_fraction: a new base is planned as the
+        # plan's next and built in the background; the old base and its (merged) deltas
+        # serve the new track at once meanwhile
         tracks.update([await _add(orch.db, 6)])
         live = {t: b for t, b in tracks.items() if t != gone}
         m4 = await store.ensure()
-        assert m4.version == m3.version
+        assert m4.version != m3.version and m4.segments[0] == m3.segments[0]
+        assert [s.kind for s in m4.segments] == ["index", "pack"] and m4.removed == (gone,)
+        _same_lookups(_from_files(store, m4), Index.build(sorted(live.items())), query)
+        assert (await other.ensure()).version == m4.version  # and it builds the next too
         assert store.compaction is not None
         await store.compaction
         m5 = await store.ensure()
         assert [s.kind for s in m5.segments] == ["index"] and m5.removed == ()
         assert m5.segments[0].tracks == len(live)
         _same_lookups(_from_files(store, m5), Index.build(sorted(live.items())), query)
+        # the other replica serves the swapped plan once its own build of that base is done
+        assert other.compaction is not None
+        await other.compaction
+        assert (await other.ensure()).version == m5.version
         await store.ensure()  # a publish after the grace: files no manifest names are gone
         names = {p.name for p in store.folder.iterdir() if not p.name.startswith("manifest")}
         assert names == {m5.segments[0].name}
