@@ -66,6 +66,8 @@ log = get_logger(__name__)
 
 _BATCH = 128  # tracks per prints fetch while building a segment
 _NAME = re.compile(r"^(base|delta)-[0-9a-f]{20}\.(idx|atp)$")
+#: a build's temporary files (``_materialize``, ``snapshot._write``): left by a crash
+_ABANDONED = re.compile(r"^\.+(base|delta)-[0-9a-f]{20}\.(idx|atp)\..*\.(build|tmp)$")
 
 #: {"segments": [{"kind": "base"|"delta", "ids": [...], "gen"}], "removed": [...], "id",
 #: "seq", "next": {"kind": "base", "ids": [...], "gen", "dropped": [...]} (optional)}:
@@ -471,6 +473,9 @@ class SegmentStore:
         except OSError:
             return
         for entry in entries:
+            if _ABANDONED.match(entry.name):
+                _drop_if_older(entry, self.settings.snapshot_tmp_max_age_s)
+                continue
             if not _NAME.match(entry.name) or entry.name in keep:
                 self._unreferenced.pop(entry.name, None)
                 continue
@@ -479,3 +484,10 @@ class SegmentStore:
                 with contextlib.suppress(OSError):
                     entry.unlink()
                 self._unreferenced.pop(entry.name, None)
+
+
+def _drop_if_older(path: Path, seconds: float) -> None:
+    """Delete ``path`` if it has not been written for ``seconds`` (an abandoned build)."""
+    with contextlib.suppress(OSError):
+        if time.time() - path.stat().st_mtime > seconds:
+            path.unlink()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -231,6 +233,26 @@ class _Flaky(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+async def test_builds_abandoned_by_a_crash_are_deleted_fresh_ones_kept(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A base's build writes temporary files of a few GB; a crash leaves them behind."""
+    settings = fast_settings(tmp_path / "home", snapshot_tmp_max_age_s=600.0)
+    async with orchestrator(db_url, settings) as orch:
+        store = SegmentStore(orch.db, settings)
+        await _add(orch.db, 1)
+        store.folder.mkdir(parents=True, exist_ok=True)
+        stem = ".base-0123456789abcdef0123.idx"
+        old = [store.folder / f"{stem}.4242.build", store.folder / f".{stem}.4242.build.9.a.tmp"]
+        fresh = store.folder / f"{stem}.4343.build"
+        for path in [*old, fresh]:
+            path.write_bytes(b"x")
+        for path in old:
+            os.utime(path, (time.time() - 3600, time.time() - 3600))
+        await store.ensure()  # publishes the first manifest, and cleans up
+        assert [p.exists() for p in [*old, fresh]] == [False, False, True]
 
 
 async def test_a_damaged_segment_download_is_retried_never_loaded(tmp_path: Path) -> None:
