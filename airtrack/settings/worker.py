@@ -215,7 +215,8 @@ class WorkerSettings(BaseSettings):
     snapshot_tmp_max_age_s: float = Field(
         default=3600.0,
         gt=0,
-        description="A half-written snapshot file older than this is removed as abandoned.",
+        description="A half-written snapshot or catalog segment file older than this is "
+        "removed as abandoned.",
     )
     catalog_compact_fraction: float = Field(
         default=0.1,
