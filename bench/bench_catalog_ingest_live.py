@@ -1,7 +1,7 @@
 """A bulk ingest into a large catalog, end to end: how fresh the served catalog stays.
 
     .venv/bin/python bench/bench_catalog_ingest_live.py [--base 10000] [--added 2000]
-        [--rate 20] [--timeout-s 1200] [--poll-s 0.5]
+        [--rate 20] [--timeout-s 1200] [--poll-s 0.5] [--settle]
 
 Starts a private embedded PostgreSQL in a temp ``AIRTRACK_HOME``, migrates it with the
 real code and seeds ``--base`` tracks straight into ``tracks``/``track_prints`` (COPY;
@@ -24,7 +24,8 @@ Measures, per uploaded track, the time from its upload's reply to the first mani
 that serves it; the manifest changes, their segments and the bytes a follower downloads;
 each base built during the ingest (from the orchestrator's log: ``catalog.segment.built``)
 and whether and when it was served.  Ends when every uploaded track is served or after
-``--timeout-s``.  Prints a Markdown table and the per-manifest timeline.  The defaults
+``--timeout-s`` (with ``--settle``, once a base planned during the ingest is served too).
+Prints a Markdown table and the per-manifest timeline.  The defaults
 need ~2-3 GB of disk per base and several GB of RAM.  Not a test: run by hand.
 """
 
@@ -59,9 +60,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from airtrack.catalog.manifest import _target  # noqa: E402
+from airtrack.catalog.manifest import _target, next_name  # noqa: E402
 from airtrack.catalog.store import ENGINE  # noqa: E402
-from airtrack.db import Database, ensure_server, migrate  # noqa: E402
+from airtrack.db import connect, ensure_server  # noqa: E402
 from airtrack.fingerprint import Index, pack_prints  # noqa: E402
 from airtrack.fingerprint import params as P  # noqa: E402
 from airtrack.fingerprint.landmarks import Prints  # noqa: E402
@@ -97,12 +98,8 @@ def _sha(kind: str, i: int) -> str:
 # -- the database -----------------------------------------------------------------------------
 def _migrate(url: str, home: Path) -> None:
     async def run() -> None:
-        db = Database(url, load_settings(home=home), min_size=0, max_size=2)
-        await db.open()
-        try:
-            await migrate(db)
-        finally:
-            await db.close()
+        settings = load_settings(home=home, database_url=url)
+        await (await connect(settings, min_size=0, max_size=2)).close()
 
     asyncio.run(run())
 
@@ -386,6 +383,9 @@ class PlanWatch:
                     seq = int(plan["seq"])
                     manifest, ids = _target(plan)
                     removed = {int(r) for r in plan["removed"]}
+                    nxt = next_name(plan)  # a base being built beside the served plan
+                    if nxt is not None:
+                        self.base_planned.setdefault(nxt, t)
                     for name, tids in ids.items():
                         if name.startswith("base-"):
                             self.base_planned.setdefault(name, t)
@@ -490,6 +490,12 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20.0, help="uploads per second")
     ap.add_argument("--timeout-s", type=float, default=1200.0)
     ap.add_argument("--poll-s", type=float, default=0.5)
+    ap.add_argument(
+        "--settle",
+        action="store_true",
+        help="once every track is served, go on until a base planned during the ingest is "
+        "served (or --timeout-s)",
+    )
     args = ap.parse_args()
 
     # SIGTERM (a timeout's kill) runs the finally below like Ctrl-C does
@@ -582,7 +588,13 @@ def main() -> None:
                 served_n = sum(1 for i in ids if i in follower.served)
             finished = len(uploader.done) + len(uploader.errors) >= len(bodies)
             if finished and served_n == len(ids):
-                break
+                new_base = any(
+                    k == "B" and name not in initial_segments
+                    for c in follower.changes[initial_changes:]
+                    for k, name, _ in c.segments
+                )
+                if not args.settle or new_base:
+                    break
             if time.monotonic() > deadline:
                 print("timeout", flush=True)
                 break
