@@ -248,9 +248,16 @@ class _Batch:
         self.flying[self.runner.submit(cand.path)] = job
 
     async def settle_one(self) -> None:
-        """Wait for the next finished fingerprint and store it."""
-        done, _ = await asyncio.wait(self.flying, return_when=asyncio.FIRST_COMPLETED)
-        for fut in done:
+        """Store the oldest file in flight once its fingerprint is done, and the ones after
+        it that are done too, while the others go on fingerprinting: files are stored in
+        the order they were offered, whichever finishes first. Track ids follow the
+        listing, and of two files that carry one ISRC the first listed keeps it (stored in
+        the order fingerprints finished, it went to whichever thread won)."""
+        await asyncio.wait({next(iter(self.flying))})
+        while self.flying:
+            fut = next(iter(self.flying))
+            if not fut.done():
+                return
             job = self.flying.pop(fut)
             try:
                 analysis = fut.result()
@@ -345,7 +352,8 @@ async def ingest(
         assert db is not None, "ingest needs a database or a store"
         store = DatabaseTrackStore(db)
     batch = _Batch(store, runner, report)
-    window = 2 * max(1, jobs) + 2
+    # files in flight, fingerprinting or done and waiting for the ones before them
+    window = 4 * max(1, jobs) + 4
     try:
         for item in items:
             if isinstance(item, FileResult):

@@ -233,3 +233,21 @@ async def test_old_engine_prints_are_renewed_and_remove_bumps_revision(
     assert await revision(db) == before + 1
     assert await remove_track(db, track_id) is None
     assert await list_tracks(db) == []
+
+
+async def test_files_are_stored_in_listing_order_whichever_finishes_first(
+    db: Database, tmp_path: Path
+) -> None:
+    """A long song listed first finishes fingerprinting after the short ones behind it:
+    track ids still follow the listing (and of two files carrying one ISRC, the first
+    listed keeps it, whatever the threads' timing)."""
+    write(tmp_path / "a-long.wav", catalog_song(10, 150.0))
+    for i, name in enumerate(("b", "c", "d")):
+        write(tmp_path / f"{name}-short.wav", catalog_song(11 + i, 3.0))
+    summary, results = await run(db, [str(tmp_path)], jobs=0)
+    assert summary.added == 4
+    assert [Path(r.source).name for r in results] == [
+        "a-long.wav", "b-short.wav", "c-short.wav", "d-short.wav"
+    ]  # fmt: skip
+    tracks = sorted(await list_tracks(db), key=lambda t: t.id)
+    assert [Path(t.source).name for t in tracks] == [Path(r.source).name for r in results]
