@@ -309,7 +309,7 @@ class SegmentStore:
                 if not (served and served.segments) or not any(n[:5] == "base-" for n in missing):
                     await self._materialize(missing)
                     self._publish(target)
-                elif self.compaction is None or self.compaction.done():
+                elif self._slot_free():
                     self.compaction = asyncio.create_task(
                         self._build_then_publish(missing), name="catalog-compaction"
                     )
@@ -327,7 +327,7 @@ class SegmentStore:
         name = next_name(plan)
         if name is None or (self.folder / name).is_file():
             return
-        if self.compaction is None or self.compaction.done():
+        if self._slot_free():
             ids = [int(t) for t in plan["next"]["ids"]]
             self.compaction = asyncio.create_task(
                 self._build_then_swap(name, ids), name="catalog-compaction"
@@ -376,7 +376,6 @@ class SegmentStore:
         should that fail, the next catalog watch does)."""
         if not await self._build({name: ids}):
             return
-        self._release()  # the swapped plan may want another build at once
         try:
             await self.ensure()
         except (AirtrackError, OSError, IndexFileError, AudioError) as exc:
@@ -385,7 +384,6 @@ class SegmentStore:
     async def _build_then_publish(self, missing: dict[str, list[int]]) -> None:
         if not await self._build(missing):
             return
-        self._release()
         assert self._lock is not None
         async with self._lock:
             if self._plan is not None:
@@ -403,10 +401,11 @@ class SegmentStore:
             return False
         return True
 
-    def _release(self) -> None:
-        """The background build that calls this is done building: another may start."""
-        if self.compaction is asyncio.current_task():
-            self.compaction = None
+    def _slot_free(self) -> bool:
+        """Whether a background build may start: none runs, or the one asking has done
+        building (a swap or a publish may make the next build due at once)."""
+        task = self.compaction
+        return task is None or task.done() or task is asyncio.current_task()
 
     async def _materialize(self, missing: dict[str, list[int]]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
