@@ -30,8 +30,10 @@ def test_a_repeated_opening_gives_its_lag(
 ) -> None:
     """An opening of ``length`` frames (a quarter to a half of the span looked at: the share
     asked is 15 % of its peaks) that comes again ``lag`` frames on (each copied peak a frame
-    off, at times, as a new analysis of the same audio places it) gives that lag."""
-    lag = length + int(extra * (MAX_LAG - length))
+    off, at times, as a new analysis of the same audio places it) gives that lag.  The lag
+    stays a frame inside ``MAX_LAG``: at ``MAX_LAG`` itself the copies a frame late lie
+    past the look (a third of them, with jitter), and the rest may fall short of the share."""
+    lag = length + int(extra * (MAX_LAG - 1 - length))
     rng = np.random.default_rng(seed)
     t, q = _peaks(rng, 2400, 0.4)
     first = t < length
