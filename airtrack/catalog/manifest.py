@@ -258,6 +258,7 @@ class SegmentStore:
         self._served: Manifest | None = None
         self._lock: asyncio.Lock | None = None
         self._unreferenced: dict[str, float] = {}
+        self._next_cache: tuple[object, str | None] = (None, None)
         #: the background build of a base (compaction), while the previous manifest serves
         self.compaction: asyncio.Task[None] | None = None
 
@@ -317,14 +318,22 @@ class SegmentStore:
             assert self._served is not None
             return self._served
 
+    def _next_name(self, plan: Plan) -> str | None:
+        """``next_name`` of a plan, computed once per plan change (it hashes every id of
+        the catalog, and every catalog watch asks)."""
+        key = (plan.get("id"), plan.get("seq"), id(plan.get("next")))
+        if self._next_cache[0] != key:
+            self._next_cache = (key, next_name(plan))
+        return self._next_cache[1]
+
     def _next_built(self, plan: Plan) -> bool:
         """Whether this replica holds the file of the plan's next base."""
-        name = next_name(plan)
+        name = self._next_name(plan)
         return name is not None and (self.folder / name).is_file()
 
     def _start_next(self, plan: Plan) -> None:
         """Build the plan's next base in the background, if this replica lacks it."""
-        name = next_name(plan)
+        name = self._next_name(plan)
         if name is None or (self.folder / name).is_file():
             return
         if self._slot_free():
@@ -464,7 +473,7 @@ class SegmentStore:
         """Delete files no served manifest has named for ``catalog_segment_grace_s``."""
         keep = {s.name for s in m.segments}
         keep |= set(self._named[1])  # a base being built for the plan
-        if self._plan is not None and (nxt := next_name(self._plan[2])) is not None:
+        if self._plan is not None and (nxt := self._next_name(self._plan[2])) is not None:
             keep.add(nxt)  # the next base, built or being built
         now = time.monotonic()
         try:
